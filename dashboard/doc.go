@@ -1,0 +1,3 @@
+// Package dashboard is the operator web UI, embedded into the gateway binary and
+// served at /dashboard/.
+package dashboard

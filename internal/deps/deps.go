@@ -1,0 +1,27 @@
+//go:build tools
+
+// Package deps pins the modules the project builds on so that go mod tidy keeps them while packages are being written.
+package deps
+import (
+ _ "github.com/gofiber/fiber/v2"
+ _ "github.com/jackc/pgx/v5"
+ _ "github.com/redis/go-redis/v9"
+ _ "github.com/gorilla/websocket"
+ _ "github.com/gofiber/contrib/websocket"
+ _ "periph.io/x/conn/v3"
+ _ "periph.io/x/host/v3"
+ _ "github.com/kolo/xmlrpc"
+ _ "golang.org/x/mod/sumdb/tlog"
+ _ "github.com/gowebpki/jcs"
+ _ "github.com/google/uuid"
+ _ "github.com/spf13/cobra"
+ _ "github.com/prometheus/client_golang/prometheus"
+ _ "golang.org/x/text/unicode/norm"
+ _ "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
+ _ "pgregory.net/rapid"
+ _ "github.com/eclipse/paho.golang/paho"
+ _ "github.com/modelcontextprotocol/go-sdk/mcp"
+ _ "go.etcd.io/bbolt"
+ _ "gopkg.in/yaml.v3"
+ _ "github.com/cloudflare/ahocorasick"
+)
