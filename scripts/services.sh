@@ -1,0 +1,461 @@
+#!/usr/bin/env bash
+# scripts/services.sh — install (only what is missing) and run the real services
+# sintgate's integration tests talk to, each on loopback, on a non-default port,
+# with a private data dir under $REPO/.services/.
+#
+#   scripts/services.sh up     [svc...]   install what is missing, start (idempotent)
+#   scripts/services.sh down   [--purge] [svc...]  stop what this script started
+#   scripts/services.sh env    [svc...]   print `export NAME=value` lines for tests
+#   scripts/services.sh status [svc...]   print whether each service answers
+#
+# Services: pg redis ros mqtt chromium (default: all). Aliases: postgres,
+# mosquitto, rosmaster, browser. Ports can be moved with SINT_PG_PORT,
+# SINT_REDIS_PORT, SINT_ROS_PORT, SINT_MQTT_PORT.
+#
+# Use from a shell:  scripts/services.sh up && eval "$(scripts/services.sh env)"
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SVC_DIR="${SINT_SERVICES_DIR:-$REPO/.services}"
+
+PG_PORT="${SINT_PG_PORT:-55432}"
+REDIS_PORT="${SINT_REDIS_PORT:-56379}"
+ROS_PORT="${SINT_ROS_PORT:-51311}"
+MQTT_PORT="${SINT_MQTT_PORT:-51883}"
+PG_USER=sint
+PG_DB=sint_test
+PG_BIN="${SINT_PG_BIN:-/usr/lib/postgresql/15/bin}"
+CHROMIUM=/usr/bin/chromium
+SYS_PY=/usr/bin/python3
+ALL_SERVICES=(pg redis ros mqtt chromium)
+
+log() { printf 'services: %s\n' "$*" >&2; }
+die() { printf 'services: error: %s\n' "$*" >&2; exit 1; }
+
+# now_ms prints a monotonic-enough wall clock in milliseconds (for timings).
+now_ms() { date +%s%3N; }
+
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# port_open HOST PORT: true when something accepts TCP connections there.
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds.
+wait_for() {
+	local limit=$(($1 * 10)) i=0
+	shift
+	until "$@" >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ "$i" -ge "$limit" ] && return 1
+		sleep 0.1
+	done
+}
+
+normalize() {
+	case "$1" in
+	pg | postgres | postgresql) echo pg ;;
+	redis) echo redis ;;
+	ros | rosmaster) echo ros ;;
+	mqtt | mosquitto) echo mqtt ;;
+	chromium | browser | playwright) echo chromium ;;
+	*) die "unknown service '$1' (known: ${ALL_SERVICES[*]})" ;;
+	esac
+}
+
+# ---------------------------------------------------------------- install ---
+
+# Debian packages each service needs.
+pkgs_for() {
+	case "$1" in
+	pg) [ -x "$PG_BIN/postgres" ] || echo postgresql-15 ;;
+	redis) echo redis-server redis-tools ;;
+	ros) echo python3-rosmaster python3-rostopic python3-rosgraph python3-rospy \
+		python3-geometry-msgs python3-std-msgs python3-sensor-msgs python3-trajectory-msgs ;;
+	mqtt) echo mosquitto mosquitto-clients ;;
+	chromium) echo chromium ;;
+	esac
+}
+
+# missing_pkgs PKG...: prints the packages dpkg does not have installed.
+missing_pkgs() {
+	[ $# -eq 0 ] && return 0
+	local installed
+	installed="$(dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null |
+		awk '$NF == "installed" && $(NF-1) == "ok" {print $1}')" || true
+	local p
+	for p in "$@"; do
+		grep -qxF "$p" <<<"$installed" || echo "$p"
+	done
+}
+
+apt_lists_present() {
+	compgen -G '/var/lib/apt/lists/*_Packages' >/dev/null ||
+		compgen -G '/var/lib/apt/lists/*_Packages.*' >/dev/null
+}
+
+# apt_install PKG...: one combined, quiet install; `apt-get update` only when
+# the package lists are absent or the install fails on stale lists.
+apt_install() {
+	[ $# -eq 0 ] && return 0
+	is_root || die "missing packages ($*) and not root: install them with apt-get"
+	local added_policy=""
+	# Keep Debian's maintainer scripts from starting system-wide daemons
+	# (redis on 6379, mosquitto on 1883): we run our own private instances.
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod +x /usr/sbin/policy-rc.d
+		added_policy=1
+	fi
+	local t0 rc=0
+	t0=$(now_ms)
+	export DEBIAN_FRONTEND=noninteractive
+	if ! apt_lists_present; then
+		log "apt-get update"
+		apt-get update -qq >/dev/null
+	fi
+	log "apt-get install $*"
+	if ! apt-get install -y -qq --no-install-recommends "$@" >"$SVC_DIR/apt.log" 2>&1; then
+		log "install failed; refreshing package lists and retrying"
+		apt-get update -qq >/dev/null
+		apt-get install -y -qq --no-install-recommends "$@" >"$SVC_DIR/apt.log" 2>&1 || rc=$?
+	fi
+	[ -n "$added_policy" ] && rm -f /usr/sbin/policy-rc.d
+	[ "$rc" -eq 0 ] || { tail -n 30 "$SVC_DIR/apt.log" >&2; die "apt-get install failed (log: $SVC_DIR/apt.log)"; }
+	log "installed in $(($(now_ms) - t0)) ms"
+}
+
+# npm_install_e2e installs dashboard/e2e's node modules (playwright-core among
+# them) when that package exists. Playwright never downloads a browser: tests
+# launch /usr/bin/chromium through executablePath.
+npm_install_e2e() {
+	local dir="$REPO/dashboard/e2e"
+	[ -f "$dir/package.json" ] || return 0
+	if [ -d "$dir/node_modules/playwright-core" ] &&
+		[ "$dir/node_modules/.package-lock.json" -nt "$dir/package.json" ]; then
+		return 0
+	fi
+	command -v npm >/dev/null || die "npm is needed for dashboard/e2e (apt-get install nodejs npm)"
+	log "npm install in dashboard/e2e"
+	(
+		cd "$dir"
+		export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm_config_fund=false npm_config_audit=false
+		if [ -f package-lock.json ]; then
+			npm ci --no-progress --loglevel=error
+		else
+			npm install --no-progress --loglevel=error
+		fi
+		[ -d node_modules/playwright-core ] ||
+			npm install --no-save --no-progress --loglevel=error playwright-core
+	) >&2
+}
+
+# ------------------------------------------------------------- postgresql ---
+
+pg_data() { echo "$SVC_DIR/pg/data"; }
+pg_sock() { echo "$SVC_DIR/pg/sock"; }
+
+# The server refuses to run as root: as root we run it as the `postgres` user
+# (present wherever the Debian packages are), else as a dedicated system user.
+pg_runuser() {
+	if ! is_root; then
+		echo ""
+		return
+	fi
+	if ! getent passwd postgres >/dev/null; then
+		getent passwd sintsvc >/dev/null || useradd --system --no-create-home --shell /usr/sbin/nologin sintsvc
+		echo sintsvc
+		return
+	fi
+	echo postgres
+}
+
+as_pg() {
+	local u
+	u="$(pg_runuser)"
+	if [ -n "$u" ]; then
+		runuser -u "$u" -- "$@"
+	else
+		"$@"
+	fi
+}
+
+pg_running() { as_pg "$PG_BIN/pg_ctl" -D "$(pg_data)" status >/dev/null 2>&1; }
+
+pg_up() {
+	local data sock u
+	data="$(pg_data)"
+	sock="$(pg_sock)"
+	if [ -f "$data/PG_VERSION" ] && pg_running; then
+		return 0
+	fi
+	port_open 127.0.0.1 "$PG_PORT" && die "port $PG_PORT is taken by another process (set SINT_PG_PORT)"
+	u="$(pg_runuser)"
+	mkdir -p "$SVC_DIR/pg" "$sock"
+	if [ -n "$u" ]; then
+		chown -R "$u" "$SVC_DIR/pg"
+		# The service user must be able to reach its directory.
+		as_pg test -w "$SVC_DIR/pg" || die "user $u cannot write $SVC_DIR/pg (a parent directory is not searchable); set SINT_SERVICES_DIR"
+	fi
+	if [ ! -f "$data/PG_VERSION" ]; then
+		as_pg "$PG_BIN/initdb" -D "$data" -U "$PG_USER" --auth=trust -E UTF8 --locale=C.UTF-8 >"$SVC_DIR/pg/initdb.log" 2>&1 ||
+			as_pg "$PG_BIN/initdb" -D "$data" -U "$PG_USER" --auth=trust -E UTF8 --locale=C >"$SVC_DIR/pg/initdb.log" 2>&1 ||
+			{ cat "$SVC_DIR/pg/initdb.log" >&2; die "initdb failed"; }
+		cat >>"$data/postgresql.conf" <<EOF
+
+# --- sintgate test cluster (scripts/services.sh) ---
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$sock'
+max_connections = 300
+shared_buffers = 64MB
+# Test data is disposable: trade crash safety for speed.
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+logging_collector = off
+EOF
+	fi
+	as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$SVC_DIR/pg/postgres.log" -w -t 30 \
+		-o "-p $PG_PORT -k $sock" start >/dev/null ||
+		{ tail -n 20 "$SVC_DIR/pg/postgres.log" >&2; die "postgres did not start"; }
+	if ! as_pg psql -h "$sock" -p "$PG_PORT" -U "$PG_USER" -d postgres -tAc \
+		"SELECT 1 FROM pg_database WHERE datname = '$PG_DB'" | grep -q 1; then
+		as_pg psql -h "$sock" -p "$PG_PORT" -U "$PG_USER" -d postgres -qc "CREATE DATABASE $PG_DB" >/dev/null
+	fi
+}
+
+pg_down() {
+	[ -f "$(pg_data)/PG_VERSION" ] || return 0
+	pg_running || return 0
+	as_pg "$PG_BIN/pg_ctl" -D "$(pg_data)" -m fast -w stop >/dev/null
+}
+
+pg_status() { pg_running && as_pg "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; }
+
+pg_env() { echo "export SINT_TEST_PG_URL='postgres://$PG_USER@127.0.0.1:$PG_PORT/$PG_DB?sslmode=disable'"; }
+
+# ------------------------------------------------------------------ redis ---
+
+redis_pid() { cat "$SVC_DIR/redis/redis.pid" 2>/dev/null; }
+pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+
+redis_ping() { [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
+
+redis_up() {
+	if pid_alive "$(redis_pid)" && redis_ping; then
+		return 0
+	fi
+	port_open 127.0.0.1 "$REDIS_PORT" && die "port $REDIS_PORT is taken by another process (set SINT_REDIS_PORT)"
+	mkdir -p "$SVC_DIR/redis"
+	redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --protected-mode yes \
+		--daemonize yes --pidfile "$SVC_DIR/redis/redis.pid" \
+		--dir "$SVC_DIR/redis" --logfile "$SVC_DIR/redis/redis.log" \
+		--save '' --appendonly no --maxclients 2000 >/dev/null
+	wait_for 10 redis_ping || { tail -n 20 "$SVC_DIR/redis/redis.log" >&2; die "redis did not start"; }
+}
+
+redis_down() {
+	local pid
+	pid="$(redis_pid)"
+	pid_alive "$pid" || return 0
+	redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
+	wait_for 10 bash -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null || true
+	rm -f "$SVC_DIR/redis/redis.pid"
+}
+
+redis_status() { redis_ping; }
+
+redis_env() { echo "export SINT_TEST_REDIS_ADDR=127.0.0.1:$REDIS_PORT"; }
+
+# ---------------------------------------------------------------- ros ---
+
+ros_uri() { echo "http://127.0.0.1:$ROS_PORT/"; }
+ros_pid() { cat "$SVC_DIR/ros/rosmaster.pid" 2>/dev/null; }
+
+# ROS tools must run on the system python (a pyenv python may come first on
+# PATH and lacks the Debian ROS modules).
+ros_env_run() {
+	env PATH="/usr/bin:/bin:$PATH" ROS_MASTER_URI="$(ros_uri)" ROS_HOSTNAME=127.0.0.1 \
+		ROS_HOME="$SVC_DIR/ros" ROS_LOG_DIR="$SVC_DIR/ros/log" "$@"
+}
+
+ros_ping() { ros_env_run timeout 10 "$SYS_PY" /usr/bin/rostopic list; }
+
+ros_up() {
+	if pid_alive "$(ros_pid)" && ros_ping >/dev/null 2>&1; then
+		return 0
+	fi
+	port_open 127.0.0.1 "$ROS_PORT" && die "port $ROS_PORT is taken by another process (set SINT_ROS_PORT)"
+	mkdir -p "$SVC_DIR/ros/log"
+	ros_env_run setsid "$SYS_PY" /usr/bin/rosmaster --core -p "$ROS_PORT" \
+		</dev/null >"$SVC_DIR/ros/rosmaster.log" 2>&1 &
+	echo $! >"$SVC_DIR/ros/rosmaster.pid"
+	wait_for 20 port_open 127.0.0.1 "$ROS_PORT" || { tail -n 20 "$SVC_DIR/ros/rosmaster.log" >&2; die "rosmaster did not start"; }
+	ros_ping >/dev/null 2>&1 || { tail -n 20 "$SVC_DIR/ros/rosmaster.log" >&2; die "rostopic list failed against the master"; }
+}
+
+ros_down() {
+	local pid
+	pid="$(ros_pid)"
+	pid_alive "$pid" || return 0
+	kill "$pid" 2>/dev/null || true
+	wait_for 10 bash -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null || true
+	rm -f "$SVC_DIR/ros/rosmaster.pid"
+}
+
+ros_status() { pid_alive "$(ros_pid)" && port_open 127.0.0.1 "$ROS_PORT"; }
+
+ros_env() {
+	echo "export SINT_TEST_ROS_MASTER=$(ros_uri)"
+	echo "export ROS_MASTER_URI=$(ros_uri)"
+	echo "export ROS_HOSTNAME=127.0.0.1"
+	echo "export ROS_HOME='$SVC_DIR/ros'"
+	echo "export ROS_LOG_DIR='$SVC_DIR/ros/log'"
+	echo "export SINT_TEST_ROS_PYTHON=$SYS_PY"
+}
+
+# ---------------------------------------------------------------- mqtt ---
+
+mqtt_pid() { cat "$SVC_DIR/mqtt/mosquitto.pid" 2>/dev/null; }
+
+mqtt_up() {
+	if pid_alive "$(mqtt_pid)" && port_open 127.0.0.1 "$MQTT_PORT"; then
+		return 0
+	fi
+	port_open 127.0.0.1 "$MQTT_PORT" && die "port $MQTT_PORT is taken by another process (set SINT_MQTT_PORT)"
+	mkdir -p "$SVC_DIR/mqtt"
+	cat >"$SVC_DIR/mqtt/mosquitto.conf" <<EOF
+# sintgate test broker (scripts/services.sh)
+listener $MQTT_PORT 127.0.0.1
+allow_anonymous true
+persistence false
+pid_file $SVC_DIR/mqtt/mosquitto.pid
+log_dest file $SVC_DIR/mqtt/mosquitto.log
+max_keepalive 600
+EOF
+	# Stay the invoking user (root on CI) so the private files stay writable.
+	is_root && echo "user root" >>"$SVC_DIR/mqtt/mosquitto.conf"
+	rm -f "$SVC_DIR/mqtt/mosquitto.pid"
+	mosquitto -c "$SVC_DIR/mqtt/mosquitto.conf" -d
+	wait_for 10 port_open 127.0.0.1 "$MQTT_PORT" || { tail -n 20 "$SVC_DIR/mqtt/mosquitto.log" >&2; die "mosquitto did not start"; }
+}
+
+mqtt_down() {
+	local pid
+	pid="$(mqtt_pid)"
+	pid_alive "$pid" || return 0
+	kill "$pid" 2>/dev/null || true
+	wait_for 10 bash -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null || true
+	rm -f "$SVC_DIR/mqtt/mosquitto.pid"
+}
+
+mqtt_status() { pid_alive "$(mqtt_pid)" && port_open 127.0.0.1 "$MQTT_PORT"; }
+
+mqtt_env() { echo "export SINT_TEST_MQTT_ADDR=127.0.0.1:$MQTT_PORT"; }
+
+# ------------------------------------------------------------- chromium ---
+
+chromium_up() {
+	[ -x "$CHROMIUM" ] || die "$CHROMIUM missing after install"
+	npm_install_e2e
+}
+chromium_down() { :; }
+chromium_status() { [ -x "$CHROMIUM" ]; }
+chromium_env() {
+	echo "export SINT_TEST_CHROMIUM=$CHROMIUM"
+	echo "export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1"
+}
+
+# ---------------------------------------------------------------- main ---
+
+select_services() {
+	SELECTED=()
+	local s
+	if [ $# -eq 0 ]; then
+		SELECTED=("${ALL_SERVICES[@]}")
+		return
+	fi
+	for s in "$@"; do SELECTED+=("$(normalize "$s")"); done
+}
+
+cmd_up() {
+	select_services "$@"
+	local t0 s pkgs=() missing
+	t0=$(now_ms)
+	mkdir -p "$SVC_DIR"
+	for s in "${SELECTED[@]}"; do
+		# shellcheck disable=SC2207
+		pkgs+=($(pkgs_for "$s"))
+	done
+	missing="$(missing_pkgs "${pkgs[@]}")"
+	# shellcheck disable=SC2086
+	[ -n "$missing" ] && apt_install $missing
+	for s in "${SELECTED[@]}"; do
+		local t1
+		t1=$(now_ms)
+		"${s}_up"
+		log "$s up ($(($(now_ms) - t1)) ms)"
+	done
+	log "all up in $(($(now_ms) - t0)) ms"
+}
+
+cmd_down() {
+	local purge="" args=()
+	for a in "$@"; do
+		if [ "$a" = --purge ]; then purge=1; else args+=("$a"); fi
+	done
+	select_services "${args[@]+"${args[@]}"}"
+	local s
+	for s in "${SELECTED[@]}"; do
+		[ -d "$SVC_DIR" ] || break
+		"${s}_down"
+		log "$s down"
+	done
+	if [ -n "$purge" ]; then
+		if [ ${#args[@]} -eq 0 ]; then
+			rm -rf "$SVC_DIR"
+		else
+			for s in "${SELECTED[@]}"; do rm -rf "${SVC_DIR:?}/$s"; done
+		fi
+		log "purged"
+	fi
+}
+
+cmd_env() {
+	select_services "$@"
+	local s
+	for s in "${SELECTED[@]}"; do "${s}_env"; done
+}
+
+cmd_status() {
+	select_services "$@"
+	local s rc=0
+	for s in "${SELECTED[@]}"; do
+		if "${s}_status" >/dev/null 2>&1; then
+			printf '%-9s up\n' "$s"
+		else
+			printf '%-9s down\n' "$s"
+			rc=1
+		fi
+	done
+	return "$rc"
+}
+
+usage() {
+	sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+main() {
+	local cmd="${1:-}"
+	[ $# -gt 0 ] && shift
+	case "$cmd" in
+	up) cmd_up "$@" ;;
+	down) cmd_down "$@" ;;
+	env) cmd_env "$@" ;;
+	status) cmd_status "$@" ;;
+	-h | --help | help) usage ;;
+	*) usage >&2; exit 2 ;;
+	esac
+}
+
+main "$@"
