@@ -1,0 +1,501 @@
+package estop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sintgate/sintgate/codes"
+)
+
+var (
+	t0     = time.UnixMilli(1763928000000)
+	srcAPI = Source{ID: "alice", Kind: KindAPI}
+	srcBtn = Source{ID: "GPIO17", Kind: KindGPIO}
+	srcCtl = Source{ID: "controller", Kind: KindController}
+)
+
+// fakeClock is a manually advanced clock.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// seqLedger is a fake sequential ledger: Append runs the guard under the lock
+// that assigns sequence numbers, like the real ledger's append.
+type seqLedger struct {
+	mu      sync.Mutex
+	seq     uint64
+	entries []entry
+	failRec bool
+}
+
+type entry struct {
+	seq   uint64
+	kind  string // "allow", "trip", "reset"
+	epoch uint64
+}
+
+func (l *seqLedger) Append(kind string, epoch uint64, guard func() error) (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if guard != nil {
+		if err := guard(); err != nil {
+			return 0, err
+		}
+	}
+	l.seq++
+	l.entries = append(l.entries, entry{seq: l.seq, kind: kind, epoch: epoch})
+	return l.seq, nil
+}
+
+func (l *seqLedger) RecordTrip(_ context.Context, s State, _ Source, _ string) error {
+	if l.failRec {
+		return errors.New("ledger down")
+	}
+	_, err := l.Append("trip", s.Epoch, nil)
+	return err
+}
+
+func (l *seqLedger) RecordReset(_ context.Context, s State, _, _ string) error {
+	if l.failRec {
+		return errors.New("ledger down")
+	}
+	_, err := l.Append("reset", s.Epoch, nil)
+	return err
+}
+
+type memPersister struct {
+	mu    sync.Mutex
+	saved []State
+}
+
+func (p *memPersister) Save(_ context.Context, s State) error {
+	p.mu.Lock()
+	p.saved = append(p.saved, s)
+	p.mu.Unlock()
+	return nil
+}
+
+func TestBreakerTransitions(t *testing.T) {
+	type step struct {
+		op      string // trip, clear, reset
+		src     Source
+		wantErr error // errors.Is target, nil = no error
+		tripped bool
+		epoch   uint64
+		latched int
+	}
+	tests := []struct {
+		name    string
+		initial *State
+		steps   []step
+	}{
+		{name: "trip/api-then-reset", steps: []step{
+			{op: "trip", src: srcAPI, tripped: true, epoch: 1},
+			{op: "reset", tripped: false, epoch: 1},
+		}},
+		{name: "trip/idempotent-same-source", steps: []step{
+			{op: "trip", src: srcAPI, tripped: true, epoch: 1},
+			{op: "trip", src: srcAPI, tripped: true, epoch: 1},
+		}},
+		{name: "trip/second-source-no-epoch-bump", steps: []step{
+			{op: "trip", src: srcAPI, tripped: true, epoch: 1},
+			{op: "trip", src: srcBtn, tripped: true, epoch: 1, latched: 1},
+		}},
+		{name: "trip/epoch-bumps-after-reset", steps: []step{
+			{op: "trip", src: srcAPI, tripped: true, epoch: 1},
+			{op: "reset", epoch: 1},
+			{op: "trip", src: srcAPI, tripped: true, epoch: 2},
+		}},
+		{name: "deny/reset-while-button-held", steps: []step{
+			{op: "trip", src: srcBtn, tripped: true, epoch: 1, latched: 1},
+			{op: "reset", wantErr: ErrLatchedTarget, tripped: true, epoch: 1, latched: 1},
+			{op: "clear", src: srcBtn, tripped: true, epoch: 1},
+			{op: "reset", tripped: false, epoch: 1},
+		}},
+		{name: "deny/reset-while-controller-lost", steps: []step{
+			{op: "trip", src: srcAPI, tripped: true, epoch: 1},
+			{op: "trip", src: srcCtl, tripped: true, epoch: 1, latched: 1},
+			{op: "reset", wantErr: ErrLatchedTarget, tripped: true, epoch: 1, latched: 1},
+		}},
+		{name: "clear/does-not-rearm", steps: []step{
+			{op: "trip", src: srcBtn, tripped: true, epoch: 1, latched: 1},
+			{op: "clear", src: srcBtn, tripped: true, epoch: 1},
+		}},
+		{name: "clear/unknown-source-noop", steps: []step{
+			{op: "clear", src: srcBtn, tripped: false, epoch: 0},
+		}},
+		{name: "trip/relatch-after-clear", steps: []step{
+			{op: "trip", src: srcBtn, tripped: true, epoch: 1, latched: 1},
+			{op: "clear", src: srcBtn, tripped: true, epoch: 1},
+			{op: "trip", src: srcBtn, tripped: true, epoch: 1, latched: 1},
+		}},
+		{name: "boot/tripped-with-hardware", initial: ptr(BootTripped(t0, 4, srcBtn)), steps: []step{
+			{op: "reset", wantErr: ErrLatchedTarget, tripped: true, epoch: 5, latched: 1},
+			{op: "clear", src: srcBtn, tripped: true, epoch: 5},
+			{op: "reset", tripped: false, epoch: 5},
+		}},
+		{name: "reset/armed-noop", steps: []step{
+			{op: "reset", tripped: false, epoch: 0},
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := &fakeClock{t: t0}
+			opts := []Option{WithClock(clk.Now)}
+			if tc.initial != nil {
+				opts = append(opts, WithInitial(*tc.initial))
+			}
+			b := NewBreaker(opts...)
+			ctx := context.Background()
+			for i, st := range tc.steps {
+				clk.Add(time.Millisecond)
+				var err error
+				switch st.op {
+				case "trip":
+					_, err = b.Trip(ctx, st.src, "test")
+				case "clear":
+					b.Clear(st.src)
+				case "reset":
+					_, err = b.Reset(ctx, "bob", "ok")
+				}
+				if st.wantErr == nil && err != nil {
+					t.Fatalf("step %d %s: unexpected error %v", i, st.op, err)
+				}
+				if st.wantErr != nil {
+					var le *LatchedError
+					if !errors.As(err, &le) {
+						t.Fatalf("step %d %s: error %v, want *LatchedError", i, st.op, err)
+					}
+					if codes.Of(err) != codes.Conflict {
+						t.Fatalf("step %d: code %s, want CONFLICT", i, codes.Of(err))
+					}
+				}
+				s := b.Snapshot()
+				if s.Tripped != st.tripped || b.Tripped() != st.tripped || s.Epoch != st.epoch || len(s.Latched()) != st.latched {
+					t.Fatalf("step %d %s: state tripped=%v epoch=%d latched=%d, want %v %d %d",
+						i, st.op, s.Tripped, s.Epoch, len(s.Latched()), st.tripped, st.epoch, st.latched)
+				}
+				if (b.Guard() == nil) == st.tripped {
+					t.Fatalf("step %d: Guard()=%v with tripped=%v", i, b.Guard(), st.tripped)
+				}
+			}
+		})
+	}
+}
+
+// ErrLatchedTarget marks table steps that expect a *LatchedError.
+var ErrLatchedTarget = errors.New("latched")
+
+func ptr[T any](v T) *T { return &v }
+
+func TestTrackCancelledWithTripCause(t *testing.T) {
+	t.Run("deny/in-flight-cancelled", func(t *testing.T) {
+		b := NewBreaker()
+		ctx, done := b.Track(context.Background())
+		defer done()
+		if ctx.Err() != nil {
+			t.Fatal("tracked context cancelled while armed")
+		}
+		b.Trip(context.Background(), srcAPI, "operator")
+		<-ctx.Done()
+		cause := context.Cause(ctx)
+		if !errors.Is(cause, ErrTripped) {
+			t.Fatalf("cause %v does not match ErrTripped", cause)
+		}
+		var te *TrippedError
+		if !errors.As(cause, &te) || te.Source != srcAPI || te.Epoch != 1 {
+			t.Fatalf("cause %#v, want TrippedError from %v epoch 1", cause, srcAPI)
+		}
+		if codes.Of(cause) != codes.EstopEngaged {
+			t.Fatalf("code %s", codes.Of(cause))
+		}
+	})
+	t.Run("deny/track-while-tripped", func(t *testing.T) {
+		b := NewBreaker()
+		b.Trip(context.Background(), srcAPI, "operator")
+		ctx, done := b.Track(context.Background())
+		defer done()
+		if !errors.Is(context.Cause(ctx), ErrTripped) {
+			t.Fatalf("Track while tripped: cause %v", context.Cause(ctx))
+		}
+	})
+	t.Run("allow/after-reset", func(t *testing.T) {
+		b := NewBreaker()
+		b.Trip(context.Background(), srcAPI, "operator")
+		if _, err := b.Reset(context.Background(), "bob", "clear"); err != nil {
+			t.Fatal(err)
+		}
+		ctx, done := b.Track(context.Background())
+		defer done()
+		if ctx.Err() != nil {
+			t.Fatalf("tracked context after reset is cancelled: %v", context.Cause(ctx))
+		}
+	})
+	t.Run("allow/done-releases", func(t *testing.T) {
+		b := NewBreaker()
+		ctx, done := b.Track(context.Background())
+		done()
+		b.Trip(context.Background(), srcAPI, "x")
+		if errors.Is(context.Cause(ctx), ErrTripped) {
+			t.Fatal("a finished request was reported as cancelled by the trip")
+		}
+	})
+	t.Run("allow/parent-cancel-is-not-trip", func(t *testing.T) {
+		b := NewBreaker()
+		parent, cancel := context.WithCancel(context.Background())
+		ctx, done := b.Track(parent)
+		defer done()
+		cancel()
+		<-ctx.Done()
+		if errors.Is(context.Cause(ctx), ErrTripped) {
+			t.Fatal("client cancel reported as trip")
+		}
+	})
+}
+
+// TestPreemption holds 1,000 intercepts in flight in a late stage and trips:
+// every one must see the cancellation with the trip as cause.
+func TestPreemption(t *testing.T) {
+	const n = 1000
+	b := NewBreaker()
+	var ready, finished sync.WaitGroup
+	causes := make([]error, n)
+	ready.Add(n)
+	finished.Add(n)
+	for i := 0; i < n; i++ {
+		go func() {
+			defer finished.Done()
+			ctx, done := b.Track(context.Background())
+			defer done()
+			ready.Done()
+			<-ctx.Done() // a late stage: waiting for the ledger, an approval…
+			causes[i] = context.Cause(ctx)
+		}()
+	}
+	ready.Wait()
+	if _, err := b.Trip(context.Background(), srcAPI, "preempt"); err != nil {
+		t.Fatal(err)
+	}
+	finished.Wait()
+	for i, c := range causes {
+		var te *TrippedError
+		if !errors.As(c, &te) || te.Reason != "preempt" {
+			t.Fatalf("intercept %d: cause %v", i, c)
+		}
+	}
+}
+
+// TestNoAllowAfterTrip interleaves allows, trips and resets at random against
+// a sequential ledger whose appends run the breaker's Guard under the
+// sequencing lock, and checks that no allow has a sequence number between a
+// trip entry and the next reset entry.
+func TestNoAllowAfterTrip(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		t.Run(fmt.Sprintf("seed-%d", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 7))
+			l := &seqLedger{}
+			b := NewBreaker(WithRecorder(l))
+			var wg sync.WaitGroup
+			for w := 0; w < 8; w++ {
+				wg.Add(1)
+				r := rand.New(rand.NewPCG(rng.Uint64(), uint64(w)))
+				go func() {
+					defer wg.Done()
+					for i := 0; i < 300; i++ {
+						// the allow path: checks, then a guarded append
+						if b.Tripped() {
+							continue
+						}
+						if r.IntN(4) == 0 {
+							time.Sleep(time.Duration(r.IntN(20)) * time.Microsecond)
+						}
+						l.Append("allow", b.Snapshot().Epoch, b.Guard)
+					}
+				}()
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 40; i++ {
+					time.Sleep(time.Duration(rng.IntN(50)) * time.Microsecond)
+					if rng.IntN(2) == 0 {
+						b.Trip(context.Background(), srcAPI, "x")
+					} else {
+						b.Reset(context.Background(), "bob", "y")
+					}
+				}
+			}()
+			wg.Wait()
+			tripped := false
+			trips := 0
+			for _, e := range l.entries {
+				switch e.kind {
+				case "trip":
+					tripped = true
+					trips++
+				case "reset":
+					tripped = false
+				case "allow":
+					if tripped {
+						t.Fatalf("allow at sequence %d after a trip entry with no reset in between", e.seq)
+					}
+				}
+			}
+			if trips == 0 {
+				t.Fatal("no trips happened; the test exercised nothing")
+			}
+		})
+	}
+}
+
+func TestRecorderAndPersister(t *testing.T) {
+	t.Run("trip/recorder-failure-still-trips", func(t *testing.T) {
+		l := &seqLedger{failRec: true}
+		b := NewBreaker(WithRecorder(l))
+		s, err := b.Trip(context.Background(), srcAPI, "x")
+		if err == nil || !s.Tripped || !b.Tripped() {
+			t.Fatalf("Trip with failing recorder: state %v err %v; want tripped and an error", s, err)
+		}
+	})
+	t.Run("deny/reset-fails-closed-when-ledger-down", func(t *testing.T) {
+		l := &seqLedger{}
+		b := NewBreaker(WithRecorder(l))
+		b.Trip(context.Background(), srcAPI, "x")
+		l.failRec = true
+		if _, err := b.Reset(context.Background(), "bob", "y"); err == nil || !b.Tripped() {
+			t.Fatalf("Reset with ledger down: err %v tripped %v; want error and still tripped", err, b.Tripped())
+		}
+	})
+	t.Run("persist/every-change", func(t *testing.T) {
+		p := &memPersister{}
+		b := NewBreaker(WithPersister(p))
+		b.Trip(context.Background(), srcBtn, "x")
+		b.Clear(srcBtn)
+		b.Reset(context.Background(), "bob", "y")
+		if len(p.saved) != 3 || !p.saved[0].Tripped || p.saved[1].Sources[0].State != SourceClear || p.saved[2].Tripped {
+			t.Fatalf("saved %+v", p.saved)
+		}
+		back := FromStore(ToStore(p.saved[0]))
+		if !back.Tripped || back.Epoch != 1 || len(back.Latched()) != 1 {
+			t.Fatalf("store round trip lost the latch: %+v", back)
+		}
+	})
+}
+
+func TestSubscribe(t *testing.T) {
+	t.Run("notify/current-then-latest", func(t *testing.T) {
+		b := NewBreaker()
+		ch, unsub := b.Subscribe()
+		defer unsub()
+		if s := <-ch; s.Tripped {
+			t.Fatal("first state should be armed")
+		}
+		b.Trip(context.Background(), srcAPI, "a")
+		b.Trip(context.Background(), srcBtn, "b") // slow reader: only the latest is kept
+		s := <-ch
+		if !s.Tripped || len(s.Sources) != 2 {
+			t.Fatalf("got %+v, want the latest tripped state with 2 sources", s)
+		}
+		select {
+		case s := <-ch:
+			t.Fatalf("unexpected extra state %+v", s)
+		default:
+		}
+	})
+	t.Run("notify/unsubscribe-closes", func(t *testing.T) {
+		b := NewBreaker()
+		ch, unsub := b.Subscribe()
+		unsub()
+		unsub()
+		<-ch // the initial state may be buffered
+		if _, ok := <-ch; ok {
+			t.Fatal("channel not closed")
+		}
+		b.Trip(context.Background(), srcAPI, "a") // must not panic
+	})
+}
+
+func BenchmarkTrack(b *testing.B) {
+	br := NewBreaker()
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			_, done := br.Track(ctx)
+			done()
+		}
+	})
+}
+
+func BenchmarkTripped(b *testing.B) {
+	br := NewBreaker()
+	for i := 0; i < b.N; i++ {
+		if br.Tripped() {
+			b.Fatal("tripped")
+		}
+	}
+}
+
+// BenchmarkTripPreempt1000 measures, per trip, the time from calling Trip to
+// the last of 1,000 in-flight intercepts observing the cancellation, and
+// reports p50/p99 over the iterations.
+func BenchmarkTripPreempt1000(b *testing.B) {
+	const n = 1000
+	lat := make([]time.Duration, 0, b.N)
+	for i := 0; i < b.N; i++ {
+		br := NewBreaker()
+		var ready, finished sync.WaitGroup
+		ready.Add(n)
+		finished.Add(n)
+		var mu sync.Mutex
+		var last time.Time
+		for j := 0; j < n; j++ {
+			go func() {
+				ctx, done := br.Track(context.Background())
+				ready.Done()
+				<-ctx.Done()
+				now := time.Now()
+				mu.Lock()
+				if now.After(last) {
+					last = now
+				}
+				mu.Unlock()
+				done()
+				finished.Done()
+			}()
+		}
+		ready.Wait()
+		start := time.Now()
+		br.Trip(context.Background(), srcAPI, "bench")
+		finished.Wait()
+		lat = append(lat, last.Sub(start))
+	}
+	reportPercentiles(b, lat)
+}
+
+func reportPercentiles(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	sortDurations(lat)
+	pct := func(p float64) time.Duration { return lat[int(float64(len(lat)-1)*p)] }
+	b.ReportMetric(float64(pct(0.50).Microseconds()), "p50-µs")
+	b.ReportMetric(float64(pct(0.99).Microseconds()), "p99-µs")
+	b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-µs")
+}
+
+func sortDurations(d []time.Duration) { slices.Sort(d) }

@@ -1,0 +1,54 @@
+package estop
+
+import (
+	"context"
+	"time"
+
+	"github.com/sintgate/sintgate/store"
+)
+
+// ToStore converts a State into its persisted form, which is also the body of
+// GET /v1/estop (PROTOCOL.md §8): times in unix milliseconds.
+func ToStore(s State) store.EstopState {
+	out := store.EstopState{State: s.String(), Epoch: s.Epoch, Since: s.Since.UnixMilli(), Reason: s.Reason,
+		Sources: make([]store.EstopSource, 0, len(s.Sources))}
+	for _, src := range s.Sources {
+		out.Sources = append(out.Sources, store.EstopSource{ID: src.ID, Kind: src.Kind, State: src.State, Since: src.Since.UnixMilli()})
+	}
+	return out
+}
+
+// FromStore converts a persisted state back. An empty or unknown state string
+// reads as armed, except that any latched source makes it tripped.
+func FromStore(e store.EstopState) State {
+	s := State{Tripped: e.State == "tripped", Epoch: e.Epoch, Since: time.UnixMilli(e.Since), Reason: e.Reason}
+	for _, src := range e.Sources {
+		st := src.State
+		if st != SourceTripped {
+			st = SourceClear
+		}
+		if st == SourceTripped {
+			s.Tripped = true
+		}
+		s.Sources = append(s.Sources, SourceState{ID: src.ID, Kind: src.Kind, State: st, Since: time.UnixMilli(src.Since)})
+	}
+	return s
+}
+
+// StorePersister is a Persister over store.Estop.
+type StorePersister struct{ Store store.Estop }
+
+// Save implements Persister.
+func (p StorePersister) Save(ctx context.Context, s State) error {
+	return p.Store.PutEstop(ctx, ToStore(s))
+}
+
+// LoadInitial reads the persisted state for WithInitial. A tripped state
+// stays tripped across restarts (fail-safe).
+func LoadInitial(ctx context.Context, st store.Estop) (State, error) {
+	e, err := st.GetEstop(ctx)
+	if err != nil {
+		return State{}, err
+	}
+	return FromStore(e), nil
+}
