@@ -1,0 +1,418 @@
+// Package embedded is the single-node implementation of store.Store: one
+// bbolt file in the gateway's data directory, no server.
+//
+// Every write is one bbolt read-write transaction, fsynced at commit, so a
+// call that returned nil survives a crash. bbolt allows one writer at a time:
+// writes are serialised, which makes the token cascade and the approval
+// compare-and-set trivially atomic. Reads run in parallel in read-only
+// transactions.
+//
+// Layout (bucket: key → value); ids in composite keys are length-prefixed
+// (lp: uvarint length, then the bytes) so that no id can forge another's
+// key, and ord(x) is x as 8 big-endian bytes with the sign bit flipped, so
+// that byte order is numeric order:
+//
+//	meta:            "schema" → "1"
+//	roots:           publicKey → rootRec (JSON)
+//	apikeys:         id → apiKeyRec (JSON, with the secret hash)
+//	tokens:          tokenId → tokenRec (JSON, raw token as given)
+//	token_children:  lp(parentId) ‖ childId → ∅
+//	token_revoked:   ord(revokedAt µs) ‖ tokenId → ∅
+//	approvals:       approvalId → approvalRec (JSON, with the version)
+//	approval_req:    lp(agentId) ‖ requestId → approvalId
+//	approval_time:   ord(createdAt) ‖ approvalId → ∅
+//	approval_state:  lp(state) ‖ ord(createdAt) ‖ approvalId → ∅
+//	estop:           "state" → store.EstopState (JSON)
+//	agents:          agentId → store.Agent (JSON)
+//
+// bbolt calls take no context: ctx is checked before each call starts, and a
+// write that waits for the writer lock cannot be cancelled.
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/sintgate/sintgate/store"
+)
+
+// SchemaVersion is the layout version written to the meta bucket. Open
+// refuses files written by a newer layout.
+const SchemaVersion = 1
+
+// OpenTimeout bounds how long Open waits for the file lock held by another
+// process (for example a second gateway on the same data dir).
+const OpenTimeout = 2 * time.Second
+
+var (
+	bMeta          = []byte("meta")
+	bRoots         = []byte("roots")
+	bAPIKeys       = []byte("apikeys")
+	bTokens        = []byte("tokens")
+	bTokenChildren = []byte("token_children")
+	bTokenRevoked  = []byte("token_revoked")
+	bApprovals     = []byte("approvals")
+	bApprovalReq   = []byte("approval_req")
+	bApprovalTime  = []byte("approval_time")
+	bApprovalState = []byte("approval_state")
+	bEstop         = []byte("estop")
+	bAgents        = []byte("agents")
+
+	allBuckets = [][]byte{bMeta, bRoots, bAPIKeys, bTokens, bTokenChildren, bTokenRevoked,
+		bApprovals, bApprovalReq, bApprovalTime, bApprovalState, bEstop, bAgents}
+
+	keySchema = []byte("schema")
+	keyEstop  = []byte("state")
+)
+
+// Store is a store.Store on one bbolt file. It is safe for concurrent use.
+type Store struct {
+	db *bolt.DB
+}
+
+var (
+	_ store.Store          = (*Store)(nil)
+	_ store.RevocationFeed = (*Store)(nil)
+)
+
+// Open opens (creating if needed, mode 0600) the store file at path.
+func Open(path string) (*Store, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:      OpenTimeout,
+		FreelistType: bolt.FreelistMapType,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("embedded store: open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bMeta)
+		if v := meta.Get(keySchema); v != nil {
+			var n int
+			if _, err := fmt.Sscan(string(v), &n); err != nil {
+				return fmt.Errorf("bad schema version %q", v)
+			}
+			if n > SchemaVersion {
+				return fmt.Errorf("schema version %d is newer than this binary's %d", n, SchemaVersion)
+			}
+		}
+		return meta.Put(keySchema, fmt.Appendf(nil, "%d", SchemaVersion))
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("embedded store: init %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the file. Calls after Close return an error.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Path returns the file's path.
+func (s *Store) Path() string { return s.db.Path() }
+
+// Ping runs an empty read-write transaction: it takes the writer lock and
+// commits (writing and syncing a meta page), so it fails when the file can
+// no longer be written.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.update(ctx, func(*bolt.Tx) error { return nil })
+}
+
+func (s *Store) view(ctx context.Context, fn func(*bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.View(fn)
+}
+
+func (s *Store) update(ctx context.Context, fn func(*bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(fn)
+}
+
+// wrap turns an internal failure into a plain error for callers, keeping
+// the store sentinels and context errors recognisable with errors.Is.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("embedded store: %s: %w", op, err)
+}
+
+// ---- encoding helpers ----
+
+// lp returns the uvarint length of b followed by b: a prefix that no other
+// value's prefix can collide with.
+func lp(b string) []byte {
+	out := binary.AppendUvarint(make([]byte, 0, len(b)+2), uint64(len(b)))
+	return append(out, b...)
+}
+
+// ordered returns x as 8 big-endian bytes whose byte order is x's numeric
+// order (the sign bit flipped).
+func ordered(x int64) []byte {
+	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), uint64(x)^(1<<63))
+}
+
+func micros(t time.Time) int64 { return store.NormTime(t).UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func nilIfEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return bytes.Clone(b)
+}
+
+func checkID(kind, id string) error {
+	if id == "" {
+		return fmt.Errorf("empty %s id", kind)
+	}
+	if len(id) > bolt.MaxKeySize/2 {
+		return fmt.Errorf("%s id too long (%d bytes)", kind, len(id))
+	}
+	return nil
+}
+
+func getJSON(b *bolt.Bucket, key string, v any) error {
+	raw := b.Get([]byte(key))
+	if raw == nil {
+		return store.ErrNotFound
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("decode %q: %w", key, err)
+	}
+	return nil
+}
+
+func putJSON(b *bolt.Bucket, key string, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(key), raw)
+}
+
+func deleteExisting(b *bolt.Bucket, key string) error {
+	if b.Get([]byte(key)) == nil {
+		return store.ErrNotFound
+	}
+	return b.Delete([]byte(key))
+}
+
+// ---- roots ----
+
+type rootRec struct {
+	Name    string `json:"name"`
+	AddedAt int64  `json:"addedAtUs"`
+}
+
+// PutRoot adds r or replaces its name and time.
+func (s *Store) PutRoot(ctx context.Context, r store.Root) error {
+	if err := checkID("root", r.PublicKey); err != nil {
+		return wrap("put root", err)
+	}
+	return wrap("put root", s.update(ctx, func(tx *bolt.Tx) error {
+		return putJSON(tx.Bucket(bRoots), r.PublicKey, rootRec{Name: r.Name, AddedAt: micros(r.AddedAt)})
+	}))
+}
+
+// DeleteRoot removes a root; ErrNotFound if it is not registered.
+func (s *Store) DeleteRoot(ctx context.Context, publicKey string) error {
+	return wrap("delete root", s.update(ctx, func(tx *bolt.Tx) error {
+		return deleteExisting(tx.Bucket(bRoots), publicKey)
+	}))
+}
+
+// ListRoots returns every root ordered by public key.
+func (s *Store) ListRoots(ctx context.Context) ([]store.Root, error) {
+	out := []store.Root{}
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bRoots).ForEach(func(k, v []byte) error {
+			var r rootRec
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("decode root %q: %w", k, err)
+			}
+			out = append(out, store.Root{PublicKey: string(k), Name: r.Name, AddedAt: fromMicros(r.AddedAt)})
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, wrap("list roots", err)
+	}
+	return out, nil
+}
+
+// ---- API keys ----
+
+type apiKeyRec struct {
+	SecretHash []byte   `json:"secretHash"`
+	OperatorID string   `json:"operatorId"`
+	Scopes     []string `json:"scopes"`
+	CreatedAt  int64    `json:"createdAtUs"`
+}
+
+// PutAPIKey stores k; ErrExists if its id is taken.
+func (s *Store) PutAPIKey(ctx context.Context, k store.APIKey) error {
+	if err := checkID("api key", k.ID); err != nil {
+		return wrap("put api key", err)
+	}
+	return wrap("put api key", s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bAPIKeys)
+		if b.Get([]byte(k.ID)) != nil {
+			return store.ErrExists
+		}
+		return putJSON(b, k.ID, apiKeyRec{
+			SecretHash: k.SecretHash, OperatorID: k.OperatorID,
+			Scopes: k.Scopes, CreatedAt: micros(k.CreatedAt),
+		})
+	}))
+}
+
+func (r apiKeyRec) key(id string) store.APIKey {
+	return store.APIKey{
+		ID: id, SecretHash: nilIfEmpty(r.SecretHash), OperatorID: r.OperatorID,
+		Scopes: nonNilStrings(r.Scopes), CreatedAt: fromMicros(r.CreatedAt),
+	}
+}
+
+// GetAPIKey returns the key with the given id, or ErrNotFound.
+func (s *Store) GetAPIKey(ctx context.Context, id string) (store.APIKey, error) {
+	var r apiKeyRec
+	err := s.view(ctx, func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bAPIKeys), id, &r) })
+	if err != nil {
+		return store.APIKey{}, wrap("get api key", err)
+	}
+	return r.key(id), nil
+}
+
+// DeleteAPIKey removes a key; ErrNotFound if it does not exist.
+func (s *Store) DeleteAPIKey(ctx context.Context, id string) error {
+	return wrap("delete api key", s.update(ctx, func(tx *bolt.Tx) error {
+		return deleteExisting(tx.Bucket(bAPIKeys), id)
+	}))
+}
+
+// ListAPIKeys returns every key ordered by id.
+func (s *Store) ListAPIKeys(ctx context.Context) ([]store.APIKey, error) {
+	out := []store.APIKey{}
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bAPIKeys).ForEach(func(k, v []byte) error {
+			var r apiKeyRec
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("decode api key %q: %w", k, err)
+			}
+			out = append(out, r.key(string(k)))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, wrap("list api keys", err)
+	}
+	return out, nil
+}
+
+// ---- estop ----
+
+// GetEstop returns the stored breaker state, or {State: "armed"} if none
+// was ever stored.
+func (s *Store) GetEstop(ctx context.Context) (store.EstopState, error) {
+	var st store.EstopState
+	err := s.view(ctx, func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bEstop), string(keyEstop), &st) })
+	if errors.Is(err, store.ErrNotFound) {
+		return store.EstopState{State: "armed", Sources: []store.EstopSource{}}, nil
+	}
+	if err != nil {
+		return store.EstopState{}, wrap("get estop", err)
+	}
+	if st.Sources == nil {
+		st.Sources = []store.EstopSource{}
+	}
+	return st, nil
+}
+
+// PutEstop replaces the breaker state.
+func (s *Store) PutEstop(ctx context.Context, st store.EstopState) error {
+	return wrap("put estop", s.update(ctx, func(tx *bolt.Tx) error {
+		return putJSON(tx.Bucket(bEstop), string(keyEstop), st)
+	}))
+}
+
+// ---- agents ----
+
+// PutAgent adds or replaces an agent.
+func (s *Store) PutAgent(ctx context.Context, a store.Agent) error {
+	if err := checkID("agent", a.AgentID); err != nil {
+		return wrap("put agent", err)
+	}
+	return wrap("put agent", s.update(ctx, func(tx *bolt.Tx) error {
+		return putJSON(tx.Bucket(bAgents), a.AgentID, a)
+	}))
+}
+
+func normAgent(a store.Agent) store.Agent {
+	if len(a.Labels) == 0 {
+		a.Labels = nil
+	}
+	if len(a.Capabilities) == 0 {
+		a.Capabilities = nil
+	}
+	return a
+}
+
+// GetAgent returns the agent with the given id, or ErrNotFound.
+func (s *Store) GetAgent(ctx context.Context, id string) (store.Agent, error) {
+	var a store.Agent
+	err := s.view(ctx, func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bAgents), id, &a) })
+	if err != nil {
+		return store.Agent{}, wrap("get agent", err)
+	}
+	return normAgent(a), nil
+}
+
+// DeleteAgent removes an agent; ErrNotFound if it does not exist.
+func (s *Store) DeleteAgent(ctx context.Context, id string) error {
+	return wrap("delete agent", s.update(ctx, func(tx *bolt.Tx) error {
+		return deleteExisting(tx.Bucket(bAgents), id)
+	}))
+}
+
+// ListAgents returns every agent ordered by id.
+func (s *Store) ListAgents(ctx context.Context) ([]store.Agent, error) {
+	out := []store.Agent{}
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bAgents).ForEach(func(k, v []byte) error {
+			var a store.Agent
+			if err := json.Unmarshal(v, &a); err != nil {
+				return fmt.Errorf("decode agent %q: %w", k, err)
+			}
+			out = append(out, normAgent(a))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, wrap("list agents", err)
+	}
+	return out, nil
+}
