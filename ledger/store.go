@@ -1,0 +1,219 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/sintgate/sintgate/codes"
+)
+
+// Errors returned by stores. Test with errors.Is; codes.Of gives the wire
+// code.
+var (
+	ErrNotFound       = codes.New(codes.NotFound, "ledger: no such entry")
+	ErrDuplicateEvent = codes.New(codes.Conflict, "ledger: eventId already recorded")
+	ErrClosed         = codes.New(codes.LedgerUnavailable, "ledger: store closed")
+	// ErrFailed means a write failed in a way the store cannot prove it
+	// recovered from (for example fdatasync failed); every later append
+	// fails until the store is reopened.
+	ErrFailed = codes.New(codes.LedgerUnavailable, "ledger: store failed")
+	// ErrBadRange is returned for sizes or indexes outside the ledger.
+	ErrBadRange = codes.New(codes.MalformedRequest, "ledger: range outside the ledger")
+)
+
+// Limits on queries.
+const (
+	MaxListLimit     = 1000
+	DefaultListLimit = 100
+	// MaxBatch bounds the events of one AppendBatch call.
+	MaxBatch = 1024
+)
+
+// ListQuery selects entries in ascending order: sequence > After, at most
+// Limit (0 = DefaultListLimit, capped at MaxListLimit), optionally only one
+// event type and/or agent.
+type ListQuery struct {
+	After     uint64
+	Limit     int
+	EventType string
+	AgentID   string
+}
+
+// EffectiveLimit returns the limit List applies.
+func (q ListQuery) EffectiveLimit() int {
+	switch {
+	case q.Limit <= 0:
+		return DefaultListLimit
+	case q.Limit > MaxListLimit:
+		return MaxListLimit
+	}
+	return q.Limit
+}
+
+// VerifyResult is the answer of Store.Verify (the body of POST
+// /v1/ledger/verify). FirstBadSequence is nil when Valid.
+type VerifyResult struct {
+	Valid            bool    `json:"valid"`
+	Checked          uint64  `json:"checked"`
+	FirstBadSequence *uint64 `json:"firstBadSequence"`
+	Reason           string  `json:"-"` // for logs; not on the wire
+}
+
+// Store is a durable ledger. All methods are safe for concurrent use.
+type Store interface {
+	// Append assigns sequence, timestamp (from the store's clock, at the
+	// serialisation point, never earlier than the previous entry's) and
+	// hashes, and returns only once the entry is durable. Concurrent
+	// appenders share one sync (group commit). After an error nothing
+	// partial is visible.
+	Append(ctx context.Context, ev Event) (Entry, error)
+	// AppendBatch appends evs in order as consecutive entries where their
+	// guards allow it. errs[i] is the error of evs[i] (a guard error or an
+	// invalid event; such events get no entry and consume no sequence);
+	// entries[i] is the zero Entry when errs[i] != nil. The final error is
+	// set when nothing was written (durability failure, ctx, closed).
+	AppendBatch(ctx context.Context, evs []Event) (entries []Entry, errs []error, err error)
+	Size(ctx context.Context) (uint64, error)
+	// Head returns the last entry; ErrNotFound when the ledger is empty.
+	Head(ctx context.Context) (Entry, error)
+	Get(ctx context.Context, seq uint64) (Entry, error)
+	GetByEventID(ctx context.Context, eventID string) (Entry, error)
+	// LastOfType returns the most recent entry of an event type.
+	LastOfType(ctx context.Context, eventType string) (Entry, error)
+	// List returns entries matching q; next is the After value for the next
+	// page, nil when there are no more entries.
+	List(ctx context.Context, q ListQuery) (entries []Entry, next *uint64, err error)
+	// TreeHash returns the RFC 6962 root of the first size entries.
+	TreeHash(ctx context.Context, size uint64) (tlog.Hash, error)
+	// InclusionProof proves leaf index (= sequence − 1) in the tree of
+	// treeSize entries, in O(log n) reads of stored hashes.
+	InclusionProof(ctx context.Context, index, treeSize uint64) ([]tlog.Hash, error)
+	// ConsistencyProof proves the tree of size from is a prefix of the tree
+	// of size to.
+	ConsistencyProof(ctx context.Context, from, to uint64) ([]tlog.Hash, error)
+	// Verify re-reads entries from..to (1-based, inclusive; 0 means the
+	// first / the last) from storage, recomputes every hash, the chain
+	// links and the stored leaf hashes, and reports the first bad sequence.
+	Verify(ctx context.Context, from, to uint64) (VerifyResult, error)
+	// Export writes entries from..to (as in Verify) as NDJSON in constant
+	// memory, calling progress (if non-nil) as it goes.
+	Export(ctx context.Context, w io.Writer, from, to uint64, progress func(done, total uint64)) error
+	Close() error
+}
+
+// Ledger adds checkpoints on top of a Store. The gateway calls Checkpoint on
+// a ticker.
+type Ledger struct {
+	Store Store
+	Now   func() time.Time // clock for checkpoint timestamps
+}
+
+// Checkpoint signs the current tree head and records it as a
+// ledger.checkpoint event (agentId "system", payload = the checkpoint). The
+// checkpoint covers the entries before its own entry. If nothing but the
+// latest checkpoint's own entry was appended since, it returns the latest
+// checkpoint without writing.
+func (l *Ledger) Checkpoint(ctx context.Context, s CheckpointSigner) (Checkpoint, error) {
+	size, err := l.Store.Size(ctx)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	if last, err := l.LatestCheckpoint(ctx); err == nil && size <= last.TreeSize+1 {
+		return last, nil
+	} else if err != nil && !errors.Is(err, ErrNotFound) {
+		return Checkpoint{}, err
+	}
+	if size == 0 {
+		return Checkpoint{}, fmt.Errorf("ledger: nothing to checkpoint: %w", ErrNotFound)
+	}
+	root, err := l.Store.TreeHash(ctx, size)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	c, err := SignCheckpoint(s, size, root, l.Now())
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	if _, err := l.Store.Append(ctx, Event{EventType: EventTypeCheckpoint, AgentID: AgentSystem, Payload: c}); err != nil {
+		return Checkpoint{}, err
+	}
+	return c, nil
+}
+
+// LatestCheckpoint returns the payload of the last ledger.checkpoint entry;
+// ErrNotFound if there is none.
+func (l *Ledger) LatestCheckpoint(ctx context.Context) (Checkpoint, error) {
+	e, err := l.Store.LastOfType(ctx, EventTypeCheckpoint)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	var c Checkpoint
+	if err := json.Unmarshal(e.Payload, &c); err != nil {
+		return Checkpoint{}, fmt.Errorf("ledger: checkpoint entry %d: %w", e.SequenceNumber, err)
+	}
+	return c, nil
+}
+
+// Prepared is an event validated and canonicalised outside the store's lock.
+type Prepared struct {
+	Event   Event
+	Payload json.RawMessage
+}
+
+// Prepare validates ev and canonicalises its payload; stores call it in the
+// appender's goroutine so the serialisation point only hashes.
+func Prepare(ev Event) (Prepared, error) {
+	if err := ValidateEvent(&ev); err != nil {
+		return Prepared{}, err
+	}
+	p, err := CanonicalPayload(ev.Payload)
+	if err != nil {
+		return Prepared{}, err
+	}
+	return Prepared{Event: ev, Payload: p}, nil
+}
+
+// Next builds and seals the entry that follows a head with hash prevHash and
+// timestamp prevTS (both "" for the first entry) at sequence seq. The
+// timestamp is max(now, prevTS). eventID must be set.
+func (p *Prepared) Next(seq uint64, eventID, prevHash, prevTS string, now time.Time) (Entry, []byte) {
+	ts := FormatTimestamp(now)
+	if ts < prevTS {
+		ts = prevTS
+	}
+	if prevHash == "" {
+		prevHash = ZeroHash
+	}
+	e := Entry{
+		EventID:        eventID,
+		SequenceNumber: seq,
+		Timestamp:      ts,
+		EventType:      p.Event.EventType,
+		AgentID:        p.Event.AgentID,
+		TokenID:        p.Event.TokenID,
+		Payload:        p.Payload,
+		PreviousHash:   prevHash,
+	}
+	enc := Seal(&e)
+	return e, enc
+}
+
+// RunGuard runs g, turning a panic into an error so that one bad guard
+// cannot take the store's writer down.
+func RunGuard(g func() error) (err error) {
+	if g == nil {
+		return nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("ledger: guard panicked: %v", r)
+		}
+	}()
+	return g()
+}
