@@ -336,7 +336,7 @@ EOF
 	# Stay the invoking user (root on CI) so the private files stay writable.
 	is_root && echo "user root" >>"$SVC_DIR/mqtt/mosquitto.conf"
 	rm -f "$SVC_DIR/mqtt/mosquitto.pid"
-	mosquitto -c "$SVC_DIR/mqtt/mosquitto.conf" -d
+	mosquitto -c "$SVC_DIR/mqtt/mosquitto.conf" -d 2>>"$SVC_DIR/mqtt/mosquitto.stderr"
 	wait_for 10 port_open 127.0.0.1 "$MQTT_PORT" || { tail -n 20 "$SVC_DIR/mqtt/mosquitto.log" >&2; die "mosquitto did not start"; }
 }
 
