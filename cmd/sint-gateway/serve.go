@@ -1,0 +1,39 @@
+package main
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sintgate/sintgate/internal/app"
+)
+
+var serveFlags struct {
+	dataDir, listen, policy, store, redis, logLevel string
+}
+
+var serveCmd = &cobra.Command{
+	Use:   "serve",
+	Short: "Serve the gateway until SIGTERM/SIGINT, then drain in-flight requests and exit 0",
+	RunE: func(cmd *cobra.Command, _ []string) error {
+		ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+		defer stop()
+		return app.Serve(ctx, app.Options{
+			DataDir: serveFlags.dataDir, PolicyPath: serveFlags.policy, StoreURL: serveFlags.store,
+			RedisAddr: serveFlags.redis, Log: app.NewLogger(serveFlags.logLevel),
+		}, serveFlags.listen, os.Stdout)
+	},
+}
+
+func init() {
+	f := serveCmd.Flags()
+	f.StringVar(&serveFlags.dataDir, "data-dir", envOr("SINT_DATA_DIR", ".sintgate"), "data directory made by init (env SINT_DATA_DIR)")
+	f.StringVar(&serveFlags.listen, "listen", envOr("SINT_LISTEN", "127.0.0.1:8080"), "listen address (env SINT_LISTEN)")
+	f.StringVar(&serveFlags.policy, "policy", envOr("SINT_POLICY", ""), "policy file (env SINT_POLICY; default: the shipped policy)")
+	f.StringVar(&serveFlags.store, "store", envOr("SINT_STORE", ""), "store URL: empty for the embedded store, postgres://… for PostgreSQL (env SINT_STORE)")
+	f.StringVar(&serveFlags.redis, "redis", envOr("SINT_REDIS", ""), "Redis address for replicated deployments (env SINT_REDIS)")
+	f.StringVar(&serveFlags.logLevel, "log-level", envOr("SINT_LOG_LEVEL", "info"), "debug, info, warn or error")
+	root.AddCommand(serveCmd)
+}

@@ -1,0 +1,406 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/sintgate/sintgate/api"
+	"github.com/sintgate/sintgate/codes"
+	"github.com/sintgate/sintgate/estop"
+	"github.com/sintgate/sintgate/gateway/attest"
+	"github.com/sintgate/sintgate/gateway/injection"
+	"github.com/sintgate/sintgate/gateway/policy"
+	"github.com/sintgate/sintgate/ledger"
+	"github.com/sintgate/sintgate/tokens"
+)
+
+// Breaker is the part of the e-stop breaker the pipeline uses.
+type Breaker interface {
+	Tripped() bool
+	// Track returns a context cancelled (with the trip as cause) when the
+	// breaker trips, and a release function.
+	Track(ctx context.Context) (context.Context, func())
+	// Guard is nil while armed; it runs at the ledger's serialisation point.
+	Guard() error
+}
+
+// Ledger is the append side of the evidence ledger.
+type Ledger interface {
+	Append(ctx context.Context, ev ledger.Event) (ledger.Entry, error)
+}
+
+// Limiter consumes rate and repetition budgets (stage 8). An error means it
+// could not answer; the caller denies.
+type Limiter interface {
+	Allow(ctx context.Context, key string, max int64, window time.Duration, now time.Time) (bool, error)
+	AllowRepetition(ctx context.Context, key string, max int64) (bool, error)
+}
+
+// Escalator persists an escalation as a pending approval.
+type Escalator interface {
+	Escalate(ctx context.Context, r *Request, o *Outcome, policyHash string, now time.Time) (approvalID string, expiresAtMs int64, err error)
+}
+
+// AttestSigner signs decision attestations with the active gateway key.
+type AttestSigner interface {
+	SignAttestation(c attest.Claims) (string, error)
+}
+
+// Anomaly observes decisions and tells whether an agent is anomalous.
+type Anomaly interface {
+	Anomalous(agentID string) bool
+}
+
+// State is the slowly-changing part of the facts, swapped atomically when
+// the policy, roots or tokens change.
+type State struct {
+	Policy      *policy.Policy
+	Verifier    *tokens.Verifier
+	Roots       tokens.Roots
+	Revocations tokens.Revocations
+	Tokens      tokens.Lookup
+	Scanner     *injection.Scanner
+	Standing    StandingApprovals
+}
+
+// Pipeline runs the intercept pipeline: pure stages from Decide, with the
+// stateful stages (authentication state, rate, ledger, attestation) around
+// them. It is safe for concurrent use.
+type Pipeline struct {
+	GatewayID    string
+	Clock        func() time.Time
+	Breaker      Breaker
+	Ledger       Ledger
+	Replay       ReplayCache
+	Circuits     *Circuits
+	Limiter      Limiter
+	Signer       AttestSigner
+	Escalator    Escalator
+	Anomaly      Anomaly // may be nil
+	VerifySig    SigVerifier
+	Rejections   *Rejections
+	Log          *slog.Logger
+	Observer     func(r *Request, res *Result) // optional: metrics, risk stream, anomaly feed
+	HumanPresent atomic.Bool
+	// OnSevere is called (in the request's goroutine) after a severe physics
+	// violation opened the agent's circuit; the gateway wires it to the
+	// e-stop when the policy says tripOnSevereViolation.
+	OnSevere func(ctx context.Context, agentID string)
+
+	state atomic.Pointer[State]
+}
+
+// SetState installs a new facts state (policy reload, token registration…).
+func (p *Pipeline) SetState(s *State) { p.state.Store(s) }
+
+// State returns the current facts state.
+func (p *Pipeline) State() *State { return p.state.Load() }
+
+// Result is a decision ready for the wire.
+type Result struct {
+	Status   int
+	Body     api.Decision
+	Outcome  Outcome
+	Entry    *ledger.Entry
+	Duration time.Duration
+}
+
+// Input is one intercept as received.
+type Input struct {
+	Body    []byte
+	Headers AgentHeaders
+	Remote  string
+}
+
+// Intercept runs the whole pipeline for one request and returns its answer.
+// Every path ends in a decision; an unexpected failure denies.
+func (p *Pipeline) Intercept(ctx context.Context, in Input) (res Result) {
+	start := p.Clock()
+	ctx, release := p.Breaker.Track(ctx)
+	defer release()
+	st := p.state.Load()
+	var req *Request
+	defer func() {
+		if rec := recover(); rec != nil {
+			p.Log.Error("intercept panic", "panic", rec)
+			res = p.reject(req, in, 0, codes.InternalError, "internal error")
+		}
+		res.Duration = p.Clock().Sub(start)
+		if p.Observer != nil {
+			p.Observer(req, &res)
+		}
+	}()
+	tripped := p.Breaker.Tripped()
+
+	// Stage 2: schema.
+	req, perr := ParseRequest(in.Body)
+	if perr != nil {
+		if tripped {
+			return p.reject(nil, in, 1, codes.EstopEngaged, "the e-stop is engaged")
+		}
+		return p.reject(nil, in, 2, perr.Code, perr.Message)
+	}
+	// Stage 1 for everything but a well-formed estop action.
+	if tripped && req.Action != EstopAction {
+		return p.reject(req, in, 1, codes.EstopEngaged, "the e-stop is engaged")
+	}
+	// Stage 3: authentication, freshness, replay, circuit.
+	now := p.Clock()
+	nowMs := now.UnixMilli()
+	if aerr := Authenticate(in.Headers, in.Body, SignedBody{req.AgentID, req.RequestID, req.Timestamp}, nowMs, p.VerifySig); aerr != nil {
+		if tripped {
+			return p.reject(req, in, 1, codes.EstopEngaged, "the e-stop is engaged")
+		}
+		return p.reject(req, in, 3, aerr.Code, aerr.Message)
+	}
+	first, err := p.Replay.FirstSeen(ctx, req.AgentID, req.RequestID, now)
+	switch {
+	case err != nil:
+		p.Log.Error("replay cache", "err", err)
+		return p.reject(req, in, 3, codes.InternalError, "replay protection unavailable")
+	case !first:
+		return p.reject(req, in, 3, codes.ReplayDetected, "requestId already used within 120 s")
+	}
+	if p.Circuits.IsOpen(req.AgentID) {
+		o := deny(3, codes.CircuitOpen, "the agent's circuit is open")
+		return p.record(ctx, req, st, o, now)
+	}
+
+	// Stages 4–7, 9–10.
+	f := Facts{
+		NowMs: nowMs, Policy: st.Policy, Verifier: st.Verifier, Roots: st.Roots,
+		Revocations: st.Revocations, Tokens: st.Tokens, Scanner: st.Scanner, Standing: st.Standing,
+		HumanPresent: p.HumanPresent.Load(),
+	}
+	if p.Anomaly != nil {
+		f.Anomalous = p.Anomaly.Anomalous(req.AgentID)
+	}
+	o := Decide(req, &f)
+	if tripped && (o.Verdict != Allow || req.Action != EstopAction) {
+		return p.reject(req, in, 1, codes.EstopEngaged, "the e-stop is engaged")
+	}
+	// Stage 8: rate and repetitions, only when stages 4–7 passed.
+	if o.Stage > 7 && len(o.Rate) > 0 {
+		for _, rc := range o.Rate {
+			var ok bool
+			var err error
+			if rc.WindowMs == 0 {
+				ok, err = p.Limiter.AllowRepetition(ctx, rc.Key, rc.MaxCalls)
+			} else {
+				ok, err = p.Limiter.Allow(ctx, rc.Key, rc.MaxCalls, time.Duration(rc.WindowMs)*time.Millisecond, now)
+			}
+			if err != nil {
+				p.Log.Error("rate limiter", "err", err)
+				o = Outcome{Verdict: Deny, Code: codes.InternalError, Reason: "rate limiter unavailable", Stage: 8, Chain: o.Chain}
+				break
+			}
+			if !ok {
+				o = Outcome{Verdict: Deny, Code: rc.Code, Reason: "budget exhausted: " + rc.Key, Stage: 8, Chain: o.Chain}
+				break
+			}
+		}
+	}
+	if o.Physics.Severe && p.Circuits.Open(req.AgentID, "severe physics violation: "+o.Physics.Quantity, now) {
+		p.recordEvent(ctx, "agent.circuit.opened", req.AgentID, "", map[string]any{"agentId": req.AgentID, "cause": "severe physics violation", "quantity": o.Physics.Quantity, "requestId": req.RequestID})
+		if p.OnSevere != nil && st.Policy.TripOnSevereViolation() {
+			p.OnSevere(ctx, req.AgentID)
+		}
+	}
+	return p.record(ctx, req, st, o, now)
+}
+
+// record runs stage 11 (ledger append, durable before the reply) and builds
+// the answer for a decision made from stage 3 (circuit) on.
+func (p *Pipeline) record(ctx context.Context, req *Request, st *State, o Outcome, now time.Time) Result {
+	policyHash := st.Policy.Hash()
+	var approvalID string
+	var expiresAt int64
+	if o.Verdict == Escalate {
+		id, exp, err := p.Escalator.Escalate(ctx, req, &o, policyHash, now)
+		if err != nil {
+			p.Log.Error("escalation store", "err", err)
+			o = Outcome{Verdict: Deny, Code: codes.InternalError, Reason: "approval store unavailable", Stage: 10, Tier: o.Tier, Chain: o.Chain}
+		} else {
+			approvalID, expiresAt = id, exp
+		}
+	}
+	if o.Finding != nil {
+		p.recordEvent(ctx, "agent.goal.hijack_detected", req.AgentID, tokenIDOf(req, &o), map[string]any{
+			"requestId": req.RequestID, "category": o.Finding.Category, "patternId": o.Finding.PatternID,
+			"path": o.Finding.Path, "excerpt": o.Finding.Excerpt,
+		})
+	}
+	if o.Code == codes.PhysicsConstraint {
+		p.recordEvent(ctx, "safety.violation", req.AgentID, tokenIDOf(req, &o), map[string]any{
+			"requestId": req.RequestID, "quantity": o.Physics.Quantity, "value": o.Physics.Value,
+			"limit": o.Physics.Limit, "severe": o.Physics.Severe,
+		})
+	}
+	paramsHash := hashParams(req)
+	payload := map[string]any{
+		"requestId": req.RequestID, "agentId": req.AgentID, "resource": req.Resource, "action": req.Action,
+		"decision": o.Verdict.String(), "tier": o.Tier, "code": nullable(string(o.Code)),
+		"paramsHash": paramsHash, "policyHash": policyHash, "stage": o.Stage,
+	}
+	if approvalID != "" {
+		payload["approvalId"] = approvalID
+	}
+	ev := ledger.Event{EventType: "policy.evaluated", AgentID: req.AgentID, TokenID: tokenIDOf(req, &o), Payload: payload}
+	if o.Verdict == Allow && req.Action != EstopAction {
+		ev.Guard = p.Breaker.Guard
+	}
+	entry, err := p.Ledger.Append(context.WithoutCancel(ctx), ev)
+	if err != nil {
+		if o.Verdict == Allow && errors.Is(err, estop.ErrTripped) {
+			// The breaker tripped before this allow could commit.
+			return p.record(ctx, req, st, Outcome{Verdict: Deny, Code: codes.EstopEngaged, Reason: "the e-stop was engaged before the decision committed", Stage: 11, Tier: o.Tier, Chain: o.Chain}, now)
+		}
+		p.Log.Error("ledger append", "err", err)
+		return p.answer(req, Outcome{Verdict: Deny, Code: codes.LedgerUnavailable, Reason: "the ledger could not commit the decision", Stage: 11, Tier: o.Tier}, nil, policyHash, "", 0, "")
+	}
+	// A trip while the allow was committing: it committed before the trip
+	// entry, but the agent is answered ESTOP_ENGAGED and the ledger says so.
+	if o.Verdict == Allow && req.Action != EstopAction && context.Cause(ctx) != nil && p.Breaker.Tripped() {
+		p.recordEvent(ctx, "policy.superseded", req.AgentID, tokenIDOf(req, &o), map[string]any{"requestId": req.RequestID, "sequence": entry.SequenceNumber, "code": string(codes.EstopEngaged)})
+		return p.answer(req, Outcome{Verdict: Deny, Code: codes.EstopEngaged, Reason: "the e-stop was engaged while the decision was in flight", Stage: 11, Tier: o.Tier}, &entry, policyHash, "", 0, "")
+	}
+	var att string
+	if o.Verdict == Allow {
+		leaf := o.Leaf()
+		att, err = p.Signer.SignAttestation(attest.Claims{
+			Issuer: p.GatewayID, Subject: req.AgentID, Audience: req.Resource, Action: req.Action, JTI: req.RequestID,
+			IssuedAt: now.Unix(), ExpiresAt: now.Unix() + AttestationTTLSeconds, TokenID: leaf.Claims.TokenID,
+			Tier: o.Tier, ParamsHash: paramsHash, Envelope: mustJSON(o.Envelope), PolicyHash: policyHash,
+			LedgerSeq: entry.SequenceNumber,
+		})
+		if err != nil {
+			p.Log.Error("attestation", "err", err)
+			p.recordEvent(ctx, "policy.superseded", req.AgentID, leaf.Claims.TokenID, map[string]any{"requestId": req.RequestID, "sequence": entry.SequenceNumber, "code": string(codes.InternalError)})
+			return p.answer(req, Outcome{Verdict: Deny, Code: codes.InternalError, Reason: "attestation could not be signed", Stage: 11, Tier: o.Tier}, &entry, policyHash, "", 0, "")
+		}
+	}
+	return p.answer(req, o, &entry, policyHash, approvalID, expiresAt, att)
+}
+
+// AttestationTTLSeconds is the lifetime of a decision attestation.
+const AttestationTTLSeconds = 30
+
+// recordEvent appends a side event; a failure is logged (the decision's own
+// entry is what must commit).
+func (p *Pipeline) recordEvent(ctx context.Context, typ, agentID, tokenID string, payload map[string]any) {
+	if _, err := p.Ledger.Append(context.WithoutCancel(ctx), ledger.Event{EventType: typ, AgentID: agentID, TokenID: tokenID, Payload: payload}); err != nil {
+		p.Log.Error("ledger append", "eventType", typ, "err", err)
+	}
+}
+
+// reject answers a request stopped at stages 1–3 (except CIRCUIT_OPEN):
+// no individual ledger entry, a rate-limited summary instead.
+func (p *Pipeline) reject(req *Request, in Input, stage int, c codes.Code, reason string) Result {
+	if p.Rejections != nil {
+		p.Rejections.Add(c, in.Remote, p.Clock())
+	}
+	return p.answer(req, Outcome{Verdict: Deny, Code: c, Reason: reason, Stage: stage}, nil, "", "", 0, "")
+}
+
+func (p *Pipeline) answer(req *Request, o Outcome, e *ledger.Entry, policyHash, approvalID string, expiresAt int64, att string) Result {
+	var b api.Decision
+	if req != nil {
+		b.RequestID = &req.RequestID
+	}
+	b.Decision = o.Verdict.String()
+	b.Tier = o.Tier
+	if o.Verdict != Allow {
+		code := string(o.Code)
+		if o.Verdict == Deny && code == "" {
+			code = string(codes.InternalError)
+		}
+		if code != "" {
+			b.Code = &code
+		}
+	}
+	if o.Reason != "" {
+		r := o.Reason
+		b.Reason = &r
+	}
+	if approvalID != "" {
+		b.ApprovalID = &approvalID
+		b.ExpiresAt = &expiresAt
+		n := o.RequiredApprovals
+		b.RequiredApprovals = &n
+	}
+	if att != "" {
+		b.Attestation = &att
+		b.Envelope = mustJSON(o.Envelope)
+	}
+	if e != nil {
+		b.Ledger = &api.LedgerRef{EventID: e.EventID, Sequence: e.SequenceNumber, Hash: e.Hash}
+	}
+	if policyHash != "" {
+		b.PolicyHash = &policyHash
+	}
+	return Result{Status: StatusOf(o.Verdict, o.Code), Body: b, Outcome: o, Entry: e}
+}
+
+// StatusOf maps a decision to its HTTP status (PROTOCOL.md §5.2).
+func StatusOf(v Verdict, c codes.Code) int {
+	switch v {
+	case Allow:
+		return 200
+	case Escalate:
+		return 202
+	}
+	switch c {
+	case codes.MalformedRequest:
+		return 400
+	case codes.Unauthenticated, codes.StaleRequest, codes.ReplayDetected:
+		return 401
+	}
+	return 403
+}
+
+func tokenIDOf(req *Request, o *Outcome) string {
+	if l := o.Leaf(); l != nil {
+		return l.Claims.TokenID
+	}
+	return req.TokenID
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func hashParams(req *Request) string {
+	h, err := attest.ParamsHash(req.InterceptRequest.Params)
+	if err != nil {
+		return ""
+	}
+	return h
+}
+
+// mustJSON marshals a JSON-safe value (maps of numbers and strings); nil
+// becomes the empty object.
+func mustJSON(v map[string]any) json.RawMessage {
+	if v == nil {
+		return json.RawMessage("{}")
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return json.RawMessage("{}")
+	}
+	return b
+}
+
+// KeysetSigner signs attestations with a key set's active key.
+type KeysetSigner struct{ Keys *attest.Keyset }
+
+// SignAttestation implements AttestSigner.
+func (k KeysetSigner) SignAttestation(c attest.Claims) (string, error) {
+	return attest.Sign(k.Keys.Active(), c)
+}

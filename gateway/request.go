@@ -1,0 +1,184 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"regexp"
+
+	"github.com/sintgate/sintgate/api"
+	"github.com/sintgate/sintgate/codes"
+	"github.com/sintgate/sintgate/tokens"
+)
+
+// Limits on untrusted input (PROTOCOL.md §1).
+const (
+	MaxBodyBytes      = 64 << 10 // a request body
+	MaxTokenBytes     = 8 << 10  // one compact JWS
+	MaxJSONDepth      = 32       // nesting of objects and arrays
+	MaxResourceBytes  = 512
+	MaxActionBytes    = 64
+	MaxChainLen       = 3  // ancestors sent inline with a token (depth ≤ 3)
+	MaxRecentActions  = 64 // entries of recentActions
+	MaxBatchItems     = 50 // items of /v1/intercept/batch
+	maxRecentEntryLen = MaxResourceBytes + 1 + MaxActionBytes
+)
+
+var (
+	uuidV7Re = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	hexKeyRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// ValidUUIDv7 reports whether s is a lowercase hyphenated UUIDv7.
+func ValidUUIDv7(s string) bool { return len(s) == 36 && uuidV7Re.MatchString(s) }
+
+// ValidKeyHex reports whether s is a 64-char lowercase hex Ed25519 public key.
+func ValidKeyHex(s string) bool {
+	if len(s) != 64 || !hexKeyRe.MatchString(s) {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+// Request is a parsed, schema-checked intercept request (stage 2 passed).
+type Request struct {
+	api.InterceptRequest
+	// Params is the decoded params object (numbers as json.Number), nil if absent.
+	Params map[string]any
+	// Body is the exact body bytes the agent signed.
+	Body []byte
+}
+
+// JSONDepthOK reports whether the nesting depth of objects and arrays in b is
+// at most max. Strings are skipped so brackets inside them do not count.
+func JSONDepthOK(b []byte, max int) bool {
+	depth := 0
+	inStr, esc := false, false
+	for _, c := range b {
+		if inStr {
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				inStr = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inStr = true
+		case '{', '[':
+			depth++
+			if depth > max {
+				return false
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return true
+}
+
+// decodeStrict decodes exactly one JSON value from b into v, rejecting
+// unknown fields and trailing data.
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(b[dec.InputOffset():])) != 0 {
+		return fmt.Errorf("trailing data after JSON value")
+	}
+	return nil
+}
+
+func malformed(format string, a ...any) *codes.Error {
+	return codes.New(codes.MalformedRequest, fmt.Sprintf(format, a...))
+}
+
+// ParseRequest runs stage 2 of the pipeline: size, depth, strict schema and
+// the normal form of the resource. It never panics on any input.
+func ParseRequest(body []byte) (*Request, *codes.Error) {
+	if len(body) > MaxBodyBytes {
+		return nil, malformed("body exceeds %d bytes", MaxBodyBytes)
+	}
+	if !JSONDepthOK(body, MaxJSONDepth) {
+		return nil, malformed("JSON nesting deeper than %d", MaxJSONDepth)
+	}
+	r := &Request{Body: body}
+	if err := decodeStrict(body, &r.InterceptRequest); err != nil {
+		return nil, malformed("invalid request body: %v", err)
+	}
+	q := &r.InterceptRequest
+	switch {
+	case !ValidUUIDv7(q.RequestID):
+		return nil, malformed("requestId must be a UUIDv7")
+	case !ValidKeyHex(q.AgentID):
+		return nil, malformed("agentId must be 64 lowercase hex characters")
+	case q.Timestamp <= 0:
+		return nil, malformed("timestamp must be unix milliseconds")
+	case q.TokenID == "" && q.Token == "":
+		return nil, malformed("one of tokenId or token is required")
+	case q.TokenID != "" && q.Token != "":
+		return nil, malformed("tokenId and token are exclusive")
+	case q.TokenID != "" && !ValidUUIDv7(q.TokenID):
+		return nil, malformed("tokenId must be a UUIDv7")
+	case len(q.Chain) > 0 && q.Token == "":
+		return nil, malformed("chain is only allowed with an inline token")
+	case len(q.Chain) > MaxChainLen:
+		return nil, malformed("chain longer than %d", MaxChainLen)
+	case len(q.Token) > MaxTokenBytes:
+		return nil, malformed("token exceeds %d bytes", MaxTokenBytes)
+	case len(q.Resource) == 0 || len(q.Resource) > MaxResourceBytes:
+		return nil, malformed("resource must be 1..%d bytes", MaxResourceBytes)
+	case !tokens.ValidAction(q.Action):
+		return nil, malformed("action must match [a-z0-9._-]{1,64}")
+	case len(q.RecentActions) > MaxRecentActions:
+		return nil, malformed("recentActions longer than %d", MaxRecentActions)
+	}
+	for _, c := range q.Chain {
+		if len(c) > MaxTokenBytes {
+			return nil, malformed("chain token exceeds %d bytes", MaxTokenBytes)
+		}
+	}
+	for _, a := range q.RecentActions {
+		if len(a) > maxRecentEntryLen {
+			return nil, malformed("recentActions entry too long")
+		}
+	}
+	if err := tokens.NormalResource(q.Resource); err != nil {
+		return nil, malformed("resource not in normal form: %v", err)
+	}
+	if len(q.Params) > 0 && !bytes.Equal(bytes.TrimSpace(q.Params), []byte("null")) {
+		var p map[string]any
+		if err := decodeStrict(q.Params, &p); err != nil || p == nil {
+			return nil, malformed("params must be a JSON object")
+		}
+		r.Params = p
+	}
+	return r, nil
+}
+
+// requestIDOf extracts a requestId from a body that failed strict parsing,
+// so that the deny can still name it. It returns "" when there is none.
+func requestIDOf(body []byte) string {
+	if len(body) > MaxBodyBytes || !JSONDepthOK(body, MaxJSONDepth) {
+		return ""
+	}
+	var v struct {
+		RequestID any `json:"requestId"`
+	}
+	if json.Unmarshal(body, &v) != nil {
+		return ""
+	}
+	if s, ok := v.RequestID.(string); ok && len(s) <= 64 {
+		return s
+	}
+	return ""
+}

@@ -1,0 +1,198 @@
+// Package server is the gateway's HTTP adapter: fiber routes for the
+// endpoint map of PROTOCOL.md §10 around the decision pipeline, the stores,
+// the ledger, the e-stop breaker and the key set. Errors are mapped through
+// one table (errors.go) to stable codes; internal causes are logged, never
+// sent.
+package server
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/sintgate/sintgate/api"
+	"github.com/sintgate/sintgate/codes"
+	"github.com/sintgate/sintgate/estop"
+	"github.com/sintgate/sintgate/gateway"
+	"github.com/sintgate/sintgate/gateway/attest"
+	"github.com/sintgate/sintgate/gateway/policy"
+	"github.com/sintgate/sintgate/ledger"
+	"github.com/sintgate/sintgate/store"
+	"github.com/sintgate/sintgate/tokens"
+)
+
+// Version is the implementation version advertised in discovery.
+const Version = "0.1.0"
+
+// Deps are what the server serves.
+type Deps struct {
+	GatewayID string
+	Pipeline  *gateway.Pipeline
+	Registry  *gateway.Registry
+	Store     store.Store
+	Ledger    ledger.Store
+	Keys      *attest.Keyset
+	Breaker   *estop.Breaker
+	Approvals Approvals // may be nil until the approvals service is wired
+	Verifier  *tokens.Verifier
+	// ReloadPolicy re-reads the policy file; a bad file returns an error and
+	// leaves the active policy in place.
+	ReloadPolicy func(ctx context.Context) (*policy.Policy, error)
+	Log          *slog.Logger
+	Clock        func() time.Time
+	Metrics      *Metrics
+}
+
+// Server is the HTTP adapter.
+type Server struct {
+	Deps
+	App *fiber.App
+}
+
+// New builds the fiber app with every route.
+func New(d Deps) *Server {
+	s := &Server{Deps: d}
+	s.App = fiber.New(fiber.Config{
+		BodyLimit:             gateway.MaxBodyBytes,
+		DisableStartupMessage: true,
+		ErrorHandler:          s.errorHandler,
+		ReadTimeout:           30 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		StreamRequestBody:     false,
+	})
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	a := s.App
+	a.Use(func(c *fiber.Ctx) error {
+		c.Set(api.HeaderProtocol, api.Protocol)
+		return c.Next()
+	})
+	a.Get("/health", s.health)
+	a.Get("/health/live", s.health)
+	a.Get("/health/ready", s.ready)
+	a.Get("/.well-known/jwks.json", s.jwks)
+	a.Get("/.well-known/sint.json", s.discovery)
+	a.Get("/v1/openapi.json", s.openapi)
+	if s.Metrics != nil {
+		a.Get("/metrics", s.Metrics.handler())
+	}
+
+	a.Post("/v1/intercept", s.intercept)
+	a.Post("/v1/intercept/batch", s.interceptBatch)
+
+	a.Post("/v1/tokens", s.op("tokens:write"), s.registerToken)
+	a.Post("/v1/tokens/delegate", s.delegateToken)
+	a.Get("/v1/tokens", s.op("read"), s.listTokens)
+	a.Get("/v1/tokens/:id", s.op("read"), s.getToken)
+	a.Delete("/v1/tokens/:id", s.op("tokens:write"), s.revokeToken)
+
+	a.Get("/v1/roots", s.op("admin"), s.listRoots)
+	a.Post("/v1/roots", s.op("admin"), s.addRoot)
+	a.Delete("/v1/roots/:key", s.op("admin"), s.deleteRoot)
+	a.Get("/v1/apikeys", s.op("admin"), s.listAPIKeys)
+	a.Post("/v1/apikeys", s.op("admin"), s.createAPIKey)
+	a.Delete("/v1/apikeys/:id", s.op("admin"), s.deleteAPIKey)
+	a.Post("/v1/policy/reload", s.op("admin"), s.reloadPolicy)
+
+	a.Get("/v1/estop", s.op("read"), s.getEstop)
+	a.Post("/v1/estop/trip", s.tripEstop)
+	a.Post("/v1/estop/reset", s.op("estop:reset"), s.resetEstop)
+
+	s.ledgerRoutes()
+	s.approvalRoutes()
+}
+
+// Listen serves on addr until ctx ends, then drains in-flight requests.
+func (s *Server) Listen(ctx context.Context, addr string) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.App.Listen(addr) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return s.App.ShutdownWithContext(sctx)
+}
+
+func (s *Server) now() time.Time { return s.Clock() }
+
+func (s *Server) health(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+// ready reports whether the store is writable and the ledger verifies at
+// its head.
+func (s *Server) ready(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	checks := fiber.Map{}
+	ok := true
+	if err := s.Store.Ping(ctx); err != nil {
+		checks["store"], ok = "unavailable", false
+		s.Log.Warn("ready: store", "err", err)
+	} else {
+		checks["store"] = "ok"
+	}
+	if size, err := s.Ledger.Size(ctx); err != nil {
+		checks["ledger"], ok = "unavailable", false
+		s.Log.Warn("ready: ledger", "err", err)
+	} else if size > 0 {
+		from := uint64(1)
+		if size > 16 {
+			from = size - 15
+		}
+		res, err := s.Ledger.Verify(ctx, from, size)
+		if err != nil || !res.Valid {
+			checks["ledger"], ok = "does not verify", false
+		} else {
+			checks["ledger"] = "ok"
+		}
+	} else {
+		checks["ledger"] = "ok"
+	}
+	checks["estop"] = s.Breaker.Snapshot().String()
+	if !ok {
+		return c.Status(503).JSON(fiber.Map{"status": "unavailable", "checks": checks})
+	}
+	return c.JSON(fiber.Map{"status": "ok", "checks": checks})
+}
+
+func (s *Server) jwks(c *fiber.Ctx) error {
+	c.Set("Content-Type", "application/json")
+	c.Set("Cache-Control", "public, max-age=300")
+	return c.Send(s.Keys.JWKS(s.now()))
+}
+
+func (s *Server) discovery(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{
+		"implementation": "sintgate", "version": Version, "protocol": api.Protocol,
+		"gatewayId": s.GatewayID, "jwks_uri": c.BaseURL() + "/.well-known/jwks.json",
+		"tiers":     []fiber.Map{{"tier": 1, "name": "observe"}, {"tier": 2, "name": "prepare"}, {"tier": 3, "name": "act"}, {"tier": 4, "name": "commit"}, {"tier": 5, "name": "critical"}},
+		"bridges":   []string{"ros1", "gpio"},
+		"endpoints": endpointList,
+	})
+}
+
+// verifySig is the single Ed25519 verification rule, shared with tokens.
+func verifySig(pub ed25519.PublicKey, msg, sig []byte) bool { return tokens.VerifySig(pub, msg, sig) }
+
+// storeErr maps a store error to an API error.
+func storeErr(err error, what string) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return apiErr(404, codes.NotFound, what+" not found")
+	case errors.Is(err, store.ErrExists):
+		return apiErr(409, codes.Conflict, what+" already exists")
+	case errors.Is(err, store.ErrConflict):
+		return apiErr(409, codes.Conflict, what+" changed concurrently")
+	}
+	return err
+}

@@ -1,0 +1,277 @@
+// Package app wires the gateway's parts (stores, ledger, keys, policy,
+// breaker, pipeline, approvals, HTTP server) from a data directory. The
+// binaries in cmd/ and the end-to-end tests both build the gateway here.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sintgate/sintgate/estop"
+	"github.com/sintgate/sintgate/gateway"
+	"github.com/sintgate/sintgate/gateway/approvals"
+	"github.com/sintgate/sintgate/gateway/attest"
+	"github.com/sintgate/sintgate/gateway/injection"
+	"github.com/sintgate/sintgate/gateway/policy"
+	"github.com/sintgate/sintgate/gateway/ratelimit"
+	"github.com/sintgate/sintgate/gateway/server"
+	"github.com/sintgate/sintgate/ledger"
+	"github.com/sintgate/sintgate/store"
+	"github.com/sintgate/sintgate/store/embedded"
+	"github.com/sintgate/sintgate/tokens"
+)
+
+// Gateway is a running gateway's parts, built by Build and used by serve and
+// by tests.
+type Gateway struct {
+	Server    *server.Server
+	Pipeline  *gateway.Pipeline
+	Breaker   *estop.Breaker
+	Store     store.Store
+	Ledger    ledger.Store
+	Keys      *attest.Keyset
+	Approvals *approvals.Service
+	Log       *slog.Logger
+	closers   []func() error
+}
+
+// Close releases the stores.
+func (g *Gateway) Close() error {
+	var errs []error
+	for i := len(g.closers) - 1; i >= 0; i-- {
+		errs = append(errs, g.closers[i]())
+	}
+	return errors.Join(errs...)
+}
+
+// ledgerRecorder records e-stop transitions in the ledger.
+type ledgerRecorder struct{ l ledger.Store }
+
+func (r ledgerRecorder) RecordTrip(ctx context.Context, s estop.State, src estop.Source, reason string) error {
+	_, err := r.l.Append(ctx, ledger.Event{EventType: "safety.estop.tripped", AgentID: actorOf(src), Payload: map[string]any{
+		"epoch": s.Epoch, "source": src.ID, "kind": src.Kind, "reason": reason,
+	}})
+	return err
+}
+
+func (r ledgerRecorder) RecordReset(ctx context.Context, s estop.State, operator, reason string) error {
+	_, err := r.l.Append(ctx, ledger.Event{EventType: "safety.estop.reset", AgentID: operator, Payload: map[string]any{
+		"epoch": s.Epoch, "reason": reason,
+	}})
+	return err
+}
+
+func actorOf(src estop.Source) string {
+	switch {
+	case strings.HasPrefix(src.ID, "operator:"):
+		return src.ID
+	case strings.HasPrefix(src.ID, "agent:"):
+		return strings.TrimPrefix(src.ID, "agent:")
+	}
+	return "system"
+}
+
+func loadPolicy(path string) (*policy.Policy, error) {
+	if path == "" {
+		return policy.Default(), nil
+	}
+	return policy.Load(path)
+}
+
+// Options say where the gateway's state lives.
+type Options struct {
+	DataDir    string
+	PolicyPath string // "" = the shipped default policy
+	StoreURL   string // "" = embedded
+	RedisAddr  string
+	Log        *slog.Logger
+	Clock      func() time.Time // nil = time.Now
+}
+
+// Build opens the data directory and wires every part of the gateway.
+func Build(ctx context.Context, o Options) (*Gateway, error) {
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	dataDir, policyPath, storeURL, log, clock := o.DataDir, o.PolicyPath, o.StoreURL, o.Log, o.Clock
+	cfg, err := ReadConfig(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("read config in %s (run `sint-gateway init --data-dir %s` first): %w", dataDir, dataDir, err)
+	}
+	g := &Gateway{Log: log}
+	fail := func(err error) (*Gateway, error) {
+		_ = g.Close()
+		return nil, err
+	}
+	if storeURL != "" {
+		return fail(fmt.Errorf("store %q: only the embedded store is wired into serve so far", storeURL))
+	}
+	st, err := embedded.Open(filepath.Join(dataDir, stateFile))
+	if err != nil {
+		return fail(fmt.Errorf("open store: %w", err))
+	}
+	g.Store = st
+	g.closers = append(g.closers, st.Close)
+	lg, err := openEmbeddedLedger(filepath.Join(dataDir, ledgerDir), clock)
+	if err != nil {
+		return fail(fmt.Errorf("open ledger: %w", err))
+	}
+	g.Ledger = lg
+	g.closers = append(g.closers, lg.Close)
+	g.Keys, err = attest.LoadOrCreate(filepath.Join(dataDir, KeysFile), cfg.GatewayID, clock())
+	if err != nil {
+		return fail(fmt.Errorf("load keys: %w", err))
+	}
+	pol, err := loadPolicy(policyPath)
+	if err != nil {
+		return fail(fmt.Errorf("policy: %w", err))
+	}
+	reg, err := gateway.LoadRegistry(ctx, st)
+	if err != nil {
+		return fail(err)
+	}
+	initial, err := estop.LoadInitial(ctx, st)
+	if err != nil {
+		return fail(fmt.Errorf("load e-stop state: %w", err))
+	}
+	g.Breaker = estop.NewBreaker(estop.WithInitial(initial), estop.WithRecorder(ledgerRecorder{lg}),
+		estop.WithPersister(estop.StorePersister{Store: st}), estop.WithClock(clock))
+	g.Approvals = &approvals.Service{Store: st, Ledger: lg, Timeout: pol.ApprovalTimeout, Clock: clock, Log: log}
+	verifier := tokens.NewVerifier(100_000)
+	p := &gateway.Pipeline{
+		GatewayID: cfg.GatewayID, Clock: clock, Breaker: g.Breaker, Ledger: lg,
+		Replay: gateway.NewMemoryReplay(4_000_000), Circuits: gateway.NewCircuits(), Limiter: ratelimit.NewCounter(),
+		Signer: gateway.KeysetSigner{Keys: g.Keys}, Escalator: g.Approvals, VerifySig: tokens.VerifySig,
+		Rejections: gateway.NewRejections(10 * time.Second), Log: log,
+	}
+	p.OnSevere = func(ctx context.Context, agentID string) {
+		if _, err := g.Breaker.Trip(ctx, estop.Source{ID: "severe-violation", Kind: estop.KindAnomaly}, "severe physics violation by agent "+agentID); err != nil {
+			log.Error("trip on severe violation", "err", err)
+		}
+	}
+	scanner := injection.New()
+	p.SetState(&gateway.State{Policy: pol, Verifier: verifier, Roots: reg, Revocations: reg, Tokens: reg, Scanner: scanner})
+	g.Pipeline = p
+	if _, err := lg.Append(ctx, ledger.Event{EventType: "policy.loaded", AgentID: "system", Payload: map[string]any{"policyHash": pol.Hash(), "source": policySource(policyPath)}}); err != nil {
+		return fail(fmt.Errorf("record policy.loaded: %w", err))
+	}
+	var reloadMu sync.Mutex
+	reload := func(ctx context.Context) (*policy.Policy, error) {
+		reloadMu.Lock()
+		defer reloadMu.Unlock()
+		np, err := loadPolicy(policyPath)
+		if err != nil {
+			log.Warn("policy reload rejected; the active policy stays", "err", err)
+			return nil, err
+		}
+		if _, err := lg.Append(ctx, ledger.Event{EventType: "policy.loaded", AgentID: "system", Payload: map[string]any{"policyHash": np.Hash(), "source": policySource(policyPath)}}); err != nil {
+			return nil, fmt.Errorf("record policy.loaded: %w", err)
+		}
+		ns := *p.State()
+		ns.Policy = np
+		p.SetState(&ns)
+		g.Approvals.Timeout = np.ApprovalTimeout
+		log.Info("policy loaded", "policyHash", np.Hash())
+		return np, nil
+	}
+	metrics := server.NewMetrics(g.Breaker.Tripped)
+	p.Observer = func(_ *gateway.Request, res *gateway.Result) { metrics.Observe(res) }
+	g.Server = server.New(server.Deps{
+		GatewayID: cfg.GatewayID, Pipeline: p, Registry: reg, Store: st, Ledger: lg, Keys: g.Keys,
+		Breaker: g.Breaker, Approvals: g.Approvals, Verifier: verifier, ReloadPolicy: reload,
+		Log: log, Clock: clock, Metrics: metrics,
+	})
+	return g, nil
+}
+
+func policySource(path string) string {
+	if path == "" {
+		return "default"
+	}
+	return path
+}
+
+// Background runs the periodic work until ctx ends.
+func (g *Gateway) Background(ctx context.Context, clock func() time.Time) {
+	go g.Pipeline.Rejections.Run(ctx, g.Ledger, clock)
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		cp := time.NewTicker(time.Minute)
+		defer cp.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				g.Approvals.ExpireDue(ctx)
+			case <-cp.C:
+				if _, err := g.Server.Checkpoint(ctx); err != nil && !errors.Is(err, ledger.ErrNotFound) {
+					g.Log.Error("checkpoint", "err", err)
+				}
+			}
+		}
+	}()
+}
+
+// NewLogger returns a JSON logger at level.
+func NewLogger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// Serve builds the gateway and serves on listen until ctx ends, then
+// drains in-flight requests (they are answered) and returns nil.
+func Serve(ctx context.Context, o Options, listen string, out io.Writer) error {
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	log, clock := o.Log, o.Clock
+	g, err := Build(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			if _, err := g.Server.ReloadPolicy(ctx); err != nil {
+				log.Warn("SIGHUP policy reload failed", "err", err)
+			}
+			if err := g.Keys.Reload(); err != nil {
+				log.Warn("SIGHUP key reload failed", "err", err)
+			}
+		}
+	}()
+	bctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g.Background(bctx, clock)
+	log.Info("sint-gateway listening", "listen", listen, "dashboard", "http://"+listen+"/dashboard/", "gatewayId", g.Server.GatewayID, "estop", g.Breaker.Snapshot().String())
+	fmt.Fprintf(out, "sint-gateway listening on http://%s (dashboard: http://%s/dashboard/)\n", listen, listen)
+	err = g.Server.Listen(ctx, listen)
+	cancel()
+	_ = g.Pipeline.Rejections.Flush(context.Background(), g.Ledger, clock())
+	if err != nil {
+		return err
+	}
+	log.Info("sint-gateway stopped; in-flight requests were answered")
+	return nil
+}
