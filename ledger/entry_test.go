@@ -175,7 +175,6 @@ func sealedChain(t testing.TB, n int) []Entry {
 	return out
 }
 
-
 func TestEncodeDecodeRoundTrip(t *testing.T) {
 	for _, e := range sealedChain(t, 5) {
 		enc := EncodeEntry(&e)

@@ -1,0 +1,649 @@
+// Package filestore is the embedded, durable ledger store: an append-only
+// segment file of length+CRC32C framed entries synced with fdatasync by a
+// single writer goroutine (group commit), a fixed-width file of RFC 6962
+// stored hashes (golang.org/x/mod/sumdb/tlog layout) and an in-memory
+// eventId index rebuilt at open.
+//
+// # Files in the store directory
+//
+//	ledger.log          frames: u32le len | u32le crc32c(body) | body
+//	                    body = 16-byte eventId | 32-byte entry hash | canonical entry JSON
+//	ledger.hashes       32-byte tlog stored hashes, index = tlog.StoredHashIndex
+//	ledger.hashes.mark  u64le count of entries whose stored hashes are known synced
+//	LOCK                flock held while the store is open
+//
+// # Durability and recovery
+//
+// Append returns after the frame is written and ledger.log is fdatasync'ed.
+// Stored hashes are derived data: they are written after the log sync and
+// synced lazily (every HashSyncEvery entries and at Close), and the mark
+// records how far they are known durable. Open scans the log: a torn tail
+// (a frame cut short or failing its CRC with nothing valid after it) is
+// copied to ledger.log.torn-<offset> and truncated; a frame that fails its
+// CRC in the middle of valid frames is kept (it is evidence of tampering or
+// bit rot, and Verify reports its sequence). Stored hashes past the mark are
+// recomputed from the log.
+//
+// All methods are safe for concurrent use. One process may open a directory
+// at a time.
+package filestore
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/sintgate/sintgate/codes"
+	"github.com/sintgate/sintgate/ledger"
+)
+
+const (
+	logName   = "ledger.log"
+	hashName  = "ledger.hashes"
+	markName  = "ledger.hashes.mark"
+	lockName  = "LOCK"
+	hdrSize   = 8
+	fixedBody = 16 + 32
+	maxBody   = fixedBody + ledger.MaxEntryBytes
+)
+
+// HashSyncEvery is how many entries may be appended between syncs of the
+// stored-hash file (they are recomputed from the log at open if lost).
+const HashSyncEvery = 8192
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// Options configure a Store. The zero value is usable.
+type Options struct {
+	// Clock stamps entries at the serialisation point. Default time.Now.
+	Clock func() time.Time
+	// NewEventID generates ids for events without one. Default UUIDv7.
+	NewEventID func() (string, error)
+	// MaxGroup bounds the entries of one group commit. Default 1024.
+	MaxGroup int
+}
+
+// Store is the embedded ledger store.
+type Store struct {
+	dir   string
+	opts  Options
+	log   *os.File
+	hashf *os.File
+	markf *os.File
+	lockf *os.File
+
+	reqs    chan *request
+	sendMu  sync.RWMutex // held shared by senders, exclusively by Close
+	closing chan struct{}
+	done    chan struct{}
+
+	mu       sync.RWMutex // guards the fields below
+	closed   bool
+	offs     []int64 // offs[i] = offset of the frame of sequence i+1
+	end      int64   // committed log size
+	ids      map[[16]byte]uint64
+	headHash string
+	headTS   string
+	failed   error
+	// corrupt lists sequences whose frame failed its CRC at open.
+	corrupt map[uint64]string
+
+	// writer-only state
+	sinceMark int
+	recovered []string // what Open repaired, for logs
+}
+
+type request struct {
+	ctx     context.Context
+	preps   []ledger.Prepared
+	ids     []string
+	entries []ledger.Entry
+	errs    []error
+	err     error
+	done    chan struct{}
+}
+
+// Open opens (creating if needed) the store in dir.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.NewEventID == nil {
+		opts.NewEventID = func() (string, error) {
+			u, err := uuid.NewV7()
+			return u.String(), err
+		}
+	}
+	if opts.MaxGroup <= 0 {
+		opts.MaxGroup = 1024
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	s := &Store{dir: dir, opts: opts, ids: map[[16]byte]uint64{}, corrupt: map[uint64]string{},
+		reqs: make(chan *request, 4096), closing: make(chan struct{}), done: make(chan struct{})}
+	ok := false
+	defer func() {
+		if !ok {
+			s.closeFiles()
+		}
+	}()
+	var err error
+	if s.lockf, err = os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(s.lockf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return nil, fmt.Errorf("filestore: %s is in use by another process: %w", dir, err)
+	}
+	if s.log, err = os.OpenFile(filepath.Join(dir, logName), os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+		return nil, err
+	}
+	if s.hashf, err = os.OpenFile(filepath.Join(dir, hashName), os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+		return nil, err
+	}
+	if s.markf, err = os.OpenFile(filepath.Join(dir, markName), os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+		return nil, err
+	}
+	leafRaw, err := s.recoverLog()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.recoverHashes(leafRaw); err != nil {
+		return nil, err
+	}
+	if err := syncDir(dir); err != nil {
+		return nil, err
+	}
+	ok = true
+	go s.writer()
+	return s, nil
+}
+
+// Recovered describes what Open repaired (empty when the store was clean).
+func (s *Store) Recovered() []string { return s.recovered }
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func (s *Store) closeFiles() {
+	for _, f := range []*os.File{s.log, s.hashf, s.markf, s.lockf} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// readFrame reads one frame from r at file offset off. It returns io.EOF at
+// a clean end, errTorn for an incomplete or implausible frame.
+var errTorn = errors.New("torn frame")
+
+func readFrame(r *bufio.Reader, buf []byte) ([]byte, bool, int64, error) {
+	var hdr [hdrSize]byte
+	n, err := io.ReadFull(r, hdr[:])
+	if err == io.EOF {
+		return nil, false, 0, io.EOF
+	}
+	if err != nil {
+		return nil, false, int64(n), errTorn
+	}
+	l := binary.LittleEndian.Uint32(hdr[0:4])
+	if l < fixedBody+2 || l > maxBody {
+		return nil, false, hdrSize, errTorn
+	}
+	if cap(buf) < int(l) {
+		buf = make([]byte, l)
+	}
+	body := buf[:l]
+	m, err := io.ReadFull(r, body)
+	if err != nil {
+		return nil, false, int64(hdrSize + m), errTorn
+	}
+	return body, crc32.Checksum(body, crcTable) == binary.LittleEndian.Uint32(hdr[4:8]), int64(hdrSize) + int64(l), nil
+}
+
+// recoverLog scans the log, rebuilding offsets and the eventId index, and
+// handles a torn tail. It returns the raw entry hashes from frame headers.
+func (s *Store) recoverLog() ([][32]byte, error) {
+	size, err := s.log.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, err
+	}
+	var raws [][32]byte
+	var off int64
+	buf := make([]byte, maxBody)
+	r := bufio.NewReaderSize(io.NewSectionReader(s.log, 0, size), 1<<20)
+	for off < size {
+		body, crcOK, n, err := readFrame(r, buf)
+		if err == io.EOF {
+			break
+		}
+		if err == nil && !crcOK && !s.validAfter(off+n, size) {
+			err = errTorn // a bad last frame is a torn write, not evidence
+		}
+		if err != nil {
+			if err := s.quarantineTail(off, size); err != nil {
+				return nil, err
+			}
+			break
+		}
+		seq := uint64(len(s.offs) + 1)
+		if !crcOK {
+			s.corrupt[seq] = "frame CRC mismatch"
+			s.recovered = append(s.recovered, fmt.Sprintf("sequence %d fails its CRC (kept; Verify reports it)", seq))
+		}
+		var id [16]byte
+		copy(id[:], body[:16])
+		var h [32]byte
+		copy(h[:], body[16:48])
+		if _, dup := s.ids[id]; !dup {
+			s.ids[id] = seq
+		}
+		s.offs = append(s.offs, off)
+		raws = append(raws, h)
+		off += n
+	}
+	s.end = off
+	if len(raws) > 0 {
+		s.headHash = hex.EncodeToString(raws[len(raws)-1][:])
+		v := view{n: uint64(len(s.offs)), offs: s.offs, end: s.end}
+		if fr, err := s.readOne(v, v.n); err == nil {
+			if e, err := ledger.DecodeEntry(fr.json); err == nil {
+				s.headTS = e.Timestamp
+			}
+		}
+	}
+	return raws, nil
+}
+
+// validAfter reports whether the bytes from off to size are whole, valid
+// frames (so a bad frame before off sits in the middle of the log).
+func (s *Store) validAfter(off, size int64) bool {
+	if off >= size {
+		return false
+	}
+	r := bufio.NewReaderSize(io.NewSectionReader(s.log, off, size-off), 1<<16)
+	buf := make([]byte, maxBody)
+	for {
+		_, ok, _, err := readFrame(r, buf)
+		if err == io.EOF {
+			return true
+		}
+		if err != nil || !ok {
+			return false
+		}
+	}
+}
+
+func (s *Store) quarantineTail(off, size int64) error {
+	name := filepath.Join(s.dir, fmt.Sprintf("%s.torn-%d", logName, off))
+	tail := make([]byte, size-off)
+	if _, err := s.log.ReadAt(tail, off); err != nil && err != io.EOF {
+		return err
+	}
+	if err := os.WriteFile(name, tail, 0o600); err != nil {
+		return err
+	}
+	if err := s.log.Truncate(off); err != nil {
+		return err
+	}
+	if err := syscall.Fdatasync(int(s.log.Fd())); err != nil {
+		return err
+	}
+	s.recovered = append(s.recovered, fmt.Sprintf("torn tail of %d bytes at offset %d moved to %s", size-off, off, name))
+	return nil
+}
+
+// recoverHashes makes the stored-hash file match the log: it trusts the
+// hashes up to the synced mark and recomputes the rest.
+func (s *Store) recoverHashes(raws [][32]byte) error {
+	n := int64(len(raws))
+	var mb [8]byte
+	mark := int64(0)
+	if _, err := s.markf.ReadAt(mb[:], 0); err == nil {
+		mark = int64(binary.LittleEndian.Uint64(mb[:]))
+	}
+	fi, err := s.hashf.Stat()
+	if err != nil {
+		return err
+	}
+	have := fi.Size() / 32
+	mark = min(mark, n)
+	for mark > 0 && tlog.StoredHashCount(mark) > have {
+		mark--
+	}
+	if err := s.hashf.Truncate(tlog.StoredHashCount(mark) * 32); err != nil {
+		return err
+	}
+	if mark < n {
+		s.recovered = append(s.recovered, fmt.Sprintf("stored hashes recomputed for entries %d..%d", mark+1, n))
+		pend := &pending{f: s.hashf, base: tlog.StoredHashCount(mark)}
+		for i := mark; i < n; i++ {
+			hs, err := tlog.StoredHashes(i, raws[i][:], pend)
+			if err != nil {
+				return err
+			}
+			pend.hs = append(pend.hs, hs...)
+		}
+		if _, err := s.hashf.WriteAt(hashBytes(pend.hs), pend.base*32); err != nil {
+			return err
+		}
+	}
+	return s.syncMark(n)
+}
+
+func (s *Store) syncMark(n int64) error {
+	if err := syscall.Fdatasync(int(s.hashf.Fd())); err != nil {
+		return err
+	}
+	var mb [8]byte
+	binary.LittleEndian.PutUint64(mb[:], uint64(n))
+	if _, err := s.markf.WriteAt(mb[:], 0); err != nil {
+		return err
+	}
+	return syscall.Fdatasync(int(s.markf.Fd()))
+}
+
+func hashBytes(hs []tlog.Hash) []byte {
+	b := make([]byte, 0, 32*len(hs))
+	for _, h := range hs {
+		b = append(b, h[:]...)
+	}
+	return b
+}
+
+// pending reads stored hashes from the file below base and from hs above.
+type pending struct {
+	f    *os.File
+	base int64
+	hs   []tlog.Hash
+}
+
+func (p *pending) ReadHashes(idx []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(idx))
+	for i, x := range idx {
+		if x >= p.base {
+			if x-p.base >= int64(len(p.hs)) {
+				return nil, fmt.Errorf("filestore: stored hash %d not yet computed", x)
+			}
+			out[i] = p.hs[x-p.base]
+			continue
+		}
+		if _, err := p.f.ReadAt(out[i][:], x*32); err != nil {
+			return nil, fmt.Errorf("filestore: read stored hash %d: %w", x, err)
+		}
+	}
+	return out, nil
+}
+
+// Append implements ledger.Store.
+func (s *Store) Append(ctx context.Context, ev ledger.Event) (ledger.Entry, error) {
+	es, errs, err := s.AppendBatch(ctx, []ledger.Event{ev})
+	if err != nil {
+		return ledger.Entry{}, err
+	}
+	if errs[0] != nil {
+		return ledger.Entry{}, errs[0]
+	}
+	return es[0], nil
+}
+
+// AppendBatch implements ledger.Store.
+func (s *Store) AppendBatch(ctx context.Context, evs []ledger.Event) ([]ledger.Entry, []error, error) {
+	if len(evs) > ledger.MaxBatch {
+		return nil, nil, codes.New(codes.MalformedRequest, fmt.Sprintf("ledger: batch over %d events", ledger.MaxBatch))
+	}
+	r := &request{ctx: ctx, preps: make([]ledger.Prepared, len(evs)), ids: make([]string, len(evs)),
+		entries: make([]ledger.Entry, len(evs)), errs: make([]error, len(evs)), done: make(chan struct{})}
+	for i := range evs {
+		p, err := ledger.Prepare(evs[i])
+		if err != nil {
+			r.errs[i] = err
+			continue
+		}
+		r.preps[i] = p
+		r.ids[i] = evs[i].EventID
+		if r.ids[i] == "" {
+			if r.ids[i], err = s.opts.NewEventID(); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	s.sendMu.RLock()
+	s.mu.RLock()
+	closed, failed := s.closed, s.failed
+	s.mu.RUnlock()
+	if closed {
+		s.sendMu.RUnlock()
+		return nil, nil, ledger.ErrClosed
+	}
+	if failed != nil {
+		s.sendMu.RUnlock()
+		return nil, nil, failed
+	}
+	select {
+	case s.reqs <- r:
+	case <-ctx.Done():
+		s.sendMu.RUnlock()
+		return nil, nil, codes.Wrap(codes.LedgerUnavailable, "ledger: append cancelled", context.Cause(ctx))
+	}
+	s.sendMu.RUnlock()
+	// Once queued the request is either skipped (ctx checked at the
+	// serialisation point) or made durable; wait for the answer either way
+	// so that an error always means "not written".
+	<-r.done
+	return r.entries, r.errs, r.err
+}
+
+func (s *Store) writer() {
+	defer close(s.done)
+	var batch []*request
+	buf := make([]byte, 0, 1<<20)
+	for {
+		batch = batch[:0]
+		select {
+		case r := <-s.reqs:
+			batch = append(batch, r)
+		case <-s.closing:
+			// Close holds sendMu: nothing more can be queued. Serve what is.
+			for {
+				select {
+				case r := <-s.reqs:
+					s.commit([]*request{r}, buf[:0])
+					continue
+				default:
+				}
+				break
+			}
+			return
+		}
+		n := len(batch[0].preps)
+	drain:
+		for n < s.opts.MaxGroup {
+			select {
+			case r := <-s.reqs:
+				batch = append(batch, r)
+				n += len(r.preps)
+			default:
+				break drain
+			}
+		}
+		buf = s.commit(batch, buf[:0])
+	}
+}
+
+type staged struct {
+	r   *request
+	i   int
+	id  [16]byte
+	raw [32]byte
+}
+
+// commit serialises, writes and syncs one group, then answers it.
+func (s *Store) commit(batch []*request, buf []byte) []byte {
+	defer func() {
+		for _, r := range batch {
+			close(r.done)
+		}
+	}()
+	s.mu.RLock()
+	failed := s.failed
+	seq := uint64(len(s.offs))
+	prev, ts, end := s.headHash, s.headTS, s.end
+	s.mu.RUnlock()
+	if failed != nil {
+		for _, r := range batch {
+			r.err = failed
+		}
+		return buf
+	}
+	var st []staged
+	var offs []int64
+	seen := map[[16]byte]bool{}
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.err = codes.Wrap(codes.LedgerUnavailable, "ledger: append cancelled", context.Cause(r.ctx))
+			continue
+		}
+		for i := range r.preps {
+			if r.errs[i] != nil {
+				continue
+			}
+			u, err := uuid.Parse(r.ids[i])
+			if err != nil {
+				r.errs[i] = codes.Wrap(codes.MalformedRequest, "ledger: bad eventId", err)
+				continue
+			}
+			id := [16]byte(u)
+			s.mu.RLock()
+			_, dup := s.ids[id]
+			s.mu.RUnlock()
+			if dup || seen[id] {
+				r.errs[i] = ledger.ErrDuplicateEvent
+				continue
+			}
+			if err := ledger.RunGuard(r.preps[i].Event.Guard); err != nil {
+				r.errs[i] = err
+				continue
+			}
+			if seq >= ledger.MaxSequence {
+				r.errs[i] = codes.New(codes.LedgerUnavailable, "ledger: sequence space exhausted")
+				continue
+			}
+			seq++
+			e, enc := r.preps[i].Next(seq, r.ids[i], prev, ts, s.opts.Clock())
+			raw, _ := ledger.RawHash(e.Hash)
+			offs = append(offs, end+int64(len(buf)))
+			buf = appendFrame(buf, id, raw, enc)
+			r.entries[i] = e
+			seen[id] = true
+			st = append(st, staged{r: r, i: i, id: id, raw: raw})
+			prev, ts = e.Hash, e.Timestamp
+		}
+	}
+	if len(st) == 0 {
+		return buf
+	}
+	fail := func(err error) []byte {
+		_ = s.log.Truncate(end) // best effort; the store is failed either way
+		ferr := codes.Wrap(codes.LedgerUnavailable, "ledger: store failed", errors.Join(ledger.ErrFailed, err))
+		s.mu.Lock()
+		s.failed = ferr
+		s.mu.Unlock()
+		for _, x := range st {
+			x.r.entries[x.i] = ledger.Entry{}
+			x.r.err = ferr
+		}
+		return buf
+	}
+	if _, err := s.log.WriteAt(buf, end); err != nil {
+		return fail(err)
+	}
+	if err := syscall.Fdatasync(int(s.log.Fd())); err != nil {
+		return fail(err)
+	}
+	// Stored hashes (derived; recomputed at open past the synced mark).
+	first := int64(seq) - int64(len(st))
+	pend := &pending{f: s.hashf, base: tlog.StoredHashCount(first)}
+	for k, x := range st {
+		hs, err := tlog.StoredHashes(first+int64(k), x.raw[:], pend)
+		if err != nil {
+			return fail(err)
+		}
+		pend.hs = append(pend.hs, hs...)
+	}
+	if _, err := s.hashf.WriteAt(hashBytes(pend.hs), pend.base*32); err != nil {
+		return fail(err)
+	}
+	s.mu.Lock()
+	s.offs = append(s.offs, offs...)
+	for _, x := range st {
+		s.ids[x.id] = x.r.entries[x.i].SequenceNumber
+	}
+	s.end = end + int64(len(buf))
+	s.headHash, s.headTS = prev, ts
+	s.mu.Unlock()
+	s.sinceMark += len(st)
+	if s.sinceMark >= HashSyncEvery {
+		if err := s.syncMark(int64(seq)); err == nil {
+			s.sinceMark = 0
+		}
+	}
+	return buf
+}
+
+func appendFrame(buf []byte, id [16]byte, raw [32]byte, enc []byte) []byte {
+	l := fixedBody + len(enc)
+	start := len(buf)
+	buf = binary.LittleEndian.AppendUint32(buf, uint32(l))
+	buf = append(buf, 0, 0, 0, 0)
+	buf = append(buf, id[:]...)
+	buf = append(buf, raw[:]...)
+	buf = append(buf, enc...)
+	binary.LittleEndian.PutUint32(buf[start+4:], crc32.Checksum(buf[start+hdrSize:], crcTable))
+	return buf
+}
+
+// Close stops the writer after the queued appends, syncs the stored hashes
+// and releases the directory.
+func (s *Store) Close() error {
+	s.sendMu.Lock()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.sendMu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.sendMu.Unlock()
+	close(s.closing)
+	<-s.done
+	s.mu.RLock()
+	n, failed := int64(len(s.offs)), s.failed
+	s.mu.RUnlock()
+	var err error
+	if failed == nil {
+		err = s.syncMark(n)
+	}
+	s.closeFiles()
+	return err
+}

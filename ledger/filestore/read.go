@@ -1,0 +1,399 @@
+package filestore
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"hash/crc32"
+	"io"
+
+	"github.com/google/uuid"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/sintgate/sintgate/codes"
+	"github.com/sintgate/sintgate/ledger"
+)
+
+// frame is one stored record as read back.
+type frame struct {
+	seq   uint64
+	id    [16]byte
+	raw   [32]byte
+	json  []byte
+	crcOK bool
+}
+
+// view is a consistent snapshot of the committed extent.
+type view struct {
+	n    uint64
+	offs []int64
+	end  int64
+}
+
+func (s *Store) view() (view, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return view{}, ledger.ErrClosed
+	}
+	return view{n: uint64(len(s.offs)), offs: s.offs[:len(s.offs):len(s.offs)], end: s.end}, nil
+}
+
+func (v view) span(from, to uint64) (int64, int64) {
+	lo := v.offs[from-1]
+	hi := v.end
+	if to < v.n {
+		hi = v.offs[to]
+	}
+	return lo, hi
+}
+
+// frames iterates the committed frames from..to (1-based inclusive) with
+// sequential buffered reads, calling f for each. f must not keep fr.json.
+func (s *Store) frames(ctx context.Context, v view, from, to uint64, f func(fr *frame) (bool, error)) error {
+	if from < 1 || to > v.n || from > to {
+		return nil
+	}
+	lo, hi := v.span(from, to)
+	r := bufio.NewReaderSize(io.NewSectionReader(s.log, lo, hi-lo), 256<<10)
+	buf := make([]byte, maxBody)
+	for seq := from; seq <= to; seq++ {
+		if seq%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		body, ok, _, err := readFrame(r, buf)
+		if err != nil {
+			return codes.Wrap(codes.LedgerUnavailable, fmt.Sprintf("ledger: read sequence %d", seq), err)
+		}
+		fr := frame{seq: seq, json: body[fixedBody:], crcOK: ok}
+		copy(fr.id[:], body[:16])
+		copy(fr.raw[:], body[16:48])
+		more, err := f(&fr)
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) readOne(v view, seq uint64) (*frame, error) {
+	lo, hi := v.span(seq, seq)
+	b := make([]byte, hi-lo)
+	if _, err := s.log.ReadAt(b, lo); err != nil {
+		return nil, codes.Wrap(codes.LedgerUnavailable, fmt.Sprintf("ledger: read sequence %d", seq), err)
+	}
+	if len(b) < hdrSize+fixedBody {
+		return nil, codes.New(codes.LedgerUnavailable, fmt.Sprintf("ledger: sequence %d: short frame", seq))
+	}
+	body := b[hdrSize:]
+	fr := &frame{seq: seq, json: body[fixedBody:], crcOK: crc32.Checksum(body, crcTable) == binary.LittleEndian.Uint32(b[4:8])}
+	copy(fr.id[:], body[:16])
+	copy(fr.raw[:], body[16:48])
+	return fr, nil
+}
+
+func decode(fr *frame) (ledger.Entry, error) {
+	e, err := ledger.DecodeEntry(fr.json)
+	if err != nil {
+		return ledger.Entry{}, codes.Wrap(codes.LedgerUnavailable, fmt.Sprintf("ledger: sequence %d is unreadable", fr.seq), err)
+	}
+	return e, nil
+}
+
+// Size implements ledger.Store.
+func (s *Store) Size(ctx context.Context) (uint64, error) {
+	v, err := s.view()
+	return v.n, err
+}
+
+// Head implements ledger.Store.
+func (s *Store) Head(ctx context.Context) (ledger.Entry, error) {
+	v, err := s.view()
+	if err != nil {
+		return ledger.Entry{}, err
+	}
+	if v.n == 0 {
+		return ledger.Entry{}, ledger.ErrNotFound
+	}
+	return s.get(v, v.n)
+}
+
+// Get implements ledger.Store.
+func (s *Store) Get(ctx context.Context, seq uint64) (ledger.Entry, error) {
+	v, err := s.view()
+	if err != nil {
+		return ledger.Entry{}, err
+	}
+	if seq < 1 || seq > v.n {
+		return ledger.Entry{}, ledger.ErrNotFound
+	}
+	return s.get(v, seq)
+}
+
+func (s *Store) get(v view, seq uint64) (ledger.Entry, error) {
+	fr, err := s.readOne(v, seq)
+	if err != nil {
+		return ledger.Entry{}, err
+	}
+	return decode(fr)
+}
+
+// GetByEventID implements ledger.Store.
+func (s *Store) GetByEventID(ctx context.Context, eventID string) (ledger.Entry, error) {
+	u, err := uuid.Parse(eventID)
+	if err != nil || u.String() != eventID {
+		return ledger.Entry{}, ledger.ErrNotFound
+	}
+	v, err := s.view()
+	if err != nil {
+		return ledger.Entry{}, err
+	}
+	s.mu.RLock()
+	seq, ok := s.ids[[16]byte(u)]
+	s.mu.RUnlock()
+	if !ok || seq > v.n {
+		return ledger.Entry{}, ledger.ErrNotFound
+	}
+	return s.get(v, seq)
+}
+
+// LastOfType implements ledger.Store by scanning back from the head.
+func (s *Store) LastOfType(ctx context.Context, eventType string) (ledger.Entry, error) {
+	v, err := s.view()
+	if err != nil {
+		return ledger.Entry{}, err
+	}
+	want := typeFilter(eventType)
+	for seq := v.n; seq >= 1; seq-- {
+		if seq%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return ledger.Entry{}, err
+			}
+		}
+		fr, err := s.readOne(v, seq)
+		if err != nil {
+			return ledger.Entry{}, err
+		}
+		if want != nil && !bytes.Contains(fr.json, want) {
+			continue
+		}
+		e, err := decode(fr)
+		if err == nil && e.EventType == eventType {
+			return e, nil
+		}
+	}
+	return ledger.Entry{}, ledger.ErrNotFound
+}
+
+// List implements ledger.Store.
+func (s *Store) List(ctx context.Context, q ledger.ListQuery) ([]ledger.Entry, *uint64, error) {
+	v, err := s.view()
+	if err != nil {
+		return nil, nil, err
+	}
+	limit := q.EffectiveLimit()
+	var out []ledger.Entry
+	if q.After >= v.n {
+		return nil, nil, nil
+	}
+	var last uint64
+	err = s.frames(ctx, v, q.After+1, v.n, func(fr *frame) (bool, error) {
+		e, err := decode(fr)
+		if err != nil {
+			return false, err
+		}
+		last = fr.seq
+		if (q.EventType == "" || e.EventType == q.EventType) && (q.AgentID == "" || e.AgentID == q.AgentID) {
+			out = append(out, e)
+		}
+		return len(out) < limit, nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if last < v.n && len(out) == limit {
+		return out, &last, nil
+	}
+	return out, nil, nil
+}
+
+// hashReader reads stored hashes of a committed extent.
+type hashReader struct {
+	s *Store
+	n int64
+}
+
+func (h hashReader) ReadHashes(idx []int64) ([]tlog.Hash, error) {
+	limit := tlog.StoredHashCount(h.n)
+	out := make([]tlog.Hash, len(idx))
+	for i, x := range idx {
+		if x < 0 || x >= limit {
+			return nil, fmt.Errorf("filestore: stored hash %d outside tree %d", x, h.n)
+		}
+		if _, err := h.s.hashf.ReadAt(out[i][:], x*32); err != nil {
+			return nil, codes.Wrap(codes.LedgerUnavailable, "ledger: read stored hash", err)
+		}
+	}
+	return out, nil
+}
+
+// TreeHash implements ledger.Store.
+func (s *Store) TreeHash(ctx context.Context, size uint64) (tlog.Hash, error) {
+	v, err := s.view()
+	if err != nil {
+		return tlog.Hash{}, err
+	}
+	if size > v.n {
+		return tlog.Hash{}, ledger.ErrBadRange
+	}
+	return tlog.TreeHash(int64(size), hashReader{s, int64(v.n)})
+}
+
+// InclusionProof implements ledger.Store.
+func (s *Store) InclusionProof(ctx context.Context, index, treeSize uint64) ([]tlog.Hash, error) {
+	v, err := s.view()
+	if err != nil {
+		return nil, err
+	}
+	if treeSize > v.n || index >= treeSize {
+		return nil, ledger.ErrBadRange
+	}
+	return tlog.ProveRecord(int64(treeSize), int64(index), hashReader{s, int64(v.n)})
+}
+
+// ConsistencyProof implements ledger.Store.
+func (s *Store) ConsistencyProof(ctx context.Context, from, to uint64) ([]tlog.Hash, error) {
+	v, err := s.view()
+	if err != nil {
+		return nil, err
+	}
+	if to > v.n || from < 1 || from > to {
+		return nil, ledger.ErrBadRange
+	}
+	return tlog.ProveTree(int64(to), int64(from), hashReader{s, int64(v.n)})
+}
+
+// Verify implements ledger.Store: every frame's CRC, header fields, JSON,
+// hash and chain link, and each stored leaf hash; from 1 also the tree root.
+func (s *Store) Verify(ctx context.Context, from, to uint64) (ledger.VerifyResult, error) {
+	v, err := s.view()
+	if err != nil {
+		return ledger.VerifyResult{}, err
+	}
+	from, to = clampRange(from, to, v.n)
+	res := ledger.VerifyResult{Valid: true}
+	if v.n == 0 || from > to {
+		return res, nil
+	}
+	prev := ledger.ZeroHash
+	if from > 1 {
+		pf, err := s.readOne(v, from-1)
+		if err != nil {
+			return res, err
+		}
+		prev = hex.EncodeToString(pf.raw[:])
+	}
+	cv := ledger.NewChainVerifier(from, prev)
+	hr := hashReader{s, int64(v.n)}
+	bad := func(seq uint64, reason string) (bool, error) {
+		res.Valid, res.FirstBadSequence, res.Reason = false, &seq, reason
+		return false, nil
+	}
+	err = s.frames(ctx, v, from, to, func(fr *frame) (bool, error) {
+		if !fr.crcOK {
+			return bad(fr.seq, "frame CRC mismatch")
+		}
+		e, err := ledger.DecodeEntry(fr.json)
+		if err != nil {
+			return bad(fr.seq, err.Error())
+		}
+		if err := cv.Add(&e); err != nil {
+			return bad(fr.seq, err.Error())
+		}
+		if hex.EncodeToString(fr.raw[:]) != e.Hash || uuid.UUID(fr.id).String() != e.EventID {
+			return bad(fr.seq, "frame header differs from the entry")
+		}
+		stored, err := hr.ReadHashes([]int64{tlog.StoredHashIndex(0, int64(fr.seq-1))})
+		if err != nil {
+			return false, err
+		}
+		if stored[0] != ledger.LeafHash(fr.raw) {
+			return bad(fr.seq, "stored leaf hash differs")
+		}
+		res.Checked++
+		return true, nil
+	})
+	if err != nil {
+		return ledger.VerifyResult{}, err
+	}
+	if res.Valid {
+		if root, ok := cv.Root(); ok {
+			th, err := tlog.TreeHash(int64(to), hr)
+			if err != nil {
+				return ledger.VerifyResult{}, err
+			}
+			if th != root {
+				bad(to, "stored tree hashes do not match the entries")
+			}
+		}
+	}
+	return res, nil
+}
+
+func clampRange(from, to, n uint64) (uint64, uint64) {
+	if from == 0 {
+		from = 1
+	}
+	if to == 0 || to > n {
+		to = n
+	}
+	return from, to
+}
+
+// Export implements ledger.Store: the stored canonical bytes, one per line.
+func (s *Store) Export(ctx context.Context, w io.Writer, from, to uint64, progress func(done, total uint64)) error {
+	v, err := s.view()
+	if err != nil {
+		return err
+	}
+	from, to = clampRange(from, to, v.n)
+	if from > to {
+		return nil
+	}
+	total := to - from + 1
+	bw := bufio.NewWriterSize(w, 256<<10)
+	var done uint64
+	err = s.frames(ctx, v, from, to, func(fr *frame) (bool, error) {
+		if _, err := bw.Write(fr.json); err != nil {
+			return false, err
+		}
+		if err := bw.WriteByte('\n'); err != nil {
+			return false, err
+		}
+		done++
+		if progress != nil && (done%4096 == 0 || done == total) {
+			progress(done, total)
+		}
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// typeFilter returns the bytes every canonical entry of eventType contains,
+// or nil when the type needs escaping (then every entry is decoded).
+func typeFilter(eventType string) []byte {
+	for i := 0; i < len(eventType); i++ {
+		if c := eventType[i]; c < 0x20 || c == '"' || c == '\\' {
+			return nil
+		}
+	}
+	return []byte(`"eventType":"` + eventType + `"`)
+}
