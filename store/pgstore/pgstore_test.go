@@ -1,0 +1,253 @@
+package pgstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sintgate/sintgate/internal/testenv"
+	"github.com/sintgate/sintgate/store"
+	"github.com/sintgate/sintgate/store/storetest"
+)
+
+// openFresh opens a store on a database private to t (dropped at cleanup).
+func openFresh(t *testing.T) (*Store, string) {
+	t.Helper()
+	url := testenv.FreshPGDatabase(t)
+	s, err := Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, url
+}
+
+// icuDatabase creates a database private to t whose default collation is
+// ICU en-US, under which "k-b" < "kA" < "ka" does not hold: the contract's
+// bytewise orders then prove that the schema's COLLATE "C" is in effect.
+// Servers without ICU get testenv's plain fresh database.
+func icuDatabase(t *testing.T) string {
+	t.Helper()
+	base := testenv.PostgresURL(t)
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	name := "t_pgstore_icu_" + hex.EncodeToString(rnd[:])
+	admin := func(ctx context.Context, sql string) error {
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = conn.Close(context.Background()) }()
+		_, err = conn.Exec(ctx, sql)
+		return err
+	}
+	err = admin(t.Context(), "CREATE DATABASE "+name+
+		" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'")
+	if err != nil {
+		t.Logf("no ICU database (%v): using the server's default collation", err)
+		return testenv.FreshPGDatabase(t)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := admin(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop %s: %v", name, err)
+		}
+	})
+	u.Path = "/" + name
+	return u.String()
+}
+
+// shared is a Store whose Close does nothing: the contract's subtests share
+// one database, emptied before each, because creating a database per subtest
+// costs about a second.
+type shared struct{ *Store }
+
+func (shared) Close() error { return nil }
+
+func TestContract(t *testing.T) {
+	s, err := Open(t.Context(), icuDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	storetest.Run(t, func(t *testing.T) store.Store {
+		if _, err := s.pool.Exec(t.Context(), "TRUNCATE roots, api_keys, tokens, approvals, estop, agents"); err != nil {
+			t.Fatal(err)
+		}
+		return shared{s}
+	})
+	storetest.RunDurable(t, func(t *testing.T) (store.Store, func(t *testing.T) store.Store) {
+		s, url := openFresh(t)
+		return s, func(t *testing.T) store.Store {
+			s, err := Open(t.Context(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			return s
+		}
+	})
+}
+
+func migrationRows(t *testing.T, url string) []string {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close(context.Background()) }()
+	rows, err := conn.Query(t.Context(), "SELECT component || ':' || version || ':' || name FROM schema_migrations ORDER BY 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestMigrate(t *testing.T) {
+	ms, err := Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, m := range ms {
+		want = append(want, Component+":"+strconv.Itoa(m.Version)+":"+m.Name)
+	}
+	t.Run("concurrent-opens-apply-once", func(t *testing.T) {
+		url := testenv.FreshPGDatabase(t)
+		const n = 4
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() {
+				s, err := Open(t.Context(), url)
+				if err == nil {
+					err = s.Ping(t.Context())
+					_ = s.Close()
+				}
+				errs[i] = err
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatalf("concurrent Open: %v", err)
+		}
+		if got := migrationRows(t, url); strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Fatalf("schema_migrations = %v, want %v", got, want)
+		}
+	})
+	t.Run("reopen-applies-nothing", func(t *testing.T) {
+		_, url := openFresh(t)
+		cfg, err := pgx.ParseConfig(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		applied, err := Migrate(t.Context(), cfg)
+		if err != nil || len(applied) != 0 {
+			t.Fatalf("second Migrate applied %v, %v; want nothing", applied, err)
+		}
+	})
+	t.Run("error/database-ahead-of-binary", func(t *testing.T) {
+		_, url := openFresh(t)
+		conn, err := pgx.Connect(t.Context(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = conn.Close(context.Background()) }()
+		if _, err := conn.Exec(t.Context(), "INSERT INTO schema_migrations (component, version, name) VALUES ($1, 999, 'future')", Component); err != nil {
+			t.Fatal(err)
+		}
+		if s, err := Open(t.Context(), url); err == nil {
+			_ = s.Close()
+			t.Fatal("Open accepted a database migrated by a newer binary")
+		}
+	})
+	t.Run("other-components-are-ignored", func(t *testing.T) {
+		_, url := openFresh(t)
+		conn, err := pgx.Connect(t.Context(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = conn.Close(context.Background()) }()
+		if _, err := conn.Exec(t.Context(), "INSERT INTO schema_migrations (component, version, name) VALUES ('ledger', 999, 'x')"); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(t.Context(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = s.Close()
+	})
+}
+
+func TestParseMigrationName(t *testing.T) {
+	for _, tc := range []struct {
+		file    string
+		version int
+		name    string
+		ok      bool
+	}{
+		{"0001_init.sql", 1, "init", true},
+		{"0012_add_x2.sql", 12, "add_x2", true},
+		{"7_a.sql", 7, "a", true},
+		{"0000_zero.sql", 0, "", false},
+		{"0001_init.txt", 0, "", false},
+		{"0001init.sql", 0, "", false},
+		{"_init.sql", 0, "", false},
+		{"0001_.sql", 0, "", false},
+		{"00x1_init.sql", 0, "", false},
+		{"+001_init.sql", 0, "", false},
+		{"0001_Init.sql", 0, "", false},
+		{"0001_in-it.sql", 0, "", false},
+		{"1234567890_big.sql", 0, "", false},
+		{"0001_" + strings.Repeat("a", maxMigrationName+1) + ".sql", 0, "", false},
+	} {
+		name := "ok/" + tc.file
+		if !tc.ok {
+			name = "error/" + tc.file
+		}
+		t.Run(name, func(t *testing.T) {
+			v, n, err := ParseMigrationName(tc.file)
+			if (err == nil) != tc.ok || v != tc.version || n != tc.name {
+				t.Fatalf("ParseMigrationName(%q) = %d, %q, %v", tc.file, v, n, err)
+			}
+		})
+	}
+}
+
+func FuzzParseMigrationName(f *testing.F) {
+	for _, s := range []string{"0001_init.sql", "7_a.sql", "0000_zero.sql", "0001_Init.sql", "1234567890_big.sql", "_x.sql", "0001_.sql"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, file string) {
+		v, name, err := ParseMigrationName(file)
+		if err != nil {
+			return
+		}
+		if v < 1 || v > 999999999 || name == "" || len(name) > maxMigrationName {
+			t.Fatalf("accepted %q as %d %q", file, v, name)
+		}
+		// The accepted name round-trips through the canonical spelling.
+		v2, name2, err := ParseMigrationName(strconv.Itoa(v) + "_" + name + ".sql")
+		if err != nil || v2 != v || name2 != name {
+			t.Fatalf("canonical form of %q does not parse back: %d %q %v", file, v2, name2, err)
+		}
+	})
+}
