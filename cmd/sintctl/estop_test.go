@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// fakeEstopGateway answers the three e-stop endpoints and records requests.
+func fakeEstopGateway(t *testing.T, latched bool) (*httptest.Server, *[]string) {
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		seen = append(seen, r.Method+" "+r.URL.Path+" "+r.Header.Get("Authorization")+" "+string(body))
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.URL.Path == "/v1/estop/reset" && latched:
+			w.WriteHeader(http.StatusConflict)
+			io.WriteString(w, `{"error":{"code":"CONFLICT","message":"sources still latched","sources":[{"id":"GPIO17","kind":"gpio","state":"tripped","since":1}]}}`)
+		default:
+			io.WriteString(w, `{"state":"tripped","epoch":3,"since":1763928000000,"reason":"op","sources":[{"id":"alice","kind":"api","state":"clear","since":1763928000000}]}`)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &seen
+}
+
+func runSintctl(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	rootCmd.SetOut(&out)
+	rootCmd.SetArgs(args)
+	estopReason, flagOutput, flagAPIKey = "", "text", ""
+	err := rootCmd.Execute()
+	return out.String(), err
+}
+
+func TestEstopCommands(t *testing.T) {
+	t.Run("status/text", func(t *testing.T) {
+		srv, seen := fakeEstopGateway(t, false)
+		out, err := runSintctl(t, "--url", srv.URL, "--api-key", "sk_a_b", "estop", "status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out, "state:  tripped") || !strings.Contains(out, "epoch:  3") || !strings.Contains(out, "alice") {
+			t.Fatalf("output:\n%s", out)
+		}
+		if (*seen)[0] != "GET /v1/estop Bearer sk_a_b " {
+			t.Fatalf("request %q", (*seen)[0])
+		}
+	})
+	t.Run("trip/sends-reason", func(t *testing.T) {
+		srv, seen := fakeEstopGateway(t, false)
+		out, err := runSintctl(t, "--url", srv.URL, "--api-key", "k", "-o", "json", "estop", "trip", "--reason", "smoke in cell 1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !json.Valid([]byte(out)) {
+			t.Fatalf("json output %q", out)
+		}
+		if (*seen)[0] != `POST /v1/estop/trip Bearer k {"reason":"smoke in cell 1"}` {
+			t.Fatalf("request %q", (*seen)[0])
+		}
+	})
+	t.Run("deny/reset-409-names-sources", func(t *testing.T) {
+		srv, _ := fakeEstopGateway(t, true)
+		_, err := runSintctl(t, "--url", srv.URL, "estop", "reset", "all", "clear")
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.code != exitServer || !strings.Contains(err.Error(), "gpio:GPIO17") {
+			t.Fatalf("err %v, want exit 2 naming gpio:GPIO17", err)
+		}
+	})
+	t.Run("usage/reset-needs-reason", func(t *testing.T) {
+		srv, seen := fakeEstopGateway(t, false)
+		_, err := runSintctl(t, "--url", srv.URL, "estop", "reset")
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.code != exitLocal || len(*seen) != 0 {
+			t.Fatalf("err %v, requests %v", err, *seen)
+		}
+	})
+}
