@@ -409,6 +409,8 @@ func TestParamsHash(t *testing.T) {
 		{name: "number-forms", params: `{"v":1e0}`, want: mustHash(t, `{"v":1}`)},
 		{name: "invalid-json", params: `{"a":`, code: codes.MalformedRequest},
 		{name: "duplicate-member", params: `{"a":1,"a":2}`, code: codes.MalformedRequest},
+		// Found by FuzzParamsHash: \f is not JSON whitespace.
+		{name: "form-feed-is-not-json-whitespace", params: "0\f", code: codes.MalformedRequest},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	voi "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -90,9 +91,11 @@ type noteSigner struct {
 	priv ed25519.PrivateKey
 }
 
-func (s *noteSigner) Name() string                    { return s.name }
-func (s *noteSigner) KeyHash() uint32                 { return s.hash }
-func (s *noteSigner) Sign(msg []byte) ([]byte, error) { return ed25519.Sign(s.priv, msg), nil }
+func (s *noteSigner) Name() string    { return s.name }
+func (s *noteSigner) KeyHash() uint32 { return s.hash }
+func (s *noteSigner) Sign(msg []byte) ([]byte, error) {
+	return voi.Sign(voi.PrivateKey(s.priv), msg), nil
+}
 
 // KeyID returns the JWKS kid of the key that signs, for the checkpoint's
 // "kid" field.

@@ -17,6 +17,10 @@ var EmptyParamsHash = func() string {
 	return hex.EncodeToString(s[:])
 }()
 
+// jsonSpace is the whitespace of RFC 8259 (bytes.TrimSpace would also trim
+// \f and \v, which are not JSON whitespace).
+const jsonSpace = " \t\n\r"
+
 // ParamsHash returns sha256(JCS(params)) as lowercase hex. Absent params
 // (nil, empty, only whitespace) and a JSON null are hashed as the empty object
 // {}: neither carries a command, and a bridge that has no parameters to send
@@ -24,7 +28,7 @@ var EmptyParamsHash = func() string {
 // duplicate object members and invalid UTF-8 are rejected). Invalid JSON
 // yields a MALFORMED_REQUEST *codes.Error.
 func ParamsHash(params json.RawMessage) (string, error) {
-	p := bytes.TrimSpace(params)
+	p := bytes.Trim(params, jsonSpace)
 	if len(p) == 0 || string(p) == "null" {
 		return EmptyParamsHash, nil
 	}

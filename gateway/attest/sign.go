@@ -9,6 +9,8 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	voi "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
+
 	"github.com/sintgate/sintgate/codes"
 )
 
@@ -93,7 +95,9 @@ var emptyObject = []byte("{}")
 // 60, envelope a JSON object; a nil envelope is written as {}) and fails with
 // an INTERNAL_ERROR *codes.Error otherwise: an invalid attestation is never
 // produced. It builds the JSON by hand (no reflection) because it runs for
-// every allow. It is safe for concurrent use.
+// every allow. Signatures are computed with curve25519-voi, about twice as
+// fast as crypto/ed25519 here and byte-identical (Ed25519 signing is
+// deterministic; TestGolden pins it). It is safe for concurrent use.
 func Sign(key Key, c Claims) (string, error) {
 	if len(key.Private) != ed25519.PrivateKeySize || key.KID == "" {
 		return "", codes.New(codes.InternalError, "attest: signing key has no private part or kid")
@@ -119,7 +123,7 @@ func Sign(key Key, c Claims) (string, error) {
 	n := copy(out, prefix)
 	enc.Encode(out[n:], payload)
 	n += plen
-	sig := ed25519.Sign(key.Private, out[:n])
+	sig := voi.Sign(voi.PrivateKey(key.Private), out[:n])
 	out[n] = '.'
 	enc.Encode(out[n+1:], sig)
 	return string(out), nil
