@@ -1,6 +1,7 @@
 package filestore
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -110,11 +111,27 @@ func TestRecovery(t *testing.T) {
 		{"torn/half-frame", func(t *testing.T, dir string, size int64) {
 			os.Truncate(filepath.Join(dir, logName), size-7)
 		}, 19, 0, true},
+		{"torn/half-frame-before-zeros", func(t *testing.T, dir string, size int64) {
+			f, _ := os.OpenFile(filepath.Join(dir, logName), os.O_RDWR, 0)
+			f.WriteAt(make([]byte, 7), size-7)
+			f.Close()
+		}, 19, 0, true},
 		{"torn/garbage-tail", func(t *testing.T, dir string, size int64) {
 			f, _ := os.OpenFile(filepath.Join(dir, logName), os.O_WRONLY|os.O_APPEND, 0)
-			f.Write(make([]byte, 4096)) // zero page: never a valid frame
+			f.Write(bytes.Repeat([]byte{0xff}, 100)) // implausible frame length
 			f.Close()
 		}, 20, 0, true},
+		{"torn/frame-then-zeros", func(t *testing.T, dir string, size int64) {
+			f, _ := os.OpenFile(filepath.Join(dir, logName), os.O_RDWR, 0)
+			// A header announcing 200 bytes, followed by preallocated zeros.
+			f.WriteAt([]byte{200, 0, 0, 0, 1, 2, 3, 4, 9, 9}, size)
+			f.Close()
+		}, 20, 0, true},
+		{"clean/preallocated-zeros", func(t *testing.T, dir string, size int64) {
+			f, _ := os.OpenFile(filepath.Join(dir, logName), os.O_WRONLY|os.O_APPEND, 0)
+			f.Write(make([]byte, 4096))
+			f.Close()
+		}, 20, 0, false},
 		{"hashes/lost", func(t *testing.T, dir string, size int64) {
 			os.Truncate(filepath.Join(dir, hashName), 0)
 			os.WriteFile(filepath.Join(dir, markName), nil, 0o600)
@@ -146,9 +163,11 @@ func TestRecovery(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			s.mu.RLock()
+			end := s.end
+			s.mu.RUnlock()
 			s.Close()
-			fi, _ := os.Stat(filepath.Join(dir, logName))
-			tc.damage(t, dir, fi.Size())
+			tc.damage(t, dir, end)
 			s, err = Open(dir, Options{})
 			if err != nil {
 				t.Fatal(err)
