@@ -27,3 +27,9 @@ const TimePrecision = time.Microsecond
 func NormTime(t time.Time) time.Time {
 	return t.Truncate(TimePrecision).UTC()
 }
+
+// MaxIDBytes bounds every id a Store indexes (token, parent, approval,
+// agent, request, API key ids and root public keys): longer ids are refused
+// with an error. It keeps every key well inside bbolt's and a PostgreSQL
+// B-tree's limits.
+const MaxIDBytes = 512

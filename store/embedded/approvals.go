@@ -10,6 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/sintgate/sintgate/store"
+	"github.com/sintgate/sintgate/store/internal/check"
 )
 
 // approvalRec is the stored form: the approval plus its version, which
@@ -65,7 +66,7 @@ func putApproval(tx *bolt.Tx, a store.Approval) error {
 // RequestID) it returns that one and ErrExists; if only the ApprovalID is
 // taken it returns the zero Approval and an error wrapping ErrExists.
 func (s *Store) CreateApproval(ctx context.Context, a store.Approval) (store.Approval, error) {
-	if err := checkID("approval", a.ApprovalID); err != nil {
+	if err := check.Approval(a); err != nil {
 		return store.Approval{}, wrap("create approval", err)
 	}
 	a = normApproval(a)
@@ -127,6 +128,9 @@ func (s *Store) GetApproval(ctx context.Context, id string) (store.Approval, err
 // ErrNotFound if it does not exist. AgentID and RequestID are the
 // approval's identity and cannot change (a plain error).
 func (s *Store) UpdateApproval(ctx context.Context, a store.Approval) (store.Approval, error) {
+	if err := check.Approval(a); err != nil {
+		return store.Approval{}, wrap("update approval", err)
+	}
 	a = normApproval(a)
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		old, ok, err := loadApproval(tx.Bucket(bApprovals), []byte(a.ApprovalID))

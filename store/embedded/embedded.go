@@ -41,6 +41,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/sintgate/sintgate/store"
+	"github.com/sintgate/sintgate/store/internal/check"
 )
 
 // SchemaVersion is the layout version written to the meta bucket. Open
@@ -185,16 +186,6 @@ func nilIfEmpty(b []byte) []byte {
 	return bytes.Clone(b)
 }
 
-func checkID(kind, id string) error {
-	if id == "" {
-		return fmt.Errorf("empty %s id", kind)
-	}
-	if len(id) > bolt.MaxKeySize/2 {
-		return fmt.Errorf("%s id too long (%d bytes)", kind, len(id))
-	}
-	return nil
-}
-
 func getJSON(b *bolt.Bucket, key string, v any) error {
 	raw := b.Get([]byte(key))
 	if raw == nil {
@@ -230,7 +221,7 @@ type rootRec struct {
 
 // PutRoot adds r or replaces its name and time.
 func (s *Store) PutRoot(ctx context.Context, r store.Root) error {
-	if err := checkID("root", r.PublicKey); err != nil {
+	if err := check.Root(r); err != nil {
 		return wrap("put root", err)
 	}
 	return wrap("put root", s.update(ctx, func(tx *bolt.Tx) error {
@@ -275,7 +266,7 @@ type apiKeyRec struct {
 
 // PutAPIKey stores k; ErrExists if its id is taken.
 func (s *Store) PutAPIKey(ctx context.Context, k store.APIKey) error {
-	if err := checkID("api key", k.ID); err != nil {
+	if err := check.APIKey(k); err != nil {
 		return wrap("put api key", err)
 	}
 	return wrap("put api key", s.update(ctx, func(tx *bolt.Tx) error {
@@ -354,6 +345,9 @@ func (s *Store) GetEstop(ctx context.Context) (store.EstopState, error) {
 
 // PutEstop replaces the breaker state.
 func (s *Store) PutEstop(ctx context.Context, st store.EstopState) error {
+	if err := check.Estop(st); err != nil {
+		return wrap("put estop", err)
+	}
 	return wrap("put estop", s.update(ctx, func(tx *bolt.Tx) error {
 		return putJSON(tx.Bucket(bEstop), string(keyEstop), st)
 	}))
@@ -363,7 +357,7 @@ func (s *Store) PutEstop(ctx context.Context, st store.EstopState) error {
 
 // PutAgent adds or replaces an agent.
 func (s *Store) PutAgent(ctx context.Context, a store.Agent) error {
-	if err := checkID("agent", a.AgentID); err != nil {
+	if err := check.Agent(a); err != nil {
 		return wrap("put agent", err)
 	}
 	return wrap("put agent", s.update(ctx, func(tx *bolt.Tx) error {

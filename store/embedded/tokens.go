@@ -11,6 +11,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/sintgate/sintgate/store"
+	"github.com/sintgate/sintgate/store/internal/check"
 )
 
 type tokenRec struct {
@@ -56,7 +57,7 @@ func revokedKey(us int64, id string) []byte {
 // cascade can never be escaped by registering under a revoked token). A
 // RevokedAt given by the caller is kept.
 func (s *Store) PutToken(ctx context.Context, t store.TokenRecord) error {
-	if err := checkID("token", t.TokenID); err != nil {
+	if err := check.Token(t); err != nil {
 		return wrap("put token", err)
 	}
 	return wrap("put token", s.update(ctx, func(tx *bolt.Tx) error {

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sintgate/sintgate/store"
+	"github.com/sintgate/sintgate/store/internal/check"
 )
 
 const approvalCols = `approval_id, agent_id, request_id, state, token_id, resource, action, params, tier,
@@ -48,8 +49,8 @@ func votesJSON(a store.Approval) (string, error) {
 // RequestID) it returns that one and ErrExists; if only the ApprovalID is
 // taken it returns the zero Approval and an error wrapping ErrExists.
 func (s *Store) CreateApproval(ctx context.Context, a store.Approval) (store.Approval, error) {
-	if a.ApprovalID == "" {
-		return store.Approval{}, wrap("create approval", errors.New("empty approval id"))
+	if err := check.Approval(a); err != nil {
+		return store.Approval{}, wrap("create approval", err)
 	}
 	a = normApproval(a)
 	a.Version = 1
@@ -82,6 +83,9 @@ func (s *Store) CreateApproval(ctx context.Context, a store.Approval) (store.App
 
 // GetApproval returns the approval with the given id, or ErrNotFound.
 func (s *Store) GetApproval(ctx context.Context, id string) (store.Approval, error) {
+	if !findable(id) {
+		return store.Approval{}, wrap("get approval", store.ErrNotFound)
+	}
 	a, err := scanApproval(s.pool.QueryRow(ctx, "SELECT "+approvalCols+" FROM approvals WHERE approval_id = $1", id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = store.ErrNotFound
@@ -97,6 +101,9 @@ func (s *Store) GetApproval(ctx context.Context, id string) (store.Approval, err
 // ErrNotFound if it does not exist. AgentID and RequestID are the
 // approval's identity and cannot change (a plain error).
 func (s *Store) UpdateApproval(ctx context.Context, a store.Approval) (store.Approval, error) {
+	if err := check.Approval(a); err != nil {
+		return store.Approval{}, wrap("update approval", err)
+	}
 	a = normApproval(a)
 	votes, err := votesJSON(a)
 	if err != nil {

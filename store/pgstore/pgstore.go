@@ -32,6 +32,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sintgate/sintgate/store"
+	"github.com/sintgate/sintgate/store/internal/check"
 )
 
 // maxTxAttempts bounds the retries of a SERIALIZABLE transaction that
@@ -98,6 +99,11 @@ func wrap(op string, err error) error {
 	return fmt.Errorf("pgstore: %s: %w", op, err)
 }
 
+// findable reports whether id could have been stored (check.ID): lookups
+// of other ids are answered ErrNotFound without a query, as the embedded
+// store does, instead of a server error about the encoding.
+func findable(id string) bool { return check.ID("id", id) == nil }
+
 func retryable(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
@@ -149,6 +155,9 @@ func utcPtr(t *time.Time) *time.Time {
 // PutRoot adds r, or replaces the name of an existing root (its AddedAt
 // stays the first one).
 func (s *Store) PutRoot(ctx context.Context, r store.Root) error {
+	if err := check.Root(r); err != nil {
+		return wrap("put root", err)
+	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO roots (public_key, name, added_at) VALUES ($1, $2, $3)
 		ON CONFLICT (public_key) DO UPDATE SET name = EXCLUDED.name`,
 		r.PublicKey, r.Name, store.NormTime(r.AddedAt))
@@ -161,6 +170,9 @@ func (s *Store) DeleteRoot(ctx context.Context, publicKey string) error {
 }
 
 func (s *Store) deleteOne(ctx context.Context, op, sql, id string) error {
+	if !findable(id) {
+		return wrap(op, store.ErrNotFound)
+	}
 	tag, err := s.pool.Exec(ctx, sql, id)
 	if err != nil {
 		return wrap(op, err)
@@ -196,6 +208,9 @@ func (s *Store) ListRoots(ctx context.Context) ([]store.Root, error) {
 
 // PutAPIKey stores k; ErrExists if its id is taken.
 func (s *Store) PutAPIKey(ctx context.Context, k store.APIKey) error {
+	if err := check.APIKey(k); err != nil {
+		return wrap("put api key", err)
+	}
 	scopes := k.Scopes
 	if scopes == nil {
 		scopes = []string{}
@@ -233,6 +248,9 @@ func scanAPIKey(row pgx.Row) (store.APIKey, error) {
 
 // GetAPIKey returns the key with the given id, or ErrNotFound.
 func (s *Store) GetAPIKey(ctx context.Context, id string) (store.APIKey, error) {
+	if !findable(id) {
+		return store.APIKey{}, wrap("get api key", store.ErrNotFound)
+	}
 	k, err := scanAPIKey(s.pool.QueryRow(ctx, "SELECT "+apiKeyCols+" FROM api_keys WHERE id = $1", id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = store.ErrNotFound
@@ -290,10 +308,10 @@ func (s *Store) GetEstop(ctx context.Context) (store.EstopState, error) {
 	return st, nil
 }
 
-// PutEstop replaces the breaker state. Epochs above 2^63-1 are refused.
+// PutEstop replaces the breaker state.
 func (s *Store) PutEstop(ctx context.Context, st store.EstopState) error {
-	if st.Epoch > 1<<63-1 {
-		return fmt.Errorf("pgstore: put estop: epoch %d out of range", st.Epoch)
+	if err := check.Estop(st); err != nil {
+		return wrap("put estop", err)
 	}
 	sources := st.Sources
 	if sources == nil {
@@ -315,6 +333,9 @@ func (s *Store) PutEstop(ctx context.Context, st store.EstopState) error {
 
 // PutAgent adds or replaces an agent.
 func (s *Store) PutAgent(ctx context.Context, a store.Agent) error {
+	if err := check.Agent(a); err != nil {
+		return wrap("put agent", err)
+	}
 	var labels *string
 	if len(a.Labels) > 0 {
 		js, err := json.Marshal(a.Labels)
@@ -364,6 +385,9 @@ func scanAgent(row pgx.Row) (store.Agent, error) {
 
 // GetAgent returns the agent with the given id, or ErrNotFound.
 func (s *Store) GetAgent(ctx context.Context, id string) (store.Agent, error) {
+	if !findable(id) {
+		return store.Agent{}, wrap("get agent", store.ErrNotFound)
+	}
 	a, err := scanAgent(s.pool.QueryRow(ctx, "SELECT "+agentCols+" FROM agents WHERE agent_id = $1", id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = store.ErrNotFound

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/sintgate/sintgate/store"
+	"github.com/sintgate/sintgate/store/internal/check"
 )
 
 const tokenCols = "token_id, raw, issuer, subject, parent_token_id, registered_at, revoked_at"
@@ -63,8 +64,8 @@ func (s *Store) PutToken(ctx context.Context, t store.TokenRecord) error {
 		}
 		return nil
 	}
-	if t.TokenID == "" {
-		return wrap("put token", errors.New("empty token id"))
+	if err := check.Token(t); err != nil {
+		return wrap("put token", err)
 	}
 	if t.ParentTokenID == "" {
 		return wrap("put token", put(s.pool))
@@ -74,6 +75,9 @@ func (s *Store) PutToken(ctx context.Context, t store.TokenRecord) error {
 
 // GetToken returns the token with the given id, or ErrNotFound.
 func (s *Store) GetToken(ctx context.Context, id string) (store.TokenRecord, error) {
+	if !findable(id) {
+		return store.TokenRecord{}, wrap("get token", store.ErrNotFound)
+	}
 	t, err := scanToken(s.pool.QueryRow(ctx, "SELECT "+tokenCols+" FROM tokens WHERE token_id = $1", id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = store.ErrNotFound
@@ -87,6 +91,9 @@ func (s *Store) GetToken(ctx context.Context, id string) (store.TokenRecord, err
 // ListTokens returns the tokens matching f, ordered by token id (bytewise),
 // at most f.Limit of them when f.Limit > 0.
 func (s *Store) ListTokens(ctx context.Context, f store.TokenFilter) ([]store.TokenRecord, error) {
+	if check.Text("filter", f.Subject, f.Issuer, f.ParentTokenID) != nil {
+		return []store.TokenRecord{}, nil // matches nothing that could be stored
+	}
 	var where []string
 	var args []any
 	add := func(col, v string) {
@@ -145,6 +152,9 @@ ORDER BY tree.depth, tree.path COLLATE "C"`
 // breadth-first, siblings in token-id order. ErrNotFound if id is not
 // registered.
 func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) ([]string, error) {
+	if !findable(id) {
+		return nil, wrap("revoke token", store.ErrNotFound)
+	}
 	var out []string
 	err := s.serializable(ctx, func(tx pgx.Tx) error {
 		out = []string{}

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -45,6 +46,7 @@ func Run(t *testing.T, open Opener) {
 		}
 	})
 	t.Run("ctx/cancelled-fails-closed", func(t *testing.T) { testCancelled(t, open) })
+	t.Run("validation", func(t *testing.T) { testValidation(t, open) })
 }
 
 func must(t *testing.T, err error) {
@@ -688,4 +690,117 @@ func RunDurable(t *testing.T, open Reopener) {
 		must(t, err)
 		equal(t, "cascade after reopen", more, []string{"R", "k-b", "kA", "n0"})
 	})
+}
+
+func testValidation(t *testing.T, open Opener) {
+	s := open(t)
+	long := strings.Repeat("x", store.MaxIDBytes+1)
+	okTok := tok("t1", "", "x")
+	badUTF8, nul := "a\xffb", "a\x00b"
+	withTok := func(f func(*store.TokenRecord)) store.TokenRecord { r := okTok; f(&r); return r }
+	okAp := approval("ap1", "agent", "req", "pending", 1)
+	withAp := func(f func(*store.Approval)) store.Approval { a := okAp; f(&a); return a }
+	for _, tc := range []struct {
+		name string
+		call func(ctx context.Context) error
+	}{
+		{"token/empty-id", func(ctx context.Context) error {
+			return s.PutToken(ctx, withTok(func(r *store.TokenRecord) { r.TokenID = "" }))
+		}},
+		{"token/long-id", func(ctx context.Context) error {
+			return s.PutToken(ctx, withTok(func(r *store.TokenRecord) { r.TokenID = long }))
+		}},
+		{"token/long-parent", func(ctx context.Context) error {
+			return s.PutToken(ctx, withTok(func(r *store.TokenRecord) { r.ParentTokenID = long }))
+		}},
+		{"token/raw-invalid-utf8", func(ctx context.Context) error {
+			return s.PutToken(ctx, withTok(func(r *store.TokenRecord) { r.Raw = badUTF8 }))
+		}},
+		{"token/raw-nul", func(ctx context.Context) error {
+			return s.PutToken(ctx, withTok(func(r *store.TokenRecord) { r.Raw = nul }))
+		}},
+		{"token/subject-nul", func(ctx context.Context) error {
+			return s.PutToken(ctx, withTok(func(r *store.TokenRecord) { r.Subject = nul }))
+		}},
+		{"root/empty-key", func(ctx context.Context) error { return s.PutRoot(ctx, store.Root{Name: "x"}) }},
+		{"root/name-invalid-utf8", func(ctx context.Context) error { return s.PutRoot(ctx, store.Root{PublicKey: "aa", Name: badUTF8}) }},
+		{"apikey/empty-id", func(ctx context.Context) error { return s.PutAPIKey(ctx, store.APIKey{OperatorID: "o"}) }},
+		{"apikey/scope-nul", func(ctx context.Context) error {
+			return s.PutAPIKey(ctx, store.APIKey{ID: "k", Scopes: []string{nul}})
+		}},
+		{"approval/empty-id", func(ctx context.Context) error {
+			_, err := s.CreateApproval(ctx, withAp(func(a *store.Approval) { a.ApprovalID = "" }))
+			return err
+		}},
+		{"approval/empty-request-id", func(ctx context.Context) error {
+			_, err := s.CreateApproval(ctx, withAp(func(a *store.Approval) { a.RequestID = "" }))
+			return err
+		}},
+		{"approval/vote-reason-invalid-utf8", func(ctx context.Context) error {
+			_, err := s.CreateApproval(ctx, withAp(func(a *store.Approval) { a.Votes = []store.ApprovalVote{{Reason: badUTF8}} }))
+			return err
+		}},
+		{"agent/long-id", func(ctx context.Context) error { return s.PutAgent(ctx, store.Agent{AgentID: long}) }},
+		{"agent/label-nul", func(ctx context.Context) error {
+			return s.PutAgent(ctx, store.Agent{AgentID: "a", Labels: map[string]string{"k": nul}})
+		}},
+		{"estop/reason-nul", func(ctx context.Context) error {
+			return s.PutEstop(ctx, store.EstopState{State: "tripped", Reason: nul})
+		}},
+		{"estop/epoch-above-int64", func(ctx context.Context) error {
+			return s.PutEstop(ctx, store.EstopState{State: "tripped", Epoch: 1 << 63})
+		}},
+	} {
+		t.Run("refused/"+tc.name, func(t *testing.T) {
+			err := tc.call(t.Context())
+			if err == nil {
+				t.Fatal("accepted an invalid record")
+			}
+			for _, sentinel := range []error{store.ErrNotFound, store.ErrExists, store.ErrConflict} {
+				if errors.Is(err, sentinel) {
+					t.Fatalf("invalid record: %v, want a plain error", err)
+				}
+			}
+		})
+	}
+	t.Run("refused/nothing-stored", func(t *testing.T) {
+		ctx := t.Context()
+		toks, err := s.ListTokens(ctx, store.TokenFilter{})
+		must(t, err)
+		roots, err := s.ListRoots(ctx)
+		must(t, err)
+		keys, err := s.ListAPIKeys(ctx)
+		must(t, err)
+		aps, err := s.ListApprovals(ctx, "", 0)
+		must(t, err)
+		agents, err := s.ListAgents(ctx)
+		must(t, err)
+		e, err := s.GetEstop(ctx)
+		must(t, err)
+		if len(toks)+len(roots)+len(keys)+len(aps)+len(agents) != 0 || e.State != "armed" {
+			t.Fatalf("refused records were stored: %d tokens, %d roots, %d keys, %d approvals, %d agents, estop %q",
+				len(toks), len(roots), len(keys), len(aps), len(agents), e.State)
+		}
+	})
+	for _, id := range []string{"", long, badUTF8, nul} {
+		t.Run(fmt.Sprintf("lookup-of-unstorable-id-is-not-found/%q", id[:min(len(id), 4)]), func(t *testing.T) {
+			ctx := t.Context()
+			_, err := s.GetToken(ctx, id)
+			wantErr(t, "GetToken", err, store.ErrNotFound)
+			_, err = s.RevokeToken(ctx, id, base)
+			wantErr(t, "RevokeToken", err, store.ErrNotFound)
+			_, err = s.GetApproval(ctx, id)
+			wantErr(t, "GetApproval", err, store.ErrNotFound)
+			_, err = s.GetAgent(ctx, id)
+			wantErr(t, "GetAgent", err, store.ErrNotFound)
+			_, err = s.GetAPIKey(ctx, id)
+			wantErr(t, "GetAPIKey", err, store.ErrNotFound)
+			wantErr(t, "DeleteRoot", s.DeleteRoot(ctx, id), store.ErrNotFound)
+			wantErr(t, "DeleteAgent", s.DeleteAgent(ctx, id), store.ErrNotFound)
+			wantErr(t, "DeleteAPIKey", s.DeleteAPIKey(ctx, id), store.ErrNotFound)
+			got, err := s.ListTokens(ctx, store.TokenFilter{Subject: id, ParentTokenID: id})
+			must(t, err)
+			equal(t, "ListTokens", len(got), 0)
+		})
+	}
 }
