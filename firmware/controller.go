@@ -208,6 +208,7 @@ func (c *Controller) runLink(ctx context.Context) {
 					healthy = true
 					c.update(func() { c.linkUp = true })
 				},
+				Lost: func(error) { c.update(func() { c.linkUp = false; c.armed = false }) },
 				Frame: func(f link.Frame, st link.Status) {
 					if st.State == "" {
 						return

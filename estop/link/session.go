@@ -57,6 +57,10 @@ type Hooks struct {
 	Status  func() Status            // payload of each heartbeat
 	Frame   func(f Frame, st Status) // every valid frame from the peer
 	Healthy func()                   // the first valid frame of the session
+	// Lost, if set, is called from the watchdog the moment heartbeats are
+	// lost, before the session is torn down (so a relay opens without
+	// waiting for goroutines to finish).
+	Lost func(cause error)
 }
 
 // Session is one authenticated connection.
@@ -105,7 +109,12 @@ func (s *Session) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { s.conn.Close() })
 	defer stop()
 	defer s.conn.Close()
-	wd := time.AfterFunc(s.cfg.Timeout, func() { cancel(ErrHeartbeatLost) })
+	wd := time.AfterFunc(s.cfg.Timeout, func() {
+		if s.hooks.Lost != nil && ctx.Err() == nil {
+			s.hooks.Lost(ErrHeartbeatLost)
+		}
+		cancel(ErrHeartbeatLost)
+	})
 	defer wd.Stop()
 
 	var wg sync.WaitGroup
