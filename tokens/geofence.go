@@ -22,6 +22,9 @@ const epsilon = 1.1102230246251565e-16 // 2^-53
 // orient returns the sign of the cross product (b-a)×(c-a): +1 if a, b, c turn
 // counter-clockwise, -1 clockwise, 0 collinear.
 func orient(a, b, c pt) int {
+	if a == b || a == c || b == c {
+		return 0
+	}
 	l := (b[0] - a[0]) * (c[1] - a[1])
 	r := (b[1] - a[1]) * (c[0] - a[0])
 	det := l - r
@@ -149,21 +152,24 @@ func inside(poly [][2]float64, p pt) int {
 	return -1
 }
 
-// insideRat is inside for a point with exact rational coordinates.
-func insideRat(poly [][2]float64, p rpt) int {
+// insideMid is inside for the midpoint of s and e, which may not be
+// representable in float64: predicates are evaluated on (s+e)/2 exactly,
+// with a float filter and a big.Rat fallback.
+func insideMid(poly [][2]float64, s, e pt) int {
 	n := len(poly)
 	wn := 0
 	for i := 0; i < n; i++ {
-		a, b := ratPt(poly[i]), ratPt(poly[(i+1)%n])
-		o := orientRat(a, b, p)
-		if o == 0 && ratBetween(a, b, p) {
+		a, b := poly[i], poly[(i+1)%n]
+		o := orientMid(a, b, s, e)
+		if o == 0 && cmpMid(math.Min(a[0], b[0]), s[0], e[0]) <= 0 && cmpMid(math.Max(a[0], b[0]), s[0], e[0]) >= 0 &&
+			cmpMid(math.Min(a[1], b[1]), s[1], e[1]) <= 0 && cmpMid(math.Max(a[1], b[1]), s[1], e[1]) >= 0 {
 			return 0
 		}
-		if a[1].Cmp(p[1]) <= 0 {
-			if b[1].Cmp(p[1]) > 0 && o > 0 {
+		if cmpMid(a[1], s[1], e[1]) <= 0 {
+			if cmpMid(b[1], s[1], e[1]) > 0 && o > 0 {
 				wn++
 			}
-		} else if b[1].Cmp(p[1]) <= 0 && o < 0 {
+		} else if cmpMid(b[1], s[1], e[1]) <= 0 && o < 0 {
 			wn--
 		}
 	}
@@ -173,17 +179,42 @@ func insideRat(poly [][2]float64, p rpt) int {
 	return -1
 }
 
-func ratBetween(a, b, c rpt) bool {
-	for k := 0; k < 2; k++ {
-		lo, hi := a[k], b[k]
-		if lo.Cmp(hi) > 0 {
-			lo, hi = hi, lo
-		}
-		if c[k].Cmp(lo) < 0 || c[k].Cmp(hi) > 0 {
-			return false
-		}
+// cmpMid returns the sign of v - (s+e)/2, exactly.
+func cmpMid(v, s, e float64) int {
+	d := 2*v - s - e
+	bound := 4 * epsilon * (math.Abs(2*v) + math.Abs(s) + math.Abs(e))
+	if d > bound {
+		return 1
 	}
-	return true
+	if -d > bound {
+		return -1
+	}
+	h := new(big.Rat).Add(new(big.Rat).SetFloat64(s), new(big.Rat).SetFloat64(e))
+	h.Mul(h, big.NewRat(1, 2))
+	return new(big.Rat).SetFloat64(v).Cmp(h)
+}
+
+// orientMid is orient(a, b, (s+e)/2): the determinant is linear in the third
+// point, so its sign is that of det(a,b,s) + det(a,b,e).
+func orientMid(a, b, s, e pt) int {
+	l1 := (b[0] - a[0]) * (s[1] - a[1])
+	r1 := (b[1] - a[1]) * (s[0] - a[0])
+	l2 := (b[0] - a[0]) * (e[1] - a[1])
+	r2 := (b[1] - a[1]) * (e[0] - a[0])
+	det := (l1 - r1) + (l2 - r2)
+	bound := 2 * ccwErrBound * (math.Abs(l1) + math.Abs(r1) + math.Abs(l2) + math.Abs(r2))
+	if det > bound && !math.IsInf(det, 0) {
+		return 1
+	}
+	if -det > bound && !math.IsInf(det, 0) {
+		return -1
+	}
+	half := big.NewRat(1, 2)
+	mid := rpt{
+		new(big.Rat).Mul(new(big.Rat).Add(new(big.Rat).SetFloat64(s[0]), new(big.Rat).SetFloat64(e[0])), half),
+		new(big.Rat).Mul(new(big.Rat).Add(new(big.Rat).SetFloat64(s[1]), new(big.Rat).SetFloat64(e[1])), half),
+	}
+	return orientRat(ratPt(a), ratPt(b), mid)
 }
 
 // PolygonContains reports whether the closed region of the simple polygon
@@ -217,10 +248,16 @@ func PolygonContains(parent, child [][2]float64) bool {
 		}
 		if len(pts) > 2 {
 			sort.Slice(pts, func(x, y int) bool {
-				if a[0] != b[0] {
-					return (pts[x][0] < pts[y][0]) == (a[0] < b[0])
+				switch {
+				case a[0] < b[0]:
+					return pts[x][0] < pts[y][0]
+				case a[0] > b[0]:
+					return pts[x][0] > pts[y][0]
+				case a[1] < b[1]:
+					return pts[x][1] < pts[y][1]
+				default:
+					return pts[x][1] > pts[y][1]
 				}
-				return (pts[x][1] < pts[y][1]) == (a[1] < b[1])
 			})
 		}
 		for k := 0; k+1 < len(pts); k++ {
@@ -228,19 +265,7 @@ func PolygonContains(parent, child [][2]float64) bool {
 			if onParentEdge(parent, s, e) {
 				continue
 			}
-			mid := rpt{
-				new(big.Rat).Mul(new(big.Rat).Add(new(big.Rat).SetFloat64(s[0]), new(big.Rat).SetFloat64(e[0])), big.NewRat(1, 2)),
-				new(big.Rat).Mul(new(big.Rat).Add(new(big.Rat).SetFloat64(s[1]), new(big.Rat).SetFloat64(e[1])), big.NewRat(1, 2)),
-			}
-			// Fast path: the float midpoint is usually exact.
-			fm := pt{(s[0] + e[0]) / 2, (s[1] + e[1]) / 2}
-			if new(big.Rat).SetFloat64(fm[0]).Cmp(mid[0]) == 0 && new(big.Rat).SetFloat64(fm[1]).Cmp(mid[1]) == 0 {
-				if inside(parent, fm) < 0 {
-					return false
-				}
-				continue
-			}
-			if insideRat(parent, mid) < 0 {
+			if insideMid(parent, s, e) < 0 {
 				return false
 			}
 		}

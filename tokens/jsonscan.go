@@ -16,6 +16,7 @@ type schema struct {
 	elem     *schema
 	nullable bool
 	required bool
+	arrLen   int // arrays: exact number of elements (0 = any)
 }
 
 var (
@@ -39,7 +40,7 @@ var (
 		"maxTorqueNm":           scalar,
 		"geofence": {fields: map[string]*schema{
 			"frame":   req(scalar),
-			"polygon": req(&schema{elem: scalarArray}),
+			"polygon": req(&schema{elem: &schema{elem: scalar, arrLen: 2}}),
 		}},
 		"timeWindow": {fields: map[string]*schema{
 			"start": req(scalar),
@@ -83,6 +84,7 @@ type scanFrame struct {
 	seen   []string // member names seen in this object
 	expKey bool     // object: the next string is a member name
 	valFor *schema  // object: schema of the value that follows the pending name
+	n      int      // array: elements started so far
 }
 
 // scanJSON checks b, before it is decoded, against the depth limit and sc:
@@ -129,6 +131,10 @@ func scanJSON(b []byte, sc *schema) error {
 		if f.s.elem == nil {
 			return nil, errScan
 		}
+		f.n++
+		if f.s.arrLen > 0 && f.n > f.s.arrLen {
+			return nil, errors.New("array too long")
+		}
 		return f.s.elem, nil
 	}
 	for i := 0; i < len(b); i++ {
@@ -156,6 +162,9 @@ func scanJSON(b []byte, sc *schema) error {
 			f := top()
 			if f == nil || f.obj != (c == '}') {
 				return errScan
+			}
+			if !f.obj && f.s.arrLen > 0 && f.n != f.s.arrLen {
+				return errors.New("array of the wrong length")
 			}
 			if f.obj {
 				for name, fs := range f.s.fields {
