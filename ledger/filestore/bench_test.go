@@ -65,6 +65,7 @@ func BenchmarkAppend(b *testing.B) {
 				_, err := s.Append(context.Background(), benchEvent(i))
 				return err
 			})
+			b.ReportMetric(float64(b.N)/float64(s.groups.Load()), "entries/fsync")
 		})
 	}
 }

@@ -41,6 +41,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -105,6 +106,9 @@ type Store struct {
 	failed   error
 	// corrupt lists sequences whose frame failed its CRC at open.
 	corrupt map[uint64]string
+
+	// groups counts group commits (one fdatasync each), for benchmarks.
+	groups atomic.Uint64
 
 	// writer-only state
 	sinceMark int
@@ -629,6 +633,7 @@ func (s *Store) commit(batch []*request, buf []byte) []byte {
 	if err := syscall.Fdatasync(int(s.log.Fd())); err != nil {
 		return fail(err)
 	}
+	s.groups.Add(1)
 	// Stored hashes (derived; recomputed at open past the synced mark).
 	first := int64(seq) - int64(len(st))
 	pend := &pending{f: s.hashf, base: tlog.StoredHashCount(first)}
