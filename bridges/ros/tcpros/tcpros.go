@@ -43,6 +43,7 @@ const (
 	KeyLatching          = "latching"
 	KeyError             = "error"
 	KeyProbe             = "probe"
+	KeyService           = "service"
 )
 
 // Header is a decoded connection header.
