@@ -265,4 +265,3 @@ func (p *Publisher) Close(ctx context.Context) error {
 	}
 	return nil
 }
-

@@ -298,4 +298,3 @@ func (s *Subscriber) Close(ctx context.Context) error {
 	}
 	return nil
 }
-
