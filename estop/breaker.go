@@ -235,20 +235,41 @@ func (b *Breaker) Guard() error {
 // Track derives a context that a trip cancels with a *TrippedError cause
 // (errors.Is(context.Cause(ctx), ErrTripped)). If the breaker is already
 // tripped the returned context is already cancelled. Call the returned func
-// when the work is done (it releases the registration; it does not report a
-// cause to anyone else).
+// when the work is done (it releases the registration).
+//
+// The returned context is a child of the breaker's per-epoch context, so a
+// trip cancels every tracked context synchronously, with no goroutine per
+// request; values and the deadline come from ctx, and ctx's cancellation is
+// propagated (context.AfterFunc) with ctx's cause. When ctx ends first, the
+// tracked context's Err is context.Canceled (use context.Cause to tell
+// deadline from cancel).
 func (b *Breaker) Track(ctx context.Context) (context.Context, func()) {
 	ec := b.epoch.Load()
-	c, cancel := context.WithCancelCause(ctx)
-	if err := ec.ctx.Err(); err != nil {
-		cancel(context.Cause(ec.ctx))
-		return c, func() {}
-	}
-	stop := context.AfterFunc(ec.ctx, func() { cancel(context.Cause(ec.ctx)) })
-	return c, func() {
+	c, cancel := context.WithCancelCause(ec.ctx)
+	stop := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
+	return &trackedCtx{Context: c, req: ctx}, func() {
 		stop()
 		cancel(context.Canceled)
 	}
+}
+
+// trackedCtx is a cancel context under the epoch context that takes its
+// values and deadline from the request's context.
+type trackedCtx struct {
+	context.Context                 // child of the epoch context: Done, Err, cause
+	req             context.Context // the request's context: values, deadline
+}
+
+func (t *trackedCtx) Deadline() (time.Time, bool) { return t.req.Deadline() }
+
+// Value answers from the cancel chain first (it holds no user values, only
+// the context package's own key, which keeps context.Cause and derived
+// contexts working), then from the request's context.
+func (t *trackedCtx) Value(key any) any {
+	if v := t.Context.Value(key); v != nil {
+		return v
+	}
+	return t.req.Value(key)
 }
 
 // Trip trips the breaker from src. It is idempotent: a trip while tripped

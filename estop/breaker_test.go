@@ -254,6 +254,28 @@ func TestTrackCancelledWithTripCause(t *testing.T) {
 			t.Fatal("a finished request was reported as cancelled by the trip")
 		}
 	})
+	t.Run("allow/values-deadline-and-derived-contexts", func(t *testing.T) {
+		type key struct{}
+		b := NewBreaker()
+		dl := time.Now().Add(time.Hour)
+		parent, cancel := context.WithDeadline(context.WithValue(context.Background(), key{}, "v"), dl)
+		defer cancel()
+		ctx, done := b.Track(parent)
+		defer done()
+		if ctx.Value(key{}) != "v" {
+			t.Fatal("request value lost")
+		}
+		if d, ok := ctx.Deadline(); !ok || !d.Equal(dl) {
+			t.Fatal("request deadline lost")
+		}
+		derived, dcancel := context.WithTimeout(ctx, time.Hour)
+		defer dcancel()
+		b.Trip(context.Background(), srcAPI, "x")
+		<-derived.Done()
+		if !errors.Is(context.Cause(derived), ErrTripped) {
+			t.Fatalf("derived context cause %v", context.Cause(derived))
+		}
+	})
 	t.Run("allow/parent-cancel-is-not-trip", func(t *testing.T) {
 		b := NewBreaker()
 		parent, cancel := context.WithCancel(context.Background())
@@ -456,6 +478,7 @@ func BenchmarkTripped(b *testing.B) {
 func BenchmarkTripPreempt1000(b *testing.B) {
 	const n = 1000
 	lat := make([]time.Duration, 0, b.N)
+	cancelled := make([]time.Duration, 0, b.N)
 	for i := 0; i < b.N; i++ {
 		br := NewBreaker()
 		var ready, finished sync.WaitGroup
@@ -481,21 +504,23 @@ func BenchmarkTripPreempt1000(b *testing.B) {
 		ready.Wait()
 		start := time.Now()
 		br.Trip(context.Background(), srcAPI, "bench")
+		cancelled = append(cancelled, time.Since(start))
 		finished.Wait()
 		lat = append(lat, last.Sub(start))
 	}
-	reportPercentiles(b, lat)
+	reportPercentiles(b, "answered", lat)
+	reportPercentiles(b, "cancelled", cancelled)
 }
 
-func reportPercentiles(b *testing.B, lat []time.Duration) {
+func reportPercentiles(b *testing.B, name string, lat []time.Duration) {
 	if len(lat) == 0 {
 		return
 	}
 	sortDurations(lat)
 	pct := func(p float64) time.Duration { return lat[int(float64(len(lat)-1)*p)] }
-	b.ReportMetric(float64(pct(0.50).Microseconds()), "p50-µs")
-	b.ReportMetric(float64(pct(0.99).Microseconds()), "p99-µs")
-	b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-µs")
+	b.ReportMetric(float64(pct(0.50).Microseconds()), name+"-p50-µs")
+	b.ReportMetric(float64(pct(0.99).Microseconds()), name+"-p99-µs")
+	b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), name+"-max-µs")
 }
 
 func sortDurations(d []time.Duration) { slices.Sort(d) }
