@@ -173,7 +173,11 @@ func (m *Vector3) Marshal(w *Writer) { w.Float64(m.X); w.Float64(m.Y); w.Float64
 func (m *Vector3) read(r *Reader) { m.X, m.Y, m.Z = r.Float64(), r.Float64(), r.Float64() }
 
 // Unmarshal implements Message.
-func (m *Vector3) Unmarshal(b []byte) error { return unmarshal(b, m.read) }
+func (m *Vector3) Unmarshal(b []byte) error {
+	r := Reader{b: b}
+	m.read(&r)
+	return r.Done()
+}
 
 // Marshal implements Message.
 func (m *Twist) Marshal(w *Writer) { m.Linear.Marshal(w); m.Angular.Marshal(w) }
@@ -181,14 +185,20 @@ func (m *Twist) Marshal(w *Writer) { m.Linear.Marshal(w); m.Angular.Marshal(w) }
 func (m *Twist) read(r *Reader) { m.Linear.read(r); m.Angular.read(r) }
 
 // Unmarshal implements Message.
-func (m *Twist) Unmarshal(b []byte) error { return unmarshal(b, m.read) }
+func (m *Twist) Unmarshal(b []byte) error {
+	r := Reader{b: b}
+	m.read(&r)
+	return r.Done()
+}
 
 // Marshal implements Message.
 func (m *String) Marshal(w *Writer) { w.String(m.Data) }
 
 // Unmarshal implements Message.
 func (m *String) Unmarshal(b []byte) error {
-	return unmarshal(b, func(r *Reader) { m.Data = r.String() })
+	r := Reader{b: b}
+	m.Data = r.String()
+	return r.Done()
 }
 
 // Marshal implements Message.
@@ -196,7 +206,9 @@ func (m *Bool) Marshal(w *Writer) { w.Bool(m.Data) }
 
 // Unmarshal implements Message.
 func (m *Bool) Unmarshal(b []byte) error {
-	return unmarshal(b, func(r *Reader) { m.Data = r.Bool() })
+	r := Reader{b: b}
+	m.Data = r.Bool()
+	return r.Done()
 }
 
 // Marshal implements Message.
@@ -205,7 +217,11 @@ func (m *Header) Marshal(w *Writer) { w.Uint32(m.Seq); w.Time(m.Stamp); w.String
 func (m *Header) read(r *Reader) { m.Seq = r.Uint32(); m.Stamp = r.Time(); m.FrameID = r.String() }
 
 // Unmarshal implements Message.
-func (m *Header) Unmarshal(b []byte) error { return unmarshal(b, m.read) }
+func (m *Header) Unmarshal(b []byte) error {
+	r := Reader{b: b}
+	m.read(&r)
+	return r.Done()
+}
 
 // Marshal implements Message.
 func (m *JointState) Marshal(w *Writer) {
@@ -218,13 +234,13 @@ func (m *JointState) Marshal(w *Writer) {
 
 // Unmarshal implements Message.
 func (m *JointState) Unmarshal(b []byte) error {
-	return unmarshal(b, func(r *Reader) {
-		m.Header.read(r)
-		m.Name = r.Strings()
-		m.Position = r.Float64s()
-		m.Velocity = r.Float64s()
-		m.Effort = r.Float64s()
-	})
+	r := Reader{b: b}
+	m.Header.read(&r)
+	m.Name = r.Strings()
+	m.Position = r.Float64s()
+	m.Velocity = r.Float64s()
+	m.Effort = r.Float64s()
+	return r.Done()
 }
 
 // Marshal implements Message.
@@ -245,7 +261,11 @@ func (m *JointTrajectoryPoint) read(r *Reader) {
 }
 
 // Unmarshal implements Message.
-func (m *JointTrajectoryPoint) Unmarshal(b []byte) error { return unmarshal(b, m.read) }
+func (m *JointTrajectoryPoint) Unmarshal(b []byte) error {
+	r := Reader{b: b}
+	m.read(&r)
+	return r.Done()
+}
 
 // jointTrajectoryPointMinSize is the encoded size of an empty point: four
 // empty arrays and a duration.
@@ -263,21 +283,15 @@ func (m *JointTrajectory) Marshal(w *Writer) {
 
 // Unmarshal implements Message.
 func (m *JointTrajectory) Unmarshal(b []byte) error {
-	return unmarshal(b, func(r *Reader) {
-		m.Header.read(r)
-		m.JointNames = r.Strings()
-		m.Points = nil
-		if n := r.ArrayLen(jointTrajectoryPointMinSize); n > 0 {
-			m.Points = make([]JointTrajectoryPoint, n)
-			for i := range m.Points {
-				m.Points[i].read(r)
-			}
+	r := Reader{b: b}
+	m.Header.read(&r)
+	m.JointNames = r.Strings()
+	m.Points = nil
+	if n := r.ArrayLen(jointTrajectoryPointMinSize); n > 0 {
+		m.Points = make([]JointTrajectoryPoint, n)
+		for i := range m.Points {
+			m.Points[i].read(&r)
 		}
-	})
-}
-
-func unmarshal(b []byte, read func(*Reader)) error {
-	r := NewReader(b)
-	read(r)
+	}
 	return r.Done()
 }
