@@ -151,8 +151,30 @@ npm_install_e2e() {
 
 # ------------------------------------------------------------- postgresql ---
 
-pg_data() { echo "$SVC_DIR/pg/data"; }
-pg_sock() { echo "$SVC_DIR/pg/sock"; }
+# pg_base is where the cluster lives: $SVC_DIR/pg, or, when the server's user
+# cannot reach that directory (a clone under a private home, say), a directory
+# under /tmp named after the repository path. PG_BASE caches the choice.
+PG_BASE=""
+pg_base() {
+	if [ -z "$PG_BASE" ]; then
+		PG_BASE="$SVC_DIR/pg"
+		local u
+		u="$(pg_runuser)"
+		# Judge by the nearest existing ancestor: .services may not exist yet.
+		local d="$SVC_DIR"
+		while [ ! -e "$d" ]; do d="$(dirname "$d")"; done
+		if [ -n "$u" ] && ! runuser -u "$u" -- test -x "$d" 2>/dev/null; then
+			PG_BASE="/tmp/sintgate-pg-$(printf '%s' "$SVC_DIR" | md5sum | cut -c1-12)"
+		fi
+		# Unix socket paths are limited to 107 bytes.
+		if [ ${#PG_BASE} -gt 70 ]; then
+			PG_BASE="/tmp/sintgate-pg-$(printf '%s' "$SVC_DIR" | md5sum | cut -c1-12)"
+		fi
+	fi
+	echo "$PG_BASE"
+}
+pg_data() { echo "$(pg_base)/data"; }
+pg_sock() { echo "$(pg_base)/sock"; }
 
 # The server refuses to run as root: as root we run it as the `postgres` user
 # (present wherever the Debian packages are), else as a dedicated system user.
@@ -182,7 +204,7 @@ as_pg() {
 pg_running() { as_pg "$PG_BIN/pg_ctl" -D "$(pg_data)" status >/dev/null 2>&1; }
 
 pg_up() {
-	local data sock u
+	local data sock u base
 	data="$(pg_data)"
 	sock="$(pg_sock)"
 	if [ -f "$data/PG_VERSION" ] && pg_running; then
@@ -190,16 +212,18 @@ pg_up() {
 	fi
 	port_open 127.0.0.1 "$PG_PORT" && die "port $PG_PORT is taken by another process (set SINT_PG_PORT)"
 	u="$(pg_runuser)"
-	mkdir -p "$SVC_DIR/pg" "$sock"
+	base="$(pg_base)"
+	mkdir -p "$base" "$sock"
 	if [ -n "$u" ]; then
-		chown -R "$u" "$SVC_DIR/pg"
+		chown -R "$u" "$base"
+		chmod 700 "$base"
 		# The service user must be able to reach its directory.
-		as_pg test -w "$SVC_DIR/pg" || die "user $u cannot write $SVC_DIR/pg (a parent directory is not searchable); set SINT_SERVICES_DIR"
+		as_pg test -w "$base" || die "user $u cannot write $base (a parent directory is not searchable); set SINT_SERVICES_DIR"
 	fi
 	if [ ! -f "$data/PG_VERSION" ]; then
-		as_pg "$PG_BIN/initdb" -D "$data" -U "$PG_USER" --auth=trust -E UTF8 --locale=C.UTF-8 >"$SVC_DIR/pg/initdb.log" 2>&1 ||
-			as_pg "$PG_BIN/initdb" -D "$data" -U "$PG_USER" --auth=trust -E UTF8 --locale=C >"$SVC_DIR/pg/initdb.log" 2>&1 ||
-			{ cat "$SVC_DIR/pg/initdb.log" >&2; die "initdb failed"; }
+		as_pg "$PG_BIN/initdb" -D "$data" -U "$PG_USER" --auth=trust -E UTF8 --locale=C.UTF-8 >"$base/initdb.log" 2>&1 ||
+			as_pg "$PG_BIN/initdb" -D "$data" -U "$PG_USER" --auth=trust -E UTF8 --locale=C >"$base/initdb.log" 2>&1 ||
+			{ cat "$base/initdb.log" >&2; die "initdb failed"; }
 		cat >>"$data/postgresql.conf" <<EOF
 
 # --- sintgate test cluster (scripts/services.sh) ---
@@ -215,9 +239,9 @@ full_page_writes = off
 logging_collector = off
 EOF
 	fi
-	as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$SVC_DIR/pg/postgres.log" -w -t 30 \
+	as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$base/postgres.log" -w -t 30 \
 		-o "-p $PG_PORT -k $sock" start >/dev/null ||
-		{ tail -n 20 "$SVC_DIR/pg/postgres.log" >&2; die "postgres did not start"; }
+		{ tail -n 20 "$base/postgres.log" >&2; die "postgres did not start"; }
 	if ! as_pg psql -h "$sock" -p "$PG_PORT" -U "$PG_USER" -d postgres -tAc \
 		"SELECT 1 FROM pg_database WHERE datname = '$PG_DB'" | grep -q 1; then
 		as_pg psql -h "$sock" -p "$PG_PORT" -U "$PG_USER" -d postgres -qc "CREATE DATABASE $PG_DB" >/dev/null
@@ -236,7 +260,7 @@ pg_env() { echo "export SINT_TEST_PG_URL='postgres://$PG_USER@127.0.0.1:$PG_PORT
 
 # ------------------------------------------------------------------ redis ---
 
-redis_pid() { cat "$SVC_DIR/redis/redis.pid" 2>/dev/null; }
+redis_pid() { cat "$SVC_DIR/redis/redis.pid" 2>/dev/null || true; }
 pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 
 redis_ping() { [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
@@ -270,7 +294,7 @@ redis_env() { echo "export SINT_TEST_REDIS_ADDR=127.0.0.1:$REDIS_PORT"; }
 # ---------------------------------------------------------------- ros ---
 
 ros_uri() { echo "http://127.0.0.1:$ROS_PORT/"; }
-ros_pid() { cat "$SVC_DIR/ros/rosmaster.pid" 2>/dev/null; }
+ros_pid() { cat "$SVC_DIR/ros/rosmaster.pid" 2>/dev/null || true; }
 
 # ROS tools must run on the system python (a pyenv python may come first on
 # PATH and lacks the Debian ROS modules).
@@ -282,14 +306,20 @@ ros_env_run() {
 ros_ping() { ros_env_run timeout 10 "$SYS_PY" /usr/bin/rostopic list; }
 
 ros_up() {
-	if pid_alive "$(ros_pid)" && ros_ping >/dev/null 2>&1; then
+	if pid_alive "$(ros_pid)" && port_open 127.0.0.1 "$ROS_PORT"; then
 		return 0
 	fi
 	port_open 127.0.0.1 "$ROS_PORT" && die "port $ROS_PORT is taken by another process (set SINT_ROS_PORT)"
 	mkdir -p "$SVC_DIR/ros/log"
-	ros_env_run setsid "$SYS_PY" /usr/bin/rosmaster --core -p "$ROS_PORT" \
+	# In its own session (a Ctrl-C of `make test` must not stop it); the
+	# shell writes its own pid, then execs (env execs python): same pid.
+	rm -f "$SVC_DIR/ros/rosmaster.pid"
+	setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$SVC_DIR/ros/rosmaster.pid" \
+		env PATH="/usr/bin:/bin:$PATH" ROS_MASTER_URI="$(ros_uri)" ROS_HOSTNAME=127.0.0.1 \
+		ROS_HOME="$SVC_DIR/ros" ROS_LOG_DIR="$SVC_DIR/ros/log" \
+		"$SYS_PY" /usr/bin/rosmaster --core -p "$ROS_PORT" \
 		</dev/null >"$SVC_DIR/ros/rosmaster.log" 2>&1 &
-	echo $! >"$SVC_DIR/ros/rosmaster.pid"
+	wait_for 5 test -s "$SVC_DIR/ros/rosmaster.pid" || die "rosmaster did not start (log: $SVC_DIR/ros/rosmaster.log)"
 	wait_for 20 port_open 127.0.0.1 "$ROS_PORT" || { tail -n 20 "$SVC_DIR/ros/rosmaster.log" >&2; die "rosmaster did not start"; }
 	ros_ping >/dev/null 2>&1 || { tail -n 20 "$SVC_DIR/ros/rosmaster.log" >&2; die "rostopic list failed against the master"; }
 }
@@ -316,7 +346,7 @@ ros_env() {
 
 # ---------------------------------------------------------------- mqtt ---
 
-mqtt_pid() { cat "$SVC_DIR/mqtt/mosquitto.pid" 2>/dev/null; }
+mqtt_pid() { cat "$SVC_DIR/mqtt/mosquitto.pid" 2>/dev/null || true; }
 
 mqtt_up() {
 	if pid_alive "$(mqtt_pid)" && port_open 127.0.0.1 "$MQTT_PORT"; then
@@ -412,11 +442,11 @@ cmd_down() {
 		log "$s down"
 	done
 	if [ -n "$purge" ]; then
-		if [ ${#args[@]} -eq 0 ]; then
-			rm -rf "$SVC_DIR"
-		else
-			for s in "${SELECTED[@]}"; do rm -rf "${SVC_DIR:?}/$s"; done
-		fi
+		for s in "${SELECTED[@]}"; do
+			[ "$s" = pg ] && rm -rf "$(pg_base)"
+			rm -rf "${SVC_DIR:?}/$s"
+		done
+		[ ${#args[@]} -eq 0 ] && rm -rf "$SVC_DIR"
 		log "purged"
 	fi
 }
@@ -446,6 +476,7 @@ usage() {
 }
 
 main() {
+	PG_BASE="$(pg_base)"
 	local cmd="${1:-}"
 	[ $# -gt 0 ] && shift
 	case "$cmd" in

@@ -1,0 +1,120 @@
+# sintgate developer targets. `make help` lists them.
+#
+#   make run            build and start a gateway on an embedded store (./.sintgate)
+#   make test           start the real services (installing what is missing), run every test
+#   make lint           gofmt, go vet, staticcheck
+#   make fuzz           every Fuzz target for FUZZTIME (default 10s) each
+#   make bench          every benchmark, BENCHTIME (default 1s) each
+
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+GO                  ?= go
+BIN                 := bin
+DATA_DIR            ?= .sintgate
+LISTEN              ?= 127.0.0.1:8080
+SERVICES            := scripts/services.sh
+STATICCHECK_VERSION ?= v0.8.2
+FUZZTIME            ?= 10s
+BENCHTIME           ?= 1s
+PKGS                ?= ./...
+E2E_DIR             := dashboard/e2e
+
+# Every .go file of the repo except vendored/installed trees.
+GO_FILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' -not -path './.services/*' -not -path './$(BIN)/*')
+
+.PHONY: help build run test test-go test-e2e bench lint fmt-check vet staticcheck fuzz \
+	services-up services-down services-purge services-env services-status clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+build: ## build every binary of cmd/ into ./bin
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+run: ## build, init ./.sintgate on first start (prints the admin key), serve
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/sint-gateway ./cmd/sint-gateway
+	$(GO) build -o $(BIN)/sintctl ./cmd/sintctl
+	@if [ ! -d "$(DATA_DIR)" ]; then \
+		echo "== first start: initialising $(DATA_DIR) (the admin API key below is shown only once)"; \
+		$(BIN)/sint-gateway init --data-dir "$(DATA_DIR)"; \
+	fi
+	@echo
+	@echo "== in another terminal:"
+	@echo "   export SINT_URL=http://$(LISTEN) SINT_API_KEY=sk_...   # the admin key printed by init"
+	@echo "   $(BIN)/sintctl estop status"
+	@echo "   $(BIN)/sintctl --help"
+	@echo
+	exec $(BIN)/sint-gateway serve --data-dir "$(DATA_DIR)" --listen "$(LISTEN)"
+
+test: ## start services, run all Go tests with -race, then browser tests if present
+	@t0=$$(date +%s); \
+	$(SERVICES) up; \
+	eval "$$($(SERVICES) env)"; \
+	t1=$$(date +%s); echo "== services ready in $$((t1 - t0)) s"; \
+	$(GO) test -race -count=1 $(PKGS); \
+	t2=$$(date +%s); echo "== go test in $$((t2 - t1)) s"; \
+	if [ -f $(E2E_DIR)/package.json ]; then \
+		(cd $(E2E_DIR) && npm test); \
+		echo "== browser tests in $$(( $$(date +%s) - t2 )) s"; \
+	else \
+		echo "== no $(E2E_DIR)/package.json: no browser tests"; \
+	fi
+
+test-go: ## Go tests only (services must be up: make services-up)
+	@eval "$$($(SERVICES) env)"; $(GO) test -race -count=1 $(PKGS)
+
+test-e2e: ## browser tests only (dashboard/e2e)
+	@$(SERVICES) up chromium; eval "$$($(SERVICES) env chromium)"; cd $(E2E_DIR) && npm test
+
+bench: ## run every benchmark (BENCHTIME=1s), services up for store benchmarks
+	@$(SERVICES) up pg redis; \
+	eval "$$($(SERVICES) env)"; \
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) $(PKGS)
+
+lint: fmt-check vet staticcheck ## gofmt check, go vet, staticcheck
+
+fmt-check:
+	@out="$$(gofmt -l $(GO_FILES))"; \
+	if [ -n "$$out" ]; then echo "gofmt -w needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+staticcheck: ## staticcheck (pinned, fetched from the Go module proxy)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
+
+fuzz: ## run every Fuzz target for FUZZTIME each (one package at a time)
+	@eval "$$($(SERVICES) env)"; \
+	fail=0; n=0; \
+	for pkg in $$($(GO) list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' $(PKGS)); do \
+		targets="$$($(GO) test -list '^Fuzz' "$$pkg" | grep '^Fuzz' || true)"; \
+		for f in $$targets; do \
+			n=$$((n + 1)); \
+			echo "== $$pkg $$f ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) "$$pkg" || fail=1; \
+		done; \
+	done; \
+	echo "== $$n fuzz targets run"; \
+	exit $$fail
+
+services-up: ## install (if missing) and start every service (or SVC="pg redis")
+	$(SERVICES) up $(SVC)
+
+services-down: ## stop the services (data kept under .services/)
+	$(SERVICES) down $(SVC)
+
+services-purge: ## stop the services and delete .services/
+	$(SERVICES) down --purge $(SVC)
+
+services-env: ## print the export lines for the services
+	@$(SERVICES) env $(SVC)
+
+services-status: ## tell which services answer
+	@$(SERVICES) status $(SVC)
+
+clean: ## remove ./bin
+	rm -rf $(BIN)
