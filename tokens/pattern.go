@@ -216,12 +216,22 @@ func Match(pattern, resource string) bool {
 	return cur[n]
 }
 
+// maxContainStates bounds the product automaton Contains explores; beyond
+// it Contains answers false (not contained: a delegation is refused, never
+// widened). Real patterns stay far below it.
+const maxContainStates = 1 << 16
+
 // Contains reports whether every resource matched by the child pattern is
-// matched by the parent pattern (PROTOCOL.md §2), deciding it exactly with a
-// DP over pattern tokens: a parent '**' absorbs any run of child tokens, a
-// parent '*' absorbs child literals other than '/' and child '*' (never a
-// child '**'), a parent literal matches the same child literal. Both patterns
-// must be valid (ValidPattern); Contains returns false otherwise.
+// matched by the parent pattern (PROTOCOL.md §2), exactly. Both patterns are
+// read as automata over positions in their token lists; Contains explores
+// the product of the child's and the parent's subset automata over the
+// characters that can make a difference (every literal of either pattern,
+// '/', and one stand-in for every other character) and reports false iff
+// some string reaches an accepting child state and a non-accepting parent
+// state. (The token-alignment DP suggested in PROTOCOL.md §2 is not exact:
+// it says "**/*" does not contain "/**", yet every string starting with '/'
+// contains a '/'.) Both patterns must be valid (ValidPattern); Contains
+// returns false otherwise.
 func Contains(parent, child string) bool {
 	if ValidPattern(parent) != nil || ValidPattern(child) != nil {
 		return false
@@ -229,40 +239,107 @@ func Contains(parent, child string) bool {
 	if !strings.Contains(parent, "*") {
 		return parent == child
 	}
-	var pb, cb [64]int
-	P := tokenize(parent, pb[:])
-	C := tokenize(child, cb[:])
-	m := len(P)
-	// reach[i*(m+1)+j]: the first i child tokens are absorbed by the first j
-	// parent tokens, with parent token j-1 possibly still absorbing.
-	reach := make([]bool, (len(C)+1)*(m+1))
-	at := func(i, j int) *bool { return &reach[i*(m+1)+j] }
-	*at(0, 0) = true
-	for i := 0; i <= len(C); i++ {
-		for j := 0; j <= m; j++ {
-			if !*at(i, j) {
-				continue
-			}
-			if j == m {
-				continue
-			}
-			switch p := P[j]; p {
-			case tokDStar:
-				*at(i, j+1) = true // absorb nothing more
-				if i < len(C) {
-					*at(i+1, j) = true // absorb child token i, stay
-				}
-			case tokStar:
-				*at(i, j+1) = true
-				if i < len(C) && (C[i] == tokStar || C[i] < 256 && C[i] != '/') {
-					*at(i+1, j) = true
-				}
-			default:
-				if i < len(C) && C[i] == p {
-					*at(i+1, j+1) = true
-				}
+	if parent == child {
+		return true
+	}
+	P := tokenize(parent, nil)
+	C := tokenize(child, nil)
+	// The alphabet classes.
+	var used [256]bool
+	var alpha []int
+	for _, toks := range [][]int{P, C} {
+		for _, t := range toks {
+			if t < 256 && !used[t] {
+				used[t] = true
+				alpha = append(alpha, t)
 			}
 		}
 	}
-	return *at(len(C), m)
+	if !used['/'] {
+		alpha = append(alpha, '/')
+	}
+	alpha = append(alpha, tokStar) // stands for any character no pattern names
+	pw, cw := (len(P)+64)/64, (len(C)+64)/64
+	type state struct{ c, p []uint64 }
+	key := func(s state) string {
+		b := make([]byte, 0, 8*(len(s.c)+len(s.p)))
+		for _, w := range append(append([]uint64(nil), s.c...), s.p...) {
+			b = append(b, byte(w), byte(w>>8), byte(w>>16), byte(w>>24), byte(w>>32), byte(w>>40), byte(w>>48), byte(w>>56))
+		}
+		return string(b)
+	}
+	start := state{make([]uint64, cw), make([]uint64, pw)}
+	start.c[0], start.p[0] = 1, 1
+	closure(C, start.c)
+	closure(P, start.p)
+	seen := map[string]bool{key(start): true}
+	queue := []state{start}
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		if has(s.c, len(C)) && !has(s.p, len(P)) {
+			return false
+		}
+		for _, x := range alpha {
+			nc := step(C, s.c, x)
+			if isEmpty(nc) {
+				continue // the child matches nothing on this path
+			}
+			ns := state{nc, step(P, s.p, x)}
+			k := key(ns)
+			if seen[k] {
+				continue
+			}
+			if len(seen) >= maxContainStates {
+				return false
+			}
+			seen[k] = true
+			queue = append(queue, ns)
+		}
+	}
+	return true
+}
+
+func has(set []uint64, i int) bool { return set[i/64]&(1<<(i%64)) != 0 }
+
+func isEmpty(set []uint64) bool {
+	for _, w := range set {
+		if w != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// closure adds, for every position i in set whose token is a wildcard,
+// position i+1 (a wildcard may match the empty run).
+func closure(toks []int, set []uint64) {
+	for i := 0; i < len(toks); i++ {
+		if has(set, i) && toks[i] >= 256 {
+			set[(i+1)/64] |= 1 << ((i + 1) % 64)
+		}
+	}
+}
+
+// step returns the positions reachable from set by reading one character of
+// class x (a literal byte, or tokStar for "a character no pattern names").
+func step(toks []int, set []uint64, x int) []uint64 {
+	out := make([]uint64, len(set))
+	for i := 0; i < len(toks); i++ {
+		if !has(set, i) {
+			continue
+		}
+		switch t := toks[i]; {
+		case t == tokDStar:
+			out[i/64] |= 1 << (i % 64)
+		case t == tokStar:
+			if x != '/' {
+				out[i/64] |= 1 << (i % 64)
+			}
+		case t == x:
+			out[(i+1)/64] |= 1 << ((i + 1) % 64)
+		}
+	}
+	closure(toks, out)
+	return out
 }
