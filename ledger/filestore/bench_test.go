@@ -84,7 +84,7 @@ func BenchmarkBboltBatch(b *testing.B) {
 			db.MaxBatchDelay = 0
 			enc := ledger.EncodeEntry(&ledger.Entry{EventID: "01936d5e-0000-7000-8000-000000000002", SequenceNumber: 1,
 				Timestamp: "2026-11-23T20:15:00.123456Z", EventType: "policy.evaluated", AgentID: strings.Repeat("a", 64),
-				Payload: []byte(`{"action":"publish","decision":"allow","requestId":"01936d5e-0000-7000-8000-000000000002","resource":"ros:///cmd_vel","tier":1}`),
+				Payload:      []byte(`{"action":"publish","decision":"allow","requestId":"01936d5e-0000-7000-8000-000000000002","resource":"ros:///cmd_vel","tier":1}`),
 				PreviousHash: ledger.ZeroHash, Hash: ledger.ZeroHash})
 			var seq atomic.Uint64
 			runConcurrent(b, c, func(i int) error {

@@ -1,0 +1,150 @@
+package pgledger
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sintgate/sintgate/internal/testenv"
+	"github.com/sintgate/sintgate/ledger"
+	"github.com/sintgate/sintgate/ledger/ledgertest"
+)
+
+func openFresh(t *testing.T, clock func() time.Time) *Store {
+	t.Helper()
+	url := testenv.FreshPGDatabase(t)
+	if url == "" {
+		t.Skip("no PostgreSQL")
+	}
+	s, err := Open(context.Background(), url, Options{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestContract(t *testing.T) {
+	testenv.PostgresURL(t)
+	ledgertest.Run(t, ledgertest.Options{
+		Open: func(t *testing.T, clock func() time.Time) ledger.Store { return openFresh(t, clock) },
+		// The issue's tamper: an UPDATE as superuser with the trigger disabled.
+		Tamper: func(t *testing.T, st ledger.Store, seq uint64) {
+			s := st.(*Store)
+			ctx := context.Background()
+			for _, q := range []string{
+				`ALTER TABLE sint_ledger_entries DISABLE TRIGGER sint_ledger_entries_no_change`,
+				fmt.Sprintf(`UPDATE sint_ledger_entries SET entry = convert_to(replace(convert_from(entry, 'UTF8'), '"i":%d', '"i":99999'), 'UTF8') WHERE seq = %d`, seq-1, seq),
+				`ALTER TABLE sint_ledger_entries ENABLE TRIGGER sint_ledger_entries_no_change`,
+			} {
+				tag, err := s.pool.Exec(ctx, q)
+				if err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+				if strings.HasPrefix(q, "UPDATE") && tag.RowsAffected() != 1 {
+					t.Fatalf("tamper updated %d rows", tag.RowsAffected())
+				}
+			}
+		},
+	})
+}
+
+func TestAppendOnlyTriggers(t *testing.T) {
+	c := &ledgertest.Clock{}
+	s := openFresh(t, c.Now)
+	defer s.Close()
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		if _, err := s.Append(ctx, ledger.Event{EventType: "a.b", AgentID: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, q := range map[string]string{
+		"deny/update-entry":   `UPDATE sint_ledger_entries SET agent_id = 'y' WHERE seq = 2`,
+		"deny/delete-entry":   `DELETE FROM sint_ledger_entries WHERE seq = 3`,
+		"deny/truncate-entry": `TRUNCATE sint_ledger_entries`,
+		"deny/update-tree":    `UPDATE sint_ledger_tree SET hash = hash WHERE idx = 0`,
+		"deny/delete-tree":    `DELETE FROM sint_ledger_tree`,
+		"deny/truncate-tree":  `TRUNCATE sint_ledger_tree`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := s.pool.Exec(ctx, q); err == nil || !strings.Contains(err.Error(), "append-only") {
+				t.Fatalf("%s: err %v", q, err)
+			}
+		})
+	}
+	if res, err := s.Verify(ctx, 0, 0); err != nil || !res.Valid || res.Checked != 3 {
+		t.Fatalf("Verify %+v %v", res, err)
+	}
+}
+
+func TestDeletedRowIsReported(t *testing.T) {
+	c := &ledgertest.Clock{}
+	s := openFresh(t, c.Now)
+	defer s.Close()
+	ctx := context.Background()
+	for i := 0; i < 10; i++ {
+		if _, err := s.Append(ctx, ledger.Event{EventType: "a.b", AgentID: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{
+		`ALTER TABLE sint_ledger_entries DISABLE TRIGGER sint_ledger_entries_no_change`,
+		`DELETE FROM sint_ledger_entries WHERE seq = 6`,
+		`ALTER TABLE sint_ledger_entries ENABLE TRIGGER sint_ledger_entries_no_change`,
+	} {
+		if _, err := s.pool.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := s.Verify(ctx, 0, 0)
+	if err != nil || res.Valid || *res.FirstBadSequence != 6 {
+		t.Fatalf("Verify %+v %v", res, err)
+	}
+}
+
+// TestTwoProcessesOneChain: two stores (two appender goroutines, two pools,
+// as two gateway processes would have) append concurrently to one database.
+func TestTwoProcessesOneChain(t *testing.T) {
+	url := testenv.FreshPGDatabase(t)
+	if url == "" {
+		t.Skip("no PostgreSQL")
+	}
+	ctx := context.Background()
+	var stores [2]*Store
+	for i := range stores {
+		s, err := Open(ctx, url, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		stores[i] = s
+	}
+	var wg sync.WaitGroup
+	const per = 60
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			s := stores[g%2]
+			for i := 0; i < per; i++ {
+				if _, err := s.Append(ctx, ledger.Event{EventType: "policy.evaluated", AgentID: fmt.Sprintf("p%d", g%2), Payload: map[string]int{"i": i}}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	res, err := stores[0].Verify(ctx, 0, 0)
+	if err != nil || !res.Valid || res.Checked != 8*per {
+		t.Fatalf("Verify %+v %v (%s)", res, err, res.Reason)
+	}
+	r0, _ := stores[0].TreeHash(ctx, 8*per)
+	r1, _ := stores[1].TreeHash(ctx, 8*per)
+	if r0 != r1 {
+		t.Fatal("the two processes disagree on the root")
+	}
+}
