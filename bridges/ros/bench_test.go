@@ -5,9 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sintgate/sintgate/bridges/ros"
 	"github.com/sintgate/sintgate/bridges/ros/msgs"
-	"github.com/sintgate/sintgate/internal/testenv"
+	"github.com/sintgate/sintgate/bridges/ros/rosmastertest"
 )
 
 // BenchmarkRoundTripTwist measures publish → TCPROS over loopback →
@@ -29,7 +28,9 @@ func BenchmarkRoundTripJointTrajectory(b *testing.B) {
 }
 
 func benchRoundTrip(b *testing.B, typ msgs.Type, m msgs.Message) {
-	master := testenv.ROSMaster(b)
+	fm := rosmastertest.Start()
+	b.Cleanup(fm.Close)
+	master := fm.URI()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	pn, sn := newNode(b, ctx, master), newNode(b, ctx, master)
@@ -61,5 +62,4 @@ func benchRoundTrip(b *testing.B, typ msgs.Type, m msgs.Message) {
 	if pub.Dropped() != 0 {
 		b.Fatalf("%d dropped", pub.Dropped())
 	}
-	_ = ros.ErrClosed
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sintgate/sintgate/bridges/ros"
 	"github.com/sintgate/sintgate/bridges/ros/msgs"
+	"github.com/sintgate/sintgate/bridges/ros/rosmastertest"
 	"github.com/sintgate/sintgate/bridges/ros/tcpros"
 	"github.com/sintgate/sintgate/bridges/ros/xmlrpc"
 	"github.com/sintgate/sintgate/internal/testenv"
@@ -247,8 +248,20 @@ func recv(t *testing.T, ctx context.Context, ch <-chan msgs.Message) msgs.Messag
 	}
 }
 
-func TestGoToGo(t *testing.T) {
-	master := testenv.ROSMaster(t)
+// eachMaster runs fn against the in-process fake master and against the
+// real rosmaster (skipped outside CI when it is not running).
+func eachMaster(t *testing.T, fn func(t *testing.T, master string)) {
+	t.Run("fake-master", func(t *testing.T) {
+		fm := rosmastertest.Start()
+		t.Cleanup(fm.Close) // runs after the nodes' cleanups
+		fn(t, fm.URI())
+	})
+	t.Run("rosmaster", func(t *testing.T) { fn(t, testenv.ROSMaster(t)) })
+}
+
+func TestGoToGo(t *testing.T) { eachMaster(t, testGoToGo) }
+
+func testGoToGo(t *testing.T, master string) {
 	ctx := testCtx(t)
 	t.Run("latched-message-reaches-late-subscriber", func(t *testing.T) {
 		pn, sn := newNode(t, ctx, master), newNode(t, ctx, master)
@@ -352,8 +365,9 @@ func TestGoToGo(t *testing.T) {
 
 // TestHostileTCPROSPeer sends malformed headers and frames to the node's
 // TCPROS port; the node must refuse them and keep serving.
-func TestHostileTCPROSPeer(t *testing.T) {
-	master := testenv.ROSMaster(t)
+func TestHostileTCPROSPeer(t *testing.T) { eachMaster(t, testHostileTCPROSPeer) }
+
+func testHostileTCPROSPeer(t *testing.T, master string) {
 	ctx := testCtx(t)
 	n := newNode(t, ctx, master)
 	topic := "/" + unique("hostile")
