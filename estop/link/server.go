@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sintgate/sintgate/estop"
 )
@@ -98,12 +99,22 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
 		st := s.b.Snapshot()
 		return Status{State: st.String(), Epoch: st.Epoch, Reason: st.Reason}
 	}
-	up := false
+	var up atomic.Bool
 	var sess *Session
 	sess = NewSession(conn, s.codec, s.cfg, Hooks{
 		Status: status,
+		Lost: func(err error) {
+			// trip at once, before the session is torn down, if no other
+			// session is healthy
+			s.mu.Lock()
+			only := s.healthy <= 1
+			s.mu.Unlock()
+			if only && up.Load() {
+				s.b.Trip(bg, s.LinkSource(), "controller link lost: "+err.Error())
+			}
+		},
 		Healthy: func() {
-			up = true
+			up.Store(true)
 			s.mu.Lock()
 			s.healthy++
 			s.mu.Unlock()
@@ -145,7 +156,7 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
 	err := sess.Run(ctx)
 	fwdCancel()
 	fwd.Wait()
-	if !up {
+	if !up.Load() {
 		return // never authenticated: no effect on the breaker
 	}
 	s.mu.Lock()
