@@ -1,7 +1,10 @@
 package ledger
 
 import (
+	"bufio"
+	"errors"
 	"fmt"
+	"io"
 	"iter"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -125,4 +128,68 @@ func VerifySlice(entries []Entry, prev string) (firstBad uint64, err error) {
 			}
 		}
 	}, prev)
+}
+
+// NDJSONReport is the result of VerifyNDJSON.
+type NDJSONReport struct {
+	Valid            bool
+	Checked          uint64  // entries that passed
+	FirstBadSequence *uint64 // position (sequence) of the first bad line
+	Reason           string
+	Root             tlog.Hash            // Merkle root of the Checked entries
+	Roots            map[uint64]tlog.Hash // roots at the requested sizes reached
+}
+
+// VerifyNDJSON reads an export (one canonical entry per line, starting at
+// sequence 1) from r and checks the chain and the Merkle tree in constant
+// memory. It records the root at each size in atSizes it reaches. progress,
+// if non-nil, is called every 4096 entries. The error is for read failures
+// only; a bad entry is reported in the NDJSONReport.
+func VerifyNDJSON(r io.Reader, atSizes []uint64, progress func(checked uint64)) (NDJSONReport, error) {
+	rep := NDJSONReport{Roots: map[uint64]tlog.Hash{}}
+	want := map[uint64]bool{}
+	for _, s := range atSizes {
+		want[s] = true
+	}
+	if want[0] {
+		rep.Roots[0] = tlog.Hash{}
+	}
+	v := NewChainVerifier(1, ZeroHash)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), MaxEntryBytes+2)
+	fail := func(reason string) (NDJSONReport, error) {
+		seq := v.Checked() + 1
+		rep.FirstBadSequence, rep.Reason = &seq, reason
+		rep.Root, _ = v.Root()
+		return rep, nil
+	}
+	for sc.Scan() {
+		e, err := DecodeEntry(sc.Bytes())
+		if err != nil {
+			return fail(err.Error())
+		}
+		if err := v.Add(&e); err != nil {
+			return fail(err.(*ChainError).Reason)
+		}
+		n := v.Checked()
+		rep.Checked = n
+		if want[n] {
+			rep.Roots[n], _ = v.Root()
+		}
+		if progress != nil && n%4096 == 0 {
+			progress(n)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return fail(fmt.Sprintf("line over %d bytes", MaxEntryBytes))
+		}
+		return rep, err
+	}
+	if progress != nil {
+		progress(v.Checked())
+	}
+	rep.Valid = true
+	rep.Root, _ = v.Root()
+	return rep, nil
 }

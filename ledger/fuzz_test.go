@@ -95,3 +95,101 @@ func FuzzHashInputIsJCS(f *testing.F) {
 		}
 	})
 }
+
+func exportOf(t testing.TB, es []Entry) []byte {
+	var b bytes.Buffer
+	for i := range es {
+		b.Write(EncodeEntry(&es[i]))
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+func TestVerifyNDJSON(t *testing.T) {
+	es := sealedChain(t, 20)
+	good := exportOf(t, es)
+	lines := bytes.SplitAfter(good, []byte("\n"))
+	join := func(ls [][]byte) []byte { return bytes.Join(ls, nil) }
+	swap := func() []byte {
+		c := append([][]byte{}, lines...)
+		c[4], c[5] = c[5], c[4]
+		return join(c)
+	}
+	flip := func() []byte {
+		c := bytes.Clone(good)
+		i := bytes.Index(c, []byte(`"i":9,`))
+		c[i+4] = '8'
+		return c
+	}
+	for _, tc := range []struct {
+		name  string
+		data  []byte
+		bad   uint64
+		check uint64
+	}{
+		{"ok/full", good, 0, 20},
+		{"ok/empty", nil, 0, 0},
+		{"ok/no-final-newline", bytes.TrimSuffix(good, []byte("\n")), 0, 20},
+		{"deny/swapped-lines", swap(), 5, 4},
+		{"deny/edited-payload", flip(), 9, 8},
+		{"deny/blank-line", join(append(append([][]byte{}, lines[:3]...), append([][]byte{[]byte("\n")}, lines[3:]...)...)), 4, 3},
+		{"deny/missing-first", join(lines[1:]), 1, 0},
+		{"deny/truncated-last-line", good[:len(good)-20], 20, 19},
+		{"deny/huge-line", append(bytes.Clone(good), bytes.Repeat([]byte("x"), MaxEntryBytes+10)...), 21, 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep, err := VerifyNDJSON(bytes.NewReader(tc.data), []uint64{7, 20}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Checked != tc.check {
+				t.Fatalf("checked %d want %d (%s)", rep.Checked, tc.check, rep.Reason)
+			}
+			if tc.bad == 0 {
+				if !rep.Valid || rep.FirstBadSequence != nil {
+					t.Fatalf("report %+v", rep)
+				}
+				return
+			}
+			if rep.Valid || rep.FirstBadSequence == nil || *rep.FirstBadSequence != tc.bad {
+				t.Fatalf("report %+v, want bad %d", rep, tc.bad)
+			}
+		})
+	}
+	rep, _ := VerifyNDJSON(bytes.NewReader(good), []uint64{7, 20}, nil)
+	var b TreeBuilder
+	for i := 0; i < 7; i++ {
+		l, _ := EntryLeafHash(es[i].Hash)
+		b.Append(l)
+	}
+	if rep.Roots[7] != b.Root() {
+		t.Fatal("root at 7 wrong")
+	}
+	if rep.Roots[20] != rep.Root {
+		t.Fatal("root at 20 is not the final root")
+	}
+}
+
+// FuzzVerifyNDJSON: arbitrary exports never panic, and a valid report's
+// Checked equals the number of lines.
+func FuzzVerifyNDJSON(f *testing.F) {
+	good := exportOf(f, sealedChain(f, 3))
+	f.Add(good)
+	f.Add(good[:len(good)/2])
+	f.Add([]byte("\n\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rep, err := VerifyNDJSON(bytes.NewReader(data), []uint64{1, 2}, nil)
+		if err != nil {
+			return
+		}
+		if rep.Valid {
+			n := uint64(bytes.Count(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")))
+			if len(bytes.TrimSuffix(data, []byte("\n"))) > 0 {
+				n++
+			}
+			if n != rep.Checked {
+				t.Fatalf("valid report checked %d of %d lines", rep.Checked, n)
+			}
+		}
+	})
+}

@@ -1,17 +1,17 @@
 package attest
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sintgate/sintgate/codes"
+	"github.com/sintgate/sintgate/tokens"
 )
 
 // Limits on untrusted input.
@@ -187,8 +187,8 @@ func (v *Verifier) Verify(token string, now time.Time, want Expect) (*Claims, er
 	if err != nil {
 		return nil, verifyErr(ReasonMalformed, "header", "bad base64url")
 	}
-	var h attHeader
-	if err := decodeStrict(hb, &h); err != nil {
+	h, err := parseHeader(hb)
+	if err != nil {
 		return nil, verifyErr(ReasonHeader, "header", err.Error())
 	}
 	if h.Alg != "EdDSA" {
@@ -242,66 +242,112 @@ func (v *Verifier) Verify(token string, now time.Time, want Expect) (*Claims, er
 	return c, nil
 }
 
-// claimsPresence mirrors Claims with pointers, to tell absent from zero.
-type claimsPresence struct {
-	Issuer     *string         `json:"iss"`
-	Subject    *string         `json:"sub"`
-	Audience   *string         `json:"aud"`
-	Action     *string         `json:"act"`
-	JTI        *string         `json:"jti"`
-	IssuedAt   *int64          `json:"iat"`
-	ExpiresAt  *int64          `json:"exp"`
-	TokenID    *string         `json:"tokenId"`
-	Tier       *int            `json:"tier"`
-	ParamsHash *string         `json:"paramsHash"`
-	Envelope   json.RawMessage `json:"envelope"`
-	PolicyHash *string         `json:"policyHash"`
-	LedgerSeq  *uint64         `json:"ledgerSeq"`
+// parseHeader reads an attestation header: exactly the members alg, typ
+// and kid, each a string.
+func parseHeader(hb []byte) (attHeader, error) {
+	var h attHeader
+	err := forEachMember(hb, func(name string, raw []byte) error {
+		var dst *string
+		switch name {
+		case "alg":
+			dst = &h.Alg
+		case "typ":
+			dst = &h.Typ
+		case "kid":
+			dst = &h.Kid
+		default:
+			return fmt.Errorf("unknown member %q", name)
+		}
+		s, err := unquote(raw)
+		*dst = s
+		return err
+	})
+	return h, err
 }
 
-// parseClaims decodes and schema-checks an attestation payload.
+// parseClaims decodes and schema-checks an attestation payload: every claim
+// present with its JSON type (integers without fraction or exponent), no
+// other member, no duplicate.
 func parseClaims(pb []byte) (*Claims, error) {
-	var p claimsPresence
-	if err := decodeStrict(pb, &p); err != nil {
-		return nil, verifyErr(ReasonMalformed, "payload", err.Error())
+	c := &Claims{}
+	const all = 1<<13 - 1
+	var got uint
+	bad := ""
+	err := forEachMember(pb, func(name string, raw []byte) error {
+		var err error
+		var bit uint
+		switch name {
+		case "iss":
+			bit = 1 << 0
+			c.Issuer, err = unquote(raw)
+		case "sub":
+			bit = 1 << 1
+			c.Subject, err = unquote(raw)
+		case "aud":
+			bit = 1 << 2
+			c.Audience, err = unquote(raw)
+		case "act":
+			bit = 1 << 3
+			c.Action, err = unquote(raw)
+		case "jti":
+			bit = 1 << 4
+			c.JTI, err = unquote(raw)
+		case "iat":
+			bit = 1 << 5
+			c.IssuedAt, err = rawInt(raw)
+		case "exp":
+			bit = 1 << 6
+			c.ExpiresAt, err = rawInt(raw)
+		case "tokenId":
+			bit = 1 << 7
+			c.TokenID, err = unquote(raw)
+		case "tier":
+			bit = 1 << 8
+			var t int64
+			t, err = rawInt(raw)
+			c.Tier = int(t)
+			if t != int64(c.Tier) {
+				err = errors.New("out of range")
+			}
+		case "paramsHash":
+			bit = 1 << 9
+			c.ParamsHash, err = unquote(raw)
+		case "envelope":
+			bit = 1 << 10
+			if raw[0] != '{' {
+				err = errors.New("not an object")
+			}
+			c.Envelope = json.RawMessage(raw)
+		case "policyHash":
+			bit = 1 << 11
+			c.PolicyHash, err = unquote(raw)
+		case "ledgerSeq":
+			bit = 1 << 12
+			if raw[0] == '-' {
+				err = errors.New("negative")
+			} else {
+				c.LedgerSeq, err = strconv.ParseUint(string(raw), 10, 64)
+			}
+		default:
+			bad = name
+			return errors.New("unknown claim")
+		}
+		if err != nil {
+			bad = name
+			return fmt.Errorf("%s: %v", name, err)
+		}
+		got |= bit
+		return nil
+	})
+	if err != nil {
+		return nil, verifyErr(ReasonMalformed, bad, err.Error())
 	}
-	missing := ""
-	switch {
-	case p.Issuer == nil:
-		missing = "iss"
-	case p.Subject == nil:
-		missing = "sub"
-	case p.Audience == nil:
-		missing = "aud"
-	case p.Action == nil:
-		missing = "act"
-	case p.JTI == nil:
-		missing = "jti"
-	case p.IssuedAt == nil:
-		missing = "iat"
-	case p.ExpiresAt == nil:
-		missing = "exp"
-	case p.TokenID == nil:
-		missing = "tokenId"
-	case p.Tier == nil:
-		missing = "tier"
-	case p.ParamsHash == nil:
-		missing = "paramsHash"
-	case len(p.Envelope) == 0 || p.Envelope[0] != '{':
-		missing = "envelope"
-	case p.PolicyHash == nil:
-		missing = "policyHash"
-	case p.LedgerSeq == nil:
-		missing = "ledgerSeq"
-	}
-	if missing != "" {
-		return nil, verifyErr(ReasonMalformed, missing, "missing or wrong type")
-	}
-	c := &Claims{
-		Issuer: *p.Issuer, Subject: *p.Subject, Audience: *p.Audience, Action: *p.Action,
-		JTI: *p.JTI, IssuedAt: *p.IssuedAt, ExpiresAt: *p.ExpiresAt, TokenID: *p.TokenID,
-		Tier: *p.Tier, ParamsHash: *p.ParamsHash, Envelope: p.Envelope,
-		PolicyHash: *p.PolicyHash, LedgerSeq: *p.LedgerSeq,
+	if got != all {
+		for i, name := range claimNames {
+			if got&(1<<i) == 0 {
+				return nil, verifyErr(ReasonMalformed, name, "missing")
+			}
+		}
 	}
 	if msg := c.check(); msg != "" && !strings.HasPrefix(msg, "exp ") {
 		// The lifetime has its own reason, checked by the caller.
@@ -310,60 +356,13 @@ func parseClaims(pb []byte) (*Claims, error) {
 	return c, nil
 }
 
-// decodeStrict decodes one JSON object into v, refusing unknown members,
-// duplicate top-level members and trailing data.
-func decodeStrict(data []byte, v any) error {
-	if err := checkNoDuplicateKeys(data); err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("trailing data after the JSON object")
-	}
-	return nil
-}
+// claimNames are the claims in bit order of parseClaims.
+var claimNames = [...]string{"iss", "sub", "aud", "act", "jti", "iat", "exp", "tokenId", "tier", "paramsHash", "envelope", "policyHash", "ledgerSeq"}
 
-// checkNoDuplicateKeys refuses a top-level JSON object with a repeated
-// member name (encoding/json would keep the last one silently; another
-// parser might keep the first).
-func checkNoDuplicateKeys(data []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	t, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if d, ok := t.(json.Delim); !ok || d != '{' {
-		return errors.New("not a JSON object")
-	}
-	seen := make(map[string]struct{}, 16)
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		k, _ := t.(string)
-		if _, dup := seen[k]; dup {
-			return fmt.Errorf("duplicate member %q", k)
-		}
-		seen[k] = struct{}{}
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// verifySig is the one Ed25519 verification rule of this package.
-//
-// TODO(tokens): switch to tokens.VerifySig once the tokens package exports
-// it, so agent signatures, capability tokens and attestations share one rule.
-// Until then this is crypto/ed25519 (RFC 8032 cofactorless verification,
-// canonical S required).
+// verifySig is sintgate's single Ed25519 verification rule
+// (tokens.VerifySig: curve25519-voi's default, cofactored RFC 8032 with
+// canonical encodings and small-order keys rejected), so attestations, agent
+// signatures and capability tokens accept exactly the same signatures.
 func verifySig(pub ed25519.PublicKey, msg, sig []byte) bool {
-	return len(pub) == ed25519.PublicKeySize && ed25519.Verify(pub, msg, sig)
+	return tokens.VerifySig(pub, msg, sig)
 }
