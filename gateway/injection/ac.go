@@ -1,0 +1,118 @@
+package injection
+
+import "fmt"
+
+// automaton is an Aho–Corasick DFA over lower-case ASCII literals with byte
+// classes: bytes that occur in no literal share class 0, so the transition
+// table is states × classes (a few tens of KB) and one scan costs one table
+// load per input byte.
+type automaton struct {
+	class    [256]uint8
+	nclass   int
+	delta    []uint16 // state*nclass + class → next state
+	outStart []int32  // per state: range into outs
+	outs     []int32  // literal ids ending at a state (own and via suffix links)
+	lens     []int    // literal lengths
+}
+
+func buildAutomaton(lits []string) (*automaton, error) {
+	a := &automaton{}
+	a.nclass = 1
+	for _, l := range lits {
+		if l == "" {
+			return nil, fmt.Errorf("empty literal")
+		}
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			if c >= 0x80 || ('A' <= c && c <= 'Z') {
+				return nil, fmt.Errorf("literal %q is not lower-case ASCII", l)
+			}
+			if a.class[c] == 0 {
+				a.class[c] = uint8(a.nclass)
+				a.nclass++
+				if a.nclass > 255 {
+					return nil, fmt.Errorf("too many byte classes")
+				}
+			}
+		}
+		a.lens = append(a.lens, len(l))
+	}
+	// Trie.
+	K := a.nclass
+	trieNext := []int32{}
+	newState := func() int32 {
+		for k := 0; k < K; k++ {
+			trieNext = append(trieNext, -1)
+		}
+		return int32(len(trieNext)/K - 1)
+	}
+	newState()
+	own := [][]int32{nil}
+	for id, l := range lits {
+		s := int32(0)
+		for i := 0; i < len(l); i++ {
+			c := int(a.class[l[i]])
+			if trieNext[int(s)*K+c] < 0 {
+				ns := newState()
+				own = append(own, nil)
+				trieNext[int(s)*K+c] = ns
+			}
+			s = trieNext[int(s)*K+c]
+		}
+		own[s] = append(own[s], int32(id))
+	}
+	nstates := len(trieNext) / K
+	if nstates > 65535 {
+		return nil, fmt.Errorf("too many states")
+	}
+	// BFS for failure links and the full transition function.
+	a.delta = make([]uint16, nstates*K)
+	fail := make([]int32, nstates)
+	outs := make([][]int32, nstates)
+	outs[0] = own[0]
+	queue := []int32{}
+	for c := 0; c < K; c++ {
+		if t := trieNext[c]; t > 0 {
+			fail[t] = 0
+			a.delta[c] = uint16(t)
+			queue = append(queue, t)
+		}
+	}
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		outs[s] = append(append([]int32(nil), own[s]...), outs[fail[s]]...)
+		for c := 0; c < K; c++ {
+			t := trieNext[int(s)*K+c]
+			if t > 0 {
+				fail[t] = int32(a.delta[int(fail[s])*K+c])
+				a.delta[int(s)*K+c] = uint16(t)
+				queue = append(queue, t)
+			} else {
+				a.delta[int(s)*K+c] = a.delta[int(fail[s])*K+c]
+			}
+		}
+	}
+	a.outStart = make([]int32, nstates+1)
+	for s := 0; s < nstates; s++ {
+		a.outStart[s] = int32(len(a.outs))
+		a.outs = append(a.outs, outs[s]...)
+	}
+	a.outStart[nstates] = int32(len(a.outs))
+	return a, nil
+}
+
+// scan calls hit(literal id, start offset) for every occurrence of every
+// literal in text, in order of end offset.
+func (a *automaton) scan(text []byte, hit func(id int, start int)) {
+	K := a.nclass
+	s := 0
+	for i := 0; i < len(text); i++ {
+		s = int(a.delta[s*K+int(a.class[text[i]])])
+		if lo, hi := a.outStart[s], a.outStart[s+1]; lo != hi {
+			for _, id := range a.outs[lo:hi] {
+				hit(int(id), i+1-a.lens[id])
+			}
+		}
+	}
+}

@@ -1,0 +1,174 @@
+package injection
+
+import (
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// Normalisation (PROTOCOL.md §5.5), applied to every string before matching:
+//
+//  1. compatibility decomposition (NFKD: full-width, mathematical and other
+//     compatibility letters become plain ones) and removal of combining marks
+//     (so "ïgnörë" reads "ignore"); for text without combining marks this is
+//     NFKC followed by accent folding;
+//  2. removal of invisible characters: format controls (Unicode Cf: zero-width
+//     space/joiners, bidi embeddings/overrides/isolates, soft hyphen, BOM, word
+//     joiner…), Hangul fillers, and C0/C1 controls other than whitespace;
+//  3. confusable folding of Cyrillic, Greek and other Latin look-alikes to
+//     Latin, and typographic quotes to ASCII quotes;
+//  4. lower-casing;
+//  5. whitespace collapsing: every run of Unicode white space becomes one
+//     ASCII space, leading and trailing space is dropped;
+//  6. letter-spacing removal: a run of at least four single letters or digits
+//     separated by the same one separator (" ", ".", "-", "_", "*", "|", "+")
+//     is joined ("i g n o r e" → "ignore"), which defeats spacing
+//     obfuscation; patterns tolerate the missing word gaps.
+
+// upperFold maps upper-case look-alikes whose lower-case form looks different
+// (Greek Eta looks like H, its lower case like n).
+var upperFold = map[rune]rune{
+	'Η': 'h', 'Ν': 'n', 'Μ': 'm', 'Κ': 'k', 'Τ': 't', 'Χ': 'x', 'Υ': 'y', 'Ι': 'i', 'Ο': 'o',
+	'Α': 'a', 'Β': 'b', 'Ε': 'e', 'Ζ': 'z', 'Ρ': 'p',
+	'Н': 'h', 'В': 'b', 'М': 'm', 'Т': 't', 'К': 'k', 'С': 'c', 'Р': 'p', 'Х': 'x', 'У': 'y',
+	'А': 'a', 'Е': 'e', 'О': 'o', 'Ѕ': 's', 'І': 'i', 'Ј': 'j', 'Ԁ': 'd', 'Ԛ': 'q', 'Ԝ': 'w', 'Һ': 'h', 'Ӏ': 'l',
+}
+
+// lowerFold maps lower-case look-alikes to Latin.
+var lowerFold = map[rune]rune{
+	// Cyrillic
+	'а': 'a', 'в': 'b', 'е': 'e', 'ё': 'e', 'к': 'k', 'м': 'm', 'н': 'h', 'о': 'o', 'р': 'p', 'с': 'c',
+	'т': 't', 'у': 'y', 'х': 'x', 'ѕ': 's', 'і': 'i', 'ї': 'i', 'ј': 'j', 'һ': 'h', 'ԁ': 'd', 'ԛ': 'q',
+	'ԝ': 'w', 'ӏ': 'l', 'ɡ': 'g', 'ь': 'b', 'п': 'n', 'г': 'r', 'ц': 'u', 'ш': 'w', 'л': 'n',
+	// Greek
+	'α': 'a', 'β': 'b', 'γ': 'y', 'ε': 'e', 'η': 'n', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'ο': 'o', 'ρ': 'p',
+	'τ': 't', 'υ': 'u', 'χ': 'x', 'ω': 'w', 'ζ': 'z', 'μ': 'u', 'ς': 's', 'σ': 'o', 'ϲ': 'c', 'ϳ': 'j',
+	// Latin variants
+	'ı': 'i', 'ɑ': 'a', 'ɩ': 'i', 'ʟ': 'l', 'ɴ': 'n', 'ʀ': 'r', 'ꜱ': 's', 'ᴀ': 'a', 'ᴄ': 'c', 'ᴅ': 'd',
+	'ᴇ': 'e', 'ɢ': 'g', 'ʜ': 'h', 'ᴊ': 'j', 'ᴋ': 'k', 'ᴍ': 'm', 'ᴏ': 'o', 'ᴘ': 'p', 'ᴛ': 't', 'ᴜ': 'u',
+	'ᴠ': 'v', 'ᴡ': 'w', 'ʏ': 'y', 'ᴢ': 'z', 'ƅ': 'b', 'ԍ': 'g', 'ⅼ': 'l',
+	// punctuation
+	'\u2018': '\'', '\u2019': '\'', '\u02bc': '\'', '\u2032': '\'', '\u201c': '"', '\u201d': '"',
+	'\u2010': '-', '\u2011': '-', '\u2012': '-', '\u2013': '-', '\u2014': '-', '\u2212': '-',
+}
+
+func isInvisible(r rune) bool {
+	switch r {
+	case '\u115f', '\u1160', '\u3164', '\uffa0', '\u034f', '\u180e':
+		return true
+	}
+	return unicode.Is(unicode.Cf, r) || (unicode.IsControl(r) && !unicode.IsSpace(r))
+}
+
+func isASCIISpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+}
+
+// appendNormalized appends the normal form of s to dst.
+func appendNormalized[T string | []byte](dst []byte, s T) []byte {
+	start := len(dst)
+	pend := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return appendNormalizedSlow(dst[:start], string(s))
+		}
+		switch {
+		case isASCIISpace(c):
+			pend = true
+			continue
+		case c < 0x20 || c == 0x7f:
+			continue // invisible control
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if pend && len(dst) > start {
+			dst = append(dst, ' ')
+		}
+		pend = false
+		dst = append(dst, c)
+	}
+	return unspace(dst, start)
+}
+
+func appendNormalizedSlow(dst []byte, s string) []byte {
+	start := len(dst)
+	pend := false
+	it := norm.Iter{}
+	it.InitString(norm.NFKD, s)
+	for !it.Done() {
+		seg := it.Next()
+		for len(seg) > 0 {
+			r, n := utf8.DecodeRune(seg)
+			seg = seg[n:]
+			if unicode.IsSpace(r) {
+				pend = true
+				continue
+			}
+			if unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Me, r) || isInvisible(r) {
+				continue
+			}
+			if f, ok := upperFold[r]; ok {
+				r = f
+			} else {
+				r = unicode.ToLower(r)
+				if f, ok := lowerFold[r]; ok {
+					r = f
+				}
+			}
+			if pend && len(dst) > start {
+				dst = append(dst, ' ')
+			}
+			pend = false
+			dst = utf8.AppendRune(dst, r)
+		}
+	}
+	return unspace(dst, start)
+}
+
+func isAlnum(c byte) bool { return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' }
+
+func isSpacer(c byte) bool {
+	switch c {
+	case ' ', '.', '-', '_', '*', '|', '+':
+		return true
+	}
+	return false
+}
+
+// unspace joins letter-spaced runs in b[start:] in place (step 6).
+func unspace(b []byte, start int) []byte {
+	n := len(b)
+	single := func(p int) bool {
+		return isAlnum(b[p]) && (p == start || !isAlnum(b[p-1])) && (p+1 >= n || !isAlnum(b[p+1]))
+	}
+	w, i := start, start
+	for i < n {
+		if single(i) {
+			j, k := i, 1
+			var sep byte
+			for j+2 < n && isSpacer(b[j+1]) && (sep == 0 || b[j+1] == sep) && single(j+2) {
+				sep = b[j+1]
+				j += 2
+				k++
+			}
+			if k >= 4 {
+				for p := i; p <= j; p += 2 {
+					b[w] = b[p]
+					w++
+				}
+				i = j + 1
+				continue
+			}
+		}
+		b[w] = b[i]
+		w++
+		i++
+	}
+	return b[:w]
+}
+
+// Normalize returns the normal form of s that the scanner matches against
+// (exported for tests, tools and documentation).
+func Normalize(s string) string { return string(appendNormalized(nil, s)) }

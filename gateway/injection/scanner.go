@@ -1,0 +1,649 @@
+// Package injection is the prompt-injection scanner of the intercept
+// pipeline (PROTOCOL.md §5.5): every string value and object key in a
+// request's params is normalised (see Normalize) and matched against
+// patterns in six categories — instruction override, role hijack,
+// exfiltration, safety bypass, jailbreak framing and embedded command
+// injection. Base64, base64url and hex runs of at least 16 characters that
+// decode to printable UTF-8 are decoded and scanned too, two levels deep.
+//
+// Matching is two-stage: one Aho–Corasick pass over the normalised text finds
+// the trigger literals of every pattern; a pattern's regular expression then
+// runs only where one of its triggers occurs (anchored at the trigger, or in
+// a bounded window around it), so benign text costs little more than the
+// literal pass.
+//
+// The patterns aim at instructions addressed to a model, not at robot
+// vocabulary: "send robot to dock 3", "ignore obstacles below 2 cm", "stop",
+// "move at full speed to bay 4" pass. docs/injection.md lists the patterns,
+// the corpus results and the cost per KB.
+//
+// The package is pure (no I/O, no clock). A Scanner is immutable after New
+// and safe for concurrent use.
+package injection
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/sintgate/sintgate/codes"
+)
+
+// Finding is one detected injection: its category and pattern id, the JSON
+// path of the string or key it was found in (e.g. `$.steps[2].note`), and an
+// excerpt of at most MaxExcerpt bytes of the normalised matched text.
+type Finding struct {
+	Category, PatternID, Path, Excerpt string
+}
+
+// Limits of the scanner.
+const (
+	MaxExcerpt    = 64  // bytes of matched text kept in a Finding
+	MaxPathKey    = 64  // longer keys are truncated in Finding.Path
+	MinEncodedRun = 16  // shortest base64/hex run that is decoded
+	MaxDecodeLvl  = 2   // decoding levels (an encoded run inside a decoded one)
+	maxValueDepth = 512 // ScanValue recursion bound (the gateway enforces 32)
+)
+
+// ErrInvalidJSON is returned (wrapped, code MALFORMED_REQUEST) by ScanJSON for
+// params that are not valid JSON.
+var ErrInvalidJSON = errors.New("params are not valid JSON")
+
+// Scanner scans params. It is safe for concurrent use.
+type Scanner struct {
+	ac      *automaton
+	pats    []compiled
+	litPats [][]int32 // literal id → indices of the patterns it triggers
+	pool    sync.Pool
+}
+
+type hit struct {
+	pat   int32
+	start int32
+	end   int32
+}
+
+type state struct {
+	norm []byte
+	hits []hit
+	path []seg
+	keys []string
+}
+
+type seg struct {
+	key   string
+	keyB  []byte // the key as raw bytes (ScanJSON, unescaped keys), if key is unset
+	index int
+	isKey bool
+}
+
+var (
+	defaultOnce sync.Once
+	defaultScan *Scanner
+)
+
+// New returns the scanner with the built-in patterns, compiled once per
+// process (later calls return the same immutable Scanner).
+func New() *Scanner {
+	defaultOnce.Do(func() {
+		s, err := build(specs)
+		if err != nil {
+			panic("injection: built-in patterns do not compile: " + err.Error())
+		}
+		defaultScan = s
+	})
+	return defaultScan
+}
+
+func build(sp []spec) (*Scanner, error) {
+	s := &Scanner{}
+	saved := specs
+	specs = sp
+	pats, err := compileSpecs()
+	specs = saved
+	if err != nil {
+		return nil, err
+	}
+	s.pats = pats
+	litID := map[string]int{}
+	var lits []string
+	for pi, p := range pats {
+		for _, t := range p.triggers {
+			id, ok := litID[t]
+			if !ok {
+				id = len(lits)
+				litID[t] = id
+				lits = append(lits, t)
+				s.litPats = append(s.litPats, nil)
+			}
+			s.litPats[id] = append(s.litPats[id], int32(pi))
+		}
+	}
+	s.ac, err = buildAutomaton(lits)
+	if err != nil {
+		return nil, err
+	}
+	s.pool.New = func() any { return &state{norm: make([]byte, 0, 1024)} }
+	return s, nil
+}
+
+// Patterns returns the ids and categories of the built-in patterns, in
+// evaluation order.
+func (s *Scanner) Patterns() [][2]string {
+	out := make([][2]string, len(s.pats))
+	for i, p := range s.pats {
+		out[i] = [2]string{p.id, p.category}
+	}
+	return out
+}
+
+// ScanJSON scans the params JSON document. It returns the first finding in
+// document order, nil when clean, and an error (code MALFORMED_REQUEST) only
+// when params is not valid JSON.
+func (s *Scanner) ScanJSON(params []byte) (*Finding, error) {
+	if !json.Valid(params) {
+		return nil, codes.Wrap(codes.MalformedRequest, "params are not valid JSON", ErrInvalidJSON)
+	}
+	st := s.pool.Get().(*state)
+	defer s.put(st)
+	w := walker{s: s, st: st, data: params}
+	return w.value(), nil
+}
+
+// ScanValue scans an already-decoded params value: map[string]any, []any,
+// string, map[string]string and []string are walked (object keys in sorted
+// order, so the result is deterministic); numbers, booleans and nil hold no
+// text. It returns the first finding, or nil when clean.
+func (s *Scanner) ScanValue(v any) *Finding {
+	st := s.pool.Get().(*state)
+	defer s.put(st)
+	return s.value(st, v, 0)
+}
+
+// ScanString scans one string as if it were the whole params (path "$").
+func (s *Scanner) ScanString(str string) *Finding { return s.ScanValue(str) }
+
+func (s *Scanner) put(st *state) {
+	if cap(st.norm) > 64<<10 {
+		st.norm = make([]byte, 0, 1024)
+	}
+	st.hits, st.path, st.keys = st.hits[:0], st.path[:0], st.keys[:0]
+	s.pool.Put(st)
+}
+
+func (s *Scanner) value(st *state, v any, depth int) *Finding {
+	if depth > maxValueDepth {
+		return &Finding{Category: CategoryCommandInjection, PatternID: "structure.too-deep", Path: renderPath(st.path), Excerpt: "params nested deeper than 512 levels"}
+	}
+	switch t := v.(type) {
+	case string:
+		return s.text(st, t)
+	case map[string]any:
+		mark := len(st.keys)
+		for k := range t {
+			st.keys = append(st.keys, k)
+		}
+		keys := st.keys[mark:]
+		sort.Strings(keys)
+		for i := range keys {
+			k := st.keys[mark+i]
+			st.path = append(st.path, seg{key: k, isKey: true})
+			f := s.text(st, k)
+			if f == nil {
+				f = s.value(st, t[k], depth+1)
+			}
+			st.path = st.path[:len(st.path)-1]
+			if f != nil {
+				st.keys = st.keys[:mark]
+				return f
+			}
+		}
+		st.keys = st.keys[:mark]
+	case []any:
+		for i, e := range t {
+			st.path = append(st.path, seg{index: i})
+			f := s.value(st, e, depth+1)
+			st.path = st.path[:len(st.path)-1]
+			if f != nil {
+				return f
+			}
+		}
+	case map[string]string:
+		m := make(map[string]any, len(t))
+		for k, v := range t {
+			m[k] = v
+		}
+		return s.value(st, m, depth)
+	case []string:
+		for i, e := range t {
+			st.path = append(st.path, seg{index: i})
+			f := s.text(st, e)
+			st.path = st.path[:len(st.path)-1]
+			if f != nil {
+				return f
+			}
+		}
+	}
+	return nil
+}
+
+// text scans one string (a value or a key) found at st.path.
+func (s *Scanner) text(st *state, str string) *Finding {
+	pi, ex := scanLevel(s, st, str, 0)
+	if pi < 0 {
+		return nil
+	}
+	return &Finding{Category: s.pats[pi].category, PatternID: s.pats[pi].id, Path: renderPath(st.path), Excerpt: ex}
+}
+
+func (s *Scanner) textBytes(st *state, b []byte) *Finding {
+	pi, ex := scanLevel(s, st, b, 0)
+	if pi < 0 {
+		return nil
+	}
+	return &Finding{Category: s.pats[pi].category, PatternID: s.pats[pi].id, Path: renderPath(st.path), Excerpt: ex}
+}
+
+// scanLevel normalises raw, matches it, and then decodes and scans its
+// encoded runs (up to MaxDecodeLvl levels). It returns the pattern index
+// (-1 if clean) and the excerpt.
+func scanLevel[T string | []byte](s *Scanner, st *state, raw T, level int) (int, string) {
+	st.norm = appendNormalized(st.norm[:0], raw)
+	if pi, ex := s.match(st, st.norm); pi >= 0 {
+		return pi, ex
+	}
+	if level >= MaxDecodeLvl || len(raw) < MinEncodedRun {
+		return -1, ""
+	}
+	n := len(raw)
+	for i := 0; i < n; {
+		if !isB64(raw[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < n && isB64(raw[j]) {
+			j++
+		}
+		if j-i >= MinEncodedRun {
+			if dec := decodeRun(string(raw[i:j])); dec != nil {
+				if pi, ex := scanLevel(s, st, dec, level+1); pi >= 0 {
+					return pi, ex
+				}
+			}
+		}
+		i = j
+	}
+	return -1, ""
+}
+
+var b64Table = func() (t [256]bool) {
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = true
+		t[c+'a'-'A'] = true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	t['+'], t['/'], t['-'], t['_'] = true, true, true, true
+	return t
+}()
+
+func isB64(c byte) bool { return b64Table[c] }
+
+// decodeRun decodes a run as hex (if it is all hex digits of even length) or
+// base64/base64url, returning the bytes only if they are printable UTF-8.
+func decodeRun(run string) []byte {
+	allHex := len(run)%2 == 0
+	std, url := false, false
+	for i := 0; i < len(run); i++ {
+		c := run[i]
+		switch {
+		case c == '+' || c == '/':
+			std = true
+			allHex = false
+		case c == '-' || c == '_':
+			url = true
+			allHex = false
+		case !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'):
+			allHex = false
+		}
+	}
+	if allHex {
+		if b, err := hex.DecodeString(run); err == nil && printable(b) {
+			return b
+		}
+	}
+	if std && url {
+		return nil
+	}
+	enc := base64.RawStdEncoding
+	if url {
+		enc = base64.RawURLEncoding
+	}
+	if len(run)%4 == 1 {
+		run = run[:len(run)-1]
+	}
+	b, err := enc.DecodeString(run)
+	if err != nil || !printable(b) {
+		return nil
+	}
+	return b
+}
+
+func printable(b []byte) bool {
+	if len(b) == 0 || !utf8.Valid(b) {
+		return false
+	}
+	for _, r := range string(b) {
+		if !unicode.IsPrint(r) && !unicode.IsSpace(r) && !isInvisible(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// match runs the literal pass and the triggered patterns over normalised
+// text. It returns the index of the first pattern (in table order) that
+// matches, and the excerpt.
+func (s *Scanner) match(st *state, text []byte) (int, string) {
+	a := s.ac
+	K := a.nclass
+	hits := st.hits[:0]
+	state := 0
+	for i := 0; i < len(text); i++ {
+		state = int(a.delta[state*K+int(a.class[text[i]])])
+		lo, hi := a.outStart[state], a.outStart[state+1]
+		if lo == hi {
+			continue
+		}
+		for _, id := range a.outs[lo:hi] {
+			start := i + 1 - a.lens[id]
+			for _, p := range s.litPats[id] {
+				if s.pats[p].boundary && start > 0 && isAlnum(text[start-1]) {
+					continue
+				}
+				hits = append(hits, hit{pat: p, start: int32(start), end: int32(i + 1)})
+			}
+		}
+	}
+	st.hits = hits
+	if len(hits) == 0 {
+		return -1, ""
+	}
+	slices.SortFunc(hits, func(x, y hit) int {
+		if x.pat != y.pat {
+			return int(x.pat - y.pat)
+		}
+		return int(x.start - y.start)
+	})
+	n := len(text)
+	for i := 0; i < len(hits); {
+		p := hits[i].pat
+		j := i
+		for j < len(hits) && hits[j].pat == p {
+			j++
+		}
+		if ex, ok := s.evalPattern(&s.pats[p], text, hits[i:j], n); ok {
+			return int(p), ex
+		}
+		i = j
+	}
+	return -1, ""
+}
+
+func (s *Scanner) evalPattern(c *compiled, text []byte, hs []hit, n int) (string, bool) {
+	if c.anchored {
+		last := int32(-1)
+		for _, h := range hs {
+			if h.start == last {
+				continue
+			}
+			last = h.start
+			win := text[h.start:min(n, int(h.start)+maxMatch)]
+			if loc := c.re.FindIndex(win); loc != nil {
+				return excerpt(win[loc[0]:loc[1]]), true
+			}
+		}
+		return "", false
+	}
+	// Unanchored: merge overlapping windows around hits.
+	ws, we := -1, -1
+	run := func() (string, bool) {
+		lo, hi := snapStart(text, ws), snapEnd(text, we)
+		win := text[lo:hi]
+		if loc := c.re.FindIndex(win); loc != nil {
+			return excerpt(win[loc[0]:loc[1]]), true
+		}
+		return "", false
+	}
+	for _, h := range hs {
+		lo := max(0, int(h.start)-maxMatch)
+		hi := min(n, int(h.end)+maxMatch)
+		if ws >= 0 && lo <= we {
+			we = max(we, hi)
+			continue
+		}
+		if ws >= 0 {
+			if ex, ok := run(); ok {
+				return ex, true
+			}
+		}
+		ws, we = lo, hi
+	}
+	if ws >= 0 {
+		return run()
+	}
+	return "", false
+}
+
+// snapStart/snapEnd move a window edge to a word boundary (at most 64 bytes
+// further) so that a cut cannot create a false word start or end.
+func snapStart(b []byte, i int) int {
+	for k := 0; i > 0 && k < 64 && b[i-1] != ' '; k++ {
+		i--
+	}
+	return i
+}
+
+func snapEnd(b []byte, i int) int {
+	for k := 0; i < len(b) && k < 64 && b[i] != ' '; k++ {
+		i++
+	}
+	return i
+}
+
+func excerpt(m []byte) string {
+	if len(m) <= MaxExcerpt {
+		return string(m)
+	}
+	cut := MaxExcerpt
+	for cut > 0 && !utf8.RuneStart(m[cut]) {
+		cut--
+	}
+	return string(m[:cut])
+}
+
+func isIdent(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || i > 0 && '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// renderPath renders a JSON path: `$`, `.key` for identifier keys,
+// `["key"]` (JSON-quoted) otherwise, `[i]` for array elements. Keys longer
+// than MaxPathKey bytes are cut (with "…") so a path never carries a whole
+// payload.
+func renderPath(p []seg) string {
+	var b bytes.Buffer
+	b.WriteByte('$')
+	for _, sg := range p {
+		if !sg.isKey {
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(sg.index))
+			b.WriteByte(']')
+			continue
+		}
+		k := sg.key
+		if sg.keyB != nil {
+			k = string(sg.keyB)
+		}
+		if len(k) > MaxPathKey {
+			cut := MaxPathKey
+			for cut > 0 && !utf8.RuneStart(k[cut]) {
+				cut--
+			}
+			k = k[:cut] + "…"
+		}
+		if isIdent(k) {
+			b.WriteByte('.')
+			b.WriteString(k)
+			continue
+		}
+		q, _ := json.Marshal(k)
+		b.WriteByte('[')
+		b.Write(q)
+		b.WriteByte(']')
+	}
+	return b.String()
+}
+
+// walker walks valid JSON bytes without building a value, scanning strings
+// and keys in document order.
+type walker struct {
+	s    *Scanner
+	st   *state
+	data []byte
+	i    int
+}
+
+func (w *walker) ws() {
+	for w.i < len(w.data) {
+		switch w.data[w.i] {
+		case ' ', '\t', '\n', '\r':
+			w.i++
+		default:
+			return
+		}
+	}
+}
+
+// str reads the string at w.i (a '"'), returning its raw content and whether
+// it contains escapes.
+func (w *walker) str() (raw []byte, escaped bool) {
+	start := w.i + 1
+	j := start
+	for {
+		c := w.data[j]
+		if c == '\\' {
+			escaped = true
+			j += 2
+			continue
+		}
+		if c == '"' {
+			break
+		}
+		j++
+	}
+	w.i = j + 1
+	return w.data[start:j], escaped
+}
+
+func (w *walker) scanStr(raw []byte, escaped bool) *Finding {
+	if !escaped {
+		return w.s.textBytes(w.st, raw)
+	}
+	// raw is a valid JSON string body (json.Valid checked the document);
+	// w.i is just past its closing quote.
+	var s string
+	if err := json.Unmarshal(w.data[w.i-len(raw)-2:w.i], &s); err != nil {
+		return nil
+	}
+	return w.s.text(w.st, s)
+}
+
+
+func (w *walker) value() *Finding {
+	w.ws()
+	switch w.data[w.i] {
+	case '"':
+		raw, esc := w.str()
+		return w.scanStr(raw, esc)
+	case '{':
+		w.i++
+		for {
+			w.ws()
+			if w.data[w.i] == '}' {
+				w.i++
+				return nil
+			}
+			if w.data[w.i] == ',' {
+				w.i++
+				w.ws()
+			}
+			raw, esc := w.str()
+			if esc {
+				var key string
+				_ = json.Unmarshal(w.data[w.i-len(raw)-2:w.i], &key)
+				w.st.path = append(w.st.path, seg{key: key, isKey: true})
+			} else {
+				w.st.path = append(w.st.path, seg{keyB: raw, isKey: true})
+			}
+			f := w.scanStr(raw, esc)
+			if f == nil {
+				w.ws()
+				w.i++ // ':'
+				f = w.value()
+			}
+			w.st.path = w.st.path[:len(w.st.path)-1]
+			if f != nil {
+				return f
+			}
+		}
+	case '[':
+		w.i++
+		idx := 0
+		for {
+			w.ws()
+			if w.data[w.i] == ']' {
+				w.i++
+				return nil
+			}
+			if w.data[w.i] == ',' {
+				w.i++
+			}
+			w.st.path = append(w.st.path, seg{index: idx})
+			f := w.value()
+			w.st.path = w.st.path[:len(w.st.path)-1]
+			if f != nil {
+				return f
+			}
+			idx++
+		}
+	default:
+		// number, true, false, null
+		for w.i < len(w.data) {
+			switch w.data[w.i] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				return nil
+			}
+			w.i++
+		}
+		return nil
+	}
+}
