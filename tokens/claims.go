@@ -252,14 +252,8 @@ func (k *Constraints) validate() error {
 		}
 	}
 	if g := k.Geofence; g != nil {
-		if g.Frame == "" || len(g.Frame) > MaxFrameBytes || strings.ContainsFunc(g.Frame, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
-			return malformed("constraints.geofence.frame must be 1..%d printable ASCII", MaxFrameBytes)
-		}
-		if len(g.Polygon) < MinGeofenceVertices || len(g.Polygon) > MaxGeofenceVertices {
-			return malformed("constraints.geofence.polygon must have %d..%d vertices", MinGeofenceVertices, MaxGeofenceVertices)
-		}
-		if err := validPolygon(g.Polygon); err != nil {
-			return malformed("constraints.geofence.polygon: %v", err)
+		if err := g.Validate(); err != nil {
+			return err
 		}
 	}
 	if w := k.TimeWindow; w != nil && (w.Start < 0 || w.End <= w.Start) {
@@ -288,6 +282,22 @@ func (k *Constraints) validate() error {
 				}
 			}
 		}
+	}
+	return nil
+}
+
+// Validate checks a geofence on its own: a frame of 1..64 printable ASCII
+// characters and a simple polygon of 3..256 finite vertices with non-zero
+// area. Errors are *codes.Error with code MALFORMED_TOKEN.
+func (g *Geofence) Validate() error {
+	if g.Frame == "" || len(g.Frame) > MaxFrameBytes || strings.ContainsFunc(g.Frame, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
+		return malformed("constraints.geofence.frame must be 1..%d printable ASCII", MaxFrameBytes)
+	}
+	if len(g.Polygon) < MinGeofenceVertices || len(g.Polygon) > MaxGeofenceVertices {
+		return malformed("constraints.geofence.polygon must have %d..%d vertices", MinGeofenceVertices, MaxGeofenceVertices)
+	}
+	if err := validPolygon(g.Polygon); err != nil {
+		return malformed("constraints.geofence.polygon: %v", err)
 	}
 	return nil
 }
