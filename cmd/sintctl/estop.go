@@ -155,17 +155,16 @@ func estopPrint(w io.Writer, st estopState) {
 }
 
 // estopHTTPError renders a §5.4 error body. For a refused reset (409) it
-// names the latched sources, read from error.sources or the top-level
-// sources if the gateway sends them, else from the message.
+// names the latched sources, read from error.sources (or a top-level
+// sources), each either a "kind:id" string or an {"id","kind"} object.
 func estopHTTPError(status int, raw []byte) error {
-	type src struct{ ID, Kind, State string }
 	var body struct {
 		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-			Sources []src  `json:"sources"`
+			Code    string            `json:"code"`
+			Message string            `json:"message"`
+			Sources []json.RawMessage `json:"sources"`
 		} `json:"error"`
-		Sources []src `json:"sources"`
+		Sources []json.RawMessage `json:"sources"`
 	}
 	if json.Unmarshal(raw, &body) != nil || body.Error.Code == "" {
 		return fmt.Errorf("gateway answered HTTP %d", status)
@@ -177,8 +176,16 @@ func estopHTTPError(status int, raw []byte) error {
 	}
 	if status == http.StatusConflict && len(srcs) > 0 {
 		names := make([]string, 0, len(srcs))
-		for _, s := range srcs {
-			names = append(names, s.Kind+":"+s.ID)
+		for _, r := range srcs {
+			var name string
+			var obj struct{ ID, Kind string }
+			if json.Unmarshal(r, &name) != nil {
+				if json.Unmarshal(r, &obj) != nil {
+					continue
+				}
+				name = obj.Kind + ":" + obj.ID
+			}
+			names = append(names, name)
 		}
 		msg += "\nstill latched: " + strings.Join(names, ", ")
 	}

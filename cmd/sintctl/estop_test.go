@@ -13,6 +13,10 @@ import (
 
 // fakeEstopGateway answers the three e-stop endpoints and records requests.
 func fakeEstopGateway(t *testing.T, latched bool) (*httptest.Server, *[]string) {
+	return fakeEstopGatewayBody(t, latched, `{"error":{"code":"CONFLICT","message":"sources still latched","sources":[{"id":"GPIO17","kind":"gpio","state":"tripped","since":1}]}}`)
+}
+
+func fakeEstopGatewayBody(t *testing.T, latched bool, conflict string) (*httptest.Server, *[]string) {
 	var seen []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -21,7 +25,7 @@ func fakeEstopGateway(t *testing.T, latched bool) (*httptest.Server, *[]string) 
 		switch {
 		case r.URL.Path == "/v1/estop/reset" && latched:
 			w.WriteHeader(http.StatusConflict)
-			io.WriteString(w, `{"error":{"code":"CONFLICT","message":"sources still latched","sources":[{"id":"GPIO17","kind":"gpio","state":"tripped","since":1}]}}`)
+			io.WriteString(w, conflict)
 		default:
 			io.WriteString(w, `{"state":"tripped","epoch":3,"since":1763928000000,"reason":"op","sources":[{"id":"alice","kind":"api","state":"clear","since":1763928000000}]}`)
 		}
@@ -30,7 +34,7 @@ func fakeEstopGateway(t *testing.T, latched bool) (*httptest.Server, *[]string) 
 	return srv, &seen
 }
 
-func runSintctl(t *testing.T, args ...string) (string, error) {
+func estopRunCLI(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	var out bytes.Buffer
 	rootCmd.SetOut(&out)
@@ -43,7 +47,7 @@ func runSintctl(t *testing.T, args ...string) (string, error) {
 func TestEstopCommands(t *testing.T) {
 	t.Run("status/text", func(t *testing.T) {
 		srv, seen := fakeEstopGateway(t, false)
-		out, err := runSintctl(t, "--url", srv.URL, "--api-key", "sk_a_b", "estop", "status")
+		out, err := estopRunCLI(t, "--url", srv.URL, "--api-key", "sk_a_b", "estop", "status")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +60,7 @@ func TestEstopCommands(t *testing.T) {
 	})
 	t.Run("trip/sends-reason", func(t *testing.T) {
 		srv, seen := fakeEstopGateway(t, false)
-		out, err := runSintctl(t, "--url", srv.URL, "--api-key", "k", "-o", "json", "estop", "trip", "--reason", "smoke in cell 1")
+		out, err := estopRunCLI(t, "--url", srv.URL, "--api-key", "k", "-o", "json", "estop", "trip", "--reason", "smoke in cell 1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,15 +73,23 @@ func TestEstopCommands(t *testing.T) {
 	})
 	t.Run("deny/reset-409-names-sources", func(t *testing.T) {
 		srv, _ := fakeEstopGateway(t, true)
-		_, err := runSintctl(t, "--url", srv.URL, "estop", "reset", "all", "clear")
+		_, err := estopRunCLI(t, "--url", srv.URL, "estop", "reset", "all", "clear")
 		var ee *exitError
 		if !errors.As(err, &ee) || ee.code != exitServer || !strings.Contains(err.Error(), "gpio:GPIO17") {
 			t.Fatalf("err %v, want exit 2 naming gpio:GPIO17", err)
 		}
 	})
+	t.Run("deny/reset-409-string-sources", func(t *testing.T) {
+		// the gateway's form: "kind:id" strings
+		srv, _ := fakeEstopGatewayBody(t, true, `{"error":{"code":"CONFLICT","message":"latched sources must clear before reset","sources":["gpio:GPIO17","controller:controller"]}}`)
+		_, err := estopRunCLI(t, "--url", srv.URL, "estop", "reset", "-r", "x")
+		if err == nil || !strings.Contains(err.Error(), "still latched: gpio:GPIO17, controller:controller") {
+			t.Fatalf("err %v", err)
+		}
+	})
 	t.Run("usage/reset-needs-reason", func(t *testing.T) {
 		srv, seen := fakeEstopGateway(t, false)
-		_, err := runSintctl(t, "--url", srv.URL, "estop", "reset")
+		_, err := estopRunCLI(t, "--url", srv.URL, "estop", "reset")
 		var ee *exitError
 		if !errors.As(err, &ee) || ee.code != exitLocal || len(*seen) != 0 {
 			t.Fatalf("err %v, requests %v", err, *seen)
