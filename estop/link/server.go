@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sintgate/sintgate/estop"
 )
@@ -171,4 +172,25 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
 		}
 		s.b.Trip(bg, s.LinkSource(), reason)
 	}
+}
+
+// ListenAndServe is the gateway's wiring helper: it listens on addr (TCP)
+// and serves the controller link for breaker b until ctx ends. key is the
+// shared key (≥ MinKeyLen bytes); cfg zero values take the defaults of
+// PROTOCOL.md §8; frames more than DefaultMaxSkew off the gateway's clock are
+// dropped. The returned *Server is ready (its Stats can be read) once the
+// listener is up; Serve's error is delivered on the channel.
+func ListenAndServe(ctx context.Context, addr string, key []byte, b *estop.Breaker, cfg Config, log *slog.Logger) (*Server, <-chan error, error) {
+	codec, err := NewCodec(key, RoleGateway, uint64(time.Now().UnixNano()), DefaultMaxSkew)
+	if err != nil {
+		return nil, nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := NewServer(b, codec, cfg, "", log)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ctx, ln) }()
+	return srv, errc, nil
 }

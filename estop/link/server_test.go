@@ -187,3 +187,20 @@ func TestServerSendsState(t *testing.T) {
 	b.Trip(context.Background(), estop.Source{ID: "op", Kind: estop.KindAPI}, "stop")
 	want("tripped")
 }
+
+func TestListenAndServe(t *testing.T) {
+	b := estop.NewBreaker()
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, errc, err := ListenAndServe(ctx, "127.0.0.1:0", testKey, b, Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "boot trip without a controller", func() bool { return latched(b, srv.LinkSource()) })
+	cancel()
+	if err := <-errc; err != context.Canceled {
+		t.Fatalf("Serve returned %v", err)
+	}
+	if _, _, err := ListenAndServe(context.Background(), "127.0.0.1:0", []byte("short"), b, Config{}, nil); err == nil {
+		t.Fatal("short key accepted")
+	}
+}
