@@ -293,7 +293,7 @@ func (n *Node) serveSlave(_ context.Context, method string, params []any) (any, 
 		if s == nil {
 			return ok("not subscribed to "+str(1), 0), nil
 		}
-		s.setPublishers(uris)
+		s.setPublishers(uris, true)
 		return ok("publisher update", 0), nil
 	case "requestTopic":
 		topic := str(1)

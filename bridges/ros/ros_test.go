@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -62,85 +63,127 @@ func rosTool(t *testing.T, ctx context.Context, tool string, args ...string) *ex
 	return cmd
 }
 
+// TestGoPublisherToRostopicEcho publishes each message type from Go and
+// checks that `rostopic echo -n 1` (rospy, decoding with the real message
+// classes) prints the fields.
 func TestGoPublisherToRostopicEcho(t *testing.T) {
 	master := testenv.ROSMaster(t)
-	ctx := testCtx(t)
-	n := newNode(t, ctx, master)
-	topic := "/" + unique("cmd_vel")
-	pub, err := n.Publisher(ctx, topic, msgs.TwistType, false)
-	if err != nil {
-		t.Fatal(err)
+	hdr := msgs.Header{Seq: 7, Stamp: msgs.Time{Sec: 1700000000, Nsec: 5}, FrameID: "base_link"}
+	cases := []struct {
+		name string
+		typ  msgs.Type
+		msg  msgs.Message
+		want []string
+	}{
+		{"twist", msgs.TwistType, &msgs.Twist{Linear: msgs.Vector3{X: 1.5, Y: -2.25}, Angular: msgs.Vector3{Z: 0.75}},
+			[]string{"linear:", "x: 1.5", "y: -2.25", "angular:", "z: 0.75"}},
+		{"string", msgs.StringType, &msgs.String{Data: "stop now"}, []string{`data: "stop now"`}},
+		{"bool", msgs.BoolType, &msgs.Bool{Data: true}, []string{"data: True"}},
+		{"joint_state", msgs.JointStateType, &msgs.JointState{Header: hdr, Name: []string{"j1", "j2"},
+			Position: []float64{0.5, -1.25}}, []string{"frame_id: \"base_link\"", "secs: 1700000000", "- j1\n  - j2", "position: [0.5, -1.25]"}},
+		{"joint_trajectory", msgs.JointTrajectoryType, &msgs.JointTrajectory{Header: hdr, JointNames: []string{"shoulder", "elbow"},
+			Points: []msgs.JointTrajectoryPoint{{Positions: []float64{0.25, 1}, TimeFromStart: msgs.Duration{Sec: 2, Nsec: 500}}}},
+			[]string{"- shoulder\n  - elbow", "positions: [0.25, 1.0]", "secs: 2", "nsecs:       500"}},
 	}
-	cmd := rosTool(t, ctx, "rostopic", "echo", "-n", "1", topic)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	if err := pub.WaitForSubscribers(ctx, 1); err != nil {
-		t.Fatalf("rostopic echo never connected: %v\n%s", err, out.String())
-	}
-	m := &msgs.Twist{Linear: msgs.Vector3{X: 1.5, Y: -2.25}, Angular: msgs.Vector3{Z: 0.75}}
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for done := false; !done; {
-		if err := pub.Publish(ctx, m); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case err := <-exited:
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			n := newNode(t, ctx, master)
+			topic := "/" + unique(tc.name)
+			pub, err := n.Publisher(ctx, topic, tc.typ, false)
 			if err != nil {
-				t.Fatalf("rostopic echo: %v\n%s", err, out.String())
+				t.Fatal(err)
 			}
-			done = true
-		case <-tick.C:
-		case <-ctx.Done():
-			t.Fatalf("timeout; rostopic output:\n%s", out.String())
-		}
-	}
-	got := out.String()
-	for _, want := range []string{"linear:", "x: 1.5", "y: -2.25", "angular:", "z: 0.75"} {
-		if !strings.Contains(got, want) {
-			t.Errorf("rostopic echo output lacks %q:\n%s", want, got)
-		}
+			cmd := rosTool(t, ctx, "rostopic", "echo", "-n", "1", topic)
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			if err := pub.WaitForSubscribers(ctx, 1); err != nil {
+				t.Fatalf("rostopic echo never connected: %v\n%s", err, out.String())
+			}
+			// rostopic may connect before its callback is ready: publish
+			// until it has printed one message and exited.
+			tick := time.NewTicker(100 * time.Millisecond)
+			defer tick.Stop()
+			for done := false; !done; {
+				if err := pub.Publish(ctx, tc.msg); err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case err := <-exited:
+					if err != nil {
+						t.Fatalf("rostopic echo: %v\n%s", err, out.String())
+					}
+					done = true
+				case <-tick.C:
+				case <-ctx.Done():
+					t.Fatalf("timeout; rostopic output:\n%s", out.String())
+				}
+			}
+			got := out.String()
+			for _, want := range tc.want {
+				if !strings.Contains(got, want) {
+					t.Errorf("rostopic echo output lacks %q:\n%s", want, got)
+				}
+			}
+		})
 	}
 }
 
+// TestRostopicPubToGoSubscriber has `rostopic pub -1` (rospy) publish and
+// checks what the Go subscriber decodes.
 func TestRostopicPubToGoSubscriber(t *testing.T) {
 	master := testenv.ROSMaster(t)
-	ctx := testCtx(t)
-	n := newNode(t, ctx, master)
-	topic := "/" + unique("cmd_vel")
-	got := make(chan msgs.Message, 4)
-	sub, err := n.Subscribe(ctx, topic, msgs.TwistType, func(m msgs.Message) { got <- m })
-	if err != nil {
-		t.Fatal(err)
+	cases := []struct {
+		name string
+		typ  msgs.Type
+		yaml string
+		want msgs.Message
+	}{
+		{"twist", msgs.TwistType, "{linear: {x: 0.5, y: 0.0, z: 0.0}, angular: {x: 0.0, y: 0.0, z: -1.0}}",
+			&msgs.Twist{Linear: msgs.Vector3{X: 0.5}, Angular: msgs.Vector3{Z: -1}}},
+		{"joint_trajectory", msgs.JointTrajectoryType,
+			"{header: {seq: 3, stamp: {secs: 12, nsecs: 34}, frame_id: arm}, joint_names: [a, b], " +
+				"points: [{positions: [1.0, 2.0], velocities: [], accelerations: [], effort: [0.5], time_from_start: {secs: 1, nsecs: 2}}]}",
+			// rospy replaces header.seq with its publisher's counter: 1.
+			&msgs.JointTrajectory{Header: msgs.Header{Seq: 1, Stamp: msgs.Time{Sec: 12, Nsec: 34}, FrameID: "arm"},
+				JointNames: []string{"a", "b"},
+				Points: []msgs.JointTrajectoryPoint{{Positions: []float64{1, 2}, Effort: []float64{0.5},
+					TimeFromStart: msgs.Duration{Sec: 1, Nsec: 2}}}}},
 	}
-	cmd := rosTool(t, ctx, "rostopic", "pub", "-1", topic, "geometry_msgs/Twist",
-		"{linear: {x: 0.5, y: 0.0, z: 0.0}, angular: {x: 0.0, y: 0.0, z: -1.0}}")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Wait() //nolint:errcheck // rostopic pub -1 exits by itself
-	select {
-	case m := <-got:
-		tw, ok := m.(*msgs.Twist)
-		if !ok {
-			t.Fatalf("handler got %T", m)
-		}
-		want := msgs.Twist{Linear: msgs.Vector3{X: 0.5}, Angular: msgs.Vector3{Z: -1}}
-		if *tw != want {
-			t.Fatalf("got %+v want %+v", *tw, want)
-		}
-	case <-ctx.Done():
-		t.Fatalf("no message; rostopic output:\n%s", out.String())
-	}
-	if sub.Received() < 1 || sub.Invalid() != 0 {
-		t.Fatalf("received %d invalid %d", sub.Received(), sub.Invalid())
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			n := newNode(t, ctx, master)
+			topic := "/" + unique(tc.name)
+			got := make(chan msgs.Message, 4)
+			sub, err := n.Subscribe(ctx, topic, tc.typ, func(m msgs.Message) { got <- m })
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := rosTool(t, ctx, "rostopic", "pub", "-1", topic, tc.typ.Name, tc.yaml)
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Wait() //nolint:errcheck // rostopic pub -1 exits by itself
+			select {
+			case m := <-got:
+				if !reflect.DeepEqual(m, tc.want) {
+					t.Fatalf("got %#v\nwant %#v", m, tc.want)
+				}
+			case <-ctx.Done():
+				t.Fatalf("no message; rostopic output:\n%s", out.String())
+			}
+			if sub.Received() < 1 || sub.Invalid() != 0 {
+				t.Fatalf("received %d invalid %d", sub.Received(), sub.Invalid())
+			}
+		})
 	}
 }
 

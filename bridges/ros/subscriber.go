@@ -37,9 +37,10 @@ type Subscriber struct {
 	received atomic.Int64 // messages delivered to the handler
 	invalid  atomic.Int64 // frames dropped because they did not decode
 
-	mu     sync.Mutex
-	pubs   map[string]*subLink // by publisher slave URI
-	closed bool
+	mu      sync.Mutex
+	pubs    map[string]*subLink // by publisher slave URI
+	closed  bool
+	updated bool // a publisherUpdate arrived; it is newer than the registration's list
 }
 
 // subLink is the connection to one publisher.
@@ -56,7 +57,9 @@ type subLink struct {
 // publishers. handler is called with each decoded message, one at a time on
 // one goroutine, in arrival order per publisher; it owns the message it is
 // given. A slow handler applies back-pressure up to QueueSize messages and
-// then to the TCP connections. A node has at most one Subscriber per topic.
+// then to the TCP connections. The handler must not call Close on the
+// Subscriber or its Node (Close waits for the handler to return). A node
+// has at most one Subscriber per topic.
 func (n *Node) Subscribe(ctx context.Context, topic string, msgType msgs.Type, handler func(msgs.Message)) (*Subscriber, error) {
 	topic, err := resolveName(topic)
 	if err != nil {
@@ -91,7 +94,7 @@ func (n *Node) Subscribe(ctx context.Context, topic string, msgType msgs.Type, h
 		n.mu.Unlock()
 		return nil, fmt.Errorf("ros: register subscriber of %s: %w", topic, err)
 	}
-	s.setPublishers(pubs)
+	s.setPublishers(pubs, false)
 	return s, nil
 }
 
@@ -139,16 +142,19 @@ func (s *Subscriber) dispatch() {
 
 // setPublishers makes the set of publisher links equal to uris: new
 // publishers get a link, links to publishers no longer listed are closed.
-func (s *Subscriber) setPublishers(uris []string) {
+// The list registerSubscriber returned (fromUpdate false) is ignored when a
+// publisherUpdate raced ahead of it, since the update is the newer list.
+func (s *Subscriber) setPublishers(uris []string, fromUpdate bool) {
 	want := make(map[string]bool, len(uris))
 	for _, u := range uris {
 		want[u] = true
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.closed || (!fromUpdate && s.updated) {
 		return
 	}
+	s.updated = s.updated || fromUpdate
 	for u, l := range s.pubs {
 		if !want[u] {
 			l.cancel()
