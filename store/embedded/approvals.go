@@ -73,6 +73,7 @@ func (s *Store) CreateApproval(ctx context.Context, a store.Approval) (store.App
 	a.Version = 1
 	var existing store.Approval
 	err := s.update(ctx, func(tx *bolt.Tx) error {
+		existing = store.Approval{} // fn may run again (group commit retry)
 		approvals, byReq := tx.Bucket(bApprovals), tx.Bucket(bApprovalReq)
 		rk := reqKey(a.AgentID, a.RequestID)
 		if id := byReq.Get(rk); id != nil {
@@ -132,6 +133,8 @@ func (s *Store) UpdateApproval(ctx context.Context, a store.Approval) (store.App
 		return store.Approval{}, wrap("update approval", err)
 	}
 	a = normApproval(a)
+	next := a
+	next.Version = a.Version + 1
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		old, ok, err := loadApproval(tx.Bucket(bApprovals), []byte(a.ApprovalID))
 		if err != nil {
@@ -152,13 +155,12 @@ func (s *Store) UpdateApproval(ctx context.Context, a store.Approval) (store.App
 		if err := tx.Bucket(bApprovalState).Delete(stateKey(old)); err != nil {
 			return err
 		}
-		a.Version++
-		return putApproval(tx, a)
+		return putApproval(tx, next)
 	})
 	if err != nil {
 		return store.Approval{}, wrap("update approval", err)
 	}
-	return a, nil
+	return next, nil
 }
 
 // ListApprovals returns approvals in state ("" = every state), newest

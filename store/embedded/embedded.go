@@ -1,11 +1,13 @@
 // Package embedded is the single-node implementation of store.Store: one
 // bbolt file in the gateway's data directory, no server.
 //
-// Every write is one bbolt read-write transaction, fsynced at commit, so a
-// call that returned nil survives a crash. bbolt allows one writer at a time:
-// writes are serialised, which makes the token cascade and the approval
-// compare-and-set trivially atomic. Reads run in parallel in read-only
-// transactions.
+// Every write runs in a bbolt read-write transaction, fsynced at commit, so
+// a call that returned nil survives a crash. bbolt allows one writer at a
+// time: writes are serialised, which makes the token cascade and the
+// approval compare-and-set trivially atomic. One writer goroutine commits
+// them in groups (group commit): the writes that arrive while a commit is
+// syncing share the next transaction and its two fsyncs, each still seeing
+// the writes before it. Reads run in parallel in read-only transactions.
 //
 // Layout (bucket: key → value); ids in composite keys are length-prefixed
 // (lp: uvarint length, then the bytes) so that no id can forge another's
@@ -25,8 +27,9 @@
 //	estop:           "state" → store.EstopState (JSON)
 //	agents:          agentId → store.Agent (JSON)
 //
-// bbolt calls take no context: ctx is checked before each call starts, and a
-// write that waits for the writer lock cannot be cancelled.
+// bbolt calls take no context: ctx is checked before each read starts; a
+// write whose ctx ends while it waits for its commit returns ctx's error,
+// and the write may or may not have happened (as with any database).
 package embedded
 
 import (
@@ -36,6 +39,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -73,10 +77,32 @@ var (
 	keyEstop  = []byte("state")
 )
 
+// maxGroup bounds how many writes share one transaction.
+const maxGroup = 256
+
 // Store is a store.Store on one bbolt file. It is safe for concurrent use.
 type Store struct {
-	db *bolt.DB
+	db     *bolt.DB
+	writes chan *write // unbuffered: a write is either taken by the writer or not at all
+	stop   chan struct{}
+	done   chan struct{} // closed when the writer has exited
+	once   sync.Once
 }
+
+// write is one caller's read-write transaction body.
+//
+// Group-commit contract for fn: it may run more than once (the group is
+// rolled back and each write retried alone when one of them fails), so it
+// must reset whatever it reports at its start; and it returns a store
+// sentinel (ErrNotFound, ErrExists, ErrConflict) only before it has written
+// anything, because such a refusal does not roll back the group.
+type write struct {
+	fn     func(*bolt.Tx) error
+	result chan error // buffered 1
+}
+
+// ErrClosed is returned by writes on a closed Store.
+var ErrClosed = errors.New("embedded store: closed")
 
 var (
 	_ store.Store          = (*Store)(nil)
@@ -114,18 +140,86 @@ func Open(path string) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("embedded store: init %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	s := &Store{db: db, writes: make(chan *write), stop: make(chan struct{}), done: make(chan struct{})}
+	go s.writer()
+	return s, nil
 }
 
-// Close closes the file. Calls after Close return an error.
-func (s *Store) Close() error { return s.db.Close() }
+// Close stops the writer (after the group it is committing) and closes the
+// file. Calls after Close return an error.
+func (s *Store) Close() error {
+	s.once.Do(func() { close(s.stop) })
+	<-s.done
+	return s.db.Close()
+}
+
+func (s *Store) writer() {
+	defer close(s.done)
+	for {
+		var group []*write
+		select {
+		case w := <-s.writes:
+			group = append(group, w)
+		case <-s.stop:
+			return
+		}
+	collect:
+		for len(group) < maxGroup {
+			select {
+			case w := <-s.writes:
+				group = append(group, w)
+			default:
+				break collect
+			}
+		}
+		s.commit(group)
+	}
+}
+
+// refusal reports whether err is a sentinel a write returns before writing.
+func refusal(err error) bool {
+	return errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExists) || errors.Is(err, store.ErrConflict)
+}
+
+// errGroupFailed rolls back a group in which one write failed.
+var errGroupFailed = errors.New("group write failed")
+
+// commit runs a group of writes in one transaction. Refusals are each
+// write's own result; any other failure rolls the group back and every
+// write is retried in its own transaction.
+func (s *Store) commit(group []*write) {
+	if len(group) == 1 {
+		group[0].result <- s.db.Update(group[0].fn)
+		return
+	}
+	results := make([]error, len(group))
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for i, w := range group {
+			err := w.fn(tx)
+			if err != nil && !refusal(err) {
+				return errGroupFailed
+			}
+			results[i] = err
+		}
+		return nil
+	})
+	if err != nil {
+		for _, w := range group {
+			w.result <- s.db.Update(w.fn)
+		}
+		return
+	}
+	for i, w := range group {
+		w.result <- results[i]
+	}
+}
 
 // Path returns the file's path.
 func (s *Store) Path() string { return s.db.Path() }
 
-// Ping runs an empty read-write transaction: it takes the writer lock and
-// commits (writing and syncing a meta page), so it fails when the file can
-// no longer be written.
+// Ping runs an empty write through the group commit: it returns nil only
+// after a read-write transaction committed (writing and syncing a meta
+// page), so it fails when the file can no longer be written.
 func (s *Store) Ping(ctx context.Context) error {
 	return s.update(ctx, func(*bolt.Tx) error { return nil })
 }
@@ -137,11 +231,26 @@ func (s *Store) view(ctx context.Context, fn func(*bolt.Tx) error) error {
 	return s.db.View(fn)
 }
 
+// update runs fn in the writer's next group commit; see write for what fn
+// must guarantee.
 func (s *Store) update(ctx context.Context, fn func(*bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.Update(fn)
+	w := &write{fn: fn, result: make(chan error, 1)}
+	select {
+	case s.writes <- w:
+	case <-s.stop:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-w.result:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // wrap turns an internal failure into a plain error for callers, keeping

@@ -2,8 +2,11 @@ package embedded
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -108,5 +111,90 @@ func TestKeyEncoding(t *testing.T) {
 				t.Fatalf("ordered(%d) >= ordered(%d)", xs[i-1], xs[i])
 			}
 		}
+	})
+}
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Benchmark(b, func(b *testing.B) store.Store {
+		s, err := Open(filepath.Join(b.TempDir(), "bench.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = s.Close() })
+		return s
+	})
+}
+
+func TestGroupCommit(t *testing.T) {
+	t.Run("failed-write-rolls-back-only-itself", func(t *testing.T) {
+		s, _ := openTemp(t)
+		runs := make([]int, 4)
+		put := func(i int, key string, fail error) *write {
+			return &write{result: make(chan error, 1), fn: func(tx *bolt.Tx) error {
+				runs[i]++
+				if key != "" {
+					if err := tx.Bucket(bMeta).Put([]byte(key), []byte("v")); err != nil {
+						return err
+					}
+				}
+				return fail
+			}}
+		}
+		boom := errors.New("boom")
+		group := []*write{put(0, "a", nil), put(1, "b", boom), put(2, "", store.ErrExists), put(3, "c", nil)}
+		s.commit(group)
+		want := []error{nil, boom, store.ErrExists, nil}
+		for i, w := range group {
+			if err := <-w.result; !errors.Is(err, want[i]) || (want[i] == nil && err != nil) {
+				t.Fatalf("write %d: %v, want %v", i, err, want[i])
+			}
+		}
+		if err := s.db.View(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bMeta)
+			if b.Get([]byte("a")) == nil || b.Get([]byte("c")) == nil || b.Get([]byte("b")) != nil {
+				t.Fatalf("after rollback and retry: a=%q b=%q c=%q, want a and c only", b.Get([]byte("a")), b.Get([]byte("b")), b.Get([]byte("c")))
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(runs, []int{2, 2, 1, 1}) {
+			t.Fatalf("runs = %v, want [2 2 1 1]: the group aborts at the failure, then each write runs alone", runs)
+		}
+	})
+	t.Run("refusals-do-not-roll-back-the-group", func(t *testing.T) {
+		s, _ := openTemp(t)
+		runs := 0
+		group := []*write{
+			{result: make(chan error, 1), fn: func(tx *bolt.Tx) error { runs++; return tx.Bucket(bMeta).Put([]byte("a"), nil) }},
+			{result: make(chan error, 1), fn: func(*bolt.Tx) error { return store.ErrConflict }},
+		}
+		s.commit(group)
+		if err := <-group[0].result; err != nil {
+			t.Fatal(err)
+		}
+		if err := <-group[1].result; !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("refusal: %v", err)
+		}
+		if runs != 1 {
+			t.Fatalf("write ran %d times, want once", runs)
+		}
+	})
+	t.Run("ctx/cancelled-while-waiting", func(t *testing.T) {
+		s, _ := openTemp(t)
+		ctx, cancel := context.WithCancel(t.Context())
+		release := make(chan struct{})
+		started := make(chan struct{})
+		go func() {
+			_ = s.update(t.Context(), func(*bolt.Tx) error { close(started); <-release; return nil })
+		}()
+		<-started // the writer is busy with the first write
+		errc := make(chan error, 1)
+		go func() { errc <- s.update(ctx, func(*bolt.Tx) error { return nil }) }()
+		cancel()
+		if err := <-errc; !errors.Is(err, context.Canceled) {
+			t.Fatalf("update with a cancelled ctx: %v", err)
+		}
+		close(release)
 	})
 }

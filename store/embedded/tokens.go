@@ -173,8 +173,9 @@ func (s *Store) ListTokens(ctx context.Context, f store.TokenFilter) ([]store.To
 // order. ErrNotFound if id is not registered.
 func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) ([]string, error) {
 	us := micros(at)
-	out := []string{}
+	var out []string
 	err := s.update(ctx, func(tx *bolt.Tx) error {
+		out = []string{} // fn may run again (group commit retry)
 		tokens, children, revoked := tx.Bucket(bTokens), tx.Bucket(bTokenChildren), tx.Bucket(bTokenRevoked)
 		if tokens.Get([]byte(id)) == nil {
 			return store.ErrNotFound

@@ -251,3 +251,17 @@ func FuzzParseMigrationName(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkStore(b *testing.B) {
+	s, err := Open(b.Context(), testenv.FreshPGDatabase(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+	storetest.Benchmark(b, func(b *testing.B) store.Store {
+		if _, err := s.pool.Exec(b.Context(), "TRUNCATE roots, api_keys, tokens, approvals, estop, agents"); err != nil {
+			b.Fatal(err)
+		}
+		return shared{s}
+	})
+}
