@@ -199,33 +199,6 @@ func TestGraphIntrospection(t *testing.T) {
 	if _, err := n.Subscribe(ctx, subTopic, msgs.JointStateType, func(msgs.Message) {}); err != nil {
 		t.Fatal(err)
 	}
-	m := n.Master()
-	t.Run("master/lookupNode", func(t *testing.T) {
-		uri, err := m.LookupNode(ctx, n.Name())
-		if err != nil || uri != n.URI() {
-			t.Fatalf("got %q, %v; want %q", uri, err, n.URI())
-		}
-	})
-	t.Run("master/lookupNode-unknown", func(t *testing.T) {
-		if _, err := m.LookupNode(ctx, "/"+unique("nobody")); err == nil {
-			t.Fatal("want an error")
-		}
-	})
-	t.Run("master/getSystemState", func(t *testing.T) {
-		st, err := m.GetSystemState(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !contains(st.Publishers[topic], n.Name()) || !contains(st.Subscribers[subTopic], n.Name()) {
-			t.Fatalf("node missing from the graph: pubs %v subs %v", st.Publishers[topic], st.Subscribers[subTopic])
-		}
-	})
-	t.Run("master/getTopicTypes", func(t *testing.T) {
-		types, err := m.GetTopicTypes(ctx)
-		if err != nil || types[topic] != "trajectory_msgs/JointTrajectory" {
-			t.Fatalf("got %q, %v", types[topic], err)
-		}
-	})
 	t.Run("rosnode/list", func(t *testing.T) {
 		out, err := rosTool(t, ctx, "rosnode", "list").CombinedOutput()
 		if err != nil || !strings.Contains(string(out), n.Name()) {
@@ -267,6 +240,55 @@ func TestGraphIntrospection(t *testing.T) {
 		}
 		if _, err := c.Call(ctx, n.URI(), "noSuchMethod", "/test"); err == nil {
 			t.Fatal("unknown method must fault")
+		}
+	})
+}
+
+// TestMasterAPI exercises the master client against the fake and the real
+// master.
+func TestMasterAPI(t *testing.T) { eachMaster(t, testMasterAPI) }
+
+func testMasterAPI(t *testing.T, master string) {
+	ctx := testCtx(t)
+	n := newNode(t, ctx, master)
+	topic := "/" + unique("joint_trajectory")
+	if _, err := n.Publisher(ctx, topic, msgs.JointTrajectoryType, true); err != nil {
+		t.Fatal(err)
+	}
+	subTopic := "/" + unique("joint_states")
+	if _, err := n.Subscribe(ctx, subTopic, msgs.JointStateType, func(msgs.Message) {}); err != nil {
+		t.Fatal(err)
+	}
+	m := n.Master()
+	t.Run("master/lookupNode", func(t *testing.T) {
+		uri, err := m.LookupNode(ctx, n.Name())
+		if err != nil || uri != n.URI() {
+			t.Fatalf("got %q, %v; want %q", uri, err, n.URI())
+		}
+	})
+	t.Run("master/lookupNode-unknown", func(t *testing.T) {
+		if _, err := m.LookupNode(ctx, "/"+unique("nobody")); err == nil {
+			t.Fatal("want an error")
+		}
+	})
+	t.Run("master/getSystemState", func(t *testing.T) {
+		st, err := m.GetSystemState(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !contains(st.Publishers[topic], n.Name()) || !contains(st.Subscribers[subTopic], n.Name()) {
+			t.Fatalf("node missing from the graph: pubs %v subs %v", st.Publishers[topic], st.Subscribers[subTopic])
+		}
+	})
+	t.Run("master/getTopicTypes", func(t *testing.T) {
+		types, err := m.GetTopicTypes(ctx)
+		if err != nil || types[topic] != "trajectory_msgs/JointTrajectory" {
+			t.Fatalf("got %q, %v", types[topic], err)
+		}
+	})
+	t.Run("master/unregister", func(t *testing.T) {
+		if k, err := m.UnregisterPublisher(ctx, topic, "http://127.0.0.1:9/"); err != nil || k != 0 {
+			t.Fatalf("unregistering a stranger's URI: %d, %v", k, err)
 		}
 	})
 }
