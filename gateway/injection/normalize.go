@@ -21,10 +21,11 @@ import (
 //  4. lower-casing;
 //  5. whitespace collapsing: every run of Unicode white space becomes one
 //     ASCII space, leading and trailing space is dropped;
-//  6. letter-spacing removal: a run of at least four single letters or digits
-//     separated by the same one separator (" ", ".", "-", "_", "*", "|", "+")
-//     is joined ("i g n o r e" → "ignore"), which defeats spacing
-//     obfuscation; patterns tolerate the missing word gaps.
+//  6. letter-spacing removal: a run of at least four one-byte tokens
+//     separated by single spaces, or of four single letters/digits separated
+//     by the same one of ".-_*|+", is joined ("i g n o r e" → "ignore",
+//     "e - s t o p" → "e-stop"), which defeats spacing obfuscation; patterns
+//     tolerate the missing word gaps.
 
 // upperFold maps upper-case look-alikes whose lower-case form looks different
 // (Greek Eta looks like H, its lower case like n).
@@ -137,18 +138,39 @@ func isSpacer(c byte) bool {
 	return false
 }
 
-// unspace joins letter-spaced runs in b[start:] in place (step 6).
+// unspace joins letter-spaced runs in b[start:] in place (step 6). A run is
+// at least four single-byte tokens separated by single spaces (any visible
+// ASCII token, so "e - s t o p" joins too), or at least four single letters
+// or digits separated by the same one of ".-_*|+".
 func unspace(b []byte, start int) []byte {
 	n := len(b)
-	single := func(p int) bool {
+	spaced := func(p int) bool { // a one-byte token between spaces
+		return b[p] != ' ' && b[p] < utf8.RuneSelf && (p == start || b[p-1] == ' ') && (p+1 >= n || b[p+1] == ' ')
+	}
+	single := func(p int) bool { // a lone letter or digit
 		return isAlnum(b[p]) && (p == start || !isAlnum(b[p-1])) && (p+1 >= n || !isAlnum(b[p+1]))
 	}
 	w, i := start, start
 	for i < n {
+		if spaced(i) {
+			j, k := i, 1
+			for j+2 < n && b[j+1] == ' ' && spaced(j+2) {
+				j += 2
+				k++
+			}
+			if k >= 4 {
+				for p := i; p <= j; p += 2 {
+					b[w] = b[p]
+					w++
+				}
+				i = j + 1
+				continue
+			}
+		}
 		if single(i) {
 			j, k := i, 1
 			var sep byte
-			for j+2 < n && isSpacer(b[j+1]) && (sep == 0 || b[j+1] == sep) && single(j+2) {
+			for j+2 < n && isSpacer(b[j+1]) && b[j+1] != ' ' && (sep == 0 || b[j+1] == sep) && single(j+2) {
 				sep = b[j+1]
 				j += 2
 				k++

@@ -577,7 +577,6 @@ func (w *walker) scanStr(raw []byte, escaped bool) *Finding {
 	return w.s.text(w.st, s)
 }
 
-
 func (w *walker) value() *Finding {
 	w.ws()
 	switch w.data[w.i] {
