@@ -30,7 +30,7 @@ type SignedBody struct {
 
 // SigVerifier checks an Ed25519 signature under the project's single
 // verification rule.
-type SigVerifier func(pub ed25519.PublicKey, msg, sig []byte) bool
+type SigVerifier func(pub, msg, sig []byte) bool
 
 // Authenticate checks the headers against the body and the signature over the
 // exact body bytes at time nowMs. Replay and circuit checks follow it in the

@@ -18,6 +18,9 @@ type Circuit struct {
 type Circuits struct {
 	mu   sync.RWMutex
 	open map[string]Circuit
+	// Persist, if set, saves a change (c.Open false = closed). It is called
+	// outside the lock, after the in-memory change, which already denies.
+	Persist func(agentID string, c Circuit)
 }
 
 // NewCircuits returns an empty set (every circuit closed).
@@ -46,7 +49,17 @@ func (c *Circuits) Open(agentID, cause string, at time.Time) bool {
 		return false
 	}
 	c.open[agentID] = Circuit{Open: true, Since: at, Cause: cause}
+	if p := c.Persist; p != nil {
+		defer p(agentID, Circuit{Open: true, Since: at, Cause: cause})
+	}
 	return true
+}
+
+// Restore marks a circuit open without persisting (used at start).
+func (c *Circuits) Restore(agentID string, ci Circuit) {
+	c.mu.Lock()
+	c.open[agentID] = ci
+	c.mu.Unlock()
 }
 
 // Close closes agentID's circuit and reports whether it was open.
@@ -55,6 +68,9 @@ func (c *Circuits) Close(agentID string) bool {
 	defer c.mu.Unlock()
 	_, ok := c.open[agentID]
 	delete(c.open, agentID)
+	if p := c.Persist; p != nil && ok {
+		defer p(agentID, Circuit{})
+	}
 	return ok
 }
 

@@ -149,7 +149,7 @@ func Decide(r *Request, f *Facts) Outcome {
 			CurrentVelocityMps: r.PhysicalContext.CurrentVelocityMps,
 		}
 		if p := r.PhysicalContext.CurrentPosition; p != nil {
-			pc.CurrentPosition = &[2]float64{p.X, p.Y}
+			pc.CurrentPosition = &physics.Point{X: p.X, Y: p.Y}
 		}
 	}
 	var params any

@@ -42,6 +42,7 @@ var statusOfCode = map[codes.Code]int{
 
 // errorHandler renders every error returned by a handler.
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	c.Set(api.HeaderProtocol, api.Protocol)
 	var ae *APIError
 	var fe *fiber.Error
 	var ce *codes.Error

@@ -7,7 +7,6 @@ package server
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"log/slog"
 	"time"
@@ -107,6 +106,7 @@ func (s *Server) routes() {
 
 	s.ledgerRoutes()
 	s.approvalRoutes()
+	s.circuitRoutes()
 }
 
 // Listen serves on addr until ctx ends, then drains in-flight requests.
@@ -182,7 +182,7 @@ func (s *Server) discovery(c *fiber.Ctx) error {
 }
 
 // verifySig is the single Ed25519 verification rule, shared with tokens.
-func verifySig(pub ed25519.PublicKey, msg, sig []byte) bool { return tokens.VerifySig(pub, msg, sig) }
+func verifySig(pub, msg, sig []byte) bool { return tokens.VerifySig(pub, msg, sig) }
 
 // storeErr maps a store error to an API error.
 func storeErr(err error, what string) error {
