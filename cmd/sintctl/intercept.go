@@ -126,4 +126,3 @@ func init() {
 	f.StringVar(&interceptFlags.context, "context", "", "physicalContext JSON object")
 	rootCmd.AddCommand(interceptCmd)
 }
-

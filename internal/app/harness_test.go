@@ -176,7 +176,9 @@ func (h *harness) intercept(agent string, m map[string]any) (int, api.Decision) 
 	return st, d
 }
 
-func hexPub(priv ed25519.PrivateKey) string { return hex.EncodeToString(priv.Public().(ed25519.PublicKey)) }
+func hexPub(priv ed25519.PrivateKey) string {
+	return hex.EncodeToString(priv.Public().(ed25519.PublicKey))
+}
 
 func str(p *string) string {
 	if p == nil {
