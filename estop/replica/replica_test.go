@@ -245,3 +245,22 @@ func jsonList(s []string) string {
 	}
 	return out + "]"
 }
+
+// FuzzApply feeds arbitrary bus messages to a replica whose button is held:
+// nothing may panic, and no message can re-arm it.
+func FuzzApply(f *testing.F) {
+	f.Add([]byte(`{"type":"reset","origin":"b","reason":"clear","acks":["a/1"]}`))
+	f.Add([]byte(`{"type":"trip","origin":"b","tripId":"b/3","reason":"x"}`))
+	f.Add([]byte(`{"type":"reset","origin":"b","acks":["a/1","b/3"]}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		fo := New(&memBus{}, "a", Config{}, nil)
+		b := estop.NewBreaker(estop.WithRecorder(fo.Recorder(nil)))
+		fo.Attach(b)
+		b.Trip(context.Background(), estop.Source{ID: "GPIO17", Kind: estop.KindGPIO}, "held")
+		fo.apply(context.Background(), b, Delivery{Msg: msg})
+		if !b.Tripped() {
+			t.Fatalf("message %q re-armed a breaker with a held button", msg)
+		}
+	})
+}
