@@ -246,7 +246,8 @@ type BatchResponse struct {
 }
 
 // InterceptBatch asks for up to MaxBatch decisions in one signed call (POST
-// /v1/intercept/batch). Items are stamped like Intercept's. It returns the
+// /v1/intercept/batch). Items are stamped like Intercept's, except that
+// every item's timestamp is the batch's. It returns the
 // per-item decisions (same order and length as reqs) and the HTTP status of
 // the batch; a batch the gateway refused as a whole (e.g. 401) comes back as
 // an *APIError carrying the deny code.
@@ -263,6 +264,7 @@ func (a *Agent) InterceptBatch(ctx context.Context, reqs []api.InterceptRequest)
 	}
 	b := BatchRequest{AgentID: a.AgentID(), RequestID: rid, Timestamp: ts, Requests: make([]api.InterceptRequest, len(reqs))}
 	for i, r := range reqs {
+		r.Timestamp = ts // every item carries the batch's timestamp
 		if err := a.stampRequest(&r, ts); err != nil {
 			return nil, 0, fmt.Errorf("client: batch item %d: %w", i, err)
 		}

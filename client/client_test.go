@@ -472,7 +472,8 @@ func TestInterceptBatch(t *testing.T) {
 	reqs := []api.InterceptRequest{
 		{TokenID: "t", Resource: "ros:///cmd_vel", Action: "publish"},
 		{TokenID: "t", Resource: "ros:///cmd_vel", Action: "deny-me"},
-		{TokenID: "t", Resource: "gpio://cell1/gripper", Action: "set", Params: json.RawMessage(`{"state":1}`)},
+		// A stale per-item timestamp is replaced by the batch's.
+		{TokenID: "t", Resource: "gpio://cell1/gripper", Action: "set", Params: json.RawMessage(`{"state":1}`), Timestamp: 5},
 	}
 	t.Run("allow/per-item-results", func(t *testing.T) {
 		ds, status, err := a.InterceptBatch(ctx, reqs)
