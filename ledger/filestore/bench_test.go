@@ -221,3 +221,28 @@ func BenchmarkExportVerify1M(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkVerify10k: Verify of a 10,000-entry store (entries/s).
+func BenchmarkVerify10k(b *testing.B) {
+	s, err := Open(b.TempDir(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	evs := make([]ledger.Event, 1000)
+	for done := 0; done < 10000; done += len(evs) {
+		for i := range evs {
+			evs[i] = benchEvent(done + i)
+		}
+		if _, _, err := s.AppendBatch(context.Background(), evs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if res, err := s.Verify(context.Background(), 0, 0); err != nil || !res.Valid {
+			b.Fatal(res, err)
+		}
+	}
+	b.ReportMetric(float64(10000*b.N)/b.Elapsed().Seconds(), "entries/s")
+}
