@@ -412,8 +412,13 @@ func TestRecorderAndPersister(t *testing.T) {
 			t.Fatalf("saved %+v", p.saved)
 		}
 		back := FromStore(ToStore(p.saved[0]))
-		if !back.Tripped || back.Epoch != 1 || len(back.Latched()) != 1 {
-			t.Fatalf("store round trip lost the latch: %+v", back)
+		if !back.Tripped || back.Epoch != 1 || len(back.Sources) != 1 || len(back.Latched()) != 0 {
+			t.Fatalf("store round trip: %+v, want tripped, epoch 1, the source kept but not latched", back)
+		}
+		armedLatched := ToStore(p.saved[0])
+		armedLatched.State = "armed"
+		if !FromStore(armedLatched).Tripped {
+			t.Fatal("a persisted latched source read back as armed")
 		}
 	})
 }

@@ -18,19 +18,19 @@ func ToStore(s State) store.EstopState {
 	return out
 }
 
-// FromStore converts a persisted state back. An empty or unknown state string
-// reads as armed, except that any latched source makes it tripped.
+// FromStore converts a persisted state back. A state persisted as tripped,
+// or with any source latched, reads as tripped (fail safe). Latched sources
+// come back clear: a latch is a live condition of hardware, which re-asserts
+// it after a restart (the button's first read, the link server's start, or
+// BootTripped); a latch persisted for hardware that is no longer configured
+// would otherwise block every reset forever.
 func FromStore(e store.EstopState) State {
 	s := State{Tripped: e.State == "tripped", Epoch: e.Epoch, Since: time.UnixMilli(e.Since), Reason: e.Reason}
 	for _, src := range e.Sources {
-		st := src.State
-		if st != SourceTripped {
-			st = SourceClear
-		}
-		if st == SourceTripped {
+		if src.State == SourceTripped {
 			s.Tripped = true
 		}
-		s.Sources = append(s.Sources, SourceState{ID: src.ID, Kind: src.Kind, State: st, Since: time.UnixMilli(src.Since)})
+		s.Sources = append(s.Sources, SourceState{ID: src.ID, Kind: src.Kind, State: SourceClear, Since: time.UnixMilli(src.Since)})
 	}
 	return s
 }
