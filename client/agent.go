@@ -228,60 +228,82 @@ func parseDecision(status int, body []byte) (*api.Decision, error) {
 	return nil, apiError(status, body)
 }
 
-// BatchRequest is the body of POST /v1/intercept/batch. The batch is signed
-// once; every item is a complete intercept body of the same agent with its
-// own requestId and the batch's timestamp. The wire shape is this SDK's
-// choice where PROTOCOL.md §10 is silent (see docs/attestation.md).
-type BatchRequest struct {
-	AgentID   string                 `json:"agentId"`
-	RequestID string                 `json:"requestId"`
-	Timestamp int64                  `json:"timestamp"`
-	Requests  []api.InterceptRequest `json:"requests"`
+// BatchItem is one item of POST /v1/intercept/batch: an intercept body
+// signed on its own exact bytes, with its §4 headers. The wire shape follows
+// the gateway's server (gateway/server/intercept.go) where PROTOCOL.md §10
+// says only "≤ 50, per-item results".
+type BatchItem struct {
+	Headers map[string]string `json:"headers"` // X-Agent-Id, X-Agent-Timestamp, X-Agent-Sig
+	Body    json.RawMessage   `json:"body"`    // the exact signed bytes
 }
 
-// BatchResponse is the answer to a batch: one decision body per request, in
-// order.
-type BatchResponse struct {
-	Results []api.Decision `json:"results"`
+// BatchResult is the answer for one item: the HTTP status the same
+// intercept would have had on its own, and its decision body.
+type BatchResult struct {
+	Status   int          `json:"status"`
+	Decision api.Decision `json:"decision"`
 }
 
-// InterceptBatch asks for up to MaxBatch decisions in one signed call (POST
-// /v1/intercept/batch). Items are stamped like Intercept's, except that
-// every item's timestamp is the batch's. It returns the
-// per-item decisions (same order and length as reqs) and the HTTP status of
-// the batch; a batch the gateway refused as a whole (e.g. 401) comes back as
-// an *APIError carrying the deny code.
-func (a *Agent) InterceptBatch(ctx context.Context, reqs []api.InterceptRequest) ([]api.Decision, int, error) {
+// InterceptBatch asks for up to MaxBatch decisions in one call (POST
+// /v1/intercept/batch with {"items":[{"headers","body"}]}). Every item is a
+// complete intercept body stamped like Intercept's and signed on its own, so
+// the gateway authenticates (and replay-checks) each one. It returns the
+// per-item results (same order and length as reqs) and the HTTP status of the
+// batch; a batch the gateway refused as a whole comes back as an *APIError.
+func (a *Agent) InterceptBatch(ctx context.Context, reqs []api.InterceptRequest) ([]BatchResult, int, error) {
 	if err := a.checkKey(); err != nil {
 		return nil, 0, err
 	}
 	if len(reqs) == 0 || len(reqs) > MaxBatch {
 		return nil, 0, fmt.Errorf("client: a batch holds 1..%d requests, not %d", MaxBatch, len(reqs))
 	}
-	rid, ts, err := a.Stamp()
-	if err != nil {
-		return nil, 0, err
-	}
-	b := BatchRequest{AgentID: a.AgentID(), RequestID: rid, Timestamp: ts, Requests: make([]api.InterceptRequest, len(reqs))}
+	ts := a.now().UnixMilli()
+	// The envelope is written by hand so that every body travels as the
+	// exact bytes that were signed (encoding/json would re-compact them).
+	var buf bytes.Buffer
+	buf.WriteString(`{"items":[`)
 	for i, r := range reqs {
-		r.Timestamp = ts // every item carries the batch's timestamp
 		if err := a.stampRequest(&r, ts); err != nil {
 			return nil, 0, fmt.Errorf("client: batch item %d: %w", i, err)
 		}
-		b.Requests[i] = r
+		body, err := json.Marshal(&r)
+		if err != nil {
+			return nil, 0, fmt.Errorf("client: encode batch item %d: %w", i, err)
+		}
+		h := a.SignHeaders(body, r.Timestamp)
+		hb, err := json.Marshal(map[string]string{
+			api.HeaderAgentID:        h.Get(api.HeaderAgentID),
+			api.HeaderAgentTimestamp: h.Get(api.HeaderAgentTimestamp),
+			api.HeaderAgentSig:       h.Get(api.HeaderAgentSig),
+		})
+		if err != nil {
+			return nil, 0, err
+		}
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.WriteString(`{"headers":`)
+		buf.Write(hb)
+		buf.WriteString(`,"body":`)
+		buf.Write(body)
+		buf.WriteByte('}')
 	}
-	body, err := json.Marshal(&b)
+	buf.WriteString(`]}`)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, joinURL(a.BaseURL, "/v1/intercept/batch"), &buf)
 	if err != nil {
-		return nil, 0, fmt.Errorf("client: encode batch: %w", err)
+		return nil, 0, fmt.Errorf("client: %w", err)
 	}
-	status, resp, err := a.post(ctx, "/v1/intercept/batch", body, a.SignHeaders(body, ts))
+	req.Header.Set("Content-Type", "application/json")
+	status, resp, err := do(a.HTTP, req)
 	if err != nil {
 		return nil, status, err
 	}
 	if status != http.StatusOK {
 		return nil, status, apiError(status, resp)
 	}
-	var out BatchResponse
+	var out struct {
+		Results []BatchResult `json:"results"`
+	}
 	if err := json.Unmarshal(resp, &out); err != nil {
 		return nil, status, fmt.Errorf("client: batch response: %w", err)
 	}

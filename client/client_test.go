@@ -138,7 +138,7 @@ func newFakeGateway(t *testing.T) *fakeGateway {
 		w.Write(ks.JWKS(gwNow))
 	})
 	mux.HandleFunc("POST /v1/intercept", g.agent(g.intercept))
-	mux.HandleFunc("POST /v1/intercept/batch", g.agent(g.batch))
+	mux.HandleFunc("POST /v1/intercept/batch", func(w http.ResponseWriter, r *http.Request) { g.batch(w, r, mustRead(r)) })
 	mux.HandleFunc("POST /v1/approvals/{id}/wait", g.agent(g.wait))
 	mux.HandleFunc("POST /v1/estop/trip", g.agent(g.trip))
 	mux.HandleFunc("POST /v1/tokens/delegate", g.agent(g.delegate))
@@ -205,19 +205,35 @@ func (g *fakeGateway) intercept(w http.ResponseWriter, r *http.Request, body []b
 	writeJSON(w, status, d)
 }
 
+// batch mirrors gateway/server: each item is authenticated on its own
+// exact bytes and decided like a single intercept.
 func (g *fakeGateway) batch(w http.ResponseWriter, r *http.Request, body []byte) {
-	var b BatchRequest
-	if err := strictDecode(body, &b); err != nil {
-		writeJSON(w, http.StatusBadRequest, denyBody(nil, codes.MalformedRequest))
+	var b struct {
+		Items []BatchItem `json:"items"`
+	}
+	if err := strictDecode(body, &b); err != nil || len(b.Items) == 0 || len(b.Items) > MaxBatch {
+		writeJSON(w, http.StatusBadRequest, api.ErrorBody{Error: api.ErrorDetail{Code: string(codes.MalformedRequest), Message: "bad batch"}})
 		return
 	}
-	out := BatchResponse{}
-	for _, it := range b.Requests {
-		if it.AgentID != b.AgentID || it.Timestamp != b.Timestamp || it.RequestID == b.RequestID {
-			g.t.Errorf("batch item not stamped like the batch: %+v", it)
+	out := struct {
+		Results []BatchResult `json:"results"`
+	}{}
+	for _, it := range b.Items {
+		h := http.Header{}
+		for k, v := range it.Headers {
+			h.Set(k, v)
 		}
-		d, _ := g.decide(it)
-		out.Results = append(out.Results, d)
+		if _, code := g.auth.verify(h, it.Body); code != "" {
+			out.Results = append(out.Results, BatchResult{Status: http.StatusUnauthorized, Decision: denyBody(nil, code)})
+			continue
+		}
+		var req api.InterceptRequest
+		if err := strictDecode(it.Body, &req); err != nil {
+			out.Results = append(out.Results, BatchResult{Status: http.StatusBadRequest, Decision: denyBody(nil, codes.MalformedRequest)})
+			continue
+		}
+		d, status := g.decide(req)
+		out.Results = append(out.Results, BatchResult{Status: status, Decision: d})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -472,23 +488,26 @@ func TestInterceptBatch(t *testing.T) {
 	reqs := []api.InterceptRequest{
 		{TokenID: "t", Resource: "ros:///cmd_vel", Action: "publish"},
 		{TokenID: "t", Resource: "ros:///cmd_vel", Action: "deny-me"},
-		// A stale per-item timestamp is replaced by the batch's.
-		{TokenID: "t", Resource: "gpio://cell1/gripper", Action: "set", Params: json.RawMessage(`{"state":1}`), Timestamp: 5},
+		// HTML-special characters survive byte for byte (the signature covers them).
+		{TokenID: "t", Resource: "gpio://cell1/gripper", Action: "set", Params: json.RawMessage(`{"note":"a<b & c>d","state":1}`)},
 	}
 	t.Run("allow/per-item-results", func(t *testing.T) {
-		ds, status, err := a.InterceptBatch(ctx, reqs)
-		if err != nil || status != 200 || len(ds) != 3 {
-			t.Fatalf("%v %d %v", ds, status, err)
+		rs, status, err := a.InterceptBatch(ctx, reqs)
+		if err != nil || status != 200 || len(rs) != 3 {
+			t.Fatalf("%v %d %v", rs, status, err)
 		}
-		if ds[0].Decision != api.Allow || ds[1].Decision != api.Deny || ds[2].Decision != api.Allow {
-			t.Fatalf("decisions %s %s %s", ds[0].Decision, ds[1].Decision, ds[2].Decision)
+		if rs[0].Decision.Decision != api.Allow || rs[1].Decision.Decision != api.Deny || rs[2].Decision.Decision != api.Allow {
+			t.Fatalf("results %+v", rs)
+		}
+		if rs[0].Status != 200 || rs[1].Status != 403 || rs[2].Status != 200 {
+			t.Fatalf("statuses %d %d %d", rs[0].Status, rs[1].Status, rs[2].Status)
 		}
 		seen := map[string]bool{}
-		for _, d := range ds {
-			if seen[*d.RequestID] {
+		for _, r := range rs {
+			if seen[*r.Decision.RequestID] {
 				t.Fatal("items share a requestId")
 			}
-			seen[*d.RequestID] = true
+			seen[*r.Decision.RequestID] = true
 		}
 	})
 	t.Run("reject/too-many", func(t *testing.T) {
@@ -501,13 +520,12 @@ func TestInterceptBatch(t *testing.T) {
 			t.Fatal("sent an empty batch")
 		}
 	})
-	t.Run("deny/whole-batch-unauthenticated", func(t *testing.T) {
+	t.Run("deny/items-unauthenticated-with-stale-clock", func(t *testing.T) {
 		skewed := *a
 		skewed.Now = func() time.Time { return gwNow.Add(-time.Minute) }
-		_, status, err := skewed.InterceptBatch(ctx, reqs)
-		var ae *APIError
-		if !errors.As(err, &ae) || status != 401 || ae.Code != string(codes.StaleRequest) || codes.Of(err) != codes.StaleRequest {
-			t.Fatalf("status %d err %v", status, err)
+		rs, status, err := skewed.InterceptBatch(ctx, reqs[:1])
+		if err != nil || status != 200 || rs[0].Status != 401 || *rs[0].Decision.Code != string(codes.StaleRequest) {
+			t.Fatalf("%+v %d %v", rs, status, err)
 		}
 	})
 }
