@@ -59,7 +59,7 @@ func between(a, b, c pt) bool {
 		math.Min(a[1], b[1]) <= c[1] && c[1] <= math.Max(a[1], b[1])
 }
 
-func onSegment(a, b, c pt) bool { return orient(a, b, c) == 0 && between(a, b, c) }
+func onSegment(a, b, c pt) bool { return between(a, b, c) && orient(a, b, c) == 0 }
 
 // properCross reports whether the open segments ab and cd cross at a single
 // point interior to both.
@@ -111,7 +111,7 @@ func validPolygon(poly [][2]float64) error {
 			if i == 0 && j == n-1 {
 				continue // adjacent through the closing edge
 			}
-			if segmentsTouch(a, b, poly[j], poly[(j+1)%n]) {
+			if c, d := poly[j], poly[(j+1)%n]; !bboxDisjoint(a, b, c, d) && segmentsTouch(a, b, c, d) {
 				return errors.New("edges intersect (not a simple polygon)")
 			}
 		}
@@ -234,7 +234,11 @@ func PolygonContains(parent, child [][2]float64) bool {
 	for i := 0; i < n; i++ {
 		a, b := child[i], child[(i+1)%n]
 		for j := 0; j < m; j++ {
-			if properCross(a, b, parent[j], parent[(j+1)%m]) {
+			c, d := parent[j], parent[(j+1)%m]
+			if bboxDisjoint(a, b, c, d) {
+				continue
+			}
+			if properCross(a, b, c, d) {
 				return false
 			}
 		}
@@ -242,7 +246,7 @@ func PolygonContains(parent, child [][2]float64) bool {
 		// on a parent edge or has its midpoint strictly inside or outside.
 		pts := []pt{a, b}
 		for _, v := range parent {
-			if v != a && v != b && onSegment(a, b, v) {
+			if v != a && v != b && between(a, b, v) && orient(a, b, v) == 0 {
 				pts = append(pts, v)
 			}
 		}
@@ -271,6 +275,13 @@ func PolygonContains(parent, child [][2]float64) bool {
 		}
 	}
 	return true
+}
+
+// bboxDisjoint reports whether the bounding boxes of ab and cd do not meet
+// (then the closed segments cannot share a point).
+func bboxDisjoint(a, b, c, d pt) bool {
+	return math.Max(a[0], b[0]) < math.Min(c[0], d[0]) || math.Max(c[0], d[0]) < math.Min(a[0], b[0]) ||
+		math.Max(a[1], b[1]) < math.Min(c[1], d[1]) || math.Max(c[1], d[1]) < math.Min(a[1], b[1])
 }
 
 // onParentEdge reports whether segment se lies on one parent edge.

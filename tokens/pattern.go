@@ -242,6 +242,16 @@ func Contains(parent, child string) bool {
 	if parent == child {
 		return true
 	}
+	// Fast path: parent is a literal prefix L followed by "**". Every child
+	// wildcard can produce a character that leaves L, so the child is
+	// contained iff its literal prefix starts with L.
+	if star := strings.IndexByte(parent, '*'); star == len(parent)-2 && parent[star+1] == '*' {
+		lit := child
+		if i := strings.IndexByte(child, '*'); i >= 0 {
+			lit = child[:i]
+		}
+		return strings.HasPrefix(lit, parent[:star])
+	}
 	P := tokenize(parent, nil)
 	C := tokenize(child, nil)
 	// The alphabet classes.
