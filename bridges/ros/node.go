@@ -174,7 +174,7 @@ func resolveName(name string) (string, error) {
 			return "", fmt.Errorf("ros: invalid graph name %q", name)
 		}
 	}
-	if len(name) > 1 && strings.HasSuffix(name, "/") {
+	if name == "/" || strings.HasSuffix(name, "/") {
 		return "", fmt.Errorf("ros: invalid graph name %q", name)
 	}
 	return name, nil

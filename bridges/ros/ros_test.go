@@ -498,6 +498,11 @@ func TestNodeConfigErrors(t *testing.T) {
 	}{
 		{"deny/empty-name", ros.NodeConfig{MasterURI: "http://127.0.0.1:1/"}},
 		{"deny/bad-name", ros.NodeConfig{Name: "/a b", MasterURI: "http://127.0.0.1:1/"}},
+		{"deny/root-name", ros.NodeConfig{Name: "/", MasterURI: "http://127.0.0.1:1/"}},
+		{"deny/trailing-slash", ros.NodeConfig{Name: "/a/", MasterURI: "http://127.0.0.1:1/"}},
+		{"deny/double-slash", ros.NodeConfig{Name: "/a//b", MasterURI: "http://127.0.0.1:1/"}},
+		{"deny/private-name", ros.NodeConfig{Name: "~a", MasterURI: "http://127.0.0.1:1/"}},
+		{"deny/leading-digit", ros.NodeConfig{Name: "/1a", MasterURI: "http://127.0.0.1:1/"}},
 		{"deny/no-master-uri", ros.NodeConfig{Name: "/a"}},
 		{"deny/master-unreachable", ros.NodeConfig{Name: "/a", MasterURI: "http://127.0.0.1:1/"}},
 	}
