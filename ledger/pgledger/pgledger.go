@@ -288,19 +288,6 @@ func (s *Store) commit(batch []*request) {
 				r.entries[i] = ledger.Entry{}
 			}
 		}
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, appendLockKey); err != nil {
-			return err
-		}
-		var seq uint64
-		var prev, ts string
-		var headHash []byte
-		err := tx.QueryRow(ctx, `SELECT seq, hash, ts FROM sint_ledger_entries ORDER BY seq DESC LIMIT 1`).Scan(&seq, &headHash, &ts)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		if err == nil {
-			prev = hex.EncodeToString(headHash)
-		}
 		// Duplicate event ids among the group (already recorded).
 		var all []uuid.UUID
 		for _, r := range batch {
@@ -312,21 +299,49 @@ func (s *Store) commit(batch []*request) {
 				}
 			}
 		}
+		// One round trip: the cross-process lock, then the head and the
+		// duplicates as seen under it.
+		pre := &pgx.Batch{}
+		pre.Queue(`SELECT pg_advisory_xact_lock($1)`, appendLockKey)
+		pre.Queue(`SELECT seq, hash, ts FROM sint_ledger_entries ORDER BY seq DESC LIMIT 1`)
+		pre.Queue(`SELECT event_id FROM sint_ledger_entries WHERE event_id = ANY($1)`, all)
+		br := tx.SendBatch(ctx, pre)
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return err
+		}
+		var seq uint64
+		var prev, ts string
+		var headHash []byte
+		err := br.QueryRow().Scan(&seq, &headHash, &ts)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			br.Close()
+			return err
+		}
+		if err == nil {
+			prev = hex.EncodeToString(headHash)
+		}
 		existing := map[uuid.UUID]bool{}
-		rows, err := tx.Query(ctx, `SELECT event_id FROM sint_ledger_entries WHERE event_id = ANY($1)`, all)
+		rows, err := br.Query()
 		if err != nil {
+			br.Close()
 			return err
 		}
 		for rows.Next() {
 			var u uuid.UUID
 			if err := rows.Scan(&u); err != nil {
 				rows.Close()
+				br.Close()
 				return err
 			}
 			existing[u] = true
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
+			br.Close()
+			return err
+		}
+		if err := br.Close(); err != nil {
 			return err
 		}
 		for _, r := range batch {
