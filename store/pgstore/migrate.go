@@ -117,6 +117,12 @@ func Migrate(ctx context.Context, cfg *pgx.ConnConfig) (applied []int, err error
 	if err != nil {
 		return nil, err
 	}
+	return migrate(ctx, cfg, Component, ms)
+}
+
+// migrate applies ms (versions 1..n, as LoadMigrations returns them) for
+// component.
+func migrate(ctx context.Context, cfg *pgx.ConnConfig, component string, ms []Migration) (applied []int, err error) {
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: connect: %w", err)
@@ -128,7 +134,7 @@ func Migrate(ctx context.Context, cfg *pgx.ConnConfig) (applied []int, err error
 	if _, err := conn.Exec(ctx, createMigrationsTable); err != nil {
 		return nil, fmt.Errorf("migrate: create schema_migrations: %w", err)
 	}
-	rows, err := conn.Query(ctx, "SELECT version FROM schema_migrations WHERE component = $1", Component)
+	rows, err := conn.Query(ctx, "SELECT version FROM schema_migrations WHERE component = $1", component)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: read schema_migrations: %w", err)
 	}
@@ -138,7 +144,7 @@ func Migrate(ctx context.Context, cfg *pgx.ConnConfig) (applied []int, err error
 	}
 	for _, v := range done {
 		if int(v) > len(ms) {
-			return nil, fmt.Errorf("migrate: database has %s migration %d, this binary knows %d", Component, v, len(ms))
+			return nil, fmt.Errorf("migrate: database has %s migration %d, this binary knows %d", component, v, len(ms))
 		}
 	}
 	for _, m := range ms {
@@ -151,7 +157,7 @@ func Migrate(ctx context.Context, cfg *pgx.ConnConfig) (applied []int, err error
 				return err
 			}
 			_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (component, version, name) VALUES ($1, $2, $3)",
-				Component, m.Version, m.Name)
+				component, m.Version, m.Name)
 			return err
 		})
 		if err != nil {

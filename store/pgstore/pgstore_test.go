@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -264,4 +266,92 @@ func BenchmarkStore(b *testing.B) {
 		}
 		return shared{s}
 	})
+}
+
+func TestLoadMigrations(t *testing.T) {
+	file := func(sql string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(sql)} }
+	for _, tc := range []struct {
+		name string
+		fs   fstest.MapFS
+		want []int // nil: error
+	}{
+		{"ok/ordered-by-version", fstest.MapFS{"m/0002_b.sql": file("B"), "m/0001_a.sql": file("A"), "m/0010_c.sql": file("C"),
+			"m/0003_d.sql": file("D"), "m/0004_e.sql": file("E"), "m/0005_f.sql": file("F"), "m/0006_g.sql": file("G"),
+			"m/0007_h.sql": file("H"), "m/0008_i.sql": file("I"), "m/0009_j.sql": file("J")}, []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}},
+		{"error/gap", fstest.MapFS{"m/0001_a.sql": file("A"), "m/0003_c.sql": file("C")}, nil},
+		{"error/duplicate", fstest.MapFS{"m/0001_a.sql": file("A"), "m/1_b.sql": file("B")}, nil},
+		{"error/not-starting-at-1", fstest.MapFS{"m/0002_a.sql": file("A")}, nil},
+		{"error/bad-name", fstest.MapFS{"m/0001_a.sql": file("A"), "m/notes.txt": file("x")}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ms, err := LoadMigrations(tc.fs, "m")
+			if tc.want == nil {
+				if err == nil {
+					t.Fatalf("LoadMigrations accepted %v", ms)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int
+			for _, m := range ms {
+				got = append(got, m.Version)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("versions %v, want %v", got, tc.want)
+			}
+		})
+	}
+	t.Run("ok/embedded", func(t *testing.T) {
+		ms, err := Migrations()
+		if err != nil || len(ms) == 0 || ms[0].Name != "init" {
+			t.Fatalf("embedded migrations: %v, %v", ms, err)
+		}
+	})
+}
+
+func TestMigrateSteps(t *testing.T) {
+	url := testenv.FreshPGDatabase(t)
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m1 := Migration{Version: 1, Name: "a", SQL: "CREATE TABLE step_a (x int); INSERT INTO step_a VALUES (1)"}
+	m2 := Migration{Version: 2, Name: "b", SQL: "CREATE TABLE step_b (x int)"}
+	bad := Migration{Version: 3, Name: "bad", SQL: "CREATE TABLE step_c (x int); SELECT no_such_function()"}
+	steps := []struct {
+		name    string
+		ms      []Migration
+		applied []int
+		fails   bool
+	}{
+		{"first", []Migration{m1}, []int{1}, false},
+		{"second-applies-only-the-new-one", []Migration{m1, m2}, []int{2}, false},
+		{"failing-migration-is-rolled-back", []Migration{m1, m2, bad}, nil, true},
+		{"nothing-left", []Migration{m1, m2}, nil, false},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			applied, err := migrate(t.Context(), cfg, "steptest", st.ms)
+			if (err != nil) != st.fails || !slices.Equal(applied, st.applied) {
+				t.Fatalf("migrate = %v, %v", applied, err)
+			}
+		})
+	}
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close(context.Background()) }()
+	var stepC *string
+	var rows int
+	if err := conn.QueryRow(t.Context(),
+		"SELECT to_regclass('step_c')::text, (SELECT count(*) FROM schema_migrations WHERE component = 'steptest')").
+		Scan(&stepC, &rows); err != nil {
+		t.Fatal(err)
+	}
+	if stepC != nil || rows != 2 {
+		t.Fatalf("after the failed migration: step_c = %v, %d recorded, want no table and 2", stepC, rows)
+	}
 }
