@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"periph.io/x/conn/v3/gpio"
@@ -42,15 +43,29 @@ func main() {
 	}
 }
 
-// simButton is a simulated normally-closed contact: after configuration it
-// reads Low (closed, released) until "press".
-type simButton struct{ *gpiotest.Pin }
+// simButton is a simulated normally-closed contact: it reads Low (closed,
+// released) unless held by a "press" command, also across (re)configuration.
+type simButton struct {
+	*gpiotest.Pin
+	held *atomic.Bool
+}
 
 func (p simButton) In(pull gpio.Pull, edge gpio.Edge) error {
 	if err := p.Pin.In(pull, edge); err != nil {
 		return err
 	}
-	return p.Pin.Out(gpio.Low)
+	return p.Pin.Out(gpio.Level(p.held.Load()))
+}
+
+// set changes the contact and signals an edge (if the edge is lost, the
+// read-back still sees the level).
+func (p simButton) set(pressed bool) {
+	p.held.Store(pressed)
+	p.Pin.Out(gpio.Level(pressed))
+	select {
+	case p.EdgesChan <- gpio.Level(pressed):
+	default:
+	}
 }
 
 func run() error {
@@ -80,10 +95,10 @@ func run() error {
 	}
 	var button gpio.PinIn
 	var relay gpio.PinOut
-	var sim *gpiotest.Pin
+	var sim *simButton
 	if *simulate {
-		sim = &gpiotest.Pin{N: *buttonPin, EdgesChan: make(chan gpio.Level, 16)}
-		button = simButton{sim}
+		sim = &simButton{Pin: &gpiotest.Pin{N: *buttonPin, EdgesChan: make(chan gpio.Level, 16)}, held: new(atomic.Bool)}
+		button = *sim
 		relay = &gpiotest.Pin{N: *relayPin}
 	} else {
 		if _, err := host.Init(); err != nil {
@@ -109,7 +124,7 @@ func run() error {
 	log.Info("sint-estopd starting", "gateway", *gateway, "simulate", *simulate,
 		"interval", interval.String(), "timeout", timeout.String())
 	if sim != nil {
-		go commands(ctx, ctl, sim, log)
+		go commands(ctx, ctl, *sim, log)
 	}
 	err = ctl.Run(ctx)
 	st := ctl.Stats()
@@ -118,7 +133,7 @@ func run() error {
 	return err
 }
 
-func commands(ctx context.Context, ctl *firmware.Controller, pin *gpiotest.Pin, log *slog.Logger) {
+func commands(ctx context.Context, ctl *firmware.Controller, pin simButton, log *slog.Logger) {
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() && ctx.Err() == nil {
 		f := strings.Fields(sc.Text())
@@ -127,9 +142,9 @@ func commands(ctx context.Context, ctl *firmware.Controller, pin *gpiotest.Pin, 
 		}
 		switch f[0] {
 		case "press":
-			pin.EdgesChan <- gpio.High
+			pin.set(true)
 		case "release":
-			pin.EdgesChan <- gpio.Low
+			pin.set(false)
 		case "reset":
 			if err := ctl.RequestReset(strings.Join(f[1:], " ")); err != nil {
 				log.Warn("reset request not sent", "err", err)
