@@ -153,3 +153,40 @@ func TestRelay(t *testing.T) {
 		}
 	})
 }
+
+type brokenPin struct{ *gpiotest.Pin }
+
+func (brokenPin) In(gpio.Pull, gpio.Edge) error { return errors.New("pin busy") }
+
+func TestButtonFailSafe(t *testing.T) {
+	t.Run("trip/unconfigurable-input", func(t *testing.T) {
+		b := NewBreaker()
+		btn := NewButton(brokenPin{&gpiotest.Pin{N: "GPIO5"}}, 0, 0, b)
+		if err := btn.Run(context.Background()); err == nil {
+			t.Fatal("Run succeeded on a pin that cannot be configured")
+		}
+		if !latched(b, btn.Source()) {
+			t.Fatal("an input that cannot be read did not trip")
+		}
+	})
+	t.Run("trip/chattering-input", func(t *testing.T) {
+		b := NewBreaker()
+		pin := &gpiotest.Pin{N: "GPIO6", EdgesChan: make(chan gpio.Level, 1)}
+		btn := NewButton(pin, 5*time.Millisecond, 20*time.Millisecond, b)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() { // a line that never settles Low
+			for {
+				select {
+				case <-stop:
+					return
+				case pin.EdgesChan <- gpio.Low:
+				}
+			}
+		}()
+		go btn.Run(ctx)
+		waitFor(t, "a chattering input to count as pressed", func() bool { return latched(b, btn.Source()) })
+	})
+}
