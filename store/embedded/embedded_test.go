@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -78,8 +79,14 @@ func TestOpen(t *testing.T) {
 	t.Run("error/closed-store", func(t *testing.T) {
 		s, _ := openTemp(t)
 		_ = s.Close()
-		if _, err := s.GetToken(t.Context(), "x"); err == nil {
-			t.Fatal("GetToken on a closed store succeeded")
+		if _, err := s.GetToken(t.Context(), "x"); err == nil || errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("GetToken on a closed store: %v, want a plain error", err)
+		}
+		if _, err := s.RevokeToken(t.Context(), "x", time.Now()); err == nil || errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("RevokeToken on a closed store: %v, want a plain error", err)
+		}
+		if _, err := s.GetEstop(t.Context()); err == nil {
+			t.Fatal("GetEstop on a closed store succeeded (would report armed)")
 		}
 		if err := s.Ping(t.Context()); err == nil {
 			t.Fatal("Ping on a closed store succeeded")

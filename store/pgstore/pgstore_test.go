@@ -355,3 +355,43 @@ func TestMigrateSteps(t *testing.T) {
 		t.Fatalf("after the failed migration: step_c = %v, %d recorded, want no table and 2", stepC, rows)
 	}
 }
+
+// TestOutage drops the database under an open store: every call must fail
+// with a plain error (never ErrNotFound), so that callers fail closed.
+func TestOutage(t *testing.T) {
+	s, dbURL := openFresh(t)
+	ctx := t.Context()
+	if err := s.PutToken(ctx, store.TokenRecord{TokenID: "t1", Raw: "a.b.c", RegisteredAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, testenv.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.Exec(ctx, "DROP DATABASE "+pgx.Identifier{strings.TrimPrefix(u.Path, "/")}.Sanitize()+" WITH (FORCE)")
+	_ = conn.Close(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := func(what string, err error) {
+		t.Helper()
+		if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExists) || errors.Is(err, store.ErrConflict) {
+			t.Errorf("%s during an outage: %v, want a plain error", what, err)
+		}
+	}
+	_, err = s.GetToken(ctx, "t1")
+	plain("GetToken", err)
+	_, err = s.GetToken(ctx, "missing")
+	plain("GetToken of a missing id", err)
+	_, err = s.RevokedTokens(ctx)
+	plain("RevokedTokens", err)
+	_, err = s.RevokeToken(ctx, "t1", time.Now())
+	plain("RevokeToken", err)
+	_, err = s.GetEstop(ctx)
+	plain("GetEstop", err)
+	plain("Ping", s.Ping(ctx))
+}
