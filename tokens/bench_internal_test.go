@@ -76,11 +76,14 @@ func BenchmarkVerifySig(b *testing.B) {
 	pub := []byte(k.Public().(ed25519.PublicKey))
 	for _, impl := range sigImpls {
 		b.Run(impl.name, func(b *testing.B) {
+			m := startCPU(b)
 			for b.Loop() {
 				if !impl.fn(pub, msg, sig) {
 					b.Fatal("does not verify")
 				}
 			}
+			m.stop(b)
+
 		})
 	}
 }
@@ -105,11 +108,14 @@ func BenchmarkVerifyChain(b *testing.B) {
 				b.Run(name, func(b *testing.B) {
 					v := NewVerifier(cache)
 					leaf := chain[d].Raw
+					m := startCPU(b)
 					for b.Loop() {
 						if _, err := v.VerifyChain(now, leaf, nil, roots, rev, lookup, false); err != nil {
 							b.Fatal(err)
 						}
 					}
+					m.stop(b)
+
 				})
 			}
 		}
@@ -120,11 +126,14 @@ func BenchmarkParse(b *testing.B) {
 	chain, _, _ := benchChain(b)
 	raw := chain[3].Raw
 	b.SetBytes(int64(len(raw)))
+	m := startCPU(b)
 	for b.Loop() {
 		if _, err := Parse(raw); err != nil {
 			b.Fatal(err)
 		}
 	}
+	m.stop(b)
+
 }
 
 func BenchmarkMatch(b *testing.B) {
@@ -134,11 +143,14 @@ func BenchmarkMatch(b *testing.B) {
 		{"star-middle", "mqtt://*/line1/*/valve*", "mqtt://factory/line1/cell7/valve12"},
 	} {
 		b.Run(c.name, func(b *testing.B) {
+			m := startCPU(b)
 			for b.Loop() {
 				if !Match(c.p, c.r) {
 					b.Fatal("no match")
 				}
 			}
+			m.stop(b)
+
 		})
 	}
 }
@@ -153,9 +165,12 @@ func BenchmarkContains(b *testing.B) {
 		{"alternating-80-tokens", long + "**", long + "*"},
 	} {
 		b.Run(c.name, func(b *testing.B) {
+			m := startCPU(b)
 			for b.Loop() {
 				Contains(c.p, c.c)
 			}
+			m.stop(b)
+
 		})
 	}
 }
@@ -178,11 +193,14 @@ func BenchmarkPolygonContains(b *testing.B) {
 		{"256-in-256", circle(256, 10), circle(256, 9)},
 	} {
 		b.Run(c.name, func(b *testing.B) {
+			m := startCPU(b)
 			for b.Loop() {
 				if !PolygonContains(c.p, c.c) {
 					b.Fatal("not contained")
 				}
 			}
+			m.stop(b)
+
 		})
 	}
 }
