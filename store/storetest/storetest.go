@@ -392,6 +392,7 @@ func testTokens(t *testing.T, open Opener) {
 		slices.Sort(all)
 		equal(t, "union of concurrent revocations", all, []string{"R", "k-b", "kA", "ka", "m-0", "m1", "n0", "z"})
 	})
+	t.Run("revoke-matches-model", func(t *testing.T) { testCascadeModel(t, open) })
 	t.Run("revoked-since", func(t *testing.T) {
 		s, ctx := open(t), t.Context()
 		feed, ok := s.(store.RevocationFeed)
