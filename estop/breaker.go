@@ -438,3 +438,35 @@ func (b *Breaker) notify(s State) {
 		}
 	}
 }
+
+// WatchTrips calls f for every trip of b until ctx ends: once per epoch, in
+// order, on the caller's goroutine. It is how approvals (cancel all pending)
+// and bridges (safe stop) react to trips from any source. f receives the
+// state as observed: if a trip and its reset both happened between two
+// deliveries, f still runs once for that epoch with the (armed) state seen.
+// Trips before WatchTrips was called are not reported, except that a
+// breaker already tripped at the call is reported at once.
+func WatchTrips(ctx context.Context, b *Breaker, f func(State)) error {
+	ch, unsub := b.Subscribe()
+	defer unsub()
+	first := true
+	var seen uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case s := <-ch:
+			switch {
+			case first:
+				first = false
+				seen = s.Epoch
+				if s.Tripped {
+					f(s)
+				}
+			case s.Epoch > seen:
+				seen = s.Epoch
+				f(s)
+			}
+		}
+	}
+}

@@ -529,3 +529,38 @@ func reportPercentiles(b *testing.B, name string, lat []time.Duration) {
 }
 
 func sortDurations(d []time.Duration) { slices.Sort(d) }
+
+func TestWatchTrips(t *testing.T) {
+	b := NewBreaker()
+	got := make(chan State, 16)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- WatchTrips(ctx, b, func(s State) { got <- s }) }()
+	next := func() State {
+		select {
+		case s := <-got:
+			return s
+		case <-time.After(10 * time.Second):
+			t.Fatal("no trip reported")
+			return State{}
+		}
+	}
+	for epoch := uint64(1); epoch <= 3; epoch++ {
+		b.Trip(context.Background(), srcAPI, "x")
+		b.Trip(context.Background(), srcBtn, "same epoch: not reported again")
+		b.Clear(srcBtn)
+		if s := next(); s.Epoch != epoch {
+			t.Fatalf("reported epoch %d, want %d", s.Epoch, epoch)
+		}
+		b.Reset(context.Background(), "bob", "y")
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	select {
+	case s := <-got:
+		t.Fatalf("extra report %+v", s)
+	default:
+	}
+}
