@@ -7,6 +7,11 @@
 // All methods take ctx first and are safe for concurrent use. Errors that a
 // caller acts on are the sentinel values below (test with errors.Is); any other
 // error means the store could not answer and the caller must fail closed.
+//
+// Every time.Time a store returns is in UTC, truncated to microseconds
+// (NormTime). Ids are at most MaxIDBytes bytes and stored strings must be
+// valid UTF-8 without NUL bytes; other input is refused with a plain error.
+// List methods return non-nil slices, ordered as documented on each.
 package store
 
 import (
@@ -33,7 +38,7 @@ type Root struct {
 
 // Roots holds the trusted-root registry.
 type Roots interface {
-	PutRoot(ctx context.Context, r Root) error // idempotent: replaces the name
+	PutRoot(ctx context.Context, r Root) error // idempotent: replaces the name, keeps the first AddedAt
 	DeleteRoot(ctx context.Context, publicKey string) error
 	ListRoots(ctx context.Context) ([]Root, error)
 }
@@ -76,12 +81,18 @@ type TokenFilter struct {
 
 // Tokens holds registered tokens and their revocations.
 type Tokens interface {
-	PutToken(ctx context.Context, t TokenRecord) error // ErrExists if the id is taken with other bytes; same bytes is a no-op
+	// PutToken registers t. ErrExists if the id is taken with other bytes;
+	// same bytes is a no-op. A token whose parent is revoked (already, or by
+	// a revocation committing concurrently) is stored revoked, with the
+	// parent's RevokedAt.
+	PutToken(ctx context.Context, t TokenRecord) error
 	GetToken(ctx context.Context, id string) (TokenRecord, error)
 	ListTokens(ctx context.Context, f TokenFilter) ([]TokenRecord, error)
 	// RevokeToken revokes id and every registered descendant in one
 	// transaction and returns the ids newly revoked, id first, then
-	// descendants breadth-first. Already-revoked tokens are not repeated.
+	// descendants breadth-first (siblings in token-id order). Already-revoked
+	// tokens are not repeated: a second call returns an empty slice.
+	// ErrNotFound if id is not registered.
 	RevokeToken(ctx context.Context, id string, at time.Time) ([]string, error)
 	// RevokedTokens returns every revoked token id (used to build the
 	// in-memory revocation set at start).
@@ -123,14 +134,17 @@ type Approval struct {
 
 // Approvals holds approvals.
 type Approvals interface {
-	// CreateApproval stores a new pending approval. If one already exists for
-	// (AgentID, RequestID) it returns that one and ErrExists.
+	// CreateApproval stores a new pending approval with Version 1. If one
+	// already exists for (AgentID, RequestID) it returns that one and
+	// ErrExists.
 	CreateApproval(ctx context.Context, a Approval) (Approval, error)
 	GetApproval(ctx context.Context, id string) (Approval, error)
 	// UpdateApproval replaces the approval if its stored Version equals
-	// a.Version, storing a.Version+1; otherwise ErrConflict.
+	// a.Version, storing a.Version+1; otherwise ErrConflict (ErrNotFound if
+	// it does not exist). AgentID and RequestID cannot change.
 	UpdateApproval(ctx context.Context, a Approval) (Approval, error)
-	// ListApprovals lists approvals in the given state ("" = all), newest first.
+	// ListApprovals lists approvals in the given state ("" = all), newest
+	// CreatedAt first (ties: approval id descending); limit 0 = no limit.
 	ListApprovals(ctx context.Context, state string, limit int) ([]Approval, error)
 }
 
