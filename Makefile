@@ -89,17 +89,19 @@ staticcheck: ## staticcheck (pinned, fetched from the Go module proxy)
 
 fuzz: ## run every Fuzz target for FUZZTIME each (one package at a time)
 	@eval "$$($(SERVICES) env)"; \
-	fail=0; n=0; \
+	failed=""; n=0; \
 	for pkg in $$($(GO) list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' $(PKGS)); do \
-		targets="$$($(GO) test -list '^Fuzz' "$$pkg" | grep '^Fuzz' || true)"; \
-		for f in $$targets; do \
+		if ! listed="$$($(GO) test -list '^Fuzz' "$$pkg")"; then \
+			echo "$$listed"; failed="$$failed $$pkg(build)"; continue; \
+		fi; \
+		for f in $$(grep '^Fuzz' <<<"$$listed" || true); do \
 			n=$$((n + 1)); \
 			echo "== $$pkg $$f ($(FUZZTIME))"; \
-			$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) "$$pkg" || fail=1; \
+			$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) "$$pkg" || failed="$$failed $$pkg.$$f"; \
 		done; \
 	done; \
 	echo "== $$n fuzz targets run"; \
-	exit $$fail
+	if [ -n "$$failed" ]; then echo "== FAILED:$$failed"; exit 1; fi
 
 services-up: ## install (if missing) and start every service (or SVC="pg redis")
 	$(SERVICES) up $(SVC)

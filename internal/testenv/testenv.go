@@ -322,7 +322,7 @@ func dbName(testName string) string {
 // withDatabase returns the postgres URL base with its database replaced.
 func withDatabase(base, db string) (string, error) {
 	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Opaque != "" {
 		return "", fmt.Errorf("%s must be a postgres:// URL to derive a fresh database from it, got %q", EnvPostgres, base)
 	}
 	u.Path = "/" + db

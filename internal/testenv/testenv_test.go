@@ -162,6 +162,8 @@ func TestWithDatabase(t *testing.T) {
 		{"ok/path", "postgres://sint@127.0.0.1:55432/sint_test?sslmode=disable", "postgres://sint@127.0.0.1:55432/t_x?sslmode=disable"},
 		{"ok/no-path", "postgresql://127.0.0.1:5432", "postgresql://127.0.0.1:5432/t_x"},
 		{"err/keyword-dsn", "host=127.0.0.1 port=5432", ""},
+		{"err/opaque", "postgres:0", ""},
+		{"err/other-scheme", "mysql://127.0.0.1/db", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
