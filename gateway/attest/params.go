@@ -32,9 +32,13 @@ func ParamsHash(params json.RawMessage) (string, error) {
 	if len(p) == 0 || string(p) == "null" {
 		return EmptyParamsHash, nil
 	}
-	c, err := jcs.Transform(p)
-	if err != nil {
-		return "", codes.Wrap(codes.MalformedRequest, "params are not canonicalisable JSON", err)
+	var buf [512]byte
+	c, ok := fastCanonical(p, buf[:0])
+	if !ok {
+		var err error
+		if c, err = jcs.Transform(p); err != nil {
+			return "", codes.Wrap(codes.MalformedRequest, "params are not canonicalisable JSON", err)
+		}
 	}
 	s := sha256.Sum256(c)
 	return hex.EncodeToString(s[:]), nil
