@@ -130,8 +130,9 @@ apt_install() {
 npm_install_e2e() {
 	local dir="$REPO/dashboard/e2e"
 	[ -f "$dir/package.json" ] || return 0
-	if [ -d "$dir/node_modules/playwright-core" ] &&
-		[ "$dir/node_modules/.package-lock.json" -nt "$dir/package.json" ]; then
+	local stamp="$dir/node_modules/.package-lock.json"
+	if [ -d "$dir/node_modules/playwright-core" ] && [ "$stamp" -nt "$dir/package.json" ] &&
+		{ [ ! -f "$dir/package-lock.json" ] || [ ! "$dir/package-lock.json" -nt "$stamp" ]; }; then
 		return 0
 	fi
 	command -v npm >/dev/null || die "npm is needed for dashboard/e2e (apt-get install nodejs npm)"
