@@ -62,7 +62,9 @@ func (s *Server) ButtonSource() estop.Source {
 func (s *Server) Stats() *Stats { return &s.codec.Stats }
 
 // Serve accepts connections on ln until ctx ends. It trips the breaker at
-// once if no controller is connected yet (fail safe).
+// once if no controller is connected yet (fail safe). When ctx ends, the
+// sessions end and the breaker trips (the link is gone): stop Serve after
+// the intercept path on shutdown, and expect a trip entry for it.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.mu.Lock()
 	none := s.healthy == 0
