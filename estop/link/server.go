@@ -107,9 +107,6 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
 	sess = NewSession(conn, s.codec, s.cfg, Hooks{
 		Status: status,
 		Lost: func(err error) {
-			if ctx.Err() != nil {
-				return
-			}
 			// trip at once, before the session is torn down, if no other
 			// session is healthy
 			s.mu.Lock()
@@ -170,7 +167,7 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
 	last := s.healthy == 0
 	s.mu.Unlock()
 	s.log.Warn("estop link down", "remote", conn.RemoteAddr().String(), "cause", err)
-	if last && ctx.Err() == nil { // on our own shutdown the controller opens its relay by itself
+	if last {
 		reason := "controller link lost"
 		if err != nil {
 			reason += ": " + err.Error()
