@@ -24,7 +24,7 @@ E2E_DIR             := dashboard/e2e
 # Every .go file of the repo except vendored/installed trees.
 GO_FILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' -not -path './.services/*' -not -path './$(BIN)/*')
 
-.PHONY: help build run test test-go test-e2e bench lint fmt-check vet staticcheck fuzz \
+.PHONY: help build run test test-go test-e2e bench lint fmt-check vet staticcheck shellcheck fuzz \
 	services-up services-down services-purge services-env services-status clean
 
 help: ## list the targets
@@ -75,7 +75,7 @@ bench: ## run every benchmark (BENCHTIME=1s), services up for store benchmarks
 	eval "$$($(SERVICES) env)"; \
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) $(PKGS)
 
-lint: fmt-check vet staticcheck ## gofmt check, go vet, staticcheck
+lint: fmt-check vet staticcheck shellcheck ## gofmt check, go vet, staticcheck, shellcheck (if installed)
 
 fmt-check:
 	@out="$$(gofmt -l $(GO_FILES))"; \
@@ -86,6 +86,10 @@ vet:
 
 staticcheck: ## staticcheck (pinned, fetched from the Go module proxy)
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
+
+shellcheck:
+	@if command -v shellcheck >/dev/null; then shellcheck -x scripts/*.sh .ci/run; \
+	else echo "shellcheck not installed (apt-get install shellcheck): skipped"; fi
 
 fuzz: ## run every Fuzz target for FUZZTIME each (one package at a time)
 	@eval "$$($(SERVICES) env)"; \

@@ -315,6 +315,7 @@ ros_up() {
 	# In its own session (a Ctrl-C of `make test` must not stop it); the
 	# shell writes its own pid, then execs (env execs python): same pid.
 	rm -f "$SVC_DIR/ros/rosmaster.pid"
+	# shellcheck disable=SC2016 # $$ must expand in the inner shell
 	setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$SVC_DIR/ros/rosmaster.pid" \
 		env PATH="/usr/bin:/bin:$PATH" ROS_MASTER_URI="$(ros_uri)" ROS_HOSTNAME=127.0.0.1 \
 		ROS_HOME="$SVC_DIR/ros" ROS_LOG_DIR="$SVC_DIR/ros/log" \
