@@ -55,7 +55,8 @@ func revokedKey(us int64, id string) []byte {
 // other bytes under a registered id give ErrExists. A token whose parent is
 // already revoked is stored revoked, with the parent's RevokedAt (so that a
 // cascade can never be escaped by registering under a revoked token). A
-// RevokedAt given by the caller is kept.
+// RevokedAt given by the caller is kept. A token stored revoked also revokes
+// the tokens registered earlier with it as their parent.
 func (s *Store) PutToken(ctx context.Context, t store.TokenRecord) error {
 	if err := check.Token(t); err != nil {
 		return wrap("put token", err)
@@ -98,7 +99,15 @@ func (s *Store) PutToken(ctx context.Context, t store.TokenRecord) error {
 				return err
 			}
 		}
-		return putJSON(b, t.TokenID, rec)
+		if err := putJSON(b, t.TokenID, rec); err != nil {
+			return err
+		}
+		if rec.RevokedAt != nil {
+			// Tokens registered before this one under its id follow it.
+			_, err := cascade(tx, t.TokenID, *rec.RevokedAt)
+			return err
+		}
+		return nil
 	}))
 }
 
@@ -167,6 +176,42 @@ func (s *Store) ListTokens(ctx context.Context, f store.TokenFilter) ([]store.To
 	return out, nil
 }
 
+// cascade revokes id and its registered descendants at us, breadth-first
+// (children in id order), and returns the ids it newly revoked.
+func cascade(tx *bolt.Tx, id string, us int64) ([]string, error) {
+	tokens, children, revoked := tx.Bucket(bTokens), tx.Bucket(bTokenChildren), tx.Bucket(bTokenRevoked)
+	out := []string{}
+	queue := []string{id}
+	seen := map[string]bool{id: true}
+	for i := 0; i < len(queue); i++ {
+		cur := queue[i]
+		r, ok, err := loadToken(tokens, []byte(cur))
+		if err != nil {
+			return nil, err
+		}
+		if ok && r.RevokedAt == nil {
+			r.RevokedAt = &us
+			if err := putJSON(tokens, cur, r); err != nil {
+				return nil, err
+			}
+			if err := revoked.Put(revokedKey(us, cur), nil); err != nil {
+				return nil, err
+			}
+			out = append(out, cur)
+		}
+		prefix := lp(cur)
+		c := children.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			child := string(k[len(prefix):])
+			if !seen[child] {
+				seen[child] = true
+				queue = append(queue, child)
+			}
+		}
+	}
+	return out, nil
+}
+
 // RevokeToken revokes id and every registered descendant in one
 // transaction. It returns the ids it newly revoked: id first (if it was not
 // already revoked), then descendants breadth-first, siblings in token-id
@@ -175,40 +220,12 @@ func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) ([]str
 	us := micros(at)
 	var out []string
 	err := s.update(ctx, func(tx *bolt.Tx) error {
-		out = []string{} // fn may run again (group commit retry)
-		tokens, children, revoked := tx.Bucket(bTokens), tx.Bucket(bTokenChildren), tx.Bucket(bTokenRevoked)
-		if tokens.Get([]byte(id)) == nil {
+		if tx.Bucket(bTokens).Get([]byte(id)) == nil {
 			return store.ErrNotFound
 		}
-		queue := []string{id}
-		seen := map[string]bool{id: true}
-		for i := 0; i < len(queue); i++ {
-			cur := queue[i]
-			r, ok, err := loadToken(tokens, []byte(cur))
-			if err != nil {
-				return err
-			}
-			if ok && r.RevokedAt == nil {
-				r.RevokedAt = &us
-				if err := putJSON(tokens, cur, r); err != nil {
-					return err
-				}
-				if err := revoked.Put(revokedKey(us, cur), nil); err != nil {
-					return err
-				}
-				out = append(out, cur)
-			}
-			prefix := lp(cur)
-			c := children.Cursor()
-			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-				child := string(k[len(prefix):])
-				if !seen[child] {
-					seen[child] = true
-					queue = append(queue, child)
-				}
-			}
-		}
-		return nil
+		var err error
+		out, err = cascade(tx, id, us) // fn may run again: out is reassigned
+		return err
 	})
 	if err != nil {
 		return nil, wrap("revoke token", err)

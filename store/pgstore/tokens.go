@@ -38,8 +38,10 @@ const putToken = `INSERT INTO tokens (` + tokenCols + `)
 
 // PutToken registers t. Registering the same bytes again is a no-op;
 // other bytes under a registered id give ErrExists. A token whose parent is
-// revoked is stored revoked, with the parent's RevokedAt; with a parent,
-// this runs SERIALIZABLE so that it cannot interleave with a cascade.
+// revoked is stored revoked, with the parent's RevokedAt, and a token stored
+// revoked also revokes the tokens registered earlier with it as their
+// parent. With a parent or a RevokedAt this runs SERIALIZABLE so that it
+// cannot interleave with a cascade.
 func (s *Store) PutToken(ctx context.Context, t store.TokenRecord) error {
 	var revoked *time.Time
 	if t.RevokedAt != nil {
@@ -50,24 +52,30 @@ func (s *Store) PutToken(ctx context.Context, t store.TokenRecord) error {
 		Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
 		QueryRow(context.Context, string, ...any) pgx.Row
 	}) error {
-		tag, err := q.Exec(ctx, putToken, t.TokenID, t.Raw, t.Issuer, t.Subject, nullString(t.ParentTokenID),
-			store.NormTime(t.RegisteredAt), revoked)
-		if err != nil || tag.RowsAffected() == 1 {
+		var stored *time.Time
+		err := q.QueryRow(ctx, putToken+" RETURNING revoked_at", t.TokenID, t.Raw, t.Issuer, t.Subject,
+			nullString(t.ParentTokenID), store.NormTime(t.RegisteredAt), revoked).Scan(&stored)
+		if errors.Is(err, pgx.ErrNoRows) { // the id was taken
+			var raw string
+			if err := q.QueryRow(ctx, "SELECT raw FROM tokens WHERE token_id = $1", t.TokenID).Scan(&raw); err != nil {
+				return err
+			}
+			if raw != t.Raw {
+				return store.ErrExists
+			}
+			return nil
+		}
+		if err != nil || stored == nil {
 			return err
 		}
-		var raw string
-		if err := q.QueryRow(ctx, "SELECT raw FROM tokens WHERE token_id = $1", t.TokenID).Scan(&raw); err != nil {
-			return err
-		}
-		if raw != t.Raw {
-			return store.ErrExists
-		}
-		return nil
+		// Stored revoked: tokens registered earlier under this id follow it.
+		_, err = q.Exec(ctx, revokeCascade, t.TokenID, *stored)
+		return err
 	}
 	if err := check.Token(t); err != nil {
 		return wrap("put token", err)
 	}
-	if t.ParentTokenID == "" {
+	if t.ParentTokenID == "" && t.RevokedAt == nil { // cannot be stored revoked: one statement
 		return wrap("put token", put(s.pool))
 	}
 	return wrap("put token", s.serializable(ctx, func(tx pgx.Tx) error { return put(tx) }))

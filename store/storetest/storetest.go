@@ -350,6 +350,25 @@ func testTokens(t *testing.T, open Opener) {
 		must(t, err)
 		equal(t, "RevokedTokens", rev, []string{"C", "P"})
 	})
+	t.Run("parent-registered-revoked-revokes-earlier-children", func(t *testing.T) {
+		// C names P as its parent before P exists; P then registers under the
+		// revoked G and inherits the revocation, which reaches C.
+		s, ctx := open(t), t.Context()
+		must(t, s.PutToken(ctx, tok("G", "", "x")))
+		_, err := s.RevokeToken(ctx, "G", base)
+		must(t, err)
+		must(t, s.PutToken(ctx, tok("C", "P", "x")))
+		must(t, s.PutToken(ctx, tok("D", "C", "x")))
+		must(t, s.PutToken(ctx, tok("P", "G", "x")))
+		rev, err := s.RevokedTokens(ctx)
+		must(t, err)
+		equal(t, "RevokedTokens", rev, []string{"C", "D", "G", "P"})
+		r, err := s.GetToken(ctx, "D")
+		must(t, err)
+		if !r.RevokedAt.Equal(store.NormTime(base)) {
+			t.Fatalf("D RevokedAt = %v, want G's %v", r.RevokedAt, store.NormTime(base))
+		}
+	})
 	t.Run("concurrent-register-and-revoke", func(t *testing.T) {
 		// Whatever the interleaving, once both calls returned the child of a
 		// revoked parent is revoked: a cascade cannot be escaped.
@@ -367,6 +386,28 @@ func testTokens(t *testing.T, open Opener) {
 			must(t, err)
 			if r.RevokedAt == nil {
 				t.Fatalf("round %d: child registered concurrently with its parent's revocation is not revoked", i)
+			}
+		}
+	})
+	t.Run("concurrent-register-child-and-revoked-parent", func(t *testing.T) {
+		// The child names a parent that is being registered (revoked, under a
+		// revoked grandparent) at the same time: the child ends revoked.
+		s, ctx := open(t), t.Context()
+		must(t, s.PutToken(ctx, tok("G", "", "x")))
+		_, err := s.RevokeToken(ctx, "G", base)
+		must(t, err)
+		for i := range 20 {
+			p, c := fmt.Sprintf("p%02d", i), fmt.Sprintf("c%02d", i)
+			var wg sync.WaitGroup
+			errs := make([]error, 2)
+			wg.Go(func() { errs[0] = s.PutToken(ctx, tok(p, "G", "x")) })
+			wg.Go(func() { errs[1] = s.PutToken(ctx, tok(c, p, "x")) })
+			wg.Wait()
+			must(t, errors.Join(errs...))
+			r, err := s.GetToken(ctx, c)
+			must(t, err)
+			if r.RevokedAt == nil {
+				t.Fatalf("round %d: child registered concurrently with its revoked parent is not revoked", i)
 			}
 		}
 	})
