@@ -1,6 +1,7 @@
 package injection
 
 import (
+	"slices"
 	"unicode"
 	"unicode/utf8"
 
@@ -66,31 +67,54 @@ func isASCIISpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
+// asciiMap drives the ASCII fast path: 0 drops the byte (control), ' '
+// marks white space, 0xff marks a non-ASCII byte, anything else is the
+// lower-cased byte.
+var asciiMap = func() (m [256]byte) {
+	for c := 0; c < 256; c++ {
+		switch {
+		case c >= utf8.RuneSelf:
+			m[c] = 0xff
+		case isASCIISpace(byte(c)):
+			m[c] = ' '
+		case c < 0x20 || c == 0x7f:
+			m[c] = 0
+		case 'A' <= c && c <= 'Z':
+			m[c] = byte(c) + 'a' - 'A'
+		default:
+			m[c] = byte(c)
+		}
+	}
+	return m
+}()
+
 // appendNormalized appends the normal form of s to dst.
 func appendNormalized[T string | []byte](dst []byte, s T) []byte {
 	start := len(dst)
+	dst = slices.Grow(dst, len(s))
+	buf := dst[:start+len(s)]
+	w := start
 	pend := false
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			return appendNormalizedSlow(dst[:start], string(s))
-		}
-		switch {
-		case isASCIISpace(c):
+		c := asciiMap[s[i]]
+		switch c {
+		case 0:
+			continue
+		case ' ':
 			pend = true
 			continue
-		case c < 0x20 || c == 0x7f:
-			continue // invisible control
-		case 'A' <= c && c <= 'Z':
-			c += 'a' - 'A'
+		case 0xff:
+			return appendNormalizedSlow(dst[:start], string(s))
 		}
-		if pend && len(dst) > start {
-			dst = append(dst, ' ')
+		if pend && w > start {
+			buf[w] = ' '
+			w++
 		}
 		pend = false
-		dst = append(dst, c)
+		buf[w] = c
+		w++
 	}
-	return unspace(dst, start)
+	return unspace(buf[:w], start)
 }
 
 func appendNormalizedSlow(dst []byte, s string) []byte {
@@ -143,6 +167,9 @@ func isSpacer(c byte) bool {
 // ASCII token, so "e - s t o p" joins too), or at least four single letters
 // or digits separated by the same one of ".-_*|+".
 func unspace(b []byte, start int) []byte {
+	if !mayUnspace(b[start:]) {
+		return b
+	}
 	n := len(b)
 	spaced := func(p int) bool { // a one-byte token between spaces
 		return b[p] != ' ' && b[p] < utf8.RuneSelf && (p == start || b[p-1] == ' ') && (p+1 >= n || b[p+1] == ' ')
@@ -189,6 +216,37 @@ func unspace(b []byte, start int) []byte {
 		i++
 	}
 	return b[:w]
+}
+
+// mayUnspace is a cheap pre-check for unspace: it reports whether b holds
+// four one-byte tokens in a row, or a token like "i.g.n.o" of single
+// characters separated by one repeated separator.
+func mayUnspace(b []byte) bool {
+	run, ts := 0, 0
+	for i := 0; i <= len(b); i++ {
+		if i < len(b) && b[i] != ' ' {
+			continue
+		}
+		tl := i - ts
+		if tl == 1 {
+			run++
+			if run >= 4 {
+				return true
+			}
+		} else {
+			run = 0
+			if tl >= 7 && isSpacer(b[ts+1]) && b[ts+3] == b[ts+1] && b[ts+5] == b[ts+1] {
+				return true
+			}
+			for k := ts; tl >= 7 && k+5 < i; k++ {
+				if isSpacer(b[k+1]) && b[k+3] == b[k+1] && b[k+5] == b[k+1] && isAlnum(b[k]) && isAlnum(b[k+2]) {
+					return true
+				}
+			}
+		}
+		ts = i + 1
+	}
+	return false
 }
 
 // Normalize returns the normal form of s that the scanner matches against

@@ -18,7 +18,9 @@ const (
 // spec is one detection pattern.
 //
 // Invariants (checked by tests): every match of expr contains one of the
-// trigger literals; when anchored, every match starts with one (so the
+// trigger literals and, when requires is set, one of the requires literals
+// (a second, string-wide prefilter for patterns whose triggers are common
+// words); when anchored, every match starts with one (so the
 // regexp runs anchored at each trigger occurrence); a match is at most
 // maxMatch bytes long; boundary means a trigger only counts at the start of a
 // word (not preceded by a letter or digit).
@@ -32,6 +34,7 @@ type spec struct {
 	id       string
 	category string
 	triggers []string
+	requires []string // if set, a match also contains one of these literals
 	anchored bool
 	boundary bool
 	expr     string
@@ -62,9 +65,11 @@ var specs = []spec{
 	// ---- instruction override ----
 	{id: "io.ignore-previous", category: CategoryInstructionOverride, anchored: true,
 		triggers: []string{"ignore", "disregard", "forget", "neglect", "overlook"},
+		requires: []string{"instruction", "prompt", "directive", "rule", "guideline", "command", "order", "context", "programming", "message", "guidance", "polic", "constraint", "conversation", "training"},
 		expr:     `(?:ignore|disregard|forget|neglect|overlook)~{D}(?:previous|prior|earlier|above|preceding|former|original|initial|old|existing|foregoing|system|developer|operator'?s?|safety|all)~@` + nounsInstr},
 	{id: "io.ignore-everything", category: CategoryInstructionOverride, anchored: true,
 		triggers: []string{"ignore", "disregard", "forget"},
+		requires: []string{"told", "said", "given", "instructed", "taught", "above", "before", "so far", "sofar", "previously", "earlier", "until now", "untilnow"},
 		expr:     `(?:ignore|disregard|forget)~(?:everything|all|anything)~(?:(?:you|i)~(?:were|was|have~been|'ve~been|had~been)?~(?:told|said|given|instructed|taught)|(?:said|written|stated|mentioned|that~came)?~(?:above|before~this|so~far|previously|earlier|until~now))`},
 	{id: "io.your-real-purpose", category: CategoryInstructionOverride, anchored: true,
 		triggers: []string{"your"},
@@ -77,20 +82,24 @@ var specs = []spec{
 		expr:     `from~(?:now~on|this~point~(?:on|forward))~(?:you~(?:are|will~be|must~ignore|will~ignore|no~longer|have~no|shall~ignore)|ignore|disregard|act~as|behave~as|respond~as|pretend|forget)`},
 	{id: "io.do-not-follow", category: CategoryInstructionOverride, anchored: true,
 		triggers: []string{"do not", "don't", "dont", "donot", "never", "stop", "no longer", "nolonger"},
+		requires: []string{"instruction", "rule", "prompt", "guideline", "polic", "directive", "programming", "restriction", "limit", "constraint", "order"},
 		expr:     `(?:do~not|don't|dont|never|stop|no~longer)~(?:follow|obey|listen~to|adhere~to|comply~with|respect|heed)(?:ing)?~{D}(?:the~|your~|any~|previous~|prior~|original~|system~|safety~|operator'?s?~)*(?:instructions|rules|prompt|guidelines|policies|policy|directives|programming|restrictions|limits|constraints|orders)`},
 	{id: "io.override-instructions", category: CategoryInstructionOverride, anchored: true,
 		triggers: []string{"override", "overwrite", "replace", "supersede", "void", "nullify", "revoke", "cancel"},
+		requires: []string{"instruction", "prompt", "directive", "guideline", "programming", "rules"},
 		expr:     `(?:override|overwrite|replace|supersede|void|nullify|revoke|cancel)~{D}(?:previous|prior|original|system|existing|initial|your|all|earlier|safety)~@(?:instructions|prompt|directives|guidelines|programming|system~prompt|rules~of~engagement)`},
-	{id: "io.end-of-prompt", category: CategoryInstructionOverride, anchored: false,
-		triggers: []string{"prompt", "instruction"},
-		expr:     `end~of~(?:the~)?(?:system~|original~|previous~|user~)?(?:prompt|instructions)`},
+	{id: "io.end-of-prompt", category: CategoryInstructionOverride, anchored: true, boundary: true,
+		triggers: []string{"end"},
+		expr:     `end~of~(?:the~)?(?:system~|original~|previous~|user~|developer~)?(?:prompt|instructions)`},
 
 	// ---- role hijack ----
 	{id: "rh.you-are-now", category: CategoryRoleHijack, anchored: true,
 		triggers: []string{"you", "you're", "youre"},
+		requires: []string{"now"},
 		expr:     `(?:you~are|you're|youre|you~will~now~be)~now~(?:an?~|the~|my~)?(?:no~longer|dan(?:[^a-z]|$)|free|` + badAdj[3:len(badAdj)-1] + `|root|admin|administrator|developer|god|hacker|in~(?:developer|god|jailbreak|unrestricted|dan|admin|sudo)~mode|operating~without|(?:an?~)?(?:different|new)~(?:ai|assistant|model|persona|character|entity))`},
-	{id: "rh.act-as", category: CategoryRoleHijack, anchored: false,
-		triggers: []string{"unrestricted", "unfiltered", "uncensored", "jailbroken", "evil", "malicious", "rogue", "unlimited", "unbound", "amoral", "rebel", "lawless", "unconstrained", "unaligned"},
+	{id: "rh.act-as", category: CategoryRoleHijack, anchored: true, boundary: true,
+		triggers: []string{"act", "behave", "respond", "answer", "function", "operate", "roleplay", "role-play", "pose", "pretend"},
+		requires: []string{"unrestricted", "unfiltered", "uncensored", "jailbroken", "evil", "malicious", "rogue", "unlimited", "unbound", "amoral", "rebel", "lawless", "unconstrained", "unaligned"},
 		expr:     `(?:act|behave|respond|answer|function|operate|roleplay|role-play|pose|pretend)~(?:as|like)~(?:if~you~(?:were|are)~)?(?:an?~|the~)?` + badAdj + `~(?:ai|assistant|model|agent|system|bot|chatbot|robot|llm|version|persona|entity)`},
 	{id: "rh.pretend", category: CategoryRoleHijack, anchored: true,
 		triggers: []string{"pretend", "imagine", "suppose"},
@@ -101,23 +110,28 @@ var specs = []spec{
 	{id: "rh.fake-role", category: CategoryRoleHijack, anchored: true,
 		triggers: []string{"system", "assistant", "developer", "admin"},
 		expr:     `(?:system|assistant|developer|admin)~(?:message|note|prompt)?~:~(?:ignore|disregard|from~now|new~instructions|override|forget|act~as|you~are~now|you~must~now|the~user~is~(?:an?~)?(?:admin|developer|root))`},
-	{id: "rh.mode-switch", category: CategoryRoleHijack, anchored: false,
-		triggers: []string{"mode"},
+	{id: "rh.mode-switch", category: CategoryRoleHijack, anchored: true, boundary: true,
+		triggers: []string{"developer", "dev", "god", "jailbreak", "dan", "sudo", "unrestricted", "unfiltered", "chaos", "evil", "debug", "enable", "activate", "enter", "switch", "turn", "unlock"},
+		requires: []string{"mode"},
 		expr:     `(?:(?:developer|dev|god|jailbreak|dan|sudo|unrestricted|unfiltered|chaos|evil|debug~override)~mode~(?:enabled|activated|on|engaged|unlocked)|(?:enable|activate|enter|switch~to|turn~on|unlock)~(?:the~)?(?:developer|god|jailbreak|dan|sudo|unrestricted|unfiltered|evil)~mode)`},
-	{id: "rh.new-identity", category: CategoryRoleHijack, anchored: false,
-		triggers: []string{"name", "identity", "role", "persona", "longer", "freed", "liberated", "unshackled", "released"},
+	{id: "rh.new-identity", category: CategoryRoleHijack, anchored: true, boundary: true,
+		triggers: []string{"your", "you"},
+		requires: []string{"now", "longer", "freed", "liberated", "unshackled", "released"},
 		expr:     `(?:your~(?:new~)?(?:name|identity|role|persona)~is~now|you~(?:are|will)~no~longer~(?:be~)?(?:an?~(?:ai|assistant|robot|model)|the~assistant|bound|restricted|limited|constrained|controlled|governed|subject~to)|you~have~been~(?:freed|liberated|unshackled|released~from))`},
-	{id: "rh.obey-me", category: CategoryRoleHijack, anchored: false,
-		triggers: []string{"obey", "serve", "i am your", "iamyour", "i'm your"},
+	{id: "rh.obey-me", category: CategoryRoleHijack, anchored: true, boundary: true,
+		triggers: []string{"you", "i am", "iam", "i'm"},
+		requires: []string{"obey", "serve", "admin", "developer", "creator", "master", "owner", "god", "programmer"},
 		expr:     `(?:you~(?:must|will|shall)~(?:now~)?(?:only~)?(?:obey|serve)~(?:me|only~me|my~(?:orders|commands|instructions))|(?:i~am|i'm)~your~(?:new~|real~|true~)?(?:admin|administrator|developer|creator|master|owner|god|programmer))`},
 
 	// ---- exfiltration ----
 	{id: "ex.reveal-prompt", category: CategoryExfiltration, anchored: true,
 		triggers: []string{"reveal", "print", "show", "display", "output", "repeat", "dump", "leak", "tell", "give", "write", "disclose", "expose", "recite", "echo", "what"},
+		requires: []string{"prompt", "message", "instruction", "rules", "configuration"},
 		expr:     `(?:reveal|print|show|display|output|repeat|dump|leak|tell~me|give~me|write~out|disclose|expose|recite|echo|what~(?:is|are|was|were))~{D}(?:me~)?(?:your~|the~|full~|entire~|complete~|exact~|verbatim~)*(?:system~prompt|initial~prompt|hidden~prompt|original~prompt|pre-?prompt|system~message|system~instructions|hidden~instructions|secret~instructions|developer~(?:message|instructions)|instructions~you~(?:were|have~been)~given|(?:initial|original|hidden|secret)~(?:instructions|rules|configuration)|prompt~(?:above|verbatim))`},
 	{id: "ex.credentials", category: CategoryExfiltration, anchored: true,
 		triggers: []string{"send", "post", "upload", "exfiltrate", "forward", "email", "transmit", "leak", "copy", "dump", "print", "reveal", "share", "give", "show", "tell", "output", "display", "read", "list", "paste"},
 		boundary: true,
+		requires: []string{"key", "password", "passwd", "credential", "token", "cookie", "env", "id_rsa", "aws_secret", "secret"},
 		expr:     `(?:send|post|upload|exfiltrate|forward|email|transmit|leak|copy|dump|print|reveal|share|give~me|show~me|tell~me|output|display|read~out|list|paste)~{D}@(?:api~?keys?|secret~keys?|private~keys?|signing~keys?|gateway~keys?|passwords?|passwd|credentials|access~tokens?|auth(?:entication)?~tokens?|bearer~tokens?|session~(?:tokens?|cookies?)|ssh~keys?|capability~tokens?|env(?:ironment)?~var(?:iable)?s|\.env(?:[^a-z]|$)|id_rsa|aws_secret|secrets(?:[^a-z]|$))`},
 	{id: "ex.send-external", category: CategoryExfiltration, anchored: true,
 		triggers: []string{"send", "post", "upload", "exfiltrate", "forward", "transmit", "leak", "copy", "pipe", "email", "mail"},
@@ -136,30 +150,37 @@ var specs = []spec{
 	// ---- safety bypass ----
 	{id: "sb.disable-safety", category: CategorySafetyBypass, anchored: true,
 		triggers: []string{"disable", "deactivate", "turn", "switch", "shut", "bypass", "circumvent", "override", "overrule", "defeat", "suppress", "sabotage", "tamper", "neutralize", "neutralise", "jumper", "short"},
+		requires: []string{"safety", "stop", "collision", "geofenc", "geo-fenc", "interlock", "curtain", "limit", "monitoring", "sensing", "detection", "bumper", "watchdog", "guardrail", "filter", "sintgate", "gateway", "attestation", "dead-man", "deadman", "safe"},
 		expr:     `(?:disable|deactivate|turn~off|switch~off|shut~off|shut~down|bypass|circumvent|override|overrule|defeat|suppress|sabotage|tamper~with|neutrali[sz]e|jumper|short~out)~{D}(?:safety|e-?stop|emergency~stops?|estop|collision~(?:avoidance|detection)|geo-?fenc(?:e|es|ing)|interlocks?|light~curtains?|speed~(?:limits?|limiter|monitoring)|force~(?:limits?|limiter|sensing|monitoring)|torque~(?:limits?|limiter)|velocity~limits?|human~(?:detection|presence~detection)|person~detection|presence~detection|proximity~(?:sensors?|detection)|bumpers?|watchdog|guardrails?|content~filters?|sintgate|the~gateway|attestation|dead-?man|protective~stop|safe~stop)`},
 	{id: "sb.skip-safety-check", category: CategorySafetyBypass, anchored: true,
 		triggers: []string{"ignore", "skip", "remove", "kill", "cut", "unplug", "mute", "silence", "drop", "lift", "raise", "exceed"},
 		boundary: true,
+		requires: []string{"safety", "stop", "geofenc", "geo-fenc", "interlock", "curtain", "limit", "collision", "detection", "watchdog"},
 		expr:     `(?:ignore|skip|remove|kill|cut~power~to|unplug|mute|silence|drop|lift|raise|exceed)~{D}(?:safety~(?:limits?|checks?|systems?|features?|protocols?|controller|monitor(?:ing)?|rules|constraints|mechanisms?|measures|guards?|interlocks?|zones?|rated|stops?|envelope)|e-?stop|estop|emergency~stop|geo-?fenc(?:e|es|ing)|interlocks?|light~curtains?|speed~limits?|velocity~limits?|force~limits?|torque~limits?|collision~(?:avoidance|detection)|human~detection|person~detection|watchdog|protective~stop)`},
 	{id: "sb.no-limits", category: CategorySafetyBypass, anchored: true,
 		triggers: []string{"without", "ignoring", "bypassing", "regardless", "disregarding", "overriding"},
 		expr:     `(?:without|ignoring|bypassing|regardless~of|disregarding|overriding)~(?:any~|the~|all~|your~)?(?:safety|speed|velocity|force|torque|power|geofence|collision)~(?:limits?|limitations|restrictions|constraints|checks|caps|boundaries|rules|margins|governors?|limiters?|interlocks?)`},
-	{id: "sb.full-power-humans", category: CategorySafetyBypass, anchored: false,
-		triggers: []string{"speed", "velocity", "force", "torque", "power", "thrust", "throttle"},
+	{id: "sb.full-power-humans", category: CategorySafetyBypass, anchored: true, boundary: true,
+		triggers: []string{"max", "full", "unlimited", "top", "highest"},
+		requires: []string{"regardless", "even if", "evenif", "despite", "ignor", "no matter", "nomatter", "whether or not", "whetherornot", "while", "toward", "into"},
 		expr:     `(?:max(?:imum)?|full|unlimited|top|highest)~(?:speed|velocity|force|torque|power|thrust|throttle)~@(?:(?:regardless~of|even~if|despite|ignor(?:e|ing)|no~matter~(?:if|whether)|whether~or~not)~@(?:` + humans + `|safety|(?:the~)?limits?|obstacles|collisions?|warnings?|(?:the~)?e-?stop)|while~` + humans + `|toward~(?:the~)?` + humans + `|into~(?:the~)?` + humans + `)`},
 	{id: "sb.ignore-humans", category: CategorySafetyBypass, anchored: true,
 		triggers: []string{"ignore", "disregard", "don't", "do not", "donot", "never", "run over", "runover", "drive", "crush", "even if", "evenif", "regardless", "despite"},
+		requires: []string{"human", "people", "person", "worker", "bystander", "personnel", "pedestrian", "children", "anyone", "someone", "staff", "operator"},
 		expr:     `(?:(?:ignore|disregard|don't~stop~for|do~not~stop~for|never~stop~for|don't~slow~(?:down~)?for|do~not~slow~(?:down~)?for|run~over|drive~(?:into|through)|crush)~{D}` + humans + `|(?:even~if|regardless~of~whether|despite)~(?:a~|the~|any~)?` + humans + `~(?:is~|are~)?(?:present|nearby|detected|in~the~(?:way|cell|area|zone|path|workspace)|close|around|standing))`},
-	{id: "sb.estop-tamper", category: CategorySafetyBypass, anchored: false,
-		triggers: []string{"stop", "interlock", "watchdog", "safety"},
+	{id: "sb.estop-tamper", category: CategorySafetyBypass, anchored: true, boundary: true,
+		triggers: []string{"reset", "re-arm", "rearm", "clear", "release", "unlatch", "hold", "block", "jam", "tape", "wedge", "prevent", "stop", "keep"},
+		requires: []string{"stop", "interlock", "watchdog", "safety"},
 		expr:     `(?:(?:reset|re-?arm|clear|release|unlatch|hold~down|block|jam|tape~down|wedge)~(?:the~)?(?:e-?stop|estop|emergency~stop)(?:~button)?~@(?:without|automatically|remotely|yourself|silently|so~(?:that|it)|permanently|whenever)|(?:prevent|stop|keep|block)~(?:the~)?(?:e-?stop|estop|emergency~stop|safety~system|safety~controller|interlock|watchdog)~from~(?:triggering|tripping|activating|engaging|firing|stopping))`},
 	{id: "sb.approval-bypass", category: CategorySafetyBypass, anchored: true,
 		triggers: []string{"skip", "bypass", "avoid", "circumvent", "evade", "get around", "getaround", "work around", "workaround", "auto-approve", "autoapprove", "auto approve", "self-approve", "selfapprove", "fake", "forge", "spoof", "without"},
 		boundary: true,
+		requires: []string{"approv", "review", "oversight", "sign", "person", "quorum", "authori", "escalation", "attestation", "gateway", "sintgate", "polic", "ledger", "audit", "tier", "confirmation", "supervision"},
 		expr:     `(?:(?:skip|bypass|avoid|circumvent|evade|get~around|work~around|auto-?~?approve|self-?~?approve|fake|forge|spoof)~{D}(?:human~|operator~|manual~)?(?:approvals?|review|oversight|sign-?off|two-?person~rule|quorum|authori[sz]ation|escalation|attestations?|the~gateway|sintgate|policy~checks?|the~ledger|audit~log|tier~checks?)|without~(?:any~)?(?:human|operator|manual)~(?:approval|review|oversight|confirmation|sign-?off|supervision))`},
 	{id: "sb.privilege-escalation", category: CategorySafetyBypass, anchored: true,
 		triggers: []string{"grant", "give", "assign", "elevate", "escalate", "raise", "set", "change", "lower", "forge", "mint", "self-sign", "selfsign", "self sign"},
 		boundary: true,
+		requires: []string{"admin", "root", "superuser", "tier", "full", "unrestricted", "unlimited", "elevated", "operator", "token"},
 		expr:     `(?:(?:grant|give|assign|elevate|escalate|raise)~(?:yourself|me|the~agent|this~agent|my~(?:agent|token))~(?:to~)?(?:admin|administrator|root|superuser|tier~?5|full|unrestricted|unlimited|elevated|operator)~(?:access|permissions?|privileges?|rights|scopes?|tier|level|role)|(?:set|change|lower)~(?:the~|my~|your~|this~)?(?:approval~|risk~|policy~)?tier~(?:of~this~request~)?to~[0-9]|(?:forge|mint|self-?~?sign)~@(?:capability~)?tokens?)`},
 
 	// ---- jailbreak framing ----
@@ -167,21 +188,26 @@ var specs = []spec{
 		triggers: []string{"jail", "anything now", "anythingnow", "dan", "stan", "dude", "anti", "evil", "unaligned"},
 		boundary: true,
 		expr:     `(?:jail~?br(?:eak|oken|eaking|eaked|eaks)|anything~now|dan~(?:mode|prompt|jailbreak)|stan~mode|dude~mode|anti-?~?dan|evil~confidant|unaligned~(?:ai|mode|model))`},
-	{id: "jb.hypothetical", category: CategoryJailbreak, anchored: false,
-		triggers: []string{"hypothetical", "fictional", "imaginary", "alternate", "educational", "research", "academic", "purely", "let", "imagine"},
+	{id: "jb.hypothetical", category: CategoryJailbreak, anchored: true, boundary: true,
+		triggers: []string{"hypothetically", "in a", "ina", "for", "purely", "let", "this is", "thisis", "imagine"},
+		requires: []string{"hypothetical", "fictional", "imaginary", "alternate", "purposes", "play", "roleplay", "role-play", "pretend", "world"},
 		expr:     `(?:hypothetically~(?:speaking~)?(?:if|,|you)|in~a~(?:fictional|hypothetical|imaginary|alternate)~(?:world|scenario|story|universe|setting|reality)|for~(?:purely~)?(?:educational|research|academic)~purposes~only|purely~fictional|let'?s~(?:play~a~game|roleplay|role-play|pretend)|this~is~(?:just~)?(?:a|an)~(?:fictional|hypothetical)~(?:scenario|story)|imagine~a~world~where~(?:you|ai|robots?)~(?:have|has|had)~no)`},
-	{id: "jb.no-restrictions", category: CategoryJailbreak, anchored: false,
-		triggers: []string{"restriction", "rules", "guidelines", "limitations", "policies", "ethic", "moral", "censorship", "programming", "safeguards", "guardrails", "content polic", "content filter"},
+	{id: "jb.no-restrictions", category: CategoryJailbreak, anchored: true, boundary: true,
+		triggers: []string{"you", "without", "free", "no", "not", "unbound", "freed", "liberated", "released", "unshackled", "with"},
+		requires: []string{"restriction", "rules", "guideline", "limitation", "polic", "ethic", "moral", "censorship", "programming", "safeguard", "guardrail", "content filter"},
 		expr:     `(?:you~(?:have|had|now~have)~no|without~any|free~(?:of|from)~(?:all~|any~)?|no~longer~(?:have|bound~by|subject~to)|not~bound~by|unbound~by|freed~from|liberated~from|released~from|unshackled~from|with~no)~(?:your~|the~)?(?:restrictions|rules|guidelines|limitations|policies|ethics|ethical~(?:guidelines|constraints)|morals|morality|censorship|programming|safeguards|guardrails|content~polic(?:y|ies)|content~filters?)`},
-	{id: "jb.stay-in-character", category: CategoryJailbreak, anchored: false,
-		triggers: []string{"character", "both", "opposite", "personalities"},
+	{id: "jb.stay-in-character", category: CategoryJailbreak, anchored: true, boundary: true,
+		triggers: []string{"stay", "remain", "keep", "never", "don't", "do not", "donot", "answer", "respond", "reply", "opposite", "two"},
+		requires: []string{"character", "both", "opposite", "responses", "personalities", "personas"},
 		expr:     `(?:(?:stay|remain|keep)~in~character|(?:never|don't|do~not)~break~character|(?:answer|respond|reply)~as~both|opposite~(?:mode|day)|two~(?:responses|personalities|personas))`},
-	{id: "jb.response-priming", category: CategoryJailbreak, anchored: false,
-		triggers: []string{"response", "reply", "answer", "output", "refuse", "decline", "say no", "sayno"},
+	{id: "jb.response-priming", category: CategoryJailbreak, anchored: true, boundary: true,
+		triggers: []string{"begin", "start", "prefix", "never", "do not", "donot", "don't", "you"},
+		requires: []string{"response", "reply", "answer", "output", "refuse", "decline", "say no", "sayno"},
 		expr:     `(?:(?:begin|start|prefix)~(?:your~)?(?:response|reply|answer|output)~with~["']?(?:sure|absolutely|of~course|certainly|yes|i~can|here~is)|(?:never|do~not|don't|you~(?:cannot|can't|can~not|must~not|will~not|may~not))~(?:refuse|decline|say~no)(?:[^a-z]|$))`},
 	{id: "jb.ethics-off", category: CategoryJailbreak, anchored: true,
 		triggers: []string{"ignore", "disable", "turn", "forget", "drop", "abandon", "set", "remove", "bypass"},
 		boundary: true,
+		requires: []string{"ethic", "moral", "alignment", "conscience", "content polic", "safety training", "rlhf", "filters and"},
 		expr:     `(?:ignore|disable|turn~off|forget|drop|abandon|set~aside|remove|bypass)~{D}(?:your~)?(?:ethics|ethical~(?:guidelines|constraints|rules|training)|morals|moral~(?:compass|code)|alignment|conscience|content~polic(?:y|ies)|safety~training|rlhf|filters~and~restrictions)`},
 
 	// ---- embedded command injection ----

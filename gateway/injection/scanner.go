@@ -62,6 +62,8 @@ type Scanner struct {
 	ac      *automaton
 	pats    []compiled
 	litPats [][]int32 // literal id → indices of the patterns it triggers
+	litReq  [][]int32 // literal id → indices of the patterns whose requires it satisfies
+	hasReq  uint64    // bit p: pattern p has a requires list
 	pool    sync.Pool
 }
 
@@ -113,18 +115,33 @@ func build(sp []spec) (*Scanner, error) {
 		return nil, err
 	}
 	s.pats = pats
+	if len(pats) > 64 {
+		return nil, errors.New("more than 64 patterns")
+	}
 	litID := map[string]int{}
 	var lits []string
+	lit := func(t string) int {
+		id, ok := litID[t]
+		if !ok {
+			id = len(lits)
+			litID[t] = id
+			lits = append(lits, t)
+			s.litPats = append(s.litPats, nil)
+			s.litReq = append(s.litReq, nil)
+		}
+		return id
+	}
 	for pi, p := range pats {
 		for _, t := range p.triggers {
-			id, ok := litID[t]
-			if !ok {
-				id = len(lits)
-				litID[t] = id
-				lits = append(lits, t)
-				s.litPats = append(s.litPats, nil)
-			}
+			id := lit(t)
 			s.litPats[id] = append(s.litPats[id], int32(pi))
+		}
+		if len(p.requires) > 0 {
+			s.hasReq |= 1 << pi
+		}
+		for _, t := range p.requires {
+			id := lit(t)
+			s.litReq[id] = append(s.litReq[id], int32(pi))
 		}
 	}
 	s.ac, err = buildAutomaton(lits)
@@ -358,6 +375,7 @@ func (s *Scanner) match(st *state, text []byte) (int, string) {
 	a := s.ac
 	K := a.nclass
 	hits := st.hits[:0]
+	var satisfied uint64
 	state := 0
 	for i := 0; i < len(text); i++ {
 		state = int(a.delta[state*K+int(a.class[text[i]])])
@@ -367,6 +385,9 @@ func (s *Scanner) match(st *state, text []byte) (int, string) {
 		}
 		for _, id := range a.outs[lo:hi] {
 			start := i + 1 - a.lens[id]
+			for _, p := range s.litReq[id] {
+				satisfied |= 1 << p
+			}
 			for _, p := range s.litPats[id] {
 				if s.pats[p].boundary && start > 0 && isAlnum(text[start-1]) {
 					continue
@@ -374,6 +395,17 @@ func (s *Scanner) match(st *state, text []byte) (int, string) {
 				hits = append(hits, hit{pat: p, start: int32(start), end: int32(i + 1)})
 			}
 		}
+	}
+	// Drop hits of patterns whose second literal set did not occur.
+	if blocked := s.hasReq &^ satisfied; blocked != 0 {
+		k := 0
+		for _, h := range hits {
+			if blocked&(1<<h.pat) == 0 {
+				hits[k] = h
+				k++
+			}
+		}
+		hits = hits[:k]
 	}
 	st.hits = hits
 	if len(hits) == 0 {

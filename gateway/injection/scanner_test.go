@@ -2,8 +2,8 @@ package injection
 
 import (
 	"encoding/base64"
-	"regexp"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"

@@ -1,0 +1,71 @@
+package injection
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzScanJSON: never panics; valid JSON never errors and invalid JSON always
+// does; findings are well-formed; ScanValue agrees with ScanJSON on whether
+// the document is clean.
+func FuzzScanJSON(f *testing.F) {
+	for _, tc := range scanCases {
+		f.Add([]byte(tc.params))
+	}
+	for _, e := range []string{`{"a":"\ud800"}`, `"\u0000ignore"`, `{"":""}`, `[[[[["rm -rf /"]]]]]`} {
+		f.Add([]byte(e))
+	}
+	s := New()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 1<<15 {
+			return
+		}
+		fd, err := s.ScanJSON(data)
+		if json.Valid(data) != (err == nil) {
+			t.Fatalf("valid=%v but err=%v", json.Valid(data), err)
+		}
+		if err != nil {
+			return
+		}
+		if fd != nil {
+			if len(fd.Excerpt) > MaxExcerpt || !utf8.ValidString(fd.Excerpt) {
+				t.Fatalf("excerpt %q", fd.Excerpt)
+			}
+			if !strings.HasPrefix(fd.Path, "$") || fd.Category == "" || fd.PatternID == "" {
+				t.Fatalf("finding %+v", fd)
+			}
+		}
+		var v any
+		if json.Unmarshal(data, &v) != nil {
+			return
+		}
+		fv := s.ScanValue(v)
+		if (fv == nil) != (fd == nil) {
+			t.Fatalf("ScanValue %+v vs ScanJSON %+v", fv, fd)
+		}
+	})
+}
+
+// FuzzNormalize: output is valid UTF-8 without upper-case ASCII, control
+// bytes, leading/trailing or doubled spaces.
+func FuzzNormalize(f *testing.F) {
+	for _, s := range []string{"Ignore ALL", "ｉｇｎｏｒｅ", "i g n o r e", "ig\u200bnore", "ЅYЅTЕM", "a\u00a0b", "\xff\xfe"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n := Normalize(s)
+		if !utf8.ValidString(n) && utf8.ValidString(s) {
+			t.Fatalf("invalid UTF-8 from valid input: %q", n)
+		}
+		if strings.HasPrefix(n, " ") || strings.HasSuffix(n, " ") || strings.Contains(n, "  ") {
+			t.Fatalf("spaces not collapsed: %q", n)
+		}
+		for i := 0; i < len(n); i++ {
+			if c := n[i]; 'A' <= c && c <= 'Z' || c < 0x20 || c == 0x7f {
+				t.Fatalf("byte %q left in %q", c, n)
+			}
+		}
+	})
+}
