@@ -357,3 +357,56 @@ func TestNoteSigner(t *testing.T) {
 		t.Error("a public-only key made a signer")
 	}
 }
+
+func TestNewKeyset(t *testing.T) {
+	k := goldenKey(t)
+	t.Run("reject/empty-gateway-id", func(t *testing.T) {
+		if _, err := NewKeyset("", k); err == nil {
+			t.Fatal("accepted")
+		}
+	})
+	t.Run("reject/public-only-key", func(t *testing.T) {
+		if _, err := NewKeyset("gw", Key{KID: k.KID, Public: k.Public}); err == nil {
+			t.Fatal("accepted")
+		}
+	})
+	t.Run("reject/short-seed", func(t *testing.T) {
+		if _, err := NewKey(make([]byte, 31), t0); err == nil {
+			t.Fatal("accepted")
+		}
+	})
+	t.Run("memory/rotate-and-save-do-not-touch-disk", func(t *testing.T) {
+		ks, err := NewKeyset("gw", k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ks.Path() != "" || ks.Save() != nil || ks.Reload() != nil {
+			t.Fatal("in-memory keyset did I/O")
+		}
+		kid, err := ks.Rotate(t0)
+		if err != nil || kid == k.KID || len(ks.Keys()) != 2 {
+			t.Fatalf("rotate: %s %v %v", kid, err, kidsOf(ks.Keys()))
+		}
+	})
+	t.Run("file/save-writes-current-state", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "k.json")
+		ks, err := LoadOrCreate(path, "gw", t0, WithRand(bytes.NewReader(bytes.Repeat([]byte{7}, 64))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := NewKey(bytes.Repeat([]byte{7}, 32), t0)
+		if ks.Active().KID != want.KID {
+			t.Fatalf("WithRand not used: %s", ks.Active().KID)
+		}
+		if err := ks.Save(); err != nil {
+			t.Fatal(err)
+		}
+		again, err := LoadOrCreate(path, "gw", t0)
+		if err != nil || again.Active().KID != want.KID {
+			t.Fatalf("%v %v", err, again)
+		}
+		if ks.Retention() != DefaultRetention {
+			t.Errorf("retention %v", ks.Retention())
+		}
+	})
+}
