@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -92,6 +93,10 @@ type Pipeline struct {
 	OnSevere func(ctx context.Context, agentID string)
 
 	state atomic.Pointer[State]
+
+	laterOnce sync.Once
+	later     chan ledger.Event
+	pending   sync.WaitGroup
 }
 
 // SetState installs a new facts state (policy reload, token registration…).
@@ -250,14 +255,27 @@ func (p *Pipeline) record(ctx context.Context, req *Request, st *State, o Outcom
 		payload["approvalId"] = approvalID
 	}
 	ev := ledger.Event{EventType: "policy.evaluated", AgentID: req.AgentID, TokenID: tokenIDOf(req, &o), Payload: payload}
+	// A deny or escalate is always recorded, whatever happens meanwhile. An
+	// allow is guarded by the breaker at the ledger's serialisation point
+	// and appended under the request's tracked context, so that a trip
+	// cancels it if it has not been serialised yet (an error from the
+	// ledger always means "not written").
+	actx := context.WithoutCancel(ctx)
 	if o.Verdict == Allow && req.Action != EstopAction {
 		ev.Guard = p.Breaker.Guard
+		actx = ctx
 	}
-	entry, err := p.Ledger.Append(context.WithoutCancel(ctx), ev)
+	entry, err := p.Ledger.Append(actx, ev)
 	if err != nil {
-		if o.Verdict == Allow && errors.Is(err, estop.ErrTripped) {
+		if o.Verdict == Allow && (errors.Is(err, estop.ErrTripped) || errors.Is(context.Cause(ctx), estop.ErrTripped)) {
 			// The breaker tripped before this allow could commit.
-			return p.record(ctx, req, st, Outcome{Verdict: Deny, Code: codes.EstopEngaged, Reason: "the e-stop was engaged before the decision committed", Stage: 11, Tier: o.Tier, Chain: o.Chain}, now)
+			// Preempted by a trip: answer at once; the deny's own entry is
+			// appended right after, batched with the other preempted ones
+			// (the trip entry already precedes it in the ledger).
+			deny := Outcome{Verdict: Deny, Code: codes.EstopEngaged, Reason: "the e-stop was engaged before the decision committed", Stage: 11, Tier: o.Tier, Chain: o.Chain}
+			payload["decision"], payload["code"], payload["stage"] = deny.Verdict.String(), string(deny.Code), deny.Stage
+			p.recordLater(ledger.Event{EventType: "policy.evaluated", AgentID: req.AgentID, TokenID: ev.TokenID, Payload: payload})
+			return p.answer(req, deny, nil, policyHash, "", 0, "")
 		}
 		p.Log.Error("ledger append", "err", err)
 		return p.answer(req, Outcome{Verdict: Deny, Code: codes.LedgerUnavailable, Reason: "the ledger could not commit the decision", Stage: 11, Tier: o.Tier}, nil, policyHash, "", 0, "")
@@ -265,7 +283,7 @@ func (p *Pipeline) record(ctx context.Context, req *Request, st *State, o Outcom
 	// A trip while the allow was committing: it committed before the trip
 	// entry, but the agent is answered ESTOP_ENGAGED and the ledger says so.
 	if o.Verdict == Allow && req.Action != EstopAction && context.Cause(ctx) != nil && p.Breaker.Tripped() {
-		p.recordEvent(ctx, "policy.superseded", req.AgentID, tokenIDOf(req, &o), map[string]any{"requestId": req.RequestID, "sequence": entry.SequenceNumber, "code": string(codes.EstopEngaged)})
+		p.recordLater(ledger.Event{EventType: "policy.superseded", AgentID: req.AgentID, TokenID: tokenIDOf(req, &o), Payload: map[string]any{"requestId": req.RequestID, "sequence": entry.SequenceNumber, "code": string(codes.EstopEngaged)}})
 		return p.answer(req, Outcome{Verdict: Deny, Code: codes.EstopEngaged, Reason: "the e-stop was engaged while the decision was in flight", Stage: 11, Tier: o.Tier}, &entry, policyHash, "", 0, "")
 	}
 	var att string
@@ -288,6 +306,72 @@ func (p *Pipeline) record(ctx context.Context, req *Request, st *State, o Outcom
 
 // AttestationTTLSeconds is the lifetime of a decision attestation.
 const AttestationTTLSeconds = 30
+
+// batchAppender is the optional batch capability of a ledger.
+type batchAppender interface {
+	AppendBatch(ctx context.Context, evs []ledger.Event) ([]ledger.Entry, []error, error)
+}
+
+// recordLater queues an event for the background writer, which appends
+// queued events in batches (one group commit for many). Used for the denies
+// of requests preempted by an e-stop trip, so that 1,000 in-flight requests
+// are answered at once rather than after 1,000 appends. If the queue is full
+// the event is appended synchronously: nothing is dropped.
+func (p *Pipeline) recordLater(ev ledger.Event) {
+	p.laterOnce.Do(func() {
+		p.later = make(chan ledger.Event, 1<<14)
+		go p.writeLater()
+	})
+	p.pending.Add(1)
+	select {
+	case p.later <- ev:
+	default:
+		defer p.pending.Done()
+		if _, err := p.Ledger.Append(context.Background(), ev); err != nil {
+			p.Log.Error("ledger append", "eventType", ev.EventType, "err", err)
+		}
+	}
+}
+
+func (p *Pipeline) writeLater() {
+	batch := make([]ledger.Event, 0, 256)
+	for ev := range p.later {
+		batch = append(batch[:0], ev)
+	drain:
+		for len(batch) < cap(batch) {
+			select {
+			case ev := <-p.later:
+				batch = append(batch, ev)
+			default:
+				break drain
+			}
+		}
+		if ba, ok := p.Ledger.(batchAppender); ok {
+			_, errs, err := ba.AppendBatch(context.Background(), batch)
+			if err != nil {
+				p.Log.Error("ledger batch append", "events", len(batch), "err", err)
+			}
+			for _, e := range errs {
+				if e != nil {
+					p.Log.Error("ledger batch append", "err", e)
+				}
+			}
+		} else {
+			for _, ev := range batch {
+				if _, err := p.Ledger.Append(context.Background(), ev); err != nil {
+					p.Log.Error("ledger append", "eventType", ev.EventType, "err", err)
+				}
+			}
+		}
+		for range batch {
+			p.pending.Done()
+		}
+	}
+}
+
+// Drain waits until every queued event has been appended. Call it after the
+// server stopped taking requests and before the ledger is closed.
+func (p *Pipeline) Drain() { p.pending.Wait() }
 
 // recordEvent appends a side event; a failure is logged (the decision's own
 // entry is what must commit).

@@ -23,11 +23,9 @@ import (
 	"github.com/sintgate/sintgate/gateway/attest"
 	"github.com/sintgate/sintgate/gateway/injection"
 	"github.com/sintgate/sintgate/gateway/policy"
-	"github.com/sintgate/sintgate/gateway/ratelimit"
 	"github.com/sintgate/sintgate/gateway/server"
 	"github.com/sintgate/sintgate/ledger"
 	"github.com/sintgate/sintgate/store"
-	"github.com/sintgate/sintgate/store/embedded"
 	"github.com/sintgate/sintgate/tokens"
 )
 
@@ -45,8 +43,11 @@ type Gateway struct {
 	closers   []func() error
 }
 
-// Close releases the stores.
+// Close drains queued ledger events and releases the stores.
 func (g *Gateway) Close() error {
+	if g.Pipeline != nil {
+		g.Pipeline.Drain()
+	}
 	var errs []error
 	for i := len(g.closers) - 1; i >= 0; i-- {
 		errs = append(errs, g.closers[i]())
@@ -106,7 +107,7 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	dataDir, policyPath, storeURL, log, clock := o.DataDir, o.PolicyPath, o.StoreURL, o.Log, o.Clock
+	dataDir, policyPath, log, clock := o.DataDir, o.PolicyPath, o.Log, o.Clock
 	cfg, err := ReadConfig(dataDir)
 	if err != nil {
 		return nil, fmt.Errorf("read config in %s (run `sint-gateway init --data-dir %s` first): %w", dataDir, dataDir, err)
@@ -116,21 +117,13 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 		_ = g.Close()
 		return nil, err
 	}
-	if storeURL != "" {
-		return fail(fmt.Errorf("store %q: only the embedded store is wired into serve so far", storeURL))
-	}
-	st, err := embedded.Open(filepath.Join(dataDir, stateFile))
+	be, err := openBackend(ctx, o)
 	if err != nil {
-		return fail(fmt.Errorf("open store: %w", err))
+		return fail(err)
 	}
-	g.Store = st
-	g.closers = append(g.closers, st.Close)
-	lg, err := openEmbeddedLedger(filepath.Join(dataDir, ledgerDir), clock)
-	if err != nil {
-		return fail(fmt.Errorf("open ledger: %w", err))
-	}
-	g.Ledger = lg
-	g.closers = append(g.closers, lg.Close)
+	g.closers = append(g.closers, be.Closers...)
+	st, lg := be.Store, be.Ledger
+	g.Store, g.Ledger = st, lg
 	g.Keys, err = attest.LoadOrCreate(filepath.Join(dataDir, KeysFile), cfg.GatewayID, clock())
 	if err != nil {
 		return fail(fmt.Errorf("load keys: %w", err))
@@ -153,7 +146,7 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 	verifier := tokens.NewVerifier(100_000)
 	p := &gateway.Pipeline{
 		GatewayID: cfg.GatewayID, Clock: clock, Breaker: g.Breaker, Ledger: lg,
-		Replay: gateway.NewMemoryReplay(4_000_000), Circuits: gateway.NewCircuits(), Limiter: ratelimit.NewCounter(),
+		Replay: be.Replay, Circuits: gateway.NewCircuits(), Limiter: be.Limiter,
 		Signer: gateway.KeysetSigner{Keys: g.Keys}, Escalator: g.Approvals, VerifySig: tokens.VerifySig,
 		Rejections: gateway.NewRejections(10 * time.Second), Log: log,
 	}
@@ -296,6 +289,7 @@ func Serve(ctx context.Context, o Options, listen string, out io.Writer) error {
 	fmt.Fprintf(out, "sint-gateway listening on http://%s (dashboard: http://%s/dashboard/)\n", listen, listen)
 	err = g.Server.Listen(ctx, listen)
 	cancel()
+	g.Pipeline.Drain()
 	_ = g.Pipeline.Rejections.Flush(context.Background(), g.Ledger, clock())
 	if err != nil {
 		return err

@@ -1,0 +1,183 @@
+package gateway
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/sintgate/sintgate/codes"
+	"github.com/sintgate/sintgate/estop"
+	"github.com/sintgate/sintgate/gateway/attest"
+	"github.com/sintgate/sintgate/gateway/injection"
+	"github.com/sintgate/sintgate/gateway/policy"
+	"github.com/sintgate/sintgate/gateway/ratelimit"
+	"github.com/sintgate/sintgate/ledger"
+	"github.com/sintgate/sintgate/tokens"
+	"github.com/sintgate/sintgate/tokens/tokentest"
+)
+
+// memLedger is a sequential in-memory ledger with the append contract of
+// ledger.Store: Guard runs under the sequencing lock; a context cancelled
+// before serialisation means "not written". hold, when set, blocks allow
+// appends (those with a Guard) before serialisation until it is closed.
+type memLedger struct {
+	mu      sync.Mutex
+	entries []ledger.Entry
+	fail    error
+	hold    chan struct{}
+	waiting sync.WaitGroup
+}
+
+func (l *memLedger) Append(ctx context.Context, ev ledger.Event) (ledger.Entry, error) {
+	if ev.Guard != nil && l.hold != nil {
+		l.waiting.Done()
+		select {
+		case <-l.hold:
+		case <-ctx.Done():
+			return ledger.Entry{}, codes.Wrap(codes.LedgerUnavailable, "append cancelled", context.Cause(ctx))
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.fail != nil {
+		return ledger.Entry{}, l.fail
+	}
+	if err := ctx.Err(); err != nil {
+		return ledger.Entry{}, codes.Wrap(codes.LedgerUnavailable, "append cancelled", context.Cause(ctx))
+	}
+	if ev.Guard != nil {
+		if err := ev.Guard(); err != nil {
+			return ledger.Entry{}, err
+		}
+	}
+	payload, err := json.Marshal(ev.Payload)
+	if err != nil {
+		return ledger.Entry{}, err
+	}
+	e := ledger.Entry{EventID: uuid.Must(uuid.NewV7()).String(), SequenceNumber: uint64(len(l.entries) + 1),
+		EventType: ev.EventType, AgentID: ev.AgentID, TokenID: ev.TokenID, Payload: payload, Hash: fmt.Sprintf("%064x", len(l.entries)+1)}
+	l.entries = append(l.entries, e)
+	return e, nil
+}
+
+func (l *memLedger) all() []ledger.Entry {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]ledger.Entry(nil), l.entries...)
+}
+
+// memLedger's recorder side for the breaker.
+type breakerRecorder struct{ l *memLedger }
+
+func (r breakerRecorder) RecordTrip(ctx context.Context, s estop.State, src estop.Source, reason string) error {
+	_, err := r.l.Append(context.WithoutCancel(ctx), ledger.Event{EventType: "safety.estop.tripped", AgentID: "system", Payload: map[string]any{"epoch": s.Epoch}})
+	return err
+}
+
+func (r breakerRecorder) RecordReset(ctx context.Context, s estop.State, operator, reason string) error {
+	_, err := r.l.Append(context.WithoutCancel(ctx), ledger.Event{EventType: "safety.estop.reset", AgentID: "system", Payload: map[string]any{"epoch": s.Epoch}})
+	return err
+}
+
+type fakeEscalator struct{}
+
+func (fakeEscalator) Escalate(_ context.Context, r *Request, _ *Outcome, _ string, now time.Time) (string, int64, error) {
+	return uuid.Must(uuid.NewV7()).String(), now.Add(time.Minute).UnixMilli(), nil
+}
+
+const testPolicy = `version: 1
+defaultTier: 4
+rules:
+  - resource: "ros:///cmd_vel"
+    actions: [publish]
+    tier: 2
+  - resource: "ros:///arm/**"
+    actions: [publish]
+    tier: 3
+`
+
+// fixture is a pipeline over in-memory parts with a trusted root "root" and
+// a registered depth-3 chain ending at agent "a3".
+type fixture struct {
+	p       *Pipeline
+	l       *memLedger
+	b       *estop.Breaker
+	now     time.Time
+	leafID  string
+	tokens  tokens.MapLookup
+	agent   string
+	counter int
+}
+
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	now := time.UnixMilli(1_763_928_000_000)
+	pol, err := policy.Parse("test.yaml", []byte(testPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &memLedger{}
+	b := estop.NewBreaker(estop.WithRecorder(breakerRecorder{l}), estop.WithClock(func() time.Time { return now }))
+	key, err := attest.NewKey(make([]byte, 32), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := attest.NewKeyset("gw-test", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A depth-3 chain root → a1 → a2 → a3, velocity limit 1 m/s.
+	nowMs := now.UnixMilli()
+	rc := tokentest.Root("root", "a1", 1, nowMs)
+	v := 1.0
+	rc.Constraints.MaxVelocityMps = &v
+	chain := []*tokens.Token{tokentest.Sign("root", rc)}
+	for i, sub := range []string{"a2", "a3"} {
+		c := tokentest.Child(chain[i], sub, 2+i)
+		chain = append(chain, tokentest.Sign([]string{"a1", "a2"}[i], c))
+	}
+	// a0 → a1 is the root here, so the chain depth is 2; add one more.
+	c := tokentest.Child(chain[2], "a4", 10)
+	chain = append(chain, tokentest.Sign("a3", c))
+	lookup := tokens.MapLookup{}
+	for _, x := range chain {
+		lookup[x.Claims.TokenID] = x.Raw
+	}
+	rev := tokens.NewRevocationSet()
+	p := &Pipeline{
+		GatewayID: "gw-test", Clock: func() time.Time { return now }, Breaker: b, Ledger: l,
+		Replay: NewMemoryReplay(1 << 20), Circuits: NewCircuits(), Limiter: ratelimit.NewCounter(),
+		Signer: KeysetSigner{Keys: ks}, Escalator: fakeEscalator{}, VerifySig: tokens.VerifySig,
+		Rejections: NewRejections(time.Second), Log: slog.New(slog.DiscardHandler),
+	}
+	p.SetState(&State{Policy: pol, Verifier: tokens.NewVerifier(1024), Roots: tokens.RootSet{tokentest.Pub("root"): true},
+		Revocations: rev, Tokens: lookup, Scanner: injection.New()})
+	return &fixture{p: p, l: l, b: b, now: now, leafID: chain[3].Claims.TokenID, tokens: lookup, agent: "a4"}
+}
+
+// input builds a signed intercept for the fixture's agent.
+func (f *fixture) input(mutate func(m map[string]any)) Input {
+	f.counter++
+	m := map[string]any{
+		"requestId": uuid.Must(uuid.NewV7()).String(), "agentId": tokentest.Pub(f.agent),
+		"timestamp": f.now.UnixMilli(), "tokenId": f.leafID, "resource": "ros:///cmd_vel", "action": "publish",
+		"params": map[string]any{"linear": map[string]any{"x": 0.4, "y": 0, "z": 0}},
+	}
+	if mutate != nil {
+		mutate(m)
+	}
+	body, _ := json.Marshal(m)
+	sig := base64.RawURLEncoding.EncodeToString(edSign(f.agent, body))
+	return Input{Body: body, Headers: AgentHeaders{AgentID: tokentest.Pub(f.agent), Timestamp: strconv.FormatInt(f.now.UnixMilli(), 10), Sig: sig}, Remote: "127.0.0.1"}
+}
+
+var errBoom = errors.New("disk on fire")

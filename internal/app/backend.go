@@ -1,0 +1,47 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/sintgate/sintgate/gateway"
+	"github.com/sintgate/sintgate/gateway/ratelimit"
+	"github.com/sintgate/sintgate/ledger"
+	"github.com/sintgate/sintgate/store"
+	"github.com/sintgate/sintgate/store/embedded"
+)
+
+// Backend is where a gateway's state lives: the store, the ledger, and the
+// replay cache and rate limiter (shared across replicas when replicated).
+type Backend struct {
+	Store   store.Store
+	Ledger  ledger.Store
+	Replay  gateway.ReplayCache
+	Limiter gateway.Limiter
+	// Closers release what was opened, in order of opening.
+	Closers []func() error
+}
+
+// openBackend opens the embedded backend (no StoreURL) or the replicated
+// one (PostgreSQL at StoreURL, Redis at RedisAddr).
+func openBackend(ctx context.Context, o Options) (*Backend, error) {
+	if o.StoreURL != "" {
+		return nil, fmt.Errorf("store %q: the replicated backend (PostgreSQL + Redis) is not wired yet", o.StoreURL)
+	}
+	be := &Backend{Replay: gateway.NewMemoryReplay(4_000_000), Limiter: ratelimit.NewCounter()}
+	st, err := embedded.Open(filepath.Join(o.DataDir, stateFile))
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	be.Store = st
+	be.Closers = append(be.Closers, st.Close)
+	lg, err := openEmbeddedLedger(filepath.Join(o.DataDir, ledgerDir), o.Clock)
+	if err != nil {
+		_ = st.Close()
+		return nil, fmt.Errorf("open ledger: %w", err)
+	}
+	be.Ledger = lg
+	be.Closers = append(be.Closers, lg.Close)
+	return be, nil
+}
