@@ -74,12 +74,15 @@ func TestPolygonContainsGridProperty(t *testing.T) {
 			pts = append(pts, [2]float64{x, y})
 		}
 	}
-	n := 0
+	n, combo := 0, 0
 	for i := range pts {
 		for j := range pts {
 			for k := range pts {
 				if !(i < j && j < k) {
 					continue
+				}
+				if combo++; combo%3 != 0 {
+					continue // a deterministic third of the ~18k triangles keeps -race runs short
 				}
 				tri := [][2]float64{pts[i], pts[j], pts[k]}
 				a := (tri[1][0]-tri[0][0])*(tri[2][1]-tri[0][1]) - (tri[1][1]-tri[0][1])*(tri[2][0]-tri[0][0])

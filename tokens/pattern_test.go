@@ -196,10 +196,13 @@ var genPattern = rapid.Custom(func(t *rapid.T) string {
 // and c (a character no pattern mentions, standing for "anything else").
 var universe = allStrings("abc/", 7)
 
+// universe6 is the length ≤ 6 part (the Match property checks every string).
+var universe6 = allStrings("abc/", 6)
+
 func TestMatchAgainstRegexpProperty(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		p := genPattern.Draw(t, "p")
-		for _, s := range universe {
+		for _, s := range universe6 {
 			if tokens.Match(p, s) != refMatch(p, s) {
 				t.Fatalf("Match(%q, %q) = %v, reference %v", p, s, tokens.Match(p, s), refMatch(p, s))
 			}
