@@ -8,8 +8,11 @@ import (
 )
 
 // FuzzScanJSON: never panics; valid JSON never errors and invalid JSON always
-// does; findings are well-formed; ScanValue agrees with ScanJSON on whether
-// the document is clean.
+// does; findings are well-formed; whatever ScanValue finds in the decoded
+// value, ScanJSON finds in the bytes. (The converse does not hold: with
+// duplicate keys ScanJSON scans every member while the decoded map keeps only
+// the last; the seed testdata/fuzz/FuzzScanJSON/0a675a9396cce9d1 is such a
+// document.)
 func FuzzScanJSON(f *testing.F) {
 	for _, tc := range scanCases {
 		f.Add([]byte(tc.params))
@@ -42,7 +45,7 @@ func FuzzScanJSON(f *testing.F) {
 			return
 		}
 		fv := s.ScanValue(v)
-		if (fv == nil) != (fd == nil) {
+		if fv != nil && fd == nil {
 			t.Fatalf("ScanValue %+v vs ScanJSON %+v", fv, fd)
 		}
 	})
