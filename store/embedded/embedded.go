@@ -328,13 +328,23 @@ type rootRec struct {
 	AddedAt int64  `json:"addedAtUs"`
 }
 
-// PutRoot adds r or replaces its name and time.
+// PutRoot adds r, or replaces the name of an existing root (its AddedAt
+// stays the first one).
 func (s *Store) PutRoot(ctx context.Context, r store.Root) error {
 	if err := check.Root(r); err != nil {
 		return wrap("put root", err)
 	}
 	return wrap("put root", s.update(ctx, func(tx *bolt.Tx) error {
-		return putJSON(tx.Bucket(bRoots), r.PublicKey, rootRec{Name: r.Name, AddedAt: micros(r.AddedAt)})
+		b := tx.Bucket(bRoots)
+		rec := rootRec{Name: r.Name, AddedAt: micros(r.AddedAt)}
+		var old rootRec
+		switch err := getJSON(b, r.PublicKey, &old); {
+		case err == nil:
+			rec.AddedAt = old.AddedAt
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		return putJSON(b, r.PublicKey, rec)
 	}))
 }
 

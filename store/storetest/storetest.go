@@ -82,10 +82,10 @@ func testRoots(t *testing.T, open Opener) {
 			{PublicKey: "bb", Name: "second", AddedAt: store.NormTime(base)},
 		})
 	})
-	t.Run("put-replaces-name", func(t *testing.T) {
+	t.Run("put-replaces-name-keeps-added-at", func(t *testing.T) {
 		s, ctx := open(t), t.Context()
 		must(t, s.PutRoot(ctx, store.Root{PublicKey: "aa", Name: "old", AddedAt: base}))
-		must(t, s.PutRoot(ctx, store.Root{PublicKey: "aa", Name: "new", AddedAt: base}))
+		must(t, s.PutRoot(ctx, store.Root{PublicKey: "aa", Name: "new", AddedAt: base.Add(time.Hour)}))
 		got, err := s.ListRoots(ctx)
 		must(t, err)
 		equal(t, "ListRoots", got, []store.Root{{PublicKey: "aa", Name: "new", AddedAt: store.NormTime(base)}})
