@@ -12,6 +12,7 @@ import (
 
 var serveFlags struct {
 	dataDir, listen, policy, store, redis, logLevel string
+	estopLink, estopKey, buttonPin, relayPin        string
 }
 
 var serveCmd = &cobra.Command{
@@ -23,6 +24,8 @@ var serveCmd = &cobra.Command{
 		return app.Serve(ctx, app.Options{
 			DataDir: serveFlags.dataDir, PolicyPath: serveFlags.policy, StoreURL: serveFlags.store,
 			RedisAddr: serveFlags.redis, Log: app.NewLogger(serveFlags.logLevel),
+			Hardware: app.Hardware{LinkAddr: serveFlags.estopLink, KeyFile: serveFlags.estopKey,
+				ButtonPin: serveFlags.buttonPin, RelayPin: serveFlags.relayPin},
 		}, serveFlags.listen, os.Stdout)
 	},
 }
@@ -35,5 +38,9 @@ func init() {
 	f.StringVar(&serveFlags.store, "store", envOr("SINT_STORE", ""), "store URL: empty for the embedded store, postgres://… for PostgreSQL (env SINT_STORE)")
 	f.StringVar(&serveFlags.redis, "redis", envOr("SINT_REDIS", ""), "Redis address for replicated deployments (env SINT_REDIS)")
 	f.StringVar(&serveFlags.logLevel, "log-level", envOr("SINT_LOG_LEVEL", "info"), "debug, info, warn or error")
+	f.StringVar(&serveFlags.estopLink, "estop-link", envOr("SINT_ESTOP_LINK", ""), "listen address for the e-stop controller link (sint-estopd); the gateway then boots tripped")
+	f.StringVar(&serveFlags.estopKey, "estop-key-file", envOr("SINT_ESTOP_KEY_FILE", ""), "file with the controller link's shared key (hex)")
+	f.StringVar(&serveFlags.buttonPin, "estop-button-pin", envOr("SINT_ESTOP_BUTTON_PIN", ""), "GPIO pin of a normally-closed e-stop button (periph.io name)")
+	f.StringVar(&serveFlags.relayPin, "estop-relay-pin", envOr("SINT_ESTOP_RELAY_PIN", ""), "GPIO pin of the safety relay (energised = run)")
 	root.AddCommand(serveCmd)
 }

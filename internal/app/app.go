@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sintgate/sintgate/estop"
+	"github.com/sintgate/sintgate/estop/anomaly"
 	"github.com/sintgate/sintgate/gateway"
 	"github.com/sintgate/sintgate/gateway/approvals"
 	"github.com/sintgate/sintgate/gateway/attest"
@@ -95,6 +96,7 @@ type Options struct {
 	PolicyPath string // "" = the shipped default policy
 	StoreURL   string // "" = embedded
 	RedisAddr  string
+	Hardware   Hardware // e-stop hardware; none by default
 	Log        *slog.Logger
 	Clock      func() time.Time // nil = time.Now
 }
@@ -139,6 +141,9 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 	initial, err := estop.LoadInitial(ctx, st)
 	if err != nil {
 		return fail(fmt.Errorf("load e-stop state: %w", err))
+	}
+	if o.Hardware.Configured() {
+		initial = estop.BootTripped(clock(), initial.Epoch, o.Hardware.bootSources()...)
 	}
 	g.Breaker = estop.NewBreaker(estop.WithInitial(initial), estop.WithRecorder(ledgerRecorder{lg}),
 		estop.WithPersister(estop.StorePersister{Store: st}), estop.WithClock(clock))
@@ -209,7 +214,22 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 		return np, nil
 	}
 	metrics := server.NewMetrics(g.Breaker.Tripped)
-	p.Observer = func(_ *gateway.Request, res *gateway.Result) { metrics.Observe(res) }
+	feed := &anomalyFeed{d: anomaly.New(anomaly.Config{TripOnSevereViolation: false}), threshold: pol.AnomalyThreshold(), clock: clock}
+	if feed.threshold <= 0 {
+		feed.threshold = 0.5
+	}
+	p.Anomaly = feed
+	persist := circuits.Persist
+	circuits.Persist = func(agentID string, c gateway.Circuit) {
+		if !c.Open {
+			feed.d.CloseCircuit(agentID)
+		}
+		persist(agentID, c)
+	}
+	p.Observer = func(req *gateway.Request, res *gateway.Result) {
+		metrics.Observe(res)
+		feed.observe(p, g.Breaker, lg, log, req, res)
+	}
 	g.Server = server.New(server.Deps{
 		GatewayID: cfg.GatewayID, Pipeline: p, Registry: reg, Store: st, Ledger: lg, Keys: g.Keys,
 		Breaker: g.Breaker, Approvals: g.Approvals, Verifier: verifier, ReloadPolicy: reload,
@@ -285,6 +305,10 @@ func Serve(ctx context.Context, o Options, listen string, out io.Writer) error {
 	bctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g.Background(bctx, clock)
+	if err := startHardware(bctx, o.Hardware, g.Breaker, log); err != nil {
+		log.Error("e-stop hardware", "err", err)
+		return err
+	}
 	log.Info("sint-gateway listening", "listen", listen, "dashboard", "http://"+listen+"/dashboard/", "gatewayId", g.Server.GatewayID, "estop", g.Breaker.Snapshot().String())
 	fmt.Fprintf(out, "sint-gateway listening on http://%s (dashboard: http://%s/dashboard/)\n", listen, listen)
 	err = g.Server.Listen(ctx, listen)

@@ -188,3 +188,5 @@ func str(p *string) string {
 }
 
 var _ = fmt.Sprint
+
+func defaultClient() *http.Client { return &http.Client{Timeout: 10 * time.Second} }
