@@ -69,6 +69,10 @@ func (p *pattern) match(r string) bool {
 	if p.toks[0].kind == tokLit && !strings.HasPrefix(r, p.toks[0].lit) {
 		return false
 	}
+	// and a literal suffix.
+	if last := p.toks[len(p.toks)-1]; last.kind == tokLit && !strings.HasSuffix(r, last.lit) {
+		return false
+	}
 	var buf [2][520]bool
 	var cur, next []bool
 	if len(r)+1 <= len(buf[0]) {
