@@ -24,7 +24,8 @@ const (
 // until it is MaxStale old; after that, and before the first successful
 // fetch, verification fails closed with ReasonKeysUnavailable.
 //
-// It reads no clock: every method takes now. It is safe for concurrent use;
+// Set MaxAge, MaxStale and MinInterval before first use. It reads no clock:
+// every method takes now. It is safe for concurrent use;
 // concurrent refreshes are coalesced into one request.
 type JWKSCache struct {
 	client *http.Client
