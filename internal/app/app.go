@@ -142,13 +142,16 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 	if err != nil {
 		return fail(fmt.Errorf("load e-stop state: %w", err))
 	}
+	if initial.Since.UnixMilli() == 0 {
+		initial.Since = time.Time{} // never persisted: the breaker stamps its start
+	}
 	if o.Hardware.Configured() {
 		initial = estop.BootTripped(clock(), initial.Epoch, o.Hardware.bootSources()...)
 	}
 	g.Breaker = estop.NewBreaker(estop.WithInitial(initial), estop.WithRecorder(ledgerRecorder{lg}),
 		estop.WithPersister(estop.StorePersister{Store: st}), estop.WithClock(clock))
 	g.Approvals = &approvals.Service{Store: st, Ledger: lg, Timeout: pol.ApprovalTimeout, Clock: clock, Log: log}
-	verifier := tokens.NewVerifier(100_000)
+	verifier := tokens.NewVerifier(16_384)
 	p := &gateway.Pipeline{
 		GatewayID: cfg.GatewayID, Clock: clock, Breaker: g.Breaker, Ledger: lg,
 		Replay: be.Replay, Circuits: gateway.NewCircuits(), Limiter: be.Limiter,
