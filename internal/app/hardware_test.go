@@ -68,6 +68,8 @@ func TestHardwareEstop(t *testing.T) {
 		t.Fatal("relay energised while tripped")
 	}
 	var body map[string]any
+	// Configuring the input flushes buffered edges: wait for it first.
+	waitUntil(t, "the button input to be configured", func() bool { btn.Lock(); defer btn.Unlock(); return btn.P == gpio.PullUp })
 	btn.EdgesChan <- gpio.Low // contact closed: released
 	waitUntil(t, "the released button to clear", func() bool { return len(g.Breaker.Snapshot().Latched()) == 0 })
 	if st := h.admin("POST", "/v1/estop/reset", map[string]string{"reason": "commissioning"}, &body); st != 200 {
