@@ -1,20 +1,30 @@
 // Package approvals keeps escalated requests as durable approvals
 // (PROTOCOL.md §7): creation at escalation (idempotent per agent and
-// request), reading, and cancellation of every pending approval when the
-// e-stop trips. Every step is a ledger event.
+// request), operator votes with the token's quorum, the written reason at
+// tier 4 and above and the two-person rule at tier 5, the allow issued on
+// approval (re-checked against the e-stop, revocation and expiry, appended
+// under the breaker's guard and attested), expiry, cancellation when the
+// e-stop trips, standing approvals, the agent's long-poll, and the event
+// hub behind the SSE and WebSocket streams. Every step is a ledger event.
 package approvals
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/sintgate/sintgate/api"
 	"github.com/sintgate/sintgate/codes"
+	"github.com/sintgate/sintgate/estop"
 	"github.com/sintgate/sintgate/gateway"
+	"github.com/sintgate/sintgate/gateway/attest"
 	"github.com/sintgate/sintgate/ledger"
 	"github.com/sintgate/sintgate/store"
 )
@@ -28,18 +38,85 @@ const (
 	Cancelled = "cancelled"
 )
 
+// Votes.
+const (
+	VoteApprove = "approve"
+	VoteDeny    = "deny"
+)
+
+// Limits.
+const (
+	// MaxStandingMs bounds standingForMs (PROTOCOL.md §7: ≤ 1 h).
+	MaxStandingMs = int64(time.Hour / time.Millisecond)
+	// MaxReasonBytes bounds a vote's reason.
+	MaxReasonBytes = 1024
+	// MaxWait bounds the agent's long-poll.
+	MaxWait = 30 * time.Second
+)
+
 // Ledger is the append side of the ledger.
 type Ledger interface {
 	Append(ctx context.Context, ev ledger.Event) (ledger.Entry, error)
 }
 
-// Service manages approvals. Safe for concurrent use.
+// Breaker is what approvals need of the e-stop breaker.
+type Breaker interface {
+	Tripped() bool
+	// Guard is nil while armed; it runs at the ledger's serialisation point.
+	Guard() error
+}
+
+// Facts gives the current facts state (the pipeline implements it).
+type Facts interface {
+	State() *gateway.State
+}
+
+// Service manages approvals. Safe for concurrent use. Store, Ledger,
+// Timeout, Clock and Log are needed for escalation; Breaker, Signer, Facts
+// and GatewayID for granting.
 type Service struct {
-	Store   store.Approvals
-	Ledger  Ledger
-	Timeout func(tier int) time.Duration
-	Clock   func() time.Time
-	Log     *slog.Logger
+	Store     store.Approvals
+	Ledger    Ledger
+	Timeout   func(tier int) time.Duration
+	Clock     func() time.Time
+	Log       *slog.Logger
+	GatewayID string
+	Breaker   Breaker
+	Signer    gateway.AttestSigner
+	Facts     Facts
+	Hub       *Hub // may be nil (no streams)
+
+	// mu serialises state transitions (votes, grants, expiry, cancellation)
+	// so that each transition is recorded once in the ledger.
+	mu sync.Mutex
+
+	wmu     sync.Mutex
+	changed chan struct{} // closed and replaced when an approval resolves
+
+	standingOnce sync.Once
+	standing     *Standing
+}
+
+// extra is the service's own data kept with an approval (store.Approval.Extra).
+type extra struct {
+	PolicyHash        string          `json:"policyHash"`
+	Envelope          map[string]any  `json:"envelope"`
+	Body              json.RawMessage `json:"body"`
+	Authorized        []string        `json:"authorized,omitempty"`
+	StandingUntil     int64           `json:"standingUntil,omitempty"`
+	StandingRevokedAt int64           `json:"standingRevokedAt,omitempty"`
+	StandingRevokedBy string          `json:"standingRevokedBy,omitempty"`
+}
+
+func extraOf(a store.Approval) extra {
+	var x extra
+	_ = json.Unmarshal(a.Extra, &x)
+	return x
+}
+
+func (x extra) bytes() []byte {
+	b, _ := json.Marshal(x)
+	return b
 }
 
 // Escalate implements gateway.Escalator: it stores a pending approval and
@@ -60,8 +137,11 @@ func (s *Service) Escalate(ctx context.Context, r *gateway.Request, o *gateway.O
 		Tier: o.Tier, RequiredApprovals: o.RequiredApprovals, Votes: []store.ApprovalVote{},
 		CreatedAt: now.UnixMilli(), ExpiresAt: now.Add(s.Timeout(o.Tier)).UnixMilli(),
 	}
-	extra, _ := json.Marshal(map[string]any{"policyHash": policyHash, "envelope": o.Envelope, "body": json.RawMessage(r.Body)})
-	a.Extra = extra
+	x := extra{PolicyHash: policyHash, Envelope: o.Envelope, Body: json.RawMessage(r.Body)}
+	if q := leaf.Claims.Constraints.Quorum; q != nil {
+		x.Authorized = slices.Clone(q.Authorized)
+	}
+	a.Extra = x.bytes()
 	got, err := s.Store.CreateApproval(ctx, a)
 	if errors.Is(err, store.ErrExists) {
 		return got.ApprovalID, got.ExpiresAt, nil
@@ -70,7 +150,7 @@ func (s *Service) Escalate(ctx context.Context, r *gateway.Request, o *gateway.O
 		return "", 0, err
 	}
 	if _, err := s.Ledger.Append(ctx, ledger.Event{EventType: "approval.requested", AgentID: r.AgentID, TokenID: a.TokenID, Payload: map[string]any{
-		"approvalId": a.ApprovalID, "requestId": a.RequestID, "resource": a.Resource, "action": a.Action,
+		"approvalId": a.ApprovalID, "requestId": a.RequestID, "agentId": a.AgentID, "resource": a.Resource, "action": a.Action,
 		"tier": a.Tier, "requiredApprovals": a.RequiredApprovals, "expiresAt": a.ExpiresAt,
 	}}); err != nil {
 		return "", 0, err
@@ -78,9 +158,19 @@ func (s *Service) Escalate(ctx context.Context, r *gateway.Request, o *gateway.O
 	return a.ApprovalID, a.ExpiresAt, nil
 }
 
-// Get returns an approval.
+// Get returns an approval. A pending approval past its expiry is resolved
+// expired first, so a reader never sees a stale pending state.
 func (s *Service) Get(ctx context.Context, id string) (store.Approval, error) {
-	return s.Store.GetApproval(ctx, id)
+	a, err := s.Store.GetApproval(ctx, id)
+	if err != nil {
+		return a, err
+	}
+	if a.State == Pending && a.ExpiresAt <= s.Clock().UnixMilli() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.expireLocked(ctx, id)
+	}
+	return a, nil
 }
 
 // List lists approvals in state ("" = all), newest first.
@@ -90,20 +180,23 @@ func (s *Service) List(ctx context.Context, state string, limit int) ([]store.Ap
 
 // CancelAll resolves every pending approval as cancelled (an e-stop trip).
 func (s *Service) CancelAll(ctx context.Context, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	pending, err := s.Store.ListApprovals(ctx, Pending, 0)
 	if err != nil {
 		s.Log.Error("cancel approvals", "err", err)
 		return
 	}
 	for _, a := range pending {
-		if err := s.resolve(ctx, a, Cancelled, codes.ApprovalCancelled, reason); err != nil {
+		if _, err := s.resolve(ctx, a, Cancelled, codes.ApprovalCancelled, reason); err != nil {
 			s.Log.Error("cancel approval", "approvalId", a.ApprovalID, "err", err)
 		}
 	}
 }
 
 // ExpireDue resolves every pending approval past its expiry as expired
-// (fail closed). The gateway calls it on a ticker, so timers survive restarts.
+// (fail closed). The gateway calls it on a ticker; expiry times are stored,
+// so timers resume after a restart.
 func (s *Service) ExpireDue(ctx context.Context) {
 	now := s.Clock().UnixMilli()
 	pending, err := s.Store.ListApprovals(ctx, Pending, 0)
@@ -113,52 +206,382 @@ func (s *Service) ExpireDue(ctx context.Context) {
 	}
 	for _, a := range pending {
 		if a.ExpiresAt <= now {
-			if err := s.resolve(ctx, a, Expired, codes.ApprovalTimeout, "no decision before the approval expired"); err != nil {
+			s.mu.Lock()
+			_, err := s.expireLocked(ctx, a.ApprovalID)
+			s.mu.Unlock()
+			if err != nil {
 				s.Log.Error("expire approval", "approvalId", a.ApprovalID, "err", err)
 			}
 		}
 	}
 }
 
-// resolve moves a pending approval to a final deny state with its decision
-// body, retrying on a concurrent update.
-func (s *Service) resolve(ctx context.Context, a store.Approval, state string, code codes.Code, reason string) error {
-	for range 5 {
-		if a.State != Pending {
-			return nil
-		}
-		now := s.Clock().UnixMilli()
-		entry, err := s.Ledger.Append(ctx, ledger.Event{EventType: "approval." + state, AgentID: "system", TokenID: a.TokenID, Payload: map[string]any{
-			"approvalId": a.ApprovalID, "requestId": a.RequestID, "reason": reason,
-		}})
-		if err != nil {
-			return err
-		}
-		c, r := string(code), reason
-		body, _ := json.Marshal(map[string]any{
-			"requestId": a.RequestID, "decision": "deny", "tier": a.Tier, "code": c, "reason": r,
-			"approvalId": a.ApprovalID, "attestation": nil, "envelope": nil,
-			"ledger":     map[string]any{"eventId": entry.EventID, "sequence": entry.SequenceNumber, "hash": entry.Hash},
-			"policyHash": policyHashOf(a),
-		})
-		a.State, a.ResolvedAt, a.Decision = state, &now, body
-		_, err = s.Store.UpdateApproval(ctx, a)
-		if !errors.Is(err, store.ErrConflict) {
-			return err
-		}
-		if a, err = s.Store.GetApproval(ctx, a.ApprovalID); err != nil {
-			return err
-		}
+// expireLocked re-reads id and expires it if it is still pending and due.
+func (s *Service) expireLocked(ctx context.Context, id string) (store.Approval, error) {
+	a, err := s.Store.GetApproval(ctx, id)
+	if err != nil || a.State != Pending || a.ExpiresAt > s.Clock().UnixMilli() {
+		return a, err
 	}
-	return errors.New("approval: too many concurrent updates")
+	return s.resolve(ctx, a, Expired, codes.ApprovalTimeout, "no decision before the approval expired")
 }
 
-func policyHashOf(a store.Approval) any {
-	var x struct {
-		PolicyHash string `json:"policyHash"`
-	}
-	if json.Unmarshal(a.Extra, &x) != nil || x.PolicyHash == "" {
-		return nil
-	}
-	return x.PolicyHash
+// Vote is one operator's vote.
+type Vote struct {
+	OperatorID    string
+	Vote          string // VoteApprove or VoteDeny
+	Reason        string
+	StandingForMs int64 // approve only, tier 3 only; 0 = none
 }
+
+// Validate checks a vote's fields that do not depend on the approval.
+func (v Vote) Validate() error {
+	switch {
+	case v.OperatorID == "":
+		return codes.New(codes.Unauthenticated, "the vote has no operator")
+	case v.Vote != VoteApprove && v.Vote != VoteDeny:
+		return codes.New(codes.MalformedRequest, `vote must be "approve" or "deny"`)
+	case len(v.Reason) > MaxReasonBytes:
+		return codes.New(codes.MalformedRequest, fmt.Sprintf("reason exceeds %d bytes", MaxReasonBytes))
+	case v.StandingForMs < 0 || v.StandingForMs > MaxStandingMs:
+		return codes.New(codes.MalformedRequest, fmt.Sprintf("standingForMs must be between 0 and %d", MaxStandingMs))
+	case v.StandingForMs > 0 && v.Vote != VoteApprove:
+		return codes.New(codes.MalformedRequest, "standingForMs applies to approvals only")
+	}
+	return nil
+}
+
+// Errors of Vote (test with errors.Is; codes.Of gives the wire code).
+var (
+	ErrNotInQuorum = codes.New(codes.Forbidden, "the operator is not in the token's quorum")
+	ErrResolved    = codes.New(codes.Conflict, "the approval is already resolved")
+	ErrNotFound    = codes.New(codes.NotFound, "approval not found")
+)
+
+// Vote records an operator's vote and resolves the approval when the vote
+// decides it. It returns the approval as it stands after the vote. A
+// repeated identical vote is a no-op that returns the current approval.
+func (s *Service) Vote(ctx context.Context, id string, v Vote) (store.Approval, error) {
+	if err := v.Validate(); err != nil {
+		return store.Approval{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.Store.GetApproval(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return a, ErrNotFound
+	}
+	if err != nil {
+		return a, err
+	}
+	x := extraOf(a)
+	if len(x.Authorized) > 0 && !slices.Contains(x.Authorized, v.OperatorID) {
+		return a, ErrNotInQuorum
+	}
+	for _, old := range a.Votes {
+		if old.OperatorID == v.OperatorID && old.Vote == v.Vote {
+			return a, nil // duplicate: idempotent
+		}
+	}
+	if a.State != Pending {
+		return a, codes.New(codes.Conflict, "the approval is already "+a.State)
+	}
+	now := s.Clock()
+	nowMs := now.UnixMilli()
+	if a.ExpiresAt <= nowMs {
+		a, err = s.resolve(ctx, a, Expired, codes.ApprovalTimeout, "no decision before the approval expired")
+		if err != nil {
+			return a, err
+		}
+		return a, codes.New(codes.Conflict, "the approval is already expired")
+	}
+	if v.Vote == VoteApprove {
+		if a.Tier >= 4 && v.Reason == "" {
+			return a, codes.New(codes.MalformedRequest, fmt.Sprintf("an approval at tier %d needs a written reason", a.Tier))
+		}
+		if v.StandingForMs > 0 && a.Tier != 3 {
+			return a, codes.New(codes.MalformedRequest, "standing approvals are for tier 3 only")
+		}
+	}
+	if s.Breaker != nil && s.Breaker.Tripped() {
+		a, err = s.resolve(ctx, a, Cancelled, codes.ApprovalCancelled, "e-stop tripped")
+		if err != nil {
+			return a, err
+		}
+		return a, codes.New(codes.Conflict, "the approval is already cancelled (the e-stop is engaged)")
+	}
+	a.Votes = append(slices.Clone(a.Votes), store.ApprovalVote{OperatorID: v.OperatorID, Vote: v.Vote, Reason: v.Reason, At: nowMs})
+	if v.Vote == VoteDeny {
+		reason := "denied by operator " + v.OperatorID
+		if v.Reason != "" {
+			reason += ": " + v.Reason
+		}
+		return s.resolve(ctx, a, Denied, codes.ApprovalDenied, reason)
+	}
+	if approvers(a) < a.RequiredApprovals {
+		if _, err := s.Ledger.Append(ctx, ledger.Event{EventType: "approval.voted", AgentID: a.AgentID, TokenID: a.TokenID, Payload: map[string]any{
+			"approvalId": a.ApprovalID, "requestId": a.RequestID, "operatorId": v.OperatorID, "vote": v.Vote,
+			"reason": v.Reason, "approvals": approvers(a), "requiredApprovals": a.RequiredApprovals,
+		}}); err != nil {
+			return a, err
+		}
+		return s.Store.UpdateApproval(ctx, a)
+	}
+	return s.grant(ctx, a, x, v.StandingForMs, now)
+}
+
+// approvers counts the distinct operators who voted approve.
+func approvers(a store.Approval) int {
+	seen := map[string]bool{}
+	for _, v := range a.Votes {
+		if v.Vote == VoteApprove {
+			seen[v.OperatorID] = true
+		}
+	}
+	return len(seen)
+}
+
+// grant issues the allow for an approval whose quorum is met: it re-checks
+// the token chain (revocation, expiry) against the current facts, appends
+// the allow entry under the breaker's guard and signs the attestation.
+func (s *Service) grant(ctx context.Context, a store.Approval, x extra, standingForMs int64, now time.Time) (store.Approval, error) {
+	req, perr := gateway.ParseRequest(x.Body)
+	if perr != nil {
+		return s.resolve(ctx, a, Denied, codes.InternalError, "the escalated request could not be re-read")
+	}
+	st := s.Facts.State()
+	if code, reason := recheck(req, st, now.UnixMilli()); code != "" {
+		return s.resolve(ctx, a, Denied, code, reason)
+	}
+	paramsHash, _ := attest.ParamsHash(req.InterceptRequest.Params)
+	voters := make([]string, 0, len(a.Votes))
+	for _, v := range a.Votes {
+		voters = append(voters, v.OperatorID)
+	}
+	payload := map[string]any{
+		"approvalId": a.ApprovalID, "requestId": a.RequestID, "agentId": a.AgentID, "resource": a.Resource,
+		"action": a.Action, "decision": api.Allow, "tier": a.Tier, "code": nil, "paramsHash": paramsHash,
+		"policyHash": x.PolicyHash, "operators": voters, "state": Approved,
+	}
+	if standingForMs > 0 {
+		payload["standingUntil"] = now.UnixMilli() + standingForMs
+	}
+	ev := ledger.Event{EventType: "approval.granted", AgentID: a.AgentID, TokenID: a.TokenID, Payload: payload}
+	if s.Breaker != nil {
+		ev.Guard = s.Breaker.Guard
+	}
+	entry, err := s.Ledger.Append(ctx, ev)
+	if err != nil {
+		if errors.Is(err, estop.ErrTripped) {
+			return s.resolve(ctx, a, Cancelled, codes.ApprovalCancelled, "e-stop tripped before the approval committed")
+		}
+		return a, err
+	}
+	if s.Breaker != nil && s.Breaker.Tripped() {
+		// Committed before the trip entry, but the e-stop is now engaged:
+		// the allow is not released.
+		s.record(ctx, "policy.superseded", a, map[string]any{"requestId": a.RequestID, "approvalId": a.ApprovalID, "sequence": entry.SequenceNumber, "code": string(codes.EstopEngaged)})
+		return s.resolve(ctx, a, Cancelled, codes.ApprovalCancelled, "e-stop tripped while the approval committed")
+	}
+	leafTier, tokenID := a.Tier, a.TokenID
+	att, err := s.Signer.SignAttestation(attest.Claims{
+		Issuer: s.GatewayID, Subject: a.AgentID, Audience: a.Resource, Action: a.Action, JTI: a.RequestID,
+		IssuedAt: now.Unix(), ExpiresAt: now.Unix() + gateway.AttestationTTLSeconds, TokenID: tokenID,
+		Tier: leafTier, ParamsHash: paramsHash, Envelope: envelopeJSON(x.Envelope), PolicyHash: x.PolicyHash,
+		LedgerSeq: entry.SequenceNumber,
+	})
+	if err != nil {
+		s.Log.Error("attestation", "err", err)
+		s.record(ctx, "policy.superseded", a, map[string]any{"requestId": a.RequestID, "approvalId": a.ApprovalID, "sequence": entry.SequenceNumber, "code": string(codes.InternalError)})
+		return s.resolve(ctx, a, Denied, codes.InternalError, "attestation could not be signed")
+	}
+	rid, aid := a.RequestID, a.ApprovalID
+	d := api.Decision{
+		RequestID: &rid, Decision: api.Allow, Tier: a.Tier, ApprovalID: &aid, Attestation: &att,
+		Envelope: envelopeJSON(x.Envelope), Ledger: &api.LedgerRef{EventID: entry.EventID, Sequence: entry.SequenceNumber, Hash: entry.Hash},
+	}
+	if x.PolicyHash != "" {
+		ph := x.PolicyHash
+		d.PolicyHash = &ph
+	}
+	body, _ := json.Marshal(d)
+	nowMs := now.UnixMilli()
+	a.State, a.ResolvedAt, a.Decision = Approved, &nowMs, body
+	if standingForMs > 0 {
+		x.StandingUntil = nowMs + standingForMs
+		a.Extra = x.bytes()
+	}
+	got, err := s.Store.UpdateApproval(ctx, a)
+	if err != nil {
+		return a, err
+	}
+	if standingForMs > 0 {
+		s.Standing().add(standingOf(got))
+	}
+	s.notify()
+	return got, nil
+}
+
+// recheck verifies the escalated request's token chain again at nowMs:
+// revocations and expiry since the escalation deny the approval.
+func recheck(req *gateway.Request, st *gateway.State, nowMs int64) (codes.Code, string) {
+	leafRaw := req.Token
+	var inline []string
+	if leafRaw == "" {
+		raw, ok := st.Tokens.TokenByID(req.TokenID)
+		if !ok {
+			return codes.TokenNotFound, "token " + req.TokenID + " is no longer registered"
+		}
+		leafRaw = raw
+	} else {
+		inline = req.Chain
+	}
+	chain, err := st.Verifier.VerifyChain(nowMs, leafRaw, inline, st.Roots, st.Revocations, st.Tokens, false)
+	if err != nil {
+		msg := "token verification failed at approval time"
+		var ce *codes.Error
+		if errors.As(err, &ce) {
+			msg = ce.Message + " (at approval time)"
+		}
+		return codes.Of(err), msg
+	}
+	if chain[len(chain)-1].Claims.Subject != req.AgentID {
+		return codes.TokenSubjectMismatch, "token subject is not the requesting agent"
+	}
+	return "", ""
+}
+
+// resolve moves a pending approval to a final deny state with its decision
+// body. The caller holds s.mu.
+func (s *Service) resolve(ctx context.Context, a store.Approval, state string, code codes.Code, reason string) (store.Approval, error) {
+	for range 5 {
+		if a.State != Pending {
+			return a, nil
+		}
+		now := s.Clock().UnixMilli()
+		entry, err := s.Ledger.Append(context.WithoutCancel(ctx), ledger.Event{EventType: "approval." + state, AgentID: a.AgentID, TokenID: a.TokenID, Payload: map[string]any{
+			"approvalId": a.ApprovalID, "requestId": a.RequestID, "agentId": a.AgentID, "state": state,
+			"decision": api.Deny, "code": string(code), "reason": reason, "tier": a.Tier,
+		}})
+		if err != nil {
+			return a, err
+		}
+		c, r, rid, aid := string(code), reason, a.RequestID, a.ApprovalID
+		d := api.Decision{
+			RequestID: &rid, Decision: api.Deny, Tier: a.Tier, Code: &c, Reason: &r, ApprovalID: &aid,
+			Ledger: &api.LedgerRef{EventID: entry.EventID, Sequence: entry.SequenceNumber, Hash: entry.Hash},
+		}
+		if ph := extraOf(a).PolicyHash; ph != "" {
+			d.PolicyHash = &ph
+		}
+		body, _ := json.Marshal(d)
+		a.State, a.ResolvedAt, a.Decision = state, &now, body
+		got, err := s.Store.UpdateApproval(context.WithoutCancel(ctx), a)
+		if err == nil {
+			s.notify()
+			return got, nil
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return a, err
+		}
+		if a, err = s.Store.GetApproval(ctx, a.ApprovalID); err != nil {
+			return a, err
+		}
+	}
+	return a, errors.New("approval: too many concurrent updates")
+}
+
+func (s *Service) record(ctx context.Context, typ string, a store.Approval, payload map[string]any) {
+	if _, err := s.Ledger.Append(context.WithoutCancel(ctx), ledger.Event{EventType: typ, AgentID: a.AgentID, TokenID: a.TokenID, Payload: payload}); err != nil {
+		s.Log.Error("ledger append", "eventType", typ, "err", err)
+	}
+}
+
+func envelopeJSON(v map[string]any) json.RawMessage {
+	if v == nil {
+		return json.RawMessage("{}")
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return json.RawMessage("{}")
+	}
+	return b
+}
+
+// changedCh returns the channel closed at the next resolution.
+func (s *Service) changedCh() <-chan struct{} {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.changed == nil {
+		s.changed = make(chan struct{})
+	}
+	return s.changed
+}
+
+func (s *Service) notify() {
+	s.wmu.Lock()
+	if s.changed != nil {
+		close(s.changed)
+	}
+	s.changed = make(chan struct{})
+	s.wmu.Unlock()
+}
+
+// Wait is the agent's long-poll: it returns the approval once it is
+// resolved, or as it stands (pending) when max (capped at MaxWait) passes
+// or ctx ends. Only the approval's own agent may wait on it.
+func (s *Service) Wait(ctx context.Context, id, agentID string, max time.Duration) (store.Approval, error) {
+	if max <= 0 || max > MaxWait {
+		max = MaxWait
+	}
+	deadline := time.NewTimer(max)
+	defer deadline.Stop()
+	poll := time.NewTicker(250 * time.Millisecond) // the clock may be settable: re-check expiry
+	defer poll.Stop()
+	for {
+		ch := s.changedCh()
+		a, err := s.Get(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return a, ErrNotFound
+		}
+		if err != nil {
+			return a, err
+		}
+		if a.AgentID != agentID {
+			return store.Approval{}, codes.New(codes.Forbidden, "only the approval's own agent may wait on it")
+		}
+		if a.State != Pending {
+			return a, nil
+		}
+		select {
+		case <-ch:
+		case <-poll.C:
+		case <-deadline.C:
+			return a, nil
+		case <-ctx.Done():
+			return a, nil
+		}
+	}
+}
+
+// DecisionBody is the §5.2 decision body for the approval's original
+// request and its HTTP status: the final decision once resolved, else 202
+// escalate.
+func DecisionBody(a store.Approval) (int, json.RawMessage) {
+	if a.State != Pending && len(a.Decision) > 0 {
+		if a.State == Approved {
+			return 200, a.Decision
+		}
+		return 403, a.Decision
+	}
+	rid, aid, n, exp := a.RequestID, a.ApprovalID, a.RequiredApprovals, a.ExpiresAt
+	reason := "waiting for operator approval"
+	d := api.Decision{RequestID: &rid, Decision: api.Escalate, Tier: a.Tier, Reason: &reason, ApprovalID: &aid, RequiredApprovals: &n, ExpiresAt: &exp}
+	if ph := extraOf(a).PolicyHash; ph != "" {
+		d.PolicyHash = &ph
+	}
+	b, _ := json.Marshal(d)
+	return 202, b
+}
+
+// Events returns the hub behind the approval streams (nil if none).
+func (s *Service) Events() *Hub { return s.Hub }

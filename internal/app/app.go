@@ -125,6 +125,7 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 	}
 	g.closers = append(g.closers, be.Closers...)
 	st, lg := be.Store, be.Ledger
+	hub, lg := approvalsHub(lg, log)
 	g.Store, g.Ledger = st, lg
 	g.Keys, err = attest.LoadOrCreate(filepath.Join(dataDir, KeysFile), cfg.GatewayID, clock())
 	if err != nil {
@@ -238,6 +239,9 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 		Breaker: g.Breaker, Approvals: g.Approvals, Verifier: verifier, ReloadPolicy: reload,
 		Log: log, Clock: clock, Metrics: metrics,
 	})
+	if err := wireApprovals(ctx, g, hub, p, cfg.GatewayID); err != nil {
+		return fail(err)
+	}
 	return g, nil
 }
 

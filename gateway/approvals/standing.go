@@ -1,0 +1,195 @@
+package approvals
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/sintgate/sintgate/codes"
+	"github.com/sintgate/sintgate/ledger"
+	"github.com/sintgate/sintgate/store"
+)
+
+// StandingApproval approves later tier-3 requests of one agent, token,
+// resource and action until Until (unix ms), unless revoked.
+type StandingApproval struct {
+	ApprovalID string   `json:"approvalId"`
+	AgentID    string   `json:"agentId"`
+	TokenID    string   `json:"tokenId"`
+	Resource   string   `json:"resource"`
+	Action     string   `json:"action"`
+	Operators  []string `json:"operators"`
+	CreatedAt  int64    `json:"createdAt"`
+	Until      int64    `json:"until"`
+	RevokedAt  *int64   `json:"revokedAt"`
+	RevokedBy  string   `json:"revokedBy,omitempty"`
+}
+
+type standingKey struct{ agent, token, resource, action string }
+
+// Standing is the in-memory set of standing approvals. It implements
+// gateway.StandingApprovals: Covers is a read-locked map lookup. Safe for
+// concurrent use.
+type Standing struct {
+	mu   sync.RWMutex
+	byK  map[standingKey][]*StandingApproval
+	byID map[string]*StandingApproval
+}
+
+// NewStanding returns an empty set.
+func NewStanding() *Standing {
+	return &Standing{byK: map[standingKey][]*StandingApproval{}, byID: map[string]*StandingApproval{}}
+}
+
+// Covers reports whether an unrevoked standing approval for exactly this
+// agent, token, resource and action is in force at nowMs.
+func (s *Standing) Covers(agentID, tokenID, resource, action string, nowMs int64) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, sa := range s.byK[standingKey{agentID, tokenID, resource, action}] {
+		if sa.RevokedAt == nil && nowMs < sa.Until {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Standing) add(sa StandingApproval) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.byID[sa.ApprovalID]; ok {
+		return
+	}
+	p := &sa
+	k := standingKey{sa.AgentID, sa.TokenID, sa.Resource, sa.Action}
+	s.byK[k] = append(s.byK[k], p)
+	s.byID[sa.ApprovalID] = p
+}
+
+// remove drops a standing approval and returns whether it was present.
+func (s *Standing) remove(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.byID[id]
+	if !ok {
+		return false
+	}
+	delete(s.byID, id)
+	k := standingKey{p.AgentID, p.TokenID, p.Resource, p.Action}
+	s.byK[k] = slices.DeleteFunc(s.byK[k], func(q *StandingApproval) bool { return q == p })
+	if len(s.byK[k]) == 0 {
+		delete(s.byK, k)
+	}
+	return true
+}
+
+// Active lists the standing approvals in force at nowMs, newest first, and
+// forgets the ones that lapsed.
+func (s *Standing) Active(nowMs int64) []StandingApproval {
+	s.mu.Lock()
+	var out []StandingApproval
+	var lapsed []string
+	for id, p := range s.byID {
+		if nowMs >= p.Until {
+			lapsed = append(lapsed, id)
+			continue
+		}
+		out = append(out, *p)
+	}
+	s.mu.Unlock()
+	for _, id := range lapsed {
+		s.remove(id)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt > out[j].CreatedAt || (out[i].CreatedAt == out[j].CreatedAt && out[i].ApprovalID > out[j].ApprovalID) })
+	return out
+}
+
+func standingOf(a store.Approval) StandingApproval {
+	x := extraOf(a)
+	ops := []string{}
+	for _, v := range a.Votes {
+		if v.Vote == VoteApprove {
+			ops = append(ops, v.OperatorID)
+		}
+	}
+	created := a.CreatedAt
+	if a.ResolvedAt != nil {
+		created = *a.ResolvedAt
+	}
+	sa := StandingApproval{ApprovalID: a.ApprovalID, AgentID: a.AgentID, TokenID: a.TokenID, Resource: a.Resource,
+		Action: a.Action, Operators: ops, CreatedAt: created, Until: x.StandingUntil, RevokedBy: x.StandingRevokedBy}
+	if x.StandingRevokedAt != 0 {
+		r := x.StandingRevokedAt
+		sa.RevokedAt = &r
+	}
+	return sa
+}
+
+// Standing returns the service's standing approvals (put it in
+// gateway.State.Standing).
+func (s *Service) Standing() *Standing {
+	s.standingOnce.Do(func() { s.standing = NewStanding() })
+	return s.standing
+}
+
+// LoadStanding restores the standing approvals still in force from the
+// store (call it once at start).
+func (s *Service) LoadStanding(ctx context.Context) error {
+	as, err := s.Store.ListApprovals(ctx, Approved, 0)
+	if err != nil {
+		return err
+	}
+	now := s.Clock().UnixMilli()
+	for _, a := range as {
+		x := extraOf(a)
+		if x.StandingUntil > now && x.StandingRevokedAt == 0 {
+			s.Standing().add(standingOf(a))
+		}
+	}
+	return nil
+}
+
+// ListStanding lists the standing approvals in force.
+func (s *Service) ListStanding() []StandingApproval {
+	return s.Standing().Active(s.Clock().UnixMilli())
+}
+
+// RevokeStanding ends the standing approval granted with approval id. It
+// is idempotent: revoking an already revoked or lapsed one returns it.
+func (s *Service) RevokeStanding(ctx context.Context, id, operatorID string) (StandingApproval, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.Store.GetApproval(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return StandingApproval{}, ErrNotFound
+	}
+	if err != nil {
+		return StandingApproval{}, err
+	}
+	x := extraOf(a)
+	if a.State != Approved || x.StandingUntil == 0 {
+		return StandingApproval{}, codes.New(codes.NotFound, "approval "+id+" granted no standing approval")
+	}
+	if x.StandingRevokedAt != 0 {
+		s.Standing().remove(id)
+		return standingOf(a), nil
+	}
+	now := s.Clock().UnixMilli()
+	if _, err := s.Ledger.Append(ctx, ledger.Event{EventType: "approval.standing.revoked", AgentID: a.AgentID, TokenID: a.TokenID, Payload: map[string]any{
+		"approvalId": a.ApprovalID, "operatorId": operatorID, "resource": a.Resource, "action": a.Action, "until": x.StandingUntil,
+	}}); err != nil {
+		return StandingApproval{}, err
+	}
+	// Forget it in memory first: once the revocation is in the ledger no
+	// later request may be covered, even if the store update fails.
+	s.Standing().remove(id)
+	x.StandingRevokedAt, x.StandingRevokedBy = now, operatorID
+	a.Extra = x.bytes()
+	got, err := s.Store.UpdateApproval(ctx, a)
+	if err != nil {
+		return StandingApproval{}, err
+	}
+	return standingOf(got), nil
+}

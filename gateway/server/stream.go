@@ -1,0 +1,285 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/contrib/websocket"
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/sintgate/sintgate/codes"
+	"github.com/sintgate/sintgate/gateway/approvals"
+)
+
+// Stream settings.
+var (
+	// StreamHeartbeat is the interval of the SSE heartbeat comment and the
+	// WebSocket ping.
+	StreamHeartbeat = 15 * time.Second
+	// StreamWriteTimeout bounds one write to a stream client; a client that
+	// does not read for this long is disconnected.
+	StreamWriteTimeout = 5 * time.Second
+)
+
+// Subprotocol is the WebSocket subprotocol of the approval stream (§4).
+const Subprotocol = "sint.v1"
+
+// lastEventID reads the resume point: the Last-Event-ID header, or the
+// lastEventId query parameter (for clients that cannot set headers).
+func lastEventID(c *fiber.Ctx) (uint64, bool, error) {
+	v := c.Get("Last-Event-ID")
+	if v == "" {
+		v = c.Query("lastEventId")
+	}
+	if v == "" {
+		return 0, false, nil
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		return 0, false, apiErr(400, codes.MalformedRequest, "Last-Event-ID must be a ledger sequence number")
+	}
+	return n, true, nil
+}
+
+// subscribe registers a stream client and returns its subscription and
+// resume point (the hub's position when there is none).
+func (s *Server) subscribe(c *fiber.Ctx) (*approvals.Hub, *approvals.Sub, uint64, error) {
+	v, err := s.voter()
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	hub := v.Events()
+	if hub == nil {
+		return nil, nil, 0, &APIError{Status: 503, Code: codes.InternalError, Message: "approval streams are not configured"}
+	}
+	after, resume, err := lastEventID(c)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	sub, err := hub.Subscribe()
+	if err != nil {
+		return nil, nil, 0, &APIError{Status: 503, Code: codes.InternalError, Message: "approval streams are stopping", Cause: err}
+	}
+	if !resume || after > sub.From {
+		after = sub.From
+	}
+	return hub, sub, after, nil
+}
+
+// replay sends the backlog (after, sub.From] then the live events until the
+// subscription ends or send fails. tick is called on every heartbeat.
+func replay(ctx context.Context, hub *approvals.Hub, sub *approvals.Sub, after uint64, send func(approvals.Event) error, tick func() error) error {
+	if err := hub.Backlog(ctx, after, sub.From, send); err != nil {
+		return err
+	}
+	t := time.NewTicker(StreamHeartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case ev, ok := <-sub.C:
+			if !ok {
+				if sub.Dropped() {
+					return errors.New("stream client too slow: disconnected")
+				}
+				return nil
+			}
+			if err := send(ev); err != nil {
+				return err
+			}
+		case <-t.C:
+			if err := tick(); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// approvalStream is GET /v1/approvals/stream (SSE).
+func (s *Server) approvalStream(c *fiber.Ctx) error {
+	hub, sub, after, err := s.subscribe(c)
+	if err != nil {
+		return err
+	}
+	c.Set("Content-Type", "text/event-stream")
+	c.Set("Cache-Control", "no-cache")
+	c.Set("X-Accel-Buffering", "no")
+	conn := c.Context().Conn()
+	log := s.Log
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer hub.Unsubscribe(sub)
+		flush := func() error {
+			_ = conn.SetWriteDeadline(time.Now().Add(StreamWriteTimeout))
+			return w.Flush()
+		}
+		if _, err := fmt.Fprintf(w, "retry: 1000\n: connected at %d\n\n", sub.From); err != nil || flush() != nil {
+			return
+		}
+		send := func(ev approvals.Event) error {
+			if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.Seq, ev.Name, ev.Data); err != nil {
+				return err
+			}
+			if len(sub.C) > 0 && w.Buffered() < 32<<10 {
+				return nil // more queued: flush with the next one
+			}
+			return flush()
+		}
+		tick := func() error {
+			if _, err := w.WriteString(": heartbeat\n\n"); err != nil {
+				return err
+			}
+			return flush()
+		}
+		err := replay(context.Background(), hub, sub, after, send, tick)
+		if err == nil {
+			err = flush()
+		}
+		if err != nil {
+			log.Debug("approval stream ended", "err", err)
+		}
+	})
+	return nil
+}
+
+// approvalWSAuth authenticates the WebSocket upgrade: the API key comes in
+// the bearer.<key> subprotocol (or Authorization), and the client must
+// offer sint.v1.
+func (s *Server) approvalWSAuth(c *fiber.Ctx) error {
+	if !websocket.IsWebSocketUpgrade(c) {
+		return apiErr(426, codes.MalformedRequest, "a WebSocket upgrade is required")
+	}
+	offered := false
+	for _, p := range strings.Split(c.Get("Sec-WebSocket-Protocol"), ",") {
+		if strings.TrimSpace(p) == Subprotocol {
+			offered = true
+		}
+	}
+	if !offered {
+		return apiErr(400, codes.MalformedRequest, "the client must offer the "+Subprotocol+" subprotocol")
+	}
+	if _, err := s.requireOp(c, "read"); err != nil {
+		return err
+	}
+	hub, sub, after, err := s.subscribe(c)
+	if err != nil {
+		return err
+	}
+	c.Locals("sint.sub", sub)
+	c.Locals("sint.hub", hub)
+	c.Locals("sint.after", after)
+	return c.Next()
+}
+
+// wsMessage is a client→server message.
+type wsMessage struct {
+	Type          string `json:"type"`
+	ApprovalID    string `json:"approvalId"`
+	Reason        string `json:"reason"`
+	StandingForMs int64  `json:"standingForMs"`
+}
+
+// approvalWS is GET /v1/approvals/ws: the stream's events server→client as
+// {"type":"event","id","event","data"}, votes client→server as
+// {"type":"approve"|"deny","approvalId","reason"} answered with
+// {"type":"result","approvalId","ok","approval"|"error"}.
+func (s *Server) approvalWS() fiber.Handler {
+	return websocket.New(func(conn *websocket.Conn) {
+		sub, _ := conn.Locals("sint.sub").(*approvals.Sub)
+		hub, _ := conn.Locals("sint.hub").(*approvals.Hub)
+		after, _ := conn.Locals("sint.after").(uint64)
+		op, _ := conn.Locals(operatorLocal).(*Operator)
+		if sub == nil || hub == nil || op == nil {
+			return
+		}
+		defer hub.Unsubscribe(sub)
+		var wmu sync.Mutex
+		write := func(v any) error {
+			b, err := json.Marshal(v)
+			if err != nil {
+				return err
+			}
+			wmu.Lock()
+			defer wmu.Unlock()
+			_ = conn.SetWriteDeadline(time.Now().Add(StreamWriteTimeout))
+			return conn.WriteMessage(websocket.TextMessage, b)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			defer cancel()
+			conn.SetReadLimit(64 << 10)
+			for {
+				_, msg, err := conn.ReadMessage()
+				if err != nil {
+					return
+				}
+				_ = write(s.wsVote(ctx, op, msg))
+			}
+		}()
+		send := func(ev approvals.Event) error {
+			return write(fiber.Map{"type": "event", "id": ev.Seq, "event": ev.Name, "data": ev.Data})
+		}
+		tick := func() error {
+			wmu.Lock()
+			defer wmu.Unlock()
+			return conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(StreamWriteTimeout))
+		}
+		if err := replay(ctx, hub, sub, after, send, tick); err != nil {
+			s.Log.Debug("approval websocket ended", "err", err)
+		}
+		wmu.Lock()
+		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+		wmu.Unlock()
+	}, websocket.Config{Subprotocols: []string{Subprotocol}})
+}
+
+// wsVote applies one client message under the same rules as the HTTP routes.
+func (s *Server) wsVote(ctx context.Context, op *Operator, msg []byte) fiber.Map {
+	var m wsMessage
+	fail := func(c codes.Code, id, text string) fiber.Map {
+		return fiber.Map{"type": "result", "approvalId": id, "ok": false, "error": fiber.Map{"code": string(c), "message": text}}
+	}
+	if err := decodeStrict(msg, &m); err != nil {
+		return fail(codes.MalformedRequest, "", "invalid message: "+err.Error())
+	}
+	if m.Type != approvals.VoteApprove && m.Type != approvals.VoteDeny {
+		return fail(codes.MalformedRequest, m.ApprovalID, `type must be "approve" or "deny"`)
+	}
+	if !op.Has("approve") {
+		return fail(codes.Forbidden, m.ApprovalID, "the API key lacks scope approve")
+	}
+	v, err := s.voter()
+	if err != nil {
+		return fail(codes.InternalError, m.ApprovalID, "approvals are not configured")
+	}
+	a, err := v.Vote(ctx, m.ApprovalID, approvals.Vote{OperatorID: op.OperatorID, Vote: m.Type, Reason: m.Reason, StandingForMs: m.StandingForMs})
+	if err != nil {
+		var ce *codes.Error
+		if errors.As(err, &ce) {
+			return fail(ce.Code, m.ApprovalID, ce.Message)
+		}
+		s.Log.Error("websocket vote", "err", err)
+		return fail(codes.InternalError, m.ApprovalID, "internal error")
+	}
+	return fiber.Map{"type": "result", "approvalId": m.ApprovalID, "ok": true, "approval": approvalView(a)}
+}
+
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data")
+	}
+	return nil
+}

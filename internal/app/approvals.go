@@ -1,0 +1,55 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/sintgate/sintgate/estop"
+	"github.com/sintgate/sintgate/gateway"
+	"github.com/sintgate/sintgate/gateway/approvals"
+	"github.com/sintgate/sintgate/ledger"
+)
+
+// approvalsHub returns the hub behind the approval streams and the ledger
+// wrapped so that every append wakes it. Build uses the wrapped ledger for
+// everything.
+func approvalsHub(l ledger.Store, log *slog.Logger) (*approvals.Hub, ledger.Store) {
+	hub := &approvals.Hub{Ledger: l, Log: log}
+	return hub, hub.Wrap(l)
+}
+
+// wireApprovals completes the approvals service once the pipeline exists:
+// the granting side (breaker, signer, facts), standing approvals in the
+// pipeline's state, the stream hub, and cancellation of every pending
+// approval on a trip from any source. Its goroutines stop at Close.
+func wireApprovals(ctx context.Context, g *Gateway, hub *approvals.Hub, p *gateway.Pipeline, gatewayID string) error {
+	a := g.Approvals
+	a.GatewayID, a.Breaker, a.Signer, a.Facts, a.Hub = gatewayID, g.Breaker, p.Signer, p, hub
+	if err := a.LoadStanding(ctx); err != nil {
+		return fmt.Errorf("load standing approvals: %w", err)
+	}
+	st := *p.State()
+	st.Standing = a.Standing()
+	p.SetState(&st)
+	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	if err := hub.Start(bctx); err != nil {
+		cancel()
+		return fmt.Errorf("start approvals hub: %w", err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = estop.WatchTrips(bctx, g.Breaker, func(estop.State) {
+			a.CancelAll(context.WithoutCancel(bctx), "e-stop tripped")
+		})
+	}()
+	g.closers = append(g.closers, func() error {
+		cancel()
+		wg.Wait()
+		return nil
+	})
+	return nil
+}
