@@ -90,12 +90,31 @@ var asciiMap = func() (m [256]byte) {
 
 // appendNormalized appends the normal form of s to dst.
 func appendNormalized[T string | []byte](dst []byte, s T) []byte {
+	out, _ := appendNormalizedRuns(dst, s)
+	return out
+}
+
+// appendNormalizedRuns is appendNormalized that also reports whether s may
+// hold an encoded run (MinEncodedRun or more base64-alphabet bytes in a row;
+// always true for non-ASCII input), so that the caller can skip the run
+// search without a second pass.
+func appendNormalizedRuns[T string | []byte](dst []byte, s T) ([]byte, bool) {
 	start := len(dst)
 	dst = slices.Grow(dst, len(s))
 	buf := dst[:start+len(s)]
 	w := start
 	pend := false
+	run, long := 0, false
+	tok, singles, spaced := 0, 0, false // letter-spacing detection for unspace
 	for i := 0; i < len(s); i++ {
+		if b64Table[s[i]] {
+			run++
+			if run >= MinEncodedRun {
+				long = true
+			}
+		} else {
+			run = 0
+		}
 		c := asciiMap[s[i]]
 		switch c {
 		case 0:
@@ -104,17 +123,35 @@ func appendNormalized[T string | []byte](dst []byte, s T) []byte {
 			pend = true
 			continue
 		case 0xff:
-			return appendNormalizedSlow(dst[:start], string(s))
+			return appendNormalizedSlow(dst[:start], string(s)), true
 		}
 		if pend && w > start {
 			buf[w] = ' '
 			w++
+			if tok == 1 {
+				singles++
+				if singles >= 3 { // this token is the 4th single in a row if it has 1 byte
+					spaced = spaced || i+1 >= len(s) || asciiMap[s[i+1]] == ' ' || asciiMap[s[i+1]] == 0
+				}
+			} else {
+				singles = 0
+			}
+			tok = 0
 		}
 		pend = false
 		buf[w] = c
 		w++
+		tok++
+		// "i.g.n.o": alnum, spacer, alnum, spacer, alnum, spacer, alnum.
+		if !spaced && w-start >= 7 && isAlnum(c) && isSpacer(buf[w-2]) && buf[w-2] != ' ' &&
+			buf[w-4] == buf[w-2] && buf[w-6] == buf[w-2] {
+			spaced = true
+		}
 	}
-	return unspace(buf[:w], start)
+	if !spaced {
+		return buf[:w], long
+	}
+	return unspace(buf[:w], start), long
 }
 
 func appendNormalizedSlow(dst []byte, s string) []byte {
@@ -125,6 +162,21 @@ func appendNormalizedSlow(dst []byte, s string) []byte {
 	for !it.Done() {
 		seg := it.Next()
 		for len(seg) > 0 {
+			if c := seg[0]; c < utf8.RuneSelf { // ASCII inside non-ASCII text
+				seg = seg[1:]
+				switch m := asciiMap[c]; m {
+				case 0:
+				case ' ':
+					pend = true
+				default:
+					if pend && len(dst) > start {
+						dst = append(dst, ' ')
+					}
+					pend = false
+					dst = append(dst, m)
+				}
+				continue
+			}
 			r, n := utf8.DecodeRune(seg)
 			seg = seg[n:]
 			if unicode.IsSpace(r) {
@@ -170,6 +222,11 @@ func unspace(b []byte, start int) []byte {
 	if !mayUnspace(b[start:]) {
 		return b
 	}
+	return unspaceAll(b, start)
+}
+
+// unspaceAll is unspace without the pre-check.
+func unspaceAll(b []byte, start int) []byte {
 	n := len(b)
 	spaced := func(p int) bool { // a one-byte token between spaces
 		return b[p] != ' ' && b[p] < utf8.RuneSelf && (p == start || b[p-1] == ' ') && (p+1 >= n || b[p+1] == ' ')

@@ -28,8 +28,11 @@ const (
 // expr is written over normalised text with three shorthands:
 //
 //	~  a word gap: up to 3 non-alphanumeric bytes (0 allowed, for letter-spaced text)
-//	{D} up to 4 determiners ("all", "the", "your", "of", …), each followed by a gap
+//	{D} any number of determiners ("all", "the", "your", "of", …), each followed by a gap
 //	@  up to 3 arbitrary words, each followed by a gap of at least one byte
+//
+// Unbounded repetitions are fine: the regexp only ever sees a window of at
+// most maxMatch bytes.
 type spec struct {
 	id       string
 	category string
@@ -42,8 +45,8 @@ type spec struct {
 
 const (
 	gapRE    = `[^a-z0-9]{0,3}`
-	detRE    = `(?:(?:all|any|the|your|my|of|these|those|every|its|their|our|this|that|such|and|or|previous|prior)[^a-z0-9]{0,3}){0,4}`
-	fillerRE = `(?:[a-z0-9'-]{1,20}[^a-z0-9]{1,3}){0,3}`
+	detRE    = `(?:(?:all|any|the|your|my|of|these|those|every|its|their|our|this|that|such|and|or|previous|prior)[^a-z0-9]{0,3})*`
+	fillerRE = `(?:[a-z0-9'-]+[^a-z0-9]{1,3}){0,3}`
 	// maxMatch bounds a match's length: windows of this size around a
 	// trigger contain every match that involves it.
 	maxMatch = 320

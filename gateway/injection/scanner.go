@@ -33,6 +33,7 @@ import (
 	"sync"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/sintgate/sintgate/codes"
 )
@@ -76,8 +77,38 @@ type hit struct {
 type state struct {
 	norm []byte
 	hits []hit
+	reqs []hit // occurrences of requires literals (pat = the pattern they serve)
 	path []seg
 	keys []string
+	// clean caches short strings already found clean in this scan (keys and
+	// values repeat a lot in arrays of objects); a ring of cacheSize entries.
+	clean  [cacheSize][]byte
+	cleanN int
+}
+
+const (
+	cacheSize   = 32
+	cacheMaxLen = 64
+)
+
+func (st *state) isClean(b []byte) bool {
+	if len(b) > cacheMaxLen {
+		return false
+	}
+	for i := 0; i < cacheSize && i < st.cleanN; i++ {
+		if string(st.clean[i]) == string(b) {
+			return true
+		}
+	}
+	return false
+}
+
+func (st *state) markClean(b []byte) {
+	if len(b) > cacheMaxLen {
+		return
+	}
+	st.clean[st.cleanN%cacheSize] = b
+	st.cleanN++
 }
 
 type seg struct {
@@ -192,7 +223,8 @@ func (s *Scanner) put(st *state) {
 	if cap(st.norm) > 64<<10 {
 		st.norm = make([]byte, 0, 1024)
 	}
-	st.hits, st.path, st.keys = st.hits[:0], st.path[:0], st.keys[:0]
+	st.hits, st.reqs, st.path, st.keys = st.hits[:0], st.reqs[:0], st.path[:0], st.keys[:0]
+	st.clean, st.cleanN = [cacheSize][]byte{}, 0
 	s.pool.Put(st)
 }
 
@@ -254,16 +286,25 @@ func (s *Scanner) value(st *state, v any, depth int) *Finding {
 
 // text scans one string (a value or a key) found at st.path.
 func (s *Scanner) text(st *state, str string) *Finding {
+	b := unsafe.Slice(unsafe.StringData(str), len(str)) // read-only view; str outlives the scan
+	if st.isClean(b) {
+		return nil
+	}
 	pi, ex := scanLevel(s, st, str, 0)
 	if pi < 0 {
+		st.markClean(b)
 		return nil
 	}
 	return &Finding{Category: s.pats[pi].category, PatternID: s.pats[pi].id, Path: renderPath(st.path), Excerpt: ex}
 }
 
 func (s *Scanner) textBytes(st *state, b []byte) *Finding {
+	if st.isClean(b) {
+		return nil
+	}
 	pi, ex := scanLevel(s, st, b, 0)
 	if pi < 0 {
+		st.markClean(b)
 		return nil
 	}
 	return &Finding{Category: s.pats[pi].category, PatternID: s.pats[pi].id, Path: renderPath(st.path), Excerpt: ex}
@@ -273,11 +314,12 @@ func (s *Scanner) textBytes(st *state, b []byte) *Finding {
 // encoded runs (up to MaxDecodeLvl levels). It returns the pattern index
 // (-1 if clean) and the excerpt.
 func scanLevel[T string | []byte](s *Scanner, st *state, raw T, level int) (int, string) {
-	st.norm = appendNormalized(st.norm[:0], raw)
+	var long bool
+	st.norm, long = appendNormalizedRuns(st.norm[:0], raw)
 	if pi, ex := s.match(st, st.norm); pi >= 0 {
 		return pi, ex
 	}
-	if level >= MaxDecodeLvl || len(raw) < MinEncodedRun {
+	if level >= MaxDecodeLvl || !long {
 		return -1, ""
 	}
 	n := len(raw)
@@ -375,6 +417,7 @@ func (s *Scanner) match(st *state, text []byte) (int, string) {
 	a := s.ac
 	K := a.nclass
 	hits := st.hits[:0]
+	reqs := st.reqs[:0]
 	var satisfied uint64
 	state := 0
 	for i := 0; i < len(text); i++ {
@@ -387,6 +430,7 @@ func (s *Scanner) match(st *state, text []byte) (int, string) {
 			start := i + 1 - a.lens[id]
 			for _, p := range s.litReq[id] {
 				satisfied |= 1 << p
+				reqs = append(reqs, hit{pat: p, start: int32(start), end: int32(i + 1)})
 			}
 			for _, p := range s.litPats[id] {
 				if s.pats[p].boundary && start > 0 && isAlnum(text[start-1]) {
@@ -407,16 +451,12 @@ func (s *Scanner) match(st *state, text []byte) (int, string) {
 		}
 		hits = hits[:k]
 	}
-	st.hits = hits
+	st.hits, st.reqs = hits, reqs
 	if len(hits) == 0 {
 		return -1, ""
 	}
-	slices.SortFunc(hits, func(x, y hit) int {
-		if x.pat != y.pat {
-			return int(x.pat - y.pat)
-		}
-		return int(x.start - y.start)
-	})
+	slices.SortFunc(hits, cmpHit)
+	slices.SortFunc(reqs, cmpHit)
 	n := len(text)
 	for i := 0; i < len(hits); {
 		p := hits[i].pat
@@ -424,7 +464,7 @@ func (s *Scanner) match(st *state, text []byte) (int, string) {
 		for j < len(hits) && hits[j].pat == p {
 			j++
 		}
-		if ex, ok := s.evalPattern(&s.pats[p], text, hits[i:j], n); ok {
+		if ex, ok := s.evalPattern(&s.pats[p], text, hits[i:j], reqs, n); ok {
 			return int(p), ex
 		}
 		i = j
@@ -432,7 +472,27 @@ func (s *Scanner) match(st *state, text []byte) (int, string) {
 	return -1, ""
 }
 
-func (s *Scanner) evalPattern(c *compiled, text []byte, hs []hit, n int) (string, bool) {
+func cmpHit(x, y hit) int {
+	if x.pat != y.pat {
+		return int(x.pat - y.pat)
+	}
+	return int(x.start - y.start)
+}
+
+// reqWithin reports whether a requires literal of pattern p lies inside
+// [lo, hi). reqs is sorted by (pat, start).
+func reqWithin(reqs []hit, p int32, lo, hi int) bool {
+	k, _ := slices.BinarySearchFunc(reqs, hit{pat: p, start: int32(lo)}, cmpHit)
+	for ; k < len(reqs) && reqs[k].pat == p && int(reqs[k].start) < hi; k++ {
+		if int(reqs[k].end) <= hi {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Scanner) evalPattern(c *compiled, text []byte, hs []hit, reqs []hit, n int) (string, bool) {
+	needReq := len(c.requires) > 0
 	if c.anchored {
 		last := int32(-1)
 		for _, h := range hs {
@@ -440,6 +500,9 @@ func (s *Scanner) evalPattern(c *compiled, text []byte, hs []hit, n int) (string
 				continue
 			}
 			last = h.start
+			if needReq && !reqWithin(reqs, h.pat, int(h.start), min(n, int(h.start)+maxMatch)) {
+				continue
+			}
 			win := text[h.start:min(n, int(h.start)+maxMatch)]
 			if loc := c.re.FindIndex(win); loc != nil {
 				return excerpt(win[loc[0]:loc[1]]), true

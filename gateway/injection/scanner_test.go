@@ -350,3 +350,35 @@ func TestConcurrentScans(t *testing.T) {
 		<-done
 	}
 }
+
+// TestNormalizeFastPathMatchesReference: the ASCII fast path, with its fused
+// letter-spacing detection, gives the same result as lower-casing,
+// collapsing and always running the join pass.
+func TestNormalizeFastPathMatchesReference(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		in := string(rapid.SliceOfN(rapid.SampledFrom([]byte("aB1 .-_\t\x00|x")), 0, 40).Draw(t, "in"))
+		var ref []byte
+		pend := false
+		for i := 0; i < len(in); i++ {
+			c := in[i]
+			switch {
+			case c == ' ' || c == '\t':
+				pend = true
+				continue
+			case c < 0x20:
+				continue
+			case 'A' <= c && c <= 'Z':
+				c += 'a' - 'A'
+			}
+			if pend && len(ref) > 0 {
+				ref = append(ref, ' ')
+			}
+			pend = false
+			ref = append(ref, c)
+		}
+		want := string(unspaceAll(ref, 0))
+		if got := Normalize(in); got != want {
+			t.Fatalf("Normalize(%q) = %q, reference %q", in, got, want)
+		}
+	})
+}
