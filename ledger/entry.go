@@ -131,9 +131,14 @@ func CanonicalPayload(p any) (json.RawMessage, error) {
 	if len(raw) > 4*MaxPayloadBytes {
 		return nil, invalid("payload too large", nil)
 	}
-	c, err := jcs.Transform(raw)
-	if err != nil {
-		return nil, invalid("payload is not valid JSON", err)
+	var c []byte
+	if isCanonical(raw) {
+		c = append([]byte(nil), raw...) // already canonical: skip the re-encoding
+	} else {
+		var err error
+		if c, err = jcs.Transform(raw); err != nil {
+			return nil, invalid("payload is not valid JSON", err)
+		}
 	}
 	if len(c) == 0 || c[0] != '{' {
 		return nil, invalid("payload must be a JSON object", nil)

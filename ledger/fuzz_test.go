@@ -193,3 +193,55 @@ func FuzzVerifyNDJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestIsCanonical(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{`{}`, true}, {`[]`, true}, {`{"a":1,"b":[true,false,null,"x"]}`, true}, {`-12`, true}, {`0`, true},
+		{`{"a":"\u001f\n\"\\é"}`, true},
+		{`{"b":1,"a":2}`, false}, {`{"a":1,"a":1}`, false}, {`{ "a":1}`, false}, {`1.5`, false}, {`1e2`, false},
+		{`01`, false}, {`-0`, false}, {`"\u0041"`, false}, {`"\u000a"`, false}, {`"\/"`, false}, {`"\u001F"`, false},
+		{`{"é":1}`, false}, {`1234567890123456`, false}, {"\"\xff\"", false}, {`{"a":}`, false}, {`[1,]`, false}, {``, false},
+	} {
+		if got := isCanonical([]byte(tc.in)); got != tc.want {
+			t.Errorf("isCanonical(%s) = %v", tc.in, got)
+		}
+	}
+}
+
+// FuzzIsCanonical: whatever the fast check accepts is a fixed point of the
+// reference JCS implementation.
+func FuzzIsCanonical(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":1,"b":[true,false,null,"x"]}`, `{"a":"\u001f\n\"\\é"}`, `[-12,0,{"z":{}}]`, `1.5`} {
+		f.Add([]byte(s))
+	}
+	f.Add([]byte(goldenInput))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !isCanonical(b) {
+			return
+		}
+		ref, err := jcs.Transform(b)
+		if err != nil {
+			t.Fatalf("accepted invalid JSON %q: %v", b, err)
+		}
+		if !bytes.Equal(ref, b) {
+			t.Fatalf("accepted non-canonical %q (canonical %q)", b, ref)
+		}
+	})
+}
+
+// BenchmarkVerifyNDJSON: offline verification rate of an export.
+func BenchmarkVerifyNDJSON(b *testing.B) {
+	data := exportOf(b, sealedChain(b, 5000))
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rep, err := VerifyNDJSON(bytes.NewReader(data), nil, nil)
+		if err != nil || !rep.Valid {
+			b.Fatal(rep, err)
+		}
+	}
+	b.ReportMetric(float64(5000*b.N)/b.Elapsed().Seconds(), "entries/s")
+}

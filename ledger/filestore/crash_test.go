@@ -26,7 +26,11 @@ func TestMain(m *testing.M) {
 		crashChild(dir)
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if big.dir != "" {
+		os.RemoveAll(big.dir) // the 1,000,000-entry benchmark store
+	}
+	os.Exit(code)
 }
 
 // crashChild appends from 16 goroutines forever and reports every append
