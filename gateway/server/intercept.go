@@ -23,6 +23,10 @@ func agentHeaders(c *fiber.Ctx) gateway.AgentHeaders {
 func (s *Server) intercept(c *fiber.Ctx) error {
 	// The body is copied: fasthttp reuses its buffer after the handler.
 	body := bytes.Clone(c.Body())
+	if s.Metrics != nil {
+		s.Metrics.InFlight(1)
+		defer s.Metrics.InFlight(-1)
+	}
 	res := s.Pipeline.Intercept(c.UserContext(), gateway.Input{Body: body, Headers: agentHeaders(c), Remote: c.IP()})
 	return c.Status(res.Status).JSON(res.Body)
 }

@@ -23,6 +23,7 @@ var endpointList = []string{
 	"POST /v1/ledger/verify", "GET /v1/ledger/export", "GET /v1/ledger/checkpoint",
 	"GET /v1/approvals", "GET /v1/approvals/{id}",
 	"GET /v1/estop", "POST /v1/estop/trip", "POST /v1/estop/reset",
+	"GET /v1/discovery/agents/{id}/circuit", "POST /v1/discovery/agents/{id}/circuit/close",
 	"GET /v1/roots", "POST /v1/roots", "DELETE /v1/roots/{publicKey}",
 	"GET /v1/apikeys", "POST /v1/apikeys", "DELETE /v1/apikeys/{id}", "POST /v1/policy/reload",
 	"GET /.well-known/jwks.json", "GET /.well-known/sint.json", "GET /metrics", "GET /v1/openapi.json",

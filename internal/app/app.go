@@ -232,6 +232,7 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 	}
 	p.Observer = func(req *gateway.Request, res *gateway.Result) {
 		metrics.Observe(res)
+		logDecision(log, req, res)
 		feed.observe(p, g.Breaker, lg, log, req, res)
 	}
 	g.Server = server.New(server.Deps{
@@ -327,4 +328,30 @@ func Serve(ctx context.Context, o Options, listen string, out io.Writer) error {
 	}
 	log.Info("sint-gateway stopped; in-flight requests were answered")
 	return nil
+}
+
+// logDecision writes one structured line per decision: denies and
+// escalations at info, allows at debug. It never logs params or secrets,
+// only the params hash recorded in the ledger.
+func logDecision(log *slog.Logger, req *gateway.Request, res *gateway.Result) {
+	level := slog.LevelInfo
+	if res.Body.Decision == "allow" {
+		level = slog.LevelDebug
+	}
+	if !log.Enabled(context.Background(), level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("decision", res.Body.Decision), slog.Int("status", res.Status), slog.Int("tier", res.Body.Tier),
+		slog.String("code", string(res.Outcome.Code)), slog.Int("stage", res.Outcome.Stage),
+		slog.Duration("took", res.Duration),
+	}
+	if req != nil {
+		attrs = append(attrs, slog.String("requestId", req.RequestID), slog.String("agentId", req.AgentID),
+			slog.String("resource", req.Resource), slog.String("action", req.Action))
+	}
+	if res.Entry != nil {
+		attrs = append(attrs, slog.Uint64("ledgerSeq", res.Entry.SequenceNumber))
+	}
+	log.LogAttrs(context.Background(), level, "decision", attrs...)
 }
