@@ -34,7 +34,9 @@ func TestPolicyReload(t *testing.T) {
 		h.t = t
 		bad := strings.Replace(string(orig), "    tier: 2\n", "    tier: 2\n    tierr: 3\n", 1)
 		os.WriteFile(path, []byte(bad), 0o600)
-		var e struct{ Error struct{ Code, Message string } }
+		var e struct {
+			Error struct{ Code, Message string }
+		}
 		if st := h.admin("POST", "/v1/policy/reload", nil, &e); st != 422 || !strings.Contains(e.Error.Message, "policy.yaml:") || !strings.Contains(e.Error.Message, "tierr") {
 			t.Fatalf("bad reload: %d %+v", st, e)
 		}
