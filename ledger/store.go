@@ -120,14 +120,33 @@ type Ledger struct {
 // latest checkpoint's own entry was appended since, it returns the latest
 // checkpoint without writing.
 func (l *Ledger) Checkpoint(ctx context.Context, s CheckpointSigner) (Checkpoint, error) {
+	return l.checkpoint(ctx, s, 0)
+}
+
+// CheckpointCovering returns a checkpoint whose tree contains sequence seq:
+// the latest one if it does, else a new one (recorded even if the ledger is
+// otherwise idle, so that a proof for the latest checkpoint's own entry can
+// be served). The proof endpoint uses it.
+func (l *Ledger) CheckpointCovering(ctx context.Context, s CheckpointSigner, seq uint64) (Checkpoint, error) {
+	return l.checkpoint(ctx, s, seq)
+}
+
+func (l *Ledger) checkpoint(ctx context.Context, s CheckpointSigner, cover uint64) (Checkpoint, error) {
 	size, err := l.Store.Size(ctx)
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	if last, err := l.LatestCheckpoint(ctx); err == nil && size <= last.TreeSize+1 {
-		return last, nil
-	} else if err != nil && !errors.Is(err, ErrNotFound) {
+	if cover > size {
+		return Checkpoint{}, ErrBadRange
+	}
+	last, err := l.LatestCheckpoint(ctx)
+	switch {
+	case err != nil && !errors.Is(err, ErrNotFound):
 		return Checkpoint{}, err
+	case err == nil && cover != 0 && last.TreeSize >= cover:
+		return last, nil
+	case err == nil && cover == 0 && size <= last.TreeSize+1:
+		return last, nil
 	}
 	if size == 0 {
 		return Checkpoint{}, fmt.Errorf("ledger: nothing to checkpoint: %w", ErrNotFound)

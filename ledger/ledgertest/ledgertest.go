@@ -537,6 +537,23 @@ func Run(t *testing.T, o Options) {
 		if err := ledger.VerifyConsistency(p, cp.TreeSize, cp2.TreeSize, tlog.Hash(r1), tlog.Hash(r2)); err != nil {
 			t.Fatal(err)
 		}
+		// A proof for the latest checkpoint's own entry needs a newer checkpoint.
+		head, _ := s.Head(ctx)
+		cov, err := l.CheckpointCovering(ctx, signer, head.SequenceNumber)
+		if err != nil || cov.TreeSize < head.SequenceNumber {
+			t.Fatalf("CheckpointCovering(%d) = %+v, %v", head.SequenceNumber, cov, err)
+		}
+		if p, err := s.InclusionProof(ctx, head.SequenceNumber-1, cov.TreeSize); err != nil {
+			t.Fatal(err)
+		} else {
+			r, _ := ledger.ParseHexHash(cov.RootHash)
+			if err := ledger.VerifyInclusion(p, cov.TreeSize, head.SequenceNumber-1, r, head.Hash); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if again, err := l.CheckpointCovering(ctx, signer, 3); err != nil || again.Note != cov.Note {
+			t.Fatalf("covered sequence re-signed: %v", err)
+		}
 		var payload ledger.Checkpoint
 		last, _ := s.Head(ctx)
 		if err := json.Unmarshal(last.Payload, &payload); err != nil || last.EventType != ledger.EventTypeCheckpoint || last.AgentID != "system" {
