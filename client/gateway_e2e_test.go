@@ -1,10 +1,5 @@
-//go:build e2e
-
 // End-to-end tests of the SDK against the real gateway (internal/app) built
-// in-process on an embedded store. They sit behind the e2e build tag so that
-// `go test ./client` depends only on the client's own code:
-//
-//	go test -tags e2e -race ./client/
+// in-process on an embedded store.
 package client_test
 
 import (
