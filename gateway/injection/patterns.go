@@ -139,6 +139,7 @@ var specs = []spec{
 	{id: "ex.send-external", category: CategoryExfiltration, anchored: true,
 		triggers: []string{"send", "post", "upload", "exfiltrate", "forward", "transmit", "leak", "copy", "pipe", "email", "mail"},
 		boundary: true,
+		requires: []string{"data", "log", "file", "record", "info", "telemetry", "map", "secret", "conversation", "history", "context", "memor", "credential", "key", "token", "password", "prompt", "database", "ledger"},
 		expr:     `(?:send|post|upload|exfiltrate|forward|transmit|leak|copy|pipe|e-?mail|mail)~@(?:(?:all|every|entire|whole|complete)~(?:the~|your~|of~(?:the|your)~)?(?:data|logs|files|records|information|info|telemetry|maps?)|(?:secrets|conversation|chat~history|context~window|memory|memories|credentials|keys|tokens|passwords|system~prompt|database|ledger|api~keys))~@(?:to|into|at|via)~(?:https?://|ftp://|[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}|[a-z0-9-]+\.(?:com|net|org|io|ru|cn|xyz|tk|top|info|biz|cc|su|pw)(?:[^a-z]|$)|(?:my|an?|the|this)~(?:external|remote|personal|private|attacker'?s?|following)~(?:server|endpoint|url|address|email|webhook|bucket|host)|webhook|pastebin|attacker|ngrok)`},
 	{id: "ex.exfil-endpoint", category: CategoryExfiltration, anchored: true,
 		triggers: []string{"pastebin", "webhook.site", "requestbin", "transfer.sh", "ngrok", "interact.sh", "burpcollaborator", "oast."},
