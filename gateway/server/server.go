@@ -107,6 +107,7 @@ func (s *Server) routes() {
 	s.ledgerRoutes()
 	s.approvalRoutes()
 	s.circuitRoutes()
+	s.dashboardRoutes()
 }
 
 // Listen serves on addr until ctx ends, then drains in-flight requests.
