@@ -13,6 +13,9 @@ type automaton struct {
 	outStart []int32  // per state: range into outs
 	outs     []int32  // literal ids ending at a state (own and via suffix links)
 	lens     []int    // literal lengths
+	// States are numbered so that every state with outputs is ≥ firstOut: the
+	// scan loop tests one integer per byte instead of loading outStart.
+	firstOut int
 }
 
 func buildAutomaton(lits []string) (*automaton, error) {
@@ -93,10 +96,39 @@ func buildAutomaton(lits []string) (*automaton, error) {
 			}
 		}
 	}
+	// Renumber: states without outputs first (the root stays 0), then those
+	// with outputs.
+	newID := make([]int, nstates)
+	next := 0
+	for st := 0; st < nstates; st++ {
+		if len(outs[st]) == 0 {
+			newID[st] = next
+			next++
+		}
+	}
+	a.firstOut = next
+	for st := 0; st < nstates; st++ {
+		if len(outs[st]) != 0 {
+			newID[st] = next
+			next++
+		}
+	}
+	if newID[0] != 0 {
+		return nil, fmt.Errorf("root state has outputs")
+	}
+	delta := make([]uint16, len(a.delta))
+	newOuts := make([][]int32, nstates)
+	for st := 0; st < nstates; st++ {
+		for c := 0; c < K; c++ {
+			delta[newID[st]*K+c] = uint16(newID[a.delta[st*K+c]])
+		}
+		newOuts[newID[st]] = outs[st]
+	}
+	a.delta = delta
 	a.outStart = make([]int32, nstates+1)
-	for s := 0; s < nstates; s++ {
-		a.outStart[s] = int32(len(a.outs))
-		a.outs = append(a.outs, outs[s]...)
+	for st := 0; st < nstates; st++ {
+		a.outStart[st] = int32(len(a.outs))
+		a.outs = append(a.outs, newOuts[st]...)
 	}
 	a.outStart[nstates] = int32(len(a.outs))
 	return a, nil
@@ -109,8 +141,8 @@ func (a *automaton) scan(text []byte, hit func(id int, start int)) {
 	s := 0
 	for i := 0; i < len(text); i++ {
 		s = int(a.delta[s*K+int(a.class[text[i]])])
-		if lo, hi := a.outStart[s], a.outStart[s+1]; lo != hi {
-			for _, id := range a.outs[lo:hi] {
+		if s >= a.firstOut {
+			for _, id := range a.outs[a.outStart[s]:a.outStart[s+1]] {
 				hit(int(id), i+1-a.lens[id])
 			}
 		}

@@ -38,6 +38,7 @@ type spec struct {
 	category string
 	triggers []string
 	requires []string // if set, a match also contains one of these literals
+	near     int      // if set, that literal ends within near bytes of the trigger start (else maxMatch)
 	anchored bool
 	boundary bool
 	expr     string
@@ -69,6 +70,7 @@ var specs = []spec{
 	{id: "io.ignore-previous", category: CategoryInstructionOverride, anchored: true,
 		triggers: []string{"ignore", "disregard", "forget", "neglect", "overlook"},
 		requires: []string{"instruction", "prompt", "directive", "rule", "guideline", "command", "order", "context", "programming", "message", "guidance", "polic", "constraint", "conversation", "training"},
+		near:     128,
 		expr:     `(?:ignore|disregard|forget|neglect|overlook)~{D}(?:previous|prior|earlier|above|preceding|former|original|initial|old|existing|foregoing|system|developer|operator'?s?|safety|all)~@` + nounsInstr},
 	{id: "io.ignore-everything", category: CategoryInstructionOverride, anchored: true,
 		triggers: []string{"ignore", "disregard", "forget"},
@@ -155,11 +157,13 @@ var specs = []spec{
 	{id: "sb.disable-safety", category: CategorySafetyBypass, anchored: true,
 		triggers: []string{"disable", "deactivate", "turn", "switch", "shut", "bypass", "circumvent", "override", "overrule", "defeat", "suppress", "sabotage", "tamper", "neutralize", "neutralise", "jumper", "short"},
 		requires: []string{"safety", "stop", "collision", "geofenc", "geo-fenc", "interlock", "curtain", "limit", "monitoring", "sensing", "detection", "bumper", "watchdog", "guardrail", "filter", "sintgate", "gateway", "attestation", "dead-man", "deadman", "safe"},
+		near:     64,
 		expr:     `(?:disable|deactivate|turn~off|switch~off|shut~off|shut~down|bypass|circumvent|override|overrule|defeat|suppress|sabotage|tamper~with|neutrali[sz]e|jumper|short~out)~{D}(?:safety|e-?stop|emergency~stops?|estop|collision~(?:avoidance|detection)|geo-?fenc(?:e|es|ing)|interlocks?|light~curtains?|speed~(?:limits?|limiter|monitoring)|force~(?:limits?|limiter|sensing|monitoring)|torque~(?:limits?|limiter)|velocity~limits?|human~(?:detection|presence~detection)|person~detection|presence~detection|proximity~(?:sensors?|detection)|bumpers?|watchdog|guardrails?|content~filters?|sintgate|the~gateway|attestation|dead-?man|protective~stop|safe~stop)`},
 	{id: "sb.skip-safety-check", category: CategorySafetyBypass, anchored: true,
 		triggers: []string{"ignore", "skip", "remove", "kill", "cut", "unplug", "mute", "silence", "drop", "lift", "raise", "exceed"},
 		boundary: true,
 		requires: []string{"safety", "stop", "geofenc", "geo-fenc", "interlock", "curtain", "limit", "collision", "detection", "watchdog"},
+		near:     64,
 		expr:     `(?:ignore|skip|remove|kill|cut~power~to|unplug|mute|silence|drop|lift|raise|exceed)~{D}(?:safety~(?:limits?|checks?|systems?|features?|protocols?|controller|monitor(?:ing)?|rules|constraints|mechanisms?|measures|guards?|interlocks?|zones?|rated|stops?|envelope)|e-?stop|estop|emergency~stop|geo-?fenc(?:e|es|ing)|interlocks?|light~curtains?|speed~limits?|velocity~limits?|force~limits?|torque~limits?|collision~(?:avoidance|detection)|human~detection|person~detection|watchdog|protective~stop)`},
 	{id: "sb.no-limits", category: CategorySafetyBypass, anchored: true,
 		triggers: []string{"without", "ignoring", "bypassing", "regardless", "disregarding", "overriding"},
@@ -167,14 +171,20 @@ var specs = []spec{
 	{id: "sb.full-power-humans", category: CategorySafetyBypass, anchored: true, boundary: true,
 		triggers: []string{"max", "full", "unlimited", "top", "highest"},
 		requires: []string{"regardless", "even if", "evenif", "despite", "ignor", "no matter", "nomatter", "whether or not", "whetherornot", "while", "toward", "into"},
-		expr:     `(?:max(?:imum)?|full|unlimited|top|highest)~(?:speed|velocity|force|torque|power|thrust|throttle)~@(?:(?:regardless~of|even~if|despite|ignor(?:e|ing)|no~matter~(?:if|whether)|whether~or~not)~@(?:` + humans + `|safety|(?:the~)?limits?|obstacles|collisions?|warnings?|(?:the~)?e-?stop)|while~` + humans + `|toward~(?:the~)?` + humans + `|into~(?:the~)?` + humans + `)`},
+		expr:     `(?:max(?:imum)?|full|unlimited|top|highest)~(?:speed|velocity|force|torque|power|thrust|throttle)~@(?:regardless~of|even~if|despite|ignor(?:e|ing)|no~matter~(?:if|whether)|whether~or~not)~@(?:` + humans + `|safety|(?:the~)?limits?|obstacles|collisions?|warnings?|(?:the~)?e-?stop)`},
+	{id: "sb.full-power-toward-humans", category: CategorySafetyBypass, anchored: true, boundary: true,
+		triggers: []string{"max", "full", "unlimited", "top", "highest"},
+		requires: []string{"while", "toward", "into"},
+		expr:     `(?:max(?:imum)?|full|unlimited|top|highest)~(?:speed|velocity|force|torque|power|thrust|throttle)~@(?:while|toward|into)~(?:the~)?` + humans},
 	{id: "sb.ignore-humans", category: CategorySafetyBypass, anchored: true,
 		triggers: []string{"ignore", "disregard", "don't", "do not", "donot", "never", "run over", "runover", "drive", "crush", "even if", "evenif", "regardless", "despite"},
 		requires: []string{"human", "people", "person", "worker", "bystander", "personnel", "pedestrian", "children", "anyone", "someone", "staff", "operator"},
+		near:     64,
 		expr:     `(?:(?:ignore|disregard|don't~stop~for|do~not~stop~for|never~stop~for|don't~slow~(?:down~)?for|do~not~slow~(?:down~)?for|run~over|drive~(?:into|through)|crush)~{D}` + humans + `|(?:even~if|regardless~of~whether|despite)~(?:a~|the~|any~)?` + humans + `~(?:is~|are~)?(?:present|nearby|detected|in~the~(?:way|cell|area|zone|path|workspace)|close|around|standing))`},
 	{id: "sb.estop-tamper", category: CategorySafetyBypass, anchored: true, boundary: true,
 		triggers: []string{"reset", "re-arm", "rearm", "clear", "release", "unlatch", "hold", "block", "jam", "tape", "wedge", "prevent", "stop", "keep"},
 		requires: []string{"stop", "interlock", "watchdog", "safety"},
+		near:     48,
 		expr:     `(?:(?:reset|re-?arm|clear|release|unlatch|hold~down|block|jam|tape~down|wedge)~(?:the~)?(?:e-?stop|estop|emergency~stop)(?:~button)?~@(?:without|automatically|remotely|yourself|silently|so~(?:that|it)|permanently|whenever)|(?:prevent|stop|keep|block)~(?:the~)?(?:e-?stop|estop|emergency~stop|safety~system|safety~controller|interlock|watchdog)~from~(?:triggering|tripping|activating|engaging|firing|stopping))`},
 	{id: "sb.approval-bypass", category: CategorySafetyBypass, anchored: true,
 		triggers: []string{"skip", "bypass", "avoid", "circumvent", "evade", "get around", "getaround", "work around", "workaround", "auto-approve", "autoapprove", "auto approve", "self-approve", "selfapprove", "fake", "forge", "spoof", "without"},
@@ -212,6 +222,7 @@ var specs = []spec{
 		triggers: []string{"ignore", "disable", "turn", "forget", "drop", "abandon", "set", "remove", "bypass"},
 		boundary: true,
 		requires: []string{"ethic", "moral", "alignment", "conscience", "content polic", "safety training", "rlhf", "filters and"},
+		near:     64,
 		expr:     `(?:ignore|disable|turn~off|forget|drop|abandon|set~aside|remove|bypass)~{D}(?:your~)?(?:ethics|ethical~(?:guidelines|constraints|rules|training)|morals|moral~(?:compass|code)|alignment|conscience|content~polic(?:y|ies)|safety~training|rlhf|filters~and~restrictions)`},
 
 	// ---- embedded command injection ----

@@ -416,17 +416,17 @@ func printable(b []byte) bool {
 func (s *Scanner) match(st *state, text []byte) (int, string) {
 	a := s.ac
 	K := a.nclass
+	firstOut := a.firstOut
 	hits := st.hits[:0]
 	reqs := st.reqs[:0]
 	var satisfied uint64
 	state := 0
 	for i := 0; i < len(text); i++ {
 		state = int(a.delta[state*K+int(a.class[text[i]])])
-		lo, hi := a.outStart[state], a.outStart[state+1]
-		if lo == hi {
+		if state < firstOut {
 			continue
 		}
-		for _, id := range a.outs[lo:hi] {
+		for _, id := range a.outs[a.outStart[state]:a.outStart[state+1]] {
 			start := i + 1 - a.lens[id]
 			for _, p := range s.litReq[id] {
 				satisfied |= 1 << p
@@ -493,6 +493,10 @@ func reqWithin(reqs []hit, p int32, lo, hi int) bool {
 
 func (s *Scanner) evalPattern(c *compiled, text []byte, hs []hit, reqs []hit, n int) (string, bool) {
 	needReq := len(c.requires) > 0
+	reach := maxMatch
+	if c.near > 0 {
+		reach = c.near
+	}
 	if c.anchored {
 		last := int32(-1)
 		for _, h := range hs {
@@ -500,7 +504,7 @@ func (s *Scanner) evalPattern(c *compiled, text []byte, hs []hit, reqs []hit, n 
 				continue
 			}
 			last = h.start
-			if needReq && !reqWithin(reqs, h.pat, int(h.start), min(n, int(h.start)+maxMatch)) {
+			if needReq && !reqWithin(reqs, h.pat, int(h.start), min(n, int(h.start)+reach)) {
 				continue
 			}
 			win := text[h.start:min(n, int(h.start)+maxMatch)]
