@@ -1,0 +1,509 @@
+package rosbridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/sintgate/sintgate/api"
+	"github.com/sintgate/sintgate/bridges/ros"
+	"github.com/sintgate/sintgate/bridges/ros/msgs"
+	"github.com/sintgate/sintgate/client"
+	"github.com/sintgate/sintgate/codes"
+	"github.com/sintgate/sintgate/gateway/attest"
+)
+
+// Decider asks the gateway for decisions as the bridge's agent identity.
+// *client.Agent implements it.
+type Decider interface {
+	AgentID() string
+	Intercept(ctx context.Context, r api.InterceptRequest) (*api.Decision, int, error)
+	AwaitApproval(ctx context.Context, approvalID string) (*api.Decision, int, error)
+}
+
+// AttestationVerifier verifies decision attestations. *attest.JWKSCache
+// implements it.
+type AttestationVerifier interface {
+	Verify(ctx context.Context, token string, now time.Time, want attest.Expect) (*attest.Claims, error)
+}
+
+// EstopReader reads the gateway's e-stop state (GET /v1/estop).
+// OperatorEstop implements it.
+type EstopReader interface {
+	ReadEstop(ctx context.Context) (client.EstopState, error)
+}
+
+// OperatorEstop reads GET /v1/estop with an operator API key (scope read
+// is enough).
+type OperatorEstop struct{ Op *client.Operator }
+
+// ReadEstop implements EstopReader.
+func (o OperatorEstop) ReadEstop(ctx context.Context) (client.EstopState, error) {
+	var st client.EstopState
+	err := o.Op.Do(ctx, http.MethodGet, "/v1/estop", nil, &st)
+	return st, err
+}
+
+// Defaults of Config.
+const (
+	DefaultPollInterval = 50 * time.Millisecond
+	DefaultCallTimeout  = 2 * time.Second
+	// MaxHoldTime bounds how long an escalated message is held (the
+	// gateway's tier-3 timeout is 60 s by default; tier 5 is 15 min).
+	DefaultMaxHold = 15 * time.Minute
+)
+
+// Config configures a Bridge. Node, Gateway, Verifier, Routes and one of
+// TokenID/Token are required.
+type Config struct {
+	Node     *ros.Node
+	Gateway  Decider
+	Verifier AttestationVerifier
+	Estop    EstopReader // optional: nil means no e-stop poll (see package doc)
+	Routes   []Route
+
+	TokenID string   // registered capability token id, or
+	Token   string   // the token's compact JWS
+	Chain   []string // ancestors' JWS for an unregistered delegated Token
+
+	Issuer         string        // optional: the gateway id attestations must name
+	DecisionsTopic string        // default DecisionsTopic
+	PollInterval   time.Duration // e-stop poll period; default DefaultPollInterval
+	CallTimeout    time.Duration // per intercept / poll; default DefaultCallTimeout
+	MaxHold        time.Duration // longest wait for an approval; default DefaultMaxHold
+	Now            func() time.Time
+	Log            *slog.Logger
+}
+
+// Stats are the bridge's counters.
+type Stats struct {
+	Forwarded, Clamped, Denied, Escalated, Dropped, SafeStops int64
+}
+
+// Bridge forwards attested messages from agent topics to actuator topics.
+// Create it with New, run it with Run. Its methods are safe for concurrent
+// use.
+type Bridge struct {
+	cfg       Config
+	routes    []*route
+	decisions *ros.Publisher
+
+	ctx    context.Context // Run's context; handlers use it
+	cancel context.CancelCauseFunc
+
+	mu          sync.Mutex // orders actuator publishes against latching
+	gen         uint64     // bumped by every latch
+	latched     bool
+	latchReason string
+	lastEpoch   uint64
+
+	forwarded, clamped, denied, escalated, dropped, safeStops atomic.Int64
+}
+
+type route struct {
+	Route
+	pub *ros.Publisher
+
+	hmu      sync.Mutex
+	seq      uint64             // bumped by every message on the route
+	held     context.CancelFunc // the held escalation's wait, if any
+	heldReq  string
+	heldAppr string
+}
+
+// New checks cfg, advertises the actuator and decisions topics and returns
+// the bridge. Nothing is forwarded before Run.
+func New(ctx context.Context, cfg Config) (*Bridge, error) {
+	switch {
+	case cfg.Node == nil || cfg.Gateway == nil || cfg.Verifier == nil:
+		return nil, errors.New("rosbridge: Node, Gateway and Verifier are required")
+	case len(cfg.Routes) == 0:
+		return nil, errors.New("rosbridge: no routes")
+	case (cfg.TokenID == "") == (cfg.Token == ""):
+		return nil, errors.New("rosbridge: set exactly one of TokenID and Token")
+	}
+	if cfg.DecisionsTopic == "" {
+		cfg.DecisionsTopic = DecisionsTopic
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = DefaultCallTimeout
+	}
+	if cfg.MaxHold <= 0 {
+		cfg.MaxHold = DefaultMaxHold
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	b := &Bridge{cfg: cfg}
+	var err error
+	if b.decisions, err = cfg.Node.Publisher(ctx, cfg.DecisionsTopic, msgs.StringType, false); err != nil {
+		return nil, fmt.Errorf("rosbridge: advertise %s: %w", cfg.DecisionsTopic, err)
+	}
+	for _, r := range cfg.Routes {
+		if s := r.safeStop(); s != nil && s.Type().Name != r.Type.Name {
+			return nil, fmt.Errorf("rosbridge: route %s: safe stop is %s, not %s", r.Agent, s.Type().Name, r.Type.Name)
+		}
+		pub, err := cfg.Node.Publisher(ctx, r.Actuator, r.Type, false)
+		if err != nil {
+			return nil, fmt.Errorf("rosbridge: advertise %s: %w", r.Actuator, err)
+		}
+		b.routes = append(b.routes, &route{Route: r, pub: pub})
+	}
+	return b, nil
+}
+
+// Stats returns the counters.
+func (b *Bridge) Stats() Stats {
+	return Stats{b.forwarded.Load(), b.clamped.Load(), b.denied.Load(), b.escalated.Load(), b.dropped.Load(), b.safeStops.Load()}
+}
+
+// Latched reports whether the bridge is stopped, and why.
+func (b *Bridge) Latched() (bool, string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.latched, b.latchReason
+}
+
+// Run subscribes to the agent topics and forwards until ctx ends or the
+// node shuts down. It first polls the e-stop once (if configured) so that a
+// tripped or unreachable gateway latches the bridge before any message.
+// On return the bridge publishes the safe stops (a bridge that stops
+// forwarding leaves the actuators stopped).
+func (b *Bridge) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	b.ctx, b.cancel = ctx, cancel
+	if b.cfg.Estop != nil {
+		b.poll(ctx)
+	}
+	var subs []*ros.Subscriber
+	defer func() {
+		for _, s := range subs {
+			_ = s.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	for _, r := range b.routes {
+		s, err := b.cfg.Node.Subscribe(ctx, r.Agent, r.Type, func(m msgs.Message) { b.handle(r, m) })
+		if err != nil {
+			return fmt.Errorf("rosbridge: subscribe %s: %w", r.Agent, err)
+		}
+		subs = append(subs, s)
+	}
+	var tick <-chan time.Time
+	if b.cfg.Estop != nil {
+		t := time.NewTicker(b.cfg.PollInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	defer b.latch("bridge stopped")
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-b.cfg.Node.Done():
+			return errors.New("rosbridge: node shut down")
+		case <-tick:
+			b.poll(ctx)
+		}
+	}
+}
+
+// poll reads the e-stop state once and latches or unlatches.
+func (b *Bridge) poll(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
+	st, err := b.cfg.Estop.ReadEstop(cctx)
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	switch {
+	case err != nil:
+		b.latch("gateway unreachable: " + err.Error())
+	case st.State == "tripped":
+		b.noteEpoch(st.Epoch)
+		b.latch("e-stop tripped: " + st.Reason)
+	default:
+		if b.noteEpoch(st.Epoch) {
+			// A trip and reset both happened between two polls: the
+			// actuators still get their safe stop.
+			b.latch("e-stop tripped and reset between polls")
+		}
+		b.unlatch("e-stop armed")
+	}
+}
+
+// noteEpoch records the breaker epoch and reports whether it grew (a trip
+// happened since the previous poll). The first poll only records it.
+func (b *Bridge) noteEpoch(e uint64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	grew := b.lastEpoch != 0 && e > b.lastEpoch
+	if e > b.lastEpoch {
+		b.lastEpoch = e
+	}
+	return grew
+}
+
+// latch stops the bridge: it invalidates every allow in flight, cancels held
+// escalations and publishes every route's safe stop (once per latch).
+func (b *Bridge) latch(reason string) {
+	b.mu.Lock()
+	b.gen++
+	if b.latched {
+		b.mu.Unlock()
+		return
+	}
+	b.latched, b.latchReason = true, reason
+	for _, r := range b.routes {
+		if s := r.safeStop(); s != nil {
+			if err := r.pub.Publish(context.Background(), s); err != nil {
+				b.cfg.Log.Error("safe stop publish failed", "topic", r.Actuator, "err", err)
+			}
+		}
+	}
+	b.safeStops.Add(1)
+	b.mu.Unlock()
+	for _, r := range b.routes {
+		r.supersede(0)
+	}
+	b.cfg.Log.Warn("bridge latched: safe stop published", "reason", reason)
+	b.report(Report{Outcome: OutcomeSafeStop, Reason: reason})
+}
+
+// unlatch clears the latch.
+func (b *Bridge) unlatch(reason string) {
+	b.mu.Lock()
+	was := b.latched
+	b.latched, b.latchReason = false, ""
+	b.mu.Unlock()
+	if was {
+		b.cfg.Log.Info("bridge resumed", "reason", reason)
+		b.report(Report{Outcome: OutcomeResumed, Reason: reason})
+	}
+}
+
+// generation returns the current latch generation.
+func (b *Bridge) generation() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.gen
+}
+
+// supersede cancels the route's held escalation (reporting it) and, if
+// next is non-zero, records next as the route's newest message sequence.
+func (r *route) supersede(next uint64) (cancelled string) {
+	r.hmu.Lock()
+	defer r.hmu.Unlock()
+	if next != 0 {
+		r.seq = next
+	}
+	if r.held != nil {
+		r.held()
+		r.held = nil
+		cancelled = r.heldReq
+	}
+	return cancelled
+}
+
+func (b *Bridge) report(r Report) {
+	r.AtMs = b.cfg.Now().UnixMilli()
+	data, err := json.Marshal(r)
+	if err != nil {
+		return
+	}
+	_ = b.decisions.Publish(context.Background(), &msgs.String{Data: string(data)})
+}
+
+// handle turns one agent message into an intercept. It runs on the route's
+// subscriber goroutine, so messages of one route are handled in order.
+func (b *Bridge) handle(r *route, m msgs.Message) {
+	ctx := b.ctx
+	r.hmu.Lock()
+	seq := r.seq + 1
+	r.hmu.Unlock()
+	if old := r.supersede(seq); old != "" {
+		b.report(Report{Outcome: OutcomeSuperseded, Topic: r.Agent, Resource: r.Resource(), RequestID: old, Reason: "a newer message arrived"})
+	}
+	params, err := json.Marshal(msgs.ToJSON(m))
+	if err != nil {
+		b.drop(r, "", codes.MalformedRequest, "message is not representable as JSON: "+err.Error())
+		return
+	}
+	rid, err := uuid.NewV7()
+	if err != nil {
+		b.drop(r, "", codes.InternalError, err.Error())
+		return
+	}
+	gen := b.generation()
+	req := api.InterceptRequest{
+		RequestID: rid.String(), TokenID: b.cfg.TokenID, Token: b.cfg.Token, Chain: b.cfg.Chain,
+		Resource: r.Resource(), Action: "publish", Params: params,
+	}
+	cctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
+	d, status, err := b.cfg.Gateway.Intercept(cctx, req)
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		var apiErr *client.APIError
+		if errors.As(err, &apiErr) && apiErr.Status < 500 {
+			b.drop(r, req.RequestID, codes.Code(apiErr.Code), apiErr.Message)
+			return
+		}
+		b.drop(r, req.RequestID, codes.InternalError, "gateway unreachable")
+		b.latch(fmt.Sprintf("gateway unreachable (status %d): %v", status, err))
+		return
+	}
+	b.decided(ctx, r, m, req, params, d, gen, seq)
+}
+
+// decided acts on a decision for req (directly or after an approval wait).
+func (b *Bridge) decided(ctx context.Context, r *route, m msgs.Message, req api.InterceptRequest, params []byte, d *api.Decision, gen, seq uint64) {
+	switch d.Decision {
+	case "allow":
+		b.actuate(ctx, r, m, req, params, d, gen, seq)
+	case "escalate":
+		if d.ApprovalID == nil {
+			b.drop(r, req.RequestID, codes.InternalError, "escalate without approvalId")
+			return
+		}
+		b.escalated.Add(1)
+		b.hold(ctx, r, m, req, params, *d.ApprovalID, gen, seq)
+	default:
+		code, reason := deref(d.Code), deref(d.Reason)
+		b.denied.Add(1)
+		b.report(Report{Outcome: OutcomeDeny, Topic: r.Agent, Resource: r.Resource(), RequestID: req.RequestID, Code: code, Reason: reason})
+		if code == string(codes.EstopEngaged) {
+			b.latch("gateway denied ESTOP_ENGAGED")
+		}
+	}
+}
+
+// hold waits for the approval of an escalated message in its own goroutine;
+// a newer message on the route, a latch or Run's end cancel the wait.
+func (b *Bridge) hold(ctx context.Context, r *route, m msgs.Message, req api.InterceptRequest, params []byte, approvalID string, gen, seq uint64) {
+	wctx, cancel := context.WithTimeout(ctx, b.cfg.MaxHold)
+	r.hmu.Lock()
+	if r.seq != seq { // superseded already
+		r.hmu.Unlock()
+		cancel()
+		return
+	}
+	r.held, r.heldReq, r.heldAppr = cancel, req.RequestID, approvalID
+	r.hmu.Unlock()
+	b.report(Report{Outcome: OutcomeEscalate, Topic: r.Agent, Resource: r.Resource(), RequestID: req.RequestID, ApprovalID: approvalID})
+	go func() {
+		defer cancel()
+		d, _, err := b.cfg.Gateway.AwaitApproval(wctx, approvalID)
+		if wctx.Err() != nil {
+			return // superseded, latched or stopped: already reported
+		}
+		r.hmu.Lock()
+		current := r.seq == seq
+		if current {
+			r.held = nil
+		}
+		r.hmu.Unlock()
+		if !current {
+			return
+		}
+		if err != nil {
+			b.drop(r, req.RequestID, codes.InternalError, "approval wait failed: "+err.Error())
+			return
+		}
+		b.decided(ctx, r, m, req, params, d, gen, seq)
+	}()
+}
+
+// actuate verifies the attestation of an allow, clamps the message to the
+// attested envelope and publishes it, unless the bridge latched since the
+// intercept was sent or a newer message superseded it.
+func (b *Bridge) actuate(ctx context.Context, r *route, m msgs.Message, req api.InterceptRequest, params []byte, d *api.Decision, gen, seq uint64) {
+	if d.Attestation == nil {
+		b.drop(r, req.RequestID, codes.InvalidSignature, "allow without attestation")
+		return
+	}
+	ph, err := attest.ParamsHash(params)
+	if err != nil {
+		b.drop(r, req.RequestID, codes.MalformedRequest, err.Error())
+		return
+	}
+	want := attest.Expect{Issuer: b.cfg.Issuer, AgentID: b.cfg.Gateway.AgentID(), Resource: req.Resource, Action: req.Action, ParamsHash: ph}
+	cctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
+	claims, err := b.cfg.Verifier.Verify(cctx, *d.Attestation, b.cfg.Now(), want)
+	cancel()
+	if err != nil {
+		b.drop(r, req.RequestID, attest.ReasonOf(err).Code(), "attestation: "+err.Error())
+		return
+	}
+	if claims.JTI != req.RequestID {
+		b.drop(r, req.RequestID, codes.InvalidSignature, "attestation is for request "+claims.JTI)
+		return
+	}
+	env, err := ParseEnvelope(claims.Envelope)
+	if err != nil {
+		b.drop(r, req.RequestID, codes.MalformedRequest, err.Error())
+		return
+	}
+	clamped := Clamp(m, env)
+
+	b.mu.Lock()
+	if b.gen != gen {
+		b.mu.Unlock()
+		b.drop(r, req.RequestID, codes.EstopEngaged, "the bridge latched after this message was sent")
+		return
+	}
+	r.hmu.Lock()
+	stale := r.seq != seq
+	r.hmu.Unlock()
+	if stale {
+		b.mu.Unlock()
+		b.report(Report{Outcome: OutcomeSuperseded, Topic: r.Agent, Resource: r.Resource(), RequestID: req.RequestID, Reason: "a newer message arrived"})
+		return
+	}
+	// An allow for an intercept sent while latched means the gateway's
+	// breaker is armed again (it releases no allow while tripped).
+	was := b.latched
+	b.latched, b.latchReason = false, ""
+	err = r.pub.Publish(ctx, m)
+	b.mu.Unlock()
+	if was {
+		b.report(Report{Outcome: OutcomeResumed, Reason: "gateway allowed a message sent after the latch"})
+	}
+	if err != nil {
+		b.drop(r, req.RequestID, codes.InternalError, "publish: "+err.Error())
+		return
+	}
+	b.forwarded.Add(1)
+	if clamped {
+		b.clamped.Add(1)
+	}
+}
+
+func (b *Bridge) drop(r *route, requestID string, code codes.Code, reason string) {
+	b.dropped.Add(1)
+	b.cfg.Log.Debug("message dropped", "topic", r.Agent, "requestId", requestID, "code", code, "reason", reason)
+	b.report(Report{Outcome: OutcomeDropped, Topic: r.Agent, Resource: r.Resource(), RequestID: requestID, Code: string(code), Reason: reason})
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}

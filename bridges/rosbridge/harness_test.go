@@ -1,0 +1,288 @@
+package rosbridge_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sintgate/sintgate/bridges/ros"
+	"github.com/sintgate/sintgate/bridges/ros/msgs"
+	"github.com/sintgate/sintgate/bridges/rosbridge"
+	"github.com/sintgate/sintgate/client"
+	"github.com/sintgate/sintgate/gateway/attest"
+	"github.com/sintgate/sintgate/internal/app"
+	"github.com/sintgate/sintgate/internal/testenv"
+	"github.com/sintgate/sintgate/tokens"
+	"github.com/sintgate/sintgate/tokens/tokentest"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+var topicN atomic.Int64
+
+// prefix returns a topic prefix unique to this test process and call, so
+// tests sharing the real master never see each other's topics.
+func prefix() string {
+	return fmt.Sprintf("/t%d_%d", time.Now().UnixNano()%1_000_000_007, topicN.Add(1))
+}
+
+// gw is one gateway served in-process on a loopback port (the pattern of
+// internal/app/harness_test.go).
+type gw struct {
+	t        *testing.T
+	g        *app.Gateway
+	url      string
+	adminKey string
+	stopped  atomic.Bool
+}
+
+func newGateway(t *testing.T) *gw {
+	t.Helper()
+	dir := t.TempDir()
+	res, created, err := app.InitDataDir(context.Background(), dir, time.Now())
+	if err != nil || !created {
+		t.Fatalf("init: created=%v err=%v", created, err)
+	}
+	g, err := app.Build(context.Background(), app.Options{DataDir: dir, PolicyPath: "testdata/policy.yaml"})
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = g.Server.App.Listener(ln) }()
+	h := &gw{t: t, g: g, url: "http://" + ln.Addr().String(), adminKey: res.AdminAPIKey}
+	t.Cleanup(h.stop)
+	return h
+}
+
+// stop shuts the gateway down (a killed gateway, as far as clients see).
+func (h *gw) stop() {
+	if h.stopped.Swap(true) {
+		return
+	}
+	_ = h.g.Server.App.ShutdownWithTimeout(5 * time.Second)
+	_ = h.g.Close()
+}
+
+// admin calls an operator endpoint with the admin key.
+func (h *gw) admin(method, path string, in, out any) int {
+	h.t.Helper()
+	var body []byte
+	if in != nil {
+		body, _ = json.Marshal(in)
+	}
+	req, _ := http.NewRequest(method, h.url+path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+h.adminKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			h.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+		}
+	}
+	return resp.StatusCode
+}
+
+// readKey creates an operator key with only the read scope.
+func (h *gw) readKey() string {
+	var out struct{ Key string }
+	if st := h.admin("POST", "/v1/apikeys", map[string]any{"operatorId": "rosbridge", "scopes": []string{"read"}}, &out); st != 201 {
+		h.t.Fatalf("apikey: %d", st)
+	}
+	return out.Key
+}
+
+// agentToken trusts root "root" and registers a token for agent "rosagent"
+// on ros:///** publish, tier 3, with speed limits 1 m/s and 2 rad/s.
+func (h *gw) agentToken() (*client.Agent, string) {
+	h.t.Helper()
+	if st := h.admin("POST", "/v1/roots", map[string]string{"publicKey": tokentest.Pub("root"), "name": "root"}, nil); st != 201 {
+		h.t.Fatalf("add root: %d", st)
+	}
+	c := tokentest.Root("root", "rosagent", int(time.Now().UnixNano()%1e9), time.Now().UnixMilli())
+	c.Actions = []string{"publish"}
+	v, w := 1.0, 2.0
+	c.Constraints = tokens.Constraints{MaxVelocityMps: &v, MaxAngularVelocityRps: &w}
+	tok := tokentest.Sign("root", c)
+	if st := h.admin("POST", "/v1/tokens", map[string]string{"token": tok.Raw}, nil); st != 201 {
+		h.t.Fatalf("register token: %d", st)
+	}
+	return &client.Agent{BaseURL: h.url, HTTP: &http.Client{Timeout: 40 * time.Second}, Key: tokentest.Key("rosagent")}, c.TokenID
+}
+
+// rig is a gateway, a bridge and a test node (agent publisher, actuator and
+// decisions subscribers) on the real master.
+type rig struct {
+	t         *testing.T
+	gw        *gw
+	master    string
+	node      *ros.Node
+	bridge    *rosbridge.Bridge
+	routes    []rosbridge.Route
+	agentPub  map[string]*ros.Publisher
+	actuator  map[string]chan *msgs.Twist
+	decisions chan rosbridge.Report
+	cancel    context.CancelFunc
+	done      chan error
+}
+
+type rigOpts struct {
+	poll   bool          // give the bridge a read-only operator key for the e-stop poll
+	every  time.Duration // poll interval
+	routes []string      // suffixes: "cmd_vel", "arm/joint_cmd"
+}
+
+func newRig(t *testing.T, o rigOpts) *rig {
+	t.Helper()
+	master := testenv.ROSMaster(t)
+	if master == "" {
+		return nil
+	}
+	ctx := context.Background()
+	g := newGateway(t)
+	agent, tokenID := g.agentToken()
+	p := prefix()
+	r := &rig{t: t, gw: g, master: master, agentPub: map[string]*ros.Publisher{}, actuator: map[string]chan *msgs.Twist{}, decisions: make(chan rosbridge.Report, 1024)}
+	var err error
+	r.node, err = ros.NewNode(ctx, ros.NodeConfig{Name: p + "/test", MasterURI: master, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.node.Close(context.Background()) })
+	bnode, err := ros.NewNode(ctx, ros.NodeConfig{Name: p + "/sint_rosbridge", MasterURI: master, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bnode.Close(context.Background()) })
+	if len(o.routes) == 0 {
+		o.routes = []string{"cmd_vel"}
+	}
+	for _, s := range o.routes {
+		rt, err := rosbridge.ParseRoute(p + "/agent/" + s + "=" + p + "/" + s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.routes = append(r.routes, rt)
+	}
+	cfg := rosbridge.Config{
+		Node: bnode, Gateway: agent, Verifier: attest.NewJWKSCache(nil, g.url+"/.well-known/jwks.json"),
+		Routes: r.routes, TokenID: tokenID, DecisionsTopic: p + "/sint/decisions", PollInterval: o.every,
+		CallTimeout: time.Second, Log: quiet,
+	}
+	if o.poll {
+		cfg.Estop = rosbridge.OperatorEstop{Op: &client.Operator{BaseURL: g.url, APIKey: g.readKey(), HTTP: &http.Client{Timeout: time.Second}}}
+	}
+	r.bridge, err = rosbridge.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Test side: subscribe to actuator topics and the decisions topic,
+	// advertise the agent topics.
+	var subs []*ros.Subscriber
+	for _, rt := range r.routes {
+		ch := make(chan *msgs.Twist, 1024)
+		r.actuator[rt.Actuator] = ch
+		s, err := r.node.Subscribe(ctx, rt.Actuator, msgs.TwistType, func(m msgs.Message) { ch <- m.(*msgs.Twist) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		subs = append(subs, s)
+		pub, err := r.node.Publisher(ctx, rt.Agent, msgs.TwistType, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.agentPub[rt.Agent] = pub
+	}
+	ds, err := r.node.Subscribe(ctx, p+"/sint/decisions", msgs.StringType, func(m msgs.Message) {
+		rep, err := rosbridge.ParseReport([]byte(m.(*msgs.String).Data))
+		if err != nil {
+			t.Errorf("bad report: %v", err)
+			return
+		}
+		r.decisions <- rep
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subs = append(subs, ds)
+	rctx, cancel := context.WithCancel(ctx)
+	r.cancel, r.done = cancel, make(chan error, 1)
+	go func() { r.done <- r.bridge.Run(rctx) }()
+	t.Cleanup(r.stop)
+	// Wait until every link of the graph is up.
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	for _, pub := range r.agentPub {
+		if err := pub.WaitForSubscribers(wctx, 1); err != nil {
+			t.Fatalf("bridge never subscribed: %v", err)
+		}
+	}
+	for _, s := range subs {
+		for s.NumPublishers() < 1 {
+			if wctx.Err() != nil {
+				t.Fatalf("no publisher on %s", s.Topic())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return r
+}
+
+func (r *rig) stop() {
+	if r.cancel != nil {
+		r.cancel()
+		<-r.done
+		r.cancel = nil
+	}
+}
+
+func (r *rig) route(i int) rosbridge.Route { return r.routes[i] }
+
+func (r *rig) publish(i int, m *msgs.Twist) {
+	r.t.Helper()
+	if err := r.agentPub[r.routes[i].Agent].Publish(context.Background(), m); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// next returns the next actuator message of route i, or nil after d.
+func (r *rig) next(i int, d time.Duration) *msgs.Twist {
+	select {
+	case m := <-r.actuator[r.routes[i].Actuator]:
+		return m
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// report waits for a report with the outcome (and code, if non-empty).
+func (r *rig) report(outcome, code string, d time.Duration) rosbridge.Report {
+	r.t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case rep := <-r.decisions:
+			if rep.Outcome == outcome && (code == "" || rep.Code == code) {
+				return rep
+			}
+		case <-deadline:
+			r.t.Fatalf("no %s/%s report within %v", outcome, code, d)
+			return rosbridge.Report{}
+		}
+	}
+}

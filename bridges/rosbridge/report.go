@@ -1,0 +1,51 @@
+package rosbridge
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// DecisionsTopic is the default topic of decision reports (std_msgs/String
+// carrying Report JSON).
+const DecisionsTopic = "/sint/decisions"
+
+// Report outcomes besides the gateway's decisions.
+const (
+	OutcomeDeny       = "deny"       // the gateway denied (Code is its code)
+	OutcomeEscalate   = "escalate"   // held until approved or expired
+	OutcomeDropped    = "dropped"    // the bridge refused (Code says why)
+	OutcomeSuperseded = "superseded" // a held message replaced by a newer one
+	OutcomeSafeStop   = "safe_stop"  // the bridge latched and published safe stops
+	OutcomeResumed    = "resumed"    // the latch cleared
+)
+
+// Report is one line on the decisions topic. Allowed messages are not
+// reported (they arrive on the actuator topic).
+type Report struct {
+	Outcome    string `json:"outcome"`
+	Topic      string `json:"topic,omitempty"`    // agent topic
+	Resource   string `json:"resource,omitempty"` // intercept resource
+	RequestID  string `json:"requestId,omitempty"`
+	Code       string `json:"code,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+	ApprovalID string `json:"approvalId,omitempty"`
+	AtMs       int64  `json:"at"` // unix ms (bridge clock)
+}
+
+// MaxReportBytes bounds a report a consumer parses.
+const MaxReportBytes = 8 << 10
+
+// ParseReport decodes a report (for consumers of the decisions topic).
+func ParseReport(b []byte) (Report, error) {
+	var r Report
+	if len(b) > MaxReportBytes {
+		return r, fmt.Errorf("rosbridge: report over %d bytes", MaxReportBytes)
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Report{}, fmt.Errorf("rosbridge: report: %w", err)
+	}
+	if r.Outcome == "" {
+		return Report{}, fmt.Errorf("rosbridge: report without outcome")
+	}
+	return r, nil
+}

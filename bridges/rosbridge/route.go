@@ -1,0 +1,95 @@
+package rosbridge
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sintgate/sintgate/bridges/ros/msgs"
+	"github.com/sintgate/sintgate/codes"
+)
+
+// MaxTopicLen bounds a topic name in a route.
+const MaxTopicLen = 256
+
+// Route maps an agent-facing topic to an actuator topic.
+type Route struct {
+	Agent    string    // agent-facing topic the bridge subscribes to, e.g. /agent/cmd_vel
+	Actuator string    // actuator topic the bridge publishes on, e.g. /cmd_vel
+	Type     msgs.Type // message type of both topics
+	// SafeStop is published on Actuator when the bridge latches (e-stop,
+	// gateway unreachable). Nil: a zero Twist for Twist routes, nothing
+	// for other types (such a route is not a motion route).
+	SafeStop msgs.Message
+}
+
+// Resource is the intercept resource of the route: ros:///<actuator topic
+// without its leading slash>.
+func (r Route) Resource() string { return "ros:///" + strings.TrimPrefix(r.Actuator, "/") }
+
+// safeStop returns the route's safe-stop message, or nil.
+func (r Route) safeStop() msgs.Message {
+	if r.SafeStop != nil {
+		return r.SafeStop
+	}
+	if r.Type.Name == msgs.TwistType.Name {
+		return &msgs.Twist{}
+	}
+	return nil
+}
+
+// ParseRoute parses "AGENT_TOPIC=ACTUATOR_TOPIC[:TYPE]" (TYPE default
+// geometry_msgs/Twist), e.g. "/agent/cmd_vel=/cmd_vel". Topics are global
+// names: segments of [A-Za-z0-9_], separated by '/', starting with a letter
+// or '/' (a leading '/' is added); the two topics must differ.
+func ParseRoute(s string) (Route, error) {
+	bad := func(msg string) (Route, error) {
+		return Route{}, codes.New(codes.MalformedRequest, fmt.Sprintf("route %q: %s", s, msg))
+	}
+	agent, rest, ok := strings.Cut(s, "=")
+	if !ok {
+		return bad("want AGENT_TOPIC=ACTUATOR_TOPIC[:TYPE]")
+	}
+	act, typ, hasType := strings.Cut(rest, ":")
+	t := msgs.TwistType
+	if hasType {
+		var found bool
+		if t, found = msgs.Lookup(typ); !found {
+			return bad("unknown message type " + typ)
+		}
+	}
+	a, err := topicName(agent)
+	if err != nil {
+		return bad(err.Error())
+	}
+	b, err := topicName(act)
+	if err != nil {
+		return bad(err.Error())
+	}
+	if a == b {
+		return bad("agent and actuator topics are the same")
+	}
+	return Route{Agent: a, Actuator: b, Type: t}, nil
+}
+
+func topicName(s string) (string, error) {
+	if s == "" || len(s) > MaxTopicLen {
+		return "", fmt.Errorf("topic must be 1..%d bytes", MaxTopicLen)
+	}
+	if s[0] != '/' {
+		s = "/" + s
+	}
+	for _, seg := range strings.Split(s[1:], "/") {
+		if seg == "" {
+			return "", fmt.Errorf("empty segment in %q", s)
+		}
+		if c := seg[0]; c >= '0' && c <= '9' {
+			return "", fmt.Errorf("segment %q starts with a digit", seg)
+		}
+		for _, c := range seg {
+			if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+				return "", fmt.Errorf("bad character %q in topic %q", c, s)
+			}
+		}
+	}
+	return s, nil
+}
