@@ -268,9 +268,9 @@ type compiled struct {
 	re *regexp.Regexp
 }
 
-func compileSpecs() ([]compiled, error) {
-	out := make([]compiled, 0, len(specs))
-	for _, s := range specs {
+func compileSpecs(sp []spec) ([]compiled, error) {
+	out := make([]compiled, 0, len(sp))
+	for _, s := range sp {
 		expr := expand(s.expr)
 		if s.anchored {
 			expr = `^(?:` + expr + `)`

@@ -138,10 +138,7 @@ func New() *Scanner {
 
 func build(sp []spec) (*Scanner, error) {
 	s := &Scanner{}
-	saved := specs
-	specs = sp
-	pats, err := compileSpecs()
-	specs = saved
+	pats, err := compileSpecs(sp)
 	if err != nil {
 		return nil, err
 	}
