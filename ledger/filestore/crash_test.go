@@ -42,6 +42,8 @@ func crashChild(dir string) {
 		os.Exit(3)
 	}
 	out := bufio.NewWriter(os.Stdout)
+	fmt.Fprintln(out, "ready")
+	out.Flush()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for g := 0; g < 16; g++ {
@@ -88,15 +90,27 @@ func TestCrashRecovery(t *testing.T) {
 			t.Fatal(err)
 		}
 		lines := make(chan []string, 1)
+		ready := make(chan struct{})
 		go func() {
 			var got []string
 			sc := bufio.NewScanner(stdout)
 			for sc.Scan() {
+				if sc.Text() == "ready" {
+					close(ready)
+					continue
+				}
 				got = append(got, sc.Text())
 			}
 			lines <- got
 		}()
-		time.Sleep(time.Duration(50+rng.IntN(250)) * time.Millisecond)
+		// Kill at a random moment after the child has opened the store
+		// (recovery itself is covered by TestRecovery).
+		select {
+		case <-ready:
+		case <-time.After(60 * time.Second):
+			t.Fatalf("round %d: the child did not open the store", round)
+		}
+		time.Sleep(time.Duration(5+rng.IntN(150)) * time.Millisecond)
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		got := <-lines
 		_ = cmd.Wait()

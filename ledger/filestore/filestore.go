@@ -303,12 +303,11 @@ func (s *Store) recoverLog() ([][32]byte, error) {
 // zeroFrom reports whether every byte from off to size is zero.
 func (s *Store) zeroFrom(off, size int64) bool {
 	buf := make([]byte, 64<<10)
+	zero := make([]byte, len(buf))
 	for off < size {
 		n, err := s.log.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
-		for _, c := range buf[:n] {
-			if c != 0 {
-				return false
-			}
+		if !bytes.Equal(buf[:n], zero[:n]) {
+			return false
 		}
 		if err != nil && err != io.EOF {
 			return false
