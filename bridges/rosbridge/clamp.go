@@ -87,31 +87,47 @@ func clampVec(v *msgs.Vector3, limit *float64) bool {
 	return true
 }
 
-// clampSlice scales s to norm ≤ *limit. A non-finite norm zeroes s (fail
-// safe: no motion rather than an undefined one).
+// clampSlice scales s to norm ≤ *limit. A non-finite component zeroes s
+// (fail safe: no motion rather than an undefined one).
 func clampSlice(s []float64, limit *float64) bool {
 	if limit == nil || len(s) == 0 {
 		return false
 	}
-	var sum float64
-	for _, x := range s {
-		sum += x * x
-	}
-	n := math.Sqrt(sum)
+	n := norm(s)
 	if n <= *limit {
 		return false
 	}
 	k := *limit / n
-	if math.IsNaN(n) || math.IsInf(n, 0) || math.IsNaN(k) {
-		k = 0
-	}
 	for i := range s {
-		s[i] *= k
+		if math.IsNaN(n) || math.IsInf(n, 0) {
+			s[i] = 0
+			continue
+		}
 		// Rounding may leave the norm a hair above the limit; shave it.
-		s[i] = math.Nextafter(s[i], 0)
+		s[i] = math.Nextafter(s[i]*k, 0)
 	}
 	return true
 }
 
+// norm is the Euclidean norm of s without overflow for finite inputs
+// (NaN or +Inf if a component is not finite).
+func norm(s []float64) float64 {
+	var m float64
+	for _, x := range s {
+		if math.IsNaN(x) {
+			return math.NaN()
+		}
+		m = math.Max(m, math.Abs(x))
+	}
+	if m == 0 || math.IsInf(m, 0) {
+		return m
+	}
+	var sum float64
+	for _, x := range s {
+		sum += (x / m) * (x / m)
+	}
+	return m * math.Sqrt(sum)
+}
+
 // Norm is the Euclidean norm of a Vector3.
-func Norm(v msgs.Vector3) float64 { return math.Sqrt(v.X*v.X + v.Y*v.Y + v.Z*v.Z) }
+func Norm(v msgs.Vector3) float64 { return norm([]float64{v.X, v.Y, v.Z}) }

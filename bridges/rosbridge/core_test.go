@@ -1,0 +1,204 @@
+package rosbridge
+
+import (
+	"math"
+	"testing"
+
+	"github.com/sintgate/sintgate/bridges/ros/msgs"
+	"github.com/sintgate/sintgate/codes"
+)
+
+func f64(v float64) *float64 { return &v }
+
+var routeCases = []struct {
+	name, in string
+	want     Route // zero: error
+}{
+	{"ok/twist-default", "/agent/cmd_vel=/cmd_vel", Route{Agent: "/agent/cmd_vel", Actuator: "/cmd_vel", Type: msgs.TwistType}},
+	{"ok/relative-names", "agent/cmd_vel=cmd_vel", Route{Agent: "/agent/cmd_vel", Actuator: "/cmd_vel", Type: msgs.TwistType}},
+	{"ok/explicit-type", "/agent/traj=/arm/joint_trajectory:trajectory_msgs/JointTrajectory", Route{Agent: "/agent/traj", Actuator: "/arm/joint_trajectory", Type: msgs.JointTrajectoryType}},
+	{"bad/no-equals", "/agent/cmd_vel", Route{}},
+	{"bad/same-topic", "/cmd_vel=/cmd_vel", Route{}},
+	{"bad/empty-segment", "/agent//cmd_vel=/cmd_vel", Route{}},
+	{"bad/trailing-slash", "/agent/=/cmd_vel", Route{}},
+	{"bad/unknown-type", "/a=/b:geometry_msgs/Pose", Route{}},
+	{"bad/dot-segment", "/a/../b=/c", Route{}},
+	{"bad/digit-start", "/1a=/b", Route{}},
+	{"bad/space", "/a b=/c", Route{}},
+	{"bad/empty-actuator", "/a=", Route{}},
+}
+
+func TestParseRoute(t *testing.T) {
+	for _, tc := range routeCases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseRoute(tc.in)
+			if tc.want.Agent == "" {
+				if err == nil || codes.Of(err) != codes.MalformedRequest {
+					t.Fatalf("ParseRoute(%q) = %+v, %v; want MALFORMED_REQUEST", tc.in, got, err)
+				}
+				return
+			}
+			if err != nil || got.Agent != tc.want.Agent || got.Actuator != tc.want.Actuator || got.Type.Name != tc.want.Type.Name {
+				t.Fatalf("ParseRoute(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+			}
+		})
+	}
+	if r, _ := ParseRoute("/agent/cmd_vel=/cmd_vel"); r.Resource() != "ros:///cmd_vel" {
+		t.Errorf("Resource = %q", r.Resource())
+	}
+}
+
+func FuzzParseRoute(f *testing.F) {
+	for _, tc := range routeCases {
+		f.Add(tc.in)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseRoute(s)
+		if err != nil {
+			return
+		}
+		// A parsed route is in normal form: parsing its printed form gives
+		// the same route, and its resource has no empty or dot segments.
+		again, err := ParseRoute(r.Agent + "=" + r.Actuator + ":" + r.Type.Name)
+		if err != nil || again.Agent != r.Agent || again.Actuator != r.Actuator || again.Type.Name != r.Type.Name {
+			t.Fatalf("%q → %+v → %+v, %v", s, r, again, err)
+		}
+		if r.Agent == r.Actuator {
+			t.Fatalf("same topics accepted: %q", s)
+		}
+	})
+}
+
+var envelopeCases = []struct {
+	name, in string
+	ok       bool
+	lin, ang *float64
+}{
+	{"ok/empty", "", true, nil, nil},
+	{"ok/null", "null", true, nil, nil},
+	{"ok/empty-object", "{}", true, nil, nil},
+	{"ok/both", `{"maxVelocityMps":1,"maxAngularVelocityRps":2.5}`, true, f64(1), f64(2.5)},
+	{"ok/other-constraints-ignored", `{"maxForceNewtons":10,"geofence":{"frame":"map","polygon":[[0,0],[1,0],[0,1]]},"maxVelocityMps":0.5}`, true, f64(0.5), nil},
+	{"ok/zero-limit", `{"maxVelocityMps":0}`, true, f64(0), nil},
+	{"bad/negative", `{"maxVelocityMps":-1}`, false, nil, nil},
+	{"bad/string", `{"maxVelocityMps":"1"}`, false, nil, nil},
+	{"bad/array", `[1]`, false, nil, nil},
+	{"bad/truncated", `{"maxVelocityMps":1`, false, nil, nil},
+	{"bad/huge", `{"maxVelocityMps":1e999}`, false, nil, nil},
+}
+
+func TestParseEnvelope(t *testing.T) {
+	eq := func(a, b *float64) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
+	for _, tc := range envelopeCases {
+		t.Run(tc.name, func(t *testing.T) {
+			e, err := ParseEnvelope([]byte(tc.in))
+			if !tc.ok {
+				if err == nil || codes.Of(err) != codes.MalformedRequest {
+					t.Fatalf("ParseEnvelope(%s) = %+v, %v; want MALFORMED_REQUEST", tc.in, e, err)
+				}
+				return
+			}
+			if err != nil || !eq(e.MaxVelocityMps, tc.lin) || !eq(e.MaxAngularVelocityRps, tc.ang) {
+				t.Fatalf("ParseEnvelope(%s) = %+v, %v", tc.in, e, err)
+			}
+		})
+	}
+}
+
+func TestClamp(t *testing.T) {
+	lim := Envelope{MaxVelocityMps: f64(1), MaxAngularVelocityRps: f64(0.5)}
+	for _, tc := range []struct {
+		name    string
+		in      msgs.Twist
+		env     Envelope
+		changed bool
+	}{
+		{"twist/inside-unchanged", msgs.Twist{Linear: msgs.Vector3{X: 0.6, Y: 0.8}, Angular: msgs.Vector3{Z: 0.5}}, lim, false},
+		{"twist/linear-scaled", msgs.Twist{Linear: msgs.Vector3{X: 3, Y: 4}}, lim, true},
+		{"twist/angular-scaled", msgs.Twist{Angular: msgs.Vector3{Z: -2}}, lim, true},
+		{"twist/unconstrained", msgs.Twist{Linear: msgs.Vector3{X: 100}}, Envelope{}, false},
+		{"twist/zero-limit-stops", msgs.Twist{Linear: msgs.Vector3{X: 1}}, Envelope{MaxVelocityMps: f64(0)}, true},
+		{"twist/infinite-zeroed", msgs.Twist{Linear: msgs.Vector3{X: math.Inf(1)}}, lim, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := tc.in
+			if got := Clamp(&m, tc.env); got != tc.changed {
+				t.Fatalf("changed = %v, want %v (%+v)", got, tc.changed, m)
+			}
+			checkTwist(t, &tc.in, &m, tc.env)
+		})
+	}
+	t.Run("trajectory/point-velocities-scaled", func(t *testing.T) {
+		tr := &msgs.JointTrajectory{Points: []msgs.JointTrajectoryPoint{{Velocities: []float64{0.3, 0.4}}, {Velocities: []float64{3, 4}}}}
+		if !Clamp(tr, lim) {
+			t.Fatal("not clamped")
+		}
+		if v := tr.Points[0].Velocities; v[0] != 0.3 || v[1] != 0.4 {
+			t.Errorf("in-limit point changed: %v", v)
+		}
+		if v := tr.Points[1].Velocities; math.Hypot(v[0], v[1]) > 0.5 || math.Abs(v[0]/v[1]-0.75) > 1e-9 {
+			t.Errorf("clamped point %v", v)
+		}
+	})
+	t.Run("string/untouched", func(t *testing.T) {
+		if Clamp(&msgs.String{Data: "x"}, lim) {
+			t.Fatal("String clamped")
+		}
+	})
+}
+
+// checkTwist checks the clamp invariants: norms within the limits, each
+// vector only scaled down (same direction), unconstrained vectors unchanged.
+func checkTwist(t *testing.T, in, out *msgs.Twist, e Envelope) {
+	t.Helper()
+	for _, c := range []struct {
+		a, b  msgs.Vector3
+		limit *float64
+	}{{in.Linear, out.Linear, e.MaxVelocityMps}, {in.Angular, out.Angular, e.MaxAngularVelocityRps}} {
+		if c.limit == nil {
+			if c.a != c.b && !(math.IsNaN(c.a.X) || math.IsNaN(c.a.Y) || math.IsNaN(c.a.Z)) {
+				t.Fatalf("unconstrained vector changed: %+v → %+v", c.a, c.b)
+			}
+			continue
+		}
+		if n := Norm(c.b); !(n <= *c.limit) {
+			t.Fatalf("norm %v > limit %v (%+v → %+v)", n, *c.limit, c.a, c.b)
+		}
+		for _, p := range [][2]float64{{c.a.X, c.b.X}, {c.a.Y, c.b.Y}, {c.a.Z, c.b.Z}} {
+			if math.Abs(p[1]) > math.Abs(p[0]) || p[1] != 0 && math.Signbit(p[0]) != math.Signbit(p[1]) {
+				t.Fatalf("component grew or flipped: %+v → %+v", c.a, c.b)
+			}
+		}
+	}
+}
+
+func FuzzClamp(f *testing.F) {
+	for _, tc := range envelopeCases {
+		f.Add(tc.in, 3.0, 4.0, 0.0, 0.0, 0.0, -2.0)
+	}
+	f.Fuzz(func(t *testing.T, env string, lx, ly, lz, ax, ay, az float64) {
+		e, err := ParseEnvelope([]byte(env))
+		if err != nil {
+			return
+		}
+		in := msgs.Twist{Linear: msgs.Vector3{X: lx, Y: ly, Z: lz}, Angular: msgs.Vector3{X: ax, Y: ay, Z: az}}
+		out := in
+		Clamp(&out, e)
+		checkTwist(t, &in, &out, e)
+	})
+}
+
+func FuzzParseReport(f *testing.F) {
+	f.Add(`{"outcome":"deny","topic":"/agent/cmd_vel","code":"PHYSICS_CONSTRAINT","at":1}`)
+	f.Add(`{"outcome":""}`)
+	f.Add(`[]`)
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseReport([]byte(s))
+		if err != nil {
+			return
+		}
+		if r.Outcome == "" {
+			t.Fatal("report without outcome accepted")
+		}
+	})
+}
