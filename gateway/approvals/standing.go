@@ -102,7 +102,9 @@ func (s *Standing) Active(nowMs int64) []StandingApproval {
 	for _, id := range lapsed {
 		s.remove(id)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt > out[j].CreatedAt || (out[i].CreatedAt == out[j].CreatedAt && out[i].ApprovalID > out[j].ApprovalID) })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].CreatedAt > out[j].CreatedAt || (out[i].CreatedAt == out[j].CreatedAt && out[i].ApprovalID > out[j].ApprovalID)
+	})
 	return out
 }
 

@@ -225,8 +225,8 @@ func TestApprovalVotes(t *testing.T) {
 		observe func(t *testing.T, h *harness, e escalation)
 	}{
 		{name: "tier-3/one-approval-allows", tier: 3,
-			votes:  []vote{{key: alice, kind: "approve", status: 200, state: "approved"}},
-			final:  "approved", waitSt: 200, ledger: []string{"approval.requested", "approval.granted"}},
+			votes: []vote{{key: alice, kind: "approve", status: 200, state: "approved"}},
+			final: "approved", waitSt: 200, ledger: []string{"approval.requested", "approval.granted"}},
 		{name: "tier-3/no-reason-needed-but-kept", tier: 3,
 			votes: []vote{{key: bob, kind: "approve", reason: "looks fine", status: 200, state: "approved"}},
 			final: "approved", waitSt: 200, ledger: []string{"approval.requested", "approval.granted"}},
