@@ -241,7 +241,7 @@ logging_collector = off
 EOF
 	fi
 	as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$base/postgres.log" -w -t 30 \
-		-o "-p $PG_PORT -k $sock" start >/dev/null ||
+		-o "-p $PG_PORT -k $sock" start >/dev/null 9>&- ||
 		{ tail -n 20 "$base/postgres.log" >&2; die "postgres did not start"; }
 	if ! as_pg psql -h "$sock" -p "$PG_PORT" -U "$PG_USER" -d postgres -tAc \
 		"SELECT 1 FROM pg_database WHERE datname = '$PG_DB'" | grep -q 1; then
@@ -275,7 +275,7 @@ redis_up() {
 	redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --protected-mode yes \
 		--daemonize yes --pidfile "$SVC_DIR/redis/redis.pid" \
 		--dir "$SVC_DIR/redis" --logfile "$SVC_DIR/redis/redis.log" \
-		--save '' --appendonly no --maxclients 2000 >/dev/null
+		--save '' --appendonly no --maxclients 2000 >/dev/null 9>&-
 	wait_for 10 redis_ping || { tail -n 20 "$SVC_DIR/redis/redis.log" >&2; die "redis did not start"; }
 }
 
@@ -320,7 +320,7 @@ ros_up() {
 		env PATH="/usr/bin:/bin:$PATH" ROS_MASTER_URI="$(ros_uri)" ROS_HOSTNAME=127.0.0.1 \
 		ROS_HOME="$SVC_DIR/ros" ROS_LOG_DIR="$SVC_DIR/ros/log" \
 		"$SYS_PY" /usr/bin/rosmaster --core -p "$ROS_PORT" \
-		</dev/null >"$SVC_DIR/ros/rosmaster.log" 2>&1 &
+		</dev/null >"$SVC_DIR/ros/rosmaster.log" 2>&1 9>&- &
 	wait_for 5 test -s "$SVC_DIR/ros/rosmaster.pid" || die "rosmaster did not start (log: $SVC_DIR/ros/rosmaster.log)"
 	wait_for 20 port_open 127.0.0.1 "$ROS_PORT" || { tail -n 20 "$SVC_DIR/ros/rosmaster.log" >&2; die "rosmaster did not start"; }
 	ros_ping >/dev/null 2>&1 || { tail -n 20 "$SVC_DIR/ros/rosmaster.log" >&2; die "rostopic list failed against the master"; }
@@ -368,7 +368,7 @@ EOF
 	# Stay the invoking user (root on CI) so the private files stay writable.
 	is_root && echo "user root" >>"$SVC_DIR/mqtt/mosquitto.conf"
 	rm -f "$SVC_DIR/mqtt/mosquitto.pid"
-	mosquitto -c "$SVC_DIR/mqtt/mosquitto.conf" -d 2>>"$SVC_DIR/mqtt/mosquitto.stderr"
+	mosquitto -c "$SVC_DIR/mqtt/mosquitto.conf" -d 2>>"$SVC_DIR/mqtt/mosquitto.stderr" 9>&-
 	wait_for 10 port_open 127.0.0.1 "$MQTT_PORT" || { tail -n 20 "$SVC_DIR/mqtt/mosquitto.log" >&2; die "mosquitto did not start"; }
 }
 
@@ -473,6 +473,18 @@ cmd_status() {
 	return "$rc"
 }
 
+# lock serialises `up` and `down` (two `make test` started at once must not
+# both initdb or both start a server on the same port). Daemons are started
+# with fd 9 closed so that they do not hold the lock for their lifetime.
+lock() {
+	command -v flock >/dev/null || return 0
+	mkdir -p "$SVC_DIR"
+	exec 9>"$SVC_DIR/.lock"
+	if ! flock -w 300 9; then
+		die "another services.sh holds $SVC_DIR/.lock for more than 300 s"
+	fi
+}
+
 usage() {
 	sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
@@ -482,8 +494,14 @@ main() {
 	local cmd="${1:-}"
 	[ $# -gt 0 ] && shift
 	case "$cmd" in
-	up) cmd_up "$@" ;;
-	down) cmd_down "$@" ;;
+	up)
+		lock
+		cmd_up "$@"
+		;;
+	down)
+		lock
+		cmd_down "$@"
+		;;
 	env) cmd_env "$@" ;;
 	status) cmd_status "$@" ;;
 	-h | --help | help) usage ;;
