@@ -69,7 +69,7 @@ pkgs_for() {
 	case "$1" in
 	pg) [ -x "$PG_BIN/postgres" ] || echo postgresql-15 ;;
 	redis) echo redis-server redis-tools ;;
-	ros) echo python3-rosmaster python3-rostopic python3-rosgraph python3-rospy \
+	ros) echo python3-rosmaster python3-rostopic python3-rosnode python3-rosgraph python3-rospy \
 		python3-geometry-msgs python3-std-msgs python3-sensor-msgs python3-trajectory-msgs ;;
 	mqtt) echo mosquitto mosquitto-clients ;;
 	chromium) echo chromium ;;
