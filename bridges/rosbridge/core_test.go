@@ -202,3 +202,68 @@ func FuzzParseReport(f *testing.F) {
 		}
 	})
 }
+
+var safeStopCases = []struct {
+	name, spec string
+	ok         bool
+}{
+	{"ok/zero-twist", `/cmd_vel={}`, true},
+	{"ok/creep", `/cmd_vel={"linear":{"x":0.01}}`, true},
+	{"ok/relative-topic", `cmd_vel={"angular":{"z":0}}`, true},
+	{"bad/no-route", `/other={}`, false},
+	{"bad/no-equals", `/cmd_vel`, false},
+	{"bad/not-object", `/cmd_vel=[]`, false},
+	{"bad/null", `/cmd_vel=null`, false},
+	{"bad/unknown-field", `/cmd_vel={"speed":1}`, false},
+	{"bad/infinite", `/cmd_vel={"linear":{"x":1e999}}`, false},
+	{"bad/trailing", `/cmd_vel={} {}`, false},
+}
+
+func TestSetSafeStop(t *testing.T) {
+	for _, tc := range safeStopCases {
+		t.Run(tc.name, func(t *testing.T) {
+			routes := []Route{{Agent: "/agent/cmd_vel", Actuator: "/cmd_vel", Type: msgs.TwistType}}
+			err := SetSafeStop(routes, tc.spec)
+			if tc.ok != (err == nil) {
+				t.Fatalf("SetSafeStop(%s) = %v", tc.spec, err)
+			}
+			if !tc.ok {
+				if codes.Of(err) != codes.MalformedRequest || routes[0].SafeStop != nil {
+					t.Fatalf("err %v, safe stop %v", err, routes[0].SafeStop)
+				}
+				return
+			}
+			if routes[0].SafeStop == nil || routes[0].safeStop().Type().Name != msgs.TwistType.Name {
+				t.Fatal("safe stop not set")
+			}
+		})
+	}
+	t.Run("default/zero-twist-for-twist-routes-only", func(t *testing.T) {
+		if m := (Route{Type: msgs.TwistType}).safeStop(); m == nil || *m.(*msgs.Twist) != (msgs.Twist{}) {
+			t.Fatalf("twist default %v", m)
+		}
+		if m := (Route{Type: msgs.StringType}).safeStop(); m != nil {
+			t.Fatalf("string default %v", m)
+		}
+	})
+}
+
+func FuzzSetSafeStop(f *testing.F) {
+	for _, tc := range safeStopCases {
+		f.Add(tc.spec)
+	}
+	f.Fuzz(func(t *testing.T, spec string) {
+		routes := []Route{
+			{Agent: "/a/cmd_vel", Actuator: "/cmd_vel", Type: msgs.TwistType},
+			{Agent: "/a/traj", Actuator: "/traj", Type: msgs.JointTrajectoryType},
+		}
+		if err := SetSafeStop(routes, spec); err != nil {
+			return
+		}
+		for _, r := range routes {
+			if r.SafeStop != nil && r.SafeStop.Type().Name != r.Type.Name {
+				t.Fatalf("safe stop of type %s on a %s route", r.SafeStop.Type().Name, r.Type.Name)
+			}
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package rosbridge
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -92,4 +93,48 @@ func topicName(s string) (string, error) {
 		}
 	}
 	return s, nil
+}
+
+// MaxSafeStopBytes bounds a safe-stop spec.
+const MaxSafeStopBytes = 64 << 10
+
+// SetSafeStop parses "ACTUATOR_TOPIC=JSON" (the message in the JSON mapping
+// of msgs.FromJSON, e.g. `/cmd_vel={"linear":{"x":0}}`) and sets it as the
+// safe-stop message of the route with that actuator topic in routes.
+func SetSafeStop(routes []Route, spec string) error {
+	bad := func(msg string, err error) error {
+		return codes.Wrap(codes.MalformedRequest, "safe stop: "+msg, err)
+	}
+	if len(spec) > MaxSafeStopBytes {
+		return bad("spec too long", nil)
+	}
+	topic, doc, ok := strings.Cut(spec, "=")
+	if !ok {
+		return bad("want ACTUATOR_TOPIC=JSON", nil)
+	}
+	topic, err := topicName(topic)
+	if err != nil {
+		return bad(err.Error(), err)
+	}
+	for i := range routes {
+		if routes[i].Actuator != topic {
+			continue
+		}
+		var v map[string]any
+		dec := json.NewDecoder(strings.NewReader(doc))
+		dec.UseNumber()
+		if err := dec.Decode(&v); err != nil || v == nil || dec.More() {
+			return bad("not a JSON object", err)
+		}
+		m, err := msgs.FromJSON(routes[i].Type, v)
+		if err != nil {
+			return bad(err.Error(), err)
+		}
+		if _, err := json.Marshal(msgs.ToJSON(m)); err != nil {
+			return bad("not finite", err) // 1e999 decodes to +Inf
+		}
+		routes[i].SafeStop = m
+		return nil
+	}
+	return bad("no route has actuator topic "+topic, nil)
 }

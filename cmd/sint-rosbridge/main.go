@@ -1,0 +1,152 @@
+// Command sint-rosbridge is the ROS 1 bridge node: it maps agent-facing
+// topics to actuator topics (e.g. /agent/cmd_vel → /cmd_vel) and forwards a
+// message only after the gateway allowed it and its attestation verified
+// (package bridges/rosbridge). Denied messages are reported on
+// /sint/decisions; on e-stop or when the gateway is unreachable every motion
+// topic gets its safe-stop message (a zero Twist by default).
+//
+// Usage:
+//
+//	sint-rosbridge --url http://127.0.0.1:8080 --agent-key agent.key --token-id ID \
+//	    --route /agent/cmd_vel=/cmd_vel [--route ...] [--api-key sk_...]
+//
+// --api-key (or SINT_API_KEY) is an operator key with scope read; with it the
+// bridge polls GET /v1/estop every --poll-interval and stops the actuators
+// within one interval of a trip or of losing the gateway. Without it, it
+// learns of an e-stop from an ESTOP_ENGAGED deny (i.e. at the next message).
+// Logs are JSON lines on stderr. Exit status: 0 on SIGINT/SIGTERM, 1 on
+// error, 2 on bad flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sintgate/sintgate/bridges/ros"
+	"github.com/sintgate/sintgate/bridges/rosbridge"
+	"github.com/sintgate/sintgate/client"
+	"github.com/sintgate/sintgate/gateway/attest"
+	"github.com/sintgate/sintgate/internal/keyfile"
+)
+
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(s string) error { *m = append(*m, s); return nil }
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func main() {
+	code, err := run(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sint-rosbridge:", err)
+	}
+	os.Exit(code)
+}
+
+func run(args []string) (int, error) {
+	fs := flag.NewFlagSet("sint-rosbridge", flag.ContinueOnError)
+	var routes, safeStops multi
+	url := fs.String("url", env("SINT_URL", "http://127.0.0.1:8080"), "gateway base URL (SINT_URL)")
+	apiKey := fs.String("api-key", os.Getenv("SINT_API_KEY"), "operator API key with scope read, for the e-stop poll (SINT_API_KEY); empty: no poll")
+	agentKey := fs.String("agent-key", "", "agent key file (internal/keyfile format); required")
+	tokenID := fs.String("token-id", "", "registered capability token id")
+	tokenFile := fs.String("token-file", "", "file holding the capability token's compact JWS (instead of --token-id)")
+	issuer := fs.String("issuer", "", "gateway id the attestations must name (optional)")
+	master := fs.String("master", env("ROS_MASTER_URI", "http://127.0.0.1:11311/"), "ROS master URI (ROS_MASTER_URI)")
+	host := fs.String("host", env("ROS_IP", env("ROS_HOSTNAME", "127.0.0.1")), "address the node listens on and advertises (ROS_IP/ROS_HOSTNAME)")
+	name := fs.String("name", "/sint_rosbridge", "ROS node name")
+	decisions := fs.String("decisions-topic", rosbridge.DecisionsTopic, "topic of decision reports (std_msgs/String JSON)")
+	poll := fs.Duration("poll-interval", rosbridge.DefaultPollInterval, "e-stop poll interval")
+	timeout := fs.Duration("timeout", rosbridge.DefaultCallTimeout, "timeout of one intercept or poll")
+	fs.Var(&routes, "route", "AGENT_TOPIC=ACTUATOR_TOPIC[:TYPE] (repeatable; default /agent/cmd_vel=/cmd_vel)")
+	fs.Var(&safeStops, "safe-stop", "ACTUATOR_TOPIC=JSON safe-stop message (repeatable; default zero Twist on Twist routes)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, nil
+		}
+		return 2, nil
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	if len(routes) == 0 {
+		routes = multi{"/agent/cmd_vel=/cmd_vel"}
+	}
+	var rs []rosbridge.Route
+	for _, s := range routes {
+		r, err := rosbridge.ParseRoute(s)
+		if err != nil {
+			return 2, err
+		}
+		rs = append(rs, r)
+	}
+	for _, s := range safeStops {
+		if err := rosbridge.SetSafeStop(rs, s); err != nil {
+			return 2, err
+		}
+	}
+	if *agentKey == "" {
+		return 2, errors.New("--agent-key is required")
+	}
+	key, err := keyfile.Load(*agentKey)
+	if err != nil {
+		return 1, err
+	}
+	var token string
+	if *tokenFile != "" {
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return 1, err
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	if (*tokenID == "") == (token == "") {
+		return 2, errors.New("give exactly one of --token-id and --token-file")
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	httpc := &http.Client{Timeout: 40 * time.Second} // > the 30 s approval long-poll
+	base := strings.TrimRight(*url, "/")
+	cfg := rosbridge.Config{
+		Gateway:  &client.Agent{BaseURL: base, HTTP: httpc, Key: key.Private},
+		Verifier: attest.NewJWKSCache(&http.Client{Timeout: *timeout}, base+"/.well-known/jwks.json"),
+		Routes:   rs, TokenID: *tokenID, Token: token, Issuer: *issuer,
+		DecisionsTopic: *decisions, PollInterval: *poll, CallTimeout: *timeout, Log: log,
+	}
+	if *apiKey != "" {
+		cfg.Estop = rosbridge.OperatorEstop{Op: &client.Operator{BaseURL: base, APIKey: *apiKey, HTTP: &http.Client{Timeout: *timeout}}}
+	}
+	node, err := ros.NewNode(ctx, ros.NodeConfig{Name: *name, MasterURI: *master, Host: *host, Logger: log})
+	if err != nil {
+		return 1, err
+	}
+	defer node.Close(context.WithoutCancel(ctx))
+	cfg.Node = node
+	b, err := rosbridge.New(ctx, cfg)
+	if err != nil {
+		return 1, err
+	}
+	for _, r := range rs {
+		log.Info("route", "agent", r.Agent, "actuator", r.Actuator, "type", r.Type.Name, "resource", r.Resource())
+	}
+	log.Info("sint-rosbridge running", "gateway", base, "master", *master, "agent", key.AgentID(), "estopPoll", cfg.Estop != nil)
+	if err := b.Run(ctx); err != nil {
+		return 1, err
+	}
+	log.Info("sint-rosbridge stopped", "stats", b.Stats())
+	return 0, nil
+}
