@@ -86,6 +86,7 @@ type Pipeline struct {
 	Rejections   *Rejections
 	Log          *slog.Logger
 	Observer     func(r *Request, res *Result) // optional: metrics, risk stream, anomaly feed
+	Charger      Charger                       // optional: charges allowed actions (charge.go)
 	HumanPresent atomic.Bool
 	// OnSevere is called (in the request's goroutine) after a severe physics
 	// violation opened the agent's circuit; the gateway wires it to the
@@ -220,7 +221,7 @@ func (p *Pipeline) Intercept(ctx context.Context, in Input) (res Result) {
 
 // record runs stage 11 (ledger append, durable before the reply) and builds
 // the answer for a decision made from stage 3 (circuit) on.
-func (p *Pipeline) record(ctx context.Context, req *Request, st *State, o Outcome, now time.Time) Result {
+func (p *Pipeline) record(ctx context.Context, req *Request, st *State, o Outcome, now time.Time) (res Result) {
 	policyHash := st.Policy.Hash()
 	var approvalID string
 	var expiresAt int64
@@ -233,6 +234,9 @@ func (p *Pipeline) record(ctx context.Context, req *Request, st *State, o Outcom
 			approvalID, expiresAt = id, exp
 		}
 	}
+	var charged Charge
+	charged, o = p.charge(ctx, req, o, now)
+	defer func() { p.settleCharge(ctx, charged, &res, now) }()
 	if o.Finding != nil {
 		p.recordEvent(ctx, "agent.goal.hijack_detected", req.AgentID, tokenIDOf(req, &o), map[string]any{
 			"requestId": req.RequestID, "category": o.Finding.Category, "patternId": o.Finding.PatternID,
@@ -253,6 +257,9 @@ func (p *Pipeline) record(ctx context.Context, req *Request, st *State, o Outcom
 	}
 	if approvalID != "" {
 		payload["approvalId"] = approvalID
+	}
+	if charged.Amount > 0 {
+		payload["charged"] = charged.Amount
 	}
 	ev := ledger.Event{EventType: "policy.evaluated", AgentID: req.AgentID, TokenID: tokenIDOf(req, &o), Payload: payload}
 	// A deny or escalate is always recorded, whatever happens meanwhile. An
