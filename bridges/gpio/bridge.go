@@ -1,0 +1,270 @@
+package gpio
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	pgpio "periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/physic"
+
+	"github.com/sintgate/sintgate/api"
+	"github.com/sintgate/sintgate/client"
+	"github.com/sintgate/sintgate/codes"
+	"github.com/sintgate/sintgate/gateway/attest"
+)
+
+// Action is the intercept action of a GPIO command.
+const Action = "set"
+
+// DefaultPWMFrequency is used for PWM actuators without a frequency.
+const DefaultPWMFrequency = 1 * physic.KiloHertz
+
+// Actuator is one output pin bound to a resource.
+type Actuator struct {
+	Resource  string           // e.g. gpio://cell1/gripper
+	Pin       pgpio.PinOut     // owned by the caller (cmd/ opens and closes hardware)
+	PWM       bool             // commands are {"duty":…}; else {"value":…}
+	Frequency physic.Frequency // PWM frequency; default DefaultPWMFrequency
+	Inert     pgpio.Level      // level after Halt (default Low)
+}
+
+// Verifier verifies decision attestations; *attest.JWKSCache implements it.
+type Verifier interface {
+	Verify(ctx context.Context, token string, now time.Time, want attest.Expect) (*attest.Claims, error)
+}
+
+// Decider asks the gateway for decisions; *client.Agent implements it.
+type Decider interface {
+	AgentID() string
+	Intercept(ctx context.Context, r api.InterceptRequest) (*api.Decision, int, error)
+	AwaitApproval(ctx context.Context, approvalID string) (*api.Decision, int, error)
+}
+
+// Config configures a Bridge.
+type Config struct {
+	AgentID   string // the agent whose decisions drive the pins (attestation sub)
+	Issuer    string // optional: the gateway id attestations must name
+	Verifier  Verifier
+	Actuators []Actuator
+	Now       func() time.Time // default time.Now
+}
+
+// Bridge drives actuators on attested decisions. It implements
+// conn.Resource (String, Halt). Safe for concurrent use.
+type Bridge struct {
+	cfg  Config
+	acts map[string]*Actuator
+
+	mu       sync.Mutex // serialises pin writes against Halt
+	halted   bool
+	haltedAt time.Time
+	seen     map[string]int64 // jti → exp (unix s) of applied attestations
+}
+
+// New checks cfg and returns a bridge. The pins are not touched.
+func New(cfg Config) (*Bridge, error) {
+	if cfg.AgentID == "" || cfg.Verifier == nil {
+		return nil, errors.New("gpio: AgentID and Verifier are required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	b := &Bridge{cfg: cfg, acts: map[string]*Actuator{}, seen: map[string]int64{}}
+	for i := range cfg.Actuators {
+		a := &cfg.Actuators[i]
+		if a.Resource == "" || a.Pin == nil {
+			return nil, fmt.Errorf("gpio: actuator %d: Resource and Pin are required", i)
+		}
+		if _, dup := b.acts[a.Resource]; dup {
+			return nil, fmt.Errorf("gpio: two actuators for %s", a.Resource)
+		}
+		if a.Frequency == 0 {
+			a.Frequency = DefaultPWMFrequency
+		}
+		b.acts[a.Resource] = a
+	}
+	return b, nil
+}
+
+// String implements conn.Resource.
+func (b *Bridge) String() string { return fmt.Sprintf("sintgate-gpio(%d actuators)", len(b.acts)) }
+
+// Halt implements conn.Resource: stop motion, go inert. Every pin is halted
+// (PWM stopped) and driven to its inert level; commands are refused until
+// Resume, and attestations issued before the halt are refused for ever. It
+// drives every pin even if some fail, and returns the joined errors.
+func (b *Bridge) Halt() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.halted, b.haltedAt = true, b.cfg.Now()
+	var errs []error
+	for _, a := range b.acts {
+		if err := a.Pin.Halt(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: halt: %w", a.Resource, err))
+		}
+		if err := a.Pin.Out(a.Inert); err != nil {
+			errs = append(errs, fmt.Errorf("%s: inert: %w", a.Resource, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Resume accepts commands again (after the gateway's e-stop was reset).
+// Pins stay inert until the next attested command.
+func (b *Bridge) Resume() {
+	b.mu.Lock()
+	b.halted = false
+	b.mu.Unlock()
+}
+
+// Halted reports whether the bridge is halted.
+func (b *Bridge) Halted() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.halted
+}
+
+// Apply drives the resource's pin as params say, if attestation is a valid,
+// unexpired, unreplayed attestation for exactly this command by this agent
+// issued after the last halt. Errors carry codes: ESTOP_ENGAGED while
+// halted, MALFORMED_REQUEST for bad params or an unknown resource, the
+// attestation reason's code (attest.Reason.Code) for a bad attestation,
+// REPLAY_DETECTED for an attestation already applied.
+func (b *Bridge) Apply(ctx context.Context, resource string, params json.RawMessage, attestation string) error {
+	a, ok := b.acts[resource]
+	if !ok {
+		return codes.New(codes.MalformedRequest, "gpio: no actuator for "+resource)
+	}
+	cmd, err := ParseCommand(params)
+	if err != nil {
+		return err
+	}
+	if a.PWM != (cmd.Duty != nil) {
+		return codes.New(codes.MalformedRequest, "gpio: "+resource+" takes "+map[bool]string{true: "duty", false: "value"}[a.PWM])
+	}
+	ph, err := attest.ParamsHash(params)
+	if err != nil {
+		return err
+	}
+	now := b.cfg.Now()
+	claims, err := b.cfg.Verifier.Verify(ctx, attestation, now, attest.Expect{
+		Issuer: b.cfg.Issuer, AgentID: b.cfg.AgentID, Resource: resource, Action: Action, ParamsHash: ph,
+	})
+	if err != nil {
+		return codes.Wrap(attest.ReasonOf(err).Code(), "gpio: attestation refused", err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.halted {
+		return codes.New(codes.EstopEngaged, "gpio: halted (e-stop)")
+	}
+	if !b.haltedAt.IsZero() && claims.IssuedAt*1000 < b.haltedAt.UnixMilli() {
+		return codes.New(codes.EstopEngaged, "gpio: attestation issued before the last halt")
+	}
+	for jti, exp := range b.seen { // bounded by the attestations of the last ~60 s
+		if exp+60 < now.Unix() {
+			delete(b.seen, jti)
+		}
+	}
+	if _, dup := b.seen[claims.JTI]; dup {
+		return codes.New(codes.ReplayDetected, "gpio: attestation already applied")
+	}
+	b.seen[claims.JTI] = claims.ExpiresAt
+	if cmd.Duty != nil {
+		duty := pgpio.Duty(*cmd.Duty*float64(pgpio.DutyMax) + 0.5)
+		return a.Pin.PWM(duty, a.Frequency)
+	}
+	return a.Pin.Out(pgpio.Level(*cmd.Value))
+}
+
+// Set asks the gateway for a decision on params (intercept resource, action
+// set, with tokenID), waits for an approval if escalated, and applies an
+// allow with Apply. A deny comes back as a *codes.Error with its code.
+func (b *Bridge) Set(ctx context.Context, gw Decider, tokenID, resource string, params json.RawMessage) error {
+	rid, err := uuid.NewV7()
+	if err != nil {
+		return err
+	}
+	d, status, err := gw.Intercept(ctx, api.InterceptRequest{RequestID: rid.String(), TokenID: tokenID, Resource: resource, Action: Action, Params: params})
+	if err != nil {
+		return err
+	}
+	if status == http.StatusAccepted && d.ApprovalID != nil {
+		if d, _, err = gw.AwaitApproval(ctx, *d.ApprovalID); err != nil {
+			return err
+		}
+	}
+	if d.Decision != "allow" || d.Attestation == nil {
+		code := codes.InternalError
+		if d.Code != nil {
+			code = codes.Code(*d.Code)
+		}
+		return codes.New(code, "gpio: gateway did not allow: "+deref(d.Reason))
+	}
+	return b.Apply(ctx, resource, params, *d.Attestation)
+}
+
+// EstopReader reads the gateway's e-stop state; rosbridge.OperatorEstop
+// implements it.
+type EstopReader interface {
+	ReadEstop(ctx context.Context) (client.EstopState, error)
+}
+
+// WatchEstop polls r every interval until ctx ends: a tripped breaker or an
+// unreachable gateway halts the bridge; an armed breaker resumes it. It
+// returns context.Cause(ctx).
+func (b *Bridge) WatchEstop(ctx context.Context, r EstopReader, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	var epoch uint64
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 2*interval+time.Second)
+		st, err := r.ReadEstop(cctx)
+		cancel()
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		switch {
+		case err != nil || st.State != "armed":
+			if !b.Halted() {
+				_ = b.Halt()
+			}
+		case epoch != 0 && st.Epoch > epoch:
+			// Tripped and reset between two polls: still go inert once.
+			_ = b.Halt()
+			b.Resume()
+		default:
+			b.Resume()
+		}
+		if err == nil && st.Epoch > epoch {
+			epoch = st.Epoch
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-t.C:
+		}
+	}
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// StaticVerifier adapts a fixed *attest.Verifier (keys known offline) to
+// Verifier.
+type StaticVerifier struct{ V *attest.Verifier }
+
+// Verify implements Verifier.
+func (s StaticVerifier) Verify(_ context.Context, token string, now time.Time, want attest.Expect) (*attest.Claims, error) {
+	return s.V.Verify(token, now, want)
+}
