@@ -336,13 +336,17 @@ func (s *Store) commit(batch []*request) {
 		// One round trip: the cross-process lock, then the head and the
 		// duplicates as seen under it.
 		pre := &pgx.Batch{}
+		// Durable on COMMIT whatever the server or role default says.
+		pre.Queue(`SET LOCAL synchronous_commit TO on`)
 		pre.Queue(`SELECT pg_advisory_xact_lock($1)`, appendLockKey)
 		pre.Queue(`SELECT seq, hash, ts FROM sint_ledger_entries ORDER BY seq DESC LIMIT 1`)
 		pre.Queue(`SELECT event_id FROM sint_ledger_entries WHERE event_id = ANY($1)`, all)
 		br := tx.SendBatch(ctx, pre)
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			return err
+		for range 2 { // SET LOCAL, advisory lock
+			if _, err := br.Exec(); err != nil {
+				br.Close()
+				return err
+			}
 		}
 		var seq uint64
 		var prev, ts string
