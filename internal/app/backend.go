@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/sintgate/sintgate/estop"
 	"github.com/sintgate/sintgate/gateway"
 	"github.com/sintgate/sintgate/gateway/ratelimit"
 	"github.com/sintgate/sintgate/ledger"
@@ -21,13 +22,19 @@ type Backend struct {
 	Limiter gateway.Limiter
 	// Closers release what was opened, in order of opening.
 	Closers []func() error
+	// WrapRecorder, if set, wraps the breaker's ledger recorder (the
+	// replicated backend publishes trips and resets to the other replicas).
+	WrapRecorder func(estop.Recorder) estop.Recorder
+	// Attach, if set, is called at the end of Build with the built gateway;
+	// it may add work to g.background, started by Background.
+	Attach func(ctx context.Context, g *Gateway) error
 }
 
 // openBackend opens the embedded backend (no StoreURL) or the replicated
 // one (PostgreSQL at StoreURL, Redis at RedisAddr).
 func openBackend(ctx context.Context, o Options) (*Backend, error) {
 	if o.StoreURL != "" {
-		return nil, fmt.Errorf("store %q: the replicated backend (PostgreSQL + Redis) is not wired yet", o.StoreURL)
+		return openReplicated(ctx, o)
 	}
 	be := &Backend{Replay: gateway.NewMemoryReplay(4_000_000), Limiter: ratelimit.NewCounter()}
 	st, err := embedded.Open(filepath.Join(o.DataDir, stateFile))

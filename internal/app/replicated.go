@@ -1,0 +1,355 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sintgate/sintgate/estop"
+	"github.com/sintgate/sintgate/estop/replica"
+	"github.com/sintgate/sintgate/gateway"
+	"github.com/sintgate/sintgate/gateway/redisx"
+	"github.com/sintgate/sintgate/ledger/pgledger"
+	"github.com/sintgate/sintgate/store"
+	"github.com/sintgate/sintgate/store/embedded"
+	"github.com/sintgate/sintgate/store/pgstore"
+)
+
+// SyncInterval is how often a replica catches up from PostgreSQL (the source
+// of truth) on what pub/sub may have missed: revocations, trusted roots and a
+// tripped e-stop.
+const SyncInterval = 100 * time.Millisecond
+
+// revocationOverlap is how far back each revocation poll reaches: RevokedAt
+// is the revoking replica's clock, not the commit time.
+const revocationOverlap = 10 * time.Second
+
+// redisOptions accepts "host:port" or a redis:// URL.
+func redisOptions(addr string) (*redis.Options, error) {
+	if strings.Contains(addr, "://") {
+		return redis.ParseURL(addr)
+	}
+	return &redis.Options{Addr: addr}, nil
+}
+
+// openReplicated opens the replicated backend: store and ledger in
+// PostgreSQL at o.StoreURL (migrations applied under an advisory lock), replay
+// cache and rate limits in Redis at o.RedisAddr, and the fleet sync (e-stop
+// fan-out, registry change bus, catch-up polling) attached by Build.
+func openReplicated(ctx context.Context, o Options) (_ *Backend, err error) {
+	if o.RedisAddr == "" {
+		return nil, errors.New("--store postgres://… needs --redis ADDR (replay cache, rate limits and fan-out are shared in Redis)")
+	}
+	cfg, err := ReadConfig(o.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	ropts, err := redisOptions(o.RedisAddr)
+	if err != nil {
+		return nil, fmt.Errorf("redis %q: %w", o.RedisAddr, err)
+	}
+	be := &Backend{}
+	defer func() {
+		if err != nil {
+			for i := len(be.Closers) - 1; i >= 0; i-- {
+				_ = be.Closers[i]()
+			}
+		}
+	}()
+	rdb := redis.NewClient(ropts)
+	be.Closers = append(be.Closers, rdb.Close)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		return nil, fmt.Errorf("redis %s: %w", o.RedisAddr, err)
+	}
+	pg, err := pgstore.Open(ctx, o.StoreURL)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	be.Closers = append(be.Closers, pg.Close)
+	lg, err := pgledger.Open(ctx, o.StoreURL, pgledger.Options{Clock: o.Clock})
+	if err != nil {
+		return nil, fmt.Errorf("open ledger: %w", err)
+	}
+	be.Ledger = lg
+	be.Closers = append(be.Closers, lg.Close)
+	if err := importAPIKeys(ctx, o.DataDir, pg); err != nil {
+		return nil, fmt.Errorf("import API keys into PostgreSQL: %w", err)
+	}
+	prefix := redisx.Prefix(cfg.GatewayID)
+	var suffix [4]byte
+	_, _ = rand.Read(suffix[:])
+	f := &fleet{
+		id: cfg.GatewayID + "/" + hex.EncodeToString(suffix[:]), pg: pg, bus: redisx.NewBus(rdb, prefix),
+		clock: o.Clock, log: o.Log,
+	}
+	f.fanout = replica.New(replica.RedisBus{Client: rdb, Channel: prefix + "estop"}, f.id, replica.Config{}, f.log)
+	f.roots.Store(&map[string]bool{})
+	if err := f.reloadRoots(ctx); err != nil {
+		return nil, err
+	}
+	be.Store = &fleetStore{Store: pg, f: f}
+	be.Replay = redisx.NewReplay(rdb, prefix)
+	be.Limiter = redisx.NewLimiter(rdb, prefix)
+	be.WrapRecorder = f.fanout.Recorder
+	be.Attach = f.attach
+	return be, nil
+}
+
+// importAPIKeys copies the API keys of the data dir's embedded store (the
+// admin key made by `init`) into PostgreSQL when absent there, so that the
+// key printed by init works against the fleet.
+func importAPIKeys(ctx context.Context, dataDir string, pg store.APIKeys) error {
+	path := filepath.Join(dataDir, stateFile)
+	if _, err := os.Stat(path); err != nil {
+		return nil
+	}
+	st, err := embedded.Open(path)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	keys, err := st.ListAPIKeys(ctx)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if _, err := pg.GetAPIKey(ctx, k.ID); errors.Is(err, store.ErrNotFound) {
+			if err := pg.PutAPIKey(ctx, k); err != nil {
+				return err
+			}
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fleet keeps one replica in step with the others.
+type fleet struct {
+	id     string // this replica: "<gatewayId>/<random>"
+	pg     *pgstore.Store
+	bus    *redisx.Bus
+	fanout *replica.Fanout
+	clock  func() time.Time
+	log    *slog.Logger
+
+	reg     *gateway.Registry
+	breaker *estop.Breaker
+	roots   atomic.Pointer[map[string]bool]
+	toks    sync.Map // tokenId → raw, registered on other replicas
+	lastRev time.Time
+}
+
+// attach points the pipeline at the fleet-wide view of roots and tokens and
+// queues the sync loops.
+func (f *fleet) attach(ctx context.Context, g *Gateway) error {
+	reg, ok := g.Pipeline.State().Roots.(*gateway.Registry)
+	if !ok {
+		return errors.New("replicated backend: the pipeline's roots are not a *gateway.Registry")
+	}
+	f.reg, f.breaker = reg, g.Breaker
+	f.fanout.Attach(g.Breaker)
+	ns := *g.Pipeline.State()
+	ns.Roots, ns.Tokens = fleetView{f}, fleetView{f}
+	g.Pipeline.SetState(&ns)
+	f.lastRev = f.clock().Add(-revocationOverlap)
+	g.background = append(g.background, f.runFanout, f.runBus, f.runPoll)
+	g.Log.Info("replicated backend", "replica", f.id)
+	return nil
+}
+
+func (f *fleet) runFanout(ctx context.Context) {
+	for ctx.Err() == nil {
+		if err := f.fanout.Run(ctx); err != nil && ctx.Err() == nil {
+			// Could not subscribe (Redis down at start): fail closed, retry.
+			f.log.Error("e-stop fan-out", "err", err)
+			f.breaker.Trip(context.WithoutCancel(ctx), estop.Source{ID: "bus", Kind: estop.KindReplica}, "replica bus unavailable: trips from other replicas may be missed")
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		return
+	}
+}
+
+func (f *fleet) runBus(ctx context.Context) {
+	for ctx.Err() == nil {
+		in, err := f.bus.Subscribe(ctx)
+		if err != nil {
+			f.log.Warn("registry bus subscribe", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(SyncInterval):
+			}
+			continue
+		}
+		for d := range in {
+			switch {
+			case d.Gap:
+				f.catchUp(ctx)
+			case d.Change.Origin == f.id:
+			case d.Change.Type == redisx.ChangeRevoke:
+				f.reg.ApplyRevocations(d.Change.IDs)
+			case d.Change.Type == redisx.ChangeRoots:
+				if err := f.reloadRoots(ctx); err != nil {
+					f.log.Warn("reload roots", "err", err)
+				}
+			}
+		}
+	}
+}
+
+func (f *fleet) runPoll(ctx context.Context) {
+	t := time.NewTicker(SyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f.catchUp(ctx)
+		}
+	}
+}
+
+// catchUp reads revocations, roots and the e-stop state from PostgreSQL.
+// Errors are logged: while PostgreSQL is unreachable every allow fails at the
+// ledger append (LEDGER_UNAVAILABLE), so the replica denies anyway.
+func (f *fleet) catchUp(ctx context.Context) {
+	qctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	from := f.lastRev
+	now := f.clock()
+	ids, err := f.pg.RevokedSince(qctx, from)
+	if err == nil {
+		f.reg.ApplyRevocations(ids)
+		f.lastRev = now.Add(-revocationOverlap)
+	}
+	if err := f.reloadRoots(qctx); err != nil {
+		return
+	}
+	st, err := f.pg.GetEstop(qctx)
+	if err != nil {
+		return
+	}
+	local := f.breaker.Snapshot()
+	// A trip persisted after this replica's last transition, that it has not
+	// seen: a fan-out message was missed. Resets are not taken from the store
+	// (a missed reset leaves the replica tripped: fail safe).
+	if st.State == "tripped" && !local.Tripped && time.UnixMilli(st.Since).After(local.Since) {
+		f.breaker.Trip(context.WithoutCancel(ctx), estop.Source{ID: "store", Kind: estop.KindReplica},
+			"fleet e-stop is tripped in PostgreSQL (epoch "+fmt.Sprint(st.Epoch)+"): "+st.Reason)
+	}
+}
+
+func (f *fleet) reloadRoots(ctx context.Context) error {
+	rs, err := f.pg.ListRoots(ctx)
+	if err != nil {
+		return err
+	}
+	m := make(map[string]bool, len(rs))
+	for _, r := range rs {
+		m[r.PublicKey] = true
+	}
+	f.roots.Store(&m)
+	return nil
+}
+
+func (f *fleet) publish(ctx context.Context, c redisx.Change) {
+	c.Origin = f.id
+	if err := f.bus.Publish(context.WithoutCancel(ctx), c); err != nil {
+		f.log.Warn("registry bus publish (the others catch up from PostgreSQL)", "type", c.Type, "err", err)
+	}
+}
+
+// fleetView is the decision core's view of roots and registered tokens
+// across the fleet (tokens.Roots, tokens.Lookup).
+type fleetView struct{ f *fleet }
+
+// IsTrustedRoot implements tokens.Roots from the roots in PostgreSQL.
+func (v fleetView) IsTrustedRoot(pub string) bool { return (*v.f.roots.Load())[pub] }
+
+// TokenByID implements tokens.Lookup: this replica's registry, then tokens
+// registered elsewhere (read from PostgreSQL once and cached; tokens are
+// immutable).
+func (v fleetView) TokenByID(id string) (string, bool) {
+	if raw, ok := v.f.reg.TokenByID(id); ok {
+		return raw, true
+	}
+	if raw, ok := v.f.toks.Load(id); ok {
+		return raw.(string), true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	t, err := v.f.pg.GetToken(ctx, id)
+	if err != nil {
+		return "", false
+	}
+	v.f.toks.Store(id, t.Raw)
+	if t.RevokedAt != nil {
+		v.f.reg.ApplyRevocations([]string{id})
+	}
+	return t.Raw, true
+}
+
+// fleetStore is the PostgreSQL store with announcements: changes other
+// replicas hold in memory are published after they are durable.
+type fleetStore struct {
+	store.Store
+	f *fleet
+}
+
+// RevokeToken implements store.Tokens and announces every id revoked.
+func (s *fleetStore) RevokeToken(ctx context.Context, id string, at time.Time) ([]string, error) {
+	ids, err := s.Store.RevokeToken(ctx, id, at)
+	if err == nil {
+		s.f.publish(ctx, redisx.Change{Type: redisx.ChangeRevoke, IDs: append([]string{id}, ids...)})
+	}
+	return ids, err
+}
+
+// PutRoot implements store.Roots.
+func (s *fleetStore) PutRoot(ctx context.Context, r store.Root) error {
+	if err := s.Store.PutRoot(ctx, r); err != nil {
+		return err
+	}
+	s.rootsChanged(ctx)
+	return nil
+}
+
+// DeleteRoot implements store.Roots.
+func (s *fleetStore) DeleteRoot(ctx context.Context, pub string) error {
+	if err := s.Store.DeleteRoot(ctx, pub); err != nil {
+		return err
+	}
+	s.rootsChanged(ctx)
+	return nil
+}
+
+func (s *fleetStore) rootsChanged(ctx context.Context) {
+	if err := s.f.reloadRoots(ctx); err != nil {
+		s.f.log.Warn("reload roots", "err", err)
+	}
+	s.f.publish(ctx, redisx.Change{Type: redisx.ChangeRoots})
+}
+
+// RevokedSince implements store.RevocationFeed.
+func (s *fleetStore) RevokedSince(ctx context.Context, since time.Time) ([]string, error) {
+	return s.f.pg.RevokedSince(ctx, since)
+}
