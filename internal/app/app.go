@@ -42,6 +42,8 @@ type Gateway struct {
 	Approvals *approvals.Service
 	Log       *slog.Logger
 	closers   []func() error
+	// background is started by Background (the replicated backend's sync).
+	background []func(ctx context.Context)
 }
 
 // Close drains queued ledger events and releases the stores.
@@ -149,7 +151,11 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 	if o.Hardware.Configured() {
 		initial = estop.BootTripped(clock(), initial.Epoch, o.Hardware.bootSources()...)
 	}
-	g.Breaker = estop.NewBreaker(estop.WithInitial(initial), estop.WithRecorder(ledgerRecorder{lg}),
+	var rec estop.Recorder = ledgerRecorder{lg}
+	if be.WrapRecorder != nil {
+		rec = be.WrapRecorder(rec)
+	}
+	g.Breaker = estop.NewBreaker(estop.WithInitial(initial), estop.WithRecorder(rec),
 		estop.WithPersister(estop.StorePersister{Store: st}), estop.WithClock(clock))
 	g.Approvals = &approvals.Service{Store: st, Ledger: lg, Timeout: pol.ApprovalTimeout, Clock: clock, Log: log}
 	verifier := tokens.NewVerifier(16_384)
@@ -243,6 +249,11 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 	if err := wireApprovals(ctx, g, hub, p, cfg.GatewayID); err != nil {
 		return fail(err)
 	}
+	if be.Attach != nil {
+		if err := be.Attach(ctx, g); err != nil {
+			return fail(err)
+		}
+	}
 	return g, nil
 }
 
@@ -256,6 +267,9 @@ func policySource(path string) string {
 // Background runs the periodic work until ctx ends.
 func (g *Gateway) Background(ctx context.Context, clock func() time.Time) {
 	go g.Pipeline.Rejections.Run(ctx, g.Ledger, clock)
+	for _, run := range g.background {
+		go run(ctx)
+	}
 	go func() {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
