@@ -44,6 +44,7 @@ type Deps struct {
 	Log          *slog.Logger
 	Clock        func() time.Time
 	Metrics      *Metrics
+	Operator     OperatorDeps // discovery, risk, dashboard, a2a, economy (discovery.go)
 }
 
 // Server is the HTTP adapter.
@@ -108,6 +109,7 @@ func (s *Server) routes() {
 	s.approvalRoutes()
 	s.circuitRoutes()
 	s.dashboardRoutes()
+	s.operatorRoutes()
 }
 
 // Listen serves on addr until ctx ends, then drains in-flight requests.
