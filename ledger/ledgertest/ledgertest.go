@@ -354,6 +354,74 @@ func Run(t *testing.T, o Options) {
 		}
 	})
 
+	t.Run("concurrent/readers-during-appends", func(t *testing.T) {
+		s, _ := open(t)
+		fill(t, s, 5)
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for g := 0; g < 4; g++ {
+			wg.Add(1)
+			go func(g int) {
+				defer wg.Done()
+				for i := 0; i < 40; i++ {
+					if _, err := s.Append(ctx, ev("policy.evaluated", fmt.Sprintf("w%d", g), map[string]any{"i": i})); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}(g)
+		}
+		var rwg sync.WaitGroup
+		rwg.Add(1)
+		go func() {
+			defer rwg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				n, err := s.Size(ctx)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				res, err := s.Verify(ctx, 0, n)
+				if err != nil || !res.Valid || res.Checked != n {
+					t.Errorf("Verify(0,%d) during appends = %+v %v", n, res, err)
+					return
+				}
+				root, err := s.TreeHash(ctx, n)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				last, err := s.Get(ctx, n)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				p, err := s.InclusionProof(ctx, n-1, n)
+				if err != nil || ledger.VerifyInclusion(p, n, n-1, root, last.Hash) != nil {
+					t.Errorf("inclusion of %d during appends: %v", n, err)
+					return
+				}
+				var buf bytes.Buffer
+				if err := s.Export(ctx, &buf, 0, n, nil); err != nil {
+					t.Error(err)
+					return
+				}
+				if rep, err := ledger.VerifyNDJSON(&buf, nil, nil); err != nil || !rep.Valid || rep.Checked != n || rep.Root != root {
+					t.Errorf("export of %d during appends: %+v %v", n, rep, err)
+					return
+				}
+			}
+		}()
+		wg.Wait()
+		close(stop)
+		rwg.Wait()
+	})
+
 	t.Run("batch/per-event-errors", func(t *testing.T) {
 		s, _ := open(t)
 		boom := errors.New("no")
