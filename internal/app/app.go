@@ -22,8 +22,10 @@ import (
 	"github.com/sintgate/sintgate/gateway"
 	"github.com/sintgate/sintgate/gateway/approvals"
 	"github.com/sintgate/sintgate/gateway/attest"
+	"github.com/sintgate/sintgate/gateway/economy"
 	"github.com/sintgate/sintgate/gateway/injection"
 	"github.com/sintgate/sintgate/gateway/policy"
+	"github.com/sintgate/sintgate/gateway/risk"
 	"github.com/sintgate/sintgate/gateway/server"
 	"github.com/sintgate/sintgate/ledger"
 	"github.com/sintgate/sintgate/store"
@@ -236,15 +238,20 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 		}
 		persist(agentID, c)
 	}
+	ops, err := operatorPlane(ctx, st, p, feed.Anomalous)
+	if err != nil {
+		return fail(err)
+	}
 	p.Observer = func(req *gateway.Request, res *gateway.Result) {
 		metrics.Observe(res)
+		ops.Risk.Observe(req, res, clock())
 		logDecision(log, req, res)
 		feed.observe(p, g.Breaker, lg, log, req, res)
 	}
 	g.Server = server.New(server.Deps{
 		GatewayID: cfg.GatewayID, Pipeline: p, Registry: reg, Store: st, Ledger: lg, Keys: g.Keys,
 		Breaker: g.Breaker, Approvals: g.Approvals, Verifier: verifier, ReloadPolicy: reload,
-		Log: log, Clock: clock, Metrics: metrics,
+		Log: log, Clock: clock, Metrics: metrics, Operator: ops,
 	})
 	if err := wireApprovals(ctx, g, hub, p, cfg.GatewayID); err != nil {
 		return fail(err)
@@ -255,6 +262,20 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 		}
 	}
 	return g, nil
+}
+
+// operatorPlane builds the risk monitor and, when the store has an
+// economy, the economy service that charges allowed actions.
+func operatorPlane(ctx context.Context, st store.Store, p *gateway.Pipeline, anomalous func(string) bool) (server.OperatorDeps, error) {
+	ops := server.OperatorDeps{Risk: &risk.Monitor{Anomalous: anomalous}}
+	if es, ok := st.(store.Economy); ok {
+		ops.Economy = &economy.Service{Store: es}
+		if err := ops.Economy.Load(ctx); err != nil {
+			return ops, fmt.Errorf("load economy prices: %w", err)
+		}
+		p.Charger = ops.Economy
+	}
+	return ops, nil
 }
 
 func policySource(path string) string {
