@@ -58,8 +58,12 @@ export class Gateway {
   static async start() {
     const g = new Gateway();
     g.dir = fs.mkdtempSync(path.join(os.tmpdir(), "sint-dash-e2e-"));
-    const bin = path.join(g.dir, "sint-gateway");
-    execFileSync("go", ["build", "-o", bin, "./cmd/sint-gateway"], { cwd: repoRoot, stdio: "inherit" });
+    // SINT_GATEWAY_BIN: a prebuilt binary (else built from this checkout).
+    let bin = process.env.SINT_GATEWAY_BIN || "";
+    if (!bin) {
+      bin = path.join(g.dir, "sint-gateway");
+      execFileSync("go", ["build", "-o", bin, "./cmd/sint-gateway"], { cwd: repoRoot, stdio: "inherit" });
+    }
     const init = JSON.parse(execFileSync(bin, ["init", "--data-dir", path.join(g.dir, "data"), "--json"]).toString());
     g.adminKey = init.adminApiKey;
     const port = await freePort();

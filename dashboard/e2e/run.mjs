@@ -198,14 +198,14 @@ test("agents/lists-the-agent-with-its-circuit", async () => {
 
 test("ledger/explore-an-entry-and-verify-its-proof-in-the-browser", async () => {
   await page.goto(gw.url + "/dashboard/#ledger");
-  await page.locator("#l-type").fill("approval.granted");
+  await page.locator("#l-type").fill("policy.evaluated");
   await page.getByTestId("ledger-search").click();
   await until(async () => (await page.getByTestId("ledger-row").count()) >= 1, "ledger rows");
   await page.getByTestId("ledger-row").first().click();
   const verdict = page.getByTestId("proof-verdict");
   await verdict.waitFor();
   await until(async () => /verified in this browser/.test(await verdict.textContent()), "proof verified", 10000);
-  assert.match(await page.getByTestId("entry-json").textContent(), /approval\.granted/);
+  assert.match(await page.getByTestId("entry-json").textContent(), /policy\.evaluated/);
   await shot("ledger");
 });
 

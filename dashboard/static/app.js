@@ -270,8 +270,7 @@ async function onStreamEvent(ev) {
     renderApprovals();
   } else if (ev.event === "approval.resolved") {
     app.approvals.delete(d.approvalId);
-    app.resolved.unshift({ id: d.approvalId, state: d.state, code: d.code, reason: d.reason, at: Date.now() });
-    app.resolved.length = Math.min(app.resolved.length, 20);
+    noteResolved({ id: d.approvalId, state: d.state, code: d.code, reason: d.reason });
     renderApprovals();
   } else if (ev.event === "estop.tripped" || ev.event === "estop.reset") {
     refreshEstop();
@@ -294,6 +293,15 @@ function renderApprovals() {
     h("li", {}, h("span", { class: r.state === "approved" ? "ok" : "bad" }, r.state), " ", h("span", { class: "mono" }, r.id), r.code ? " " + r.code : "", r.reason ? " — " + r.reason : "")));
 }
 
+// noteResolved records a resolution once per approval (the vote's answer
+// and the stream's approval.resolved both report it; the stream's wins).
+function noteResolved(r) {
+  const i = app.resolved.findIndex((x) => x.id === r.id);
+  if (i >= 0) { if (r.code) app.resolved[i] = r; return; }
+  app.resolved.unshift(r);
+  app.resolved.length = Math.min(app.resolved.length, 20);
+}
+
 function approvalCard(a) {
   const approves = a.votes.filter((v) => v.vote === "approve").length;
   const pct = Math.min(100, (100 * approves) / Math.max(1, a.requiredApprovals));
@@ -307,9 +315,7 @@ function approvalCard(a) {
     try {
       const r = await api("POST", `/v1/approvals/${encodeURIComponent(a.approvalId)}/${kind}`, body);
       if (r.state === "pending") app.approvals.set(r.approvalId, r); else app.approvals.delete(r.approvalId);
-      if (r.state !== "pending") {
-        app.resolved.unshift({ id: r.approvalId, state: r.state, reason: body.reason, at: Date.now() });
-      }
+      if (r.state !== "pending") noteResolved({ id: r.approvalId, state: r.state, reason: body.reason });
       toast(`${kind}: ${r.state}`, r.state === "approved" ? "ok" : "");
       renderApprovals();
       if (body.standingForMs) loadApprovals().catch(() => {});
@@ -325,7 +331,7 @@ function approvalCard(a) {
       h("span", { class: "muted" }, "params"), h("pre", { class: "mono" }, JSON.stringify(a.params, null, 2)),
       h("span", { class: "muted" }, "votes"), h("div", {}, a.votes.length ? a.votes.map((v) => h("div", { class: "small" }, `${v.operatorId}: ${v.vote}${v.reason ? " — " + v.reason : ""}`)) : h("span", { class: "muted small" }, "none yet"))),
     h("div", { class: "actions" },
-      h("div", { class: "countdown", "data-expires": a.expiresAt, "data-testid": "countdown" }, "–"),
+      h("div", { class: "countdown", "data-expires": a.expiresAt, "data-testid": "countdown" }, countdownText(a.expiresAt, Date.now())),
       h("div", { class: "small" }, h("span", { "data-testid": "quorum" }, `${approves} / ${a.requiredApprovals} approvals`)),
       h("div", { class: "progress" }, h("i", { style: `width:${pct}%` })),
       reason,
@@ -335,13 +341,17 @@ function approvalCard(a) {
       err));
 }
 
+function countdownText(expiresAt, now) {
+  const left = Math.max(0, Number(expiresAt) - now);
+  const s = Math.ceil(left / 1000);
+  return left === 0 ? "expired" : `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
 function tickCountdowns() {
   const now = Date.now();
   document.querySelectorAll(".countdown[data-expires]").forEach((el) => {
-    const left = Math.max(0, Number(el.dataset.expires) - now);
-    const s = Math.floor(left / 1000);
-    el.textContent = left === 0 ? "expired" : `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
-    el.classList.toggle("bad", left < 15000);
+    el.textContent = countdownText(el.dataset.expires, now);
+    el.classList.toggle("bad", Number(el.dataset.expires) - now < 15000);
   });
 }
 
@@ -572,13 +582,16 @@ loaders.tokens = async () => {
 
 // ------------------------------------------------------------- ledger ---
 
+let ledgerSearchSeq = 0;
 async function searchLedger(after) {
+  const mine = ++ledgerSearchSeq; // only the latest search renders
   const id = $("l-id").value.trim();
   if (id) { await showEntry(id); return; }
   const q = new URLSearchParams({ limit: "50", after: String(after) });
   if ($("l-type").value.trim()) q.set("eventType", $("l-type").value.trim());
   if ($("l-agent").value.trim()) q.set("agentId", $("l-agent").value.trim());
   const r = await api("GET", "/v1/ledger?" + q);
+  if (mine !== ledgerSearchSeq) return;
   app.ledgerPage.after = after;
   app.ledgerPage.next = r.next;
   $("ledger-info").textContent = `${r.events.length} entries after #${after}` + (r.next ? `; more after #${r.next}` : "");
