@@ -80,7 +80,6 @@ const DefaultBuffer = 1024
 // is dropped (its channel closed) and must resume from its last id.
 type Hub struct {
 	Ledger Reader
-	Buffer int // per-subscriber buffer; 0 = DefaultBuffer
 	// Poll is how often the tailer looks at the ledger without a wake-up
 	// (appends made around the wrapper); 0 = 1 s.
 	Poll time.Duration
@@ -95,6 +94,27 @@ type Hub struct {
 	closed  bool
 	subs    map[*Sub]struct{}
 	drops   uint64
+	limits  Limits
+}
+
+// Limits are the per-subscriber stream settings.
+type Limits struct {
+	Buffer       int           // events buffered per subscriber; 0 = DefaultBuffer
+	Heartbeat    time.Duration // heartbeat interval; 0 = DefaultHeartbeat
+	WriteTimeout time.Duration // bound on one write to a client; 0 = DefaultWriteTimeout
+}
+
+// Defaults of Limits.
+const (
+	DefaultHeartbeat    = 15 * time.Second
+	DefaultWriteTimeout = 5 * time.Second
+)
+
+// SetLimits changes the settings of later subscribers.
+func (h *Hub) SetLimits(l Limits) {
+	h.mu.Lock()
+	h.limits = l
+	h.mu.Unlock()
 }
 
 // Sub is one subscriber. C is closed when the subscriber is dropped (too
@@ -103,9 +123,11 @@ type Sub struct {
 	C <-chan Event
 	// From is the hub position at subscription: C carries exactly the
 	// events with sequence > From; earlier ones come from Backlog.
-	From    uint64
-	c       chan Event
-	dropped bool
+	From uint64
+	// Heartbeat and WriteTimeout are the hub's limits at subscription.
+	Heartbeat, WriteTimeout time.Duration
+	c                       chan Event
+	dropped                 bool
 }
 
 // Dropped reports whether the hub dropped the subscriber for being slow
@@ -223,17 +245,23 @@ var ErrStopped = errors.New("approvals hub: stopped")
 // Subscribe registers a subscriber for live events.
 func (h *Hub) Subscribe() (*Sub, error) {
 	h.init()
-	n := h.Buffer
-	if n <= 0 {
-		n = DefaultBuffer
-	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed || !h.started {
 		return nil, ErrStopped
 	}
-	c := make(chan Event, n)
-	s := &Sub{C: c, c: c, From: h.pos}
+	l := h.limits
+	if l.Buffer <= 0 {
+		l.Buffer = DefaultBuffer
+	}
+	if l.Heartbeat <= 0 {
+		l.Heartbeat = DefaultHeartbeat
+	}
+	if l.WriteTimeout <= 0 {
+		l.WriteTimeout = DefaultWriteTimeout
+	}
+	c := make(chan Event, l.Buffer)
+	s := &Sub{C: c, c: c, From: h.pos, Heartbeat: l.Heartbeat, WriteTimeout: l.WriteTimeout}
 	h.subs[s] = struct{}{}
 	return s, nil
 }

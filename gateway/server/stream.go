@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,15 +19,8 @@ import (
 	"github.com/sintgate/sintgate/gateway/approvals"
 )
 
-// Stream settings.
-var (
-	// StreamHeartbeat is the interval of the SSE heartbeat comment and the
-	// WebSocket ping.
-	StreamHeartbeat = 15 * time.Second
-	// StreamWriteTimeout bounds one write to a stream client; a client that
-	// does not read for this long is disconnected.
-	StreamWriteTimeout = 5 * time.Second
-)
+// StreamSocketBuffer is the kernel send buffer of an SSE connection.
+const StreamSocketBuffer = 64 << 10
 
 // Subprotocol is the WebSocket subprotocol of the approval stream (§4).
 const Subprotocol = "sint.v1"
@@ -73,24 +67,52 @@ func (s *Server) subscribe(c *fiber.Ctx) (*approvals.Hub, *approvals.Sub, uint64
 	return hub, sub, after, nil
 }
 
+// streamCoalesce is how long a stream writer collects events before it
+// flushes them to the client in one write (one syscall per client per
+// window instead of one per event).
+const streamCoalesce = 10 * time.Millisecond
+
 // replay sends the backlog (after, sub.From] then the live events until the
-// subscription ends or send fails. tick is called on every heartbeat.
-func replay(ctx context.Context, hub *approvals.Hub, sub *approvals.Sub, after uint64, send func(approvals.Event) error, tick func() error) error {
+// subscription ends or send fails. send may buffer; flush (if non-nil) is
+// called at most streamCoalesce after an event was sent. tick is called on
+// every heartbeat.
+func replay(ctx context.Context, hub *approvals.Hub, sub *approvals.Sub, after uint64, send func(approvals.Event) error, flush, tick func() error) error {
 	if err := hub.Backlog(ctx, after, sub.From, send); err != nil {
 		return err
 	}
-	t := time.NewTicker(StreamHeartbeat)
+	if flush != nil {
+		if err := flush(); err != nil {
+			return err
+		}
+	}
+	t := time.NewTicker(sub.Heartbeat)
 	defer t.Stop()
+	ft := time.NewTimer(time.Hour)
+	ft.Stop()
+	defer ft.Stop()
+	pending := false
 	for {
 		select {
 		case ev, ok := <-sub.C:
 			if !ok {
+				if flush != nil && pending {
+					_ = flush()
+				}
 				if sub.Dropped() {
 					return errors.New("stream client too slow: disconnected")
 				}
 				return nil
 			}
 			if err := send(ev); err != nil {
+				return err
+			}
+			if flush != nil && !pending {
+				pending = true
+				ft.Reset(streamCoalesce)
+			}
+		case <-ft.C:
+			pending = false
+			if err := flush(); err != nil {
 				return err
 			}
 		case <-t.C:
@@ -113,24 +135,35 @@ func (s *Server) approvalStream(c *fiber.Ctx) error {
 	c.Set("Cache-Control", "no-cache")
 	c.Set("X-Accel-Buffering", "no")
 	conn := c.Context().Conn()
+	if tc, ok := conn.(*net.TCPConn); ok {
+		// Bound what the kernel holds for a client that stopped reading.
+		_ = tc.SetWriteBuffer(StreamSocketBuffer)
+	}
 	log := s.Log
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer hub.Unsubscribe(sub)
 		flush := func() error {
-			_ = conn.SetWriteDeadline(time.Now().Add(StreamWriteTimeout))
+			_ = conn.SetWriteDeadline(time.Now().Add(sub.WriteTimeout))
 			return w.Flush()
 		}
 		if _, err := fmt.Fprintf(w, "retry: 1000\n: connected at %d\n\n", sub.From); err != nil || flush() != nil {
 			return
 		}
+		var line []byte
 		send := func(ev approvals.Event) error {
-			if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.Seq, ev.Name, ev.Data); err != nil {
-				return err
+			// A write that overflows the buffer goes to the client: bound it too.
+			if w.Available() < len(ev.Data)+64 {
+				_ = conn.SetWriteDeadline(time.Now().Add(sub.WriteTimeout))
 			}
-			if len(sub.C) > 0 && w.Buffered() < 32<<10 {
-				return nil // more queued: flush with the next one
-			}
-			return flush()
+			line = append(line[:0], "id: "...)
+			line = strconv.AppendUint(line, ev.Seq, 10)
+			line = append(line, "\nevent: "...)
+			line = append(line, ev.Name...)
+			line = append(line, "\ndata: "...)
+			line = append(line, ev.Data...)
+			line = append(line, "\n\n"...)
+			_, err := w.Write(line)
+			return err
 		}
 		tick := func() error {
 			if _, err := w.WriteString(": heartbeat\n\n"); err != nil {
@@ -138,7 +171,7 @@ func (s *Server) approvalStream(c *fiber.Ctx) error {
 			}
 			return flush()
 		}
-		err := replay(context.Background(), hub, sub, after, send, tick)
+		err := replay(context.Background(), hub, sub, after, send, flush, tick)
 		if err == nil {
 			err = flush()
 		}
@@ -208,7 +241,7 @@ func (s *Server) approvalWS() fiber.Handler {
 			}
 			wmu.Lock()
 			defer wmu.Unlock()
-			_ = conn.SetWriteDeadline(time.Now().Add(StreamWriteTimeout))
+			_ = conn.SetWriteDeadline(time.Now().Add(sub.WriteTimeout))
 			return conn.WriteMessage(websocket.TextMessage, b)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
@@ -230,9 +263,9 @@ func (s *Server) approvalWS() fiber.Handler {
 		tick := func() error {
 			wmu.Lock()
 			defer wmu.Unlock()
-			return conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(StreamWriteTimeout))
+			return conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(sub.WriteTimeout))
 		}
-		if err := replay(ctx, hub, sub, after, send, tick); err != nil {
+		if err := replay(ctx, hub, sub, after, send, nil, tick); err != nil {
 			s.Log.Debug("approval websocket ended", "err", err)
 		}
 		wmu.Lock()
