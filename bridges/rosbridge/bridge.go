@@ -79,13 +79,20 @@ type Config struct {
 	PollInterval   time.Duration // e-stop poll period; default DefaultPollInterval
 	CallTimeout    time.Duration // per intercept / poll; default DefaultCallTimeout
 	MaxHold        time.Duration // longest wait for an approval; default DefaultMaxHold
-	Now            func() time.Time
-	Log            *slog.Logger
+	// KeepAll makes the bridge send every message to the gateway in order.
+	// By default a route coalesces: while an intercept is in flight only the
+	// newest waiting message is kept (older ones are counted in
+	// Stats.Coalesced and never actuated), which bounds the latency to about
+	// two gateway round trips when agents publish faster than the gateway
+	// answers (see docs/bridges.md).
+	KeepAll bool
+	Now     func() time.Time
+	Log     *slog.Logger
 }
 
 // Stats are the bridge's counters.
 type Stats struct {
-	Forwarded, Clamped, Denied, Escalated, Dropped, SafeStops int64
+	Forwarded, Clamped, Denied, Escalated, Dropped, SafeStops, Coalesced int64
 }
 
 // Bridge forwards attested messages from agent topics to actuator topics.
@@ -105,7 +112,7 @@ type Bridge struct {
 	latchReason string
 	lastEpoch   uint64
 
-	forwarded, clamped, denied, escalated, dropped, safeStops atomic.Int64
+	forwarded, clamped, denied, escalated, dropped, safeStops, coalesced atomic.Int64
 }
 
 type route struct {
@@ -117,6 +124,46 @@ type route struct {
 	held     context.CancelFunc // the held escalation's wait, if any
 	heldReq  string
 	heldAppr string
+
+	mmu     sync.Mutex // guards pending
+	pending msgs.Message
+	wake    chan struct{} // capacity 1: pending was set
+}
+
+// offer puts m in the route's one-slot mailbox and reports whether it
+// replaced a message not yet handled.
+func (r *route) offer(m msgs.Message) (replaced bool) {
+	r.mmu.Lock()
+	replaced = r.pending != nil
+	r.pending = m
+	r.mmu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+	return replaced
+}
+
+func (r *route) take() msgs.Message {
+	r.mmu.Lock()
+	defer r.mmu.Unlock()
+	m := r.pending
+	r.pending = nil
+	return m
+}
+
+// work handles the newest message of the route's mailbox until ctx ends.
+func (b *Bridge) work(ctx context.Context, r *route) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.wake:
+		}
+		if m := r.take(); m != nil {
+			b.handle(r, m)
+		}
+	}
 }
 
 // New checks cfg, advertises the actuator and decisions topics and returns
@@ -161,14 +208,14 @@ func New(ctx context.Context, cfg Config) (*Bridge, error) {
 		if err != nil {
 			return nil, fmt.Errorf("rosbridge: advertise %s: %w", r.Actuator, err)
 		}
-		b.routes = append(b.routes, &route{Route: r, pub: pub})
+		b.routes = append(b.routes, &route{Route: r, pub: pub, wake: make(chan struct{}, 1)})
 	}
 	return b, nil
 }
 
 // Stats returns the counters.
 func (b *Bridge) Stats() Stats {
-	return Stats{b.forwarded.Load(), b.clamped.Load(), b.denied.Load(), b.escalated.Load(), b.dropped.Load(), b.safeStops.Load()}
+	return Stats{b.forwarded.Load(), b.clamped.Load(), b.denied.Load(), b.escalated.Load(), b.dropped.Load(), b.safeStops.Load(), b.coalesced.Load()}
 }
 
 // Latched reports whether the bridge is stopped, and why.
@@ -196,8 +243,21 @@ func (b *Bridge) Run(ctx context.Context) error {
 			_ = s.Close(context.WithoutCancel(ctx))
 		}
 	}()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel(nil) // stop the workers before waiting for them
 	for _, r := range b.routes {
-		s, err := b.cfg.Node.Subscribe(ctx, r.Agent, r.Type, func(m msgs.Message) { b.handle(r, m) })
+		handler := func(m msgs.Message) { b.handle(r, m) }
+		if !b.cfg.KeepAll {
+			wg.Add(1)
+			go func() { defer wg.Done(); b.work(ctx, r) }()
+			handler = func(m msgs.Message) {
+				if r.offer(m) {
+					b.coalesced.Add(1)
+				}
+			}
+		}
+		s, err := b.cfg.Node.Subscribe(ctx, r.Agent, r.Type, handler)
 		if err != nil {
 			return fmt.Errorf("rosbridge: subscribe %s: %w", r.Agent, err)
 		}

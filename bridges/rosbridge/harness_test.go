@@ -37,14 +37,14 @@ func prefix() string {
 // gw is one gateway served in-process on a loopback port (the pattern of
 // internal/app/harness_test.go).
 type gw struct {
-	t        *testing.T
+	t        testing.TB
 	g        *app.Gateway
 	url      string
 	adminKey string
 	stopped  atomic.Bool
 }
 
-func newGateway(t *testing.T) *gw {
+func newGateway(t testing.TB) *gw {
 	t.Helper()
 	dir := t.TempDir()
 	res, created, err := app.InitDataDir(context.Background(), dir, time.Now())
@@ -128,7 +128,7 @@ func (h *gw) agentToken() (*client.Agent, string) {
 // rig is a gateway, a bridge and a test node (agent publisher, actuator and
 // decisions subscribers) on the real master.
 type rig struct {
-	t         *testing.T
+	t         testing.TB
 	gw        *gw
 	master    string
 	node      *ros.Node
@@ -145,13 +145,17 @@ type rigOpts struct {
 	poll   bool          // give the bridge a read-only operator key for the e-stop poll
 	every  time.Duration // poll interval
 	routes []string      // suffixes: "cmd_vel", "arm/joint_cmd"
+	master string        // master URI; "" = the real test master (testenv)
+	wrap   func(rosbridge.Decider) rosbridge.Decider
 }
 
-func newRig(t *testing.T, o rigOpts) *rig {
+func newRig(t testing.TB, o rigOpts) *rig {
 	t.Helper()
-	master := testenv.ROSMaster(t)
+	master := o.master
 	if master == "" {
-		return nil
+		if master = testenv.ROSMaster(t); master == "" {
+			return nil
+		}
 	}
 	ctx := context.Background()
 	g := newGateway(t)
@@ -179,8 +183,12 @@ func newRig(t *testing.T, o rigOpts) *rig {
 		}
 		r.routes = append(r.routes, rt)
 	}
+	var dec rosbridge.Decider = agent
+	if o.wrap != nil {
+		dec = o.wrap(agent)
+	}
 	cfg := rosbridge.Config{
-		Node: bnode, Gateway: agent, Verifier: attest.NewJWKSCache(nil, g.url+"/.well-known/jwks.json"),
+		Node: bnode, Gateway: dec, Verifier: attest.NewJWKSCache(nil, g.url+"/.well-known/jwks.json"),
 		Routes: r.routes, TokenID: tokenID, DecisionsTopic: p + "/sint/decisions", PollInterval: o.every,
 		CallTimeout: time.Second, Log: quiet,
 	}
