@@ -12,7 +12,8 @@ import os from "node:os";
 import path from "node:path";
 import assert from "node:assert/strict";
 import { Gateway, repoRoot } from "./gateway.mjs";
-import { verifyProof, entryHash } from "../static/verify.js";
+import { verifyProof, entryHash, jcs } from "../static/verify.js";
+import { sseParser } from "../static/sse.js";
 
 const chromiumPath = process.env.SINT_TEST_CHROMIUM || "";
 const shots = process.env.SINT_SCREENSHOTS || "";
@@ -49,6 +50,46 @@ const until = async (fn, what, ms = 10000) => {
 };
 
 // ------------------------------------------------------------------ tests ---
+
+// Node-only tests of the pure modules (no gateway, no browser).
+const unit = [];
+unit.push(["sse.js/parser-cases", () => {
+  const cases = [
+    ["event-with-id", "id: 7\nevent: approval.requested\ndata: {\"a\":1}\n\n", [{ id: "7", event: "approval.requested", data: '{"a":1}' }]],
+    ["comment-and-heartbeat-ignored", ": connected at 3\n\n: heartbeat\n\n", []],
+    ["crlf-and-multiline-data", "data: a\r\ndata: b\r\n\r\n", [{ id: null, event: "message", data: "a\nb" }]],
+    ["id-persists-across-events", "id: 1\ndata: x\n\ndata: y\n\n", [{ id: "1", event: "message", data: "x" }, { id: "1", event: "message", data: "y" }]],
+    ["no-dispatch-without-blank-line", "data: x\n", []],
+    ["retry-not-an-event", "retry: 1000\n\n", []],
+  ];
+  for (const [name, input, want] of cases) {
+    const got = [];
+    sseParser((e) => got.push(e))(input);
+    assert.deepEqual(got, want, name);
+  }
+}]);
+unit.push(["sse.js/any-chunking-gives-the-same-events", () => {
+  // Fuzz-style: 300 random splits of a stream must parse identically.
+  const stream = "retry: 1000\n: hi\n\nid: 1\nevent: a\ndata: {\"x\":1}\n\nid: 2\r\nevent: b\r\ndata: 2\r\ndata: 3\r\n\r\n: heartbeat\n\nid: 3\ndata: z\n\n";
+  const whole = [];
+  sseParser((e) => whole.push(e))(stream);
+  assert.equal(whole.length, 3);
+  for (let i = 0; i < 300; i++) {
+    const got = [];
+    const feed = sseParser((e) => got.push(e));
+    let at = 0;
+    while (at < stream.length) { const n = 1 + Math.floor(Math.random() * 7); feed(stream.slice(at, at + n)); at += n; }
+    // A split inside "\r\n" may count as two line ends; events must not change.
+    assert.deepEqual(got, whole);
+  }
+}]);
+unit.push(["verify.js/jcs-matches-rfc8785-examples", () => {
+  assert.equal(jcs({ b: [1, 2.5, 1e21, -0], a: "\u20ac\n", c: null, "\u00e9": true }), '{"a":"€\\n","b":[1,2.5,1e+21,0],"c":null,"é":true}');
+  // RFC 8785 §3.2.3: property order by UTF-16 code units.
+  const out = jcs({ "\u20ac": 1, "\r": 2, "\ufb33": 3, "1": 4, "\u{1F600}": 5, "\u0080": 6, "\u00f6": 7 });
+  const keys = [...out.matchAll(/"((?:[^"\\]|\\.)*)":/g)].map((m) => JSON.parse('"' + m[1] + '"'));
+  assert.deepEqual(keys.map((k) => k.codePointAt(0).toString(16)), ["d", "31", "80", "f6", "20ac", "1f600", "fb33"]);
+}]);
 
 test("verify.js/accepts-a-real-proof-and-rejects-tampering", async () => {
   // The browser's verifier, run in Node against this gateway's proof.
@@ -219,6 +260,9 @@ test("stats/renders", async () => {
 
 let passed = 0, failed = 0;
 const consoleErrors = [];
+for (const [name, fn] of unit) {
+  try { await fn(); passed++; console.log("ok   " + name); } catch (e) { failed++; console.log(`FAIL ${name}: ${e && e.stack || e}`); }
+}
 try {
   gw = await Gateway.start();
   ids = await gw.setupAgents();

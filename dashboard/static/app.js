@@ -607,11 +607,11 @@ async function showEntry(eventId) {
   const result = h("div", { "data-testid": "proof-result" }, h("p", { class: "muted" }, "verifying in the browser…"));
   box.replaceChildren(
     h("h3", {}, `#${p.entry.sequenceNumber} ${p.entry.eventType}`),
+    result,
     h("pre", { class: "mono", "data-testid": "entry-json" }, JSON.stringify(p.entry, null, 2)),
     h("h3", {}, "Inclusion proof"),
     h("div", { class: "small muted" }, `leaf ${p.leafIndex} of ${p.treeSize}; ${p.inclusionProof.length} hashes; checkpoint kid ${p.checkpoint.kid}`),
-    h("pre", { class: "mono" }, p.checkpoint.note),
-    result);
+    h("pre", { class: "mono" }, [p.inclusionProof.join("\n"), "\n\n", p.checkpoint.note].join("")));
   try {
     const jwks = await (await fetch("/.well-known/jwks.json", { cache: "no-store" })).json();
     const v = await verifyProof(p, jwks);

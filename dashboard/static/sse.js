@@ -14,6 +14,9 @@ export function sseParser(onEvent, onRetry = () => {}) {
     buf += chunk;
     let nl;
     while ((nl = buf.search(/\r\n|\r|\n/)) >= 0) {
+      // A lone "\r" at the end of a chunk may be the first half of "\r\n":
+      // wait for the next chunk before deciding.
+      if (buf[nl] === "\r" && nl === buf.length - 1) break;
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + (buf[nl] === "\r" && buf[nl + 1] === "\n" ? 2 : 1));
       if (line === "") {
