@@ -74,6 +74,10 @@ type Store struct {
 	inflight atomic.Int64 // appenders inside AppendBatch
 	wake     chan struct{}
 
+	// beforeCommit, if set (tests), runs just before COMMIT; an error rolls
+	// the group back.
+	beforeCommit func() error
+
 	cacheMu sync.Mutex
 	cache   map[int64]tlog.Hash // stored hashes are immutable: always valid
 }
@@ -315,6 +319,7 @@ func (s *Store) commit(batch []*request) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var st []staged
+	var pend *pendingReader // the group's stored hashes, cached only once committed
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		st = st[:0]
 		for _, r := range batch {
@@ -418,7 +423,7 @@ func (s *Store) commit(batch []*request) {
 			return nil
 		}
 		first := int64(seq) - int64(len(st))
-		pend := &pendingReader{s: s, ctx: ctx, q: tx, base: tlog.StoredHashCount(first)}
+		pend = &pendingReader{s: s, ctx: ctx, q: tx, base: tlog.StoredHashCount(first)}
 		for k, x := range st {
 			hs, err := tlog.StoredHashes(first+int64(k), x.raw[:], pend)
 			if err != nil {
@@ -449,11 +454,16 @@ func (s *Store) commit(batch []*request) {
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return err
 		}
-		pend.commitToCache()
+		if s.beforeCommit != nil {
+			return s.beforeCommit()
+		}
 		return nil
 	})
 	if err != nil && len(st) > 0 && s.committedAnyway(st[0]) {
 		err = nil // COMMIT reached the server; only its answer was lost
+	}
+	if err == nil && len(st) > 0 {
+		pend.commitToCache()
 	}
 	if err != nil {
 		ferr := unavailable("append", err)

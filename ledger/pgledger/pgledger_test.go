@@ -2,6 +2,7 @@ package pgledger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -146,5 +147,58 @@ func TestTwoProcessesOneChain(t *testing.T) {
 	r1, _ := stores[1].TreeHash(ctx, 8*per)
 	if r0 != r1 {
 		t.Fatal("the two processes disagree on the root")
+	}
+}
+
+// TestRolledBackGroupLeavesNoTrace: a group that fails after its rows and
+// stored hashes were written (rolled back) must leave nothing behind — in
+// the table or in the in-process stored-hash cache — so the next appends
+// build a correct tree.
+func TestRolledBackGroupLeavesNoTrace(t *testing.T) {
+	c := &ledgertest.Clock{}
+	s := openFresh(t, c.Now)
+	defer s.Close()
+	ctx := context.Background()
+	for i := 0; i < 5; i++ {
+		if _, err := s.Append(ctx, ledger.Event{EventType: "a.b", AgentID: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	boom := errors.New("injected failure before COMMIT")
+	s.beforeCommit = func() error { return boom }
+	if _, err := s.Append(ctx, ledger.Event{EventType: "lost", AgentID: "x"}); err == nil {
+		t.Fatal("append succeeded despite the rollback")
+	}
+	s.beforeCommit = nil
+	// Another process fills the positions the rolled-back group had used.
+	s2, err := New(ctx, s.pool, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	var last ledger.Entry
+	for i := 0; i < 5; i++ {
+		e, err := s2.Append(ctx, ledger.Event{EventType: "a.b", AgentID: "y"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = e
+	}
+	if last.SequenceNumber != 10 {
+		t.Fatalf("last sequence %d, want 10", last.SequenceNumber)
+	}
+	if _, err := s.LastOfType(ctx, "lost"); !errors.Is(err, ledger.ErrNotFound) {
+		t.Fatalf("rolled-back entry visible: %v", err)
+	}
+	for name, st := range map[string]*Store{"failed-store": s, "other-store": s2} {
+		res, err := st.Verify(ctx, 0, 0)
+		if err != nil || !res.Valid || res.Checked != 10 {
+			t.Fatalf("%s: Verify %+v %v (%s)", name, res, err, res.Reason)
+		}
+	}
+	r1, _ := s.TreeHash(ctx, 10)
+	r2, _ := s2.TreeHash(ctx, 10)
+	if r1 != r2 {
+		t.Fatal("the store whose group rolled back serves a different tree")
 	}
 }
