@@ -120,7 +120,7 @@ export class Gateway {
     let r = await this.op("POST", "/v1/roots", { publicKey: root.hex, name: "e2e-root" });
     if (r.status >= 300) throw new Error("add root: " + JSON.stringify(r));
     const now = Date.now();
-    const base = { constraints: {}, issuedAt: now, expiresAt: now + 3600e3, revocable: true };
+    const base = { constraints: { maxVelocityMps: 1.0 }, issuedAt: now, expiresAt: now + 3600e3, revocable: true };
     const rootTok = { tokenId: uuidv7(), issuer: root.hex, subject: agent.hex, resource: "ros:///**", actions: ["publish", "read", "subscribe", "estop"],
       tier: 5, delegationChain: [root.hex], parentTokenId: null, nonce: crypto.randomUUID(), ...base };
     r = await this.op("POST", "/v1/tokens", { token: signToken(root, rootTok) });

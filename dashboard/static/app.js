@@ -204,6 +204,11 @@ function start() {
   app.timers.push(setInterval(tickCountdowns, 250));
   app.timers.push(setInterval(() => loadApprovals().catch(() => {}), 5000));
   app.timers.push(setInterval(renderChart, 1000));
+  // Views with server-side aggregates refresh while shown.
+  app.timers.push(setInterval(() => {
+    if (!$("view-stats").hidden) loaders.stats().catch(() => {});
+    if (!$("view-live").hidden) optional("/v1/risk/snapshot").then(renderRisk).catch(() => {});
+  }, 3000));
 }
 
 // ------------------------------------------------------------- e-stop ---
@@ -374,8 +379,8 @@ loaders.approvals = loadApprovals;
 // normalizeDecision accepts a risk-stream message or a policy.evaluated
 // ledger entry and returns {ts, decision, tier, code, agentId, resource, action, risk}.
 function normalizeDecision(m) {
-  const d = m.data && typeof m.data === "object" ? m.data : m.payload && typeof m.payload === "object" ? m.payload : m;
-  const tsRaw = d.timestamp ?? m.timestamp ?? d.at ?? m.at;
+  const d = m.type === "decision" && m.event ? m.event : m.payload && typeof m.payload === "object" ? m.payload : m;
+  const tsRaw = d.at ?? d.timestamp ?? m.timestamp;
   const ts = typeof tsRaw === "number" ? tsRaw : tsRaw ? Date.parse(tsRaw) : Date.now();
   const risk = d.risk ?? d.riskScore ?? d.score ?? m.risk ?? m.riskScore ?? null;
   return {
@@ -431,9 +436,10 @@ function startDecisionFeed() {
   ws.onmessage = (ev) => {
     let m;
     try { m = JSON.parse(ev.data); } catch { return; }
-    if (Array.isArray(m)) m.forEach((x) => pushDecision(normalizeDecision(x)));
-    else if (m.type === "snapshot" || m.type === "risk") renderRisk(m.data || m);
-    else pushDecision(normalizeDecision(m));
+    // {"type":"decision","event":{seq, at, agentId, resource, action, decision, tier, code, risk, …}};
+    // {"type":"filter",…} acknowledges a server-side filter (not used: the
+    // feed filters locally so that the chart keeps every decision).
+    if (m.type === "decision") pushDecision(normalizeDecision(m));
   };
   ws.onclose = () => {
     if (!app.key) return;
@@ -474,14 +480,19 @@ function renderRisk(snap) {
     el.replaceChildren(h("span", { class: "muted" }, "GET /v1/risk/snapshot is not available on this gateway (404); deny rates below are computed from the feed."), riskFromFeed());
     return;
   }
-  const agents = snap.agents || snap.items || [];
-  if (Array.isArray(agents) && agents.length) {
-    el.replaceChildren(h("table", { class: "grid" }, h("thead", {}, h("tr", {}, h("th", {}, "agent"), h("th", {}, "risk"), h("th", {}, "detail"))),
-      h("tbody", {}, agents.map((a) => h("tr", {}, h("td", { class: "mono", title: a.agentId }, short(a.agentId || a.id)),
-        h("td", {}, fmtRisk(a.risk ?? a.riskScore ?? a.score)), h("td", { class: "small muted" }, JSON.stringify(a)))))));
-  } else {
-    el.replaceChildren(h("pre", { class: "mono" }, JSON.stringify(snap, null, 2)));
-  }
+  // GET /v1/risk/snapshot: {at, agents:[{agentId, risk, peak, lastAt, decisions, denies}], alerts:[{kind, event}], alertThreshold}
+  const agents = Array.isArray(snap.agents) ? snap.agents : [];
+  const thr = snap.alertThreshold ?? 1;
+  const bar = (v) => h("span", { class: "riskbar" }, h("i", { style: `width:${Math.round(100 * Math.min(1, v || 0))}%`, class: (v || 0) >= thr ? "hot" : "" }));
+  el.replaceChildren(
+    h("div", { class: "small muted" }, `${agents.length} agents tracked; alert threshold ${thr}; ${(snap.alerts || []).length} recent alerts; snapshot at ${fmtTime(snap.at)}`),
+    h("table", { class: "grid" }, h("thead", {}, h("tr", {}, ["agent", "risk", "", "peak", "decisions", "denies", "last"].map((x) => h("th", {}, x)))),
+      h("tbody", {}, agents.map((a) => h("tr", { "data-testid": "risk-row" }, h("td", { class: "mono", title: a.agentId }, short(a.agentId, 16)),
+        h("td", {}, fmtRisk(a.risk)), h("td", {}, bar(a.risk)), h("td", {}, fmtRisk(a.peak)), h("td", {}, a.decisions ?? ""), h("td", {}, a.denies ?? ""),
+        h("td", {}, fmtTime(a.lastAt)))))),
+    (snap.alerts || []).length ? h("ul", { class: "plain small" }, snap.alerts.slice(0, 10).map((al) =>
+      h("li", {}, h("b", { class: "bad" }, al.kind), " ", fmtTime(al.event && al.event.at), " ", short(al.event && al.event.agentId, 12), " ",
+        al.event ? `${al.event.resource || ""} ${al.event.action || ""} ${al.event.code || ""} risk ${fmtRisk(al.event.risk)}` : ""))) : "");
 }
 
 function fmtRisk(r) { const v = typeof r === "object" && r ? r.score : r; return v === undefined || v === null ? "–" : Number(v).toFixed(2); }
@@ -656,7 +667,21 @@ loaders.stats = async () => {
   const card = (k, v) => cards.push(h("div", { class: "card", "data-testid": "stat" }, h("div", { class: "muted small" }, k), h("div", { class: "v" }, v)));
   const stats = await optional("/v1/dashboard/stats");
   if (stats) {
-    for (const [k, v] of Object.entries(stats)) card(k, typeof v === "object" ? JSON.stringify(v) : v);
+    // GET /v1/dashboard/stats: {decisions:{"1m","1h",p50Us,p99Us}, pendingApprovals, estop, ledger:{size,lastCheckpoint}, riskStream}
+    const d = stats.decisions || {};
+    const m = d["1m"] || {}, hr = d["1h"] || {};
+    const per = (w, k) => (w.byDecision && w.byDecision[k] !== undefined ? Number(w.byDecision[k]).toFixed(2) : "0.00");
+    card("decisions / s (last minute)", m.perSecond !== undefined ? Number(m.perSecond).toFixed(2) : "–");
+    card("allow · deny · escalate / s (1 min)", `${per(m, "allow")} · ${per(m, "deny")} · ${per(m, "escalate")}`);
+    card("decisions (last minute)", m.total ?? "–");
+    card("decisions (last hour)", hr.total ?? "–");
+    card("decision latency p50 · p99", d.p50Us !== undefined ? `${d.p50Us} µs · ${d.p99Us} µs` : "–");
+    card("pending approvals", stats.pendingApprovals ?? "–");
+    card("e-stop", stats.estop ? `${stats.estop.state} (epoch ${stats.estop.epoch})` : "–");
+    card("ledger entries", stats.ledger ? stats.ledger.size : "–");
+    card("last checkpoint", stats.ledger && stats.ledger.lastCheckpoint ? `tree ${stats.ledger.lastCheckpoint.treeSize} at ${fmtTime(stats.ledger.lastCheckpoint.timestamp)}` : "none yet");
+    if (stats.riskStream) card("risk stream clients (dropped)", `${stats.riskStream.subscribers} (${stats.riskStream.droppedSlowClients})`);
+    if (m.byTier) card("per tier / s (1 min)", Object.entries(m.byTier).filter(([, v]) => v > 0).map(([t, v]) => `t${t}: ${Number(v).toFixed(2)}`).join("  ") || "–");
   } else {
     const [cp, toks, ap] = await Promise.all([
       api("GET", "/v1/ledger/checkpoint").catch(() => null),
@@ -676,7 +701,10 @@ loaders.stats = async () => {
   const alerts = await optional("/v1/dashboard/alerts");
   const list = alerts ? alerts.alerts || alerts : [];
   $("alerts").replaceChildren(...(Array.isArray(list) && list.length
-    ? list.map((a) => h("li", {}, h("b", {}, a.severity || a.kind || a.type || "alert"), " ", fmtTime(a.at || a.timestamp), " ", a.message || a.reason || JSON.stringify(a)))
+    ? list.map((a) => h("li", { "data-testid": "alert" }, h("b", { class: "bad" }, a.kind || "alert"), " #", a.sequence ?? "", " ",
+      a.timestamp ? String(a.timestamp).replace("T", " ").slice(0, 19) : "", " ", h("span", { class: "mono", title: a.agentId }, short(a.agentId, 16)), " ",
+      h("code", {}, a.eventType || ""), " ", h("span", { class: "small muted" }, a.payload ? JSON.stringify(a.payload).slice(0, 160) : ""), " ",
+      a.eventId ? h("button", { class: "small-btn", onclick: () => { location.hash = "#ledger"; showEntry(a.eventId).catch((e) => toast(errText(e), "bad")); } }, "ledger entry") : ""))
     : [h("li", { class: "muted" }, alerts ? "no alerts" : "/v1/dashboard/alerts is not available (404)")]));
 };
 
