@@ -122,7 +122,7 @@ func newFakeRig(t *testing.T, withEstop bool) *fakeRig {
 		t.Cleanup(func() { _ = n.Close(context.Background()) })
 	}
 	cfg := rosbridge.Config{Node: nodes[0], Gateway: f.gw, Verifier: staticVerifier{attest.NewVerifier(key)},
-		Routes: []rosbridge.Route{{Agent: "/agent/cmd_vel", Actuator: "/cmd_vel", Type: msgs.TwistType}},
+		Routes:  []rosbridge.Route{{Agent: "/agent/cmd_vel", Actuator: "/cmd_vel", Type: msgs.TwistType}},
 		TokenID: "tok", Issuer: "gw", PollInterval: 10 * time.Millisecond, Log: quiet}
 	if withEstop {
 		f.estop = &fakeEstop{state: "armed", epoch: 1}
@@ -199,7 +199,9 @@ func TestBridgeFakeGateway(t *testing.T) {
 	t.Run("allow/clamped-to-attested-envelope", func(t *testing.T) {
 		f := newFakeRig(t, false)
 		f.gw.decide = func(api.InterceptRequest) (string, func(*attest.Claims)) {
-			return "allow", func(c *attest.Claims) { c.Envelope = json.RawMessage(`{"maxVelocityMps":0.5,"maxAngularVelocityRps":0.1}`) }
+			return "allow", func(c *attest.Claims) {
+				c.Envelope = json.RawMessage(`{"maxVelocityMps":0.5,"maxAngularVelocityRps":0.1}`)
+			}
 		}
 		f.send(t, &msgs.Twist{Linear: msgs.Vector3{X: 0.6, Y: 0.8}, Angular: msgs.Vector3{Z: 0.05}})
 		got := f.next(5 * time.Second)

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -38,6 +39,9 @@ import (
 	"github.com/sintgate/sintgate/internal/keyfile"
 )
 
+// stderr receives flag errors and usage (a variable for tests).
+var stderr io.Writer = os.Stderr
+
 type multi []string
 
 func (m *multi) String() string     { return strings.Join(*m, ",") }
@@ -51,15 +55,18 @@ func env(name, def string) string {
 }
 
 func main() {
-	code, err := run(os.Args[1:])
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code, err := run(ctx, os.Args[1:])
+	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sint-rosbridge:", err)
 	}
 	os.Exit(code)
 }
 
-func run(args []string) (int, error) {
+func run(ctx context.Context, args []string) (int, error) {
 	fs := flag.NewFlagSet("sint-rosbridge", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	var routes, safeStops multi
 	url := fs.String("url", env("SINT_URL", "http://127.0.0.1:8080"), "gateway base URL (SINT_URL)")
 	apiKey := fs.String("api-key", os.Getenv("SINT_API_KEY"), "operator API key with scope read, for the e-stop poll (SINT_API_KEY); empty: no poll")
@@ -117,8 +124,6 @@ func run(args []string) (int, error) {
 		return 2, errors.New("give exactly one of --token-id and --token-file")
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	httpc := &http.Client{Timeout: 40 * time.Second} // > the 30 s approval long-poll
 	base := strings.TrimRight(*url, "/")
 	cfg := rosbridge.Config{
