@@ -2,6 +2,8 @@ package economy
 
 import (
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"testing"
 	"time"
@@ -141,4 +143,39 @@ func TestServiceCharge(t *testing.T) {
 			t.Fatal("stale version accepted")
 		}
 	})
+}
+
+// BenchmarkChargeEmbedded is one priced intercept's charge on the durable
+// embedded store (one bbolt commit with fsync per charge when alone).
+func BenchmarkChargeEmbedded(b *testing.B) {
+	st, err := embedded.Open(filepath.Join(b.TempDir(), "s.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	ctx := b.Context()
+	now := time.Unix(1_700_000_000, 0)
+	s := &Service{Store: st}
+	if _, err := s.SetPrices(ctx, prices, now); err != nil {
+		b.Fatal(err)
+	}
+	if _, _, err := st.SetBalance(ctx, "agent", 1<<40, "b", "", now); err != nil {
+		b.Fatal(err)
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := fmt.Sprint(time.Now().UnixNano(), rand.Int64())
+			r := &gateway.Request{InterceptRequest: api.InterceptRequest{RequestID: id, AgentID: "agent", Resource: "ros:///cmd_vel", Action: "publish"}}
+			if _, err := s.Charge(ctx, r, 3, now); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkPrice(b *testing.B) {
+	for b.Loop() {
+		_ = Price(&prices, "ros:///cmd_vel", "publish", 3)
+	}
 }

@@ -240,3 +240,26 @@ func BenchmarkPublish(b *testing.B) {
 		h.Publish(Event{Risk: 0.5})
 	}
 }
+
+func BenchmarkMonitorObserve(b *testing.B) {
+	m := &Monitor{Anomalous: func(string) bool { return false }}
+	s, _ := m.Hub.Subscribe(&Filter{MinRisk: 0.9}, 16)
+	defer m.Hub.Unsubscribe(s)
+	e := Event{AgentID: "agent", Decision: "allow", Tier: 2, Risk: 0.15}
+	now := time.Unix(1_700_000_000, 0)
+	b.ReportAllocs()
+	i := int64(0)
+	for b.Loop() {
+		i++
+		e.At = now.UnixMilli() + i
+		m.Stats.Add(&e)
+		m.Tracker.Observe(m.Hub.Publish(e))
+	}
+}
+
+func BenchmarkScore(b *testing.B) {
+	in := Input{Decision: "deny", Tier: 3, Code: codes.GoalHijack}
+	for b.Loop() {
+		_ = Score(in)
+	}
+}
