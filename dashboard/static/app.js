@@ -34,7 +34,7 @@ const fmtDate = (ms) => (ms ? new Date(ms).toISOString().replace("T", " ").repla
 function toast(msg, cls = "") {
   const d = h("div", { class: cls }, msg);
   $("toast").append(d);
-  setTimeout(() => d.remove(), 5000);
+  setTimeout(() => d.remove(), 3500);
 }
 
 // ---------------------------------------------------------------- API ---

@@ -41,7 +41,7 @@ export function drawChart(canvas, series) {
   const n = series.allow.length;
   let max = 1;
   for (const s of SERIES) for (const v of series[s.key]) max = Math.max(max, v);
-  max = niceCeil(max);
+  max = Math.max(4, Math.ceil(niceCeil(max) / 4) * 4); // 4 grid steps of whole decisions
   g.strokeStyle = "#2a3642"; g.fillStyle = "#8a9aa8"; g.font = "11px system-ui"; g.lineWidth = 1;
   for (let i = 0; i <= 4; i++) {
     const y = padT + (h - padT - padB) * (1 - i / 4);
