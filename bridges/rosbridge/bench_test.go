@@ -43,12 +43,13 @@ func BenchmarkBridgeOverhead(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		hz   int
-	}{{"100Hz", 100}, {"1kHz", 1000}} {
+		keep bool
+	}{{"100Hz", 100, false}, {"1kHz", 1000, false}, {"1kHz-keepall", 1000, true}} {
 		b.Run(bc.name, func(b *testing.B) {
 			master := rosmastertest.Start()
 			defer master.Close()
 			var td *timedDecider
-			r := newRig(b, rigOpts{master: master.URI(), wrap: func(d rosbridge.Decider) rosbridge.Decider {
+			r := newRig(b, rigOpts{master: master.URI(), keep: bc.keep, wrap: func(d rosbridge.Decider) rosbridge.Decider {
 				td = &timedDecider{Decider: d}
 				return td
 			}})
@@ -68,7 +69,7 @@ func BenchmarkBridgeOverhead(b *testing.B) {
 			go func() { // receiver
 				defer close(done)
 				for len(lat) < b.N {
-					m := r.next(0, 2*time.Second)
+					m := r.next(0, 5*time.Second)
 					if m == nil {
 						return
 					}

@@ -147,6 +147,7 @@ type rigOpts struct {
 	routes []string      // suffixes: "cmd_vel", "arm/joint_cmd"
 	master string        // master URI; "" = the real test master (testenv)
 	wrap   func(rosbridge.Decider) rosbridge.Decider
+	keep   bool // Config.KeepAll
 }
 
 func newRig(t testing.TB, o rigOpts) *rig {
@@ -190,7 +191,7 @@ func newRig(t testing.TB, o rigOpts) *rig {
 	cfg := rosbridge.Config{
 		Node: bnode, Gateway: dec, Verifier: attest.NewJWKSCache(nil, g.url+"/.well-known/jwks.json"),
 		Routes: r.routes, TokenID: tokenID, DecisionsTopic: p + "/sint/decisions", PollInterval: o.every,
-		CallTimeout: time.Second, Log: quiet,
+		CallTimeout: time.Second, Log: quiet, KeepAll: o.keep,
 	}
 	if o.poll {
 		cfg.Estop = rosbridge.OperatorEstop{Op: &client.Operator{BaseURL: g.url, APIKey: g.readKey(), HTTP: &http.Client{Timeout: time.Second}}}
