@@ -75,8 +75,38 @@ func Validate(p *store.Prices) error {
 
 // Service implements gateway.Charger over a store.Economy.
 type Service struct {
-	Store  store.Economy
-	prices atomic.Pointer[store.Prices]
+	Store store.Economy
+	// RefreshEvery is how old the cached price list may get before a charge
+	// starts a background reload (other replicas' changes); 0 = 10 s.
+	RefreshEvery time.Duration
+
+	prices     atomic.Pointer[store.Prices]
+	loadedAt   atomic.Int64 // unix ms of the last load, from the caller's clock
+	refreshing atomic.Bool
+}
+
+// DefaultRefresh is RefreshEvery's default.
+const DefaultRefresh = 10 * time.Second
+
+// maybeRefresh reloads the price list in the background when it is older
+// than RefreshEvery; it never blocks the caller.
+func (s *Service) maybeRefresh(now time.Time) {
+	every := s.RefreshEvery
+	if every <= 0 {
+		every = DefaultRefresh
+	}
+	if now.UnixMilli()-s.loadedAt.Load() < every.Milliseconds() || !s.refreshing.CompareAndSwap(false, true) {
+		return
+	}
+	s.loadedAt.Store(now.UnixMilli())
+	go func() {
+		defer s.refreshing.Store(false)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if p, err := s.Store.GetPrices(ctx); err == nil {
+			s.prices.Store(&p)
+		}
+	}()
 }
 
 var _ gateway.Charger = (*Service)(nil)
@@ -89,6 +119,16 @@ func (s *Service) Load(ctx context.Context) error {
 		return err
 	}
 	s.prices.Store(&p)
+	return nil
+}
+
+// LoadAt is Load that also stamps the load time used by the background
+// refresh.
+func (s *Service) LoadAt(ctx context.Context, now time.Time) error {
+	if err := s.Load(ctx); err != nil {
+		return err
+	}
+	s.loadedAt.Store(now.UnixMilli())
 	return nil
 }
 
@@ -120,6 +160,7 @@ func InterceptKey(requestID string) string { return "intercept:" + requestID }
 
 // Charge implements gateway.Charger.
 func (s *Service) Charge(ctx context.Context, req *gateway.Request, tier int, now time.Time) (gateway.Charge, error) {
+	s.maybeRefresh(now)
 	amount := Price(s.prices.Load(), req.Resource, req.Action, tier)
 	if amount <= 0 {
 		return gateway.Charge{}, nil

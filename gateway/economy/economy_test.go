@@ -179,3 +179,32 @@ func BenchmarkPrice(b *testing.B) {
 		_ = Price(&prices, "ros:///cmd_vel", "publish", 3)
 	}
 }
+
+func TestServiceRefreshesOtherReplicasPrices(t *testing.T) {
+	st, err := embedded.Open(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := t.Context()
+	now := time.Unix(1_700_000_000, 0)
+	a, b := &Service{Store: st}, &Service{Store: st}
+	if err := b.LoadAt(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.SetPrices(ctx, prices, now); err != nil {
+		t.Fatal(err)
+	}
+	r := &gateway.Request{InterceptRequest: api.InterceptRequest{RequestID: "r", AgentID: "x", Resource: "ros:///cmd_vel", Action: "publish"}}
+	if c, err := b.Charge(ctx, r, 3, now.Add(time.Second)); err != nil || c.Amount != 0 {
+		t.Fatalf("fresh cache refreshed early: %+v %v", c, err)
+	}
+	_, _ = b.Charge(ctx, r, 3, now.Add(DefaultRefresh+time.Second)) // starts the reload
+	deadline := time.Now().Add(10 * time.Second)
+	for b.Prices().Version != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("replica b never picked up the new price list")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
