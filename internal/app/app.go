@@ -270,7 +270,7 @@ func operatorPlane(ctx context.Context, st store.Store, p *gateway.Pipeline, ano
 	ops := server.OperatorDeps{Risk: &risk.Monitor{Anomalous: anomalous}}
 	if es, ok := st.(store.Economy); ok {
 		ops.Economy = &economy.Service{Store: es}
-		if err := ops.Economy.Load(ctx); err != nil {
+		if err := ops.Economy.LoadAt(ctx, p.Clock()); err != nil {
 			return ops, fmt.Errorf("load economy prices: %w", err)
 		}
 		p.Charger = ops.Economy
