@@ -21,6 +21,8 @@ import (
 	"github.com/sintgate/sintgate/gateway/attest"
 	"github.com/sintgate/sintgate/internal/testenv"
 	"github.com/sintgate/sintgate/ledger/pgledger"
+	"github.com/sintgate/sintgate/store"
+	"github.com/sintgate/sintgate/store/pgstore"
 	"github.com/sintgate/sintgate/tokens"
 	"github.com/sintgate/sintgate/tokens/tokentest"
 )
@@ -149,7 +151,7 @@ func code(d api.Decision) string {
 	return *d.Code
 }
 
-// TestFleet runs two replicas (separate processes and data dirs, one
+// TestFleet runs three replicas (separate processes and data dirs, one
 // PostgreSQL database, one Redis) and checks what a fleet promises.
 func TestFleet(t *testing.T) {
 	if testing.Short() {
@@ -157,7 +159,7 @@ func TestFleet(t *testing.T) {
 	}
 	pgURL := testenv.FreshPGDatabase(t)
 	redisAddr := testenv.RedisAddr(t)
-	f := newFleet(t, 2, pgURL, redisAddr)
+	f := newFleet(t, 3, pgURL, redisAddr)
 	a, b := f.gws[0], f.gws[1]
 
 	// Root and tokens are added on A only.
@@ -265,7 +267,6 @@ func TestFleet(t *testing.T) {
 				f.call(b, "GET", "/v1/estop", nil, &s)
 				return s.State == "armed"
 			})
-			time.Sleep(SyncInterval + 20*time.Millisecond) // the poller must not re-trip from a stale row
 		}
 		slices.Sort(delays)
 		t.Logf("trip on A → B tripped (HTTP trip call + polling B): p50 %v, p95 %v, max %v over %d",
@@ -274,6 +275,86 @@ func TestFleet(t *testing.T) {
 		f.call(a, "GET", "/v1/estop", nil, &s)
 		if s.State != "armed" {
 			t.Fatalf("A after the last reset: %s", s.State)
+		}
+	})
+
+	t.Run("deny/revocation-delay-measured", func(t *testing.T) {
+		var delays []time.Duration
+		for i := range 10 {
+			agent := fmt.Sprint("rev-agent-", i)
+			x := tokentest.Sign("root", tokentest.Root("root", agent, 100+i, time.Now().UnixMilli()))
+			if st := f.call(a, "POST", "/v1/tokens", map[string]string{"token": x.Raw}, nil); st != 201 {
+				t.Fatalf("register: %d", st)
+			}
+			start := time.Now()
+			if st := f.call(b, "DELETE", "/v1/tokens/"+x.Claims.TokenID, nil, nil); st != 200 {
+				t.Fatalf("revoke on B: %d", st)
+			}
+			for {
+				d, _, _ := intercept(f.hc, a, agent, moveBody(agent, x.Claims.TokenID))
+				if d.Decision == "deny" && code(d) == "TOKEN_REVOKED" {
+					break
+				}
+				if time.Since(start) > 5*time.Second {
+					t.Fatalf("A still answers %s %s 5 s after the revocation", d.Decision, code(d))
+				}
+			}
+			delays = append(delays, time.Since(start))
+		}
+		slices.Sort(delays)
+		t.Logf("revoke on B → A denies (HTTP revoke + intercepts on A): p50 %v, max %v over %d", delays[len(delays)/2], delays[len(delays)-1], len(delays))
+	})
+
+	// Changes written to PostgreSQL without a bus message (as if every
+	// message were lost) reach every replica through the 100 ms poll.
+	t.Run("converge/missed-messages-caught-up-from-postgres", func(t *testing.T) {
+		ctx := context.Background()
+		pg, err := pgstore.Open(ctx, pgURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pg.Close()
+		x := tokentest.Sign("root", tokentest.Root("root", "silent-agent", 200, time.Now().UnixMilli()))
+		if st := f.call(a, "POST", "/v1/tokens", map[string]string{"token": x.Raw}, nil); st != 201 {
+			t.Fatalf("register: %d", st)
+		}
+		if d, _, _ := intercept(f.hc, b, "silent-agent", moveBody("silent-agent", x.Claims.TokenID)); d.Decision != "allow" {
+			t.Fatalf("before: %s %s", d.Decision, code(d))
+		}
+		start := time.Now()
+		if _, err := pg.RevokeToken(ctx, x.Claims.TokenID, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		for i, g := range f.gws {
+			waitUntil(t, fmt.Sprintf("replica %d to deny the silently revoked token", i), func() bool {
+				d, _, _ := intercept(f.hc, g, "silent-agent", moveBody("silent-agent", x.Claims.TokenID))
+				return d.Decision == "deny" && code(d) == "TOKEN_REVOKED"
+			})
+		}
+		t.Logf("silent revocation denied on every replica after %v", time.Since(start))
+		start = time.Now()
+		if err := pg.PutEstop(ctx, store.EstopState{State: "tripped", Epoch: 9999, Since: time.Now().UnixMilli(), Reason: "written behind the fleet's back",
+			Sources: []store.EstopSource{{ID: "operator:test", Kind: "api", State: "clear", Since: time.Now().UnixMilli()}}}); err != nil {
+			t.Fatal(err)
+		}
+		for i, g := range f.gws {
+			waitUntil(t, fmt.Sprintf("replica %d to trip from the stored state", i), func() bool {
+				var s struct{ State string }
+				f.call(g, "GET", "/v1/estop", nil, &s)
+				return s.State == "tripped"
+			})
+		}
+		t.Logf("silent trip seen by every replica after %v", time.Since(start))
+		for i, g := range f.gws {
+			if st := f.call(g, "POST", "/v1/estop/reset", map[string]string{"reason": "test"}, nil); st != 200 {
+				t.Fatalf("reset replica %d: %d", i, st)
+			}
+		}
+		for i, g := range f.gws {
+			waitUntil(t, fmt.Sprintf("replica %d to allow again", i), func() bool {
+				d, _, _ := intercept(f.hc, g, "fleet-agent", moveBody("fleet-agent", tok.Claims.TokenID))
+				return d.Decision == "allow"
+			})
 		}
 	})
 
@@ -286,7 +367,7 @@ func TestFleet(t *testing.T) {
 		allows := map[string]seen{}
 		var wg sync.WaitGroup
 		stop := time.Now().Add(2 * time.Second)
-		for w := range 8 {
+		for w := range 9 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -325,6 +406,6 @@ func TestFleet(t *testing.T) {
 				t.Fatalf("allow %s #%d: ledger has %+v, %v", id, s.seq, e.SequenceNumber, err)
 			}
 		}
-		t.Logf("%d allows from 2 replicas in one chain of %d entries", len(allows), size)
+		t.Logf("%d allows from %d replicas in one chain of %d entries", len(allows), len(f.gws), size)
 	})
 }
