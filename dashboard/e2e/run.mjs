@@ -173,6 +173,48 @@ test("approvals/stream-resumes-after-a-drop-and-deny-with-reason", async () => {
   assert.equal(res.body.code, "APPROVAL_DENIED");
 });
 
+test("approvals/tier5-two-person-rule-shows-quorum-progress", async () => {
+  const bob = await gw.op("POST", "/v1/apikeys", { operatorId: "bob", scopes: ["read", "approve"] });
+  assert.equal(bob.status, 201, JSON.stringify(bob.body));
+  const esc = await gw.intercept(ids.agent, ids.tokenId, "ros:///safety/zone", "publish", { zone: "A", enabled: false });
+  assert.equal(esc.status, 202, JSON.stringify(esc.body));
+  assert.equal(esc.body.requiredApprovals, 2);
+  const card = page.locator(`[data-testid=approval][data-id="${esc.body.approvalId}"]`);
+  await card.waitFor();
+  assert.match(await card.getByTestId("approval-tier").textContent(), /^5 \(critical\)/);
+  assert.match(await card.getByTestId("quorum").textContent(), /0 \/ 2/);
+  await card.getByTestId("vote-reason").fill("zone A is empty");
+  await card.getByTestId("approve").click();
+  await until(async () => /1 \/ 2/.test(await card.getByTestId("quorum").textContent()), "quorum 1 / 2");
+  assert.equal((await gw.agent(ids.agent, `/v1/approvals/${esc.body.approvalId}/wait?timeoutMs=0`, {})).status, 202, "still pending after one vote");
+  const res = await fetch(`${gw.url}/v1/approvals/${esc.body.approvalId}/approve`, {
+    method: "POST", headers: { Authorization: "Bearer " + bob.body.key, "Content-Type": "application/json" }, body: JSON.stringify({ reason: "second pair of eyes" }),
+  });
+  assert.equal(res.status, 200);
+  await card.waitFor({ state: "detached" });
+  const w = await gw.agent(ids.agent, `/v1/approvals/${esc.body.approvalId}/wait`, {});
+  assert.equal(w.body.decision, "allow");
+});
+
+test("approvals/standing-approval-listed-and-revocable", async () => {
+  const params = { linear: { x: 0.1, y: 0, z: 0 } };
+  const esc = await gw.intercept(ids.agent, ids.tokenId, "ros:///arm/cmd_vel", "publish", params);
+  assert.equal(esc.status, 202, JSON.stringify(esc.body));
+  const card = page.locator(`[data-testid=approval][data-id="${esc.body.approvalId}"]`);
+  await card.waitFor();
+  await card.getByTestId("standing-minutes").fill("5");
+  await card.getByTestId("approve").click();
+  const row = page.getByTestId("standing").locator("tr").filter({ hasText: "ros:///arm/cmd_vel" });
+  await row.waitFor();
+  await shot("approvals-standing");
+  const again = await gw.intercept(ids.agent, ids.tokenId, "ros:///arm/cmd_vel", "publish", params);
+  assert.equal(again.body.decision, "allow", "a standing approval allows the same request at once");
+  await row.getByRole("button", { name: "Revoke" }).click();
+  await row.waitFor({ state: "detached" });
+  const after = await gw.intercept(ids.agent, ids.tokenId, "ros:///arm/cmd_vel", "publish", params);
+  assert.equal(after.status, 202, "after revocation it escalates again");
+});
+
 test("estop/one-click-trip-denies-intercepts-and-reset-needs-confirmation", async () => {
   await page.getByTestId("estop-trip").click();
   await page.getByTestId("estop-state").filter({ hasText: "TRIPPED" }).waitFor();

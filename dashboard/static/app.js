@@ -311,7 +311,7 @@ function approvalCard(a) {
   const approves = a.votes.filter((v) => v.vote === "approve").length;
   const pct = Math.min(100, (100 * approves) / Math.max(1, a.requiredApprovals));
   const reason = h("textarea", { rows: 2, placeholder: a.tier >= 4 ? "reason (required at tier ≥ 4)" : "reason", "data-testid": "vote-reason" });
-  const standing = h("input", { type: "number", min: 0, max: 60, value: 0, title: "standing approval window in minutes (≤ 60)" });
+  const standing = h("input", { type: "number", min: 0, max: 60, value: 0, title: "standing approval window in minutes (≤ 60)", "data-testid": "standing-minutes" });
   const err = h("div", { class: "error small" });
   const vote = async (kind) => {
     const body = { reason: reason.value.trim() };
