@@ -25,7 +25,7 @@ var (
 )
 
 // client returns a client of the test Redis and a fresh fleet prefix.
-func client(t *testing.T) (*redis.Client, string) {
+func client(t testing.TB) (*redis.Client, string) {
 	t.Helper()
 	addr := testenv.RedisAddr(t)
 	c := redis.NewClient(&redis.Options{Addr: addr})
