@@ -88,7 +88,7 @@ func run(ctx context.Context, args []string) (int, error) {
 		}
 		return 2, nil
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	if len(routes) == 0 {
 		routes = multi{"/agent/cmd_vel=/cmd_vel"}
 	}
