@@ -36,6 +36,7 @@ const profile = fs.mkdtempSync(path.join(os.tmpdir(), "sint-dash-chromium-"));
 async function shot(name) {
   if (!shots) return;
   fs.mkdirSync(shots, { recursive: true });
+  await page.evaluate(() => document.getElementById("toast").replaceChildren()); // transient notices
   await page.screenshot({ path: path.join(shots, name + ".png"), fullPage: false });
 }
 
