@@ -540,18 +540,24 @@ func (b *Bridge) actuate(ctx context.Context, r *route, m msgs.Message, req api.
 	// breaker is armed again (it releases no allow while tripped).
 	was := b.latched
 	b.latched, b.latchReason = false, ""
+	// Count first, so a reader that saw the message also sees the count.
+	b.forwarded.Add(1)
+	if clamped {
+		b.clamped.Add(1)
+	}
 	err = r.pub.Publish(ctx, m)
+	if err != nil {
+		b.forwarded.Add(-1)
+		if clamped {
+			b.clamped.Add(-1)
+		}
+	}
 	b.mu.Unlock()
 	if was {
 		b.report(Report{Outcome: OutcomeResumed, Reason: "gateway allowed a message sent after the latch"})
 	}
 	if err != nil {
 		b.drop(r, req.RequestID, codes.InternalError, "publish: "+err.Error())
-		return
-	}
-	b.forwarded.Add(1)
-	if clamped {
-		b.clamped.Add(1)
 	}
 }
 
