@@ -3,6 +3,7 @@ package rosbridge_test
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -118,6 +119,53 @@ func BenchmarkBridgeOverhead(b *testing.B) {
 			if s := r.bridge.Stats(); s.Denied+s.Dropped > 0 {
 				b.Logf("stats %+v", s)
 			}
+		})
+	}
+}
+
+// BenchmarkEstopToSafeStop measures, per trip, the delay from the operator's
+// trip request returning to the zero Twist arriving on the actuator topic,
+// with the bridge polling GET /v1/estop at the given interval (real
+// in-process gateway, fake master, loopback TCPROS). Each iteration waits a
+// random fraction of the interval, trips,
+// waits for the safe stop, resets and waits for the bridge to resume.
+func BenchmarkEstopToSafeStop(b *testing.B) {
+	for _, every := range []time.Duration{20 * time.Millisecond, 50 * time.Millisecond} {
+		b.Run("poll="+every.String(), func(b *testing.B) {
+			master := rosmastertest.Start()
+			defer master.Close()
+			r := newRig(b, rigOpts{master: master.URI(), poll: true, every: every})
+			defer r.stop()
+			var lat []time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				// Trip at a random phase of the poll (the reset loop
+				// below ends right after a poll).
+				time.Sleep(time.Duration(rand.Int64N(int64(every))))
+				if st := r.gw.admin("POST", "/v1/estop/trip", map[string]string{"reason": "bench"}, nil); st != 200 {
+					b.Fatalf("trip: %d", st)
+				}
+				acked := time.Now()
+				if m := r.next(0, 5*time.Second); m == nil || *m != (msgs.Twist{}) {
+					b.Fatalf("got %+v, want the zero Twist", m)
+				}
+				lat = append(lat, time.Since(acked))
+				if st := r.gw.admin("POST", "/v1/estop/reset", map[string]string{"reason": "bench"}, nil); st != 200 {
+					b.Fatalf("reset: %d", st)
+				}
+				for latched, _ := r.bridge.Latched(); latched; latched, _ = r.bridge.Latched() {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			var sum time.Duration
+			for _, l := range lat {
+				sum += l
+			}
+			b.ReportMetric(float64(sum.Microseconds())/float64(len(lat)), "mean-µs")
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+			b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-µs")
 		})
 	}
 }
