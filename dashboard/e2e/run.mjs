@@ -255,6 +255,10 @@ test("live/decision-feed-filters-and-chart", async () => {
     return rows.length >= 1 && rows.every((t) => t.includes("deny"));
   }, "deny filter");
   await page.locator("#f-decision").selectOption("");
+  // A fresh page shows the earlier decisions too (backfilled from the ledger).
+  await page.reload();
+  await page.locator("#live-source").filter({ hasText: "risk WebSocket" }).waitFor();
+  await until(async () => (await page.getByTestId("feed-row").filter({ hasText: "mqtt://factory/valve" }).count()) === 1, "backfilled deny, once");
   // Risk per agent from GET /v1/risk/snapshot.
   await until(async () => (await page.getByTestId("risk-row").count()) >= 1, "risk rows");
   await page.waitForTimeout(1200); // one chart frame

@@ -50,6 +50,7 @@ const app = {
   estop: null,
   timers: [],
   ledgerPage: { after: 0, next: null, prevStack: [] },
+  seenRequests: new Set(), // requestIds already in the feed
   streamSeen: new Set(), // "<event>:<approvalId>" received over the stream (tests read it)
   missing: new Set(), // endpoints that answered 404 (issue 11 not yet deployed)
 };
@@ -384,13 +385,18 @@ function normalizeDecision(m) {
   const ts = typeof tsRaw === "number" ? tsRaw : tsRaw ? Date.parse(tsRaw) : Date.now();
   const risk = d.risk ?? d.riskScore ?? d.score ?? m.risk ?? m.riskScore ?? null;
   return {
-    ts, decision: d.decision, tier: d.tier, code: d.code || "", agentId: d.agentId || m.agentId || "",
+    ts, requestId: d.requestId || "", decision: d.decision, tier: d.tier, code: d.code || "", agentId: d.agentId || m.agentId || "",
     resource: d.resource || "", action: d.action || "", risk: typeof risk === "object" && risk ? risk.score ?? null : risk,
   };
 }
 
 function pushDecision(x) {
   if (!x.decision) return;
+  if (x.requestId) {
+    if (app.seenRequests.has(x.requestId)) return; // backfill and stream may overlap
+    app.seenRequests.add(x.requestId);
+    if (app.seenRequests.size > 5000) app.seenRequests = new Set([...app.seenRequests].slice(-2500));
+  }
   app.rates.add(x.decision, x.ts);
   app.feed.unshift(x);
   if (app.feed.length > 500) app.feed.length = 500;
@@ -432,7 +438,11 @@ function startDecisionFeed() {
     ws = new WebSocket(`${proto}//${location.host}/v1/risk/stream`, ["sint.v1", "bearer." + app.key]);
   } catch { return tailLedger(); }
   app.risk = ws;
-  ws.onopen = () => { opened = true; $("live-source").textContent = "source: risk WebSocket /v1/risk/stream"; };
+  ws.onopen = () => {
+    opened = true;
+    $("live-source").textContent = "source: risk WebSocket /v1/risk/stream (earlier decisions from the ledger, without risk)";
+    backfill().catch(() => {});
+  };
   ws.onmessage = (ev) => {
     let m;
     try { m = JSON.parse(ev.data); } catch { return; }
@@ -447,6 +457,23 @@ function startDecisionFeed() {
     $("live-source").textContent = "risk WebSocket closed: reconnecting";
     setTimeout(() => app.key && startDecisionFeed(), 2000);
   };
+}
+
+// backfill puts the ledger's most recent decisions (up to 1000 entries
+// back) into the feed, oldest first, so that a fresh page is not empty.
+let backfilled = false;
+async function backfill() {
+  if (backfilled) return;
+  backfilled = true;
+  const st = await optional("/v1/dashboard/stats");
+  const size = st && st.ledger ? st.ledger.size : 0;
+  const r = await api("GET", `/v1/ledger?after=${Math.max(0, size - 1000)}&limit=1000&eventType=policy.evaluated`);
+  const old = r.events.map(normalizeDecision).filter((x) => !app.seenRequests.has(x.requestId));
+  const live = app.feed;
+  app.feed = [];
+  for (const x of old) pushDecision(x);
+  app.feed = [...live, ...app.feed].sort((a, b) => b.ts - a.ts).slice(0, 500);
+  if (!$("view-live").hidden) renderFeedSoon();
 }
 
 let tailing = false;
