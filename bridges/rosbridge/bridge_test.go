@@ -168,6 +168,25 @@ func TestBridgeRealGateway(t *testing.T) {
 		}
 	})
 
+	t.Run("escalate/denied-approval-reported-not-forwarded", func(t *testing.T) {
+		r := newRig(t, rigOpts{routes: []string{"arm/joint_cmd"}})
+		if r == nil {
+			return
+		}
+		r.publish(0, &msgs.Twist{Angular: msgs.Vector3{Z: 0.3}})
+		rep := r.report(rosbridge.OutcomeEscalate, "", wait)
+		if st := r.gw.admin("POST", "/v1/approvals/"+rep.ApprovalID+"/deny", map[string]string{"reason": "no"}, nil); st != 200 {
+			t.Fatalf("deny: %d", st)
+		}
+		d := r.report(rosbridge.OutcomeDeny, "APPROVAL_DENIED", wait)
+		if d.RequestID != rep.RequestID {
+			t.Errorf("deny for %s, want %s", d.RequestID, rep.RequestID)
+		}
+		if got := r.next(0, 200*time.Millisecond); got != nil {
+			t.Fatalf("denied message forwarded: %+v", got)
+		}
+	})
+
 	t.Run("escalate/newer-motion-supersedes-held", func(t *testing.T) {
 		r := newRig(t, rigOpts{routes: []string{"arm/joint_cmd"}})
 		if r == nil {
