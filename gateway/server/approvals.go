@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -90,7 +91,7 @@ func (s *Server) listApprovals(c *fiber.Ctx) error {
 }
 
 func (s *Server) getApproval(c *fiber.Ctx) error {
-	a, err := s.Approvals.Get(c.UserContext(), c.Params("id"))
+	a, err := s.Approvals.Get(c.UserContext(), strings.Clone(c.Params("id")))
 	if err != nil {
 		return storeErr(err, "approval")
 	}
@@ -114,7 +115,7 @@ func (s *Server) vote(kind string) fiber.Handler {
 		if kind == approvals.VoteDeny && in.StandingForMs != 0 {
 			return apiErr(400, codes.MalformedRequest, "standingForMs applies to approvals only")
 		}
-		a, err := v.Vote(c.UserContext(), c.Params("id"), approvals.Vote{
+		a, err := v.Vote(c.UserContext(), strings.Clone(c.Params("id")), approvals.Vote{
 			OperatorID: operatorOf(c).OperatorID, Vote: kind, Reason: in.Reason, StandingForMs: in.StandingForMs,
 		})
 		if err != nil {
@@ -123,6 +124,9 @@ func (s *Server) vote(kind string) fiber.Handler {
 		return c.JSON(approvalView(a))
 	}
 }
+
+// Path parameters are cloned: fiber returns strings backed by fasthttp's
+// request buffer, which is reused after the handler returns.
 
 // waitApproval is the agent's long-poll (agent-signed body). It answers the
 // §5.2 decision body of the ORIGINAL request. ?timeoutMs= shortens the
@@ -144,7 +148,7 @@ func (s *Server) waitApproval(c *fiber.Ctx) error {
 			max = time.Nanosecond
 		}
 	}
-	a, err := v.Wait(c.UserContext(), c.Params("id"), agent, max)
+	a, err := v.Wait(c.UserContext(), strings.Clone(c.Params("id")), agent, max)
 	if err != nil {
 		return storeErr(err, "approval")
 	}
@@ -170,7 +174,7 @@ func (s *Server) revokeStanding(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	sa, err := v.RevokeStanding(c.UserContext(), c.Params("id"), operatorOf(c).OperatorID)
+	sa, err := v.RevokeStanding(c.UserContext(), strings.Clone(c.Params("id")), operatorOf(c).OperatorID)
 	if err != nil {
 		return storeErr(err, "standing approval")
 	}
