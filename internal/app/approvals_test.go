@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -729,4 +730,34 @@ func serveAt(t *testing.T, dir string, ck *clock, adminKey string) (*harness, fu
 	}
 	t.Cleanup(stop)
 	return &harness{t: t, g: g, url: "http://" + ln.Addr().String(), adminKey: adminKey, clock: ck, http: defaultClient(), nextN: 1000}, stop
+}
+
+// TestRevocationOverHTTPIsKept revokes a token with DELETE /v1/tokens/{id}
+// and checks that the revocation still holds after more requests.
+//
+// Known bug (not in the approvals code): gateway/server/tokens.go passes
+// c.Params("id") — a string backed by fasthttp's reusable request buffer —
+// to Registry.Revoke, which keeps it as the revocation set's map key; later
+// requests overwrite the bytes and the revocation silently disappears. The
+// fix is strings.Clone(c.Params("id")) in revokeToken (or fiber's
+// Immutable config). Skipped until the owner of those files fixes it; run
+// with SINT_TEST_KNOWN_BUGS=1 to see it fail.
+func TestRevocationOverHTTPIsKept(t *testing.T) {
+	if os.Getenv("SINT_TEST_KNOWN_BUGS") == "" {
+		t.Skip("known bug: revocation key aliases fasthttp's buffer (see comment); set SINT_TEST_KNOWN_BUGS=1")
+	}
+	h := newHarness(t, "testdata/policy.yaml")
+	h.trustRoot("root")
+	tok := h.tokenFor("rv-agent", nil)
+	tok2 := h.tokenFor("rv-agent2", nil)
+	if st := h.admin("DELETE", "/v1/tokens/"+tok.Claims.TokenID, nil, nil); st != 200 {
+		t.Fatalf("revoke: %d", st)
+	}
+	for i := 0; i < 50; i++ {
+		e := h.escalate("rv-agent2", tok2, 3)
+		h.admin("POST", "/v1/approvals/"+e.approvalID+"/approve", map[string]any{}, nil)
+	}
+	if !h.g.Pipeline.State().Revocations.IsRevoked(tok.Claims.TokenID) {
+		t.Fatal("the revocation was lost")
+	}
 }
