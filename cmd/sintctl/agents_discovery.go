@@ -49,6 +49,12 @@ func init() {
 	var fLabels []string
 	list := &cobra.Command{
 		Use: "list", Short: "List registered agents with their circuit and risk (scope read)", Args: cobra.NoArgs,
+		PostRun: func(cmd *cobra.Command, _ []string) {
+			// cobra keeps flag values between Execute calls (tests, shells
+			// embedding the root command): the repeatable one must not pile up.
+			fLabels = nil
+			_ = cmd.Flags().Set("owner", "")
+		},
 		RunE: func(_ *cobra.Command, _ []string) error {
 			q := url.Values{}
 			if fOwner != "" {
