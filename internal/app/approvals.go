@@ -23,7 +23,8 @@ func approvalsHub(l ledger.Store, log *slog.Logger) (*approvals.Hub, ledger.Stor
 // wireApprovals completes the approvals service once the pipeline exists:
 // the granting side (breaker, signer, facts), standing approvals in the
 // pipeline's state, the stream hub, and cancellation of every pending
-// approval on a trip from any source. Its goroutines stop at Close.
+// approval on a trip from any source. Its goroutines stop at Close (the
+// hub also when ctx ends).
 func wireApprovals(ctx context.Context, g *Gateway, hub *approvals.Hub, p *gateway.Pipeline, gatewayID string) error {
 	a := g.Approvals
 	a.GatewayID, a.Breaker, a.Signer, a.Facts, a.Hub = gatewayID, g.Breaker, p.Signer, p, hub
@@ -34,8 +35,13 @@ func wireApprovals(ctx context.Context, g *Gateway, hub *approvals.Hub, p *gatew
 	st.Standing = a.Standing()
 	p.SetState(&st)
 	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	if err := hub.Start(bctx); err != nil {
+	// The hub also stops when Build's context ends (Serve's shutdown), so
+	// that open streams end and the server's graceful shutdown does not wait
+	// for stream clients.
+	hctx, hcancel := context.WithCancel(ctx)
+	if err := hub.Start(hctx); err != nil {
 		cancel()
+		hcancel()
 		return fmt.Errorf("start approvals hub: %w", err)
 	}
 	var wg sync.WaitGroup
@@ -47,6 +53,7 @@ func wireApprovals(ctx context.Context, g *Gateway, hub *approvals.Hub, p *gatew
 		})
 	}()
 	g.closers = append(g.closers, func() error {
+		hcancel()
 		cancel()
 		wg.Wait()
 		return nil
