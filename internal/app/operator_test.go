@@ -109,7 +109,7 @@ func TestOperatorDiscovery(t *testing.T) {
 	t.Run("list/filters", func(t *testing.T) {
 		for _, c := range []struct {
 			name, q string
-			want  int
+			want    int
 		}{{"all", "", 2}, {"owner", "?owner=cell-7", 1}, {"label", "?label=robot=amr", 1}, {"label-miss", "?label=robot=none", 0}, {"name", "?name=arm", 1}} {
 			t.Run(c.name, func(t *testing.T) {
 				var out struct {
