@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -545,4 +547,56 @@ func stuckClient(t *testing.T, base, key string) net.Conn {
 	}
 	fmt.Fprintf(conn, "GET /v1/approvals/stream HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nAccept: text/event-stream\r\n\r\n", addr, key)
 	return conn
+}
+
+// TestServeShutdownEndsStreams: a connected stream client must not hold up
+// Serve's graceful shutdown (the server waits up to 30 s for open
+// connections; the hub ends the streams when Serve's context ends).
+func TestServeShutdownEndsStreams(t *testing.T) {
+	dir := t.TempDir()
+	res, _, err := InitDataDir(context.Background(), dir, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() {
+		served <- Serve(ctx, Options{DataDir: dir, PolicyPath: "testdata/policy.yaml", Log: slog.New(slog.DiscardHandler)}, addr, io.Discard)
+	}()
+	base := "http://" + addr
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(base + "/health")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway did not start: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c := openSSE(t, base, res.AdminAPIKey, 0)
+	cancel()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Serve still waiting for the stream client after 20 s")
+	}
+	select {
+	case <-c.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream did not end")
+	}
+	c.resp.Body.Close()
 }
