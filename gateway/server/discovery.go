@@ -278,3 +278,15 @@ func (s *Server) revokeCascade(ctx context.Context, id, actor, cause string) ([]
 	}
 	return ids, nil
 }
+
+// The operator plane's endpoints, advertised in /.well-known/sint.json.
+func init() {
+	endpointList = append(endpointList,
+		"GET /v1/discovery/agents", "GET /v1/discovery/agents/{id}", "POST /v1/discovery/agents/register", "DELETE /v1/discovery/agents/{id}",
+		"GET /v1/risk/stream", "GET /v1/risk/snapshot",
+		"GET /v1/dashboard/stats", "GET /v1/dashboard/agents", "GET /v1/dashboard/alerts",
+		"POST /v1/a2a/delegate", "GET /v1/a2a/trust-chain/{tokenId}", "POST /v1/a2a/revoke",
+		"GET /v1/economy/balance", "GET /v1/economy/transactions", "POST /v1/economy/charge",
+		"GET /v1/economy/budgets", "PUT /v1/economy/budgets/{agentId}", "GET /v1/economy/prices", "PUT /v1/economy/prices",
+	)
+}
