@@ -268,6 +268,9 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 // economy, the economy service that charges allowed actions.
 func operatorPlane(ctx context.Context, st store.Store, p *gateway.Pipeline, anomalous func(string) bool) (server.OperatorDeps, error) {
 	ops := server.OperatorDeps{Risk: &risk.Monitor{Anomalous: anomalous}}
+	if fs, ok := st.(*fleetStore); ok {
+		st = fs.Store // the replicated wrapper does not promote the economy
+	}
 	if es, ok := st.(store.Economy); ok {
 		ops.Economy = &economy.Service{Store: es}
 		if err := ops.Economy.LoadAt(ctx, p.Clock()); err != nil {
