@@ -26,11 +26,10 @@ func (s *Server) economyRoutes() {
 }
 
 func (s *Server) econ() (store.Economy, *economy.Service, error) {
-	st, ok := s.Store.(store.Economy)
-	if !ok || s.Operator.Economy == nil {
+	if s.Operator.Economy == nil || s.Operator.Economy.Store == nil {
 		return nil, nil, apiErr(503, codes.InternalError, "the economy is not configured")
 	}
-	return st, s.Operator.Economy, nil
+	return s.Operator.Economy.Store, s.Operator.Economy, nil
 }
 
 // econSubject resolves whose account a read is about: an agent reads its
