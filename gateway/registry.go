@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -120,6 +121,7 @@ func (r *Registry) AddToken(ctx context.Context, t *tokens.Token, now time.Time)
 // Revoke revokes id and its descendants, durably first, and returns the ids
 // newly revoked.
 func (r *Registry) Revoke(ctx context.Context, id string, now time.Time) ([]string, error) {
+	id = strings.Clone(id) // kept as a map key: never alias a request buffer
 	ids, err := r.st.RevokeToken(ctx, id, now)
 	if err != nil {
 		return nil, err

@@ -114,7 +114,11 @@ func (s *Server) proof(c *fiber.Ctx) error {
 		return ledgerErr(err)
 	}
 	if err != nil || cp.TreeSize < e.SequenceNumber {
-		if cp, err = s.Checkpoint(ctx); err != nil {
+		signer, serr := s.checkpointSigner()
+		if serr != nil {
+			return ledgerErr(serr)
+		}
+		if cp, err = l.CheckpointCovering(ctx, signer, e.SequenceNumber); err != nil {
 			return ledgerErr(err)
 		}
 	}

@@ -58,6 +58,10 @@ func New(d Deps) *Server {
 	s := &Server{Deps: d}
 	s.App = fiber.New(fiber.Config{
 		BodyLimit:             gateway.MaxBodyBytes,
+		// Values from Params, Query and headers are copied: handlers keep
+		// some (a revoked token id in the revocation set) beyond the
+		// request, and fasthttp reuses its buffers.
+		Immutable: true,
 		DisableStartupMessage: true,
 		ErrorHandler:          s.errorHandler,
 		ReadTimeout:           30 * time.Second,

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -159,7 +160,11 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 	}
 	g.Breaker = estop.NewBreaker(estop.WithInitial(initial), estop.WithRecorder(rec),
 		estop.WithPersister(estop.StorePersister{Store: st}), estop.WithClock(clock))
-	g.Approvals = &approvals.Service{Store: st, Ledger: lg, Timeout: pol.ApprovalTimeout, Clock: clock, Log: log}
+	var activePolicy atomic.Pointer[policy.Policy]
+	activePolicy.Store(pol)
+	// Approval timeouts follow the active policy (read atomically: a reload
+	// may happen while escalations are being created).
+	g.Approvals = &approvals.Service{Store: st, Ledger: lg, Timeout: func(tier int) time.Duration { return activePolicy.Load().ApprovalTimeout(tier) }, Clock: clock, Log: log}
 	verifier := tokens.NewVerifier(16_384)
 	p := &gateway.Pipeline{
 		GatewayID: cfg.GatewayID, Clock: clock, Breaker: g.Breaker, Ledger: lg,
@@ -221,7 +226,7 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 		ns := *p.State()
 		ns.Policy = np
 		p.SetState(&ns)
-		g.Approvals.Timeout = np.ApprovalTimeout
+		activePolicy.Store(np)
 		log.Info("policy loaded", "policyHash", np.Hash())
 		return np, nil
 	}

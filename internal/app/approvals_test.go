@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -734,18 +733,11 @@ func serveAt(t *testing.T, dir string, ck *clock, adminKey string) (*harness, fu
 
 // TestRevocationOverHTTPIsKept revokes a token with DELETE /v1/tokens/{id}
 // and checks that the revocation still holds after more requests.
-//
-// Known bug (not in the approvals code): gateway/server/tokens.go passes
-// c.Params("id") — a string backed by fasthttp's reusable request buffer —
-// to Registry.Revoke, which keeps it as the revocation set's map key; later
-// requests overwrite the bytes and the revocation silently disappears. The
-// fix is strings.Clone(c.Params("id")) in revokeToken (or fiber's
-// Immutable config). Skipped until the owner of those files fixes it; run
-// with SINT_TEST_KNOWN_BUGS=1 to see it fail.
+// It guards against a string backed by fasthttp's reusable request buffer
+// (c.Params) being kept as the revocation set's key: later requests would
+// overwrite the bytes and the revocation would silently disappear. The
+// server runs fiber with Immutable so that every such value is a copy.
 func TestRevocationOverHTTPIsKept(t *testing.T) {
-	if os.Getenv("SINT_TEST_KNOWN_BUGS") == "" {
-		t.Skip("known bug: revocation key aliases fasthttp's buffer (see comment); set SINT_TEST_KNOWN_BUGS=1")
-	}
 	h := newHarness(t, "testdata/policy.yaml")
 	h.trustRoot("root")
 	tok := h.tokenFor("rv-agent", nil)
