@@ -57,11 +57,11 @@ type Server struct {
 func New(d Deps) *Server {
 	s := &Server{Deps: d}
 	s.App = fiber.New(fiber.Config{
-		BodyLimit:             gateway.MaxBodyBytes,
+		BodyLimit: gateway.MaxBodyBytes,
 		// Values from Params, Query and headers are copied: handlers keep
 		// some (a revoked token id in the revocation set) beyond the
 		// request, and fasthttp reuses its buffers.
-		Immutable: true,
+		Immutable:             true,
 		DisableStartupMessage: true,
 		ErrorHandler:          s.errorHandler,
 		ReadTimeout:           30 * time.Second,
