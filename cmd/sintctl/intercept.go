@@ -57,9 +57,7 @@ Exit codes: 0 allow, 3 deny, 4 escalate, 1 local error, 2 server or network erro
 			if err != nil {
 				return &exitError{exitLocal, err}
 			}
-			for _, l := range strings.Fields(string(b)) {
-				r.Chain = append(r.Chain, l)
-			}
+			r.Chain = append(r.Chain, strings.Fields(string(b))...)
 		}
 		if f.params != "" {
 			p, err := readArg(f.params)

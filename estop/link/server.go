@@ -103,8 +103,7 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
 		return Status{State: st.String(), Epoch: st.Epoch, Reason: st.Reason}
 	}
 	var up atomic.Bool
-	var sess *Session
-	sess = NewSession(conn, s.codec, s.cfg, Hooks{
+	sess := NewSession(conn, s.codec, s.cfg, Hooks{
 		Status: status,
 		Lost: func(err error) {
 			// trip at once, before the session is torn down, if no other

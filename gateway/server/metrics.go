@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sintgate/sintgate/gateway"
@@ -36,7 +37,7 @@ func NewMetrics(breakerTripped func() bool) *Metrics {
 		}
 		return 0
 	})
-	m.reg.MustRegister(m.decisions, m.latency, m.inFlight, breaker, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	m.reg.MustRegister(m.decisions, m.latency, m.inFlight, breaker, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -174,10 +173,6 @@ func (h *harness) intercept(agent string, m map[string]any) (int, api.Decision) 
 	var d api.Decision
 	st := h.do("POST", "/v1/intercept", signed(agent, body, ts), body, &d)
 	return st, d
-}
-
-func hexPub(priv ed25519.PrivateKey) string {
-	return hex.EncodeToString(priv.Public().(ed25519.PublicKey))
 }
 
 func str(p *string) string {

@@ -228,7 +228,8 @@ func (s *Store) ListTransactions(ctx context.Context, agentID string, limit int)
 		prefix := lp(agentID)
 		c := b.Cursor()
 		// Seek past the agent's last key: the prefix followed by 0xff….
-		k, v := c.Seek(append(append([]byte{}, prefix...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
+		var v []byte
+		k, _ := c.Seek(append(append([]byte{}, prefix...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
 		if k == nil {
 			k, v = c.Last()
 		} else {
