@@ -573,3 +573,16 @@ func deref(p *string) string {
 	}
 	return *p
 }
+
+// WaitActuators waits until every actuator topic has at least n connected
+// subscribers (the actuator drivers), or ctx ends. A safe stop published
+// before a driver connected reaches nobody, so callers that must know the
+// drivers hear it wait here first.
+func (b *Bridge) WaitActuators(ctx context.Context, n int) error {
+	for _, r := range b.routes {
+		if err := r.pub.WaitForSubscribers(ctx, n); err != nil {
+			return fmt.Errorf("rosbridge: %s: %w", r.Actuator, err)
+		}
+	}
+	return nil
+}

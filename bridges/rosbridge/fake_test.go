@@ -150,6 +150,9 @@ func newFakeRig(t *testing.T, withEstop bool) *fakeRig {
 	for sub.NumPublishers() < 1 && wctx.Err() == nil {
 		time.Sleep(5 * time.Millisecond)
 	}
+	if err := f.bridge.WaitActuators(wctx, 1); err != nil {
+		t.Fatal(err)
+	}
 	return f
 }
 
