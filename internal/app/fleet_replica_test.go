@@ -314,6 +314,18 @@ func TestFleet(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer pg.Close()
+		// A remote reset is applied only when it acknowledges every trip the
+		// receiver has (docs/deploy.md); a replica that missed one stays
+		// tripped until reset directly. Start this case from an armed fleet.
+		for i, g := range f.gws {
+			var s struct{ State string }
+			f.call(g, "GET", "/v1/estop", nil, &s)
+			if s.State == "tripped" {
+				if st := f.call(g, "POST", "/v1/estop/reset", map[string]string{"reason": "arm before the case"}, nil); st != 200 {
+					t.Fatalf("arm replica %d: %d", i, st)
+				}
+			}
+		}
 		x := tokentest.Sign("root", tokentest.Root("root", "silent-agent", 200, time.Now().UnixMilli()))
 		if st := f.call(a, "POST", "/v1/tokens", map[string]string{"token": x.Raw}, nil); st != 201 {
 			t.Fatalf("register: %d", st)
