@@ -1,6 +1,8 @@
 package main
 
 import (
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -13,6 +15,7 @@ import (
 var serveFlags struct {
 	dataDir, listen, policy, store, redis, logLevel string
 	estopLink, estopKey, buttonPin, relayPin        string
+	pprof                                           string
 }
 
 var serveCmd = &cobra.Command{
@@ -21,6 +24,10 @@ var serveCmd = &cobra.Command{
 	RunE: func(cmd *cobra.Command, _ []string) error {
 		ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
+		if serveFlags.pprof != "" {
+			// Profiling on its own listener, never on the API port.
+			go func() { _ = http.ListenAndServe(serveFlags.pprof, nil) }()
+		}
 		return app.Serve(ctx, app.Options{
 			DataDir: serveFlags.dataDir, PolicyPath: serveFlags.policy, StoreURL: serveFlags.store,
 			RedisAddr: serveFlags.redis, Log: app.NewLogger(serveFlags.logLevel),
@@ -42,5 +49,6 @@ func init() {
 	f.StringVar(&serveFlags.estopKey, "estop-key-file", envOr("SINT_ESTOP_KEY_FILE", ""), "file with the controller link's shared key (hex)")
 	f.StringVar(&serveFlags.buttonPin, "estop-button-pin", envOr("SINT_ESTOP_BUTTON_PIN", ""), "GPIO pin of a normally-closed e-stop button (periph.io name)")
 	f.StringVar(&serveFlags.relayPin, "estop-relay-pin", envOr("SINT_ESTOP_RELAY_PIN", ""), "GPIO pin of the safety relay (energised = run)")
+	f.StringVar(&serveFlags.pprof, "pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060); off by default")
 	root.AddCommand(serveCmd)
 }

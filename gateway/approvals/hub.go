@@ -186,6 +186,26 @@ func (h *Hub) run(ctx context.Context) {
 
 // catchUp fans out every entry after the current position.
 func (h *Hub) catchUp(ctx context.Context) {
+	// With nobody subscribed there is nothing to fan out: move the position
+	// to the ledger's end without reading entries (a subscriber that comes
+	// later reads everything up to its From from the ledger backlog).
+	h.mu.Lock()
+	idle := len(h.subs) == 0
+	h.mu.Unlock()
+	if idle {
+		size, err := h.Ledger.Size(ctx)
+		if err == nil {
+			h.mu.Lock()
+			if len(h.subs) == 0 && size > h.pos {
+				h.pos = size
+			}
+			idle = len(h.subs) == 0
+			h.mu.Unlock()
+		}
+		if idle {
+			return
+		}
+	}
 	for ctx.Err() == nil {
 		h.mu.Lock()
 		after := h.pos
