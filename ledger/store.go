@@ -236,3 +236,47 @@ func RunGuard(g func() error) (err error) {
 	}()
 	return g()
 }
+
+// BatchAppender is the batch side of a Store.
+type BatchAppender interface {
+	AppendBatch(ctx context.Context, evs []Event) ([]Entry, []error, error)
+}
+
+// AppendOne appends a single event through a store's AppendBatch: the one
+// Append implementation both stores share.
+func AppendOne(ctx context.Context, b BatchAppender, ev Event) (Entry, error) {
+	es, errs, err := b.AppendBatch(ctx, []Event{ev})
+	if err != nil {
+		return Entry{}, err
+	}
+	if errs[0] != nil {
+		return Entry{}, errs[0]
+	}
+	return es[0], nil
+}
+
+// PrepareBatch validates and canonicalises a batch outside the store's lock
+// and gives every event an id (newID for those without one). errs[i] is set
+// for an event that is refused on its own; err means the batch cannot be
+// taken at all (too large, or no id could be made).
+func PrepareBatch(evs []Event, newID func() (string, error)) (preps []Prepared, ids []string, errs []error, err error) {
+	if len(evs) > MaxBatch {
+		return nil, nil, nil, codes.New(codes.MalformedRequest, fmt.Sprintf("ledger: batch over %d events", MaxBatch))
+	}
+	preps, ids, errs = make([]Prepared, len(evs)), make([]string, len(evs)), make([]error, len(evs))
+	for i := range evs {
+		p, perr := Prepare(evs[i])
+		if perr != nil {
+			errs[i] = perr
+			continue
+		}
+		preps[i] = p
+		ids[i] = evs[i].EventID
+		if ids[i] == "" {
+			if ids[i], err = newID(); err != nil {
+				return nil, nil, nil, err
+			}
+		}
+	}
+	return preps, ids, errs, nil
+}

@@ -453,14 +453,7 @@ func (p *pending) ReadHashes(idx []int64) ([]tlog.Hash, error) {
 
 // Append implements ledger.Store.
 func (s *Store) Append(ctx context.Context, ev ledger.Event) (ledger.Entry, error) {
-	es, errs, err := s.AppendBatch(ctx, []ledger.Event{ev})
-	if err != nil {
-		return ledger.Entry{}, err
-	}
-	if errs[0] != nil {
-		return ledger.Entry{}, errs[0]
-	}
-	return es[0], nil
+	return ledger.AppendOne(ctx, s, ev)
 }
 
 // AppendBatch implements ledger.Store.
@@ -473,25 +466,11 @@ func (s *Store) AppendBatch(ctx context.Context, evs []ledger.Event) ([]ledger.E
 		default:
 		}
 	}()
-	if len(evs) > ledger.MaxBatch {
-		return nil, nil, codes.New(codes.MalformedRequest, fmt.Sprintf("ledger: batch over %d events", ledger.MaxBatch))
+	preps, ids, errs, err := ledger.PrepareBatch(evs, s.opts.NewEventID)
+	if err != nil {
+		return nil, nil, err
 	}
-	r := &request{ctx: ctx, preps: make([]ledger.Prepared, len(evs)), ids: make([]string, len(evs)),
-		entries: make([]ledger.Entry, len(evs)), errs: make([]error, len(evs)), done: make(chan struct{})}
-	for i := range evs {
-		p, err := ledger.Prepare(evs[i])
-		if err != nil {
-			r.errs[i] = err
-			continue
-		}
-		r.preps[i] = p
-		r.ids[i] = evs[i].EventID
-		if r.ids[i] == "" {
-			if r.ids[i], err = s.opts.NewEventID(); err != nil {
-				return nil, nil, err
-			}
-		}
-	}
+	r := &request{ctx: ctx, preps: preps, ids: ids, entries: make([]ledger.Entry, len(evs)), errs: errs, done: make(chan struct{})}
 	s.sendMu.RLock()
 	s.mu.RLock()
 	closed, failed := s.closed, s.failed
