@@ -228,6 +228,11 @@ func (f *fleet) runPoll(ctx context.Context) {
 	}
 }
 
+// storeTripGrace is how long a trip found in PostgreSQL is left to the
+// bus before the poll trips the replica itself (a missed message then
+// converges within storeTripGrace + SyncInterval).
+const storeTripGrace = 100 * time.Millisecond
+
 // catchUp reads revocations, roots and the e-stop state from PostgreSQL.
 // Errors are logged: while PostgreSQL is unreachable every allow fails at the
 // ledger append (LEDGER_UNAVAILABLE), so the replica denies anyway.
@@ -252,7 +257,12 @@ func (f *fleet) catchUp(ctx context.Context) {
 	// A trip persisted after this replica's last transition, that it has not
 	// seen: a fan-out message was missed. Resets are not taken from the store
 	// (a missed reset leaves the replica tripped: fail safe).
-	if st.State == "tripped" && !local.Tripped && time.UnixMilli(st.Since).After(local.Since) {
+	// The trip must also be older than storeTripGrace: a fresh one is still
+	// on its way over the bus, and tripping from the store first would add
+	// a source that the origin's reset does not acknowledge (the replica
+	// would then refuse the fleet's reset).
+	if st.State == "tripped" && !local.Tripped && time.UnixMilli(st.Since).After(local.Since) &&
+		now.Sub(time.UnixMilli(st.Since)) >= storeTripGrace {
 		f.breaker.Trip(context.WithoutCancel(ctx), estop.Source{ID: "store", Kind: estop.KindReplica},
 			"fleet e-stop is tripped in PostgreSQL (epoch "+fmt.Sprint(st.Epoch)+"): "+st.Reason)
 	}
