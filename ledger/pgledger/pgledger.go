@@ -14,9 +14,11 @@
 package pgledger
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -74,9 +76,11 @@ type Store struct {
 	inflight atomic.Int64 // appenders inside AppendBatch
 	wake     chan struct{}
 
-	// beforeCommit, if set (tests), runs just before COMMIT; an error rolls
-	// the group back.
-	beforeCommit func() error
+	// Test hooks. beforeCommit may queue statements between the append
+	// call and COMMIT (a failing one rolls the group back); afterCommit's
+	// error replaces a successful answer (a lost COMMIT reply).
+	beforeCommit func(*pgx.Batch)
+	afterCommit  func() error
 
 	cacheMu sync.Mutex
 	cache   map[int64]tlog.Hash // stored hashes are immutable: always valid
@@ -278,15 +282,29 @@ func (s *Store) appender() {
 	}
 }
 
-type staged struct {
-	r     *request
-	i     int
-	id    uuid.UUID
-	raw   [32]byte
-	entry []byte
+// sent is one event of a group sent to sint_ledger_append.
+type sent struct {
+	r  *request
+	i  int
+	id uuid.UUID
 }
 
-// commit runs one group in one transaction and answers it.
+// group holds the argument arrays of one sint_ledger_append call.
+type group struct {
+	sent                    []sent
+	ids                     []uuid.UUID
+	types, agents, now      []string
+	prefix, payload, suffix [][]byte
+}
+
+// appendSQL is the one statement that runs under the advisory lock.
+const appendSQL = `SELECT o_ord, o_dup, o_seq, o_ts, o_prev, o_hash, o_tree_idx, o_tree
+	FROM sint_ledger_append($1::uuid[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::bytea[], $7::text[])`
+
+// commit runs one group and answers it: the guards and the clock run here,
+// on the appender goroutine, right before the group is sent; everything
+// under the cross-process lock happens in one server-side call
+// (sint_ledger_append) pipelined with BEGIN and COMMIT in one round trip.
 func (s *Store) commit(batch []*request) {
 	defer func() {
 		for _, r := range batch {
@@ -297,154 +315,16 @@ func (s *Store) commit(batch []*request) {
 	// appender; a bound keeps a dead server from hanging appenders forever.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var st []staged
-	var pend *pendingReader // the group's stored hashes, cached only once committed
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		st = st[:0]
-		for _, r := range batch {
-			for i := range r.entries {
-				r.entries[i] = ledger.Entry{}
-			}
-		}
-		// Duplicate event ids among the group (already recorded).
-		var all []uuid.UUID
-		for _, r := range batch {
-			for i := range r.preps {
-				if r.errs[i] == nil {
-					if u, err := uuid.Parse(r.ids[i]); err == nil {
-						all = append(all, u)
-					}
-				}
-			}
-		}
-		// One round trip: the cross-process lock, then the head and the
-		// duplicates as seen under it.
-		pre := &pgx.Batch{}
-		// Durable on COMMIT whatever the server or role default says.
-		pre.Queue(`SET LOCAL synchronous_commit TO on`)
-		pre.Queue(`SELECT pg_advisory_xact_lock($1)`, appendLockKey)
-		pre.Queue(`SELECT seq, hash, ts FROM sint_ledger_entries ORDER BY seq DESC LIMIT 1`)
-		pre.Queue(`SELECT event_id FROM sint_ledger_entries WHERE event_id = ANY($1)`, all)
-		br := tx.SendBatch(ctx, pre)
-		for range 2 { // SET LOCAL, advisory lock
-			if _, err := br.Exec(); err != nil {
-				br.Close()
-				return err
-			}
-		}
-		var seq uint64
-		var prev, ts string
-		var headHash []byte
-		err := br.QueryRow().Scan(&seq, &headHash, &ts)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			br.Close()
-			return err
-		}
-		if err == nil {
-			prev = hex.EncodeToString(headHash)
-		}
-		existing := map[uuid.UUID]bool{}
-		rows, err := br.Query()
-		if err != nil {
-			br.Close()
-			return err
-		}
-		for rows.Next() {
-			var u uuid.UUID
-			if err := rows.Scan(&u); err != nil {
-				rows.Close()
-				br.Close()
-				return err
-			}
-			existing[u] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			br.Close()
-			return err
-		}
-		if err := br.Close(); err != nil {
-			return err
-		}
-		for _, r := range batch {
-			if err := r.ctx.Err(); err != nil {
-				r.err = codes.Wrap(codes.LedgerUnavailable, "ledger: append cancelled", context.Cause(r.ctx))
-				continue
-			}
-			for i := range r.preps {
-				if r.errs[i] != nil && !isGroupErr(r.errs[i]) {
-					continue
-				}
-				r.errs[i] = nil
-				u, err := uuid.Parse(r.ids[i])
-				if err != nil {
-					r.errs[i] = codes.Wrap(codes.MalformedRequest, "ledger: bad eventId", err)
-					continue
-				}
-				if existing[u] {
-					r.errs[i] = ledger.ErrDuplicateEvent
-					continue
-				}
-				if err := ledger.RunGuard(r.preps[i].Event.Guard); err != nil {
-					r.errs[i] = guardErr{err}
-					continue
-				}
-				seq++
-				e, enc := r.preps[i].Next(seq, r.ids[i], prev, ts, s.opts.Clock())
-				raw, _ := ledger.RawHash(e.Hash)
-				r.entries[i] = e
-				existing[u] = true
-				st = append(st, staged{r: r, i: i, id: u, raw: raw, entry: enc})
-				prev, ts = e.Hash, e.Timestamp
-			}
-		}
-		if len(st) == 0 {
-			return nil
-		}
-		first := int64(seq) - int64(len(st))
-		pend = &pendingReader{s: s, ctx: ctx, q: tx, base: tlog.StoredHashCount(first)}
-		for k, x := range st {
-			hs, err := tlog.StoredHashes(first+int64(k), x.raw[:], pend)
-			if err != nil {
-				return err
-			}
-			pend.hs = append(pend.hs, hs...)
-		}
-		n := len(st)
-		seqs, ids := make([]int64, n), make([]uuid.UUID, n)
-		types, agents, tss := make([]string, n), make([]string, n), make([]string, n)
-		hashes, entries := make([][]byte, n), make([][]byte, n)
-		for k, x := range st {
-			e := &x.r.entries[x.i]
-			seqs[k], ids[k], types[k], agents[k], tss[k] = int64(e.SequenceNumber), x.id, e.EventType, e.AgentID, e.Timestamp
-			hashes[k], entries[k] = x.raw[:], x.entry
-		}
-		idxs := make([]int64, len(pend.hs))
-		ths := make([][]byte, len(pend.hs))
-		for k := range pend.hs {
-			idxs[k] = pend.base + int64(k)
-			ths[k] = pend.hs[k][:]
-		}
-		b := &pgx.Batch{}
-		b.Queue(`INSERT INTO sint_ledger_entries (seq, event_id, event_type, agent_id, ts, hash, entry)
-			SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::bytea[])`,
-			seqs, ids, types, agents, tss, hashes, entries)
-		b.Queue(`INSERT INTO sint_ledger_tree (idx, hash) SELECT * FROM unnest($1::bigint[], $2::bytea[])`, idxs, ths)
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
-		if s.beforeCommit != nil {
-			return s.beforeCommit()
-		}
-		return nil
-	})
-	if err != nil && len(st) > 0 && s.committedAnyway(st[0]) {
-		err = nil // COMMIT reached the server; only its answer was lost
+	g := s.stage(batch)
+	if len(g.sent) == 0 {
+		return
 	}
-	if err == nil && len(st) > 0 {
-		pend.commitToCache()
-	}
+	hs, err := s.send(ctx, g)
 	if err != nil {
+		// COMMIT may have reached the server with only its answer lost.
+		if s.committedAnyway(g) {
+			return
+		}
 		ferr := unavailable("append", err)
 		for _, r := range batch {
 			if r.err == nil {
@@ -456,87 +336,242 @@ func (s *Store) commit(batch []*request) {
 		}
 		return
 	}
+	s.cacheStored(hs)
+}
+
+// stage checks ctx, drops repeated event ids, runs the guards and reads the
+// clock for each event of the group, in order, and builds the argument
+// arrays.
+func (s *Store) stage(batch []*request) *group {
+	g := &group{}
+	inGroup := map[uuid.UUID]bool{}
 	for _, r := range batch {
-		for i, e := range r.errs {
-			if g, ok := e.(guardErr); ok {
-				r.errs[i] = g.err
+		if err := r.ctx.Err(); err != nil {
+			r.err = codes.Wrap(codes.LedgerUnavailable, "ledger: append cancelled", context.Cause(r.ctx))
+			continue
+		}
+		for i := range r.preps {
+			if r.errs[i] != nil {
+				continue
+			}
+			p := &r.preps[i]
+			u, err := uuid.Parse(r.ids[i])
+			if err != nil {
+				r.errs[i] = codes.Wrap(codes.MalformedRequest, "ledger: bad eventId", err)
+				continue
+			}
+			if inGroup[u] { // an earlier event of this group is recorded under it
+				r.errs[i] = ledger.ErrDuplicateEvent
+				continue
+			}
+			if strings.IndexByte(p.Event.AgentID, 0) >= 0 || strings.IndexByte(p.Event.EventType, 0) >= 0 {
+				// PostgreSQL text cannot hold U+0000; refuse this event
+				// rather than fail the whole group.
+				r.errs[i] = codes.New(codes.MalformedRequest, "ledger: agentId or eventType contains U+0000")
+				continue
+			}
+			if err := ledger.RunGuard(p.Event.Guard); err != nil {
+				r.errs[i] = err
+				continue
+			}
+			inGroup[u] = true
+			prefix, suffix := pieces(r.ids[i], p)
+			g.sent = append(g.sent, sent{r: r, i: i, id: u})
+			g.ids = append(g.ids, u)
+			g.types = append(g.types, p.Event.EventType)
+			g.agents = append(g.agents, p.Event.AgentID)
+			g.prefix = append(g.prefix, prefix)
+			g.payload = append(g.payload, p.Payload)
+			g.suffix = append(g.suffix, suffix)
+			g.now = append(g.now, ledger.FormatTimestamp(s.opts.Clock()))
+		}
+	}
+	return g
+}
+
+// hashMiddle is what ledger.HashInput writes between the eventType value and
+// the tokenId member for the template entry of pieces.
+const hashMiddle = `,"payload":{},"previousHash":"","sequenceNumber":"0","timestamp":""`
+
+// pieces returns the exact JCS bytes that sint_ledger_append puts before the
+// payload member ({"agentId":…,"eventId":…,"eventType":…) and after the
+// timestamp member (,"tokenId":…} or }), cut from ledger.HashInput of a
+// template entry so the string escaping is the ledger's own. A JCS string
+// holds '"' only as \", so the first `,"payload":` is the member's.
+func pieces(id string, p *ledger.Prepared) (prefix, suffix []byte) {
+	b := ledger.HashInput(&ledger.Entry{EventID: id, EventType: p.Event.EventType, AgentID: p.Event.AgentID,
+		TokenID: p.Event.TokenID, Payload: json.RawMessage("{}")})
+	k := bytes.Index(b, []byte(hashMiddle))
+	return b[:k:k], b[k+len(hashMiddle):]
+}
+
+// storedRun is the stored hashes one record added, from index idx.
+type storedRun struct {
+	idx int64
+	hs  [][]byte
+}
+
+// send runs the group in one transaction, pipelined in one round trip, and
+// fills the entries and errors of the group's events from the answer. It
+// returns the stored hashes the group added.
+func (s *Store) send(ctx context.Context, g *group) ([]storedRun, error) {
+	for _, x := range g.sent {
+		x.r.entries[x.i] = ledger.Entry{}
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// A connection left inside a transaction by an error is destroyed by
+	// the pool on Release (it checks the transaction status).
+	defer conn.Release()
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
+	// Durable on COMMIT whatever the server or role default says.
+	b.Queue(`SET LOCAL synchronous_commit TO on`)
+	b.Queue(appendSQL, g.ids, g.types, g.agents, g.prefix, g.payload, g.suffix, g.now)
+	if s.beforeCommit != nil {
+		s.beforeCommit(b)
+	}
+	b.Queue(`COMMIT`)
+	br := conn.SendBatch(ctx, b)
+	defer br.Close()
+	for range 2 {
+		if _, err := br.Exec(); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	var runs []storedRun
+	var answered int
+	for rows.Next() {
+		var (
+			ord          int32
+			dup          bool
+			seq, treeIdx *int64
+			ts           *string
+			prev, hash   []byte
+			tree         [][]byte
+		)
+		if err := rows.Scan(&ord, &dup, &seq, &ts, &prev, &hash, &treeIdx, &tree); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if ord < 1 || int(ord) > len(g.sent) {
+			rows.Close()
+			return nil, fmt.Errorf("pgledger: answer for event %d of %d", ord, len(g.sent))
+		}
+		answered++
+		x := g.sent[ord-1]
+		if dup {
+			x.r.errs[x.i] = ledger.ErrDuplicateEvent
+			continue
+		}
+		if seq == nil || ts == nil || treeIdx == nil || len(prev) != 32 || len(hash) != 32 {
+			rows.Close()
+			return nil, fmt.Errorf("pgledger: incomplete answer for event %d", ord)
+		}
+		p := &x.r.preps[x.i]
+		x.r.entries[x.i] = ledger.Entry{
+			EventID:        x.r.ids[x.i],
+			SequenceNumber: uint64(*seq),
+			Timestamp:      *ts,
+			EventType:      p.Event.EventType,
+			AgentID:        p.Event.AgentID,
+			TokenID:        p.Event.TokenID,
+			Payload:        p.Payload,
+			PreviousHash:   hex.EncodeToString(prev),
+			Hash:           hex.EncodeToString(hash),
+		}
+		runs = append(runs, storedRun{idx: *treeIdx, hs: tree})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if answered != len(g.sent) {
+		return nil, fmt.Errorf("pgledger: %d answers for %d events", answered, len(g.sent))
+	}
+	for i := 0; i < b.Len()-3; i++ { // what beforeCommit queued, then COMMIT
+		if _, err := br.Exec(); err != nil {
+			return nil, err
+		}
+	}
+	if err := br.Close(); err != nil {
+		return nil, err
+	}
+	if s.afterCommit != nil {
+		return runs, s.afterCommit()
+	}
+	return runs, nil
+}
+
+// cacheStored adds committed stored hashes to the cache.
+func (s *Store) cacheStored(runs []storedRun) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	if len(s.cache) > s.opts.HashCache {
+		clear(s.cache)
+	}
+	for _, r := range runs {
+		for k, h := range r.hs {
+			if len(h) == tlog.HashSize {
+				s.cache[r.idx+int64(k)] = tlog.Hash(h)
 			}
 		}
 	}
 }
 
-// guardErr marks a guard refusal inside a transaction that may be retried.
-type guardErr struct{ err error }
-
-func (g guardErr) Error() string { return g.err.Error() }
-func (g guardErr) Unwrap() error { return g.err }
-
-func isGroupErr(err error) bool {
-	var g guardErr
-	return errors.As(err, &g) || errors.Is(err, ledger.ErrDuplicateEvent)
-}
-
-// committedAnyway reports whether the first staged entry is in the table
-// (a COMMIT whose reply was lost).
-func (s *Store) committedAnyway(x staged) bool {
+// committedAnyway handles an error after the group was sent: if every event
+// sent is recorded, COMMIT reached the server and only its answer was lost
+// (or the events were recorded before). It then answers each event from the
+// stored entry: its own entry when the stored one records the same event,
+// else ErrDuplicateEvent. It reports whether it answered the group.
+func (s *Store) committedAnyway(g *group) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var h []byte
-	err := s.pool.QueryRow(ctx, `SELECT hash FROM sint_ledger_entries WHERE event_id = $1`, x.id).Scan(&h)
-	return err == nil && string(h) == string(x.raw[:])
+	rows, err := s.pool.Query(ctx, `SELECT seq, event_id, entry FROM sint_ledger_entries WHERE event_id = ANY($1)`, g.ids)
+	if err != nil {
+		return false
+	}
+	stored := map[uuid.UUID]ledger.Entry{}
+	for rows.Next() {
+		var seq int64
+		var u uuid.UUID
+		var b []byte
+		if err := rows.Scan(&seq, &u, &b); err != nil {
+			rows.Close()
+			return false
+		}
+		e, err := decodeRow(seq, b)
+		if err != nil {
+			rows.Close()
+			return false
+		}
+		stored[u] = e
+	}
+	rows.Close()
+	if rows.Err() != nil || len(stored) != len(g.sent) {
+		return false
+	}
+	for _, x := range g.sent {
+		e, p := stored[x.id], &x.r.preps[x.i]
+		if e.EventType == p.Event.EventType && e.AgentID == p.Event.AgentID && e.TokenID == p.Event.TokenID &&
+			bytes.Equal(e.Payload, p.Payload) {
+			x.r.entries[x.i], x.r.errs[x.i] = e, nil
+		} else {
+			x.r.entries[x.i], x.r.errs[x.i] = ledger.Entry{}, ledger.ErrDuplicateEvent
+		}
+	}
+	return true
 }
 
 // querier is the part of pgx.Tx / pgxpool.Pool the readers use.
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
-// pendingReader reads stored hashes: new ones from hs (index ≥ base), older
-// ones from the cache or the table.
-type pendingReader struct {
-	s    *Store
-	ctx  context.Context
-	q    querier
-	base int64
-	hs   []tlog.Hash
-}
-
-func (p *pendingReader) ReadHashes(idx []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(idx))
-	var old []int64
-	var where []int
-	for i, x := range idx {
-		if x >= p.base {
-			if x-p.base >= int64(len(p.hs)) {
-				return nil, fmt.Errorf("pgledger: stored hash %d not yet computed", x)
-			}
-			out[i] = p.hs[x-p.base]
-			continue
-		}
-		old = append(old, x)
-		where = append(where, i)
-	}
-	if len(old) > 0 {
-		hs, err := p.s.readStored(p.ctx, p.q, old)
-		if err != nil {
-			return nil, err
-		}
-		for k, i := range where {
-			out[i] = hs[k]
-		}
-	}
-	return out, nil
-}
-
-func (p *pendingReader) commitToCache() {
-	p.s.cacheMu.Lock()
-	defer p.s.cacheMu.Unlock()
-	if len(p.s.cache) > p.s.opts.HashCache {
-		clear(p.s.cache)
-	}
-	for k, h := range p.hs {
-		p.s.cache[p.base+int64(k)] = h
-	}
 }
 
 // readStored reads stored hashes by index, from the cache or in one query.

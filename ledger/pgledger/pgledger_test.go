@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/sintgate/sintgate/internal/testenv"
 	"github.com/sintgate/sintgate/ledger"
 	"github.com/sintgate/sintgate/ledger/ledgertest"
@@ -164,8 +166,9 @@ func TestRolledBackGroupLeavesNoTrace(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	boom := errors.New("injected failure before COMMIT")
-	s.beforeCommit = func() error { return boom }
+	// A statement between the append call and COMMIT fails: the rows and
+	// stored hashes the call wrote are rolled back.
+	s.beforeCommit = func(b *pgx.Batch) { b.Queue(`SELECT 1/0`) }
 	if _, err := s.Append(ctx, ledger.Event{EventType: "lost", AgentID: "x"}); err == nil {
 		t.Fatal("append succeeded despite the rollback")
 	}
