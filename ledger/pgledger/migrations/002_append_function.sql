@@ -21,10 +21,15 @@
 -- client drops repeats); a repeat would violate the unique index and fail the
 -- whole call.
 --
--- Returns one row per event: its ordinal, whether it was a duplicate (then
--- all else is NULL), else its sequence, timestamp, previous hash, hash, the
--- stored-hash index of its record hash and the stored hashes it added (for
--- the client's cache).
+-- Returns one row per event, in order: its ordinal, whether it was a
+-- duplicate (then all else is NULL), else its sequence, timestamp, previous
+-- hash and hash. The first row also carries the stored hashes the call added
+-- (o_tree) and the index of the first (o_tree_idx), for the client's cache.
+--
+-- The loop is kept to few PL/pgSQL statements per event (each costs about a
+-- microsecond of interpretation while the lock is held): rows are collected
+-- as one array of sint_ledger_entries, and the answer is one query at the
+-- end.
 
 CREATE OR REPLACE FUNCTION sint_ledger_stored_hash_index(p_level int, p_n bigint)
 RETURNS bigint LANGUAGE plpgsql IMMUTABLE STRICT AS $$
@@ -62,41 +67,34 @@ CREATE OR REPLACE FUNCTION sint_ledger_append(
     o_hash     bytea,
     o_tree_idx bigint,
     o_tree     bytea[]
-) LANGUAGE plpgsql VOLATILE AS $$
+) LANGUAGE plpgsql VOLATILE
+-- The statements' plans do not depend on the arrays' contents: plan once per
+-- connection instead of re-planning on every call.
+SET plan_cache_mode = force_generic_plan
+AS $$
 DECLARE
     n         int := coalesce(array_length(p_ids, 1), 0);
     cur_seq   bigint;
     cur_hash  bytea;
     cur_ts    text;
+    head_hash bytea;
     dups      int[];
-    -- rows to insert
-    e_seq     bigint[] := '{}';
-    e_id      uuid[]   := '{}';
-    e_type    text[]   := '{}';
-    e_agent   text[]   := '{}';
-    e_ts      text[]   := '{}';
-    e_hash    bytea[]  := '{}';
-    e_entry   bytea[]  := '{}';
+    rows_     sint_ledger_entries[] := '{}';
     k         int := 0;
     -- stored hashes added, from index base
     base      bigint;
-    t_hash    bytea[]  := '{}';
+    t_hash    bytea[] := '{}';
     nt        int := 0;
+    frontier  bytea[] := '{}';  -- [l+1]: latest complete tree node at level l
     zero_b    bytea := decode('00', 'hex');
     one_b     bytea := decode('01', 'hex');
     -- per event
-    v_ts      text;
     seqb      bytea;
-    tsb       bytea;
-    prevb     bytea;
-    h         bytea;
-    rec       int;
-    rn        bigint;
-    m         int;
-    x         bigint;
+    tail      bytea;
+    pv        bytea;
+    y         bigint;
     want      bigint;
     old       bytea;
-    mine      bytea[];
 BEGIN
     IF n = 0 THEN
         RETURN;
@@ -119,6 +117,7 @@ BEGIN
         cur_hash := decode(repeat('00', 32), 'hex'); -- ledger.ZeroHash
         cur_ts := NULL;
     END IF;
+    head_hash := cur_hash;
 
     SELECT array_agg(t.o::int) INTO dups
         FROM unnest(p_ids) WITH ORDINALITY AS t(id, o)
@@ -128,82 +127,68 @@ BEGIN
     base := sint_ledger_stored_hash_index(0, cur_seq);
 
     FOR i IN 1..n LOOP
-        IF dups IS NOT NULL AND i = ANY (dups) THEN
-            o_ord := i; o_dup := true;
-            o_seq := NULL; o_ts := NULL; o_prev := NULL; o_hash := NULL; o_tree_idx := NULL; o_tree := NULL;
-            RETURN NEXT;
-            CONTINUE;
-        END IF;
+        CONTINUE WHEN dups IS NOT NULL AND i = ANY (dups);
         cur_seq := cur_seq + 1;
-        v_ts := p_now[i];
-        IF cur_ts IS NOT NULL AND v_ts COLLATE "C" < cur_ts COLLATE "C" THEN
-            v_ts := cur_ts;
-        END IF;
+        cur_ts := CASE WHEN cur_ts IS NULL OR p_now[i] COLLATE "C" > cur_ts COLLATE "C" THEN p_now[i] ELSE cur_ts END;
         seqb := convert_to(cur_seq::text, 'UTF8');
-        tsb := convert_to(v_ts, 'UTF8');
-        prevb := convert_to(encode(cur_hash, 'hex'), 'UTF8');
-        -- ledger.HashInput
-        h := sha256(p_prefix[i] || ',"payload":'::bytea || p_payload[i]
-            || ',"previousHash":"'::bytea || prevb
-            || '","sequenceNumber":"'::bytea || seqb
-            || '","timestamp":"'::bytea || tsb || '"'::bytea || p_suffix[i]);
+        tail := convert_to(cur_ts, 'UTF8') || '"'::bytea || p_suffix[i];
+        pv := ',"previousHash":"'::bytea || convert_to(encode(cur_hash, 'hex'), 'UTF8') || '","sequenceNumber":'::bytea;
+        -- ledger.HashInput: sequenceNumber is a string.
+        cur_hash := sha256(p_prefix[i] || ',"payload":'::bytea || p_payload[i] || pv
+            || '"'::bytea || seqb || '","timestamp":"'::bytea || tail);
         k := k + 1;
-        e_seq[k] := cur_seq;
-        e_id[k] := p_ids[i];
-        e_type[k] := p_types[i];
-        e_agent[k] := p_agents[i];
-        e_ts[k] := v_ts;
-        e_hash[k] := h;
-        -- ledger.EncodeEntry
-        e_entry[k] := p_prefix[i] || ',"hash":"'::bytea || convert_to(encode(h, 'hex'), 'UTF8')
-            || '","payload":'::bytea || p_payload[i]
-            || ',"previousHash":"'::bytea || prevb
-            || '","sequenceNumber":'::bytea || seqb
-            || ',"timestamp":"'::bytea || tsb || '"'::bytea || p_suffix[i];
+        -- ledger.EncodeEntry: hash member, sequenceNumber a number.
+        rows_[k] := ROW(cur_seq, p_ids[i], p_types[i], p_agents[i], cur_ts, cur_hash,
+            p_prefix[i] || ',"hash":"'::bytea || convert_to(encode(cur_hash, 'hex'), 'UTF8')
+            || '","payload":'::bytea || p_payload[i] || pv
+            || seqb || ',"timestamp":"'::bytea || tail)::sint_ledger_entries;
 
-        -- tlog.StoredHashes(rn, h, r): the record hash, then one node hash
-        -- per subtree that record rn completes.
-        rn := cur_seq - 1;
-        rec := nt + 1;
-        h := sha256(zero_b || h);
+        -- tlog.StoredHashes(cur_seq-1, hash): the record hash, then one node
+        -- hash per subtree the record completes (one per trailing 1 bit of
+        -- its index), each combining the level's latest complete node (the
+        -- frontier) with the new node below it.
         nt := nt + 1;
-        t_hash[nt] := h;
-        m := 0;
-        x := rn + 1;
-        WHILE (x & 1) = 0 LOOP
-            m := m + 1;
-            x := x >> 1;
-        END LOOP;
-        FOR l IN 0..m - 1 LOOP
-            want := sint_ledger_stored_hash_index(l, (rn >> l) - 1);
-            IF want >= base THEN
-                old := t_hash[want - base + 1];
-            ELSE
-                old := NULL;
-                SELECT t.hash INTO old FROM sint_ledger_tree t WHERE t.idx = want;
+        t_hash[nt] := sha256(zero_b || cur_hash);
+        FOR l IN 0..62 LOOP
+            IF (((cur_seq - 1) >> l) & 1) = 0 THEN
+                frontier[l + 1] := t_hash[nt];
+                EXIT;
             END IF;
+            old := frontier[l + 1];
             IF old IS NULL THEN
-                RAISE EXCEPTION 'sint_ledger_append: stored hash % missing', want
-                    USING ERRCODE = 'data_corrupted';
+                -- Not completed in this call, so stored before it:
+                -- tlog.StoredHashIndex(l, ((cur_seq-1) >> l) - 1), which is
+                -- 2v - popcount(v) + l for v = (((cur_seq-1) >> l) << l) - 1.
+                y := (((cur_seq - 1) >> l) << l) - 1;
+                want := 2 * y - length(replace((y::bit(64))::text, '0', '')) + l;
+                SELECT t.hash INTO old FROM sint_ledger_tree t WHERE t.idx = want;
+                IF old IS NULL THEN
+                    RAISE EXCEPTION 'sint_ledger_append: stored hash % missing', want
+                        USING ERRCODE = 'data_corrupted';
+                END IF;
             END IF;
-            h := sha256(one_b || old || h);
+            frontier[l + 1] := t_hash[nt];
             nt := nt + 1;
-            t_hash[nt] := h;
+            t_hash[nt] := sha256(one_b || old || t_hash[nt - 1]);
         END LOOP;
-        mine := t_hash[rec:nt];
-
-        o_ord := i; o_dup := false; o_seq := cur_seq; o_ts := v_ts; o_prev := cur_hash;
-        o_hash := e_hash[k]; o_tree_idx := base + rec - 1; o_tree := mine;
-        RETURN NEXT;
-        cur_hash := e_hash[k];
-        cur_ts := v_ts;
     END LOOP;
 
     IF k > 0 THEN
-        INSERT INTO sint_ledger_entries (seq, event_id, event_type, agent_id, ts, hash, entry)
-            SELECT * FROM unnest(e_seq, e_id, e_type, e_agent, e_ts, e_hash, e_entry);
+        INSERT INTO sint_ledger_entries SELECT * FROM unnest(rows_);
         INSERT INTO sint_ledger_tree (idx, hash)
-            SELECT base + o - 1, t.hash FROM unnest(t_hash) WITH ORDINALITY AS t(hash, o);
+            SELECT base + t.o - 1, t.hash FROM unnest(t_hash) WITH ORDINALITY AS t(hash, o);
     END IF;
+
+    RETURN QUERY
+        SELECT a.o::int, e.seq IS NULL, e.seq, e.ts, e.prev, e.hash,
+            CASE WHEN a.o = 1 THEN base END,
+            CASE WHEN a.o = 1 THEN t_hash END
+        FROM unnest(p_ids) WITH ORDINALITY AS a(id, o)
+        LEFT JOIN (
+            SELECT r.event_id, r.seq, r.ts, r.hash,
+                coalesce(lag(r.hash) OVER (ORDER BY r.seq), head_hash) AS prev
+            FROM unnest(rows_) AS r
+        ) e ON e.event_id = a.id
+        ORDER BY a.o;
 END
 $$;
