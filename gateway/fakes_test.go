@@ -88,10 +88,22 @@ func (r breakerRecorder) RecordReset(ctx context.Context, s estop.State, operato
 	return err
 }
 
-type fakeEscalator struct{}
+// fakeEscalator creates approvals in memory and records abandonments.
+type fakeEscalator struct {
+	mu        sync.Mutex
+	abandoned []string
+}
 
-func (fakeEscalator) Escalate(_ context.Context, r *Request, _ *Outcome, _ string, now time.Time) (string, int64, error) {
-	return uuid.Must(uuid.NewV7()).String(), now.Add(time.Minute).UnixMilli(), nil
+func (*fakeEscalator) Escalate(_ context.Context, r *Request, _ *Outcome, _ string, now time.Time) (Escalation, error) {
+	id := uuid.Must(uuid.NewV7()).String()
+	return Escalation{ApprovalID: id, ExpiresAtMs: now.Add(time.Minute).UnixMilli(), Created: true,
+		Events: []ledger.Event{{EventType: "approval.requested", AgentID: r.AgentID, Payload: map[string]any{"approvalId": id}}}}, nil
+}
+
+func (e *fakeEscalator) Abandon(_ context.Context, esc Escalation, _ string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.abandoned = append(e.abandoned, esc.ApprovalID)
 }
 
 const testPolicy = `version: 1
@@ -156,7 +168,7 @@ func newFixture(t testing.TB) *fixture {
 	p := &Pipeline{
 		GatewayID: "gw-test", Clock: func() time.Time { return now }, Breaker: b, Ledger: l,
 		Replay: NewMemoryReplay(1 << 20), Circuits: NewCircuits(), Limiter: ratelimit.NewCounter(),
-		Signer: KeysetSigner{Keys: ks}, Escalator: fakeEscalator{}, VerifySig: tokens.VerifySig,
+		Signer: KeysetSigner{Keys: ks}, Escalator: &fakeEscalator{}, VerifySig: tokens.VerifySig,
 		Rejections: NewRejections(time.Second), Log: slog.New(slog.DiscardHandler),
 	}
 	p.SetState(&State{Policy: pol, Verifier: tokens.NewVerifier(1024), Roots: tokens.RootSet{tokentest.Pub("root"): true},

@@ -41,9 +41,25 @@ type Limiter interface {
 	AllowRepetition(ctx context.Context, key string, max int64) (bool, error)
 }
 
-// Escalator persists an escalation as a pending approval.
+// Escalator persists an escalation as a pending approval. Escalate stores
+// the approval and returns the ledger events announcing it; the pipeline
+// appends them in one batch with the decision's own entry (one group
+// commit, and the approval and the decision are recorded together or not
+// at all). If that batch fails, the pipeline calls Abandon so that no
+// pending approval exists that the ledger does not know of.
 type Escalator interface {
-	Escalate(ctx context.Context, r *Request, o *Outcome, policyHash string, now time.Time) (approvalID string, expiresAtMs int64, err error)
+	Escalate(ctx context.Context, r *Request, o *Outcome, policyHash string, now time.Time) (Escalation, error)
+	Abandon(ctx context.Context, e Escalation, reason string)
+}
+
+// Escalation is a stored pending approval and the events that announce it.
+type Escalation struct {
+	ApprovalID  string
+	ExpiresAtMs int64
+	// Created is false when the (agentId, requestId) already had an
+	// approval: Events is then empty and nothing is abandoned.
+	Created bool
+	Events  []ledger.Event // appended before the decision, in one batch with it
 }
 
 // AttestSigner signs decision attestations with the active gateway key.
@@ -225,13 +241,15 @@ func (p *Pipeline) record(ctx context.Context, req *Request, st *State, o Outcom
 	policyHash := st.Policy.Hash()
 	var approvalID string
 	var expiresAt int64
+	var esc Escalation
 	if o.Verdict == Escalate {
-		id, exp, err := p.Escalator.Escalate(ctx, req, &o, policyHash, now)
+		var err error
+		esc, err = p.Escalator.Escalate(ctx, req, &o, policyHash, now)
 		if err != nil {
 			p.Log.Error("escalation store", "err", err)
 			o = Outcome{Verdict: Deny, Code: codes.InternalError, Reason: "approval store unavailable", Stage: 10, Tier: o.Tier, Chain: o.Chain}
 		} else {
-			approvalID, expiresAt = id, exp
+			approvalID, expiresAt = esc.ApprovalID, esc.ExpiresAtMs
 		}
 	}
 	var charged Charge
@@ -272,7 +290,16 @@ func (p *Pipeline) record(ctx context.Context, req *Request, st *State, o Outcom
 		ev.Guard = p.Breaker.Guard
 		actx = ctx
 	}
-	entry, err := p.Ledger.Append(actx, ev)
+	var entry ledger.Entry
+	var err error
+	if len(esc.Events) > 0 {
+		entry, err = p.appendWith(actx, esc.Events, ev)
+		if err != nil && esc.Created {
+			p.Escalator.Abandon(context.WithoutCancel(ctx), esc, "the ledger could not record the escalation")
+		}
+	} else {
+		entry, err = p.Ledger.Append(actx, ev)
+	}
 	if err != nil {
 		if o.Verdict == Allow && (errors.Is(err, estop.ErrTripped) || errors.Is(context.Cause(ctx), estop.ErrTripped)) {
 			// The breaker tripped before this allow could commit.
@@ -309,6 +336,32 @@ func (p *Pipeline) record(ctx context.Context, req *Request, st *State, o Outcom
 		}
 	}
 	return p.answer(req, o, &entry, policyHash, approvalID, expiresAt, att)
+}
+
+// appendWith appends before..., then ev, in one batch when the ledger
+// batches (one group commit; in PostgreSQL one transaction), and returns
+// ev's entry. Any failure is the failure of ev: the caller treats the
+// decision as unrecorded.
+func (p *Pipeline) appendWith(ctx context.Context, before []ledger.Event, ev ledger.Event) (ledger.Entry, error) {
+	evs := append(append(make([]ledger.Event, 0, len(before)+1), before...), ev)
+	if ba, ok := p.Ledger.(batchAppender); ok {
+		entries, errs, err := ba.AppendBatch(ctx, evs)
+		if err != nil {
+			return ledger.Entry{}, err
+		}
+		for _, e := range errs {
+			if e != nil {
+				return ledger.Entry{}, e
+			}
+		}
+		return entries[len(evs)-1], nil
+	}
+	for _, e := range before {
+		if _, err := p.Ledger.Append(ctx, e); err != nil {
+			return ledger.Entry{}, err
+		}
+	}
+	return p.Ledger.Append(ctx, ev)
 }
 
 // AttestationTTLSeconds is the lifetime of a decision attestation.

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 
@@ -212,4 +213,39 @@ func assertNoAllowAfterTrip(t *testing.T, f *fixture) {
 			}
 		}
 	}
+}
+
+// TestEscalationRecordedWithDecision: an escalation's approval.requested
+// event is recorded right before its decision entry, and an escalation
+// whose record fails is abandoned (its stored approval closed) and answered
+// LEDGER_UNAVAILABLE.
+func TestEscalationRecordedWithDecision(t *testing.T) {
+	tier3 := func(m map[string]any) { m["resource"] = "ros:///arm/j1" }
+	t.Run("escalate/requested-then-decision", func(t *testing.T) {
+		f := newFixture(t)
+		res := f.p.Intercept(context.Background(), f.input(tier3))
+		if res.Status != 202 || res.Entry == nil || res.Body.ApprovalID == nil {
+			t.Fatalf("got %d %s", res.Status, res.Outcome.Code)
+		}
+		all := f.l.all()
+		n := len(all)
+		if n < 2 || all[n-1].SequenceNumber != res.Entry.SequenceNumber || all[n-2].EventType != "approval.requested" ||
+			!strings.Contains(string(all[n-2].Payload), *res.Body.ApprovalID) {
+			t.Fatalf("ledger tail %+v does not end with approval.requested then the decision", all[max(0, n-2):])
+		}
+		if esc := f.p.Escalator.(*fakeEscalator); len(esc.abandoned) != 0 {
+			t.Fatalf("abandoned %v", esc.abandoned)
+		}
+	})
+	t.Run("deny/ledger-unavailable-abandons", func(t *testing.T) {
+		f := newFixture(t)
+		f.l.fail = errBoom
+		res := f.p.Intercept(context.Background(), f.input(tier3))
+		if res.Status != 403 || res.Outcome.Code != codes.LedgerUnavailable || res.Body.ApprovalID != nil {
+			t.Fatalf("got %d %s approval %v", res.Status, res.Outcome.Code, res.Body.ApprovalID)
+		}
+		if esc := f.p.Escalator.(*fakeEscalator); len(esc.abandoned) != 1 {
+			t.Fatalf("abandoned %v, want one", esc.abandoned)
+		}
+	})
 }

@@ -120,11 +120,12 @@ func (x extra) bytes() []byte {
 }
 
 // Escalate implements gateway.Escalator: it stores a pending approval and
-// records approval.requested.
-func (s *Service) Escalate(ctx context.Context, r *gateway.Request, o *gateway.Outcome, policyHash string, now time.Time) (string, int64, error) {
+// returns its approval.requested event, which the pipeline records in one
+// batch with the decision.
+func (s *Service) Escalate(ctx context.Context, r *gateway.Request, o *gateway.Outcome, policyHash string, now time.Time) (gateway.Escalation, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
-		return "", 0, err
+		return gateway.Escalation{}, err
 	}
 	leaf := o.Leaf()
 	params := []byte(r.InterceptRequest.Params)
@@ -144,18 +145,47 @@ func (s *Service) Escalate(ctx context.Context, r *gateway.Request, o *gateway.O
 	a.Extra = x.bytes()
 	got, err := s.Store.CreateApproval(ctx, a)
 	if errors.Is(err, store.ErrExists) {
-		return got.ApprovalID, got.ExpiresAt, nil
+		return gateway.Escalation{ApprovalID: got.ApprovalID, ExpiresAtMs: got.ExpiresAt}, nil
 	}
 	if err != nil {
-		return "", 0, err
+		return gateway.Escalation{}, err
 	}
-	if _, err := s.Ledger.Append(ctx, ledger.Event{EventType: "approval.requested", AgentID: r.AgentID, TokenID: a.TokenID, Payload: map[string]any{
-		"approvalId": a.ApprovalID, "requestId": a.RequestID, "agentId": a.AgentID, "resource": a.Resource, "action": a.Action,
-		"tier": a.Tier, "requiredApprovals": a.RequiredApprovals, "expiresAt": a.ExpiresAt,
-	}}); err != nil {
-		return "", 0, err
+	return gateway.Escalation{ApprovalID: a.ApprovalID, ExpiresAtMs: a.ExpiresAt, Created: true, Events: []ledger.Event{{
+		EventType: "approval.requested", AgentID: r.AgentID, TokenID: a.TokenID, Payload: map[string]any{
+			"approvalId": a.ApprovalID, "requestId": a.RequestID, "agentId": a.AgentID, "resource": a.Resource, "action": a.Action,
+			"tier": a.Tier, "requiredApprovals": a.RequiredApprovals, "expiresAt": a.ExpiresAt,
+		}}}}, nil
+}
+
+// Abandon implements gateway.Escalator: the escalation's events could not
+// be recorded, so its approval is closed as cancelled in the store alone
+// (the ledger never announced it, and the agent was answered with a deny).
+// No ledger event is written: the ledger has nothing to close.
+func (s *Service) Abandon(ctx context.Context, e gateway.Escalation, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range 5 {
+		a, err := s.Store.GetApproval(ctx, e.ApprovalID)
+		if err != nil || a.State != Pending {
+			if err != nil {
+				s.Log.Error("abandon approval", "approvalId", e.ApprovalID, "err", err)
+			}
+			return
+		}
+		now := s.Clock().UnixMilli()
+		c, r, rid, aid := string(codes.LedgerUnavailable), reason, a.RequestID, a.ApprovalID
+		body, _ := json.Marshal(api.Decision{RequestID: &rid, Decision: api.Deny, Tier: a.Tier, Code: &c, Reason: &r, ApprovalID: &aid})
+		a.State, a.ResolvedAt, a.Decision = Cancelled, &now, body
+		_, err = s.Store.UpdateApproval(ctx, a)
+		if err == nil {
+			s.notify()
+			return
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			s.Log.Error("abandon approval", "approvalId", e.ApprovalID, "err", err)
+			return
+		}
 	}
-	return a.ApprovalID, a.ExpiresAt, nil
 }
 
 // Get returns an approval. A pending approval past its expiry is resolved

@@ -428,8 +428,14 @@ func TestApprovalStreamLoad(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("SINT_LOAD_CLIENTS")); err == nil && v >= 0 {
 		clients = v
 	}
-	const target = 1000 // escalations per second
-	const duration = 5 * time.Second
+	target := 1000 // escalations per second; SINT_LOAD_RATE overrides it (to find the ceiling)
+	if v, err := strconv.Atoi(os.Getenv("SINT_LOAD_RATE")); err == nil && v > 0 {
+		target = v
+	}
+	duration := 2 * time.Second // SINT_LOAD_SECONDS overrides it (a longer run shows whether the rate is sustained)
+	if v, err := strconv.Atoi(os.Getenv("SINT_LOAD_SECONDS")); err == nil && v > 0 {
+		duration = time.Duration(v) * time.Second
+	}
 
 	// The stuck client: a tiny receive buffer and no reads.
 	stuck := stuckClient(t, h.url, reader)
@@ -461,13 +467,13 @@ func TestApprovalStreamLoad(t *testing.T) {
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
-	total := int(target * duration / time.Second)
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 30 * time.Second}
+	total := target * int(duration/time.Second)
 	jobs := make(chan struct{}, total)
 	var ok, bad atomic.Int64
 	start := time.Now()
 	var pw sync.WaitGroup
-	for w := 0; w < 48; w++ {
+	for w := 0; w < 256; w++ { // enough that the offered rate is not bounded by latency
 		pw.Add(1)
 		go func() {
 			defer pw.Done()
@@ -484,7 +490,7 @@ func TestApprovalStreamLoad(t *testing.T) {
 	// ticker drops the ticks its reader misses, which would lower the rate
 	// offered rather than measure the gateway.
 	for i := 0; i < total; i++ {
-		if d := time.Until(start.Add(time.Duration(i) * time.Second / target)); d > 0 {
+		if d := time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(target))); d > 0 {
 			time.Sleep(d)
 		}
 		jobs <- struct{}{}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sintgate/sintgate/api"
 	"github.com/sintgate/sintgate/estop"
+	"github.com/sintgate/sintgate/gateway"
 	"github.com/sintgate/sintgate/gateway/attest"
 	"github.com/sintgate/sintgate/ledger"
 	"github.com/sintgate/sintgate/tokens"
@@ -751,5 +752,34 @@ func TestRevocationOverHTTPIsKept(t *testing.T) {
 	}
 	if !h.g.Pipeline.State().Revocations.IsRevoked(tok.Claims.TokenID) {
 		t.Fatal("the revocation was lost")
+	}
+}
+
+// TestApprovalAbandoned: an escalation whose ledger batch failed is closed
+// in the store as cancelled with LEDGER_UNAVAILABLE (no further ledger
+// event: there is nothing in the ledger to close), cannot be approved, and
+// answers the agent's wait with that deny.
+func TestApprovalAbandoned(t *testing.T) {
+	h := newHarness(t, "testdata/policy.yaml")
+	h.trustRoot("root")
+	alice := h.operatorKey("alice", "approve", "read")
+	tok := h.tokenFor("ab-agent", nil)
+	e := h.escalate("ab-agent", tok, 3)
+	before := h.ledgerTypes(e.approvalID)
+	h.g.Approvals.Abandon(context.Background(), gateway.Escalation{ApprovalID: e.approvalID, Created: true}, "the ledger could not record the escalation")
+	a := h.approval(e.approvalID)
+	if a.State != "cancelled" || a.Decision == nil || str(a.Decision.Code) != "LEDGER_UNAVAILABLE" {
+		t.Fatalf("after abandon: %+v", a)
+	}
+	if got := h.ledgerTypes(e.approvalID); !slices.Equal(got, before) {
+		t.Fatalf("ledger events %v, want unchanged %v", got, before)
+	}
+	var raw json.RawMessage
+	st := h.as(alice, "POST", "/v1/approvals/"+e.approvalID+"/approve", map[string]any{}, &raw)
+	if a := h.approval(e.approvalID); a.State != "cancelled" {
+		t.Fatalf("vote on an abandoned approval: %d %s, state %s", st, raw, a.State)
+	}
+	if st, d, _ := h.wait(e.agent, e.approvalID, 0); st != 403 || str(d.Code) != "LEDGER_UNAVAILABLE" {
+		t.Fatalf("wait: %d %+v", st, d)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/sintgate/sintgate/tokens"
 )
@@ -20,8 +22,19 @@ func Seed(name string) []byte {
 	return s[:]
 }
 
-// Key returns the named test private key.
-func Key(name string) ed25519.PrivateKey { return ed25519.NewKeyFromSeed(Seed(name)) }
+// keys memoizes derived keys: load tests sign thousands of requests per
+// second with a handful of names, and deriving costs a scalar multiplication.
+var keys sync.Map // name → ed25519.PrivateKey
+
+// Key returns the named test private key (a fresh copy each call).
+func Key(name string) ed25519.PrivateKey {
+	if k, ok := keys.Load(name); ok {
+		return slices.Clone(k.(ed25519.PrivateKey))
+	}
+	k := ed25519.NewKeyFromSeed(Seed(name))
+	keys.Store(name, slices.Clone(k))
+	return k
+}
 
 // Pub returns the named test key's public key as 64 lowercase hex (its agentId).
 func Pub(name string) string { return hex.EncodeToString(Key(name).Public().(ed25519.PublicKey)) }
