@@ -292,14 +292,14 @@ type sent struct {
 // group holds the argument arrays of one sint_ledger_append call.
 type group struct {
 	sent                    []sent
-	ids                     []uuid.UUID
+	ids, check              []uuid.UUID
 	types, agents, now      []string
 	prefix, payload, suffix [][]byte
 }
 
 // appendSQL is the one statement that runs under the advisory lock.
 const appendSQL = `SELECT o_ord, o_dup, o_seq, o_ts, o_prev, o_hash, o_tree_idx, o_tree
-	FROM sint_ledger_append($1::uuid[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::bytea[], $7::text[])`
+	FROM sint_ledger_append($1::uuid[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::bytea[], $7::text[], $8::uuid[])`
 
 // commit runs one group and answers it: the guards and the clock run here,
 // on the appender goroutine, right before the group is sent; everything
@@ -378,6 +378,11 @@ func (s *Store) stage(batch []*request) *group {
 			prefix, suffix := pieces(r.ids[i], p)
 			g.sent = append(g.sent, sent{r: r, i: i, id: u})
 			g.ids = append(g.ids, u)
+			if p.Event.EventID != "" {
+				// Chosen by the caller, so possibly recorded already; ids
+				// the store made are fresh.
+				g.check = append(g.check, u)
+			}
 			g.types = append(g.types, p.Event.EventType)
 			g.agents = append(g.agents, p.Event.AgentID)
 			g.prefix = append(g.prefix, prefix)
@@ -429,7 +434,7 @@ func (s *Store) send(ctx context.Context, g *group) ([]storedRun, error) {
 	b.Queue(`BEGIN`)
 	// Durable on COMMIT whatever the server or role default says.
 	b.Queue(`SET LOCAL synchronous_commit TO on`)
-	b.Queue(appendSQL, g.ids, g.types, g.agents, g.prefix, g.payload, g.suffix, g.now)
+	b.Queue(appendSQL, g.ids, g.types, g.agents, g.prefix, g.payload, g.suffix, g.now, g.check)
 	if s.beforeCommit != nil {
 		s.beforeCommit(b)
 	}

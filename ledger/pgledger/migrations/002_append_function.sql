@@ -17,7 +17,10 @@
 --   p_payload[i] = the canonical payload object
 --   p_suffix[i]  = ,"tokenId":<K>}   or   }   when the token id is empty
 -- Timestamps are fixed-width TimestampLayout strings, so text order (COLLATE
--- "C") is chronological. Event ids must be distinct within one call (the
+-- "C") is chronological. Only the ids in p_check are looked up as possible
+-- duplicates (the client passes those the caller chose; ids the store
+-- generated are fresh UUIDv7s, and the unique index still refuses a
+-- collision, failing the call). Event ids must be distinct within one call (the
 -- client drops repeats); a repeat would violate the unique index and fail the
 -- whole call.
 --
@@ -31,25 +34,6 @@
 -- as one array of sint_ledger_entries, and the answer is one query at the
 -- end.
 
-CREATE OR REPLACE FUNCTION sint_ledger_stored_hash_index(p_level int, p_n bigint)
-RETURNS bigint LANGUAGE plpgsql IMMUTABLE STRICT AS $$
--- tlog.StoredHashIndex: level L's n'th hash is written right after level
--- L+1's 2n+1'th hash; level 0's n'th hash is at n + n/2 + n/4 + ...
-DECLARE
-    v_n bigint := p_n;
-    v_i bigint := 0;
-BEGIN
-    FOR l IN 1..p_level LOOP
-        v_n := 2 * v_n + 1;
-    END LOOP;
-    WHILE v_n > 0 LOOP
-        v_i := v_i + v_n;
-        v_n := v_n >> 1;
-    END LOOP;
-    RETURN v_i + p_level;
-END
-$$;
-
 CREATE OR REPLACE FUNCTION sint_ledger_append(
     p_ids     uuid[],
     p_types   text[],
@@ -57,7 +41,8 @@ CREATE OR REPLACE FUNCTION sint_ledger_append(
     p_prefix  bytea[],
     p_payload bytea[],
     p_suffix  bytea[],
-    p_now     text[]
+    p_now     text[],
+    p_check   uuid[]
 ) RETURNS TABLE (
     o_ord      int,
     o_dup      boolean,
@@ -119,12 +104,16 @@ BEGIN
     END IF;
     head_hash := cur_hash;
 
-    SELECT array_agg(t.o::int) INTO dups
-        FROM unnest(p_ids) WITH ORDINALITY AS t(id, o)
-        WHERE EXISTS (SELECT 1 FROM sint_ledger_entries e WHERE e.event_id = t.id);
+    IF cardinality(p_check) > 0 THEN
+        SELECT array_agg(t.o::int) INTO dups
+            FROM unnest(p_ids) WITH ORDINALITY AS t(id, o)
+            WHERE t.id = ANY (p_check)
+            AND EXISTS (SELECT 1 FROM sint_ledger_entries e WHERE e.event_id = t.id);
+    END IF;
 
-    -- Stored hashes of record cur_seq (0-based) onwards start here.
-    base := sint_ledger_stored_hash_index(0, cur_seq);
+    -- Stored hashes of record cur_seq (0-based) onwards start here:
+    -- tlog.StoredHashIndex(0, n) = n + n/2 + n/4 + ... = 2n - popcount(n).
+    base := 2 * cur_seq - length(replace((cur_seq::bit(64))::text, '0', ''));
 
     FOR i IN 1..n LOOP
         CONTINUE WHEN dups IS NOT NULL AND i = ANY (dups);
