@@ -422,7 +422,9 @@ func TestApprovalStreamLoad(t *testing.T) {
 	h.trustRoot("root")
 	reader := h.operatorKey("rita", "read")
 	tok := h.tokenFor("load-agent", nil)
-	h.g.Approvals.Hub.SetLimits(approvals.Limits{Buffer: 256, WriteTimeout: 2 * time.Second, Heartbeat: 200 * time.Millisecond})
+	// A reader more than Buffer events behind is disconnected (it would resume
+	// with Last-Event-ID); 256 producers under -race burst well past 256.
+	h.g.Approvals.Hub.SetLimits(approvals.Limits{Buffer: 4096, WriteTimeout: 2 * time.Second, Heartbeat: 200 * time.Millisecond})
 
 	clients := 100 // SINT_LOAD_CLIENTS overrides it (to compare with 0)
 	if v, err := strconv.Atoi(os.Getenv("SINT_LOAD_CLIENTS")); err == nil && v >= 0 {
