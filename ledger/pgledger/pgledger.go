@@ -81,6 +81,7 @@ type Store struct {
 	// error replaces a successful answer (a lost COMMIT reply).
 	beforeCommit func(*pgx.Batch)
 	afterCommit  func() error
+	rescued      atomic.Int64 // groups answered by committedAnyway (tests)
 
 	cacheMu sync.Mutex
 	cache   map[int64]tlog.Hash // stored hashes are immutable: always valid
@@ -410,7 +411,7 @@ func pieces(id string, p *ledger.Prepared) (prefix, suffix []byte) {
 	return b[:k:k], b[k+len(hashMiddle):]
 }
 
-// storedRun is the stored hashes one record added, from index idx.
+// storedRun is the stored hashes one group added, from index idx.
 type storedRun struct {
 	idx int64
 	hs  [][]byte
@@ -419,13 +420,13 @@ type storedRun struct {
 // send runs the group in one transaction, pipelined in one round trip, and
 // fills the entries and errors of the group's events from the answer. It
 // returns the stored hashes the group added.
-func (s *Store) send(ctx context.Context, g *group) ([]storedRun, error) {
+func (s *Store) send(ctx context.Context, g *group) (storedRun, error) {
 	for _, x := range g.sent {
 		x.r.entries[x.i] = ledger.Entry{}
 	}
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return nil, err
+		return storedRun{}, err
 	}
 	// A connection left inside a transaction by an error is destroyed by
 	// the pool on Release (it checks the transaction status).
@@ -443,14 +444,14 @@ func (s *Store) send(ctx context.Context, g *group) ([]storedRun, error) {
 	defer br.Close()
 	for range 2 {
 		if _, err := br.Exec(); err != nil {
-			return nil, err
+			return storedRun{}, err
 		}
 	}
 	rows, err := br.Query()
 	if err != nil {
-		return nil, err
+		return storedRun{}, err
 	}
-	var runs []storedRun
+	var run storedRun
 	var answered int
 	for rows.Next() {
 		var (
@@ -463,21 +464,24 @@ func (s *Store) send(ctx context.Context, g *group) ([]storedRun, error) {
 		)
 		if err := rows.Scan(&ord, &dup, &seq, &ts, &prev, &hash, &treeIdx, &tree); err != nil {
 			rows.Close()
-			return nil, err
+			return storedRun{}, err
 		}
 		if ord < 1 || int(ord) > len(g.sent) {
 			rows.Close()
-			return nil, fmt.Errorf("pgledger: answer for event %d of %d", ord, len(g.sent))
+			return storedRun{}, fmt.Errorf("pgledger: answer for event %d of %d", ord, len(g.sent))
 		}
 		answered++
+		if treeIdx != nil { // the first row: the stored hashes the call added
+			run = storedRun{idx: *treeIdx, hs: tree}
+		}
 		x := g.sent[ord-1]
 		if dup {
 			x.r.errs[x.i] = ledger.ErrDuplicateEvent
 			continue
 		}
-		if seq == nil || ts == nil || treeIdx == nil || len(prev) != 32 || len(hash) != 32 {
+		if seq == nil || ts == nil || len(prev) != 32 || len(hash) != 32 {
 			rows.Close()
-			return nil, fmt.Errorf("pgledger: incomplete answer for event %d", ord)
+			return storedRun{}, fmt.Errorf("pgledger: incomplete answer for event %d", ord)
 		}
 		p := &x.r.preps[x.i]
 		x.r.entries[x.i] = ledger.Entry{
@@ -491,41 +495,38 @@ func (s *Store) send(ctx context.Context, g *group) ([]storedRun, error) {
 			PreviousHash:   hex.EncodeToString(prev),
 			Hash:           hex.EncodeToString(hash),
 		}
-		runs = append(runs, storedRun{idx: *treeIdx, hs: tree})
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return storedRun{}, err
 	}
 	if answered != len(g.sent) {
-		return nil, fmt.Errorf("pgledger: %d answers for %d events", answered, len(g.sent))
+		return storedRun{}, fmt.Errorf("pgledger: %d answers for %d events", answered, len(g.sent))
 	}
 	for i := 0; i < b.Len()-3; i++ { // what beforeCommit queued, then COMMIT
 		if _, err := br.Exec(); err != nil {
-			return nil, err
+			return storedRun{}, err
 		}
 	}
 	if err := br.Close(); err != nil {
-		return nil, err
+		return storedRun{}, err
 	}
 	if s.afterCommit != nil {
-		return runs, s.afterCommit()
+		return run, s.afterCommit()
 	}
-	return runs, nil
+	return run, nil
 }
 
 // cacheStored adds committed stored hashes to the cache.
-func (s *Store) cacheStored(runs []storedRun) {
+func (s *Store) cacheStored(r storedRun) {
 	s.cacheMu.Lock()
 	defer s.cacheMu.Unlock()
 	if len(s.cache) > s.opts.HashCache {
 		clear(s.cache)
 	}
-	for _, r := range runs {
-		for k, h := range r.hs {
-			if len(h) == tlog.HashSize {
-				s.cache[r.idx+int64(k)] = tlog.Hash(h)
-			}
+	for k, h := range r.hs {
+		if len(h) == tlog.HashSize {
+			s.cache[r.idx+int64(k)] = tlog.Hash(h)
 		}
 	}
 }
@@ -562,6 +563,7 @@ func (s *Store) committedAnyway(g *group) bool {
 	if rows.Err() != nil || len(stored) != len(g.sent) {
 		return false
 	}
+	s.rescued.Add(1)
 	for _, x := range g.sent {
 		e, p := stored[x.id], &x.r.preps[x.i]
 		if e.EventType == p.Event.EventType && e.AgentID == p.Event.AgentID && e.TokenID == p.Event.TokenID &&

@@ -150,6 +150,11 @@ func TestTwoProcessesOneChain(t *testing.T) {
 	if r0 != r1 {
 		t.Fatal("the two processes disagree on the root")
 	}
+	for _, s := range stores {
+		if n := s.rescued.Load(); n != 0 {
+			t.Fatalf("%d groups failed and were answered by the lost-reply lookup", n)
+		}
+	}
 }
 
 // TestRolledBackGroupLeavesNoTrace: a group that fails after its rows and
