@@ -34,6 +34,9 @@ type Transaction struct {
 	IdempotencyKey string    `json:"idempotencyKey"`
 	Memo           string    `json:"memo,omitempty"`
 	At             time.Time `json:"at"`
+	// Pending marks a charge made by ChargePending whose ledger record is
+	// not yet confirmed (SettleCharge clears it).
+	Pending bool `json:"pending,omitempty"`
 }
 
 // Prices is the economy's price list, one JSON document.
@@ -63,8 +66,23 @@ type Economy interface {
 	// Charge subtracts amount (> 0) from the balance. ErrInsufficientBalance
 	// if the balance (0 without an account) is below amount.
 	Charge(ctx context.Context, agentID string, amount int64, key, memo string, at time.Time) (tx Transaction, replayed bool, err error)
+	// ChargePending is Charge whose transaction is recorded as pending
+	// (Transaction.Pending): the charge of a decision that the ledger has
+	// yet to record. The caller settles it with SettleCharge once the
+	// ledger holds the charge's record (or its refund); PendingCharges
+	// finds those left pending by a crash. A replay returns the first
+	// transaction as it stands (possibly settled).
+	ChargePending(ctx context.Context, agentID string, amount int64, key, memo string, at time.Time) (tx Transaction, replayed bool, err error)
+	// SettleCharge clears the pending mark of the charge recorded under
+	// key. Idempotent (settling a settled charge changes nothing);
+	// ErrNotFound if the agent has no charge under key.
+	SettleCharge(ctx context.Context, agentID, key string) error
+	// PendingCharges returns up to limit (0 = no limit) pending charges
+	// made before before, oldest first.
+	PendingCharges(ctx context.Context, before time.Time, limit int) ([]Transaction, error)
 	// Refund gives back the charge recorded under chargeKey, once (its own
 	// key is "refund:"+chargeKey). ErrNotFound if there is no such charge.
+	// It does not settle a pending charge: that is SettleCharge's.
 	Refund(ctx context.Context, agentID, chargeKey string, at time.Time) (tx Transaction, replayed bool, err error)
 	// GetAccount returns the account; ErrNotFound if it was never set.
 	GetAccount(ctx context.Context, agentID string) (Account, error)

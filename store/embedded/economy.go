@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,11 +21,13 @@ import (
 //	econ_tx:       lp(agentId) ‖ ord(seq) → txRec (JSON); seq from the bucket sequence
 //	econ_keys:     lp(agentId) ‖ idempotencyKey → the econ_tx key
 //	econ_meta:     "prices" → store.Prices (JSON)
+//	econ_pending:  the econ_tx key of a pending charge → agentId
 var (
 	bEconAccounts = []byte("econ_accounts")
 	bEconTx       = []byte("econ_tx")
 	bEconKeys     = []byte("econ_keys")
 	bEconMeta     = []byte("econ_meta")
+	bEconPending  = []byte("econ_pending")
 	keyPrices     = []byte("prices")
 )
 
@@ -43,11 +46,13 @@ type txRec struct {
 	Key    string `json:"key"`
 	Memo   string `json:"memo,omitempty"`
 	At     int64  `json:"atUs"`
+	// Pending: a ChargePending charge not yet settled.
+	Pending bool `json:"pending,omitempty"`
 }
 
 func (r txRec) tx(agentID string) store.Transaction {
 	return store.Transaction{TxID: r.TxID, AgentID: agentID, Kind: r.Kind, Amount: r.Amount, BalanceAfter: r.After,
-		IdempotencyKey: r.Key, Memo: r.Memo, At: fromMicros(r.At)}
+		IdempotencyKey: r.Key, Memo: r.Memo, At: fromMicros(r.At), Pending: r.Pending}
 }
 
 func checkEcon(agentID, key, memo string) error {
@@ -76,7 +81,7 @@ func econBuckets(tx *bolt.Tx) (acc, txs, keys *bolt.Bucket, err error) {
 
 // apply is the one balance-changing transaction: replay by key, then
 // change(balance, exists) → (amount, kind, error), then write.
-func (s *Store) apply(ctx context.Context, op, agentID, key, memo string, at time.Time,
+func (s *Store) apply(ctx context.Context, op, agentID, key, memo string, at time.Time, pending bool,
 	change func(tx *bolt.Tx, balance int64, exists bool) (amount int64, kind string, err error)) (store.Transaction, bool, error) {
 	if err := checkEcon(agentID, key, memo); err != nil {
 		return store.Transaction{}, false, wrap(op, err)
@@ -115,10 +120,19 @@ func (s *Store) apply(ctx context.Context, op, agentID, key, memo string, at tim
 		if err != nil {
 			return err
 		}
-		r := txRec{TxID: uuid.Must(uuid.NewV7()).String(), Kind: kind, Amount: amount, After: a.Balance, Key: key, Memo: memo, At: micros(at)}
+		r := txRec{TxID: uuid.Must(uuid.NewV7()).String(), Kind: kind, Amount: amount, After: a.Balance, Key: key, Memo: memo, At: micros(at), Pending: pending}
 		tk := append(lp(agentID), ordered(int64(seq))...)
 		if err := putJSON(txs, string(tk), r); err != nil {
 			return err
+		}
+		if pending {
+			pb, err := tx.CreateBucketIfNotExists(bEconPending)
+			if err != nil {
+				return err
+			}
+			if err := pb.Put(tk, []byte(agentID)); err != nil {
+				return err
+			}
 		}
 		if err := keys.Put(kk, tk); err != nil {
 			return err
@@ -140,17 +154,93 @@ func (s *Store) SetBalance(ctx context.Context, agentID string, balance int64, k
 	if balance < 0 {
 		return store.Transaction{}, false, wrap("set balance", fmt.Errorf("%w: negative balance", check.ErrInvalid))
 	}
-	return s.apply(ctx, "set balance", agentID, key, memo, at, func(_ *bolt.Tx, cur int64, _ bool) (int64, string, error) {
+	return s.apply(ctx, "set balance", agentID, key, memo, at, false, func(_ *bolt.Tx, cur int64, _ bool) (int64, string, error) {
 		return balance - cur, store.TxBudget, nil
 	})
 }
 
 // Charge implements store.Economy.
 func (s *Store) Charge(ctx context.Context, agentID string, amount int64, key, memo string, at time.Time) (store.Transaction, bool, error) {
+	return s.charge(ctx, agentID, amount, key, memo, at, false)
+}
+
+// ChargePending implements store.Economy.
+func (s *Store) ChargePending(ctx context.Context, agentID string, amount int64, key, memo string, at time.Time) (store.Transaction, bool, error) {
+	return s.charge(ctx, agentID, amount, key, memo, at, true)
+}
+
+// SettleCharge implements store.Economy.
+func (s *Store) SettleCharge(ctx context.Context, agentID, key string) error {
+	if err := checkEcon(agentID, key, ""); err != nil {
+		return wrap("settle charge", err)
+	}
+	return wrap("settle charge", s.update(ctx, func(tx *bolt.Tx) error {
+		keys, txs := tx.Bucket(bEconKeys), tx.Bucket(bEconTx)
+		if keys == nil || txs == nil {
+			return store.ErrNotFound
+		}
+		tk := keys.Get(append(lp(agentID), key...))
+		if tk == nil {
+			return store.ErrNotFound
+		}
+		tk = append([]byte(nil), tk...)
+		var r txRec
+		if err := json.Unmarshal(txs.Get(tk), &r); err != nil {
+			return fmt.Errorf("decode transaction: %w", err)
+		}
+		if r.Kind != store.TxCharge {
+			return store.ErrNotFound
+		}
+		if !r.Pending {
+			return nil
+		}
+		r.Pending = false
+		if err := putJSON(txs, string(tk), r); err != nil {
+			return err
+		}
+		if pb := tx.Bucket(bEconPending); pb != nil {
+			return pb.Delete(tk)
+		}
+		return nil
+	}))
+}
+
+// PendingCharges implements store.Economy. The pending index holds only
+// the charges in flight or left by a crash, so a scan is cheap.
+func (s *Store) PendingCharges(ctx context.Context, before time.Time, limit int) ([]store.Transaction, error) {
+	out := []store.Transaction{}
+	cut := micros(before)
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		pb, txs := tx.Bucket(bEconPending), tx.Bucket(bEconTx)
+		if pb == nil || txs == nil {
+			return nil
+		}
+		return pb.ForEach(func(k, v []byte) error {
+			var r txRec
+			if err := json.Unmarshal(txs.Get(k), &r); err != nil {
+				return fmt.Errorf("decode transaction: %w", err)
+			}
+			if r.At < cut {
+				out = append(out, r.tx(string(v)))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, wrap("pending charges", err)
+	}
+	slices.SortStableFunc(out, func(a, b store.Transaction) int { return a.At.Compare(b.At) })
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+func (s *Store) charge(ctx context.Context, agentID string, amount int64, key, memo string, at time.Time, pending bool) (store.Transaction, bool, error) {
 	if amount <= 0 {
 		return store.Transaction{}, false, wrap("charge", fmt.Errorf("%w: amount must be positive", check.ErrInvalid))
 	}
-	return s.apply(ctx, "charge", agentID, key, memo, at, func(_ *bolt.Tx, cur int64, _ bool) (int64, string, error) {
+	return s.apply(ctx, "charge", agentID, key, memo, at, pending, func(_ *bolt.Tx, cur int64, _ bool) (int64, string, error) {
 		if cur < amount {
 			return 0, "", store.ErrInsufficientBalance
 		}
@@ -163,7 +253,7 @@ func (s *Store) Refund(ctx context.Context, agentID, chargeKey string, at time.T
 	if err := check.ID("charge key", chargeKey); err != nil {
 		return store.Transaction{}, false, wrap("refund", err)
 	}
-	return s.apply(ctx, "refund", agentID, "refund:"+chargeKey, "refund of "+chargeKey, at, func(tx *bolt.Tx, _ int64, _ bool) (int64, string, error) {
+	return s.apply(ctx, "refund", agentID, "refund:"+chargeKey, "refund of "+chargeKey, at, false, func(tx *bolt.Tx, _ int64, _ bool) (int64, string, error) {
 		ref := tx.Bucket(bEconKeys).Get(append(lp(agentID), chargeKey...))
 		if ref == nil {
 			return 0, "", store.ErrNotFound

@@ -35,18 +35,18 @@ func checkEcon(agentID, key, memo string) error {
 	return check.Text("memo", memo)
 }
 
-const txCols = "tx_id, agent_id, kind, amount, balance_after, idempotency_key, memo, at"
+const txCols = "tx_id, agent_id, kind, amount, balance_after, idempotency_key, memo, at, pending"
 
 func scanTx(r pgx.Row) (store.Transaction, error) {
 	var t store.Transaction
-	err := r.Scan(&t.TxID, &t.AgentID, &t.Kind, &t.Amount, &t.BalanceAfter, &t.IdempotencyKey, &t.Memo, &t.At)
+	err := r.Scan(&t.TxID, &t.AgentID, &t.Kind, &t.Amount, &t.BalanceAfter, &t.IdempotencyKey, &t.Memo, &t.At, &t.Pending)
 	t.At = t.At.UTC()
 	return t, err
 }
 
 // apply runs one balance change; change sees the locked balance (exists
 // false when there is no account) and returns the signed amount and kind.
-func (s *Store) apply(ctx context.Context, op, agentID, key, memo string, at time.Time, create bool,
+func (s *Store) apply(ctx context.Context, op, agentID, key, memo string, at time.Time, create, pending bool,
 	change func(ctx context.Context, tx pgx.Tx, balance int64, exists bool) (int64, string, error)) (store.Transaction, bool, error) {
 	if err := checkEcon(agentID, key, memo); err != nil {
 		return store.Transaction{}, false, wrap(op, err)
@@ -88,9 +88,9 @@ func (s *Store) apply(ctx context.Context, op, agentID, key, memo string, at tim
 			return err
 		}
 		out = store.Transaction{TxID: uuid.Must(uuid.NewV7()).String(), AgentID: agentID, Kind: kind, Amount: amount,
-			BalanceAfter: balance, IdempotencyKey: key, Memo: memo, At: at}
-		_, err = tx.Exec(ctx, "INSERT INTO econ_transactions ("+txCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-			out.TxID, agentID, kind, amount, balance, key, memo, at)
+			BalanceAfter: balance, IdempotencyKey: key, Memo: memo, At: at, Pending: pending}
+		_, err = tx.Exec(ctx, "INSERT INTO econ_transactions ("+txCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+			out.TxID, agentID, kind, amount, balance, key, memo, at, pending)
 		return err
 	})
 	if err != nil {
@@ -104,17 +104,60 @@ func (s *Store) SetBalance(ctx context.Context, agentID string, balance int64, k
 	if balance < 0 {
 		return store.Transaction{}, false, wrap("set balance", fmt.Errorf("%w: negative balance", check.ErrInvalid))
 	}
-	return s.apply(ctx, "set balance", agentID, key, memo, at, true, func(_ context.Context, _ pgx.Tx, cur int64, _ bool) (int64, string, error) {
+	return s.apply(ctx, "set balance", agentID, key, memo, at, true, false, func(_ context.Context, _ pgx.Tx, cur int64, _ bool) (int64, string, error) {
 		return balance - cur, store.TxBudget, nil
 	})
 }
 
 // Charge implements store.Economy.
 func (s *Store) Charge(ctx context.Context, agentID string, amount int64, key, memo string, at time.Time) (store.Transaction, bool, error) {
+	return s.charge(ctx, agentID, amount, key, memo, at, false)
+}
+
+// ChargePending implements store.Economy.
+func (s *Store) ChargePending(ctx context.Context, agentID string, amount int64, key, memo string, at time.Time) (store.Transaction, bool, error) {
+	return s.charge(ctx, agentID, amount, key, memo, at, true)
+}
+
+// SettleCharge implements store.Economy: one UPDATE, idempotent, safe
+// from any number of replicas at once.
+func (s *Store) SettleCharge(ctx context.Context, agentID, key string) error {
+	if err := checkEcon(agentID, key, ""); err != nil {
+		return wrap("settle charge", err)
+	}
+	var found bool
+	err := s.pool.QueryRow(ctx, `WITH u AS (UPDATE econ_transactions SET pending = false WHERE agent_id = $1 AND idempotency_key = $2 AND kind = 'charge' AND pending RETURNING 1)
+		SELECT EXISTS (SELECT 1 FROM u) OR EXISTS (SELECT 1 FROM econ_transactions WHERE agent_id = $1 AND idempotency_key = $2 AND kind = 'charge')`, agentID, key).Scan(&found)
+	if err == nil && !found {
+		err = store.ErrNotFound
+	}
+	return wrap("settle charge", err)
+}
+
+// PendingCharges implements store.Economy (the partial index of 0003).
+func (s *Store) PendingCharges(ctx context.Context, before time.Time, limit int) ([]store.Transaction, error) {
+	q := "SELECT " + txCols + " FROM econ_transactions WHERE pending AND at < $1 ORDER BY at, seq"
+	args := []any{store.NormTime(before)}
+	if limit > 0 {
+		q += " LIMIT $2"
+		args = append(args, limit)
+	}
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, wrap("pending charges", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Transaction, error) { return scanTx(r) })
+	if out == nil {
+		out = []store.Transaction{}
+	}
+	return out, wrap("pending charges", err)
+}
+
+func (s *Store) charge(ctx context.Context, agentID string, amount int64, key, memo string, at time.Time, pending bool) (store.Transaction, bool, error) {
 	if amount <= 0 {
 		return store.Transaction{}, false, wrap("charge", fmt.Errorf("%w: amount must be positive", check.ErrInvalid))
 	}
-	return s.apply(ctx, "charge", agentID, key, memo, at, false, func(_ context.Context, _ pgx.Tx, cur int64, _ bool) (int64, string, error) {
+	return s.apply(ctx, "charge", agentID, key, memo, at, false, pending, func(_ context.Context, _ pgx.Tx, cur int64, _ bool) (int64, string, error) {
 		if cur < amount {
 			return 0, "", store.ErrInsufficientBalance
 		}
@@ -127,7 +170,7 @@ func (s *Store) Refund(ctx context.Context, agentID, chargeKey string, at time.T
 	if err := check.ID("charge key", chargeKey); err != nil {
 		return store.Transaction{}, false, wrap("refund", err)
 	}
-	return s.apply(ctx, "refund", agentID, "refund:"+chargeKey, "refund of "+chargeKey, at, false, func(ctx context.Context, tx pgx.Tx, _ int64, _ bool) (int64, string, error) {
+	return s.apply(ctx, "refund", agentID, "refund:"+chargeKey, "refund of "+chargeKey, at, false, false, func(ctx context.Context, tx pgx.Tx, _ int64, _ bool) (int64, string, error) {
 		var amount int64
 		err := tx.QueryRow(ctx, `SELECT amount FROM econ_transactions WHERE agent_id = $1 AND idempotency_key = $2 AND kind = 'charge'`, agentID, chargeKey).Scan(&amount)
 		if errors.Is(err, pgx.ErrNoRows) {

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sintgate/sintgate/store"
 )
@@ -73,6 +74,88 @@ func RunEconomy(t *testing.T, open EconomyOpener) {
 		other, err := s.ListTransactions(ctx, "a", 0)
 		must(t, err)
 		equal(t, "other agent has none", len(other), 0)
+	})
+	t.Run("pending/charge-settle-list", func(t *testing.T) {
+		s := open(t)
+		ctx := t.Context()
+		_, _, err := s.SetBalance(ctx, agent, 100, "b", "", base)
+		must(t, err)
+		_, _, err = s.SetBalance(ctx, "b1", 100, "b", "", base)
+		must(t, err)
+		plain, _, err := s.Charge(ctx, agent, 1, "service", "", base)
+		must(t, err)
+		equal(t, "a plain charge is settled", plain.Pending, false)
+		p1, rep, err := s.ChargePending(ctx, agent, 10, "intercept:r1", "", base.Add(time.Second))
+		must(t, err)
+		equal(t, "pending charge", [4]any{p1.Pending, p1.Kind, p1.Amount, rep}, [4]any{true, store.TxCharge, int64(-10), false})
+		_, _, err = s.ChargePending(ctx, "b1", 20, "intercept:r2", "", base)
+		must(t, err)
+		_, _, err = s.ChargePending(ctx, agent, 30, "intercept:r3", "", base.Add(time.Hour))
+		must(t, err)
+		_, _, err = s.ChargePending(ctx, agent, 1000, "intercept:r4", "", base)
+		wantErr(t, "pending over balance", err, store.ErrInsufficientBalance)
+		again, rep, err := s.ChargePending(ctx, agent, 10, "intercept:r1", "", base)
+		must(t, err)
+		equal(t, "replay", [2]any{rep, again.TxID}, [2]any{true, p1.TxID})
+		got, err := s.PendingCharges(ctx, base.Add(time.Minute), 0)
+		must(t, err)
+		keys := []string{}
+		for _, x := range got {
+			keys = append(keys, x.AgentID+"/"+x.IdempotencyKey)
+		}
+		equal(t, "pending before the cut, oldest first", keys, []string{"b1/intercept:r2", "a1/intercept:r1"})
+		got, err = s.PendingCharges(ctx, base.Add(2*time.Hour), 1)
+		must(t, err)
+		equal(t, "limit", len(got), 1)
+		must(t, s.SettleCharge(ctx, agent, "intercept:r1"))
+		must(t, s.SettleCharge(ctx, agent, "intercept:r1")) // idempotent
+		must(t, s.SettleCharge(ctx, agent, "service"))      // already settled
+		wantErr(t, "settle unknown", s.SettleCharge(ctx, agent, "nope"), store.ErrNotFound)
+		wantErr(t, "settle a budget", s.SettleCharge(ctx, agent, "b"), store.ErrNotFound)
+		again, rep, err = s.ChargePending(ctx, agent, 10, "intercept:r1", "", base)
+		must(t, err)
+		equal(t, "replay after settle", [2]any{rep, again.Pending}, [2]any{true, false})
+		// A refund leaves the pending mark: settling is the caller's.
+		_, _, err = s.Refund(ctx, "b1", "intercept:r2", base)
+		must(t, err)
+		got, err = s.PendingCharges(ctx, base.Add(2*time.Hour), 0)
+		must(t, err)
+		keys = keys[:0]
+		for _, x := range got {
+			keys = append(keys, x.AgentID+"/"+x.IdempotencyKey)
+		}
+		equal(t, "after settle", keys, []string{"b1/intercept:r2", "a1/intercept:r3"})
+		must(t, s.SettleCharge(ctx, "b1", "intercept:r2"))
+		txs, err := s.ListTransactions(ctx, agent, 0)
+		must(t, err)
+		for _, x := range txs {
+			if x.IdempotencyKey == "intercept:r1" && x.Pending {
+				t.Error("settled charge listed as pending")
+			}
+		}
+		acc, err := s.GetAccount(ctx, agent)
+		must(t, err)
+		equal(t, "balance", acc.Balance, int64(100-1-10-30))
+	})
+	t.Run("pending/concurrent-settle", func(t *testing.T) {
+		s := open(t)
+		ctx := t.Context()
+		_, _, err := s.SetBalance(ctx, agent, 100, "b", "", base)
+		must(t, err)
+		_, _, err = s.ChargePending(ctx, agent, 10, "k", "", base)
+		must(t, err)
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				if err := s.SettleCharge(ctx, agent, "k"); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		got, err := s.PendingCharges(ctx, base.Add(time.Hour), 0)
+		must(t, err)
+		equal(t, "none pending", len(got), 0)
 	})
 	t.Run("keys/per-agent", func(t *testing.T) {
 		s := open(t)
