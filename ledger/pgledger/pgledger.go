@@ -6,9 +6,14 @@
 // stored hashes live in sint_ledger_tree. Triggers refuse UPDATE, DELETE and
 // TRUNCATE on both. Appends go through one appender goroutine per Store that
 // commits everything queued while the previous transaction ran in one
-// transaction, serialised across processes by a transaction-scoped advisory
-// lock taken before reading the head. The schema is an embedded migration
-// applied by Open.
+// transaction. Everything that must be serialised across processes runs in
+// one server-side call, sint_ledger_append (migration 002): it takes a
+// transaction-scoped advisory lock, reads the head, assigns sequences and
+// timestamps, hashes the entries from client-built byte pieces and computes
+// the stored tree hashes, and inserts both. BEGIN, the call and COMMIT go to
+// the server in one pipelined round trip, so the lock is never held while
+// the server waits for the client. The schema is embedded migrations applied
+// by Open.
 //
 // All methods are safe for concurrent use.
 package pgledger
