@@ -69,8 +69,13 @@ type Config struct {
 	QueueLen    int  // outgoing queue length; default 256
 }
 
-// operatorPrefix marks resets applied from the bus (never re-published).
-const operatorPrefix = "replica:"
+// OperatorPrefix marks resets applied from the fleet (the bus, or a
+// replica catching up from the shared store): a reset whose operator starts
+// with it is never re-published.
+const OperatorPrefix = "replica:"
+
+// operatorPrefix is the package's own name for OperatorPrefix.
+const operatorPrefix = OperatorPrefix
 
 // Fanout connects one breaker to the bus.
 type Fanout struct {
@@ -156,6 +161,19 @@ func (f *Fanout) enqueue(m Message) {
 	default:
 		f.log.Error("e-stop fan-out queue full; message dropped", "type", m.Type)
 	}
+}
+
+// TripIDs lists the trip ids behind a tripped state's sources: a source
+// received from another replica is its trip id, a local source is this
+// replica's TripID of the state's epoch. A reset acknowledges these.
+func (f *Fanout) TripIDs(s estop.State) []string { return f.tripIDs(s) }
+
+// SourceTripID is the trip id of one source of a state of this replica.
+func (f *Fanout) SourceTripID(s estop.State, src estop.SourceState) string {
+	if src.Kind != estop.KindReplica {
+		return f.TripID(s.Epoch)
+	}
+	return src.ID
 }
 
 // tripIDs lists the trip ids behind a tripped state's sources.

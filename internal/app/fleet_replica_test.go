@@ -344,9 +344,13 @@ func TestFleet(t *testing.T) {
 			})
 		}
 		t.Logf("silent revocation denied on every replica after %v", time.Since(start))
+		// A trip and then a reset written in fleet form by a replica whose
+		// bus messages all got lost ("ghost"): every replica trips, then
+		// re-arms, from PostgreSQL alone.
+		const ghost = "ghost-gw/0000dead/9999"
 		start = time.Now()
 		if err := pg.PutEstop(ctx, store.EstopState{State: "tripped", Epoch: 9999, Since: time.Now().UnixMilli(), Reason: "written behind the fleet's back",
-			Sources: []store.EstopSource{{ID: "operator:test", Kind: "api", State: "clear", Since: time.Now().UnixMilli()}}}); err != nil {
+			Sources: []store.EstopSource{{ID: ghost, Kind: "replica", State: "clear", Since: time.Now().UnixMilli()}}}); err != nil {
 			t.Fatal(err)
 		}
 		for i, g := range f.gws {
@@ -357,10 +361,48 @@ func TestFleet(t *testing.T) {
 			})
 		}
 		t.Logf("silent trip seen by every replica after %v", time.Since(start))
+		time.Sleep(5 * time.Millisecond) // the reset's time must follow the replicas' trips
+		start = time.Now()
+		if err := pg.PutEstop(ctx, store.EstopState{State: "armed", Epoch: 9999, Since: time.Now().UnixMilli(), Reason: "reset behind the fleet's back",
+			Sources: []store.EstopSource{{ID: ghost, Kind: "replica", State: "clear", Since: time.Now().UnixMilli()}}}); err != nil {
+			t.Fatal(err)
+		}
 		for i, g := range f.gws {
-			if st := f.call(g, "POST", "/v1/estop/reset", map[string]string{"reason": "test"}, nil); st != 200 {
-				t.Fatalf("reset replica %d: %d", i, st)
+			waitUntil(t, fmt.Sprintf("replica %d to re-arm from the stored reset", i), func() bool {
+				var s struct{ State string }
+				f.call(g, "GET", "/v1/estop", nil, &s)
+				return s.State == "armed"
+			})
+		}
+		t.Logf("silent reset seen by every replica after %v", time.Since(start))
+		// A reset that does not acknowledge a replica's trip leaves it
+		// tripped: trip B through the API (its own source), then store a
+		// reset acknowledging only the ghost.
+		if st := f.call(b, "POST", "/v1/estop/trip", map[string]string{"reason": "B's own trip"}, nil); st != 200 {
+			t.Fatalf("trip on B: %d", st)
+		}
+		for i, g := range f.gws {
+			waitUntil(t, fmt.Sprintf("replica %d to trip from B", i), func() bool {
+				var s struct{ State string }
+				f.call(g, "GET", "/v1/estop", nil, &s)
+				return s.State == "tripped"
+			})
+		}
+		time.Sleep(5 * time.Millisecond)
+		if err := pg.PutEstop(ctx, store.EstopState{State: "armed", Epoch: 9999, Since: time.Now().UnixMilli(), Reason: "reset not acknowledging B",
+			Sources: []store.EstopSource{{ID: ghost, Kind: "replica", State: "clear", Since: time.Now().UnixMilli()}}}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * SyncInterval)
+		for i, g := range f.gws {
+			var s struct{ State string }
+			f.call(g, "GET", "/v1/estop", nil, &s)
+			if s.State != "tripped" {
+				t.Fatalf("replica %d re-armed by a reset that did not acknowledge B's trip", i)
 			}
+		}
+		if st := f.call(b, "POST", "/v1/estop/reset", map[string]string{"reason": "test"}, nil); st != 200 {
+			t.Fatalf("reset on B: %d", st)
 		}
 		for i, g := range f.gws {
 			waitUntil(t, fmt.Sprintf("replica %d to allow again", i), func() bool {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,8 +29,8 @@ import (
 
 // SyncInterval is how often a replica catches up from PostgreSQL (the source
 // of truth) on what pub/sub may have missed: revocations, trusted roots and a
-// tripped e-stop.
-const SyncInterval = 100 * time.Millisecond
+// the e-stop state (trips and resets).
+const SyncInterval = 50 * time.Millisecond
 
 // revocationOverlap is how far back each revocation poll reaches: RevokedAt
 // is the revoking replica's clock, not the commit time.
@@ -103,7 +104,9 @@ func openReplicated(ctx context.Context, o Options) (_ *Backend, err error) {
 	be.Store = &fleetStore{Store: pg, f: f}
 	be.Replay = redisx.NewReplay(rdb, prefix)
 	be.Limiter = redisx.NewLimiter(rdb, prefix)
-	be.WrapRecorder = f.fanout.Recorder
+	be.WrapRecorder = func(next estop.Recorder) estop.Recorder {
+		return f.fanout.Recorder(ackRecorder{next: next, f: f})
+	}
 	be.Attach = f.attach
 	return be, nil
 }
@@ -148,6 +151,8 @@ type fleet struct {
 
 	reg     *gateway.Registry
 	breaker *estop.Breaker
+	ackMu   sync.Mutex
+	acks    []string // trip ids acknowledged by the last reset
 	roots   atomic.Pointer[map[string]bool]
 	toks    sync.Map // tokenId → raw, registered on other replicas
 	lastRev time.Time
@@ -228,11 +233,6 @@ func (f *fleet) runPoll(ctx context.Context) {
 	}
 }
 
-// storeTripGrace is how long a trip found in PostgreSQL is left to the
-// bus before the poll trips the replica itself (a missed message then
-// converges within storeTripGrace + SyncInterval).
-const storeTripGrace = 100 * time.Millisecond
-
 // catchUp reads revocations, roots and the e-stop state from PostgreSQL.
 // Errors are logged: while PostgreSQL is unreachable every allow fails at the
 // ledger append (LEDGER_UNAVAILABLE), so the replica denies anyway.
@@ -253,19 +253,89 @@ func (f *fleet) catchUp(ctx context.Context) {
 	if err != nil {
 		return
 	}
+	f.convergeEstop(context.WithoutCancel(ctx), st)
+}
+
+// convergeEstop applies what the shared e-stop row shows and this replica
+// has not seen (a fan-out message it missed). The row is written in fleet
+// form (fleetStore.PutEstop): a tripped row lists trip ids, an armed row the
+// trip ids its reset acknowledged.
+//
+//   - Trip: each trip id of another replica whose source is newer than this
+//     replica's last transition and that it does not have trips it, with
+//     the very source the bus would have delivered ({trip id, replica}).
+//     Tripping from the row first is therefore harmless: the bus message
+//     then changes nothing, and the origin's reset acknowledges the source.
+//   - Reset: a reset newer than this replica's trip that acknowledges every
+//     trip id of this replica's trip re-arms it, by the rule of a reset
+//     received from the bus (a trip the resetter had not seen, or a latched
+//     local source, keeps it tripped).
+func (f *fleet) convergeEstop(ctx context.Context, st store.EstopState) {
 	local := f.breaker.Snapshot()
-	// A trip persisted after this replica's last transition, that it has not
-	// seen: a fan-out message was missed. Resets are not taken from the store
-	// (a missed reset leaves the replica tripped: fail safe).
-	// The trip must also be older than storeTripGrace: a fresh one is still
-	// on its way over the bus, and tripping from the store first would add
-	// a source that the origin's reset does not acknowledge (the replica
-	// would then refuse the fleet's reset).
-	if st.State == "tripped" && !local.Tripped && time.UnixMilli(st.Since).After(local.Since) &&
-		now.Sub(time.UnixMilli(st.Since)) >= storeTripGrace {
-		f.breaker.Trip(context.WithoutCancel(ctx), estop.Source{ID: "store", Kind: estop.KindReplica},
-			"fleet e-stop is tripped in PostgreSQL (epoch "+fmt.Sprint(st.Epoch)+"): "+st.Reason)
+	lastMs := local.Since.UnixMilli()
+	switch st.State {
+	case "tripped":
+		for _, src := range st.Sources {
+			id := src.ID
+			if src.Kind != estop.KindReplica {
+				id = "store" // a row not in fleet form: trip anyway (fail safe)
+			} else if !strings.Contains(id, "/") || strings.HasPrefix(id, f.id+"/") {
+				continue // the writer's own bus condition, or this replica's own trip
+			}
+			if max(src.Since, st.Since) <= lastMs || hasSource(local, id) {
+				continue
+			}
+			f.breaker.Trip(ctx, estop.Source{ID: id, Kind: estop.KindReplica},
+				"fleet e-stop tripped (caught up from PostgreSQL, epoch "+fmt.Sprint(st.Epoch)+"): "+st.Reason)
+		}
+	case "armed":
+		if !local.Tripped || st.Since <= lastMs {
+			return
+		}
+		acks := make([]string, 0, len(st.Sources))
+		for _, src := range st.Sources {
+			acks = append(acks, src.ID)
+		}
+		for _, id := range f.fanout.TripIDs(local) {
+			if !slices.Contains(acks, id) {
+				return
+			}
+		}
+		if _, err := f.breaker.Reset(ctx, replica.OperatorPrefix+"store", "fleet e-stop reset (caught up from PostgreSQL): "+st.Reason); err != nil {
+			f.log.Warn("e-stop reset from PostgreSQL not applied", "err", err)
+		}
 	}
+}
+
+func hasSource(s estop.State, id string) bool {
+	for _, src := range s.Sources {
+		if src.ID == id && src.Kind == estop.KindReplica {
+			return true
+		}
+	}
+	return false
+}
+
+// ackRecorder remembers the trip ids a reset acknowledges, for the armed
+// row that fleetStore.PutEstop writes right after (Reset records, then
+// persists, under the breaker's lock).
+type ackRecorder struct {
+	next estop.Recorder
+	f    *fleet
+}
+
+func (r ackRecorder) RecordTrip(ctx context.Context, s estop.State, src estop.Source, reason string) error {
+	return r.next.RecordTrip(ctx, s, src, reason)
+}
+
+func (r ackRecorder) RecordReset(ctx context.Context, s estop.State, operator, reason string) error {
+	if b := r.f.breaker; b != nil {
+		acks := r.f.fanout.TripIDs(b.Snapshot()) // still the trip: Reset records before it re-arms
+		r.f.ackMu.Lock()
+		r.f.acks = acks
+		r.f.ackMu.Unlock()
+	}
+	return r.next.RecordReset(ctx, s, operator, reason)
 }
 
 func (f *fleet) reloadRoots(ctx context.Context) error {
@@ -357,6 +427,27 @@ func (s *fleetStore) rootsChanged(ctx context.Context) {
 		s.f.log.Warn("reload roots", "err", err)
 	}
 	s.f.publish(ctx, redisx.Change{Type: redisx.ChangeRoots})
+}
+
+// PutEstop implements store.Estop: the shared row, in fleet form (see
+// convergeEstop), stored unless the row already holds a newer transition.
+func (s *fleetStore) PutEstop(ctx context.Context, st store.EstopState) error {
+	out := store.EstopState{State: st.State, Epoch: st.Epoch, Since: st.Since, Reason: st.Reason, Sources: []store.EstopSource{}}
+	if st.State == "tripped" {
+		local := estop.FromStore(st)
+		for i, src := range st.Sources {
+			id := s.f.fanout.SourceTripID(local, local.Sources[i])
+			out.Sources = append(out.Sources, store.EstopSource{ID: id, Kind: estop.KindReplica, State: src.State, Since: src.Since})
+		}
+	} else {
+		s.f.ackMu.Lock()
+		acks := s.f.acks
+		s.f.ackMu.Unlock()
+		for _, id := range acks {
+			out.Sources = append(out.Sources, store.EstopSource{ID: id, Kind: estop.KindReplica, State: estop.SourceClear, Since: st.Since})
+		}
+	}
+	return s.f.pg.PutFleetEstop(ctx, out)
 }
 
 // RevokedSince implements store.RevocationFeed.

@@ -308,8 +308,22 @@ func (s *Store) GetEstop(ctx context.Context) (store.EstopState, error) {
 	return st, nil
 }
 
+// PutFleetEstop stores the state shared by replicas unless the stored one
+// is newer: a trip replaces an armed state whatever its time (a trip is
+// never lost to a clock difference), anything else replaces only a state
+// whose since is not later. Replicas save after each transition, so a slow
+// save of an old state cannot hide a newer one.
+func (s *Store) PutFleetEstop(ctx context.Context, st store.EstopState) error {
+	return s.putEstop(ctx, st, `
+		WHERE estop.since <= EXCLUDED.since OR (EXCLUDED.state = 'tripped' AND estop.state <> 'tripped')`)
+}
+
 // PutEstop replaces the breaker state.
 func (s *Store) PutEstop(ctx context.Context, st store.EstopState) error {
+	return s.putEstop(ctx, st, "")
+}
+
+func (s *Store) putEstop(ctx context.Context, st store.EstopState, where string) error {
 	if err := check.Estop(st); err != nil {
 		return wrap("put estop", err)
 	}
@@ -324,7 +338,7 @@ func (s *Store) PutEstop(ctx context.Context, st store.EstopState) error {
 	_, err = s.pool.Exec(ctx, `INSERT INTO estop (singleton, state, epoch, since, reason, sources)
 		VALUES (true, $1, $2, $3, $4, $5)
 		ON CONFLICT (singleton) DO UPDATE SET state = EXCLUDED.state, epoch = EXCLUDED.epoch,
-			since = EXCLUDED.since, reason = EXCLUDED.reason, sources = EXCLUDED.sources`,
+			since = EXCLUDED.since, reason = EXCLUDED.reason, sources = EXCLUDED.sources`+where,
 		st.State, int64(st.Epoch), st.Since, st.Reason, string(js))
 	return wrap("put estop", err)
 }
