@@ -54,6 +54,22 @@ func (l *memLedger) Append(ctx context.Context, ev ledger.Event) (ledger.Entry, 
 	if err := ctx.Err(); err != nil {
 		return ledger.Entry{}, codes.Wrap(codes.LedgerUnavailable, "append cancelled", context.Cause(ctx))
 	}
+	return l.appendLocked(ev)
+}
+
+// appendLocked appends one event (caller holds mu): a caller-chosen
+// event id already recorded is ErrDuplicateEvent, as in the real stores.
+func (l *memLedger) appendLocked(ev ledger.Event) (ledger.Entry, error) {
+	id := ev.EventID
+	if id == "" {
+		id = uuid.Must(uuid.NewV7()).String()
+	} else {
+		for _, e := range l.entries {
+			if e.EventID == id {
+				return ledger.Entry{}, ledger.ErrDuplicateEvent
+			}
+		}
+	}
 	if ev.Guard != nil {
 		if err := ev.Guard(); err != nil {
 			return ledger.Entry{}, err
@@ -63,10 +79,41 @@ func (l *memLedger) Append(ctx context.Context, ev ledger.Event) (ledger.Entry, 
 	if err != nil {
 		return ledger.Entry{}, err
 	}
-	e := ledger.Entry{EventID: uuid.Must(uuid.NewV7()).String(), SequenceNumber: uint64(len(l.entries) + 1),
+	e := ledger.Entry{EventID: id, SequenceNumber: uint64(len(l.entries) + 1),
 		EventType: ev.EventType, AgentID: ev.AgentID, TokenID: ev.TokenID, Payload: payload, Hash: fmt.Sprintf("%064x", len(l.entries)+1)}
 	l.entries = append(l.entries, e)
 	return e, nil
+}
+
+func (l *memLedger) GetByEventID(_ context.Context, id string) (ledger.Entry, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, e := range l.entries {
+		if e.EventID == id {
+			return e, nil
+		}
+	}
+	return ledger.Entry{}, ledger.ErrNotFound
+}
+
+// batchLedger is memLedger with AppendBatch (one lock for the batch,
+// per-event errors, all-or-nothing failure), like filestore and pgledger.
+type batchLedger struct{ *memLedger }
+
+func (l batchLedger) AppendBatch(ctx context.Context, evs []ledger.Event) ([]ledger.Entry, []error, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.fail != nil {
+		return nil, nil, l.fail
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, codes.Wrap(codes.LedgerUnavailable, "append cancelled", context.Cause(ctx))
+	}
+	entries, errs := make([]ledger.Entry, len(evs)), make([]error, len(evs))
+	for i, ev := range evs {
+		entries[i], errs[i] = l.appendLocked(ev)
+	}
+	return entries, errs, nil
 }
 
 func (l *memLedger) all() []ledger.Entry {

@@ -298,7 +298,7 @@ func (p *Pipeline) record(ctx context.Context, req *Request, st *State, o Outcom
 			p.Escalator.Abandon(context.WithoutCancel(ctx), esc, "the ledger could not record the escalation")
 		}
 	} else {
-		entry, err = p.Ledger.Append(actx, ev)
+		entry, err = p.appendDecision(actx, req, ev, charged)
 	}
 	if err != nil {
 		if o.Verdict == Allow && (errors.Is(err, estop.ErrTripped) || errors.Is(context.Cause(ctx), estop.ErrTripped)) {

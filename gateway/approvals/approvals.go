@@ -85,6 +85,11 @@ type Service struct {
 	Signer    gateway.AttestSigner
 	Facts     Facts
 	Hub       *Hub // may be nil (no streams)
+	// Charger, if set, charges a granted action like the pipeline charges
+	// an allow (same price, key intercept:<requestId>): pending, its
+	// economy.charged event in the approval.granted batch, refunded if the
+	// allow is not released.
+	Charger gateway.Charger
 
 	// mu serialises state transitions (votes, grants, expiry, cancellation)
 	// so that each transition is recorded once in the ledger.
@@ -395,12 +400,45 @@ func (s *Service) grant(ctx context.Context, a store.Approval, x extra, standing
 	if standingForMs > 0 {
 		payload["standingUntil"] = now.UnixMilli() + standingForMs
 	}
+	// Charge the action now that it is to be allowed (after the re-check,
+	// before the allow commits), as the pipeline charges an allow.
+	var charged gateway.Charge
+	if s.Charger != nil {
+		c, err := s.Charger.Charge(ctx, req, a.Tier, now)
+		if err != nil {
+			if codes.Of(err) == codes.InsufficientBalance {
+				var ce *codes.Error
+				msg := "the agent's balance does not cover the action"
+				if errors.As(err, &ce) {
+					msg = ce.Message
+				}
+				return s.resolve(ctx, a, Denied, codes.InsufficientBalance, msg)
+			}
+			return a, err // nothing changed: the approval stays pending
+		}
+		charged = c
+	}
+	refund := func() {
+		if charged.Amount > 0 {
+			if err := gateway.RefundCharge(ctx, s.Charger, s.Ledger, charged, "the approval's allow was not released", now); err != nil {
+				s.Log.Error("economy refund (the reconciler will retry)", "agentId", charged.AgentID, "key", charged.Key, "err", err)
+			}
+		}
+	}
 	ev := ledger.Event{EventType: "approval.granted", AgentID: a.AgentID, TokenID: a.TokenID, Payload: payload}
 	if s.Breaker != nil {
 		ev.Guard = s.Breaker.Guard
 	}
-	entry, err := s.Ledger.Append(ctx, ev)
+	var entry ledger.Entry
+	var err error
+	if charged.Amount > 0 {
+		payload["charged"] = charged.Amount
+		entry, err = gateway.AppendCharged(ctx, s.Ledger, ev, gateway.ChargedEvent(charged, a.RequestID, a.TokenID, map[string]any{"approvalId": a.ApprovalID}), s.Log)
+	} else {
+		entry, err = s.Ledger.Append(ctx, ev)
+	}
 	if err != nil {
+		refund()
 		if errors.Is(err, estop.ErrTripped) {
 			return s.resolve(ctx, a, Cancelled, codes.ApprovalCancelled, "e-stop tripped before the approval committed")
 		}
@@ -410,6 +448,7 @@ func (s *Service) grant(ctx context.Context, a store.Approval, x extra, standing
 		// Committed before the trip entry, but the e-stop is now engaged:
 		// the allow is not released.
 		s.record(ctx, "policy.superseded", a, map[string]any{"requestId": a.RequestID, "approvalId": a.ApprovalID, "sequence": entry.SequenceNumber, "code": string(codes.EstopEngaged)})
+		refund()
 		return s.resolve(ctx, a, Cancelled, codes.ApprovalCancelled, "e-stop tripped while the approval committed")
 	}
 	leafTier, tokenID := a.Tier, a.TokenID
@@ -422,7 +461,16 @@ func (s *Service) grant(ctx context.Context, a store.Approval, x extra, standing
 	if err != nil {
 		s.Log.Error("attestation", "err", err)
 		s.record(ctx, "policy.superseded", a, map[string]any{"requestId": a.RequestID, "approvalId": a.ApprovalID, "sequence": entry.SequenceNumber, "code": string(codes.InternalError)})
+		refund()
 		return s.resolve(ctx, a, Denied, codes.InternalError, "attestation could not be signed")
+	}
+	if charged.Amount > 0 {
+		// The allow is released (its economy.charged event committed with
+		// approval.granted). A failed store update below does not undo it:
+		// a concurrent grant on another replica may be the one delivered.
+		if err := s.Charger.Settle(context.WithoutCancel(ctx), charged); err != nil {
+			s.Log.Warn("economy settle (the reconciler will)", "agentId", charged.AgentID, "key", charged.Key, "err", err)
+		}
 	}
 	rid, aid := a.RequestID, a.ApprovalID
 	d := api.Decision{

@@ -2,7 +2,9 @@
 // (balances in integer credits), a price list prices allowed actions per
 // resource pattern, action and tier, and every allowed intercept is
 // charged through the store's idempotent, atomic balance change before its
-// decision commits (gateway.Charger). Agents also pay for services with
+// decision commits (gateway.Charger), as a pending charge settled once the
+// ledger holds its economy.charged event; Reconciler settles or refunds
+// the charges a crash left pending. Agents also pay for services with
 // idempotency keys.
 //
 // Price is pure. Service keeps the price list in memory (an atomic
@@ -166,14 +168,19 @@ func (s *Service) Charge(ctx context.Context, req *gateway.Request, tier int, no
 		return gateway.Charge{}, nil
 	}
 	key := InterceptKey(req.RequestID)
-	tx, _, err := s.Store.Charge(ctx, req.AgentID, amount, key, req.Action+" "+truncate(req.Resource, 200), now)
+	tx, _, err := s.Store.ChargePending(ctx, req.AgentID, amount, key, req.Action+" "+truncate(req.Resource, 200), now)
 	if errors.Is(err, store.ErrInsufficientBalance) {
 		return gateway.Charge{}, codes.New(codes.InsufficientBalance, fmt.Sprintf("the action costs %d credits, more than the agent's balance", amount))
 	}
 	if err != nil {
 		return gateway.Charge{}, err
 	}
-	return gateway.Charge{AgentID: req.AgentID, Key: key, TxID: tx.TxID, Amount: amount, Balance: tx.BalanceAfter}, nil
+	return gateway.Charge{AgentID: req.AgentID, Key: key, TxID: tx.TxID, Amount: -tx.Amount, Balance: tx.BalanceAfter}, nil
+}
+
+// Settle implements gateway.Charger.
+func (s *Service) Settle(ctx context.Context, c gateway.Charge) error {
+	return s.Store.SettleCharge(ctx, c.AgentID, c.Key)
 }
 
 // Refund implements gateway.Charger.

@@ -43,8 +43,11 @@ type Gateway struct {
 	Ledger    ledger.Store
 	Keys      *attest.Keyset
 	Approvals *approvals.Service
-	Log       *slog.Logger
-	closers   []func() error
+	// Reconciler settles or refunds the economy's pending charges (nil
+	// without an economy); Background runs it.
+	Reconciler *economy.Reconciler
+	Log        *slog.Logger
+	closers    []func() error
 	// background is started by Background (the replicated backend's sync).
 	background []func(ctx context.Context)
 }
@@ -246,6 +249,13 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 	ops, err := operatorPlane(ctx, st, p, feed.Anomalous)
 	if err != nil {
 		return fail(err)
+	}
+	if ops.Economy != nil {
+		// Approved escalations are charged like allows; the reconciler
+		// resolves the charges a crash left pending (every replica runs it).
+		g.Approvals.Charger = ops.Economy
+		g.Reconciler = &economy.Reconciler{Service: ops.Economy, Ledger: lg, Clock: clock, Log: log}
+		g.background = append(g.background, g.Reconciler.Run)
 	}
 	p.Observer = func(req *gateway.Request, res *gateway.Result) {
 		metrics.Observe(res)
