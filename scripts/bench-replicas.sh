@@ -4,6 +4,7 @@
 # sint-bench at the same time. Prints each replica's summary and the sum.
 #
 #   scripts/bench-replicas.sh [replicas=2] [clients-per-replica=32] [duration=10s]
+#   PPROF=/some/dir scripts/bench-replicas.sh …   also saves a CPU profile of replica 0
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-2}; clients=${2:-32}; dur=${3:-10s}
@@ -22,7 +23,7 @@ key=$(bin/sint-gateway init --data-dir "$work/gw0" --json | python3 -c 'import j
 for i in $(seq 0 $((n-1))); do
   if [ "$i" -gt 0 ]; then mkdir -p "$work/gw$i"; cp "$work/gw0"/{keys.json,config.json} "$work/gw$i"/; cp "$work/gw0"/*.db "$work/gw$i"/ 2>/dev/null || true; fi
   bin/sint-gateway serve --data-dir "$work/gw$i" --listen 127.0.0.1:$((18180+i)) --store "$url" --redis "$SINT_TEST_REDIS_ADDR" \
-    --policy internal/app/testdata/policy.yaml --log-level warn >"$work/gw$i.log" 2>&1 &
+    --policy internal/app/testdata/policy.yaml --log-level warn ${PPROF:+--pprof 127.0.0.1:$((16060+i))} >"$work/gw$i.log" 2>&1 &
   pids+=($!)
 done
 for i in $(seq 0 $((n-1))); do
@@ -34,6 +35,9 @@ for i in $(seq 0 $((n-1))); do
   bin/sint-bench run --url "http://127.0.0.1:$((18180+i))" --api-key "$key" --clients "$clients" --agents 8 --duration "$dur" --json >"$work/bench$i.json" &
   bpids+=($!)
 done
+if [ -n "${PPROF:-}" ]; then  # PPROF=dir: a 4 s CPU profile of replica 0 mid-run
+  sleep 1; curl -fs "http://127.0.0.1:16060/debug/pprof/profile?seconds=4" -o "$PPROF/replica0.prof" || true
+fi
 wait "${bpids[@]}" || { keep_logs; exit 1; }
 python3 - "$work" "$n" <<'PY'
 import json, sys
