@@ -10,6 +10,11 @@ import (
 // is below the amount; nothing is written.
 var ErrInsufficientBalance = errors.New("store: insufficient balance")
 
+// ErrChargeRefunded is returned by ChargePending when the key's charge
+// exists but was refunded: the caller's earlier attempt was not delivered,
+// and a new attempt must be charged under a new key.
+var ErrChargeRefunded = errors.New("store: the charge under this key was refunded")
+
 // Account is an agent's balance in integer credits.
 type Account struct {
 	AgentID   string    `json:"agentId"`
@@ -71,7 +76,8 @@ type Economy interface {
 	// yet to record. The caller settles it with SettleCharge once the
 	// ledger holds the charge's record (or its refund); PendingCharges
 	// finds those left pending by a crash. A replay returns the first
-	// transaction as it stands (possibly settled).
+	// transaction as it stands (possibly settled), or ErrChargeRefunded if
+	// that charge was refunded.
 	ChargePending(ctx context.Context, agentID string, amount int64, key, memo string, at time.Time) (tx Transaction, replayed bool, err error)
 	// SettleCharge clears the pending mark of the charge recorded under
 	// key. Idempotent (settling a settled charge changes nothing);

@@ -157,6 +157,10 @@ func (s *Service) SetPrices(ctx context.Context, p store.Prices, now time.Time) 
 	return out, nil
 }
 
+// MaxChargeAttempts bounds the charges of one request id whose earlier
+// attempts were refunded (keys intercept:<id>, intercept:<id>#2, …).
+const MaxChargeAttempts = 8
+
 // InterceptKey is the idempotency key of the charge for an intercept.
 func InterceptKey(requestID string) string { return "intercept:" + requestID }
 
@@ -168,7 +172,15 @@ func (s *Service) Charge(ctx context.Context, req *gateway.Request, tier int, no
 		return gateway.Charge{}, nil
 	}
 	key := InterceptKey(req.RequestID)
-	tx, _, err := s.Store.ChargePending(ctx, req.AgentID, amount, key, req.Action+" "+truncate(req.Resource, 200), now)
+	memo := req.Action + " " + truncate(req.Resource, 200)
+	tx, _, err := s.Store.ChargePending(ctx, req.AgentID, amount, key, memo, now)
+	// An earlier attempt for this request was charged and refunded (its
+	// allow was not delivered, e.g. an approval grant whose ledger append
+	// failed): this attempt is charged anew, under the next key.
+	for n := 2; errors.Is(err, store.ErrChargeRefunded) && n <= MaxChargeAttempts; n++ {
+		key = InterceptKey(req.RequestID) + "#" + strconv.Itoa(n)
+		tx, _, err = s.Store.ChargePending(ctx, req.AgentID, amount, key, memo, now)
+	}
 	if errors.Is(err, store.ErrInsufficientBalance) {
 		return gateway.Charge{}, codes.New(codes.InsufficientBalance, fmt.Sprintf("the action costs %d credits, more than the agent's balance", amount))
 	}

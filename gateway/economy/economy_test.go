@@ -132,6 +132,21 @@ func TestServiceCharge(t *testing.T) {
 			t.Fatalf("balance after refund %d", acc.Balance)
 		}
 	})
+	t.Run("retry/after-refund-charged-anew", func(t *testing.T) {
+		// r1 was charged and refunded above: an attempt that is delivered
+		// this time pays, under the next key, and its retries replay it.
+		c, err := s.Charge(ctx, req("r1"), 3, now)
+		if err != nil || c.Key != InterceptKey("r1")+"#2" || c.Balance != 2 {
+			t.Fatalf("%+v %v", c, err)
+		}
+		again, err := s.Charge(ctx, req("r1"), 3, now)
+		if err != nil || again.TxID != c.TxID {
+			t.Fatalf("retry: %+v %v", again, err)
+		}
+		if err := s.Refund(ctx, c, now); err != nil {
+			t.Fatal(err)
+		}
+	})
 	t.Run("free/no-store-write", func(t *testing.T) {
 		c, err := s.Charge(ctx, req("r2"), 1, now)
 		if err != nil || c.Amount != 0 {

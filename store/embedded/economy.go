@@ -83,6 +83,14 @@ func econBuckets(tx *bolt.Tx) (acc, txs, keys *bolt.Bucket, err error) {
 // change(balance, exists) → (amount, kind, error), then write.
 func (s *Store) apply(ctx context.Context, op, agentID, key, memo string, at time.Time, pending bool,
 	change func(tx *bolt.Tx, balance int64, exists bool) (amount int64, kind string, err error)) (store.Transaction, bool, error) {
+	return s.applyReplay(ctx, op, agentID, key, memo, at, pending, nil, change)
+}
+
+// applyReplay is apply with a check of a replayed key in the same
+// transaction (replay non-nil).
+func (s *Store) applyReplay(ctx context.Context, op, agentID, key, memo string, at time.Time, pending bool,
+	replay func(keys *bolt.Bucket) error,
+	change func(tx *bolt.Tx, balance int64, exists bool) (amount int64, kind string, err error)) (store.Transaction, bool, error) {
 	if err := checkEcon(agentID, key, memo); err != nil {
 		return store.Transaction{}, false, wrap(op, err)
 	}
@@ -101,6 +109,9 @@ func (s *Store) apply(ctx context.Context, op, agentID, key, memo string, at tim
 				return fmt.Errorf("decode transaction: %w", err)
 			}
 			out, replayed = r.tx(agentID), true
+			if replay != nil {
+				return replay(keys)
+			}
 			return nil
 		}
 		var a accountRec
@@ -240,7 +251,16 @@ func (s *Store) charge(ctx context.Context, agentID string, amount int64, key, m
 	if amount <= 0 {
 		return store.Transaction{}, false, wrap("charge", fmt.Errorf("%w: amount must be positive", check.ErrInvalid))
 	}
-	return s.apply(ctx, "charge", agentID, key, memo, at, pending, func(_ *bolt.Tx, cur int64, _ bool) (int64, string, error) {
+	var replay func(keys *bolt.Bucket) error
+	if pending {
+		replay = func(keys *bolt.Bucket) error {
+			if keys.Get(append(lp(agentID), "refund:"+key...)) != nil {
+				return store.ErrChargeRefunded
+			}
+			return nil
+		}
+	}
+	return s.applyReplay(ctx, "charge", agentID, key, memo, at, pending, replay, func(_ *bolt.Tx, cur int64, _ bool) (int64, string, error) {
 		if cur < amount {
 			return 0, "", store.ErrInsufficientBalance
 		}

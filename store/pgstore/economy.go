@@ -48,6 +48,14 @@ func scanTx(r pgx.Row) (store.Transaction, error) {
 // false when there is no account) and returns the signed amount and kind.
 func (s *Store) apply(ctx context.Context, op, agentID, key, memo string, at time.Time, create, pending bool,
 	change func(ctx context.Context, tx pgx.Tx, balance int64, exists bool) (int64, string, error)) (store.Transaction, bool, error) {
+	return s.applyReplay(ctx, op, agentID, key, memo, at, create, pending, nil, change)
+}
+
+// applyReplay is apply with a check of a replayed key in the same
+// transaction, under the account row lock (replay non-nil).
+func (s *Store) applyReplay(ctx context.Context, op, agentID, key, memo string, at time.Time, create, pending bool,
+	replay func(ctx context.Context, tx pgx.Tx) error,
+	change func(ctx context.Context, tx pgx.Tx, balance int64, exists bool) (int64, string, error)) (store.Transaction, bool, error) {
 	if err := checkEcon(agentID, key, memo); err != nil {
 		return store.Transaction{}, false, wrap(op, err)
 	}
@@ -71,6 +79,9 @@ func (s *Store) apply(ctx context.Context, op, agentID, key, memo string, at tim
 		prev, err := scanTx(tx.QueryRow(ctx, "SELECT "+txCols+" FROM econ_transactions WHERE agent_id = $1 AND idempotency_key = $2", agentID, key))
 		if err == nil {
 			out, replayed = prev, true
+			if replay != nil {
+				return replay(ctx, tx)
+			}
 			return nil
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
@@ -157,7 +168,20 @@ func (s *Store) charge(ctx context.Context, agentID string, amount int64, key, m
 	if amount <= 0 {
 		return store.Transaction{}, false, wrap("charge", fmt.Errorf("%w: amount must be positive", check.ErrInvalid))
 	}
-	return s.apply(ctx, "charge", agentID, key, memo, at, false, pending, func(_ context.Context, _ pgx.Tx, cur int64, _ bool) (int64, string, error) {
+	var replay func(ctx context.Context, tx pgx.Tx) error
+	if pending {
+		replay = func(ctx context.Context, tx pgx.Tx) error {
+			var refunded bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM econ_transactions WHERE agent_id = $1 AND idempotency_key = $2)`, agentID, "refund:"+key).Scan(&refunded); err != nil {
+				return err
+			}
+			if refunded {
+				return store.ErrChargeRefunded
+			}
+			return nil
+		}
+	}
+	return s.applyReplay(ctx, "charge", agentID, key, memo, at, false, pending, replay, func(_ context.Context, _ pgx.Tx, cur int64, _ bool) (int64, string, error) {
 		if cur < amount {
 			return 0, "", store.ErrInsufficientBalance
 		}

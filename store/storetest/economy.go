@@ -126,6 +126,11 @@ func RunEconomy(t *testing.T, open EconomyOpener) {
 		}
 		equal(t, "after settle", keys, []string{"b1/intercept:r2", "a1/intercept:r3"})
 		must(t, s.SettleCharge(ctx, "b1", "intercept:r2"))
+		_, _, err = s.ChargePending(ctx, "b1", 20, "intercept:r2", "", base)
+		wantErr(t, "pending replay of a refunded charge", err, store.ErrChargeRefunded)
+		_, rep, err = s.Charge(ctx, "b1", 20, "intercept:r2", "", base)
+		must(t, err)
+		equal(t, "a plain replay is a replay", rep, true)
 		txs, err := s.ListTransactions(ctx, agent, 0)
 		must(t, err)
 		for _, x := range txs {
