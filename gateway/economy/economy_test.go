@@ -162,7 +162,13 @@ func TestServiceCharge(t *testing.T) {
 
 // BenchmarkChargeEmbedded is one priced intercept's charge on the durable
 // embedded store (one bbolt commit with fsync per charge when alone).
-func BenchmarkChargeEmbedded(b *testing.B) {
+func BenchmarkChargeEmbedded(b *testing.B) { benchCharge(b, false) }
+
+// BenchmarkChargeSettleEmbedded adds the settle that follows a delivered
+// allow (a second, group-committed store write).
+func BenchmarkChargeSettleEmbedded(b *testing.B) { benchCharge(b, true) }
+
+func benchCharge(b *testing.B, settle bool) {
 	st, err := embedded.Open(filepath.Join(b.TempDir(), "s.db"))
 	if err != nil {
 		b.Fatal(err)
@@ -181,9 +187,16 @@ func BenchmarkChargeEmbedded(b *testing.B) {
 		for pb.Next() {
 			id := fmt.Sprint(time.Now().UnixNano(), rand.Int64())
 			r := &gateway.Request{InterceptRequest: api.InterceptRequest{RequestID: id, AgentID: "agent", Resource: "ros:///cmd_vel", Action: "publish"}}
-			if _, err := s.Charge(ctx, r, 3, now); err != nil {
+			c, err := s.Charge(ctx, r, 3, now)
+			if err != nil {
 				b.Error(err)
 				return
+			}
+			if settle {
+				if err := s.Settle(ctx, c); err != nil {
+					b.Error(err)
+					return
+				}
 			}
 		}
 	})
