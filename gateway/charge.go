@@ -193,21 +193,29 @@ func (p *Pipeline) appendDecision(ctx context.Context, req *Request, ev ledger.E
 	return AppendCharged(ctx, p.Ledger, ev, ChargedEvent(c, req.RequestID, ev.TokenID, nil), p.Log)
 }
 
-// settleCharge runs after the decision was answered: a delivered allow
+// settleCharge runs after the decision was decided: a delivered allow
 // (its economy.charged event is in the ledger already) is settled,
-// anything else is refunded. A failure leaves the charge pending for the
-// reconciler.
+// anything else is refunded. Both run off the request's path (Drain waits
+// for them) so that neither the allow nor a deny preempted by an e-stop
+// waits for the store; a failure, or a stop before they ran, leaves the
+// charge pending for the reconciler.
 func (p *Pipeline) settleCharge(ctx context.Context, c Charge, res *Result, now time.Time) {
 	if c.Amount <= 0 {
 		return
 	}
-	if res.Body.Decision == "allow" {
-		if err := p.Charger.Settle(context.WithoutCancel(ctx), c); err != nil {
-			p.Log.Warn("economy settle (the reconciler will)", "agentId", c.AgentID, "key", c.Key, "err", err)
+	ctx = context.WithoutCancel(ctx)
+	allow := res.Body.Decision == "allow"
+	p.pending.Add(1)
+	go func() {
+		defer p.pending.Done()
+		if allow {
+			if err := p.Charger.Settle(ctx, c); err != nil {
+				p.Log.Warn("economy settle (the reconciler will)", "agentId", c.AgentID, "key", c.Key, "err", err)
+			}
+			return
 		}
-		return
-	}
-	if err := RefundCharge(ctx, p.Charger, p.Ledger, c, "the allow was not delivered", now); err != nil {
-		p.Log.Error("economy refund (the reconciler will retry)", "agentId", c.AgentID, "key", c.Key, "err", err)
-	}
+		if err := RefundCharge(ctx, p.Charger, p.Ledger, c, "the allow was not delivered", now); err != nil {
+			p.Log.Error("economy refund (the reconciler will retry)", "agentId", c.AgentID, "key", c.Key, "err", err)
+		}
+	}()
 }

@@ -81,6 +81,7 @@ func TestPipelineCharger(t *testing.T) {
 			f.p.Charger = ch
 			in := f.input(nil)
 			res := f.p.Intercept(t.Context(), in)
+			f.p.Drain()
 			if res.Body.Decision != "allow" || ch.balance != 2 {
 				t.Fatalf("%s %v balance %d", res.Body.Decision, res.Body.Code, ch.balance)
 			}
@@ -133,6 +134,7 @@ func TestPipelineCharger(t *testing.T) {
 		f.p.Charger = ch
 		f.l.fail = errBoom
 		res := f.p.Intercept(t.Context(), f.input(nil))
+		f.p.Drain()
 		if res.Body.Decision != "deny" || *res.Body.Code != "LEDGER_UNAVAILABLE" {
 			t.Fatalf("%+v", res.Body)
 		}
@@ -152,6 +154,7 @@ func TestPipelineCharger(t *testing.T) {
 		f.p.Charger = ch
 		f.p.Signer = failingSigner{}
 		res := f.p.Intercept(t.Context(), f.input(nil))
+		f.p.Drain()
 		if res.Body.Decision != "deny" || *res.Body.Code != "INTERNAL_ERROR" {
 			t.Fatalf("%+v", res.Body)
 		}

@@ -51,6 +51,7 @@ func TestEconomyChargeAtomicity(t *testing.T) {
 	}
 	pending := func() int {
 		t.Helper()
+		h.g.Pipeline.Drain() // settles run after the answer
 		p, err := h.g.Reconciler.Service.Store.PendingCharges(context.Background(), h.clock.Now().Add(time.Hour), 0)
 		if err != nil {
 			t.Fatal(err)
