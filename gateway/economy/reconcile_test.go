@@ -279,6 +279,23 @@ func testReconciler(t *testing.T, b backend) {
 			t.Fatalf("balance %d refunds %d refund events %d pending %d", b, refunds, ev, p)
 		}
 	})
+	t.Run("retry/charged-event-recorded-once", func(t *testing.T) {
+		r := newRecRig(t, b)
+		c := r.charge(t, "r1")
+		for i := range 2 {
+			e, err := gateway.AppendCharged(t.Context(), r.l, r.decision("r1"), gateway.ChargedEvent(c, "r1", "", nil), nil)
+			if err != nil {
+				t.Fatalf("attempt %d: %v", i, err)
+			}
+			next, err := r.l.Get(t.Context(), e.SequenceNumber+1)
+			if i == 0 && (err != nil || next.EventType != "economy.charged") {
+				t.Fatalf("entry after the decision: %s %v", next.EventType, err)
+			}
+		}
+		if n, d := r.count(t, "economy.charged"), r.count(t, "policy.evaluated"); n != 1 || d != 2 {
+			t.Fatalf("charged events %d decisions %d", n, d)
+		}
+	})
 	t.Run("settled/not-revisited", func(t *testing.T) {
 		r := newRecRig(t, b)
 		c := r.charge(t, "r1")
