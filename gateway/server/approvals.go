@@ -75,6 +75,9 @@ func approvalView(a store.Approval) fiber.Map {
 }
 
 func (s *Server) listApprovals(c *fiber.Ctx) error {
+	if s.Approvals == nil {
+		return apiErr(503, codes.InternalError, "approvals are not available")
+	}
 	limit, _ := strconv.Atoi(c.Query("limit", "100"))
 	if limit <= 0 || limit > 1000 {
 		limit = 100
@@ -91,6 +94,9 @@ func (s *Server) listApprovals(c *fiber.Ctx) error {
 }
 
 func (s *Server) getApproval(c *fiber.Ctx) error {
+	if s.Approvals == nil {
+		return apiErr(503, codes.InternalError, "approvals are not available")
+	}
 	a, err := s.Approvals.Get(c.UserContext(), strings.Clone(c.Params("id")))
 	if err != nil {
 		return storeErr(err, "approval")
