@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -96,26 +97,9 @@ func RefundedEvent(c Charge, reason string) ledger.Event {
 // ledger does) charged is appended on its own after ev; if that fails
 // too the charge stays pending and the reconciler refunds it later.
 func AppendCharged(ctx context.Context, l Ledger, ev, charged ledger.Event, log *slog.Logger) (ledger.Entry, error) {
-	written := false
-	guard := ev.Guard
-	ev.Guard = func() error {
-		if guard != nil {
-			if err := guard(); err != nil {
-				return err
-			}
-		}
-		written = true
-		return nil
-	}
-	charged.Guard = func() error {
-		if !written {
-			return errChargeNotRecorded
-		}
-		return nil
-	}
 	var entry ledger.Entry
 	if ba, ok := l.(batchAppender); ok {
-		entries, errs, err := ba.AppendBatch(ctx, []ledger.Event{ev, charged})
+		entries, errs, err := ba.AppendBatch(ctx, chainGuards([]ledger.Event{ev, charged}))
 		if err != nil {
 			return ledger.Entry{}, err
 		}
@@ -147,7 +131,33 @@ func logOrDiscard(l *slog.Logger) *slog.Logger {
 	return l
 }
 
-var errChargeNotRecorded = codes.New(codes.LedgerUnavailable, "the decision of the charge was not recorded")
+// chainGuards returns evs with guards such that each event is written only
+// if the one before it passed its own guard: a batch then never holds a
+// later event without the earlier ones (a decision without its approval,
+// a charge without its decision). Guards run in batch order at the
+// ledger's serialisation point.
+func chainGuards(evs []ledger.Event) []ledger.Event {
+	out := slices.Clone(evs)
+	passed := make([]bool, len(out))
+	for i := range out {
+		own := out[i].Guard
+		out[i].Guard = func() error {
+			if i > 0 && !passed[i-1] {
+				return errEarlierNotRecorded
+			}
+			if own != nil {
+				if err := own(); err != nil {
+					return err
+				}
+			}
+			passed[i] = true
+			return nil
+		}
+	}
+	return out
+}
+
+var errEarlierNotRecorded = codes.New(codes.LedgerUnavailable, "an earlier event of the batch was not recorded")
 
 // RefundCharge gives back c (an allow that was not delivered): the
 // store's refund (idempotent), its economy.refunded event (once, by its

@@ -340,12 +340,13 @@ func (p *Pipeline) record(ctx context.Context, req *Request, st *State, o Outcom
 
 // appendWith appends before..., then ev, in one batch when the ledger
 // batches (one group commit; in PostgreSQL one transaction), and returns
-// ev's entry. Any failure is the failure of ev: the caller treats the
-// decision as unrecorded.
+// ev's entry. ev is written only if every event before it is
+// (chainGuards), so any failure is the failure of ev: the caller treats
+// the decision as unrecorded.
 func (p *Pipeline) appendWith(ctx context.Context, before []ledger.Event, ev ledger.Event) (ledger.Entry, error) {
 	evs := append(append(make([]ledger.Event, 0, len(before)+1), before...), ev)
 	if ba, ok := p.Ledger.(batchAppender); ok {
-		entries, errs, err := ba.AppendBatch(ctx, evs)
+		entries, errs, err := ba.AppendBatch(ctx, chainGuards(evs))
 		if err != nil {
 			return ledger.Entry{}, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/sintgate/sintgate/codes"
 	"github.com/sintgate/sintgate/estop"
+	"github.com/sintgate/sintgate/ledger"
 	"github.com/sintgate/sintgate/tokens/tokentest"
 )
 
@@ -248,4 +250,40 @@ func TestEscalationRecordedWithDecision(t *testing.T) {
 			t.Fatalf("abandoned %v, want one", esc.abandoned)
 		}
 	})
+}
+
+// TestChainGuards: in a chained batch an event is written only if the one
+// before it was, whichever of them refuses.
+func TestChainGuards(t *testing.T) {
+	refuse := func() error { return errBoom }
+	cases := []struct {
+		name    string
+		guards  []func() error
+		written []bool
+	}{
+		{"write/all", []func() error{nil, nil, nil}, []bool{true, true, true}},
+		{"skip/first-refused-none-written", []func() error{refuse, nil, nil}, []bool{false, false, false}},
+		{"skip/middle-refused-rest-not-written", []func() error{nil, refuse, nil}, []bool{true, false, false}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			l := batchLedger{&memLedger{}}
+			var evs []ledger.Event
+			for i, g := range tc.guards {
+				evs = append(evs, ledger.Event{EventType: "test.event", AgentID: "a", Payload: map[string]any{"i": i}, Guard: g})
+			}
+			_, errs, err := l.AppendBatch(context.Background(), chainGuards(evs))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, want := range tc.written {
+				if (errs[i] == nil) != want {
+					t.Fatalf("event %d written=%v, want %v (%v)", i, errs[i] == nil, want, errs[i])
+				}
+			}
+			if n := len(l.all()); n != strings.Count(fmt.Sprint(tc.written), "true") {
+				t.Fatalf("%d entries in the ledger", n)
+			}
+		})
+	}
 }
