@@ -404,6 +404,31 @@ func TestFleet(t *testing.T) {
 		if st := f.call(b, "POST", "/v1/estop/reset", map[string]string{"reason": "test"}, nil); st != 200 {
 			t.Fatalf("reset on B: %d", st)
 		}
+		// A tripped row that names no source at all still trips every
+		// replica (fail safe); each is then reset directly.
+		for i, g := range f.gws {
+			waitUntil(t, fmt.Sprintf("replica %d to re-arm after B's reset", i), func() bool {
+				var s struct{ State string }
+				f.call(g, "GET", "/v1/estop", nil, &s)
+				return s.State == "armed"
+			})
+		}
+		time.Sleep(5 * time.Millisecond)
+		if err := pg.PutEstop(ctx, store.EstopState{State: "tripped", Epoch: 9999, Since: time.Now().UnixMilli(), Reason: "no sources", Sources: []store.EstopSource{}}); err != nil {
+			t.Fatal(err)
+		}
+		for i, g := range f.gws {
+			waitUntil(t, fmt.Sprintf("replica %d to trip from a row without sources", i), func() bool {
+				var s struct{ State string }
+				f.call(g, "GET", "/v1/estop", nil, &s)
+				return s.State == "tripped"
+			})
+		}
+		for i, g := range f.gws {
+			if st := f.call(g, "POST", "/v1/estop/reset", map[string]string{"reason": "test"}, nil); st != 200 {
+				t.Fatalf("reset replica %d: %d", i, st)
+			}
+		}
 		for i, g := range f.gws {
 			waitUntil(t, fmt.Sprintf("replica %d to allow again", i), func() bool {
 				d, _, _ := intercept(f.hc, g, "fleet-agent", moveBody("fleet-agent", tok.Claims.TokenID))

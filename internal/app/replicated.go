@@ -275,10 +275,18 @@ func (f *fleet) convergeEstop(ctx context.Context, st store.EstopState) {
 	lastMs := local.Since.UnixMilli()
 	switch st.State {
 	case "tripped":
-		for _, src := range st.Sources {
+		// A row not in fleet form (a source that is not a trip id, or none
+		// at all) still trips, fail safe, under a trip id of its own that
+		// this replica's fleet-form save passes on to the others.
+		storeID := "store/" + fmt.Sprint(st.Epoch)
+		sources := st.Sources
+		if len(sources) == 0 {
+			sources = []store.EstopSource{{ID: storeID, Since: st.Since}}
+		}
+		for _, src := range sources {
 			id := src.ID
 			if src.Kind != estop.KindReplica {
-				id = "store" // a row not in fleet form: trip anyway (fail safe)
+				id = storeID
 			} else if !strings.Contains(id, "/") || strings.HasPrefix(id, f.id+"/") {
 				continue // the writer's own bus condition, or this replica's own trip
 			}
