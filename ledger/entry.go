@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -393,6 +394,9 @@ func ValidateEvent(ev *Event) error {
 		return invalid("agentId is empty, too long or not UTF-8", nil)
 	case len(ev.TokenID) > MaxTokenIDBytes || !utf8.ValidString(ev.TokenID):
 		return invalid("tokenId too long or not UTF-8", nil)
+	case strings.IndexByte(ev.EventType, 0) >= 0 || strings.IndexByte(ev.AgentID, 0) >= 0 || strings.IndexByte(ev.TokenID, 0) >= 0:
+		// Every store must be able to hold them: PostgreSQL text cannot.
+		return invalid("eventType, agentId or tokenId contains U+0000", nil)
 	}
 	return nil
 }

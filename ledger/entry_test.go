@@ -305,3 +305,29 @@ func checkJCSString(t testing.TB, s string) {
 		t.Fatalf("writeJCSString(%q) = %s, reference %s", s, b.Bytes(), ref)
 	}
 }
+
+func TestValidateEvent(t *testing.T) {
+	cases := []struct {
+		name string
+		ev   Event
+		ok   bool
+	}{
+		{"ok/plain", Event{EventType: "a.b", AgentID: "x", TokenID: "t"}, true},
+		{"ok/unicode", Event{EventType: "a.\u2028", AgentID: "é😀", TokenID: ""}, true},
+		{"deny/empty-type", Event{AgentID: "x"}, false},
+		{"deny/empty-agent", Event{EventType: "a"}, false},
+		{"deny/nul-in-type", Event{EventType: "a\x00", AgentID: "x"}, false},
+		{"deny/nul-in-agent", Event{EventType: "a", AgentID: "x\x00y"}, false},
+		{"deny/nul-in-token", Event{EventType: "a", AgentID: "x", TokenID: "\x00"}, false},
+		{"deny/bad-utf8", Event{EventType: "a", AgentID: "\xff"}, false},
+		{"deny/bad-event-id", Event{EventID: "nope", EventType: "a", AgentID: "x"}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := ValidateEvent(&tc.ev)
+			if (err == nil) != tc.ok || (err != nil && codes.Of(err) != codes.MalformedRequest) {
+				t.Fatalf("ValidateEvent = %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}

@@ -270,7 +270,7 @@ func TestByteExactProperty(t *testing.T) {
 			evs[i] = ledger.Event{
 				EventType: rapid.StringN(1, -1, ledger.MaxEventTypeBytes).Filter(noNUL).Draw(rt, "type"),
 				AgentID:   rapid.StringN(1, -1, 200).Filter(noNUL).Draw(rt, "agent"),
-				TokenID:   rapid.StringN(0, -1, ledger.MaxTokenIDBytes).Draw(rt, "token"),
+				TokenID:   rapid.StringN(0, -1, ledger.MaxTokenIDBytes).Filter(noNUL).Draw(rt, "token"),
 				Payload: map[string]any{
 					str.Draw(rt, "key"): str.Draw(rt, "value"),
 					"n":                 rapid.Int64().Draw(rt, "n"),

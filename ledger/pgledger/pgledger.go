@@ -370,12 +370,6 @@ func (s *Store) stage(batch []*request) *group {
 				r.errs[i] = ledger.ErrDuplicateEvent
 				continue
 			}
-			if strings.IndexByte(p.Event.AgentID, 0) >= 0 || strings.IndexByte(p.Event.EventType, 0) >= 0 {
-				// PostgreSQL text cannot hold U+0000; refuse this event
-				// rather than fail the whole group.
-				r.errs[i] = codes.New(codes.MalformedRequest, "ledger: agentId or eventType contains U+0000")
-				continue
-			}
 			if err := ledger.RunGuard(p.Event.Guard); err != nil {
 				r.errs[i] = err
 				continue
