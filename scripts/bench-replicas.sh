@@ -18,7 +18,7 @@ url=$(echo "$SINT_TEST_PG_URL" | sed -E "s#/[a-z_]+(\?|$)#/$db\1#")
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; psql "$SINT_TEST_PG_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
-keep_logs() { for f in "$work"/gw*.log; do echo "== $f"; tail -5 "$f"; done; }
+keep_logs() { for f in "$work"/gw*.log "$work"/bench*.err; do echo "== $f"; tail -5 "$f"; done; }
 key=$(bin/sint-gateway init --data-dir "$work/gw0" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["adminApiKey"])')
 for i in $(seq 0 $((n-1))); do
   if [ "$i" -gt 0 ]; then mkdir -p "$work/gw$i"; cp "$work/gw0"/{keys.json,config.json} "$work/gw$i"/; cp "$work/gw0"/*.db "$work/gw$i"/ 2>/dev/null || true; fi
@@ -32,13 +32,15 @@ done
 echo "replicas=$n clients/replica=$clients duration=$dur load=$(cut -d' ' -f1-3 /proc/loadavg) $(nproc) cores"
 bpids=()
 for i in $(seq 0 $((n-1))); do
-  bin/sint-bench run --url "http://127.0.0.1:$((18180+i))" --api-key "$key" --clients "$clients" --agents 8 --duration "$dur" --json >"$work/bench$i.json" &
+  bin/sint-bench run --url "http://127.0.0.1:$((18180+i))" --api-key "$key" --clients "$clients" --agents 8 --duration "$dur" --json >"$work/bench$i.json" 2>"$work/bench$i.err" &
   bpids+=($!)
 done
 if [ -n "${PPROF:-}" ]; then  # PPROF=dir: a 4 s CPU profile of replica 0 mid-run
   sleep 1; curl -fs "http://127.0.0.1:16060/debug/pprof/profile?seconds=4" -o "$PPROF/replica0.prof" || true
 fi
-wait "${bpids[@]}" || { keep_logs; exit 1; }
+failed=0
+for p in "${bpids[@]}"; do wait "$p" || failed=1; done
+if [ "$failed" = 1 ]; then keep_logs; exit 1; fi
 python3 - "$work" "$n" <<'PY'
 import json, sys
 work, n = sys.argv[1], int(sys.argv[2])

@@ -26,12 +26,12 @@ func Prefix(fleet string) string { return "sint:" + fleet + ":" }
 // Replay is a gateway.ReplayCache in Redis: SET key NX PX window. A pair is
 // remembered for gateway.ReplayWindow measured by the Redis server's clock.
 type Replay struct {
-	c      redis.UniversalClient
+	c      redis.Cmdable
 	prefix string
 }
 
 // NewReplay returns a replay cache under prefix.
-func NewReplay(c redis.UniversalClient, prefix string) *Replay {
+func NewReplay(c redis.Cmdable, prefix string) *Replay {
 	return &Replay{c: c, prefix: prefix}
 }
 

@@ -35,10 +35,22 @@ func client(t testing.TB) (*redis.Client, string) {
 	return c, redisx.Prefix("test-" + hex.EncodeToString(b[:]))
 }
 
+// autoPipeline returns c's autopipeliner, the face a replicated gateway
+// gives its replay cache.
+func autoPipeline(t testing.TB, c *redis.Client) *redis.AutoPipeliner {
+	t.Helper()
+	ap, err := c.AutoPipeline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ap
+}
+
 func TestReplay(t *testing.T) {
 	c, p := client(t)
 	r := redisx.NewReplay(c, p)
 	r2 := redisx.NewReplay(c, p) // another replica
+	r3 := redisx.NewReplay(autoPipeline(t, c), p) // one that pipelines its calls
 	ctx := context.Background()
 	now := time.Now()
 	steps := []struct {
@@ -52,6 +64,9 @@ func TestReplay(t *testing.T) {
 		{"deny/other-replica-replay", r2, "a1", "req-1", false},
 		{"allow/other-agent-same-id", r2, "a2", "req-1", true},
 		{"allow/new-id", r2, "a1", "req-2", true},
+		{"deny/pipelined-replay", r3, "a1", "req-2", false},
+		{"allow/pipelined-new-id", r3, "a1", "req-3", true},
+		{"deny/replay-of-pipelined", r, "a1", "req-3", false},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
@@ -159,7 +174,7 @@ func TestRepetition(t *testing.T) {
 func TestConcurrentBudgets(t *testing.T) {
 	c, p := client(t)
 	ls := []*redisx.Limiter{redisx.NewLimiter(c, p), redisx.NewLimiter(c, p)}
-	r := []*redisx.Replay{redisx.NewReplay(c, p), redisx.NewReplay(c, p)}
+	r := []*redisx.Replay{redisx.NewReplay(c, p), redisx.NewReplay(autoPipeline(t, c), p)}
 	ctx := context.Background()
 	now := time.Now()
 	var rate, reps, fresh atomic.Int64
@@ -201,6 +216,9 @@ func TestUnreachableRedisErrors(t *testing.T) {
 	p := redisx.Prefix("down")
 	if ok, err := redisx.NewReplay(c, p).FirstSeen(ctx, "a", "r", time.Now()); err == nil || ok {
 		t.Errorf("replay: %v, %v; want false and an error", ok, err)
+	}
+	if ok, err := redisx.NewReplay(autoPipeline(t, c), p).FirstSeen(ctx, "a", "r", time.Now()); err == nil || ok {
+		t.Errorf("pipelined replay: %v, %v; want false and an error", ok, err)
 	}
 	l := redisx.NewLimiter(c, p)
 	if ok, err := l.Allow(ctx, "k", 5, time.Second, time.Now()); err == nil || ok {

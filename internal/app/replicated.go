@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -102,7 +103,11 @@ func openReplicated(ctx context.Context, o Options) (_ *Backend, err error) {
 		return nil, err
 	}
 	be.Store = &fleetStore{Store: pg, f: f}
-	be.Replay = redisx.NewReplay(rdb, prefix)
+	ap, err := rdb.AutoPipeline()
+	if err != nil {
+		return nil, fmt.Errorf("redis autopipeline: %w", err)
+	}
+	be.Replay = redisx.NewReplay(ap, prefix)
 	be.Limiter = redisx.NewLimiter(rdb, prefix)
 	be.WrapRecorder = func(next estop.Recorder) estop.Recorder {
 		return f.fanout.Recorder(ackRecorder{next: next, f: f})
@@ -130,12 +135,31 @@ func importAPIKeys(ctx context.Context, dataDir string, pg store.APIKeys) error 
 	}
 	for _, k := range keys {
 		if _, err := pg.GetAPIKey(ctx, k.ID); errors.Is(err, store.ErrNotFound) {
-			if err := pg.PutAPIKey(ctx, k); err != nil {
+			err := pg.PutAPIKey(ctx, k)
+			if errors.Is(err, store.ErrExists) {
+				// Another replica started from the same data directory
+				// imported it between our read and our write: the same key
+				// is fine, a different one under the same id is not.
+				err = sameAPIKey(ctx, pg, k)
+			}
+			if err != nil {
 				return err
 			}
 		} else if err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// sameAPIKey reports an error unless the stored key id k.ID has k's secret.
+func sameAPIKey(ctx context.Context, pg store.APIKeys, k store.APIKey) error {
+	got, err := pg.GetAPIKey(ctx, k.ID)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(got.SecretHash, k.SecretHash) {
+		return fmt.Errorf("API key %s is already in PostgreSQL with another secret", k.ID)
 	}
 	return nil
 }
