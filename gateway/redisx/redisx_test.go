@@ -49,7 +49,7 @@ func autoPipeline(t testing.TB, c *redis.Client) *redis.AutoPipeliner {
 func TestReplay(t *testing.T) {
 	c, p := client(t)
 	r := redisx.NewReplay(c, p)
-	r2 := redisx.NewReplay(c, p) // another replica
+	r2 := redisx.NewReplay(c, p)                  // another replica
 	r3 := redisx.NewReplay(autoPipeline(t, c), p) // one that pipelines its calls
 	ctx := context.Background()
 	now := time.Now()
