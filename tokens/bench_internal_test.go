@@ -62,7 +62,8 @@ var sigImpls = []struct {
 	name string
 	fn   func(pub, msg, sig []byte) bool
 }{
-	{"voi-default", sigImpl},
+	{"voi-default", plainSig},
+	{"voi-default-expanded-cache", sigImpl},
 	{"voi-zip215", func(pub, msg, sig []byte) bool {
 		return voi.VerifyWithOptions(voi.PublicKey(pub), msg, sig, &voi.Options{Verify: voi.VerifyOptionsZIP_215})
 	}},

@@ -70,6 +70,11 @@ type Reader interface {
 	List(ctx context.Context, q ledger.ListQuery) ([]ledger.Entry, *uint64, error)
 }
 
+// idleRefresh bounds how often an idle hub (no subscribers) looks up the
+// ledger size on wake-ups, and so how far behind the head a new
+// subscriber's From can be.
+const idleRefresh = 50 * time.Millisecond
+
 // DefaultBuffer is the per-subscriber buffer: a subscriber that falls this
 // many events behind is disconnected (it resumes with Last-Event-ID).
 const DefaultBuffer = 1024
@@ -85,8 +90,9 @@ type Hub struct {
 	Poll time.Duration
 	Log  *slog.Logger
 
-	wake chan struct{}
-	once sync.Once
+	wake   chan struct{}
+	once   sync.Once
+	idleAt time.Time // last idle position refresh (tailer goroutine only)
 
 	mu      sync.Mutex
 	pos     uint64 // last sequence fanned out
@@ -174,25 +180,34 @@ func (h *Hub) run(ctx context.Context) {
 	defer t.Stop()
 	defer h.closeAll()
 	for {
+		tick := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-h.wake:
 		case <-t.C:
+			tick = true
 		}
-		h.catchUp(ctx)
+		h.catchUp(ctx, tick)
 	}
 }
 
 // catchUp fans out every entry after the current position.
-func (h *Hub) catchUp(ctx context.Context) {
+func (h *Hub) catchUp(ctx context.Context, tick bool) {
 	// With nobody subscribed there is nothing to fan out: move the position
 	// to the ledger's end without reading entries (a subscriber that comes
-	// later reads everything up to its From from the ledger backlog).
+	// later reads everything up to its From from the ledger backlog, and the
+	// few entries after From from the tailer). While idle, wake-ups move it
+	// at most every idleRefresh: a size query per append would cost the
+	// ledger store a round trip per decision for no reader.
 	h.mu.Lock()
 	idle := len(h.subs) == 0
 	h.mu.Unlock()
+	if idle && !tick && time.Since(h.idleAt) < idleRefresh {
+		return
+	}
 	if idle {
+		h.idleAt = time.Now()
 		size, err := h.Ledger.Size(ctx)
 		if err == nil {
 			h.mu.Lock()
