@@ -36,6 +36,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -298,7 +299,7 @@ type sent struct {
 // group holds the argument arrays of one sint_ledger_append call.
 type group struct {
 	sent                    []sent
-	ids, check              []uuid.UUID
+	ids, check              []pgtype.UUID // binary-encoded as is (uuid.UUID goes through driver.Valuer and text)
 	types, agents, now      []string
 	prefix, payload, suffix [][]byte
 }
@@ -377,11 +378,11 @@ func (s *Store) stage(batch []*request) *group {
 			inGroup[u] = true
 			prefix, suffix := pieces(r.ids[i], p)
 			g.sent = append(g.sent, sent{r: r, i: i, id: u})
-			g.ids = append(g.ids, u)
+			g.ids = append(g.ids, pgtype.UUID{Bytes: u, Valid: true})
 			if p.Event.EventID != "" {
 				// Chosen by the caller, so possibly recorded already; ids
 				// the store made are fresh.
-				g.check = append(g.check, u)
+				g.check = append(g.check, pgtype.UUID{Bytes: u, Valid: true})
 			}
 			g.types = append(g.types, p.Event.EventType)
 			g.agents = append(g.agents, p.Event.AgentID)
