@@ -2,7 +2,6 @@ package tokens
 
 import (
 	"container/list"
-	"crypto/sha256"
 	"sync"
 
 	"github.com/sintgate/sintgate/codes"
@@ -54,7 +53,7 @@ type Verifier struct {
 
 	mu    sync.Mutex
 	size  int
-	m     map[[32]byte]*list.Element
+	m     map[string]*list.Element // by the token's exact bytes (no hashing per lookup)
 	lru   *list.List // of *cacheEntry, most recent first
 	stats CacheStats
 }
@@ -74,7 +73,7 @@ func NewVerifier(cacheSize int) *Verifier {
 	if cacheSize < 0 {
 		cacheSize = 0
 	}
-	return &Verifier{size: cacheSize, m: make(map[[32]byte]*list.Element), lru: list.New()}
+	return &Verifier{size: cacheSize, m: make(map[string]*list.Element), lru: list.New()}
 }
 
 // Stats returns the cache counters.
@@ -84,13 +83,13 @@ func (v *Verifier) Stats() CacheStats {
 	return v.stats
 }
 
-func (v *Verifier) get(h [32]byte) *cacheEntry {
+func (v *Verifier) get(raw string) *cacheEntry {
 	if v.size == 0 {
 		return nil
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if e, ok := v.m[h]; ok {
+	if e, ok := v.m[raw]; ok {
 		v.lru.MoveToFront(e)
 		v.stats.Hits++
 		return e.Value.(*cacheEntry)
@@ -105,14 +104,14 @@ func (v *Verifier) put(t *Token) {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if _, ok := v.m[t.hash]; ok {
+	if _, ok := v.m[t.Raw]; ok {
 		return
 	}
-	v.m[t.hash] = v.lru.PushFront(&cacheEntry{tok: t})
+	v.m[t.Raw] = v.lru.PushFront(&cacheEntry{tok: t})
 	for v.lru.Len() > v.size {
 		old := v.lru.Back()
 		v.lru.Remove(old)
-		delete(v.m, old.Value.(*cacheEntry).tok.hash)
+		delete(v.m, old.Value.(*cacheEntry).tok.Raw)
 		v.stats.Evictions++
 	}
 }
@@ -123,7 +122,7 @@ func (v *Verifier) attenuationCached(child, parent *Token) bool {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if e, ok := v.m[child.hash]; ok {
+	if e, ok := v.m[child.Raw]; ok {
 		ce := e.Value.(*cacheEntry)
 		return ce.attOK && ce.attParent == parent.hash
 	}
@@ -136,7 +135,7 @@ func (v *Verifier) rememberAttenuation(child, parent *Token) {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if e, ok := v.m[child.hash]; ok {
+	if e, ok := v.m[child.Raw]; ok {
 		ce := e.Value.(*cacheEntry)
 		ce.attParent, ce.attOK = parent.hash, true
 	}
@@ -148,7 +147,7 @@ func (v *Verifier) parse(raw string) (*Token, bool, error) {
 	if len(raw) > MaxTokenBytes {
 		return nil, false, malformed("token longer than %d bytes", MaxTokenBytes)
 	}
-	if e := v.get(sha256.Sum256([]byte(raw))); e != nil {
+	if e := v.get(raw); e != nil {
 		return e.tok, true, nil
 	}
 	t, err := Parse(raw)
