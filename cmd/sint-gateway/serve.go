@@ -5,12 +5,16 @@ import (
 	_ "net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sintgate/sintgate/internal/app"
 )
+
+// gcPercent is the collector target of `serve` when GOGC is not set.
+const gcPercent = 400
 
 var serveFlags struct {
 	dataDir, listen, policy, store, redis, logLevel string
@@ -24,6 +28,14 @@ var serveCmd = &cobra.Command{
 	RunE: func(cmd *cobra.Command, _ []string) error {
 		ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 		defer stop()
+		if os.Getenv("GOGC") == "" {
+			// The live heap of a gateway is small (tens of MiB) and each
+			// decision allocates ~20 KiB: collecting at 4× the live heap
+			// instead of 2× cuts the collector's share of the CPU (about
+			// 5% fewer CPU-µs per decision, docs/benchmarks.md) for a few
+			// tens of MiB. GOGC in the environment overrides it.
+			debug.SetGCPercent(gcPercent)
+		}
 		if serveFlags.pprof != "" {
 			// Profiling on its own listener, never on the API port.
 			go func() { _ = http.ListenAndServe(serveFlags.pprof, nil) }()
