@@ -346,7 +346,7 @@ func floorCmd(args []string) error {
 		if err != nil || err2 != nil || len(pub) != 32 || !tokens.VerifySig(pub, c.Body(), sig) {
 			return c.Status(401).JSON(fiber.Map{"decision": "deny"})
 		}
-		att := base64.RawURLEncoding.EncodeToString(ed25519.Sign(priv, []byte(req.RequestID+req.Resource)))
+		att := base64.RawURLEncoding.EncodeToString(voi.Sign(voi.PrivateKey(priv), []byte(req.RequestID+req.Resource)))
 		return c.JSON(fiber.Map{"requestId": req.RequestID, "decision": "allow", "attestation": att})
 	})
 	ln, err := net.Listen("tcp", *listen)
