@@ -268,18 +268,15 @@ func (p *Pipeline) record(ctx context.Context, req *Request, st *State, o Outcom
 		})
 	}
 	paramsHash := hashParams(req)
-	payload := map[string]any{
-		"requestId": req.RequestID, "agentId": req.AgentID, "resource": req.Resource, "action": req.Action,
-		"decision": o.Verdict.String(), "tier": o.Tier, "code": nullable(string(o.Code)),
-		"paramsHash": paramsHash, "policyHash": policyHash, "stage": o.Stage,
-	}
-	if approvalID != "" {
-		payload["approvalId"] = approvalID
+	payload := decisionPayload{
+		RequestID: req.RequestID, AgentID: req.AgentID, Resource: req.Resource, Action: req.Action,
+		Decision: o.Verdict.String(), Tier: o.Tier, Code: string(o.Code),
+		ParamsHash: paramsHash, PolicyHash: policyHash, Stage: o.Stage, ApprovalID: approvalID,
 	}
 	if charged.Amount > 0 {
-		payload["charged"] = charged.Amount
+		payload.Charged = charged.Amount
 	}
-	ev := ledger.Event{EventType: "policy.evaluated", AgentID: req.AgentID, TokenID: tokenIDOf(req, &o), Payload: payload}
+	ev := ledger.Event{EventType: "policy.evaluated", AgentID: req.AgentID, TokenID: tokenIDOf(req, &o), Payload: payload.raw()}
 	// A deny or escalate is always recorded, whatever happens meanwhile. An
 	// allow is guarded by the breaker at the ledger's serialisation point
 	// and appended under the request's tracked context, so that a trip
@@ -307,8 +304,8 @@ func (p *Pipeline) record(ctx context.Context, req *Request, st *State, o Outcom
 			// appended right after, batched with the other preempted ones
 			// (the trip entry already precedes it in the ledger).
 			deny := Outcome{Verdict: Deny, Code: codes.EstopEngaged, Reason: "the e-stop was engaged before the decision committed", Stage: 11, Tier: o.Tier, Chain: o.Chain}
-			payload["decision"], payload["code"], payload["stage"] = deny.Verdict.String(), string(deny.Code), deny.Stage
-			p.recordLater(ledger.Event{EventType: "policy.evaluated", AgentID: req.AgentID, TokenID: ev.TokenID, Payload: payload})
+			payload.Decision, payload.Code, payload.Stage = deny.Verdict.String(), string(deny.Code), deny.Stage
+			p.recordLater(ledger.Event{EventType: "policy.evaluated", AgentID: req.AgentID, TokenID: ev.TokenID, Payload: payload.raw()})
 			return p.answer(req, deny, nil, policyHash, "", 0, "")
 		}
 		p.Log.Error("ledger append", "err", err)
@@ -512,13 +509,6 @@ func tokenIDOf(req *Request, o *Outcome) string {
 		return l.Claims.TokenID
 	}
 	return req.TokenID
-}
-
-func nullable(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
 }
 
 func hashParams(req *Request) string {
