@@ -437,6 +437,71 @@ func TestFleet(t *testing.T) {
 		}
 	})
 
+	t.Run("converge/two-silent-trips-both-kept-and-acknowledged", func(t *testing.T) {
+		ctx := context.Background()
+		pg, err := pgstore.Open(ctx, pgURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pg.Close()
+		// Two replicas whose bus messages were lost trip at once: each save
+		// merges into the shared row, so both trips stay active there and
+		// every replica trips with both.
+		ghosts := []string{"ghost-gw/0000beef/1", "ghost-gw/0000cafe/1"}
+		var wg sync.WaitGroup
+		for i, id := range ghosts {
+			wg.Go(func() {
+				save := store.EstopState{State: "tripped", Epoch: uint64(100 + i), Since: time.Now().UnixMilli(), Reason: "ghost trip " + id}
+				if err := pg.UpdateEstop(ctx, func(cur store.EstopState) (store.EstopState, bool) {
+					return mergeSave(cur, save, []string{id}, nil), true
+				}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		row, err := pg.GetEstop(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := activeIDs(row); !slices.Equal(got, ghosts) {
+			t.Fatalf("row active %v, want both ghost trips %v", got, ghosts)
+		}
+		for i, g := range f.gws {
+			waitUntil(t, fmt.Sprintf("replica %d to trip with both ghost trips", i), func() bool {
+				var s struct {
+					State   string
+					Sources []struct{ ID string }
+				}
+				f.call(g, "GET", "/v1/estop", nil, &s)
+				n := 0
+				for _, src := range s.Sources {
+					if slices.Contains(ghosts, src.ID) {
+						n++
+					}
+				}
+				return s.State == "tripped" && n == len(ghosts)
+			})
+		}
+		// A reset on B acknowledges both: the row is armed and every
+		// replica re-arms.
+		if st := f.call(b, "POST", "/v1/estop/reset", map[string]string{"reason": "both ghosts seen"}, nil); st != 200 {
+			t.Fatalf("reset on B: %d", st)
+		}
+		for i, g := range f.gws {
+			waitUntil(t, fmt.Sprintf("replica %d to re-arm", i), func() bool {
+				var s struct{ State string }
+				f.call(g, "GET", "/v1/estop", nil, &s)
+				return s.State == "armed"
+			})
+		}
+		waitUntil(t, "the row to be armed with both ghost trips acknowledged", func() bool {
+			row, err := pg.GetEstop(ctx)
+			acked := ackedIDs(row)
+			return err == nil && row.State == "armed" && slices.Contains(acked, ghosts[0]) && slices.Contains(acked, ghosts[1])
+		})
+	})
+
 	t.Run("ledger/one-gap-free-chain-after-concurrent-load", func(t *testing.T) {
 		type seen struct {
 			seq  uint64

@@ -281,61 +281,46 @@ func (f *fleet) catchUp(ctx context.Context) {
 }
 
 // convergeEstop applies what the shared e-stop row shows and this replica
-// has not seen (a fan-out message it missed). The row is written in fleet
-// form (fleetStore.PutEstop): a tripped row lists trip ids, an armed row the
-// trip ids its reset acknowledged.
+// has not seen (a fan-out message it missed). The row holds the fleet's
+// active and acknowledged trip ids (fleetrow.go):
 //
-//   - Trip: each trip id of another replica whose source is newer than this
-//     replica's last transition and that it does not have trips it, with
-//     the very source the bus would have delivered ({trip id, replica}).
-//     Tripping from the row first is therefore harmless: the bus message
-//     then changes nothing, and the origin's reset acknowledges the source.
-//   - Reset: a reset newer than this replica's trip that acknowledges every
-//     trip id of this replica's trip re-arms it, by the rule of a reset
-//     received from the bus (a trip the resetter had not seen, or a latched
-//     local source, keeps it tripped).
+//   - Trip: each active trip id of another replica that this replica does
+//     not have, and did not itself acknowledge in its last reset, trips it
+//     with the very source the bus would have delivered ({trip id,
+//     replica}). Tripping from the row first is therefore harmless: the bus
+//     message then changes nothing, and a reset acknowledges the source.
+//   - Reset: when every trip id of this replica's trip is acknowledged in
+//     the row, it re-arms by the rule of a reset received from the bus (a
+//     latched local source keeps it tripped).
 func (f *fleet) convergeEstop(ctx context.Context, st store.EstopState) {
+	row := readFleetRow(st)
 	local := f.breaker.Snapshot()
-	lastMs := local.Since.UnixMilli()
-	switch st.State {
-	case "tripped":
-		// A row not in fleet form (a source that is not a trip id, or none
-		// at all) still trips, fail safe, under a trip id of its own that
-		// this replica's fleet-form save passes on to the others.
-		storeID := "store/" + fmt.Sprint(st.Epoch)
-		sources := st.Sources
-		if len(sources) == 0 {
-			sources = []store.EstopSource{{ID: storeID, Since: st.Since}}
+	f.ackMu.Lock()
+	ownAcks := f.acks
+	f.ackMu.Unlock()
+	for _, src := range row.active {
+		id := src.ID
+		if strings.HasPrefix(id, f.id+"/") || hasSource(local, id) || slices.Contains(ownAcks, id) {
+			continue // this replica's own trip, one it has, or one it just reset
 		}
-		for _, src := range sources {
-			id := src.ID
-			if src.Kind != estop.KindReplica {
-				id = storeID
-			} else if !strings.Contains(id, "/") || strings.HasPrefix(id, f.id+"/") {
-				continue // the writer's own bus condition, or this replica's own trip
-			}
-			if max(src.Since, st.Since) <= lastMs || hasSource(local, id) {
-				continue
-			}
-			f.breaker.Trip(ctx, estop.Source{ID: id, Kind: estop.KindReplica},
-				"fleet e-stop tripped (caught up from PostgreSQL, epoch "+fmt.Sprint(st.Epoch)+"): "+st.Reason)
-		}
-	case "armed":
-		if !local.Tripped || st.Since <= lastMs {
+		f.breaker.Trip(ctx, estop.Source{ID: id, Kind: estop.KindReplica},
+			"fleet e-stop tripped (caught up from PostgreSQL, epoch "+fmt.Sprint(st.Epoch)+"): "+st.Reason)
+		local = f.breaker.Snapshot()
+	}
+	if !local.Tripped {
+		return
+	}
+	ids := f.fanout.TripIDs(local)
+	if len(ids) == 0 {
+		return
+	}
+	for _, id := range ids {
+		if !row.isAcked(id) {
 			return
 		}
-		acks := make([]string, 0, len(st.Sources))
-		for _, src := range st.Sources {
-			acks = append(acks, src.ID)
-		}
-		for _, id := range f.fanout.TripIDs(local) {
-			if !slices.Contains(acks, id) {
-				return
-			}
-		}
-		if _, err := f.breaker.Reset(ctx, replica.OperatorPrefix+"store", "fleet e-stop reset (caught up from PostgreSQL): "+st.Reason); err != nil {
-			f.log.Warn("e-stop reset from PostgreSQL not applied", "err", err)
-		}
+	}
+	if _, err := f.breaker.Reset(ctx, replica.OperatorPrefix+"store", "fleet e-stop reset (caught up from PostgreSQL): "+st.Reason); err != nil {
+		f.log.Warn("e-stop reset from PostgreSQL not applied", "err", err)
 	}
 }
 
@@ -461,25 +446,21 @@ func (s *fleetStore) rootsChanged(ctx context.Context) {
 	s.f.publish(ctx, redisx.Change{Type: redisx.ChangeRoots})
 }
 
-// PutEstop implements store.Estop: the shared row, in fleet form (see
-// convergeEstop), stored unless the row already holds a newer transition.
+// PutEstop implements store.Estop: this replica's transition merged into
+// the shared row (fleetrow.go) under the row's lock: a trip adds this
+// replica's trip ids, a reset acknowledges the trip ids it reset.
 func (s *fleetStore) PutEstop(ctx context.Context, st store.EstopState) error {
-	out := store.EstopState{State: st.State, Epoch: st.Epoch, Since: st.Since, Reason: st.Reason, Sources: []store.EstopSource{}}
+	var tripIDs, acks []string
 	if st.State == "tripped" {
-		local := estop.FromStore(st)
-		for i, src := range st.Sources {
-			id := s.f.fanout.SourceTripID(local, local.Sources[i])
-			out.Sources = append(out.Sources, store.EstopSource{ID: id, Kind: estop.KindReplica, State: src.State, Since: src.Since})
-		}
+		tripIDs = s.f.fanout.TripIDs(estop.FromStore(st))
 	} else {
 		s.f.ackMu.Lock()
-		acks := s.f.acks
+		acks = s.f.acks
 		s.f.ackMu.Unlock()
-		for _, id := range acks {
-			out.Sources = append(out.Sources, store.EstopSource{ID: id, Kind: estop.KindReplica, State: estop.SourceClear, Since: st.Since})
-		}
 	}
-	return s.f.pg.PutFleetEstop(ctx, out)
+	return s.f.pg.UpdateEstop(ctx, func(cur store.EstopState) (store.EstopState, bool) {
+		return mergeSave(cur, st, tripIDs, acks), true
+	})
 }
 
 // RevokedSince implements store.RevocationFeed.

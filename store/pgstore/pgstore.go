@@ -308,22 +308,53 @@ func (s *Store) GetEstop(ctx context.Context) (store.EstopState, error) {
 	return st, nil
 }
 
-// PutFleetEstop stores the state shared by replicas unless the stored one
-// is newer: a trip replaces an armed state whatever its time (a trip is
-// never lost to a clock difference), anything else replaces only a state
-// whose since is not later. Replicas save after each transition, so a slow
-// save of an old state cannot hide a newer one.
-func (s *Store) PutFleetEstop(ctx context.Context, st store.EstopState) error {
-	return s.putEstop(ctx, st, `
-		WHERE estop.since <= EXCLUDED.since OR (EXCLUDED.state = 'tripped' AND estop.state <> 'tripped')`)
+// UpdateEstop replaces the breaker state by next(current) in one
+// transaction that holds the row's lock, so that concurrent writers (the
+// replicas of a fleet) each see the others' writes: none is lost. When next
+// reports false nothing is written. A missing row reads as armed.
+func (s *Store) UpdateEstop(ctx context.Context, next func(store.EstopState) (store.EstopState, bool)) error {
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO estop (singleton, state, epoch, since, reason, sources)
+			VALUES (true, 'armed', 0, 0, '', '[]') ON CONFLICT (singleton) DO NOTHING`); err != nil {
+			return err
+		}
+		var cur store.EstopState
+		var epoch int64
+		var sources []byte
+		if err := tx.QueryRow(ctx, "SELECT state, epoch, since, reason, sources FROM estop FOR UPDATE").
+			Scan(&cur.State, &epoch, &cur.Since, &cur.Reason, &sources); err != nil {
+			return err
+		}
+		cur.Epoch = uint64(epoch)
+		if err := json.Unmarshal(sources, &cur.Sources); err != nil {
+			return fmt.Errorf("decode sources: %w", err)
+		}
+		if cur.Sources == nil {
+			cur.Sources = []store.EstopSource{}
+		}
+		st, ok := next(cur)
+		if !ok {
+			return nil
+		}
+		if err := check.Estop(st); err != nil {
+			return err
+		}
+		if st.Sources == nil {
+			st.Sources = []store.EstopSource{}
+		}
+		js, err := json.Marshal(st.Sources)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE estop SET state = $1, epoch = $2, since = $3, reason = $4, sources = $5`,
+			st.State, int64(st.Epoch), st.Since, st.Reason, string(js))
+		return err
+	})
+	return wrap("update estop", err)
 }
 
 // PutEstop replaces the breaker state.
 func (s *Store) PutEstop(ctx context.Context, st store.EstopState) error {
-	return s.putEstop(ctx, st, "")
-}
-
-func (s *Store) putEstop(ctx context.Context, st store.EstopState, where string) error {
 	if err := check.Estop(st); err != nil {
 		return wrap("put estop", err)
 	}
@@ -338,7 +369,7 @@ func (s *Store) putEstop(ctx context.Context, st store.EstopState, where string)
 	_, err = s.pool.Exec(ctx, `INSERT INTO estop (singleton, state, epoch, since, reason, sources)
 		VALUES (true, $1, $2, $3, $4, $5)
 		ON CONFLICT (singleton) DO UPDATE SET state = EXCLUDED.state, epoch = EXCLUDED.epoch,
-			since = EXCLUDED.since, reason = EXCLUDED.reason, sources = EXCLUDED.sources`+where,
+			since = EXCLUDED.since, reason = EXCLUDED.reason, sources = EXCLUDED.sources`,
 		st.State, int64(st.Epoch), st.Since, st.Reason, string(js))
 	return wrap("put estop", err)
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
@@ -394,4 +395,56 @@ func TestOutage(t *testing.T) {
 	_, err = s.GetEstop(ctx)
 	plain("GetEstop", err)
 	plain("Ping", s.Ping(ctx))
+}
+
+// UpdateEstop is a read-modify-write under the row's lock: concurrent
+// writers each see the others' writes, so none is lost (what the replicas
+// of a fleet rely on when they add their trip ids to the shared row).
+func TestUpdateEstopConcurrent(t *testing.T) {
+	s, _ := openFresh(t)
+	ctx := context.Background()
+	const writers, each = 8, 10
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				id := fmt.Sprintf("w%d/%d", w, i)
+				err := s.UpdateEstop(ctx, func(cur store.EstopState) (store.EstopState, bool) {
+					cur.State = "tripped"
+					cur.Sources = append(cur.Sources, store.EstopSource{ID: id, Kind: "replica", State: "clear", Since: 1})
+					return cur, true
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	st, err := s.GetEstop(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != "tripped" || len(st.Sources) != writers*each {
+		t.Fatalf("row %s with %d sources, want tripped with %d (no write lost)", st.State, len(st.Sources), writers*each)
+	}
+	t.Run("no-write-when-next-declines", func(t *testing.T) {
+		if err := s.UpdateEstop(ctx, func(cur store.EstopState) (store.EstopState, bool) {
+			return store.EstopState{State: "armed"}, false
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := s.GetEstop(ctx); st.State != "tripped" {
+			t.Fatalf("row %s after a declined update", st.State)
+		}
+	})
+	t.Run("invalid-state-refused", func(t *testing.T) {
+		err := s.UpdateEstop(ctx, func(cur store.EstopState) (store.EstopState, bool) {
+			return store.EstopState{State: "armed", Reason: "nul\x00"}, true
+		})
+		if err == nil {
+			t.Fatal("a reason with U+0000 was stored")
+		}
+	})
 }
