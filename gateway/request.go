@@ -1,11 +1,8 @@
 package gateway
 
 import (
-	"bytes"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"regexp"
 
 	"github.com/sintgate/sintgate/api"
 	"github.com/sintgate/sintgate/codes"
@@ -25,27 +22,58 @@ const (
 	maxRecentEntryLen = MaxResourceBytes + 1 + MaxActionBytes
 )
 
-var (
-	uuidV7Re = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
-	hexKeyRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
-)
-
-// ValidUUIDv7 reports whether s is a lowercase hyphenated UUIDv7.
-func ValidUUIDv7(s string) bool { return len(s) == 36 && uuidV7Re.MatchString(s) }
+// ValidUUIDv7 reports whether s is a lowercase hyphenated UUIDv7:
+// 8-4-4-4-12 lowercase hex digits, version nibble 7, variant 10 (the first
+// digit of the fourth group is 8, 9, a or b).
+func ValidUUIDv7(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch i {
+		case 8, 13, 18, 23:
+			if s[i] != '-' {
+				return false
+			}
+		case 14:
+			if s[i] != '7' {
+				return false
+			}
+		case 19:
+			if c := s[i]; c != '8' && c != '9' && c != 'a' && c != 'b' {
+				return false
+			}
+		default:
+			if !lowerHex(s[i]) {
+				return false
+			}
+		}
+	}
+	return true
+}
 
 // ValidKeyHex reports whether s is a 64-char lowercase hex Ed25519 public key.
 func ValidKeyHex(s string) bool {
-	if len(s) != 64 || !hexKeyRe.MatchString(s) {
+	if len(s) != 64 {
 		return false
 	}
-	_, err := hex.DecodeString(s)
-	return err == nil
+	for i := 0; i < len(s); i++ {
+		if !lowerHex(s[i]) {
+			return false
+		}
+	}
+	return true
 }
 
+func lowerHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' }
+
 // Request is a parsed, schema-checked intercept request (stage 2 passed).
+// InterceptRequest.Params is the exact bytes of the params value (or nil if
+// absent), a slice of Body.
 type Request struct {
 	api.InterceptRequest
-	// Params is the decoded params object (numbers as json.Number), nil if absent.
+	// Params is the decoded params object (numbers as json.Number), nil if
+	// absent or null.
 	Params map[string]any
 	// Body is the exact body bytes the agent signed.
 	Body []byte
@@ -83,36 +111,20 @@ func JSONDepthOK(b []byte, max int) bool {
 	return true
 }
 
-// decodeStrict decodes exactly one JSON value from b into v, rejecting
-// unknown fields and trailing data.
-func decodeStrict(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if len(bytes.TrimSpace(b[dec.InputOffset():])) != 0 {
-		return fmt.Errorf("trailing data after JSON value")
-	}
-	return nil
-}
-
 func malformed(format string, a ...any) *codes.Error {
 	return codes.New(codes.MalformedRequest, fmt.Sprintf(format, a...))
 }
 
 // ParseRequest runs stage 2 of the pipeline: size, depth, strict schema and
-// the normal form of the resource. It never panics on any input.
+// the normal form of the resource. The body is decoded in one pass by
+// decodeIntercept (reqparse.go), which is stricter than encoding/json where
+// docs/decisions.md (17) says. It never panics on any input.
 func ParseRequest(body []byte) (*Request, *codes.Error) {
 	if len(body) > MaxBodyBytes {
 		return nil, malformed("body exceeds %d bytes", MaxBodyBytes)
 	}
-	if !JSONDepthOK(body, MaxJSONDepth) {
-		return nil, malformed("JSON nesting deeper than %d", MaxJSONDepth)
-	}
 	r := &Request{Body: body}
-	if err := decodeStrict(body, &r.InterceptRequest); err != nil {
+	if err := decodeIntercept(body, r); err != nil {
 		return nil, malformed("invalid request body: %v", err)
 	}
 	q := &r.InterceptRequest
@@ -154,13 +166,6 @@ func ParseRequest(body []byte) (*Request, *codes.Error) {
 	}
 	if err := tokens.NormalResource(q.Resource); err != nil {
 		return nil, malformed("resource not in normal form: %v", err)
-	}
-	if len(q.Params) > 0 && !bytes.Equal(bytes.TrimSpace(q.Params), []byte("null")) {
-		var p map[string]any
-		if err := decodeStrict(q.Params, &p); err != nil || p == nil {
-			return nil, malformed("params must be a JSON object")
-		}
-		r.Params = p
 	}
 	return r, nil
 }
