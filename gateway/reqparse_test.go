@@ -278,7 +278,8 @@ func walkKeys(dec *json.Decoder) string {
 		obj  bool
 		path string // struct path of this object, or "-" outside the struct levels
 		keys map[string]bool
-		key  string // last key read; "" when a key is expected next
+		key  string // last key read
+		val  bool   // a value is expected next (else a key or the end)
 	}
 	var stack []*frame
 	child := func() string { // the struct path of the value about to start
@@ -307,13 +308,13 @@ func walkKeys(dec *json.Decoder) string {
 		if len(stack) > 0 {
 			top = stack[len(stack)-1]
 		}
-		if top != nil && top.obj && top.key == "" {
+		if top != nil && top.obj && !top.val {
 			if d, ok := tok.(json.Delim); ok && d == '}' {
 				stack = stack[:len(stack)-1]
 				if len(stack) == 0 {
 					return ""
 				}
-				stack[len(stack)-1].key = ""
+				stack[len(stack)-1].val = false
 				continue
 			}
 			k := tok.(string)
@@ -331,7 +332,7 @@ func walkKeys(dec *json.Decoder) string {
 					return "case-variant-name"
 				}
 			}
-			top.key = k
+			top.key, top.val = k, true
 			continue
 		}
 		switch tok {
@@ -349,7 +350,7 @@ func walkKeys(dec *json.Decoder) string {
 			return ""
 		}
 		if f := stack[len(stack)-1]; f.obj {
-			f.key = ""
+			f.val = false
 		}
 	}
 }
@@ -517,6 +518,7 @@ func edgeCases() []edgeCase {
 		{"ok/velocity-negative-zero", withField(`"physicalContext":{"currentVelocityMps":-0}`), okBoth, ""},
 		{"ok/timestamp-max-int64", with(`1763928000000`, `9223372036854775807`), okBoth, ""},
 		{"ok/depth-32", withParams(strings.Repeat(`{"a":`, 31) + "1" + strings.Repeat("}", 31)), okBoth, ""},
+		{"ok/del-in-string", withParams("{\"a\":\"x\x7fy\"}"), okBoth, ""},
 		{"ok/brackets-in-strings", withParams(`{"a":"[[[[{{{{","b":"\"]]]]"}`), okBoth, ""},
 
 		// Refused by both.
@@ -536,6 +538,8 @@ func edgeCases() []edgeCase {
 		{"deny/missing-colon", with(`"action":`, `"action" `), denyBoth, ""},
 		{"deny/single-quotes", withParams(`{'a':1}`), denyBoth, ""},
 		{"deny/control-char-in-string", withParams("{\"a\":\"x\ty\"}"), denyBoth, ""},
+		{"deny/control-char-1f-in-string", withParams("{\"a\":\"x\x1fy\"}"), denyBoth, ""},
+		{"deny/nul-in-string", with(`"publish"`, "\"pub\x00\""), denyBoth, ""},
 		{"deny/bad-escape", withParams(`{"a":"\x41"}`), denyBoth, ""},
 		{"deny/short-unicode-escape", withParams(`{"a":"\u12"}`), denyBoth, ""},
 		{"deny/unknown-field", withField(`"surprise":1`), denyBoth, ""},
