@@ -21,6 +21,7 @@ package gateway
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/sintgate/sintgate/api"
@@ -66,6 +67,17 @@ type reqScanner struct {
 	// vals is a stack of array elements being collected, so that each []any
 	// is allocated once at its final length.
 	vals []any
+
+	// short holds the unescaped short top-level strings (ids, resource,
+	// action) until the end, when they become substrings of one allocation.
+	short  [5]span
+	nshort int
+}
+
+// span is a string value b[start:end] that dst will be set to.
+type span struct {
+	dst        *string
+	start, end int
 }
 
 // decodeIntercept decodes body, a JSON object with the fields of
@@ -74,8 +86,7 @@ type reqScanner struct {
 // types, and that params is an object or null; the value checks are
 // ParseRequest's. InterceptRequest.Params aliases body.
 func decodeIntercept(body []byte, r *Request) error {
-	var vbuf [32]any
-	s := reqScanner{b: body, vals: vbuf[:0]}
+	s := reqScanner{b: body}
 	s.ws()
 	if s.i >= len(s.b) || s.b[s.i] != '{' {
 		return s.fail("the body must be a JSON object")
@@ -87,7 +98,29 @@ func decodeIntercept(body []byte, r *Request) error {
 	if s.i != len(s.b) {
 		return s.fail("data after the JSON object")
 	}
+	s.flushShort()
 	return nil
+}
+
+// flushShort sets the deferred short strings, all substrings of one copy.
+// They are at most ~700 bytes together, so keeping one of them alive (a
+// requestId in the replay cache, say) keeps little else alive.
+func (s *reqScanner) flushShort() {
+	n := 0
+	for _, sp := range s.short[:s.nshort] {
+		n += sp.end - sp.start
+	}
+	var sb strings.Builder
+	sb.Grow(n)
+	for _, sp := range s.short[:s.nshort] {
+		sb.Write(s.b[sp.start:sp.end])
+	}
+	all, off := sb.String(), 0
+	for _, sp := range s.short[:s.nshort] {
+		n := sp.end - sp.start
+		*sp.dst = all[off : off+n]
+		off += n
+	}
 }
 
 func (s *reqScanner) fail(msg string) error { return &parseError{off: s.i, msg: msg} }
@@ -182,21 +215,21 @@ func (s *reqScanner) request(q *api.InterceptRequest, params *map[string]any) er
 		var err error
 		switch string(key) {
 		case "requestId":
-			bit, err = seenRequestID, s.stringField(&q.RequestID)
+			bit, err = seenRequestID, s.shortField(&q.RequestID)
 		case "agentId":
-			bit, err = seenAgentID, s.stringField(&q.AgentID)
+			bit, err = seenAgentID, s.shortField(&q.AgentID)
 		case "timestamp":
 			bit, err = seenTimestamp, s.int64Field(&q.Timestamp)
 		case "tokenId":
-			bit, err = seenTokenID, s.stringField(&q.TokenID)
+			bit, err = seenTokenID, s.shortField(&q.TokenID)
 		case "token":
 			bit, err = seenToken, s.stringField(&q.Token)
 		case "chain":
 			bit, err = seenChain, s.stringsField(&q.Chain)
 		case "resource":
-			bit, err = seenResource, s.stringField(&q.Resource)
+			bit, err = seenResource, s.shortField(&q.Resource)
 		case "action":
-			bit, err = seenAction, s.stringField(&q.Action)
+			bit, err = seenAction, s.shortField(&q.Action)
 		case "params":
 			bit, err = seenParams, s.paramsField(&q.Params, params)
 		case "physicalContext":
@@ -244,6 +277,25 @@ func (s *reqScanner) stringField(dst *string) error {
 		return err
 	}
 	*dst = s.makeString(start, end, esc)
+	return nil
+}
+
+// shortField is stringField for the short top-level strings: one without
+// escapes, up to MaxResourceBytes, is set by flushShort at the end.
+func (s *reqScanner) shortField(dst *string) error {
+	if s.peek() != '"' || s.nshort == len(s.short) {
+		return s.stringField(dst)
+	}
+	start, end, esc, err := s.str()
+	switch {
+	case err != nil:
+		return err
+	case esc || end-start > MaxResourceBytes:
+		*dst = s.makeString(start, end, esc)
+	default:
+		s.short[s.nshort] = span{dst, start, end}
+		s.nshort++
+	}
 	return nil
 }
 
@@ -433,62 +485,52 @@ func (s *reqScanner) paramsField(raw *json.RawMessage, out *map[string]any) erro
 	if s.peek() != '{' {
 		return s.fail("params must be a JSON object")
 	}
-	// Pass 1 validates and finds the end, so that pass 2 can take its
-	// strings from one copy of exactly these bytes.
-	depth := s.depth
-	if err := s.skip(); err != nil {
-		return err
-	}
-	end := s.i
-	s.src, s.srcOff = string(s.b[start:end]), start
-	s.i, s.depth = start, depth
+	// Strings and numbers without escapes become substrings of one copy of
+	// the params bytes, found by a quick bracket count; makeString copies
+	// anything outside it, so a wrong guess on a malformed body only costs
+	// allocations, and value validates everything.
+	s.src, s.srcOff = string(s.b[start:closingBracket(s.b, start)]), start
 	v, err := s.value()
 	s.src = ""
 	if err != nil {
 		return err
 	}
-	*raw, *out = s.b[start:end:end], v.(map[string]any)
+	*raw, *out = s.b[start:s.i:s.i], v.(map[string]any)
 	return nil
 }
 
-// skip validates one JSON value of any type and moves past it.
-func (s *reqScanner) skip() error {
-	switch c := s.peek(); c {
-	case '{':
-		return s.members(func(int, int, bool) error { return s.skip() })
-	case '[':
-		if err := s.open(); err != nil {
-			return err
-		}
-		s.ws()
-		if s.peek() == ']' {
-			s.i++
-			s.depth--
-			return nil
-		}
-		for {
-			s.ws()
-			if err := s.skip(); err != nil {
-				return err
+// closingBracket returns the index after the bracket that closes the one at
+// b[start], skipping strings, or len(b) if there is none. It does not
+// validate anything.
+func closingBracket(b []byte, start int) int {
+	depth := 0
+	inStr, esc := false, false
+	for i := start; i < len(b); i++ {
+		c := b[i]
+		if inStr {
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				inStr = false
 			}
-			more, err := s.next(']')
-			if err != nil || !more {
-				return err
+			continue
+		}
+		switch c {
+		case '"':
+			inStr = true
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return i + 1
 			}
 		}
-	case '"':
-		_, _, _, err := s.str()
-		return err
-	case 't':
-		return s.literal("true")
-	case 'f':
-		return s.literal("false")
-	case 'n':
-		return s.literal("null")
-	default:
-		_, _, err := s.number()
-		return err
 	}
+	return len(b)
 }
 
 // value decodes one JSON value as encoding/json does into an any with
