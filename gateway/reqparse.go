@@ -103,8 +103,8 @@ func decodeIntercept(body []byte, r *Request) error {
 }
 
 // flushShort sets the deferred short strings, all substrings of one copy.
-// They are at most ~700 bytes together, so keeping one of them alive (a
-// requestId in the replay cache, say) keeps little else alive.
+// In a request that passes the checks they are at most 712 bytes together,
+// so keeping one of them alive (an agentId in a map, say) keeps little else.
 func (s *reqScanner) flushShort() {
 	n := 0
 	for _, sp := range s.short[:s.nshort] {
