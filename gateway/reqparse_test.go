@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -688,4 +689,190 @@ func TestValidIDsMatchOracle(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestParamsMatchOracleRandom builds random params (nesting, escapes,
+// non-ASCII text, numbers of every form, JSON whitespace, the odd duplicate
+// or lone surrogate) and holds the new parser to the oracle on each, which
+// reaches shapes that byte mutation of the seeds rarely does.
+func TestParamsMatchOracleRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
+	ws := func() string {
+		if rng.IntN(4) == 0 {
+			return pick(" ", "\n", "\t", "\r\n  ")
+		}
+		return ""
+	}
+	str := func() string {
+		var b strings.Builder
+		b.WriteByte('"')
+		for range rng.IntN(6) {
+			b.WriteString(pick("a", "Z", "é", "東", "😀", `\"`, `\\`, `\/`, `\n`, `\u00e9`, `\u0000`, `\ud83d\ude00`, `\uFFFF`, "[", "}", " ", `\b`))
+		}
+		if rng.IntN(50) == 0 {
+			b.WriteString(pick(`\ud800`, `\udc00`, "\xff", "\xed\xa0\x80")) // stricter classes
+		}
+		b.WriteByte('"')
+		return b.String()
+	}
+	num := func() string {
+		return pick("0", "-0", "1", "-17", "0.5", "-0.25e-3", "1E9", "1e+2", "123456789012345678901234567890", "1e999", "1e-999", "3.14159")
+	}
+	var val func(depth int) string
+	val = func(depth int) string {
+		k := rng.IntN(9)
+		if depth > 6 && k < 2 {
+			k = 2 + rng.IntN(7)
+		}
+		switch k {
+		case 0: // object
+			var b strings.Builder
+			b.WriteString("{" + ws())
+			n := rng.IntN(5)
+			keys := map[string]bool{}
+			for i := range n {
+				if i > 0 {
+					b.WriteString("," + ws())
+				}
+				key := str()
+				if keys[key] && rng.IntN(3) != 0 {
+					key = `"k` + strconv.Itoa(i) + `"`
+				}
+				keys[key] = true
+				b.WriteString(key + ws() + ":" + ws() + val(depth+1) + ws())
+			}
+			b.WriteString("}")
+			return b.String()
+		case 1: // array
+			var b strings.Builder
+			b.WriteString("[" + ws())
+			for i := range rng.IntN(5) {
+				if i > 0 {
+					b.WriteString("," + ws())
+				}
+				b.WriteString(val(depth+1) + ws())
+			}
+			b.WriteString("]")
+			return b.String()
+		case 2, 3:
+			return str()
+		case 4, 5:
+			return num()
+		default:
+			return pick("true", "false", "null")
+		}
+	}
+	classes := map[string]int{}
+	for range 3000 {
+		var p strings.Builder
+		p.WriteString("{")
+		for i := range 1 + rng.IntN(4) {
+			if i > 0 {
+				p.WriteString(",")
+			}
+			p.WriteString(`"p` + strconv.Itoa(i) + `":` + ws() + val(1))
+		}
+		p.WriteString("}")
+		classes[checkAgainstOracle(t, []byte(withParams(p.String())))]++
+	}
+	t.Logf("stricter classes met: %v", classes)
+}
+
+// TestRequestFieldsMatchOracleRandom builds random top-level objects: the
+// protocol's fields in random order, some missing, some null, some of the
+// wrong type, some case-variant or repeated, with JSON whitespace between
+// tokens, and holds the new parser to the oracle on each.
+func TestRequestFieldsMatchOracleRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
+	ws := func() string {
+		if rng.IntN(5) == 0 {
+			return pick(" ", "\n", "\t ")
+		}
+		return ""
+	}
+	any := func() string {
+		return pick(`null`, `true`, `0`, `-0`, `1.5`, `1e3`, `"x"`, `[]`, `{}`, `["a"]`, `[null]`, `{"a":1}`, `9223372036854775808`, `1e999`)
+	}
+	fields := []struct {
+		name string
+		good []string
+	}{
+		{"requestId", []string{`"01935f2c-7a1b-7c3d-8e4f-0123456789ab"`, `"01935F2C-7A1B-7C3D-8E4F-0123456789AB"`}},
+		{"agentId", []string{`"0000000000000000000000000000000000000000000000000000000000000001"`}},
+		{"timestamp", []string{`1763928000000`, `-0`, `1763928000000.0`}},
+		{"tokenId", []string{`"01935f2c-7a1b-7c3d-8e4f-0123456789ac"`, `""`}},
+		{"token", []string{`"eyJhbGciOiJFZERTQSJ9.e30.c2ln"`, `""`}},
+		{"chain", []string{`["a.b.c"]`, `[]`, `["a.b.c",null,"d.e.f"]`}},
+		{"resource", []string{`"ros:///cmd_vel"`, `"ros:\/\/\/cmd_vel"`, `"ros:///a//b"`}},
+		{"action", []string{`"publish"`, `"estop"`, `"Publish"`}},
+		{"params", []string{`{"linear":{"x":0.4}}`, `null`, `{}`, `[1]`}},
+		{"physicalContext", []string{`{"humanDetected":true,"currentVelocityMps":0.2,"currentPosition":{"x":1,"y":2}}`, `{}`, `{"currentPosition":{"y":null}}`, `{"humanDetected":null}`, `{"currentVelocityMps":-1e-400}`}},
+		{"recentActions", []string{`["ros:///cmd_vel publish"]`, `[]`, `[null]`}},
+	}
+	classes := map[string]int{}
+	decoded, accepted := 0, 0
+	for range 5000 {
+		var b strings.Builder
+		b.WriteString(ws() + "{" + ws())
+		n := 0
+		inline := rng.IntN(2) == 0 // token instead of tokenId
+		for _, i := range rng.Perm(len(fields)) {
+			f := fields[i]
+			switch f.name {
+			case "requestId", "agentId", "timestamp", "resource", "action":
+				if rng.IntN(30) == 0 {
+					continue
+				}
+			case "tokenId":
+				if inline && rng.IntN(10) != 0 {
+					continue
+				}
+			case "token", "chain":
+				if !inline && rng.IntN(10) != 0 {
+					continue
+				}
+			default:
+				if rng.IntN(3) == 0 {
+					continue
+				}
+			}
+			name := f.name
+			switch rng.IntN(40) {
+			case 0:
+				name = strings.ToUpper(name[:1]) + name[1:]
+			case 1:
+				name = "x" + name
+			}
+			v := f.good[rng.IntN(len(f.good))]
+			switch rng.IntN(12) {
+			case 0:
+				v = "null"
+			case 1:
+				v = any()
+			}
+			reps := 1
+			if rng.IntN(40) == 0 {
+				reps = 2
+			}
+			for range reps {
+				if n > 0 {
+					b.WriteString(ws() + "," + ws())
+				}
+				b.WriteString(`"` + name + `"` + ws() + ":" + ws() + v)
+				n++
+			}
+		}
+		b.WriteString(ws() + "}" + ws())
+		body := []byte(b.String())
+		classes[checkAgainstOracle(t, body)]++
+		if _, err := oracleDecode(body); err == nil {
+			decoded++
+		}
+		if _, err := oracleParseRequest(body); err == nil {
+			accepted++
+		}
+	}
+	t.Logf("oracle decoded %d, accepted %d; stricter classes met: %v", decoded, accepted, classes)
 }
