@@ -125,6 +125,18 @@ func (s *reqScanner) flushShort() {
 
 func (s *reqScanner) fail(msg string) error { return &parseError{off: s.i, msg: msg} }
 
+// maxQuotedKey bounds how much of a key an error message (which the deny's
+// reason carries back) repeats.
+const maxQuotedKey = 64
+
+// quoteKey quotes a key for an error message, cut to maxQuotedKey bytes.
+func quoteKey(k string) string {
+	if len(k) > maxQuotedKey {
+		return strconv.Quote(k[:maxQuotedKey]) + "…"
+	}
+	return strconv.Quote(k)
+}
+
 // ws skips JSON whitespace (RFC 8259 §2: space, tab, LF, CR and nothing else).
 func (s *reqScanner) ws() {
 	for s.i < len(s.b) {
@@ -237,10 +249,10 @@ func (s *reqScanner) request(q *api.InterceptRequest, params *map[string]any) er
 		case "recentActions":
 			bit, err = seenRecentActions, s.stringsField(&q.RecentActions)
 		default:
-			return s.fail("unknown field " + strconv.Quote(string(key)))
+			return s.fail("unknown field " + quoteKey(string(key)))
 		}
 		if seen&bit != 0 {
-			return s.fail("duplicate field " + strconv.Quote(string(key)))
+			return s.fail("duplicate field " + quoteKey(string(key)))
 		}
 		seen |= bit
 		return err
@@ -397,10 +409,10 @@ func (s *reqScanner) physicalContext(dst **api.PhysicalContext) error {
 		case "currentPosition":
 			bit, err = 4, s.point(&pc.CurrentPosition)
 		default:
-			return s.fail("unknown field " + strconv.Quote(string(key)))
+			return s.fail("unknown field " + quoteKey(string(key)))
 		}
 		if seen&bit != 0 {
-			return s.fail("duplicate field " + strconv.Quote(string(key)))
+			return s.fail("duplicate field " + quoteKey(string(key)))
 		}
 		seen |= bit
 		return err
@@ -458,10 +470,10 @@ func (s *reqScanner) point(dst **api.Point) error {
 		case "y":
 			bit, dst = 2, &p.Y
 		default:
-			return s.fail("unknown field " + strconv.Quote(string(key)))
+			return s.fail("unknown field " + quoteKey(string(key)))
 		}
 		if seen&bit != 0 {
-			return s.fail("duplicate field " + strconv.Quote(string(key)))
+			return s.fail("duplicate field " + quoteKey(string(key)))
 		}
 		seen |= bit
 		if isNull, err := s.null(); isNull || err != nil {
@@ -543,7 +555,7 @@ func (s *reqScanner) value() (any, error) {
 		err := s.members(func(start, end int, esc bool) error {
 			k := s.makeString(start, end, esc)
 			if _, dup := m[k]; dup {
-				return s.fail("duplicate key " + strconv.Quote(k))
+				return s.fail("duplicate key " + quoteKey(k))
 			}
 			v, err := s.value()
 			m[k] = v

@@ -876,3 +876,24 @@ func TestRequestFieldsMatchOracleRandom(t *testing.T) {
 	}
 	t.Logf("oracle decoded %d, accepted %d; stricter classes met: %v", decoded, accepted, classes)
 }
+
+// TestParseRequestErrorEchoesLittle: a deny's reason quotes at most 64 bytes
+// of an unknown or repeated key, however long the key.
+func TestParseRequestErrorEchoesLittle(t *testing.T) {
+	long := strings.Repeat("k", 10_000)
+	for name, body := range map[string]string{
+		"unknown-field":      withField(`"` + long + `":1`),
+		"duplicate-key":      withParams(`{"` + long + `":1,"` + long + `":2}`),
+		"unknown-in-context": withField(`"physicalContext":{"` + long + `":1}`),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := ParseRequest([]byte(body))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if len(err.Message) > 200 {
+				t.Fatalf("message of %d bytes: %.100s…", len(err.Message), err.Message)
+			}
+		})
+	}
+}
