@@ -792,7 +792,7 @@ func TestRequestFieldsMatchOracleRandom(t *testing.T) {
 		}
 		return ""
 	}
-	any := func() string {
+	anyValue := func() string {
 		return pick(`null`, `true`, `0`, `-0`, `1.5`, `1e3`, `"x"`, `[]`, `{}`, `["a"]`, `[null]`, `{"a":1}`, `9223372036854775808`, `1e999`)
 	}
 	fields := []struct {
@@ -850,7 +850,7 @@ func TestRequestFieldsMatchOracleRandom(t *testing.T) {
 			case 0:
 				v = "null"
 			case 1:
-				v = any()
+				v = anyValue()
 			}
 			reps := 1
 			if rng.IntN(40) == 0 {
