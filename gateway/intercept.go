@@ -512,9 +512,12 @@ func tokenIDOf(req *Request, o *Outcome) string {
 }
 
 func hashParams(req *Request) string {
+	if req.ParamsHash != "" {
+		return req.ParamsHash // computed by ParseRequest
+	}
 	h, err := attest.ParamsHash(req.InterceptRequest.Params)
 	if err != nil {
-		return ""
+		return "" // not reached: ParseRequest refuses such params
 	}
 	return h
 }

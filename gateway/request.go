@@ -6,6 +6,7 @@ import (
 
 	"github.com/sintgate/sintgate/api"
 	"github.com/sintgate/sintgate/codes"
+	"github.com/sintgate/sintgate/gateway/attest"
 	"github.com/sintgate/sintgate/tokens"
 )
 
@@ -77,6 +78,9 @@ type Request struct {
 	Params map[string]any
 	// Body is the exact body bytes the agent signed.
 	Body []byte
+	// ParamsHash is attest.ParamsHash of the raw params (the hash an
+	// attestation carries).
+	ParamsHash string
 }
 
 // JSONDepthOK reports whether the nesting depth of objects and arrays in b is
@@ -167,6 +171,14 @@ func ParseRequest(body []byte) (*Request, *codes.Error) {
 	if err := tokens.NormalResource(q.Resource); err != nil {
 		return nil, malformed("resource not in normal form: %v", err)
 	}
+	// Params an attestation could not bind (RFC 8785 has no form for a
+	// number outside the double range, such as 1e999) are refused here
+	// rather than allowed with an empty paramsHash.
+	h, err := attest.ParamsHash(q.Params)
+	if err != nil {
+		return nil, malformed("params cannot be canonicalised (RFC 8785): %v", err)
+	}
+	r.ParamsHash = h
 	return r, nil
 }
 
