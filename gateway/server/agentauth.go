@@ -21,10 +21,28 @@ type signedFields struct {
 // agentAuth authenticates an agent-signed call whose body decodes strictly
 // into v (a struct embedding signedFields' three fields) and returns the
 // agent id. It applies freshness and replay like an intercept.
+// The body must also be unambiguous JSON (checkStrictJSON).
 func (s *Server) agentAuth(c *fiber.Ctx, v any, sf func() signedFields) (string, error) {
+	return s.agentAuthBody(c, v, sf, true)
+}
+
+// agentAuthTrip is agentAuth for an agent's e-stop trip, without the
+// strictness check: a trip is the safe direction, and a sloppy body (a
+// repeated key, a stray byte in the reason) must not keep an authenticated
+// agent from stopping the robot.
+func (s *Server) agentAuthTrip(c *fiber.Ctx, v any, sf func() signedFields) (string, error) {
+	return s.agentAuthBody(c, v, sf, false)
+}
+
+func (s *Server) agentAuthBody(c *fiber.Ctx, v any, sf func() signedFields, strict bool) (string, error) {
 	body := bytes.Clone(c.Body())
 	if !gateway.JSONDepthOK(body, gateway.MaxJSONDepth) {
 		return "", apiErr(400, codes.MalformedRequest, "JSON nesting too deep")
+	}
+	if strict {
+		if err := checkStrictJSON(body); err != nil {
+			return "", apiErr(400, codes.MalformedRequest, "invalid body: "+err.Error())
+		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

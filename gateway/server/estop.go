@@ -39,7 +39,7 @@ func (s *Server) tripEstop(c *fiber.Ctx) error {
 			signedFields
 			Reason string `json:"reason"`
 		}
-		agent, err := s.agentAuth(c, &in, func() signedFields { return in.signedFields })
+		agent, err := s.agentAuthTrip(c, &in, func() signedFields { return in.signedFields })
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -324,4 +325,45 @@ func TestOperatorRiskSlowClientDisconnected(t *testing.T) {
 			return
 		}
 	}
+}
+
+// Agent-signed bodies other than intercepts are held to the same rules of
+// unambiguous JSON: a repeated key, invalid UTF-8 or a second value after
+// the body is MALFORMED_REQUEST, even when the signature is good — except an
+// e-stop trip, which is never refused for its form.
+func TestAgentSignedBodiesStrict(t *testing.T) {
+	h := newHarness(t, "testdata/policy.yaml")
+	h.trustRoot("root")
+	agent := "strict-agent"
+	h.register(h.rootToken(agent, nil))
+	ts := h.clock.Now().UnixMilli()
+	base := fmt.Sprintf(`"agentId":%q,"requestId":%q,"timestamp":%d`, tokentest.Pub(agent), uuid.Must(uuid.NewV7()).String(), ts)
+	cases := []struct{ name, body string }{
+		{"deny/repeated-agent-id", `{` + base + `,"agentId":` + fmt.Sprintf("%q", tokentest.Pub("other")) + `}`},
+		{"deny/second-value", `{` + base + `} {}`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var e opErr
+			if st := h.do("GET", "/v1/economy/balance", signed(agent, []byte(c.body), ts), []byte(c.body), &e); st != 400 || e.Error.Code != "MALFORMED_REQUEST" {
+				t.Fatalf("%d %+v", st, e)
+			}
+		})
+	}
+	t.Run("estop/sloppy-trip-body-still-trips", func(t *testing.T) {
+		// A trip is the safe direction: an agent's trip is not refused for
+		// a repeated key or a stray byte in its reason.
+		body := []byte(`{` + fmt.Sprintf(`"agentId":%q,"requestId":%q,"timestamp":%d`, tokentest.Pub(agent), uuid.Must(uuid.NewV7()).String(), ts) +
+			",\"reason\":\"arm \xff\",\"reason\":\"again\"}")
+		var st struct{ State string }
+		if code := h.do("POST", "/v1/estop/trip", signed(agent, body, ts), body, &st); code != 200 || st.State != "tripped" {
+			t.Fatalf("agent trip with a sloppy body: %d %+v", code, st)
+		}
+	})
+	t.Run("allow/well-formed-body", func(t *testing.T) {
+		body := []byte(`{"agentId":` + fmt.Sprintf("%q", tokentest.Pub(agent)) + fmt.Sprintf(`,"requestId":%q,"timestamp":%d}`, uuid.Must(uuid.NewV7()).String(), ts))
+		if st := h.do("GET", "/v1/economy/balance", signed(agent, body, ts), body, nil); st != 200 {
+			t.Fatalf("well-formed body: %d", st)
+		}
+	})
 }
