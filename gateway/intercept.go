@@ -111,9 +111,10 @@ type Pipeline struct {
 
 	state atomic.Pointer[State]
 
-	laterOnce sync.Once
-	later     chan ledger.Event
-	pending   sync.WaitGroup
+	laterMu      sync.Mutex
+	later        []laterEvent // queued for the background writer (recordLater)
+	laterRunning bool         // a writeLater goroutine owns the queue
+	pending      sync.WaitGroup
 }
 
 // SetState installs a new facts state (policy reload, token registration…).
@@ -305,7 +306,7 @@ func (p *Pipeline) record(ctx context.Context, req *Request, st *State, o Outcom
 			// (the trip entry already precedes it in the ledger).
 			deny := Outcome{Verdict: Deny, Code: codes.EstopEngaged, Reason: "the e-stop was engaged before the decision committed", Stage: 11, Tier: o.Tier, Chain: o.Chain}
 			payload.Decision, payload.Code, payload.Stage = deny.Verdict.String(), string(deny.Code), deny.Stage
-			p.recordLater(ledger.Event{EventType: "policy.evaluated", AgentID: req.AgentID, TokenID: ev.TokenID, Payload: payload.raw()})
+			p.recordDecisionLater(ledger.Event{EventType: "policy.evaluated", AgentID: req.AgentID, TokenID: ev.TokenID}, payload)
 			return p.answer(req, deny, nil, policyHash, "", 0, "")
 		}
 		p.Log.Error("ledger append", "err", err)
@@ -370,59 +371,122 @@ type batchAppender interface {
 	AppendBatch(ctx context.Context, evs []ledger.Event) ([]ledger.Entry, []error, error)
 }
 
+// laterEvent is an event queued by recordLater. When encode is set, the
+// event's payload is decision.raw(), encoded by the writer rather than on the
+// answer path.
+type laterEvent struct {
+	ev       ledger.Event
+	decision decisionPayload
+	encode   bool
+}
+
+// The background writer starts writing once its queue has not grown for
+// laterQuiet (the burst of requests preempted by a trip has been answered),
+// or laterMaxWait after it started, whichever comes first.
+const (
+	laterQuiet   = 200 * time.Microsecond
+	laterMaxWait = 10 * time.Millisecond
+	laterBatch   = 256 // events per AppendBatch
+)
+
 // recordLater queues an event for the background writer, which appends
-// queued events in batches (one group commit for many). Used for the denies
-// of requests preempted by an e-stop trip, so that 1,000 in-flight requests
-// are answered at once rather than after 1,000 appends. If the queue is full
-// the event is appended synchronously: nothing is dropped.
-func (p *Pipeline) recordLater(ev ledger.Event) {
-	p.laterOnce.Do(func() {
-		p.later = make(chan ledger.Event, 1<<14)
-		go p.writeLater()
-	})
+// queued events in batches (one group commit for many). Used for requests
+// preempted by an e-stop trip, so that 1,000 in-flight requests are answered
+// at once rather than after 1,000 appends. The writer lets the burst of
+// answers finish before it writes, so that it does not compete with them for
+// the CPU, and it is not woken once per event. The queue is bounded by the
+// number of requests in flight; nothing is dropped, and the caller never
+// waits for the ledger. Drain waits until the queue is written.
+func (p *Pipeline) recordLater(ev ledger.Event) { p.enqueueLater(laterEvent{ev: ev}) }
+
+// recordDecisionLater is recordLater for a policy.evaluated event whose
+// payload is d (encoded by the writer).
+func (p *Pipeline) recordDecisionLater(ev ledger.Event, d decisionPayload) {
+	p.enqueueLater(laterEvent{ev: ev, decision: d, encode: true})
+}
+
+func (p *Pipeline) enqueueLater(le laterEvent) {
 	p.pending.Add(1)
-	select {
-	case p.later <- ev:
-	default:
-		defer p.pending.Done()
-		if _, err := p.Ledger.Append(context.Background(), ev); err != nil {
-			p.Log.Error("ledger append", "eventType", ev.EventType, "err", err)
+	p.laterMu.Lock()
+	p.later = append(p.later, le)
+	start := !p.laterRunning
+	p.laterRunning = true
+	p.laterMu.Unlock()
+	if start {
+		go p.writeLater()
+	}
+}
+
+// writeLater writes the queue in batches until it is empty, then exits.
+func (p *Pipeline) writeLater() {
+	var q []laterEvent
+	var batch []ledger.Event
+	for {
+		p.settleLater()
+		p.laterMu.Lock()
+		q, p.later = p.later, q[:0]
+		if len(q) == 0 {
+			p.laterRunning = false
+			p.laterMu.Unlock()
+			return
+		}
+		p.laterMu.Unlock()
+		for len(q) > 0 {
+			n := min(len(q), laterBatch)
+			batch = batch[:0]
+			for i := range q[:n] {
+				ev := q[i].ev
+				if q[i].encode {
+					ev.Payload = q[i].decision.raw()
+				}
+				batch = append(batch, ev)
+			}
+			p.writeBatch(batch)
+			clear(batch)
+			clear(q[:n])
+			q = q[n:]
+			for range n {
+				p.pending.Done()
+			}
 		}
 	}
 }
 
-func (p *Pipeline) writeLater() {
-	batch := make([]ledger.Event, 0, 256)
-	for ev := range p.later {
-		batch = append(batch[:0], ev)
-	drain:
-		for len(batch) < cap(batch) {
-			select {
-			case ev := <-p.later:
-				batch = append(batch, ev)
-			default:
-				break drain
+// settleLater waits until the queue has stopped growing, at most
+// laterMaxWait.
+func (p *Pipeline) settleLater() {
+	deadline := time.Now().Add(laterMaxWait)
+	n := -1
+	for time.Now().Before(deadline) {
+		p.laterMu.Lock()
+		m := len(p.later)
+		p.laterMu.Unlock()
+		if m == n {
+			return
+		}
+		n = m
+		time.Sleep(laterQuiet)
+	}
+}
+
+// writeBatch appends batch, in one AppendBatch when the ledger batches; a
+// failure is logged.
+func (p *Pipeline) writeBatch(batch []ledger.Event) {
+	if ba, ok := p.Ledger.(batchAppender); ok {
+		_, errs, err := ba.AppendBatch(context.Background(), batch)
+		if err != nil {
+			p.Log.Error("ledger batch append", "events", len(batch), "err", err)
+		}
+		for _, e := range errs {
+			if e != nil {
+				p.Log.Error("ledger batch append", "err", e)
 			}
 		}
-		if ba, ok := p.Ledger.(batchAppender); ok {
-			_, errs, err := ba.AppendBatch(context.Background(), batch)
-			if err != nil {
-				p.Log.Error("ledger batch append", "events", len(batch), "err", err)
-			}
-			for _, e := range errs {
-				if e != nil {
-					p.Log.Error("ledger batch append", "err", e)
-				}
-			}
-		} else {
-			for _, ev := range batch {
-				if _, err := p.Ledger.Append(context.Background(), ev); err != nil {
-					p.Log.Error("ledger append", "eventType", ev.EventType, "err", err)
-				}
-			}
-		}
-		for range batch {
-			p.pending.Done()
+		return
+	}
+	for _, ev := range batch {
+		if _, err := p.Ledger.Append(context.Background(), ev); err != nil {
+			p.Log.Error("ledger append", "eventType", ev.EventType, "err", err)
 		}
 	}
 }

@@ -1,13 +1,16 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/sintgate/sintgate/codes"
@@ -151,11 +154,22 @@ func TestTripPreemptsInFlight(t *testing.T) {
 	}
 	close(f.l.hold)
 	f.p.Drain()
+	sent := map[string]bool{}
+	for _, in := range ins {
+		var m map[string]any
+		_ = json.Unmarshal(in.Body, &m)
+		sent[m["requestId"].(string)] = true
+	}
 	denies := 0
 	for _, e := range f.l.all() {
 		var p map[string]any
 		_ = json.Unmarshal(e.Payload, &p)
 		if e.EventType == "policy.evaluated" && p["code"] == string(codes.EstopEngaged) {
+			id, _ := p["requestId"].(string)
+			if !sent[id] || p["decision"] != "deny" || p["stage"] != 11.0 || p["tier"] != 2.0 {
+				t.Fatalf("deny entry #%d: %s", e.SequenceNumber, e.Payload)
+			}
+			delete(sent, id) // each request once
 			denies++
 		}
 	}
@@ -163,6 +177,57 @@ func TestTripPreemptsInFlight(t *testing.T) {
 		t.Fatalf("%d ESTOP_ENGAGED entries recorded, want %d", denies, n)
 	}
 	assertNoAllowAfterTrip(t, f)
+}
+
+// stallLedger blocks the background writer's appends until gate is closed
+// and records appends made from any other goroutine.
+type stallLedger struct {
+	*memLedger
+	gate       chan struct{}
+	elsewhere  atomic.Int64
+	writerSeen atomic.Bool
+}
+
+func (l *stallLedger) Append(ctx context.Context, ev ledger.Event) (ledger.Entry, error) {
+	buf := make([]byte, 64<<10)
+	if bytes.Contains(buf[:runtime.Stack(buf, false)], []byte("(*Pipeline).writeLater")) {
+		l.writerSeen.Store(true)
+		<-l.gate
+	} else {
+		l.elsewhere.Add(1)
+	}
+	return l.memLedger.Append(ctx, ev)
+}
+
+// TestRecordLaterNeverWaitsForTheLedger: the requests preempted by a trip
+// queue their entries for the background writer; however many are queued
+// while the writer is stuck behind a slow ledger, the caller never appends
+// (never waits for the ledger) and every entry is written, in order.
+func TestRecordLaterNeverWaitsForTheLedger(t *testing.T) {
+	f := newFixture(t)
+	l := &stallLedger{memLedger: f.l, gate: make(chan struct{})}
+	f.p.Ledger = l
+	const n = 1<<14 + 100 // more than the old fixed queue held
+	for i := range n {
+		f.p.recordLater(ledger.Event{EventType: "test.later", AgentID: "system", Payload: map[string]any{"i": i}})
+	}
+	if got := l.elsewhere.Load(); got != 0 {
+		t.Fatalf("%d events appended on the caller's goroutine", got)
+	}
+	close(l.gate)
+	f.p.Drain()
+	if !l.writerSeen.Load() {
+		t.Fatal("the background writer wrote nothing")
+	}
+	all := f.l.all()
+	if len(all) != n {
+		t.Fatalf("%d entries written, want %d", len(all), n)
+	}
+	for i, e := range all {
+		if want := fmt.Sprintf(`{"i":%d}`, i); string(e.Payload) != want {
+			t.Fatalf("entry %d: %s, want %s", i, e.Payload, want)
+		}
+	}
 }
 
 // TestRandomInterleaving runs intercepts concurrently with trips and resets
