@@ -246,8 +246,15 @@ func (b *Breaker) Guard() error {
 func (b *Breaker) Track(ctx context.Context) (context.Context, func()) {
 	ec := b.epoch.Load()
 	c, cancel := context.WithCancelCause(ec.ctx)
+	t := &trackedCtx{Context: c, req: ctx}
+	if ctx.Done() == nil {
+		// ctx can never be cancelled (context.Background, the HTTP
+		// server's user context): nothing to propagate, and nothing to
+		// stop or touch when the work is done.
+		return t, func() { cancel(context.Canceled) }
+	}
 	stop := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
-	return &trackedCtx{Context: c, req: ctx}, func() {
+	return t, func() {
 		stop()
 		cancel(context.Canceled)
 	}
