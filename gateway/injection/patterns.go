@@ -286,7 +286,8 @@ var specs = []spec{
 
 type compiled struct {
 	spec
-	re *regexp.Regexp
+	re  *regexp.Regexp
+	dfa *dfa // exact match-or-not pre-check of re for anchored patterns (nil: re alone); see dfa.go
 }
 
 func compileSpecs(sp []spec) ([]compiled, error) {
@@ -300,7 +301,11 @@ func compileSpecs(sp []spec) ([]compiled, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, compiled{spec: s, re: re})
+		c := compiled{spec: s, re: re}
+		if s.anchored {
+			c.dfa = newDFA(expr)
+		}
+		out = append(out, c)
 	}
 	return out, nil
 }

@@ -505,6 +505,9 @@ func (s *Scanner) evalPattern(c *compiled, text []byte, hs []hit, reqs []hit, n 
 				continue
 			}
 			win := text[h.start:min(n, int(h.start)+maxMatch)]
+			if c.dfa != nil && !c.dfa.match(win) {
+				continue // exact: the DFA accepts the same language as c.re
+			}
 			if loc := c.re.FindIndex(win); loc != nil {
 				return excerpt(win[loc[0]:loc[1]]), true
 			}

@@ -1,0 +1,246 @@
+package injection
+
+import (
+	"regexp/syntax"
+	"slices"
+	"unicode/utf8"
+)
+
+// dfa decides whether an anchored pattern matches a prefix of a window, and
+// nothing else: it is the cheap "no" in front of regexp.FindIndex. Go's
+// regexp costs ≈ 0.5–4 µs per anchored call even when it fails at the first
+// byte (bit-state reset, machine setup, backtracking over the alternations),
+// and benign prose has hundreds of trigger words per 4 KB. The DFA is built
+// once per pattern at New by subset construction over the pattern's compiled
+// regexp/syntax program, so it accepts exactly the same language; only when
+// it reports a match does the scanner call FindIndex, whose leftmost-first
+// match gives the excerpt. A benign window therefore costs one table walk
+// that stops at the first byte where no match is possible any more.
+//
+// Supported programs (checked by newDFA, which returns nil otherwise and the
+// pattern keeps using regexp alone): no case folding, no empty-width
+// assertions other than begin/end of text, and character classes that treat
+// every non-ASCII rune alike (true of `[^a-z0-9]`, `.`, `[^}]` …), so that
+// the input alphabet is the ASCII bytes in equivalence classes plus one class
+// for all non-ASCII runes.
+type dfa struct {
+	class    [utf8.RuneSelf]uint8 // ASCII byte → input class
+	nonASCII int                  // input class of every rune ≥ 0x80 (and of invalid bytes, read as U+FFFD like regexp does)
+	nclass   int
+	// trans[state*nclass+class] is the next state, or -1 when no match is
+	// possible any more. State 0 is the start (at the beginning of text).
+	trans []int32
+	// accept[state]: the pattern has matched a prefix ending here;
+	// acceptEnd[state]: it matches when the window ends here (`$`).
+	accept, acceptEnd []bool
+}
+
+// maxDFAStates bounds one pattern's DFA (the built-in patterns need far
+// fewer); a pattern over the bound falls back to regexp alone.
+const maxDFAStates = 6000
+
+// match reports whether the pattern matches a prefix of text, i.e. whether
+// the anchored regexp's FindIndex(text) is non-nil.
+func (d *dfa) match(text []byte) bool {
+	s := int32(0)
+	K := int32(d.nclass)
+	for i := 0; i < len(text); {
+		if d.accept[s] {
+			return true
+		}
+		c := text[i]
+		var cl int32
+		if c < utf8.RuneSelf {
+			cl = int32(d.class[c])
+			i++
+		} else {
+			_, n := utf8.DecodeRune(text[i:])
+			i += n
+			cl = int32(d.nonASCII)
+		}
+		s = d.trans[s*K+cl]
+		if s < 0 {
+			return false
+		}
+	}
+	return d.accept[s] || d.acceptEnd[s]
+}
+
+// newDFA builds the DFA of the regular expression expr (anchored at its
+// start by the caller's `^`), or returns nil when the program uses a feature
+// the DFA does not model or needs more than maxDFAStates states.
+func newDFA(expr string) *dfa {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return nil
+	}
+	var runeInsts []int // pcs of the rune-consuming instructions
+	for pc := range prog.Inst {
+		in := &prog.Inst[pc]
+		switch in.Op {
+		case syntax.InstRune, syntax.InstRune1:
+			if syntax.Flags(in.Arg)&syntax.FoldCase != 0 || !uniformNonASCII(in) {
+				return nil
+			}
+			runeInsts = append(runeInsts, pc)
+		case syntax.InstRuneAny, syntax.InstRuneAnyNotNL:
+			runeInsts = append(runeInsts, pc)
+		case syntax.InstEmptyWidth:
+			if syntax.EmptyOp(in.Arg)&^(syntax.EmptyBeginText|syntax.EmptyEndText) != 0 {
+				return nil
+			}
+		case syntax.InstAlt, syntax.InstAltMatch, syntax.InstCapture, syntax.InstNop, syntax.InstMatch, syntax.InstFail:
+		default:
+			return nil
+		}
+	}
+	d := &dfa{}
+	// Input classes: ASCII bytes with the same behaviour under every rune
+	// instruction share a class; all non-ASCII runes form one more class.
+	reps := []rune{}
+	sigs := map[string]int{}
+	for b := 0; b < utf8.RuneSelf; b++ {
+		sig := make([]byte, len(runeInsts))
+		for k, pc := range runeInsts {
+			if prog.Inst[pc].MatchRune(rune(b)) {
+				sig[k] = 1
+			}
+		}
+		cl, ok := sigs[string(sig)]
+		if !ok {
+			cl = len(reps)
+			sigs[string(sig)] = cl
+			reps = append(reps, rune(b))
+		}
+		d.class[b] = uint8(cl)
+	}
+	d.nonASCII = len(reps)
+	reps = append(reps, utf8.RuneError)
+	d.nclass = len(reps)
+
+	// Subset construction. A state is the set of pcs reached after the last
+	// consumed rune, before following empty transitions, plus whether it is
+	// at the beginning of the text (only the start state).
+	type key struct {
+		set     string
+		atStart bool
+	}
+	var sets [][]uint32
+	var starts []bool
+	ids := map[key]int32{}
+	add := func(set []uint32, atStart bool) (int32, bool) {
+		k := key{string(u32bytes(set)), atStart}
+		if id, ok := ids[k]; ok {
+			return id, true
+		}
+		if len(sets) >= maxDFAStates {
+			return -1, false
+		}
+		id := int32(len(sets))
+		ids[k] = id
+		sets = append(sets, set)
+		starts = append(starts, atStart)
+		return id, true
+	}
+	seen := make([]uint32, len(prog.Inst))
+	gen := uint32(0)
+	// closure follows empty transitions from set under the given
+	// assertions; it returns the rune instructions reached and whether
+	// InstMatch was reached.
+	closure := func(set []uint32, ops syntax.EmptyOp) (runes []uint32, matched bool) {
+		gen++
+		stack := append([]uint32(nil), set...)
+		for len(stack) > 0 {
+			pc := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if seen[pc] == gen {
+				continue
+			}
+			seen[pc] = gen
+			in := &prog.Inst[pc]
+			switch in.Op {
+			case syntax.InstAlt, syntax.InstAltMatch:
+				stack = append(stack, in.Arg, in.Out)
+			case syntax.InstCapture, syntax.InstNop:
+				stack = append(stack, in.Out)
+			case syntax.InstEmptyWidth:
+				if syntax.EmptyOp(in.Arg)&^ops == 0 {
+					stack = append(stack, in.Out)
+				}
+			case syntax.InstMatch:
+				matched = true
+			case syntax.InstRune, syntax.InstRune1, syntax.InstRuneAny, syntax.InstRuneAnyNotNL:
+				runes = append(runes, pc)
+			}
+		}
+		return runes, matched
+	}
+	if _, ok := add([]uint32{uint32(prog.Start)}, true); !ok {
+		return nil
+	}
+	for s := 0; s < len(sets); s++ {
+		ops := syntax.EmptyOp(0)
+		if starts[s] {
+			ops = syntax.EmptyBeginText
+		}
+		runes, matched := closure(sets[s], ops)
+		_, matchedEnd := closure(sets[s], ops|syntax.EmptyEndText)
+		d.accept = append(d.accept, matched)
+		d.acceptEnd = append(d.acceptEnd, matchedEnd)
+		for cl, r := range reps {
+			var next []uint32
+			for _, pc := range runes {
+				if in := &prog.Inst[pc]; in.MatchRune(r) {
+					next = append(next, in.Out)
+				}
+			}
+			if len(next) == 0 {
+				d.trans = append(d.trans, -1)
+				continue
+			}
+			slices.Sort(next)
+			next = slices.Compact(next)
+			id, ok := add(next, false)
+			if !ok {
+				return nil
+			}
+			d.trans = append(d.trans, id)
+			_ = cl
+		}
+	}
+	return d
+}
+
+// uniformNonASCII reports whether a rune instruction (without case folding)
+// matches either every rune ≥ 0x80 or none.
+func uniformNonASCII(in *syntax.Inst) bool {
+	if len(in.Rune) == 1 || in.Op == syntax.InstRune1 {
+		return in.Rune[0] < utf8.RuneSelf
+	}
+	// in.Rune is a sorted list of [lo, hi] pairs.
+	covered := rune(utf8.RuneSelf) // next rune ≥ 0x80 not yet known to be covered
+	any := false
+	for i := 0; i+1 < len(in.Rune); i += 2 {
+		lo, hi := in.Rune[i], in.Rune[i+1]
+		if hi < utf8.RuneSelf {
+			continue
+		}
+		any = true
+		if lo <= covered && hi >= covered {
+			covered = hi + 1
+		}
+	}
+	return !any || covered > utf8.MaxRune
+}
+
+func u32bytes(s []uint32) []byte {
+	b := make([]byte, 0, 4*len(s))
+	for _, v := range s {
+		b = append(b, byte(v), byte(v>>8), byte(v>>16), byte(v>>24))
+	}
+	return b
+}
