@@ -2,6 +2,7 @@ package injection
 
 import (
 	"slices"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -123,7 +124,9 @@ func appendNormalizedRuns[T string | []byte](dst []byte, s T) ([]byte, bool) {
 			pend = true
 			continue
 		case 0xff:
-			return appendNormalizedSlow(dst[:start], string(s)), true
+			// Continue from here: the output so far and the pending space
+			// are what the mixed path would have produced for s[:i].
+			return appendMixed(buf[:w], start, s, i, pend), true
 		}
 		if pend && w > start {
 			buf[w] = ' '
@@ -154,15 +157,117 @@ func appendNormalizedRuns[T string | []byte](dst []byte, s T) ([]byte, bool) {
 	return unspace(buf[:w], start), long
 }
 
-func appendNormalizedSlow(dst []byte, s string) []byte {
-	start := len(dst)
-	pend := false
-	it := norm.Iter{}
-	it.InitString(norm.NFKD, s)
+// appendMixed continues the normalisation of s from byte i, with dst[start:]
+// the output so far and pend a pending space, for text that holds non-ASCII
+// runes. ASCII bytes take the same table as the ASCII path; each maximal run
+// of non-ASCII bytes (a chunk) goes through appendChunk. See appendChunk for
+// why splitting at ASCII bytes gives exactly the normal form of the whole
+// string.
+func appendMixed[T string | []byte](dst []byte, start int, s T, i int, pend bool) []byte {
+	for i < len(s) {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			i++
+			switch m := asciiMap[c]; m {
+			case 0:
+			case ' ':
+				pend = true
+			default:
+				if pend && len(dst) > start {
+					dst = append(dst, ' ')
+				}
+				pend = false
+				dst = append(dst, m)
+			}
+			continue
+		}
+		j := i + 1
+		for j < len(s) && s[j] >= utf8.RuneSelf {
+			j++
+		}
+		dst, pend = appendChunk(dst, start, s[i:j], pend)
+		i = j
+	}
+	return unspace(dst, start)
+}
+
+// appendChunk normalises a run of non-ASCII bytes (steps 1–5).
+//
+// Why per-chunk and per-rune processing is exact. Steps 2–5 act on each rune
+// of the NFKD form on its own (drop, fold, lower-case, space or not), and
+// NFKD only relates neighbouring runes through canonical reordering, a stable
+// sort of each run of non-starters (canonical combining class ≠ 0) by class,
+// which x/text's iterator cuts into segments of at most 30 non-starters. ASCII
+// characters are starters without a decomposition, so a run never crosses
+// one, and segmentation restarts at each starter: NFKD(x·a·y) = NFKD(x)·a·NFKD(y)
+// for an ASCII a, and a chunk between ASCII bytes normalises alone as it
+// would inside the whole string. Inside a chunk, when every rune is in the
+// simple table (its NFKD form holds only starters, white space and runes that
+// step 2 or mark removal drops), the only non-starters are dropped ones:
+// reordering moves nothing that survives, and the output is the
+// concatenation of the per-rune results in the table. Any other chunk (CJK
+// text, runes outside the table, non-starters that survive, invalid UTF-8)
+// takes the x/text iterator, as the whole string did before.
+func appendChunk[T string | []byte](dst []byte, start int, chunk T, pend bool) ([]byte, bool) {
+	simple := true
+	for k := 0; k < len(chunk); {
+		r, n := decodeRune(chunk[k:])
+		if _, ok := simpleRune(r); !ok || r == utf8.RuneError {
+			simple = false
+			break
+		}
+		k += n
+	}
+	if !simple {
+		return appendIter(dst, start, chunk, pend)
+	}
+	for k := 0; k < len(chunk); {
+		r, n := decodeRune(chunk[k:])
+		k += n
+		ev, _ := simpleRune(r)
+		for e := 0; e < len(ev); e++ {
+			if ev[e] == ' ' {
+				pend = true
+				continue
+			}
+			if pend && len(dst) > start {
+				dst = append(dst, ' ')
+			}
+			pend = false
+			dst = append(dst, ev[e])
+		}
+	}
+	return dst, pend
+}
+
+func decodeRune[T string | []byte](s T) (rune, int) {
+	switch v := any(s).(type) {
+	case string:
+		return utf8.DecodeRuneInString(v)
+	case []byte:
+		return utf8.DecodeRune(v)
+	}
+	panic("unreachable")
+}
+
+// iterPool holds NFKD iterators (a norm.Iter is large and escapes to the heap).
+var iterPool = sync.Pool{New: func() any { return new(norm.Iter) }}
+
+// appendIter normalises a chunk through the x/text NFKD iterator, rune by
+// rune (steps 1–5 without the letter-spacing pass).
+func appendIter[T string | []byte](dst []byte, start int, chunk T, pend bool) ([]byte, bool) {
+	it := iterPool.Get().(*norm.Iter)
+	defer iterPool.Put(it)
+	switch v := any(chunk).(type) {
+	case string:
+		it.InitString(norm.NFKD, v)
+	case []byte:
+		it.Init(norm.NFKD, v)
+	}
 	for !it.Done() {
 		seg := it.Next()
 		for len(seg) > 0 {
-			if c := seg[0]; c < utf8.RuneSelf { // ASCII inside non-ASCII text
+			if c := seg[0]; c < utf8.RuneSelf { // ASCII from a decomposition
 				seg = seg[1:]
 				switch m := asciiMap[c]; m {
 				case 0:
@@ -183,17 +288,10 @@ func appendNormalizedSlow(dst []byte, s string) []byte {
 				pend = true
 				continue
 			}
-			if unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Me, r) || isInvisible(r) {
+			if isDropped(r) {
 				continue
 			}
-			if f, ok := upperFold[r]; ok {
-				r = f
-			} else {
-				r = unicode.ToLower(r)
-				if f, ok := lowerFold[r]; ok {
-					r = f
-				}
-			}
+			r = foldRune(r)
 			if pend && len(dst) > start {
 				dst = append(dst, ' ')
 			}
@@ -201,7 +299,92 @@ func appendNormalizedSlow(dst []byte, s string) []byte {
 			dst = utf8.AppendRune(dst, r)
 		}
 	}
-	return unspace(dst, start)
+	return dst, pend
+}
+
+// isDropped: combining marks (after NFKD) and invisible characters (step 2).
+func isDropped(r rune) bool {
+	return unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Me, r) || isInvisible(r)
+}
+
+// foldRune is steps 3–4 for one non-ASCII, non-space rune.
+func foldRune(r rune) rune {
+	if f, ok := upperFold[r]; ok {
+		return f
+	}
+	r = unicode.ToLower(r)
+	if f, ok := lowerFold[r]; ok {
+		return f
+	}
+	return r
+}
+
+// Ranges of the simple-rune table: Latin-1 to Arabic (two-byte UTF-8: accented
+// Latin, Greek, Cyrillic, Hebrew, Arabic), general punctuation (typographic
+// quotes and dashes, zero-width and bidi controls) and half/full-width forms.
+var simpleRanges = [...][2]rune{{0x80, 0x800}, {0x2000, 0x2070}, {0xff00, 0xfff0}}
+
+// simpleTable[range][r-lo] is the per-rune result of steps 1–5 for a simple
+// rune (see appendChunk) as events: ' ' is white space (pending space), any
+// other byte is output. ok is false for runes that are not simple.
+var simpleTable = func() (t [len(simpleRanges)][]struct {
+	ev string
+	ok bool
+}) {
+	for k, rg := range simpleRanges {
+		t[k] = make([]struct {
+			ev string
+			ok bool
+		}, rg[1]-rg[0])
+		for r := rg[0]; r < rg[1]; r++ {
+			ev, ok := simpleEvents(r)
+			t[k][r-rg[0]].ev, t[k][r-rg[0]].ok = ev, ok
+		}
+	}
+	return t
+}()
+
+// simpleEvents computes a table entry exactly as appendIter would treat the
+// NFKD form of r.
+func simpleEvents(r rune) (string, bool) {
+	if !utf8.ValidRune(r) {
+		return "", false
+	}
+	var ev []byte
+	for _, q := range norm.NFKD.String(string(r)) {
+		switch {
+		case q < utf8.RuneSelf:
+			switch m := asciiMap[q]; m {
+			case 0:
+			default:
+				ev = append(ev, m)
+			}
+		case unicode.IsSpace(q):
+			ev = append(ev, ' ')
+		case isDropped(q):
+		default:
+			if norm.NFKD.PropertiesString(string(q)).CCC() != 0 {
+				return "", false // a non-starter that survives: reordering matters
+			}
+			f := foldRune(q)
+			if f == ' ' {
+				return "", false // would read back as white space
+			}
+			ev = utf8.AppendRune(ev, f)
+		}
+	}
+	return string(ev), true
+}
+
+// simpleRune returns the table entry of r.
+func simpleRune(r rune) (string, bool) {
+	for k, rg := range simpleRanges {
+		if r >= rg[0] && r < rg[1] {
+			e := &simpleTable[k][r-rg[0]]
+			return e.ev, e.ok
+		}
+	}
+	return "", false
 }
 
 func isAlnum(c byte) bool { return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' }
