@@ -23,24 +23,40 @@ import (
 // every non-ASCII rune alike (true of `[^a-z0-9]`, `.`, `[^}]` …), so that
 // the input alphabet is the ASCII bytes in equivalence classes plus one class
 // for all non-ASCII runes.
+//
+// States are built breadth-first from the start up to maxDFAStates; a
+// pattern whose DFA is larger (counted repetitions such as `[^)\s]{0,200}`
+// make it so) keeps the states nearest the start and marks the transitions
+// into the rest as unknown. Reaching an unknown state makes match answer
+// "maybe", and the regexp decides. Benign windows die within a few bytes of
+// the trigger, well inside the built part.
 type dfa struct {
 	class    [utf8.RuneSelf]uint8 // ASCII byte → input class
 	nonASCII int                  // input class of every rune ≥ 0x80 (and of invalid bytes, read as U+FFFD like regexp does)
 	nclass   int
-	// trans[state*nclass+class] is the next state, or -1 when no match is
-	// possible any more. State 0 is the start (at the beginning of text).
-	trans []int32
+	// trans[state*nclass+class] is the next state, dead (no match is
+	// possible any more) or unknown (beyond maxDFAStates). State 0 is the
+	// start (at the beginning of text).
+	trans []int16
 	// accept[state]: the pattern has matched a prefix ending here;
 	// acceptEnd[state]: it matches when the window ends here (`$`).
 	accept, acceptEnd []bool
+	truncated         bool // some transitions are unknown
 }
 
-// maxDFAStates bounds one pattern's DFA (the built-in patterns need far
-// fewer); a pattern over the bound falls back to regexp alone.
-const maxDFAStates = 6000
+const (
+	dead    = -1
+	unknown = -2
+)
 
-// match reports whether the pattern matches a prefix of text, i.e. whether
-// the anchored regexp's FindIndex(text) is non-nil.
+// maxDFAStates bounds the states built per pattern (table of at most
+// maxDFAStates × classes × 2 bytes, ≤ 330 KB; 41 of the 51 built-in
+// patterns need fewer).
+const maxDFAStates = 4000
+
+// match reports false only if the anchored regexp's FindIndex(text) is nil
+// (no match at the start of text). It reports true when there is a match,
+// and — only if d.truncated — when the walk reaches an unbuilt state.
 func (d *dfa) match(text []byte) bool {
 	s := int32(0)
 	K := int32(d.nclass)
@@ -58,9 +74,9 @@ func (d *dfa) match(text []byte) bool {
 			i += n
 			cl = int32(d.nonASCII)
 		}
-		s = d.trans[s*K+cl]
+		s = int32(d.trans[s*K+cl])
 		if s < 0 {
-			return false
+			return s == unknown
 		}
 	}
 	return d.accept[s] || d.acceptEnd[s]
@@ -68,7 +84,7 @@ func (d *dfa) match(text []byte) bool {
 
 // newDFA builds the DFA of the regular expression expr (anchored at its
 // start by the caller's `^`), or returns nil when the program uses a feature
-// the DFA does not model or needs more than maxDFAStates states.
+// the DFA does not model.
 func newDFA(expr string) *dfa {
 	re, err := syntax.Parse(expr, syntax.Perl)
 	if err != nil {
@@ -132,19 +148,20 @@ func newDFA(expr string) *dfa {
 	var sets [][]uint32
 	var starts []bool
 	ids := map[key]int32{}
-	add := func(set []uint32, atStart bool) (int32, bool) {
+	add := func(set []uint32, atStart bool) int16 {
 		k := key{string(u32bytes(set)), atStart}
 		if id, ok := ids[k]; ok {
-			return id, true
+			return int16(id)
 		}
 		if len(sets) >= maxDFAStates {
-			return -1, false
+			d.truncated = true
+			return unknown
 		}
 		id := int32(len(sets))
 		ids[k] = id
 		sets = append(sets, set)
 		starts = append(starts, atStart)
-		return id, true
+		return int16(id)
 	}
 	seen := make([]uint32, len(prog.Inst))
 	gen := uint32(0)
@@ -179,9 +196,7 @@ func newDFA(expr string) *dfa {
 		}
 		return runes, matched
 	}
-	if _, ok := add([]uint32{uint32(prog.Start)}, true); !ok {
-		return nil
-	}
+	add([]uint32{uint32(prog.Start)}, true)
 	for s := 0; s < len(sets); s++ {
 		ops := syntax.EmptyOp(0)
 		if starts[s] {
@@ -191,7 +206,7 @@ func newDFA(expr string) *dfa {
 		_, matchedEnd := closure(sets[s], ops|syntax.EmptyEndText)
 		d.accept = append(d.accept, matched)
 		d.acceptEnd = append(d.acceptEnd, matchedEnd)
-		for cl, r := range reps {
+		for _, r := range reps {
 			var next []uint32
 			for _, pc := range runes {
 				if in := &prog.Inst[pc]; in.MatchRune(r) {
@@ -199,17 +214,12 @@ func newDFA(expr string) *dfa {
 				}
 			}
 			if len(next) == 0 {
-				d.trans = append(d.trans, -1)
+				d.trans = append(d.trans, dead)
 				continue
 			}
 			slices.Sort(next)
 			next = slices.Compact(next)
-			id, ok := add(next, false)
-			if !ok {
-				return nil
-			}
-			d.trans = append(d.trans, id)
-			_ = cl
+			d.trans = append(d.trans, add(next, false))
 		}
 	}
 	return d
