@@ -78,6 +78,7 @@ type state struct {
 	norm []byte
 	hits []hit
 	reqs []hit // occurrences of requires literals (pat = the pattern they serve)
+	tmp  []hit // scratch for sortHits
 	path []seg
 	keys []string
 	// clean caches short strings already found clean in this scan (keys and
@@ -452,8 +453,9 @@ func (s *Scanner) match(st *state, text []byte) (int, string) {
 	if len(hits) == 0 {
 		return -1, ""
 	}
-	slices.SortFunc(hits, cmpHit)
-	slices.SortFunc(reqs, cmpHit)
+	hits, st.tmp = sortHits(hits, st.tmp), hits
+	reqs, st.tmp = sortHits(reqs, st.tmp), reqs
+	st.hits, st.reqs = hits, reqs
 	n := len(text)
 	for i := 0; i < len(hits); {
 		p := hits[i].pat
@@ -467,6 +469,36 @@ func (s *Scanner) match(st *state, text []byte) (int, string) {
 		i = j
 	}
 	return -1, ""
+}
+
+// sortHits returns hs sorted by (pattern, start), stably, using buf as the
+// output buffer: a counting sort by pattern (at most 64), then an insertion
+// sort by start inside each pattern's bucket, which the literal pass leaves
+// almost sorted (hits arrive in order of end offset). It gives the order of
+// slices.SortStableFunc(hs, cmpHit) without its comparisons.
+func sortHits(hs, buf []hit) []hit {
+	var count [65]int32
+	for _, h := range hs {
+		count[h.pat+1]++
+	}
+	for p := 1; p < len(count); p++ {
+		count[p] += count[p-1]
+	}
+	out := slices.Grow(buf[:0], len(hs))[:len(hs)]
+	next := count
+	for _, h := range hs {
+		out[next[h.pat]] = h
+		next[h.pat]++
+	}
+	for p := 0; p < 64; p++ {
+		b := out[count[p]:count[p+1]]
+		for i := 1; i < len(b); i++ {
+			for j := i; j > 0 && b[j].start < b[j-1].start; j-- {
+				b[j], b[j-1] = b[j-1], b[j]
+			}
+		}
+	}
+	return out
 }
 
 func cmpHit(x, y hit) int {
