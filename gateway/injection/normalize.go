@@ -165,20 +165,33 @@ func appendNormalizedRuns[T string | []byte](dst []byte, s T) ([]byte, bool) {
 // string.
 func appendMixed[T string | []byte](dst []byte, start int, s T, i int, pend bool) []byte {
 	for i < len(s) {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			i++
-			switch m := asciiMap[c]; m {
-			case 0:
-			case ' ':
-				pend = true
-			default:
-				if pend && len(dst) > start {
-					dst = append(dst, ' ')
+		if s[i] < utf8.RuneSelf {
+			// An ASCII run writes at most one byte per input byte plus the
+			// pending space from before it.
+			dst = slices.Grow(dst, len(s)-i+1)
+			buf := dst[:cap(dst)]
+			w := len(dst)
+			for ; i < len(s); i++ {
+				m := asciiMap[s[i]]
+				if m == 0xff {
+					break
+				}
+				if m == 0 {
+					continue
+				}
+				if m == ' ' {
+					pend = true
+					continue
+				}
+				if pend && w > start {
+					buf[w] = ' '
+					w++
 				}
 				pend = false
-				dst = append(dst, m)
+				buf[w] = m
+				w++
 			}
+			dst = buf[:w]
 			continue
 		}
 		j := i + 1
@@ -462,9 +475,10 @@ func unspaceAll(b []byte, start int) []byte {
 // four one-byte tokens in a row, or a token like "i.g.n.o" of single
 // characters separated by one repeated separator.
 func mayUnspace(b []byte) bool {
-	run, ts := 0, 0
+	run, ts, sp := 0, 0, false // sp: the token holds a separator (both checks below need one)
 	for i := 0; i <= len(b); i++ {
 		if i < len(b) && b[i] != ' ' {
+			sp = sp || spacerTab[b[i]]
 			continue
 		}
 		tl := i - ts
@@ -475,19 +489,29 @@ func mayUnspace(b []byte) bool {
 			}
 		} else {
 			run = 0
-			if tl >= 7 && isSpacer(b[ts+1]) && b[ts+3] == b[ts+1] && b[ts+5] == b[ts+1] {
-				return true
-			}
-			for k := ts; tl >= 7 && k+5 < i; k++ {
-				if isSpacer(b[k+1]) && b[k+3] == b[k+1] && b[k+5] == b[k+1] && isAlnum(b[k]) && isAlnum(b[k+2]) {
+			if tl >= 7 && sp {
+				if spacerTab[b[ts+1]] && b[ts+3] == b[ts+1] && b[ts+5] == b[ts+1] {
 					return true
+				}
+				for k := ts; k+5 < i; k++ {
+					if spacerTab[b[k+1]] && b[k+3] == b[k+1] && b[k+5] == b[k+1] && alnumTab[b[k]] && alnumTab[b[k+2]] {
+						return true
+					}
 				}
 			}
 		}
-		ts = i + 1
+		ts, sp = i+1, false
 	}
 	return false
 }
+
+// spacerTab and alnumTab are isSpacer and isAlnum as tables.
+var spacerTab, alnumTab = func() (sp, al [256]bool) {
+	for c := 0; c < 256; c++ {
+		sp[c], al[c] = isSpacer(byte(c)), isAlnum(byte(c))
+	}
+	return
+}()
 
 // Normalize returns the normal form of s that the scanner matches against
 // (exported for tests, tools and documentation).

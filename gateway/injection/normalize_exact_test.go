@@ -159,3 +159,57 @@ func FuzzNormalizeExact(f *testing.F) {
 		checkNormalizeExact(t, s)
 	})
 }
+
+// oracleMayUnspace is mayUnspace as it was before the table version.
+func oracleMayUnspace(b []byte) bool {
+	run, ts := 0, 0
+	for i := 0; i <= len(b); i++ {
+		if i < len(b) && b[i] != ' ' {
+			continue
+		}
+		tl := i - ts
+		if tl == 1 {
+			run++
+			if run >= 4 {
+				return true
+			}
+		} else {
+			run = 0
+			if tl >= 7 && isSpacer(b[ts+1]) && b[ts+3] == b[ts+1] && b[ts+5] == b[ts+1] {
+				return true
+			}
+			for k := ts; tl >= 7 && k+5 < i; k++ {
+				if isSpacer(b[k+1]) && b[k+3] == b[k+1] && b[k+5] == b[k+1] && isAlnum(b[k]) && isAlnum(b[k+2]) {
+					return true
+				}
+			}
+		}
+		ts = i + 1
+	}
+	return false
+}
+
+var mayUnspaceCases = []string{"", " ", "a", "a b c d", "a b c", " a b c d ", "ab c d e f", "i.g.n.o", "xi.g.n.o", "i.g.n", "i-g-n-o-r-e", "a.b-c.d", "é g n o", "..-.-.-", "abc|d|e|f", "a b c d ", "a  b c d"}
+
+// TestMayUnspaceExact: the table version equals the byte loop.
+func TestMayUnspaceExact(t *testing.T) {
+	for _, s := range append(mayUnspaceCases, corpusTexts(t)...) {
+		for _, in := range []string{s, Normalize(s)} {
+			if got, want := mayUnspace([]byte(in)), oracleMayUnspace([]byte(in)); got != want {
+				t.Fatalf("mayUnspace(%q) = %v, oracle %v", in, got, want)
+			}
+		}
+	}
+}
+
+// FuzzMayUnspaceExact: the same on any input.
+func FuzzMayUnspaceExact(f *testing.F) {
+	for _, s := range mayUnspaceCases {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		if got, want := mayUnspace([]byte(in)), oracleMayUnspace([]byte(in)); got != want {
+			t.Fatalf("mayUnspace(%q) = %v, oracle %v", in, got, want)
+		}
+	})
+}
