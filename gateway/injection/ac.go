@@ -13,6 +13,7 @@ type automaton struct {
 	outStart []int32  // per state: range into outs
 	outs     []int32  // literal ids ending at a state (own and via suffix links)
 	lens     []int    // literal lengths
+	maxLen   int      // longest literal
 	// States are numbered so that every state with outputs is ≥ firstOut: the
 	// scan loop tests one integer per byte instead of loading outStart.
 	firstOut int
@@ -39,6 +40,7 @@ func buildAutomaton(lits []string) (*automaton, error) {
 			}
 		}
 		a.lens = append(a.lens, len(l))
+		a.maxLen = max(a.maxLen, len(l))
 	}
 	// Trie.
 	K := a.nclass
