@@ -86,20 +86,23 @@ type state struct {
 	// clean caches short strings already found clean in this scan (keys and
 	// values repeat a lot in arrays of objects); a ring of cacheSize entries.
 	clean  [cacheSize][]byte
+	cleanK [cacheSize]uint32 // cleanKey of clean[i]
 	cleanN int
 }
 
 const (
 	cacheSize   = 32
 	cacheMaxLen = 64
+	smallSort   = 24 // sortHits: insertion sort up to this many hits
 )
 
 func (st *state) isClean(b []byte) bool {
-	if len(b) > cacheMaxLen {
+	if len(b) > cacheMaxLen || len(b) == 0 {
 		return false
 	}
+	k := cleanKey(b)
 	for i := 0; i < cacheSize && i < st.cleanN; i++ {
-		if string(st.clean[i]) == string(b) {
+		if st.cleanK[i] == k && string(st.clean[i]) == string(b) {
 			return true
 		}
 	}
@@ -107,11 +110,18 @@ func (st *state) isClean(b []byte) bool {
 }
 
 func (st *state) markClean(b []byte) {
-	if len(b) > cacheMaxLen {
+	if len(b) > cacheMaxLen || len(b) == 0 {
 		return
 	}
 	st.clean[st.cleanN%cacheSize] = b
+	st.cleanK[st.cleanN%cacheSize] = cleanKey(b)
 	st.cleanN++
+}
+
+// cleanKey is length, first and last byte: equal strings have equal keys,
+// so comparing keys first only skips comparisons that would fail.
+func cleanKey(b []byte) uint32 {
+	return uint32(len(b))<<16 | uint32(b[0])<<8 | uint32(b[len(b)-1])
 }
 
 type seg struct {
@@ -224,7 +234,7 @@ func (s *Scanner) put(st *state) {
 		st.norm = make([]byte, 0, 1024)
 	}
 	st.hits, st.reqs, st.path, st.keys = st.hits[:0], st.reqs[:0], st.path[:0], st.keys[:0]
-	st.clean, st.cleanN = [cacheSize][]byte{}, 0
+	st.clean, st.cleanK, st.cleanN = [cacheSize][]byte{}, [cacheSize]uint32{}, 0
 	s.pool.Put(st)
 }
 
@@ -512,8 +522,8 @@ func (s *Scanner) match(st *state, text []byte) (int, string) {
 	if len(hits) == 0 {
 		return -1, ""
 	}
-	hits, st.tmp = sortHits(hits, st.tmp), hits
-	reqs, st.tmp = sortHits(reqs, st.tmp), reqs
+	hits = sortHits(hits, &st.tmp)
+	reqs = sortHits(reqs, &st.tmp)
 	st.hits, st.reqs = hits, reqs
 	n := len(text)
 	for i := 0; i < len(hits); {
@@ -530,12 +540,21 @@ func (s *Scanner) match(st *state, text []byte) (int, string) {
 	return -1, ""
 }
 
-// sortHits returns hs sorted by (pattern, start), stably, using buf as the
-// output buffer: a counting sort by pattern (at most 64), then an insertion
-// sort by start inside each pattern's bucket, which the literal pass leaves
-// almost sorted (hits arrive in order of end offset). It gives the order of
-// slices.SortStableFunc(hs, cmpHit) without its comparisons.
-func sortHits(hs, buf []hit) []hit {
+// sortHits returns hs sorted by (pattern, start), stably: the order of
+// slices.SortStableFunc(hs, cmpHit) without its comparisons. Up to
+// smallSort hits are insertion-sorted in place; more are counting-sorted by
+// pattern (at most 64) into *buf, then insertion-sorted by start inside each
+// pattern's bucket, which the literal pass leaves almost sorted (hits arrive
+// in order of end offset), and hs's storage becomes the next *buf.
+func sortHits(hs []hit, buf *[]hit) []hit {
+	if len(hs) <= smallSort {
+		for i := 1; i < len(hs); i++ {
+			for j := i; j > 0 && cmpHit(hs[j], hs[j-1]) < 0; j-- {
+				hs[j], hs[j-1] = hs[j-1], hs[j]
+			}
+		}
+		return hs
+	}
 	var count [65]int32
 	for _, h := range hs {
 		count[h.pat+1]++
@@ -543,7 +562,8 @@ func sortHits(hs, buf []hit) []hit {
 	for p := 1; p < len(count); p++ {
 		count[p] += count[p-1]
 	}
-	out := slices.Grow(buf[:0], len(hs))[:len(hs)]
+	out := slices.Grow((*buf)[:0], len(hs))[:len(hs)]
+	*buf = hs
 	next := count
 	for _, h := range hs {
 		out[next[h.pat]] = h
