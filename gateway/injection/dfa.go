@@ -1,6 +1,7 @@
 package injection
 
 import (
+	"math/bits"
 	"regexp/syntax"
 	"slices"
 	"unicode/utf8"
@@ -138,39 +139,65 @@ func newDFA(expr string) *dfa {
 	reps = append(reps, utf8.RuneError)
 	d.nclass = len(reps)
 
-	// Subset construction. A state is the set of pcs reached after the last
-	// consumed rune, before following empty transitions, plus whether it is
-	// at the beginning of the text (only the start state).
-	type key struct {
-		set     string
-		atStart bool
+	if d.nclass > 64 {
+		return nil
 	}
+	// classes[pc]: bit c is set if rune instruction pc matches class c.
+	classes := make([]uint64, len(prog.Inst))
+	hasEnd := false
+	for pc := range prog.Inst {
+		in := &prog.Inst[pc]
+		switch in.Op {
+		case syntax.InstRune, syntax.InstRune1, syntax.InstRuneAny, syntax.InstRuneAnyNotNL:
+			for c, r := range reps {
+				if in.MatchRune(r) {
+					classes[pc] |= 1 << c
+				}
+			}
+		case syntax.InstEmptyWidth:
+			hasEnd = hasEnd || syntax.EmptyOp(in.Arg)&syntax.EmptyEndText != 0
+		}
+	}
+
+	// Subset construction, breadth-first. A state is the set of pcs reached
+	// after the last consumed rune, before following empty transitions, plus
+	// whether it is at the beginning of the text (only the start state).
 	var sets [][]uint32
 	var starts []bool
-	ids := map[key]int32{}
+	ids := map[string]int16{}
+	var kbuf []byte
 	add := func(set []uint32, atStart bool) int16 {
-		k := key{string(u32bytes(set)), atStart}
-		if id, ok := ids[k]; ok {
-			return int16(id)
+		kbuf = kbuf[:0]
+		for _, v := range set {
+			kbuf = append(kbuf, byte(v), byte(v>>8), byte(v>>16), byte(v>>24))
+		}
+		if atStart {
+			kbuf = append(kbuf, 1)
+		}
+		if id, ok := ids[string(kbuf)]; ok {
+			return id
 		}
 		if len(sets) >= maxDFAStates {
 			d.truncated = true
 			return unknown
 		}
-		id := int32(len(sets))
-		ids[k] = id
-		sets = append(sets, set)
+		id := int16(len(sets))
+		ids[string(kbuf)] = id
+		sets = append(sets, slices.Clone(set))
 		starts = append(starts, atStart)
-		return int16(id)
+		return id
 	}
 	seen := make([]uint32, len(prog.Inst))
 	gen := uint32(0)
+	var stack, runes []uint32
 	// closure follows empty transitions from set under the given
-	// assertions; it returns the rune instructions reached and whether
-	// InstMatch was reached.
-	closure := func(set []uint32, ops syntax.EmptyOp) (runes []uint32, matched bool) {
+	// assertions; it returns the rune instructions reached (in a buffer
+	// reused by the next call) and whether InstMatch was reached.
+	closure := func(set []uint32, ops syntax.EmptyOp) ([]uint32, bool) {
 		gen++
-		stack := append([]uint32(nil), set...)
+		matched := false
+		runes = runes[:0]
+		stack = append(stack[:0], set...)
 		for len(stack) > 0 {
 			pc := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
@@ -196,30 +223,38 @@ func newDFA(expr string) *dfa {
 		}
 		return runes, matched
 	}
+	next := make([][]uint32, d.nclass)
 	add([]uint32{uint32(prog.Start)}, true)
 	for s := 0; s < len(sets); s++ {
 		ops := syntax.EmptyOp(0)
 		if starts[s] {
 			ops = syntax.EmptyBeginText
 		}
-		runes, matched := closure(sets[s], ops)
-		_, matchedEnd := closure(sets[s], ops|syntax.EmptyEndText)
+		matchedEnd := false
+		if hasEnd {
+			_, matchedEnd = closure(sets[s], ops|syntax.EmptyEndText)
+		}
+		rs, matched := closure(sets[s], ops)
 		d.accept = append(d.accept, matched)
-		d.acceptEnd = append(d.acceptEnd, matchedEnd)
-		for _, r := range reps {
-			var next []uint32
-			for _, pc := range runes {
-				if in := &prog.Inst[pc]; in.MatchRune(r) {
-					next = append(next, in.Out)
-				}
+		d.acceptEnd = append(d.acceptEnd, matched || matchedEnd)
+		for c := range next {
+			next[c] = next[c][:0]
+		}
+		for _, pc := range rs {
+			out := prog.Inst[pc].Out
+			for m := classes[pc]; m != 0; m &= m - 1 {
+				c := bits.TrailingZeros64(m)
+				next[c] = append(next[c], out)
 			}
-			if len(next) == 0 {
+		}
+		for c := range next {
+			if len(next[c]) == 0 {
 				d.trans = append(d.trans, dead)
 				continue
 			}
-			slices.Sort(next)
-			next = slices.Compact(next)
-			d.trans = append(d.trans, add(next, false))
+			slices.Sort(next[c])
+			next[c] = slices.Compact(next[c])
+			d.trans = append(d.trans, add(next[c], false))
 		}
 	}
 	return d
@@ -245,12 +280,4 @@ func uniformNonASCII(in *syntax.Inst) bool {
 		}
 	}
 	return !any || covered > utf8.MaxRune
-}
-
-func u32bytes(s []uint32) []byte {
-	b := make([]byte, 0, 4*len(s))
-	for _, v := range s {
-		b = append(b, byte(v), byte(v>>8), byte(v>>16), byte(v>>24))
-	}
-	return b
 }
