@@ -237,22 +237,26 @@ func (b *Breaker) Guard() error {
 // tripped the returned context is already cancelled. Call the returned func
 // when the work is done (it releases the registration).
 //
-// The returned context is a child of the breaker's per-epoch context, so a
-// trip cancels every tracked context synchronously, with no goroutine per
-// request; values and the deadline come from ctx, and ctx's cancellation is
-// propagated (context.AfterFunc) with ctx's cause. When ctx ends first, the
-// tracked context's Err is context.Canceled (use context.Cause to tell
-// deadline from cancel).
+// A trip cancels every tracked context synchronously, with no goroutine per
+// request; values and the deadline come from ctx. When ctx can never be
+// cancelled (ctx.Done() == nil: context.Background, the HTTP server's user
+// context), the tracked context is a view of the breaker's per-epoch context
+// itself: Track registers nothing and takes no lock, and a trip wakes all
+// such waiters by closing one channel. (Contexts derived from it are then
+// children of the epoch context: cancel them when done, as go vet asks,
+// rather than relying on the release.) Otherwise it is a child of the
+// per-epoch context, and ctx's cancellation is propagated
+// (context.AfterFunc) with ctx's cause; when ctx ends first, the tracked
+// context's Err is context.Canceled (use context.Cause to tell deadline
+// from cancel). After release, either reports context.Canceled.
 func (b *Breaker) Track(ctx context.Context) (context.Context, func()) {
 	ec := b.epoch.Load()
+	if ctx.Done() == nil {
+		v := &epochView{epoch: ec.ctx, req: ctx}
+		return v, v.release
+	}
 	c, cancel := context.WithCancelCause(ec.ctx)
 	t := &trackedCtx{Context: c, req: ctx}
-	if ctx.Done() == nil {
-		// ctx can never be cancelled (context.Background, the HTTP
-		// server's user context): nothing to propagate, and nothing to
-		// stop or touch when the work is done.
-		return t, func() { cancel(context.Canceled) }
-	}
 	stop := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
 	return t, func() {
 		stop()
@@ -277,6 +281,47 @@ func (t *trackedCtx) Value(key any) any {
 		return v
 	}
 	return t.req.Value(key)
+}
+
+// epochView is the tracked context of work whose own context can never be
+// cancelled (see Track). Until released it is the epoch context (Done, Err,
+// the trip as cause) with the work's values and deadline; once released it
+// reports context.Canceled, as a cancelled child would.
+type epochView struct {
+	epoch    context.Context
+	req      context.Context
+	released atomic.Bool
+}
+
+// releasedCtx is what a released epochView reports: cancelled, cause
+// context.Canceled.
+var releasedCtx = func() context.Context {
+	c, cancel := context.WithCancel(context.Background())
+	cancel()
+	return c
+}()
+
+func (v *epochView) cur() context.Context {
+	if v.released.Load() {
+		return releasedCtx
+	}
+	return v.epoch
+}
+
+func (v *epochView) release()                    { v.released.Store(true) }
+func (v *epochView) Deadline() (time.Time, bool) { return v.req.Deadline() }
+func (v *epochView) Done() <-chan struct{}       { return v.cur().Done() }
+func (v *epochView) Err() error                  { return v.cur().Err() }
+
+// Value answers from the epoch context first (it holds no user values, only
+// the context package's own key, which makes context.Cause report the trip
+// and lets derived contexts attach to the epoch context without a
+// goroutine), then from the work's context.
+func (v *epochView) Value(key any) any {
+	if val := v.cur().Value(key); val != nil {
+		return val
+	}
+	return v.req.Value(key)
 }
 
 // Trip trips the breaker from src. It is idempotent: a trip while tripped

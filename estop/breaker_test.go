@@ -276,6 +276,56 @@ func TestTrackCancelledWithTripCause(t *testing.T) {
 			t.Fatalf("derived context cause %v", context.Cause(derived))
 		}
 	})
+	t.Run("deny/never-cancelled-parent-values-and-derived-contexts", func(t *testing.T) {
+		// context.WithValue(context.Background()) can never be cancelled:
+		// Track returns a view of the epoch context.
+		type key struct{}
+		b := NewBreaker()
+		ctx, done := b.Track(context.WithValue(context.Background(), key{}, "v"))
+		defer done()
+		if ctx.Value(key{}) != "v" {
+			t.Fatal("request value lost")
+		}
+		if _, ok := ctx.Deadline(); ok {
+			t.Fatal("deadline invented")
+		}
+		if ctx.Err() != nil || context.Cause(ctx) != nil {
+			t.Fatalf("armed: err %v cause %v", ctx.Err(), context.Cause(ctx))
+		}
+		derived, dcancel := context.WithTimeout(ctx, time.Hour)
+		defer dcancel()
+		b.Trip(context.Background(), srcAPI, "x")
+		select {
+		case <-ctx.Done():
+		default:
+			t.Fatal("not cancelled when Trip returned")
+		}
+		<-derived.Done()
+		for _, c := range []context.Context{ctx, derived} {
+			var te *TrippedError
+			if !errors.As(context.Cause(c), &te) || te.Source != srcAPI || !errors.Is(c.Err(), context.Canceled) {
+				t.Fatalf("cause %v err %v", context.Cause(c), c.Err())
+			}
+		}
+	})
+	t.Run("allow/release-cancels-with-canceled", func(t *testing.T) {
+		cancelable, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		for name, parent := range map[string]context.Context{"background": context.Background(), "cancelable": cancelable} {
+			b := NewBreaker()
+			ctx, done := b.Track(parent)
+			done()
+			select {
+			case <-ctx.Done():
+			default:
+				t.Fatalf("%s: not done after release", name)
+			}
+			b.Trip(context.Background(), srcAPI, "x")
+			if !errors.Is(ctx.Err(), context.Canceled) || context.Cause(ctx) != context.Canceled {
+				t.Fatalf("%s: err %v cause %v after release and trip", name, ctx.Err(), context.Cause(ctx))
+			}
+		}
+	})
 	t.Run("allow/parent-cancel-is-not-trip", func(t *testing.T) {
 		b := NewBreaker()
 		parent, cancel := context.WithCancel(context.Background())
