@@ -147,9 +147,22 @@ func TestTripPreemptsInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	wg.Wait()
+	policyHash := f.p.State().Policy.Hash()
 	for i, r := range results {
 		if r.Status != 403 || r.Outcome.Code != codes.EstopEngaged || r.Body.Attestation != nil {
 			t.Fatalf("request %d: %d %s", i, r.Status, r.Outcome.Code)
+		}
+		var m map[string]any
+		_ = json.Unmarshal(ins[i].Body, &m)
+		body, err := json.Marshal(r.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := `{"requestId":"` + m["requestId"].(string) + `","decision":"deny","tier":2,"code":"ESTOP_ENGAGED",` +
+			`"reason":"the e-stop was engaged before the decision committed","approvalId":null,"attestation":null,` +
+			`"envelope":null,"ledger":null,"policyHash":"` + policyHash + `"}`
+		if string(body) != want {
+			t.Fatalf("request %d answered\n%s\nwant\n%s", i, body, want)
 		}
 	}
 	close(f.l.hold)
