@@ -471,45 +471,69 @@ func unspaceAll(b []byte, start int) []byte {
 	return b[:w]
 }
 
-// mayUnspace is a cheap pre-check for unspace: it reports whether b holds
-// four one-byte tokens in a row, or a token like "i.g.n.o" of single
-// characters separated by one repeated separator.
+// mayUnspace is a cheap pre-check for unspace. Every run that unspaceAll
+// joins has one of two shapes around a position k:
+//
+//   - four one-byte tokens at p, p+2, p+4, p+6 (k = p+1): spaces at k, k+2,
+//     k+4, and at k−2 and k+6 unless the text ends there;
+//   - four single letters or digits joined by one separator (k = the first
+//     separator): the same separator at k, k+2, k+4 and letters or digits
+//     at k−1 and k+1.
+//
+// mayUnspace reports whether either shape occurs. When it does not,
+// unspaceAll has nothing to join and returns the text unchanged, so skipping
+// it changes nothing. The loop has no data-dependent branch: on prose, where
+// tokens are short, a per-token loop mispredicts at almost every space.
 func mayUnspace(b []byte) bool {
-	run, ts, sp := 0, 0, false // sp: the token holds a separator (both checks below need one)
-	for i := 0; i <= len(b); i++ {
-		if i < len(b) && b[i] != ' ' {
-			sp = sp || spacerTab[b[i]]
-			continue
-		}
-		tl := i - ts
-		if tl == 1 {
-			run++
-			if run >= 4 {
-				return true
-			}
-		} else {
-			run = 0
-			if tl >= 7 && sp {
-				if spacerTab[b[ts+1]] && b[ts+3] == b[ts+1] && b[ts+5] == b[ts+1] {
-					return true
-				}
-				for k := ts; k+5 < i; k++ {
-					if spacerTab[b[k+1]] && b[k+3] == b[k+1] && b[k+5] == b[k+1] && alnumTab[b[k]] && alnumTab[b[k+2]] {
-						return true
-					}
-				}
-			}
-		}
-		ts, sp = i+1, false
+	n := len(b)
+	var acc uint8
+	k := 0
+	for ; k < min(2, n-4); k++ {
+		acc |= unspaceShape(b, k)
 	}
-	return false
+	for ; k+6 < n; k++ {
+		c := b[k]
+		acc |= spacer8[c] & eq8(c, b[k+2]) & eq8(c, b[k+4]) &
+			(space8[c]&space8[b[k-2]]&space8[b[k+6]] | (1^space8[c])&alnum8[b[k-1]]&alnum8[b[k+1]])
+	}
+	for ; k+4 < n; k++ {
+		acc |= unspaceShape(b, k)
+	}
+	return acc != 0
 }
 
-// spacerTab and alnumTab are isSpacer and isAlnum as tables.
-var spacerTab, alnumTab = func() (sp, al [256]bool) {
-	for c := 0; c < 256; c++ {
-		sp[c], al[c] = isSpacer(byte(c)), isAlnum(byte(c))
+// unspaceShape is mayUnspace's test at one position k (k+4 < len(b)), with
+// bytes outside b read as spaces.
+func unspaceShape(b []byte, k int) uint8 {
+	at := func(i int) byte {
+		if i < 0 || i >= len(b) {
+			return ' '
+		}
+		return b[i]
 	}
+	c := b[k]
+	return spacer8[c] & eq8(c, b[k+2]) & eq8(c, b[k+4]) &
+		(space8[c]&space8[at(k-2)]&space8[at(k+6)] | (1^space8[c])&alnum8[at(k-1)]&alnum8[b[k+1]])
+}
+
+func eq8(x, y byte) uint8 {
+	if x == y {
+		return 1
+	}
+	return 0
+}
+
+// spacer8, space8 and alnum8 are isSpacer, c == ' ' and isAlnum as 0/1.
+var spacer8, space8, alnum8 = func() (sp, s, al [256]uint8) {
+	for c := 0; c < 256; c++ {
+		if isSpacer(byte(c)) {
+			sp[c] = 1
+		}
+		if isAlnum(byte(c)) {
+			al[c] = 1
+		}
+	}
+	s[' '] = 1
 	return
 }()
 
