@@ -81,6 +81,7 @@ type state struct {
 	tmp  []hit // scratch for sortHits
 	// the second walk's reports (see literals)
 	hitsB, reqsB []hit
+	dec          [MaxDecodeLvl][]byte // decodeRun output, per level
 	path         []seg
 	keys         []string
 	// clean caches short strings already found clean in this scan (keys and
@@ -343,7 +344,9 @@ func scanLevel[T string | []byte](s *Scanner, st *state, raw T, level int) (int,
 			j++
 		}
 		if j-i >= MinEncodedRun {
-			if dec := decodeRun(string(raw[i:j])); dec != nil {
+			dec := decodeRun(st.dec[level][:0], raw[i:j])
+			st.dec[level] = dec[:0]
+			if len(dec) > 0 {
 				if pi, ex := scanLevel(s, st, dec, level+1); pi >= 0 {
 					return pi, ex
 				}
@@ -369,8 +372,16 @@ var b64Table = func() (t [256]bool) {
 func isB64(c byte) bool { return b64Table[c] }
 
 // decodeRun decodes a run as hex (if it is all hex digits of even length) or
-// base64/base64url, returning the bytes only if they are printable UTF-8.
-func decodeRun(run string) []byte {
+// base64/base64url into dst's storage, returning the bytes only if they are
+// printable UTF-8 (else an empty slice, still holding the storage).
+func decodeRun[T string | []byte](dst []byte, raw T) []byte {
+	var run []byte
+	switch v := any(raw).(type) {
+	case string:
+		run = unsafe.Slice(unsafe.StringData(v), len(v)) // read-only view
+	case []byte:
+		run = v
+	}
 	allHex := len(run)%2 == 0
 	std, url := false, false
 	for i := 0; i < len(run); i++ {
@@ -387,12 +398,14 @@ func decodeRun(run string) []byte {
 		}
 	}
 	if allHex {
-		if b, err := hex.DecodeString(run); err == nil && printable(b) {
+		b := slices.Grow(dst[:0], len(run)/2)[:len(run)/2]
+		if _, err := hex.Decode(b, run); err == nil && printable(b) {
 			return b
 		}
+		dst = b[:0]
 	}
 	if std && url {
-		return nil
+		return dst[:0]
 	}
 	enc := base64.RawStdEncoding
 	if url {
@@ -401,11 +414,12 @@ func decodeRun(run string) []byte {
 	if len(run)%4 == 1 {
 		run = run[:len(run)-1]
 	}
-	b, err := enc.DecodeString(run)
-	if err != nil || !printable(b) {
-		return nil
+	b := slices.Grow(dst[:0], enc.DecodedLen(len(run)))[:enc.DecodedLen(len(run))]
+	n, err := enc.Decode(b, run)
+	if err != nil || !printable(b[:n]) {
+		return b[:0]
 	}
-	return b
+	return b[:n]
 }
 
 func printable(b []byte) bool {
