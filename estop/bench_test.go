@@ -20,8 +20,9 @@ import (
 //     them and ctx.Done(), as an append waits at the ledger's serialisation
 //     point (the fake ledger's hold channel, the stores' request queue);
 //   - shared-select-deep: the same from under a call chain with ~3 KiB of
-//     frames, after its stack grew to 32 KiB (as an intercept's does), so
-//     that each wake-up returns through cold stack memory.
+//     frames, after its stack grew to 16 KiB (an intercept waiting at the
+//     ledger in the gateway's benchmark holds 16–18 KiB of stack), so that
+//     each wake-up returns through cold stack memory.
 func BenchmarkWakeFloor1000(b *testing.B) {
 	for _, mode := range []string{"bare", "shared-select", "shared-select-deep"} {
 		b.Run(mode, func(b *testing.B) {
@@ -47,7 +48,7 @@ func BenchmarkWakeFloor1000(b *testing.B) {
 						case "shared-select":
 							waitShared(ctx, hold, &ready)
 						default:
-							growStack(32 << 10)
+							growStack(12 << 10) // a 16 KiB stack
 							deepWait(ctx, hold, &ready, 6)
 						}
 						resumed[i] = time.Now()
