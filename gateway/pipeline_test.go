@@ -202,7 +202,7 @@ type stallLedger struct {
 }
 
 func (l *stallLedger) Append(ctx context.Context, ev ledger.Event) (ledger.Entry, error) {
-	buf := make([]byte, 64<<10)
+	buf := make([]byte, 4<<10) // the top frames are enough
 	if bytes.Contains(buf[:runtime.Stack(buf, false)], []byte("(*Pipeline).writeLater")) {
 		l.writerSeen.Store(true)
 		<-l.gate
