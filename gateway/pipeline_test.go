@@ -220,7 +220,7 @@ func TestRecordLaterNeverWaitsForTheLedger(t *testing.T) {
 	f := newFixture(t)
 	l := &stallLedger{memLedger: f.l, gate: make(chan struct{})}
 	f.p.Ledger = l
-	const n = 1<<14 + 100 // more than the old fixed queue held
+	const n = 1<<14 + 1000 // more than the old queue (16,384) plus the writer's batch (256) held
 	for i := range n {
 		f.p.recordLater(ledger.Event{EventType: "test.later", AgentID: "system", Payload: map[string]any{"i": i}})
 	}
