@@ -13,7 +13,6 @@ type automaton struct {
 	outStart []int32  // per state: range into outs
 	outs     []int32  // literal ids ending at a state (own and via suffix links)
 	lens     []int    // literal lengths
-	maxLen   int      // longest literal
 	// States are numbered so that every state with outputs is ≥ firstOut: the
 	// scan loop tests one integer per byte instead of loading outStart.
 	firstOut int
@@ -40,7 +39,6 @@ func buildAutomaton(lits []string) (*automaton, error) {
 			}
 		}
 		a.lens = append(a.lens, len(l))
-		a.maxLen = max(a.maxLen, len(l))
 	}
 	// Trie.
 	K := a.nclass

@@ -77,13 +77,11 @@ type hit struct {
 type state struct {
 	norm []byte
 	hits []hit
-	reqs []hit // occurrences of requires literals (pat = the pattern they serve)
-	tmp  []hit // scratch for sortHits
-	// the second walk's reports (see literals)
-	hitsB, reqsB []hit
-	dec          [MaxDecodeLvl][]byte // decodeRun output, per level
-	path         []seg
-	keys         []string
+	reqs []hit                // occurrences of requires literals (pat = the pattern they serve)
+	tmp  []hit                // scratch for sortHits
+	dec  [MaxDecodeLvl][]byte // decodeRun output, per level
+	path []seg
+	keys []string
 	// clean caches short strings already found clean in this scan (keys and
 	// values repeat a lot in arrays of objects); a ring of cacheSize entries.
 	clean  [cacheSize][]byte
@@ -434,67 +432,22 @@ func printable(b []byte) bool {
 	return true
 }
 
-// splitMin is the text length from which the literal pass runs as two
-// interleaved walks.
-const splitMin = 256
-
 // literals is the literal pass: every trigger occurrence (hits, in order of
 // end offset, boundary rule applied) and requires-literal occurrence (reqs),
 // and the set of patterns whose requires literals occurred.
-//
-// The DFA walk is a chain of dependent table loads (the 200 KB table does not
-// stay in L1), so on long text it runs as two independent walks interleaved
-// in one loop: A over text[:mid], B from the root at mid−(maxLen−1) to the
-// end, reporting only occurrences that end at or after mid. An occurrence
-// ending at e ≥ mid starts at or after mid−maxLen+1, where B starts from the
-// root, so B finds exactly the occurrences A would have found there; A's
-// reports (ends < mid) followed by B's are the single walk's reports in the
-// same order.
 func (s *Scanner) literals(st *state, text []byte) (hits, reqs []hit, satisfied uint64) {
 	a := s.ac
 	K := a.nclass
 	firstOut := a.firstOut
 	hits, reqs = st.hits[:0], st.reqs[:0]
-	n := len(text)
-	if n < splitMin || 4*a.maxLen > n {
-		state := 0
-		for i := 0; i < n; i++ {
-			state = int(a.delta[state*K+int(a.class[text[i]])])
-			if state >= firstOut {
-				hits, reqs, satisfied = s.outputs(text, state, i, hits, reqs, satisfied)
-			}
-		}
-		return hits, reqs, satisfied
-	}
-	mid := (n + a.maxLen) / 2
-	pB := mid - (a.maxLen - 1)
-	hitsB, reqsB := st.hitsB[:0], st.reqsB[:0]
-	sA, sB := 0, 0
-	i, j := 0, pB
-	for ; i < mid && j < n; i, j = i+1, j+1 {
-		sA = int(a.delta[sA*K+int(a.class[text[i]])])
-		sB = int(a.delta[sB*K+int(a.class[text[j]])])
-		if sA >= firstOut {
-			hits, reqs, satisfied = s.outputs(text, sA, i, hits, reqs, satisfied)
-		}
-		if sB >= firstOut && j >= mid {
-			hitsB, reqsB, satisfied = s.outputs(text, sB, j, hitsB, reqsB, satisfied)
+	state := 0
+	for i := 0; i < len(text); i++ {
+		state = int(a.delta[state*K+int(a.class[text[i]])])
+		if state >= firstOut {
+			hits, reqs, satisfied = s.outputs(text, state, i, hits, reqs, satisfied)
 		}
 	}
-	for ; i < mid; i++ {
-		sA = int(a.delta[sA*K+int(a.class[text[i]])])
-		if sA >= firstOut {
-			hits, reqs, satisfied = s.outputs(text, sA, i, hits, reqs, satisfied)
-		}
-	}
-	for ; j < n; j++ {
-		sB = int(a.delta[sB*K+int(a.class[text[j]])])
-		if sB >= firstOut && j >= mid {
-			hitsB, reqsB, satisfied = s.outputs(text, sB, j, hitsB, reqsB, satisfied)
-		}
-	}
-	st.hitsB, st.reqsB = hitsB, reqsB
-	return append(hits, hitsB...), append(reqs, reqsB...), satisfied
+	return hits, reqs, satisfied
 }
 
 // outputs records the literals that end at text[i] (DFA state state).
