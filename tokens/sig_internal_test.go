@@ -22,7 +22,6 @@ var edgeKeys = []string{
 	"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
 }
 
-
 func mustHex(s string) []byte {
 	b, err := hex.DecodeString(s)
 	if err != nil {

@@ -54,7 +54,7 @@ type Verifier struct {
 	mu    sync.Mutex
 	size  int
 	m     map[string]*list.Element // by the token's exact bytes (no hashing per lookup)
-	lru   *list.List // of *cacheEntry, most recent first
+	lru   *list.List               // of *cacheEntry, most recent first
 	stats CacheStats
 }
 
