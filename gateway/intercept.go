@@ -268,7 +268,7 @@ func (p *Pipeline) record(ctx context.Context, req *Request, st *State, o Outcom
 			"limit": o.Physics.Limit, "severe": o.Physics.Severe,
 		})
 	}
-	paramsHash := hashParams(req)
+	paramsHash := req.ParamsHash // set by ParseRequest; attest.Sign refuses an empty one
 	payload := decisionPayload{
 		RequestID: req.RequestID, AgentID: req.AgentID, Resource: req.Resource, Action: req.Action,
 		Decision: o.Verdict.String(), Tier: o.Tier, Code: string(o.Code),
@@ -573,17 +573,6 @@ func tokenIDOf(req *Request, o *Outcome) string {
 		return l.Claims.TokenID
 	}
 	return req.TokenID
-}
-
-func hashParams(req *Request) string {
-	if req.ParamsHash != "" {
-		return req.ParamsHash // computed by ParseRequest
-	}
-	h, err := attest.ParamsHash(req.InterceptRequest.Params)
-	if err != nil {
-		return "" // not reached: ParseRequest refuses such params
-	}
-	return h
 }
 
 // mustJSON marshals a JSON-safe value (maps of numbers and strings); nil

@@ -387,7 +387,7 @@ func (s *Service) grant(ctx context.Context, a store.Approval, x extra, standing
 	if code, reason := recheck(req, st, now.UnixMilli()); code != "" {
 		return s.resolve(ctx, a, Denied, code, reason)
 	}
-	paramsHash, _ := attest.ParamsHash(req.InterceptRequest.Params)
+	paramsHash := req.ParamsHash
 	voters := make([]string, 0, len(a.Votes))
 	for _, v := range a.Votes {
 		voters = append(voters, v.OperatorID)
