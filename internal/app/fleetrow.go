@@ -77,20 +77,22 @@ func (r *fleetRow) isAcked(id string) bool {
 	return slices.ContainsFunc(r.acked, func(s store.EstopSource) bool { return s.ID == id })
 }
 
-// trip adds the ids that are neither active nor acknowledged.
+// trip adds the trip ids that are neither active nor acknowledged. A
+// replica's own condition that is not a trip id (the bus gap, "bus") stays
+// with that replica: it is not written to the row.
 func (r *fleetRow) trip(ids []string, since int64) {
 	for _, id := range ids {
-		if !r.isActive(id) && !r.isAcked(id) {
+		if isTripID(id) && !r.isActive(id) && !r.isAcked(id) {
 			r.active = append(r.active, store.EstopSource{ID: id, Kind: estop.KindReplica, State: estop.SourceClear, Since: since})
 		}
 	}
 }
 
-// ack moves ids from active to acked.
+// ack moves trip ids from active to acked.
 func (r *fleetRow) ack(ids []string, since int64) {
 	for _, id := range ids {
 		r.active = slices.DeleteFunc(r.active, func(s store.EstopSource) bool { return s.ID == id })
-		if !r.isAcked(id) {
+		if isTripID(id) && !r.isAcked(id) {
 			r.acked = append(r.acked, store.EstopSource{ID: id, Kind: kindAck, State: estop.SourceClear, Since: since})
 		}
 	}

@@ -70,6 +70,24 @@ func TestFleetRowMerge(t *testing.T) {
 	}
 }
 
+// A replica's own bus gap ("bus", not a trip id) is not written to the row:
+// it must not trip the other replicas, and it is not an acknowledgement.
+func TestFleetRowKeepsOwnConditionsOut(t *testing.T) {
+	armed := store.EstopState{State: "armed"}
+	row := mergeSave(armed, store.EstopState{State: "tripped", Since: 1}, []string{"bus"}, nil)
+	if row.State != "armed" || len(row.Sources) != 0 {
+		t.Fatalf("a bus gap alone made the row %s with sources %v", row.State, row.Sources)
+	}
+	row = mergeSave(armed, store.EstopState{State: "tripped", Since: 1}, []string{"bus", "gw/ab/4"}, nil)
+	if got := activeIDs(row); row.State != "tripped" || !slices.Equal(got, []string{"gw/ab/4"}) {
+		t.Fatalf("row %s active %v, want tripped by gw/ab/4 only", row.State, got)
+	}
+	row = mergeSave(row, store.EstopState{State: "armed", Since: 2}, nil, []string{"bus", "gw/ab/4"})
+	if got := ackedIDs(row); row.State != "armed" || !slices.Equal(got, []string{"gw/ab/4"}) {
+		t.Fatalf("row %s acked %v, want armed with gw/ab/4 acknowledged", row.State, got)
+	}
+}
+
 func TestFleetRowReadsOlderRows(t *testing.T) {
 	cases := []struct {
 		name       string
