@@ -168,14 +168,6 @@ func (f *Fanout) enqueue(m Message) {
 // replica's TripID of the state's epoch. A reset acknowledges these.
 func (f *Fanout) TripIDs(s estop.State) []string { return f.tripIDs(s) }
 
-// SourceTripID is the trip id of one source of a state of this replica.
-func (f *Fanout) SourceTripID(s estop.State, src estop.SourceState) string {
-	if src.Kind != estop.KindReplica {
-		return f.TripID(s.Epoch)
-	}
-	return src.ID
-}
-
 // tripIDs lists the trip ids behind a tripped state's sources.
 func (f *Fanout) tripIDs(s estop.State) []string {
 	var ids []string
