@@ -452,8 +452,8 @@ func TestFleet(t *testing.T) {
 		for i, id := range ghosts {
 			wg.Go(func() {
 				save := store.EstopState{State: "tripped", Epoch: uint64(100 + i), Since: time.Now().UnixMilli(), Reason: "ghost trip " + id}
-				if err := pg.UpdateEstop(ctx, func(cur store.EstopState) (store.EstopState, bool) {
-					return mergeSave(cur, save, []string{id}, nil), true
+				if err := pg.UpdateEstop(ctx, func(cur store.EstopState) store.EstopState {
+					return mergeSave(cur, save, []string{id}, nil)
 				}); err != nil {
 					t.Error(err)
 				}

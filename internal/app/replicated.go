@@ -458,8 +458,8 @@ func (s *fleetStore) PutEstop(ctx context.Context, st store.EstopState) error {
 		acks = s.f.acks
 		s.f.ackMu.Unlock()
 	}
-	return s.f.pg.UpdateEstop(ctx, func(cur store.EstopState) (store.EstopState, bool) {
-		return mergeSave(cur, st, tripIDs, acks), true
+	return s.f.pg.UpdateEstop(ctx, func(cur store.EstopState) store.EstopState {
+		return mergeSave(cur, st, tripIDs, acks)
 	})
 }
 

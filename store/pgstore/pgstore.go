@@ -287,20 +287,58 @@ func (s *Store) ListAPIKeys(ctx context.Context) ([]store.APIKey, error) {
 // GetEstop returns the stored breaker state, or {State: "armed"} if none
 // was ever stored.
 func (s *Store) GetEstop(ctx context.Context) (store.EstopState, error) {
-	var st store.EstopState
+	st, err := readEstop(ctx, s.pool, "")
+	return st, wrap("get estop", err)
+}
+
+// UpdateEstop replaces the breaker state by next(current) in one
+// transaction that holds the row's lock, so that concurrent writers (the
+// replicas of a fleet) each see the others' writes: none is lost. A missing
+// row reads as armed.
+func (s *Store) UpdateEstop(ctx context.Context, next func(store.EstopState) store.EstopState) error {
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+		// The row must exist for FOR UPDATE to lock it.
+		if _, err := tx.Exec(ctx, `INSERT INTO estop (singleton, state, epoch, since, reason, sources)
+			VALUES (true, 'armed', 0, 0, '', '[]') ON CONFLICT (singleton) DO NOTHING`); err != nil {
+			return err
+		}
+		cur, err := readEstop(ctx, tx, " FOR UPDATE")
+		if err != nil {
+			return err
+		}
+		return writeEstop(ctx, tx, next(cur))
+	})
+	return wrap("update estop", err)
+}
+
+// PutEstop replaces the breaker state.
+func (s *Store) PutEstop(ctx context.Context, st store.EstopState) error {
+	return wrap("put estop", writeEstop(ctx, s.pool, st))
+}
+
+// estopDB is what the e-stop row is read and written through: the pool or
+// a transaction.
+type estopDB interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// readEstop reads the row (suffix: a locking clause or ""); no row is armed.
+func readEstop(ctx context.Context, db estopDB, suffix string) (store.EstopState, error) {
+	st := store.EstopState{State: "armed"}
 	var epoch int64
 	var sources []byte
-	err := s.pool.QueryRow(ctx, "SELECT state, epoch, since, reason, sources FROM estop").
+	err := db.QueryRow(ctx, "SELECT state, epoch, since, reason, sources FROM estop"+suffix).
 		Scan(&st.State, &epoch, &st.Since, &st.Reason, &sources)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.EstopState{State: "armed", Sources: []store.EstopSource{}}, nil
-	}
-	if err != nil {
-		return store.EstopState{}, wrap("get estop", err)
-	}
-	st.Epoch = uint64(epoch)
-	if err := json.Unmarshal(sources, &st.Sources); err != nil {
-		return store.EstopState{}, wrap("get estop: decode sources", err)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return store.EstopState{}, err
+	default:
+		st.Epoch = uint64(epoch)
+		if err := json.Unmarshal(sources, &st.Sources); err != nil {
+			return store.EstopState{}, fmt.Errorf("decode sources: %w", err)
+		}
 	}
 	if st.Sources == nil {
 		st.Sources = []store.EstopSource{}
@@ -308,55 +346,10 @@ func (s *Store) GetEstop(ctx context.Context) (store.EstopState, error) {
 	return st, nil
 }
 
-// UpdateEstop replaces the breaker state by next(current) in one
-// transaction that holds the row's lock, so that concurrent writers (the
-// replicas of a fleet) each see the others' writes: none is lost. When next
-// reports false nothing is written. A missing row reads as armed.
-func (s *Store) UpdateEstop(ctx context.Context, next func(store.EstopState) (store.EstopState, bool)) error {
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO estop (singleton, state, epoch, since, reason, sources)
-			VALUES (true, 'armed', 0, 0, '', '[]') ON CONFLICT (singleton) DO NOTHING`); err != nil {
-			return err
-		}
-		var cur store.EstopState
-		var epoch int64
-		var sources []byte
-		if err := tx.QueryRow(ctx, "SELECT state, epoch, since, reason, sources FROM estop FOR UPDATE").
-			Scan(&cur.State, &epoch, &cur.Since, &cur.Reason, &sources); err != nil {
-			return err
-		}
-		cur.Epoch = uint64(epoch)
-		if err := json.Unmarshal(sources, &cur.Sources); err != nil {
-			return fmt.Errorf("decode sources: %w", err)
-		}
-		if cur.Sources == nil {
-			cur.Sources = []store.EstopSource{}
-		}
-		st, ok := next(cur)
-		if !ok {
-			return nil
-		}
-		if err := check.Estop(st); err != nil {
-			return err
-		}
-		if st.Sources == nil {
-			st.Sources = []store.EstopSource{}
-		}
-		js, err := json.Marshal(st.Sources)
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `UPDATE estop SET state = $1, epoch = $2, since = $3, reason = $4, sources = $5`,
-			st.State, int64(st.Epoch), st.Since, st.Reason, string(js))
-		return err
-	})
-	return wrap("update estop", err)
-}
-
-// PutEstop replaces the breaker state.
-func (s *Store) PutEstop(ctx context.Context, st store.EstopState) error {
+// writeEstop checks st and stores it as the row.
+func writeEstop(ctx context.Context, db estopDB, st store.EstopState) error {
 	if err := check.Estop(st); err != nil {
-		return wrap("put estop", err)
+		return err
 	}
 	sources := st.Sources
 	if sources == nil {
@@ -364,14 +357,14 @@ func (s *Store) PutEstop(ctx context.Context, st store.EstopState) error {
 	}
 	js, err := json.Marshal(sources)
 	if err != nil {
-		return wrap("put estop", err)
+		return err
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO estop (singleton, state, epoch, since, reason, sources)
+	_, err = db.Exec(ctx, `INSERT INTO estop (singleton, state, epoch, since, reason, sources)
 		VALUES (true, $1, $2, $3, $4, $5)
 		ON CONFLICT (singleton) DO UPDATE SET state = EXCLUDED.state, epoch = EXCLUDED.epoch,
 			since = EXCLUDED.since, reason = EXCLUDED.reason, sources = EXCLUDED.sources`,
 		st.State, int64(st.Epoch), st.Since, st.Reason, string(js))
-	return wrap("put estop", err)
+	return err
 }
 
 // ---- agents ----

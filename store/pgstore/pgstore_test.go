@@ -409,10 +409,10 @@ func TestUpdateEstopConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for i := range each {
 				id := fmt.Sprintf("w%d/%d", w, i)
-				err := s.UpdateEstop(ctx, func(cur store.EstopState) (store.EstopState, bool) {
+				err := s.UpdateEstop(ctx, func(cur store.EstopState) store.EstopState {
 					cur.State = "tripped"
 					cur.Sources = append(cur.Sources, store.EstopSource{ID: id, Kind: "replica", State: "clear", Since: 1})
-					return cur, true
+					return cur
 				})
 				if err != nil {
 					t.Error(err)
@@ -429,22 +429,15 @@ func TestUpdateEstopConcurrent(t *testing.T) {
 	if st.State != "tripped" || len(st.Sources) != writers*each {
 		t.Fatalf("row %s with %d sources, want tripped with %d (no write lost)", st.State, len(st.Sources), writers*each)
 	}
-	t.Run("no-write-when-next-declines", func(t *testing.T) {
-		if err := s.UpdateEstop(ctx, func(cur store.EstopState) (store.EstopState, bool) {
-			return store.EstopState{State: "armed"}, false
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if st, _ := s.GetEstop(ctx); st.State != "tripped" {
-			t.Fatalf("row %s after a declined update", st.State)
-		}
-	})
 	t.Run("invalid-state-refused", func(t *testing.T) {
-		err := s.UpdateEstop(ctx, func(cur store.EstopState) (store.EstopState, bool) {
-			return store.EstopState{State: "armed", Reason: "nul\x00"}, true
+		err := s.UpdateEstop(ctx, func(cur store.EstopState) store.EstopState {
+			return store.EstopState{State: "armed", Reason: "nul\x00"}
 		})
 		if err == nil {
 			t.Fatal("a reason with U+0000 was stored")
+		}
+		if st, _ := s.GetEstop(ctx); st.State != "tripped" || len(st.Sources) != writers*each {
+			t.Fatalf("row %s with %d sources after a refused update, want it unchanged", st.State, len(st.Sources))
 		}
 	})
 }
