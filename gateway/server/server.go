@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -118,8 +119,12 @@ func (s *Server) routes() {
 
 // Listen serves on addr until ctx ends, then drains in-flight requests.
 func (s *Server) Listen(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- s.App.Listen(addr) }()
+	go func() { errc <- s.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err
@@ -129,6 +134,11 @@ func (s *Server) Listen(ctx context.Context, addr string) error {
 	defer cancel()
 	return s.App.ShutdownWithContext(sctx)
 }
+
+// Serve serves on ln until the app shuts down. Connections close with a
+// lingering close (linger.go), so an answer sent before the whole request
+// was read reaches the client.
+func (s *Server) Serve(ln net.Listener) error { return s.App.Listener(LingerListener(ln)) }
 
 func (s *Server) now() time.Time { return s.Clock() }
 

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -135,7 +134,7 @@ func (s *Server) approvalStream(c *fiber.Ctx) error {
 	c.Set("Cache-Control", "no-cache")
 	c.Set("X-Accel-Buffering", "no")
 	conn := c.Context().Conn()
-	if tc, ok := conn.(*net.TCPConn); ok {
+	if tc, ok := conn.(interface{ SetWriteBuffer(int) error }); ok { // *net.TCPConn, lingerConn
 		// Bound what the kernel holds for a client that stopped reading.
 		_ = tc.SetWriteBuffer(StreamSocketBuffer)
 	}

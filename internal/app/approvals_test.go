@@ -720,7 +720,7 @@ func serveAt(t *testing.T, dir string, ck *clock, adminKey string) (*harness, fu
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = g.Server.App.Listener(ln) }()
+	go func() { _ = g.Server.Serve(ln) }()
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {

@@ -53,7 +53,7 @@ func TestHardwareEstop(t *testing.T) {
 		t.Fatal(err)
 	}
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go func() { _ = g.Server.App.Listener(ln) }()
+	go func() { _ = g.Server.Serve(ln) }()
 	h := &harness{t: t, g: g, url: "http://" + ln.Addr().String(), adminKey: res.AdminAPIKey, clock: ck, http: defaultClient(), nextN: 5000}
 	t.Cleanup(func() {
 		cancel()

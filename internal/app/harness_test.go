@@ -62,7 +62,7 @@ func newHarness(t *testing.T, policyPath string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = g.Server.App.Listener(ln) }()
+	go func() { _ = g.Server.Serve(ln) }()
 	t.Cleanup(func() {
 		_ = g.Server.App.ShutdownWithTimeout(5 * time.Second)
 		_ = g.Close()
