@@ -54,9 +54,29 @@ const (
 	MaxWait = 30 * time.Second
 )
 
-// Ledger is the append side of the ledger.
+// Ledger is what approvals need of the ledger: appends, and the look-up
+// by event id that tells whether an escalation was announced.
 type Ledger interface {
 	Append(ctx context.Context, ev ledger.Event) (ledger.Entry, error)
+	GetByEventID(ctx context.Context, eventID string) (ledger.Entry, error)
+}
+
+// AnnounceBound is how old a pending approval must be before Reconcile
+// cancels it for want of its approval.requested event: far longer than any
+// escalation in flight (its store write and its ledger batch happen within
+// one request, seconds at most), so that an escalation still being
+// committed is never cancelled. Like economy.DefaultBound.
+const AnnounceBound = 60 * time.Second
+
+// approvalsNS is the UUIDv5 namespace of the approvals' derived event ids.
+var approvalsNS = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://sintgate/approvals"))
+
+// RequestedEventID is the event id of approval id's approval.requested
+// event: derived from the id (UUIDv5), so that whether the ledger announced
+// the approval is one GetByEventID, and the event is recorded at most once
+// whoever appends it.
+func RequestedEventID(approvalID string) string {
+	return uuid.NewSHA1(approvalsNS, []byte("requested\x00"+approvalID)).String()
 }
 
 // Breaker is what approvals need of the e-stop breaker.
@@ -100,6 +120,9 @@ type Service struct {
 
 	standingOnce sync.Once
 	standing     *Standing
+
+	amu       sync.Mutex
+	announced map[string]struct{} // pending approvals seen announced in the ledger
 }
 
 // extra is the service's own data kept with an approval (store.Approval.Extra).
@@ -111,6 +134,10 @@ type extra struct {
 	StandingUntil     int64           `json:"standingUntil,omitempty"`
 	StandingRevokedAt int64           `json:"standingRevokedAt,omitempty"`
 	StandingRevokedBy string          `json:"standingRevokedBy,omitempty"`
+	// RequestedEventID is the derived id of the approval.requested event
+	// (RequestedEventID); empty for approvals created before it was
+	// derived, which Reconcile leaves alone.
+	RequestedEventID string `json:"requestedEventId,omitempty"`
 }
 
 func extraOf(a store.Approval) extra {
@@ -143,23 +170,141 @@ func (s *Service) Escalate(ctx context.Context, r *gateway.Request, o *gateway.O
 		Tier: o.Tier, RequiredApprovals: o.RequiredApprovals, Votes: []store.ApprovalVote{},
 		CreatedAt: now.UnixMilli(), ExpiresAt: now.Add(s.Timeout(o.Tier)).UnixMilli(),
 	}
-	x := extra{PolicyHash: policyHash, Envelope: o.Envelope, Body: json.RawMessage(r.Body)}
+	x := extra{PolicyHash: policyHash, Envelope: o.Envelope, Body: json.RawMessage(r.Body), RequestedEventID: RequestedEventID(id.String())}
 	if q := leaf.Claims.Constraints.Quorum; q != nil {
 		x.Authorized = slices.Clone(q.Authorized)
 	}
 	a.Extra = x.bytes()
 	got, err := s.Store.CreateApproval(ctx, a)
 	if errors.Is(err, store.ErrExists) {
-		return gateway.Escalation{ApprovalID: got.ApprovalID, ExpiresAtMs: got.ExpiresAt}, nil
+		esc := gateway.Escalation{ApprovalID: got.ApprovalID, ExpiresAtMs: got.ExpiresAt}
+		// The same request again. If a crash kept the approval but not its
+		// ledger batch, this escalation announces it: the agent is now
+		// answered with its id.
+		if got.State == Pending {
+			ok, err := s.isAnnounced(ctx, got)
+			if err != nil {
+				return gateway.Escalation{}, err
+			}
+			if !ok {
+				esc.Events = []ledger.Event{requestedEvent(got)}
+			}
+		}
+		return esc, nil
 	}
 	if err != nil {
 		return gateway.Escalation{}, err
 	}
-	return gateway.Escalation{ApprovalID: a.ApprovalID, ExpiresAtMs: a.ExpiresAt, Created: true, Events: []ledger.Event{{
-		EventType: "approval.requested", AgentID: r.AgentID, TokenID: a.TokenID, Payload: map[string]any{
+	return gateway.Escalation{ApprovalID: a.ApprovalID, ExpiresAtMs: a.ExpiresAt, Created: true, Events: []ledger.Event{requestedEvent(a)}}, nil
+}
+
+// requestedEvent is a's approval.requested event.
+func requestedEvent(a store.Approval) ledger.Event {
+	return ledger.Event{
+		EventID: extraOf(a).RequestedEventID, EventType: "approval.requested", AgentID: a.AgentID, TokenID: a.TokenID, Payload: map[string]any{
 			"approvalId": a.ApprovalID, "requestId": a.RequestID, "agentId": a.AgentID, "resource": a.Resource, "action": a.Action,
 			"tier": a.Tier, "requiredApprovals": a.RequiredApprovals, "expiresAt": a.ExpiresAt,
-		}}}}, nil
+		}}
+}
+
+// isAnnounced reports whether the ledger holds a's approval.requested event.
+// Approvals without a derived event id (created before it was derived)
+// count as announced. A positive answer is remembered.
+func (s *Service) isAnnounced(ctx context.Context, a store.Approval) (bool, error) {
+	evID := extraOf(a).RequestedEventID
+	if evID == "" {
+		return true, nil
+	}
+	s.amu.Lock()
+	_, ok := s.announced[a.ApprovalID]
+	s.amu.Unlock()
+	if ok {
+		return true, nil
+	}
+	_, err := s.Ledger.GetByEventID(ctx, evID)
+	switch {
+	case errors.Is(err, ledger.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	s.amu.Lock()
+	if s.announced == nil {
+		s.announced = map[string]struct{}{}
+	}
+	s.announced[a.ApprovalID] = struct{}{}
+	s.amu.Unlock()
+	return true, nil
+}
+
+// reasonUnannounced is the reason of an approval cancelled because the
+// ledger never announced it.
+const reasonUnannounced = "the ledger never recorded the escalation"
+
+// cancelUnannounced re-reads approval id and, if it is still pending,
+// cancels it with LEDGER_UNAVAILABLE.
+func (s *Service) cancelUnannounced(ctx context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.Store.GetApproval(ctx, id)
+	if err != nil || a.State != Pending {
+		return err
+	}
+	_, err = s.resolve(ctx, a, Cancelled, codes.LedgerUnavailable, reasonUnannounced)
+	return err
+}
+
+// checkAnnounced refuses an approving vote on an approval the ledger has
+// not announced: one younger than AnnounceBound may still be being committed
+// (CONFLICT, retry), an older one is cancelled with LEDGER_UNAVAILABLE. No
+// operator can grant what the ledger never showed. Called with s.mu held.
+func (s *Service) checkAnnounced(ctx context.Context, a store.Approval, now time.Time) (store.Approval, error) {
+	ok, err := s.isAnnounced(ctx, a)
+	if err != nil || ok {
+		return a, err
+	}
+	if now.Sub(time.UnixMilli(a.CreatedAt)) < AnnounceBound {
+		return a, codes.New(codes.Conflict, "the escalation is not in the ledger yet; retry")
+	}
+	a, err = s.resolve(ctx, a, Cancelled, codes.LedgerUnavailable, reasonUnannounced)
+	if err != nil {
+		return a, err
+	}
+	return a, codes.New(codes.Conflict, "the approval is already cancelled ("+reasonUnannounced+")")
+}
+
+// reconcile cancels, with LEDGER_UNAVAILABLE and an approval.cancelled
+// event, each pending approval older than AnnounceBound whose
+// approval.requested event the ledger does not hold: a crash between the
+// approval's store write and its ledger batch leaves one behind, and its
+// agent was never answered. pending is the current pending list; the
+// remembered announcements are trimmed to it.
+func (s *Service) reconcile(ctx context.Context, pending []store.Approval, now time.Time) {
+	keep := make(map[string]struct{}, len(pending))
+	for _, a := range pending {
+		keep[a.ApprovalID] = struct{}{}
+		if now.Sub(time.UnixMilli(a.CreatedAt)) < AnnounceBound || a.ExpiresAt <= now.UnixMilli() {
+			continue
+		}
+		if ok, err := s.isAnnounced(ctx, a); err != nil || ok {
+			if err != nil {
+				s.Log.Error("reconcile approval", "approvalId", a.ApprovalID, "err", err)
+			}
+			continue
+		}
+		if err := s.cancelUnannounced(ctx, a.ApprovalID); err != nil {
+			s.Log.Error("reconcile approval", "approvalId", a.ApprovalID, "err", err)
+			continue
+		}
+		s.Log.Warn("reconcile: cancelled an approval the ledger never announced", "approvalId", a.ApprovalID, "requestId", a.RequestID)
+	}
+	s.amu.Lock()
+	for id := range s.announced {
+		if _, ok := keep[id]; !ok {
+			delete(s.announced, id)
+		}
+	}
+	s.amu.Unlock()
 }
 
 // Abandon implements gateway.Escalator: the escalation's events could not
@@ -230,8 +375,9 @@ func (s *Service) CancelAll(ctx context.Context, reason string) {
 }
 
 // ExpireDue resolves every pending approval past its expiry as expired
-// (fail closed). The gateway calls it on a ticker; expiry times are stored,
-// so timers resume after a restart.
+// (fail closed), and cancels those the ledger never announced (reconcile).
+// The gateway calls it on a ticker; expiry times are stored, so timers
+// resume after a restart.
 func (s *Service) ExpireDue(ctx context.Context) {
 	now := s.Clock().UnixMilli()
 	pending, err := s.Store.ListApprovals(ctx, Pending, 0)
@@ -249,6 +395,7 @@ func (s *Service) ExpireDue(ctx context.Context) {
 			}
 		}
 	}
+	s.reconcile(ctx, pending, time.UnixMilli(now))
 }
 
 // expireLocked re-reads id and expires it if it is still pending and due.
@@ -335,6 +482,9 @@ func (s *Service) Vote(ctx context.Context, id string, v Vote) (store.Approval, 
 		}
 		if v.StandingForMs > 0 && a.Tier != 3 {
 			return a, codes.New(codes.MalformedRequest, "standing approvals are for tier 3 only")
+		}
+		if a, err = s.checkAnnounced(ctx, a, now); err != nil {
+			return a, err
 		}
 	}
 	if s.Breaker != nil && s.Breaker.Tripped() {
