@@ -32,6 +32,12 @@ type Master struct {
 	pubs  map[string]map[string]string // topic → callerID → slave URI
 	subs  map[string]map[string]string
 	types map[string]string // topic → type
+
+	// queues holds, per subscriber slave URI, the publisherUpdate calls not
+	// yet made; one goroutine per URI makes them in order, as rosmaster's
+	// per-subscriber task queue does. Without the order a subscriber could
+	// receive an older list after a newer one and drop a live publisher.
+	queues map[string][]func()
 }
 
 // Start starts a fake master on loopback.
@@ -147,16 +153,43 @@ func (m *Master) serve(_ context.Context, method string, p []any) (any, error) {
 }
 
 // notify sends publisherUpdate to every subscriber of topic, in the
-// background as rosmaster does. Called with m.mu held.
+// background as rosmaster does, in order per subscriber. Called with m.mu
+// held.
 func (m *Master) notify(topic string) {
 	pubs := sorted(m.pubs[topic])
 	for _, uri := range m.subs[topic] {
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
+		call := func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			_, _ = m.rpc.Call(ctx, uri, "publisherUpdate", "/master", topic, pubs)
-		}()
+		}
+		if m.queues == nil {
+			m.queues = map[string][]func(){}
+		}
+		q, running := m.queues[uri]
+		m.queues[uri] = append(q, call)
+		if !running {
+			m.wg.Add(1)
+			go m.drain(uri)
+		}
+	}
+}
+
+// drain makes uri's queued publisherUpdate calls one after the other until
+// its queue is empty.
+func (m *Master) drain(uri string) {
+	defer m.wg.Done()
+	for {
+		m.mu.Lock()
+		q := m.queues[uri]
+		if len(q) == 0 {
+			delete(m.queues, uri)
+			m.mu.Unlock()
+			return
+		}
+		call := q[0]
+		m.queues[uri] = q[1:]
+		m.mu.Unlock()
+		call()
 	}
 }
