@@ -36,7 +36,7 @@ func startGateway(t *testing.T) (url, adminKey string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = g.Server.App.Listener(ln) }()
+	go func() { _ = g.Server.Serve(ln) }()
 	t.Cleanup(func() {
 		_ = g.Server.App.ShutdownWithTimeout(5 * time.Second)
 		_ = g.Close()

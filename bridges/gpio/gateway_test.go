@@ -40,7 +40,7 @@ func TestRealGateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = g.Server.App.Listener(ln) }()
+	go func() { _ = g.Server.Serve(ln) }()
 	t.Cleanup(func() { _ = g.Server.App.ShutdownWithTimeout(5 * time.Second); _ = g.Close() })
 	url := "http://" + ln.Addr().String()
 	admin := func(method, path string, in, out any) int {

@@ -59,7 +59,7 @@ func newGateway(t testing.TB) *gw {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = g.Server.App.Listener(ln) }()
+	go func() { _ = g.Server.Serve(ln) }()
 	h := &gw{t: t, g: g, url: "http://" + ln.Addr().String(), adminKey: res.AdminAPIKey}
 	t.Cleanup(h.stop)
 	return h

@@ -46,7 +46,7 @@ func TestCommandEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = g.Server.App.Listener(ln) }()
+	go func() { _ = g.Server.Serve(ln) }()
 	t.Cleanup(func() { _ = g.Server.App.ShutdownWithTimeout(5 * time.Second); _ = g.Close() })
 	url := "http://" + ln.Addr().String()
 	admin := func(path string, in, out any) int {
