@@ -1,0 +1,811 @@
+package mqttbridge
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/eclipse/paho.golang/autopaho"
+	"github.com/eclipse/paho.golang/paho"
+	"github.com/google/uuid"
+
+	"github.com/sintgate/sintgate/api"
+	"github.com/sintgate/sintgate/bridges/rosbridge"
+	"github.com/sintgate/sintgate/client"
+	"github.com/sintgate/sintgate/codes"
+	"github.com/sintgate/sintgate/gateway/attest"
+)
+
+// The gateway-facing interfaces are the ROS bridge's: *client.Agent is a
+// Decider, *attest.JWKSCache an AttestationVerifier, OperatorEstop an
+// EstopReader.
+type (
+	Decider             = rosbridge.Decider
+	AttestationVerifier = rosbridge.AttestationVerifier
+	EstopReader         = rosbridge.EstopReader
+	OperatorEstop       = rosbridge.OperatorEstop
+)
+
+// Defaults of Config.
+const (
+	DefaultPollInterval   = rosbridge.DefaultPollInterval
+	DefaultCallTimeout    = rosbridge.DefaultCallTimeout
+	DefaultMaxHold        = rosbridge.DefaultMaxHold
+	DefaultReconnectDelay = time.Second
+	DefaultKeepAlive      = 10 // seconds
+)
+
+// Config configures a Bridge. Broker, BrokerName, Gateway, Verifier, Routes
+// and one of TokenID/Token are required.
+type Config struct {
+	Broker     string // broker URL: mqtt://host:port, tls://host:port, ws://…
+	BrokerName string // the broker's name in resources: mqtt://<BrokerName>/<device topic>
+	ClientID   string // MQTT client id; default sint-mqttbridge-<random>
+	Username   string
+	Password   []byte
+
+	Gateway  Decider
+	Verifier AttestationVerifier
+	Estop    EstopReader // optional: nil means no e-stop poll
+	Routes   []Route
+
+	TokenID string   // registered capability token id, or
+	Token   string   // the token's compact JWS
+	Chain   []string // ancestors' JWS for an unregistered delegated Token
+
+	Issuer         string        // optional: the gateway id attestations must name
+	ReportTopic    string        // default ReportTopic
+	PollInterval   time.Duration // e-stop poll period; default DefaultPollInterval
+	CallTimeout    time.Duration // per intercept, poll and broker publish; default DefaultCallTimeout
+	MaxHold        time.Duration // longest wait for an approval; default DefaultMaxHold
+	ReconnectDelay time.Duration // between broker connection attempts; default DefaultReconnectDelay
+	KeepAlive      uint16        // MQTT keep-alive, seconds; default DefaultKeepAlive
+	Now            func() time.Time
+	Log            *slog.Logger
+}
+
+// Stats are the bridge's counters.
+type Stats struct {
+	Forwarded, Denied, Escalated, Dropped, SafeStops, Coalesced int64
+}
+
+// Bridge forwards attested messages from agent topics to device topics.
+// Create it with New, run it with Run. Its methods are safe for concurrent
+// use.
+type Bridge struct {
+	cfg    Config
+	routes []*route
+	byName map[string]*route // agent topic → route
+
+	ctx context.Context // Run's context; handlers use it
+	cm  *autopaho.ConnectionManager
+
+	// cmu guards the broker connection state. It is never held while
+	// publishing, so the connection callbacks never wait on the broker.
+	cmu    sync.Mutex
+	connID uint64 // bumped by every connection up
+	up     bool   // connected and subscribed
+
+	mu          sync.Mutex // orders device publishes against latching
+	gen         uint64     // bumped by every latch and broker connection loss
+	latched     bool
+	latchReason string
+	lastEpoch   uint64
+	stopOwed    bool // a broker connection was lost: safe stops go out first on reconnect
+
+	forwarded, denied, escalated, dropped, safeStops, coalesced atomic.Int64
+}
+
+type route struct {
+	Route
+	resource string
+
+	hmu     sync.Mutex
+	seq     uint64             // bumped by every message handled on the route
+	held    context.CancelFunc // the held escalation's wait, if any
+	heldReq string
+
+	mmu     sync.Mutex // guards pending
+	pending []byte
+	wake    chan struct{} // capacity 1: pending was set
+}
+
+// offer puts a payload in the route's one-slot mailbox and reports whether
+// it replaced a payload not yet handled.
+func (r *route) offer(p []byte) (replaced bool) {
+	r.mmu.Lock()
+	replaced = r.pending != nil
+	r.pending = p
+	r.mmu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+	return replaced
+}
+
+func (r *route) take() []byte {
+	r.mmu.Lock()
+	defer r.mmu.Unlock()
+	p := r.pending
+	r.pending = nil
+	return p
+}
+
+// New checks cfg and returns the bridge. Nothing is connected before Run.
+func New(cfg Config) (*Bridge, error) {
+	switch {
+	case cfg.Gateway == nil || cfg.Verifier == nil:
+		return nil, errors.New("mqttbridge: Gateway and Verifier are required")
+	case cfg.Broker == "":
+		return nil, errors.New("mqttbridge: Broker is required")
+	case len(cfg.Routes) == 0:
+		return nil, errors.New("mqttbridge: no routes")
+	case (cfg.TokenID == "") == (cfg.Token == ""):
+		return nil, errors.New("mqttbridge: set exactly one of TokenID and Token")
+	}
+	if _, err := url.Parse(cfg.Broker); err != nil {
+		return nil, fmt.Errorf("mqttbridge: broker URL: %w", err)
+	}
+	if err := CheckBrokerName(cfg.BrokerName); err != nil {
+		return nil, fmt.Errorf("mqttbridge: %w", err)
+	}
+	if cfg.ReportTopic == "" {
+		cfg.ReportTopic = ReportTopic
+	}
+	if err := checkTopic(cfg.ReportTopic); err != nil {
+		return nil, fmt.Errorf("mqttbridge: report topic: %w", err)
+	}
+	if cfg.ClientID == "" {
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		cfg.ClientID = "sint-mqttbridge-" + hex.EncodeToString(b[:])
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = DefaultCallTimeout
+	}
+	if cfg.MaxHold <= 0 {
+		cfg.MaxHold = DefaultMaxHold
+	}
+	if cfg.ReconnectDelay <= 0 {
+		cfg.ReconnectDelay = DefaultReconnectDelay
+	}
+	if cfg.KeepAlive == 0 {
+		cfg.KeepAlive = DefaultKeepAlive
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	b := &Bridge{cfg: cfg, byName: map[string]*route{}}
+	devices := map[string]bool{}
+	for _, r := range cfg.Routes {
+		if err := checkTopic(r.Agent); err != nil {
+			return nil, fmt.Errorf("mqttbridge: route agent topic: %w", err)
+		}
+		if err := checkTopic(r.Device); err != nil {
+			return nil, fmt.Errorf("mqttbridge: route device topic: %w", err)
+		}
+		if b.byName[r.Agent] != nil {
+			return nil, fmt.Errorf("mqttbridge: two routes from agent topic %s", r.Agent)
+		}
+		if devices[r.Device] {
+			// Two routes to one device would have two latest messages and
+			// two held escalations racing for one actuator.
+			return nil, fmt.Errorf("mqttbridge: two routes to device topic %s", r.Device)
+		}
+		if r.SafeStop != nil {
+			if _, err := ParsePayload(r.SafeStop); err != nil {
+				return nil, fmt.Errorf("mqttbridge: route %s safe stop: %w", r.Device, err)
+			}
+		}
+		devices[r.Device] = true
+		rt := &route{Route: r, resource: r.Resource(cfg.BrokerName), wake: make(chan struct{}, 1)}
+		if len(rt.resource) > 512 {
+			return nil, fmt.Errorf("mqttbridge: resource %s over 512 bytes", rt.resource)
+		}
+		b.routes = append(b.routes, rt)
+		b.byName[r.Agent] = rt
+	}
+	for _, r := range b.routes {
+		if b.byName[r.Device] != nil || r.Device == cfg.ReportTopic || r.Agent == cfg.ReportTopic {
+			return nil, fmt.Errorf("mqttbridge: topic %s is both an input and an output", r.Device)
+		}
+	}
+	return b, nil
+}
+
+// Stats returns the counters.
+func (b *Bridge) Stats() Stats {
+	return Stats{b.forwarded.Load(), b.denied.Load(), b.escalated.Load(), b.dropped.Load(), b.safeStops.Load(), b.coalesced.Load()}
+}
+
+// Latched reports whether the bridge is stopped, and why.
+func (b *Bridge) Latched() (bool, string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.latched, b.latchReason
+}
+
+// Connected reports whether the bridge is connected to the broker and
+// subscribed to every agent topic.
+func (b *Bridge) Connected() bool {
+	b.cmu.Lock()
+	defer b.cmu.Unlock()
+	return b.up
+}
+
+// WaitConnected waits until Connected or ctx ends.
+func (b *Bridge) WaitConnected(ctx context.Context) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for !b.Connected() {
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// Run connects to the broker (reconnecting until ctx ends), subscribes to
+// the agent topics and forwards. It first polls the e-stop once (if
+// configured) so that a tripped or unreachable gateway latches the bridge
+// before any message. On return the bridge latches (publishing the safe
+// stops if the broker is still connected) and disconnects.
+func (b *Bridge) Run(ctx context.Context) error {
+	if b.ctx != nil {
+		return errors.New("mqttbridge: Run called twice")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	b.ctx = ctx
+	u, _ := url.Parse(b.cfg.Broker)
+	if b.cfg.Estop != nil {
+		b.poll(ctx)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for _, r := range b.routes {
+		wg.Add(1)
+		go func() { defer wg.Done(); b.work(ctx, r) }()
+	}
+	pcfg := autopaho.ClientConfig{
+		ServerUrls:                    []*url.URL{u},
+		KeepAlive:                     b.cfg.KeepAlive,
+		CleanStartOnInitialConnection: true,
+		SessionExpiryInterval:         0,
+		ReconnectBackoff:              autopaho.NewConstantBackoff(b.cfg.ReconnectDelay),
+		ConnectTimeout:                b.cfg.CallTimeout,
+		ConnectUsername:               b.cfg.Username,
+		ConnectPassword:               b.cfg.Password,
+		// Every connection starts clean: nothing the broker or the client
+		// kept from before an outage (queued agent messages, unacknowledged
+		// device publishes) is delivered after it.
+		ConnectPacketBuilder: func(c *paho.Connect, _ *url.URL) (*paho.Connect, error) {
+			c.CleanStart = true
+			return c, nil
+		},
+		OnConnectionUp:   func(cm *autopaho.ConnectionManager, _ *paho.Connack) { b.connectionUp(cm) },
+		OnConnectionDown: func() bool { b.connectionDown(); return true },
+		OnConnectError: func(err error) {
+			b.cfg.Log.Warn("broker connect failed", "broker", b.cfg.Broker, "err", err)
+		},
+		ClientConfig: paho.ClientConfig{
+			ClientID: b.cfg.ClientID,
+			OnPublishReceived: []func(paho.PublishReceived) (bool, error){
+				func(pr paho.PublishReceived) (bool, error) { b.received(pr.Packet); return true, nil },
+			},
+		},
+	}
+	cm, err := autopaho.NewConnection(ctx, pcfg)
+	if err != nil {
+		return fmt.Errorf("mqttbridge: %w", err)
+	}
+	b.cmu.Lock()
+	b.cm = cm
+	b.cmu.Unlock()
+	defer func() {
+		dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), b.cfg.CallTimeout)
+		_ = cm.Disconnect(dctx)
+		dcancel()
+	}()
+	var tick <-chan time.Time
+	if b.cfg.Estop != nil {
+		t := time.NewTicker(b.cfg.PollInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	defer func() {
+		b.cmu.Lock()
+		b.up = false
+		b.cmu.Unlock()
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			b.latch("bridge stopped")
+			return nil
+		case <-cm.Done():
+			b.latch("broker connection manager stopped")
+			return errors.New("mqttbridge: broker connection manager stopped")
+		case <-tick:
+			b.poll(ctx)
+		}
+	}
+}
+
+// connectionUp runs in autopaho's goroutine and must not block: the
+// subscription and the owed safe stops go out in their own goroutine.
+func (b *Bridge) connectionUp(cm *autopaho.ConnectionManager) {
+	b.cmu.Lock()
+	b.connID++
+	id := b.connID
+	b.cmu.Unlock()
+	go b.setup(cm, id)
+}
+
+// setup subscribes connection id to the agent topics, publishes the safe
+// stops owed since a connection loss, and only then lets messages through.
+func (b *Bridge) setup(cm *autopaho.ConnectionManager, id uint64) {
+	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.CallTimeout)
+	defer cancel()
+	sub := &paho.Subscribe{}
+	for _, r := range b.routes {
+		// Retained messages are never sent to the bridge (RetainHandling
+		// 2): a command left on the broker is not a command now.
+		sub.Subscriptions = append(sub.Subscriptions, paho.SubscribeOptions{Topic: r.Agent, QoS: 1, RetainHandling: 2, NoLocal: true})
+	}
+	ack, err := cm.Subscribe(ctx, sub)
+	if err == nil {
+		for i, rc := range ack.Reasons {
+			if rc >= 0x80 {
+				err = fmt.Errorf("subscribe %s refused: reason code %#x", sub.Subscriptions[i].Topic, rc)
+				break
+			}
+		}
+	}
+	if err != nil {
+		// Not subscribed: nothing can arrive, which is safe; drop the
+		// connection so autopaho reconnects and we try again.
+		b.cfg.Log.Error("subscribe failed; reconnecting", "err", err)
+		cm.TerminateConnectionForTest()
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.cmu.Lock()
+	current := b.connID == id
+	b.cmu.Unlock()
+	if !current {
+		return
+	}
+	if b.stopOwed {
+		if b.publishSafeStops() {
+			b.stopOwed = false
+			b.safeStops.Add(1)
+			b.cfg.Log.Warn("broker reconnected: safe stop published before forwarding")
+		} else {
+			b.cfg.Log.Error("broker reconnected but the safe stop failed; reconnecting")
+			cm.TerminateConnectionForTest()
+			return
+		}
+	}
+	b.cmu.Lock()
+	b.up = b.connID == id
+	b.cmu.Unlock()
+	b.cfg.Log.Info("broker connected and subscribed", "broker", b.cfg.Broker, "routes", len(b.routes))
+}
+
+// connectionDown: nothing is actuated until the next connection is set up;
+// allows in flight are dropped, held escalations cancelled, and the safe
+// stops are owed to the next connection.
+func (b *Bridge) connectionDown() {
+	b.cmu.Lock()
+	b.up = false
+	b.cmu.Unlock()
+	go func() {
+		b.mu.Lock()
+		b.stopOwed = true
+		b.mu.Unlock()
+		b.latch("broker connection lost")
+	}()
+}
+
+func (b *Bridge) connected() bool {
+	b.cmu.Lock()
+	defer b.cmu.Unlock()
+	return b.up
+}
+
+// received runs in paho's receive path and must not block: it only puts
+// the payload in the route's mailbox.
+func (b *Bridge) received(p *paho.Publish) {
+	r := b.byName[p.Topic]
+	if r == nil {
+		return
+	}
+	if p.Retain {
+		go b.drop(r, "", codes.MalformedRequest, "retained message: not a current command")
+		return
+	}
+	payload := p.Payload
+	if payload == nil {
+		payload = []byte{} // an empty payload is still a message (and refused)
+	}
+	if r.offer(payload) {
+		b.coalesced.Add(1)
+		go b.report(Report{Outcome: OutcomeCoalesced, Topic: r.Agent, Resource: r.resource, Reason: "a newer message arrived before it was sent to the gateway"})
+	}
+}
+
+// work handles the newest message of the route's mailbox until ctx ends.
+func (b *Bridge) work(ctx context.Context, r *route) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.wake:
+		}
+		if p := r.take(); p != nil {
+			b.handle(r, p)
+		}
+	}
+}
+
+// poll reads the e-stop state once and latches or unlatches.
+func (b *Bridge) poll(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
+	st, err := b.cfg.Estop.ReadEstop(cctx)
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	switch {
+	case err != nil:
+		b.latch("gateway unreachable: " + err.Error())
+	case st.State == "tripped":
+		b.noteEpoch(st.Epoch)
+		b.latch("e-stop tripped: " + st.Reason)
+	default:
+		if b.noteEpoch(st.Epoch) {
+			// A trip and a reset both happened between two polls: the
+			// devices still get their safe stop.
+			b.latch("e-stop tripped and reset between polls")
+		}
+		b.unlatch("e-stop armed")
+	}
+}
+
+// noteEpoch records the breaker epoch and reports whether it grew (a trip
+// happened since the previous poll). The first poll only records it.
+func (b *Bridge) noteEpoch(e uint64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	grew := b.lastEpoch != 0 && e > b.lastEpoch
+	if e > b.lastEpoch {
+		b.lastEpoch = e
+	}
+	return grew
+}
+
+// publishSafeStops publishes every route's safe stop; b.mu must be held.
+// It reports whether all of them reached the broker.
+func (b *Bridge) publishSafeStops() bool {
+	ok := true
+	for _, r := range b.routes {
+		if r.SafeStop == nil {
+			continue
+		}
+		if err := b.publish(r.Device, r.SafeStop); err != nil {
+			ok = false
+			b.cfg.Log.Error("safe stop publish failed", "topic", r.Device, "err", err)
+		}
+	}
+	return ok
+}
+
+// publish sends payload to topic with QoS 1 and waits for the broker's
+// PUBACK (at most CallTimeout).
+func (b *Bridge) publish(topic string, payload []byte) error {
+	b.cmu.Lock()
+	cm := b.cm
+	b.cmu.Unlock()
+	if cm == nil {
+		return errors.New("not connected")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.CallTimeout)
+	defer cancel()
+	resp, err := cm.Publish(ctx, &paho.Publish{Topic: topic, QoS: 1, Payload: payload})
+	if err != nil {
+		return err
+	}
+	if resp != nil && resp.ReasonCode >= 0x80 {
+		return fmt.Errorf("broker refused the publish: reason code %#x", resp.ReasonCode)
+	}
+	return nil
+}
+
+// latch stops the bridge: it invalidates every allow in flight, cancels held
+// escalations and publishes every route's safe stop (once per latch).
+func (b *Bridge) latch(reason string) {
+	b.mu.Lock()
+	b.gen++
+	if b.latched {
+		b.mu.Unlock()
+		return
+	}
+	b.latched, b.latchReason = true, reason
+	if !b.publishSafeStops() {
+		b.stopOwed = true // the next connection publishes them first
+	}
+	b.safeStops.Add(1)
+	b.mu.Unlock()
+	for _, r := range b.routes {
+		if old := r.supersede(0); old != "" {
+			b.drop(r, old, codes.ApprovalCancelled, "held escalation cancelled: bridge latched ("+reason+")")
+		}
+	}
+	b.cfg.Log.Warn("bridge latched: safe stop published", "reason", reason)
+	b.report(Report{Outcome: OutcomeSafeStop, Reason: reason})
+}
+
+// unlatch clears the latch.
+func (b *Bridge) unlatch(reason string) {
+	b.mu.Lock()
+	was := b.latched
+	b.latched, b.latchReason = false, ""
+	b.mu.Unlock()
+	if was {
+		b.cfg.Log.Info("bridge resumed", "reason", reason)
+		b.report(Report{Outcome: OutcomeResumed, Reason: reason})
+	}
+}
+
+// generation returns the current latch generation.
+func (b *Bridge) generation() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.gen
+}
+
+// supersede cancels the route's held escalation (returning its request id)
+// and, if next is non-zero, records next as the route's newest message.
+func (r *route) supersede(next uint64) (cancelled string) {
+	r.hmu.Lock()
+	defer r.hmu.Unlock()
+	if next != 0 {
+		r.seq = next
+	}
+	if r.held != nil {
+		r.held()
+		r.held = nil
+		cancelled = r.heldReq
+	}
+	return cancelled
+}
+
+// report publishes r on the report topic (QoS 1) and logs it. A report
+// that cannot be published is still in the log.
+func (b *Bridge) report(r Report) {
+	r.AtMs = b.cfg.Now().UnixMilli()
+	b.cfg.Log.Info("report", "outcome", r.Outcome, "topic", r.Topic, "resource", r.Resource, "requestId", r.RequestID,
+		"code", r.Code, "reason", r.Reason, "approvalId", r.ApprovalID)
+	data, err := json.Marshal(r)
+	if err != nil {
+		return
+	}
+	if !b.connected() {
+		return
+	}
+	if err := b.publish(b.cfg.ReportTopic, data); err != nil {
+		b.cfg.Log.Warn("report publish failed", "err", err)
+	}
+}
+
+// handle turns one agent message into an intercept. It runs on the route's
+// worker goroutine, so messages of one route are handled in order.
+func (b *Bridge) handle(r *route, payload []byte) {
+	ctx := b.ctx
+	r.hmu.Lock()
+	seq := r.seq + 1
+	r.hmu.Unlock()
+	if old := r.supersede(seq); old != "" {
+		b.report(Report{Outcome: OutcomeSuperseded, Topic: r.Agent, Resource: r.resource, RequestID: old, Reason: "a newer message arrived"})
+	}
+	params, err := ParsePayload(payload)
+	if err != nil {
+		b.drop(r, "", codes.MalformedRequest, err.Error())
+		return
+	}
+	rid, err := uuid.NewV7()
+	if err != nil {
+		b.drop(r, "", codes.InternalError, err.Error())
+		return
+	}
+	gen := b.generation()
+	req := api.InterceptRequest{
+		RequestID: rid.String(), TokenID: b.cfg.TokenID, Token: b.cfg.Token, Chain: b.cfg.Chain,
+		Resource: r.resource, Action: "publish", Params: params,
+	}
+	cctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
+	d, status, err := b.cfg.Gateway.Intercept(cctx, req)
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		var apiErr *client.APIError
+		if errors.As(err, &apiErr) && apiErr.Status < 500 {
+			b.drop(r, req.RequestID, codes.Code(apiErr.Code), apiErr.Message)
+			return
+		}
+		b.drop(r, req.RequestID, codes.InternalError, "gateway unreachable")
+		b.latch(fmt.Sprintf("gateway unreachable (status %d): %v", status, err))
+		return
+	}
+	b.decided(ctx, r, req, d, gen, seq)
+}
+
+// decided acts on a decision for req (directly or after an approval wait).
+func (b *Bridge) decided(ctx context.Context, r *route, req api.InterceptRequest, d *api.Decision, gen, seq uint64) {
+	switch d.Decision {
+	case "allow":
+		b.actuate(ctx, r, req, d, gen, seq)
+	case "escalate":
+		if d.ApprovalID == nil {
+			b.drop(r, req.RequestID, codes.InternalError, "escalate without approvalId")
+			return
+		}
+		b.escalated.Add(1)
+		b.hold(ctx, r, req, *d.ApprovalID, gen, seq)
+	default: // deny, and anything unknown: fail closed
+		code, reason := deref(d.Code), deref(d.Reason)
+		if d.Decision != "deny" {
+			code, reason = string(codes.InternalError), "unknown decision "+d.Decision
+		}
+		b.denied.Add(1)
+		b.report(Report{Outcome: OutcomeDeny, Topic: r.Agent, Resource: r.resource, RequestID: req.RequestID, Code: code, Reason: reason})
+		if code == string(codes.EstopEngaged) {
+			b.latch("gateway denied ESTOP_ENGAGED")
+		}
+	}
+}
+
+// hold waits for the approval of an escalated message in its own goroutine;
+// a newer message on the route, a latch or Run's end cancel the wait.
+func (b *Bridge) hold(ctx context.Context, r *route, req api.InterceptRequest, approvalID string, gen, seq uint64) {
+	wctx, cancel := context.WithTimeout(ctx, b.cfg.MaxHold)
+	r.hmu.Lock()
+	if r.seq != seq { // superseded already
+		r.hmu.Unlock()
+		cancel()
+		b.report(Report{Outcome: OutcomeSuperseded, Topic: r.Agent, Resource: r.resource, RequestID: req.RequestID, ApprovalID: approvalID, Reason: "a newer message arrived"})
+		return
+	}
+	r.held, r.heldReq = cancel, req.RequestID
+	r.hmu.Unlock()
+	b.report(Report{Outcome: OutcomeEscalate, Topic: r.Agent, Resource: r.resource, RequestID: req.RequestID, ApprovalID: approvalID})
+	go func() {
+		defer cancel()
+		d, _, err := b.cfg.Gateway.AwaitApproval(wctx, approvalID)
+		if wctx.Err() != nil {
+			if ctx.Err() == nil && errors.Is(wctx.Err(), context.DeadlineExceeded) {
+				r.hmu.Lock()
+				if r.seq == seq {
+					r.held = nil
+				}
+				r.hmu.Unlock()
+				b.drop(r, req.RequestID, codes.ApprovalTimeout, "no approval within the bridge's MaxHold")
+			}
+			return // otherwise superseded, latched or stopped: already reported
+		}
+		r.hmu.Lock()
+		current := r.seq == seq
+		if current {
+			r.held = nil
+		}
+		r.hmu.Unlock()
+		if !current {
+			return
+		}
+		if err != nil {
+			b.drop(r, req.RequestID, codes.InternalError, "approval wait failed: "+err.Error())
+			return
+		}
+		if d.Decision == "escalate" {
+			b.drop(r, req.RequestID, codes.InternalError, "approval wait ended while still pending")
+			return
+		}
+		b.decided(ctx, r, req, d, gen, seq)
+	}()
+}
+
+// actuate verifies the attestation of an allow and publishes the payload
+// on the device topic, unless the bridge latched or lost the broker since
+// the intercept was sent, or a newer message superseded it.
+func (b *Bridge) actuate(ctx context.Context, r *route, req api.InterceptRequest, d *api.Decision, gen, seq uint64) {
+	if d.Attestation == nil {
+		b.drop(r, req.RequestID, codes.InvalidSignature, "allow without attestation")
+		return
+	}
+	ph, err := attest.ParamsHash(req.Params)
+	if err != nil {
+		b.drop(r, req.RequestID, codes.MalformedRequest, err.Error())
+		return
+	}
+	want := attest.Expect{Issuer: b.cfg.Issuer, AgentID: b.cfg.Gateway.AgentID(), Resource: req.Resource, Action: req.Action, ParamsHash: ph}
+	cctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
+	claims, err := b.cfg.Verifier.Verify(cctx, *d.Attestation, b.cfg.Now(), want)
+	cancel()
+	if err != nil {
+		b.drop(r, req.RequestID, attest.ReasonOf(err).Code(), "attestation: "+err.Error())
+		return
+	}
+	if claims.JTI != req.RequestID {
+		b.drop(r, req.RequestID, codes.InvalidSignature, "attestation is for request "+claims.JTI)
+		return
+	}
+
+	b.mu.Lock()
+	if b.gen != gen {
+		b.mu.Unlock()
+		b.drop(r, req.RequestID, codes.EstopEngaged, "the bridge latched after this message was sent")
+		return
+	}
+	if !b.connected() {
+		b.mu.Unlock()
+		b.drop(r, req.RequestID, codes.InternalError, "broker disconnected")
+		return
+	}
+	r.hmu.Lock()
+	stale := r.seq != seq
+	r.hmu.Unlock()
+	if stale {
+		b.mu.Unlock()
+		b.report(Report{Outcome: OutcomeSuperseded, Topic: r.Agent, Resource: r.resource, RequestID: req.RequestID, Reason: "a newer message arrived"})
+		return
+	}
+	// An allow for an intercept sent while latched means the gateway's
+	// breaker is armed again (it releases no allow while tripped).
+	was := b.latched
+	b.latched, b.latchReason = false, ""
+	b.forwarded.Add(1) // count first, so a reader that saw the message sees the count
+	err = b.publish(r.Device, req.Params)
+	if err != nil {
+		b.forwarded.Add(-1)
+	}
+	b.mu.Unlock()
+	if was {
+		b.report(Report{Outcome: OutcomeResumed, Reason: "gateway allowed a message sent after the latch"})
+	}
+	if err != nil {
+		b.drop(r, req.RequestID, codes.InternalError, "publish: "+err.Error())
+	}
+}
+
+func (b *Bridge) drop(r *route, requestID string, code codes.Code, reason string) {
+	b.dropped.Add(1)
+	b.report(Report{Outcome: OutcomeDropped, Topic: r.Agent, Resource: r.resource, RequestID: requestID, Code: string(code), Reason: reason})
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}

@@ -1,0 +1,354 @@
+package mqttbridge_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/sintgate/sintgate/bridges/mqttbridge"
+	"github.com/sintgate/sintgate/client"
+	"github.com/sintgate/sintgate/gateway/attest"
+	"github.com/sintgate/sintgate/internal/app"
+	"github.com/sintgate/sintgate/internal/testenv"
+	"github.com/sintgate/sintgate/tokens/tokentest"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+const (
+	wait   = 5 * time.Second
+	broker = "test" // BrokerName of every rig: resources are mqtt://test/<device topic>
+)
+
+var topicN atomic.Int64
+
+// prefix returns a topic prefix unique to this process and call: the broker
+// is shared with other tests and other engineers.
+func prefix() string {
+	return fmt.Sprintf("sinttest/m%d_%d", time.Now().UnixNano()%1_000_000_007, topicN.Add(1))
+}
+
+// gw is one gateway served in-process on a loopback port (the pattern of
+// bridges/rosbridge/harness_test.go).
+type gw struct {
+	t        testing.TB
+	g        *app.Gateway
+	url      string
+	adminKey string
+	stopped  atomic.Bool
+}
+
+func newGateway(t testing.TB) *gw {
+	t.Helper()
+	dir := t.TempDir()
+	res, created, err := app.InitDataDir(context.Background(), dir, time.Now())
+	if err != nil || !created {
+		t.Fatalf("init: created=%v err=%v", created, err)
+	}
+	g, err := app.Build(context.Background(), app.Options{DataDir: dir, PolicyPath: "testdata/policy.yaml"})
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = g.Server.Serve(ln) }()
+	h := &gw{t: t, g: g, url: "http://" + ln.Addr().String(), adminKey: res.AdminAPIKey}
+	t.Cleanup(h.stop)
+	return h
+}
+
+// stop shuts the gateway down (a killed gateway, as far as clients see).
+func (h *gw) stop() {
+	if h.stopped.Swap(true) {
+		return
+	}
+	_ = h.g.Server.App.ShutdownWithTimeout(5 * time.Second)
+	_ = h.g.Close()
+}
+
+// admin calls an operator endpoint with the admin key.
+func (h *gw) admin(method, path string, in, out any) int {
+	h.t.Helper()
+	var body []byte
+	if in != nil {
+		body, _ = json.Marshal(in)
+	}
+	req, _ := http.NewRequest(method, h.url+path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+h.adminKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			h.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+		}
+	}
+	return resp.StatusCode
+}
+
+// readKey creates an operator key with only the read scope.
+func (h *gw) readKey() string {
+	var out struct{ Key string }
+	if st := h.admin("POST", "/v1/apikeys", map[string]any{"operatorId": "mqttbridge", "scopes": []string{"read"}}, &out); st != 201 {
+		h.t.Fatalf("apikey: %d", st)
+	}
+	return out.Key
+}
+
+// agentToken trusts root "root" and registers a token for agent "mqttagent"
+// on mqtt://test/** publish, tier 3.
+func (h *gw) agentToken() (*client.Agent, string) {
+	h.t.Helper()
+	if st := h.admin("POST", "/v1/roots", map[string]string{"publicKey": tokentest.Pub("root"), "name": "root"}, nil); st != 201 {
+		h.t.Fatalf("add root: %d", st)
+	}
+	c := tokentest.Root("root", "mqttagent", int(time.Now().UnixNano()%1e9), time.Now().UnixMilli())
+	c.Resource = "mqtt://" + broker + "/**"
+	c.Actions = []string{"publish"}
+	tok := tokentest.Sign("root", c)
+	if st := h.admin("POST", "/v1/tokens", map[string]string{"token": tok.Raw}, nil); st != 201 {
+		h.t.Fatalf("register token: %d", st)
+	}
+	return &client.Agent{BaseURL: h.url, HTTP: &http.Client{Timeout: 40 * time.Second}, Key: tokentest.Key("mqttagent")}, c.TokenID
+}
+
+// peer is the test's own MQTT client: it plays the agent (publishing on
+// agent topics) and the devices and report consumer (subscribed to every
+// device topic and the report topic).
+type peer struct {
+	t       testing.TB
+	c       *paho.Client
+	devices chan *paho.Publish // every message on <prefix>/dev/#
+	reports chan mqttbridge.Report
+}
+
+func newPeer(t testing.TB, addr, p string) *peer {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	conn, err := (&net.Dialer{Timeout: testenv.DialTimeout}).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatalf("dial broker %s: %v", addr, err)
+	}
+	pe := &peer{t: t, devices: make(chan *paho.Publish, 256), reports: make(chan mqttbridge.Report, 1024)}
+	pe.c = paho.NewClient(paho.ClientConfig{
+		Conn: conn,
+		OnPublishReceived: []func(paho.PublishReceived) (bool, error){
+			func(pr paho.PublishReceived) (bool, error) {
+				if pr.Packet.Topic == p+"/sint/decisions" {
+					rep, err := mqttbridge.ParseReport(pr.Packet.Payload)
+					if err != nil {
+						t.Errorf("bad report %q: %v", pr.Packet.Payload, err)
+					} else {
+						pe.reports <- rep
+					}
+				} else {
+					pe.devices <- pr.Packet
+				}
+				return true, nil
+			},
+		},
+	})
+	ack, err := pe.c.Connect(ctx, &paho.Connect{ClientID: "peer-" + p, CleanStart: true, KeepAlive: 30})
+	if err != nil || ack.ReasonCode != 0 {
+		t.Fatalf("peer connect: %v %+v", err, ack)
+	}
+	t.Cleanup(func() { _ = pe.c.Disconnect(&paho.Disconnect{ReasonCode: 0}) })
+	if _, err := pe.c.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{
+		{Topic: p + "/dev/#", QoS: 1}, {Topic: p + "/sint/decisions", QoS: 1},
+	}}); err != nil {
+		t.Fatalf("peer subscribe: %v", err)
+	}
+	return pe
+}
+
+func (pe *peer) send(topic string, payload []byte) {
+	pe.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if _, err := pe.c.Publish(ctx, &paho.Publish{Topic: topic, QoS: 1, Payload: payload}); err != nil {
+		pe.t.Fatalf("publish %s: %v", topic, err)
+	}
+}
+
+// retain publishes a retained message (an empty payload clears it).
+func (pe *peer) retain(topic string, payload []byte) {
+	pe.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if _, err := pe.c.Publish(ctx, &paho.Publish{Topic: topic, QoS: 1, Retain: true, Payload: payload}); err != nil {
+		pe.t.Errorf("publish retained %s: %v", topic, err)
+	}
+}
+
+// next returns the next device message, or nil after d.
+func (pe *peer) next(d time.Duration) *paho.Publish {
+	select {
+	case m := <-pe.devices:
+		return m
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// expect waits for the next device message and checks topic and payload.
+func (pe *peer) expect(topic string, payload []byte) {
+	pe.t.Helper()
+	m := pe.next(wait)
+	if m == nil {
+		pe.t.Fatalf("nothing on the device topics, want %q on %s", payload, topic)
+	}
+	if m.Topic != topic || !bytes.Equal(m.Payload, payload) {
+		pe.t.Fatalf("device got %q on %s, want %q on %s", m.Payload, m.Topic, payload, topic)
+	}
+	if m.Retain {
+		pe.t.Fatalf("device message on %s is retained", m.Topic)
+	}
+}
+
+// quiet checks that no device message arrives within d (a guard after an
+// ordering proof, not a timing assertion: the proofs are the reports).
+func (pe *peer) quiet(d time.Duration) {
+	pe.t.Helper()
+	if m := pe.next(d); m != nil {
+		pe.t.Fatalf("unexpected device message %q on %s", m.Payload, m.Topic)
+	}
+}
+
+// report waits for a report with the outcome (and code, if non-empty).
+func (pe *peer) report(outcome, code string) mqttbridge.Report {
+	pe.t.Helper()
+	deadline := time.After(wait)
+	for {
+		select {
+		case rep := <-pe.reports:
+			if rep.Outcome == outcome && (code == "" || rep.Code == code) {
+				return rep
+			}
+		case <-deadline:
+			pe.t.Fatalf("no %s/%s report within %v", outcome, code, wait)
+			return mqttbridge.Report{}
+		}
+	}
+}
+
+// rig is a gateway (real or fake), a bridge on the real broker and a peer.
+type rig struct {
+	t      testing.TB
+	gw     *gw // nil with a fake Decider
+	p      string
+	peer   *peer
+	bridge *mqttbridge.Bridge
+	routes map[string]mqttbridge.Route // by name: "lamp1" → agent <p>/agent/lamp1, device <p>/dev/lamp1
+	cancel context.CancelFunc
+	done   chan error
+}
+
+type rigOpts struct {
+	poll      bool          // give the bridge a read-only operator key for the e-stop poll
+	every     time.Duration // poll interval
+	routes    []string      // names; default lamp1
+	safeStops map[string]string
+	// fake replaces the real gateway: Decider, Verifier and Estop.
+	fake     mqttbridge.Decider
+	verifier mqttbridge.AttestationVerifier
+	estop    mqttbridge.EstopReader
+	issuer   string
+	// retained payloads are published (retained) on agent topics before
+	// the bridge starts, and cleared at the end of the test.
+	retained map[string]string
+}
+
+func newRig(t testing.TB, o rigOpts) *rig {
+	t.Helper()
+	addr := testenv.MQTTAddr(t)
+	if addr == "" {
+		return nil
+	}
+	p := prefix()
+	r := &rig{t: t, p: p, routes: map[string]mqttbridge.Route{}}
+	if len(o.routes) == 0 {
+		o.routes = []string{"lamp1"}
+	}
+	var rs []mqttbridge.Route
+	for _, n := range o.routes {
+		rt, err := mqttbridge.ParseRoute(p + "/agent/" + n + "=" + p + "/dev/" + n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs = append(rs, rt)
+	}
+	for n, js := range o.safeStops {
+		if err := mqttbridge.SetSafeStop(rs, p+"/dev/"+n+"="+js); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, n := range o.routes {
+		r.routes[n] = rs[i]
+	}
+	cfg := mqttbridge.Config{
+		Broker: "mqtt://" + addr, BrokerName: broker, ClientID: "bridge-" + p,
+		Routes: rs, ReportTopic: p + "/sint/decisions", PollInterval: o.every,
+		CallTimeout: time.Second, ReconnectDelay: 50 * time.Millisecond, Log: quiet, Issuer: o.issuer,
+	}
+	if o.fake != nil {
+		cfg.Gateway, cfg.Verifier, cfg.Estop, cfg.TokenID = o.fake, o.verifier, o.estop, "tok"
+	} else {
+		r.gw = newGateway(t)
+		agent, tokenID := r.gw.agentToken()
+		cfg.Gateway, cfg.TokenID = agent, tokenID
+		cfg.Verifier = attest.NewJWKSCache(nil, r.gw.url+"/.well-known/jwks.json")
+		if o.poll {
+			cfg.Estop = mqttbridge.OperatorEstop{Op: &client.Operator{BaseURL: r.gw.url, APIKey: r.gw.readKey(), HTTP: &http.Client{Timeout: time.Second}}}
+		}
+	}
+	r.peer = newPeer(t, addr, p)
+	for n, js := range o.retained {
+		r.peer.retain(r.routes[n].Agent, []byte(js))
+		t.Cleanup(func() { r.peer.retain(r.routes[n].Agent, nil) })
+	}
+	var err error
+	if r.bridge, err = mqttbridge.New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel, r.done = cancel, make(chan error, 1)
+	go func() { r.done <- r.bridge.Run(ctx) }()
+	t.Cleanup(r.stop)
+	wctx, wcancel := context.WithTimeout(context.Background(), wait)
+	defer wcancel()
+	if err := r.bridge.WaitConnected(wctx); err != nil {
+		t.Fatalf("bridge never connected: %v", err)
+	}
+	return r
+}
+
+func (r *rig) stop() {
+	if r.cancel != nil {
+		r.cancel()
+		<-r.done
+		r.cancel = nil
+	}
+}
+
+// send publishes payload on route n's agent topic.
+func (r *rig) send(n string, payload string) { r.peer.send(r.routes[n].Agent, []byte(payload)) }
+
+// expect waits for payload on route n's device topic.
+func (r *rig) expect(n string, payload string) { r.peer.expect(r.routes[n].Device, []byte(payload)) }
