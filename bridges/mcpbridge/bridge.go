@@ -1,0 +1,583 @@
+package mcpbridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/sintgate/sintgate/api"
+	"github.com/sintgate/sintgate/client"
+	"github.com/sintgate/sintgate/codes"
+	"github.com/sintgate/sintgate/gateway/attest"
+)
+
+// Decider asks the gateway for decisions as the bridge's agent identity.
+// *client.Agent implements it.
+type Decider interface {
+	AgentID() string
+	Intercept(ctx context.Context, r api.InterceptRequest) (*api.Decision, int, error)
+	AwaitApproval(ctx context.Context, approvalID string) (*api.Decision, int, error)
+}
+
+// AttestationVerifier verifies decision attestations. *attest.JWKSCache
+// implements it.
+type AttestationVerifier interface {
+	Verify(ctx context.Context, token string, now time.Time, want attest.Expect) (*attest.Claims, error)
+}
+
+// EstopReader reads the gateway's e-stop state (GET /v1/estop).
+// OperatorEstop implements it.
+type EstopReader interface {
+	ReadEstop(ctx context.Context) (client.EstopState, error)
+}
+
+// OperatorEstop reads GET /v1/estop with an operator API key (scope read
+// is enough).
+type OperatorEstop struct{ Op *client.Operator }
+
+// ReadEstop implements EstopReader.
+func (o OperatorEstop) ReadEstop(ctx context.Context) (client.EstopState, error) {
+	var st client.EstopState
+	err := o.Op.Do(ctx, http.MethodGet, "/v1/estop", nil, &st)
+	return st, err
+}
+
+// Defaults of Config.
+const (
+	DefaultPollInterval = 50 * time.Millisecond
+	DefaultCallTimeout  = 2 * time.Second
+	// DefaultMaxWait bounds how long an escalated call waits for its
+	// approval (the gateway's tier-5 timeout is 15 min by default).
+	DefaultMaxWait = 15 * time.Minute
+)
+
+// Config configures a Bridge. ServerName, Downstream, Gateway, Verifier and
+// one of TokenID/Token are required.
+type Config struct {
+	// ServerName is the <server> of the resources mcp://<server>/<tool>
+	// (ValidServerName).
+	ServerName string
+	// Downstream is the transport to the MCP server whose tools the bridge
+	// fronts: *mcp.CommandTransport for a subprocess, an in-memory transport
+	// in tests. New connects it; Close disconnects it.
+	Downstream mcp.Transport
+	Gateway    Decider
+	Verifier   AttestationVerifier
+	Estop      EstopReader // optional: nil means no e-stop poll (see package doc)
+
+	TokenID string   // registered capability token id, or
+	Token   string   // the token's compact JWS
+	Chain   []string // ancestors' JWS for an unregistered delegated Token
+
+	Issuer       string        // optional: the gateway id attestations must name
+	PollInterval time.Duration // e-stop poll period; default DefaultPollInterval
+	CallTimeout  time.Duration // per intercept, verification and poll; default DefaultCallTimeout
+	MaxWait      time.Duration // longest wait for an approval; default DefaultMaxWait
+	// Implementation names the bridge to its MCP client; default
+	// {Name: "sint-mcpbridge", Version: "v1"}.
+	Implementation *mcp.Implementation
+	Now            func() time.Time
+	Log            *slog.Logger
+}
+
+// Stats are the bridge's counters. Calls counts tools/call requests;
+// Forwarded those sent to the downstream server; Denied those the gateway
+// denied; Escalated those that waited for an approval; Refused those the
+// bridge refused on its own; Latches the times the latch was set.
+type Stats struct {
+	Calls, Forwarded, Denied, Escalated, Refused, Latches int64
+}
+
+// Bridge is the MCP server in front of one downstream MCP server. Create it
+// with New, serve it with Run, release it with Close. Its methods are safe
+// for concurrent use.
+type Bridge struct {
+	cfg    Config
+	server *mcp.Server
+	down   *mcp.ClientSession
+
+	rmu   sync.Mutex      // serialises Refresh
+	tools map[string]bool // exposed tool names; guarded by rmu
+
+	mu          sync.Mutex // guards the latch state below
+	gen         uint64     // bumped by every latch
+	genCtx      context.Context
+	genCancel   context.CancelCauseFunc // cancels everything in flight of generation gen
+	latched     bool
+	latchReason string
+	lastEpoch   uint64
+
+	calls, forwarded, denied, escalated, refusedN, latches atomic.Int64
+}
+
+// errLatched is the cancel cause of work in flight when the latch sets.
+type errLatched struct{ reason string }
+
+func (e errLatched) Error() string { return "bridge latched: " + e.reason }
+
+// New checks cfg, connects the downstream server and mirrors its tools.
+// Nothing is served before Run.
+func New(ctx context.Context, cfg Config) (*Bridge, error) {
+	switch {
+	case cfg.Downstream == nil || cfg.Gateway == nil || cfg.Verifier == nil:
+		return nil, errors.New("mcpbridge: Downstream, Gateway and Verifier are required")
+	case (cfg.TokenID == "") == (cfg.Token == ""):
+		return nil, errors.New("mcpbridge: set exactly one of TokenID and Token")
+	}
+	if err := ValidServerName(cfg.ServerName); err != nil {
+		return nil, fmt.Errorf("mcpbridge: %w", err)
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = DefaultCallTimeout
+	}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = DefaultMaxWait
+	}
+	if cfg.Implementation == nil {
+		cfg.Implementation = &mcp.Implementation{Name: "sint-mcpbridge", Version: "v1"}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	b := &Bridge{cfg: cfg, tools: map[string]bool{}}
+	b.genCtx, b.genCancel = context.WithCancelCause(context.Background())
+	b.server = mcp.NewServer(cfg.Implementation, &mcp.ServerOptions{Logger: cfg.Log})
+	c := mcp.NewClient(&mcp.Implementation{Name: cfg.Implementation.Name, Version: cfg.Implementation.Version}, &mcp.ClientOptions{
+		Logger: cfg.Log,
+		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) {
+			// Not on the connection's goroutine: Refresh calls back.
+			go func() {
+				rctx, cancel := context.WithTimeout(context.Background(), b.cfg.CallTimeout)
+				defer cancel()
+				if err := b.Refresh(rctx); err != nil {
+					b.cfg.Log.Error("downstream tool list refresh failed", "err", err)
+				}
+			}()
+		},
+	})
+	var err error
+	if b.down, err = c.Connect(ctx, cfg.Downstream, nil); err != nil {
+		return nil, fmt.Errorf("mcpbridge: connect downstream: %w", err)
+	}
+	if err := b.Refresh(ctx); err != nil {
+		_ = b.down.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// Server returns the bridge's MCP server (to serve it on other transports
+// than Run's).
+func (b *Bridge) Server() *mcp.Server { return b.server }
+
+// Close disconnects the downstream server (for a command transport: closes
+// its stdin and waits for it to exit).
+func (b *Bridge) Close() error { return b.down.Close() }
+
+// Stats returns the counters.
+func (b *Bridge) Stats() Stats {
+	return Stats{b.calls.Load(), b.forwarded.Load(), b.denied.Load(), b.escalated.Load(), b.refusedN.Load(), b.latches.Load()}
+}
+
+// Latched reports whether the bridge is latched, and why.
+func (b *Bridge) Latched() (bool, string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.latched, b.latchReason
+}
+
+// Tools returns the names of the exposed tools.
+func (b *Bridge) Tools() []string {
+	b.rmu.Lock()
+	defer b.rmu.Unlock()
+	out := make([]string, 0, len(b.tools))
+	for n := range b.tools {
+		out = append(out, n)
+	}
+	return out
+}
+
+// Refresh lists the downstream tools again and mirrors them: new tools are
+// added, changed ones replaced, vanished ones removed. A tool whose name is
+// not ValidToolName, or whose input schema is not a JSON object schema, is
+// not exposed (and logged). New calls it; so does a tools/list_changed
+// notification from the downstream server.
+func (b *Bridge) Refresh(ctx context.Context) error {
+	b.rmu.Lock()
+	defer b.rmu.Unlock()
+	var list []*mcp.Tool
+	for t, err := range b.down.Tools(ctx, nil) {
+		if err != nil {
+			return fmt.Errorf("mcpbridge: list downstream tools: %w", err)
+		}
+		list = append(list, t)
+	}
+	seen := make(map[string]bool, len(list))
+	for _, t := range list {
+		if seen[t.Name] {
+			b.cfg.Log.Warn("downstream tool listed twice; first kept", "tool", t.Name)
+			continue
+		}
+		resource, err := ToolResource(b.cfg.ServerName, t.Name)
+		if err != nil {
+			b.cfg.Log.Warn("downstream tool not exposed", "tool", t.Name, "err", err)
+			continue
+		}
+		if err := b.addTool(t, resource); err != nil {
+			b.cfg.Log.Warn("downstream tool not exposed", "tool", t.Name, "err", err)
+			continue
+		}
+		seen[t.Name] = true
+	}
+	var gone []string
+	for n := range b.tools {
+		if !seen[n] {
+			gone = append(gone, n)
+		}
+	}
+	if len(gone) > 0 {
+		b.server.RemoveTools(gone...)
+	}
+	b.tools = seen
+	return nil
+}
+
+// addTool exposes a copy of downstream tool t. The SDK panics on a schema
+// it cannot accept; that is an error here, not a crash.
+func (b *Bridge) addTool(t *mcp.Tool, resource string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	mirror := *t
+	name := t.Name
+	b.server.AddTool(&mirror, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		var raw json.RawMessage
+		if req.Params != nil {
+			raw = req.Params.Arguments
+		}
+		return b.call(ctx, name, resource, raw)
+	})
+	return nil
+}
+
+// Run serves the bridge on upstream (for the binary: &mcp.StdioTransport{})
+// until the client disconnects or ctx ends. With an EstopReader it first
+// polls the e-stop once, then every PollInterval. On return the bridge is
+// latched: calls still in flight are refused and their downstream calls
+// cancelled.
+func (b *Bridge) Run(ctx context.Context, upstream mcp.Transport) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel() // stop the poll before waiting for it
+	defer b.latch("bridge stopped")
+	if b.cfg.Estop != nil {
+		b.poll(ctx)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTicker(b.cfg.PollInterval)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					b.poll(ctx)
+				}
+			}
+		}()
+	}
+	err := b.server.Run(ctx, upstream)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// poll reads the e-stop state once and latches or unlatches.
+func (b *Bridge) poll(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
+	st, err := b.cfg.Estop.ReadEstop(cctx)
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	switch {
+	case err != nil:
+		b.latch("gateway unreachable: " + err.Error())
+	case st.State == "tripped":
+		b.noteEpoch(st.Epoch)
+		b.latch("e-stop tripped: " + st.Reason)
+	case st.State != "armed":
+		b.latch(fmt.Sprintf("e-stop state %q is not armed", st.State))
+	default:
+		if b.noteEpoch(st.Epoch) {
+			// A trip and a reset both happened between two polls: what
+			// was in flight then is refused all the same.
+			b.latch("e-stop tripped and reset between polls")
+		}
+		b.unlatch("e-stop armed")
+	}
+}
+
+// noteEpoch records the breaker epoch and reports whether it grew since the
+// previous poll. The first poll only records it.
+func (b *Bridge) noteEpoch(e uint64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	grew := b.lastEpoch != 0 && e > b.lastEpoch
+	if e > b.lastEpoch {
+		b.lastEpoch = e
+	}
+	return grew
+}
+
+// latch invalidates every allow whose intercept was sent before, ends the
+// approval waits and cancels the downstream calls in flight, and marks the
+// bridge latched.
+func (b *Bridge) latch(reason string) {
+	b.mu.Lock()
+	b.gen++
+	b.genCancel(errLatched{reason})
+	b.genCtx, b.genCancel = context.WithCancelCause(context.Background())
+	if b.latched {
+		b.mu.Unlock()
+		return
+	}
+	b.latched, b.latchReason = true, reason
+	b.mu.Unlock()
+	b.latches.Add(1)
+	b.cfg.Log.Warn("bridge latched: calls refused", "reason", reason)
+}
+
+// unlatch clears the latch.
+func (b *Bridge) unlatch(reason string) {
+	b.mu.Lock()
+	was := b.latched
+	b.latched, b.latchReason = false, ""
+	b.mu.Unlock()
+	if was {
+		b.cfg.Log.Info("bridge resumed", "reason", reason)
+	}
+}
+
+// generation returns the current latch generation and its context, which
+// the next latch cancels.
+func (b *Bridge) generation() (uint64, context.Context) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.gen, b.genCtx
+}
+
+// pending is one tools/call on its way through the bridge.
+type pending struct {
+	tool     string
+	resource string
+	req      api.InterceptRequest // Params = the canonical arguments
+	gen      uint64               // latch generation when the intercept was sent
+	genCtx   context.Context      // cancelled by the next latch
+	approval string
+}
+
+func (b *Bridge) refuse(p *pending, code codes.Code, reason string) *mcp.CallToolResult {
+	b.refusedN.Add(1)
+	b.cfg.Log.Info("call refused", "tool", p.tool, "requestId", p.req.RequestID, "code", code, "reason", reason)
+	o := Outcome{Outcome: OutcomeRefused, Code: string(code), Reason: reason, Resource: p.resource, RequestID: p.req.RequestID, ApprovalID: p.approval}
+	return o.Result()
+}
+
+// call handles one tools/call: it never returns a Go error for a refusal
+// (the agent sees a tool error it can read), only for a downstream protocol
+// error, which is passed through.
+func (b *Bridge) call(ctx context.Context, tool, resource string, raw json.RawMessage) (*mcp.CallToolResult, error) {
+	b.calls.Add(1)
+	p := &pending{tool: tool, resource: resource}
+	args, err := CanonicalArgs(raw)
+	if err != nil {
+		return b.refuse(p, codes.MalformedRequest, err.Error()), nil
+	}
+	rid, err := uuid.NewV7()
+	if err != nil {
+		return b.refuse(p, codes.InternalError, "request id: "+err.Error()), nil
+	}
+	p.req = api.InterceptRequest{
+		RequestID: rid.String(), TokenID: b.cfg.TokenID, Token: b.cfg.Token, Chain: b.cfg.Chain,
+		Resource: resource, Action: Action, Params: args,
+	}
+	p.gen, p.genCtx = b.generation()
+	cctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
+	d, status, err := b.cfg.Gateway.Intercept(cctx, p.req)
+	cancel()
+	if ctx.Err() != nil {
+		return b.refuse(p, codes.InternalError, "the caller cancelled the call"), nil
+	}
+	if err != nil {
+		if r := b.gatewayError(p, status, err); r != nil {
+			return r, nil
+		}
+	}
+	return b.decided(ctx, p, d, true)
+}
+
+// gatewayError turns a failed gateway call into a refusal: an answer the
+// gateway gave (an APIError below 500) keeps its code; anything else means
+// the gateway is unreachable, which latches the bridge.
+func (b *Bridge) gatewayError(p *pending, status int, err error) *mcp.CallToolResult {
+	var apiErr *client.APIError
+	if errors.As(err, &apiErr) && apiErr.Status < 500 && apiErr.Code != "" {
+		return b.refuse(p, codes.Code(apiErr.Code), apiErr.Message)
+	}
+	b.latch(fmt.Sprintf("gateway unreachable (status %d): %v", status, err))
+	return b.refuse(p, codes.InternalError, "gateway unreachable")
+}
+
+// decided acts on a decision for p, directly or (mayWait false) after an
+// approval wait.
+func (b *Bridge) decided(ctx context.Context, p *pending, d *api.Decision, mayWait bool) (*mcp.CallToolResult, error) {
+	if d == nil {
+		return b.refuse(p, codes.InternalError, "no decision"), nil
+	}
+	switch d.Decision {
+	case "allow":
+		return b.forward(ctx, p, d)
+	case "escalate":
+		if !mayWait || d.ApprovalID == nil {
+			return b.refuse(p, codes.InternalError, "unexpected escalate"), nil
+		}
+		p.approval = *d.ApprovalID
+		b.escalated.Add(1)
+		return b.wait(ctx, p)
+	case "deny":
+		code, reason := deref(d.Code), deref(d.Reason)
+		if code == "" {
+			code = string(codes.InternalError)
+		}
+		b.denied.Add(1)
+		b.cfg.Log.Info("call denied", "tool", p.tool, "requestId", p.req.RequestID, "code", code, "reason", reason)
+		if code == string(codes.EstopEngaged) {
+			b.latch("gateway denied ESTOP_ENGAGED")
+		}
+		o := Outcome{Outcome: OutcomeDeny, Code: code, Reason: reason, Resource: p.resource, RequestID: p.req.RequestID, ApprovalID: p.approval}
+		return o.Result(), nil
+	default:
+		return b.refuse(p, codes.InternalError, fmt.Sprintf("unknown decision %q", d.Decision)), nil
+	}
+}
+
+// errMaxWait is the cause of a wait that reached Config.MaxWait.
+var errMaxWait = errors.New("mcpbridge: max wait reached")
+
+// wait holds an escalated call until its approval resolves. The caller
+// giving up, the latch and MaxWait end the wait without forwarding; an
+// approval granted after that is never acted on (the bridge forwards a call
+// at most once, and only while someone waits for its result).
+func (b *Bridge) wait(ctx context.Context, p *pending) (*mcp.CallToolResult, error) {
+	b.cfg.Log.Info("call escalated: waiting for approval", "tool", p.tool, "requestId", p.req.RequestID, "approvalId", p.approval)
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(p.genCtx, func() { cancel(context.Cause(p.genCtx)) })
+	defer stop()
+	tctx, tcancel := context.WithTimeoutCause(wctx, b.cfg.MaxWait, errMaxWait)
+	defer tcancel()
+	d, status, err := b.cfg.Gateway.AwaitApproval(tctx, p.approval)
+	switch {
+	case ctx.Err() != nil:
+		return b.refuse(p, codes.ApprovalCancelled, "the caller cancelled the call while approval "+p.approval+" was pending"), nil
+	case p.genCtx.Err() != nil:
+		return b.refuse(p, codes.EstopEngaged, "approval wait ended: "+context.Cause(p.genCtx).Error()), nil
+	case errors.Is(context.Cause(tctx), errMaxWait):
+		return b.refuse(p, codes.ApprovalTimeout, fmt.Sprintf("no decision on approval %s within the bridge's max wait (%v)", p.approval, b.cfg.MaxWait)), nil
+	case err != nil:
+		return b.gatewayError(p, status, err), nil
+	}
+	return b.decided(ctx, p, d, false)
+}
+
+// forward verifies the attestation of an allow and, unless the bridge
+// latched since the intercept was sent, calls the downstream tool with the
+// exact canonical arguments the attestation covers.
+func (b *Bridge) forward(ctx context.Context, p *pending, d *api.Decision) (*mcp.CallToolResult, error) {
+	if d.Attestation == nil {
+		return b.refuse(p, codes.InvalidSignature, "allow without attestation"), nil
+	}
+	ph, err := attest.ParamsHash(p.req.Params)
+	if err != nil {
+		return b.refuse(p, codes.MalformedRequest, err.Error()), nil
+	}
+	want := attest.Expect{Issuer: b.cfg.Issuer, AgentID: b.cfg.Gateway.AgentID(), Resource: p.resource, Action: Action, ParamsHash: ph}
+	cctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
+	claims, err := b.cfg.Verifier.Verify(cctx, *d.Attestation, b.cfg.Now(), want)
+	cancel()
+	if err != nil {
+		code := codes.InvalidSignature
+		if r := attest.ReasonOf(err); r != "" {
+			code = r.Code()
+		}
+		return b.refuse(p, code, "attestation: "+err.Error()), nil
+	}
+	if claims.JTI != p.req.RequestID {
+		return b.refuse(p, codes.InvalidSignature, "attestation is for request "+claims.JTI), nil
+	}
+
+	b.mu.Lock()
+	if b.gen != p.gen {
+		reason := b.latchReason
+		b.mu.Unlock()
+		return b.refuse(p, codes.EstopEngaged, "the bridge latched after this call's intercept was sent: "+reason), nil
+	}
+	// An allow for an intercept sent while latched means the gateway's
+	// breaker is armed again (it releases no allow while tripped).
+	was := b.latched
+	b.latched, b.latchReason = false, ""
+	fctx := b.genCtx
+	b.mu.Unlock()
+	if was {
+		b.cfg.Log.Info("bridge resumed", "reason", "gateway allowed a call sent after the latch")
+	}
+
+	b.forwarded.Add(1)
+	b.cfg.Log.Debug("call forwarded", "tool", p.tool, "requestId", p.req.RequestID, "ledgerSeq", claims.LedgerSeq)
+	dctx, dcancel := context.WithCancelCause(ctx)
+	defer dcancel(nil)
+	stop := context.AfterFunc(fctx, func() { dcancel(context.Cause(fctx)) })
+	defer stop()
+	res, err := b.down.CallTool(dctx, &mcp.CallToolParams{Name: p.tool, Arguments: json.RawMessage(p.req.Params)})
+	if err != nil {
+		if fctx.Err() != nil {
+			return b.refuse(p, codes.EstopEngaged, "the bridge latched while the tool ran; the downstream server was asked to cancel the call and may have carried out part of it: "+context.Cause(fctx).Error()), nil
+		}
+		var rpcErr *jsonrpc.Error
+		if errors.As(err, &rpcErr) {
+			return nil, rpcErr // the downstream server's own protocol error
+		}
+		return b.refuse(p, codes.InternalError, "downstream call failed: "+err.Error()), nil
+	}
+	return res, nil
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}

@@ -1,0 +1,36 @@
+// Package mcpbridge is sintgate's MCP bridge: an MCP server (for the agent)
+// in front of one downstream MCP server (the tools that act on the robot
+// host). It lists the downstream tools under the same names, descriptions
+// and schemas, and forwards a tools/call only after the gateway allowed an
+// intercept with resource mcp://<server>/<tool>, action call and params =
+// the call's arguments, and the decision's attestation verified offline
+// against the gateway's JWKS (audience = resource, action, agent, unexpired,
+// paramsHash = sha256 of the canonical arguments that are forwarded).
+//
+// Concepts:
+//
+//   - Canonical arguments: the call's arguments are parsed once, strictly
+//     (a JSON object, no duplicate members, bounded size and depth), and
+//     re-encoded as RFC 8785 JSON (CanonicalArgs). Those exact bytes are
+//     what the gateway judges and what the downstream tool receives, so the
+//     two can never read different arguments.
+//   - Refusal: a call that is not forwarded returns an MCP tool error
+//     (isError) whose text and _meta["sintgate/decision"] carry the deny
+//     code and reason (OutcomeOf reads it back). The downstream tool is not
+//     called.
+//   - Latch: the bridge's stop state, as in rosbridge. It is set by a deny
+//     with ESTOP_ENGAGED, by the e-stop poll reporting tripped, and by the
+//     gateway being unreachable; setting it refuses every call whose
+//     intercept was sent before (held escalations included) and cancels the
+//     downstream calls in flight. It clears when the poll reports the breaker
+//     armed, or when an intercept sent after the latch is allowed (the
+//     gateway releases no allow while tripped).
+//   - Held escalation: an escalated call waits on the agent wait endpoint
+//     until approved (then it is forwarded, once), denied, expired, the
+//     caller gives up, the bridge latches, or Config.MaxWait passes.
+//
+// The pure parts (CanonicalArgs, ValidServerName, ValidToolName,
+// ToolResource) do no I/O; the Bridge does MCP and HTTP I/O through the
+// small interfaces Decider, AttestationVerifier and EstopReader (the same
+// shapes as rosbridge's, so *client.Agent and *attest.JWKSCache plug in).
+package mcpbridge

@@ -1,0 +1,316 @@
+package mcpbridge_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/sintgate/sintgate/bridges/mcpbridge"
+	"github.com/sintgate/sintgate/bridges/mcpbridge/mcpbridgetest"
+	"github.com/sintgate/sintgate/client"
+	"github.com/sintgate/sintgate/gateway/attest"
+	"github.com/sintgate/sintgate/internal/app"
+	"github.com/sintgate/sintgate/tokens/tokentest"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// gw is one gateway served in-process on a loopback port (the pattern of
+// bridges/rosbridge/harness_test.go).
+type gw struct {
+	t        testing.TB
+	g        *app.Gateway
+	url      string
+	adminKey string
+	stopped  atomic.Bool
+}
+
+func newGateway(t testing.TB) *gw {
+	t.Helper()
+	dir := t.TempDir()
+	res, created, err := app.InitDataDir(context.Background(), dir, time.Now())
+	if err != nil || !created {
+		t.Fatalf("init: created=%v err=%v", created, err)
+	}
+	g, err := app.Build(context.Background(), app.Options{DataDir: dir, PolicyPath: "testdata/policy.yaml"})
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = g.Server.Serve(ln) }()
+	h := &gw{t: t, g: g, url: "http://" + ln.Addr().String(), adminKey: res.AdminAPIKey}
+	t.Cleanup(h.stop)
+	return h
+}
+
+// stop shuts the gateway down (a killed gateway, as far as clients see).
+func (h *gw) stop() {
+	if h.stopped.Swap(true) {
+		return
+	}
+	_ = h.g.Server.App.ShutdownWithTimeout(5 * time.Second)
+	_ = h.g.Close()
+}
+
+// admin calls an operator endpoint with the admin key.
+func (h *gw) admin(method, path string, in, out any) int {
+	h.t.Helper()
+	var body []byte
+	if in != nil {
+		body, _ = json.Marshal(in)
+	}
+	req, _ := http.NewRequest(method, h.url+path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+h.adminKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			h.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+		}
+	}
+	return resp.StatusCode
+}
+
+// readKey creates an operator key with only the read scope.
+func (h *gw) readKey() string {
+	h.t.Helper()
+	var out struct{ Key string }
+	if st := h.admin("POST", "/v1/apikeys", map[string]any{"operatorId": "mcpbridge", "scopes": []string{"read"}}, &out); st != 201 {
+		h.t.Fatalf("apikey: %d", st)
+	}
+	return out.Key
+}
+
+// agentToken trusts root "root" and registers a token for agent "mcpagent"
+// on mcp://testfs/** call, tier 3.
+func (h *gw) agentToken() (*client.Agent, string) {
+	h.t.Helper()
+	if st := h.admin("POST", "/v1/roots", map[string]string{"publicKey": tokentest.Pub("root"), "name": "root"}, nil); st != 201 {
+		h.t.Fatalf("add root: %d", st)
+	}
+	c := tokentest.Root("root", "mcpagent", int(time.Now().UnixNano()%1e9), time.Now().UnixMilli())
+	c.Resource = "mcp://testfs/**"
+	c.Actions = []string{"call"}
+	tok := tokentest.Sign("root", c)
+	if st := h.admin("POST", "/v1/tokens", map[string]string{"token": tok.Raw}, nil); st != 201 {
+		h.t.Fatalf("register token: %d", st)
+	}
+	return &client.Agent{BaseURL: h.url, HTTP: &http.Client{Timeout: 40 * time.Second}, Key: tokentest.Key("mcpagent")}, c.TokenID
+}
+
+func (h *gw) trip() {
+	h.t.Helper()
+	if st := h.admin("POST", "/v1/estop/trip", map[string]string{"reason": "test trip"}, nil); st/100 != 2 {
+		h.t.Fatalf("trip: %d", st)
+	}
+}
+
+func (h *gw) reset() {
+	h.t.Helper()
+	if st := h.admin("POST", "/v1/estop/reset", map[string]string{"reason": "test reset"}, nil); st/100 != 2 {
+		h.t.Fatalf("reset: %d", st)
+	}
+}
+
+// pendingApproval waits until the gateway has a pending approval on
+// resource and returns its id.
+func (h *gw) pendingApproval(resource string) string {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var out struct {
+			Approvals []struct {
+				ApprovalID, State, Resource string
+			}
+		}
+		h.admin("GET", "/v1/approvals?state=pending", nil, &out)
+		for _, a := range out.Approvals {
+			if a.State == "pending" && a.Resource == resource {
+				return a.ApprovalID
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.t.Fatalf("no pending approval on %s", resource)
+	return ""
+}
+
+func (h *gw) vote(id, how string) {
+	h.t.Helper()
+	if st := h.admin("POST", "/v1/approvals/"+id+"/"+how, map[string]string{"reason": "test " + how}, nil); st/100 != 2 {
+		h.t.Fatalf("%s %s: %d", how, id, st)
+	}
+}
+
+// rig is a gateway, the test downstream server, a bridge in front of it and
+// an agent session connected to the bridge, all in-process (the MCP links
+// are the SDK's in-memory transports).
+type rig struct {
+	t      testing.TB
+	gw     *gw
+	rec    *mcpbridgetest.Recorder
+	bridge *mcpbridge.Bridge
+	agent  *mcp.ClientSession
+	cancel context.CancelFunc
+	done   chan error
+}
+
+type rigOpts struct {
+	server  string // Config.ServerName; default "testfs"
+	poll    bool   // give the bridge a read-only operator key for the e-stop poll
+	every   time.Duration
+	maxWait time.Duration
+	now     func() time.Time
+	wrap    func(mcpbridge.Decider) mcpbridge.Decider
+}
+
+func newRig(t testing.TB, o rigOpts) *rig {
+	t.Helper()
+	ctx := context.Background()
+	g := newGateway(t)
+	agent, tokenID := g.agentToken()
+	r := &rig{t: t, gw: g, rec: mcpbridgetest.NewRecorder(nil)}
+
+	dct, dst := mcp.NewInMemoryTransports()
+	dss, err := mcpbridgetest.NewServer(r.rec).Connect(ctx, dst, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dss.Close() })
+
+	if o.server == "" {
+		o.server = "testfs"
+	}
+	var dec mcpbridge.Decider = agent
+	if o.wrap != nil {
+		dec = o.wrap(agent)
+	}
+	cfg := mcpbridge.Config{
+		ServerName: o.server, Downstream: dct, Gateway: dec,
+		Verifier: attest.NewJWKSCache(nil, g.url+"/.well-known/jwks.json"),
+		TokenID:  tokenID, PollInterval: o.every, CallTimeout: 2 * time.Second, MaxWait: o.maxWait,
+		Now: o.now, Log: quiet,
+	}
+	if o.poll {
+		cfg.Estop = mcpbridge.OperatorEstop{Op: &client.Operator{BaseURL: g.url, APIKey: g.readKey(), HTTP: &http.Client{Timeout: time.Second}}}
+	}
+	r.bridge, err = mcpbridge.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.bridge.Close() })
+
+	uct, ust := mcp.NewInMemoryTransports()
+	rctx, cancel := context.WithCancel(ctx)
+	r.cancel, r.done = cancel, make(chan error, 1)
+	go func() { r.done <- r.bridge.Run(rctx, ust) }()
+	t.Cleanup(r.stop)
+	r.agent, err = mcp.NewClient(&mcp.Implementation{Name: "test-agent", Version: "v1"}, nil).Connect(ctx, uct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.agent.Close() })
+	return r
+}
+
+func (r *rig) stop() {
+	if r.cancel != nil {
+		r.cancel()
+		if err := <-r.done; err != nil {
+			r.t.Errorf("bridge Run: %v", err)
+		}
+		r.cancel = nil
+	}
+}
+
+// call calls a tool through the bridge; a protocol error fails the test.
+func (r *rig) call(tool string, args any) *mcp.CallToolResult {
+	r.t.Helper()
+	res, err := r.agent.CallTool(context.Background(), &mcp.CallToolParams{Name: tool, Arguments: args})
+	if err != nil {
+		r.t.Fatalf("call %s: %v", tool, err)
+	}
+	return res
+}
+
+// async calls a tool in its own goroutine.
+func (r *rig) async(tool string, args any) <-chan *mcp.CallToolResult {
+	ch := make(chan *mcp.CallToolResult, 1)
+	go func() {
+		res, err := r.agent.CallTool(context.Background(), &mcp.CallToolParams{Name: tool, Arguments: args})
+		if err != nil {
+			r.t.Errorf("call %s: %v", tool, err)
+		}
+		ch <- res
+	}()
+	return ch
+}
+
+// waitLatched waits until the bridge's latch is in state want.
+func (r *rig) waitLatched(want bool) {
+	r.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if got, _ := r.bridge.Latched(); got == want {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	r.t.Fatalf("bridge latched never became %v", want)
+}
+
+// outcome returns the refusal carried by res, failing the test if res is
+// not one.
+func outcome(t testing.TB, res *mcp.CallToolResult) mcpbridge.Outcome {
+	t.Helper()
+	if res == nil {
+		t.Fatal("no result")
+	}
+	o, ok := mcpbridge.OutcomeOf(res)
+	if !ok {
+		t.Fatalf("result is not a refusal: isError=%v content=%s", res.IsError, contentText(res))
+	}
+	return o
+}
+
+func contentText(res *mcp.CallToolResult) string {
+	var b bytes.Buffer
+	for _, c := range res.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			b.WriteString(tc.Text)
+		}
+	}
+	return b.String()
+}
+
+// jsonEqual reports whether a and b are the same JSON value.
+func jsonEqual(t testing.TB, a, b []byte) bool {
+	t.Helper()
+	var va, vb any
+	if err := json.Unmarshal(a, &va); err != nil {
+		t.Fatalf("bad JSON %s: %v", a, err)
+	}
+	if err := json.Unmarshal(b, &vb); err != nil {
+		t.Fatalf("bad JSON %s: %v", b, err)
+	}
+	ja, _ := json.Marshal(va)
+	jb, _ := json.Marshal(vb)
+	return bytes.Equal(ja, jb)
+}
