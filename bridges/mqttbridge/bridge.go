@@ -312,7 +312,9 @@ func (b *Bridge) Run(ctx context.Context) error {
 			},
 		},
 	}
-	cm, err := autopaho.NewConnection(ctx, pcfg)
+	// The connection outlives ctx until the deferred Disconnect, so that
+	// the final safe stops still go out when Run's ctx is cancelled.
+	cm, err := autopaho.NewConnection(context.WithoutCancel(ctx), pcfg)
 	if err != nil {
 		return fmt.Errorf("mqttbridge: %w", err)
 	}

@@ -16,11 +16,11 @@ import (
 )
 
 // Limits on agent payloads (PROTOCOL.md §1 caps a request body at 64 KiB
-// and JSON depth at 32; the payload travels inside the request with the
-// token, so it gets half the body).
+// and its JSON depth at 32; the payload travels inside the request with the
+// token, so it gets half the body, and one level less than the body).
 const (
 	MaxPayloadBytes = 32 << 10
-	MaxPayloadDepth = 32
+	MaxPayloadDepth = 31
 	// MaxExactInt bounds integer literals (exclusive): the gateway reads
 	// numbers as IEEE doubles (RFC 8785), and from 2^53 on an integer
 	// literal can mean one number to the gateway (2^53+1 reads as 2^53)

@@ -1,0 +1,260 @@
+package mqttbridge_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/sintgate/sintgate/api"
+	"github.com/sintgate/sintgate/bridges/mqttbridge"
+	"github.com/sintgate/sintgate/client"
+	"github.com/sintgate/sintgate/gateway/attest"
+)
+
+// fakeGateway decides with a function and signs allows with a local key.
+type fakeGateway struct {
+	t      *testing.T
+	key    attest.Key
+	agent  string
+	mu     sync.Mutex
+	decide func(r api.InterceptRequest) (kind string, mutate func(c *attest.Claims), tamper func(string) string)
+	before func() // called at the start of every Intercept (may block)
+}
+
+func (g *fakeGateway) set(decide func(api.InterceptRequest) (string, func(*attest.Claims), func(string) string), before func()) {
+	g.mu.Lock()
+	g.decide, g.before = decide, before
+	g.mu.Unlock()
+}
+
+func (g *fakeGateway) AgentID() string { return g.agent }
+func (g *fakeGateway) AwaitApproval(ctx context.Context, id string) (*api.Decision, int, error) {
+	<-ctx.Done()
+	return nil, 0, ctx.Err()
+}
+
+func (g *fakeGateway) Intercept(ctx context.Context, r api.InterceptRequest) (*api.Decision, int, error) {
+	g.mu.Lock()
+	decide, before := g.decide, g.before
+	g.mu.Unlock()
+	if before != nil {
+		before()
+	}
+	kind, mutate, tamper := decide(r)
+	switch kind {
+	case "unreachable":
+		return nil, 0, errors.New("connection refused")
+	case "allow-no-attestation":
+		return &api.Decision{RequestID: &r.RequestID, Decision: "allow", Tier: 2}, 200, nil
+	}
+	ph, _ := attest.ParamsHash(r.Params)
+	now := time.Now().Unix()
+	c := attest.Claims{Issuer: "gw", Subject: g.agent, Audience: r.Resource, Action: r.Action, JTI: r.RequestID,
+		IssuedAt: now, ExpiresAt: now + 60, TokenID: uuid.Must(uuid.NewV7()).String(), Tier: 2, ParamsHash: ph,
+		Envelope: json.RawMessage(`{}`), PolicyHash: strings.Repeat("ab", 32), LedgerSeq: 1}
+	if mutate != nil {
+		mutate(&c)
+	}
+	att, err := attest.Sign(g.key, c)
+	if err != nil {
+		g.t.Errorf("sign: %v", err)
+	}
+	if tamper != nil {
+		att = tamper(att)
+	}
+	return &api.Decision{RequestID: &r.RequestID, Decision: "allow", Attestation: &att, Tier: 2}, 200, nil
+}
+
+func allow(api.InterceptRequest) (string, func(*attest.Claims), func(string) string) {
+	return "allow", nil, nil
+}
+
+type staticVerifier struct{ v *attest.Verifier }
+
+func (s staticVerifier) Verify(_ context.Context, tok string, now time.Time, want attest.Expect) (*attest.Claims, error) {
+	return s.v.Verify(tok, now, want)
+}
+
+// fakeEstop is a settable e-stop state.
+type fakeEstop struct {
+	mu    sync.Mutex
+	state string
+	epoch uint64
+	err   error
+}
+
+func (f *fakeEstop) set(state string, epoch uint64, err error) {
+	f.mu.Lock()
+	f.state, f.epoch, f.err = state, epoch, err
+	f.mu.Unlock()
+}
+
+func (f *fakeEstop) ReadEstop(context.Context) (client.EstopState, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return client.EstopState{State: f.state, Epoch: f.epoch}, f.err
+}
+
+// newFakeRig runs a bridge with a fake gateway on the real broker.
+func newFakeRig(t *testing.T, withEstop bool) (*rig, *fakeGateway, *fakeEstop) {
+	t.Helper()
+	key, err := attest.NewKey(make([]byte, 32), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := hex.EncodeToString(ed25519.NewKeyFromSeed(make([]byte, 32)).Public().(ed25519.PublicKey))
+	g := &fakeGateway{t: t, key: key, agent: agent, decide: allow}
+	o := rigOpts{fake: g, verifier: staticVerifier{attest.NewVerifier(key)}, issuer: "gw",
+		every: 10 * time.Millisecond, safeStops: map[string]string{"lamp1": lampOff}}
+	var es *fakeEstop
+	if withEstop {
+		es = &fakeEstop{state: "armed", epoch: 1}
+		o.estop = es
+	}
+	return newRig(t, o), g, es
+}
+
+func TestBridgeFakeGateway(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		kind   string
+		mutate func(c *attest.Claims)
+		tamper func(string) string
+		code   string
+	}{
+		{"drop/params-hash-mismatch", "allow", func(c *attest.Claims) { c.ParamsHash = hex.EncodeToString(make([]byte, 32)) }, nil, ""},
+		{"drop/other-resource", "allow", func(c *attest.Claims) { c.Audience = "mqtt://test/other" }, nil, ""},
+		{"drop/other-action", "allow", func(c *attest.Claims) { c.Action = "set" }, nil, ""},
+		{"drop/other-agent", "allow", func(c *attest.Claims) { c.Subject = hex.EncodeToString(make([]byte, 32)) }, nil, ""},
+		{"drop/other-issuer", "allow", func(c *attest.Claims) { c.Issuer = "evil" }, nil, ""},
+		{"drop/other-request", "allow", func(c *attest.Claims) { c.JTI = uuid.Must(uuid.NewV7()).String() }, nil, "INVALID_SIGNATURE"},
+		{"drop/expired", "allow", func(c *attest.Claims) { c.IssuedAt -= 300; c.ExpiresAt -= 300 }, nil, ""},
+		{"drop/tampered-signature", "allow", nil, func(s string) string {
+			i := strings.LastIndexByte(s, '.') + 1
+			b := []byte(s)
+			if b[i] == 'A' {
+				b[i] = 'B'
+			} else {
+				b[i] = 'A'
+			}
+			return string(b)
+		}, ""},
+		{"drop/tampered-claims", "allow", nil, func(s string) string {
+			// Re-encode the claims with another resource, keep the signature.
+			parts := strings.Split(s, ".")
+			return parts[0] + "." + parts[1] + "x." + parts[2]
+		}, ""},
+		{"drop/allow-without-attestation", "allow-no-attestation", nil, nil, "INVALID_SIGNATURE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, g, _ := newFakeRig(t, false)
+			g.set(func(api.InterceptRequest) (string, func(*attest.Claims), func(string) string) {
+				return tc.kind, tc.mutate, tc.tamper
+			}, nil)
+			r.send("lamp1", lampOn)
+			rep := r.peer.report(mqttbridge.OutcomeDropped, tc.code)
+			if rep.RequestID == "" || rep.Code == "" {
+				t.Errorf("report %+v", rep)
+			}
+			// The next device message is a verified one: the bad one never came.
+			g.set(allow, nil)
+			r.send("lamp1", `{"state":"on","level":0.1}`)
+			r.expect("lamp1", `{"state":"on","level":0.1}`)
+			if s := r.bridge.Stats(); s.Dropped != 1 || s.Forwarded != 1 {
+				t.Fatalf("stats %+v", s)
+			}
+		})
+	}
+
+	t.Run("estop/allow-in-flight-at-trip-is-dropped", func(t *testing.T) {
+		r, g, es := newFakeRig(t, true)
+		release := make(chan struct{})
+		entered := make(chan struct{}, 1)
+		g.set(allow, func() { entered <- struct{}{}; <-release })
+		r.send("lamp1", lampOn)
+		<-entered
+		es.set("tripped", 2, nil) // trip while the intercept is in flight
+		r.expect("lamp1", lampOff)
+		close(release) // the allow arrives after the trip
+		rep := r.peer.report(mqttbridge.OutcomeDropped, "ESTOP_ENGAGED")
+		if !strings.Contains(rep.Reason, "latched") {
+			t.Errorf("report %+v", rep)
+		}
+		g.set(allow, nil)
+		es.set("armed", 2, nil)
+		r.peer.report(mqttbridge.OutcomeResumed, "")
+		r.send("lamp1", `{"state":"on","level":0.2}`)
+		r.expect("lamp1", `{"state":"on","level":0.2}`) // first device message after the safe stop
+	})
+
+	t.Run("estop/trip-and-reset-between-polls-still-stops", func(t *testing.T) {
+		r, _, es := newFakeRig(t, true)
+		es.set("armed", 3, nil) // epoch jumped from 1: a trip we never saw
+		r.expect("lamp1", lampOff)
+	})
+
+	t.Run("unreachable/poll-error-latches-and-recovers", func(t *testing.T) {
+		r, g, es := newFakeRig(t, true)
+		es.set("", 0, errors.New("connection refused"))
+		r.expect("lamp1", lampOff)
+		g.set(func(api.InterceptRequest) (string, func(*attest.Claims), func(string) string) { return "unreachable", nil, nil }, nil)
+		r.send("lamp1", lampOn)
+		r.peer.report(mqttbridge.OutcomeDropped, "INTERNAL_ERROR")
+		g.set(allow, nil)
+		es.set("armed", 1, nil)
+		r.peer.report(mqttbridge.OutcomeResumed, "")
+		r.send("lamp1", `{"state":"on","level":0.3}`)
+		r.expect("lamp1", `{"state":"on","level":0.3}`)
+	})
+
+	t.Run("broker/disconnect-drops-in-flight-allow-and-safe-stops-on-reconnect", func(t *testing.T) {
+		r, g, _ := newFakeRig(t, false)
+		release := make(chan struct{})
+		entered := make(chan struct{}, 1)
+		g.set(allow, func() { entered <- struct{}{}; <-release })
+		r.send("lamp1", lampOn)
+		<-entered
+		r.bridge.DropBrokerConnection()
+		// Wait until the bridge noticed (it latches), then let the allow
+		// arrive: it was sent before the loss, so it is never published.
+		deadline := time.Now().Add(wait)
+		for latched, _ := r.bridge.Latched(); !latched; latched, _ = r.bridge.Latched() {
+			if time.Now().After(deadline) {
+				t.Fatal("bridge never noticed the connection loss")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		close(release)
+		// On reconnect the owed safe stop goes out before anything else.
+		r.expect("lamp1", lampOff)
+		rep := r.peer.report(mqttbridge.OutcomeDropped, "")
+		if rep.Code != "ESTOP_ENGAGED" && rep.Code != "INTERNAL_ERROR" {
+			t.Errorf("in-flight allow report %+v", rep)
+		}
+		g.set(allow, nil)
+		wctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		if err := r.bridge.WaitConnected(wctx); err != nil {
+			t.Fatal(err)
+		}
+		r.send("lamp1", `{"state":"on","level":0.4}`)
+		r.expect("lamp1", `{"state":"on","level":0.4}`)
+		if s := r.bridge.Stats(); s.Forwarded != 1 {
+			t.Errorf("stats %+v", s)
+		}
+	})
+
+	t.Run("stop/run-end-publishes-safe-stop", func(t *testing.T) {
+		r, _, _ := newFakeRig(t, false)
+		r.stop()
+		r.expect("lamp1", lampOff)
+	})
+}
