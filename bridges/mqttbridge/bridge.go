@@ -101,8 +101,17 @@ type Bridge struct {
 	lastEpoch   uint64
 	stopOwed    bool // a broker connection was lost: safe stops go out first on reconnect
 
+	// rmu guards queued: reports made while disconnected, published after
+	// the next connection's safe stops (at most MaxQueuedReports; older
+	// ones are only in the log).
+	rmu    sync.Mutex
+	queued []Report
+
 	forwarded, denied, escalated, dropped, safeStops, coalesced atomic.Int64
 }
+
+// MaxQueuedReports bounds the reports kept while the broker is unreachable.
+const MaxQueuedReports = 1024
 
 type route struct {
 	Route
@@ -411,6 +420,18 @@ func (b *Bridge) setup(cm *autopaho.ConnectionManager, id uint64) {
 	b.up = b.connID == id
 	b.cmu.Unlock()
 	b.cfg.Log.Info("broker connected and subscribed", "broker", b.cfg.Broker, "routes", len(b.routes))
+	b.rmu.Lock()
+	queued := b.queued
+	b.queued = nil
+	b.rmu.Unlock()
+	go b.flush(queued)
+}
+
+// flush publishes reports queued while disconnected, in order.
+func (b *Bridge) flush(reports []Report) {
+	for _, r := range reports {
+		b.send(r)
+	}
 }
 
 // connectionDown: nothing is actuated until the next connection is set up;
@@ -607,11 +628,23 @@ func (b *Bridge) report(r Report) {
 	r.AtMs = b.cfg.Now().UnixMilli()
 	b.cfg.Log.Info("report", "outcome", r.Outcome, "topic", r.Topic, "resource", r.Resource, "requestId", r.RequestID,
 		"code", r.Code, "reason", r.Reason, "approvalId", r.ApprovalID)
-	data, err := json.Marshal(r)
-	if err != nil {
+	b.rmu.Lock()
+	if !b.connected() {
+		if len(b.queued) == MaxQueuedReports {
+			b.queued = b.queued[1:]
+		}
+		b.queued = append(b.queued, r)
+		b.rmu.Unlock()
 		return
 	}
-	if !b.connected() {
+	b.rmu.Unlock()
+	b.send(r)
+}
+
+// send publishes one report.
+func (b *Bridge) send(r Report) {
+	data, err := json.Marshal(r)
+	if err != nil {
 		return
 	}
 	if err := b.publish(b.cfg.ReportTopic, data); err != nil {

@@ -1,0 +1,196 @@
+// Command sint-mqttbridge is the MQTT bridge: it maps agent-facing topics to
+// device topics (e.g. agent/line1/valve7 → line1/valve7) and publishes a
+// message on the device topic only after the gateway allowed it and its
+// attestation verified (package bridges/mqttbridge). Denied and refused
+// messages are reported on sint/decisions; on e-stop, when the gateway is
+// unreachable, after a broker outage and on exit every route with a
+// --safe-stop payload gets it.
+//
+// Usage:
+//
+//	sint-mqttbridge --url http://127.0.0.1:8080 --agent-key agent.key --token-id ID \
+//	    --broker mqtt://127.0.0.1:1883 --broker-name factory \
+//	    --route agent/line1/valve7=line1/valve7 --safe-stop 'line1/valve7={"state":"closed"}' \
+//	    [--api-key sk_...]
+//
+// --api-key (or SINT_API_KEY) is an operator key with scope read; with it the
+// bridge polls GET /v1/estop every --poll-interval and stops the devices
+// within one interval of a trip or of losing the gateway. Without it, it
+// learns of an e-stop from an ESTOP_ENGAGED deny (i.e. at the next message).
+// --broker-password-file (or SINT_MQTT_PASSWORD) gives the broker password.
+// Logs are JSON lines on stderr. Exit status: 0 on SIGINT/SIGTERM, 1 on
+// error, 2 on bad flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sintgate/sintgate/bridges/mqttbridge"
+	"github.com/sintgate/sintgate/client"
+	"github.com/sintgate/sintgate/gateway/attest"
+	"github.com/sintgate/sintgate/internal/keyfile"
+)
+
+// stderr receives flag errors, usage and logs (a variable for tests).
+var stderr io.Writer = os.Stderr
+
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(s string) error { *m = append(*m, s); return nil }
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code, err := run(ctx, os.Args[1:])
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sint-mqttbridge:", err)
+	}
+	os.Exit(code)
+}
+
+// run parses args and runs the bridge until ctx ends. ready, if not nil, is
+// called once the bridge is connected and subscribed (for tests).
+func run(ctx context.Context, args []string) (int, error) { return runReady(ctx, args, nil) }
+
+func runReady(ctx context.Context, args []string, ready func()) (int, error) {
+	fs := flag.NewFlagSet("sint-mqttbridge", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var routes, safeStops multi
+	gwURL := fs.String("url", env("SINT_URL", "http://127.0.0.1:8080"), "gateway base URL (SINT_URL)")
+	apiKey := fs.String("api-key", os.Getenv("SINT_API_KEY"), "operator API key with scope read, for the e-stop poll (SINT_API_KEY); empty: no poll")
+	agentKey := fs.String("agent-key", "", "agent key file (internal/keyfile format); required")
+	tokenID := fs.String("token-id", "", "registered capability token id")
+	tokenFile := fs.String("token-file", "", "file holding the capability token's compact JWS (instead of --token-id)")
+	issuer := fs.String("issuer", "", "gateway id the attestations must name (optional)")
+	broker := fs.String("broker", env("SINT_MQTT_BROKER", "mqtt://127.0.0.1:1883"), "broker URL: mqtt://host:port or tls://host:port (SINT_MQTT_BROKER)")
+	brokerName := fs.String("broker-name", env("SINT_MQTT_BROKER_NAME", ""), "the broker's name in resources mqtt://NAME/<device topic>, [a-z0-9.-] (SINT_MQTT_BROKER_NAME); required")
+	clientID := fs.String("client-id", "", "MQTT client id (default sint-mqttbridge-<random>)")
+	user := fs.String("broker-user", os.Getenv("SINT_MQTT_USER"), "broker user name (SINT_MQTT_USER)")
+	passFile := fs.String("broker-password-file", "", "file holding the broker password (or SINT_MQTT_PASSWORD)")
+	reports := fs.String("report-topic", mqttbridge.ReportTopic, "topic of decision reports (JSON)")
+	poll := fs.Duration("poll-interval", mqttbridge.DefaultPollInterval, "e-stop poll interval")
+	timeout := fs.Duration("timeout", mqttbridge.DefaultCallTimeout, "timeout of one intercept, poll or broker publish")
+	reconnect := fs.Duration("reconnect-delay", mqttbridge.DefaultReconnectDelay, "delay between broker connection attempts")
+	fs.Var(&routes, "route", "AGENT_TOPIC=DEVICE_TOPIC (repeatable; at least one)")
+	fs.Var(&safeStops, "safe-stop", "DEVICE_TOPIC=JSON safe-stop payload (repeatable; routes without one get nothing on a stop)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, nil
+		}
+		return 2, nil
+	}
+	if fs.NArg() > 0 {
+		return 2, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	if len(routes) == 0 {
+		return 2, errors.New("at least one --route is required")
+	}
+	var rs []mqttbridge.Route
+	for _, s := range routes {
+		r, err := mqttbridge.ParseRoute(s)
+		if err != nil {
+			return 2, err
+		}
+		rs = append(rs, r)
+	}
+	for _, s := range safeStops {
+		if err := mqttbridge.SetSafeStop(rs, s); err != nil {
+			return 2, err
+		}
+	}
+	if err := mqttbridge.CheckBrokerName(*brokerName); err != nil {
+		return 2, fmt.Errorf("--broker-name: %w", err)
+	}
+	if u, err := url.Parse(*broker); err != nil || u.Host == "" {
+		return 2, fmt.Errorf("--broker %q: want mqtt://host:port", *broker)
+	}
+	if *agentKey == "" {
+		return 2, errors.New("--agent-key is required")
+	}
+	if *tokenID != "" && *tokenFile != "" {
+		return 2, errors.New("give exactly one of --token-id and --token-file")
+	}
+	if *tokenID == "" && *tokenFile == "" {
+		return 2, errors.New("give exactly one of --token-id and --token-file")
+	}
+	key, err := keyfile.Load(*agentKey)
+	if err != nil {
+		return 1, err
+	}
+	var token string
+	if *tokenFile != "" {
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return 1, err
+		}
+		if token = strings.TrimSpace(string(b)); token == "" {
+			return 1, fmt.Errorf("%s is empty", *tokenFile)
+		}
+	}
+	password := []byte(os.Getenv("SINT_MQTT_PASSWORD"))
+	if *passFile != "" {
+		b, err := os.ReadFile(*passFile)
+		if err != nil {
+			return 1, err
+		}
+		password = []byte(strings.TrimRight(string(b), "\r\n"))
+	}
+
+	httpc := &http.Client{Timeout: 40 * time.Second} // > the 30 s approval long-poll
+	base := strings.TrimRight(*gwURL, "/")
+	cfg := mqttbridge.Config{
+		Broker: *broker, BrokerName: *brokerName, ClientID: *clientID, Username: *user, Password: password,
+		Gateway:  &client.Agent{BaseURL: base, HTTP: httpc, Key: key.Private},
+		Verifier: attest.NewJWKSCache(&http.Client{Timeout: *timeout}, base+"/.well-known/jwks.json"),
+		Routes:   rs, TokenID: *tokenID, Token: token, Issuer: *issuer,
+		ReportTopic: *reports, PollInterval: *poll, CallTimeout: *timeout, ReconnectDelay: *reconnect, Log: log,
+	}
+	if *apiKey != "" {
+		cfg.Estop = mqttbridge.OperatorEstop{Op: &client.Operator{BaseURL: base, APIKey: *apiKey, HTTP: &http.Client{Timeout: *timeout}}}
+	}
+	b, err := mqttbridge.New(cfg)
+	if err != nil {
+		return 2, err
+	}
+	for _, r := range rs {
+		if r.SafeStop == nil {
+			log.Warn("route has no safe stop: nothing is published on it when the bridge stops", "device", r.Device)
+		}
+		log.Info("route", "agent", r.Agent, "device", r.Device, "resource", r.Resource(*brokerName))
+	}
+	log.Info("sint-mqttbridge running", "gateway", base, "broker", *broker, "brokerName", *brokerName,
+		"agent", key.AgentID(), "estopPoll", cfg.Estop != nil)
+	if ready != nil {
+		go func() {
+			if b.WaitConnected(ctx) == nil {
+				ready()
+			}
+		}()
+	}
+	if err := b.Run(ctx); err != nil {
+		return 1, err
+	}
+	log.Info("sint-mqttbridge stopped", "stats", b.Stats())
+	return 0, nil
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/sintgate/sintgate/internal/keyfile"
+)
+
+func TestRunFlags(t *testing.T) {
+	stderr = io.Discard
+	dir := t.TempDir()
+	k, err := keyfile.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPath := filepath.Join(dir, "agent.key")
+	if err := keyfile.Save(keyPath, k); err != nil {
+		t.Fatal(err)
+	}
+	tokPath := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokPath, []byte("a.b.c\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	route := []string{"--route", "agent/v1=line1/v1", "--broker-name", "factory"}
+	with := func(extra ...string) []string { return append(append([]string{}, route...), extra...) }
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"ok/help", []string{"--help"}, 0},
+		{"usage/unknown-flag", []string{"--nope"}, 2},
+		{"usage/no-route", []string{"--broker-name", "factory", "--agent-key", keyPath, "--token-id", "x"}, 2},
+		{"usage/bad-route", []string{"--route", "agent/#=line1/v1"}, 2},
+		{"usage/safe-stop-without-route", with("--safe-stop", `line1/other={}`), 2},
+		{"usage/safe-stop-not-json", with("--safe-stop", `line1/v1=closed`), 2},
+		{"usage/no-broker-name", []string{"--route", "agent/v1=line1/v1", "--agent-key", keyPath, "--token-id", "x"}, 2},
+		{"usage/bad-broker-name", []string{"--route", "agent/v1=line1/v1", "--broker-name", "Fac/tory"}, 2},
+		{"usage/bad-broker-url", with("--broker", "127.0.0.1:1883", "--agent-key", keyPath, "--token-id", "x"), 2},
+		{"usage/no-agent-key", with("--token-id", "x"), 2},
+		{"usage/no-token", with("--agent-key", keyPath), 2},
+		{"usage/both-tokens", with("--agent-key", keyPath, "--token-id", "x", "--token-file", tokPath), 2},
+		{"usage/extra-args", with("stray"), 2},
+		{"error/missing-key-file", with("--agent-key", filepath.Join(dir, "none"), "--token-id", "x"), 1},
+		{"error/missing-token-file", with("--agent-key", keyPath, "--token-file", filepath.Join(dir, "none")), 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, err := run(context.Background(), tc.args)
+			if code != tc.code {
+				t.Fatalf("run(%q) = %d, %v; want %d", tc.args, code, err, tc.code)
+			}
+		})
+	}
+}
