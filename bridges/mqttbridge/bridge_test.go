@@ -66,6 +66,7 @@ func TestBridgeRealGateway(t *testing.T) {
 			safeStops: map[string]string{"lamp1": lampOff, "valve2": stop}})
 		r.send("lamp1", lampOn)
 		r.expect("lamp1", lampOn)
+		start := time.Now()
 		if st := r.gw.admin("POST", "/v1/estop/trip", map[string]string{"reason": "test"}, nil); st != 200 {
 			t.Fatalf("trip: %d", st)
 		}
@@ -80,6 +81,7 @@ func TestBridgeRealGateway(t *testing.T) {
 		if got[r.routes["lamp1"].Device] != lampOff || got[r.routes["valve2"].Device] != stop {
 			t.Fatalf("safe stops %v", got)
 		}
+		t.Logf("trip request sent → both safe stops received by the device client: %v (poll every 20 ms)", time.Since(start))
 		r.peer.report(mqttbridge.OutcomeSafeStop, "")
 		r.send("lamp1", lampOn)
 		r.peer.report(mqttbridge.OutcomeDeny, "ESTOP_ENGAGED")
