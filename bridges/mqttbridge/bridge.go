@@ -93,13 +93,15 @@ type Bridge struct {
 	cmu    sync.Mutex
 	connID uint64 // bumped by every connection up
 	up     bool   // connected and subscribed
+	// owed: a broker connection was lost (or a safe stop failed), so the
+	// next connection publishes the safe stops before forwarding anything.
+	owed bool
 
 	mu          sync.Mutex // orders device publishes against latching
 	gen         uint64     // bumped by every latch and broker connection loss
 	latched     bool
 	latchReason string
 	lastEpoch   uint64
-	stopOwed    bool // a broker connection was lost: safe stops go out first on reconnect
 
 	// rmu guards queued: reports made while disconnected, published after
 	// the next connection's safe stops (at most MaxQueuedReports; older
@@ -405,9 +407,14 @@ func (b *Bridge) setup(cm *autopaho.ConnectionManager, id uint64) {
 	if !current {
 		return
 	}
-	if b.stopOwed {
+	b.cmu.Lock()
+	owed := b.owed
+	b.cmu.Unlock()
+	if owed {
 		if b.publishSafeStops() {
-			b.stopOwed = false
+			b.cmu.Lock()
+			b.owed = false
+			b.cmu.Unlock()
 			b.safeStops.Add(1)
 			b.cfg.Log.Warn("broker reconnected: safe stop published before forwarding")
 		} else {
@@ -437,16 +444,15 @@ func (b *Bridge) flush(reports []Report) {
 // connectionDown: nothing is actuated until the next connection is set up;
 // allows in flight are dropped, held escalations cancelled, and the safe
 // stops are owed to the next connection.
+//
+// Both flags are set here, synchronously, so they hold before the next
+// connection's setup whatever the goroutine scheduling; an allow whose
+// intercept was sent on an older connection is dropped by its stamp.
 func (b *Bridge) connectionDown() {
 	b.cmu.Lock()
-	b.up = false
+	b.up, b.owed = false, true
 	b.cmu.Unlock()
-	go func() {
-		b.mu.Lock()
-		b.stopOwed = true
-		b.mu.Unlock()
-		b.latch("broker connection lost")
-	}()
+	go b.latch("broker connection lost")
 }
 
 func (b *Bridge) connected() bool {
@@ -574,7 +580,9 @@ func (b *Bridge) latch(reason string) {
 	}
 	b.latched, b.latchReason = true, reason
 	if !b.publishSafeStops() {
-		b.stopOwed = true // the next connection publishes them first
+		b.cmu.Lock()
+		b.owed = true // the next connection publishes them first
+		b.cmu.Unlock()
 	}
 	b.safeStops.Add(1)
 	b.mu.Unlock()
@@ -599,11 +607,19 @@ func (b *Bridge) unlatch(reason string) {
 	}
 }
 
-// generation returns the current latch generation.
-func (b *Bridge) generation() uint64 {
+// stamp is when an intercept was sent: the latch generation, the broker
+// connection and the route's message sequence. An allow is actuated only if
+// all three are still current.
+type stamp struct{ gen, conn, seq uint64 }
+
+// stampNow returns the current latch generation and broker connection.
+func (b *Bridge) stampNow(seq uint64) stamp {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.gen
+	gen := b.gen
+	b.mu.Unlock()
+	b.cmu.Lock()
+	defer b.cmu.Unlock()
+	return stamp{gen: gen, conn: b.connID, seq: seq}
 }
 
 // supersede cancels the route's held escalation (returning its request id)
@@ -672,7 +688,7 @@ func (b *Bridge) handle(r *route, payload []byte) {
 		b.drop(r, "", codes.InternalError, err.Error())
 		return
 	}
-	gen := b.generation()
+	st := b.stampNow(seq)
 	req := api.InterceptRequest{
 		RequestID: rid.String(), TokenID: b.cfg.TokenID, Token: b.cfg.Token, Chain: b.cfg.Chain,
 		Resource: r.resource, Action: "publish", Params: params,
@@ -693,21 +709,21 @@ func (b *Bridge) handle(r *route, payload []byte) {
 		b.latch(fmt.Sprintf("gateway unreachable (status %d): %v", status, err))
 		return
 	}
-	b.decided(ctx, r, req, d, gen, seq)
+	b.decided(ctx, r, req, d, st)
 }
 
 // decided acts on a decision for req (directly or after an approval wait).
-func (b *Bridge) decided(ctx context.Context, r *route, req api.InterceptRequest, d *api.Decision, gen, seq uint64) {
+func (b *Bridge) decided(ctx context.Context, r *route, req api.InterceptRequest, d *api.Decision, st stamp) {
 	switch d.Decision {
 	case "allow":
-		b.actuate(ctx, r, req, d, gen, seq)
+		b.actuate(ctx, r, req, d, st)
 	case "escalate":
 		if d.ApprovalID == nil {
 			b.drop(r, req.RequestID, codes.InternalError, "escalate without approvalId")
 			return
 		}
 		b.escalated.Add(1)
-		b.hold(ctx, r, req, *d.ApprovalID, gen, seq)
+		b.hold(ctx, r, req, *d.ApprovalID, st)
 	default: // deny, and anything unknown: fail closed
 		code, reason := deref(d.Code), deref(d.Reason)
 		if d.Decision != "deny" {
@@ -723,10 +739,10 @@ func (b *Bridge) decided(ctx context.Context, r *route, req api.InterceptRequest
 
 // hold waits for the approval of an escalated message in its own goroutine;
 // a newer message on the route, a latch or Run's end cancel the wait.
-func (b *Bridge) hold(ctx context.Context, r *route, req api.InterceptRequest, approvalID string, gen, seq uint64) {
+func (b *Bridge) hold(ctx context.Context, r *route, req api.InterceptRequest, approvalID string, st stamp) {
 	wctx, cancel := context.WithTimeout(ctx, b.cfg.MaxHold)
 	r.hmu.Lock()
-	if r.seq != seq { // superseded already
+	if r.seq != st.seq { // superseded already
 		r.hmu.Unlock()
 		cancel()
 		b.report(Report{Outcome: OutcomeSuperseded, Topic: r.Agent, Resource: r.resource, RequestID: req.RequestID, ApprovalID: approvalID, Reason: "a newer message arrived"})
@@ -741,7 +757,7 @@ func (b *Bridge) hold(ctx context.Context, r *route, req api.InterceptRequest, a
 		if wctx.Err() != nil {
 			if ctx.Err() == nil && errors.Is(wctx.Err(), context.DeadlineExceeded) {
 				r.hmu.Lock()
-				if r.seq == seq {
+				if r.seq == st.seq {
 					r.held = nil
 				}
 				r.hmu.Unlock()
@@ -750,7 +766,7 @@ func (b *Bridge) hold(ctx context.Context, r *route, req api.InterceptRequest, a
 			return // otherwise superseded, latched or stopped: already reported
 		}
 		r.hmu.Lock()
-		current := r.seq == seq
+		current := r.seq == st.seq
 		if current {
 			r.held = nil
 		}
@@ -766,14 +782,14 @@ func (b *Bridge) hold(ctx context.Context, r *route, req api.InterceptRequest, a
 			b.drop(r, req.RequestID, codes.InternalError, "approval wait ended while still pending")
 			return
 		}
-		b.decided(ctx, r, req, d, gen, seq)
+		b.decided(ctx, r, req, d, st)
 	}()
 }
 
 // actuate verifies the attestation of an allow and publishes the payload
 // on the device topic, unless the bridge latched or lost the broker since
 // the intercept was sent, or a newer message superseded it.
-func (b *Bridge) actuate(ctx context.Context, r *route, req api.InterceptRequest, d *api.Decision, gen, seq uint64) {
+func (b *Bridge) actuate(ctx context.Context, r *route, req api.InterceptRequest, d *api.Decision, st stamp) {
 	if d.Attestation == nil {
 		b.drop(r, req.RequestID, codes.InvalidSignature, "allow without attestation")
 		return
@@ -797,18 +813,21 @@ func (b *Bridge) actuate(ctx context.Context, r *route, req api.InterceptRequest
 	}
 
 	b.mu.Lock()
-	if b.gen != gen {
+	if b.gen != st.gen {
 		b.mu.Unlock()
 		b.drop(r, req.RequestID, codes.EstopEngaged, "the bridge latched after this message was sent")
 		return
 	}
-	if !b.connected() {
+	b.cmu.Lock()
+	up, sameConn := b.up, b.connID == st.conn
+	b.cmu.Unlock()
+	if !up || !sameConn {
 		b.mu.Unlock()
-		b.drop(r, req.RequestID, codes.InternalError, "broker disconnected")
+		b.drop(r, req.RequestID, codes.InternalError, "broker disconnected since this message was sent")
 		return
 	}
 	r.hmu.Lock()
-	stale := r.seq != seq
+	stale := r.seq != st.seq
 	r.hmu.Unlock()
 	if stale {
 		b.mu.Unlock()
