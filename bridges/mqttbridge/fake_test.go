@@ -205,7 +205,9 @@ func TestBridgeFakeGateway(t *testing.T) {
 		r, g, es := newFakeRig(t, true)
 		es.set("", 0, errors.New("connection refused"))
 		r.expect("lamp1", lampOff)
-		g.set(func(api.InterceptRequest) (string, func(*attest.Claims), func(string) string) { return "unreachable", nil, nil }, nil)
+		g.set(func(api.InterceptRequest) (string, func(*attest.Claims), func(string) string) {
+			return "unreachable", nil, nil
+		}, nil)
 		r.send("lamp1", lampOn)
 		r.peer.report(mqttbridge.OutcomeDropped, "INTERNAL_ERROR")
 		g.set(allow, nil)
@@ -248,6 +250,25 @@ func TestBridgeFakeGateway(t *testing.T) {
 		r.send("lamp1", `{"state":"on","level":0.4}`)
 		r.expect("lamp1", `{"state":"on","level":0.4}`)
 		if s := r.bridge.Stats(); s.Forwarded != 1 {
+			t.Errorf("stats %+v", s)
+		}
+	})
+
+	t.Run("coalesce/newest-waiting-message-wins", func(t *testing.T) {
+		r, g, _ := newFakeRig(t, false)
+		release := make(chan struct{})
+		entered := make(chan struct{}, 4)
+		g.set(allow, func() { entered <- struct{}{}; <-release })
+		r.send("lamp1", `{"n":1}`)
+		<-entered // the first is with the gateway
+		r.send("lamp1", `{"n":2}`)
+		r.send("lamp1", `{"n":3}`) // replaces 2 in the mailbox
+		r.peer.report(mqttbridge.OutcomeCoalesced, "")
+		g.set(allow, nil)
+		close(release)
+		r.expect("lamp1", `{"n":1}`)
+		r.expect("lamp1", `{"n":3}`)
+		if s := r.bridge.Stats(); s.Coalesced != 1 || s.Forwarded != 2 {
 			t.Errorf("stats %+v", s)
 		}
 	})

@@ -234,16 +234,33 @@ func (pe *peer) quiet(d time.Duration) {
 // report waits for a report with the outcome (and code, if non-empty).
 func (pe *peer) report(outcome, code string) mqttbridge.Report {
 	pe.t.Helper()
+	rep, ok := pe.await(func(r mqttbridge.Report) bool { return r.Outcome == outcome && (code == "" || r.Code == code) })
+	if !ok {
+		pe.t.Fatalf("no %s/%s report within %v", outcome, code, wait)
+	}
+	return rep
+}
+
+// reportWhere waits for a report that satisfies match.
+func (pe *peer) reportWhere(match func(mqttbridge.Report) bool) mqttbridge.Report {
+	pe.t.Helper()
+	rep, ok := pe.await(match)
+	if !ok {
+		pe.t.Fatalf("no matching report within %v", wait)
+	}
+	return rep
+}
+
+func (pe *peer) await(match func(mqttbridge.Report) bool) (mqttbridge.Report, bool) {
 	deadline := time.After(wait)
 	for {
 		select {
 		case rep := <-pe.reports:
-			if rep.Outcome == outcome && (code == "" || rep.Code == code) {
-				return rep
+			if match(rep) {
+				return rep, true
 			}
 		case <-deadline:
-			pe.t.Fatalf("no %s/%s report within %v", outcome, code, wait)
-			return mqttbridge.Report{}
+			return mqttbridge.Report{}, false
 		}
 	}
 }
