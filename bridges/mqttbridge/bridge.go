@@ -416,9 +416,9 @@ func (b *Bridge) setup(cm *autopaho.ConnectionManager, id uint64) {
 			b.owed = false
 			b.cmu.Unlock()
 			b.safeStops.Add(1)
-			b.cfg.Log.Warn("broker reconnected: safe stop published before forwarding")
+			b.cfg.Log.Warn("broker connected: owed safe stop published before forwarding")
 		} else {
-			b.cfg.Log.Error("broker reconnected but the safe stop failed; reconnecting")
+			b.cfg.Log.Error("broker connected but the owed safe stop failed; reconnecting")
 			cm.TerminateConnectionForTest()
 			return
 		}
@@ -579,7 +579,8 @@ func (b *Bridge) latch(reason string) {
 		return
 	}
 	b.latched, b.latchReason = true, reason
-	if !b.publishSafeStops() {
+	sent := b.publishSafeStops()
+	if !sent {
 		b.cmu.Lock()
 		b.owed = true // the next connection publishes them first
 		b.cmu.Unlock()
@@ -591,7 +592,11 @@ func (b *Bridge) latch(reason string) {
 			b.drop(r, old, codes.ApprovalCancelled, "held escalation cancelled: bridge latched ("+reason+")")
 		}
 	}
-	b.cfg.Log.Warn("bridge latched: safe stop published", "reason", reason)
+	if sent {
+		b.cfg.Log.Warn("bridge latched: safe stop published", "reason", reason)
+	} else {
+		b.cfg.Log.Warn("bridge latched: safe stop owed to the next broker connection", "reason", reason)
+	}
 	b.report(Report{Outcome: OutcomeSafeStop, Reason: reason})
 }
 
