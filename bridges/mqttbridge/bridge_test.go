@@ -42,6 +42,19 @@ func TestBridgeRealGateway(t *testing.T) {
 		}
 	})
 
+	t.Run("deny/resource-outside-token-never-arrives", func(t *testing.T) {
+		r := newRig(t, rigOpts{brokerName: "other"}) // mqtt://other/... is not under the token's mqtt://test/**
+		r.send("lamp1", lampOn)
+		rep := r.peer.report(mqttbridge.OutcomeDeny, "INSUFFICIENT_PERMISSIONS")
+		if rep.Resource != "mqtt://other/"+r.p+"/dev/lamp1" {
+			t.Errorf("report %+v", rep)
+		}
+		r.peer.quiet(200 * time.Millisecond)
+		if s := r.bridge.Stats(); s.Forwarded != 0 || s.Denied != 1 {
+			t.Errorf("stats %+v", s)
+		}
+	})
+
 	for _, tc := range []struct{ name, payload string }{
 		{"dropped/not-json", "open"},
 		{"dropped/json-array", `[1,2]`},

@@ -226,7 +226,9 @@ func FuzzParsePayload(f *testing.F) {
 }
 
 func TestSetSafeStop(t *testing.T) {
-	base := func() []Route { return []Route{{Agent: "agent/v1", Device: "line1/v1"}, {Agent: "agent/v2", Device: "line1/v2"}} }
+	base := func() []Route {
+		return []Route{{Agent: "agent/v1", Device: "line1/v1"}, {Agent: "agent/v2", Device: "line1/v2"}}
+	}
 	for _, tc := range []struct {
 		name, spec string
 		ok         bool

@@ -287,6 +287,9 @@ type rigOpts struct {
 	verifier mqttbridge.AttestationVerifier
 	estop    mqttbridge.EstopReader
 	issuer   string
+	// brokerName overrides the rig's BrokerName (the token covers only
+	// mqtt://test/**).
+	brokerName string
 	// retained payloads are published (retained) on agent topics before
 	// the bridge starts, and cleared at the end of the test.
 	retained map[string]string
@@ -320,7 +323,7 @@ func newRig(t testing.TB, o rigOpts) *rig {
 		r.routes[n] = rs[i]
 	}
 	cfg := mqttbridge.Config{
-		Broker: "mqtt://" + addr, BrokerName: broker, ClientID: "bridge-" + p,
+		Broker: "mqtt://" + addr, BrokerName: cmpOr(o.brokerName, broker), ClientID: "bridge-" + p,
 		Routes: rs, ReportTopic: p + "/sint/decisions", PollInterval: o.every,
 		CallTimeout: time.Second, ReconnectDelay: 50 * time.Millisecond, Log: quiet, Issuer: o.issuer,
 	}
@@ -354,6 +357,13 @@ func newRig(t testing.TB, o rigOpts) *rig {
 		t.Fatalf("bridge never connected: %v", err)
 	}
 	return r
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func (r *rig) stop() {
