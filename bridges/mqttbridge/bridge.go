@@ -366,6 +366,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 // subscription and the owed safe stops go out in their own goroutine.
 func (b *Bridge) connectionUp(cm *autopaho.ConnectionManager) {
 	b.cmu.Lock()
+	b.cm = cm // the first connection can come up before NewConnection returns
 	b.connID++
 	id := b.connID
 	b.cmu.Unlock()
