@@ -106,6 +106,16 @@ func (f *fakeEstop) ReadEstop(context.Context) (client.EstopState, error) {
 // newFakeRig runs a bridge with a fake gateway on the real broker.
 func newFakeRig(t *testing.T, withEstop bool) (*rig, *fakeGateway, *fakeEstop) {
 	t.Helper()
+	var es *fakeEstop
+	if withEstop {
+		es = &fakeEstop{state: "armed", epoch: 1}
+	}
+	return newFakeRigEstop(t, es)
+}
+
+// newFakeRigEstop is newFakeRig with the given e-stop (nil: no poll).
+func newFakeRigEstop(t *testing.T, es *fakeEstop) (*rig, *fakeGateway, *fakeEstop) {
+	t.Helper()
 	key, err := attest.NewKey(make([]byte, 32), time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -114,9 +124,7 @@ func newFakeRig(t *testing.T, withEstop bool) (*rig, *fakeGateway, *fakeEstop) {
 	g := &fakeGateway{t: t, key: key, agent: agent, decide: allow}
 	o := rigOpts{fake: g, verifier: staticVerifier{attest.NewVerifier(key)}, issuer: "gw",
 		every: 10 * time.Millisecond, safeStops: map[string]string{"lamp1": lampOff}}
-	var es *fakeEstop
-	if withEstop {
-		es = &fakeEstop{state: "armed", epoch: 1}
+	if es != nil {
 		o.estop = es
 	}
 	return newRig(t, o), g, es
@@ -215,6 +223,16 @@ func TestBridgeFakeGateway(t *testing.T) {
 		r.peer.report(mqttbridge.OutcomeResumed, "")
 		r.send("lamp1", `{"state":"on","level":0.3}`)
 		r.expect("lamp1", `{"state":"on","level":0.3}`)
+	})
+
+	t.Run("unreachable/before-first-connection-safe-stop-on-connect", func(t *testing.T) {
+		// The first poll fails before the broker connection exists: the
+		// safe stop is owed and goes out on the first connection.
+		r, _, _ := newFakeRigEstop(t, &fakeEstop{err: errors.New("connection refused")})
+		r.expect("lamp1", lampOff)
+		if latched, _ := r.bridge.Latched(); !latched {
+			t.Fatal("not latched")
+		}
 	})
 
 	t.Run("broker/disconnect-drops-in-flight-allow-and-safe-stops-on-reconnect", func(t *testing.T) {
