@@ -711,8 +711,10 @@ func (b *Bridge) handle(r *route, payload []byte) {
 			b.drop(r, req.RequestID, codes.Code(apiErr.Code), apiErr.Message)
 			return
 		}
-		b.drop(r, req.RequestID, codes.InternalError, "gateway unreachable")
+		// Latch first: the safe stop goes out before anything else, and
+		// a report reader that sees this drop sees the latch's report first.
 		b.latch(fmt.Sprintf("gateway unreachable (status %d): %v", status, err))
+		b.drop(r, req.RequestID, codes.InternalError, "gateway unreachable")
 		return
 	}
 	b.decided(ctx, r, req, d, st)
@@ -736,10 +738,10 @@ func (b *Bridge) decided(ctx context.Context, r *route, req api.InterceptRequest
 			code, reason = string(codes.InternalError), "unknown decision "+d.Decision
 		}
 		b.denied.Add(1)
-		b.report(Report{Outcome: OutcomeDeny, Topic: r.Agent, Resource: r.resource, RequestID: req.RequestID, Code: code, Reason: reason})
 		if code == string(codes.EstopEngaged) {
-			b.latch("gateway denied ESTOP_ENGAGED")
+			b.latch("gateway denied ESTOP_ENGAGED") // before the report, as for an unreachable gateway
 		}
+		b.report(Report{Outcome: OutcomeDeny, Topic: r.Agent, Resource: r.resource, RequestID: req.RequestID, Code: code, Reason: reason})
 	}
 }
 
