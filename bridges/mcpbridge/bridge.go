@@ -307,11 +307,23 @@ func (b *Bridge) Run(ctx context.Context, upstream mcp.Transport) error {
 			}
 		}()
 	}
-	err := b.server.Run(ctx, upstream)
-	if ctx.Err() != nil {
+	ss, err := b.server.Connect(ctx, upstream, nil)
+	if err != nil {
+		return fmt.Errorf("mcpbridge: serve: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- ss.Wait() }()
+	select {
+	case err := <-done: // the client went away
+		return err
+	case <-ctx.Done():
+		// Latch first: it ends the approval waits and cancels the
+		// downstream calls in flight, so the session can close.
+		b.latch("bridge stopped")
+		_ = ss.Close()
+		<-done
 		return nil
 	}
-	return err
 }
 
 // poll reads the e-stop state once and latches or unlatches.

@@ -22,6 +22,17 @@ type wrapDecider struct {
 	mcpbridge.Decider
 	before func(r *api.InterceptRequest)
 	after  func(d *api.Decision)
+	// hangWait makes AwaitApproval wait until its context ends (a gateway
+	// that never answers the long-poll).
+	hangWait bool
+}
+
+func (w *wrapDecider) AwaitApproval(ctx context.Context, id string) (*api.Decision, int, error) {
+	if w.hangWait {
+		<-ctx.Done()
+		return nil, 0, context.Cause(ctx)
+	}
+	return w.Decider.AwaitApproval(ctx, id)
 }
 
 func (w *wrapDecider) Intercept(ctx context.Context, r api.InterceptRequest) (*api.Decision, int, error) {
@@ -311,11 +322,11 @@ func TestInFlightCallsRefusedAtLatch(t *testing.T) {
 			}}
 		}})
 		ch := r.async("readFile", map[string]any{"path": "/etc/robot.yaml"})
-		<-gotAllow // the gateway allowed; the bridge has not acted yet
+		recv(t, gotAllow, "allow") // the gateway allowed; the bridge has not acted yet
 		r.gw.trip()
 		r.waitLatched(true)
 		close(release)
-		o := outcome(t, <-ch)
+		o := outcome(t, recv(t, ch, "call result"))
 		if o.Code != "ESTOP_ENGAGED" {
 			t.Errorf("outcome %+v, want ESTOP_ENGAGED", o)
 		}
@@ -326,13 +337,13 @@ func TestInFlightCallsRefusedAtLatch(t *testing.T) {
 	t.Run("tool-running-when-latch-sets", func(t *testing.T) {
 		r := newRig(t, rigOpts{poll: true, every: 10 * time.Millisecond})
 		ch := r.async("slow", nil)
-		<-r.rec.Started
+		recv(t, r.rec.Started, "slow tool start")
 		r.gw.trip()
-		c := <-r.rec.SlowDone
+		c := recv(t, r.rec.SlowDone, "slow tool end")
 		if !c.Cancelled {
 			t.Error("the downstream call was not cancelled")
 		}
-		o := outcome(t, <-ch)
+		o := outcome(t, recv(t, ch, "call result"))
 		if o.Code != "ESTOP_ENGAGED" {
 			t.Errorf("outcome %+v, want ESTOP_ENGAGED", o)
 		}
@@ -381,7 +392,7 @@ func TestEscalation(t *testing.T) {
 			t.Fatalf("downstream called before approval: %d", n)
 		}
 		r.gw.vote(id, "approve")
-		res := <-ch
+		res := recv(t, ch, "call result")
 		if res == nil || res.IsError {
 			t.Fatalf("approved call failed: %+v", res)
 		}
@@ -400,7 +411,7 @@ func TestEscalation(t *testing.T) {
 		r := newRig(t, rigOpts{})
 		ch := r.async("moveArm", args)
 		r.gw.vote(r.gw.pendingApproval(resource), "deny")
-		o := outcome(t, <-ch)
+		o := outcome(t, recv(t, ch, "call result"))
 		if o.Outcome != mcpbridge.OutcomeDeny || o.Code != "APPROVAL_DENIED" || o.ApprovalID == "" {
 			t.Errorf("outcome %+v, want deny APPROVAL_DENIED with approvalId", o)
 		}
@@ -423,12 +434,27 @@ func TestEscalation(t *testing.T) {
 			t.Errorf("downstream calls %+v, want only the later readFile", calls)
 		}
 	})
+	t.Run("latch-ends-wait/not-forwarded", func(t *testing.T) {
+		r := newRig(t, rigOpts{poll: true, every: 10 * time.Millisecond, wrap: func(d mcpbridge.Decider) mcpbridge.Decider {
+			return &wrapDecider{Decider: d, hangWait: true}
+		}})
+		ch := r.async("moveArm", args)
+		r.gw.pendingApproval(resource)
+		r.gw.trip()
+		o := outcome(t, recv(t, ch, "call result"))
+		if o.Outcome != mcpbridge.OutcomeRefused || o.Code != "ESTOP_ENGAGED" {
+			t.Errorf("outcome %+v, want refused ESTOP_ENGAGED (the bridge's own latch)", o)
+		}
+		if calls := r.rec.Calls(); len(calls) != 0 {
+			t.Errorf("downstream was called: %+v", calls)
+		}
+	})
 	t.Run("estop-while-waiting/not-forwarded", func(t *testing.T) {
 		r := newRig(t, rigOpts{poll: true, every: 10 * time.Millisecond})
 		ch := r.async("moveArm", args)
 		r.gw.pendingApproval(resource)
 		r.gw.trip()
-		o := outcome(t, <-ch)
+		o := outcome(t, recv(t, ch, "call result"))
 		if !slices.Contains([]string{"ESTOP_ENGAGED", "APPROVAL_CANCELLED"}, o.Code) {
 			t.Errorf("outcome %+v, want ESTOP_ENGAGED or APPROVAL_CANCELLED", o)
 		}

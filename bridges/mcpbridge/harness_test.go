@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -170,6 +171,9 @@ type rig struct {
 	agent  *mcp.ClientSession
 	cancel context.CancelFunc
 	done   chan error
+
+	callCtx    context.Context // async calls; cancelled first at cleanup
+	callCancel context.CancelFunc
 }
 
 type rigOpts struct {
@@ -227,6 +231,12 @@ func newRig(t testing.TB, o rigOpts) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = r.agent.Close() })
+	// Runs first: a slow tool still running lets go, so that a failing
+	// test ends instead of hanging in the cleanups.
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(r.rec.Release) }) })
+	r.callCtx, r.callCancel = context.WithCancel(ctx)
+	t.Cleanup(r.callCancel) // likewise for calls still waiting
 	return r
 }
 
@@ -254,8 +264,8 @@ func (r *rig) call(tool string, args any) *mcp.CallToolResult {
 func (r *rig) async(tool string, args any) <-chan *mcp.CallToolResult {
 	ch := make(chan *mcp.CallToolResult, 1)
 	go func() {
-		res, err := r.agent.CallTool(context.Background(), &mcp.CallToolParams{Name: tool, Arguments: args})
-		if err != nil {
+		res, err := r.agent.CallTool(r.callCtx, &mcp.CallToolParams{Name: tool, Arguments: args})
+		if err != nil && r.callCtx.Err() == nil {
 			r.t.Errorf("call %s: %v", tool, err)
 		}
 		ch <- res
@@ -313,4 +323,18 @@ func jsonEqual(t testing.TB, a, b []byte) bool {
 	ja, _ := json.Marshal(va)
 	jb, _ := json.Marshal(vb)
 	return bytes.Equal(ja, jb)
+}
+
+// recv receives from ch, failing the test if nothing arrives within a
+// generous bound (a hang guard, not a timing assertion).
+func recv[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no %s within 20 s", what)
+		var zero T
+		return zero
+	}
 }
