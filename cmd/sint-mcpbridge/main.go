@@ -1,0 +1,166 @@
+// Command sint-mcpbridge is the MCP bridge: an MCP server on stdin/stdout
+// for the agent, in front of one downstream MCP server it starts as a
+// subprocess (the tools that act on the robot host). It lists the
+// downstream tools unchanged and forwards a tools/call only after the
+// gateway allowed the intercept mcp://<server>/<tool> call with the call's
+// arguments as params and the attestation verified (package
+// bridges/mcpbridge). Refused calls come back as MCP tool errors carrying the
+// deny code; the downstream tool never sees them.
+//
+// Usage:
+//
+//	sint-mcpbridge --url http://127.0.0.1:8080 --agent-key agent.key --token-id ID \
+//	    --server filesystem [--api-key sk_...] -- DOWNSTREAM_COMMAND [ARGS...]
+//
+// --api-key (or SINT_API_KEY) is an operator key with scope read; with it the
+// bridge polls GET /v1/estop every --poll-interval and refuses every call
+// within one interval of a trip or of losing the gateway. Without it, it
+// learns of an e-stop from an ESTOP_ENGAGED deny (i.e. at the next call).
+// stdout carries only the MCP stream; logs are JSON lines on stderr, and the
+// downstream server's stderr is passed through. Exit status: 0 when the MCP
+// client disconnects or on SIGINT/SIGTERM, 1 on error, 2 on bad flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/sintgate/sintgate/bridges/mcpbridge"
+	"github.com/sintgate/sintgate/client"
+	"github.com/sintgate/sintgate/gateway/attest"
+	"github.com/sintgate/sintgate/internal/keyfile"
+)
+
+// stderr receives flag errors, usage and logs (a variable for tests).
+var stderr io.Writer = os.Stderr
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code, err := run(ctx, os.Args[1:], &mcp.StdioTransport{})
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sint-mcpbridge:", err)
+	}
+	os.Exit(code)
+}
+
+func usage(fs *flag.FlagSet) func() {
+	return func() {
+		fmt.Fprintf(fs.Output(), `Usage: sint-mcpbridge [flags] -- DOWNSTREAM_COMMAND [ARGS...]
+
+Serves MCP on stdin/stdout and forwards each tools/call to the downstream MCP
+server (started as a subprocess) only after the sintgate gateway allowed it
+(resource mcp://<server>/<tool>, action call) and its attestation verified.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+}
+
+func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error) {
+	fs := flag.NewFlagSet("sint-mcpbridge", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = usage(fs)
+	url := fs.String("url", env("SINT_URL", "http://127.0.0.1:8080"), "gateway base URL (SINT_URL)")
+	apiKey := fs.String("api-key", os.Getenv("SINT_API_KEY"), "operator API key with scope read, for the e-stop poll (SINT_API_KEY); empty: no poll")
+	agentKey := fs.String("agent-key", "", "agent key file (internal/keyfile format); required")
+	tokenID := fs.String("token-id", "", "registered capability token id")
+	tokenFile := fs.String("token-file", "", "file holding the capability token's compact JWS (instead of --token-id)")
+	issuer := fs.String("issuer", "", "gateway id the attestations must name (optional)")
+	server := fs.String("server", "", "server name: the <server> of mcp://<server>/<tool>; required")
+	poll := fs.Duration("poll-interval", mcpbridge.DefaultPollInterval, "e-stop poll interval")
+	timeout := fs.Duration("timeout", mcpbridge.DefaultCallTimeout, "timeout of one intercept, verification or poll")
+	maxWait := fs.Duration("max-wait", mcpbridge.DefaultMaxWait, "longest wait for an operator's approval of an escalated call")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, nil
+		}
+		return 2, nil
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return 2, fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	down := fs.Args()
+	switch {
+	case *server == "":
+		return 2, errors.New("--server is required")
+	case mcpbridge.ValidServerName(*server) != nil:
+		return 2, mcpbridge.ValidServerName(*server)
+	case len(down) == 0:
+		return 2, errors.New("no downstream command (give it after --)")
+	case *agentKey == "":
+		return 2, errors.New("--agent-key is required")
+	}
+	key, err := keyfile.Load(*agentKey)
+	if err != nil {
+		return 1, err
+	}
+	var token string
+	if *tokenFile != "" {
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return 1, err
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	if (*tokenID == "") == (token == "") {
+		return 2, errors.New("give exactly one of --token-id and --token-file")
+	}
+
+	httpc := &http.Client{Timeout: 40 * time.Second} // > the 30 s approval long-poll
+	base := strings.TrimRight(*url, "/")
+	cmd := exec.Command(down[0], down[1:]...)
+	cmd.Stderr = stderr
+	cfg := mcpbridge.Config{
+		ServerName: *server,
+		Downstream: &mcp.CommandTransport{Command: cmd},
+		Gateway:    &client.Agent{BaseURL: base, HTTP: httpc, Key: key.Private},
+		Verifier:   attest.NewJWKSCache(&http.Client{Timeout: *timeout}, base+"/.well-known/jwks.json"),
+		TokenID:    *tokenID, Token: token, Issuer: *issuer,
+		PollInterval: *poll, CallTimeout: *timeout, MaxWait: *maxWait, Log: log,
+	}
+	if *apiKey != "" {
+		cfg.Estop = mcpbridge.OperatorEstop{Op: &client.Operator{BaseURL: base, APIKey: *apiKey, HTTP: &http.Client{Timeout: *timeout}}}
+	}
+	b, err := mcpbridge.New(ctx, cfg)
+	if err != nil {
+		return 1, err
+	}
+	defer func() {
+		if err := b.Close(); err != nil {
+			log.Warn("downstream close", "err", err)
+		}
+	}()
+	log.Info("sint-mcpbridge running", "gateway", base, "server", *server, "downstream", down[0],
+		"agent", key.AgentID(), "tools", len(b.Tools()), "estopPoll", cfg.Estop != nil)
+	err = b.Run(ctx, upstream)
+	log.Info("sint-mcpbridge stopped", "stats", b.Stats())
+	if err != nil && !errors.Is(err, io.EOF) {
+		return 1, err
+	}
+	return 0, nil
+}
