@@ -1,0 +1,50 @@
+package mcpbridge_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/sintgate/sintgate/bridges/mcpbridge/mcpbridgetest"
+)
+
+// BenchmarkCall measures one allowed tools/call through the bridge (agent →
+// bridge over the in-memory transport → intercept over loopback HTTP to the
+// in-process gateway with its durable embedded ledger → attestation
+// verification → downstream tool), against the same call made directly to
+// the downstream server.
+func BenchmarkCall(b *testing.B) {
+	args := map[string]any{"path": "/etc/robot.yaml"}
+	b.Run("through-bridge", func(b *testing.B) {
+		r := newRig(b, rigOpts{})
+		ctx := context.Background()
+		b.ResetTimer()
+		for b.Loop() {
+			res, err := r.agent.CallTool(ctx, &mcp.CallToolParams{Name: "readFile", Arguments: args})
+			if err != nil || res.IsError {
+				b.Fatalf("call: %v %+v", err, res)
+			}
+		}
+	})
+	b.Run("direct", func(b *testing.B) {
+		ctx := context.Background()
+		ct, st := mcp.NewInMemoryTransports()
+		ss, err := mcpbridgetest.NewServer(mcpbridgetest.NewRecorder(nil)).Connect(ctx, st, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer ss.Close()
+		cs, err := mcp.NewClient(&mcp.Implementation{Name: "direct"}, nil).Connect(ctx, ct, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer cs.Close()
+		b.ResetTimer()
+		for b.Loop() {
+			if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "readFile", Arguments: args}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
