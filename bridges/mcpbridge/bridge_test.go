@@ -105,6 +105,44 @@ func TestToolsListMirrorsDownstream(t *testing.T) {
 	}
 }
 
+func TestToolsListFollowsDownstreamChanges(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	ctx := context.Background()
+	names := func() []string {
+		res, err := r.agent.ListTools(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, tl := range res.Tools {
+			out = append(out, tl.Name)
+		}
+		slices.Sort(out)
+		return out
+	}
+	waitFor := func(want []string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			if got := names(); slices.Equal(got, want) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("tools %v, want %v", names(), want)
+	}
+	r.down.AddTool(&mcp.Tool{Name: "readLog", Description: "Read the log.", InputSchema: mcpbridgetest.PathSchema},
+		func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "log"}}}, nil
+		})
+	waitFor([]string{"deleteFile", "echo", "moveArm", "readFile", "readLog", "slow"})
+	if res := r.call("readLog", map[string]any{"path": "/var/log/robot"}); res.IsError || contentText(res) != "log" {
+		t.Fatalf("new tool: %+v", res)
+	}
+	r.down.RemoveTools("echo")
+	waitFor([]string{"deleteFile", "moveArm", "readFile", "readLog", "slow"})
+}
+
 func TestAllowedCallsReachDownstream(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -405,6 +443,22 @@ func TestEscalation(t *testing.T) {
 		}
 		if s := r.bridge.Stats(); s.Escalated != 1 || s.Forwarded != 1 {
 			t.Errorf("stats %+v", s)
+		}
+	})
+	t.Run("pending-does-not-block-other-calls", func(t *testing.T) {
+		r := newRig(t, rigOpts{})
+		ch := r.async("moveArm", args)
+		id := r.gw.pendingApproval(resource)
+		other := r.async("readFile", map[string]any{"path": "/x"})
+		if res := recv(t, other, "call result while another waits"); res == nil || res.IsError {
+			t.Fatalf("call while another waits: %+v", res)
+		}
+		r.gw.vote(id, "approve")
+		if res := recv(t, ch, "approved call result"); res == nil || res.IsError {
+			t.Fatalf("approved call: %+v", res)
+		}
+		if n := len(r.rec.Calls()); n != 2 {
+			t.Errorf("downstream calls %d, want 2", n)
 		}
 	})
 	t.Run("denied/not-forwarded", func(t *testing.T) {

@@ -167,6 +167,7 @@ type rig struct {
 	t      testing.TB
 	gw     *gw
 	rec    *mcpbridgetest.Recorder
+	down   *mcp.Server // the downstream server
 	bridge *mcpbridge.Bridge
 	agent  *mcp.ClientSession
 	cancel context.CancelFunc
@@ -193,7 +194,8 @@ func newRig(t testing.TB, o rigOpts) *rig {
 	r := &rig{t: t, gw: g, rec: mcpbridgetest.NewRecorder(nil)}
 
 	dct, dst := mcp.NewInMemoryTransports()
-	dss, err := mcpbridgetest.NewServer(r.rec).Connect(ctx, dst, nil)
+	r.down = mcpbridgetest.NewServer(r.rec)
+	dss, err := r.down.Connect(ctx, dst, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
