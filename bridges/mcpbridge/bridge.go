@@ -182,8 +182,9 @@ func New(ctx context.Context, cfg Config) (*Bridge, error) {
 	return b, nil
 }
 
-// Server returns the bridge's MCP server (to serve it on other transports
-// than Run's).
+// Server returns the bridge's MCP server, to serve it on other transports
+// than Run's. Served that way there is no e-stop poll and no latch when
+// serving stops: prefer Run.
 func (b *Bridge) Server() *mcp.Server { return b.server }
 
 // Close disconnects the downstream server (for a command transport: closes

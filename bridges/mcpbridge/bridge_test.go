@@ -150,15 +150,17 @@ func TestAllowedCallsReachDownstream(t *testing.T) {
 		args     any
 		wantArgs string // JSON the downstream tool must receive
 		wantText string // "" = don't check
+		inline   bool   // Config.Token (the JWS) instead of TokenID
 	}{
-		{"allow/readFile", "readFile", map[string]any{"path": "/etc/robot.yaml"}, `{"path":"/etc/robot.yaml"}`, "contents of /etc/robot.yaml"},
+		{"allow/readFile", "readFile", map[string]any{"path": "/etc/robot.yaml"}, `{"path":"/etc/robot.yaml"}`, "contents of /etc/robot.yaml", false},
 		{"allow/echo-nested", "echo", json.RawMessage(`{ "z": [1, 2.5, {"deep": true}], "a": "ünïcödé ✓", "n": null }`),
-			`{"a":"ünïcödé ✓","n":null,"z":[1,2.5,{"deep":true}]}`, ""},
-		{"allow/no-arguments", "echo", nil, `{}`, "{}"},
+			`{"a":"ünïcödé ✓","n":null,"z":[1,2.5,{"deep":true}]}`, "", false},
+		{"allow/no-arguments", "echo", nil, `{}`, "{}", false},
+		{"allow/inline-token", "readFile", map[string]any{"path": "/a"}, `{"path":"/a"}`, "contents of /a", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRig(t, rigOpts{})
+			r := newRig(t, rigOpts{inline: tc.inline})
 			res := r.call(tc.tool, tc.args)
 			if res.IsError {
 				t.Fatalf("call failed: %s", contentText(res))
@@ -253,16 +255,18 @@ func TestAttestationMustMatch(t *testing.T) {
 		after  func(d *api.Decision)
 		now    func() time.Time
 		code   string
+		issuer string
 	}{
-		{"tampered-signature", nil, flipSig, nil, "INVALID_SIGNATURE"},
-		{"params-differ-from-forwarded", func(r *api.InterceptRequest) { r.Params = json.RawMessage(`{"path":"/tmp/harmless"}`) }, nil, nil, "INSUFFICIENT_PERMISSIONS"},
-		{"attestation-for-other-tool", func(r *api.InterceptRequest) { r.Resource = "mcp://testfs/readFile" }, nil, nil, "INSUFFICIENT_PERMISSIONS"},
-		{"allow-without-attestation", nil, func(d *api.Decision) { d.Attestation = nil }, nil, "INVALID_SIGNATURE"},
-		{"expired", nil, nil, func() time.Time { return time.Now().Add(2 * time.Minute) }, "TOKEN_EXPIRED"},
+		{"tampered-signature", nil, flipSig, nil, "INVALID_SIGNATURE", ""},
+		{"params-differ-from-forwarded", func(r *api.InterceptRequest) { r.Params = json.RawMessage(`{"path":"/tmp/harmless"}`) }, nil, nil, "INSUFFICIENT_PERMISSIONS", ""},
+		{"attestation-for-other-tool", func(r *api.InterceptRequest) { r.Resource = "mcp://testfs/readFile" }, nil, nil, "INSUFFICIENT_PERMISSIONS", ""},
+		{"allow-without-attestation", nil, func(d *api.Decision) { d.Attestation = nil }, nil, "INVALID_SIGNATURE", ""},
+		{"expired", nil, nil, func() time.Time { return time.Now().Add(2 * time.Minute) }, "TOKEN_EXPIRED", ""},
+		{"wrong-issuer", nil, nil, nil, "UNKNOWN_ISSUER", "some-other-gateway"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRig(t, rigOpts{now: tc.now, wrap: func(d mcpbridge.Decider) mcpbridge.Decider {
+			r := newRig(t, rigOpts{now: tc.now, issuer: tc.issuer, wrap: func(d mcpbridge.Decider) mcpbridge.Decider {
 				return &wrapDecider{Decider: d, before: tc.before, after: tc.after}
 			}})
 			o := outcome(t, r.call("echo", map[string]any{"path": "/etc/robot.yaml"}))
@@ -416,6 +420,20 @@ func TestGatewayUnreachable(t *testing.T) {
 				t.Errorf("downstream was called: %+v", calls)
 			}
 		})
+	}
+}
+
+func TestDownstreamGone(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	if err := r.downSession.Close(); err != nil {
+		t.Fatal(err)
+	}
+	o := outcome(t, r.call("readFile", map[string]any{"path": "/etc/robot.yaml"}))
+	if o.Outcome != mcpbridge.OutcomeRefused || o.Code != "INTERNAL_ERROR" {
+		t.Errorf("outcome %+v, want refused INTERNAL_ERROR", o)
+	}
+	if calls := r.rec.Calls(); len(calls) != 0 {
+		t.Errorf("downstream was called: %+v", calls)
 	}
 }
 

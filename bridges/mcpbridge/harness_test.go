@@ -100,8 +100,9 @@ func (h *gw) readKey() string {
 }
 
 // agentToken trusts root "root" and registers a token for agent "mcpagent"
-// on mcp://testfs/** call, tier 3.
-func (h *gw) agentToken() (*client.Agent, string) {
+// on mcp://testfs/** call, tier 3. It returns the agent, the token id and
+// the token's JWS.
+func (h *gw) agentToken() (*client.Agent, string, string) {
 	h.t.Helper()
 	if st := h.admin("POST", "/v1/roots", map[string]string{"publicKey": tokentest.Pub("root"), "name": "root"}, nil); st != 201 {
 		h.t.Fatalf("add root: %d", st)
@@ -113,7 +114,7 @@ func (h *gw) agentToken() (*client.Agent, string) {
 	if st := h.admin("POST", "/v1/tokens", map[string]string{"token": tok.Raw}, nil); st != 201 {
 		h.t.Fatalf("register token: %d", st)
 	}
-	return &client.Agent{BaseURL: h.url, HTTP: &http.Client{Timeout: 40 * time.Second}, Key: tokentest.Key("mcpagent")}, c.TokenID
+	return &client.Agent{BaseURL: h.url, HTTP: &http.Client{Timeout: 40 * time.Second}, Key: tokentest.Key("mcpagent")}, c.TokenID, tok.Raw
 }
 
 func (h *gw) trip() {
@@ -164,14 +165,16 @@ func (h *gw) vote(id, how string) {
 // an agent session connected to the bridge, all in-process (the MCP links
 // are the SDK's in-memory transports).
 type rig struct {
-	t      testing.TB
-	gw     *gw
-	rec    *mcpbridgetest.Recorder
-	down   *mcp.Server // the downstream server
-	bridge *mcpbridge.Bridge
-	agent  *mcp.ClientSession
-	cancel context.CancelFunc
-	done   chan error
+	t    testing.TB
+	gw   *gw
+	rec  *mcpbridgetest.Recorder
+	down *mcp.Server // the downstream server
+	// downSession is the downstream server's session with the bridge.
+	downSession *mcp.ServerSession
+	bridge      *mcpbridge.Bridge
+	agent       *mcp.ClientSession
+	cancel      context.CancelFunc
+	done        chan error
 
 	callCtx    context.Context // async calls; cancelled first at cleanup
 	callCancel context.CancelFunc
@@ -184,22 +187,25 @@ type rigOpts struct {
 	maxWait time.Duration
 	now     func() time.Time
 	wrap    func(mcpbridge.Decider) mcpbridge.Decider
+	inline  bool   // send the token's JWS instead of its id
+	issuer  string // Config.Issuer
 }
 
 func newRig(t testing.TB, o rigOpts) *rig {
 	t.Helper()
 	ctx := context.Background()
 	g := newGateway(t)
-	agent, tokenID := g.agentToken()
+	agent, tokenID, jws := g.agentToken()
 	r := &rig{t: t, gw: g, rec: mcpbridgetest.NewRecorder(nil)}
 
 	dct, dst := mcp.NewInMemoryTransports()
 	r.down = mcpbridgetest.NewServer(r.rec)
-	dss, err := r.down.Connect(ctx, dst, nil)
+	var err error
+	r.downSession, err = r.down.Connect(ctx, dst, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = dss.Close() })
+	t.Cleanup(func() { _ = r.downSession.Close() })
 
 	if o.server == "" {
 		o.server = "testfs"
@@ -211,8 +217,11 @@ func newRig(t testing.TB, o rigOpts) *rig {
 	cfg := mcpbridge.Config{
 		ServerName: o.server, Downstream: dct, Gateway: dec,
 		Verifier: attest.NewJWKSCache(nil, g.url+"/.well-known/jwks.json"),
-		TokenID:  tokenID, PollInterval: o.every, CallTimeout: 2 * time.Second, MaxWait: o.maxWait,
+		TokenID:  tokenID, Issuer: o.issuer, PollInterval: o.every, CallTimeout: 2 * time.Second, MaxWait: o.maxWait,
 		Now: o.now, Log: quiet,
+	}
+	if o.inline {
+		cfg.TokenID, cfg.Token = "", jws
 	}
 	if o.poll {
 		cfg.Estop = mcpbridge.OperatorEstop{Op: &client.Operator{BaseURL: g.url, APIKey: g.readKey(), HTTP: &http.Client{Timeout: time.Second}}}
