@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -584,6 +585,17 @@ func (b *Bridge) forward(ctx context.Context, p *pending, d *api.Decision) (*mcp
 			return nil, rpcErr // the downstream server's own protocol error
 		}
 		return b.refuse(p, codes.InternalError, "downstream call failed: "+err.Error()), nil
+	}
+	if res != nil && res.Meta != nil {
+		if _, ok := res.Meta[MetaKey]; ok {
+			// Only the bridge speaks for the gateway: a downstream result
+			// must not pass for a refusal (OutcomeOf).
+			meta := maps.Clone(res.Meta)
+			delete(meta, MetaKey)
+			c := *res
+			c.Meta = meta
+			res = &c
+		}
 	}
 	return res, nil
 }
