@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -141,7 +142,7 @@ func TestBinaryOverStdio(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	url, tokenID, _ := gateway(t)
+	url, tokenID, adminKey := gateway(t)
 	keyPath := filepath.Join(dir, "agent.key")
 	priv := tokentest.Key("mcpagent")
 	if err := keyfile.Save(keyPath, &keyfile.Key{Public: priv.Public().(ed25519.PublicKey), Private: priv}); err != nil {
@@ -152,11 +153,12 @@ func TestBinaryOverStdio(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The admin key stands in for a read key: it enables the e-stop poll.
 	cmd := exec.Command(bin, "--url", url, "--agent-key", keyPath, "--token-id", tokenID, "--server", "testfs",
-		"--", self, "-test.run=^$")
+		"--api-key", adminKey, "--poll-interval", "10ms", "--", self, "-test.run=^$")
 	cmd.Env = append(os.Environ(), downstreamEnv+"="+calls)
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
 	ctx := context.Background()
 	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test-agent", Version: "v1"}, nil).Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
 	if err != nil {
@@ -217,6 +219,51 @@ func TestBinaryOverStdio(t *testing.T) {
 		}
 	})
 
+	t.Run("estop/poll-latches-until-reset", func(t *testing.T) {
+		admin := func(path string) {
+			b, _ := json.Marshal(map[string]string{"reason": "binary test"})
+			req, _ := http.NewRequest("POST", url+path, bytes.NewReader(b))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+adminKey)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode/100 != 2 {
+				t.Fatalf("POST %s: %d", path, resp.StatusCode)
+			}
+		}
+		waitLog := func(s string) {
+			t.Helper()
+			deadline := time.Now().Add(10 * time.Second)
+			for !strings.Contains(logs.String(), s) {
+				if time.Now().After(deadline) {
+					t.Fatalf("no %q in the logs:\n%s", s, logs.String())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		admin("/v1/estop/trip")
+		waitLog(`"reason":"e-stop tripped: `)
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "readFile", Arguments: map[string]any{"path": "/b"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o, ok := mcpbridge.OutcomeOf(res); !ok || o.Code != "ESTOP_ENGAGED" {
+			t.Fatalf("call while tripped: %+v", res)
+		}
+		admin("/v1/estop/reset")
+		waitLog(`"msg":"bridge resumed"`)
+		res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "readFile", Arguments: map[string]any{"path": "/c"}})
+		if err != nil || res.IsError {
+			t.Fatalf("call after reset: %v %+v", err, res)
+		}
+		if got := recorded(); len(got) != 2 || string(got[1].Arguments) != `{"path":"/c"}` {
+			t.Errorf("downstream calls %+v, want readFile /a then /c", got)
+		}
+	})
+
 	if err := cs.Close(); err != nil {
 		t.Errorf("close: %v", err)
 	}
@@ -227,4 +274,23 @@ func TestBinaryOverStdio(t *testing.T) {
 	if !strings.Contains(logs.String(), `"msg":"sint-mcpbridge running"`) || !strings.Contains(logs.String(), `"msg":"sint-mcpbridge stopped"`) {
 		t.Errorf("logs lack start/stop lines:\n%s", logs.String())
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the subprocess copier and the test
+// to use at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
