@@ -2,10 +2,12 @@ package mcpbridge_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/sintgate/sintgate/api"
 	"github.com/sintgate/sintgate/bridges/mcpbridge/mcpbridgetest"
 )
 
@@ -24,6 +26,20 @@ func BenchmarkCall(b *testing.B) {
 			res, err := r.agent.CallTool(ctx, &mcp.CallToolParams{Name: "readFile", Arguments: args})
 			if err != nil || res.IsError {
 				b.Fatalf("call: %v %+v", err, res)
+			}
+		}
+	})
+	b.Run("intercept-only", func(b *testing.B) {
+		// The gateway round trip alone, as the bridge makes it.
+		g := newGateway(b)
+		agent, tokenID, _ := g.agentToken()
+		ctx := context.Background()
+		params := json.RawMessage(`{"path":"/etc/robot.yaml"}`)
+		b.ResetTimer()
+		for b.Loop() {
+			d, _, err := agent.Intercept(ctx, api.InterceptRequest{TokenID: tokenID, Resource: "mcp://testfs/readFile", Action: "call", Params: params})
+			if err != nil || d.Decision != "allow" {
+				b.Fatalf("intercept: %v %+v", err, d)
 			}
 		}
 	})
