@@ -217,14 +217,17 @@ func newRig(t testing.TB, o rigOpts) *rig {
 	cfg := mcpbridge.Config{
 		ServerName: o.server, Downstream: dct, Gateway: dec,
 		Verifier: attest.NewJWKSCache(nil, g.url+"/.well-known/jwks.json"),
-		TokenID:  tokenID, Issuer: o.issuer, PollInterval: o.every, CallTimeout: 2 * time.Second, MaxWait: o.maxWait,
+		TokenID:  tokenID, Issuer: o.issuer, PollInterval: o.every, CallTimeout: 5 * time.Second, MaxWait: o.maxWait,
 		Now: o.now, Log: quiet,
 	}
 	if o.inline {
 		cfg.TokenID, cfg.Token = "", jws
 	}
 	if o.poll {
-		cfg.Estop = mcpbridge.OperatorEstop{Op: &client.Operator{BaseURL: g.url, APIKey: g.readKey(), HTTP: &http.Client{Timeout: time.Second}}}
+		// 5 s, not less: the poll runs every 10-20 ms, and one gateway stall
+		// longer than the timeout under -race on a loaded CI machine would
+		// latch "unreachable" and refuse a call the test expects through.
+		cfg.Estop = mcpbridge.OperatorEstop{Op: &client.Operator{BaseURL: g.url, APIKey: g.readKey(), HTTP: &http.Client{Timeout: 5 * time.Second}}}
 	}
 	r.bridge, err = mcpbridge.New(ctx, cfg)
 	if err != nil {

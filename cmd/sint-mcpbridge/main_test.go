@@ -154,8 +154,10 @@ func TestBinaryOverStdio(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The admin key stands in for a read key: it enables the e-stop poll.
+	// --timeout 5s: a poll every 10 ms with the 2 s default would latch
+	// "unreachable" on one gateway stall under -race on a loaded CI machine.
 	cmd := exec.Command(bin, "--url", url, "--agent-key", keyPath, "--token-id", tokenID, "--server", "testfs",
-		"--api-key", adminKey, "--poll-interval", "10ms", "--", self, "-test.run=^$")
+		"--api-key", adminKey, "--poll-interval", "10ms", "--timeout", "5s", "--", self, "-test.run=^$")
 	cmd.Env = append(os.Environ(), downstreamEnv+"="+calls)
 	logs := &syncBuffer{}
 	cmd.Stderr = logs
@@ -260,7 +262,7 @@ func TestBinaryOverStdio(t *testing.T) {
 			t.Fatalf("call after reset: %v %+v", err, res)
 		}
 		if got := recorded(); len(got) != 2 || string(got[1].Arguments) != `{"path":"/c"}` {
-			t.Errorf("downstream calls %+v, want readFile /a then /c", got)
+			t.Errorf("downstream calls %+v, want readFile /etc/robot.yaml then /c", got)
 		}
 	})
 
