@@ -282,16 +282,20 @@ func (b *Bridge) addTool(t *mcp.Tool, resource string) (err error) {
 
 // Run serves the bridge on upstream (for the binary: &mcp.StdioTransport{})
 // until the client disconnects or ctx ends. With an EstopReader it first
-// polls the e-stop once, then every PollInterval. On return the bridge is
-// latched: calls still in flight are refused and their downstream calls
-// cancelled.
+// polls the e-stop once, then every PollInterval. On return the e-stop poll
+// has stopped and the bridge is latched (and stays latched: nothing unlatches
+// it once Run has returned): calls still in flight are refused and their
+// downstream calls cancelled.
 func (b *Bridge) Run(ctx context.Context, upstream mcp.Transport) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Deferred calls run last first: cancel, wait for the poll, then latch.
+	// Latching only once the poll has stopped keeps a poll in flight from
+	// unlatching after the final latch.
+	defer b.latch("bridge stopped")
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel() // stop the poll before waiting for it
-	defer b.latch("bridge stopped")
 	if b.cfg.Estop != nil {
 		b.poll(ctx)
 		wg.Add(1)
