@@ -125,16 +125,25 @@ type route struct {
 	heldReq string
 
 	mmu     sync.Mutex // guards pending
-	pending []byte
+	pending *message
 	wake    chan struct{} // capacity 1: pending was set
 }
 
-// offer puts a payload in the route's one-slot mailbox and reports whether
-// it replaced a payload not yet handled.
-func (r *route) offer(p []byte) (replaced bool) {
+// message is an agent message waiting in a route's mailbox: its payload and
+// the broker connection it arrived on. The connection is taken at reception,
+// not when the worker gets to the message, so that a message received
+// before a broker outage is never actuated on the connection after it.
+type message struct {
+	payload []byte
+	conn    uint64
+}
+
+// offer puts a message in the route's one-slot mailbox and reports whether
+// it replaced a message not yet handled.
+func (r *route) offer(m *message) (replaced bool) {
 	r.mmu.Lock()
 	replaced = r.pending != nil
-	r.pending = p
+	r.pending = m
 	r.mmu.Unlock()
 	select {
 	case r.wake <- struct{}{}:
@@ -143,7 +152,7 @@ func (r *route) offer(p []byte) (replaced bool) {
 	return replaced
 }
 
-func (r *route) take() []byte {
+func (r *route) take() *message {
 	r.mmu.Lock()
 	defer r.mmu.Unlock()
 	p := r.pending
@@ -477,7 +486,10 @@ func (b *Bridge) received(p *paho.Publish) {
 	if payload == nil {
 		payload = []byte{} // an empty payload is still a message (and refused)
 	}
-	if r.offer(payload) {
+	b.cmu.Lock()
+	conn := b.connID
+	b.cmu.Unlock()
+	if r.offer(&message{payload: payload, conn: conn}) {
 		b.coalesced.Add(1)
 		go b.report(Report{Outcome: OutcomeCoalesced, Topic: r.Agent, Resource: r.resource, Reason: "a newer message arrived before it was sent to the gateway"})
 	}
@@ -491,8 +503,8 @@ func (b *Bridge) work(ctx context.Context, r *route) {
 			return
 		case <-r.wake:
 		}
-		if p := r.take(); p != nil {
-			b.handle(r, p)
+		if m := r.take(); m != nil {
+			b.handle(r, m)
 		}
 	}
 }
@@ -614,18 +626,16 @@ func (b *Bridge) unlatch(reason string) {
 }
 
 // stamp is when an intercept was sent: the latch generation, the broker
-// connection and the route's message sequence. An allow is actuated only if
-// all three are still current.
+// connection the message arrived on and the route's message sequence. An
+// allow is actuated only if all three are still current.
 type stamp struct{ gen, conn, seq uint64 }
 
-// stampNow returns the current latch generation and broker connection.
-func (b *Bridge) stampNow(seq uint64) stamp {
+// stampNow returns the stamp of a message received on broker connection
+// conn: the current latch generation, conn and seq.
+func (b *Bridge) stampNow(conn, seq uint64) stamp {
 	b.mu.Lock()
-	gen := b.gen
-	b.mu.Unlock()
-	b.cmu.Lock()
-	defer b.cmu.Unlock()
-	return stamp{gen: gen, conn: b.connID, seq: seq}
+	defer b.mu.Unlock()
+	return stamp{gen: b.gen, conn: conn, seq: seq}
 }
 
 // supersede cancels the route's held escalation (returning its request id)
@@ -676,8 +686,8 @@ func (b *Bridge) send(r Report) {
 
 // handle turns one agent message into an intercept. It runs on the route's
 // worker goroutine, so messages of one route are handled in order.
-func (b *Bridge) handle(r *route, payload []byte) {
-	ctx := b.ctx
+func (b *Bridge) handle(r *route, m *message) {
+	ctx, payload := b.ctx, m.payload
 	r.hmu.Lock()
 	seq := r.seq + 1
 	r.hmu.Unlock()
@@ -694,7 +704,7 @@ func (b *Bridge) handle(r *route, payload []byte) {
 		b.drop(r, "", codes.InternalError, err.Error())
 		return
 	}
-	st := b.stampNow(seq)
+	st := b.stampNow(m.conn, seq)
 	req := api.InterceptRequest{
 		RequestID: rid.String(), TokenID: b.cfg.TokenID, Token: b.cfg.Token, Chain: b.cfg.Chain,
 		Resource: r.resource, Action: "publish", Params: params,
@@ -831,7 +841,7 @@ func (b *Bridge) actuate(ctx context.Context, r *route, req api.InterceptRequest
 	b.cmu.Unlock()
 	if !up || !sameConn {
 		b.mu.Unlock()
-		b.drop(r, req.RequestID, codes.InternalError, "broker disconnected since this message was sent")
+		b.drop(r, req.RequestID, codes.InternalError, "broker disconnected since this message was received")
 		return
 	}
 	r.hmu.Lock()

@@ -10,3 +10,12 @@ func (b *Bridge) DropBrokerConnection() {
 		cm.TerminateConnectionForTest()
 	}
 }
+
+// Waiting reports whether a message waits in the mailbox of the route from
+// agent topic agent.
+func (b *Bridge) Waiting(agent string) bool {
+	r := b.byName[agent]
+	r.mmu.Lock()
+	defer r.mmu.Unlock()
+	return r.pending != nil
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -272,6 +273,61 @@ func TestBridgeFakeGateway(t *testing.T) {
 		}
 	})
 
+	t.Run("broker/message-queued-before-outage-never-published-after-reconnect", func(t *testing.T) {
+		// A is with the gateway, B waits in the mailbox; the connection
+		// drops and comes back (its safe stop published); only then do A's
+		// and B's allows arrive. B arrived on the old connection: both are
+		// dropped, and the device's next command is a later message.
+		r, g, _ := newFakeRig(t, false)
+		release := make(chan struct{})
+		entered := make(chan struct{}, 1)
+		var calls atomic.Int64
+		g.set(allow, func() {
+			if calls.Add(1) == 1 {
+				entered <- struct{}{}
+				<-release
+			}
+		})
+		a, b, c := `{"n":1}`, `{"n":2}`, `{"n":3}`
+		r.send("lamp1", a)
+		<-entered
+		r.send("lamp1", b)
+		waitFor(t, "B in the mailbox", func() bool { return r.bridge.Waiting(r.routes["lamp1"].Agent) })
+		r.bridge.DropBrokerConnection()
+		r.expect("lamp1", lampOff) // the reconnect's owed safe stop
+		wctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		if err := r.bridge.WaitConnected(wctx); err != nil {
+			t.Fatal(err)
+		}
+		close(release)
+		var ids []string
+		for range 2 {
+			rep := r.peer.report(mqttbridge.OutcomeDropped, "")
+			ids = append(ids, rep.RequestID)
+		}
+		if ids[0] == "" || ids[1] == "" || ids[0] == ids[1] {
+			t.Errorf("dropped reports for %q, want A's and B's", ids)
+		}
+		r.send("lamp1", c)
+		for {
+			m := r.peer.next(wait)
+			if m == nil {
+				t.Fatal("the later message never arrived")
+			}
+			if string(m.Payload) == lampOff {
+				continue // a safe stop (the latch's, if it beat the reconnect)
+			}
+			if string(m.Payload) != c {
+				t.Fatalf("device got %q, want %q (A and B arrived before the outage)", m.Payload, c)
+			}
+			break
+		}
+		if s := r.bridge.Stats(); s.Forwarded != 1 || s.Dropped != 2 {
+			t.Errorf("stats %+v", s)
+		}
+	})
+
 	t.Run("coalesce/newest-waiting-message-wins", func(t *testing.T) {
 		r, g, _ := newFakeRig(t, false)
 		release := make(chan struct{})
@@ -296,4 +352,16 @@ func TestBridgeFakeGateway(t *testing.T) {
 		r.stop()
 		r.expect("lamp1", lampOff)
 	})
+}
+
+// waitFor polls cond until it holds (at most wait).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, wait)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
