@@ -523,6 +523,10 @@ func (b *Bridge) poll(ctx context.Context) {
 	case st.State == "tripped":
 		b.noteEpoch(st.Epoch)
 		b.latch("e-stop tripped: " + st.Reason)
+	case st.State != "armed":
+		// Fail closed: only an explicit "armed" unlatches (a 200 with {}
+		// or a state this bridge does not know is not one).
+		b.latch(fmt.Sprintf("e-stop state %q is not armed", st.State))
 	default:
 		if b.noteEpoch(st.Epoch) {
 			// A trip and a reset both happened between two polls: the

@@ -90,18 +90,41 @@ type fakeEstop struct {
 	state string
 	epoch uint64
 	err   error
+	reads int // ReadEstop calls
+	mark  int // reads at the last set
 }
 
 func (f *fakeEstop) set(state string, epoch uint64, err error) {
 	f.mu.Lock()
-	f.state, f.epoch, f.err = state, epoch, err
+	f.state, f.epoch, f.err, f.mark = state, epoch, err, f.reads
 	f.mu.Unlock()
 }
 
 func (f *fakeEstop) ReadEstop(context.Context) (client.EstopState, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.reads++
 	return client.EstopState{State: f.state, Epoch: f.epoch}, f.err
+}
+
+// polled waits until a poll that read the last set state has finished (the
+// bridge polls one at a time, so that is when the second read after the
+// set has begun).
+func (f *fakeEstop) polled(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		f.mu.Lock()
+		done := f.reads >= f.mark+2
+		f.mu.Unlock()
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the bridge stopped polling the e-stop")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // newFakeRig runs a bridge with a fake gateway on the real broker.
@@ -208,6 +231,29 @@ func TestBridgeFakeGateway(t *testing.T) {
 		r, _, es := newFakeRig(t, true)
 		es.set("armed", 3, nil) // epoch jumped from 1: a trip we never saw
 		r.expect("lamp1", lampOff)
+	})
+
+	t.Run("estop/unknown-state-latches", func(t *testing.T) {
+		// A 200 without a state ({}) is not "armed": fail closed.
+		r, _, es := newFakeRig(t, true)
+		es.set("", 1, nil)
+		r.expect("lamp1", lampOff)
+		if latched, why := r.bridge.Latched(); !latched || !strings.Contains(why, "not armed") {
+			t.Fatalf("latched=%v %q", latched, why)
+		}
+	})
+
+	t.Run("estop/unknown-state-does-not-unlatch", func(t *testing.T) {
+		r, _, es := newFakeRig(t, true)
+		es.set("tripped", 2, nil)
+		r.expect("lamp1", lampOff)
+		es.set("", 2, nil)
+		es.polled(t)
+		if latched, _ := r.bridge.Latched(); !latched {
+			t.Fatal("a poll without a state unlatched the bridge")
+		}
+		es.set("armed", 2, nil)
+		r.peer.report(mqttbridge.OutcomeResumed, "")
 	})
 
 	t.Run("unreachable/poll-error-latches-and-recovers", func(t *testing.T) {

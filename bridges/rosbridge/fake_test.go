@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -76,18 +77,41 @@ type fakeEstop struct {
 	state string
 	epoch uint64
 	err   error
+	reads int // ReadEstop calls
+	mark  int // reads at the last set
 }
 
 func (f *fakeEstop) set(state string, epoch uint64, err error) {
 	f.mu.Lock()
-	f.state, f.epoch, f.err = state, epoch, err
+	f.state, f.epoch, f.err, f.mark = state, epoch, err, f.reads
 	f.mu.Unlock()
 }
 
 func (f *fakeEstop) ReadEstop(context.Context) (client.EstopState, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.reads++
 	return client.EstopState{State: f.state, Epoch: f.epoch}, f.err
+}
+
+// polled waits until a poll that read the last set state has finished (the
+// bridge polls one at a time, so that is when the second read after the
+// set has begun).
+func (f *fakeEstop) polled(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		f.mu.Lock()
+		done := f.reads >= f.mark+2
+		f.mu.Unlock()
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the bridge stopped polling the e-stop")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // fakeRig runs a bridge against fakeGateway on the in-process fake master.
@@ -250,6 +274,31 @@ func TestBridgeFakeGateway(t *testing.T) {
 		f.estop.set("armed", 3, nil) // epoch jumped from 1: a trip we never saw
 		if got := f.next(5 * time.Second); got == nil || *got != (msgs.Twist{}) {
 			t.Fatalf("got %+v, want the safe stop", got)
+		}
+	})
+
+	t.Run("estop/unknown-state-latches", func(t *testing.T) {
+		// A 200 without a state ({}) is not "armed": fail closed.
+		f := newFakeRig(t, true)
+		f.estop.set("", 1, nil)
+		if got := f.next(5 * time.Second); got == nil || *got != (msgs.Twist{}) {
+			t.Fatalf("got %+v, want the safe stop", got)
+		}
+		if latched, why := f.bridge.Latched(); !latched || !strings.Contains(why, "not armed") {
+			t.Fatalf("latched=%v %q", latched, why)
+		}
+	})
+
+	t.Run("estop/unknown-state-does-not-unlatch", func(t *testing.T) {
+		f := newFakeRig(t, true)
+		f.estop.set("tripped", 2, nil)
+		if got := f.next(5 * time.Second); got == nil || *got != (msgs.Twist{}) {
+			t.Fatalf("got %+v, want the safe stop", got)
+		}
+		f.estop.set("", 2, nil)
+		f.estop.polled(t)
+		if latched, _ := f.bridge.Latched(); !latched {
+			t.Fatal("a poll without a state unlatched the bridge")
 		}
 	})
 
