@@ -62,6 +62,14 @@ const (
 	DefaultMaxWait = 15 * time.Minute
 )
 
+// Bounds of the downstream tool list: a listing with more tools, or more
+// pages, fails (New fails; a refresh after tools/list_changed keeps the
+// previous list). The whole listing also has one CallTimeout.
+const (
+	MaxTools     = 4096
+	MaxToolPages = 256
+)
+
 // Config configures a Bridge. ServerName, Downstream, Gateway, Verifier and
 // one of TokenID/Token are required.
 type Config struct {
@@ -70,7 +78,8 @@ type Config struct {
 	ServerName string
 	// Downstream is the transport to the MCP server whose tools the bridge
 	// fronts: *mcp.CommandTransport for a subprocess, an in-memory transport
-	// in tests. New connects it; Close disconnects it.
+	// in tests. New connects it; Close disconnects it. The bridge wraps its
+	// connection to check the latch as each tools/call request is written.
 	Downstream mcp.Transport
 	Gateway    Decider
 	Verifier   AttestationVerifier
@@ -109,6 +118,16 @@ type Bridge struct {
 
 	rmu   sync.Mutex      // serialises Refresh
 	tools map[string]bool // exposed tool names; guarded by rmu
+
+	// refreshReq holds a pending tools/list_changed: one slot, so
+	// notifications arriving during a refresh coalesce into one more.
+	refreshReq chan struct{}
+	stop       context.CancelFunc // ends the refresh worker
+	workers    sync.WaitGroup
+	closeOnce  sync.Once
+	closeErr   error
+
+	beforeForward func() // test hook: runs between the latch check and the downstream call
 
 	mu          sync.Mutex // guards the latch state below
 	gen         uint64     // bumped by every latch
@@ -156,31 +175,58 @@ func New(ctx context.Context, cfg Config) (*Bridge, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	b := &Bridge{cfg: cfg, tools: map[string]bool{}}
+	b := &Bridge{cfg: cfg, tools: map[string]bool{}, refreshReq: make(chan struct{}, 1)}
 	b.genCtx, b.genCancel = context.WithCancelCause(context.Background())
 	b.server = mcp.NewServer(cfg.Implementation, &mcp.ServerOptions{Logger: cfg.Log})
 	c := mcp.NewClient(&mcp.Implementation{Name: cfg.Implementation.Name, Version: cfg.Implementation.Version}, &mcp.ClientOptions{
 		Logger: cfg.Log,
 		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) {
-			// Not on the connection's goroutine: Refresh calls back.
-			go func() {
-				rctx, cancel := context.WithTimeout(context.Background(), b.cfg.CallTimeout)
-				defer cancel()
-				if err := b.Refresh(rctx); err != nil {
-					b.cfg.Log.Error("downstream tool list refresh failed", "err", err)
-				}
-			}()
+			// Only note it: the refresh worker, started once New is done
+			// with b.down, lists the tools (not on the connection's
+			// goroutine: Refresh calls back).
+			select {
+			case b.refreshReq <- struct{}{}:
+			default: // a refresh is already pending
+			}
 		},
 	})
-	var err error
-	if b.down, err = c.Connect(ctx, cfg.Downstream, nil); err != nil {
+	down, err := c.Connect(ctx, &guardTransport{Transport: cfg.Downstream, b: b}, nil)
+	if err != nil {
 		return nil, fmt.Errorf("mcpbridge: connect downstream: %w", err)
 	}
-	if err := b.Refresh(ctx); err != nil {
+	b.down = down
+	rctx, cancel := context.WithTimeout(ctx, cfg.CallTimeout)
+	err = b.Refresh(rctx)
+	cancel()
+	if err != nil {
 		_ = b.down.Close()
 		return nil, err
 	}
+	wctx, stop := context.WithCancel(context.Background())
+	b.stop = stop
+	b.workers.Add(1)
+	go b.refreshLoop(wctx)
 	return b, nil
+}
+
+// refreshLoop refreshes the tool list after each (coalesced)
+// tools/list_changed until Close. A notification that arrived during New
+// is acted on at once.
+func (b *Bridge) refreshLoop(ctx context.Context) {
+	defer b.workers.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-b.refreshReq:
+		}
+		rctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
+		err := b.Refresh(rctx)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			b.cfg.Log.Error("downstream tool list refresh failed; previous list kept", "err", err)
+		}
+	}
 }
 
 // Server returns the bridge's MCP server, to serve it on other transports
@@ -188,9 +234,17 @@ func New(ctx context.Context, cfg Config) (*Bridge, error) {
 // serving stops: prefer Run.
 func (b *Bridge) Server() *mcp.Server { return b.server }
 
-// Close disconnects the downstream server (for a command transport: closes
-// its stdin and waits for it to exit).
-func (b *Bridge) Close() error { return b.down.Close() }
+// Close stops the tool-list refresh worker and disconnects the downstream
+// server (for a command transport: closes its stdin and waits for it to
+// exit). Later calls return the first call's result.
+func (b *Bridge) Close() error {
+	b.closeOnce.Do(func() {
+		b.stop()
+		b.workers.Wait()
+		b.closeErr = b.down.Close()
+	})
+	return b.closeErr
+}
 
 // Stats returns the counters.
 func (b *Bridge) Stats() Stats {
@@ -218,17 +272,30 @@ func (b *Bridge) Tools() []string {
 // Refresh lists the downstream tools again and mirrors them: new tools are
 // added, changed ones replaced, vanished ones removed. A tool whose name is
 // not ValidToolName, or whose input schema is not a JSON object schema, is
-// not exposed (and logged). New calls it; so does a tools/list_changed
-// notification from the downstream server.
+// not exposed (and logged). A listing of more than MaxTools tools or
+// MaxToolPages pages is an error and changes nothing. New calls it; so does
+// a tools/list_changed notification from the downstream server.
 func (b *Bridge) Refresh(ctx context.Context) error {
 	b.rmu.Lock()
 	defer b.rmu.Unlock()
 	var list []*mcp.Tool
-	for t, err := range b.down.Tools(ctx, nil) {
+	params := &mcp.ListToolsParams{}
+	for page := 0; ; page++ {
+		if page == MaxToolPages {
+			return fmt.Errorf("mcpbridge: list downstream tools: more than %d pages", MaxToolPages)
+		}
+		res, err := b.down.ListTools(ctx, params)
 		if err != nil {
 			return fmt.Errorf("mcpbridge: list downstream tools: %w", err)
 		}
-		list = append(list, t)
+		list = append(list, res.Tools...)
+		if len(list) > MaxTools {
+			return fmt.Errorf("mcpbridge: list downstream tools: more than %d tools", MaxTools)
+		}
+		if res.NextCursor == "" {
+			break
+		}
+		params = &mcp.ListToolsParams{Cursor: res.NextCursor}
 	}
 	seen := make(map[string]bool, len(list))
 	for _, t := range list {
@@ -573,14 +640,23 @@ func (b *Bridge) forward(ctx context.Context, p *pending, d *api.Decision) (*mcp
 		b.cfg.Log.Info("bridge resumed", "reason", "gateway allowed a call sent after the latch")
 	}
 
-	b.forwarded.Add(1)
-	b.cfg.Log.Debug("call forwarded", "tool", p.tool, "requestId", p.req.RequestID, "ledgerSeq", claims.LedgerSeq)
+	b.cfg.Log.Debug("forwarding call", "tool", p.tool, "requestId", p.req.RequestID, "ledgerSeq", claims.LedgerSeq)
+	if b.beforeForward != nil {
+		b.beforeForward()
+	}
 	dctx, dcancel := context.WithCancelCause(ctx)
 	defer dcancel(nil)
+	// A latch from here on: the guard on the downstream connection refuses
+	// to write the request (under b.mu, so the write and the latch are
+	// ordered); once written, the AfterFunc cancels the call.
+	g := &callGuard{gen: p.gen, cancel: dcancel}
 	stop := context.AfterFunc(fctx, func() { dcancel(context.Cause(fctx)) })
 	defer stop()
-	res, err := b.down.CallTool(dctx, &mcp.CallToolParams{Name: p.tool, Arguments: json.RawMessage(p.req.Params)})
+	res, err := b.down.CallTool(context.WithValue(dctx, callGuardKey{}, g), &mcp.CallToolParams{Name: p.tool, Arguments: json.RawMessage(p.req.Params)})
 	if err != nil {
+		if g.refused.Load() {
+			return b.refuse(p, codes.EstopEngaged, "the bridge latched before the call was sent; nothing reached the downstream server: "+context.Cause(dctx).Error()), nil
+		}
 		if fctx.Err() != nil {
 			return b.refuse(p, codes.EstopEngaged, "the bridge latched while the tool ran; the downstream server was asked to cancel the call and may have carried out part of it: "+context.Cause(fctx).Error()), nil
 		}
@@ -609,4 +685,67 @@ func deref(p *string) string {
 		return ""
 	}
 	return *p
+}
+
+// callGuardKey carries a *callGuard in the context of a downstream
+// tools/call.
+type callGuardKey struct{}
+
+// callGuard is what the downstream connection needs to order the writing
+// of one tools/call request against the latch.
+type callGuard struct {
+	gen     uint64                  // latch generation the call's intercept was sent in
+	cancel  context.CancelCauseFunc // cancels the call's context
+	refused atomic.Bool             // the request was not written
+}
+
+// guardTransport wraps Config.Downstream: see guardConn.
+type guardTransport struct {
+	mcp.Transport
+	b *Bridge
+}
+
+func (t *guardTransport) Connect(ctx context.Context) (mcp.Connection, error) {
+	c, err := t.Transport.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &guardConn{Connection: c, b: t.b}, nil
+}
+
+// guardConn writes a tools/call request to the downstream server only
+// while holding b.mu and only if no latch happened since the call's
+// intercept was sent; otherwise it cancels the call's context and writes
+// nothing. So a latch either precedes the write (and the call is refused
+// unsent) or follows it (and cancels the call in flight): no request
+// reaches the downstream server after a latch. Other messages pass.
+type guardConn struct {
+	mcp.Connection
+	b *Bridge
+}
+
+func (c *guardConn) Write(ctx context.Context, msg jsonrpc.Message) error {
+	req, ok := msg.(*jsonrpc.Request)
+	if !ok || req.Method != "tools/call" {
+		return c.Connection.Write(ctx, msg)
+	}
+	g, _ := ctx.Value(callGuardKey{}).(*callGuard)
+	if g == nil {
+		return errors.New("mcpbridge: tools/call without the bridge's latch guard not sent")
+	}
+	c.b.mu.Lock()
+	defer c.b.mu.Unlock()
+	if c.b.gen != g.gen {
+		g.refused.Store(true)
+		// Cancelled first: the SDK then counts the failed write as the
+		// call's cancellation, not as a broken connection.
+		err := errLatched{c.b.latchReason}
+		g.cancel(err)
+		return err
+	}
+	err := c.Connection.Write(ctx, msg)
+	if err == nil {
+		c.b.forwarded.Add(1)
+	}
+	return err
 }

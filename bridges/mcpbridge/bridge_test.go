@@ -414,6 +414,31 @@ func TestInFlightCallsRefusedAtLatch(t *testing.T) {
 			t.Errorf("downstream was called: %+v", calls)
 		}
 	})
+	// The latch lands after forward's check but before the request is
+	// written: the guard on the downstream connection must refuse to write
+	// it (a cancel from an AfterFunc goroutine could come too late).
+	t.Run("latch-between-check-and-write", func(t *testing.T) {
+		r := newRig(t, rigOpts{})
+		mcpbridge.SetBeforeForward(r.bridge, func() { mcpbridge.Latch(r.bridge, "test latch before the write") })
+		o := outcome(t, r.call("readFile", map[string]any{"path": "/etc/robot.yaml"}))
+		if o.Code != "ESTOP_ENGAGED" || !strings.Contains(o.Reason, "nothing reached the downstream server") {
+			t.Errorf("outcome %+v, want ESTOP_ENGAGED, not sent", o)
+		}
+		if calls := r.rec.Calls(); len(calls) != 0 {
+			t.Errorf("downstream was called after the latch: %+v", calls)
+		}
+		if st := r.bridge.Stats(); st.Forwarded != 0 {
+			t.Errorf("stats %+v, want nothing forwarded", st)
+		}
+		// The refused write did not break the downstream connection.
+		mcpbridge.SetBeforeForward(r.bridge, nil)
+		if res := r.call("readFile", map[string]any{"path": "/b"}); res.IsError {
+			t.Fatalf("call after the refused write: %s", contentText(res))
+		}
+		if calls := r.rec.Calls(); len(calls) != 1 || string(calls[0].Arguments) != `{"path":"/b"}` {
+			t.Errorf("downstream calls %+v, want only /b", calls)
+		}
+	})
 	t.Run("tool-running-when-latch-sets", func(t *testing.T) {
 		r := newRig(t, rigOpts{poll: true, every: 10 * time.Millisecond})
 		ch := r.async("slow", nil)
