@@ -110,6 +110,37 @@ type Bridge struct {
 	queued []Report
 
 	forwarded, denied, escalated, dropped, safeStops, coalesced atomic.Int64
+
+	// tasks tracks every goroutine the bridge starts (route workers, held
+	// escalations, connection setup, report flushes, the connection-loss
+	// latch): Run waits for all of them before it returns.
+	tmu     sync.Mutex
+	tclosed bool
+	tasks   sync.WaitGroup
+}
+
+// spawn runs f in a goroutine Run waits for. Once Run is finishing it
+// starts nothing and reports false.
+func (b *Bridge) spawn(f func()) bool {
+	b.tmu.Lock()
+	defer b.tmu.Unlock()
+	if b.tclosed {
+		return false
+	}
+	b.tasks.Add(1) // never from zero while waitTasks waits: closed first
+	go func() {
+		defer b.tasks.Done()
+		f()
+	}()
+	return true
+}
+
+// waitTasks stops spawn and waits for every goroutine it started.
+func (b *Bridge) waitTasks() {
+	b.tmu.Lock()
+	b.tclosed = true
+	b.tmu.Unlock()
+	b.tasks.Wait()
 }
 
 // MaxQueuedReports bounds the reports kept while the broker is unreachable.
@@ -286,23 +317,36 @@ func (b *Bridge) WaitConnected(ctx context.Context) error {
 // the agent topics and forwards. It first polls the e-stop once (if
 // configured) so that a tripped or unreachable gateway latches the bridge
 // before any message. On return the bridge latches (publishing the safe
-// stops if the broker is still connected) and disconnects.
+// stops if the broker is still connected), waits for every goroutine it
+// started and disconnects.
 func (b *Bridge) Run(ctx context.Context) error {
 	if b.ctx != nil {
 		return errors.New("mqttbridge: Run called twice")
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	b.ctx = ctx
+	var cm *autopaho.ConnectionManager
+	// One deferred function, in this order: stop every goroutine (they all
+	// end on ctx or within CallTimeout), then disconnect. Cancelling first
+	// is what lets the workers end whatever made Run return.
+	defer func() {
+		cancel()
+		b.waitTasks()
+		if cm != nil {
+			dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), b.cfg.CallTimeout)
+			_ = cm.Disconnect(dctx)
+			dcancel()
+		}
+		b.cmu.Lock()
+		b.up = false
+		b.cmu.Unlock()
+	}()
 	u, _ := url.Parse(b.cfg.Broker)
 	if b.cfg.Estop != nil {
 		b.poll(ctx)
 	}
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	for _, r := range b.routes {
-		wg.Add(1)
-		go func() { defer wg.Done(); b.work(ctx, r) }()
+		b.spawn(func() { b.work(ctx, r) })
 	}
 	pcfg := autopaho.ClientConfig{
 		ServerUrls:                    []*url.URL{u},
@@ -336,33 +380,25 @@ func (b *Bridge) Run(ctx context.Context) error {
 	// the final safe stops still go out when Run's ctx is cancelled.
 	cm, err := autopaho.NewConnection(context.WithoutCancel(ctx), pcfg)
 	if err != nil {
+		b.latch("broker connection manager failed")
 		return fmt.Errorf("mqttbridge: %w", err)
 	}
 	b.cmu.Lock()
 	b.cm = cm
 	b.cmu.Unlock()
-	defer func() {
-		dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), b.cfg.CallTimeout)
-		_ = cm.Disconnect(dctx)
-		dcancel()
-	}()
 	var tick <-chan time.Time
 	if b.cfg.Estop != nil {
 		t := time.NewTicker(b.cfg.PollInterval)
 		defer t.Stop()
 		tick = t.C
 	}
-	defer func() {
-		b.cmu.Lock()
-		b.up = false
-		b.cmu.Unlock()
-	}()
 	for {
 		select {
 		case <-ctx.Done():
 			b.latch("bridge stopped")
 			return nil
 		case <-cm.Done():
+			cancel() // nothing handled after this latch is actuated
 			b.latch("broker connection manager stopped")
 			return errors.New("mqttbridge: broker connection manager stopped")
 		case <-tick:
@@ -379,7 +415,7 @@ func (b *Bridge) connectionUp(cm *autopaho.ConnectionManager) {
 	b.connID++
 	id := b.connID
 	b.cmu.Unlock()
-	go b.setup(cm, id)
+	b.spawn(func() { b.setup(cm, id) })
 }
 
 // setup subscribes connection id to the agent topics, publishes the safe
@@ -441,7 +477,7 @@ func (b *Bridge) setup(cm *autopaho.ConnectionManager, id uint64) {
 	queued := b.queued
 	b.queued = nil
 	b.rmu.Unlock()
-	go b.flush(queued)
+	b.spawn(func() { b.flush(queued) })
 }
 
 // flush publishes reports queued while disconnected, in order.
@@ -462,7 +498,7 @@ func (b *Bridge) connectionDown() {
 	b.cmu.Lock()
 	b.up, b.owed = false, true
 	b.cmu.Unlock()
-	go b.latch("broker connection lost")
+	b.spawn(func() { b.latch("broker connection lost") })
 }
 
 func (b *Bridge) connected() bool {
@@ -773,7 +809,7 @@ func (b *Bridge) hold(ctx context.Context, r *route, req api.InterceptRequest, a
 	r.held, r.heldReq = cancel, req.RequestID
 	r.hmu.Unlock()
 	b.report(Report{Outcome: OutcomeEscalate, Topic: r.Agent, Resource: r.resource, RequestID: req.RequestID, ApprovalID: approvalID})
-	go func() {
+	started := b.spawn(func() {
 		defer cancel()
 		d, _, err := b.cfg.Gateway.AwaitApproval(wctx, approvalID)
 		if wctx.Err() != nil {
@@ -805,7 +841,10 @@ func (b *Bridge) hold(ctx context.Context, r *route, req api.InterceptRequest, a
 			return
 		}
 		b.decided(ctx, r, req, d, st)
-	}()
+	})
+	if !started { // Run is finishing: nothing is waited for any more
+		cancel()
+	}
 }
 
 // actuate verifies the attestation of an allow and publishes the payload

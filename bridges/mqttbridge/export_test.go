@@ -1,5 +1,7 @@
 package mqttbridge
 
+import "context"
+
 // DropBrokerConnection cuts the bridge's current broker connection (as a
 // network failure would); autopaho reconnects.
 func (b *Bridge) DropBrokerConnection() {
@@ -18,4 +20,13 @@ func (b *Bridge) Waiting(agent string) bool {
 	r.mmu.Lock()
 	defer r.mmu.Unlock()
 	return r.pending != nil
+}
+
+// StopBrokerManager disconnects the bridge's connection manager behind
+// Run's back, so that its Done channel closes.
+func (b *Bridge) StopBrokerManager(ctx context.Context) {
+	b.cmu.Lock()
+	cm := b.cm
+	b.cmu.Unlock()
+	_ = cm.Disconnect(ctx)
 }

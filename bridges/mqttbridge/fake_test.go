@@ -28,6 +28,9 @@ type fakeGateway struct {
 	mu     sync.Mutex
 	decide func(r api.InterceptRequest) (kind string, mutate func(c *attest.Claims), tamper func(string) string)
 	before func() // called at the start of every Intercept (may block)
+	// awaitEnd, if set, is called when an AwaitApproval's ctx ends, before
+	// it returns.
+	awaitEnd func()
 }
 
 func (g *fakeGateway) set(decide func(api.InterceptRequest) (string, func(*attest.Claims), func(string) string), before func()) {
@@ -39,6 +42,12 @@ func (g *fakeGateway) set(decide func(api.InterceptRequest) (string, func(*attes
 func (g *fakeGateway) AgentID() string { return g.agent }
 func (g *fakeGateway) AwaitApproval(ctx context.Context, id string) (*api.Decision, int, error) {
 	<-ctx.Done()
+	g.mu.Lock()
+	end := g.awaitEnd
+	g.mu.Unlock()
+	if end != nil {
+		end()
+	}
 	return nil, 0, ctx.Err()
 }
 
@@ -55,6 +64,9 @@ func (g *fakeGateway) Intercept(ctx context.Context, r api.InterceptRequest) (*a
 		return nil, 0, errors.New("connection refused")
 	case "allow-no-attestation":
 		return &api.Decision{RequestID: &r.RequestID, Decision: "allow", Tier: 2}, 200, nil
+	case "escalate":
+		id := uuid.Must(uuid.NewV7()).String()
+		return &api.Decision{RequestID: &r.RequestID, Decision: "escalate", ApprovalID: &id, Tier: 3}, 202, nil
 	}
 	ph, _ := attest.ParamsHash(r.Params)
 	now := time.Now().Unix()
@@ -390,6 +402,48 @@ func TestBridgeFakeGateway(t *testing.T) {
 		r.expect("lamp1", `{"n":3}`)
 		if s := r.bridge.Stats(); s.Coalesced != 1 || s.Forwarded != 2 {
 			t.Errorf("stats %+v", s)
+		}
+	})
+
+	t.Run("stop/broker-manager-stopped-run-returns", func(t *testing.T) {
+		// The connection manager ends behind Run's back: Run must latch
+		// and return, not wait forever for its route workers.
+		r, _, _ := newFakeRig(t, false)
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		r.bridge.StopBrokerManager(ctx)
+		select {
+		case err := <-r.done:
+			if err == nil {
+				t.Error("Run returned nil after the connection manager stopped")
+			}
+			r.cancel()
+			r.cancel = nil
+		case <-time.After(wait):
+			t.Fatal("Run did not return after the connection manager stopped")
+		}
+		if latched, _ := r.bridge.Latched(); !latched {
+			t.Error("not latched")
+		}
+	})
+
+	t.Run("stop/run-waits-for-held-escalations", func(t *testing.T) {
+		// A held escalation's wait ends with Run's context; Run returns
+		// only after it has. The fake's wait lingers a little after its
+		// context ends, so a Run that did not wait returns first.
+		r, g, _ := newFakeRig(t, false)
+		var ended atomic.Bool
+		g.mu.Lock()
+		g.awaitEnd = func() { time.Sleep(100 * time.Millisecond); ended.Store(true) }
+		g.mu.Unlock()
+		g.set(func(api.InterceptRequest) (string, func(*attest.Claims), func(string) string) {
+			return "escalate", nil, nil
+		}, nil)
+		r.send("lamp1", lampOn)
+		r.peer.report(mqttbridge.OutcomeEscalate, "")
+		r.stop()
+		if !ended.Load() {
+			t.Fatal("Run returned while a held escalation's wait was still running")
 		}
 	})
 
