@@ -60,6 +60,10 @@ const (
 	// DefaultMaxWait bounds how long an escalated call waits for its
 	// approval (the gateway's tier-5 timeout is 15 min by default).
 	DefaultMaxWait = 15 * time.Minute
+	// DefaultMaxInFlight bounds the tools/call requests the bridge handles
+	// at once (each escalated one holds a goroutine and an approval
+	// long-poll for up to MaxWait).
+	DefaultMaxInFlight = 256
 )
 
 // Bounds of the downstream tool list: a listing with more tools, or more
@@ -93,6 +97,10 @@ type Config struct {
 	PollInterval time.Duration // e-stop poll period; default DefaultPollInterval
 	CallTimeout  time.Duration // per intercept, verification and poll; default DefaultCallTimeout
 	MaxWait      time.Duration // longest wait for an approval; default DefaultMaxWait
+	// MaxInFlight bounds the tools/call requests handled at once; one more
+	// is refused at once with RATE_LIMIT_EXCEEDED (nothing is sent to the
+	// gateway or the downstream server). Default DefaultMaxInFlight.
+	MaxInFlight int
 	// Implementation names the bridge to its MCP client; default
 	// {Name: "sint-mcpbridge", Version: "v1"}.
 	Implementation *mcp.Implementation
@@ -122,6 +130,7 @@ type Bridge struct {
 	// refreshReq holds a pending tools/list_changed: one slot, so
 	// notifications arriving during a refresh coalesce into one more.
 	refreshReq chan struct{}
+	inFlight   chan struct{}      // one slot per tools/call being handled (Config.MaxInFlight)
 	stop       context.CancelFunc // ends the refresh worker
 	workers    sync.WaitGroup
 	closeOnce  sync.Once
@@ -166,6 +175,9 @@ func New(ctx context.Context, cfg Config) (*Bridge, error) {
 	if cfg.MaxWait <= 0 {
 		cfg.MaxWait = DefaultMaxWait
 	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
 	if cfg.Implementation == nil {
 		cfg.Implementation = &mcp.Implementation{Name: "sint-mcpbridge", Version: "v1"}
 	}
@@ -175,7 +187,7 @@ func New(ctx context.Context, cfg Config) (*Bridge, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	b := &Bridge{cfg: cfg, tools: map[string]bool{}, refreshReq: make(chan struct{}, 1)}
+	b := &Bridge{cfg: cfg, tools: map[string]bool{}, refreshReq: make(chan struct{}, 1), inFlight: make(chan struct{}, cfg.MaxInFlight)}
 	b.genCtx, b.genCancel = context.WithCancelCause(context.Background())
 	b.server = mcp.NewServer(cfg.Implementation, &mcp.ServerOptions{Logger: cfg.Log})
 	c := mcp.NewClient(&mcp.Implementation{Name: cfg.Implementation.Name, Version: cfg.Implementation.Version}, &mcp.ClientOptions{
@@ -497,6 +509,12 @@ func (b *Bridge) refuse(p *pending, code codes.Code, reason string) *mcp.CallToo
 func (b *Bridge) call(ctx context.Context, tool, resource string, raw json.RawMessage) (*mcp.CallToolResult, error) {
 	b.calls.Add(1)
 	p := &pending{tool: tool, resource: resource}
+	select {
+	case b.inFlight <- struct{}{}:
+		defer func() { <-b.inFlight }()
+	default:
+		return b.refuse(p, codes.RateLimitExceeded, fmt.Sprintf("too many calls in flight at the bridge (max %d)", b.cfg.MaxInFlight)), nil
+	}
 	args, err := CanonicalArgs(raw)
 	if err != nil {
 		return b.refuse(p, codes.MalformedRequest, err.Error()), nil

@@ -598,3 +598,30 @@ func TestEscalation(t *testing.T) {
 		}
 	})
 }
+
+// TestMaxInFlight: a call beyond Config.MaxInFlight is refused with
+// RATE_LIMIT_EXCEEDED without reaching the gateway or the downstream
+// server; the slot frees when the running call ends.
+func TestMaxInFlight(t *testing.T) {
+	r := newRig(t, rigOpts{max: 1})
+	ch := r.async("slow", nil)
+	recv(t, r.rec.Started, "slow tool start")
+	o := outcome(t, r.call("readFile", map[string]any{"path": "/etc/robot.yaml"}))
+	if o.Code != "RATE_LIMIT_EXCEEDED" {
+		t.Errorf("outcome %+v, want RATE_LIMIT_EXCEEDED", o)
+	}
+	r.release()
+	if res := recv(t, ch, "slow result"); res == nil || res.IsError {
+		t.Fatalf("slow call: %+v", res)
+	}
+	if res := r.call("readFile", map[string]any{"path": "/b"}); res.IsError {
+		t.Fatalf("call after the slot freed: %s", contentText(res))
+	}
+	calls := r.rec.Calls()
+	if len(calls) != 2 || calls[0].Tool != "slow" || string(calls[1].Arguments) != `{"path":"/b"}` {
+		t.Errorf("downstream calls %+v, want slow then readFile /b", calls)
+	}
+	if st := r.bridge.Stats(); st.Calls != 3 || st.Refused != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}

@@ -178,6 +178,8 @@ type rig struct {
 
 	callCtx    context.Context // async calls; cancelled first at cleanup
 	callCancel context.CancelFunc
+
+	releaseOnce sync.Once
 }
 
 type rigOpts struct {
@@ -189,6 +191,7 @@ type rigOpts struct {
 	wrap    func(mcpbridge.Decider) mcpbridge.Decider
 	inline  bool   // send the token's JWS instead of its id
 	issuer  string // Config.Issuer
+	max     int    // Config.MaxInFlight
 }
 
 func newRig(t testing.TB, o rigOpts) *rig {
@@ -218,7 +221,7 @@ func newRig(t testing.TB, o rigOpts) *rig {
 		ServerName: o.server, Downstream: dct, Gateway: dec,
 		Verifier: attest.NewJWKSCache(nil, g.url+"/.well-known/jwks.json"),
 		TokenID:  tokenID, Issuer: o.issuer, PollInterval: o.every, CallTimeout: 5 * time.Second, MaxWait: o.maxWait,
-		Now: o.now, Log: quiet,
+		Now: o.now, Log: quiet, MaxInFlight: o.max,
 	}
 	if o.inline {
 		cfg.TokenID, cfg.Token = "", jws
@@ -247,12 +250,14 @@ func newRig(t testing.TB, o rigOpts) *rig {
 	t.Cleanup(func() { _ = r.agent.Close() })
 	// Runs first: a slow tool still running lets go, so that a failing
 	// test ends instead of hanging in the cleanups.
-	var once sync.Once
-	t.Cleanup(func() { once.Do(func() { close(r.rec.Release) }) })
+	t.Cleanup(r.release)
 	r.callCtx, r.callCancel = context.WithCancel(ctx)
 	t.Cleanup(r.callCancel) // likewise for calls still waiting
 	return r
 }
+
+// release lets the slow tool return normally (once; later calls do nothing).
+func (r *rig) release() { r.releaseOnce.Do(func() { close(r.rec.Release) }) }
 
 func (r *rig) stop() {
 	if r.cancel != nil {

@@ -92,6 +92,7 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 	poll := fs.Duration("poll-interval", mcpbridge.DefaultPollInterval, "e-stop poll interval")
 	timeout := fs.Duration("timeout", mcpbridge.DefaultCallTimeout, "timeout of one intercept, verification or poll")
 	maxWait := fs.Duration("max-wait", mcpbridge.DefaultMaxWait, "longest wait for an operator's approval of an escalated call")
+	maxInFlight := fs.Int("max-in-flight", mcpbridge.DefaultMaxInFlight, "most tools/call requests handled at once; more are refused with RATE_LIMIT_EXCEEDED")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -141,7 +142,7 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 		Gateway:    &client.Agent{BaseURL: base, HTTP: httpc, Key: key.Private},
 		Verifier:   attest.NewJWKSCache(&http.Client{Timeout: *timeout}, base+"/.well-known/jwks.json"),
 		TokenID:    *tokenID, Token: token, Issuer: *issuer,
-		PollInterval: *poll, CallTimeout: *timeout, MaxWait: *maxWait, Log: log,
+		PollInterval: *poll, CallTimeout: *timeout, MaxWait: *maxWait, MaxInFlight: *maxInFlight, Log: log,
 	}
 	if *apiKey != "" {
 		cfg.Estop = mcpbridge.OperatorEstop{Op: &client.Operator{BaseURL: base, APIKey: *apiKey, HTTP: &http.Client{Timeout: *timeout}}}

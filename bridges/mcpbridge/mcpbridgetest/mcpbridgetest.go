@@ -38,11 +38,14 @@ type Recorder struct {
 	calls []Call
 	sink  io.Writer // optional: every call as one JSON line
 
-	// Started receives one value when the slow tool starts (buffered).
+	// Started receives one value when the slow tool starts (buffer 16;
+	// when full, the signal is dropped rather than blocking the tool).
 	Started chan struct{}
 	// Release, when closed, lets the slow tool return normally.
 	Release chan struct{}
-	// SlowDone receives the slow tool's call when it returns (buffered).
+	// SlowDone receives the slow tool's call when it returns (buffer 16;
+	// when full, it is dropped rather than blocking the tool; Calls still
+	// has the call, without Cancelled).
 	SlowDone chan Call
 }
 
@@ -117,13 +120,19 @@ func NewServer(r *Recorder) *mcp.Server {
 	s.AddTool(&mcp.Tool{Name: "slow", Description: "Run until cancelled or released.", InputSchema: AnySchema},
 		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			c := Call{Tool: req.Params.Name, Arguments: rec(req)}
-			r.Started <- struct{}{}
+			select {
+			case r.Started <- struct{}{}:
+			default:
+			}
 			select {
 			case <-ctx.Done():
 				c.Cancelled = true
 			case <-r.Release:
 			}
-			r.SlowDone <- c
+			select {
+			case r.SlowDone <- c:
+			default:
+			}
 			return text("slow done"), nil
 		})
 	s.AddTool(&mcp.Tool{Name: "bad/name", Description: "Must not be exposed.", InputSchema: AnySchema},
