@@ -21,8 +21,9 @@
 //   - Latch: the bridge's stop state, as in rosbridge. It is set by a deny
 //     with ESTOP_ENGAGED, by the e-stop poll reporting tripped, and by the
 //     gateway being unreachable; setting it refuses every call whose
-//     intercept was sent before (held escalations included) and cancels the
-//     downstream calls in flight. It clears when the poll reports the breaker
+//     intercept was sent before (held escalations included; the check is
+//     repeated under the latch mutex as the downstream request is written)
+//     and cancels the downstream calls in flight. It clears when the poll reports the breaker
 //     armed, or when an intercept sent after the latch is allowed (the
 //     gateway releases no allow while tripped).
 //   - Held escalation: an escalated call waits on the agent wait endpoint
