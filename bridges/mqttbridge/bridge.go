@@ -155,9 +155,13 @@ type route struct {
 	held    context.CancelFunc // the held escalation's wait, if any
 	heldReq string
 
-	mmu     sync.Mutex // guards pending
+	mmu     sync.Mutex // guards pending, replaced and retained
 	pending *message
-	wake    chan struct{} // capacity 1: pending was set
+	// Counted here, reported by the worker: the receive path never starts
+	// a goroutine or publishes, however fast messages arrive.
+	replaced int           // messages coalesced since the worker last took
+	retained int           // retained messages refused since then
+	wake     chan struct{} // capacity 1: the mailbox changed
 }
 
 // message is an agent message waiting in a route's mailbox: its payload and
@@ -174,21 +178,38 @@ type message struct {
 func (r *route) offer(m *message) (replaced bool) {
 	r.mmu.Lock()
 	replaced = r.pending != nil
+	if replaced {
+		r.replaced++
+	}
 	r.pending = m
 	r.mmu.Unlock()
+	r.notify()
+	return replaced
+}
+
+// refuseRetained counts a retained message for the worker to report.
+func (r *route) refuseRetained() {
+	r.mmu.Lock()
+	r.retained++
+	r.mmu.Unlock()
+	r.notify()
+}
+
+func (r *route) notify() {
 	select {
 	case r.wake <- struct{}{}:
 	default:
 	}
-	return replaced
 }
 
-func (r *route) take() *message {
+// take empties the mailbox: the newest message (nil if none) and the
+// messages coalesced and retained messages refused since the last take.
+func (r *route) take() (m *message, replaced, retained int) {
 	r.mmu.Lock()
 	defer r.mmu.Unlock()
-	p := r.pending
-	r.pending = nil
-	return p
+	m, replaced, retained = r.pending, r.replaced, r.retained
+	r.pending, r.replaced, r.retained = nil, 0, 0
+	return m, replaced, retained
 }
 
 // New checks cfg and returns the bridge. Nothing is connected before Run.
@@ -515,7 +536,8 @@ func (b *Bridge) received(p *paho.Publish) {
 		return
 	}
 	if p.Retain {
-		go b.drop(r, "", codes.MalformedRequest, "retained message: not a current command")
+		b.dropped.Add(1)
+		r.refuseRetained()
 		return
 	}
 	payload := p.Payload
@@ -527,7 +549,6 @@ func (b *Bridge) received(p *paho.Publish) {
 	b.cmu.Unlock()
 	if r.offer(&message{payload: payload, conn: conn}) {
 		b.coalesced.Add(1)
-		go b.report(Report{Outcome: OutcomeCoalesced, Topic: r.Agent, Resource: r.resource, Reason: "a newer message arrived before it was sent to the gateway"})
 	}
 }
 
@@ -539,7 +560,16 @@ func (b *Bridge) work(ctx context.Context, r *route) {
 			return
 		case <-r.wake:
 		}
-		if m := r.take(); m != nil {
+		m, replaced, retained := r.take()
+		if retained > 0 {
+			b.report(Report{Outcome: OutcomeDropped, Topic: r.Agent, Resource: r.resource, Code: string(codes.MalformedRequest),
+				Reason: fmt.Sprintf("%d retained message(s): not a current command", retained)})
+		}
+		if replaced > 0 {
+			b.report(Report{Outcome: OutcomeCoalesced, Topic: r.Agent, Resource: r.resource,
+				Reason: fmt.Sprintf("%d message(s) replaced by a newer one before being sent to the gateway", replaced)})
+		}
+		if m != nil {
 			b.handle(r, m)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -338,6 +339,7 @@ func TestBridgeFakeGateway(t *testing.T) {
 		// dropped, and the device's next command is a later message.
 		r, g, _ := newFakeRig(t, false)
 		release := make(chan struct{})
+		t.Cleanup(openOnce(release)) // a failure before the release must not hang Run's end
 		entered := make(chan struct{}, 1)
 		var calls atomic.Int64
 		g.set(allow, func() {
@@ -358,7 +360,7 @@ func TestBridgeFakeGateway(t *testing.T) {
 		if err := r.bridge.WaitConnected(wctx); err != nil {
 			t.Fatal(err)
 		}
-		close(release)
+		openOnce(release)()
 		var ids []string
 		for range 2 {
 			rep := r.peer.report(mqttbridge.OutcomeDropped, "")
@@ -395,12 +397,47 @@ func TestBridgeFakeGateway(t *testing.T) {
 		<-entered // the first is with the gateway
 		r.send("lamp1", `{"n":2}`)
 		r.send("lamp1", `{"n":3}`) // replaces 2 in the mailbox
-		r.peer.report(mqttbridge.OutcomeCoalesced, "")
+		waitFor(t, "3 received", func() bool { return r.bridge.Stats().Coalesced == 1 })
 		g.set(allow, nil)
 		close(release)
 		r.expect("lamp1", `{"n":1}`)
 		r.expect("lamp1", `{"n":3}`)
+		r.peer.report(mqttbridge.OutcomeCoalesced, "") // by the worker, when it took 3
 		if s := r.bridge.Stats(); s.Coalesced != 1 || s.Forwarded != 2 {
+			t.Errorf("stats %+v", s)
+		}
+	})
+
+	t.Run("coalesce/flood-counted-and-reported-once-by-the-worker", func(t *testing.T) {
+		// 40 messages arrive while the first is with the gateway: the
+		// receive path only counts them, and the worker reports the 39
+		// coalesced ones in one report when it takes the newest.
+		r, g, _ := newFakeRig(t, false)
+		release := make(chan struct{})
+		t.Cleanup(openOnce(release)) // a failure before the release must not hang Run's end
+		entered := make(chan struct{}, 64)
+		var calls atomic.Int64
+		g.set(allow, func() {
+			if calls.Add(1) == 1 {
+				entered <- struct{}{}
+				<-release
+			}
+		})
+		r.send("lamp1", `{"n":0}`)
+		<-entered
+		const n = 40
+		for i := 1; i <= n; i++ {
+			r.send("lamp1", fmt.Sprintf(`{"n":%d}`, i))
+		}
+		waitFor(t, "every message received", func() bool { return r.bridge.Stats().Coalesced == n-1 })
+		openOnce(release)()
+		r.expect("lamp1", `{"n":0}`)
+		r.expect("lamp1", fmt.Sprintf(`{"n":%d}`, n))
+		rep := r.peer.report(mqttbridge.OutcomeCoalesced, "")
+		if want := fmt.Sprintf("%d message(s) replaced", n-1); !strings.HasPrefix(rep.Reason, want) {
+			t.Fatalf("coalesced report %+v, want one report starting %q", rep, want)
+		}
+		if s := r.bridge.Stats(); s.Coalesced != n-1 || s.Forwarded != 2 {
 			t.Errorf("stats %+v", s)
 		}
 	})
@@ -463,5 +500,16 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("%s: not within %v", what, wait)
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// openOnce returns a function that closes ch unless it is closed already.
+func openOnce(ch chan struct{}) func() {
+	return func() {
+		select {
+		case <-ch:
+		default:
+			close(ch)
+		}
 	}
 }
