@@ -325,7 +325,9 @@ func newRig(t testing.TB, o rigOpts) *rig {
 	cfg := mqttbridge.Config{
 		Broker: "mqtt://" + addr, BrokerName: cmpOr(o.brokerName, broker), ClientID: "bridge-" + p,
 		Routes: rs, ReportTopic: p + "/sint/decisions", PollInterval: o.every,
-		CallTimeout: time.Second, ReconnectDelay: 50 * time.Millisecond, Log: quiet, Issuer: o.issuer,
+		// 5 s, not 1 s: a gateway stall under -race on a loaded CI machine
+		// must not latch "unreachable" and add a safe stop.
+		CallTimeout: 5 * time.Second, ReconnectDelay: 50 * time.Millisecond, Log: quiet, Issuer: o.issuer,
 	}
 	if o.fake != nil {
 		cfg.Gateway, cfg.Verifier, cfg.Estop, cfg.TokenID = o.fake, o.verifier, o.estop, "tok"
@@ -335,7 +337,7 @@ func newRig(t testing.TB, o rigOpts) *rig {
 		cfg.Gateway, cfg.TokenID = agent, tokenID
 		cfg.Verifier = attest.NewJWKSCache(nil, r.gw.url+"/.well-known/jwks.json")
 		if o.poll {
-			cfg.Estop = mqttbridge.OperatorEstop{Op: &client.Operator{BaseURL: r.gw.url, APIKey: r.gw.readKey(), HTTP: &http.Client{Timeout: time.Second}}}
+			cfg.Estop = mqttbridge.OperatorEstop{Op: &client.Operator{BaseURL: r.gw.url, APIKey: r.gw.readKey(), HTTP: &http.Client{Timeout: 5 * time.Second}}}
 		}
 	}
 	r.peer = newPeer(t, addr, p)
