@@ -152,7 +152,7 @@ func TestBridgeRealGateway(t *testing.T) {
 	})
 
 	t.Run("escalate/approved-published-once", func(t *testing.T) {
-		r := newRig(t, rigOpts{routes: []string{"valve1"}})
+		r := newRig(t, rigOpts{routes: []string{"valve1", "lamp1"}})
 		r.send("valve1", valveOp)
 		rep := r.peer.report(mqttbridge.OutcomeEscalate, "")
 		if rep.ApprovalID == "" || rep.RequestID == "" {
@@ -162,14 +162,16 @@ func TestBridgeRealGateway(t *testing.T) {
 			t.Fatalf("approve: %d", st)
 		}
 		r.expect("valve1", valveOp)
-		r.peer.quiet(300 * time.Millisecond)
-		if s := r.bridge.Stats(); s.Forwarded != 1 || s.Escalated != 1 {
+		// The next device message is a later allowed one: no second copy.
+		r.send("lamp1", lampOn)
+		r.expect("lamp1", lampOn)
+		if s := r.bridge.Stats(); s.Forwarded != 2 || s.Escalated != 1 {
 			t.Errorf("stats %+v", s)
 		}
 	})
 
 	t.Run("escalate/denied-approval-not-published", func(t *testing.T) {
-		r := newRig(t, rigOpts{routes: []string{"valve1"}})
+		r := newRig(t, rigOpts{routes: []string{"valve1", "lamp1"}})
 		r.send("valve1", valveOp)
 		rep := r.peer.report(mqttbridge.OutcomeEscalate, "")
 		if st := r.gw.admin("POST", "/v1/approvals/"+rep.ApprovalID+"/deny", map[string]string{"reason": "no"}, nil); st != 200 {
@@ -179,11 +181,12 @@ func TestBridgeRealGateway(t *testing.T) {
 		if d.RequestID != rep.RequestID {
 			t.Errorf("deny for %s, want %s", d.RequestID, rep.RequestID)
 		}
-		r.peer.quiet(200 * time.Millisecond)
+		r.send("lamp1", lampOn)
+		r.expect("lamp1", lampOn) // the next device message: the denied one never came
 	})
 
 	t.Run("escalate/newer-message-supersedes-held", func(t *testing.T) {
-		r := newRig(t, rigOpts{routes: []string{"valve1"}})
+		r := newRig(t, rigOpts{routes: []string{"valve1", "lamp1"}})
 		first, second := `{"position": 40}`, `{"position": 10}`
 		r.send("valve1", first)
 		a := r.peer.report(mqttbridge.OutcomeEscalate, "")
@@ -198,11 +201,12 @@ func TestBridgeRealGateway(t *testing.T) {
 			t.Fatalf("approve: %d", st)
 		}
 		r.expect("valve1", second) // the first device message: the superseded one never came
-		r.peer.quiet(300 * time.Millisecond)
+		r.send("lamp1", lampOn)
+		r.expect("lamp1", lampOn) // and it did not come after either
 	})
 
 	t.Run("escalate/held-cancelled-by-trip", func(t *testing.T) {
-		r := newRig(t, rigOpts{poll: true, every: 20 * time.Millisecond, routes: []string{"valve1"},
+		r := newRig(t, rigOpts{poll: true, every: 20 * time.Millisecond, routes: []string{"valve1", "lamp1"},
 			safeStops: map[string]string{"valve1": stop}})
 		r.send("valve1", valveOp)
 		rep := r.peer.report(mqttbridge.OutcomeEscalate, "")
@@ -224,7 +228,9 @@ func TestBridgeRealGateway(t *testing.T) {
 		// Approving the cancelled approval now changes nothing: the gateway
 		// cancelled it at the trip, and the bridge no longer waits for it.
 		r.gw.admin("POST", "/v1/approvals/"+rep.ApprovalID+"/approve", map[string]string{"reason": "late"}, nil)
-		r.peer.quiet(300 * time.Millisecond)
+		// The next device message is a new allowed one, not the held one.
+		r.send("lamp1", lampOn)
+		r.expect("lamp1", lampOn)
 	})
 
 	t.Run("deny/injection-in-payload", func(t *testing.T) {
