@@ -797,11 +797,20 @@ func (b *Bridge) handle(r *route, m *message) {
 		b.drop(r, req.RequestID, codes.InternalError, "gateway unreachable")
 		return
 	}
+	if d == nil { // a broken Decider: as good as an unreachable gateway
+		b.latch(fmt.Sprintf("gateway returned no decision (status %d)", status))
+		b.drop(r, req.RequestID, codes.InternalError, "gateway returned no decision")
+		return
+	}
 	b.decided(ctx, r, req, d, st)
 }
 
 // decided acts on a decision for req (directly or after an approval wait).
 func (b *Bridge) decided(ctx context.Context, r *route, req api.InterceptRequest, d *api.Decision, st stamp) {
+	if d == nil { // callers check; never actuate on nothing
+		b.drop(r, req.RequestID, codes.InternalError, "no decision")
+		return
+	}
 	switch d.Decision {
 	case "allow":
 		b.actuate(ctx, r, req, d, st)
@@ -864,6 +873,10 @@ func (b *Bridge) hold(ctx context.Context, r *route, req api.InterceptRequest, a
 		}
 		if err != nil {
 			b.drop(r, req.RequestID, codes.InternalError, "approval wait failed: "+err.Error())
+			return
+		}
+		if d == nil {
+			b.drop(r, req.RequestID, codes.InternalError, "approval wait returned no decision")
 			return
 		}
 		if d.Decision == "escalate" {

@@ -65,6 +65,8 @@ func (g *fakeGateway) Intercept(ctx context.Context, r api.InterceptRequest) (*a
 		return nil, 0, errors.New("connection refused")
 	case "allow-no-attestation":
 		return &api.Decision{RequestID: &r.RequestID, Decision: "allow", Tier: 2}, 200, nil
+	case "nil":
+		return nil, 200, nil // a broken Decider
 	case "escalate":
 		id := uuid.Must(uuid.NewV7()).String()
 		return &api.Decision{RequestID: &r.RequestID, Decision: "escalate", ApprovalID: &id, Tier: 3}, 202, nil
@@ -440,6 +442,23 @@ func TestBridgeFakeGateway(t *testing.T) {
 		if s := r.bridge.Stats(); s.Coalesced != n-1 || s.Forwarded != 2 {
 			t.Errorf("stats %+v", s)
 		}
+	})
+
+	t.Run("unreachable/nil-decision-latches-and-drops", func(t *testing.T) {
+		// A Decider answering (nil, nil) is broken: fail closed, no panic.
+		r, g, _ := newFakeRig(t, false)
+		g.set(func(api.InterceptRequest) (string, func(*attest.Claims), func(string) string) {
+			return "nil", nil, nil
+		}, nil)
+		r.send("lamp1", lampOn)
+		r.expect("lamp1", lampOff) // the latch's safe stop, never the command
+		rep := r.peer.report(mqttbridge.OutcomeDropped, "INTERNAL_ERROR")
+		if !strings.Contains(rep.Reason, "no decision") {
+			t.Errorf("report %+v", rep)
+		}
+		g.set(allow, nil)
+		r.send("lamp1", `{"state":"on","level":0.5}`)
+		r.expect("lamp1", `{"state":"on","level":0.5}`)
 	})
 
 	t.Run("stop/broker-manager-stopped-run-returns", func(t *testing.T) {
