@@ -659,6 +659,9 @@ func (b *Bridge) latch(reason string) {
 	b.gen++
 	if b.latched {
 		b.mu.Unlock()
+		// Already stopped, but the generation moved: a hold registered
+		// since the first latch could never be actuated now.
+		b.cancelHolds(reason)
 		return
 	}
 	b.latched, b.latchReason = true, reason
@@ -670,17 +673,22 @@ func (b *Bridge) latch(reason string) {
 	}
 	b.safeStops.Add(1)
 	b.mu.Unlock()
-	for _, r := range b.routes {
-		if old := r.supersede(0); old != "" {
-			b.drop(r, old, codes.ApprovalCancelled, "held escalation cancelled: bridge latched ("+reason+")")
-		}
-	}
+	b.cancelHolds(reason)
 	if sent {
 		b.cfg.Log.Warn("bridge latched: safe stop published", "reason", reason)
 	} else {
 		b.cfg.Log.Warn("bridge latched: safe stop owed to the next broker connection", "reason", reason)
 	}
 	b.report(Report{Outcome: OutcomeSafeStop, Reason: reason})
+}
+
+// cancelHolds ends every route's held escalation after a latch.
+func (b *Bridge) cancelHolds(reason string) {
+	for _, r := range b.routes {
+		if old := r.supersede(0); old != "" {
+			b.drop(r, old, codes.ApprovalCancelled, "held escalation cancelled: bridge latched ("+reason+")")
+		}
+	}
 }
 
 // unlatch clears the latch.
@@ -838,15 +846,38 @@ func (b *Bridge) decided(ctx context.Context, r *route, req api.InterceptRequest
 // a newer message on the route, a latch or Run's end cancel the wait.
 func (b *Bridge) hold(ctx context.Context, r *route, req api.InterceptRequest, approvalID string, st stamp) {
 	wctx, cancel := context.WithTimeout(ctx, b.cfg.MaxHold)
+	// Registered under b.mu: a latch either comes after (and cancels the
+	// hold) or came before (and the generation tells).
+	b.mu.Lock()
+	b.cmu.Lock()
+	lostConn := b.connID != st.conn
+	b.cmu.Unlock()
+	latched := b.gen != st.gen
 	r.hmu.Lock()
-	if r.seq != st.seq { // superseded already
-		r.hmu.Unlock()
+	superseded := r.seq != st.seq
+	if !superseded && !latched && !lostConn {
+		r.held, r.heldReq = cancel, req.RequestID
+	}
+	r.hmu.Unlock()
+	b.mu.Unlock()
+	switch {
+	case superseded:
 		cancel()
 		b.report(Report{Outcome: OutcomeSuperseded, Topic: r.Agent, Resource: r.resource, RequestID: req.RequestID, ApprovalID: approvalID, Reason: "a newer message arrived"})
 		return
+	case latched || lostConn:
+		// Its approval could never be actuated (actuate checks the same
+		// stamp): end it now rather than hold it for nothing.
+		cancel()
+		why := "bridge latched"
+		if lostConn {
+			why = "broker disconnected"
+		}
+		b.dropped.Add(1)
+		b.report(Report{Outcome: OutcomeDropped, Topic: r.Agent, Resource: r.resource, RequestID: req.RequestID, ApprovalID: approvalID,
+			Code: string(codes.ApprovalCancelled), Reason: "held escalation cancelled: " + why + " while it was sent to the gateway"})
+		return
 	}
-	r.held, r.heldReq = cancel, req.RequestID
-	r.hmu.Unlock()
 	b.report(Report{Outcome: OutcomeEscalate, Topic: r.Agent, Resource: r.resource, RequestID: req.RequestID, ApprovalID: approvalID})
 	started := b.spawn(func() {
 		defer cancel()

@@ -461,6 +461,42 @@ func TestBridgeFakeGateway(t *testing.T) {
 		r.expect("lamp1", `{"state":"on","level":0.5}`)
 	})
 
+	t.Run("escalate/latch-while-intercept-in-flight-ends-the-hold", func(t *testing.T) {
+		// The e-stop trips and resets while an escalating intercept is with
+		// the gateway: the latch found no hold to cancel, so the hold must
+		// see the new generation itself and end (its approval could never
+		// be actuated).
+		r, g, es := newFakeRig(t, true)
+		release := make(chan struct{})
+		t.Cleanup(openOnce(release))
+		entered := make(chan struct{}, 1)
+		var calls atomic.Int64
+		g.set(func(api.InterceptRequest) (string, func(*attest.Claims), func(string) string) {
+			return "escalate", nil, nil
+		}, func() {
+			if calls.Add(1) == 1 {
+				entered <- struct{}{}
+				<-release
+			}
+		})
+		r.send("lamp1", lampOn)
+		<-entered
+		es.set("tripped", 2, nil)
+		r.expect("lamp1", lampOff)
+		es.set("armed", 2, nil)
+		r.peer.report(mqttbridge.OutcomeResumed, "")
+		openOnce(release)()
+		rep := r.peer.reportWhere(func(x mqttbridge.Report) bool {
+			return x.Outcome == mqttbridge.OutcomeEscalate || x.Outcome == mqttbridge.OutcomeDropped
+		})
+		if rep.Outcome != mqttbridge.OutcomeDropped || rep.Code != "APPROVAL_CANCELLED" || rep.ApprovalID == "" {
+			t.Fatalf("report %+v, want the hold ended (dropped APPROVAL_CANCELLED)", rep)
+		}
+		g.set(allow, nil)
+		r.send("lamp1", `{"state":"on","level":0.6}`)
+		r.expect("lamp1", `{"state":"on","level":0.6}`)
+	})
+
 	t.Run("stop/broker-manager-stopped-run-returns", func(t *testing.T) {
 		// The connection manager ends behind Run's back: Run must latch
 		// and return, not wait forever for its route workers.
