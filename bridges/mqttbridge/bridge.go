@@ -146,6 +146,13 @@ func (b *Bridge) waitTasks() {
 // MaxQueuedReports bounds the reports kept while the broker is unreachable.
 const MaxQueuedReports = 1024
 
+// MaxPacketSize is the Maximum Packet Size the bridge advertises in CONNECT:
+// room for a MaxPayloadBytes payload and its topic and properties. The broker
+// does not send the bridge a larger packet (MQTT 5 §3.1.2.11.4): an oversized
+// command is discarded by the broker instead of being read into memory and
+// refused here.
+const MaxPacketSize = 64 << 10
+
 type route struct {
 	Route
 	resource string
@@ -383,6 +390,11 @@ func (b *Bridge) Run(ctx context.Context) error {
 		// device publishes) is delivered after it.
 		ConnectPacketBuilder: func(c *paho.Connect, _ *url.URL) (*paho.Connect, error) {
 			c.CleanStart = true
+			if c.Properties == nil {
+				c.Properties = &paho.ConnectProperties{}
+			}
+			maxPacket := uint32(MaxPacketSize)
+			c.Properties.MaximumPacketSize = &maxPacket
 			return c, nil
 		},
 		OnConnectionUp:   func(cm *autopaho.ConnectionManager, _ *paho.Connack) { b.connectionUp(cm) },

@@ -497,6 +497,20 @@ func TestBridgeFakeGateway(t *testing.T) {
 		r.expect("lamp1", `{"state":"on","level":0.6}`)
 	})
 
+	t.Run("broker/oversized-packet-never-delivered", func(t *testing.T) {
+		// The bridge advertises MaxPacketSize: the broker discards a larger
+		// message instead of sending it. The next message is the small one,
+		// and nothing was read, coalesced or refused before it.
+		r, _, _ := newFakeRig(t, false)
+		big := `{"pad":"` + strings.Repeat("x", 64<<10) + `"}` // over mqttbridge.MaxPacketSize
+		r.send("lamp1", big)
+		r.send("lamp1", lampOn)
+		r.expect("lamp1", lampOn)
+		if s := r.bridge.Stats(); s.Dropped != 0 || s.Coalesced != 0 || s.Forwarded != 1 {
+			t.Errorf("stats %+v: the oversized message reached the bridge", s)
+		}
+	})
+
 	t.Run("stop/broker-manager-stopped-run-returns", func(t *testing.T) {
 		// The connection manager ends behind Run's back: Run must latch
 		// and return, not wait forever for its route workers.
