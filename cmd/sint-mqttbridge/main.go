@@ -16,7 +16,8 @@
 // --api-key (or SINT_API_KEY) is an operator key with scope read; with it the
 // bridge polls GET /v1/estop every --poll-interval and stops the devices
 // within one interval of a trip or of losing the gateway. Without it, it
-// learns of an e-stop from an ESTOP_ENGAGED deny (i.e. at the next message).
+// learns of an e-stop from an ESTOP_ENGAGED deny (i.e. at the next message),
+// and warns about that at start.
 // --broker-password-file (or SINT_MQTT_PASSWORD) gives the broker password.
 // Logs are JSON lines on stderr. Exit status: 0 on SIGINT/SIGTERM, 1 on
 // error, 2 on bad flags.
@@ -178,6 +179,9 @@ func runReady(ctx context.Context, args []string, ready func()) (int, error) {
 			log.Warn("route has no safe stop: nothing is published on it when the bridge stops", "device", r.Device)
 		}
 		log.Info("route", "agent", r.Agent, "device", r.Device, "resource", r.Resource(*brokerName))
+	}
+	if cfg.Estop == nil {
+		log.Warn("no --api-key: the e-stop is not polled; a trip or a dead gateway is noticed only at the next message's deny or failed intercept, and no safe stop is published before that")
 	}
 	log.Info("sint-mqttbridge running", "gateway", base, "broker", *broker, "brokerName", *brokerName,
 		"agent", key.AgentID(), "estopPoll", cfg.Estop != nil)

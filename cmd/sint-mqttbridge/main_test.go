@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/sintgate/sintgate/internal/keyfile"
@@ -54,5 +57,59 @@ func TestRunFlags(t *testing.T) {
 				t.Fatalf("run(%q) = %d, %v; want %d", tc.args, code, err, tc.code)
 			}
 		})
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestRunWarnsWithoutEstopPoll(t *testing.T) {
+	var out lockedBuffer
+	stderr = &out
+	t.Cleanup(func() { stderr = io.Discard })
+	dir := t.TempDir()
+	k, err := keyfile.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPath := filepath.Join(dir, "agent.key")
+	if err := keyfile.Save(keyPath, k); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SINT_API_KEY", "")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // start, warn, stop at once
+	// Port 1 refuses at once: no broker is needed.
+	args := []string{"--route", "agent/v1=line1/v1", "--safe-stop", `line1/v1={"state":"closed"}`, "--broker-name", "factory",
+		"--broker", "mqtt://127.0.0.1:1", "--agent-key", keyPath, "--token-id", "x", "--timeout", "200ms"}
+	if code, err := run(ctx, args); code != 0 {
+		t.Fatalf("run = %d, %v", code, err)
+	}
+	if !strings.Contains(out.String(), "no --api-key") {
+		t.Fatalf("no warning about the missing e-stop poll in:\n%s", out.String())
+	}
+	out.mu.Lock()
+	out.b.Reset()
+	out.mu.Unlock()
+	if code, err := run(ctx, append(args, "--api-key", "sk_test")); code != 0 {
+		t.Fatalf("run with --api-key = %d, %v", code, err)
+	}
+	if strings.Contains(out.String(), "no --api-key") {
+		t.Fatal("warned about the e-stop poll although --api-key was given")
 	}
 }
