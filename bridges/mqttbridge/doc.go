@@ -16,8 +16,9 @@
 //   - Route: one agent topic → one device topic, with an optional safe-stop
 //     payload (MQTT has no universal stop message, so none by default).
 //   - Latch: the bridge's own stop state. It is set by a deny with
-//     ESTOP_ENGAGED, by the e-stop poll reporting tripped (or an epoch that
-//     grew between polls), by the gateway being unreachable, and by the loss
+//     ESTOP_ENGAGED, by the e-stop poll reporting anything but armed (or an
+//     epoch that grew between polls), by the gateway being unreachable or
+//     answering no decision, and by the loss
 //     of the broker connection; setting it publishes every route's safe stop
 //     and drops every allow whose intercept was sent before. It clears when
 //     the poll reports the breaker armed, or when an intercept sent after
@@ -26,9 +27,11 @@
 //     approved, denied or expired; a newer message on the same route
 //     supersedes it.
 //   - Mailbox: each route handles one message at a time; while one is with
-//     the gateway only the newest waiting message is kept (the replaced one
-//     is reported "coalesced" and never actuated).
-//   - Broker connection: nothing is actuated while disconnected; every
+//     the gateway only the newest waiting message is kept (the replaced ones
+//     are never actuated; the worker reports them "coalesced", one report
+//     per batch).
+//   - Broker connection: nothing is actuated while disconnected, and a
+//     message is actuated only on the connection it arrived on; every
 //     connection starts a clean session (nothing queued from before an outage
 //     is delivered after it); after a loss the safe stops are published on
 //     the new connection before any message is forwarded.
