@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,41 +16,21 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/sintgate/sintgate/api"
+	"github.com/sintgate/sintgate/bridges"
 	"github.com/sintgate/sintgate/client"
 	"github.com/sintgate/sintgate/codes"
 	"github.com/sintgate/sintgate/gateway/attest"
 )
 
-// Decider asks the gateway for decisions as the bridge's agent identity.
-// *client.Agent implements it.
-type Decider interface {
-	AgentID() string
-	Intercept(ctx context.Context, r api.InterceptRequest) (*api.Decision, int, error)
-	AwaitApproval(ctx context.Context, approvalID string) (*api.Decision, int, error)
-}
-
-// AttestationVerifier verifies decision attestations. *attest.JWKSCache
-// implements it.
-type AttestationVerifier interface {
-	Verify(ctx context.Context, token string, now time.Time, want attest.Expect) (*attest.Claims, error)
-}
-
-// EstopReader reads the gateway's e-stop state (GET /v1/estop).
-// OperatorEstop implements it.
-type EstopReader interface {
-	ReadEstop(ctx context.Context) (client.EstopState, error)
-}
-
-// OperatorEstop reads GET /v1/estop with an operator API key (scope read
-// is enough).
-type OperatorEstop struct{ Op *client.Operator }
-
-// ReadEstop implements EstopReader.
-func (o OperatorEstop) ReadEstop(ctx context.Context) (client.EstopState, error) {
-	var st client.EstopState
-	err := o.Op.Do(ctx, http.MethodGet, "/v1/estop", nil, &st)
-	return st, err
-}
+// The gateway-facing interfaces and the e-stop reader are shared by every
+// bridge (package bridges): *client.Agent is a Decider, *attest.JWKSCache an
+// AttestationVerifier, OperatorEstop an EstopReader.
+type (
+	Decider             = bridges.Decider
+	AttestationVerifier = bridges.AttestationVerifier
+	EstopReader         = bridges.EstopReader
+	OperatorEstop       = bridges.OperatorEstop
+)
 
 // Defaults of Config.
 const (

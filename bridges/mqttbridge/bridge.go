@@ -18,20 +18,21 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sintgate/sintgate/api"
+	"github.com/sintgate/sintgate/bridges"
 	"github.com/sintgate/sintgate/bridges/rosbridge"
 	"github.com/sintgate/sintgate/client"
 	"github.com/sintgate/sintgate/codes"
 	"github.com/sintgate/sintgate/gateway/attest"
 )
 
-// The gateway-facing interfaces are the ROS bridge's: *client.Agent is a
-// Decider, *attest.JWKSCache an AttestationVerifier, OperatorEstop an
-// EstopReader.
+// The gateway-facing interfaces and the e-stop reader are shared by every
+// bridge (package bridges): *client.Agent is a Decider, *attest.JWKSCache an
+// AttestationVerifier, OperatorEstop an EstopReader.
 type (
-	Decider             = rosbridge.Decider
-	AttestationVerifier = rosbridge.AttestationVerifier
-	EstopReader         = rosbridge.EstopReader
-	OperatorEstop       = rosbridge.OperatorEstop
+	Decider             = bridges.Decider
+	AttestationVerifier = bridges.AttestationVerifier
+	EstopReader         = bridges.EstopReader
+	OperatorEstop       = bridges.OperatorEstop
 )
 
 // Defaults of Config.
