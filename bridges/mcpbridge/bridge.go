@@ -123,7 +123,7 @@ type Bridge struct {
 	genCancel   context.CancelCauseFunc // cancels everything in flight of generation gen
 	latched     bool
 	latchReason string
-	lastEpoch   uint64
+	watch       bridges.EstopWatch // reads the e-stop polls
 
 	calls, forwarded, denied, escalated, refusedN, latches atomic.Int64
 }
@@ -398,34 +398,13 @@ func (b *Bridge) poll(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
-	switch {
-	case err != nil:
-		b.latch("gateway unreachable: " + err.Error())
-	case st.State == "tripped":
-		b.noteEpoch(st.Epoch)
-		b.latch("e-stop tripped: " + st.Reason)
-	case st.State != "armed":
-		b.latch(fmt.Sprintf("e-stop state %q is not armed", st.State))
-	default:
-		if b.noteEpoch(st.Epoch) {
-			// A trip and a reset both happened between two polls: what
-			// was in flight then is refused all the same.
-			b.latch("e-stop tripped and reset between polls")
-		}
+	a := b.watch.Read(st, err)
+	if a.Latch != "" {
+		b.latch(a.Latch)
+	}
+	if a.Unlatch {
 		b.unlatch("e-stop armed")
 	}
-}
-
-// noteEpoch records the breaker epoch and reports whether it grew since the
-// previous poll. The first poll only records it.
-func (b *Bridge) noteEpoch(e uint64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	grew := b.lastEpoch != 0 && e > b.lastEpoch
-	if e > b.lastEpoch {
-		b.lastEpoch = e
-	}
-	return grew
 }
 
 // latch invalidates every allow whose intercept was sent before, ends the

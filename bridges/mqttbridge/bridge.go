@@ -102,7 +102,7 @@ type Bridge struct {
 	gen         uint64     // bumped by every latch and broker connection loss
 	latched     bool
 	latchReason string
-	lastEpoch   uint64
+	watch       bridges.EstopWatch // reads the e-stop polls
 
 	// rmu guards queued: reports made while disconnected, published after
 	// the next connection's safe stops (at most MaxQueuedReports; older
@@ -596,36 +596,13 @@ func (b *Bridge) poll(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
-	switch {
-	case err != nil:
-		b.latch("gateway unreachable: " + err.Error())
-	case st.State == "tripped":
-		b.noteEpoch(st.Epoch)
-		b.latch("e-stop tripped: " + st.Reason)
-	case st.State != "armed":
-		// Fail closed: only an explicit "armed" unlatches (a 200 with {}
-		// or a state this bridge does not know is not one).
-		b.latch(fmt.Sprintf("e-stop state %q is not armed", st.State))
-	default:
-		if b.noteEpoch(st.Epoch) {
-			// A trip and a reset both happened between two polls: the
-			// devices still get their safe stop.
-			b.latch("e-stop tripped and reset between polls")
-		}
+	a := b.watch.Read(st, err)
+	if a.Latch != "" {
+		b.latch(a.Latch)
+	}
+	if a.Unlatch {
 		b.unlatch("e-stop armed")
 	}
-}
-
-// noteEpoch records the breaker epoch and reports whether it grew (a trip
-// happened since the previous poll). The first poll only records it.
-func (b *Bridge) noteEpoch(e uint64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	grew := b.lastEpoch != 0 && e > b.lastEpoch
-	if e > b.lastEpoch {
-		b.lastEpoch = e
-	}
-	return grew
 }
 
 // publishSafeStops publishes every route's safe stop; b.mu must be held.

@@ -89,7 +89,7 @@ type Bridge struct {
 	gen         uint64     // bumped by every latch
 	latched     bool
 	latchReason string
-	lastEpoch   uint64
+	watch       bridges.EstopWatch // reads the e-stop polls
 
 	forwarded, clamped, denied, escalated, dropped, safeStops, coalesced atomic.Int64
 }
@@ -269,36 +269,13 @@ func (b *Bridge) poll(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
-	switch {
-	case err != nil:
-		b.latch("gateway unreachable: " + err.Error())
-	case st.State == "tripped":
-		b.noteEpoch(st.Epoch)
-		b.latch("e-stop tripped: " + st.Reason)
-	case st.State != "armed":
-		// Fail closed: only an explicit "armed" unlatches (a 200 with {}
-		// or a state this bridge does not know is not one).
-		b.latch(fmt.Sprintf("e-stop state %q is not armed", st.State))
-	default:
-		if b.noteEpoch(st.Epoch) {
-			// A trip and reset both happened between two polls: the
-			// actuators still get their safe stop.
-			b.latch("e-stop tripped and reset between polls")
-		}
+	a := b.watch.Read(st, err)
+	if a.Latch != "" {
+		b.latch(a.Latch)
+	}
+	if a.Unlatch {
 		b.unlatch("e-stop armed")
 	}
-}
-
-// noteEpoch records the breaker epoch and reports whether it grew (a trip
-// happened since the previous poll). The first poll only records it.
-func (b *Bridge) noteEpoch(e uint64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	grew := b.lastEpoch != 0 && e > b.lastEpoch
-	if e > b.lastEpoch {
-		b.lastEpoch = e
-	}
-	return grew
 }
 
 // latch stops the bridge: it invalidates every allow in flight, cancels held

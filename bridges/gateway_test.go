@@ -1,0 +1,48 @@
+package bridges
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/sintgate/sintgate/client"
+)
+
+// TestEstopWatchRead: every poll answer other than an explicit "armed"
+// latches; a grown epoch latches before unlatching; the first poll only
+// records the epoch.
+func TestEstopWatchRead(t *testing.T) {
+	type poll struct {
+		st   client.EstopState
+		err  error
+		want PollAction
+	}
+	for _, tc := range []struct {
+		name  string
+		polls []poll
+	}{
+		{"error-latches", []poll{{err: errors.New("dial"), want: PollAction{Latch: "gateway unreachable: dial"}}}},
+		{"tripped-latches", []poll{{st: client.EstopState{State: "tripped", Reason: "button", Epoch: 2}, want: PollAction{Latch: "e-stop tripped: button"}}}},
+		{"empty-state-latches", []poll{{st: client.EstopState{}, want: PollAction{Latch: `e-stop state "" is not armed`}}}},
+		{"unknown-state-latches", []poll{{st: client.EstopState{State: "resetting", Epoch: 1}, want: PollAction{Latch: `e-stop state "resetting" is not armed`}}}},
+		{"first-armed-only-records", []poll{{st: client.EstopState{State: "armed", Epoch: 5}, want: PollAction{Unlatch: true}}}},
+		{"epoch-grew-between-polls", []poll{
+			{st: client.EstopState{State: "armed", Epoch: 5}, want: PollAction{Unlatch: true}},
+			{st: client.EstopState{State: "armed", Epoch: 6}, want: PollAction{Latch: "e-stop tripped and reset between polls", Unlatch: true}},
+			{st: client.EstopState{State: "armed", Epoch: 6}, want: PollAction{Unlatch: true}},
+		}},
+		{"trip-seen-then-reset-no-second-latch", []poll{
+			{st: client.EstopState{State: "armed", Epoch: 1}, want: PollAction{Unlatch: true}},
+			{st: client.EstopState{State: "tripped", Reason: "r", Epoch: 2}, want: PollAction{Latch: "e-stop tripped: r"}},
+			{st: client.EstopState{State: "armed", Epoch: 2}, want: PollAction{Unlatch: true}},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var w EstopWatch
+			for i, p := range tc.polls {
+				if got := w.Read(p.st, p.err); got != p.want {
+					t.Fatalf("poll %d: %+v, want %+v", i, got, p.want)
+				}
+			}
+		})
+	}
+}
