@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +17,7 @@ import (
 	"github.com/sintgate/sintgate/client"
 	"github.com/sintgate/sintgate/gateway/attest"
 	"github.com/sintgate/sintgate/internal/app"
+	"github.com/sintgate/sintgate/internal/app/apptest"
 	"github.com/sintgate/sintgate/tokens/tokentest"
 )
 
@@ -28,65 +26,26 @@ var quiet = slog.New(slog.DiscardHandler)
 // gw is one gateway served in-process on a loopback port (the pattern of
 // bridges/rosbridge/harness_test.go).
 type gw struct {
+	*apptest.Gateway
 	t        testing.TB
 	g        *app.Gateway
 	url      string
 	adminKey string
-	stopped  atomic.Bool
 }
 
 func newGateway(t testing.TB) *gw {
 	t.Helper()
-	dir := t.TempDir()
-	res, created, err := app.InitDataDir(context.Background(), dir, time.Now())
-	if err != nil || !created {
-		t.Fatalf("init: created=%v err=%v", created, err)
-	}
-	g, err := app.Build(context.Background(), app.Options{DataDir: dir, PolicyPath: "testdata/policy.yaml"})
-	if err != nil {
-		t.Fatalf("build: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = g.Server.Serve(ln) }()
-	h := &gw{t: t, g: g, url: "http://" + ln.Addr().String(), adminKey: res.AdminAPIKey}
-	t.Cleanup(h.stop)
-	return h
+	a := apptest.Start(t, "testdata/policy.yaml")
+	return &gw{Gateway: a, t: t, g: a.G, url: a.URL, adminKey: a.AdminKey}
 }
 
 // stop shuts the gateway down (a killed gateway, as far as clients see).
-func (h *gw) stop() {
-	if h.stopped.Swap(true) {
-		return
-	}
-	_ = h.g.Server.App.ShutdownWithTimeout(5 * time.Second)
-	_ = h.g.Close()
-}
+func (h *gw) stop() { h.Stop() }
 
 // admin calls an operator endpoint with the admin key.
 func (h *gw) admin(method, path string, in, out any) int {
 	h.t.Helper()
-	var body []byte
-	if in != nil {
-		body, _ = json.Marshal(in)
-	}
-	req, _ := http.NewRequest(method, h.url+path, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+h.adminKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if out != nil && len(b) > 0 {
-		if err := json.Unmarshal(b, out); err != nil {
-			h.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
-		}
-	}
-	return resp.StatusCode
+	return h.Admin(method, path, in, out)
 }
 
 // readKey creates an operator key with only the read scope.
