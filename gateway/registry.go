@@ -47,6 +47,15 @@ func LoadRegistry(ctx context.Context, st store.Store) (*Registry, error) {
 			r.rev.Revoke(t.TokenID)
 		}
 	}
+	// Every revoked id, including those never registered (tokens only
+	// presented inline): their chains must stay denied after a restart.
+	revoked, err := st.RevokedTokens(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load revocations: %w", err)
+	}
+	for _, id := range revoked {
+		r.rev.Revoke(id)
+	}
 	return r, nil
 }
 
@@ -119,7 +128,9 @@ func (r *Registry) AddToken(ctx context.Context, t *tokens.Token, now time.Time)
 }
 
 // Revoke revokes id and its descendants, durably first, and returns the ids
-// newly revoked.
+// newly revoked. id need not be registered: the revocation of a token only
+// ever presented inline is recorded all the same, and every chain holding it
+// (checked link by link) is denied from then on.
 func (r *Registry) Revoke(ctx context.Context, id string, now time.Time) ([]string, error) {
 	id = strings.Clone(id) // kept as a map key: never alias a request buffer
 	ids, err := r.st.RevokeToken(ctx, id, now)

@@ -92,10 +92,14 @@ type Tokens interface {
 	// transaction and returns the ids newly revoked, id first, then
 	// descendants breadth-first (siblings in token-id order). Already-revoked
 	// tokens are not repeated: a second call returns an empty slice.
-	// ErrNotFound if id is not registered.
+	// An id that is not registered (a token only ever presented inline, or
+	// not registered yet) is recorded as revoked all the same and returned
+	// alone ([id]); it is then listed by RevokedTokens and RevokedSince, and
+	// a token later stored under it is stored revoked. ErrNotFound only for
+	// an id that could not be stored at all (empty, too long, not UTF-8).
 	RevokeToken(ctx context.Context, id string, at time.Time) ([]string, error)
-	// RevokedTokens returns every revoked token id (used to build the
-	// in-memory revocation set at start).
+	// RevokedTokens returns every revoked token id, registered or not
+	// (used to build the in-memory revocation set at start).
 	RevokedTokens(ctx context.Context) ([]string, error)
 }
 

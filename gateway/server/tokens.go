@@ -128,17 +128,36 @@ func (s *Server) getToken(c *fiber.Ctx) error {
 	return c.JSON(s.view(r))
 }
 
+// revokeToken is DELETE /v1/tokens/{id}. Any token id can be revoked,
+// registered or not (PROTOCOL.md §3.3): a token only ever presented inline
+// is revoked by recording its id, durably and fleet-wide like any other
+// revocation, and every chain containing it is denied TOKEN_REVOKED from
+// then on. The answer is 200 {"revoked":[ids newly revoked],"registered"};
+// revoking an id again answers an empty list.
 func (s *Server) revokeToken(c *fiber.Ctx) error {
 	id := c.Params("id")
+	if !gateway.ValidUUIDv7(id) {
+		return apiErr(400, codes.MalformedRequest, "a token id is a lowercase UUIDv7")
+	}
 	actor := "operator:" + operatorOf(c).OperatorID
-	ids, err := s.Registry.Revoke(c.UserContext(), id, s.now())
+	ctx := c.UserContext()
+	registered := true
+	if _, ok := s.Registry.TokenByID(id); !ok {
+		_, err := s.Store.GetToken(ctx, id) // registered on another replica?
+		registered = err == nil
+	}
+	ids, err := s.Registry.Revoke(ctx, id, s.now())
 	if err != nil {
 		return storeErr(err, "token")
 	}
 	for _, x := range ids {
-		if _, err := s.Ledger.Append(c.UserContext(), ledger.Event{EventType: "token.revoked", AgentID: actor, TokenID: x, Payload: map[string]any{"tokenId": x, "cause": id}}); err != nil {
+		payload := map[string]any{"tokenId": x, "cause": id}
+		if x == id && !registered {
+			payload["registered"] = false
+		}
+		if _, err := s.Ledger.Append(ctx, ledger.Event{EventType: "token.revoked", AgentID: actor, TokenID: x, Payload: payload}); err != nil {
 			return &APIError{Status: 503, Code: codes.LedgerUnavailable, Message: "revoked, but the ledger could not record it", Cause: err}
 		}
 	}
-	return c.JSON(fiber.Map{"revoked": ids})
+	return c.JSON(fiber.Map{"revoked": ids, "registered": registered})
 }

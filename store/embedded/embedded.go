@@ -63,6 +63,7 @@ var (
 	bTokens        = []byte("tokens")
 	bTokenChildren = []byte("token_children")
 	bTokenRevoked  = []byte("token_revoked")
+	bRevokedIDs    = []byte("revoked_ids") // id → revocation time (µs) of ids revoked while not registered
 	bApprovals     = []byte("approvals")
 	bApprovalReq   = []byte("approval_req")
 	bApprovalTime  = []byte("approval_time")
@@ -70,7 +71,7 @@ var (
 	bEstop         = []byte("estop")
 	bAgents        = []byte("agents")
 
-	allBuckets = [][]byte{bMeta, bRoots, bAPIKeys, bTokens, bTokenChildren, bTokenRevoked,
+	allBuckets = [][]byte{bMeta, bRoots, bAPIKeys, bTokens, bTokenChildren, bTokenRevoked, bRevokedIDs,
 		bApprovals, bApprovalReq, bApprovalTime, bApprovalState, bEstop, bAgents}
 
 	keySchema = []byte("schema")

@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"bytes"
+	"encoding/binary"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -80,6 +81,8 @@ func (s *Store) PutToken(ctx context.Context, t store.TokenRecord) error {
 		if t.RevokedAt != nil {
 			us := micros(*t.RevokedAt)
 			rec.RevokedAt = &us
+		} else if us, ok := revokedID(tx, t.TokenID, rec.Parent); ok {
+			rec.RevokedAt = &us // its id (or its parent's) was revoked before it was registered
 		}
 		if rec.Parent != "" {
 			parent, ok, err := loadToken(b, []byte(rec.Parent))
@@ -212,16 +215,53 @@ func cascade(tx *bolt.Tx, id string, us int64) ([]string, error) {
 	return out, nil
 }
 
+// revokedID returns the earliest time at which one of ids was revoked while
+// not registered.
+func revokedID(tx *bolt.Tx, ids ...string) (int64, bool) {
+	var best int64
+	found := false
+	for _, id := range ids {
+		if id == "" {
+			continue
+		}
+		if v := tx.Bucket(bRevokedIDs).Get([]byte(id)); len(v) == 8 {
+			us := int64(binary.BigEndian.Uint64(v))
+			if !found || us < best {
+				best, found = us, true
+			}
+		}
+	}
+	return best, found
+}
+
 // RevokeToken revokes id and every registered descendant in one
 // transaction. It returns the ids it newly revoked: id first (if it was not
 // already revoked), then descendants breadth-first, siblings in token-id
-// order. ErrNotFound if id is not registered.
+// order. An id that is not registered is recorded as revoked (bRevokedIDs
+// and the revocation-time index) and returned alone, once. ErrNotFound only
+// for an id that cannot be stored.
 func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) ([]string, error) {
+	if check.ID("id", id) != nil {
+		return nil, wrap("revoke token", store.ErrNotFound)
+	}
 	us := micros(at)
 	var out []string
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		if tx.Bucket(bTokens).Get([]byte(id)) == nil {
-			return store.ErrNotFound
+			out = []string{} // fn may run again: out is reassigned
+			if tx.Bucket(bRevokedIDs).Get([]byte(id)) != nil {
+				return nil
+			}
+			var v [8]byte
+			binary.BigEndian.PutUint64(v[:], uint64(us))
+			if err := tx.Bucket(bRevokedIDs).Put([]byte(id), v[:]); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bTokenRevoked).Put(revokedKey(us, id), nil); err != nil {
+				return err
+			}
+			out = []string{id}
+			return nil
 		}
 		var err error
 		out, err = cascade(tx, id, us) // fn may run again: out is reassigned

@@ -31,9 +31,12 @@ func scanToken(row pgx.Row) (store.TokenRecord, error) {
 }
 
 // putToken inserts the token; a token whose parent is revoked inherits the
-// parent's revocation time (unless the caller gave one).
+// parent's revocation time (unless the caller gave one), and a token whose
+// id (or parent id) was revoked before it was registered (revoked_ids) is
+// stored revoked at that time.
 const putToken = `INSERT INTO tokens (` + tokenCols + `)
-	VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7, (SELECT revoked_at FROM tokens WHERE token_id = $5)))
+	VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7, (SELECT revoked_at FROM tokens WHERE token_id = $5),
+		(SELECT min(revoked_at) FROM revoked_ids WHERE token_id = $1 OR token_id = $5)))
 	ON CONFLICT (token_id) DO NOTHING`
 
 // PutToken registers t. Registering the same bytes again is a no-op;
@@ -157,8 +160,9 @@ ORDER BY tree.depth, tree.path COLLATE "C"`
 // RevokeToken revokes id and every registered descendant in one
 // SERIALIZABLE transaction (a recursive CTE) and returns the ids it newly
 // revoked: id first (if it was not already revoked), then descendants
-// breadth-first, siblings in token-id order. ErrNotFound if id is not
-// registered.
+// breadth-first, siblings in token-id order. An id that is not registered
+// is recorded in revoked_ids and returned alone (once). ErrNotFound only
+// for an id that cannot be stored.
 func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) ([]string, error) {
 	if !findable(id) {
 		return nil, wrap("revoke token", store.ErrNotFound)
@@ -171,7 +175,13 @@ func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) ([]str
 			return err
 		}
 		if !exists {
-			return store.ErrNotFound
+			rows, err := tx.Query(ctx, `INSERT INTO revoked_ids (token_id, revoked_at) VALUES ($1, $2)
+				ON CONFLICT (token_id) DO NOTHING RETURNING token_id`, id, store.NormTime(at))
+			if err != nil {
+				return err
+			}
+			out, err = pgx.CollectRows(rows, pgx.RowTo[string])
+			return err
 		}
 		rows, err := tx.Query(ctx, revokeCascade, id, store.NormTime(at))
 		if err != nil {
@@ -204,14 +214,18 @@ func (s *Store) ids(ctx context.Context, op, q string, args ...any) ([]string, e
 	return out, nil
 }
 
-// RevokedTokens returns every revoked token id, ordered by id.
+// RevokedTokens returns every revoked token id, registered or not, ordered
+// by id.
 func (s *Store) RevokedTokens(ctx context.Context) ([]string, error) {
-	return s.ids(ctx, "revoked tokens", "SELECT token_id FROM tokens WHERE revoked_at IS NOT NULL ORDER BY token_id")
+	return s.ids(ctx, "revoked tokens", `SELECT token_id FROM tokens WHERE revoked_at IS NOT NULL
+		UNION SELECT token_id FROM revoked_ids ORDER BY token_id`)
 }
 
-// RevokedSince implements store.RevocationFeed: ids revoked at or after
-// since, oldest first, ties by id.
+// RevokedSince implements store.RevocationFeed: ids (registered or not)
+// revoked at or after since, oldest first, ties by id.
 func (s *Store) RevokedSince(ctx context.Context, since time.Time) ([]string, error) {
-	return s.ids(ctx, "revoked since",
-		"SELECT token_id FROM tokens WHERE revoked_at >= $1 ORDER BY revoked_at, token_id", store.NormTime(since))
+	return s.ids(ctx, "revoked since", `SELECT token_id FROM (
+			SELECT token_id, revoked_at FROM tokens WHERE revoked_at >= $1
+			UNION ALL SELECT token_id, revoked_at FROM revoked_ids WHERE revoked_at >= $1
+		) r ORDER BY revoked_at, token_id`, store.NormTime(since))
 }

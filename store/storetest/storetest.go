@@ -322,9 +322,36 @@ func testTokens(t *testing.T, open Opener) {
 			t.Fatalf("m1 RevokedAt = %v, want the first revocation", r.RevokedAt)
 		}
 	})
-	t.Run("revoke-missing", func(t *testing.T) {
-		_, err := open(t).RevokeToken(t.Context(), "nope", base)
-		wantErr(t, "RevokeToken", err, store.ErrNotFound)
+	t.Run("revoke-unregistered-id-is-recorded", func(t *testing.T) {
+		// A token only ever presented inline is revoked by its id
+		// (PROTOCOL.md §3.3): recorded once, listed, and a token later
+		// registered under it (or under it as parent) is stored revoked.
+		s, ctx := open(t), t.Context()
+		got, err := s.RevokeToken(ctx, "inline-1", base)
+		must(t, err)
+		equal(t, "RevokeToken(unregistered)", got, []string{"inline-1"})
+		got, err = s.RevokeToken(ctx, "inline-1", base.Add(time.Second))
+		must(t, err)
+		equal(t, "second RevokeToken(unregistered)", got, []string{})
+		rev, err := s.RevokedTokens(ctx)
+		must(t, err)
+		equal(t, "RevokedTokens", rev, []string{"inline-1"})
+		if feed, ok := s.(store.RevocationFeed); ok {
+			got, err := feed.RevokedSince(ctx, base)
+			must(t, err)
+			equal(t, "RevokedSince", got, []string{"inline-1"})
+		}
+		_, err = s.GetToken(ctx, "inline-1")
+		wantErr(t, "GetToken(revoked, unregistered)", err, store.ErrNotFound)
+		must(t, s.PutToken(ctx, tok("inline-1", "", "x")))
+		must(t, s.PutToken(ctx, tok("child-1", "inline-1", "x")))
+		for _, id := range []string{"inline-1", "child-1"} {
+			r, err := s.GetToken(ctx, id)
+			must(t, err)
+			if r.RevokedAt == nil || !r.RevokedAt.Equal(store.NormTime(base)) {
+				t.Fatalf("%s registered after its id was revoked: RevokedAt = %v, want %v", id, r.RevokedAt, base)
+			}
+		}
 	})
 	t.Run("revoke-cycle-terminates", func(t *testing.T) {
 		s, ctx := open(t), t.Context()
@@ -703,6 +730,8 @@ func RunDurable(t *testing.T, open Reopener) {
 		putTree(t, s)
 		_, err := s.RevokeToken(ctx, "ka", base)
 		must(t, err)
+		_, err = s.RevokeToken(ctx, "inline-only", base) // never registered
+		must(t, err)
 		a, err := s.CreateApproval(ctx, approval("ap1", "agent-1", "req-1", "pending", 1000))
 		must(t, err)
 		a.State = "approved"
@@ -717,7 +746,7 @@ func RunDurable(t *testing.T, open Reopener) {
 		s = reopen(t)
 		rev, err := s.RevokedTokens(ctx)
 		must(t, err)
-		equal(t, "RevokedTokens after reopen", rev, []string{"ka", "m-0", "m1", "z"})
+		equal(t, "RevokedTokens after reopen", rev, []string{"inline-only", "ka", "m-0", "m1", "z"})
 		got, err := s.GetApproval(ctx, "ap1")
 		must(t, err)
 		equal(t, "approval after reopen", got, a)
