@@ -54,6 +54,18 @@ type Facts struct {
 	Standing     StandingApprovals // may be nil
 	HumanPresent bool              // the trusted human-presence signal
 	Anomalous    bool              // the agent's anomaly score is above threshold
+	// Suspended answers whether an agent's circuit is open (may be nil: no
+	// circuit is open). An open circuit suspends the agent's authority
+	// everywhere: a chain holding any token whose subject is a suspended
+	// agent is denied CIRCUIT_OPEN, so that delegation cannot route around
+	// the circuit.
+	Suspended Suspensions
+}
+
+// Suspensions answers whether an agent's authority is suspended (its
+// circuit is open). *Circuits implements it.
+type Suspensions interface {
+	IsOpen(agentID string) bool
 }
 
 // RateCheck is one counter stage 8 consumes; the adapter applies them.
@@ -119,6 +131,15 @@ func Decide(r *Request, f *Facts) Outcome {
 	fail := func(stage int, c codes.Code, reason string) Outcome {
 		o.Verdict, o.Code, o.Reason, o.Stage = Deny, c, reason, stage
 		return o
+	}
+	// An open circuit suspends every token its agent holds, and so every
+	// chain through one (≤ 4 links: one map lookup each).
+	if f.Suspended != nil {
+		for _, t := range chain {
+			if f.Suspended.IsOpen(t.Claims.Subject) {
+				return fail(4, codes.CircuitOpen, "the circuit of agent "+t.Claims.Subject+", holder of token "+t.Claims.TokenID+" in the chain, is open")
+			}
+		}
 	}
 	if leaf.Claims.Subject != r.AgentID {
 		return fail(4, codes.TokenSubjectMismatch, "token subject is not the requesting agent")

@@ -123,6 +123,15 @@ func (p *Pipeline) SetState(s *State) { p.state.Store(s) }
 // State returns the current facts state.
 func (p *Pipeline) State() *State { return p.state.Load() }
 
+// Suspensions returns the agents' circuits as the approvals service re-checks
+// them at grant time (nil if the pipeline has none).
+func (p *Pipeline) Suspensions() Suspensions {
+	if p.Circuits == nil {
+		return nil
+	}
+	return p.Circuits
+}
+
 // Result is a decision ready for the wire.
 type Result struct {
 	Status   int
@@ -197,7 +206,7 @@ func (p *Pipeline) Intercept(ctx context.Context, in Input) (res Result) {
 	f := Facts{
 		NowMs: nowMs, Policy: st.Policy, Verifier: st.Verifier, Roots: st.Roots,
 		Revocations: st.Revocations, Tokens: st.Tokens, Scanner: st.Scanner, Standing: st.Standing,
-		HumanPresent: p.HumanPresent.Load(),
+		HumanPresent: p.HumanPresent.Load(), Suspended: p.Circuits,
 	}
 	if p.Anomaly != nil {
 		f.Anomalous = p.Anomaly.Anomalous(req.AgentID)

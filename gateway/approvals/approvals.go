@@ -534,7 +534,11 @@ func (s *Service) grant(ctx context.Context, a store.Approval, x extra, standing
 		return s.resolve(ctx, a, Denied, codes.InternalError, "the escalated request could not be re-read")
 	}
 	st := s.Facts.State()
-	if code, reason := recheck(req, st, now.UnixMilli()); code != "" {
+	var sus gateway.Suspensions
+	if f, ok := s.Facts.(interface{ Suspensions() gateway.Suspensions }); ok {
+		sus = f.Suspensions()
+	}
+	if code, reason := recheck(req, st, sus, now.UnixMilli()); code != "" {
 		return s.resolve(ctx, a, Denied, code, reason)
 	}
 	paramsHash := req.ParamsHash
@@ -650,8 +654,9 @@ func (s *Service) grant(ctx context.Context, a store.Approval, x extra, standing
 }
 
 // recheck verifies the escalated request's token chain again at nowMs:
-// revocations and expiry since the escalation deny the approval.
-func recheck(req *gateway.Request, st *gateway.State, nowMs int64) (codes.Code, string) {
+// revocations and expiry since the escalation deny the approval, and so does
+// an open circuit of any agent holding a token of the chain (sus may be nil).
+func recheck(req *gateway.Request, st *gateway.State, sus gateway.Suspensions, nowMs int64) (codes.Code, string) {
 	leafRaw := req.Token
 	var inline []string
 	if leafRaw == "" {
@@ -674,6 +679,13 @@ func recheck(req *gateway.Request, st *gateway.State, nowMs int64) (codes.Code, 
 	}
 	if chain[len(chain)-1].Claims.Subject != req.AgentID {
 		return codes.TokenSubjectMismatch, "token subject is not the requesting agent"
+	}
+	if sus != nil {
+		for _, t := range chain {
+			if sus.IsOpen(t.Claims.Subject) {
+				return codes.CircuitOpen, "the circuit of agent " + t.Claims.Subject + " in the token chain is open (at approval time)"
+			}
+		}
 	}
 	return "", ""
 }

@@ -29,6 +29,13 @@ func (s *Server) register(c *fiber.Ctx, raw, actor string, delegatedOnly bool, m
 	if mustIssuer != "" && t.Claims.Issuer != mustIssuer {
 		return apiErr(403, codes.Forbidden, "a delegated token must be signed by the parent's subject, the calling agent")
 	}
+	// An open circuit suspends the agent's authority: no delegation below a
+	// token it holds is accepted, whoever presents it (PROTOCOL.md §4).
+	for _, a := range chain[:len(chain)-1] {
+		if s.Pipeline.Circuits.IsOpen(a.Claims.Subject) {
+			return apiErr(403, codes.CircuitOpen, "the circuit of agent "+a.Claims.Subject+", holder of ancestor token "+a.Claims.TokenID+", is open")
+		}
+	}
 	if err := s.Registry.AddToken(c.UserContext(), t, now); err != nil {
 		return storeErr(err, "token")
 	}
@@ -86,6 +93,9 @@ func (s *Server) delegateToken(c *fiber.Ctx) error {
 	agent, err := s.agentAuth(c, &in, func() signedFields { return in.signedFields })
 	if err != nil {
 		return err
+	}
+	if s.Pipeline.Circuits.IsOpen(agent) {
+		return apiErr(403, codes.CircuitOpen, "the agent's circuit is open")
 	}
 	return s.register(c, in.Token, agent, true, agent)
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/sintgate/sintgate/api"
+	"github.com/sintgate/sintgate/tokens"
 	"github.com/sintgate/sintgate/tokens/tokentest"
 )
 
@@ -114,4 +115,102 @@ func countEvents(t *testing.T, h *harness, typ, tokenID string) int {
 		}
 	}
 	return n
+}
+
+// TestOpenCircuitSuspendsDelegatedAuthority guards issue 17 item 9: while
+// an agent's circuit is open, its authority is suspended everywhere. No
+// delegation endpoint accepts a delegation by it (agent-signed
+// /v1/tokens/delegate and /v1/a2a/delegate, operator registration of a
+// child below a token it holds), and every intercept whose chain holds a
+// token of that agent (registered children, inline children and
+// grandchildren) is denied CIRCUIT_OPEN, as is the grant of a pending
+// approval through it. Closing the circuit restores all of it.
+func TestOpenCircuitSuspendsDelegatedAuthority(t *testing.T) {
+	h := newHarness(t, "testdata/policy.yaml")
+	h.trustRoot("root")
+	x := h.tokenFor("cx-0", nil)
+	regChild := tokentest.Sign("cx-0", tokentest.Child(x, "cx-reg", h.n()))
+	h.register(regChild)
+	inlChild := tokentest.Sign("cx-0", tokentest.Child(x, "cx-inl", h.n()))
+	grand := tokentest.Sign("cx-inl", tokentest.Child(inlChild, "cx-gr", h.n()))
+	uses := []struct {
+		name, agent string
+		mutate      func(m map[string]any)
+	}{
+		{"registered-child", "cx-reg", func(m map[string]any) { m["tokenId"] = regChild.Claims.TokenID }},
+		{"inline-child", "cx-inl", func(m map[string]any) { m["token"], m["chain"] = inlChild.Raw, []string{x.Raw} }},
+		{"inline-grandchild", "cx-gr", func(m map[string]any) {
+			m["token"], m["chain"] = grand.Raw, []string{x.Raw, inlChild.Raw}
+		}},
+		{"the-agent-itself", "cx-0", func(m map[string]any) { m["tokenId"] = x.Claims.TokenID }},
+	}
+	expectUses := func(when string, status int, dec, code string) {
+		t.Helper()
+		for _, u := range uses {
+			st, d := h.intercept(u.agent, h.interceptBody(u.agent, u.mutate))
+			if st != status || d.Decision != dec || str(d.Code) != code {
+				t.Errorf("%s %s: %d %s %s (%s), want %d %s %s", u.name, when, st, d.Decision, str(d.Code), str(d.Reason), status, dec, code)
+			}
+		}
+	}
+	expectUses("before the circuit opens", 200, "allow", "<nil>")
+	pending := h.escalate("cx-reg", regChild, 3)
+
+	freshChild := func() *tokens.Token { return tokentest.Sign("cx-0", tokentest.Child(x, "cx-new", h.n())) }
+	delegations := func() map[string]func() (int, string) {
+		return map[string]func() (int, string){
+			"agent /v1/tokens/delegate": func() (int, string) {
+				var e opErr
+				st := h.agentCall("cx-0", "POST", "/v1/tokens/delegate", map[string]any{"token": freshChild().Raw}, &e)
+				return st, e.Error.Code
+			},
+			"agent /v1/a2a/delegate": func() (int, string) {
+				var e opErr
+				st := h.agentCall("cx-0", "POST", "/v1/a2a/delegate", map[string]any{"token": freshChild().Raw}, &e)
+				return st, e.Error.Code
+			},
+			"operator /v1/tokens": func() (int, string) {
+				var e opErr
+				st := h.admin("POST", "/v1/tokens", map[string]string{"token": freshChild().Raw}, &e)
+				return st, e.Error.Code
+			},
+			"operator /v1/tokens/delegate": func() (int, string) {
+				var e opErr
+				st := h.admin("POST", "/v1/tokens/delegate", map[string]string{"token": freshChild().Raw}, &e)
+				return st, e.Error.Code
+			},
+			"grandchild by an unsuspended agent below the suspended one": func() (int, string) {
+				var e opErr
+				c := tokentest.Sign("cx-reg", tokentest.Child(regChild, "cx-new2", h.n()))
+				st := h.agentCall("cx-reg", "POST", "/v1/tokens/delegate", map[string]any{"token": c.Raw}, &e)
+				return st, e.Error.Code
+			},
+		}
+	}
+
+	if !h.g.Pipeline.Circuits.Open(tokentest.Pub("cx-0"), "test: severe violation", h.clock.Now()) {
+		t.Fatal("the circuit was already open")
+	}
+	expectUses("while the circuit is open", 403, "deny", "CIRCUIT_OPEN")
+	for name, call := range delegations() {
+		if st, c := call(); st != 403 || c != "CIRCUIT_OPEN" {
+			t.Errorf("delegation %s while the circuit is open: %d %s, want 403 CIRCUIT_OPEN", name, st, c)
+		}
+	}
+	if st := h.admin("POST", "/v1/approvals/"+pending.approvalID+"/approve", map[string]any{}, nil); st != 200 && st != 409 {
+		t.Fatalf("approve: %d", st)
+	}
+	if a := h.approval(pending.approvalID); a.State != "denied" || a.Decision == nil || str(a.Decision.Code) != "CIRCUIT_OPEN" {
+		t.Errorf("approval granted through a suspended agent: state %s, decision %+v; want denied CIRCUIT_OPEN", a.State, a.Decision)
+	}
+
+	if st := h.admin("POST", "/v1/discovery/agents/"+tokentest.Pub("cx-0")+"/circuit/close", map[string]any{"reason": "checked"}, nil); st != 200 {
+		t.Fatalf("close the circuit: %d", st)
+	}
+	expectUses("after the circuit closed", 200, "allow", "<nil>")
+	for name, call := range delegations() {
+		if st, c := call(); st != 201 {
+			t.Errorf("delegation %s after the circuit closed: %d %s, want 201", name, st, c)
+		}
+	}
 }
