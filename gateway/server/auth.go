@@ -23,6 +23,7 @@ type Operator struct {
 	KeyID      string
 	OperatorID string
 	Scopes     []string
+	secretHash []byte // of the key that authenticated, re-checked by streams
 }
 
 // Has reports whether the operator holds scope (admin implies all).
@@ -77,7 +78,7 @@ func (s *Server) authenticateKey(c *fiber.Ctx, key string) (*Operator, error) {
 	if subtle.ConstantTimeCompare(sum[:], rec.SecretHash) != 1 {
 		return nil, apiErr(401, codes.Unauthenticated, "unknown API key")
 	}
-	return &Operator{KeyID: rec.ID, OperatorID: rec.OperatorID, Scopes: rec.Scopes}, nil
+	return &Operator{KeyID: rec.ID, OperatorID: rec.OperatorID, Scopes: rec.Scopes, secretHash: rec.SecretHash}, nil
 }
 
 // bearer extracts the API key from the Authorization header, or from the

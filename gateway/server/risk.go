@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"time"
@@ -90,6 +91,12 @@ func (s *Server) riskStream() fiber.Handler {
 			return
 		}
 		defer m.Hub.Unsubscribe(sub)
+		op, _ := conn.Locals(operatorLocal).(*Operator)
+		if op == nil {
+			return
+		}
+		keyCtx, release := s.watchKey(context.Background(), op, "read")
+		defer release()
 		out := make(chan any, 8) // filter acknowledgements
 		done := make(chan struct{})
 		go func() {
@@ -116,6 +123,10 @@ func (s *Server) riskStream() fiber.Handler {
 				}
 			}
 		}()
+		// The reader must be gone before the handler returns (the
+		// connection's buffers are reused): a second for the client's close
+		// frame, then stop reading.
+		defer func() { _ = conn.SetReadDeadline(time.Now().Add(time.Second)); <-done }()
 		write := func(v any) error {
 			b, err := json.Marshal(v)
 			if err != nil {
@@ -150,6 +161,9 @@ func (s *Server) riskStream() fiber.Handler {
 				}
 			case <-done:
 				_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+				return
+			case <-keyCtx.Done(): // the API key was deleted
+				_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "API key deleted"), time.Now().Add(time.Second))
 				return
 			}
 		}

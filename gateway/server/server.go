@@ -52,6 +52,8 @@ type Deps struct {
 type Server struct {
 	Deps
 	App *fiber.App
+
+	keys keyWatch // open streams by API key (keywatch.go)
 }
 
 // New builds the fiber app with every route.

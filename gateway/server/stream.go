@@ -139,7 +139,9 @@ func (s *Server) approvalStream(c *fiber.Ctx) error {
 		_ = tc.SetWriteBuffer(StreamSocketBuffer)
 	}
 	log := s.Log
+	ctx, release := s.watchKey(context.Background(), operatorOf(c), "read")
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer release()
 		defer hub.Unsubscribe(sub)
 		flush := func() error {
 			_ = conn.SetWriteDeadline(time.Now().Add(sub.WriteTimeout))
@@ -170,9 +172,14 @@ func (s *Server) approvalStream(c *fiber.Ctx) error {
 			}
 			return flush()
 		}
-		err := replay(context.Background(), hub, sub, after, send, flush, tick)
+		err := replay(ctx, hub, sub, after, send, flush, tick)
 		if err == nil {
 			err = flush()
+		}
+		if errors.Is(context.Cause(ctx), errKeyGone) {
+			// The client's key is gone: say so, then end the response.
+			_, _ = w.WriteString("event: closed\ndata: {\"code\":\"UNAUTHENTICATED\",\"reason\":\"" + errKeyGone.Error() + "\"}\n\n")
+			_ = flush()
 		}
 		if err != nil {
 			log.Debug("approval stream ended", "err", err)
@@ -232,6 +239,10 @@ func (s *Server) approvalWS() fiber.Handler {
 			return
 		}
 		defer hub.Unsubscribe(sub)
+		ctx, release := s.watchKey(context.Background(), op, "read")
+		defer release()
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
 		var wmu sync.Mutex
 		write := func(v any) error {
 			b, err := json.Marshal(v)
@@ -243,9 +254,13 @@ func (s *Server) approvalWS() fiber.Handler {
 			_ = conn.SetWriteDeadline(time.Now().Add(sub.WriteTimeout))
 			return conn.WriteMessage(websocket.TextMessage, b)
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
+		readDone := make(chan struct{})
+		// The reader must be gone before the handler returns (the
+		// connection's buffers are reused): give the client a second to
+		// answer the close frame, then stop reading.
+		defer func() { _ = conn.SetReadDeadline(time.Now().Add(time.Second)); <-readDone }()
 		go func() {
+			defer close(readDone)
 			defer cancel()
 			conn.SetReadLimit(64 << 10)
 			for {
@@ -267,8 +282,12 @@ func (s *Server) approvalWS() fiber.Handler {
 		if err := replay(ctx, hub, sub, after, send, nil, tick); err != nil {
 			s.Log.Debug("approval websocket ended", "err", err)
 		}
+		closing := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+		if errors.Is(context.Cause(ctx), errKeyGone) {
+			closing = websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "API key deleted")
+		}
 		wmu.Lock()
-		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+		_ = conn.WriteControl(websocket.CloseMessage, closing, time.Now().Add(time.Second))
 		wmu.Unlock()
 	}, websocket.Config{Subprotocols: []string{Subprotocol}})
 }
@@ -285,8 +304,11 @@ func (s *Server) wsVote(ctx context.Context, op *Operator, msg []byte) fiber.Map
 	if m.Type != approvals.VoteApprove && m.Type != approvals.VoteDeny {
 		return fail(codes.MalformedRequest, m.ApprovalID, `type must be "approve" or "deny"`)
 	}
-	if !op.Has("approve") {
-		return fail(codes.Forbidden, m.ApprovalID, "the API key lacks scope approve")
+	// Every vote re-reads the key that opened the stream: a key deleted
+	// since (here or on another replica) or without approve cannot vote.
+	op, cerr := s.voteOperator(ctx, op)
+	if cerr != nil {
+		return fail(cerr.Code, m.ApprovalID, cerr.Message)
 	}
 	v, err := s.voter()
 	if err != nil {
