@@ -21,7 +21,7 @@ func BenchmarkDecide(b *testing.B) {
 	}
 	st := f.p.State()
 	facts := Facts{NowMs: f.now.UnixMilli(), Policy: st.Policy, Verifier: st.Verifier, Roots: st.Roots,
-		Revocations: st.Revocations, Tokens: st.Tokens, Scanner: st.Scanner}
+		Revocations: st.Revocations, Tokens: st.Tokens, Scanner: st.Scanner, Suspended: f.p.Circuits}
 	if o := Decide(req, &facts); o.Verdict != Allow {
 		b.Fatalf("not an allow: %s", o.Code)
 	}
