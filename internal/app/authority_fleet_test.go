@@ -7,16 +7,18 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/gorilla/websocket"
 
 	"github.com/sintgate/sintgate/internal/testenv"
 	"github.com/sintgate/sintgate/tokens/tokentest"
 )
 
-// TestFleetInlineRevocation guards issue 17 item 8 across replicas: a token
-// only ever presented inline, revoked by its id on replica A, is denied
-// TOKEN_REVOKED on replica B (bus, with the PostgreSQL catch-up as the
-// backstop), and on a replica started after the revocation.
-func TestFleetInlineRevocation(t *testing.T) {
+// TestFleetAuthorityTakenAway guards issue 17 items 8 and 10 across
+// replicas: a token only ever presented inline, revoked by its id on
+// replica A, is denied TOKEN_REVOKED on replica B (bus, with the PostgreSQL
+// catch-up as the backstop) and on a replica started after the revocation;
+// an API key deleted on A closes the approvals WebSocket it opened on B.
+func TestFleetAuthorityTakenAway(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts gateway processes")
 	}
@@ -57,6 +59,26 @@ func TestFleetInlineRevocation(t *testing.T) {
 	if d, _, _ := intercept(f.hc, b, "fi-0", body("fi-0", root.Raw)); code(d) != "TOKEN_REVOKED" {
 		t.Fatalf("B, the revoked token itself: %s %s", d.Decision, code(d))
 	}
+	// An API key deleted on A ends its stream on B (B learns it only from
+	// PostgreSQL, at its next key re-check).
+	var k struct{ ID, Key string }
+	if st := f.call(a, "POST", "/v1/apikeys", map[string]any{"operatorId": "dora", "scopes": []string{"approve", "read"}}, &k); st != 201 {
+		t.Fatalf("create key on A: %d", st)
+	}
+	ws, _, err := dialWS(t, b.url, "sint.v1", "bearer."+k.Key)
+	if err != nil {
+		t.Fatalf("dial B: %v", err)
+	}
+	defer ws.Close()
+	if st := f.call(a, "DELETE", "/v1/apikeys/"+k.ID, nil, nil); st != 204 {
+		t.Fatalf("delete key on A: %d", st)
+	}
+	cerr, took := closedWithin(t, ws)
+	if !websocket.IsCloseError(cerr, websocket.ClosePolicyViolation) {
+		t.Fatalf("B's socket ended with %v, want close 1008", cerr)
+	}
+	t.Logf("key deleted on A → its WebSocket on B closed: %v", took)
+
 	// A replica (re)started after the revocation loads it from PostgreSQL.
 	if err := f.gws[1].cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
