@@ -133,6 +133,9 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 	}
 	g.closers = append(g.closers, be.Closers...)
 	st, lg := be.Store, be.Ledger
+	if be.Limiter, err = durableRepetitions(be.Limiter, st); err != nil {
+		return fail(err)
+	}
 	hub, lg := approvalsHub(lg, log)
 	g.Store, g.Ledger = st, lg
 	g.Keys, err = attest.LoadOrCreate(filepath.Join(dataDir, KeysFile), cfg.GatewayID, clock())

@@ -107,7 +107,15 @@ func openReplicated(ctx context.Context, o Options) (_ *Backend, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis autopipeline: %w", err)
 	}
-	be.Replay = redisx.NewReplay(ap, prefix)
+	replay := redisx.NewReplay(ap, rdb, prefix, func(ctx context.Context, remember func(agentID, requestID string) error) (int, error) {
+		return gateway.RecoverReplay(ctx, lg, o.Clock(), gateway.ReplayLookback, remember)
+	}, o.Log)
+	rctx, rcancel := context.WithTimeout(ctx, 2*gateway.ReplayWindow)
+	defer rcancel()
+	if err := replay.Ready(rctx); err != nil {
+		return nil, fmt.Errorf("replay protection: refill the redis replay set from the ledger: %w", err)
+	}
+	be.Replay = replay
 	be.Limiter = redisx.NewLimiter(rdb, prefix)
 	be.WrapRecorder = func(next estop.Recorder) estop.Recorder {
 		return f.fanout.Recorder(ackRecorder{next: next, f: f})
