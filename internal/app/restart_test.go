@@ -287,3 +287,128 @@ func redisServerBin(t *testing.T) string {
 	}
 	return rbin
 }
+
+// latestCheckpointSize returns the tree size of the latest checkpoint entry
+// (0 when there is none), read through the ledger API without signing one.
+func latestCheckpointSize(f *fleetT, g *gatewayProc) uint64 {
+	q := "/v1/ledger?eventType=ledger.checkpoint&limit=1000"
+	var last uint64
+	for {
+		var page struct {
+			Events []ledger.Entry
+			Next   *uint64
+		}
+		if st := f.call(g, "GET", q, nil, &page); st != 200 {
+			f.t.Fatalf("GET %s: %d", q, st)
+		}
+		for _, e := range page.Events {
+			var cp ledger.Checkpoint
+			_ = json.Unmarshal(e.Payload, &cp)
+			last = cp.TreeSize
+		}
+		if page.Next == nil {
+			return last
+		}
+		q = fmt.Sprintf("/v1/ledger?eventType=ledger.checkpoint&limit=1000&after=%d", *page.Next)
+	}
+}
+
+// TestCheckpointsInACrashLoop: a gateway killed before its first minute of
+// uptime still leaves signed checkpoints: one every --checkpoint-entries
+// entries, one at start covering what the killed run left, and one at a
+// clean shutdown covering everything before it.
+func TestCheckpointsInACrashLoop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts gateway processes")
+	}
+	bin := gatewayBinary(t)
+	policy, _ := filepath.Abs("testdata/policy.yaml")
+	dir := t.TempDir()
+	res, _, err := InitDataDir(context.Background(), dir, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fleetT{t: t, adminKey: res.AdminAPIKey, hc: defaultClient()}
+	var g *gatewayProc
+	start := func() {
+		g = startGateway(t, bin, dir, "--policy", policy, "--checkpoint-entries", "25")
+	}
+	t.Cleanup(func() {
+		if g != nil && g.cmd.ProcessState == nil {
+			_ = g.cmd.Process.Kill()
+			_ = g.cmd.Wait()
+		}
+		if t.Failed() && g != nil {
+			t.Logf("gateway logs:\n%s", g.logs.String())
+		}
+	})
+	ledgerSize := func() uint64 {
+		lg, err := filestore.Open(filepath.Join(dir, ledgerDir), filestore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lg.Close()
+		n, err := lg.Size(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	kill := func() {
+		_ = g.cmd.Process.Signal(syscall.SIGKILL)
+		_ = g.cmd.Wait()
+	}
+
+	start()
+	if st := f.call(g, "POST", "/v1/roots", map[string]string{"publicKey": tokentest.Pub("root")}, nil); st != 201 && st != 200 {
+		t.Fatalf("add root: %d", st)
+	}
+	tok := tokentest.Sign("root", tokentest.Root("root", "cp-agent", 41, time.Now().UnixMilli()))
+	if st := f.call(g, "POST", "/v1/tokens", map[string]string{"token": tok.Raw}, nil); st != 201 {
+		t.Fatalf("register token: %d", st)
+	}
+	for range 40 {
+		if d, st, err := intercept(f.hc, g, "cp-agent", moveBody("cp-agent", tok.Claims.TokenID)); err != nil || d.Decision != "allow" {
+			t.Fatalf("intercept: %v %d %s %s", err, st, d.Decision, code(d))
+		}
+	}
+	t.Run("entries", func(t *testing.T) {
+		waitUntil(t, "a checkpoint after 25 entries", func() bool { return latestCheckpointSize(f, g) >= 40 })
+	})
+	kill()
+
+	size := ledgerSize()
+	start()
+	t.Run("start", func(t *testing.T) {
+		waitUntil(t, fmt.Sprintf("a checkpoint at start covering the %d entries left by the killed run", size), func() bool {
+			return latestCheckpointSize(f, g) >= size
+		})
+	})
+	kill()
+
+	start()
+	for range 3 {
+		if d, st, err := intercept(f.hc, g, "cp-agent", moveBody("cp-agent", tok.Claims.TokenID)); err != nil || d.Decision != "allow" {
+			t.Fatalf("intercept: %v %d %s %s", err, st, d.Decision, code(d))
+		}
+	}
+	_ = g.cmd.Process.Signal(syscall.SIGTERM)
+	_ = g.cmd.Wait()
+	t.Run("shutdown", func(t *testing.T) {
+		lg, err := filestore.Open(filepath.Join(dir, ledgerDir), filestore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lg.Close()
+		head, err := lg.Head(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cp ledger.Checkpoint
+		_ = json.Unmarshal(head.Payload, &cp)
+		if head.EventType != ledger.EventTypeCheckpoint || cp.TreeSize != head.SequenceNumber-1 {
+			t.Fatalf("the last entry after a clean shutdown is %s (seq %d, treeSize %d); want a checkpoint covering every entry before it",
+				head.EventType, head.SequenceNumber, cp.TreeSize)
+		}
+	})
+}
