@@ -15,6 +15,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -108,14 +109,66 @@ func (r *Replay) Ready(ctx context.Context) error {
 	return err
 }
 
-// Recover refills the set from the ledger, then writes the marker. It is
-// idempotent, and safe to run on several replicas at once.
+// Recover refills the set from the ledger, then writes the marker (the
+// Redis server's run_id, see CheckMarker). It is idempotent, and safe to
+// run on several replicas at once.
 func (r *Replay) Recover(ctx context.Context) (int, error) {
+	id, err := runID(ctx, r.bulk)
+	if err != nil {
+		return 0, err
+	}
 	n, err := r.fill(ctx)
 	if err != nil {
 		return n, err
 	}
-	return n, r.bulk.Set(ctx, r.marker(), 1, 0).Err()
+	return n, r.bulk.Set(ctx, r.marker(), id, 0).Err()
+}
+
+// runID returns the run_id of the Redis server: a new one at every start.
+func runID(ctx context.Context, c redis.Cmdable) (string, error) {
+	info, err := c.Info(ctx, "server").Result()
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "run_id:"); ok && v != "" {
+			return v, nil
+		}
+	}
+	return "", errors.New("redis: INFO server has no run_id")
+}
+
+// dropStaleMarker deletes the marker if it still holds ARGV[1].
+var dropStaleMarker = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`)
+
+// CheckMarker is a redis.Options.OnConnect hook for the fleet's client: on
+// every new connection it compares the replay marker with the server's
+// run_id. A Redis restarted from a persisted snapshot (RDB, or AOF without
+// appendfsync always) may bring back the marker with an incomplete set; its
+// run_id is new, so the marker is deleted and the set refilled
+// (FirstSeen answers ErrReplayLost meanwhile). Every connection after a
+// restart is new, so no command reaches a restarted server before the
+// check. An error fails the connection (fail closed).
+func CheckMarker(prefix string) func(ctx context.Context, cn *redis.Conn) error {
+	return func(ctx context.Context, cn *redis.Conn) error {
+		id, err := runID(ctx, cn)
+		if err != nil {
+			return err
+		}
+		m, err := cn.Get(ctx, prefix+"replay-marker").Result()
+		switch {
+		case errors.Is(err, redis.Nil) || m == id:
+			return nil
+		case err != nil:
+			return err
+		}
+		return dropStaleMarker.Run(ctx, cn, []string{prefix + "replay-marker"}, m).Err()
+	}
 }
 
 // fill remembers the pairs Refill gives, in pipelines of 1,000.

@@ -112,6 +112,55 @@ func TestReplayLostSetIsRefilled(t *testing.T) {
 	})
 }
 
+// A Redis restored from a snapshot brings back a marker with an old set:
+// the marker names another server run (run_id), so a new connection drops
+// it and the set is refilled before a pair is first-seen again.
+func TestReplayStaleMarkerIsDropped(t *testing.T) {
+	c, p := client(t)
+	ctx := context.Background()
+	if err := c.Set(ctx, p+"replay-marker", "run-id-of-the-server-before-the-restart", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	c2 := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t), OnConnect: redisx.CheckMarker(p)})
+	t.Cleanup(func() { _ = c2.Close() })
+	refill := func(_ context.Context, remember func(agentID, requestID string) error) (int, error) {
+		return 1, remember("a1", "lost-by-the-snapshot")
+	}
+	r := redisx.NewReplay(c2, c2, p, refill, nil)
+	r.SettleDelay = time.Millisecond
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ok, err := r.FirstSeen(ctx, "a1", "lost-by-the-snapshot", time.Now())
+		if err == nil {
+			if ok {
+				t.Fatal("a pair the refill restores was first-seen: the stale marker was trusted")
+			}
+			break
+		}
+		if !errors.Is(err, redisx.ErrReplayLost) {
+			t.Fatalf("FirstSeen: %v; want ErrReplayLost while refilling", err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the set was not refilled within 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	m, err := c.Get(ctx, p+"replay-marker").Result()
+	if err != nil || m == "run-id-of-the-server-before-the-restart" {
+		t.Fatalf("marker after the refill: %q, %v; want this server's run_id", m, err)
+	}
+	t.Run("current-marker-is-kept", func(t *testing.T) {
+		c3 := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t), OnConnect: redisx.CheckMarker(p)})
+		defer c3.Close()
+		if err := c3.Ping(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := c.Get(ctx, p+"replay-marker").Result(); err != nil || got != m {
+			t.Fatalf("marker after a new connection: %q, %v; want %q kept", got, err, m)
+		}
+	})
+}
+
 func TestReplay(t *testing.T) {
 	c, p := client(t)
 	r := readyReplay(t, c, c, p)

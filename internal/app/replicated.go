@@ -69,6 +69,8 @@ func openReplicated(ctx context.Context, o Options) (_ *Backend, err error) {
 			}
 		}
 	}()
+	prefix := redisx.Prefix(cfg.GatewayID)
+	ropts.OnConnect = redisx.CheckMarker(prefix)
 	rdb := redis.NewClient(ropts)
 	be.Closers = append(be.Closers, rdb.Close)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -90,7 +92,6 @@ func openReplicated(ctx context.Context, o Options) (_ *Backend, err error) {
 	if err := importAPIKeys(ctx, o.DataDir, pg); err != nil {
 		return nil, fmt.Errorf("import API keys into PostgreSQL: %w", err)
 	}
-	prefix := redisx.Prefix(cfg.GatewayID)
 	var suffix [4]byte
 	_, _ = rand.Read(suffix[:])
 	f := &fleet{
