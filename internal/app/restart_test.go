@@ -412,3 +412,31 @@ func TestCheckpointsInACrashLoop(t *testing.T) {
 		}
 	})
 }
+
+// TestRepetitionStoreFailureDenies: when the durable repetition count
+// cannot be written, a token with maxRepetitions is denied (fail closed),
+// while a token without it is unaffected by the store.
+func TestRepetitionStoreFailureDenies(t *testing.T) {
+	h := newHarness(t, "testdata/policy.yaml")
+	h.trustRoot("root")
+	two := int64(2)
+	limited := h.rootToken("rep-agent", func(c *tokens.Claims) { c.Constraints.MaxRepetitions = &two })
+	plain := h.rootToken("rep-agent", nil)
+	h.register(limited)
+	h.register(plain)
+	body := func(tok *tokens.Token) map[string]any {
+		return h.interceptBody("rep-agent", func(m map[string]any) { m["tokenId"] = tok.Claims.TokenID })
+	}
+	if st, d := h.intercept("rep-agent", body(limited)); d.Decision != "allow" {
+		t.Fatalf("limited token with the store up: %d %s %s", st, d.Decision, str(d.Code))
+	}
+	if err := h.g.Store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st, d := h.intercept("rep-agent", body(limited)); d.Decision != "deny" || str(d.Code) != "INTERNAL_ERROR" {
+		t.Fatalf("limited token with the store closed: %d %s %s; want deny INTERNAL_ERROR", st, d.Decision, str(d.Code))
+	}
+	if st, d := h.intercept("rep-agent", body(plain)); d.Decision != "allow" {
+		t.Fatalf("token without maxRepetitions with the store closed: %d %s %s; want allow", st, d.Decision, str(d.Code))
+	}
+}
