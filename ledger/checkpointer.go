@@ -100,6 +100,8 @@ func (c *Checkpointer) Run(ctx context.Context) {
 			}
 			if n := c.sign(ctx, "entries"); n > 0 {
 				covered = n
+			} else {
+				covered = size // failed: retry after Entries more entries or on the interval, not every poll
 			}
 		}
 	}

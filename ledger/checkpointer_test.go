@@ -107,6 +107,21 @@ func TestCheckpointerTriggers(t *testing.T) {
 		f.append(3)
 		waitFor(t, "the interval checkpoint", func() bool { return len(f.checkpoints()) == 2 })
 	})
+	t.Run("entries/failed-sign-is-not-retried-every-poll", func(t *testing.T) {
+		var calls atomic.Int64
+		failing := func(context.Context) (Checkpoint, error) { calls.Add(1); return Checkpoint{}, ErrClosed }
+		size := func(context.Context) (uint64, error) { return 500, nil }
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		c := &Checkpointer{Sign: failing, Size: size, Interval: time.Hour, Entries: 100, poll: time.Millisecond}
+		go func() { defer close(done); c.Run(ctx) }()
+		time.Sleep(100 * time.Millisecond)
+		cancel()
+		<-done
+		if n := calls.Load(); n != 2 {
+			t.Fatalf("%d sign attempts in 100 polls; want 2 (start, then one for the entries)", n)
+		}
+	})
 	t.Run("final", func(t *testing.T) {
 		f := &fakeLedger{size: 7}
 		c := &Checkpointer{Sign: f.sign, Size: f.sizeOf}
