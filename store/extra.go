@@ -33,3 +33,18 @@ func NormTime(t time.Time) time.Time {
 // with an error. It keeps every key well inside bbolt's and a PostgreSQL
 // B-tree's limits.
 const MaxIDBytes = 512
+
+// Repetitions is an optional capability of a Store, found by type
+// assertion: both store/embedded and store/pgstore implement it. It holds
+// the lifetime use counters of tokens' `maxRepetitions` (docs/policy.md), so
+// that a budget survives restarts and is shared by a fleet's replicas.
+//
+// TakeRepetition counts one more use of key if fewer than max uses are
+// counted, and reports whether it did; true is returned only once the new
+// count is durable (a crash right after cannot give the use back). max ≤ 0
+// answers false without writing. RepetitionCount returns the count of key,
+// 0 when it was never used. Keys are at most MaxIDBytes.
+type Repetitions interface {
+	TakeRepetition(ctx context.Context, key string, max int64) (bool, error)
+	RepetitionCount(ctx context.Context, key string) (int64, error)
+}

@@ -7,10 +7,12 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sintgate/sintgate/internal/app"
+	"github.com/sintgate/sintgate/ledger"
 )
 
 // gcPercent is the collector target of `serve` when GOGC is not set.
@@ -20,6 +22,8 @@ var serveFlags struct {
 	dataDir, listen, policy, store, redis, logLevel string
 	estopLink, estopKey, buttonPin, relayPin        string
 	pprof                                           string
+	cpInterval                                      time.Duration
+	cpEntries                                       uint64
 }
 
 var serveCmd = &cobra.Command{
@@ -45,6 +49,7 @@ var serveCmd = &cobra.Command{
 			RedisAddr: serveFlags.redis, Log: app.NewLogger(serveFlags.logLevel),
 			Hardware: app.Hardware{LinkAddr: serveFlags.estopLink, KeyFile: serveFlags.estopKey,
 				ButtonPin: serveFlags.buttonPin, RelayPin: serveFlags.relayPin},
+			CheckpointInterval: serveFlags.cpInterval, CheckpointEntries: serveFlags.cpEntries,
 		}, serveFlags.listen, os.Stdout)
 	},
 }
@@ -61,6 +66,8 @@ func init() {
 	f.StringVar(&serveFlags.estopKey, "estop-key-file", envOr("SINT_ESTOP_KEY_FILE", ""), "file with the controller link's shared key (hex)")
 	f.StringVar(&serveFlags.buttonPin, "estop-button-pin", envOr("SINT_ESTOP_BUTTON_PIN", ""), "GPIO pin of a normally-closed e-stop button (periph.io name)")
 	f.StringVar(&serveFlags.relayPin, "estop-relay-pin", envOr("SINT_ESTOP_RELAY_PIN", ""), "GPIO pin of the safety relay (energised = run)")
+	f.DurationVar(&serveFlags.cpInterval, "checkpoint-interval", ledger.DefaultCheckpointInterval, "sign a ledger checkpoint at least this often (also at start, at clean shutdown and every --checkpoint-entries entries)")
+	f.Uint64Var(&serveFlags.cpEntries, "checkpoint-entries", ledger.DefaultCheckpointEntries, "sign a ledger checkpoint once this many entries were appended since the latest one")
 	f.StringVar(&serveFlags.pprof, "pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060); off by default")
 	root.AddCommand(serveCmd)
 }

@@ -12,7 +12,10 @@ import (
 // BenchmarkReplay: one SET NX PX per decision (parallel clients).
 func BenchmarkReplay(b *testing.B) {
 	c, p := client(b)
-	r := redisx.NewReplay(c, p)
+	r := redisx.NewReplay(c, c, p, nil, nil)
+	if err := r.Ready(context.Background()); err != nil {
+		b.Fatal(err)
+	}
 	ctx := context.Background()
 	now := time.Now()
 	b.SetParallelism(8) // 16 goroutines on 2 cores, like 16 clients

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -46,11 +47,125 @@ func autoPipeline(t testing.TB, c *redis.Client) *redis.AutoPipeliner {
 	return ap
 }
 
+// readyReplay returns a replay cache whose set is marked complete.
+func readyReplay(t testing.TB, c, bulk redis.Cmdable, p string) *redisx.Replay {
+	t.Helper()
+	r := redisx.NewReplay(c, bulk, p, nil, nil)
+	if err := r.Ready(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// A replay set that Redis lost (restart without persistence, flush) is not
+// taken as empty: FirstSeen fails closed until the set is refilled from the
+// ledger, and a pair answered before the loss is still a replay after it.
+func TestReplayLostSetIsRefilled(t *testing.T) {
+	c, p := client(t)
+	ctx := context.Background()
+	var refills atomic.Int64
+	refill := func(_ context.Context, remember func(agentID, requestID string) error) (int, error) {
+		refills.Add(1)
+		return 1, remember("a1", "answered-before-the-loss")
+	}
+	r := redisx.NewReplay(autoPipeline(t, c), c, p, refill, nil)
+	r.SettleDelay = 10 * time.Millisecond
+	t.Run("ready/refills-a-new-set", func(t *testing.T) {
+		if err := r.Ready(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := r.FirstSeen(ctx, "a1", "answered-before-the-loss", time.Now()); err != nil || ok {
+			t.Fatalf("FirstSeen = %v, %v; want a replay", ok, err)
+		}
+	})
+	keys, err := c.Keys(ctx, p+"*").Result()
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("keys under %s: %v %v", p, keys, err)
+	}
+	if err := c.Del(ctx, keys...).Err(); err != nil { // what a restart without persistence does
+		t.Fatal(err)
+	}
+	t.Run("lost/fails-closed-then-refilled", func(t *testing.T) {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			ok, err := r.FirstSeen(ctx, "a1", "answered-before-the-loss", time.Now())
+			if err == nil {
+				if ok {
+					t.Fatal("a request answered before the loss was first-seen after it")
+				}
+				break
+			}
+			if !errors.Is(err, redisx.ErrReplayLost) {
+				t.Fatalf("FirstSeen: %v; want ErrReplayLost while refilling", err)
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the set was not refilled within 10 s")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if ok, err := r.FirstSeen(ctx, "a1", "new-request", time.Now()); err != nil || !ok {
+			t.Fatalf("new request after the refill: %v, %v; want first seen", ok, err)
+		}
+		if refills.Load() < 2 {
+			t.Fatalf("refills = %d, want the one at Ready and one after the loss", refills.Load())
+		}
+	})
+}
+
+// A Redis restored from a snapshot brings back a marker with an old set:
+// the marker names another server run (run_id), so a new connection drops
+// it and the set is refilled before a pair is first-seen again.
+func TestReplayStaleMarkerIsDropped(t *testing.T) {
+	c, p := client(t)
+	ctx := context.Background()
+	if err := c.Set(ctx, p+"replay-marker", "run-id-of-the-server-before-the-restart", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	c2 := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t), OnConnect: redisx.CheckMarker(p)})
+	t.Cleanup(func() { _ = c2.Close() })
+	refill := func(_ context.Context, remember func(agentID, requestID string) error) (int, error) {
+		return 1, remember("a1", "lost-by-the-snapshot")
+	}
+	r := redisx.NewReplay(c2, c2, p, refill, nil)
+	r.SettleDelay = time.Millisecond
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ok, err := r.FirstSeen(ctx, "a1", "lost-by-the-snapshot", time.Now())
+		if err == nil {
+			if ok {
+				t.Fatal("a pair the refill restores was first-seen: the stale marker was trusted")
+			}
+			break
+		}
+		if !errors.Is(err, redisx.ErrReplayLost) {
+			t.Fatalf("FirstSeen: %v; want ErrReplayLost while refilling", err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the set was not refilled within 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	m, err := c.Get(ctx, p+"replay-marker").Result()
+	if err != nil || m == "run-id-of-the-server-before-the-restart" {
+		t.Fatalf("marker after the refill: %q, %v; want this server's run_id", m, err)
+	}
+	t.Run("current-marker-is-kept", func(t *testing.T) {
+		c3 := redis.NewClient(&redis.Options{Addr: testenv.RedisAddr(t), OnConnect: redisx.CheckMarker(p)})
+		defer c3.Close()
+		if err := c3.Ping(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := c.Get(ctx, p+"replay-marker").Result(); err != nil || got != m {
+			t.Fatalf("marker after a new connection: %q, %v; want %q kept", got, err, m)
+		}
+	})
+}
+
 func TestReplay(t *testing.T) {
 	c, p := client(t)
-	r := redisx.NewReplay(c, p)
-	r2 := redisx.NewReplay(c, p)                  // another replica
-	r3 := redisx.NewReplay(autoPipeline(t, c), p) // one that pipelines its calls
+	r := readyReplay(t, c, c, p)
+	r2 := readyReplay(t, c, c, p)                  // another replica
+	r3 := readyReplay(t, autoPipeline(t, c), c, p) // one that pipelines its calls
 	ctx := context.Background()
 	now := time.Now()
 	steps := []struct {
@@ -174,7 +289,7 @@ func TestRepetition(t *testing.T) {
 func TestConcurrentBudgets(t *testing.T) {
 	c, p := client(t)
 	ls := []*redisx.Limiter{redisx.NewLimiter(c, p), redisx.NewLimiter(c, p)}
-	r := []*redisx.Replay{redisx.NewReplay(c, p), redisx.NewReplay(autoPipeline(t, c), p)}
+	r := []*redisx.Replay{readyReplay(t, c, c, p), readyReplay(t, autoPipeline(t, c), c, p)}
 	ctx := context.Background()
 	now := time.Now()
 	var rate, reps, fresh atomic.Int64
@@ -214,10 +329,10 @@ func TestUnreachableRedisErrors(t *testing.T) {
 	defer c.Close()
 	ctx := context.Background()
 	p := redisx.Prefix("down")
-	if ok, err := redisx.NewReplay(c, p).FirstSeen(ctx, "a", "r", time.Now()); err == nil || ok {
+	if ok, err := redisx.NewReplay(c, c, p, nil, nil).FirstSeen(ctx, "a", "r", time.Now()); err == nil || ok {
 		t.Errorf("replay: %v, %v; want false and an error", ok, err)
 	}
-	if ok, err := redisx.NewReplay(autoPipeline(t, c), p).FirstSeen(ctx, "a", "r", time.Now()); err == nil || ok {
+	if ok, err := redisx.NewReplay(autoPipeline(t, c), c, p, nil, nil).FirstSeen(ctx, "a", "r", time.Now()); err == nil || ok {
 		t.Errorf("pipelined replay: %v, %v; want false and an error", ok, err)
 	}
 	l := redisx.NewLimiter(c, p)

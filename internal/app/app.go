@@ -50,6 +50,9 @@ type Gateway struct {
 	closers    []func() error
 	// background is started by Background (the replicated backend's sync).
 	background []func(ctx context.Context)
+	// checkpoint triggers (Options.CheckpointInterval, CheckpointEntries)
+	cpInterval time.Duration
+	cpEntries  uint64
 }
 
 // Close drains queued ledger events and releases the stores.
@@ -107,6 +110,11 @@ type Options struct {
 	Hardware   Hardware // e-stop hardware; none by default
 	Log        *slog.Logger
 	Clock      func() time.Time // nil = time.Now
+	// Checkpoint triggers besides start and clean shutdown: every
+	// CheckpointInterval and every CheckpointEntries entries (0 = the
+	// defaults of ledger.Checkpointer: 1 min, 10,000 entries).
+	CheckpointInterval time.Duration
+	CheckpointEntries  uint64
 }
 
 // Build opens the data directory and wires every part of the gateway.
@@ -122,7 +130,7 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config in %s (run `sint-gateway init --data-dir %s` first): %w", dataDir, dataDir, err)
 	}
-	g := &Gateway{Log: log}
+	g := &Gateway{Log: log, cpInterval: o.CheckpointInterval, cpEntries: o.CheckpointEntries}
 	fail := func(err error) (*Gateway, error) {
 		_ = g.Close()
 		return nil, err
@@ -133,6 +141,9 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 	}
 	g.closers = append(g.closers, be.Closers...)
 	st, lg := be.Store, be.Ledger
+	if be.Limiter, err = durableRepetitions(be.Limiter, st); err != nil {
+		return fail(err)
+	}
 	hub, lg := approvalsHub(lg, log)
 	g.Store, g.Ledger = st, lg
 	g.Keys, err = attest.LoadOrCreate(filepath.Join(dataDir, KeysFile), cfg.GatewayID, clock())
@@ -309,24 +320,29 @@ func (g *Gateway) Background(ctx context.Context, clock func() time.Time) {
 	for _, run := range g.background {
 		go run(ctx)
 	}
+	go g.checkpointer().Run(ctx)
 	go func() {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
-		cp := time.NewTicker(time.Minute)
-		defer cp.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
 				g.Approvals.ExpireDue(ctx)
-			case <-cp.C:
-				if _, err := g.Server.Checkpoint(ctx); err != nil && !errors.Is(err, ledger.ErrNotFound) {
-					g.Log.Error("checkpoint", "err", err)
-				}
 			}
 		}
 	}()
+}
+
+// checkpointer signs checkpoints at start, every interval and every N
+// entries (ledger.Checkpointer); Serve signs the last one at shutdown.
+func (g *Gateway) checkpointer() *ledger.Checkpointer {
+	return &ledger.Checkpointer{
+		Sign: g.Server.Checkpoint, Size: g.Ledger.Size,
+		Latest:   (&ledger.Ledger{Store: g.Ledger}).LatestCheckpoint,
+		Interval: g.cpInterval, Entries: g.cpEntries, Log: g.Log,
+	}
 }
 
 // NewLogger returns a JSON logger at level.
@@ -376,6 +392,11 @@ func Serve(ctx context.Context, o Options, listen string, out io.Writer) error {
 	cancel()
 	g.Pipeline.Drain()
 	_ = g.Pipeline.Rejections.Flush(context.Background(), g.Ledger, clock())
+	fctx, fcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if cerr := g.checkpointer().Final(fctx); cerr != nil {
+		log.Error("shutdown checkpoint", "err", cerr)
+	}
+	fcancel()
 	if err != nil {
 		return err
 	}

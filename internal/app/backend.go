@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/sintgate/sintgate/estop"
 	"github.com/sintgate/sintgate/gateway"
@@ -30,6 +31,35 @@ type Backend struct {
 	Attach func(ctx context.Context, g *Gateway) error
 }
 
+// repetitionLimiter is a Limiter whose lifetime repetition counts (token
+// maxRepetitions) live in the durable store: a use is counted, fsynced or
+// committed, before the pipeline may answer allow, so no restart or replica
+// gives a spent budget back. If the durable increment fails the pipeline
+// denies (fail closed). Sliding-window rate limits stay where they were
+// (memory or Redis): only tokens with maxRepetitions pay for a write.
+type repetitionLimiter struct {
+	gateway.Limiter
+	reps store.Repetitions
+}
+
+// AllowRepetition implements gateway.Limiter.
+func (l repetitionLimiter) AllowRepetition(ctx context.Context, key string, max int64) (bool, error) {
+	return l.reps.TakeRepetition(ctx, key, max)
+}
+
+// durableRepetitions wraps lim so that repetitions are counted in st;
+// a store without store.Repetitions is refused.
+func durableRepetitions(lim gateway.Limiter, st store.Store) (gateway.Limiter, error) {
+	if fs, ok := st.(*fleetStore); ok {
+		st = fs.Store
+	}
+	reps, ok := st.(store.Repetitions)
+	if !ok {
+		return nil, fmt.Errorf("store %T keeps no durable repetition counts", st)
+	}
+	return repetitionLimiter{Limiter: lim, reps: reps}, nil
+}
+
 // openBackend opens the embedded backend (no StoreURL) or the replicated
 // one (PostgreSQL at StoreURL, Redis at RedisAddr).
 func openBackend(ctx context.Context, o Options) (*Backend, error) {
@@ -50,5 +80,29 @@ func openBackend(ctx context.Context, o Options) (*Backend, error) {
 	}
 	be.Ledger = lg
 	be.Closers = append(be.Closers, lg.Close)
+	if err := recoverMemoryReplay(ctx, be, o); err != nil {
+		_ = lg.Close()
+		_ = st.Close()
+		return nil, err
+	}
 	return be, nil
+}
+
+// recoverMemoryReplay refills the in-memory replay cache from the ledger
+// tail (gateway.RecoverMemoryReplay), so that a restart, clean or not,
+// does not reopen the replay window: every request answered in the last
+// gateway.ReplayWindow is refused REPLAY_DETECTED after it as before it.
+// If the ledger cannot be read the gateway does not start (fail closed).
+func recoverMemoryReplay(ctx context.Context, be *Backend, o Options) error {
+	mr, ok := be.Replay.(*gateway.MemoryReplay)
+	if !ok {
+		return nil
+	}
+	start := time.Now()
+	n, err := gateway.RecoverMemoryReplay(ctx, mr, be.Ledger, o.Clock())
+	if err != nil {
+		return fmt.Errorf("recover replay protection from the ledger: %w", err)
+	}
+	o.Log.Info("replay protection recovered from the ledger", "requestIds", n, "took", time.Since(start).String())
+	return nil
 }

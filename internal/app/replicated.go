@@ -69,6 +69,8 @@ func openReplicated(ctx context.Context, o Options) (_ *Backend, err error) {
 			}
 		}
 	}()
+	prefix := redisx.Prefix(cfg.GatewayID)
+	ropts.OnConnect = redisx.CheckMarker(prefix)
 	rdb := redis.NewClient(ropts)
 	be.Closers = append(be.Closers, rdb.Close)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -90,7 +92,6 @@ func openReplicated(ctx context.Context, o Options) (_ *Backend, err error) {
 	if err := importAPIKeys(ctx, o.DataDir, pg); err != nil {
 		return nil, fmt.Errorf("import API keys into PostgreSQL: %w", err)
 	}
-	prefix := redisx.Prefix(cfg.GatewayID)
 	var suffix [4]byte
 	_, _ = rand.Read(suffix[:])
 	f := &fleet{
@@ -107,7 +108,15 @@ func openReplicated(ctx context.Context, o Options) (_ *Backend, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis autopipeline: %w", err)
 	}
-	be.Replay = redisx.NewReplay(ap, prefix)
+	replay := redisx.NewReplay(ap, rdb, prefix, func(ctx context.Context, remember func(agentID, requestID string) error) (int, error) {
+		return gateway.RecoverReplay(ctx, lg, o.Clock(), gateway.ReplayLookback, remember)
+	}, o.Log)
+	rctx, rcancel := context.WithTimeout(ctx, 2*gateway.ReplayWindow)
+	defer rcancel()
+	if err := replay.Ready(rctx); err != nil {
+		return nil, fmt.Errorf("replay protection: refill the redis replay set from the ledger: %w", err)
+	}
+	be.Replay = replay
 	be.Limiter = redisx.NewLimiter(rdb, prefix)
 	be.WrapRecorder = func(next estop.Recorder) estop.Recorder {
 		return f.fanout.Recorder(ackRecorder{next: next, f: f})

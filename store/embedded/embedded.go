@@ -26,6 +26,7 @@
 //	approval_state:  lp(state) ‖ ord(createdAt) ‖ approvalId → ∅
 //	estop:           "state" → store.EstopState (JSON)
 //	agents:          agentId → store.Agent (JSON)
+//	repetitions:     key → uses (8 bytes big-endian; store.Repetitions)
 //
 // bbolt calls take no context: ctx is checked before each read starts; a
 // write whose ctx ends while it waits for its commit returns ctx's error,
@@ -72,7 +73,7 @@ var (
 	bAgents        = []byte("agents")
 
 	allBuckets = [][]byte{bMeta, bRoots, bAPIKeys, bTokens, bTokenChildren, bTokenRevoked, bRevokedIDs,
-		bApprovals, bApprovalReq, bApprovalTime, bApprovalState, bEstop, bAgents}
+		bApprovals, bApprovalReq, bApprovalTime, bApprovalState, bEstop, bAgents, bRepetitions}
 
 	keySchema = []byte("schema")
 	keyEstop  = []byte("state")

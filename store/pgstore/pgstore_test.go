@@ -88,7 +88,7 @@ func TestContract(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	storetest.Run(t, func(t *testing.T) store.Store {
-		if _, err := s.pool.Exec(t.Context(), "TRUNCATE roots, api_keys, tokens, revoked_ids, approvals, estop, agents"); err != nil {
+		if _, err := s.pool.Exec(t.Context(), "TRUNCATE roots, api_keys, tokens, revoked_ids, approvals, estop, agents, repetitions"); err != nil {
 			t.Fatal(err)
 		}
 		return shared{s}
@@ -262,7 +262,7 @@ func BenchmarkStore(b *testing.B) {
 	}
 	b.Cleanup(func() { _ = s.Close() })
 	storetest.Benchmark(b, func(b *testing.B) store.Store {
-		if _, err := s.pool.Exec(b.Context(), "TRUNCATE roots, api_keys, tokens, revoked_ids, approvals, estop, agents"); err != nil {
+		if _, err := s.pool.Exec(b.Context(), "TRUNCATE roots, api_keys, tokens, revoked_ids, approvals, estop, agents, repetitions"); err != nil {
 			b.Fatal(err)
 		}
 		return shared{s}

@@ -11,10 +11,26 @@ import (
 // Benchmark measures the hot calls of a store: GetToken (serial and
 // parallel), PutToken (without and with a parent, and from 8×GOMAXPROCS
 // writers), CreateApproval (serial and 8×GOMAXPROCS writers), RevokeToken
-// of a single token. open must return an empty
+// of a single token, TakeRepetition (8×GOMAXPROCS callers on 64 keys,
+// the cost of a maxRepetitions decision). open must return an empty
 // store whose cleanup is registered on b.
 func Benchmark(b *testing.B, open func(b *testing.B) store.Store) {
 	const preloaded = 1000
+	b.Run("TakeRepetitionParallel", func(b *testing.B) {
+		r, ok := open(b).(store.Repetitions)
+		if !ok {
+			b.Skip("no store.Repetitions")
+		}
+		var n atomic.Int64
+		b.SetParallelism(8)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := r.TakeRepetition(b.Context(), fmt.Sprintf("rep:%d", n.Add(1)%64), 1<<40); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
 	b.Run("GetToken", func(b *testing.B) {
 		s := open(b)
 		for i := range preloaded {

@@ -40,6 +40,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("approvals", func(t *testing.T) { testApprovals(t, open) })
 	t.Run("estop", func(t *testing.T) { testEstop(t, open) })
 	t.Run("agents", func(t *testing.T) { testAgents(t, open) })
+	t.Run("repetitions", func(t *testing.T) { testRepetitions(t, open) })
 	t.Run("ping", func(t *testing.T) {
 		if err := open(t).Ping(t.Context()); err != nil {
 			t.Fatalf("Ping: %v", err)
@@ -724,6 +725,7 @@ type Reopener func(t *testing.T) (s store.Store, reopen func(t *testing.T) store
 // RunDurable checks that revocations, approvals, e-stop state and API key
 // hashes survive Close and reopen.
 func RunDurable(t *testing.T, open Reopener) {
+	t.Run("durable/repetitions-survive-reopen", func(t *testing.T) { testRepetitionsDurable(t, open) })
 	t.Run("durable/survives-reopen", func(t *testing.T) {
 		s, reopen := open(t)
 		ctx := t.Context()
