@@ -17,6 +17,7 @@ import (
 	"github.com/sintgate/sintgate/bridges/rosbridge"
 	"github.com/sintgate/sintgate/client"
 	"github.com/sintgate/sintgate/codes"
+	"github.com/sintgate/sintgate/gateway/approvals"
 	"github.com/sintgate/sintgate/gateway/attest"
 	"github.com/sintgate/sintgate/internal/app"
 	"github.com/sintgate/sintgate/tokens/tokentest"
@@ -40,6 +41,9 @@ func TestRealGateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Heartbeats every 100 ms: a stream writer notices its client is gone
+	// at the next one, so shutting the gateway down does not wait 15 s.
+	g.Approvals.Events().SetLimits(approvals.Limits{Heartbeat: 100 * time.Millisecond})
 	go func() { _ = g.Server.Serve(ln) }()
 	t.Cleanup(func() { _ = g.Server.App.ShutdownWithTimeout(5 * time.Second); _ = g.Close() })
 	url := "http://" + ln.Addr().String()

@@ -13,6 +13,7 @@ import (
 	"github.com/sintgate/sintgate/bridges/ros/msgs"
 	"github.com/sintgate/sintgate/bridges/rosbridge"
 	"github.com/sintgate/sintgate/client"
+	"github.com/sintgate/sintgate/gateway/approvals"
 	"github.com/sintgate/sintgate/gateway/attest"
 	"github.com/sintgate/sintgate/internal/app"
 	"github.com/sintgate/sintgate/internal/app/apptest"
@@ -44,6 +45,10 @@ type gw struct {
 func newGateway(t testing.TB) *gw {
 	t.Helper()
 	a := apptest.Start(t, "testdata/policy.yaml")
+	// Heartbeats every 100 ms: the gateway's stream writer notices a gone
+	// bridge stream at the next one, so stopping the gateway does not wait
+	// for the 15 s default.
+	a.G.Approvals.Events().SetLimits(approvals.Limits{Heartbeat: 100 * time.Millisecond})
 	return &gw{Gateway: a, t: t, g: a.G, url: a.URL, adminKey: a.AdminKey}
 }
 
