@@ -64,10 +64,28 @@ var ErrInheritedAPIKey = errors.New(APIKeyEnv + " is set, but bridges do not rea
 // ErrInheritedAPIKey: a bridge that used to take its key from there must
 // not silently start without its e-stop watch.
 func RefuseInheritedAPIKey(haveKey bool) error {
-	_, set := os.LookupEnv(APIKeyEnv)
+	set := os.Getenv(APIKeyEnv) != ""
 	_ = os.Unsetenv(APIKeyEnv)
 	if set && !haveKey {
 		return ErrInheritedAPIKey
 	}
 	return nil
+}
+
+// OperatorKey returns the bridge's operator key from --api-key-file (file)
+// or --api-key (flagValue; visible to every local user in the process
+// list, so the file is preferred), "" when neither is given. Giving both is
+// an error, and so is SINT_API_KEY set without either
+// (RefuseInheritedAPIKey, which also removes it from the environment).
+func OperatorKey(file, flagValue string) (string, error) {
+	if file != "" && flagValue != "" {
+		return "", errors.New("give at most one of --api-key-file and --api-key")
+	}
+	if err := RefuseInheritedAPIKey(file != "" || flagValue != ""); err != nil {
+		return "", err
+	}
+	if file != "" {
+		return LoadAPIKeyFile(file)
+	}
+	return flagValue, nil
 }
