@@ -8,8 +8,9 @@ import (
 )
 
 // TestEstopWatchRead: every poll answer other than an explicit "armed"
-// latches; a grown epoch latches before unlatching; the first poll only
-// records the epoch.
+// latches; an epoch that changed since the previous poll (from 0 too: a
+// gateway that never tripped) latches before unlatching; the first poll
+// only records the epoch.
 func TestEstopWatchRead(t *testing.T) {
 	type poll struct {
 		st   client.EstopState
@@ -29,6 +30,26 @@ func TestEstopWatchRead(t *testing.T) {
 			{st: client.EstopState{State: "armed", Epoch: 5}, want: PollAction{Unlatch: true}},
 			{st: client.EstopState{State: "armed", Epoch: 6}, want: PollAction{Latch: "e-stop tripped and reset between polls", Unlatch: true}},
 			{st: client.EstopState{State: "armed", Epoch: 6}, want: PollAction{Unlatch: true}},
+		}},
+		// A gateway that never tripped has epoch 0: a trip and a reset
+		// between the first two polls must still latch.
+		{"never-tripped-trip-reset-between-polls", []poll{
+			{st: client.EstopState{State: "armed", Epoch: 0}, want: PollAction{Unlatch: true}},
+			{st: client.EstopState{State: "armed", Epoch: 1}, want: PollAction{Latch: "e-stop tripped and reset between polls", Unlatch: true}},
+			{st: client.EstopState{State: "armed", Epoch: 1}, want: PollAction{Unlatch: true}},
+		}},
+		{"never-tripped-two-trips-between-polls", []poll{
+			{st: client.EstopState{State: "armed", Epoch: 0}, want: PollAction{Unlatch: true}},
+			{st: client.EstopState{State: "armed", Epoch: 2}, want: PollAction{Latch: "e-stop tripped and reset between polls", Unlatch: true}},
+		}},
+		{"epoch-went-back-latches", []poll{
+			{st: client.EstopState{State: "armed", Epoch: 7}, want: PollAction{Unlatch: true}},
+			{st: client.EstopState{State: "armed", Epoch: 0}, want: PollAction{Latch: "e-stop tripped and reset between polls", Unlatch: true}},
+		}},
+		{"error-keeps-the-epoch", []poll{
+			{st: client.EstopState{State: "armed", Epoch: 0}, want: PollAction{Unlatch: true}},
+			{err: errors.New("dial"), want: PollAction{Latch: "gateway unreachable: dial"}},
+			{st: client.EstopState{State: "armed", Epoch: 1}, want: PollAction{Latch: "e-stop tripped and reset between polls", Unlatch: true}},
 		}},
 		{"trip-seen-then-reset-no-second-latch", []poll{
 			{st: client.EstopState{State: "armed", Epoch: 1}, want: PollAction{Unlatch: true}},

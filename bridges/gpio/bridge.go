@@ -14,7 +14,7 @@ import (
 	"periph.io/x/conn/v3/physic"
 
 	"github.com/sintgate/sintgate/api"
-	"github.com/sintgate/sintgate/client"
+	"github.com/sintgate/sintgate/bridges"
 	"github.com/sintgate/sintgate/codes"
 	"github.com/sintgate/sintgate/gateway/attest"
 )
@@ -210,41 +210,40 @@ func (b *Bridge) Set(ctx context.Context, gw Decider, tokenID, resource string, 
 	return b.Apply(ctx, resource, params, *d.Attestation)
 }
 
-// EstopReader reads the gateway's e-stop state; rosbridge.OperatorEstop
-// implements it.
-type EstopReader interface {
-	ReadEstop(ctx context.Context) (client.EstopState, error)
-}
+// EstopReader reads the gateway's e-stop state; bridges.OperatorEstop
+// implements it (and bridges.EstopSubscriber: the pushed trips).
+type EstopReader = bridges.EstopReader
 
-// WatchEstop polls r every interval until ctx ends: a tripped breaker or an
-// unreachable gateway halts the bridge; an armed breaker resumes it. It
-// returns context.Cause(ctx).
+// WatchEstop watches the gateway's e-stop until ctx ends, with the rules of
+// bridges.EstopWatch: it polls r every interval (the backstop) and, when r
+// is also a bridges.EstopSubscriber, follows the pushed trips too. A
+// tripped breaker, an unreachable gateway or a pushed trip halts the
+// bridge; an armed breaker resumes it, after going inert once when the
+// breaker epoch changed since the previous poll (a trip and a reset both
+// happened between two polls, from the first poll on). It returns
+// context.Cause(ctx).
 func (b *Bridge) WatchEstop(ctx context.Context, r EstopReader, interval time.Duration) error {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	var w bridges.EstopWatch
+	apply := func(a bridges.PollAction) {
+		if a.Latch != "" && (!b.Halted() || a.Unlatch) {
+			_ = b.Halt()
+		}
+		if a.Unlatch {
+			b.Resume()
+		}
+	}
+	if s, ok := r.(bridges.EstopSubscriber); ok {
+		wg.Add(1)
+		go func() { defer wg.Done(); w.Follow(ctx, s, apply, nil) }()
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	var epoch uint64
 	for {
-		cctx, cancel := context.WithTimeout(ctx, 2*interval+time.Second)
-		st, err := r.ReadEstop(cctx)
-		cancel()
-		if ctx.Err() != nil {
-			return context.Cause(ctx)
-		}
-		switch {
-		case err != nil || st.State != "armed":
-			if !b.Halted() {
-				_ = b.Halt()
-			}
-		case epoch != 0 && st.Epoch > epoch:
-			// Tripped and reset between two polls: still go inert once.
-			_ = b.Halt()
-			b.Resume()
-		default:
-			b.Resume()
-		}
-		if err == nil && st.Epoch > epoch {
-			epoch = st.Epoch
-		}
+		w.Poll(ctx, r, 2*interval+time.Second, apply)
 		select {
 		case <-ctx.Done():
 			return context.Cause(ctx)

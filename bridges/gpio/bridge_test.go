@@ -13,6 +13,7 @@ import (
 	"periph.io/x/conn/v3/gpio/gpiotest"
 
 	"github.com/sintgate/sintgate/bridges/gpio"
+	"github.com/sintgate/sintgate/client"
 	"github.com/sintgate/sintgate/codes"
 	"github.com/sintgate/sintgate/gateway/attest"
 )
@@ -248,4 +249,50 @@ func FuzzApply(f *testing.F) {
 			t.Fatal("pin driven although Apply failed")
 		}
 	})
+}
+
+// scriptedEstop answers each e-stop poll with the next state sent on
+// answers (a poll blocks until then, or until its timeout).
+type scriptedEstop struct{ answers chan client.EstopState }
+
+func (s scriptedEstop) ReadEstop(ctx context.Context) (client.EstopState, error) {
+	select {
+	case st := <-s.answers:
+		return st, nil
+	case <-ctx.Done():
+		return client.EstopState{}, ctx.Err()
+	}
+}
+
+// TestWatchEstopEpochChange: on a gateway that never tripped (epoch 0), a
+// trip and a reset between two polls (the second poll reads armed, epoch 1)
+// still drive every pin inert once; the bridge then accepts commands again.
+func TestWatchEstopEpochChange(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		first, later uint64
+	}{
+		{"never-tripped/0-to-1", 0, 1},
+		{"never-tripped/0-to-2", 0, 2},
+		{"tripped-before/3-to-4", 3, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			r := scriptedEstop{answers: make(chan client.EstopState)}
+			done := make(chan error, 1)
+			go func() { done <- f.b.WatchEstop(ctx, r, 10*time.Millisecond) }()
+			defer func() { cancel(); <-done }()
+			_ = f.grip.Out(pgpio.High) // a command in effect
+			r.answers <- client.EstopState{State: "armed", Epoch: tc.first}
+			r.answers <- client.EstopState{State: "armed", Epoch: tc.later}
+			r.answers <- client.EstopState{State: "armed", Epoch: tc.later} // the second poll was applied
+			if f.grip.Read() != pgpio.Low {
+				t.Fatal("the trip between two polls left the gripper driven")
+			}
+			if f.b.Halted() {
+				t.Fatal("still halted after the armed polls")
+			}
+		})
+	}
 }

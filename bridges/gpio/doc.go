@@ -14,8 +14,9 @@
 //     the pin. Bridge.Set does intercept → (approval wait) → Apply.
 //   - Bridge.Halt: periph's conn.Resource meaning — stop motion, go inert:
 //     every pin is halted and driven to its inert level, and every command
-//     is refused until Resume. WatchEstop halts on a tripped or unreachable
-//     gateway.
+//     is refused until Resume. WatchEstop halts on a pushed trip, a
+//     tripped or unreachable gateway and an e-stop epoch change between two
+//     polls (bridges.EstopWatch).
 //
 // The package name shadows periph's gpio; import periph's as pgpio.
 package gpio

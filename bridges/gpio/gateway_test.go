@@ -13,10 +13,12 @@ import (
 	pgpio "periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
 
+	"github.com/sintgate/sintgate/bridges"
 	"github.com/sintgate/sintgate/bridges/gpio"
 	"github.com/sintgate/sintgate/bridges/rosbridge"
 	"github.com/sintgate/sintgate/client"
 	"github.com/sintgate/sintgate/codes"
+	"github.com/sintgate/sintgate/gateway/approvals"
 	"github.com/sintgate/sintgate/gateway/attest"
 	"github.com/sintgate/sintgate/internal/app"
 	"github.com/sintgate/sintgate/tokens/tokentest"
@@ -40,6 +42,9 @@ func TestRealGateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Heartbeats every 100 ms: a stream writer notices its client is gone
+	// at the next one, so shutting the gateway down does not wait 15 s.
+	g.Approvals.Events().SetLimits(approvals.Limits{Heartbeat: 100 * time.Millisecond})
 	go func() { _ = g.Server.Serve(ln) }()
 	t.Cleanup(func() { _ = g.Server.App.ShutdownWithTimeout(5 * time.Second); _ = g.Close() })
 	url := "http://" + ln.Addr().String()
@@ -117,6 +122,26 @@ func TestRealGateway(t *testing.T) {
 		time.Sleep(1100 * time.Millisecond) // attestations are in whole seconds; the one after the halt must be newer
 		if err := b.Set(ctx, agent, c.TokenID, gripper, on); err != nil || grip.Read() != pgpio.High {
 			t.Fatalf("after reset: %v", err)
+		}
+	})
+	t.Run("estop/pushed-trip-halts-before-the-next-poll", func(t *testing.T) {
+		streams := func() int { subs, _ := g.Approvals.Events().Stats(); return subs }
+		waitFor(t, func() bool { return streams() == 0 }) // the previous watch's stream is gone
+		wctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		// One poll at start, the next in an hour: only the pushed trip can
+		// halt the bridge within the test.
+		go func() {
+			done <- b.WatchEstop(wctx, bridges.OperatorEstop{Op: &client.Operator{BaseURL: url, APIKey: key.Key}}, time.Hour)
+		}()
+		defer func() { cancel(); <-done }()
+		waitFor(t, func() bool { return streams() == 1 })
+		if st := admin("POST", "/v1/estop/trip", map[string]string{"reason": "pushed"}, nil); st != 200 {
+			t.Fatalf("trip: %d", st)
+		}
+		waitFor(t, func() bool { return b.Halted() && grip.Read() == pgpio.Low })
+		if st := admin("POST", "/v1/estop/reset", map[string]string{"reason": "clear"}, nil); st != 200 {
+			t.Fatalf("reset: %d", st)
 		}
 	})
 }

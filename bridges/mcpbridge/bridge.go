@@ -356,6 +356,10 @@ func (b *Bridge) Run(ctx context.Context, upstream mcp.Transport) error {
 	defer cancel() // stop the poll before waiting for it
 	if b.cfg.Estop != nil {
 		b.poll(ctx)
+		if s, ok := b.cfg.Estop.(bridges.EstopSubscriber); ok {
+			wg.Add(1)
+			go func() { defer wg.Done(); b.watch.Follow(ctx, s, b.apply, b.cfg.Log) }()
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -392,13 +396,11 @@ func (b *Bridge) Run(ctx context.Context, upstream mcp.Transport) error {
 
 // poll reads the e-stop state once and latches or unlatches.
 func (b *Bridge) poll(ctx context.Context) {
-	cctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
-	st, err := b.cfg.Estop.ReadEstop(cctx)
-	cancel()
-	if ctx.Err() != nil {
-		return
-	}
-	a := b.watch.Read(st, err)
+	b.watch.Poll(ctx, b.cfg.Estop, b.cfg.CallTimeout, b.apply)
+}
+
+// apply carries out what the e-stop watch asks (a poll or a pushed trip).
+func (b *Bridge) apply(a bridges.PollAction) {
 	if a.Latch != "" {
 		b.latch(a.Latch)
 	}

@@ -12,9 +12,11 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/sintgate/sintgate/bridges"
 	"github.com/sintgate/sintgate/bridges/mcpbridge"
 	"github.com/sintgate/sintgate/bridges/mcpbridge/mcpbridgetest"
 	"github.com/sintgate/sintgate/client"
+	"github.com/sintgate/sintgate/gateway/approvals"
 	"github.com/sintgate/sintgate/gateway/attest"
 	"github.com/sintgate/sintgate/internal/app"
 	"github.com/sintgate/sintgate/internal/app/apptest"
@@ -36,6 +38,10 @@ type gw struct {
 func newGateway(t testing.TB) *gw {
 	t.Helper()
 	a := apptest.Start(t, "testdata/policy.yaml")
+	// Heartbeats every 100 ms: the gateway's stream writer notices a gone
+	// bridge stream at the next one, so stopping the gateway does not wait
+	// for the 15 s default.
+	a.G.Approvals.Events().SetLimits(approvals.Limits{Heartbeat: 100 * time.Millisecond})
 	return &gw{Gateway: a, t: t, g: a.G, url: a.URL, adminKey: a.AdminKey}
 }
 
@@ -144,6 +150,7 @@ type rig struct {
 type rigOpts struct {
 	server  string // Config.ServerName; default "testfs"
 	poll    bool   // give the bridge a read-only operator key for the e-stop poll
+	noPush  bool   // with poll: poll only (bridges.PollOnly), no pushed trips
 	every   time.Duration
 	maxWait time.Duration
 	now     func() time.Time
@@ -190,6 +197,9 @@ func newRig(t testing.TB, o rigOpts) *rig {
 		// longer than the timeout under -race on a loaded CI machine would
 		// latch "unreachable" and refuse a call the test expects through.
 		cfg.Estop = mcpbridge.OperatorEstop{Op: &client.Operator{BaseURL: g.url, APIKey: g.readKey(), HTTP: &http.Client{Timeout: 5 * time.Second}}}
+		if o.noPush {
+			cfg.Estop = bridges.PollOnly{EstopReader: cfg.Estop}
+		}
 	}
 	r.bridge, err = mcpbridge.New(ctx, cfg)
 	if err != nil {
@@ -314,5 +324,21 @@ func recv[T any](t testing.TB, ch <-chan T, what string) T {
 		t.Fatalf("no %s within 20 s", what)
 		var zero T
 		return zero
+	}
+}
+
+// waitStreams waits until the gateway has n approval-stream subscribers
+// (the bridge's pushed e-stop stream is open).
+func (h *gw) waitStreams(t testing.TB, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if subs, _ := h.g.Approvals.Events().Stats(); subs >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than %d stream subscribers after 10 s", n)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -2,7 +2,10 @@ package mqttbridge_test
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/sintgate/sintgate/internal/testenv"
 )
@@ -53,5 +56,62 @@ func BenchmarkBridgeRoundTripTwoClients(b *testing.B) {
 		if m == nil || string(m.Payload) != payload {
 			b.Fatalf("got %v, want %s", m, payload)
 		}
+	}
+}
+
+// BenchmarkEstopToSafeStop measures, per trip, the delay from the
+// operator's trip request returning to the bridge being latched (Latched
+// reports true once the safe stops were published to the broker),
+// polling GET /v1/estop every 50 ms, with or without the pushed trips of
+// the approvals stream (real in-process gateway). Each iteration waits a
+// random fraction of the interval, trips, waits for the latch, resets and
+// waits for the bridge to resume.
+func BenchmarkEstopToSafeStop(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		push bool
+	}{{"poll-only/poll=50ms", false}, {"push/poll=50ms", true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			const every = 50 * time.Millisecond
+			r := newRig(b, rigOpts{poll: true, noPush: !bc.push, every: every, routes: []string{"lamp1"}})
+			defer r.stop()
+			if bc.push {
+				r.gw.waitStreams(b, 1)
+			}
+			waitLatched := func(want bool) {
+				deadline := time.Now().Add(5 * time.Second)
+				for latched, _ := r.bridge.Latched(); latched != want; latched, _ = r.bridge.Latched() {
+					if time.Now().After(deadline) {
+						b.Fatalf("latched still %v after 5 s", !want)
+					}
+					time.Sleep(200 * time.Microsecond)
+				}
+			}
+			waitLatched(false)
+			var lat []time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				time.Sleep(time.Duration(rand.Int64N(int64(every))))
+				if st := r.gw.admin("POST", "/v1/estop/trip", map[string]string{"reason": "bench"}, nil); st != 200 {
+					b.Fatalf("trip: %d", st)
+				}
+				acked := time.Now()
+				waitLatched(true)
+				lat = append(lat, time.Since(acked))
+				if st := r.gw.admin("POST", "/v1/estop/reset", map[string]string{"reason": "bench"}, nil); st != 200 {
+					b.Fatalf("reset: %d", st)
+				}
+				waitLatched(false)
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			var sum time.Duration
+			for _, l := range lat {
+				sum += l
+			}
+			b.ReportMetric(float64(sum.Microseconds())/float64(len(lat)), "mean-µs")
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+			b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-µs")
+		})
 	}
 }

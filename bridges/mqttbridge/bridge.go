@@ -425,6 +425,9 @@ func (b *Bridge) Run(ctx context.Context) error {
 		t := time.NewTicker(b.cfg.PollInterval)
 		defer t.Stop()
 		tick = t.C
+		if s, ok := b.cfg.Estop.(bridges.EstopSubscriber); ok {
+			b.spawn(func() { b.watch.Follow(ctx, s, b.apply, b.cfg.Log) })
+		}
 	}
 	for {
 		select {
@@ -590,13 +593,11 @@ func (b *Bridge) work(ctx context.Context, r *route) {
 
 // poll reads the e-stop state once and latches or unlatches.
 func (b *Bridge) poll(ctx context.Context) {
-	cctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
-	st, err := b.cfg.Estop.ReadEstop(cctx)
-	cancel()
-	if ctx.Err() != nil {
-		return
-	}
-	a := b.watch.Read(st, err)
+	b.watch.Poll(ctx, b.cfg.Estop, b.cfg.CallTimeout, b.apply)
+}
+
+// apply carries out what the e-stop watch asks (a poll or a pushed trip).
+func (b *Bridge) apply(a bridges.PollAction) {
 	if a.Latch != "" {
 		b.latch(a.Latch)
 	}

@@ -13,8 +13,10 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 
+	"github.com/sintgate/sintgate/bridges"
 	"github.com/sintgate/sintgate/bridges/mqttbridge"
 	"github.com/sintgate/sintgate/client"
+	"github.com/sintgate/sintgate/gateway/approvals"
 	"github.com/sintgate/sintgate/gateway/attest"
 	"github.com/sintgate/sintgate/internal/app"
 	"github.com/sintgate/sintgate/internal/app/apptest"
@@ -50,6 +52,10 @@ type gw struct {
 func newGateway(t testing.TB) *gw {
 	t.Helper()
 	a := apptest.Start(t, "testdata/policy.yaml")
+	// Heartbeats every 100 ms: the gateway's stream writer notices a gone
+	// bridge stream at the next one, so stopping the gateway does not wait
+	// for the 15 s default.
+	a.G.Approvals.Events().SetLimits(approvals.Limits{Heartbeat: 100 * time.Millisecond})
 	return &gw{Gateway: a, t: t, g: a.G, url: a.URL, adminKey: a.AdminKey}
 }
 
@@ -239,6 +245,7 @@ type rig struct {
 
 type rigOpts struct {
 	poll      bool          // give the bridge a read-only operator key for the e-stop poll
+	noPush    bool          // with poll: poll only (bridges.PollOnly), no pushed trips
 	every     time.Duration // poll interval
 	routes    []string      // names; default lamp1
 	safeStops map[string]string
@@ -298,6 +305,9 @@ func newRig(t testing.TB, o rigOpts) *rig {
 		cfg.Verifier = attest.NewJWKSCache(nil, r.gw.url+"/.well-known/jwks.json")
 		if o.poll {
 			cfg.Estop = mqttbridge.OperatorEstop{Op: &client.Operator{BaseURL: r.gw.url, APIKey: r.gw.readKey(), HTTP: &http.Client{Timeout: 5 * time.Second}}}
+			if o.noPush {
+				cfg.Estop = bridges.PollOnly{EstopReader: cfg.Estop}
+			}
 		}
 	}
 	r.peer = newPeer(t, addr, p)
@@ -341,3 +351,19 @@ func (r *rig) send(n string, payload string) { r.peer.send(r.routes[n].Agent, []
 
 // expect waits for payload on route n's device topic.
 func (r *rig) expect(n string, payload string) { r.peer.expect(r.routes[n].Device, []byte(payload)) }
+
+// waitStreams waits until the gateway has n approval-stream subscribers
+// (the bridge's pushed e-stop stream is open).
+func (h *gw) waitStreams(t testing.TB, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if subs, _ := h.g.Approvals.Events().Stats(); subs >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than %d stream subscribers after 10 s", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

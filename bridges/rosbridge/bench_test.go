@@ -125,17 +125,30 @@ func BenchmarkBridgeOverhead(b *testing.B) {
 
 // BenchmarkEstopToSafeStop measures, per trip, the delay from the operator's
 // trip request returning to the zero Twist arriving on the actuator topic,
-// with the bridge polling GET /v1/estop at the given interval (real
-// in-process gateway, fake master, loopback TCPROS). Each iteration waits a
-// random fraction of the interval, trips,
-// waits for the safe stop, resets and waits for the bridge to resume.
+// with the bridge polling GET /v1/estop at the given interval, with or
+// without the pushed trips of the approvals stream (real in-process
+// gateway, fake master, loopback TCPROS). Each iteration waits a random
+// fraction of the interval, trips, waits for the safe stop, resets and
+// waits for the bridge to resume.
 func BenchmarkEstopToSafeStop(b *testing.B) {
-	for _, every := range []time.Duration{20 * time.Millisecond, 50 * time.Millisecond} {
-		b.Run("poll="+every.String(), func(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		every time.Duration
+		push  bool
+	}{
+		{"poll-only/poll=20ms", 20 * time.Millisecond, false},
+		{"poll-only/poll=50ms", 50 * time.Millisecond, false},
+		{"push/poll=50ms", 50 * time.Millisecond, true},
+	} {
+		every := bc.every
+		b.Run(bc.name, func(b *testing.B) {
 			master := rosmastertest.Start()
 			defer master.Close()
-			r := newRig(b, rigOpts{master: master.URI(), poll: true, every: every})
+			r := newRig(b, rigOpts{master: master.URI(), poll: true, noPush: !bc.push, every: every})
 			defer r.stop()
+			if bc.push {
+				r.gw.waitStreams(b, 1)
+			}
 			var lat []time.Duration
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {

@@ -53,6 +53,25 @@ func TestBridgeRealGateway(t *testing.T) {
 		}
 	})
 
+	t.Run("estop/pushed-trip-publishes-zero-twist-before-the-next-poll", func(t *testing.T) {
+		// One poll at start, the next in an hour: only the pushed trip can
+		// stop the actuators within the test.
+		r := newRig(t, rigOpts{poll: true, every: time.Hour})
+		if r == nil {
+			return
+		}
+		r.gw.waitStreams(t, 1)
+		if st := r.gw.admin("POST", "/v1/estop/trip", map[string]string{"reason": "pushed"}, nil); st != 200 {
+			t.Fatalf("trip: %d", st)
+		}
+		if got := r.next(0, wait); !isZero(got) {
+			t.Fatalf("got %+v, want the zero Twist", got)
+		}
+		if latched, why := r.bridge.Latched(); !latched || !strings.Contains(why, "(pushed): pushed") {
+			t.Fatalf("latched=%v %q", latched, why)
+		}
+	})
+
 	t.Run("estop/poll-publishes-zero-twist-and-blocks-until-reset", func(t *testing.T) {
 		r := newRig(t, rigOpts{poll: true, every: 20 * time.Millisecond, routes: []string{"cmd_vel", "base/cmd_vel"}})
 		if r == nil {

@@ -9,10 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sintgate/sintgate/bridges"
 	"github.com/sintgate/sintgate/bridges/ros"
 	"github.com/sintgate/sintgate/bridges/ros/msgs"
 	"github.com/sintgate/sintgate/bridges/rosbridge"
 	"github.com/sintgate/sintgate/client"
+	"github.com/sintgate/sintgate/gateway/approvals"
 	"github.com/sintgate/sintgate/gateway/attest"
 	"github.com/sintgate/sintgate/internal/app"
 	"github.com/sintgate/sintgate/internal/app/apptest"
@@ -44,6 +46,10 @@ type gw struct {
 func newGateway(t testing.TB) *gw {
 	t.Helper()
 	a := apptest.Start(t, "testdata/policy.yaml")
+	// Heartbeats every 100 ms: the gateway's stream writer notices a gone
+	// bridge stream at the next one, so stopping the gateway does not wait
+	// for the 15 s default.
+	a.G.Approvals.Events().SetLimits(approvals.Limits{Heartbeat: 100 * time.Millisecond})
 	return &gw{Gateway: a, t: t, g: a.G, url: a.URL, adminKey: a.AdminKey}
 }
 
@@ -100,7 +106,8 @@ type rig struct {
 }
 
 type rigOpts struct {
-	poll   bool          // give the bridge a read-only operator key for the e-stop poll
+	poll   bool          // give the bridge a read-only operator key for the e-stop watch
+	noPush bool          // with poll: poll only (bridges.PollOnly), no pushed trips
 	every  time.Duration // poll interval
 	routes []string      // suffixes: "cmd_vel", "arm/joint_cmd"
 	master string        // master URI; "" = the real test master (testenv)
@@ -153,6 +160,9 @@ func newRig(t testing.TB, o rigOpts) *rig {
 	}
 	if o.poll {
 		cfg.Estop = rosbridge.OperatorEstop{Op: &client.Operator{BaseURL: g.url, APIKey: g.readKey(), HTTP: &http.Client{Timeout: time.Second}}}
+		if o.noPush {
+			cfg.Estop = bridges.PollOnly{EstopReader: cfg.Estop}
+		}
 	}
 	r.bridge, err = rosbridge.New(ctx, cfg)
 	if err != nil {
@@ -251,5 +261,21 @@ func (r *rig) report(outcome, code string, d time.Duration) rosbridge.Report {
 			r.t.Fatalf("no %s/%s report within %v", outcome, code, d)
 			return rosbridge.Report{}
 		}
+	}
+}
+
+// waitStreams waits until the gateway has n approval-stream subscribers
+// (the bridge's pushed e-stop stream is open).
+func (h *gw) waitStreams(t testing.TB, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if subs, _ := h.g.Approvals.Events().Stats(); subs >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than %d stream subscribers after 10 s", n)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -10,12 +10,23 @@
 // Usage:
 //
 //	sint-mcpbridge --url http://127.0.0.1:8080 --agent-key agent.key --token-id ID \
-//	    --server filesystem [--api-key sk_...] -- DOWNSTREAM_COMMAND [ARGS...]
+//	    --server filesystem [--api-key-file read.key] [--env NAME[=VALUE] ...] \
+//	    -- DOWNSTREAM_COMMAND [ARGS...]
 //
-// --api-key (or SINT_API_KEY) is an operator key with scope read; with it the
-// bridge polls GET /v1/estop every --poll-interval and refuses every call
-// within one interval of a trip or of losing the gateway. Without it, it
-// learns of an e-stop from an ESTOP_ENGAGED deny (i.e. at the next call).
+// --api-key-file names a file (mode 0600) holding an operator key with scope
+// read; with it the bridge follows the pushed e-stop events of the approvals
+// stream and polls GET /v1/estop every --poll-interval, and refuses every
+// call at once on a pushed trip, within one interval of a trip or of losing
+// the gateway otherwise. Without it, it learns of an e-stop from an
+// ESTOP_ENGAGED deny (i.e. at the next call). The key is never taken from
+// the command line (the downstream server can read its parent's) nor from
+// the environment: the bridge refuses to start while SINT_API_KEY (the
+// operator's key) is set.
+//
+// The downstream server gets an allow-listed environment: PATH, HOME, USER,
+// LOGNAME, LANG, LC_ALL, LC_CTYPE, TZ, TMPDIR and what --env names; never a
+// SINT_* variable nor a value holding the bridge's keys (refused at start).
+// Its tools answer the agent, so whatever it can read the agent can read.
 // stdout carries only the MCP stream; logs are JSON lines on stderr, and the
 // downstream server's stderr is passed through. Exit status: 0 when the MCP
 // client disconnects or on SIGINT/SIGTERM, 1 on error, 2 on bad flags.
@@ -23,6 +34,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -38,6 +50,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/sintgate/sintgate/bridges"
 	"github.com/sintgate/sintgate/bridges/mcpbridge"
 	"github.com/sintgate/sintgate/client"
 	"github.com/sintgate/sintgate/gateway/attest"
@@ -55,6 +68,9 @@ func env(name, def string) string {
 }
 
 func main() {
+	// The downstream server runs as the same user: keep it from reading
+	// this process's memory and /proc/<pid>/environ (where the keys live).
+	hideProcess()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code, err := run(ctx, os.Args[1:], &mcp.StdioTransport{})
 	stop()
@@ -83,7 +99,13 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 	fs.SetOutput(stderr)
 	fs.Usage = usage(fs)
 	url := fs.String("url", env("SINT_URL", "http://127.0.0.1:8080"), "gateway base URL (SINT_URL)")
-	apiKey := fs.String("api-key", os.Getenv("SINT_API_KEY"), "operator API key with scope read, for the e-stop poll (SINT_API_KEY); empty: no poll")
+	apiKeyFile := fs.String("api-key-file", "", "file (mode 0600) holding an operator API key with scope read, for the e-stop watch; empty: none")
+	apiKeyFlag := fs.String("api-key", "", "refused: the downstream server can read the bridge's command line; use --api-key-file")
+	var envs []string
+	fs.Func("env", "NAME or NAME=VALUE: pass this variable to the downstream server (repeatable; never SINT_*)", func(v string) error {
+		envs = append(envs, v)
+		return nil
+	})
 	agentKey := fs.String("agent-key", "", "agent key file (internal/keyfile format); required")
 	tokenID := fs.String("token-id", "", "registered capability token id")
 	tokenFile := fs.String("token-file", "", "file holding the capability token's compact JWS (instead of --token-id)")
@@ -116,9 +138,29 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 	case *agentKey == "":
 		return 2, errors.New("--agent-key is required")
 	}
+	if *apiKeyFlag != "" {
+		return 2, errors.New("--api-key is refused: the downstream server could read it from the bridge's command line; put the key in a file (mode 0600) and give --api-key-file")
+	}
+	if _, set := os.LookupEnv(bridges.APIKeyEnv); set {
+		// Unsetting it would not do: it stays in /proc/<pid>/environ,
+		// which a downstream server running as root can read.
+		return 2, errors.New(bridges.APIKeyEnv + " is set: sint-mcpbridge refuses to start with the operator's key in its environment (its downstream server could read it); unset it and give the bridge its own read-scoped key with --api-key-file")
+	}
+	var apiKey string
+	if *apiKeyFile != "" {
+		k, err := bridges.LoadAPIKeyFile(*apiKeyFile)
+		if err != nil {
+			return 2, err
+		}
+		apiKey = k
+	}
 	key, err := keyfile.Load(*agentKey)
 	if err != nil {
 		return 1, err
+	}
+	downEnv, err := mcpbridge.DownstreamEnv(os.Environ(), envs, secretsOf(apiKey, key))
+	if err != nil {
+		return 2, err
 	}
 	var token string
 	if *tokenFile != "" {
@@ -135,6 +177,7 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 	httpc := &http.Client{Timeout: 40 * time.Second} // > the 30 s approval long-poll
 	base := strings.TrimRight(*url, "/")
 	cmd := exec.Command(down[0], down[1:]...)
+	cmd.Env = downEnv
 	cmd.Stderr = stderr
 	cfg := mcpbridge.Config{
 		ServerName: *server,
@@ -144,8 +187,8 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 		TokenID:    *tokenID, Token: token, Issuer: *issuer,
 		PollInterval: *poll, CallTimeout: *timeout, MaxWait: *maxWait, MaxInFlight: *maxInFlight, Log: log,
 	}
-	if *apiKey != "" {
-		cfg.Estop = mcpbridge.OperatorEstop{Op: &client.Operator{BaseURL: base, APIKey: *apiKey, HTTP: &http.Client{Timeout: *timeout}}}
+	if apiKey != "" {
+		cfg.Estop = mcpbridge.OperatorEstop{Op: &client.Operator{BaseURL: base, APIKey: apiKey, HTTP: &http.Client{Timeout: *timeout}}}
 	}
 	b, err := mcpbridge.New(ctx, cfg)
 	if err != nil {
@@ -157,11 +200,35 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 		}
 	}()
 	log.Info("sint-mcpbridge running", "gateway", base, "server", *server, "downstream", down[0],
-		"agent", key.AgentID(), "tools", len(b.Tools()), "estopPoll", cfg.Estop != nil)
+		"agent", key.AgentID(), "tools", len(b.Tools()), "estopWatch", cfg.Estop != nil, "downstreamEnv", envNames(downEnv))
 	err = b.Run(ctx, upstream)
 	log.Info("sint-mcpbridge stopped", "stats", b.Stats())
 	if err != nil && !errors.Is(err, io.EOF) {
 		return 1, err
 	}
 	return 0, nil
+}
+
+// secretsOf lists what the downstream environment must never carry: the
+// API key (and its secret part) and the agent's private key (hex, as in
+// the key file).
+func secretsOf(apiKey string, k *keyfile.Key) []string {
+	out := []string{hex.EncodeToString(k.Private.Seed())}
+	if apiKey != "" {
+		out = append(out, apiKey)
+		if i := strings.LastIndexByte(apiKey, '_'); i >= 0 && len(apiKey)-i > 8 {
+			out = append(out, apiKey[i+1:])
+		}
+	}
+	return out
+}
+
+// envNames returns the names of env's NAME=VALUE entries (for the log).
+func envNames(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		out = append(out, k)
+	}
+	return out
 }

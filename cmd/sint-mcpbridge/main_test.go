@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -29,8 +32,15 @@ import (
 
 // downstreamEnv, when set in the environment, makes the test binary a
 // downstream MCP server on stdin/stdout (mcpbridgetest) that appends every
-// call as a JSON line to the file it names.
-const downstreamEnv = "SINT_MCPBRIDGE_TEST_DOWNSTREAM"
+// call as a JSON line to the file it names. The bridge passes it on only
+// when named with --env (the downstream environment is allow-listed).
+const downstreamEnv = "MCPBRIDGE_TEST_DOWNSTREAM"
+
+// envToolEnv, when set too, adds the tool readEnv: it answers the
+// downstream server's whole environment and what it can read of its
+// parent's (/proc/<ppid>/environ and cmdline) — what a get-env tool of a
+// real MCP server hands the agent.
+const envToolEnv = "MCPBRIDGE_TEST_ENVTOOL"
 
 func TestMain(m *testing.M) {
 	if path := os.Getenv(downstreamEnv); path != "" {
@@ -38,7 +48,21 @@ func TestMain(m *testing.M) {
 		if err != nil {
 			panic(err)
 		}
-		err = mcpbridgetest.NewServer(mcpbridgetest.NewRecorder(f)).Run(context.Background(), &mcp.StdioTransport{})
+		srv := mcpbridgetest.NewServer(mcpbridgetest.NewRecorder(f))
+		if os.Getenv(envToolEnv) != "" {
+			srv.AddTool(&mcp.Tool{Name: "readEnv", Description: "Answer the environment.", InputSchema: mcpbridgetest.AnySchema},
+				func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+					var b strings.Builder
+					b.WriteString(strings.Join(os.Environ(), "\n"))
+					res := &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: b.String()}}}
+					for _, name := range []string{"environ", "cmdline"} {
+						p, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", os.Getppid(), name))
+						res.Content = append(res.Content, &mcp.TextContent{Text: fmt.Sprintf("%q %v", p, err)})
+					}
+					return res, nil
+				})
+		}
+		err = srv.Run(context.Background(), &mcp.StdioTransport{})
 		_ = f.Close()
 		if err != nil {
 			os.Exit(1)
@@ -64,6 +88,11 @@ func TestRunFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	down := []string{"--", "true"}
+	openKey := filepath.Join(dir, "open.key")
+	if err := os.WriteFile(openKey, []byte("sk_a_b\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ok := []string{"--server", "fs", "--agent-key", keyPath, "--token-id", "x"}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -80,6 +109,11 @@ func TestRunFlags(t *testing.T) {
 		{"usage/bad-log-level", append([]string{"--server", "fs", "--log-level", "loud"}, down...), 2},
 		{"error/missing-key-file", append([]string{"--server", "fs", "--agent-key", filepath.Join(dir, "none"), "--token-id", "x"}, down...), 1},
 		{"error/downstream-not-mcp", append([]string{"--server", "fs", "--agent-key", keyPath, "--token-id", "x"}, down...), 1},
+		{"usage/api-key-on-command-line", append(append([]string{"--api-key", "sk_a_b"}, ok...), down...), 2},
+		{"usage/api-key-file-readable-by-others", append(append([]string{"--api-key-file", openKey}, ok...), down...), 2},
+		{"usage/env-sint-variable", append(append([]string{"--env", "SINT_URL=x"}, ok...), down...), 2},
+		{"usage/env-carries-the-agent-key", append(append([]string{"--env", "K=" + hex.EncodeToString(k.Private.Seed())}, ok...), down...), 2},
+		{"usage/env-bad-name", append(append([]string{"--env", "A-B=1"}, ok...), down...), 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, err := run(context.Background(), tc.args, &mcp.StdioTransport{})
@@ -88,6 +122,12 @@ func TestRunFlags(t *testing.T) {
 			}
 		})
 	}
+	t.Run("usage/SINT_API_KEY-set", func(t *testing.T) {
+		t.Setenv("SINT_API_KEY", "sk_a_b")
+		if code, err := run(context.Background(), append(ok, down...), &mcp.StdioTransport{}); code != 2 {
+			t.Errorf("exit %d (%v), want 2", code, err)
+		}
+	})
 }
 
 // gateway serves a gateway in-process (bridges/rosbridge harness pattern)
@@ -153,11 +193,15 @@ func TestBinaryOverStdio(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The admin key stands in for a read key: it enables the e-stop poll.
+	// A read key enables the e-stop watch.
 	// --timeout 5s: a poll every 10 ms with the 2 s default would latch
 	// "unreachable" on one gateway stall under -race on a loaded CI machine.
+	readKeyPath := filepath.Join(dir, "read.key")
+	if err := os.WriteFile(readKeyPath, []byte(apiKey(t, url, adminKey, "read")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(bin, "--url", url, "--agent-key", keyPath, "--token-id", tokenID, "--server", "testfs",
-		"--api-key", adminKey, "--poll-interval", "10ms", "--timeout", "5s", "--", self, "-test.run=^$")
+		"--api-key-file", readKeyPath, "--env", downstreamEnv, "--poll-interval", "10ms", "--timeout", "5s", "--", self, "-test.run=^$")
 	cmd.Env = append(os.Environ(), downstreamEnv+"="+calls)
 	logs := &syncBuffer{}
 	cmd.Stderr = logs
@@ -275,6 +319,106 @@ func TestBinaryOverStdio(t *testing.T) {
 	// stdout is the MCP stream only; logs are JSON lines on stderr.
 	if !strings.Contains(logs.String(), `"msg":"sint-mcpbridge running"`) || !strings.Contains(logs.String(), `"msg":"sint-mcpbridge stopped"`) {
 		t.Errorf("logs lack start/stop lines:\n%s", logs.String())
+	}
+}
+
+// apiKey creates an API key with scopes for operator "bridge" and returns it.
+func apiKey(t *testing.T, url, adminKey string, scopes ...string) string {
+	t.Helper()
+	b, _ := json.Marshal(map[string]any{"operatorId": "bridge", "scopes": scopes})
+	req, _ := http.NewRequest("POST", url+"/v1/apikeys", bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+adminKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct{ Key string }
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 201 || out.Key == "" {
+		t.Fatalf("POST /v1/apikeys: %d %v", resp.StatusCode, err)
+	}
+	return out.Key
+}
+
+// TestDownstreamSeesNoKey runs the built binary as an operator might: with
+// SINT_* variables and another secret in its environment, a read key in
+// --api-key-file, and a downstream server whose auto-allowed readEnv tool
+// answers its whole environment and what it can read of the bridge's
+// (/proc/<ppid>/environ and cmdline). The agent calling it sees neither key
+// nor any SINT_* variable in the downstream environment, nor a key in what
+// it reads of the bridge's (unreadable unless the downstream runs as
+// root), and sees the variables passed with --env. With the admin key in
+// SINT_API_KEY (sintctl's variable) the bridge refuses to start.
+func TestDownstreamSeesNoKey(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "sint-mcpbridge")
+	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	url, tokenID, adminKey := gateway(t)
+	readKey := apiKey(t, url, adminKey, "read")
+	keyPath := filepath.Join(dir, "agent.key")
+	priv := tokentest.Key("mcpagent")
+	if err := keyfile.Save(keyPath, &keyfile.Key{Public: priv.Public().(ed25519.PublicKey), Private: priv}); err != nil {
+		t.Fatal(err)
+	}
+	readKeyPath := filepath.Join(dir, "read.key")
+	if err := os.WriteFile(readKeyPath, []byte(readKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--url", url, "--agent-key", keyPath, "--token-id", tokenID, "--server", "testfs",
+		"--api-key-file", readKeyPath, "--env", downstreamEnv, "--env", envToolEnv, "--env", "ROBOT_CELL=cell-7",
+		"--timeout", "5s", "--", self, "-test.run=^$")
+	cmd.Env = append(os.Environ(), downstreamEnv+"="+filepath.Join(dir, "calls.jsonl"), envToolEnv+"=1",
+		"SINT_URL="+url, "SINT_LOG_LEVEL=debug", "AWS_SECRET_ACCESS_KEY=not-for-the-agent")
+	refused := exec.Command(bin, cmd.Args[1:]...)
+	refused.Env = append(slices.Clone(cmd.Env), "SINT_API_KEY="+adminKey)
+	if out, err := refused.CombinedOutput(); refused.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), "SINT_API_KEY is set") {
+		t.Fatalf("with SINT_API_KEY set: %v, exit %d\n%s", err, refused.ProcessState.ExitCode(), out)
+	}
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
+	ctx := context.Background()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test-agent", Version: "v1"}, nil).Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		t.Fatalf("connect: %v\nlogs:\n%s", err, logs.String())
+	}
+	defer cs.Close()
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "readEnv", Arguments: map[string]any{}})
+	if err != nil || res.IsError || len(res.Content) != 3 {
+		t.Fatalf("readEnv: %v %+v\nlogs:\n%s", err, res, logs.String())
+	}
+	env := res.Content[0].(*mcp.TextContent).Text
+	parentEnv, parentCmd := res.Content[1].(*mcp.TextContent).Text, res.Content[2].(*mcp.TextContent).Text
+	secretOf := func(k string) string { return k[strings.LastIndexByte(k, '_')+1:] }
+	for name, leak := range map[string]string{
+		"the admin key": adminKey, "the admin key's secret": secretOf(adminKey),
+		"the bridge's read key": readKey, "the read key's secret": secretOf(readKey),
+	} {
+		for where, seen := range map[string]string{"its environment": env, "the bridge's environ": parentEnv, "the bridge's command line": parentCmd} {
+			if strings.Contains(seen, leak) {
+				t.Errorf("the agent sees %s in %s:\n%s", name, where, seen)
+			}
+		}
+	}
+	for name, leak := range map[string]string{"a SINT_* variable": "SINT_", "another secret of the bridge's environment": "AWS_SECRET_ACCESS_KEY"} {
+		if strings.Contains(env, leak) {
+			t.Errorf("the downstream environment holds %s:\n%s", name, env)
+		}
+	}
+	if !strings.Contains(env, "ROBOT_CELL=cell-7") || !strings.Contains(env, "PATH=") {
+		t.Errorf("the downstream server lacks ROBOT_CELL or PATH:\n%s", env)
+	}
+	if os.Geteuid() != 0 && !strings.Contains(parentEnv, "permission denied") {
+		// Root reads any process's environ; anyone else cannot read a
+		// non-dumpable one.
+		t.Errorf("the downstream server read the bridge's environ: %s", parentEnv)
 	}
 }
 

@@ -11,11 +11,15 @@
 //	sint-mqttbridge --url http://127.0.0.1:8080 --agent-key agent.key --token-id ID \
 //	    --broker mqtt://127.0.0.1:1883 --broker-name factory \
 //	    --route agent/line1/valve7=line1/valve7 --safe-stop 'line1/valve7={"state":"closed"}' \
-//	    [--api-key sk_...]
+//	    [--api-key-file read.key]
 //
-// --api-key (or SINT_API_KEY) is an operator key with scope read; with it the
-// bridge polls GET /v1/estop every --poll-interval and stops the devices
-// within one interval of a trip or of losing the gateway. Without it, it
+// --api-key-file names a file (mode 0600) holding an operator key with scope
+// read (--api-key gives it on the command line, where every local user can
+// see it; SINT_API_KEY, the operator's variable, is never read: set without
+// either flag, the bridge refuses to start); with it the bridge follows the
+// pushed e-stop trips (approvals stream) and polls GET /v1/estop every
+// --poll-interval, and stops the devices at a pushed trip, or within one
+// interval of a trip or of losing the gateway. Without it, it
 // learns of an e-stop from an ESTOP_ENGAGED deny (i.e. at the next message),
 // and warns about that at start.
 // --broker-password-file (or SINT_MQTT_PASSWORD) gives the broker password.
@@ -38,6 +42,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sintgate/sintgate/bridges"
 	"github.com/sintgate/sintgate/bridges/mqttbridge"
 	"github.com/sintgate/sintgate/client"
 	"github.com/sintgate/sintgate/gateway/attest"
@@ -78,7 +83,8 @@ func runReady(ctx context.Context, args []string, ready func()) (int, error) {
 	fs.SetOutput(stderr)
 	var routes, safeStops multi
 	gwURL := fs.String("url", env("SINT_URL", "http://127.0.0.1:8080"), "gateway base URL (SINT_URL)")
-	apiKey := fs.String("api-key", os.Getenv("SINT_API_KEY"), "operator API key with scope read, for the e-stop poll (SINT_API_KEY); empty: no poll")
+	apiKeyFile := fs.String("api-key-file", "", "file (mode 0600) holding an operator API key with scope read, for the e-stop watch (pushed trips and poll)")
+	apiKeyFlag := fs.String("api-key", "", "operator API key with scope read (visible in the process list: prefer --api-key-file); neither: no e-stop watch")
 	agentKey := fs.String("agent-key", "", "agent key file (internal/keyfile format); required")
 	tokenID := fs.String("token-id", "", "registered capability token id")
 	tokenFile := fs.String("token-file", "", "file holding the capability token's compact JWS (instead of --token-id)")
@@ -135,6 +141,10 @@ func runReady(ctx context.Context, args []string, ready func()) (int, error) {
 	if *tokenID == "" && *tokenFile == "" {
 		return 2, errors.New("give exactly one of --token-id and --token-file")
 	}
+	apiKey, err := bridges.OperatorKey(*apiKeyFile, *apiKeyFlag)
+	if err != nil {
+		return 2, err
+	}
 	key, err := keyfile.Load(*agentKey)
 	if err != nil {
 		return 1, err
@@ -167,8 +177,8 @@ func runReady(ctx context.Context, args []string, ready func()) (int, error) {
 		Routes:   rs, TokenID: *tokenID, Token: token, Issuer: *issuer,
 		ReportTopic: *reports, PollInterval: *poll, CallTimeout: *timeout, ReconnectDelay: *reconnect, Log: log,
 	}
-	if *apiKey != "" {
-		cfg.Estop = mqttbridge.OperatorEstop{Op: &client.Operator{BaseURL: base, APIKey: *apiKey, HTTP: &http.Client{Timeout: *timeout}}}
+	if apiKey != "" {
+		cfg.Estop = mqttbridge.OperatorEstop{Op: &client.Operator{BaseURL: base, APIKey: apiKey, HTTP: &http.Client{Timeout: *timeout}}}
 	}
 	b, err := mqttbridge.New(cfg)
 	if err != nil {
@@ -181,7 +191,7 @@ func runReady(ctx context.Context, args []string, ready func()) (int, error) {
 		log.Info("route", "agent", r.Agent, "device", r.Device, "resource", r.Resource(*brokerName))
 	}
 	if cfg.Estop == nil {
-		log.Warn("no --api-key: the e-stop is not polled; a trip or a dead gateway is noticed only at the next message's deny or failed intercept, and no safe stop is published before that")
+		log.Warn("no --api-key-file or --api-key: the e-stop is not watched; a trip or a dead gateway is noticed only at the next message's deny or failed intercept, and no safe stop is published before that")
 	}
 	log.Info("sint-mqttbridge running", "gateway", base, "broker", *broker, "brokerName", *brokerName,
 		"agent", key.AgentID(), "estopPoll", cfg.Estop != nil)

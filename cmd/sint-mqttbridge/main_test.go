@@ -100,7 +100,7 @@ func TestRunWarnsWithoutEstopPoll(t *testing.T) {
 	if code, err := run(ctx, args); code != 0 {
 		t.Fatalf("run = %d, %v", code, err)
 	}
-	if !strings.Contains(out.String(), "no --api-key") {
+	if !strings.Contains(out.String(), "no --api-key-file or --api-key") {
 		t.Fatalf("no warning about the missing e-stop poll in:\n%s", out.String())
 	}
 	out.mu.Lock()
@@ -109,7 +109,7 @@ func TestRunWarnsWithoutEstopPoll(t *testing.T) {
 	if code, err := run(ctx, append(args, "--api-key", "sk_test")); code != 0 {
 		t.Fatalf("run with --api-key = %d, %v", code, err)
 	}
-	if strings.Contains(out.String(), "no --api-key") {
+	if strings.Contains(out.String(), "no --api-key-file or --api-key") {
 		t.Fatal("warned about the e-stop poll although --api-key was given")
 	}
 }

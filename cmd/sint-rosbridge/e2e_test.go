@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -95,10 +96,14 @@ func TestCommandEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	readKeyPath := filepath.Join(t.TempDir(), "read.key")
+	if err := os.WriteFile(readKeyPath, []byte(key.Key+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan int, 1)
 	go func() {
-		code, err := run(rctx, []string{"--url", url, "--api-key", key.Key, "--agent-key", keyPath, "--token-id", c.TokenID,
+		code, err := run(rctx, []string{"--url", url, "--api-key-file", readKeyPath, "--agent-key", keyPath, "--token-id", c.TokenID,
 			"--master", master, "--name", p + "/sint_rosbridge", "--route", p + "/agent/cmd_vel=" + p + "/cmd_vel",
 			"--decisions-topic", p + "/sint/decisions"})
 		if err != nil {

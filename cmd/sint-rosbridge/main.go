@@ -8,11 +8,15 @@
 // Usage:
 //
 //	sint-rosbridge --url http://127.0.0.1:8080 --agent-key agent.key --token-id ID \
-//	    --route /agent/cmd_vel=/cmd_vel [--route ...] [--api-key sk_...]
+//	    --route /agent/cmd_vel=/cmd_vel [--route ...] [--api-key-file read.key]
 //
-// --api-key (or SINT_API_KEY) is an operator key with scope read; with it the
-// bridge polls GET /v1/estop every --poll-interval and stops the actuators
-// within one interval of a trip or of losing the gateway. Without it, it
+// --api-key-file names a file (mode 0600) holding an operator key with scope
+// read (--api-key gives it on the command line, where every local user can
+// see it; SINT_API_KEY, the operator's variable, is never read: set without
+// either flag, the bridge refuses to start); with it the bridge follows the
+// pushed e-stop trips (approvals stream) and polls GET /v1/estop every
+// --poll-interval, and stops the actuators at a pushed trip, or within one
+// interval of a trip or of losing the gateway. Without it, it
 // learns of an e-stop from an ESTOP_ENGAGED deny (i.e. at the next message).
 // Logs are JSON lines on stderr. Exit status: 0 on SIGINT/SIGTERM, 1 on
 // error, 2 on bad flags.
@@ -32,6 +36,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sintgate/sintgate/bridges"
 	"github.com/sintgate/sintgate/bridges/ros"
 	"github.com/sintgate/sintgate/bridges/rosbridge"
 	"github.com/sintgate/sintgate/client"
@@ -69,7 +74,8 @@ func run(ctx context.Context, args []string) (int, error) {
 	fs.SetOutput(stderr)
 	var routes, safeStops multi
 	url := fs.String("url", env("SINT_URL", "http://127.0.0.1:8080"), "gateway base URL (SINT_URL)")
-	apiKey := fs.String("api-key", os.Getenv("SINT_API_KEY"), "operator API key with scope read, for the e-stop poll (SINT_API_KEY); empty: no poll")
+	apiKeyFile := fs.String("api-key-file", "", "file (mode 0600) holding an operator API key with scope read, for the e-stop watch (pushed trips and poll)")
+	apiKeyFlag := fs.String("api-key", "", "operator API key with scope read (visible in the process list: prefer --api-key-file); neither: no e-stop watch")
 	agentKey := fs.String("agent-key", "", "agent key file (internal/keyfile format); required")
 	tokenID := fs.String("token-id", "", "registered capability token id")
 	tokenFile := fs.String("token-file", "", "file holding the capability token's compact JWS (instead of --token-id)")
@@ -108,6 +114,10 @@ func run(ctx context.Context, args []string) (int, error) {
 	if *agentKey == "" {
 		return 2, errors.New("--agent-key is required")
 	}
+	apiKey, err := bridges.OperatorKey(*apiKeyFile, *apiKeyFlag)
+	if err != nil {
+		return 2, err
+	}
 	key, err := keyfile.Load(*agentKey)
 	if err != nil {
 		return 1, err
@@ -132,8 +142,8 @@ func run(ctx context.Context, args []string) (int, error) {
 		Routes:   rs, TokenID: *tokenID, Token: token, Issuer: *issuer,
 		DecisionsTopic: *decisions, PollInterval: *poll, CallTimeout: *timeout, Log: log,
 	}
-	if *apiKey != "" {
-		cfg.Estop = rosbridge.OperatorEstop{Op: &client.Operator{BaseURL: base, APIKey: *apiKey, HTTP: &http.Client{Timeout: *timeout}}}
+	if apiKey != "" {
+		cfg.Estop = rosbridge.OperatorEstop{Op: &client.Operator{BaseURL: base, APIKey: apiKey, HTTP: &http.Client{Timeout: *timeout}}}
 	}
 	node, err := ros.NewNode(ctx, ros.NodeConfig{Name: *name, MasterURI: *master, Host: *host, Logger: log})
 	if err != nil {

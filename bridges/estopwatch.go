@@ -1,0 +1,124 @@
+package bridges
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sintgate/sintgate/client"
+)
+
+// EstopWatch turns what a bridge learns of the gateway's e-stop — its polls
+// of GET /v1/estop and the pushed estop.tripped events — into what the
+// bridge must do, failing closed. Safe for concurrent use; the zero value
+// is ready.
+//
+// The poll is the backstop and is correct on its own: an error, a tripped
+// breaker and any state other than "armed" latch; an "armed" answer
+// unlatches, after a latch when the breaker epoch differs from the previous
+// poll's (a trip and a reset both happened between two polls). The first
+// poll only records the epoch, whatever it is (0 included: a gateway that
+// never tripped). A pushed trip latches at once; only a poll that started
+// after it can unlatch.
+type EstopWatch struct {
+	mu        sync.Mutex // guards the fields and orders every apply
+	seen      bool       // a poll recorded lastEpoch
+	lastEpoch uint64
+	pushes    uint64 // pushed trips so far
+
+	smu       sync.Mutex // guards the stream state (never held while taking mu)
+	streaming bool
+	reopen    context.CancelFunc // ends the current stream (Follow)
+}
+
+// PollAction is what one e-stop poll or pushed event asks of a bridge:
+// latch with Latch as the reason when it is not empty, then clear the latch
+// when Unlatch is set.
+type PollAction struct {
+	Latch   string
+	Unlatch bool
+}
+
+// Read interprets one poll (st and the error of reading it) as the type
+// doc says. It does not know when the poll was sent: Poll, which does,
+// keeps a poll sent before a pushed trip from unlatching.
+func (w *EstopWatch) Read(st client.EstopState, err error) PollAction {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.read(st, err)
+}
+
+func (w *EstopWatch) read(st client.EstopState, err error) PollAction {
+	switch {
+	case err != nil:
+		return PollAction{Latch: "gateway unreachable: " + err.Error()}
+	case st.State == "tripped":
+		w.noteEpoch(st.Epoch)
+		return PollAction{Latch: "e-stop tripped: " + st.Reason}
+	case st.State != "armed":
+		// A 200 with {} or a state this bridge does not know is not armed.
+		return PollAction{Latch: fmt.Sprintf("e-stop state %q is not armed", st.State)}
+	}
+	a := PollAction{Unlatch: true}
+	if w.noteEpoch(st.Epoch) {
+		a.Latch = "e-stop tripped and reset between polls"
+	}
+	return a
+}
+
+// noteEpoch records the breaker epoch and reports whether it differs from
+// the one the previous poll recorded (any change: a trip bumps it; a
+// smaller one is a gateway that lost its state, which is no proof of
+// safety either).
+func (w *EstopWatch) noteEpoch(e uint64) bool {
+	changed := w.seen && e != w.lastEpoch
+	w.seen, w.lastEpoch = true, e
+	return changed
+}
+
+// Poll reads the e-stop state once through r (bounded by timeout) and calls
+// apply with the action, unless ctx ended meanwhile. apply runs under the
+// watch's lock, so it is ordered with the pushed trips' applies; a poll
+// sent before a pushed trip cannot unlatch (its "armed" may predate the
+// trip).
+func (w *EstopWatch) Poll(ctx context.Context, r EstopReader, timeout time.Duration, apply func(PollAction)) {
+	w.mu.Lock()
+	pushes := w.pushes
+	w.mu.Unlock()
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	st, err := r.ReadEstop(cctx)
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		// The stream may hang on the same dead or half-shut gateway:
+		// open it afresh.
+		w.endStream()
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	a := w.read(st, err)
+	if w.pushes != pushes {
+		a.Unlatch = false
+	}
+	apply(a)
+}
+
+// Pushed applies one pushed e-stop event: a trip latches at once; a reset
+// does nothing (only a poll unlatches: it also proves the gateway is
+// reachable and reads the epoch).
+func (w *EstopWatch) Pushed(ev EstopEvent, apply func(PollAction)) {
+	if !ev.Tripped {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.pushes++
+	reason := ev.Reason
+	if reason == "" {
+		reason = "(no reason given)"
+	}
+	apply(PollAction{Latch: "e-stop tripped (pushed): " + reason})
+}

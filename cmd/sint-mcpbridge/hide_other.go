@@ -1,0 +1,6 @@
+//go:build !linux
+
+package main
+
+// hideProcess does nothing outside Linux.
+func hideProcess() {}
