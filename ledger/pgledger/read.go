@@ -362,3 +362,22 @@ func (s *Store) Export(ctx context.Context, w io.Writer, from, to uint64, progre
 	}
 	return bw.Flush()
 }
+
+// ActiveTrips returns the fleet's active trip ids kept by the chain (trip
+// entries with a tripId no reset entry has acknowledged, see migration
+// 003), oldest first. While it is not empty every guarded append is
+// refused.
+func (s *Store) ActiveTrips(ctx context.Context) ([]string, error) {
+	if err := s.open(); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT trip_id FROM sint_ledger_estop_active ORDER BY seq, trip_id`)
+	if err != nil {
+		return nil, unavailable("read active trips", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, unavailable("read active trips", err)
+	}
+	return ids, nil
+}
