@@ -72,9 +72,9 @@ func TestFleetEstopGuard(t *testing.T) {
 	active("gw/a/1")
 	refused(b, guarded(1)) // the other replica, its own breaker still armed
 	refused(a, guarded(2))
-	mustAppend(b, benchEvent(3)) // unguarded (a deny) is always recorded
-	mustAppend(b, tripEvent("gw/a/1")) // the trip reaching b: no change
-	mustAppend(b, tripEvent("gw/b/7")) // a second trip on b
+	mustAppend(b, benchEvent(3))        // unguarded (a deny) is always recorded
+	mustAppend(b, tripEvent("gw/a/1"))  // the trip reaching b: no change
+	mustAppend(b, tripEvent("gw/b/7"))  // a second trip on b
 	mustAppend(a, resetEvent("gw/a/1")) // a reset that did not see b's trip
 	active("gw/b/7")
 	refused(a, guarded(4))
