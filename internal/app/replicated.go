@@ -81,7 +81,7 @@ func openReplicated(ctx context.Context, o Options) (_ *Backend, err error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	be.Closers = append(be.Closers, pg.Close)
-	lg, err := pgledger.Open(ctx, o.StoreURL, pgledger.Options{Clock: o.Clock})
+	lg, err := pgledger.Open(ctx, o.StoreURL, pgledger.Options{Clock: o.Clock, Tripped: fleetTripped})
 	if err != nil {
 		return nil, fmt.Errorf("open ledger: %w", err)
 	}
@@ -94,7 +94,7 @@ func openReplicated(ctx context.Context, o Options) (_ *Backend, err error) {
 	var suffix [4]byte
 	_, _ = rand.Read(suffix[:])
 	f := &fleet{
-		id: cfg.GatewayID + "/" + hex.EncodeToString(suffix[:]), pg: pg, bus: redisx.NewBus(rdb, prefix),
+		id: cfg.GatewayID + "/" + hex.EncodeToString(suffix[:]), pg: pg, lg: lg, bus: redisx.NewBus(rdb, prefix),
 		clock: o.Clock, log: o.Log,
 	}
 	f.fanout = replica.New(replica.RedisBus{Client: rdb, Channel: prefix + "estop"}, f.id, replica.Config{}, f.log)
@@ -112,8 +112,17 @@ func openReplicated(ctx context.Context, o Options) (_ *Backend, err error) {
 	be.WrapRecorder = func(next estop.Recorder) estop.Recorder {
 		return f.fanout.Recorder(ackRecorder{next: next, f: f})
 	}
+	be.FleetTrips = f
 	be.Attach = f.attach
 	return be, nil
+}
+
+// fleetTripped is the error of an allow the ledger refused because the
+// chain holds a trip entry no reset entry has acknowledged yet (a trip on
+// another replica that has not reached this one).
+func fleetTripped(active []string) error {
+	return &estop.TrippedError{Source: estop.Source{ID: strings.Join(active, ","), Kind: estop.KindReplica},
+		Reason: "the fleet e-stop is engaged in the ledger"}
 }
 
 // importAPIKeys copies the API keys of the data dir's embedded store (the
@@ -168,6 +177,7 @@ func sameAPIKey(ctx context.Context, pg store.APIKeys, k store.APIKey) error {
 type fleet struct {
 	id     string // this replica: "<gatewayId>/<random>"
 	pg     *pgstore.Store
+	lg     *pgledger.Store
 	bus    *redisx.Bus
 	fanout *replica.Fanout
 	clock  func() time.Time
@@ -278,6 +288,62 @@ func (f *fleet) catchUp(ctx context.Context) {
 		return
 	}
 	f.convergeEstop(context.WithoutCancel(ctx), st)
+	if active, err := f.lg.ActiveTrips(qctx); err == nil {
+		f.convergeLedgerTrips(context.WithoutCancel(ctx), active)
+	}
+}
+
+// convergeLedgerTrips trips this replica with each trip id the ledger
+// holds active (and so refuses allows for) that this replica neither has
+// nor just acknowledged: a trip whose bus message and row update were both
+// lost (its replica crashed right after the trip entry). Without this every
+// replica could be armed while the ledger refuses every allow, with no trip
+// for an operator to reset; tripped, the replica shows it and a reset
+// acknowledges it.
+func (f *fleet) convergeLedgerTrips(ctx context.Context, active []string) {
+	if len(active) == 0 {
+		return
+	}
+	local := f.breaker.Snapshot()
+	have := f.fanout.TripIDs(local)
+	f.ackMu.Lock()
+	ownAcks := f.acks
+	f.ackMu.Unlock()
+	for _, id := range active {
+		if (local.Tripped && slices.Contains(have, id)) || slices.Contains(ownAcks, id) {
+			continue
+		}
+		f.breaker.Trip(ctx, estop.Source{ID: id, Kind: estop.KindReplica}, "fleet e-stop tripped (caught up from the ledger): trip "+id+" not reset")
+		local = f.breaker.Snapshot()
+		have = f.fanout.TripIDs(local)
+	}
+}
+
+// TripIDOf implements FleetTripIDs: a trip received from another replica
+// carries its trip id, a local source this replica's trip id of the epoch;
+// the replica's own bus gap ("bus") is no fleet trip.
+func (f *fleet) TripIDOf(s estop.State, src estop.Source) string {
+	if src.Kind == estop.KindReplica {
+		if isTripID(src.ID) {
+			return src.ID
+		}
+		return ""
+	}
+	return f.fanout.TripID(s.Epoch)
+}
+
+// ResetAcks implements FleetTripIDs: the trip ids ackRecorder noted for the
+// reset being recorded.
+func (f *fleet) ResetAcks() []string {
+	f.ackMu.Lock()
+	defer f.ackMu.Unlock()
+	out := []string{}
+	for _, id := range f.acks {
+		if isTripID(id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // convergeEstop applies what the shared e-stop row shows and this replica
