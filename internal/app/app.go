@@ -50,6 +50,9 @@ type Gateway struct {
 	closers    []func() error
 	// background is started by Background (the replicated backend's sync).
 	background []func(ctx context.Context)
+	// forgetAnomaly resets the anomaly detector's history of an agent whose
+	// circuit was closed on another replica (as a local close does).
+	forgetAnomaly func(agentID string)
 }
 
 // Close drains queued ledger events and releases the stores.
@@ -262,6 +265,7 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 		feed.threshold = 0.5
 	}
 	p.Anomaly = feed
+	g.forgetAnomaly = feed.d.CloseCircuit
 	persist := circuits.Persist
 	circuits.Persist = func(agentID string, c gateway.Circuit) {
 		if !c.Open {

@@ -14,22 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sintgate/sintgate/internal/testenv"
-	"github.com/sintgate/sintgate/tokens"
-	"github.com/sintgate/sintgate/tokens/tokentest"
 )
-
-// fleetAgent adds a root and registers a fresh token for agent on g.
-func (f *fleetT) fleetAgent(g *gatewayProc, agent string, n int) *tokens.Token {
-	f.t.Helper()
-	if st := f.call(g, "POST", "/v1/roots", map[string]string{"publicKey": tokentest.Pub("root")}, nil); st != 201 && st != 200 && st != 409 {
-		f.t.Fatalf("add root: %d", st)
-	}
-	tok := tokentest.Sign("root", tokentest.Root("root", agent, n, time.Now().UnixMilli()))
-	if st := f.call(g, "POST", "/v1/tokens", map[string]string{"token": tok.Raw}, nil); st != 201 {
-		f.t.Fatalf("register token: %d", st)
-	}
-	return tok
-}
 
 // estopState is one replica's e-stop state.
 func (f *fleetT) estopState(g *gatewayProc) string {
@@ -125,7 +110,7 @@ func TestFleetNoAllowBetweenTripAndReset(t *testing.T) {
 	pgURL := testenv.FreshPGDatabase(t)
 	redisAddr := testenv.RedisAddr(t)
 	f := newFleet(t, 3, pgURL, redisAddr)
-	tok := f.fleetAgent(f.gws[0], "guard-agent", 1)
+	tok := fleetToken(t, f, "guard-agent", 1)
 
 	var stop atomic.Bool
 	var allows, estopDenies atomic.Int64

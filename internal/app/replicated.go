@@ -21,6 +21,7 @@ import (
 	"github.com/sintgate/sintgate/estop"
 	"github.com/sintgate/sintgate/estop/replica"
 	"github.com/sintgate/sintgate/gateway"
+	"github.com/sintgate/sintgate/gateway/approvals"
 	"github.com/sintgate/sintgate/gateway/redisx"
 	"github.com/sintgate/sintgate/ledger/pgledger"
 	"github.com/sintgate/sintgate/store"
@@ -102,6 +103,14 @@ func openReplicated(ctx context.Context, o Options) (_ *Backend, err error) {
 	if err := f.reloadRoots(ctx); err != nil {
 		return nil, err
 	}
+	// Catch up on circuit and standing-approval changes from a little
+	// before the state Build loads from the store (a standing revocation
+	// is in the ledger before it is in the store).
+	size, err := lg.Size(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("ledger size: %w", err)
+	}
+	f.ledgerSeq = size - min(size, changeLookback)
 	be.Store = &fleetStore{Store: pg, f: f}
 	ap, err := rdb.AutoPipeline()
 	if err != nil {
@@ -190,6 +199,15 @@ type fleet struct {
 	roots   atomic.Pointer[map[string]bool]
 	toks    sync.Map // tokenId → raw, registered on other replicas
 	lastRev time.Time
+
+	// Circuits and standing approvals (fleetsync.go).
+	circuits  *gateway.Circuits
+	approvals *approvals.Service
+	onClosed  func(agentID string) // a circuit closed on another replica
+	localCirc sync.Map             // agentID → time this replica last changed its circuit
+	syncMu    sync.Mutex           // guards what follows
+	ledgerSeq uint64               // catch-up cursor over the ledger's change events
+	pending   map[string]time.Time // standing grants in the ledger not yet in the store → give up at
 }
 
 // attach points the pipeline at the fleet-wide view of roots and tokens and
@@ -201,6 +219,7 @@ func (f *fleet) attach(ctx context.Context, g *Gateway) error {
 	}
 	f.reg, f.breaker = reg, g.Breaker
 	f.fanout.Attach(g.Breaker)
+	f.attachChanges(g)
 	ns := *g.Pipeline.State()
 	ns.Roots, ns.Tokens = fleetView{f}, fleetView{f}
 	g.Pipeline.SetState(&ns)
@@ -245,6 +264,8 @@ func (f *fleet) runBus(ctx context.Context) {
 			case d.Change.Origin == f.id:
 			case d.Change.Type == redisx.ChangeRevoke:
 				f.reg.ApplyRevocations(d.Change.IDs)
+			case d.Change.Type == redisx.ChangeAgents, d.Change.Type == redisx.ChangeApprovals:
+				f.applyChange(ctx, d.Change)
 			case d.Change.Type == redisx.ChangeRoots:
 				if err := f.reloadRoots(ctx); err != nil {
 					f.log.Warn("reload roots", "err", err)
@@ -291,6 +312,7 @@ func (f *fleet) catchUp(ctx context.Context) {
 	if active, err := f.lg.ActiveTrips(qctx); err == nil {
 		f.convergeLedgerTrips(context.WithoutCancel(ctx), active)
 	}
+	f.catchUpChanges(qctx)
 }
 
 // convergeLedgerTrips trips this replica with each trip id the ledger
@@ -527,6 +549,26 @@ func (s *fleetStore) PutEstop(ctx context.Context, st store.EstopState) error {
 	return s.f.pg.UpdateEstop(ctx, func(cur store.EstopState) store.EstopState {
 		return mergeSave(cur, st, tripIDs, acks)
 	})
+}
+
+// PutAgent implements store.Agents and announces the agent (its circuit
+// may have changed).
+func (s *fleetStore) PutAgent(ctx context.Context, a store.Agent) error {
+	if err := s.Store.PutAgent(ctx, a); err != nil {
+		return err
+	}
+	s.f.publish(ctx, redisx.Change{Type: redisx.ChangeAgents, IDs: []string{a.AgentID}})
+	return nil
+}
+
+// UpdateApproval implements store.Approvals and announces the approval (a
+// standing approval may have been granted or revoked).
+func (s *fleetStore) UpdateApproval(ctx context.Context, a store.Approval) (store.Approval, error) {
+	got, err := s.Store.UpdateApproval(ctx, a)
+	if err == nil {
+		s.f.publish(ctx, redisx.Change{Type: redisx.ChangeApprovals, IDs: []string{a.ApprovalID}})
+	}
+	return got, err
 }
 
 // RevokedSince implements store.RevocationFeed.

@@ -381,3 +381,36 @@ func (s *Store) ActiveTrips(ctx context.Context) ([]string, error) {
 	}
 	return ids, nil
 }
+
+// EntriesOfTypes returns up to limit entries of the given event types with
+// a sequence number greater than after, in sequence order. Entries become
+// visible in sequence order (appends are serialised until COMMIT), so a
+// reader that advances after to the last entry it got misses none.
+func (s *Store) EntriesOfTypes(ctx context.Context, types []string, after uint64, limit int) ([]ledger.Entry, error) {
+	if err := s.open(); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT seq, entry FROM sint_ledger_entries
+		WHERE event_type = ANY($1) AND seq > $2 ORDER BY seq LIMIT $3`, types, int64(after), limit)
+	if err != nil {
+		return nil, unavailable("read entries by type", err)
+	}
+	defer rows.Close()
+	var out []ledger.Entry
+	for rows.Next() {
+		var seq int64
+		var b []byte
+		if err := rows.Scan(&seq, &b); err != nil {
+			return nil, unavailable("read entries by type", err)
+		}
+		e, err := decodeRow(seq, b)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("read entries by type", err)
+	}
+	return out, nil
+}
