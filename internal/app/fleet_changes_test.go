@@ -101,7 +101,9 @@ func TestFleetCircuitsAndStanding(t *testing.T) {
 		}
 		return tok, limited
 	}
-	move := func(agent string, tk *tokens.Token) []byte { return bodyFor(agent, tk.Claims.TokenID, "ros:///cmd_vel", 0.1) }
+	move := func(agent string, tk *tokens.Token) []byte {
+		return bodyFor(agent, tk.Claims.TokenID, "ros:///cmd_vel", 0.1)
+	}
 
 	var opens, closes []time.Duration
 	for round := range 2 {
