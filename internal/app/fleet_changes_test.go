@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -274,4 +278,113 @@ func summary(ds []time.Duration) string {
 		return "none"
 	}
 	return fmt.Sprintf("p50 %v, max %v over %d", s[len(s)/2].Round(100*time.Microsecond), s[len(s)-1].Round(100*time.Microsecond), len(s))
+}
+
+// TestFleetChangesWithRedisDown (issue 17 item 7, catch-up path): with the
+// bus gone (a private redis-server, killed), a circuit closed on B and a
+// standing approval revoked on C still reach the other replicas, through
+// PostgreSQL alone. Delays (from the start of the operator's call) are
+// logged.
+func TestFleetChangesWithRedisDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts gateway processes and a redis-server")
+	}
+	pgURL := testenv.FreshPGDatabase(t)
+	rbin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("redis-server not installed")
+		}
+		t.Skip("redis-server not installed")
+	}
+	addr := freeAddr(t)
+	port := addr[strings.LastIndex(addr, ":")+1:]
+	rs := exec.Command(rbin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	if err := rs.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rs.Process.Kill(); _ = rs.Wait() })
+	waitUntil(t, "redis-server to listen", func() bool {
+		c, err := (&netDialer{}).dial(addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	f := newFleet(t, 3, pgURL, addr)
+	a, b, c := f.gws[0], f.gws[1], f.gws[2]
+	const agent = "outage-agent"
+	tok := fleetToken(t, f, agent, 1)
+	claims := tokentest.Root("root", agent, 2, time.Now().UnixMilli())
+	vmax := 0.5
+	claims.Constraints.MaxVelocityMps = &vmax
+	limited := tokentest.Sign("root", claims)
+	if st := f.call(a, "POST", "/v1/tokens", map[string]string{"token": limited.Raw}, nil); st != 201 {
+		t.Fatalf("register the limited token: %d", st)
+	}
+	if d, cd := f.decide(a, agent, bodyFor(agent, limited.Claims.TokenID, "ros:///cmd_vel", 5.0)); cd != "PHYSICS_CONSTRAINT" {
+		t.Fatalf("severe violation on A: %s %s", d, cd)
+	}
+	for i, g := range f.gws {
+		waitUntil(t, fmt.Sprintf("replica %d to have the circuit open", i), func() bool { return f.circuitOpenOn(g, agent) })
+	}
+	dd, st, err := intercept(f.hc, a, agent, bodyFor(agent, tok.Claims.TokenID, "ros:///arm/joint1", 0.1))
+	if err != nil || st != 403 || code(dd) != "CIRCUIT_OPEN" {
+		// The circuit denies before tiering: use a second agent for the
+		// standing approval.
+		t.Fatalf("tier-3 request while the circuit is open: %d %s %v", st, code(dd), err)
+	}
+	const agent2 = "outage-agent-2"
+	tok2 := fleetToken(t, f, agent2, 3)
+	dd, st, err = intercept(f.hc, a, agent2, bodyFor(agent2, tok2.Claims.TokenID, "ros:///arm/joint1", 0.1))
+	if err != nil || st != 202 || dd.ApprovalID == nil {
+		t.Fatalf("escalate on A: %d %s %v", st, code(dd), err)
+	}
+	id := *dd.ApprovalID
+	if st := f.call(a, "POST", "/v1/approvals/"+id+"/approve", map[string]any{"standingForMs": 600_000}, nil); st != 200 {
+		t.Fatalf("grant standing on A: %d", st)
+	}
+	for i, g := range f.gws {
+		waitUntil(t, fmt.Sprintf("replica %d to list the standing approval", i), func() bool { return slices.Contains(f.standingOn(g), id) })
+	}
+
+	_ = rs.Process.Kill()
+	_ = rs.Wait()
+	// Each replica is watched from the start of the operator's call (with
+	// Redis down the call itself takes longer: its announcement fails).
+	watch := func(what string, gs []*gatewayProc, cond func(g *gatewayProc) bool, call func()) []time.Duration {
+		start := time.Now()
+		out := make([]time.Duration, len(gs))
+		var wg sync.WaitGroup
+		for i, g := range gs {
+			wg.Go(func() {
+				deadline := start.Add(10 * time.Second)
+				for !cond(g) {
+					if time.Now().After(deadline) {
+						t.Errorf("timed out waiting for %s on %s", what, g.url)
+						return
+					}
+					time.Sleep(2 * time.Millisecond)
+				}
+				out[i] = time.Since(start)
+			})
+		}
+		call()
+		wg.Wait()
+		if t.Failed() {
+			t.FailNow()
+		}
+		return out
+	}
+	closes := watch("the close on B with Redis down", []*gatewayProc{a, c}, func(g *gatewayProc) bool { return !f.circuitOpenOn(g, agent) }, func() {
+		if st := f.call(b, "POST", "/v1/discovery/agents/"+tokentest.Pub(agent)+"/circuit/close", map[string]string{"reason": "redis down"}, nil); st != 200 {
+			t.Errorf("close on B with Redis down: %d", st)
+		}
+	})
+	revokes := watch("the revocation on C with Redis down", []*gatewayProc{a, b}, func(g *gatewayProc) bool { return !slices.Contains(f.standingOn(g), id) }, func() {
+		if st := f.call(c, "DELETE", "/v1/approvals/standing/"+id, nil, nil); st != 200 {
+			t.Errorf("revoke on C with Redis down: %d", st)
+		}
+	})
+	t.Logf("catch-up path, Redis down (from the start of the operator's call): circuit closed on B → closed on A and C: %s; standing revoked on C → gone on A and B: %s", summary(closes), summary(revokes))
 }

@@ -463,6 +463,15 @@ func (f *fleet) publish(ctx context.Context, c redisx.Change) {
 	}
 }
 
+// publishAsync announces c without waiting for Redis: a circuit is
+// persisted under the circuits' lock (and an approval under the approval
+// service's), which must not wait for a bus that is down. Receivers re-read
+// PostgreSQL, so the order of announcements does not matter; a lost one is
+// made up for by the catch-up.
+func (f *fleet) publishAsync(ctx context.Context, c redisx.Change) {
+	go f.publish(context.WithoutCancel(ctx), c)
+}
+
 // fleetView is the decision core's view of roots and registered tokens
 // across the fleet (tokens.Roots, tokens.Lookup).
 type fleetView struct{ f *fleet }
@@ -557,7 +566,7 @@ func (s *fleetStore) PutAgent(ctx context.Context, a store.Agent) error {
 	if err := s.Store.PutAgent(ctx, a); err != nil {
 		return err
 	}
-	s.f.publish(ctx, redisx.Change{Type: redisx.ChangeAgents, IDs: []string{a.AgentID}})
+	s.f.publishAsync(ctx, redisx.Change{Type: redisx.ChangeAgents, IDs: []string{a.AgentID}})
 	return nil
 }
 
@@ -566,7 +575,7 @@ func (s *fleetStore) PutAgent(ctx context.Context, a store.Agent) error {
 func (s *fleetStore) UpdateApproval(ctx context.Context, a store.Approval) (store.Approval, error) {
 	got, err := s.Store.UpdateApproval(ctx, a)
 	if err == nil {
-		s.f.publish(ctx, redisx.Change{Type: redisx.ChangeApprovals, IDs: []string{a.ApprovalID}})
+		s.f.publishAsync(ctx, redisx.Change{Type: redisx.ChangeApprovals, IDs: []string{a.ApprovalID}})
 	}
 	return got, err
 }
