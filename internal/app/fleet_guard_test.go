@@ -14,6 +14,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sintgate/sintgate/internal/testenv"
+	"github.com/sintgate/sintgate/ledger"
+	"github.com/sintgate/sintgate/ledger/pgledger"
 )
 
 // estopState is one replica's e-stop state.
@@ -167,4 +169,37 @@ func TestFleetNoAllowBetweenTripAndReset(t *testing.T) {
 	if len(violations) > 0 {
 		t.Fatalf("%d allows committed between a trip entry and its reset entry: %s", len(violations), strings.Join(violations[:min(len(violations), 10)], "; "))
 	}
+
+	// A trip entry that reached only the ledger (its replica died before
+	// publishing it and saving the row): the ledger refuses every allow, so
+	// every replica must show the trip (else the fleet looks armed and
+	// allows nothing), and one operator reset clears it.
+	t.Run("converge/trip-only-in-the-ledger", func(t *testing.T) {
+		ctx := context.Background()
+		lg, err := pgledger.Open(ctx, pgURL, pgledger.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lg.Close()
+		const ghost = "ghost-gw/0000dead/7"
+		if _, err := lg.Append(ctx, ledger.Event{EventType: "safety.estop.tripped", AgentID: "system",
+			Payload: map[string]any{"epoch": 7, "source": "operator:gone", "kind": "api", "reason": "replica died after its trip entry", "tripId": ghost}}); err != nil {
+			t.Fatal(err)
+		}
+		for i, g := range f.gws {
+			waitUntil(t, fmt.Sprintf("replica %d to trip on the ledger's trip", i), func() bool { return f.estopState(g) == "tripped" })
+		}
+		if st := f.call(f.gws[1], "POST", "/v1/estop/reset", map[string]string{"reason": "ghost trip seen"}, nil); st != 200 {
+			t.Fatalf("reset: %d", st)
+		}
+		for i, g := range f.gws {
+			waitUntil(t, fmt.Sprintf("replica %d to allow after the reset", i), func() bool {
+				d, _, _ := intercept(f.hc, g, "guard-agent", moveBody("guard-agent", tok.Claims.TokenID))
+				return d.Decision == "allow"
+			})
+		}
+		if active, err := lg.ActiveTrips(ctx); err != nil || len(active) != 0 {
+			t.Fatalf("active trips after the reset: %v %v", active, err)
+		}
+	})
 }
