@@ -84,3 +84,21 @@ func (c *Circuits) OpenAgents() map[string]Circuit {
 	}
 	return out
 }
+
+// Apply sets agentID's circuit to ci as the shared store holds it (a change
+// made on another replica), without persisting, and reports whether it
+// changed anything here.
+func (c *Circuits) Apply(agentID string, ci Circuit) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.open[agentID]
+	if ci.Open {
+		if ok {
+			return false
+		}
+		c.open[agentID] = ci
+		return true
+	}
+	delete(c.open, agentID)
+	return ok
+}

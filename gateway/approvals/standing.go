@@ -3,6 +3,7 @@ package approvals
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 	"sort"
 	"sync"
@@ -36,11 +37,15 @@ type Standing struct {
 	mu   sync.RWMutex
 	byK  map[standingKey][]*StandingApproval
 	byID map[string]*StandingApproval
+	// revoked holds the ids of standing approvals revoked (here or on
+	// another replica) until their Until has passed: a stale read of the
+	// shared store that still shows one in force never brings it back.
+	revoked map[string]int64
 }
 
 // NewStanding returns an empty set.
 func NewStanding() *Standing {
-	return &Standing{byK: map[standingKey][]*StandingApproval{}, byID: map[string]*StandingApproval{}}
+	return &Standing{byK: map[standingKey][]*StandingApproval{}, byID: map[string]*StandingApproval{}, revoked: map[string]int64{}}
 }
 
 // Covers reports whether an unrevoked standing approval for exactly this
@@ -60,6 +65,9 @@ func (s *Standing) add(sa StandingApproval) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.byID[sa.ApprovalID]; ok {
+		return
+	}
+	if _, ok := s.revoked[sa.ApprovalID]; ok || sa.RevokedAt != nil {
 		return
 	}
 	p := &sa
@@ -97,6 +105,11 @@ func (s *Standing) Active(nowMs int64) []StandingApproval {
 			continue
 		}
 		out = append(out, *p)
+	}
+	for id, until := range s.revoked {
+		if nowMs >= until {
+			delete(s.revoked, id)
+		}
 	}
 	s.mu.Unlock()
 	for _, id := range lapsed {
@@ -175,7 +188,7 @@ func (s *Service) RevokeStanding(ctx context.Context, id, operatorID string) (St
 		return StandingApproval{}, codes.New(codes.NotFound, "approval "+id+" granted no standing approval")
 	}
 	if x.StandingRevokedAt != 0 {
-		s.Standing().remove(id)
+		s.Standing().revoke(id, x.StandingUntil)
 		return standingOf(a), nil
 	}
 	now := s.Clock().UnixMilli()
@@ -186,7 +199,7 @@ func (s *Service) RevokeStanding(ctx context.Context, id, operatorID string) (St
 	}
 	// Forget it in memory first: once the revocation is in the ledger no
 	// later request may be covered, even if the store update fails.
-	s.Standing().remove(id)
+	s.Standing().revoke(id, x.StandingUntil)
 	x.StandingRevokedAt, x.StandingRevokedBy = now, operatorID
 	a.Extra = x.bytes()
 	got, err := s.Store.UpdateApproval(ctx, a)
@@ -194,4 +207,51 @@ func (s *Service) RevokeStanding(ctx context.Context, id, operatorID string) (St
 		return StandingApproval{}, err
 	}
 	return standingOf(got), nil
+}
+
+// revoke drops a standing approval for good: a later add of the same id (a
+// stale read of the shared store) is ignored until until (unix ms) has
+// passed, after which it could not cover anything anyway.
+func (s *Standing) revoke(id string, until int64) {
+	s.remove(id)
+	s.mu.Lock()
+	if until <= 0 {
+		until = math.MaxInt64
+	}
+	s.revoked[id] = until
+	s.mu.Unlock()
+}
+
+// ForgetStanding drops the standing approval granted with approval id,
+// for good: its revocation was recorded (on any replica).
+func (s *Service) ForgetStanding(id string, until int64) { s.Standing().revoke(id, until) }
+
+// SyncStanding re-reads approval id from the shared store and makes this
+// replica's standing approvals match it: a standing approval granted on
+// another replica is added, one revoked (or no longer in force) is dropped.
+// A replicated gateway calls it when a replica announces a change and when
+// it catches up on the ledger. It reports whether the approval granted a
+// standing approval whose row is complete (false for a grant whose store
+// update has not happened yet: the caller retries).
+func (s *Service) SyncStanding(ctx context.Context, id string) (bool, error) {
+	a, err := s.Store.GetApproval(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	x := extraOf(a)
+	switch {
+	case a.State != Approved || x.StandingUntil == 0:
+		s.Standing().remove(id)
+		return false, nil
+	case x.StandingRevokedAt != 0:
+		s.Standing().revoke(id, x.StandingUntil)
+	case x.StandingUntil > s.Clock().UnixMilli():
+		s.Standing().add(standingOf(a))
+	default:
+		s.Standing().remove(id)
+	}
+	return true, nil
 }

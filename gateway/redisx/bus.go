@@ -18,6 +18,12 @@ const (
 	ChangeRevoke = "revoke" // IDs: every token id newly revoked (descendants included)
 	ChangeRoots  = "roots"  // the trusted roots changed: reload them
 	ChangeTokens = "tokens" // IDs: tokens registered
+	// ChangeAgents: IDs are agents whose record (circuit) changed: re-read
+	// their circuit.
+	ChangeAgents = "agents"
+	// ChangeApprovals: IDs are approvals that changed: re-read their
+	// standing approval (granted or revoked).
+	ChangeApprovals = "approvals"
 )
 
 // Limits of a Change accepted by ParseChange.
@@ -53,7 +59,7 @@ func ParseChange(b []byte) (Change, error) {
 		return Change{}, fmt.Errorf("%w: trailing data", ErrBadChange)
 	}
 	switch c.Type {
-	case ChangeRevoke, ChangeRoots, ChangeTokens:
+	case ChangeRevoke, ChangeRoots, ChangeTokens, ChangeAgents, ChangeApprovals:
 	default:
 		return Change{}, fmt.Errorf("%w: type %q", ErrBadChange, c.Type)
 	}

@@ -18,6 +18,8 @@ var changeCases = []struct {
 	{"ok/revoke", `{"type":"revoke","origin":"gw-1/ab","ids":["t1","t2"]}`, true},
 	{"ok/roots", `{"type":"roots","origin":"gw-1/ab"}`, true},
 	{"ok/tokens", `{"type":"tokens","origin":"o","ids":["x"]}`, true},
+	{"ok/agents", `{"type":"agents","origin":"o","ids":["3b6a27bc"]}`, true},
+	{"ok/approvals", `{"type":"approvals","origin":"o","ids":["01936d5e-0000-7000-8000-000000000001"]}`, true},
 	{"bad/unknown-type", `{"type":"trip","origin":"o"}`, false},
 	{"bad/no-origin", `{"type":"roots"}`, false},
 	{"bad/unknown-field", `{"type":"roots","origin":"o","x":1}`, false},

@@ -53,6 +53,9 @@ type Gateway struct {
 	// checkpoint triggers (Options.CheckpointInterval, CheckpointEntries)
 	cpInterval time.Duration
 	cpEntries  uint64
+	// forgetAnomaly resets the anomaly detector's history of an agent whose
+	// circuit was closed on another replica (as a local close does).
+	forgetAnomaly func(agentID string)
 }
 
 // Close drains queued ledger events and releases the stores.
@@ -68,19 +71,42 @@ func (g *Gateway) Close() error {
 }
 
 // ledgerRecorder records e-stop transitions in the ledger.
-type ledgerRecorder struct{ l ledger.Store }
+type ledgerRecorder struct {
+	l ledger.Store
+	// fleet, when set (replicated backend), names the fleet trip ids the
+	// entries carry: "tripId" on a trip entry, "acks" on a reset entry.
+	// The PostgreSQL ledger keeps the fleet's e-stop state from them
+	// (docs/ledger.md).
+	fleet FleetTripIDs
+}
+
+// FleetTripIDs names the fleet trip ids of e-stop entries (replicated
+// backend, docs/ledger.md "Fleet e-stop state").
+type FleetTripIDs interface {
+	// TripIDOf is the fleet trip id a trip from src makes active, "" for
+	// none (a replica's own condition, such as a broken bus).
+	TripIDOf(s estop.State, src estop.Source) string
+	// ResetAcks are the trip ids the reset being recorded acknowledges.
+	ResetAcks() []string
+}
 
 func (r ledgerRecorder) RecordTrip(ctx context.Context, s estop.State, src estop.Source, reason string) error {
-	_, err := r.l.Append(ctx, ledger.Event{EventType: "safety.estop.tripped", AgentID: actorOf(src), Payload: map[string]any{
-		"epoch": s.Epoch, "source": src.ID, "kind": src.Kind, "reason": reason,
-	}})
+	payload := map[string]any{"epoch": s.Epoch, "source": src.ID, "kind": src.Kind, "reason": reason}
+	if r.fleet != nil {
+		if id := r.fleet.TripIDOf(s, src); id != "" {
+			payload["tripId"] = id
+		}
+	}
+	_, err := r.l.Append(ctx, ledger.Event{EventType: "safety.estop.tripped", AgentID: actorOf(src), Payload: payload})
 	return err
 }
 
 func (r ledgerRecorder) RecordReset(ctx context.Context, s estop.State, operator, reason string) error {
-	_, err := r.l.Append(ctx, ledger.Event{EventType: "safety.estop.reset", AgentID: operator, Payload: map[string]any{
-		"epoch": s.Epoch, "reason": reason,
-	}})
+	payload := map[string]any{"epoch": s.Epoch, "reason": reason}
+	if r.fleet != nil {
+		payload["acks"] = r.fleet.ResetAcks()
+	}
+	_, err := r.l.Append(ctx, ledger.Event{EventType: "safety.estop.reset", AgentID: operator, Payload: payload})
 	return err
 }
 
@@ -168,7 +194,7 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 	if o.Hardware.Configured() {
 		initial = estop.BootTripped(clock(), initial.Epoch, o.Hardware.bootSources()...)
 	}
-	var rec estop.Recorder = ledgerRecorder{lg}
+	var rec estop.Recorder = ledgerRecorder{l: lg, fleet: be.FleetTrips}
 	if be.WrapRecorder != nil {
 		rec = be.WrapRecorder(rec)
 	}
@@ -250,6 +276,7 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 		feed.threshold = 0.5
 	}
 	p.Anomaly = feed
+	g.forgetAnomaly = feed.d.CloseCircuit
 	persist := circuits.Persist
 	circuits.Persist = func(agentID string, c gateway.Circuit) {
 		if !c.Open {

@@ -26,6 +26,10 @@ type Backend struct {
 	// WrapRecorder, if set, wraps the breaker's ledger recorder (the
 	// replicated backend publishes trips and resets to the other replicas).
 	WrapRecorder func(estop.Recorder) estop.Recorder
+	// FleetTrips, if set, names the fleet trip ids of the e-stop entries
+	// (the replicated backend: the ledger refuses allows while a trip id is
+	// not acknowledged).
+	FleetTrips FleetTripIDs
 	// Attach, if set, is called at the end of Build with the built gateway;
 	// it may add work to g.background, started by Background.
 	Attach func(ctx context.Context, g *Gateway) error

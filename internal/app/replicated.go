@@ -21,6 +21,7 @@ import (
 	"github.com/sintgate/sintgate/estop"
 	"github.com/sintgate/sintgate/estop/replica"
 	"github.com/sintgate/sintgate/gateway"
+	"github.com/sintgate/sintgate/gateway/approvals"
 	"github.com/sintgate/sintgate/gateway/redisx"
 	"github.com/sintgate/sintgate/ledger/pgledger"
 	"github.com/sintgate/sintgate/store"
@@ -83,7 +84,7 @@ func openReplicated(ctx context.Context, o Options) (_ *Backend, err error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	be.Closers = append(be.Closers, pg.Close)
-	lg, err := pgledger.Open(ctx, o.StoreURL, pgledger.Options{Clock: o.Clock})
+	lg, err := pgledger.Open(ctx, o.StoreURL, pgledger.Options{Clock: o.Clock, Tripped: fleetTripped})
 	if err != nil {
 		return nil, fmt.Errorf("open ledger: %w", err)
 	}
@@ -95,7 +96,7 @@ func openReplicated(ctx context.Context, o Options) (_ *Backend, err error) {
 	var suffix [4]byte
 	_, _ = rand.Read(suffix[:])
 	f := &fleet{
-		id: cfg.GatewayID + "/" + hex.EncodeToString(suffix[:]), pg: pg, bus: redisx.NewBus(rdb, prefix),
+		id: cfg.GatewayID + "/" + hex.EncodeToString(suffix[:]), pg: pg, lg: lg, bus: redisx.NewBus(rdb, prefix),
 		clock: o.Clock, log: o.Log,
 	}
 	f.fanout = replica.New(replica.RedisBus{Client: rdb, Channel: prefix + "estop"}, f.id, replica.Config{}, f.log)
@@ -103,6 +104,14 @@ func openReplicated(ctx context.Context, o Options) (_ *Backend, err error) {
 	if err := f.reloadRoots(ctx); err != nil {
 		return nil, err
 	}
+	// Catch up on circuit and standing-approval changes from a little
+	// before the state Build loads from the store (a standing revocation
+	// is in the ledger before it is in the store).
+	size, err := lg.Size(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("ledger size: %w", err)
+	}
+	f.ledgerSeq = size - min(size, changeLookback)
 	be.Store = &fleetStore{Store: pg, f: f}
 	ap, err := rdb.AutoPipeline()
 	if err != nil {
@@ -121,8 +130,17 @@ func openReplicated(ctx context.Context, o Options) (_ *Backend, err error) {
 	be.WrapRecorder = func(next estop.Recorder) estop.Recorder {
 		return f.fanout.Recorder(ackRecorder{next: next, f: f})
 	}
+	be.FleetTrips = f
 	be.Attach = f.attach
 	return be, nil
+}
+
+// fleetTripped is the error of an allow the ledger refused because the
+// chain holds a trip entry no reset entry has acknowledged yet (a trip on
+// another replica that has not reached this one).
+func fleetTripped(active []string) error {
+	return &estop.TrippedError{Source: estop.Source{ID: strings.Join(active, ","), Kind: estop.KindReplica},
+		Reason: "the fleet e-stop is engaged in the ledger"}
 }
 
 // importAPIKeys copies the API keys of the data dir's embedded store (the
@@ -177,6 +195,7 @@ func sameAPIKey(ctx context.Context, pg store.APIKeys, k store.APIKey) error {
 type fleet struct {
 	id     string // this replica: "<gatewayId>/<random>"
 	pg     *pgstore.Store
+	lg     *pgledger.Store
 	bus    *redisx.Bus
 	fanout *replica.Fanout
 	clock  func() time.Time
@@ -189,6 +208,15 @@ type fleet struct {
 	roots   atomic.Pointer[map[string]bool]
 	toks    sync.Map // tokenId → raw, registered on other replicas
 	lastRev time.Time
+
+	// Circuits and standing approvals (fleetsync.go).
+	circuits  *gateway.Circuits
+	approvals *approvals.Service
+	onClosed  func(agentID string) // a circuit closed on another replica
+	localCirc sync.Map             // agentID → time this replica last changed its circuit
+	syncMu    sync.Mutex           // guards what follows
+	ledgerSeq uint64               // catch-up cursor over the ledger's change events
+	pending   map[string]time.Time // standing grants in the ledger not yet in the store → give up at
 }
 
 // attach points the pipeline at the fleet-wide view of roots and tokens and
@@ -200,6 +228,7 @@ func (f *fleet) attach(ctx context.Context, g *Gateway) error {
 	}
 	f.reg, f.breaker = reg, g.Breaker
 	f.fanout.Attach(g.Breaker)
+	f.attachChanges(g)
 	ns := *g.Pipeline.State()
 	ns.Roots, ns.Tokens = fleetView{f}, fleetView{f}
 	g.Pipeline.SetState(&ns)
@@ -244,6 +273,8 @@ func (f *fleet) runBus(ctx context.Context) {
 			case d.Change.Origin == f.id:
 			case d.Change.Type == redisx.ChangeRevoke:
 				f.reg.ApplyRevocations(d.Change.IDs)
+			case d.Change.Type == redisx.ChangeAgents, d.Change.Type == redisx.ChangeApprovals:
+				f.applyChange(ctx, d.Change)
 			case d.Change.Type == redisx.ChangeRoots:
 				if err := f.reloadRoots(ctx); err != nil {
 					f.log.Warn("reload roots", "err", err)
@@ -287,6 +318,63 @@ func (f *fleet) catchUp(ctx context.Context) {
 		return
 	}
 	f.convergeEstop(context.WithoutCancel(ctx), st)
+	if active, err := f.lg.ActiveTrips(qctx); err == nil {
+		f.convergeLedgerTrips(context.WithoutCancel(ctx), active)
+	}
+	f.catchUpChanges(qctx)
+}
+
+// convergeLedgerTrips trips this replica with each trip id the ledger
+// holds active (and so refuses allows for) that this replica neither has
+// nor just acknowledged: a trip whose bus message and row update were both
+// lost (its replica crashed right after the trip entry). Without this every
+// replica could be armed while the ledger refuses every allow, with no trip
+// for an operator to reset; tripped, the replica shows it and a reset
+// acknowledges it.
+func (f *fleet) convergeLedgerTrips(ctx context.Context, active []string) {
+	if len(active) == 0 {
+		return
+	}
+	local := f.breaker.Snapshot()
+	have := f.fanout.TripIDs(local)
+	f.ackMu.Lock()
+	ownAcks := f.acks
+	f.ackMu.Unlock()
+	for _, id := range active {
+		if (local.Tripped && slices.Contains(have, id)) || slices.Contains(ownAcks, id) {
+			continue
+		}
+		f.breaker.Trip(ctx, estop.Source{ID: id, Kind: estop.KindReplica}, "fleet e-stop tripped (caught up from the ledger): trip "+id+" not reset")
+		local = f.breaker.Snapshot()
+		have = f.fanout.TripIDs(local)
+	}
+}
+
+// TripIDOf implements FleetTripIDs: a trip received from another replica
+// carries its trip id, a local source this replica's trip id of the epoch;
+// the replica's own bus gap ("bus") is no fleet trip.
+func (f *fleet) TripIDOf(s estop.State, src estop.Source) string {
+	if src.Kind == estop.KindReplica {
+		if isTripID(src.ID) {
+			return src.ID
+		}
+		return ""
+	}
+	return f.fanout.TripID(s.Epoch)
+}
+
+// ResetAcks implements FleetTripIDs: the trip ids ackRecorder noted for the
+// reset being recorded.
+func (f *fleet) ResetAcks() []string {
+	f.ackMu.Lock()
+	defer f.ackMu.Unlock()
+	out := []string{}
+	for _, id := range f.acks {
+		if isTripID(id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // convergeEstop applies what the shared e-stop row shows and this replica
@@ -384,6 +472,15 @@ func (f *fleet) publish(ctx context.Context, c redisx.Change) {
 	}
 }
 
+// publishAsync announces c without waiting for Redis: a circuit is
+// persisted under the circuits' lock (and an approval under the approval
+// service's), which must not wait for a bus that is down. Receivers re-read
+// PostgreSQL, so the order of announcements does not matter; a lost one is
+// made up for by the catch-up.
+func (f *fleet) publishAsync(ctx context.Context, c redisx.Change) {
+	go f.publish(context.WithoutCancel(ctx), c)
+}
+
 // fleetView is the decision core's view of roots and registered tokens
 // across the fleet (tokens.Roots, tokens.Lookup).
 type fleetView struct{ f *fleet }
@@ -470,6 +567,26 @@ func (s *fleetStore) PutEstop(ctx context.Context, st store.EstopState) error {
 	return s.f.pg.UpdateEstop(ctx, func(cur store.EstopState) store.EstopState {
 		return mergeSave(cur, st, tripIDs, acks)
 	})
+}
+
+// PutAgent implements store.Agents and announces the agent (its circuit
+// may have changed).
+func (s *fleetStore) PutAgent(ctx context.Context, a store.Agent) error {
+	if err := s.Store.PutAgent(ctx, a); err != nil {
+		return err
+	}
+	s.f.publishAsync(ctx, redisx.Change{Type: redisx.ChangeAgents, IDs: []string{a.AgentID}})
+	return nil
+}
+
+// UpdateApproval implements store.Approvals and announces the approval (a
+// standing approval may have been granted or revoked).
+func (s *fleetStore) UpdateApproval(ctx context.Context, a store.Approval) (store.Approval, error) {
+	got, err := s.Store.UpdateApproval(ctx, a)
+	if err == nil {
+		s.f.publishAsync(ctx, redisx.Change{Type: redisx.ChangeApprovals, IDs: []string{a.ApprovalID}})
+	}
+	return got, err
 }
 
 // RevokedSince implements store.RevocationFeed.

@@ -337,12 +337,14 @@ func TestPieces(t *testing.T) {
 // TestLockKeyInMigration: the function takes the same advisory lock as
 // every other appender (appendLockKey).
 func TestLockKeyInMigration(t *testing.T) {
-	b, err := migrations.ReadFile("migrations/002_append_function.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(b), "pg_advisory_xact_lock("+strconv.FormatInt(appendLockKey, 10)+")") {
-		t.Fatal("sint_ledger_append does not lock appendLockKey")
+	for _, name := range []string{"migrations/002_append_function.sql", "migrations/003_fleet_estop_guard.sql"} {
+		b, err := migrations.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), "pg_advisory_xact_lock("+strconv.FormatInt(appendLockKey, 10)+")") {
+			t.Fatalf("sint_ledger_append of %s does not lock appendLockKey", name)
+		}
 	}
 }
 

@@ -63,6 +63,12 @@ type Options struct {
 	// negative disables.
 	Linger    time.Duration
 	HashCache int // stored hashes cached in memory, default 1<<20
+	// Tripped is the error of a guarded event (ledger.Event.Guard set)
+	// refused because the fleet's e-stop is tripped in the chain (a trip
+	// entry's tripId not yet acknowledged by a reset entry, see migration
+	// 003). active lists the active trip ids. Default: an ESTOP_ENGAGED
+	// *codes.Error.
+	Tripped func(active []string) error
 }
 
 // Store is the PostgreSQL ledger store.
@@ -137,6 +143,11 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 	}
 	if opts.Linger == 0 {
 		opts.Linger = 200 * time.Microsecond
+	}
+	if opts.Tripped == nil {
+		opts.Tripped = func(active []string) error {
+			return codes.New(codes.EstopEngaged, "fleet e-stop engaged (trips "+strings.Join(active, ", ")+" not reset)")
+		}
 	}
 	if err := Migrate(ctx, pool); err != nil {
 		return nil, err
@@ -302,11 +313,12 @@ type group struct {
 	ids, check              []pgtype.UUID // binary-encoded as is (uuid.UUID goes through driver.Valuer and text)
 	types, agents, now      []string
 	prefix, payload, suffix [][]byte
+	guarded                 []bool // the event had a Guard: refused while the fleet is tripped
 }
 
 // appendSQL is the one statement that runs under the advisory lock.
-const appendSQL = `SELECT o_ord, o_dup, o_seq, o_ts, o_prev, o_hash, o_tree_idx, o_tree
-	FROM sint_ledger_append($1::uuid[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::bytea[], $7::text[], $8::uuid[])`
+const appendSQL = `SELECT o_ord, o_dup, o_seq, o_ts, o_prev, o_hash, o_tree_idx, o_tree, o_refused, o_active
+	FROM sint_ledger_append($1::uuid[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::bytea[], $7::text[], $8::uuid[], $9::boolean[])`
 
 // commit runs one group and answers it: the guards and the clock run here,
 // on the appender goroutine, right before the group is sent; everything
@@ -390,6 +402,7 @@ func (s *Store) stage(batch []*request) *group {
 			g.payload = append(g.payload, p.Payload)
 			g.suffix = append(g.suffix, suffix)
 			g.now = append(g.now, ledger.FormatTimestamp(s.opts.Clock()))
+			g.guarded = append(g.guarded, p.Event.Guard != nil)
 		}
 	}
 	return g
@@ -435,7 +448,7 @@ func (s *Store) send(ctx context.Context, g *group) (storedRun, error) {
 	b.Queue(`BEGIN`)
 	// Durable on COMMIT whatever the server or role default says.
 	b.Queue(`SET LOCAL synchronous_commit TO on`)
-	b.Queue(appendSQL, g.ids, g.types, g.agents, g.prefix, g.payload, g.suffix, g.now, g.check)
+	b.Queue(appendSQL, g.ids, g.types, g.agents, g.prefix, g.payload, g.suffix, g.now, g.check, g.guarded)
 	if s.beforeCommit != nil {
 		s.beforeCommit(b)
 	}
@@ -461,8 +474,10 @@ func (s *Store) send(ctx context.Context, g *group) (storedRun, error) {
 			ts           *string
 			prev, hash   []byte
 			tree         [][]byte
+			refused      bool
+			active       []string
 		)
-		if err := rows.Scan(&ord, &dup, &seq, &ts, &prev, &hash, &treeIdx, &tree); err != nil {
+		if err := rows.Scan(&ord, &dup, &seq, &ts, &prev, &hash, &treeIdx, &tree, &refused, &active); err != nil {
 			rows.Close()
 			return storedRun{}, err
 		}
@@ -475,6 +490,10 @@ func (s *Store) send(ctx context.Context, g *group) (storedRun, error) {
 			run = storedRun{idx: *treeIdx, hs: tree}
 		}
 		x := g.sent[ord-1]
+		if refused {
+			x.r.errs[x.i] = s.opts.Tripped(active)
+			continue
+		}
 		if dup {
 			x.r.errs[x.i] = ledger.ErrDuplicateEvent
 			continue

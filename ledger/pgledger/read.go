@@ -362,3 +362,55 @@ func (s *Store) Export(ctx context.Context, w io.Writer, from, to uint64, progre
 	}
 	return bw.Flush()
 }
+
+// ActiveTrips returns the fleet's active trip ids kept by the chain (trip
+// entries with a tripId no reset entry has acknowledged, see migration
+// 003), oldest first. While it is not empty every guarded append is
+// refused.
+func (s *Store) ActiveTrips(ctx context.Context) ([]string, error) {
+	if err := s.open(); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT trip_id FROM sint_ledger_estop_active ORDER BY seq, trip_id`)
+	if err != nil {
+		return nil, unavailable("read active trips", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, unavailable("read active trips", err)
+	}
+	return ids, nil
+}
+
+// EntriesOfTypes returns up to limit entries of the given event types with
+// a sequence number greater than after, in sequence order. Entries become
+// visible in sequence order (appends are serialised until COMMIT), so a
+// reader that advances after to the last entry it got misses none.
+func (s *Store) EntriesOfTypes(ctx context.Context, types []string, after uint64, limit int) ([]ledger.Entry, error) {
+	if err := s.open(); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT seq, entry FROM sint_ledger_entries
+		WHERE event_type = ANY($1) AND seq > $2 ORDER BY seq LIMIT $3`, types, int64(after), limit)
+	if err != nil {
+		return nil, unavailable("read entries by type", err)
+	}
+	defer rows.Close()
+	var out []ledger.Entry
+	for rows.Next() {
+		var seq int64
+		var b []byte
+		if err := rows.Scan(&seq, &b); err != nil {
+			return nil, unavailable("read entries by type", err)
+		}
+		e, err := decodeRow(seq, b)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("read entries by type", err)
+	}
+	return out, nil
+}
