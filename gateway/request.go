@@ -15,12 +15,16 @@ import (
 
 // Limits on untrusted input (PROTOCOL.md §1).
 const (
-	MaxBodyBytes      = 64 << 10 // a request body
-	MaxTokenBytes     = 8 << 10  // one compact JWS
-	MaxJSONDepth      = 32       // nesting of objects and arrays
-	MaxResourceBytes  = 512
-	MaxActionBytes    = 64
-	MaxChainLen       = 3  // ancestors sent inline with a token (depth ≤ 3)
+	MaxBodyBytes     = 64 << 10 // a request body
+	MaxTokenBytes    = 8 << 10  // one compact JWS
+	MaxJSONDepth     = 32       // nesting of objects and arrays
+	MaxResourceBytes = 512
+	MaxActionBytes   = 64
+	// MaxChainLen bounds the ancestors sent inline with a token. It only
+	// bounds the parse: the depth rule (≤ 3) is a verification result,
+	// DELEGATION_DEPTH_EXCEEDED (PROTOCOL.md §3.1 step 4), never a schema
+	// error, so a deeper chain must reach the verifier.
+	MaxChainLen       = 64
 	MaxRecentActions  = 64 // entries of recentActions
 	MaxBatchItems     = 50 // items of /v1/intercept/batch
 	maxRecentEntryLen = MaxResourceBytes + 1 + MaxActionBytes
