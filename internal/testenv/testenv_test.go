@@ -64,7 +64,9 @@ func TestUnavailable(t *testing.T) {
 		{"chromium/not-executable", EnvChromium, plain, Chromium, "up chromium", "not an executable"},
 		{"program/not-in-path", "PATH", t.TempDir(), func(tb testing.TB) string { return Program(tb, "redis-server", "apt-get install redis-server") },
 			"install it with: apt-get install redis-server", "program redis-server unavailable"},
-		{"program/missing-path", "SINT_UNUSED", "", func(tb testing.TB) string { return Program(tb, "/nonexistent/bin/initdb", "apt-get install postgresql") },
+		{"program/missing-path", "SINT_UNUSED", "", func(tb testing.TB) string {
+			return Program(tb, "/nonexistent/bin/initdb", "apt-get install postgresql")
+		},
 			"install it with: apt-get install postgresql", "no such file"},
 		{"program/not-executable", "SINT_UNUSED", "", func(tb testing.TB) string { return Program(tb, plain, "x") }, "install it with: x", "permission denied"},
 	}
