@@ -49,6 +49,8 @@ func main() {
 		err = runCmd(os.Args[2:])
 	case "floor":
 		err = floorCmd(os.Args[2:])
+	case "spike":
+		err = spikeCmd(os.Args[2:])
 	case "-h", "--help", "help":
 		usage()
 	default:
@@ -64,6 +66,7 @@ func usage() {
 	fmt.Fprint(os.Stderr, `usage:
   sint-bench run   --url URL --api-key KEY [--clients 16] [--duration 10s] [--depth 3] [--deny 0] [--agents 16] [--floor]
   sint-bench floor --listen 127.0.0.1:8089
+  sint-bench spike --url URL --api-key KEY [--conns 5000] [--dial 256] [--hold 1s] [--timeout 60s]
 `)
 	os.Exit(2)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sintgate/sintgate/internal/app"
+	"github.com/sintgate/sintgate/internal/memlimit"
 )
 
 // gcPercent is the collector target of `serve` when GOGC is not set.
@@ -19,7 +20,7 @@ const gcPercent = 400
 var serveFlags struct {
 	dataDir, listen, policy, store, redis, logLevel string
 	estopLink, estopKey, buttonPin, relayPin        string
-	pprof                                           string
+	pprof, memoryLimit                              string
 }
 
 var serveCmd = &cobra.Command{
@@ -36,13 +37,21 @@ var serveCmd = &cobra.Command{
 			// tens of MiB. GOGC in the environment overrides it.
 			debug.SetGCPercent(gcPercent)
 		}
+		// The soft memory limit bounds what that headroom can take after a
+		// burst (internal/memlimit); GOMEMLIMIT in the environment wins.
+		log := app.NewLogger(serveFlags.logLevel)
+		ml, err := applyMemoryLimit(serveFlags.memoryLimit, os.Getenv("GOMEMLIMIT"), memlimit.Detect())
+		if err != nil {
+			return err
+		}
+		log.Info("memory limit", "memoryLimit", ml.String())
 		if serveFlags.pprof != "" {
 			// Profiling on its own listener, never on the API port.
 			go func() { _ = http.ListenAndServe(serveFlags.pprof, nil) }()
 		}
 		return app.Serve(ctx, app.Options{
 			DataDir: serveFlags.dataDir, PolicyPath: serveFlags.policy, StoreURL: serveFlags.store,
-			RedisAddr: serveFlags.redis, Log: app.NewLogger(serveFlags.logLevel),
+			RedisAddr: serveFlags.redis, Log: log,
 			Hardware: app.Hardware{LinkAddr: serveFlags.estopLink, KeyFile: serveFlags.estopKey,
 				ButtonPin: serveFlags.buttonPin, RelayPin: serveFlags.relayPin},
 		}, serveFlags.listen, os.Stdout)
@@ -61,6 +70,21 @@ func init() {
 	f.StringVar(&serveFlags.estopKey, "estop-key-file", envOr("SINT_ESTOP_KEY_FILE", ""), "file with the controller link's shared key (hex)")
 	f.StringVar(&serveFlags.buttonPin, "estop-button-pin", envOr("SINT_ESTOP_BUTTON_PIN", ""), "GPIO pin of a normally-closed e-stop button (periph.io name)")
 	f.StringVar(&serveFlags.relayPin, "estop-relay-pin", envOr("SINT_ESTOP_RELAY_PIN", ""), "GPIO pin of the safety relay (energised = run)")
+	f.StringVar(&serveFlags.memoryLimit, "memory-limit", envOr("SINT_MEMORY_LIMIT", "auto"),
+		"soft memory limit of the Go runtime: auto (min(512MiB, RAM/4, 90% of the cgroup limit)), off, or a size such as 768MiB (env SINT_MEMORY_LIMIT; GOMEMLIMIT, when set, wins)")
 	f.StringVar(&serveFlags.pprof, "pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060); off by default")
 	root.AddCommand(serveCmd)
+}
+
+// applyMemoryLimit resolves the limit (memlimit.Resolve) and sets it, unless
+// GOMEMLIMIT chose it: the runtime applied that one at start.
+func applyMemoryLimit(flag, env string, h memlimit.Host) (memlimit.Choice, error) {
+	c, err := memlimit.Resolve(flag, env, h)
+	if err != nil {
+		return c, err
+	}
+	if c.Source != "GOMEMLIMIT" {
+		debug.SetMemoryLimit(c.Bytes)
+	}
+	return c, nil
 }
