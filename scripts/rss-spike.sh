@@ -5,7 +5,7 @@
 # (256 being set up at once), sends one allow-path intercept on each, holds
 # all of them open for 1 s and closes them together. Prints one JSON line:
 # RSS (MiB) at idle before, the peak during the spike, 2 s and 10 s after
-# the close, and the live heap after a forced collection at the end.
+# the close, and the live heap after forced collections at the end.
 # Bounded (the spike gives up after 60 s) and self-stopping.
 #
 #   scripts/rss-spike.sh [conns=5000]
@@ -41,8 +41,11 @@ done
 wait "$spike" || { cat "$work/spike.err" >&2; exit 1; }
 sleep 2; after2=$(rss)
 sleep 8; after10=$(rss)
+# Two forced collections: the first only moves sync.Pool contents to the
+# pools' victim caches, the second frees them.
+curl -fs -o /dev/null "http://127.0.0.1:16170/debug/pprof/heap?debug=1&gc=1"
 heap=$(curl -fs "http://127.0.0.1:16170/debug/pprof/heap?debug=1&gc=1" | awk '/^# HeapAlloc = / { printf "%.1f", $4 / 1048576 }')
-limit=$(grep -o 'memoryLimit="[^"]*"' "$work/gw.log" | head -1 | cut -d\" -f2 || true)
+limit=$(grep -o '"memoryLimit":"[^"]*"' "$work/gw.log" | head -1 | cut -d'"' -f4 || true)
 python3 - "$(cat "$work/spike.json")" "$idle" "$peak" "$after2" "$after10" "$heap" "${limit:-}" "${GOMEMLIMIT:-}" "${SERVE_FLAGS:-}" <<'PY'
 import json, sys
 spike = json.loads(sys.argv[1])

@@ -71,7 +71,7 @@ func init() {
 	f.StringVar(&serveFlags.buttonPin, "estop-button-pin", envOr("SINT_ESTOP_BUTTON_PIN", ""), "GPIO pin of a normally-closed e-stop button (periph.io name)")
 	f.StringVar(&serveFlags.relayPin, "estop-relay-pin", envOr("SINT_ESTOP_RELAY_PIN", ""), "GPIO pin of the safety relay (energised = run)")
 	f.StringVar(&serveFlags.memoryLimit, "memory-limit", envOr("SINT_MEMORY_LIMIT", "auto"),
-		"soft memory limit of the Go runtime: auto (min(512MiB, RAM/4, 90% of the cgroup limit)), off, or a size such as 768MiB (env SINT_MEMORY_LIMIT; GOMEMLIMIT, when set, wins)")
+		"soft memory limit of the Go runtime: auto (min(256MiB + 128MiB per CPU, RAM/4, 90% of the cgroup limit)), off, or a size such as 768MiB (env SINT_MEMORY_LIMIT; GOMEMLIMIT, when set, wins)")
 	f.StringVar(&serveFlags.pprof, "pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060); off by default")
 	root.AddCommand(serveCmd)
 }

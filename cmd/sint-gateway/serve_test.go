@@ -15,12 +15,12 @@ import (
 func TestServeSetsAMemoryLimit(t *testing.T) {
 	prev := debug.SetMemoryLimit(-1)
 	t.Cleanup(func() { debug.SetMemoryLimit(prev) })
-	host := memlimit.Host{Physical: 24 << 30}
+	host := memlimit.Host{Physical: 24 << 30, CPUs: 2}
 	cases := []struct {
 		name, flag, env string
 		before, want    int64
 	}{
-		{name: "default-auto", flag: serveCmd.Flags().Lookup("memory-limit").DefValue, before: math.MaxInt64, want: memlimit.DefaultCap},
+		{name: "default-auto", flag: serveCmd.Flags().Lookup("memory-limit").DefValue, before: math.MaxInt64, want: 512 << 20},
 		{name: "flag", flag: "300MiB", before: math.MaxInt64, want: 300 << 20},
 		{name: "flag-off", flag: "off", before: 200 << 20, want: math.MaxInt64},
 		// The runtime applied GOMEMLIMIT at start (here: 123 MiB); serve keeps it.

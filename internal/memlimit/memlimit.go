@@ -11,13 +11,16 @@
 // approaches it; it never makes an allocation fail (past the limit the
 // runtime caps the collector at about half the CPU and lets the heap grow).
 //
-// The default ("auto") is the smallest of DefaultCap, 90 % of the cgroup's
-// memory limit (v2 memory.max or v1 memory.limit_in_bytes) and a quarter of
-// the physical memory: bounded on a shared edge computer, below a
-// container's hard limit, and far above what the gateway needs (tens of
-// MiB idle; about 210 MiB at the peak of a 5,000-connection spike,
-// docs/benchmarks.md). GOMEMLIMIT in the environment, when set, wins over
-// every flag value: the runtime has already applied it.
+// The default ("auto") is the smallest of: a budget that grows with the
+// decision rate the process can reach, BaseBudget + PerCPUBudget per CPU of
+// GOMAXPROCS (the live heap is dominated by the 120 s replay window, ~3,000
+// decisions/s per core); a quarter of the physical memory (not below
+// MinAuto); and 90 % of the cgroup's memory limit (v2 memory.max or v1
+// memory.limit_in_bytes), so a container's hard limit is never reached
+// first. That is bounded on a shared edge computer and far above what the
+// gateway needs at rest (tens of MiB) or at the peak of a 5,000-connection
+// spike (about 210 MiB, docs/benchmarks.md). GOMEMLIMIT in the environment,
+// when set, wins over every flag value: the runtime has already applied it.
 package memlimit
 
 import (
@@ -26,25 +29,31 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 )
 
-// DefaultCap bounds the automatic limit.
-const DefaultCap = 512 << 20
+// The automatic budget: BaseBudget plus PerCPUBudget for each CPU the
+// process may use.
+const (
+	BaseBudget   = 256 << 20
+	PerCPUBudget = 128 << 20
+)
 
 // Host is what the automatic limit is derived from; zero means unknown or
 // unlimited.
 type Host struct {
 	CgroupLimit int64 // bytes
 	Physical    int64 // bytes
+	CPUs        int   // GOMAXPROCS
 }
 
-// Auto returns the automatic limit for h: min(DefaultCap, physical/4), not
-// below MinAuto, and then at most 90 % of the cgroup limit (the container's
-// hard limit is never exceeded by the default).
+// Auto returns the automatic limit for h: min(BaseBudget + PerCPUBudget ×
+// CPUs, physical/4), not below MinAuto, and then at most 90 % of the cgroup
+// limit (the container's hard limit is never exceeded by the default).
 func Auto(h Host) int64 {
-	l := int64(DefaultCap)
+	l := int64(BaseBudget) + int64(PerCPUBudget)*int64(max(h.CPUs, 1))
 	if h.Physical > 0 {
 		l = max(min(l, h.Physical/4), MinAuto)
 	}
@@ -125,9 +134,9 @@ func Parse(s string) (int64, error) {
 }
 
 // Detect reads the host's cgroup memory limit and physical memory (Linux;
-// zeros elsewhere or when unlimited).
+// zeros elsewhere or when unlimited) and GOMAXPROCS.
 func Detect() Host {
-	var h Host
+	h := Host{CPUs: runtime.GOMAXPROCS(0)}
 	if b, err := os.ReadFile("/sys/fs/cgroup/memory.max"); err == nil {
 		h.CgroupLimit = cgroupValue(string(b))
 	} else if b, err := os.ReadFile("/sys/fs/cgroup/memory/memory.limit_in_bytes"); err == nil {

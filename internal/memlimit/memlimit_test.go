@@ -15,14 +15,15 @@ func TestAuto(t *testing.T) {
 		h    Host
 		want int64
 	}{
-		{"unknown-host/cap", Host{}, DefaultCap},
-		{"big-machine/cap", Host{Physical: 24 << 30}, DefaultCap},
-		{"2GiB-edge-box/quarter-of-ram", Host{Physical: 2 << 30}, 512 * mib},
-		{"1GiB-edge-box/quarter-of-ram", Host{Physical: 1 << 30}, 256 * mib},
-		{"tiny-machine/floor", Host{Physical: 128 * mib}, MinAuto},
-		{"container-300MiB/90-percent", Host{CgroupLimit: 300 * mib, Physical: 24 << 30}, 300 * mib / 10 * 9},
-		{"container-64MiB/below-the-floor-stays-below-the-container", Host{CgroupLimit: 64 * mib, Physical: 24 << 30}, 64 * mib / 10 * 9},
-		{"container-4GiB/cap", Host{CgroupLimit: 4 << 30, Physical: 24 << 30}, DefaultCap},
+		{"unknown-host/one-cpu-budget", Host{}, 384 * mib},
+		{"2-cpus-24GiB/budget", Host{Physical: 24 << 30, CPUs: 2}, 512 * mib},
+		{"16-cpus-64GiB/budget-grows-with-cpus", Host{Physical: 64 << 30, CPUs: 16}, 2304 * mib},
+		{"4-cpus-2GiB-edge-box/quarter-of-ram", Host{Physical: 2 << 30, CPUs: 4}, 512 * mib},
+		{"4-cpus-1GiB-edge-box/quarter-of-ram", Host{Physical: 1 << 30, CPUs: 4}, 256 * mib},
+		{"tiny-machine/floor", Host{Physical: 128 * mib, CPUs: 1}, MinAuto},
+		{"container-300MiB/90-percent", Host{CgroupLimit: 300 * mib, Physical: 24 << 30, CPUs: 2}, 300 * mib / 10 * 9},
+		{"container-64MiB/never-above-the-container", Host{CgroupLimit: 64 * mib, Physical: 24 << 30, CPUs: 2}, 64 * mib / 10 * 9},
+		{"container-4GiB/budget", Host{CgroupLimit: 4 << 30, Physical: 24 << 30, CPUs: 2}, 512 * mib},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -34,14 +35,15 @@ func TestAuto(t *testing.T) {
 }
 
 func TestResolve(t *testing.T) {
-	host := Host{Physical: 24 << 30}
+	host := Host{Physical: 24 << 30, CPUs: 2}
+	const auto = 512 * mib
 	cases := []struct {
 		name, flag, env string
 		want            Choice
 		wantErr         bool
 	}{
-		{name: "default-is-auto", flag: "auto", want: Choice{DefaultCap, "auto"}},
-		{name: "empty-flag-is-auto", want: Choice{DefaultCap, "auto"}},
+		{name: "default-is-auto", flag: "auto", want: Choice{auto, "auto"}},
+		{name: "empty-flag-is-auto", want: Choice{auto, "auto"}},
 		{name: "flag-size", flag: "768MiB", want: Choice{768 * mib, "flag"}},
 		{name: "flag-off", flag: "off", want: Choice{math.MaxInt64, "off"}},
 		{name: "env-wins-over-flag", flag: "768MiB", env: "100MiB", want: Choice{100 * mib, "GOMEMLIMIT"}},
