@@ -4,7 +4,8 @@
 // concurrent clients for a duration and prints throughput and latency
 // percentiles. `sint-bench floor` serves the floor handler of DESIGN.md (JSON
 // parse, one Ed25519 verify, one sign) so both can be measured side by side
-// with the same load generator.
+// with the same load generator. `sint-bench spike` opens a connection spike
+// (scripts/rss-spike.sh measures the gateway's memory around it).
 package main
 
 import (

@@ -13,8 +13,8 @@
 //
 // The default ("auto") is the smallest of: a budget that grows with the
 // decision rate the process can reach, BaseBudget + PerCPUBudget per CPU of
-// GOMAXPROCS (the live heap is dominated by the 120 s replay window, ~3,000
-// decisions/s per core); a quarter of the physical memory (not below
+// GOMAXPROCS (state that grows with load, such as the 120 s replay window,
+// grows with ~3,000 decisions/s per core); a quarter of the physical memory (not below
 // MinAuto); and 90 % of the cgroup's memory limit (v2 memory.max or v1
 // memory.limit_in_bytes), so a container's hard limit is never reached
 // first. That is bounded on a shared edge computer and far above what the
