@@ -11,6 +11,7 @@
 #   scripts/rss-spike.sh [conns=5000]
 #   SERVE_FLAGS='--memory-limit off' scripts/rss-spike.sh     no memory limit
 #   GOMEMLIMIT=200MiB scripts/rss-spike.sh                    the environment wins over the flag
+#   LATE=130 scripts/rss-spike.sh                             also sample RSS 130 s after the close
 set -euo pipefail
 cd "$(dirname "$0")/.."
 conns=${1:-5000}
@@ -41,17 +42,22 @@ done
 wait "$spike" || { cat "$work/spike.err" >&2; exit 1; }
 sleep 2; after2=$(rss)
 sleep 8; after10=$(rss)
+late=null
+if [ -n "${LATE:-}" ]; then sleep "$((LATE - 10))"; late=$(rss); fi
 # Two forced collections: the first only moves sync.Pool contents to the
 # pools' victim caches, the second frees them.
 curl -fs -o /dev/null "http://127.0.0.1:16170/debug/pprof/heap?debug=1&gc=1"
 heap=$(curl -fs "http://127.0.0.1:16170/debug/pprof/heap?debug=1&gc=1" | awk '/^# HeapAlloc = / { printf "%.1f", $4 / 1048576 }')
 limit=$(grep -o '"memoryLimit":"[^"]*"' "$work/gw.log" | head -1 | cut -d'"' -f4 || true)
-python3 - "$(cat "$work/spike.json")" "$idle" "$peak" "$after2" "$after10" "$heap" "${limit:-}" "${GOMEMLIMIT:-}" "${SERVE_FLAGS:-}" <<'PY'
+python3 - "$(cat "$work/spike.json")" "$idle" "$peak" "$after2" "$after10" "$heap" "${limit:-}" "${GOMEMLIMIT:-}" "${SERVE_FLAGS:-}" "$late" "${LATE:-}" <<'PY'
 import json, sys
 spike = json.loads(sys.argv[1])
 idle, peak, a2, a10, heap = (float(x) for x in sys.argv[2:7])
+rss = {"idle": idle, "peak": peak, "after2s": a2, "after10s": a10}
+if sys.argv[11]:
+  rss["after%ss" % sys.argv[11]] = float(sys.argv[10])
 print(json.dumps({"serveFlags": sys.argv[9], "GOMEMLIMIT": sys.argv[8], "logged": sys.argv[7],
   "conns": spike["conns"], "open": spike["open"], "decisions": spike["decisions"],
-  "rssMiB": {"idle": idle, "peak": peak, "after2s": a2, "after10s": a10}, "liveHeapMiB": heap,
+  "rssMiB": rss, "liveHeapMiB": heap,
   "after10sOverLiveHeap": round(a10 / heap, 1) if heap else None}))
 PY
