@@ -248,7 +248,9 @@ func limitsOf(c *tokens.Constraints) physics.Limits {
 		MaxTorqueNm:           c.MaxTorqueNm,
 	}
 	if c.Geofence != nil {
-		l.Geofence = c.Geofence.Polygon
+		// The frame travels with the polygon: the envelope (and the
+		// attestation carrying it) must name the frame the actuator clamps in.
+		l.Geofence, l.GeofenceFrame = c.Geofence.Polygon, c.Geofence.Frame
 	}
 	return l
 }

@@ -513,12 +513,30 @@ func (p *Pipeline) recordEvent(ctx context.Context, typ, agentID, tokenID string
 }
 
 // reject answers a request stopped at stages 1–3 (except CIRCUIT_OPEN):
-// no individual ledger entry, a rate-limited summary instead.
+// no individual ledger entry, a rate-limited summary instead. The answer is
+// still a whole decision (PROTOCOL.md §5.2): it names the policy it was made
+// under, and the requestId whenever the body parsed as JSON, even when it
+// failed the schema (req is nil then; the id is read from the body).
 func (p *Pipeline) reject(req *Request, in Input, stage int, c codes.Code, reason string) Result {
 	if p.Rejections != nil {
 		p.Rejections.Add(c, in.Remote, p.Clock())
 	}
-	return p.answer(req, Outcome{Verdict: Deny, Code: c, Reason: reason, Stage: stage}, nil, "", "", 0, "")
+	if req == nil {
+		if rid := requestIDOf(in.Body); rid != "" {
+			req = &Request{}
+			req.RequestID = rid
+		}
+	}
+	return p.answer(req, Outcome{Verdict: Deny, Code: c, Reason: reason, Stage: stage}, nil, p.PolicyHash(), "", 0, "")
+}
+
+// PolicyHash is the hash of the active policy ("" before a state is set).
+// Every decision body carries it, including those made before stage 4.
+func (p *Pipeline) PolicyHash() string {
+	if st := p.state.Load(); st != nil && st.Policy != nil {
+		return st.Policy.Hash()
+	}
+	return ""
 }
 
 func (p *Pipeline) answer(req *Request, o Outcome, e *ledger.Entry, policyHash, approvalID string, expiresAt int64, att string) Result {

@@ -1,8 +1,11 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"unicode/utf8"
 
 	"github.com/sintgate/sintgate/api"
 	"github.com/sintgate/sintgate/codes"
@@ -12,12 +15,16 @@ import (
 
 // Limits on untrusted input (PROTOCOL.md §1).
 const (
-	MaxBodyBytes      = 64 << 10 // a request body
-	MaxTokenBytes     = 8 << 10  // one compact JWS
-	MaxJSONDepth      = 32       // nesting of objects and arrays
-	MaxResourceBytes  = 512
-	MaxActionBytes    = 64
-	MaxChainLen       = 3  // ancestors sent inline with a token (depth ≤ 3)
+	MaxBodyBytes     = 64 << 10 // a request body
+	MaxTokenBytes    = 8 << 10  // one compact JWS
+	MaxJSONDepth     = 32       // nesting of objects and arrays
+	MaxResourceBytes = 512
+	MaxActionBytes   = 64
+	// MaxChainLen bounds the ancestors sent inline with a token. It only
+	// bounds the parse: the depth rule (≤ 3) is a verification result,
+	// DELEGATION_DEPTH_EXCEEDED (PROTOCOL.md §3.1 step 4), never a schema
+	// error, so a deeper chain must reach the verifier.
+	MaxChainLen       = 64
 	MaxRecentActions  = 64 // entries of recentActions
 	MaxBatchItems     = 50 // items of /v1/intercept/batch
 	maxRecentEntryLen = MaxResourceBytes + 1 + MaxActionBytes
@@ -182,20 +189,48 @@ func ParseRequest(body []byte) (*Request, *codes.Error) {
 	return r, nil
 }
 
-// requestIDOf extracts a requestId from a body that failed strict parsing,
-// so that the deny can still name it. It returns "" when there is none.
+// requestIDOf extracts the requestId of a body that failed strict parsing,
+// so that the deny can still name it (PROTOCOL.md §5.2: requestId is null
+// only when the body could not be parsed). It returns "" unless the body is
+// a JSON object of bounded size and depth whose top level has exactly one
+// member named exactly "requestId" holding a string of at most
+// maxEchoedRequestID bytes of valid UTF-8.
 func requestIDOf(body []byte) string {
 	if len(body) > MaxBodyBytes || !JSONDepthOK(body, MaxJSONDepth) {
 		return ""
 	}
-	var v struct {
-		RequestID any `json:"requestId"`
-	}
-	if json.Unmarshal(body, &v) != nil {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return ""
 	}
-	if s, ok := v.RequestID.(string); ok && len(s) <= 64 {
-		return s
+	id, n := "", 0
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return ""
+		}
+		if k, _ := t.(string); k == "requestId" {
+			n++
+			var s string
+			if json.Unmarshal(v, &s) != nil || len(s) > maxEchoedRequestID || !utf8.Valid(v) {
+				return ""
+			}
+			id = s
+		}
 	}
-	return ""
+	if t, err := dec.Token(); err != nil || t != json.Delim('}') || n != 1 {
+		return ""
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return "" // data after the object
+	}
+	return id
 }
+
+// maxEchoedRequestID bounds the requestId a deny repeats from a body that
+// failed the schema (a UUIDv7 is 36 bytes).
+const maxEchoedRequestID = 64

@@ -4,7 +4,8 @@
 // concurrent clients for a duration and prints throughput and latency
 // percentiles. `sint-bench floor` serves the floor handler of DESIGN.md (JSON
 // parse, one Ed25519 verify, one sign) so both can be measured side by side
-// with the same load generator.
+// with the same load generator. `sint-bench spike` opens a connection spike
+// (scripts/rss-spike.sh measures the gateway's memory around it).
 package main
 
 import (
@@ -49,6 +50,8 @@ func main() {
 		err = runCmd(os.Args[2:])
 	case "floor":
 		err = floorCmd(os.Args[2:])
+	case "spike":
+		err = spikeCmd(os.Args[2:])
 	case "-h", "--help", "help":
 		usage()
 	default:
@@ -64,6 +67,7 @@ func usage() {
 	fmt.Fprint(os.Stderr, `usage:
   sint-bench run   --url URL --api-key KEY [--clients 16] [--duration 10s] [--depth 3] [--deny 0] [--agents 16] [--floor]
   sint-bench floor --listen 127.0.0.1:8089
+  sint-bench spike --url URL --api-key KEY [--conns 5000] [--dial 256] [--hold 1s] [--timeout 60s]
 `)
 	os.Exit(2)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sintgate/sintgate/internal/app"
+	"github.com/sintgate/sintgate/internal/memlimit"
 	"github.com/sintgate/sintgate/ledger"
 )
 
@@ -21,7 +22,7 @@ const gcPercent = 400
 var serveFlags struct {
 	dataDir, listen, policy, store, redis, logLevel string
 	estopLink, estopKey, buttonPin, relayPin        string
-	pprof                                           string
+	pprof, memoryLimit                              string
 	cpInterval                                      time.Duration
 	cpEntries                                       uint64
 }
@@ -40,13 +41,21 @@ var serveCmd = &cobra.Command{
 			// tens of MiB. GOGC in the environment overrides it.
 			debug.SetGCPercent(gcPercent)
 		}
+		// The soft memory limit bounds what that headroom can take after a
+		// burst (internal/memlimit); GOMEMLIMIT in the environment wins.
+		log := app.NewLogger(serveFlags.logLevel)
+		ml, err := applyMemoryLimit(serveFlags.memoryLimit, os.Getenv("GOMEMLIMIT"), memlimit.Detect())
+		if err != nil {
+			return err
+		}
+		log.Info("memory limit", "memoryLimit", ml.String())
 		if serveFlags.pprof != "" {
 			// Profiling on its own listener, never on the API port.
 			go func() { _ = http.ListenAndServe(serveFlags.pprof, nil) }()
 		}
 		return app.Serve(ctx, app.Options{
 			DataDir: serveFlags.dataDir, PolicyPath: serveFlags.policy, StoreURL: serveFlags.store,
-			RedisAddr: serveFlags.redis, Log: app.NewLogger(serveFlags.logLevel),
+			RedisAddr: serveFlags.redis, Log: log,
 			Hardware: app.Hardware{LinkAddr: serveFlags.estopLink, KeyFile: serveFlags.estopKey,
 				ButtonPin: serveFlags.buttonPin, RelayPin: serveFlags.relayPin},
 			CheckpointInterval: serveFlags.cpInterval, CheckpointEntries: serveFlags.cpEntries,
@@ -68,6 +77,21 @@ func init() {
 	f.StringVar(&serveFlags.relayPin, "estop-relay-pin", envOr("SINT_ESTOP_RELAY_PIN", ""), "GPIO pin of the safety relay (energised = run)")
 	f.DurationVar(&serveFlags.cpInterval, "checkpoint-interval", ledger.DefaultCheckpointInterval, "sign a ledger checkpoint at least this often (also at start, at clean shutdown and every --checkpoint-entries entries)")
 	f.Uint64Var(&serveFlags.cpEntries, "checkpoint-entries", ledger.DefaultCheckpointEntries, "sign a ledger checkpoint once this many entries were appended since the latest one")
+	f.StringVar(&serveFlags.memoryLimit, "memory-limit", envOr("SINT_MEMORY_LIMIT", "auto"),
+		"soft memory limit of the Go runtime: auto (min(256MiB + 128MiB per CPU, RAM/4, 90% of the cgroup limit)), off, or a size such as 768MiB (env SINT_MEMORY_LIMIT; GOMEMLIMIT, when set, wins)")
 	f.StringVar(&serveFlags.pprof, "pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060); off by default")
 	root.AddCommand(serveCmd)
+}
+
+// applyMemoryLimit resolves the limit (memlimit.Resolve) and sets it, unless
+// GOMEMLIMIT chose it: the runtime applied that one at start.
+func applyMemoryLimit(flag, env string, h memlimit.Host) (memlimit.Choice, error) {
+	c, err := memlimit.Resolve(flag, env, h)
+	if err != nil {
+		return c, err
+	}
+	if c.Source != "GOMEMLIMIT" {
+		debug.SetMemoryLimit(c.Bytes)
+	}
+	return c, nil
 }

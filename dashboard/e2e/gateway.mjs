@@ -52,17 +52,31 @@ export function signToken(issuer, claims) {
   return `${input}.${b64url(issuer.sign(input))}`;
 }
 
+// raceBuild reports whether the Go binary at bin was built with -race.
+export function raceBuild(bin) {
+  const info = execFileSync("go", ["version", "-m", bin]).toString();
+  return /^\s*build\s+-race=true\s*$/m.test(info);
+}
+
 export class Gateway {
-  // start builds cmd/sint-gateway, initialises a temp data dir and serves
-  // it on a free loopback port.
+  // start builds cmd/sint-gateway with the race detector, initialises a
+  // temp data dir and serves it on a free loopback port. stop() fails when
+  // the detector reported a race or the gateway did not exit cleanly, so
+  // the browser tests hold the gateway to what `go test -race` does.
   static async start() {
     const g = new Gateway();
     g.dir = fs.mkdtempSync(path.join(os.tmpdir(), "sint-dash-e2e-"));
-    // SINT_GATEWAY_BIN: a prebuilt binary (else built from this checkout).
+    // SINT_GATEWAY_BIN: a prebuilt binary (else built from this checkout);
+    // either way it must have been built with -race (raceBuild).
     let bin = process.env.SINT_GATEWAY_BIN || "";
     if (!bin) {
       bin = path.join(g.dir, "sint-gateway");
-      execFileSync("go", ["build", "-o", bin, "./cmd/sint-gateway"], { cwd: repoRoot, stdio: "inherit" });
+      execFileSync("go", ["build", "-race", "-o", bin, "./cmd/sint-gateway"], { cwd: repoRoot, stdio: "inherit" });
+    }
+    g.bin = bin;
+    if (!raceBuild(bin)) {
+      fs.rmSync(g.dir, { recursive: true, force: true });
+      throw new Error(`${bin} was not built with -race (go version -m shows no -race=true)`);
     }
     const init = JSON.parse(execFileSync(bin, ["init", "--data-dir", path.join(g.dir, "data"), "--json"]).toString());
     g.adminKey = init.adminApiKey;
@@ -79,13 +93,25 @@ export class Gateway {
     throw new Error("gateway did not start; log: " + fs.readFileSync(path.join(g.dir, "gateway.log"), "utf8"));
   }
 
+  // stop sends SIGTERM and waits for the drain. It throws (after cleaning
+  // up) when the gateway did not exit 0 within 10 s or its log holds a race
+  // report: the race detector keeps running after a report and makes the
+  // exit status 66.
   async stop() {
-    if (this.proc && this.proc.exitCode === null) {
+    let problem = "";
+    if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) {
       this.proc.kill("SIGTERM");
       await Promise.race([this.exited, new Promise((r) => setTimeout(r, 10000))]);
     }
+    if (this.proc && this.proc.exitCode !== 0) {
+      problem = `gateway exit status ${this.proc.exitCode} (signal ${this.proc.signalCode})`;
+      if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill("SIGKILL");
+    }
     fs.closeSync(this.log);
+    const log = fs.readFileSync(path.join(this.dir, "gateway.log"), "utf8");
+    if (log.includes("WARNING: DATA RACE")) problem = (problem ? problem + "; " : "") + "the race detector reported a race";
     fs.rmSync(this.dir, { recursive: true, force: true });
+    if (problem) throw new Error(problem + "; gateway log:\n" + log);
   }
 
   // op calls an operator endpoint with the admin key.

@@ -380,7 +380,11 @@ try {
   console.log("FAIL setup: " + (e && e.stack || e));
 } finally {
   if (browser) await browser.close().catch(() => {});
-  if (gw) await gw.stop().catch(() => {});
+  if (gw) {
+    // The gateway runs under the race detector: a race report or an
+    // unclean exit fails the run.
+    try { await gw.stop(); passed++; console.log("ok   gateway/race-free-and-clean-exit"); } catch (e) { failed++; console.log("FAIL gateway/race-free-and-clean-exit: " + (e && e.message || e)); }
+  }
   fs.rmSync(profile, { recursive: true, force: true });
 }
 console.log(`${passed} passed, ${failed} failed`);

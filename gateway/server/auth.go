@@ -98,6 +98,28 @@ func bearer(c *fiber.Ctx) string {
 	return ""
 }
 
+// wsOffersSubprotocol reports whether a WebSocket upgrade offers what
+// PROTOCOL.md §4 asks: a client that cannot set headers (a browser) sends
+// its key as the bearer.<key> subprotocol and must offer sint.v1 with it,
+// which the server selects (it never echoes the key); a client that sends
+// Authorization need not offer any subprotocol. (A client with no key at
+// all passes here and is answered 401 by the key check.)
+func wsOffersSubprotocol(c *fiber.Ctx) bool {
+	if c.Get("Authorization") != "" {
+		return true
+	}
+	keyInProtocol := false
+	for _, p := range strings.Split(c.Get("Sec-WebSocket-Protocol"), ",") {
+		switch p = strings.TrimSpace(p); {
+		case p == Subprotocol:
+			return true
+		case strings.HasPrefix(p, "bearer."):
+			keyInProtocol = true
+		}
+	}
+	return !keyInProtocol
+}
+
 // op is middleware requiring an API key with scope.
 func (s *Server) op(scope string) fiber.Handler {
 	return func(c *fiber.Ctx) error {

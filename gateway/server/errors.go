@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"github.com/sintgate/sintgate/api"
 	"github.com/sintgate/sintgate/codes"
@@ -53,6 +55,10 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		switch {
 		case fe.Code == fiber.StatusRequestEntityTooLarge:
 			ae.Message = "request body exceeds 64 KiB"
+		case fe.Code == fiber.StatusRequestHeaderFieldsTooLarge:
+			ae.Message = fmt.Sprintf("request line and header exceed %d bytes", MaxHeaderBytes)
+		case fe.Code == fiber.StatusBadRequest && unreadRequest(c):
+			ae.Message = "malformed HTTP request" // fasthttp's text quotes the request back
 		case fe.Code == fiber.StatusNotFound:
 			ae.Code = codes.NotFound
 		case fe.Code == fiber.StatusMethodNotAllowed:
@@ -75,15 +81,69 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 			ae.Message = "internal error"
 		}
 	}
-	// A too-large intercept still gets a decision body.
-	if ae.Status == fiber.StatusRequestEntityTooLarge && isInterceptPath(c.Path()) {
-		code, reason := string(codes.MalformedRequest), ae.Message
-		return c.Status(413).JSON(api.Decision{Decision: api.Deny, Code: &code, Reason: &reason})
+	switch {
+	case unreadRequest(c):
+		// The request could not be read (a header over the read buffer,
+		// malformed HTTP, a timeout before the header ended): its path is
+		// unknown, so the answer is both bodies at once, a §5.2 decision
+		// and a §5.4 error (clients ignore unknown response fields). An
+		// agent that sent /v1/intercept still gets its decision.
+		return c.Status(ae.Status).JSON(unreadBody{Decision: s.refusal(ae), Error: api.ErrorDetail{Code: string(ae.Code), Message: ae.Message}})
+	case c.Path() == "/v1/intercept",
+		ae.Status == fiber.StatusRequestEntityTooLarge && isInterceptPath(c.Path()):
+		// Every refusal of an intercept is a decision (PROTOCOL.md §5.2).
+		return c.Status(ae.Status).JSON(s.refusal(ae))
 	}
 	return c.Status(ae.Status).JSON(api.ErrorBody{Error: api.ErrorDetail{Code: string(ae.Code), Message: ae.Message, RequestID: c.Get("X-Request-Id")}})
 }
 
 func isInterceptPath(p string) bool { return p == "/v1/intercept" || p == "/v1/intercept/batch" }
+
+// refusal is the decision body of an intercept refused before the pipeline
+// saw it: deny, tier 0, no request id (the body was not read), no ledger
+// entry (a rejection before stage 4, §5.1), the active policy's hash.
+func (s *Server) refusal(ae *APIError) api.Decision {
+	code, reason := string(ae.Code), ae.Message
+	if !slices.Contains(codes.All, ae.Code) { // NOT_FOUND for a 405, say: not a deny code
+		code = string(codes.MalformedRequest)
+		if ae.Status >= 500 {
+			code = string(codes.InternalError)
+		}
+	}
+	d := api.Decision{Decision: api.Deny, Code: &code, Reason: &reason}
+	if s.Pipeline != nil {
+		if h := s.Pipeline.PolicyHash(); h != "" {
+			d.PolicyHash = &h
+		}
+	}
+	return d
+}
+
+// unreadBody is the answer to a request that could not be read: a decision
+// body with the error body's "error" member added.
+type unreadBody struct {
+	api.Decision
+	Error api.ErrorDetail `json:"error"`
+}
+
+// unreadKey marks a fasthttp request context whose request failed before
+// its header was read (set by markUnread).
+const unreadKey = "sint.unread"
+
+// markUnread wraps the fasthttp server's error handler (fiber's, which maps
+// the error to a status and calls errorHandler) so that errorHandler knows
+// when the request header was never read: fasthttp resets the header then,
+// and the path errorHandler would see is "/", not the one the client sent.
+func markUnread(next func(*fasthttp.RequestCtx, error)) func(*fasthttp.RequestCtx, error) {
+	return func(ctx *fasthttp.RequestCtx, err error) {
+		if len(ctx.Request.Header.RawHeaders()) == 0 {
+			ctx.SetUserValue(unreadKey, true)
+		}
+		next(ctx, err)
+	}
+}
+
+func unreadRequest(c *fiber.Ctx) bool { return c.Context().UserValue(unreadKey) != nil }
 
 // decodeBody strictly decodes an operator request body: unknown fields and
 // trailing data are MALFORMED_REQUEST.

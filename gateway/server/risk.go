@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"time"
 
 	"github.com/gofiber/contrib/websocket"
@@ -46,8 +45,8 @@ func (s *Server) riskSnapshot(c *fiber.Ctx) error {
 }
 
 // riskWSAuth authenticates the upgrade like the approvals WebSocket: API
-// key (read) in Authorization or the bearer.<key> subprotocol, and the
-// client must offer sint.v1 (which the server selects).
+// key (read) in Authorization, or in the bearer.<key> subprotocol together
+// with sint.v1, which the server selects (wsOffersSubprotocol).
 func (s *Server) riskWSAuth(c *fiber.Ctx) error {
 	if _, err := s.riskMonitor(); err != nil {
 		return err
@@ -55,14 +54,8 @@ func (s *Server) riskWSAuth(c *fiber.Ctx) error {
 	if !websocket.IsWebSocketUpgrade(c) {
 		return apiErr(426, codes.MalformedRequest, "a WebSocket upgrade is required")
 	}
-	offered := false
-	for _, p := range strings.Split(c.Get("Sec-WebSocket-Protocol"), ",") {
-		if strings.TrimSpace(p) == Subprotocol {
-			offered = true
-		}
-	}
-	if !offered {
-		return apiErr(400, codes.MalformedRequest, "the client must offer the "+Subprotocol+" subprotocol")
+	if !wsOffersSubprotocol(c) {
+		return apiErr(400, codes.MalformedRequest, "a client sending its key in the bearer subprotocol must offer the "+Subprotocol+" subprotocol")
 	}
 	if _, err := s.requireOp(c, "read"); err != nil {
 		return err

@@ -28,6 +28,11 @@ import (
 // Version is the implementation version advertised in discovery.
 const Version = "0.1.0"
 
+// MaxHeaderBytes bounds the request line and header of one request (the
+// read buffer of a connection). A request over it is answered 431
+// MALFORMED_REQUEST (errors.go) and its connection closed.
+const MaxHeaderBytes = 4096
+
 // Deps are what the server serves.
 type Deps struct {
 	GatewayID string
@@ -60,7 +65,8 @@ type Server struct {
 func New(d Deps) *Server {
 	s := &Server{Deps: d}
 	s.App = fiber.New(fiber.Config{
-		BodyLimit: gateway.MaxBodyBytes,
+		BodyLimit:      gateway.MaxBodyBytes,
+		ReadBufferSize: MaxHeaderBytes,
 		// Values from Params, Query and headers are copied: handlers keep
 		// some (a revoked token id in the revocation set) beyond the
 		// request, and fasthttp reuses its buffers.
@@ -71,6 +77,8 @@ func New(d Deps) *Server {
 		IdleTimeout:           120 * time.Second,
 		StreamRequestBody:     false,
 	})
+	fs := s.App.Server()
+	fs.ErrorHandler = markUnread(fs.ErrorHandler)
 	s.routes()
 	return s
 }

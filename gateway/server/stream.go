@@ -189,20 +189,14 @@ func (s *Server) approvalStream(c *fiber.Ctx) error {
 }
 
 // approvalWSAuth authenticates the WebSocket upgrade: the API key comes in
-// the bearer.<key> subprotocol (or Authorization), and the client must
-// offer sint.v1.
+// Authorization, or in the bearer.<key> subprotocol together with sint.v1
+// (wsOffersSubprotocol).
 func (s *Server) approvalWSAuth(c *fiber.Ctx) error {
 	if !websocket.IsWebSocketUpgrade(c) {
 		return apiErr(426, codes.MalformedRequest, "a WebSocket upgrade is required")
 	}
-	offered := false
-	for _, p := range strings.Split(c.Get("Sec-WebSocket-Protocol"), ",") {
-		if strings.TrimSpace(p) == Subprotocol {
-			offered = true
-		}
-	}
-	if !offered {
-		return apiErr(400, codes.MalformedRequest, "the client must offer the "+Subprotocol+" subprotocol")
+	if !wsOffersSubprotocol(c) {
+		return apiErr(400, codes.MalformedRequest, "a client sending its key in the bearer subprotocol must offer the "+Subprotocol+" subprotocol")
 	}
 	if _, err := s.requireOp(c, "read"); err != nil {
 		return err

@@ -162,7 +162,7 @@ func TestInterceptEveryDenyCode(t *testing.T) {
 		{name: "deny/delegation-depth-exceeded", agent: "f4", prep: inline(func(h *harness) (string, []string) {
 			ts := chainOf(h, []string{"f0", "f1", "f2", "f3", "f4"}, nil)
 			return ts[4].Raw, raws(ts[:4])
-		}, nil), status: 400, dec: "deny", code: "MALFORMED_REQUEST"}, // a 4-ancestor chain is over the request limit
+		}, nil), status: 403, dec: "deny", code: "DELEGATION_DEPTH_EXCEEDED", ledgered: true}, // §3.1 step 4, inline as registered
 		{name: "deny/token-expired", agent: "t6", prep: inline(func(h *harness) (string, []string) {
 			return h.rootToken("t6", func(c *tokens.Claims) {
 				c.IssuedAt -= 2 * tokentest.Day

@@ -35,12 +35,7 @@ func startPrivatePG(t *testing.T) *privatePG {
 	if bin == "" {
 		bin = "/usr/lib/postgresql/15/bin"
 	}
-	if _, err := os.Stat(filepath.Join(bin, "initdb")); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL binaries not found in %s", bin)
-		}
-		t.Skipf("PostgreSQL binaries not found in %s", bin)
-	}
+	testenv.Program(t, filepath.Join(bin, "initdb"), "apt-get install postgresql, or set SINT_PG_BIN to its bin directory") // CI=true: fails when missing
 	base, err := os.MkdirTemp("", "sint-private-pg")
 	if err != nil {
 		t.Fatal(err)
@@ -231,10 +226,7 @@ func TestFleetRedisOutage(t *testing.T) {
 		t.Skip("starts gateway processes and a redis-server")
 	}
 	pgURL := testenv.FreshPGDatabase(t)
-	rbin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server not installed")
-	}
+	rbin := testenv.Program(t, "redis-server", "apt-get install redis-server") // CI=true: fails when missing
 	addr := freeAddr(t)
 	port := addr[strings.LastIndex(addr, ":")+1:]
 	var rs *exec.Cmd

@@ -71,12 +71,33 @@ func StartCommand(svc string) string {
 // is unavailable and the command that starts it.
 func unavailable(tb testing.TB, s service, why string) {
 	tb.Helper()
-	msg := fmt.Sprintf("testenv: %s unavailable: %s; start it with: %s", s.name, why, StartCommand(s.short))
+	missing(tb, fmt.Sprintf("testenv: %s unavailable: %s; start it with: %s", s.name, why, StartCommand(s.short)))
+}
+
+// missing is the one rule for a missing dependency: the test fails under
+// CI=true and is skipped with msg otherwise.
+func missing(tb testing.TB, msg string) {
+	tb.Helper()
 	if os.Getenv("CI") == "true" {
-		tb.Fatalf("%s (CI=true: a missing service is a failure)", msg)
+		tb.Fatalf("%s (CI=true: a missing dependency is a failure)", msg)
 		return
 	}
 	tb.Skipf("%s", msg)
+}
+
+// Program returns the path of a program a test runs itself (a private
+// redis-server or PostgreSQL cluster for an outage test): name is looked up
+// in PATH, or checked as is when it contains a slash. A missing or
+// non-executable program is a missing dependency: the test is skipped, or
+// fails under CI=true, with a message saying how to install it.
+func Program(tb testing.TB, name, install string) string {
+	tb.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		missing(tb, fmt.Sprintf("testenv: program %s unavailable: %v; install it with: %s", name, err, install))
+		return ""
+	}
+	return p
 }
 
 // lookup returns the variable's value, or reports the service unavailable

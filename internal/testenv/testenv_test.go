@@ -62,6 +62,13 @@ func TestUnavailable(t *testing.T) {
 		{"chromium/unset", EnvChromium, "", Chromium, "up chromium", "SINT_TEST_CHROMIUM is not set"},
 		{"chromium/missing-file", EnvChromium, "/nonexistent/chromium", Chromium, "up chromium", "no such file"},
 		{"chromium/not-executable", EnvChromium, plain, Chromium, "up chromium", "not an executable"},
+		{"program/not-in-path", "PATH", t.TempDir(), func(tb testing.TB) string { return Program(tb, "redis-server", "apt-get install redis-server") },
+			"install it with: apt-get install redis-server", "program redis-server unavailable"},
+		{"program/missing-path", "SINT_UNUSED", "", func(tb testing.TB) string {
+			return Program(tb, "/nonexistent/bin/initdb", "apt-get install postgresql")
+		},
+			"install it with: apt-get install postgresql", "no such file"},
+		{"program/not-executable", "SINT_UNUSED", "", func(tb testing.TB) string { return Program(tb, plain, "x") }, "install it with: x", "permission denied"},
 	}
 	for _, ci := range []string{"true", ""} {
 		for _, tc := range cases {
@@ -88,7 +95,7 @@ func TestUnavailable(t *testing.T) {
 				if msg == "" {
 					t.Fatal("neither failed nor skipped")
 				}
-				for _, want := range []string{"scripts/services.sh " + tc.svc, tc.wantWhy} {
+				for _, want := range []string{svcHint(tc.svc), tc.wantWhy} {
 					if !strings.Contains(msg, want) {
 						t.Errorf("message %q lacks %q", msg, want)
 					}
@@ -178,5 +185,23 @@ func TestWithDatabase(t *testing.T) {
 				t.Fatalf("got %q, %v; want %q", got, err, tc.want)
 			}
 		})
+	}
+}
+
+// svcHint is the part of the message that says how to get the dependency:
+// "up pg" names a services.sh service, anything else is quoted as is.
+func svcHint(s string) string {
+	if strings.HasPrefix(s, "up ") {
+		return "scripts/services.sh " + s
+	}
+	return s
+}
+
+// TestProgram: a program that is present is returned with its path.
+func TestProgram(t *testing.T) {
+	t.Setenv("CI", "true")
+	r := &recorder{TB: t}
+	if p := Program(r, "sh", "apt-get install dash"); p == "" || r.fatal != "" || r.skip != "" {
+		t.Fatalf("sh: %q fatal=%q skip=%q", p, r.fatal, r.skip)
 	}
 }
