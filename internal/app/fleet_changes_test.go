@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -290,13 +289,7 @@ func TestFleetChangesWithRedisDown(t *testing.T) {
 		t.Skip("starts gateway processes and a redis-server")
 	}
 	pgURL := testenv.FreshPGDatabase(t)
-	rbin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server not installed")
-		}
-		t.Skip("redis-server not installed")
-	}
+	rbin := redisServerBin(t)
 	addr := freeAddr(t)
 	port := addr[strings.LastIndex(addr, ":")+1:]
 	rs := exec.Command(rbin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -284,14 +283,7 @@ func TestFleetRedisRestartKeepsReplayAndRepetitions(t *testing.T) {
 // redisServerBin finds redis-server; under CI=true its absence fails.
 func redisServerBin(t *testing.T) string {
 	t.Helper()
-	rbin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server not installed")
-		}
-		t.Skip("redis-server not installed")
-	}
-	return rbin
+	return testenv.Program(t, "redis-server", "apt-get install redis-server")
 }
 
 // latestCheckpointSize returns the tree size of the latest checkpoint entry

@@ -19,7 +19,7 @@ func Benchmark(b *testing.B, open func(b *testing.B) store.Store) {
 	b.Run("TakeRepetitionParallel", func(b *testing.B) {
 		r, ok := open(b).(store.Repetitions)
 		if !ok {
-			b.Skip("no store.Repetitions")
+			b.Fatal("the store lacks store.Repetitions, which the gateway requires")
 		}
 		var n atomic.Int64
 		b.SetParallelism(8)
