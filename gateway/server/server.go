@@ -51,7 +51,8 @@ type Deps struct {
 // Server is the HTTP adapter.
 type Server struct {
 	Deps
-	App *fiber.App
+	App      *fiber.App
+	tripKeys tripKeyCache // API keys the e-stop trip checks without the store
 }
 
 // New builds the fiber app with every route.
