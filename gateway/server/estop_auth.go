@@ -82,9 +82,44 @@ func (s *Server) WarmTripKeys(ctx context.Context) error {
 // secret, or without the scope, is refused; a well-formed key that neither
 // knows while the store is down trips, recorded as unverified.
 func (s *Server) tripOperator(c *fiber.Ctx) (estop.Source, string, error) {
-	id, secret, ok := ParseAPIKey(bearer(c))
+	o, auth, err := s.operatorWithoutStore(c, "estop:trip", true)
+	if err != nil {
+		return estop.Source{}, "", err
+	}
+	if o == nil {
+		id, _, _ := ParseAPIKey(bearer(c))
+		return estop.Source{ID: "apikey:" + id, Kind: estop.KindAPI}, auth, nil
+	}
+	return estop.Source{ID: "operator:" + o.OperatorID, Kind: estop.KindAPI}, auth, nil
+}
+
+// estopReader is the middleware of GET /v1/estop (scope read): checked like
+// a trip's key, so that bridges keep seeing the e-stop state while the store
+// is down; a key unknown to this replica is then refused (503).
+func (s *Server) estopReader(c *fiber.Ctx) error {
+	o, _, err := s.operatorWithoutStore(c, "read", false)
+	if err != nil {
+		return err
+	}
+	if o == nil {
+		return apiErr(503, codes.InternalError, "the key store is unavailable and this key is not known to this replica")
+	}
+	return c.Next()
+}
+
+// operatorWithoutStore authenticates the caller's API key with scope,
+// asking the store for at most tripStoreTimeout and the cache when the
+// store cannot answer (auth says so). With unverifiedOK, a well-formed key
+// that the cache does not know while the store is down yields a nil
+// operator and no error.
+func (s *Server) operatorWithoutStore(c *fiber.Ctx, scope string, unverifiedOK bool) (*Operator, string, error) {
+	key := bearer(c)
+	if key == "" {
+		return nil, "", apiErr(401, codes.Unauthenticated, "an API key is required (Authorization: Bearer sk_…)")
+	}
+	id, secret, ok := ParseAPIKey(key)
 	if !ok {
-		return estop.Source{}, "", apiErr(401, codes.Unauthenticated, "malformed API key")
+		return nil, "", apiErr(401, codes.Unauthenticated, "malformed API key")
 	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), tripStoreTimeout)
 	rec, err := s.Store.GetAPIKey(ctx, id)
@@ -93,27 +128,30 @@ func (s *Server) tripOperator(c *fiber.Ctx) (estop.Source, string, error) {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		s.tripKeys.drop(id)
-		return estop.Source{}, "", apiErr(401, codes.Unauthenticated, "unknown API key")
+		return nil, "", apiErr(401, codes.Unauthenticated, "unknown API key")
 	case err == nil:
 		s.tripKeys.put(rec)
 	default:
-		s.Log.Warn("e-stop trip: API key store unavailable; checking the key without it", "keyId", id, "err", err)
+		s.Log.Warn("e-stop: API key store unavailable; checking the key without it", "keyId", id, "err", err)
 		cached, ok := s.tripKeys.get(id)
 		if !ok {
-			return estop.Source{ID: "apikey:" + id, Kind: estop.KindAPI}, authKeyUnverified, nil
+			if unverifiedOK {
+				return nil, authKeyUnverified, nil
+			}
+			return nil, "", nil
 		}
 		rec, auth = cached, authKeyCached
 	}
 	sum := sha256.Sum256([]byte(secret))
 	if subtle.ConstantTimeCompare(sum[:], rec.SecretHash) != 1 {
-		return estop.Source{}, "", apiErr(401, codes.Unauthenticated, "unknown API key")
+		return nil, "", apiErr(401, codes.Unauthenticated, "unknown API key")
 	}
 	o := &Operator{KeyID: rec.ID, OperatorID: rec.OperatorID, Scopes: rec.Scopes}
-	if !o.Has("estop:trip") {
-		return estop.Source{}, "", apiErr(403, codes.Forbidden, "the API key lacks scope estop:trip")
+	if !o.Has(scope) {
+		return nil, "", apiErr(403, codes.Forbidden, "the API key lacks scope "+scope)
 	}
 	c.Locals(operatorLocal, o)
-	return estop.Source{ID: "operator:" + o.OperatorID, Kind: estop.KindAPI}, auth, nil
+	return o, auth, nil
 }
 
 // tripAgentAuthority checks that an agent whose signature verified holds a

@@ -107,7 +107,7 @@ func (s *Server) routes() {
 	a.Delete("/v1/apikeys/:id", s.op("admin"), s.deleteAPIKey)
 	a.Post("/v1/policy/reload", s.op("admin"), s.reloadPolicy)
 
-	a.Get("/v1/estop", s.op("read"), s.getEstop)
+	a.Get("/v1/estop", s.estopReader, s.getEstop)
 	a.Post("/v1/estop/trip", s.tripEstop)
 	a.Post("/v1/estop/reset", s.op("estop:reset"), s.resetEstop)
 

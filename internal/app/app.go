@@ -124,6 +124,8 @@ type Options struct {
 	Hardware   Hardware // e-stop hardware; none by default
 	Log        *slog.Logger
 	Clock      func() time.Time // nil = time.Now
+	// wrapBackend, if set, wraps the opened backend (tests inject faults).
+	wrapBackend func(*Backend)
 }
 
 // Build opens the data directory and wires every part of the gateway.
@@ -149,6 +151,9 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 		return fail(err)
 	}
 	g.closers = append(g.closers, be.Closers...)
+	if o.wrapBackend != nil {
+		o.wrapBackend(be)
+	}
 	st, lg := be.Store, be.Ledger
 	hub, lg := approvalsHub(lg, log)
 	g.Store, g.Ledger = st, lg
