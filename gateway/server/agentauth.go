@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -58,12 +59,12 @@ func (s *Server) agentAuthBody(c *fiber.Ctx, v any, sf func() signedFields, stri
 	if e := gateway.Authenticate(agentHeaders(c), body, gateway.SignedBody{AgentID: f.AgentID, RequestID: f.RequestID, Timestamp: f.Timestamp}, now.UnixMilli(), verifySig); e != nil {
 		return "", false, apiErr(401, e.Code, e.Message)
 	}
-	rctx, cancel := c.UserContext(), context.CancelFunc(func() {})
+	var first bool
 	if replayOptional {
-		rctx, cancel = context.WithTimeout(rctx, tripStoreTimeout)
+		first, err = s.replayBounded(c.UserContext(), f.AgentID, f.RequestID, now)
+	} else {
+		first, err = s.Pipeline.Replay.FirstSeen(c.UserContext(), f.AgentID, f.RequestID, now)
 	}
-	first, err := s.Pipeline.Replay.FirstSeen(rctx, f.AgentID, f.RequestID, now)
-	cancel()
 	if err != nil {
 		if replayOptional {
 			s.Log.Warn("agent call: replay cache unavailable; going ahead unchecked", "agentId", f.AgentID, "err", err)
@@ -75,6 +76,31 @@ func (s *Server) agentAuthBody(c *fiber.Ctx, v any, sf func() signedFields, stri
 		return "", false, apiErr(401, codes.ReplayDetected, "requestId already used within 120 s")
 	}
 	return f.AgentID, true, nil
+}
+
+// replayBounded asks the replay cache for at most tripReplayTimeout, even
+// when its client does not honour the context (a Redis client redialling a
+// dead server); an answer that comes later is dropped.
+func (s *Server) replayBounded(ctx context.Context, agentID, requestID string, now time.Time) (bool, error) {
+	type answer struct {
+		first bool
+		err   error
+	}
+	ctx, cancel := context.WithTimeout(ctx, tripReplayTimeout)
+	ch := make(chan answer, 1)
+	go func() {
+		defer cancel()
+		first, err := s.Pipeline.Replay.FirstSeen(ctx, agentID, requestID, now)
+		ch <- answer{first, err}
+	}()
+	t := time.NewTimer(tripReplayTimeout)
+	defer t.Stop()
+	select {
+	case a := <-ch:
+		return a.first, a.err
+	case <-t.C:
+		return false, context.DeadlineExceeded
+	}
 }
 
 var errNoToken = errors.New("agent holds no registered, unrevoked token")

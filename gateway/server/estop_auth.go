@@ -23,6 +23,10 @@ import (
 // its authority was checked (the journal's "authorization").
 const tripStoreTimeout = 300 * time.Millisecond
 
+// tripReplayTimeout bounds a trip's replay check (a replayed trip can only
+// trip again, so it is the first thing to give up).
+const tripReplayTimeout = 100 * time.Millisecond
+
 // Authorization notes recorded with a trip whose requester could not be
 // checked against the store.
 const (
