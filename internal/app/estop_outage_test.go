@@ -95,11 +95,18 @@ func (s faultStore) PutAgent(ctx context.Context, a store.Agent) error {
 // outageHarness is a gateway whose store and ledger fail while down is set.
 func outageHarness(t *testing.T, policyPath string, hw Hardware) (*harness, *atomic.Bool, context.CancelFunc) {
 	t.Helper()
-	dir := t.TempDir()
-	ck := &clock{t: time.Now().Truncate(time.Millisecond)}
-	res, _, err := InitDataDir(context.Background(), dir, ck.Now())
+	g, url, key, down, cancel := outageGateway(t, policyPath, hw)
+	return &harness{t: t, g: g, url: url, adminKey: key, clock: &clock{t: time.Now().Truncate(time.Millisecond)}, http: defaultClient(), nextN: 7000}, down, cancel
+}
+
+// outageGateway builds and serves a gateway whose store and ledger fail
+// while down is set, and returns it with its URL and admin key.
+func outageGateway(tb testing.TB, policyPath string, hw Hardware) (*Gateway, string, string, *atomic.Bool, context.CancelFunc) {
+	tb.Helper()
+	dir := tb.TempDir()
+	res, _, err := InitDataDir(context.Background(), dir, time.Now())
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	down := &atomic.Bool{}
 	g, err := Build(context.Background(), Options{DataDir: dir, PolicyPath: policyPath, Clock: time.Now, Hardware: hw,
@@ -108,25 +115,25 @@ func outageHarness(t *testing.T, policyPath string, hw Hardware) (*harness, *ato
 			be.Ledger = faultLedger{Store: be.Ledger, down: down}
 		}})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if hw.Configured() {
 		if err := startHardware(ctx, hw, g.Breaker, g.Log); err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	go func() { _ = g.Server.Serve(ln) }()
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		cancel()
 		_ = g.Server.App.ShutdownWithTimeout(5 * time.Second)
 		_ = g.Close()
 	})
-	return &harness{t: t, g: g, url: "http://" + ln.Addr().String(), adminKey: res.AdminAPIKey, clock: ck, http: defaultClient(), nextN: 7000}, down, cancel
+	return g, "http://" + ln.Addr().String(), res.AdminAPIKey, down, cancel
 }
 
 // resetWhenClear resets the breaker once no source is latched.
