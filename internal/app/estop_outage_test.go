@@ -328,3 +328,36 @@ func replaceOnce(s, old, new string) string {
 	}
 	panic(fmt.Sprintf("%q not found", old))
 }
+
+// TestApprovalPendingAtOutageTripNeverGranted: an approval pending when the
+// e-stop trips while the store is down (so the trip cannot cancel it then)
+// is cancelled once the store is back, and is never granted after the
+// reset (issue 17 item 2: no pending approval outlives a trip).
+func TestApprovalPendingAtOutageTripNeverGranted(t *testing.T) {
+	h, down, _ := outageHarness(t, "testdata/policy.yaml", Hardware{})
+	h.trustRoot("root")
+	mut := withToken("esc", func(c *tokens.Claims) {})(h)
+	m := h.interceptBody("esc", mut)
+	m["timestamp"] = time.Now().UnixMilli()
+	m["resource"] = "ros:///arm/j1"
+	st, d := h.intercept("esc", m)
+	if st != 202 || d.ApprovalID == nil {
+		t.Fatalf("escalation: %d %s", st, str(d.Code))
+	}
+	down.Store(true)
+	if st := h.admin("POST", "/v1/estop/trip", map[string]string{"reason": "outage"}, nil); st != 200 {
+		t.Fatalf("trip: %d", st)
+	}
+	down.Store(false)
+	resetWhenClear(t, h)
+	var a map[string]any
+	st = h.admin("POST", "/v1/approvals/"+*d.ApprovalID+"/approve", map[string]string{"reason": "after reset"}, &a)
+	if st == 200 {
+		t.Fatalf("an approval pending at the trip was granted after the reset: %v", a)
+	}
+	waitUntil(t, "the approval to be cancelled", func() bool {
+		var got map[string]any
+		h.admin("GET", "/v1/approvals/"+*d.ApprovalID, nil, &got)
+		return got["state"] == "cancelled"
+	})
+}
