@@ -18,6 +18,7 @@ import (
 	"periph.io/x/conn/v3/gpio/gpiotest"
 
 	"github.com/sintgate/sintgate/codes"
+	"github.com/sintgate/sintgate/estop"
 	"github.com/sintgate/sintgate/estop/link"
 	"github.com/sintgate/sintgate/ledger"
 	"github.com/sintgate/sintgate/store"
@@ -360,4 +361,50 @@ func TestApprovalPendingAtOutageTripNeverGranted(t *testing.T) {
 		h.admin("GET", "/v1/approvals/"+*d.ApprovalID, nil, &got)
 		return got["state"] == "cancelled"
 	})
+}
+
+// TestEstopTripSurvivesRestartBeforeRecorded: a trip made while the store
+// and ledger fail, by a gateway that stops before they return, is not lost:
+// the next gateway on the data dir boots tripped (the persisted state still
+// says armed) and records the trip entry exactly once.
+func TestEstopTripSurvivesRestartBeforeRecorded(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := InitDataDir(context.Background(), dir, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	down := &atomic.Bool{}
+	build := func() *Gateway {
+		g, err := Build(context.Background(), Options{DataDir: dir, PolicyPath: "testdata/policy.yaml",
+			wrapBackend: func(be *Backend) {
+				be.Store = faultStore{Store: be.Store, down: down}
+				be.Ledger = faultLedger{Store: be.Ledger, down: down}
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	g := build()
+	down.Store(true)
+	if s, _ := g.Breaker.Trip(context.Background(), estop.Source{ID: "BTN", Kind: estop.KindGPIO}, "pressed during the outage"); !s.Tripped {
+		t.Fatal("not tripped")
+	}
+	epoch := g.Breaker.Snapshot().Epoch
+	_ = g.Close() // stops with the trip only in the journal
+	down.Store(false)
+
+	g2 := build()
+	defer g2.Close()
+	if s := g2.Breaker.Snapshot(); !s.Tripped || s.Epoch != epoch {
+		t.Fatalf("restarted %+v; want tripped at epoch %d", s, epoch)
+	}
+	waitUntil(t, "the journal to drain", func() bool { return len(g2.Journal.Pending()) == 0 })
+	h := &harness{t: t, g: g2}
+	if got := tripEntries(t, h, epoch, "BTN"); len(got) != 1 {
+		t.Fatalf("trip entries after the restart: %d, want 1", len(got))
+	}
+	st, err := g2.Store.GetEstop(context.Background())
+	if err != nil || st.State != "tripped" || st.Epoch != epoch {
+		t.Fatalf("persisted %+v %v", st, err)
+	}
 }
