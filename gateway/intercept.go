@@ -252,6 +252,12 @@ func (p *Pipeline) record(ctx context.Context, req *Request, st *State, o Outcom
 	var approvalID string
 	var expiresAt int64
 	var esc Escalation
+	if o.Verdict == Escalate && (p.Breaker.Tripped() || errors.Is(context.Cause(ctx), estop.ErrTripped)) {
+		// Tripped since the gate: no approval is created (the trip has
+		// cancelled, or is cancelling, every pending one); the deny is
+		// recorded as usual.
+		o = Outcome{Verdict: Deny, Code: codes.EstopEngaged, Reason: "the e-stop was engaged before the escalation was created", Stage: 10, Tier: o.Tier, Chain: o.Chain}
+	}
 	if o.Verdict == Escalate {
 		var err error
 		esc, err = p.Escalator.Escalate(ctx, req, &o, policyHash, now)
@@ -287,33 +293,51 @@ func (p *Pipeline) record(ctx context.Context, req *Request, st *State, o Outcom
 		payload.Charged = charged.Amount
 	}
 	ev := ledger.Event{EventType: "policy.evaluated", AgentID: req.AgentID, TokenID: tokenIDOf(req, &o), Payload: payload.raw()}
-	// A deny or escalate is always recorded, whatever happens meanwhile. An
-	// allow is guarded by the breaker at the ledger's serialisation point
+	// A deny is always recorded, whatever happens meanwhile. An allow and
+	// an escalate (which creates an approval that could later become an
+	// allow) are guarded by the breaker at the ledger's serialisation point
 	// and appended under the request's tracked context, so that a trip
-	// cancels it if it has not been serialised yet (an error from the
-	// ledger always means "not written").
+	// cancels them if they have not been serialised yet (an error from the
+	// ledger always means "not written"). An escalation's events all carry
+	// the guard, so that its approval.requested event cannot follow a trip
+	// entry either.
 	actx := context.WithoutCancel(ctx)
-	if o.Verdict == Allow && req.Action != EstopAction {
+	guarded := (o.Verdict == Allow && req.Action != EstopAction) || o.Verdict == Escalate
+	if guarded {
 		ev.Guard = p.Breaker.Guard
 		actx = ctx
 	}
 	var entry ledger.Entry
 	var err error
 	if len(esc.Events) > 0 {
-		entry, err = p.appendWith(actx, esc.Events, ev)
+		before := esc.Events
+		if guarded {
+			before = make([]ledger.Event, len(esc.Events))
+			for i, e := range esc.Events {
+				e.Guard = p.Breaker.Guard
+				before[i] = e
+			}
+		}
+		entry, err = p.appendWith(actx, before, ev)
 		if err != nil && esc.Created {
-			p.Escalator.Abandon(context.WithoutCancel(ctx), esc, "the ledger could not record the escalation")
+			reason := "the ledger could not record the escalation"
+			if errors.Is(err, estop.ErrTripped) || errors.Is(context.Cause(ctx), estop.ErrTripped) {
+				reason = "the e-stop was engaged before the escalation committed"
+			}
+			p.Escalator.Abandon(context.WithoutCancel(ctx), esc, reason)
 		}
 	} else {
 		entry, err = p.appendDecision(actx, req, ev, charged)
 	}
 	if err != nil {
-		if o.Verdict == Allow && (errors.Is(err, estop.ErrTripped) || errors.Is(context.Cause(ctx), estop.ErrTripped)) {
-			// The breaker tripped before this allow could commit.
-			// Preempted by a trip: answer at once; the deny's own entry is
-			// appended right after, batched with the other preempted ones
-			// (the trip entry already precedes it in the ledger).
+		if guarded && (errors.Is(err, estop.ErrTripped) || errors.Is(context.Cause(ctx), estop.ErrTripped)) {
+			// The breaker tripped before this allow or escalation could
+			// commit. Preempted by a trip: answer at once; the deny's own
+			// entry is appended right after, batched with the other
+			// preempted ones (the trip entry already precedes it in the
+			// ledger).
 			deny := Outcome{Verdict: Deny, Code: codes.EstopEngaged, Reason: "the e-stop was engaged before the decision committed", Stage: 11, Tier: o.Tier, Chain: o.Chain}
+			payload.ApprovalID = ""
 			payload.Decision, payload.Code, payload.Stage = deny.Verdict.String(), string(deny.Code), deny.Stage
 			p.recordDecisionLater(ledger.Event{EventType: "policy.evaluated", AgentID: req.AgentID, TokenID: ev.TokenID}, payload)
 			return p.answer(req, deny, nil, policyHash, "", 0, "")
@@ -321,9 +345,11 @@ func (p *Pipeline) record(ctx context.Context, req *Request, st *State, o Outcom
 		p.Log.Error("ledger append", "err", err)
 		return p.answer(req, Outcome{Verdict: Deny, Code: codes.LedgerUnavailable, Reason: "the ledger could not commit the decision", Stage: 11, Tier: o.Tier}, nil, policyHash, "", 0, "")
 	}
-	// A trip while the allow was committing: it committed before the trip
-	// entry, but the agent is answered ESTOP_ENGAGED and the ledger says so.
-	if o.Verdict == Allow && req.Action != EstopAction && context.Cause(ctx) != nil && p.Breaker.Tripped() {
+	// A trip while the allow or escalation was committing: it committed
+	// before the trip entry (the trip cancels the approval, like every
+	// pending one), but the agent is answered ESTOP_ENGAGED and the ledger
+	// says so.
+	if guarded && context.Cause(ctx) != nil && p.Breaker.Tripped() {
 		p.recordLater(ledger.Event{EventType: "policy.superseded", AgentID: req.AgentID, TokenID: tokenIDOf(req, &o), Payload: map[string]any{"requestId": req.RequestID, "sequence": entry.SequenceNumber, "code": string(codes.EstopEngaged)}})
 		return p.answer(req, Outcome{Verdict: Deny, Code: codes.EstopEngaged, Reason: "the e-stop was engaged while the decision was in flight", Stage: 11, Tier: o.Tier}, &entry, policyHash, "", 0, "")
 	}

@@ -359,19 +359,43 @@ func (s *Service) List(ctx context.Context, state string, limit int) ([]store.Ap
 }
 
 // CancelAll resolves every pending approval as cancelled (an e-stop trip).
+// Failures are logged; CancelPending reports them.
 func (s *Service) CancelAll(ctx context.Context, reason string) {
+	if err := s.CancelPending(ctx, reason); err != nil {
+		s.Log.Error("cancel approvals", "err", err)
+	}
+}
+
+// CancelPending is CancelAll that reports whether every pending approval
+// was cancelled, so that the trip watcher can retry while the store is
+// unavailable.
+func (s *Service) CancelPending(ctx context.Context, reason string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pending, err := s.Store.ListApprovals(ctx, Pending, 0)
 	if err != nil {
-		s.Log.Error("cancel approvals", "err", err)
-		return
+		return err
 	}
+	var errs []error
 	for _, a := range pending {
 		if _, err := s.resolve(ctx, a, Cancelled, codes.ApprovalCancelled, reason); err != nil {
-			s.Log.Error("cancel approval", "approvalId", a.ApprovalID, "err", err)
+			errs = append(errs, fmt.Errorf("approval %s: %w", a.ApprovalID, err))
 		}
 	}
+	return errors.Join(errs...)
+}
+
+// predatesArming reports whether a was created before the breaker last
+// re-armed: it was pending during a trip, which cancels every pending
+// approval, so it must not be granted even if that cancellation never
+// reached the store (the store was down at the trip).
+func (s *Service) predatesArming(a store.Approval) bool {
+	sb, ok := s.Breaker.(interface{ Snapshot() estop.State })
+	if !ok {
+		return false
+	}
+	st := sb.Snapshot()
+	return !st.Tripped && st.Epoch > 0 && a.CreatedAt < st.Since.UnixMilli()
 }
 
 // ExpireDue resolves every pending approval past its expiry as expired
@@ -487,7 +511,7 @@ func (s *Service) Vote(ctx context.Context, id string, v Vote) (store.Approval, 
 			return a, err
 		}
 	}
-	if s.Breaker != nil && s.Breaker.Tripped() {
+	if s.Breaker != nil && (s.Breaker.Tripped() || s.predatesArming(a)) {
 		a, err = s.resolve(ctx, a, Cancelled, codes.ApprovalCancelled, "e-stop tripped")
 		if err != nil {
 			return a, err

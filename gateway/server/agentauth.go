@@ -2,8 +2,10 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -23,48 +25,82 @@ type signedFields struct {
 // agent id. It applies freshness and replay like an intercept.
 // The body must also be unambiguous JSON (checkStrictJSON).
 func (s *Server) agentAuth(c *fiber.Ctx, v any, sf func() signedFields) (string, error) {
-	return s.agentAuthBody(c, v, sf, true)
+	agent, _, err := s.agentAuthBody(c, v, sf, true, false)
+	return agent, err
 }
 
-// agentAuthTrip is agentAuth for an agent's e-stop trip, without the
-// strictness check: a trip is the safe direction, and a sloppy body (a
-// repeated key, a stray byte in the reason) must not keep an authenticated
-// agent from stopping the robot.
-func (s *Server) agentAuthTrip(c *fiber.Ctx, v any, sf func() signedFields) (string, error) {
-	return s.agentAuthBody(c, v, sf, false)
-}
-
-func (s *Server) agentAuthBody(c *fiber.Ctx, v any, sf func() signedFields, strict bool) (string, error) {
+// agentAuthBody authenticates an agent-signed body. strict adds the
+// unambiguous-JSON check. An agent's e-stop trip passes strict = false (a
+// trip is the safe direction: a sloppy body, a repeated key or a stray byte
+// in the reason, must not keep an authenticated agent from stopping the
+// robot) and replayOptional = true: when the replay cache cannot answer
+// (Redis down) the trip goes ahead with replayChecked false (a replayed
+// trip can only trip again; freshness still bounds it to ±30 s).
+func (s *Server) agentAuthBody(c *fiber.Ctx, v any, sf func() signedFields, strict, replayOptional bool) (agent string, replayChecked bool, err error) {
 	body := bytes.Clone(c.Body())
 	if !gateway.JSONDepthOK(body, gateway.MaxJSONDepth) {
-		return "", apiErr(400, codes.MalformedRequest, "JSON nesting too deep")
+		return "", false, apiErr(400, codes.MalformedRequest, "JSON nesting too deep")
 	}
 	if strict {
 		if err := checkStrictJSON(body); err != nil {
-			return "", apiErr(400, codes.MalformedRequest, "invalid body: "+err.Error())
+			return "", false, apiErr(400, codes.MalformedRequest, "invalid body: "+err.Error())
 		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return "", apiErr(400, codes.MalformedRequest, "invalid body: "+err.Error())
+		return "", false, apiErr(400, codes.MalformedRequest, "invalid body: "+err.Error())
 	}
 	f := sf()
 	if !gateway.ValidKeyHex(f.AgentID) || !gateway.ValidUUIDv7(f.RequestID) || f.Timestamp <= 0 {
-		return "", apiErr(400, codes.MalformedRequest, "agentId, requestId (UUIDv7) and timestamp are required")
+		return "", false, apiErr(400, codes.MalformedRequest, "agentId, requestId (UUIDv7) and timestamp are required")
 	}
 	now := s.now()
 	if e := gateway.Authenticate(agentHeaders(c), body, gateway.SignedBody{AgentID: f.AgentID, RequestID: f.RequestID, Timestamp: f.Timestamp}, now.UnixMilli(), verifySig); e != nil {
-		return "", apiErr(401, e.Code, e.Message)
+		return "", false, apiErr(401, e.Code, e.Message)
 	}
-	first, err := s.Pipeline.Replay.FirstSeen(c.UserContext(), f.AgentID, f.RequestID, now)
+	var first bool
+	if replayOptional {
+		first, err = s.replayBounded(c.UserContext(), f.AgentID, f.RequestID, now)
+	} else {
+		first, err = s.Pipeline.Replay.FirstSeen(c.UserContext(), f.AgentID, f.RequestID, now)
+	}
 	if err != nil {
-		return "", err
+		if replayOptional {
+			s.Log.Warn("agent call: replay cache unavailable; going ahead unchecked", "agentId", f.AgentID, "err", err)
+			return f.AgentID, false, nil
+		}
+		return "", false, err
 	}
 	if !first {
-		return "", apiErr(401, codes.ReplayDetected, "requestId already used within 120 s")
+		return "", false, apiErr(401, codes.ReplayDetected, "requestId already used within 120 s")
 	}
-	return f.AgentID, nil
+	return f.AgentID, true, nil
+}
+
+// replayBounded asks the replay cache for at most tripReplayTimeout, even
+// when its client does not honour the context (a Redis client redialling a
+// dead server); an answer that comes later is dropped.
+func (s *Server) replayBounded(ctx context.Context, agentID, requestID string, now time.Time) (bool, error) {
+	type answer struct {
+		first bool
+		err   error
+	}
+	ctx, cancel := context.WithTimeout(ctx, tripReplayTimeout)
+	ch := make(chan answer, 1)
+	go func() {
+		defer cancel()
+		first, err := s.Pipeline.Replay.FirstSeen(ctx, agentID, requestID, now)
+		ch <- answer{first, err}
+	}()
+	t := time.NewTimer(tripReplayTimeout)
+	defer t.Stop()
+	select {
+	case a := <-ch:
+		return a.first, a.err
+	case <-t.C:
+		return false, context.DeadlineExceeded
+	}
 }
 
 var errNoToken = errors.New("agent holds no registered, unrevoked token")

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 
 	"github.com/gofiber/fiber/v2"
@@ -16,15 +17,18 @@ func (s *Server) getEstop(c *fiber.Ctx) error {
 	return c.JSON(estopView(s.Breaker.Snapshot()))
 }
 
-// tripEstop is never blocked by the breaker, the pipeline or a rate limit:
-// an operator with estop:trip, or any agent holding a registered, unrevoked
-// token (signed body).
+// tripEstop is never blocked by the breaker, the pipeline, a rate limit or
+// an unavailable store (PROTOCOL.md §8): an operator with estop:trip, or any
+// agent holding a registered, unrevoked token (signed body). When the store
+// cannot answer, authority is checked without it (estop_auth.go); the
+// breaker trips at once and the journal records the trip when the ledger
+// can take it.
 func (s *Server) tripEstop(c *fiber.Ctx) error {
 	var src estop.Source
-	var reason string
+	var reason, auth string
 	if bearer(c) != "" {
-		o, err := s.requireOp(c, "estop:trip")
-		if err != nil {
+		var err error
+		if src, auth, err = s.tripOperator(c); err != nil {
 			return err
 		}
 		var in struct {
@@ -33,49 +37,49 @@ func (s *Server) tripEstop(c *fiber.Ctx) error {
 		if err := decodeBody(c, &in); err != nil {
 			return err
 		}
-		src, reason = estop.Source{ID: "operator:" + o.OperatorID, Kind: estop.KindAPI}, in.Reason
+		reason = in.Reason
 	} else {
 		var in struct {
 			signedFields
 			Reason string `json:"reason"`
 		}
-		agent, err := s.agentAuthTrip(c, &in, func() signedFields { return in.signedFields })
+		agent, replayChecked, err := s.agentAuthBody(c, &in, func() signedFields { return in.signedFields }, false, true)
 		if err != nil {
 			return err
 		}
-		if !s.holdsToken(c, agent) {
-			return apiErr(403, codes.Forbidden, errNoToken.Error())
+		if auth, err = s.tripAgentAuthority(c, agent); err != nil {
+			return err
+		}
+		if !replayChecked {
+			auth += authReplayUnknown
 		}
 		src, reason = estop.Source{ID: "agent:" + agent, Kind: estop.KindAPI}, in.Reason
 	}
 	if len(reason) > 1024 {
 		reason = reason[:1024]
 	}
-	st, err := s.Breaker.Trip(c.UserContext(), src, reason)
+	ctx := c.UserContext()
+	if auth != "" {
+		ctx = estop.WithAuthorization(ctx, auth)
+	}
+	st, err := s.Breaker.Trip(ctx, src, reason)
 	if err != nil && !st.Tripped {
 		return err
 	}
 	if err != nil {
-		// Tripped in memory (decisions already deny) but not fully recorded.
-		s.Log.Error("e-stop trip not fully recorded", "err", err)
+		// Tripped (decisions already deny; the journal records the trip
+		// when the ledger can take it).
+		s.Log.Error("e-stop trip not fully recorded yet", "err", err)
 	}
 	if s.Approvals != nil {
-		s.Approvals.CancelAll(c.UserContext(), "e-stop tripped")
+		// Also done for every trip by the approvals' trip watcher; here so
+		// that the answer follows the cancellation when the store is up,
+		// and bounded so that an unavailable store does not delay it.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(c.UserContext()), tripStoreTimeout)
+		s.Approvals.CancelAll(actx, "e-stop tripped")
+		cancel()
 	}
 	return c.JSON(estopView(st))
-}
-
-func (s *Server) holdsToken(c *fiber.Ctx, agent string) bool {
-	recs, err := s.Store.ListTokens(c.UserContext(), store.TokenFilter{Subject: agent})
-	if err != nil {
-		return false
-	}
-	for _, r := range recs {
-		if r.RevokedAt == nil && !s.Registry.IsRevoked(r.TokenID) {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Server) resetEstop(c *fiber.Ctx) error {

@@ -58,7 +58,8 @@ type Server struct {
 	Deps
 	App *fiber.App
 
-	keys keyWatch // open streams by API key (keywatch.go)
+	keys     keyWatch     // open streams by API key (keywatch.go)
+	tripKeys tripKeyCache // API keys the e-stop trip checks without the store
 }
 
 // New builds the fiber app with every route.
@@ -116,7 +117,7 @@ func (s *Server) routes() {
 	a.Delete("/v1/apikeys/:id", s.op("admin"), s.deleteAPIKey)
 	a.Post("/v1/policy/reload", s.op("admin"), s.reloadPolicy)
 
-	a.Get("/v1/estop", s.op("read"), s.getEstop)
+	a.Get("/v1/estop", s.estopReader, s.getEstop)
 	a.Post("/v1/estop/trip", s.tripEstop)
 	a.Post("/v1/estop/reset", s.op("estop:reset"), s.resetEstop)
 

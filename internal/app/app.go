@@ -46,8 +46,10 @@ type Gateway struct {
 	// Reconciler settles or refunds the economy's pending charges (nil
 	// without an economy); Background runs it.
 	Reconciler *economy.Reconciler
-	Log        *slog.Logger
-	closers    []func() error
+	// Journal is the e-stop's write-ahead journal of trips.
+	Journal *estop.Journal
+	Log     *slog.Logger
+	closers []func() error
 	// background is started by Background (the replicated backend's sync).
 	background []func(ctx context.Context)
 	// checkpoint triggers (Options.CheckpointInterval, CheckpointEntries)
@@ -90,14 +92,30 @@ type FleetTripIDs interface {
 	ResetAcks() []string
 }
 
+// RecordTrip appends the trip entry. A trip from the journal carries its
+// event id (estop.TripMetaOf): recording it again is a no-op, so a retry
+// after a lost answer or a restart never records a trip twice. The payload
+// says when the trip happened (the entry's own timestamp is when the ledger
+// could take it) and, if the requester's authority could not be fully
+// checked (the store was unavailable), how it was.
 func (r ledgerRecorder) RecordTrip(ctx context.Context, s estop.State, src estop.Source, reason string) error {
+	m := estop.TripMetaOf(ctx)
 	payload := map[string]any{"epoch": s.Epoch, "source": src.ID, "kind": src.Kind, "reason": reason}
 	if r.fleet != nil {
 		if id := r.fleet.TripIDOf(s, src); id != "" {
 			payload["tripId"] = id
 		}
 	}
-	_, err := r.l.Append(ctx, ledger.Event{EventType: "safety.estop.tripped", AgentID: actorOf(src), Payload: payload})
+	if m.AtMs != 0 {
+		payload["trippedAt"] = m.AtMs
+	}
+	if m.Auth != "" {
+		payload["authorization"] = m.Auth
+	}
+	_, err := r.l.Append(ctx, ledger.Event{EventID: m.EventID, EventType: "safety.estop.tripped", AgentID: actorOf(src), Payload: payload})
+	if m.EventID != "" && errors.Is(err, ledger.ErrDuplicateEvent) {
+		return nil // recorded by an earlier attempt
+	}
 	return err
 }
 
@@ -141,6 +159,8 @@ type Options struct {
 	// defaults of ledger.Checkpointer: 1 min, 10,000 entries).
 	CheckpointInterval time.Duration
 	CheckpointEntries  uint64
+	// wrapBackend, if set, wraps the opened backend (tests inject faults).
+	wrapBackend func(*Backend)
 }
 
 // Build opens the data directory and wires every part of the gateway.
@@ -166,6 +186,9 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 		return fail(err)
 	}
 	g.closers = append(g.closers, be.Closers...)
+	if o.wrapBackend != nil {
+		o.wrapBackend(be)
+	}
 	st, lg := be.Store, be.Ledger
 	if be.Limiter, err = durableRepetitions(be.Limiter, st); err != nil {
 		return fail(err)
@@ -191,15 +214,36 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 	if initial.Since.UnixMilli() == 0 {
 		initial.Since = time.Time{} // never persisted: the breaker stamps its start
 	}
+	// Trips go through the write-ahead journal in the data dir, so that no
+	// trip waits for or depends on the ledger or the store (docs/estop.md,
+	// "Trips when the store is down").
+	journal, err := estop.OpenJournal(filepath.Join(dataDir, JournalFile), ledgerRecorder{l: lg, fleet: be.FleetTrips}, estop.StorePersister{Store: st},
+		estop.JournalLog(log), estop.JournalClock(clock))
+	if err != nil {
+		return fail(err)
+	}
+	g.closers = append(g.closers, journal.Close)
+	initial = journal.Initial(initial)
 	if o.Hardware.Configured() {
 		initial = estop.BootTripped(clock(), initial.Epoch, o.Hardware.bootSources()...)
 	}
-	var rec estop.Recorder = ledgerRecorder{l: lg, fleet: be.FleetTrips}
+	var rec estop.Recorder = journal
 	if be.WrapRecorder != nil {
 		rec = be.WrapRecorder(rec)
 	}
 	g.Breaker = estop.NewBreaker(estop.WithInitial(initial), estop.WithRecorder(rec),
-		estop.WithPersister(estop.StorePersister{Store: st}), estop.WithClock(clock))
+		estop.WithPersister(journal), estop.WithClock(clock))
+	journal.Attach(g.Breaker)
+	if n := len(journal.Pending()); n > 0 {
+		if err := journal.Drain(ctx, 5*time.Second); err != nil {
+			log.Error("e-stop journal: trips from before the restart not recorded yet (retrying)", "trips", n, "err", err)
+		}
+	}
+	jctx, jcancel := context.WithCancel(context.WithoutCancel(ctx))
+	jdone := make(chan struct{})
+	go func() { defer close(jdone); journal.Run(jctx, time.Second) }()
+	g.closers = append(g.closers, func() error { jcancel(); <-jdone; return nil })
+	g.Journal = journal
 	var activePolicy atomic.Pointer[policy.Policy]
 	activePolicy.Store(pol)
 	// Approval timeouts follow the active policy (read atomically: a reload
@@ -306,6 +350,9 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 		Breaker: g.Breaker, Approvals: g.Approvals, Verifier: verifier, ReloadPolicy: reload,
 		Log: log, Clock: clock, Metrics: metrics, Operator: ops,
 	})
+	if err := g.Server.WarmTripKeys(ctx); err != nil {
+		log.Warn("e-stop: API keys not cached for trips while the store is down", "err", err)
+	}
 	if err := wireApprovals(ctx, g, hub, p, cfg.GatewayID); err != nil {
 		return fail(err)
 	}

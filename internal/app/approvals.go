@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/sintgate/sintgate/estop"
 	"github.com/sintgate/sintgate/gateway"
@@ -49,7 +50,22 @@ func wireApprovals(ctx context.Context, g *Gateway, hub *approvals.Hub, p *gatew
 	go func() {
 		defer wg.Done()
 		_ = estop.WatchTrips(bctx, g.Breaker, func(estop.State) {
-			a.CancelAll(context.WithoutCancel(bctx), "e-stop tripped")
+			// Retried until every pending approval is cancelled: a trip
+			// while the store is down must still cancel them once it is
+			// back (and until then no vote can grant them: Vote refuses
+			// while tripped, and an approval older than the last re-arm).
+			for delay := 50 * time.Millisecond; ; delay = min(2*delay, 2*time.Second) {
+				err := a.CancelPending(context.WithoutCancel(bctx), "e-stop tripped")
+				if err == nil {
+					return
+				}
+				g.Log.Warn("e-stop: pending approvals not all cancelled yet (retrying)", "err", err)
+				select {
+				case <-bctx.Done():
+					return
+				case <-time.After(delay):
+				}
+			}
 		})
 	}()
 	g.closers = append(g.closers, func() error {

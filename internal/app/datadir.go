@@ -29,6 +29,8 @@ const (
 	KeysFile   = "keys.json"
 	stateFile  = "state.db"
 	ledgerDir  = "ledger"
+	// JournalFile is the e-stop's write-ahead journal of trips.
+	JournalFile = "estop.journal"
 )
 
 // ReadConfig reads DIR/config.json.

@@ -207,7 +207,8 @@ type fleet struct {
 	acks    []string // trip ids acknowledged by the last reset
 	roots   atomic.Pointer[map[string]bool]
 	toks    sync.Map // tokenId → raw, registered on other replicas
-	lastRev time.Time
+	catchMu sync.Mutex
+	lastRev time.Time // guarded by catchMu
 
 	// Circuits and standing approvals (fleetsync.go).
 	circuits  *gateway.Circuits
@@ -301,6 +302,8 @@ func (f *fleet) runPoll(ctx context.Context) {
 // Errors are logged: while PostgreSQL is unreachable every allow fails at the
 // ledger append (LEDGER_UNAVAILABLE), so the replica denies anyway.
 func (f *fleet) catchUp(ctx context.Context) {
+	f.catchMu.Lock() // runBus (on a gap) and runPoll both catch up
+	defer f.catchMu.Unlock()
 	qctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	from := f.lastRev

@@ -1,0 +1,185 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/sintgate/sintgate/codes"
+	"github.com/sintgate/sintgate/estop"
+	"github.com/sintgate/sintgate/store"
+)
+
+// A trip never waits for, nor fails because of, the store (PROTOCOL.md §8).
+// The trip endpoint asks the store for at most tripStoreTimeout; when it
+// cannot answer, the requester's authority is checked against what this
+// replica knows without it, and where even that cannot tell, the trip
+// happens anyway (tripping is the safe direction) and is recorded with how
+// its authority was checked (the journal's "authorization").
+const tripStoreTimeout = 300 * time.Millisecond
+
+// tripReplayTimeout bounds a trip's replay check (a replayed trip can only
+// trip again, so it is the first thing to give up).
+const tripReplayTimeout = 100 * time.Millisecond
+
+// Authorization notes recorded with a trip whose requester could not be
+// checked against the store.
+const (
+	authKeyCached      = "api key checked against this replica's cache: store unavailable"
+	authKeyUnverified  = "unverified: store unavailable and the api key unknown to this replica"
+	authTokenRegistry  = "token registration checked against this replica's registry: store unavailable"
+	authTokenUnchecked = "signature verified; token registration unverified: store unavailable"
+	authReplayUnknown  = "; replay not checked: replay cache unavailable"
+)
+
+// tripKeyCache holds the API keys the trip endpoint can check without the
+// store: all keys at start (WarmTripKeys) and every key the store returned
+// to a trip since. A key the store says is gone is dropped.
+type tripKeyCache struct {
+	mu sync.RWMutex
+	m  map[string]store.APIKey
+}
+
+func (k *tripKeyCache) get(id string) (store.APIKey, bool) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	r, ok := k.m[id]
+	return r, ok
+}
+
+func (k *tripKeyCache) put(r store.APIKey) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.m == nil {
+		k.m = map[string]store.APIKey{}
+	}
+	k.m[r.ID] = r
+}
+
+func (k *tripKeyCache) drop(id string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.m, id)
+}
+
+// WarmTripKeys loads every API key into the trip endpoint's cache, so that
+// an operator's trip is authenticated even while the store is down.
+func (s *Server) WarmTripKeys(ctx context.Context) error {
+	keys, err := s.Store.ListAPIKeys(ctx)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		s.tripKeys.put(k)
+	}
+	return nil
+}
+
+// tripOperator authenticates an operator's trip (scope estop:trip) and
+// returns its source and, when the store could not answer, how the key was
+// checked. A malformed key, a key the store or the cache knows with another
+// secret, or without the scope, is refused; a well-formed key that neither
+// knows while the store is down trips, recorded as unverified.
+func (s *Server) tripOperator(c *fiber.Ctx) (estop.Source, string, error) {
+	o, auth, err := s.operatorWithoutStore(c, "estop:trip", true)
+	if err != nil {
+		return estop.Source{}, "", err
+	}
+	if o == nil {
+		id, _, _ := ParseAPIKey(bearer(c))
+		return estop.Source{ID: "apikey:" + id, Kind: estop.KindAPI}, auth, nil
+	}
+	return estop.Source{ID: "operator:" + o.OperatorID, Kind: estop.KindAPI}, auth, nil
+}
+
+// estopReader is the middleware of GET /v1/estop (scope read): checked like
+// a trip's key, so that bridges keep seeing the e-stop state while the store
+// is down; a key unknown to this replica is then refused (503).
+func (s *Server) estopReader(c *fiber.Ctx) error {
+	o, _, err := s.operatorWithoutStore(c, "read", false)
+	if err != nil {
+		return err
+	}
+	if o == nil {
+		return apiErr(503, codes.InternalError, "the key store is unavailable and this key is not known to this replica")
+	}
+	return c.Next()
+}
+
+// operatorWithoutStore authenticates the caller's API key with scope,
+// asking the store for at most tripStoreTimeout and the cache when the
+// store cannot answer (auth says so). With unverifiedOK, a well-formed key
+// that the cache does not know while the store is down yields a nil
+// operator and no error.
+func (s *Server) operatorWithoutStore(c *fiber.Ctx, scope string, unverifiedOK bool) (*Operator, string, error) {
+	key := bearer(c)
+	if key == "" {
+		return nil, "", apiErr(401, codes.Unauthenticated, "an API key is required (Authorization: Bearer sk_…)")
+	}
+	id, secret, ok := ParseAPIKey(key)
+	if !ok {
+		return nil, "", apiErr(401, codes.Unauthenticated, "malformed API key")
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), tripStoreTimeout)
+	rec, err := s.Store.GetAPIKey(ctx, id)
+	cancel()
+	auth := ""
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.tripKeys.drop(id)
+		return nil, "", apiErr(401, codes.Unauthenticated, "unknown API key")
+	case err == nil:
+		s.tripKeys.put(rec)
+	default:
+		s.Log.Warn("e-stop: API key store unavailable; checking the key without it", "keyId", id, "err", err)
+		cached, ok := s.tripKeys.get(id)
+		if !ok {
+			if unverifiedOK {
+				return nil, authKeyUnverified, nil
+			}
+			return nil, "", nil
+		}
+		rec, auth = cached, authKeyCached
+	}
+	sum := sha256.Sum256([]byte(secret))
+	if subtle.ConstantTimeCompare(sum[:], rec.SecretHash) != 1 {
+		return nil, "", apiErr(401, codes.Unauthenticated, "unknown API key")
+	}
+	o := &Operator{KeyID: rec.ID, OperatorID: rec.OperatorID, Scopes: rec.Scopes}
+	if !o.Has(scope) {
+		return nil, "", apiErr(403, codes.Forbidden, "the API key lacks scope "+scope)
+	}
+	c.Locals(operatorLocal, o)
+	return o, auth, nil
+}
+
+// tripAgentAuthority checks that an agent whose signature verified holds a
+// registered, unrevoked token. The store answers when it can; otherwise this
+// replica's registry does (an agent it knows only with revoked tokens is
+// refused), and an agent it does not know trips, recorded as unverified.
+func (s *Server) tripAgentAuthority(c *fiber.Ctx, agent string) (string, error) {
+	ctx, cancel := context.WithTimeout(c.UserContext(), tripStoreTimeout)
+	recs, err := s.Store.ListTokens(ctx, store.TokenFilter{Subject: agent})
+	cancel()
+	if err == nil {
+		for _, r := range recs {
+			if r.RevokedAt == nil && !s.Registry.IsRevoked(r.TokenID) {
+				return "", nil
+			}
+		}
+		return "", apiErr(403, codes.Forbidden, errNoToken.Error())
+	}
+	s.Log.Warn("e-stop trip: token store unavailable; checking the agent without it", "agentId", agent, "err", err)
+	switch known, holds := s.Registry.HoldsToken(agent); {
+	case holds:
+		return authTokenRegistry, nil
+	case known:
+		return "", apiErr(403, codes.Forbidden, errNoToken.Error())
+	}
+	return authTokenUnchecked, nil
+}
