@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -29,13 +28,7 @@ func TestEstopTripsPostgresAndRedisDown(t *testing.T) {
 		t.Skip("starts a PostgreSQL cluster and a redis-server")
 	}
 	pg := startPrivatePG(t)
-	rbin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server not installed")
-		}
-		t.Skip("redis-server not installed")
-	}
+	rbin := redisServerBin(t)
 	raddr := freeAddr(t)
 	var rs *exec.Cmd
 	startRedis := func() {
