@@ -256,16 +256,46 @@ func (j *Journal) RecordTrip(ctx context.Context, s State, src Source, reason st
 		j.wake() // a drain is running: it or the next one records this trip
 		return werr
 	}
+	// The drain runs on its own goroutine and is waited for at most TryFor:
+	// a ledger that does not answer at all (a black-holed network) may hold
+	// a write it has already sent until its own bound, and the trip must
+	// not wait for that. A drain still running then finishes (or fails and
+	// wakes Run) in the background.
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.tryFor)
-	derr := j.drainLocked(dctx)
-	cancel()
-	j.drainMu.Unlock()
+	derr := j.bounded(func() error {
+		defer cancel()
+		defer j.drainMu.Unlock()
+		err := j.drainLocked(dctx)
+		if err != nil {
+			j.wake()
+		}
+		return err
+	})
 	if derr != nil {
 		j.log.Warn("estop journal: trip not recorded yet (retrying)", "eventId", r.EventID, "err", derr)
 		j.wake()
 		return werr
 	}
 	return nil
+}
+
+// errTryFor is the error of work that did not finish within TryFor (it
+// goes on in the background).
+var errTryFor = errors.New("estop journal: not done within the try bound; continuing in the background")
+
+// bounded runs f on its own goroutine and waits for it at most TryFor
+// (plus a little for f to observe a context bounded by TryFor).
+func (j *Journal) bounded(f func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	t := time.NewTimer(j.tryFor + j.tryFor/5)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		return errTryFor
+	}
 }
 
 // RecordReset implements Recorder: every journaled trip is recorded (and the
@@ -292,13 +322,21 @@ func (j *Journal) Save(ctx context.Context, s State) error {
 	if j.per == nil {
 		return nil
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.tryFor)
 	if !s.Tripped {
-		cancel()
-		sctx, cancel = context.WithCancel(ctx)
+		return j.save(ctx, s)
 	}
-	err := j.per.Save(sctx, s)
-	cancel()
+	// A tripped state is waited for at most TryFor (see RecordTrip): a
+	// store that does not answer keeps the save in the background, and the
+	// next drain saves the breaker's state anyway.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.tryFor)
+	return j.bounded(func() error {
+		defer cancel()
+		return j.save(sctx, s)
+	})
+}
+
+func (j *Journal) save(ctx context.Context, s State) error {
+	err := j.per.Save(ctx, s)
 	j.mu.Lock()
 	if err != nil {
 		j.dirty = true
