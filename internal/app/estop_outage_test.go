@@ -58,6 +58,22 @@ type faultStore struct {
 	down *atomic.Bool
 }
 
+// TakeRepetition and RepetitionCount fail like every other write while
+// down (the gateway refuses a store without durable repetition counts).
+func (s faultStore) TakeRepetition(ctx context.Context, key string, max int64) (bool, error) {
+	if s.down.Load() {
+		return false, errDiskFull
+	}
+	return s.Store.(store.Repetitions).TakeRepetition(ctx, key, max)
+}
+
+func (s faultStore) RepetitionCount(ctx context.Context, key string) (int64, error) {
+	if s.down.Load() {
+		return 0, errDiskFull
+	}
+	return s.Store.(store.Repetitions).RepetitionCount(ctx, key)
+}
+
 func (s faultStore) GetAPIKey(ctx context.Context, id string) (store.APIKey, error) {
 	if s.down.Load() {
 		return store.APIKey{}, errDiskFull
