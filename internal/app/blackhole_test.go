@@ -19,9 +19,10 @@ type blackhole struct {
 	ln     net.Listener
 	target string
 
-	mu    sync.Mutex
-	open  chan struct{} // closed while forwarding
-	conns map[net.Conn]struct{}
+	mu     sync.Mutex
+	open   chan struct{} // closed while forwarding
+	refuse bool          // connections are closed at once
+	conns  map[net.Conn]struct{}
 }
 
 // newBlackhole starts a forwarding proxy to target; Addr is where clients
@@ -53,10 +54,27 @@ func (b *blackhole) Hole() {
 	}
 }
 
+// Refuse acts as a stopped server instead: every open connection is
+// closed and new ones are closed as soon as they are accepted.
+func (b *blackhole) Refuse() {
+	b.mu.Lock()
+	b.refuse = true
+	var conns []net.Conn
+	for c := range b.conns {
+		conns = append(conns, c)
+		delete(b.conns, c)
+	}
+	b.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Close()
+	}
+}
+
 // Restore forwards again, held bytes first.
 func (b *blackhole) Restore() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.refuse = false
 	select {
 	case <-b.open:
 	default:
@@ -75,12 +93,18 @@ func (b *blackhole) wait() {
 func (b *blackhole) track(c net.Conn) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.conns == nil {
+	if b.conns == nil || b.refuse {
 		_ = c.Close()
 		return false
 	}
 	b.conns[c] = struct{}{}
 	return true
+}
+
+func (b *blackhole) closed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.conns == nil
 }
 
 func (b *blackhole) close() {
@@ -106,7 +130,10 @@ func (b *blackhole) accept() {
 			return
 		}
 		if !b.track(c) {
-			return
+			if b.closed() {
+				return
+			}
+			continue
 		}
 		go b.serve(c)
 	}

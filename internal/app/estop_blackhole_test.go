@@ -20,7 +20,19 @@ import (
 // database on the test server) and Redis are reached through black-hole
 // proxies, so that a test can make both stop answering without stopping
 // the shared services.
-func blackholedGateway(t testing.TB) (*harness, *blackhole, *blackhole) {
+func blackholedGateway(t *testing.T) (*harness, *blackhole, *blackhole) {
+	t.Helper()
+	g, url, key, pgHole, redisHole := blackholedBuild(t)
+	// Every call the test makes, during the black-hole too, is answered
+	// within 5 s or fails the test: nothing may hang.
+	h := &harness{t: t, g: g, url: url, adminKey: key,
+		clock: &clock{t: time.Now()}, http: &http.Client{Timeout: 5 * time.Second}, nextN: 9000}
+	return h, pgHole, redisHole
+}
+
+// blackholedBuild builds and serves the gateway of blackholedGateway and
+// returns it with its URL and admin key.
+func blackholedBuild(t testing.TB) (*Gateway, string, string, *blackhole, *blackhole) {
 	t.Helper()
 	pgURL := testenv.FreshPGDatabase(t)
 	redisAddr := testenv.RedisAddr(t)
@@ -57,11 +69,7 @@ func blackholedGateway(t testing.TB) (*harness, *blackhole, *blackhole) {
 		_ = g.Server.App.ShutdownWithTimeout(5 * time.Second)
 		_ = g.Close()
 	})
-	// Every call the test makes, during the black-hole too, is answered
-	// within 5 s or fails the test: nothing may hang.
-	h := &harness{t: t.(*testing.T), g: g, url: "http://" + ln.Addr().String(), adminKey: res.AdminAPIKey,
-		clock: &clock{t: time.Now()}, http: &http.Client{Timeout: 5 * time.Second}, nextN: 9000}
-	return h, pgHole, redisHole
+	return g, "http://" + ln.Addr().String(), res.AdminAPIKey, pgHole, redisHole
 }
 
 // TestEstopTripsStoreBlackholed: with PostgreSQL and Redis black-holed
