@@ -49,6 +49,22 @@ func WithAuthorization(ctx context.Context, auth string) context.Context {
 	return context.WithValue(ctx, tripAuthKey{}, auth)
 }
 
+type storeDownKey struct{}
+
+// WithStoreUnavailable returns ctx saying that the caller has just seen the
+// store not answer (a trip whose requester had to be checked without it):
+// the journal then does not wait for the ledger and the store before
+// returning from the trip, it only journals it and leaves the recording to
+// Run.
+func WithStoreUnavailable(ctx context.Context) context.Context {
+	return context.WithValue(ctx, storeDownKey{}, true)
+}
+
+func storeUnavailable(ctx context.Context) bool {
+	down, _ := ctx.Value(storeDownKey{}).(bool)
+	return down
+}
+
 func authorizationOf(ctx context.Context) string {
 	a, _ := ctx.Value(tripAuthKey{}).(string)
 	return a
@@ -252,20 +268,56 @@ func (j *Journal) RecordTrip(ctx context.Context, s State, src Source, reason st
 	if werr != nil {
 		j.log.Error("estop journal: trip not journaled (kept in memory until the ledger takes it)", "err", werr)
 	}
-	if !j.drainMu.TryLock() {
-		j.wake() // a drain is running: it or the next one records this trip
+	if storeUnavailable(ctx) || !j.drainMu.TryLock() {
+		// The store was just seen not answering, or a drain is running:
+		// Run or that drain records this trip.
+		j.wake()
 		return werr
 	}
+	// The drain runs on its own goroutine and is waited for at most TryFor:
+	// a ledger that does not answer at all (a black-holed network) may hold
+	// a write it has already sent until its own bound, and the trip must
+	// not wait for that. A drain still running then finishes (or fails and
+	// wakes Run) in the background.
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.tryFor)
-	derr := j.drainLocked(dctx)
-	cancel()
-	j.drainMu.Unlock()
+	derr := j.bounded(func() error {
+		defer cancel()
+		defer j.drainMu.Unlock()
+		err := j.drainLocked(dctx)
+		if err != nil {
+			j.wake()
+		}
+		return err
+	})
 	if derr != nil {
 		j.log.Warn("estop journal: trip not recorded yet (retrying)", "eventId", r.EventID, "err", derr)
 		j.wake()
 		return werr
 	}
 	return nil
+}
+
+// errTryFor is the error of work that did not finish within TryFor (it
+// goes on in the background).
+var errTryFor = errors.New("estop journal: not done within the try bound; continuing in the background")
+
+// errStoreUnavailable is Save's error for a tripped state the caller
+// said the store cannot take now (WithStoreUnavailable): Run saves it.
+var errStoreUnavailable = errors.New("estop journal: store unavailable; the state is saved when it answers")
+
+// bounded runs f on its own goroutine and waits for it at most TryFor
+// (plus a little for f to observe a context bounded by TryFor).
+func (j *Journal) bounded(f func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	t := time.NewTimer(j.tryFor + j.tryFor/5)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		return errTryFor
+	}
 }
 
 // RecordReset implements Recorder: every journaled trip is recorded (and the
@@ -292,13 +344,28 @@ func (j *Journal) Save(ctx context.Context, s State) error {
 	if j.per == nil {
 		return nil
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.tryFor)
 	if !s.Tripped {
-		cancel()
-		sctx, cancel = context.WithCancel(ctx)
+		return j.save(ctx, s)
 	}
-	err := j.per.Save(sctx, s)
-	cancel()
+	if storeUnavailable(ctx) {
+		j.mu.Lock()
+		j.dirty = true
+		j.mu.Unlock()
+		j.wake()
+		return errStoreUnavailable
+	}
+	// A tripped state is waited for at most TryFor (see RecordTrip): a
+	// store that does not answer keeps the save in the background, and the
+	// next drain saves the breaker's state anyway.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.tryFor)
+	return j.bounded(func() error {
+		defer cancel()
+		return j.save(sctx, s)
+	})
+}
+
+func (j *Journal) save(ctx context.Context, s State) error {
+	err := j.per.Save(ctx, s)
 	j.mu.Lock()
 	if err != nil {
 		j.dirty = true

@@ -216,3 +216,67 @@ func FuzzParseJournal(f *testing.F) {
 		}
 	})
 }
+
+// hungLedger is a recorder and persister that, while hung, does not answer
+// and does not honour its context either (a write already sent to a
+// black-holed server waits for the client's own bound), then behaves as
+// flakyLedger once released.
+type hungLedger struct {
+	flakyLedger
+	release chan struct{}
+}
+
+func (h *hungLedger) RecordTrip(ctx context.Context, s State, src Source, reason string) error {
+	<-h.release
+	return h.flakyLedger.RecordTrip(ctx, s, src, reason)
+}
+
+func (h *hungLedger) Save(ctx context.Context, s State) error {
+	<-h.release
+	return h.flakyLedger.Save(ctx, s)
+}
+
+// TestJournalTripWithStoreHung: with a ledger and store that never answer
+// (and ignore their contexts), a trip still returns, a second trip from
+// another source is not held up by the first, and once the store answers
+// again each trip is recorded exactly once and a reset succeeds.
+func TestJournalTripWithStoreHung(t *testing.T) {
+	l := &hungLedger{release: make(chan struct{})}
+	j, err := OpenJournal(filepath.Join(t.TempDir(), "estop.journal"), l, l, JournalTryFor(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = j.Close() })
+	b := NewBreaker(WithRecorder(j), WithPersister(j))
+	j.Attach(b)
+	ctx := context.Background()
+	trip := func(src Source) {
+		t.Helper()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_, _ = b.Trip(ctx, src, "store hung")
+		}()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("trip by %v did not return with the store hung", src)
+		}
+	}
+	trip(Source{ID: "operator:alice", Kind: KindAPI})
+	trip(Source{ID: "detector", Kind: "anomaly"})
+	if !b.Tripped() || len(j.Pending()) != 2 {
+		t.Fatalf("tripped %v, pending %d; want tripped with 2 journaled trips", b.Tripped(), len(j.Pending()))
+	}
+	close(l.release)
+	if err := j.Drain(ctx, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Reset(ctx, "operator:bob", "clear"); err != nil {
+		t.Fatal(err)
+	}
+	order, _ := l.snapshot()
+	if len(order) != 3 || order[0] != "trip:api:operator:alice" || order[1] != "trip:anomaly:detector" || order[2] != "reset" {
+		t.Fatalf("ledger order %v; want each trip once, then the reset", order)
+	}
+}

@@ -369,8 +369,14 @@ func (s *Service) CancelAll(ctx context.Context, reason string) {
 // CancelPending is CancelAll that reports whether every pending approval
 // was cancelled, so that the trip watcher can retry while the store is
 // unavailable.
+//
+// It gives up when ctx ends, also while waiting for another resolution
+// that holds the service's lock (a vote or an expiry waiting on a store
+// that does not answer): a trip bounds how long it waits here.
 func (s *Service) CancelPending(ctx context.Context, reason string) error {
-	s.mu.Lock()
+	if err := s.lockCtx(ctx); err != nil {
+		return err
+	}
 	defer s.mu.Unlock()
 	pending, err := s.Store.ListApprovals(ctx, Pending, 0)
 	if err != nil {
@@ -383,6 +389,26 @@ func (s *Service) CancelPending(ctx context.Context, reason string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// lockCtx takes s.mu unless ctx ends first (then it returns ctx's cause
+// and does not hold the lock).
+func (s *Service) lockCtx(ctx context.Context) error {
+	if s.mu.TryLock() {
+		return nil
+	}
+	t := time.NewTicker(2 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("approvals busy: %w", context.Cause(ctx))
+		case <-t.C:
+			if s.mu.TryLock() {
+				return nil
+			}
+		}
+	}
 }
 
 // predatesArming reports whether a was created before the breaker last

@@ -26,11 +26,13 @@ func (s *Server) getEstop(c *fiber.Ctx) error {
 func (s *Server) tripEstop(c *fiber.Ctx) error {
 	var src estop.Source
 	var reason, auth string
+	var storeDown bool // the store did not answer the authorization
 	if bearer(c) != "" {
 		var err error
 		if src, auth, err = s.tripOperator(c); err != nil {
 			return err
 		}
+		storeDown = auth != ""
 		var in struct {
 			Reason string `json:"reason"`
 		}
@@ -50,6 +52,7 @@ func (s *Server) tripEstop(c *fiber.Ctx) error {
 		if auth, err = s.tripAgentAuthority(c, agent); err != nil {
 			return err
 		}
+		storeDown = auth != ""
 		if !replayChecked {
 			auth += authReplayUnknown
 		}
@@ -62,6 +65,13 @@ func (s *Server) tripEstop(c *fiber.Ctx) error {
 	if auth != "" {
 		ctx = estop.WithAuthorization(ctx, auth)
 	}
+	if storeDown {
+		// The store just did not answer: the trip is journaled (fsynced)
+		// and answered without waiting for it again; the journal records
+		// it and the approvals' trip watcher cancels the pending approvals
+		// when it answers.
+		ctx = estop.WithStoreUnavailable(ctx)
+	}
 	st, err := s.Breaker.Trip(ctx, src, reason)
 	if err != nil && !st.Tripped {
 		return err
@@ -71,13 +81,15 @@ func (s *Server) tripEstop(c *fiber.Ctx) error {
 		// when the ledger can take it).
 		s.Log.Error("e-stop trip not fully recorded yet", "err", err)
 	}
-	if s.Approvals != nil {
+	if s.Approvals != nil && !storeDown {
 		// Also done for every trip by the approvals' trip watcher; here so
 		// that the answer follows the cancellation when the store is up,
-		// and bounded so that an unavailable store does not delay it.
-		actx, cancel := context.WithTimeout(context.WithoutCancel(c.UserContext()), tripStoreTimeout)
-		s.Approvals.CancelAll(actx, "e-stop tripped")
-		cancel()
+		// and bounded so that an unavailable store does not delay it, even
+		// one that does not answer at all.
+		_, _ = askBounded(c.UserContext(), tripStoreTimeout, func(ctx context.Context) (struct{}, error) {
+			s.Approvals.CancelAll(ctx, "e-stop tripped")
+			return struct{}{}, nil
+		})
 	}
 	return c.JSON(estopView(st))
 }

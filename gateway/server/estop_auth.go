@@ -16,12 +16,47 @@ import (
 )
 
 // A trip never waits for, nor fails because of, the store (PROTOCOL.md §8).
-// The trip endpoint asks the store for at most tripStoreTimeout; when it
+// The trip endpoint asks the store for at most tripStoreTimeout
+// (tripCachedTimeout when this replica already knows the requester), and
+// stops waiting then even if the store's client does not; when it
 // cannot answer, the requester's authority is checked against what this
 // replica knows without it, and where even that cannot tell, the trip
 // happens anyway (tripping is the safe direction) and is recorded with how
 // its authority was checked (the journal's "authorization").
 const tripStoreTimeout = 300 * time.Millisecond
+
+// tripCachedTimeout is how long a trip waits for the store when this
+// replica's cache or registry already knows the requester: the store is
+// still the authority when it answers at once, but a store that does not
+// answer (a black-holed network) delays the breaker by no more than this.
+const tripCachedTimeout = 100 * time.Millisecond
+
+// askBounded calls f with a context bounded by d and waits for it at most
+// d (plus a little for f to observe the context), even when f does not
+// honour its context (a client waiting on a server that does not answer);
+// an answer that comes later is dropped.
+func askBounded[T any](ctx context.Context, d time.Duration, f func(context.Context) (T, error)) (T, error) {
+	type answer struct {
+		v   T
+		err error
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d)
+	ch := make(chan answer, 1)
+	go func() {
+		defer cancel()
+		v, err := f(ctx)
+		ch <- answer{v, err}
+	}()
+	t := time.NewTimer(d + d/5)
+	defer t.Stop()
+	select {
+	case a := <-ch:
+		return a.v, a.err
+	case <-t.C:
+		var zero T
+		return zero, context.DeadlineExceeded
+	}
+}
 
 // tripReplayTimeout bounds a trip's replay check (a replayed trip can only
 // trip again, so it is the first thing to give up).
@@ -125,9 +160,13 @@ func (s *Server) operatorWithoutStore(c *fiber.Ctx, scope string, unverifiedOK b
 	if !ok {
 		return nil, "", apiErr(401, codes.Unauthenticated, "malformed API key")
 	}
-	ctx, cancel := context.WithTimeout(c.UserContext(), tripStoreTimeout)
-	rec, err := s.Store.GetAPIKey(ctx, id)
-	cancel()
+	wait := tripStoreTimeout
+	if _, ok := s.tripKeys.get(id); ok {
+		wait = tripCachedTimeout
+	}
+	rec, err := askBounded(c.UserContext(), wait, func(ctx context.Context) (store.APIKey, error) {
+		return s.Store.GetAPIKey(ctx, id)
+	})
 	auth := ""
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -163,9 +202,14 @@ func (s *Server) operatorWithoutStore(c *fiber.Ctx, scope string, unverifiedOK b
 // replica's registry does (an agent it knows only with revoked tokens is
 // refused), and an agent it does not know trips, recorded as unverified.
 func (s *Server) tripAgentAuthority(c *fiber.Ctx, agent string) (string, error) {
-	ctx, cancel := context.WithTimeout(c.UserContext(), tripStoreTimeout)
-	recs, err := s.Store.ListTokens(ctx, store.TokenFilter{Subject: agent})
-	cancel()
+	known, holds := s.Registry.HoldsToken(agent)
+	wait := tripStoreTimeout
+	if holds {
+		wait = tripCachedTimeout
+	}
+	recs, err := askBounded(c.UserContext(), wait, func(ctx context.Context) ([]store.TokenRecord, error) {
+		return s.Store.ListTokens(ctx, store.TokenFilter{Subject: agent})
+	})
 	if err == nil {
 		for _, r := range recs {
 			if r.RevokedAt == nil && !s.Registry.IsRevoked(r.TokenID) {
@@ -175,7 +219,7 @@ func (s *Server) tripAgentAuthority(c *fiber.Ctx, agent string) (string, error) 
 		return "", apiErr(403, codes.Forbidden, errNoToken.Error())
 	}
 	s.Log.Warn("e-stop trip: token store unavailable; checking the agent without it", "agentId", agent, "err", err)
-	switch known, holds := s.Registry.HoldsToken(agent); {
+	switch {
 	case holds:
 		return authTokenRegistry, nil
 	case known:

@@ -403,7 +403,12 @@ func (g *Gateway) Background(ctx context.Context, clock func() time.Time) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				g.Approvals.ExpireDue(ctx)
+				// Bounded: a store that does not answer must not keep the
+				// approvals' lock (which votes and a trip's cancellation
+				// take) for longer than this.
+				ectx, ecancel := context.WithTimeout(ctx, cancelAttemptTimeout)
+				g.Approvals.ExpireDue(ectx)
+				ecancel()
 			}
 		}
 	}()

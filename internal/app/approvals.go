@@ -21,6 +21,10 @@ func approvalsHub(l ledger.Store, log *slog.Logger) (*approvals.Hub, ledger.Stor
 	return hub, hub.Wrap(l)
 }
 
+// cancelAttemptTimeout bounds one attempt of the trip watcher to cancel
+// the pending approvals; it retries until one succeeds.
+const cancelAttemptTimeout = 2 * time.Second
+
 // wireApprovals completes the approvals service once the pipeline exists:
 // the granting side (breaker, signer, facts), standing approvals in the
 // pipeline's state, the stream hub, and cancellation of every pending
@@ -54,8 +58,14 @@ func wireApprovals(ctx context.Context, g *Gateway, hub *approvals.Hub, p *gatew
 			// while the store is down must still cancel them once it is
 			// back (and until then no vote can grant them: Vote refuses
 			// while tripped, and an approval older than the last re-arm).
+			// Each attempt is bounded (cancelAttemptTimeout): a store that
+			// does not answer at all must not hold the watcher, nor the
+			// approvals' lock that the trip endpoint's own cancellation
+			// and every vote take.
 			for delay := 50 * time.Millisecond; ; delay = min(2*delay, 2*time.Second) {
-				err := a.CancelPending(context.WithoutCancel(bctx), "e-stop tripped")
+				actx, acancel := context.WithTimeout(context.WithoutCancel(bctx), cancelAttemptTimeout)
+				err := a.CancelPending(actx, "e-stop tripped")
+				acancel()
 				if err == nil {
 					return
 				}

@@ -58,8 +58,8 @@ type faultStore struct {
 	down *atomic.Bool
 }
 
-// TakeRepetition and RepetitionCount forward the durable repetition counts
-// the gateway requires (store.Repetitions), failing while the store is down.
+// TakeRepetition and RepetitionCount fail like every other write while
+// down (the gateway refuses a store without durable repetition counts).
 func (s faultStore) TakeRepetition(ctx context.Context, key string, max int64) (bool, error) {
 	if s.down.Load() {
 		return false, errDiskFull
