@@ -93,6 +93,7 @@ func (s *Server) deleteAPIKey(c *fiber.Ctx) error {
 	if err := s.Store.DeleteAPIKey(c.UserContext(), id); err != nil {
 		return storeErr(err, "API key")
 	}
+	s.tripKeys.drop(id) // the trip endpoint's outage cache must not keep it
 	s.endKeyStreams(id) // other replicas' streams end at their next key re-check
 	s.record(c, "apikey.deleted", map[string]any{"id": id})
 	return c.SendStatus(204)

@@ -74,10 +74,15 @@ const (
 
 // tripKeyCache holds the API keys the trip endpoint can check without the
 // store: all keys at start (WarmTripKeys) and every key the store returned
-// to a trip since. A key the store says is gone is dropped.
+// to a trip since. A key the store says is gone, or that was deleted through
+// this replica, is dropped and remembered as deleted, so that during an
+// outage it is refused rather than tripping as unverified (what is known to
+// be wrong is refused, docs/decisions.md 38). Deletions are operator acts, so
+// the set of deleted ids stays small.
 type tripKeyCache struct {
-	mu sync.RWMutex
-	m  map[string]store.APIKey
+	mu   sync.RWMutex
+	m    map[string]store.APIKey
+	gone map[string]bool
 }
 
 func (k *tripKeyCache) get(id string) (store.APIKey, bool) {
@@ -87,6 +92,13 @@ func (k *tripKeyCache) get(id string) (store.APIKey, bool) {
 	return r, ok
 }
 
+// deleted reports whether id was dropped as gone.
+func (k *tripKeyCache) deleted(id string) bool {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.gone[id]
+}
+
 func (k *tripKeyCache) put(r store.APIKey) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -94,12 +106,17 @@ func (k *tripKeyCache) put(r store.APIKey) {
 		k.m = map[string]store.APIKey{}
 	}
 	k.m[r.ID] = r
+	delete(k.gone, r.ID)
 }
 
 func (k *tripKeyCache) drop(id string) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	delete(k.m, id)
+	if k.gone == nil {
+		k.gone = map[string]bool{}
+	}
+	k.gone[id] = true
 }
 
 // WarmTripKeys loads every API key into the trip endpoint's cache, so that
@@ -176,6 +193,9 @@ func (s *Server) operatorWithoutStore(c *fiber.Ctx, scope string, unverifiedOK b
 		s.tripKeys.put(rec)
 	default:
 		s.Log.Warn("e-stop: API key store unavailable; checking the key without it", "keyId", id, "err", err)
+		if s.tripKeys.deleted(id) {
+			return nil, "", apiErr(401, codes.Unauthenticated, "unknown API key")
+		}
 		cached, ok := s.tripKeys.get(id)
 		if !ok {
 			if unverifiedOK {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -423,4 +424,29 @@ func TestEstopTripSurvivesRestartBeforeRecorded(t *testing.T) {
 	if err != nil || st.State != "tripped" || st.Epoch != epoch {
 		t.Fatalf("persisted %+v %v", st, err)
 	}
+}
+
+// TestDeletedKeyCannotTripDuringOutage: the trip endpoint's key cache (used
+// while the store cannot answer) forgets a key deleted on this replica, so a
+// deleted key is refused during an outage as it is with the store up.
+func TestDeletedKeyCannotTripDuringOutage(t *testing.T) {
+	h, down, _ := outageHarness(t, "testdata/policy.yaml", Hardware{})
+	kept := h.operatorKey("kept", "estop:trip")
+	gone := h.operatorKey("gone", "estop:trip")
+	id := strings.SplitN(strings.TrimPrefix(gone, "sk_"), "_", 2)[0]
+	if st := h.admin("DELETE", "/v1/apikeys/"+id, nil, nil); st != 204 {
+		t.Fatalf("delete API key: %d", st)
+	}
+	down.Store(true)
+	if st := h.as(gone, "POST", "/v1/estop/trip", map[string]string{"reason": "deleted key"}, nil); st != 401 {
+		t.Fatalf("trip with a deleted key while the store is down: %d, want 401", st)
+	}
+	if h.g.Breaker.Tripped() {
+		t.Fatal("a deleted key tripped the breaker")
+	}
+	var body map[string]any
+	if st := h.as(kept, "POST", "/v1/estop/trip", map[string]string{"reason": "kept key"}, &body); st != 200 || body["state"] != "tripped" {
+		t.Fatalf("trip with a live key while the store is down: %d %v", st, body)
+	}
+	down.Store(false)
 }
