@@ -100,6 +100,11 @@ func TestFleetResetAfterRedisOutageConvergesThroughPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	resumed := time.Now()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("replica 1 e-stop: %+v\nlogs:\n%s", view(b), b.logs.String())
+		}
+	})
 	waitUntil(t, "replica 1 to re-arm from PostgreSQL after missing the reset", func() bool {
 		return view(b).State == "armed"
 	})
