@@ -167,3 +167,44 @@ func TestFleetRowAckedBounded(t *testing.T) {
 		t.Fatalf("row %s after every trip was acknowledged", cur.State)
 	}
 }
+
+func gapIDs(st store.EstopState) []string {
+	r := readFleetRow(st)
+	var ids []string
+	for _, s := range r.gaps {
+		ids = append(ids, s.ID)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// TestFleetRowGaps: a replica's bus gap never trips the row; an operator's
+// reset anywhere acknowledges every gap in the row, a reset applied from
+// the fleet only its own acks, and a gap saved after the operator's reset
+// waits for the next one.
+func TestFleetRowGaps(t *testing.T) {
+	tripped := func(since int64) store.EstopState { return store.EstopState{State: "tripped", Since: since} }
+	armed := func(since int64) store.EstopState { return store.EstopState{State: "armed", Since: since} }
+	row := store.EstopState{State: "armed"}
+	row = mergeSave(row, tripped(1), rowSave{gapID: "gw/a/bus/1"})
+	row = mergeSave(row, tripped(2), rowSave{gapID: "gw/b/bus/3", tripIDs: []string{"gw/c/2"}})
+	if row.State != "tripped" || !slices.Equal(activeIDs(row), []string{"gw/c/2"}) || !slices.Equal(gapIDs(row), []string{"gw/a/bus/1", "gw/b/bus/3"}) {
+		t.Fatalf("row %s active %v gaps %v", row.State, activeIDs(row), gapIDs(row))
+	}
+	if st := estop.FromStore(row); !st.Tripped || len(st.Latched()) != 0 {
+		t.Fatalf("a row with gaps loads as %+v", st)
+	}
+	fleetReset := mergeSave(row, armed(3), rowSave{acks: []string{"gw/c/2"}})
+	if !slices.Equal(gapIDs(fleetReset), []string{"gw/a/bus/1", "gw/b/bus/3"}) {
+		t.Fatalf("a reset applied from the fleet acknowledged gaps: %v left", gapIDs(fleetReset))
+	}
+	row = mergeSave(row, armed(3), rowSave{acks: []string{"gw/a/bus/1", "gw/c/2"}, operator: true})
+	if row.State != "armed" || len(gapIDs(row)) != 0 || !slices.Equal(ackedIDs(row), []string{"gw/a/bus/1", "gw/b/bus/3", "gw/c/2"}) {
+		t.Fatalf("after the operator's reset: %s gaps %v acked %v", row.State, gapIDs(row), ackedIDs(row))
+	}
+	row = mergeSave(row, tripped(4), rowSave{gapID: "gw/b/bus/3"}) // a late save of an acknowledged gap
+	row = mergeSave(row, tripped(5), rowSave{gapID: "gw/a/bus/2"}) // a new outage
+	if row.State != "armed" || !slices.Equal(gapIDs(row), []string{"gw/a/bus/2"}) {
+		t.Fatalf("after a new gap: %s gaps %v", row.State, gapIDs(row))
+	}
+}
