@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sintgate/sintgate/internal/testenv"
+	"github.com/sintgate/sintgate/store/pgstore"
 )
 
 // estopView is GET /v1/estop as the tests read it.
@@ -78,6 +80,18 @@ func TestFleetResetAfterRedisOutageConvergesThroughPostgres(t *testing.T) {
 			}
 		}
 	}
+	pg, err := pgstore.Open(context.Background(), pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pg.Close() })
+	waitGaps := func() {
+		t.Helper()
+		waitUntil(t, "both replicas' bus gaps in the shared e-stop row", func() bool {
+			st, err := pg.GetEstop(context.Background())
+			return err == nil && len(readFleetRow(st).gaps) == 2
+		})
+	}
 	reset := func(g *gatewayProc) int {
 		return f.call(g, "POST", "/v1/estop/reset", map[string]string{"reason": "redis back"}, nil)
 	}
@@ -87,6 +101,10 @@ func TestFleetResetAfterRedisOutageConvergesThroughPostgres(t *testing.T) {
 	if st := reset(a); st != 409 {
 		t.Errorf("reset while this replica's bus is down: %d, want 409 (replica:bus latched)", st)
 	}
+
+	// The operator's reset acknowledges the gaps recorded in the shared row:
+	// wait for both (freezing B inside its save would hold the row's lock).
+	waitGaps()
 
 	// 2. B is frozen while Redis comes back and A is reset: B cannot have
 	// the reset's bus message; it must re-arm from PostgreSQL.
@@ -100,9 +118,9 @@ func TestFleetResetAfterRedisOutageConvergesThroughPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	resumed := time.Now()
-	t.Cleanup(func() {
+	t.Cleanup(func() { // (newFleet prints the logs once the processes are gone)
 		if t.Failed() {
-			t.Logf("replica 1 e-stop: %+v\nlogs:\n%s", view(b), b.logs.String())
+			t.Logf("replica 1 e-stop: %+v", view(b))
 		}
 	})
 	waitUntil(t, "replica 1 to re-arm from PostgreSQL after missing the reset", func() bool {
@@ -118,6 +136,7 @@ func TestFleetResetAfterRedisOutageConvergesThroughPostgres(t *testing.T) {
 
 	// 3. Again, without freezing: reset A as soon as it accepts, B follows.
 	outage()
+	waitGaps()
 	startRedis()
 	waitUntil(t, "an operator reset on replica 0 to be accepted", func() bool { return reset(a) == 200 })
 	accepted := time.Now()
