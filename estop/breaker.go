@@ -334,20 +334,34 @@ func (v *epochView) Value(key any) any {
 // state persisted. The breaker is tripped even when the returned error (from
 // the recorder or persister) is not nil.
 func (b *Breaker) Trip(ctx context.Context, src Source, reason string) (State, error) {
+	return b.trip(ctx, src, reason, Latching(src.Kind))
+}
+
+// TripLatched trips the breaker from src and latches the source whatever
+// its kind: Reset is refused until Clear(src). It is for conditions of this
+// gateway that hold while they last although their kind is momentary (the
+// replica fan-out's broken bus subscription, estop/replica). A repeated
+// call while the source is latched changes nothing; a call after Clear
+// latches it again (no new epoch while tripped).
+func (b *Breaker) TripLatched(ctx context.Context, src Source, reason string) (State, error) {
+	return b.trip(ctx, src, reason, true)
+}
+
+func (b *Breaker) trip(ctx context.Context, src Source, reason string, latch bool) (State, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.now()
 	cur := b.state.Load()
 	next := cur.clone()
 	srcState := SourceClear
-	if Latching(src.Kind) {
+	if latch {
 		srcState = SourceTripped
 	}
 	i := findSource(next.Sources, src)
 	if cur.Tripped && i >= 0 && next.Sources[i].State == SourceTripped {
 		return *cur, nil // already latched: nothing new
 	}
-	if cur.Tripped && i >= 0 && !Latching(src.Kind) {
+	if cur.Tripped && i >= 0 && !latch {
 		return *cur, nil // momentary source already recorded in this epoch
 	}
 	if i >= 0 {

@@ -614,3 +614,25 @@ func TestWatchTrips(t *testing.T) {
 	default:
 	}
 }
+
+// TestTripLatched: a momentary kind latched by TripLatched refuses Reset
+// until Clear, and latches again after a Clear without a new epoch.
+func TestTripLatched(t *testing.T) {
+	ctx := context.Background()
+	b := NewBreaker()
+	src := Source{ID: "bus", Kind: KindReplica}
+	b.TripLatched(ctx, src, "bus down")
+	var le *LatchedError
+	if _, err := b.Reset(ctx, "op", "x"); !errors.As(err, &le) {
+		t.Fatalf("reset while latched: %v", err)
+	}
+	b.Clear(src)
+	b.TripLatched(ctx, src, "bus down again")
+	if s := b.Snapshot(); s.Epoch != 1 || len(s.Latched()) != 1 {
+		t.Fatalf("re-latch: %+v", s)
+	}
+	b.Clear(src)
+	if _, err := b.Reset(ctx, "op", "x"); err != nil || b.Tripped() {
+		t.Fatalf("reset after clear: %v", err)
+	}
+}

@@ -41,12 +41,14 @@ func (r RedisBus) Subscribe(ctx context.Context) (<-chan Delivery, error) {
 	go func() {
 		defer close(out)
 		defer ps.Close()
+		broken := false
 		for ctx.Err() == nil {
 			v, err := ps.Receive(ctx)
 			if err != nil {
 				if ctx.Err() != nil {
 					return
 				}
+				broken = true
 				select {
 				case out <- Delivery{Gap: true}:
 				case <-ctx.Done():
@@ -58,6 +60,17 @@ func (r RedisBus) Subscribe(ctx context.Context) (<-chan Delivery, error) {
 					return
 				}
 				continue
+			}
+			if broken {
+				// The receive that reconnected re-sent SUBSCRIBE; any
+				// reply now (its confirmation, or a message) means the
+				// subscription is back.
+				broken = false
+				select {
+				case out <- Delivery{Resumed: true}:
+				case <-ctx.Done():
+					return
+				}
 			}
 			if m, ok := v.(*redis.Message); ok {
 				select {

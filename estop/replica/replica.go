@@ -15,8 +15,16 @@
 //     had not seen keeps the receiver tripped; a latched local source (held
 //     button, lost controller) refuses as it would locally.
 //   - Pub/sub is at-most-once. When the subscription breaks (a gap in which
-//     trips may have been missed), the replica trips itself (source
-//     {ID: "bus", Kind: "replica"}) unless Config.NoTripOnGap.
+//     trips may have been missed), the replica trips itself with GapSource
+//     ({ID: "bus", Kind: "replica"}) unless Config.NoTripOnGap. The gap
+//     source is latched (Breaker.TripLatched): no reset, local or remote,
+//     re-arms the replica while it holds. It is cleared only by the caller
+//     (ClearGap) once the subscription is back and the caller has caught up
+//     from its source of truth on what the gap may have hidden; the fan-out
+//     alone cannot know what it missed. Its trip id is GapID(epoch), which
+//     only this replica ever has: a reset from another replica re-arms it only
+//     through a store that records which resets acknowledged which gaps
+//     (internal/app, "The shared e-stop row").
 //
 // # Wiring
 //
@@ -53,6 +61,9 @@ type Message struct {
 type Delivery struct {
 	Msg []byte
 	Gap bool
+	// Resumed: the subscription is back after a gap (messages sent during
+	// the gap are lost).
+	Resumed bool
 }
 
 // Bus is a broadcast channel between replicas.
@@ -89,7 +100,14 @@ type Fanout struct {
 
 	out   chan Message
 	ready chan struct{}
+
+	gapMu  sync.Mutex // serialises gap trips with ClearGap
+	busUp  bool       // subscribed, and no gap since (guarded by gapMu)
+	gapGen uint64     // gaps so far (guarded by gapMu)
 }
+
+// GapSource is the e-stop source of a broken bus subscription.
+var GapSource = estop.Source{ID: "bus", Kind: estop.KindReplica}
 
 // New returns a fanout for replica id. Call Attach before Run.
 func New(bus Bus, id string, cfg Config, log *slog.Logger) *Fanout {
@@ -117,6 +135,63 @@ func (f *Fanout) breaker() *estop.Breaker {
 
 // TripID is the id this replica gives its trip of the given epoch.
 func (f *Fanout) TripID(epoch uint64) string { return fmt.Sprintf("%s/%d", f.id, epoch) }
+
+// GapID is the id of this replica's bus gap (GapSource) in its trip of the
+// given epoch: "<replica>/bus/<epoch>". It is no fleet trip: no other replica
+// trips on it.
+func (f *Fanout) GapID(epoch uint64) string { return fmt.Sprintf("%s/bus/%d", f.id, epoch) }
+
+// IsGapID reports whether id is one of this replica's GapIDs.
+func (f *Fanout) IsGapID(id string) bool {
+	rest, ok := strings.CutPrefix(id, f.id+"/bus/")
+	return ok && rest != "" && strings.Trim(rest, "0123456789") == ""
+}
+
+// BusState reports whether the subscription is up with no gap since, and
+// the number of gaps so far (for ClearGap).
+func (f *Fanout) BusState() (up bool, gen uint64) {
+	f.gapMu.Lock()
+	defer f.gapMu.Unlock()
+	return f.busUp, f.gapGen
+}
+
+// ClearGap clears the latched GapSource if the subscription is up and no
+// gap happened since BusState returned gen. Call it after catching up, from
+// the source of truth, on every trip published before BusState was read as
+// up. It reports whether the bus is up with no newer gap.
+func (f *Fanout) ClearGap(gen uint64) bool {
+	f.gapMu.Lock()
+	defer f.gapMu.Unlock()
+	if !f.busUp || f.gapGen != gen {
+		return false
+	}
+	if b := f.breaker(); b != nil {
+		b.Clear(GapSource)
+	}
+	return true
+}
+
+// TripGap trips the breaker with the latched GapSource (the subscription
+// broke, or could not be made): trips from other replicas may have been
+// missed.
+func (f *Fanout) TripGap(ctx context.Context, reason string) {
+	f.gapMu.Lock()
+	defer f.gapMu.Unlock()
+	f.busUp = false
+	f.gapGen++
+	if f.cfg.NoTripOnGap {
+		return
+	}
+	if b := f.breaker(); b != nil {
+		_, _ = b.TripLatched(ctx, GapSource, reason)
+	}
+}
+
+func (f *Fanout) setBusUp() {
+	f.gapMu.Lock()
+	f.busUp = true
+	f.gapMu.Unlock()
+}
 
 // Recorder wraps the ledger recorder: it records first, then queues the
 // publication of local trips and resets. next may be nil.
@@ -164,8 +239,9 @@ func (f *Fanout) enqueue(m Message) {
 }
 
 // TripIDs lists the trip ids behind a tripped state's sources: a source
-// received from another replica is its trip id, a local source is this
-// replica's TripID of the state's epoch. A reset acknowledges these.
+// received from another replica is its trip id, GapSource this replica's
+// GapID of the state's epoch, a local source this replica's TripID of the
+// state's epoch. A reset acknowledges these.
 func (f *Fanout) TripIDs(s estop.State) []string { return f.tripIDs(s) }
 
 // tripIDs lists the trip ids behind a tripped state's sources.
@@ -173,7 +249,10 @@ func (f *Fanout) tripIDs(s estop.State) []string {
 	var ids []string
 	for _, src := range s.Sources {
 		id := src.ID
-		if src.Kind != estop.KindReplica {
+		switch {
+		case src.ID == GapSource.ID && src.Kind == GapSource.Kind:
+			id = f.GapID(s.Epoch)
+		case src.Kind != estop.KindReplica:
 			id = f.TripID(s.Epoch)
 		}
 		if !slices.Contains(ids, id) {
@@ -197,7 +276,12 @@ func (f *Fanout) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	close(f.ready)
+	f.setBusUp()
+	select {
+	case <-f.ready: // Run again after a failed subscribe
+	default:
+		close(f.ready)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -219,9 +303,11 @@ func (f *Fanout) Run(ctx context.Context) error {
 func (f *Fanout) apply(ctx context.Context, b *estop.Breaker, d Delivery) {
 	bg := context.WithoutCancel(ctx)
 	if d.Gap {
-		if !f.cfg.NoTripOnGap {
-			b.Trip(bg, estop.Source{ID: "bus", Kind: estop.KindReplica}, "replica bus subscription broke: trips from other replicas may have been missed")
-		}
+		f.TripGap(bg, "replica bus subscription broke: trips from other replicas may have been missed")
+		return
+	}
+	if d.Resumed {
+		f.setBusUp()
 		return
 	}
 	var m Message

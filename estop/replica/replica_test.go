@@ -46,6 +46,15 @@ func (m *memBus) Gap() {
 	}
 }
 
+// Resume tells every subscriber the subscription is back.
+func (m *memBus) Resume() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range m.subs {
+		s <- Delivery{Resumed: true}
+	}
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -138,6 +147,48 @@ func testFanout(t *testing.T, newBus func(t *testing.T) Bus) {
 			t.Fatalf("source %+v", src)
 		}
 	})
+	t.Run("gap/latches-until-resumed-and-cleared", func(t *testing.T) {
+		bus, ok := newBus(t).(*memBus)
+		if !ok {
+			t.Skip("gap injection needs the in-memory bus")
+		}
+		n := cluster(t, bus, "a", "b")
+		bus.Gap()
+		waitFor(t, "both trip on the gap", func() bool { return n[0].b.Tripped() && n[1].b.Tripped() })
+		_, gen := n[0].f.BusState()
+		if _, err := n[0].b.Reset(context.Background(), "operator:alice", "too early"); err == nil {
+			t.Fatal("a reset re-armed a replica whose bus is down")
+		}
+		if n[0].f.ClearGap(gen) {
+			t.Fatal("ClearGap cleared the gap while the bus is down")
+		}
+		bus.Resume()
+		waitFor(t, "bus up", func() bool { up, _ := n[0].f.BusState(); return up })
+		bus.Gap() // a newer gap: the catch-up that began before it proves nothing
+		waitFor(t, "second gap seen", func() bool { _, g := n[0].f.BusState(); return g > gen })
+		bus.Resume()
+		waitFor(t, "bus up again", func() bool { up, _ := n[0].f.BusState(); return up })
+		if n[0].f.ClearGap(gen) {
+			t.Fatal("ClearGap with the generation of an older gap cleared a newer one")
+		}
+		_, gen = n[0].f.BusState()
+		if !n[0].f.ClearGap(gen) {
+			t.Fatal("ClearGap refused with the bus up and no newer gap")
+		}
+		if l := n[0].b.Snapshot().Latched(); len(l) != 0 {
+			t.Fatalf("still latched after ClearGap: %+v", l)
+		}
+		if _, err := n[0].b.Reset(context.Background(), "operator:alice", "bus back"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if !n[1].b.Tripped() {
+			t.Fatal("a's reset re-armed b over the bus although b's own gap is still latched")
+		}
+		if ids := n[1].f.TripIDs(n[1].b.Snapshot()); len(ids) != 1 || ids[0] != "b/bus/1" || !n[1].f.IsGapID(ids[0]) || n[0].f.IsGapID(ids[0]) {
+			t.Fatalf("b's trip ids %v, want its own gap id b/bus/1", ids)
+		}
+	})
 }
 
 func TestFanoutMemory(t *testing.T) {
@@ -188,8 +239,18 @@ func TestRedisGapTrips(t *testing.T) {
 		t.Fatalf("killed %d pub/sub connections named %s, want 1:\n%s", killed, name, list)
 	}
 	waitFor(t, "trip on a broken subscription", func() bool { return n[0].b.Tripped() })
-	if src := n[0].b.Snapshot().Sources[0]; src.ID != "bus" {
-		t.Fatalf("source %+v", src)
+	if src := n[0].b.Snapshot().Sources[0]; src.ID != "bus" || src.State != estop.SourceTripped {
+		t.Fatalf("source %+v, want bus latched", src)
+	}
+	// go-redis resubscribes on the next receive: the fan-out learns the
+	// subscription is back (Resumed), and only then can the gap clear.
+	waitFor(t, "the subscription to be back", func() bool { up, _ := n[0].f.BusState(); return up })
+	_, gen := n[0].f.BusState()
+	if !n[0].f.ClearGap(gen) {
+		t.Fatal("ClearGap refused with the subscription back")
+	}
+	if _, err := n[0].b.Reset(context.Background(), "operator:alice", "bus back"); err != nil {
+		t.Fatal(err)
 	}
 }
 

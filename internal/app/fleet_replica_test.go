@@ -453,7 +453,7 @@ func TestFleet(t *testing.T) {
 			wg.Go(func() {
 				save := store.EstopState{State: "tripped", Epoch: uint64(100 + i), Since: time.Now().UnixMilli(), Reason: "ghost trip " + id}
 				if err := pg.UpdateEstop(ctx, func(cur store.EstopState) store.EstopState {
-					return mergeSave(cur, save, []string{id}, nil)
+					return mergeSave(cur, save, rowSave{tripIDs: []string{id}})
 				}); err != nil {
 					t.Error(err)
 				}

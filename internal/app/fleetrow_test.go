@@ -59,7 +59,7 @@ func TestFleetRowMerge(t *testing.T) {
 			} else {
 				acks = s.ids
 			}
-			cur = mergeSave(cur, save, tripIDs, acks)
+			cur = mergeSave(cur, save, rowSave{tripIDs: tripIDs, acks: acks})
 			if cur.State != s.wantState || !slices.Equal(activeIDs(cur), s.wantActive) || !slices.Equal(ackedIDs(cur), s.wantAcked) {
 				t.Fatalf("row %s active %v acked %v; want %s %v %v", cur.State, activeIDs(cur), ackedIDs(cur), s.wantState, s.wantActive, s.wantAcked)
 			}
@@ -74,15 +74,15 @@ func TestFleetRowMerge(t *testing.T) {
 // it must not trip the other replicas, and it is not an acknowledgement.
 func TestFleetRowKeepsOwnConditionsOut(t *testing.T) {
 	armed := store.EstopState{State: "armed"}
-	row := mergeSave(armed, store.EstopState{State: "tripped", Since: 1}, []string{"bus"}, nil)
+	row := mergeSave(armed, store.EstopState{State: "tripped", Since: 1}, rowSave{tripIDs: []string{"bus"}, acks: nil})
 	if row.State != "armed" || len(row.Sources) != 0 {
 		t.Fatalf("a bus gap alone made the row %s with sources %v", row.State, row.Sources)
 	}
-	row = mergeSave(armed, store.EstopState{State: "tripped", Since: 1}, []string{"bus", "gw/ab/4"}, nil)
+	row = mergeSave(armed, store.EstopState{State: "tripped", Since: 1}, rowSave{tripIDs: []string{"bus", "gw/ab/4"}, acks: nil})
 	if got := activeIDs(row); row.State != "tripped" || !slices.Equal(got, []string{"gw/ab/4"}) {
 		t.Fatalf("row %s active %v, want tripped by gw/ab/4 only", row.State, got)
 	}
-	row = mergeSave(row, store.EstopState{State: "armed", Since: 2}, nil, []string{"bus", "gw/ab/4"})
+	row = mergeSave(row, store.EstopState{State: "armed", Since: 2}, rowSave{tripIDs: nil, acks: []string{"bus", "gw/ab/4"}})
 	if got := ackedIDs(row); row.State != "armed" || !slices.Equal(got, []string{"gw/ab/4"}) {
 		t.Fatalf("row %s acked %v, want armed with gw/ab/4 acknowledged", row.State, got)
 	}
@@ -128,13 +128,13 @@ func TestFleetRowProperty(t *testing.T) {
 			save := store.EstopState{Epoch: uint64(i), Since: int64(i)}
 			if rapid.Bool().Draw(t, "trip") {
 				save.State = "tripped"
-				cur = mergeSave(cur, save, sub, nil)
+				cur = mergeSave(cur, save, rowSave{tripIDs: sub, acks: nil})
 				for _, id := range sub {
 					tripped[id] = true
 				}
 			} else {
 				save.State = "armed"
-				cur = mergeSave(cur, save, nil, sub)
+				cur = mergeSave(cur, save, rowSave{tripIDs: nil, acks: sub})
 				for _, id := range sub {
 					acked[id] = true
 				}
@@ -157,13 +157,54 @@ func TestFleetRowAckedBounded(t *testing.T) {
 	cur := store.EstopState{State: "armed"}
 	for i := range maxAcked + 50 {
 		id := "gw/r/" + string(rune('a'+i%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i/676))
-		cur = mergeSave(cur, store.EstopState{State: "tripped", Since: int64(i)}, []string{id}, nil)
-		cur = mergeSave(cur, store.EstopState{State: "armed", Since: int64(i)}, nil, []string{id})
+		cur = mergeSave(cur, store.EstopState{State: "tripped", Since: int64(i)}, rowSave{tripIDs: []string{id}, acks: nil})
+		cur = mergeSave(cur, store.EstopState{State: "armed", Since: int64(i)}, rowSave{tripIDs: nil, acks: []string{id}})
 	}
 	if n := len(readFleetRow(cur).acked); n != maxAcked {
 		t.Fatalf("acked holds %d ids, want the bound %d", n, maxAcked)
 	}
 	if cur.State != "armed" {
 		t.Fatalf("row %s after every trip was acknowledged", cur.State)
+	}
+}
+
+func gapIDs(st store.EstopState) []string {
+	r := readFleetRow(st)
+	var ids []string
+	for _, s := range r.gaps {
+		ids = append(ids, s.ID)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// TestFleetRowGaps: a replica's bus gap never trips the row; an operator's
+// reset anywhere acknowledges every gap in the row, a reset applied from
+// the fleet only its own acks, and a gap saved after the operator's reset
+// waits for the next one.
+func TestFleetRowGaps(t *testing.T) {
+	tripped := func(since int64) store.EstopState { return store.EstopState{State: "tripped", Since: since} }
+	armed := func(since int64) store.EstopState { return store.EstopState{State: "armed", Since: since} }
+	row := store.EstopState{State: "armed"}
+	row = mergeSave(row, tripped(1), rowSave{gapID: "gw/a/bus/1"})
+	row = mergeSave(row, tripped(2), rowSave{gapID: "gw/b/bus/3", tripIDs: []string{"gw/c/2"}})
+	if row.State != "tripped" || !slices.Equal(activeIDs(row), []string{"gw/c/2"}) || !slices.Equal(gapIDs(row), []string{"gw/a/bus/1", "gw/b/bus/3"}) {
+		t.Fatalf("row %s active %v gaps %v", row.State, activeIDs(row), gapIDs(row))
+	}
+	if st := estop.FromStore(row); !st.Tripped || len(st.Latched()) != 0 {
+		t.Fatalf("a row with gaps loads as %+v", st)
+	}
+	fleetReset := mergeSave(row, armed(3), rowSave{acks: []string{"gw/c/2"}})
+	if !slices.Equal(gapIDs(fleetReset), []string{"gw/a/bus/1", "gw/b/bus/3"}) {
+		t.Fatalf("a reset applied from the fleet acknowledged gaps: %v left", gapIDs(fleetReset))
+	}
+	row = mergeSave(row, armed(3), rowSave{acks: []string{"gw/a/bus/1", "gw/c/2"}, operator: true})
+	if row.State != "armed" || len(gapIDs(row)) != 0 || !slices.Equal(ackedIDs(row), []string{"gw/a/bus/1", "gw/b/bus/3", "gw/c/2"}) {
+		t.Fatalf("after the operator's reset: %s gaps %v acked %v", row.State, gapIDs(row), ackedIDs(row))
+	}
+	row = mergeSave(row, tripped(4), rowSave{gapID: "gw/b/bus/3"}) // a late save of an acknowledged gap
+	row = mergeSave(row, tripped(5), rowSave{gapID: "gw/a/bus/2"}) // a new outage
+	if row.State != "armed" || !slices.Equal(gapIDs(row), []string{"gw/a/bus/2"}) {
+		t.Fatalf("after a new gap: %s gaps %v", row.State, gapIDs(row))
 	}
 }

@@ -205,6 +205,7 @@ type fleet struct {
 	breaker *estop.Breaker
 	ackMu   sync.Mutex
 	acks    []string // trip ids acknowledged by the last reset
+	ackOp   bool     // the last reset was an operator's (not applied from the fleet)
 	roots   atomic.Pointer[map[string]bool]
 	toks    sync.Map // tokenId → raw, registered on other replicas
 	catchMu sync.Mutex
@@ -244,7 +245,7 @@ func (f *fleet) runFanout(ctx context.Context) {
 		if err := f.fanout.Run(ctx); err != nil && ctx.Err() == nil {
 			// Could not subscribe (Redis down at start): fail closed, retry.
 			f.log.Error("e-stop fan-out", "err", err)
-			f.breaker.Trip(context.WithoutCancel(ctx), estop.Source{ID: "bus", Kind: estop.KindReplica}, "replica bus unavailable: trips from other replicas may be missed")
+			f.fanout.TripGap(context.WithoutCancel(ctx), "replica bus unavailable: trips from other replicas may be missed")
 			select {
 			case <-ctx.Done():
 			case <-time.After(time.Second):
@@ -301,9 +302,16 @@ func (f *fleet) runPoll(ctx context.Context) {
 // catchUp reads revocations, roots and the e-stop state from PostgreSQL.
 // Errors are logged: while PostgreSQL is unreachable every allow fails at the
 // ledger append (LEDGER_UNAVAILABLE), so the replica denies anyway.
+//
+// The e-stop part also ends this replica's bus gap: a catch-up that began
+// with the subscription up (and no gap since) has read every trip published
+// before it (a trip is in the ledger before it is published), so the gap
+// source is cleared after it, and the replica re-arms once an operator's
+// reset has acknowledged its trip ids in the row (convergeEstop).
 func (f *fleet) catchUp(ctx context.Context) {
 	f.catchMu.Lock() // runBus (on a gap) and runPoll both catch up
 	defer f.catchMu.Unlock()
+	busUp, gapGen := f.fanout.BusState()
 	qctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	from := f.lastRev
@@ -320,9 +328,14 @@ func (f *fleet) catchUp(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	f.convergeEstop(context.WithoutCancel(ctx), st)
+	f.convergeEstop(context.WithoutCancel(ctx), st, false)
 	if active, err := f.lg.ActiveTrips(qctx); err == nil {
 		f.convergeLedgerTrips(context.WithoutCancel(ctx), active)
+		if busUp && hasSource(f.breaker.Snapshot(), replica.GapSource.ID) && f.fanout.ClearGap(gapGen) {
+			// The gap is over and caught up: re-arm now if the row
+			// already acknowledges every trip id (no wait for the next poll).
+			f.convergeEstop(context.WithoutCancel(ctx), st, true)
+		}
 	}
 	f.catchUpChanges(qctx)
 }
@@ -373,7 +386,7 @@ func (f *fleet) ResetAcks() []string {
 	defer f.ackMu.Unlock()
 	out := []string{}
 	for _, id := range f.acks {
-		if isTripID(id) {
+		if isTripID(id) && !f.fanout.IsGapID(id) { // a bus gap is no ledger trip
 			out = append(out, id)
 		}
 	}
@@ -391,14 +404,21 @@ func (f *fleet) ResetAcks() []string {
 //     message then changes nothing, and a reset acknowledges the source.
 //   - Reset: when every trip id of this replica's trip is acknowledged in
 //     the row, it re-arms by the rule of a reset received from the bus (a
-//     latched local source keeps it tripped).
-func (f *fleet) convergeEstop(ctx context.Context, st store.EstopState) {
+//     latched local source keeps it tripped). Its own bus gap counts as
+//     acknowledged once an operator's reset on any replica acknowledged it
+//     (fleetrow.go, gaps) and the gap source is clear (bus back, caught up).
+//
+// resetOnly skips the trip part (a second pass in the same catch-up).
+func (f *fleet) convergeEstop(ctx context.Context, st store.EstopState, resetOnly bool) {
 	row := readFleetRow(st)
 	local := f.breaker.Snapshot()
 	f.ackMu.Lock()
 	ownAcks := f.acks
 	f.ackMu.Unlock()
 	for _, src := range row.active {
+		if resetOnly {
+			break
+		}
 		id := src.ID
 		if strings.HasPrefix(id, f.id+"/") || hasSource(local, id) || slices.Contains(ownAcks, id) {
 			continue // this replica's own trip, one it has, or one it just reset
@@ -407,8 +427,8 @@ func (f *fleet) convergeEstop(ctx context.Context, st store.EstopState) {
 			"fleet e-stop tripped (caught up from PostgreSQL, epoch "+fmt.Sprint(st.Epoch)+"): "+st.Reason)
 		local = f.breaker.Snapshot()
 	}
-	if !local.Tripped {
-		return
+	if !local.Tripped || len(local.Latched()) > 0 {
+		return // armed, or a latched source (bus gap, button) holds it
 	}
 	ids := f.fanout.TripIDs(local)
 	if len(ids) == 0 {
@@ -450,6 +470,7 @@ func (r ackRecorder) RecordReset(ctx context.Context, s estop.State, operator, r
 		acks := r.f.fanout.TripIDs(b.Snapshot()) // still the trip: Reset records before it re-arms
 		r.f.ackMu.Lock()
 		r.f.acks = acks
+		r.f.ackOp = !strings.HasPrefix(operator, replica.OperatorPrefix)
 		r.f.ackMu.Unlock()
 	}
 	return r.next.RecordReset(ctx, s, operator, reason)
@@ -559,16 +580,23 @@ func (s *fleetStore) rootsChanged(ctx context.Context) {
 // the shared row (fleetrow.go) under the row's lock: a trip adds this
 // replica's trip ids, a reset acknowledges the trip ids it reset.
 func (s *fleetStore) PutEstop(ctx context.Context, st store.EstopState) error {
-	var tripIDs, acks []string
+	var rs rowSave
 	if st.State == "tripped" {
-		tripIDs = s.f.fanout.TripIDs(estop.FromStore(st))
+		gap := s.f.fanout.GapID(st.Epoch)
+		for _, id := range s.f.fanout.TripIDs(estop.FromStore(st)) {
+			if id == gap {
+				rs.gapID = id
+			} else {
+				rs.tripIDs = append(rs.tripIDs, id)
+			}
+		}
 	} else {
 		s.f.ackMu.Lock()
-		acks = s.f.acks
+		rs.acks, rs.operator = s.f.acks, s.f.ackOp
 		s.f.ackMu.Unlock()
 	}
 	return s.f.pg.UpdateEstop(ctx, func(cur store.EstopState) store.EstopState {
-		return mergeSave(cur, st, tripIDs, acks)
+		return mergeSave(cur, st, rs)
 	})
 }
 
