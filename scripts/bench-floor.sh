@@ -7,6 +7,7 @@
 #
 #   scripts/bench-floor.sh [clients=16] [duration=10s]
 #   PPROF=/some/dir scripts/bench-floor.sh …   also saves a 4 s CPU profile of the gateway
+#   SERVE_FLAGS="--memory-relief off" scripts/bench-floor.sh …   extra flags for the gateway
 set -euo pipefail
 cd "$(dirname "$0")/.."
 clients=${1:-16}; dur=${2:-10s}
@@ -20,7 +21,7 @@ bin/sint-bench floor --listen 127.0.0.1:18089 2>"$work/floor.log" &
 pids+=($!)
 # cmd_vel is tier 2 in the test policy: the allow path.
 bin/sint-gateway serve --data-dir "$work/gw" --listen 127.0.0.1:18090 --policy internal/app/testdata/policy.yaml \
-  --log-level warn ${PPROF:+--pprof 127.0.0.1:16070} >"$work/gw.log" 2>&1 &
+  --log-level warn ${PPROF:+--pprof 127.0.0.1:16070} ${SERVE_FLAGS:-} >"$work/gw.log" 2>&1 &
 pids+=($!)
 for port in 18089 18090; do
   for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done

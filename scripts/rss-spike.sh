@@ -10,6 +10,8 @@
 #
 #   scripts/rss-spike.sh [conns=5000]
 #   SERVE_FLAGS='--memory-limit off' scripts/rss-spike.sh     no memory limit
+#   SERVE_FLAGS='--memory-relief off' LATE=40 scripts/rss-spike.sh   without the relief loop (which
+#                                                             releases 20-30 s after the close)
 #   GOMEMLIMIT=200MiB scripts/rss-spike.sh                    the environment wins over the flag
 #   LATE=130 scripts/rss-spike.sh                             also sample RSS 130 s after the close
 set -euo pipefail
@@ -49,6 +51,8 @@ if [ -n "${LATE:-}" ]; then sleep "$((LATE - 10))"; late=$(rss); fi
 curl -fs -o /dev/null "http://127.0.0.1:16170/debug/pprof/heap?debug=1&gc=1"
 heap=$(curl -fs "http://127.0.0.1:16170/debug/pprof/heap?debug=1&gc=1" | awk '/^# HeapAlloc = / { printf "%.1f", $4 / 1048576 }')
 limit=$(grep -o '"memoryLimit":"[^"]*"' "$work/gw.log" | head -1 | cut -d'"' -f4 || true)
+relief=$(grep -o '"memoryRelief":"[^"]*"' "$work/gw.log" | head -1 | cut -d'"' -f4 || true)
+limit="${limit:-}; relief ${relief:-?}; released $(grep -c 'memory released to the OS' "$work/gw.log" || true)x"
 python3 - "$(cat "$work/spike.json")" "$idle" "$peak" "$after2" "$after10" "$heap" "${limit:-}" "${GOMEMLIMIT:-}" "${SERVE_FLAGS:-}" "$late" "${LATE:-}" <<'PY'
 import json, sys
 spike = json.loads(sys.argv[1])

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -13,6 +17,7 @@ import (
 
 	"github.com/sintgate/sintgate/internal/app"
 	"github.com/sintgate/sintgate/internal/memlimit"
+	"github.com/sintgate/sintgate/internal/memrelief"
 	"github.com/sintgate/sintgate/ledger"
 )
 
@@ -22,7 +27,7 @@ const gcPercent = 400
 var serveFlags struct {
 	dataDir, listen, policy, store, redis, logLevel string
 	estopLink, estopKey, buttonPin, relayPin        string
-	pprof, memoryLimit                              string
+	pprof, memoryLimit, relief, reliefMin           string
 	cpInterval                                      time.Duration
 	cpEntries                                       uint64
 }
@@ -49,6 +54,14 @@ var serveCmd = &cobra.Command{
 			return err
 		}
 		log.Info("memory limit", "memoryLimit", ml.String())
+		// Below the limit, memory a burst left behind goes back to the OS
+		// once the gateway is quiet again (internal/memrelief).
+		relief, err := memoryRelief(serveFlags.relief, serveFlags.reliefMin, log)
+		if err != nil {
+			return err
+		}
+		log.Info("memory relief", "memoryRelief", reliefString(relief))
+		go startRelief(ctx, relief)
 		if serveFlags.pprof != "" {
 			// Profiling on its own listener, never on the API port.
 			go func() { _ = http.ListenAndServe(serveFlags.pprof, nil) }()
@@ -79,6 +92,10 @@ func init() {
 	f.Uint64Var(&serveFlags.cpEntries, "checkpoint-entries", ledger.DefaultCheckpointEntries, "sign a ledger checkpoint once this many entries were appended since the latest one")
 	f.StringVar(&serveFlags.memoryLimit, "memory-limit", envOr("SINT_MEMORY_LIMIT", "auto"),
 		"soft memory limit of the Go runtime: auto (min(256MiB + 128MiB per CPU, RAM/4, 90% of the cgroup limit)), off, or a size such as 768MiB (env SINT_MEMORY_LIMIT; GOMEMLIMIT, when set, wins)")
+	f.StringVar(&serveFlags.relief, "memory-relief", envOr("SINT_MEMORY_RELIEF", memrelief.DefaultInterval.String()),
+		"how often to check whether memory a burst left behind can go back to the OS (given back once the gateway is quiet), or off (env SINT_MEMORY_RELIEF)")
+	f.StringVar(&serveFlags.reliefMin, "memory-relief-min", envOr("SINT_MEMORY_RELIEF_MIN", "64MiB"),
+		"give memory back only when the gateway holds more than this above what the latest release left, on two consecutive checks (env SINT_MEMORY_RELIEF_MIN)")
 	f.StringVar(&serveFlags.pprof, "pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060); off by default")
 	root.AddCommand(serveCmd)
 }
@@ -94,4 +111,37 @@ func applyMemoryLimit(flag, env string, h memlimit.Host) (memlimit.Choice, error
 		debug.SetMemoryLimit(c.Bytes)
 	}
 	return c, nil
+}
+
+// startRelief runs the relief loop; a variable so that a test can see what
+// serve starts.
+var startRelief = memrelief.Run
+
+// memoryRelief builds the relief loop's configuration from the flags
+// (--memory-relief: a duration of at least a second, or off or 0); an
+// invalid value is an error (the gateway does not start on a typo).
+func memoryRelief(every, min string, log *slog.Logger) (memrelief.Config, error) {
+	var interval time.Duration
+	if e := strings.TrimSpace(every); e != "off" {
+		d, err := time.ParseDuration(e)
+		if err != nil || d < 0 || (d > 0 && d < time.Second) {
+			return memrelief.Config{}, fmt.Errorf("--memory-relief: %q is neither a duration of at least 1s (e.g. 10s) nor off", every)
+		}
+		interval = d
+	}
+	n, err := memlimit.Parse(strings.TrimSpace(min))
+	if err != nil {
+		return memrelief.Config{}, fmt.Errorf("--memory-relief-min: %w", err)
+	}
+	if n == 0 {
+		return memrelief.Config{}, errors.New("--memory-relief-min: must be above 0 (disable the relief with --memory-relief 0)")
+	}
+	return memrelief.Config{Interval: interval, Min: uint64(n), Log: log}, nil
+}
+
+func reliefString(c memrelief.Config) string {
+	if c.Interval <= 0 {
+		return "off"
+	}
+	return fmt.Sprintf("every %s, above %d MiB", c.Interval, c.Min>>20)
 }

@@ -21,6 +21,9 @@
 // gateway needs at rest (tens of MiB) or at the peak of a 5,000-connection
 // spike (about 210 MiB, docs/benchmarks.md). GOMEMLIMIT in the environment,
 // when set, wins over every flag value: the runtime has already applied it.
+//
+// Below the limit nothing here returns memory after a burst; that is
+// internal/memrelief's job.
 package memlimit
 
 import (
