@@ -106,6 +106,49 @@ func TestEstopWatchPollBeforePush(t *testing.T) {
 	}
 }
 
+// TestEstopWatchLatePushedTrip: a pushed trip of an epoch that a poll has
+// already seen reset (delivered late, after the operator's reset) does not
+// stop the robot again; a trip of a newer epoch, one naming no epoch, and
+// one arriving while the last poll saw the breaker tripped still latch.
+func TestEstopWatchLatePushedTrip(t *testing.T) {
+	armed := func(e uint64) EstopReader {
+		return readerFunc(func(context.Context) (client.EstopState, error) {
+			return client.EstopState{State: "armed", Epoch: e}, nil
+		})
+	}
+	tripped := func(e uint64) EstopReader {
+		return readerFunc(func(context.Context) (client.EstopState, error) {
+			return client.EstopState{State: "tripped", Epoch: e}, nil
+		})
+	}
+	cases := []struct {
+		name  string
+		polls []EstopReader
+		push  EstopEvent
+		latch bool
+	}{
+		{"late-trip-of-a-reset-epoch-is-ignored", []EstopReader{armed(3), tripped(4), armed(4)}, EstopEvent{Tripped: true, Epoch: 4}, false},
+		{"older-epoch-is-ignored", []EstopReader{armed(4)}, EstopEvent{Tripped: true, Epoch: 2}, false},
+		{"newer-epoch-latches", []EstopReader{armed(4)}, EstopEvent{Tripped: true, Epoch: 5}, true},
+		{"no-epoch-latches", []EstopReader{armed(4)}, EstopEvent{Tripped: true}, true},
+		{"before-any-poll-latches", nil, EstopEvent{Tripped: true, Epoch: 1}, true},
+		{"while-tripped-latches", []EstopReader{armed(3), tripped(4)}, EstopEvent{Tripped: true, Epoch: 4}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var w EstopWatch
+			for _, r := range tc.polls {
+				w.Poll(context.Background(), r, time.Second, func(PollAction) {})
+			}
+			var got PollAction
+			w.Pushed(tc.push, func(a PollAction) { got = a })
+			if (got.Latch != "") != tc.latch {
+				t.Fatalf("pushed %+v after %d polls: action %+v, want latch=%v", tc.push, len(tc.polls), got, tc.latch)
+			}
+		})
+	}
+}
+
 // TestFollowRealGateway: with a read-only key, a trip on a real gateway
 // reaches the watch over the approvals stream (the poll is not running).
 func TestFollowRealGateway(t *testing.T) {

@@ -25,6 +25,7 @@ type EstopWatch struct {
 	mu        sync.Mutex // guards the fields and orders every apply
 	seen      bool       // a poll recorded lastEpoch
 	lastEpoch uint64
+	armedAt   bool   // the poll that recorded lastEpoch answered "armed"
 	pushes    uint64 // pushed trips so far
 
 	smu       sync.Mutex // guards the stream state (never held while taking mu)
@@ -55,15 +56,18 @@ func (w *EstopWatch) read(st client.EstopState, err error) PollAction {
 		return PollAction{Latch: "gateway unreachable: " + err.Error()}
 	case st.State == "tripped":
 		w.noteEpoch(st.Epoch)
+		w.armedAt = false
 		return PollAction{Latch: "e-stop tripped: " + st.Reason}
 	case st.State != "armed":
 		// A 200 with {} or a state this bridge does not know is not armed.
+		w.armedAt = false
 		return PollAction{Latch: fmt.Sprintf("e-stop state %q is not armed", st.State)}
 	}
 	a := PollAction{Unlatch: true}
 	if w.noteEpoch(st.Epoch) {
 		a.Latch = "e-stop tripped and reset between polls"
 	}
+	w.armedAt = true
 	return a
 }
 
@@ -115,6 +119,16 @@ func (w *EstopWatch) Pushed(ev EstopEvent, apply func(PollAction)) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if ev.Epoch != 0 && w.seen && w.armedAt && ev.Epoch <= w.lastEpoch {
+		// A trip of an epoch a poll already saw reset: a late delivery
+		// (the stream carries a trip once the ledger has it, which can be
+		// after the reset when the trip was journaled during an outage, or
+		// on another replica's tail). Latching on it would stop the robot
+		// again after the operator's reset with nothing tripped. A trip
+		// after that reset bumps the epoch and still latches; an event
+		// naming no epoch latches.
+		return
+	}
 	w.pushes++
 	reason := ev.Reason
 	if reason == "" {
