@@ -145,9 +145,9 @@ func generate(t testing.TB) map[string]string {
 	e1 := ledger.Entry{
 		EventID: "01936d5e-7b2a-7c3d-8e4f-0a1b2c3d4e5f", SequenceNumber: 1,
 		Timestamp: "2026-11-23T20:15:00.123456Z", EventType: "policy.evaluated",
-		AgentID: "3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29",
-		TokenID: "01936d5e-0000-7000-8000-000000000001",
-		Payload: json.RawMessage(`{"tier":1,"decision":"allow","resource":"ros:///cmd_vel","speed":1.50,"note":"\u00e9<\n"}`),
+		AgentID:      "3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29",
+		TokenID:      "01936d5e-0000-7000-8000-000000000001",
+		Payload:      json.RawMessage(`{"tier":1,"decision":"allow","resource":"ros:///cmd_vel","speed":1.50,"note":"\u00e9<\n"}`),
 		PreviousHash: ledger.ZeroHash,
 	}
 	seal := func(e *ledger.Entry) {
