@@ -21,8 +21,14 @@ const (
 )
 
 var rootCmd = &cobra.Command{
-	Use:           "sintctl",
-	Short:         "Operate a sintgate gateway: tokens, intercepts, approvals, e-stop, ledger",
+	Use:   "sintctl",
+	Short: "Operate a sintgate gateway: tokens, intercepts, approvals, e-stop, ledger",
+	Long: `Operate a sintgate gateway: tokens, intercepts, approvals, e-stop, ledger.
+
+sintctl reads SINT_URL and SINT_API_KEY (or --url, --api-key); agent commands
+take --agent-key FILE. The wire contract it speaks, sintgate/v1, is specified
+in docs/protocol.md of the sintgate repository; every gateway also describes
+its routes at GET /v1/openapi.json.`,
 	SilenceUsage:  true,
 	SilenceErrors: true,
 }
