@@ -9,6 +9,16 @@ import "encoding/json"
 // field in /.well-known/sint.json.
 const Protocol = "sintgate/v1"
 
+// bridgeKinds are the bridge kinds the product ships (packages under
+// bridges/), in the order /.well-known/sint.json lists them.
+var bridgeKinds = [...]string{"ros1", "gpio", "mqtt", "mcp"}
+
+// Bridges returns the bridge kinds the product ships, as advertised in the
+// bridges field of /.well-known/sint.json: "ros1" (bridges/rosbridge),
+// "gpio" (bridges/gpio), "mqtt" (bridges/mqttbridge) and "mcp"
+// (bridges/mcpbridge). The slice is a fresh copy.
+func Bridges() []string { return append([]string(nil), bridgeKinds[:]...) }
+
 // Header names of agent request authentication (PROTOCOL.md §4).
 const (
 	HeaderAgentID        = "X-Agent-Id"

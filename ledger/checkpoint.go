@@ -137,6 +137,21 @@ func SignCheckpoint(s CheckpointSigner, size uint64, root tlog.Hash, now time.Ti
 	}, nil
 }
 
+// NoteVerifierKey returns the C2SP signed-note verifier key
+// ("<name>+<hash>+<base64(0x01 || pub)>") that verifies the checkpoints
+// gateway gatewayID signs with the Ed25519 key pub: what
+// note.NewVerifier takes.
+func NoteVerifierKey(gatewayID string, pub ed25519.PublicKey) (string, error) {
+	name := Origin(gatewayID)
+	if !ValidOrigin(name) {
+		return "", fmt.Errorf("ledger: gateway id %q cannot be a note key name", gatewayID)
+	}
+	if len(pub) != ed25519.PublicKeySize {
+		return "", errors.New("ledger: bad Ed25519 public key")
+	}
+	return note.NewEd25519VerifierKey(name, pub)
+}
+
 // ErrBadCheckpoint is returned (wrapped) for a checkpoint that does not verify.
 var ErrBadCheckpoint = codes.New(codes.InvalidSignature, "ledger: checkpoint does not verify")
 

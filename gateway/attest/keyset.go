@@ -186,7 +186,11 @@ func (ks *Keyset) published(k Key, now time.Time) bool {
 // JWKS returns the RFC 7517 JWK Set of the keys published at now: the active
 // key first, then superseded keys whose retention has not passed, newest
 // first.
-func (ks *Keyset) JWKS(now time.Time) []byte {
+func (ks *Keyset) JWKS(now time.Time) []byte { return EncodeJWKS(ks.Published(now)) }
+
+// Published returns the keys published at now, in JWKS order: the active key
+// first, then superseded keys whose retention has not passed, newest first.
+func (ks *Keyset) Published(now time.Time) []Key {
 	st := ks.state.Load()
 	keys := make([]Key, 0, 1+len(st.retired))
 	keys = append(keys, st.active)
@@ -195,7 +199,7 @@ func (ks *Keyset) JWKS(now time.Time) []byte {
 			keys = append(keys, k)
 		}
 	}
-	return EncodeJWKS(keys)
+	return keys
 }
 
 // Rotate makes a fresh key active, supersedes the previous one as of now,

@@ -200,13 +200,45 @@ func (s *Server) jwks(c *fiber.Ctx) error {
 }
 
 func (s *Server) discovery(c *fiber.Ctx) error {
+	cp, err := s.checkpointVerifiers()
+	if err != nil {
+		return err
+	}
 	return c.JSON(fiber.Map{
 		"implementation": "sintgate", "version": Version, "protocol": api.Protocol,
 		"gatewayId": s.GatewayID, "jwks_uri": c.BaseURL() + "/.well-known/jwks.json",
-		"tiers":     []fiber.Map{{"tier": 1, "name": "observe"}, {"tier": 2, "name": "prepare"}, {"tier": 3, "name": "act"}, {"tier": 4, "name": "commit"}, {"tier": 5, "name": "critical"}},
-		"bridges":   []string{"ros1", "gpio"},
-		"endpoints": endpointList,
+		"tiers":      []fiber.Map{{"tier": 1, "name": "observe"}, {"tier": 2, "name": "prepare"}, {"tier": 3, "name": "act"}, {"tier": 4, "name": "commit"}, {"tier": 5, "name": "critical"}},
+		"bridges":    api.Bridges(),
+		"checkpoint": cp,
+		"endpoints":  endpointList,
 	})
+}
+
+// checkpointDiscovery is the checkpoint member of /.well-known/sint.json: what
+// a witness needs to verify checkpoint notes without deriving anything.
+type checkpointDiscovery struct {
+	// Origin is the first line of every checkpoint note and the note key name.
+	Origin string `json:"origin"`
+	// VerifierKey is the C2SP signed-note verifier key of the active key,
+	// which signs new checkpoints.
+	VerifierKey string `json:"verifierKey"`
+	// VerifierKeys holds the verifier keys of every key in the JWKS, active
+	// first, so that checkpoints signed before a rotation still verify.
+	VerifierKeys []string `json:"verifierKeys"`
+}
+
+// checkpointVerifiers builds the checkpoint member from the published keys.
+func (s *Server) checkpointVerifiers() (checkpointDiscovery, error) {
+	d := checkpointDiscovery{Origin: ledger.Origin(s.GatewayID)}
+	for _, k := range s.Keys.Published(s.now()) {
+		vk, err := ledger.NoteVerifierKey(s.GatewayID, k.Public)
+		if err != nil {
+			return d, err
+		}
+		d.VerifierKeys = append(d.VerifierKeys, vk)
+	}
+	d.VerifierKey = d.VerifierKeys[0]
+	return d, nil
 }
 
 // verifySig is the single Ed25519 verification rule, shared with tokens.
