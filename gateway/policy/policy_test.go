@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -428,5 +429,50 @@ func BenchmarkTierDefaultPolicy(b *testing.B) {
 	p := Default()
 	for i := 0; i < b.N; i++ {
 		p.Tier("ros:///ur5/arm_controller/joint_trajectory", "publish", i%2 == 0, false)
+	}
+}
+
+// TestDefaultPolicyMCPFilesystemTools: the default policy's MCP filesystem
+// rules match the tool names of the reference MCP filesystem server
+// (snake_case) as well as the camelCase spelling. A file-changing tool must
+// be decided by its own tier-4 rule, not by the default tier, so it stays
+// tier 4 when an operator copies the file and lowers defaultTier.
+func TestDefaultPolicyMCPFilesystemTools(t *testing.T) {
+	lowered, err := Parse("default-lowered", bytes.Replace(DefaultYAML(), []byte("\ndefaultTier: 4\n"), []byte("\ndefaultTier: 2\n"), 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lowered.DefaultTier() != 2 {
+		t.Fatalf("lowered default tier = %d", lowered.DefaultTier())
+	}
+	tests := []struct {
+		name, tool string
+		want       int
+	}{
+		{"snake/write_file", "write_file", 4},
+		{"snake/edit_file", "edit_file", 4},
+		{"snake/move_file", "move_file", 4},
+		{"camel/writeFile", "writeFile", 4},
+		{"camel/editFile", "editFile", 4},
+		{"camel/moveFile", "moveFile", 4},
+		{"snake/read_file", "read_file", 2},
+		{"snake/read_text_file", "read_text_file", 2},
+		{"snake/list_directory", "list_directory", 2},
+		{"snake/search_files", "search_files", 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := "mcp://filesystem/" + tc.tool
+			r := Default().MatchRule(res, "call")
+			if r == nil {
+				t.Fatalf("no rule of the default policy matches %s (it falls to defaultTier)", res)
+			}
+			if r.Tier != tc.want {
+				t.Fatalf("%s: rule %q tier %d, want %d", res, r.Resource, r.Tier, tc.want)
+			}
+			if got := lowered.Tier(res, "call", false, false); got != tc.want {
+				t.Fatalf("%s with defaultTier 2: tier %d, want %d", res, got, tc.want)
+			}
+		})
 	}
 }
