@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/sintgate/sintgate/estop"
 )
 
 // estopState is the body of GET /v1/estop and of trip/reset answers
@@ -149,8 +151,28 @@ func estopPrint(w io.Writer, st estopState) {
 	if len(st.Sources) > 0 {
 		fmt.Fprintln(w, "sources:")
 		for _, s := range st.Sources {
-			fmt.Fprintf(w, "  %-10s %-24s %-8s since %s\n", s.Kind, s.ID, s.State, ms(s.Since))
+			fmt.Fprintf(w, "  %-10s %-24s %-24s since %s\n", s.Kind, s.ID, sourceLabel(s.Kind, s.State), ms(s.Since))
 		}
+	}
+}
+
+// sourceLabel says what a source's wire state means for a reset. On the wire
+// a source's state is its latch (estop.SourceTripped "tripped": it holds the
+// breaker and blocks a reset; "clear": it does not), not whether it tripped
+// the breaker — every listed source did. Printing "clear" under a tripped
+// breaker reads as "nothing tripped it", so the text names the latch instead:
+// a momentary source (api, anomaly, replica) tripped once and never holds; a
+// latching one (gpio, controller) is "released" once the hardware is healthy.
+func sourceLabel(kind, state string) string {
+	switch {
+	case state == estop.SourceTripped:
+		return "latched (blocks reset)"
+	case state != estop.SourceClear:
+		return state
+	case estop.Latching(kind):
+		return "released"
+	default:
+		return "momentary"
 	}
 }
 

@@ -96,3 +96,46 @@ func TestEstopCommands(t *testing.T) {
 		}
 	})
 }
+
+// TestEstopSourcesNeverClearWhileTripped guards issue 19 §5: a tripped breaker
+// listed its momentary api source as "clear". The wire state of a source is
+// its latch, so the text names the latch: momentary, latched or released.
+func TestEstopSourcesNeverClearWhileTripped(t *testing.T) {
+	body := `{"state":"tripped","epoch":4,"since":1763928000000,"reason":"smoke","sources":[` +
+		`{"id":"operator:admin","kind":"api","state":"clear","since":1763928000000},` +
+		`{"id":"GPIO17","kind":"gpio","state":"tripped","since":1763928000000},` +
+		`{"id":"controller","kind":"controller","state":"clear","since":1763928000000}]}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"status", []string{"estop", "status"}},
+		{"trip", []string{"estop", "trip", "smoke"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := estopRunCLI(t, append([]string{"--url", srv.URL, "--api-key", "k"}, tc.args...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(out, "clear") {
+				t.Fatalf("a source is listed as clear under a tripped breaker:\n%s", out)
+			}
+			for _, want := range []string{"operator:admin           momentary", "GPIO17                   latched (blocks reset)", "controller               released"} {
+				if !strings.Contains(out, want) {
+					t.Fatalf("missing %q in:\n%s", want, out)
+				}
+			}
+		})
+	}
+	t.Run("json-unchanged", func(t *testing.T) {
+		out, err := estopRunCLI(t, "--url", srv.URL, "-o", "json", "estop", "status")
+		if err != nil || strings.TrimSpace(out) != body {
+			t.Fatalf("err %v, json output changed:\n%s", err, out)
+		}
+	})
+}

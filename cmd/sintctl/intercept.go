@@ -114,7 +114,7 @@ Exit codes: 0 allow, 3 deny, 4 escalate, 1 local error, 2 server or network erro
 
 func init() {
 	f := interceptCmd.Flags()
-	f.StringVar(&interceptFlags.agentKey, "agent-key", "", "agent key file (from `sintctl keys gen`)")
+	f.StringVar(&interceptFlags.agentKey, "agent-key", "", "agent key file (made by sintctl keys gen)")
 	f.StringVar(&interceptFlags.tokenID, "token-id", "", "id of a registered token")
 	f.StringVar(&interceptFlags.tokenFile, "token-file", "", "file with the token JWS, sent inline")
 	f.StringVar(&interceptFlags.chainFile, "chain-file", "", "file with ancestor JWS, one per line, root first")

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -51,13 +52,32 @@ func tokLocal(format string, a ...any) error {
 	return &exitError{exitLocal, fmt.Errorf(format, a...)}
 }
 
-// readTokenArg reads a JWS given inline or as @file.
+// compactJWS is the shape of a compact JWS: three base64url segments.
+var compactJWS = regexp.MustCompile(`^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+$`)
+
+// readTokenArg reads a JWS given inline, as @FILE, or as the path of an
+// existing file (sintctl token issue ... > agent.jws; token register agent.jws).
+// An argument that is neither a compact JWS nor a file is a local error that
+// says what to pass, and so is a file that does not hold a compact JWS.
 func readTokenArg(s string) (string, error) {
-	raw, err := readArg(s)
+	if compactJWS.MatchString(strings.TrimSpace(s)) {
+		return strings.TrimSpace(s), nil
+	}
+	file, at := strings.CutPrefix(s, "@")
+	if !at {
+		if st, err := os.Stat(s); err != nil || !st.Mode().IsRegular() {
+			return "", fmt.Errorf("%q is neither a compact JWS (header.payload.signature) nor an existing file: pass the token itself, a file path, or @FILE", s)
+		}
+	}
+	b, err := os.ReadFile(file)
 	if err != nil {
 		return "", err
 	}
-	return strings.TrimSpace(raw), nil
+	raw := strings.TrimSpace(string(b))
+	if !compactJWS.MatchString(raw) {
+		return "", fmt.Errorf("%s does not hold a compact JWS (header.payload.signature), as sintctl token issue writes", file)
+	}
+	return raw, nil
 }
 
 func parseConstraints(s string) (map[string]json.RawMessage, error) {
@@ -177,7 +197,7 @@ var delegateFlags struct {
 }
 
 var tokenDelegateCmd = &cobra.Command{
-	Use:   "delegate --parent JWS|@file --key DELEGATORKEY --subject HEX",
+	Use:   "delegate --parent JWS|FILE|@FILE --key DELEGATORKEY --subject HEX",
 	Short: "Delegate a narrower child token from a parent token, signed locally",
 	Long: `Delegate a child of the parent token, signed with DELEGATORKEY (which must be the
 parent's subject). Unset fields inherit the parent's: resource, actions, tier,
@@ -293,7 +313,7 @@ type inspectResult struct {
 }
 
 var tokenInspectCmd = &cobra.Command{
-	Use:   "inspect JWS|@file",
+	Use:   "inspect JWS|FILE|@FILE",
 	Short: "Decode a token and verify it offline",
 	Long: `Decode a capability token and verify it offline.
 
@@ -466,7 +486,7 @@ func init() {
 	fi.BoolVar(&issueFlags.nonRevocable, "non-revocable", false, "issue a non-revocable root (only if the gateway policy allows it)")
 
 	fd := tokenDelegateCmd.Flags()
-	fd.StringVar(&delegateFlags.parent, "parent", "", "parent token: JWS or @file")
+	fd.StringVar(&delegateFlags.parent, "parent", "", "parent token: JWS, FILE or @FILE")
 	fd.StringVar(&delegateFlags.key, "key", "", "delegator key file (the parent's subject)")
 	fd.StringVar(&delegateFlags.subject, "subject", "", "agentId (64 hex) the child is for")
 	fd.StringVar(&delegateFlags.resource, "resource", "", "narrower resource pattern (default: the parent's)")

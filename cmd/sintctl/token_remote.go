@@ -56,16 +56,11 @@ func short(s string) string {
 func init() {
 	var delegated bool
 	register := &cobra.Command{
-		Use: "register JWS|@FILE", Short: "Register a signed token with the gateway (POST /v1/tokens; scope tokens:write)", Args: cobra.ExactArgs(1),
+		Use: "register JWS|FILE|@FILE", Short: "Register a signed token with the gateway (POST /v1/tokens; scope tokens:write)", Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			raw, err := readArg(args[0])
+			raw, err := readTokenArg(args[0])
 			if err != nil {
 				return &exitError{exitLocal, err}
-			}
-			if !strings.Contains(raw, ".") {
-				if raw2, err := readArg("@" + args[0]); err == nil {
-					raw = raw2
-				}
 			}
 			path := "/v1/tokens"
 			if delegated {

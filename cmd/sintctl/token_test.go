@@ -20,6 +20,12 @@ import (
 // keys commands reset, and returns stdout and the exit code.
 func tokRunCLI(t *testing.T, args ...string) (string, int) {
 	t.Helper()
+	return tokRunCLIErr(t, new(bytes.Buffer), args...)
+}
+
+// tokRunCLIErr is tokRunCLI with the command's stderr written to errOut.
+func tokRunCLIErr(t *testing.T, errOut *bytes.Buffer, args ...string) (string, int) {
+	t.Helper()
 	for _, c := range []*cobra.Command{keysGenCmd, tokenIssueCmd, tokenDelegateCmd, tokenInspectCmd} {
 		c.Flags().VisitAll(func(f *pflag.Flag) {
 			if sv, ok := f.Value.(pflag.SliceValue); ok {
@@ -31,9 +37,9 @@ func tokRunCLI(t *testing.T, args ...string) (string, int) {
 		})
 	}
 	flagOutput = "text"
-	var out, errOut bytes.Buffer
+	var out bytes.Buffer
 	rootCmd.SetOut(&out)
-	rootCmd.SetErr(&errOut)
+	rootCmd.SetErr(errOut)
 	rootCmd.SetArgs(args)
 	err := rootCmd.Execute()
 	code := exitOK
