@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sintgate/sintgate/internal/keyfile"
+	"github.com/sintgate/sintgate/internal/testenv"
 )
 
 func genKey(t *testing.T, dir, name string) string {
@@ -54,12 +55,7 @@ func TestKeysGen(t *testing.T) {
 // stderr when the file lies in a git work tree that does not ignore it, or
 // when git cannot tell (not installed).
 func TestKeysGenWarnsInsideUnignoringGitTree(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("git is required in CI")
-		}
-		t.Skip("git not installed")
-	}
+	testenv.Program(t, "git", "apt-get install git")
 	gitTree := func(t *testing.T, ignore string) string {
 		dir := t.TempDir()
 		if out, err := exec.Command("git", "init", "-q", dir).CombinedOutput(); err != nil {

@@ -112,10 +112,13 @@ func TestFleetCircuitsAndStanding(t *testing.T) {
 	for round := range 2 {
 		agent := fmt.Sprint("circuit-agent-", round)
 		tok, limited := newAgent(agent, 10*round+10)
+		// The root and tokens were registered on A: the other replicas
+		// learn them over the bus, so wait until each allows.
 		for i, g := range f.gws {
-			if d, cd := f.decide(g, agent, move(agent, tok)); d != "allow" {
-				t.Fatalf("round %d: replica %d before: %s %s", round, i, d, cd)
-			}
+			waitUntil(t, fmt.Sprintf("round %d: replica %d to allow before the circuit opens", round, i), func() bool {
+				d, _ := f.decide(g, agent, move(agent, tok))
+				return d == "allow"
+			})
 		}
 		// A severe violation on A opens the agent's circuit there.
 		d, cd := f.decide(a, agent, bodyFor(agent, limited.Claims.TokenID, "ros:///cmd_vel", 5.0))
