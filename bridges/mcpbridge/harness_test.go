@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -119,10 +121,24 @@ func (h *gw) pendingApproval(resource string) string {
 	return ""
 }
 
+// The approval is listed as soon as the store has it, which can be before
+// its escalation's ledger batch commits; the gateway then answers 409 "not
+// in the ledger yet; retry" (docs/approvals.md), and so vote retries that
+// answer for a while, as an operator would.
 func (h *gw) vote(id, how string) {
 	h.t.Helper()
-	if st := h.admin("POST", "/v1/approvals/"+id+"/"+how, map[string]string{"reason": "test " + how}, nil); st/100 != 2 {
-		h.t.Fatalf("%s %s: %d", how, id, st)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var out map[string]any
+		st := h.admin("POST", "/v1/approvals/"+id+"/"+how, map[string]string{"reason": "test " + how}, &out)
+		if st/100 == 2 {
+			return
+		}
+		if st == 409 && strings.Contains(fmt.Sprint(out), "not in the ledger yet") && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		h.t.Fatalf("%s %s: %d %v", how, id, st, out)
 	}
 }
 
