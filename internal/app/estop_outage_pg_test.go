@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -28,24 +27,8 @@ func TestEstopTripsPostgresAndRedisDown(t *testing.T) {
 		t.Skip("starts a PostgreSQL cluster and a redis-server")
 	}
 	pg := startPrivatePG(t)
-	rbin := redisServerBin(t)
-	raddr := freeAddr(t)
-	var rs *exec.Cmd
-	startRedis := func() {
-		rs = exec.Command(rbin, "--port", raddr[strings.LastIndex(raddr, ":")+1:], "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-		if err := rs.Start(); err != nil {
-			t.Fatal(err)
-		}
-		waitUntil(t, "redis-server to listen", func() bool {
-			c, err := net.DialTimeout("tcp", raddr, time.Second)
-			if err == nil {
-				c.Close()
-			}
-			return err == nil
-		})
-	}
-	startRedis()
-	t.Cleanup(func() { _ = rs.Process.Kill(); _ = rs.Wait() })
+	rs := startPrivateRedis(t)
+	raddr := rs.Addr
 
 	dir := t.TempDir()
 	res, _, err := InitDataDir(context.Background(), dir, time.Now())
@@ -145,8 +128,7 @@ func TestEstopTripsPostgresAndRedisDown(t *testing.T) {
 
 	// Redis down: the bus breaks (the replica trips itself) and the replay
 	// cache cannot answer; an agent's trip still trips and is recorded.
-	_ = rs.Process.Kill()
-	_ = rs.Wait()
+	rs.Stop()
 	st, out, agLatency = agentTrip("agent with redis down")
 	if st != 200 || out["state"] != "tripped" {
 		t.Fatalf("agent trip with Redis down: %d %v", st, out)

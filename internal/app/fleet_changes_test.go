@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os/exec"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -292,21 +290,8 @@ func TestFleetChangesWithRedisDown(t *testing.T) {
 		t.Skip("starts gateway processes and a redis-server")
 	}
 	pgURL := testenv.FreshPGDatabase(t)
-	rbin := redisServerBin(t)
-	addr := freeAddr(t)
-	port := addr[strings.LastIndex(addr, ":")+1:]
-	rs := exec.Command(rbin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	if err := rs.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = rs.Process.Kill(); _ = rs.Wait() })
-	waitUntil(t, "redis-server to listen", func() bool {
-		c, err := (&netDialer{}).dial(addr)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
+	rs := startPrivateRedis(t)
+	addr := rs.Addr
 	f := newFleet(t, 3, pgURL, addr)
 	a, b, c := f.gws[0], f.gws[1], f.gws[2]
 	const agent = "outage-agent"
@@ -344,8 +329,7 @@ func TestFleetChangesWithRedisDown(t *testing.T) {
 		waitUntil(t, fmt.Sprintf("replica %d to list the standing approval", i), func() bool { return slices.Contains(f.standingOn(g), id) })
 	}
 
-	_ = rs.Process.Kill()
-	_ = rs.Wait()
+	rs.Stop()
 	// Each replica is watched from the start of the operator's call (with
 	// Redis down the call itself takes longer: its announcement fails).
 	watch := func(what string, gs []*gatewayProc, cond func(g *gatewayProc) bool, call func()) []time.Duration {

@@ -226,25 +226,8 @@ func TestFleetRedisOutage(t *testing.T) {
 		t.Skip("starts gateway processes and a redis-server")
 	}
 	pgURL := testenv.FreshPGDatabase(t)
-	rbin := testenv.Program(t, "redis-server", "apt-get install redis-server") // CI=true: fails when missing
-	addr := freeAddr(t)
-	port := addr[strings.LastIndex(addr, ":")+1:]
-	var rs *exec.Cmd
-	startRedis := func() {
-		rs = exec.Command(rbin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-		if err := rs.Start(); err != nil {
-			t.Fatal(err)
-		}
-		waitUntil(t, "redis-server to listen", func() bool {
-			c, err := (&netDialer{}).dial(addr)
-			if err == nil {
-				c.Close()
-			}
-			return err == nil
-		})
-	}
-	startRedis()
-	t.Cleanup(func() { _ = rs.Process.Kill(); _ = rs.Wait() })
+	rs := startPrivateRedis(t)
+	addr := rs.Addr
 	f := newFleet(t, 2, pgURL, addr)
 	tok := fleetToken(t, f, "redis-agent", 1)
 	for i, g := range f.gws {
@@ -253,8 +236,7 @@ func TestFleetRedisOutage(t *testing.T) {
 			t.Fatalf("replica %d before the outage: %s %s", i, d.Decision, code(d))
 		}
 	}
-	_ = rs.Process.Kill()
-	_ = rs.Wait()
+	rs.Stop()
 	for i, g := range f.gws {
 		d, _, _ := intercept(f.hc, g, "redis-agent", moveBody("redis-agent", tok.Claims.TokenID))
 		if d.Decision != "deny" {
@@ -266,7 +248,7 @@ func TestFleetRedisOutage(t *testing.T) {
 			return s.State == "tripped"
 		})
 	}
-	startRedis()
+	rs.Start()
 	time.Sleep(500 * time.Millisecond) // the subscriptions reconnect
 	waitUntil(t, "an operator reset on replica 0 to be accepted", func() bool {
 		return f.call(f.gws[0], "POST", "/v1/estop/reset", map[string]string{"reason": "redis back"}, nil) == 200

@@ -3,8 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"os/exec"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -38,26 +36,8 @@ func TestFleetResetAfterRedisOutageConvergesThroughPostgres(t *testing.T) {
 		t.Skip("starts gateway processes and a redis-server")
 	}
 	pgURL := testenv.FreshPGDatabase(t)
-	rbin := redisServerBin(t)
-	addr := freeAddr(t)
-	port := addr[strings.LastIndex(addr, ":")+1:]
-	var rs *exec.Cmd
-	startRedis := func() {
-		rs = exec.Command(rbin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-		if err := rs.Start(); err != nil {
-			t.Fatal(err)
-		}
-		waitUntil(t, "redis-server to listen", func() bool {
-			c, err := (&netDialer{}).dial(addr)
-			if err == nil {
-				c.Close()
-			}
-			return err == nil
-		})
-	}
-	stopRedis := func() { _ = rs.Process.Kill(); _ = rs.Wait() }
-	startRedis()
-	t.Cleanup(stopRedis)
+	rs := startPrivateRedis(t)
+	addr := rs.Addr
 	f := newFleet(t, 2, pgURL, addr)
 	a, b := f.gws[0], f.gws[1]
 	t.Cleanup(func() { _ = b.cmd.Process.Signal(syscall.SIGCONT) })
@@ -69,7 +49,7 @@ func TestFleetResetAfterRedisOutageConvergesThroughPostgres(t *testing.T) {
 	}
 	outage := func() {
 		t.Helper()
-		stopRedis()
+		rs.Stop()
 		for i, g := range f.gws {
 			waitUntil(t, fmt.Sprintf("replica %d to trip on the broken bus", i), func() bool {
 				_, ok := view(g).busSource()
@@ -111,7 +91,7 @@ func TestFleetResetAfterRedisOutageConvergesThroughPostgres(t *testing.T) {
 	if err := b.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	startRedis()
+	rs.Start()
 	waitUntil(t, "an operator reset on replica 0 to be accepted", func() bool { return reset(a) == 200 })
 	time.Sleep(time.Second) // A publishes the reset (and anything queued) while B cannot receive it
 	if err := b.cmd.Process.Signal(syscall.SIGCONT); err != nil {
@@ -137,7 +117,7 @@ func TestFleetResetAfterRedisOutageConvergesThroughPostgres(t *testing.T) {
 	// 3. Again, without freezing: reset A as soon as it accepts, B follows.
 	outage()
 	waitGaps()
-	startRedis()
+	rs.Start()
 	waitUntil(t, "an operator reset on replica 0 to be accepted", func() bool { return reset(a) == 200 })
 	accepted := time.Now()
 	waitUntil(t, "replica 1 to re-arm after one reset on replica 0", func() bool {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -196,25 +194,8 @@ func TestFleetRedisRestartKeepsReplayAndRepetitions(t *testing.T) {
 		t.Skip("starts gateway processes and a redis-server")
 	}
 	pgURL := testenv.FreshPGDatabase(t)
-	rbin := redisServerBin(t)
-	addr := freeAddr(t)
-	port := addr[strings.LastIndex(addr, ":")+1:]
-	var rs *exec.Cmd
-	startRedis := func() {
-		rs = exec.Command(rbin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-		if err := rs.Start(); err != nil {
-			t.Fatal(err)
-		}
-		waitUntil(t, "redis-server to listen", func() bool {
-			c, err := (&netDialer{}).dial(addr)
-			if err == nil {
-				c.Close()
-			}
-			return err == nil
-		})
-	}
-	startRedis()
-	t.Cleanup(func() { _ = rs.Process.Kill(); _ = rs.Wait() })
+	rs := startPrivateRedis(t)
+	addr := rs.Addr
 	f := newFleet(t, 2, pgURL, addr)
 	agent := "redis-restart-agent"
 	if st := f.call(f.gws[0], "POST", "/v1/roots", map[string]string{"publicKey": tokentest.Pub("root")}, nil); st != 201 && st != 200 {
@@ -237,8 +218,7 @@ func TestFleetRedisRestartKeepsReplayAndRepetitions(t *testing.T) {
 	}
 	captured := beforeRestart(t, on(0), agent, toks)
 
-	_ = rs.Process.Kill()
-	_ = rs.Wait()
+	rs.Stop()
 	for i, g := range f.gws {
 		waitUntil(t, fmt.Sprintf("replica %d to trip on the broken bus", i), func() bool {
 			var s struct{ State string }
@@ -246,7 +226,7 @@ func TestFleetRedisRestartKeepsReplayAndRepetitions(t *testing.T) {
 			return s.State == "tripped"
 		})
 	}
-	startRedis()                       // empty: no persistence
+	rs.Start()                         // empty: no persistence
 	time.Sleep(500 * time.Millisecond) // the subscriptions reconnect
 	for i, g := range f.gws {
 		waitUntil(t, fmt.Sprintf("replica %d to be reset", i), func() bool {
@@ -278,12 +258,6 @@ func TestFleetRedisRestartKeepsReplayAndRepetitions(t *testing.T) {
 	if n := allowsOf(t, lg, m.RequestID); n != 1 {
 		t.Errorf("the ledger holds %d allows for the captured requestId; want 1", n)
 	}
-}
-
-// redisServerBin finds redis-server; under CI=true its absence fails.
-func redisServerBin(t *testing.T) string {
-	t.Helper()
-	return testenv.Program(t, "redis-server", "apt-get install redis-server")
 }
 
 // latestCheckpointSize returns the tree size of the latest checkpoint entry
