@@ -28,6 +28,10 @@ type EstopEvent struct {
 	Epoch   uint64 // the breaker epoch the event names (0 if it named none)
 	Reason  string
 	Source  string
+	// TrippedAt is when the trip happened (unix ms; the trip entry's
+	// trippedAt, 0 if it named none): the entry itself may reach the
+	// ledger, and so the stream, later.
+	TrippedAt int64
 }
 
 // EstopSubscriber streams pushed e-stop events. OperatorEstop implements it
@@ -178,12 +182,13 @@ func estopEventOf(event string, data []byte) (EstopEvent, bool) {
 		return EstopEvent{}, false
 	}
 	var d struct {
-		Epoch  uint64 `json:"epoch"`
-		Reason string `json:"reason"`
-		Source string `json:"source"`
+		Epoch     uint64 `json:"epoch"`
+		Reason    string `json:"reason"`
+		Source    string `json:"source"`
+		TrippedAt int64  `json:"trippedAt"`
 	}
 	if json.Unmarshal(data, &d) == nil {
-		ev.Epoch, ev.Reason, ev.Source = d.Epoch, d.Reason, d.Source
+		ev.Epoch, ev.Reason, ev.Source, ev.TrippedAt = d.Epoch, d.Reason, d.Source, d.TrippedAt
 	}
 	return ev, true
 }

@@ -111,14 +111,14 @@ func TestEstopWatchPollBeforePush(t *testing.T) {
 // stop the robot again; a trip of a newer epoch, one naming no epoch, and
 // one arriving while the last poll saw the breaker tripped still latch.
 func TestEstopWatchLatePushedTrip(t *testing.T) {
-	armed := func(e uint64) EstopReader {
+	armed := func(e uint64, since int64) EstopReader {
 		return readerFunc(func(context.Context) (client.EstopState, error) {
-			return client.EstopState{State: "armed", Epoch: e}, nil
+			return client.EstopState{State: "armed", Epoch: e, Since: since}, nil
 		})
 	}
-	tripped := func(e uint64) EstopReader {
+	tripped := func(e uint64, since int64) EstopReader {
 		return readerFunc(func(context.Context) (client.EstopState, error) {
-			return client.EstopState{State: "tripped", Epoch: e}, nil
+			return client.EstopState{State: "tripped", Epoch: e, Since: since}, nil
 		})
 	}
 	cases := []struct {
@@ -127,12 +127,13 @@ func TestEstopWatchLatePushedTrip(t *testing.T) {
 		push  EstopEvent
 		latch bool
 	}{
-		{"late-trip-of-a-reset-epoch-is-ignored", []EstopReader{armed(3), tripped(4), armed(4)}, EstopEvent{Tripped: true, Epoch: 4}, false},
-		{"older-epoch-is-ignored", []EstopReader{armed(4)}, EstopEvent{Tripped: true, Epoch: 2}, false},
-		{"newer-epoch-latches", []EstopReader{armed(4)}, EstopEvent{Tripped: true, Epoch: 5}, true},
-		{"no-epoch-latches", []EstopReader{armed(4)}, EstopEvent{Tripped: true}, true},
-		{"before-any-poll-latches", nil, EstopEvent{Tripped: true, Epoch: 1}, true},
-		{"while-tripped-latches", []EstopReader{armed(3), tripped(4)}, EstopEvent{Tripped: true, Epoch: 4}, true},
+		{"trip-before-the-reset-seen-is-ignored", []EstopReader{armed(3, 100), tripped(4, 200), armed(4, 300)}, EstopEvent{Tripped: true, Epoch: 4, TrippedAt: 200}, false},
+		{"trip-at-the-reset-instant-is-ignored", []EstopReader{armed(4, 300)}, EstopEvent{Tripped: true, Epoch: 4, TrippedAt: 300}, false},
+		{"trip-after-the-reset-latches", []EstopReader{armed(4, 300)}, EstopEvent{Tripped: true, Epoch: 5, TrippedAt: 301}, true},
+		{"other-replica-lower-epoch-after-the-reset-latches", []EstopReader{armed(10, 300)}, EstopEvent{Tripped: true, Epoch: 5, TrippedAt: 400}, true},
+		{"no-time-latches", []EstopReader{armed(4, 300)}, EstopEvent{Tripped: true, Epoch: 4}, true},
+		{"before-any-poll-latches", nil, EstopEvent{Tripped: true, Epoch: 1, TrippedAt: 50}, true},
+		{"while-tripped-latches", []EstopReader{armed(3, 100), tripped(4, 200)}, EstopEvent{Tripped: true, Epoch: 4, TrippedAt: 200}, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -22,11 +22,12 @@ import (
 // never tripped). A pushed trip latches at once; only a poll that started
 // after it can unlatch.
 type EstopWatch struct {
-	mu        sync.Mutex // guards the fields and orders every apply
-	seen      bool       // a poll recorded lastEpoch
-	lastEpoch uint64
-	armedAt   bool   // the poll that recorded lastEpoch answered "armed"
-	pushes    uint64 // pushed trips so far
+	mu         sync.Mutex // guards the fields and orders every apply
+	seen       bool       // a poll recorded lastEpoch
+	lastEpoch  uint64
+	armedAt    bool   // the poll that recorded lastEpoch answered "armed"
+	armedSince int64  // and the gateway's "since" of that armed state (unix ms)
+	pushes     uint64 // pushed trips so far
 
 	smu       sync.Mutex // guards the stream state (never held while taking mu)
 	streaming bool
@@ -67,7 +68,7 @@ func (w *EstopWatch) read(st client.EstopState, err error) PollAction {
 	if w.noteEpoch(st.Epoch) {
 		a.Latch = "e-stop tripped and reset between polls"
 	}
-	w.armedAt = true
+	w.armedAt, w.armedSince = true, st.Since
 	return a
 }
 
@@ -119,14 +120,15 @@ func (w *EstopWatch) Pushed(ev EstopEvent, apply func(PollAction)) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if ev.Epoch != 0 && w.seen && w.armedAt && ev.Epoch <= w.lastEpoch {
-		// A trip of an epoch a poll already saw reset: a late delivery
-		// (the stream carries a trip once the ledger has it, which can be
-		// after the reset when the trip was journaled during an outage, or
-		// on another replica's tail). Latching on it would stop the robot
-		// again after the operator's reset with nothing tripped. A trip
-		// after that reset bumps the epoch and still latches; an event
-		// naming no epoch latches.
+	if ev.TrippedAt != 0 && w.armedAt && w.armedSince >= ev.TrippedAt {
+		// A trip that happened before the reset the last poll saw armed: a
+		// late delivery (the stream carries a trip once the ledger has it,
+		// which can follow the reset when the trip was journaled during an
+		// outage). Latching on it would stop the robot again after the
+		// operator's reset with nothing tripped. Judged by time, not epoch:
+		// the stream carries every replica's trips and each replica numbers
+		// its own epochs. A trip after that reset, or one naming no time,
+		// latches.
 		return
 	}
 	w.pushes++
