@@ -37,7 +37,12 @@ func (s *Server) tripEstop(c *fiber.Ctx) error {
 			Reason string `json:"reason"`
 		}
 		if err := decodeBody(c, &in); err != nil {
-			return err
+			// The operator is authenticated: a sloppy body (an unknown
+			// field, trailing bytes) must not keep them from stopping the
+			// robot, as for an agent's trip. The trip names why the reason
+			// is missing.
+			s.Log.Warn("e-stop trip: body not understood; tripping without its reason", "source", src.ID, "err", err)
+			in.Reason = "(trip body not understood)"
 		}
 		reason = in.Reason
 	} else {

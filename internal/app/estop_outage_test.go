@@ -450,3 +450,19 @@ func TestDeletedKeyCannotTripDuringOutage(t *testing.T) {
 	}
 	down.Store(false)
 }
+
+// TestOperatorTripWithSloppyBody: an authenticated operator's trip whose
+// body the gateway does not understand (an unknown field, trailing bytes)
+// still trips; only the reason is lost, and the entry says so.
+func TestOperatorTripWithSloppyBody(t *testing.T) {
+	for _, body := range []string{`{"reason":"smoke","force":true}`, `{"reason":"smoke"} junk`, `not json`} {
+		t.Run(body, func(t *testing.T) {
+			h, _, _ := outageHarness(t, "testdata/policy.yaml", Hardware{})
+			var out map[string]any
+			st := h.do("POST", "/v1/estop/trip", map[string]string{"Authorization": "Bearer " + h.adminKey}, []byte(body), &out)
+			if st != 200 || out["state"] != "tripped" || !h.g.Breaker.Tripped() {
+				t.Fatalf("operator trip with body %q: %d %v, breaker tripped %v; want 200 tripped", body, st, out, h.g.Breaker.Tripped())
+			}
+		})
+	}
+}
