@@ -108,7 +108,9 @@ type Journal struct {
 	per    Persister
 	log    *slog.Logger
 	tryFor time.Duration
-	now    func() time.Time
+	// resetBound bounds a reset's drain (RecordReset).
+	resetBound time.Duration
+	now        func() time.Time
 
 	drainMu sync.Mutex // one drain at a time
 
@@ -129,6 +131,10 @@ type JournalOption func(*Journal)
 // 250 ms).
 func JournalTryFor(d time.Duration) JournalOption { return func(j *Journal) { j.tryFor = d } }
 
+// JournalResetBound sets how long a reset waits for the journal's trips to
+// reach the ledger before it fails (default 5 s).
+func JournalResetBound(d time.Duration) JournalOption { return func(j *Journal) { j.resetBound = d } }
+
 // JournalLog sets the logger.
 func JournalLog(l *slog.Logger) JournalOption { return func(j *Journal) { j.log = l } }
 
@@ -139,7 +145,7 @@ func JournalClock(now func() time.Time) JournalOption { return func(j *Journal) 
 // recorder next and the persister per (either may be nil). Trips found in
 // the file are pending: they are recorded by the next drain.
 func OpenJournal(path string, next Recorder, per Persister, opts ...JournalOption) (*Journal, error) {
-	j := &Journal{next: next, per: per, log: slog.New(slog.DiscardHandler), tryFor: 250 * time.Millisecond,
+	j := &Journal{next: next, per: per, log: slog.New(slog.DiscardHandler), tryFor: 250 * time.Millisecond, resetBound: 5 * time.Second,
 		now: time.Now, kick: make(chan struct{}, 1)}
 	for _, o := range opts {
 		o(j)
@@ -323,10 +329,26 @@ func (j *Journal) bounded(f func() error) error {
 // RecordReset implements Recorder: every journaled trip is recorded (and the
 // state persisted) first, so that the reset entry follows its trip entries;
 // if that fails the reset fails (re-arming needs the ledger).
+//
+// The breaker holds its lock across this call, so every trip waits for it:
+// the drain is bounded by resetDrainBound even when the ledger ignores its
+// context or another drain holds drainMu (it goes on in the background, and
+// the reset fails: the breaker stays tripped, which is the safe side).
 func (j *Journal) RecordReset(ctx context.Context, s State, operator, reason string) error {
-	j.drainMu.Lock()
-	err := j.drainLocked(ctx)
-	j.drainMu.Unlock()
+	done := make(chan error, 1)
+	go func() {
+		j.drainMu.Lock()
+		defer j.drainMu.Unlock()
+		done <- j.drainLocked(ctx)
+	}()
+	t := time.NewTimer(j.resetBound)
+	defer t.Stop()
+	var err error
+	select {
+	case err = <-done:
+	case <-t.C:
+		err = fmt.Errorf("the ledger did not take them within %v", j.resetBound)
+	}
 	if err != nil {
 		return fmt.Errorf("trips not yet recorded: %w", err)
 	}

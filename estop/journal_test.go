@@ -280,3 +280,43 @@ func TestJournalTripWithStoreHung(t *testing.T) {
 		t.Fatalf("ledger order %v; want each trip once, then the reset", order)
 	}
 }
+
+// TestJournalResetWithLedgerHung: a reset whose trips cannot reach a hung
+// ledger fails within the reset bound instead of holding the breaker's lock
+// (and so every later trip) until the ledger answers.
+func TestJournalResetWithLedgerHung(t *testing.T) {
+	l := &hungLedger{release: make(chan struct{})}
+	t.Cleanup(func() { close(l.release) })
+	j, err := OpenJournal(filepath.Join(t.TempDir(), "estop.journal"), l, l,
+		JournalTryFor(50*time.Millisecond), JournalResetBound(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = j.Close() })
+	b := NewBreaker(WithRecorder(j), WithPersister(j))
+	j.Attach(b)
+	ctx := context.Background()
+	if _, err := b.Trip(ctx, Source{ID: "operator:alice", Kind: KindAPI}, "store hung"); err != nil && !b.Tripped() {
+		t.Fatal(err)
+	}
+	reset := make(chan error, 1)
+	go func() { _, err := b.Reset(ctx, "operator:bob", "clear"); reset <- err }()
+	select {
+	case err := <-reset:
+		if err == nil {
+			t.Fatal("reset succeeded while its trip is not in the ledger")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("reset did not return with the ledger hung")
+	}
+	if !b.Tripped() {
+		t.Fatal("the breaker re-armed")
+	}
+	tripped := make(chan struct{})
+	go func() { _, _ = b.Trip(ctx, Source{ID: "detector", Kind: "anomaly"}, "again"); close(tripped) }()
+	select {
+	case <-tripped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a trip after the failed reset did not return")
+	}
+}
