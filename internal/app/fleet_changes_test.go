@@ -234,6 +234,33 @@ func TestFleetCircuitsAndStanding(t *testing.T) {
 				return d == "allow"
 			}))
 		}
+		// A circuit opened in the ledger whose store write failed (the row
+		// still says closed): the ledger's open is the fact, so every
+		// replica opens it and no later catch-up closes it from the row.
+		if _, err := lg.Append(ctx, ledger.Event{EventType: "agent.circuit.opened", AgentID: pub, Payload: map[string]any{"agentId": pub, "cause": "store write failed"}}); err != nil {
+			t.Fatal(err)
+		}
+		for i, g := range f.gws {
+			waitUntil(t, fmt.Sprintf("replica %d: CIRCUIT_OPEN from a ledger-only open", i), func() bool {
+				d, cd := f.decide(g, agent, move(agent, tok))
+				return d == "deny" && cd == "CIRCUIT_OPEN"
+			})
+		}
+		time.Sleep(300 * time.Millisecond) // several catch-ups
+		for i, g := range f.gws {
+			if d, cd := f.decide(g, agent, move(agent, tok)); d != "deny" || cd != "CIRCUIT_OPEN" {
+				t.Fatalf("replica %d: a ledger-only open was undone by a store read: %s %s", i, d, cd)
+			}
+		}
+		if _, err := lg.Append(ctx, ledger.Event{EventType: "agent.circuit.closed", AgentID: pub, Payload: map[string]any{"agentId": pub, "reason": "closed again"}}); err != nil {
+			t.Fatal(err)
+		}
+		for i, g := range f.gws {
+			waitUntil(t, fmt.Sprintf("replica %d: allow after closing the ledger-only open", i), func() bool {
+				d, _ := f.decide(g, agent, move(agent, tok))
+				return d == "allow"
+			})
+		}
 		// A standing approval granted on A, then its revocation recorded
 		// with no announcement (the ledger event alone, as when the
 		// revoking replica's store update and message were both lost).

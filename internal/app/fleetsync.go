@@ -117,10 +117,19 @@ func (f *fleet) catchUpChanges(ctx context.Context) {
 			ApprovalID    string `json:"approvalId"`
 			StandingUntil int64  `json:"standingUntil"`
 			Until         int64  `json:"until"`
+			Cause         string `json:"cause"`
 		}
 		_ = json.Unmarshal(e.Payload, &p)
 		switch e.EventType {
-		case "agent.circuit.opened", "agent.circuit.closed":
+		case "agent.circuit.opened":
+			// The ledger's open is the fact: applied as it is, never from
+			// a store read, which may not hold it (the opening replica's
+			// write can have failed) and would then close the circuit.
+			if p.AgentID == "" {
+				p.AgentID = e.AgentID
+			}
+			f.circuits.Apply(p.AgentID, gateway.Circuit{Open: true, Since: now, Cause: p.Cause})
+		case "agent.circuit.closed":
 			if p.AgentID == "" {
 				p.AgentID = e.AgentID
 			}
