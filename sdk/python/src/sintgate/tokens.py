@@ -17,7 +17,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from . import geofence, pattern
 from ._util import b64url, b64url_decode, now_ms, uuid4, uuid7, valid_hex_key, valid_uuid
@@ -26,7 +26,7 @@ from .jcs import JCSError, loads_strict
 from .keys import Key, verify
 
 __all__ = ["Token", "issue", "delegate", "parse", "check_attenuation", "validate_claims", "sign_claims",
-           "MAX_DELEGATION_DEPTH", "MAX_LIFETIME_MS", "HEADER"]
+           "verify_chain", "MAX_DELEGATION_DEPTH", "MAX_LIFETIME_MS", "HEADER"]
 
 HEADER = '{"alg":"EdDSA","typ":"sint-cap+jwt"}'
 MAX_TOKEN_BYTES = 8 << 10
@@ -76,6 +76,7 @@ def _exact_members(obj: Any, where: str, required: Iterable[str], optional: Iter
 
 def _validate_constraints(c: Any) -> None:
     _exact_members(c, "constraints", (), _CONSTRAINTS)
+    c = {k: v for k, v in c.items() if v is not None}  # null is "no limit", as absent
     for name in _FLOAT_LIMITS:
         if name in c:
             v = c[name]
@@ -140,7 +141,7 @@ def validate_claims(c: Mapping[str, Any]) -> None:
             raise _malformed("actions[%d] is a duplicate" % i)
     if not _is_int(c["tier"]) or not 1 <= c["tier"] <= 5:
         raise _malformed("tier must be an integer 1..5")
-    for k in ("issuedAt", "expiresAt") + (("notBefore",) if "notBefore" in c else ()):
+    for k in ("issuedAt", "expiresAt") + (("notBefore",) if c.get("notBefore") is not None else ()):
         if not _is_int(c[k]) or c[k] < 0:
             raise _malformed("%s must be an integer ≥ 0 (unix ms)" % k)
     if c["expiresAt"] <= c["issuedAt"]:
@@ -326,7 +327,8 @@ def check_attenuation(parent: Mapping[str, Any], child: Mapping[str, Any]) -> No
         raise _widening("expiresAt", "%d > %d" % (child["expiresAt"], parent["expiresAt"]))
     if not child["revocable"]:
         raise _widening("revocable", "a delegated token must be revocable")
-    pc, cc = parent["constraints"], child["constraints"]
+    pc = {k: v for k, v in parent["constraints"].items() if v is not None}
+    cc = {k: v for k, v in child["constraints"].items() if v is not None}
     for name in _FLOAT_LIMITS:
         if name not in pc:
             continue
@@ -371,3 +373,85 @@ def check_attenuation(parent: Mapping[str, Any], child: Mapping[str, Any]) -> No
             raise _widening("constraints.geofence.frame", "%r is not the parent's frame %r" % (cg["frame"], pg["frame"]))
         if not geofence.polygon_contains(pg["polygon"], cg["polygon"]):
             raise _widening("constraints.geofence.polygon", "not contained in the parent's polygon")
+
+
+_MAX_CHAIN_WALK = 8
+
+
+def verify_chain(now: int, leaf: Token | str, chain: Sequence[Token | str] = (), *, roots: Iterable[str],
+                 registered: Optional[Mapping[str, str]] = None, revoked: Optional[Callable[[str], bool]] = None,
+                 registration: bool = False, allow_non_revocable_roots: bool = False) -> list[Token]:
+    """Run the gateway's chain verification (§3.1) offline and return the
+    chain, root first; raise TokenError with the first failing step's code.
+
+    ``chain`` holds the inline ancestors (root first, parent last);
+    ``registered`` maps tokenId → JWS for ancestors not sent inline;
+    ``revoked(tokenId)`` says whether an id (or one of its ancestors) is
+    revoked; ``registration`` skips the not-yet-valid check, as registering
+    does. Only the gateway knows revocations and circuits: an offline OK is
+    necessary, not sufficient."""
+    roots = set(roots)
+    inline = [c if isinstance(c, str) else c.raw for c in chain]
+    t = parse(leaf) if isinstance(leaf, str) else leaf
+    links = [t]
+    parent_missing = False
+    cur = t
+    while cur.claims["parentTokenId"] is not None:
+        if len(links) >= _MAX_CHAIN_WALK:
+            raise TokenError("delegation chain deeper than 3", codes.DELEGATION_DEPTH_EXCEEDED)
+        raw = None
+        if inline:
+            raw = inline.pop()
+        elif registered is not None:
+            raw = registered.get(cur.claims["parentTokenId"])
+        if raw is None:
+            parent_missing = True
+            break
+        cur = parse(raw)
+        links.append(cur)
+    if inline:
+        raise TokenError("inline chain has entries above the root", codes.INVALID_CHAIN)
+    links.reverse()
+    for i, tok in enumerate(links):
+        _verify_link(now, tok, links[i - 1] if i else None, i == 0 and parent_missing, roots, revoked,
+                     registration, allow_non_revocable_roots)
+    return links
+
+
+def _verify_link(now: int, t: Token, parent: Optional[Token], parent_missing: bool, roots: set,
+                 revoked: Optional[Callable[[str], bool]], registration: bool, allow_nonrev: bool) -> None:
+    c = t.claims
+    t.verify_signature()
+    chain = c["delegationChain"]
+    if chain[-1] != c["issuer"]:
+        raise TokenError("delegationChain does not end with the issuer", codes.INVALID_CHAIN)
+    if c["parentTokenId"] is None:
+        if len(chain) != 1:
+            raise TokenError("a token without parentTokenId must have depth 0", codes.INVALID_CHAIN)
+        if c["issuer"] not in roots:
+            raise TokenError("root token issuer is not a trusted root", codes.UNKNOWN_ISSUER)
+    else:
+        if len(chain) < 2:
+            raise TokenError("a token with parentTokenId must have depth ≥ 1", codes.INVALID_CHAIN)
+        if parent_missing or parent is None:
+            raise TokenError("parent token %s not found" % c["parentTokenId"], codes.TOKEN_NOT_FOUND)
+        pc = parent.claims
+        if pc["tokenId"] != c["parentTokenId"]:
+            raise TokenError("parent token id does not match parentTokenId", codes.INVALID_CHAIN)
+        if c["issuer"] != pc["subject"]:
+            raise TokenError("issuer is not the parent's subject", codes.INVALID_CHAIN)
+        if chain != list(pc["delegationChain"]) + [c["issuer"]]:
+            raise TokenError("delegationChain is not the parent's chain plus the issuer", codes.INVALID_CHAIN)
+    if len(chain) - 1 > MAX_DELEGATION_DEPTH:
+        raise TokenError("delegation depth exceeds 3", codes.DELEGATION_DEPTH_EXCEEDED)
+    if now >= c["expiresAt"]:
+        raise TokenError("token expired", codes.TOKEN_EXPIRED)
+    if not registration and (now < c["issuedAt"] - CLOCK_SKEW_MS or (c.get("notBefore") is not None and now < c["notBefore"])):
+        raise TokenError("token not yet valid", codes.TOKEN_NOT_YET_VALID)
+    if revoked is not None and revoked(c["tokenId"]):
+        raise TokenError("token revoked", codes.TOKEN_REVOKED)
+    if parent is None:
+        if not c["revocable"] and not allow_nonrev:
+            raise TokenError("non-revocable root tokens are not allowed", codes.CONSTRAINT_VIOLATION)
+        return
+    check_attenuation(parent.claims, c)
