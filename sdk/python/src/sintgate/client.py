@@ -206,10 +206,10 @@ class Client:
             except ValueError:
                 doc = None
             if not isinstance(doc, dict):
-                last = ProtocolError("POST %s answered HTTP %d with a body that is not a JSON object" % (path, status))
-                if status >= 500 and retry_statuses:
+                if status >= 500 and retry_statuses:  # a proxy's or load balancer's failure page
+                    last = TransportError("POST %s answered HTTP %d without a decision" % (path, status))
                     continue
-                raise last
+                raise ProtocolError("POST %s answered HTTP %d with a body that is not a JSON object" % (path, status))
             code = doc.get("code") or (doc.get("error") or {}).get("code")
             if status >= 500 and retry_statuses and (code in _RETRY_CODES or code is None):
                 last = _as_error(status, doc, rid)
