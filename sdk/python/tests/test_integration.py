@@ -304,3 +304,25 @@ def test_estop_trip_by_agent(gateway, op, world):
     gateway.sintctl_run("estop", "reset", "pysdk test done")
     assert op.estop()["state"] == "armed"
     assert c.intercept("ros:///scan", "subscribe").allowed
+
+
+def test_readme_quick_start(gateway, tmp_path, monkeypatch):
+    """The README's quick start, verbatim, after the top-level walkthrough's
+    sintctl steps (keys gen, roots add, token issue)."""
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md"), encoding="utf-8").read()
+    code = re.search(r"## Quick start.*?```python\n(.*?)```", readme, re.S).group(1)
+    assert len(code.strip().split("\n")) == 5
+    monkeypatch.chdir(tmp_path)  # sintctl writes and the snippet reads relative paths
+    gateway.sintctl_run("keys", "gen", "--out", "root.key")
+    gateway.sintctl_run("keys", "gen", "--out", "agent.key")
+    root = gateway.sintctl_run("keys", "show", "root.key").stdout.strip()
+    agent = gateway.sintctl_run("keys", "show", "agent.key").stdout.strip()
+    gateway.sintctl_run("roots", "add", root, "--name", "readme-root")
+    jws = gateway.sintctl_run("token", "issue", "--key", "root.key", "--subject", agent, "--resource", "ros:///**",
+                              "--actions", "publish,subscribe", "--tier", "3", "--ttl", "1h").stdout
+    (tmp_path / "agent.jws").write_text(jws)
+    env = dict(os.environ, PYTHONPATH=os.path.join(os.path.dirname(__file__), "..", "src"))
+    r = subprocess.run([sys.executable, "-c", code.replace("http://127.0.0.1:8080", gateway.url)], capture_output=True,
+                       text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("allow 1 "), r.stdout
