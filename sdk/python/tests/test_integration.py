@@ -61,7 +61,7 @@ def test_allow_with_verified_attestation(gateway, op, alice, world):
     assert d.claims["sub"] == world["alice"].agent_id and d.claims["aud"] == "ros:///scan"
     assert d.claims["jti"] == d.request_id and d.claims["paramsHash"] == params_hash(None)
     # With params: the attestation binds exactly the params sent (JCS hash).
-    params = {"frame": "base_link", "rate": 10.0, "note": "café ☕", "n": [1, 2.5, 1e-7]}
+    params = {"frame": "base_link", "rate": 10.0, "note": "café ☕ \u2028 \U0001f600", "n": [1, 2.5, 1e-7, 2 ** 60 + 1, -0.0, 1e21]}
     d2 = alice.intercept("ros:///scan", "subscribe", params)
     assert d2.claims["paramsHash"] == params_hash(params)
     # An independent library checks it: PyJWT with the gateway's published JWKS.

@@ -86,3 +86,28 @@ def test_params_hash():
     a = jcs.params_hash({"linear": {"x": 0.4, "y": 0, "z": 0}, "angular": {"z": 0.1, "x": 0, "y": 0}})
     b = jcs.params_hash(json.loads('{"angular":{"x":0,"y":0.0,"z":0.1},"linear":{"z":0,"y":0,"x":0.40}}'))
     assert a == b == "df930a9d06bd71e8889ec8ed3e38da40671b0d5648aad81a410f193e3af0d012"
+
+
+def test_random_doubles_round_trip_in_ecmascript_form():
+    """Property: the canonical form reads back as the same double, uses the
+    exponent form exactly outside [1e-6, 1e21), and has no redundant digit."""
+    import random
+
+    rnd = random.Random(8785)
+    for i in range(20000):
+        f = struct.unpack(">d", rnd.getrandbits(64).to_bytes(8, "big"))[0] if i % 2 else rnd.uniform(-1, 1) * 10 ** rnd.randint(-30, 30)
+        if math.isnan(f) or math.isinf(f):
+            continue
+        s = jcs.canonical_number(f)
+        assert float(s) == f, (f, s)
+        a = abs(f)
+        assert ("e" in s) == (a != 0 and (a < 1e-6 or a >= 1e21)), (f, s)
+        assert not s.startswith("+") and "E" not in s and not (("." in s) and s.split("e")[0].endswith("0")), s
+
+
+def test_local_refusal_is_typed():
+    from sintgate.errors import SintError
+
+    with pytest.raises(SintError) as e:
+        jcs.params_hash({"a": "\ud800"})
+    assert e.value.code == "MALFORMED_REQUEST"

@@ -24,11 +24,16 @@ import json
 import math
 from typing import Any
 
+from .errors import SintError
+
 __all__ = ["canonicalize", "canonical_number", "params_hash", "loads_strict", "JCSError", "EMPTY_PARAMS_HASH"]
 
 
-class JCSError(ValueError):
-    """The value has no canonical form (NaN, a lone surrogate, a duplicate key...)."""
+class JCSError(SintError, ValueError):
+    """The value has no canonical form (NaN, a lone surrogate, a duplicate key...).
+    The gateway would refuse such params as MALFORMED_REQUEST; nothing is sent."""
+
+    code = "MALFORMED_REQUEST"
 
 
 def canonical_number(v: float | int) -> str:
