@@ -78,10 +78,18 @@ def main() -> int:
         return 1
     except Denied as e:
         print("deny: %s (%s)" % (e.code, e.reason), flush=True)
-    result = drive(linear={"x": 0.3, "y": 0, "z": 0}, angular={"x": 0, "y": 0, "z": 0.1})
+    try:
+        result = drive(linear={"x": 0.3, "y": 0, "z": 0}, angular={"x": 0, "y": 0, "z": 0.1})
+    except Denied as e:  # ApprovalNotGranted: APPROVAL_DENIED, APPROVAL_TIMEOUT, APPROVAL_CANCELLED
+        print("not approved: %s (%s); the robot did not move" % (e.code, e.reason), flush=True)
+        return 2
     print("approved: ros:///cmd_vel, attestation verified:", result, flush=True)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except sintgate.SintError as e:  # unreachable gateway, bad key file, attestation refused...
+        print("error: %s" % e, file=sys.stderr)
+        sys.exit(1)

@@ -258,9 +258,10 @@ def test_guarded_tool(gateway, world):
     assert att == calls[0][1].attestation
 
 
-def test_example_agent(gateway):
+@pytest.mark.parametrize("vote", ["approve", "deny"])
+def test_example_agent(gateway, vote):
     """examples/agent.py, as a user runs it against `make run`: allow, deny with
-    its code, an escalation approved through sintctl, a verified attestation."""
+    its code, an escalation approved (or denied) through sintctl, a verified attestation."""
     env = dict(os.environ, SINT_URL=gateway.url, SINT_API_KEY=gateway.admin_key)
     state = os.path.join(gateway.data_dir, "..", "example-agent")
     ex = os.path.join(os.path.dirname(__file__), "..", "examples", "agent.py")
@@ -272,16 +273,20 @@ def test_example_agent(gateway):
             lines.append(line)
             m = re.search(r"sintctl approvals approve ([0-9a-f-]{36})", line)
             if m:
-                gateway.sintctl_run("approvals", "approve", m.group(1))
+                gateway.sintctl_run("approvals", vote, m.group(1), "no" if vote == "deny" else "ok")
         p.wait(timeout=120)
     finally:
         if p.poll() is None:
             p.kill()
     out = "".join(lines)
-    assert p.returncode == 0, out
     assert "allow: ros:///scan" in out and "attestation verified" in out
     assert "deny: PHYSICS_CONSTRAINT" in out
-    assert "approved: ros:///cmd_vel" in out
+    if vote == "approve":
+        assert p.returncode == 0, out
+        assert "approved: ros:///cmd_vel" in out
+    else:
+        assert p.returncode == 2, out
+        assert "not approved: APPROVAL_DENIED" in out and "approved: ros:///cmd_vel" not in out
 
 
 def test_estop_trip_by_agent(gateway, op, world):
