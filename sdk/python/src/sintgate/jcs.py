@@ -29,6 +29,9 @@ from .errors import SintError
 __all__ = ["canonicalize", "canonical_number", "params_hash", "loads_strict", "JCSError", "EMPTY_PARAMS_HASH"]
 
 
+MAX_DEPTH = 512  # far beyond the gateway's JSON nesting limit (32); keeps recursion bounded
+
+
 class JCSError(SintError, ValueError):
     """The value has no canonical form (NaN, a lone surrogate, a duplicate key...).
     The gateway would refuse such params as MALFORMED_REQUEST; nothing is sent."""
@@ -100,8 +103,8 @@ def _utf16_key(s: str) -> bytes:
 
 
 def _value(v: Any, out: list[str], depth: int) -> None:
-    if depth > 1000:
-        raise JCSError("nesting too deep")
+    if depth > MAX_DEPTH:
+        raise JCSError("nesting deeper than %d" % MAX_DEPTH)
     if v is None:
         out.append("null")
     elif v is True:
@@ -165,8 +168,16 @@ def loads_strict(text: str | bytes) -> Any:
     float infinity and is refused by canonicalize.
     """
     if isinstance(text, bytes):
-        text = text.decode("utf-8")
-    return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_bad_constant)
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise JCSError("not UTF-8") from e
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_bad_constant)
+    except RecursionError:
+        raise JCSError("nesting too deep") from None
+    except json.JSONDecodeError as e:
+        raise JCSError("not JSON: %s" % e) from None
 
 
 EMPTY_PARAMS_HASH = hashlib.sha256(b"{}").hexdigest()

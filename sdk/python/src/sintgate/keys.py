@@ -48,7 +48,11 @@ class Key:
         return self.seed + self.public
 
     def sign(self, message: bytes) -> bytes:
-        return Ed25519PrivateKey.from_private_bytes(self.seed).sign(message)
+        sk = self.__dict__.get("_sk")
+        if sk is None:  # built once per key (a frozen dataclass: set through __dict__)
+            sk = Ed25519PrivateKey.from_private_bytes(self.seed)
+            self.__dict__["_sk"] = sk
+        return sk.sign(message)
 
     def __repr__(self) -> str:  # never print the seed
         return "Key(agent_id=%s)" % self.agent_id

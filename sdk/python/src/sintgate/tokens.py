@@ -239,6 +239,8 @@ def parse(raw: str) -> Token:
 
 def sign_claims(key: Key, claims: Mapping[str, Any]) -> Token:
     """Validate claims and sign them with key (which must be the issuer)."""
+    if not isinstance(claims, Mapping):
+        raise _malformed("the claims must be an object")
     c = {k: claims[k] for k in _CLAIMS if k in claims}
     extra = set(claims) - set(_CLAIMS)
     if extra:
@@ -293,6 +295,8 @@ def delegate(parent: Token | str, key: Key, subject: str, *, resource: Optional[
         raise TokenError("delegation depth would exceed %d" % MAX_DELEGATION_DEPTH, codes.DELEGATION_DEPTH_EXCEEDED)
     if t >= pc["expiresAt"]:
         raise TokenError("parent token expired", codes.TOKEN_EXPIRED)
+    if constraints is not None and not isinstance(constraints, Mapping):
+        raise _malformed("constraints must be an object of constraint names")
     cons = json.loads(json.dumps(pc["constraints"]))
     for name, v in (constraints or {}).items():
         if v is None:
