@@ -194,7 +194,7 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
 
 def test_retry_never_reuses_a_request_id(gateway, world):
     proxy = _LossyProxy(gateway.url, drop=2)
-    th = threading.Thread(target=proxy.serve_forever, daemon=True)
+    th = threading.Thread(target=proxy.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     th.start()
     try:
         c = Client("http://127.0.0.1:%d" % proxy.server_address[1], world["alice"], token=world["token"],

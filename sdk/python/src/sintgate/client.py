@@ -210,7 +210,7 @@ class Client:
                     last = TransportError("POST %s answered HTTP %d without a decision" % (path, status))
                     continue
                 raise ProtocolError("POST %s answered HTTP %d with a body that is not a JSON object" % (path, status))
-            code = doc.get("code") or (doc.get("error") or {}).get("code")
+            code = doc.get("code") or _error_fields(doc)[0]
             if status >= 500 and retry_statuses and (code in _RETRY_CODES or code is None):
                 last = _as_error(status, doc, rid)
                 continue
@@ -354,14 +354,23 @@ class Client:
         return act(d)
 
 
+def _error_fields(doc: Any) -> tuple[Optional[str], Optional[str]]:
+    """(code, message) of an {"error":{"code","message"}} body, if it is one."""
+    err = doc.get("error") if isinstance(doc, dict) else None
+    if not isinstance(err, dict):
+        return None, None
+    code, msg = err.get("code"), err.get("message")
+    return (code if isinstance(code, str) else None), (msg if isinstance(msg, str) else None)
+
+
 def _as_error(status: int, doc: dict, rid: str, after_approval: bool = False) -> Exception:
     if "decision" in doc:
         e = denied(doc, status, after_approval)
         if e.request_id is None:
             e.request_id = rid
         return e
-    err = doc.get("error") or {}
-    return ApiError(status, err.get("code"), err.get("message") or "HTTP %d" % status, doc)
+    code, msg = _error_fields(doc)
+    return ApiError(status, code, msg or "HTTP %d" % status, doc)
 
 
 class Operator:
@@ -387,8 +396,8 @@ class Operator:
         except ValueError:
             doc = None
         if status not in ok:
-            err = (doc or {}).get("error") or {} if isinstance(doc, dict) else {}
-            raise ApiError(status, err.get("code"), err.get("message") or "HTTP %d" % status, doc)
+            code, msg = _error_fields(doc)
+            raise ApiError(status, code, msg or "HTTP %d" % status, doc)
         return doc
 
     def add_root(self, public_key_hex: str, name: str = "") -> dict:

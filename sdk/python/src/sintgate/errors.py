@@ -81,8 +81,10 @@ class Denied(SintError):
     ``decision`` the whole decision body, ``status`` the HTTP status."""
 
     def __init__(self, decision: dict, status: int):
-        code = decision.get("code") or codes.INTERNAL_ERROR
-        reason = decision.get("reason") or ""
+        code = decision.get("code")
+        if not isinstance(code, str) or not code:
+            code = codes.INTERNAL_ERROR  # a deny without a readable code is still a deny
+        reason = decision.get("reason") if isinstance(decision.get("reason"), str) else ""
         super().__init__(reason or "denied", code)
         self.reason = reason
         self.decision = decision
@@ -163,6 +165,7 @@ _DENY_CLASS = {
 
 
 def denied(decision: dict, status: int, after_approval: bool = False) -> Denied:
-    """The typed exception for a deny decision body."""
-    cls = _DENY_CLASS.get(decision.get("code") or "", ApprovalNotGranted if after_approval else Denied)
+    """The typed exception for a deny decision body (an unknown code is a plain Denied)."""
+    code = decision.get("code")
+    cls = _DENY_CLASS.get(code if isinstance(code, str) else "", ApprovalNotGranted if after_approval else Denied)
     return cls(decision, status)
