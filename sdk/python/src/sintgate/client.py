@@ -155,24 +155,34 @@ class Client:
 
     # -- public, unauthenticated -------------------------------------------------
 
-    def fetch_jwks(self) -> bytes:
-        status, data = _http(self.url + "/.well-known/jwks.json", "GET", None, {}, self.timeout_s)
+    def _get_public(self, path: str) -> bytes:
+        try:
+            status, data = _http(self.url + path, "GET", None, {}, self.timeout_s)
+        except _Unreachable as e:
+            raise TransportError("GET %s: %s" % (path, e)) from None
         if status != 200:
-            raise ProtocolError("GET /.well-known/jwks.json answered HTTP %d" % status)
+            raise ProtocolError("GET %s answered HTTP %d" % (path, status))
         return data
+
+    def fetch_jwks(self) -> bytes:
+        """GET /.well-known/jwks.json (what the JWKS cache calls on a miss)."""
+        return self._get_public("/.well-known/jwks.json")
 
     def discovery(self) -> dict:
         """GET /.well-known/sint.json."""
-        status, data = _http(self.url + "/.well-known/sint.json", "GET", None, {}, self.timeout_s)
-        if status != 200:
-            raise ProtocolError("GET /.well-known/sint.json answered HTTP %d" % status)
-        return json.loads(data)
+        try:
+            doc = json.loads(self._get_public("/.well-known/sint.json"))
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict):
+            raise ProtocolError("/.well-known/sint.json is not a JSON object")
+        return doc
 
     def _issuer(self) -> str:
         if self.gateway_id is None:
             try:
                 gid = self.discovery().get("gatewayId")
-            except (_Unreachable, ProtocolError, ValueError) as e:
+            except (TransportError, ProtocolError) as e:
                 raise AttestationError("ATTESTATION_KEYS_UNAVAILABLE", "iss", "gateway id unknown: %s" % e) from None
             if not isinstance(gid, str) or not gid:
                 raise AttestationError("ATTESTATION_KEYS_UNAVAILABLE", "iss", "sint.json has no gatewayId")
@@ -221,10 +231,10 @@ class Client:
         raise last
 
     def _token_fields(self, token: "_tokens.Token | str | None", token_id: Optional[str],
-                      chain: Optional[Sequence[str]]) -> dict:
+                      chain: Optional[Sequence["_tokens.Token | str"]]) -> dict:
         if token is not None:
             return {"token": token if isinstance(token, str) else token.raw,
-                    **({"chain": list(chain)} if chain else {})}
+                    **({"chain": [c if isinstance(c, str) else c.raw for c in chain]} if chain else {})}
         if token_id is not None:
             return {"tokenId": token_id}
         if self.token is not None:
@@ -235,7 +245,7 @@ class Client:
 
     def intercept(self, resource: str, action: str, params: Any = None, *,
                   token: "_tokens.Token | str | None" = None, token_id: Optional[str] = None,
-                  chain: Optional[Sequence[str]] = None, physical_context: Optional[Mapping[str, Any]] = None,
+                  chain: Optional[Sequence["_tokens.Token | str"]] = None, physical_context: Optional[Mapping[str, Any]] = None,
                   recent_actions: Optional[Iterable[str]] = None) -> Decision:
         """Ask the gateway whether to carry out one command.
 
