@@ -2,6 +2,7 @@
 #
 #   make run            build and start a gateway on an embedded store (./.sintgate)
 #   make test           start the real services (installing what is missing), run every test
+#   make test-sdk-python  the Python SDK's suite against a gateway it builds and starts
 #   make lint           gofmt, go vet, staticcheck
 #   make fuzz           every Fuzz target for FUZZTIME (default 10s) each
 #   make bench          every benchmark, BENCHTIME (default 1s) each
@@ -19,12 +20,13 @@ STATICCHECK_VERSION ?= v0.8.2
 FUZZTIME            ?= 10s
 BENCHTIME           ?= 1s
 PKGS                ?= ./...
+SYS_PY              ?= /usr/bin/python3
 E2E_DIR             := dashboard/e2e
 
 # Every .go file of the repo except vendored/installed trees.
 GO_FILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' -not -path './.services/*' -not -path './$(BIN)/*')
 
-.PHONY: help build run test test-go test-e2e bench lint fmt-check vet staticcheck shellcheck fuzz \
+.PHONY: help build run test test-go test-e2e test-sdk-python bench lint fmt-check vet staticcheck shellcheck fuzz \
 	services-up services-down services-purge services-env services-status clean
 
 help: ## list the targets
@@ -50,19 +52,32 @@ run: ## build, init ./.sintgate on first start (prints the admin key), serve
 	@echo
 	exec $(BIN)/sint-gateway serve --data-dir "$(DATA_DIR)" --listen "$(LISTEN)"
 
-test: ## start services, run all Go tests with -race, then browser tests if present
+test: ## start services, run all Go tests with -race, the Python SDK suite, then browser tests if present
 	@t0=$$(date +%s); \
 	$(SERVICES) up; \
 	eval "$$($(SERVICES) env)"; \
 	t1=$$(date +%s); echo "== services ready in $$((t1 - t0)) s"; \
 	$(GO) test -race -count=1 $(PKGS); \
 	t2=$$(date +%s); echo "== go test in $$((t2 - t1)) s"; \
+	$(MAKE) --no-print-directory test-sdk-python; \
+	t3=$$(date +%s); \
 	if [ -f $(E2E_DIR)/package.json ]; then \
 		(cd $(E2E_DIR) && npm test); \
-		echo "== browser tests in $$(( $$(date +%s) - t2 )) s"; \
+		echo "== browser tests in $$(( $$(date +%s) - t3 )) s"; \
 	else \
 		echo "== no $(E2E_DIR)/package.json: no browser tests"; \
 	fi
+
+test-sdk-python: ## Python SDK tests (sdk/python): unit tests, then a gateway built here on a free port
+	@$(SERVICES) pydeps
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/sint-gateway ./cmd/sint-gateway
+	$(GO) build -o $(BIN)/sintctl ./cmd/sintctl
+	@t0=$$(date +%s); \
+	cd sdk/python && CI=true PYTHONDONTWRITEBYTECODE=1 \
+		SINT_TEST_GATEWAY_BIN="$(CURDIR)/$(BIN)/sint-gateway" SINT_TEST_SINTCTL_BIN="$(CURDIR)/$(BIN)/sintctl" \
+		$(SYS_PY) -m pytest -q -p no:cacheprovider; \
+	echo "== python SDK tests in $$(( $$(date +%s) - t0 )) s"
 
 test-go: ## Go tests only (services must be up: make services-up)
 	@eval "$$($(SERVICES) env)"; $(GO) test -race -count=1 $(PKGS)

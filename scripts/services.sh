@@ -7,6 +7,7 @@
 #   scripts/services.sh down   [--purge] [svc...]  stop what this script started
 #   scripts/services.sh env    [svc...]   print `export NAME=value` lines for tests
 #   scripts/services.sh status [svc...]   print whether each service answers
+#   scripts/services.sh pydeps            install the Python SDK's test packages (apt) when missing
 #
 # Services: pg redis ros mqtt chromium (default: all). Aliases: postgres,
 # mosquitto, rosmaster, browser. Ports can be moved with SINT_PG_PORT,
@@ -148,6 +149,22 @@ npm_install_e2e() {
 		[ -d node_modules/playwright-core ] ||
 			npm install --no-save --no-progress --loglevel=error playwright-core
 	) >&2
+}
+
+# --------------------------------------------------------------- python SDK ---
+
+# Debian packages of sdk/python's test suite (make test-sdk-python): the SDK
+# uses only the standard library and python3-cryptography; pytest runs it, and
+# python3-jwt (PyJWT) checks attestations and checkpoints independently of it.
+PY_SDK_PKGS=(python3-cryptography python3-pytest python3-jwt)
+
+cmd_pydeps() {
+	local missing
+	missing="$(missing_pkgs "${PY_SDK_PKGS[@]}")"
+	# shellcheck disable=SC2086
+	[ -z "$missing" ] || apt_install $missing
+	"$SYS_PY" -c 'import cryptography, pytest, jwt' ||
+		die "$SYS_PY cannot import cryptography, pytest and jwt (apt-get install ${PY_SDK_PKGS[*]})"
 }
 
 # ------------------------------------------------------------- postgresql ---
@@ -489,7 +506,7 @@ lock() {
 }
 
 usage() {
-	sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 main() {
@@ -507,6 +524,10 @@ main() {
 		;;
 	env) cmd_env "$@" ;;
 	status) cmd_status "$@" ;;
+	pydeps)
+		lock
+		cmd_pydeps
+		;;
 	-h | --help | help) usage ;;
 	*) usage >&2; exit 2 ;;
 	esac
