@@ -9,6 +9,7 @@ import { unb64url, utf8, fromUtf8, hex } from "./encoding.js";
 import { verifyEd25519 } from "./keys.js";
 import { paramsHash as hashParams } from "./params.js";
 import { AttestationError, SintError } from "./errors.js";
+import { strictParse } from "./strictjson.js";
 
 export const ATTESTATION_TYPE = "sint-attest+jwt";
 export const MAX_ATTESTATION_LEN = 32 << 10;
@@ -81,7 +82,7 @@ export async function verifyAttestation(jws, jwks, want) {
   const parts = jws.split(".");
   if (parts.length !== 3) fail("ATTESTATION_MALFORMED", "", "not a compact JWS");
   let header;
-  try { header = JSON.parse(fromUtf8(unb64url(parts[0]))); } catch { fail("ATTESTATION_MALFORMED", "header", "bad base64url or JSON"); }
+  try { header = strictParse(fromUtf8(unb64url(parts[0]))); } catch { fail("ATTESTATION_MALFORMED", "header", "bad base64url or JSON"); }
   if (header === null || typeof header !== "object" || Array.isArray(header)) fail("ATTESTATION_BAD_HEADER", "header", "not an object");
   for (const k of Object.keys(header)) if (!["alg", "typ", "kid"].includes(k)) fail("ATTESTATION_BAD_HEADER", "header", `unknown member ${k}`);
   if (header.alg !== "EdDSA") fail("ATTESTATION_BAD_HEADER", "alg", "want EdDSA");
@@ -94,7 +95,7 @@ export async function verifyAttestation(jws, jwks, want) {
   if (sig.length !== 64) fail("ATTESTATION_MALFORMED", "signature", "bad length");
   if (!(await verifyEd25519(pub, sig, utf8(parts[0] + "." + parts[1])))) fail("ATTESTATION_BAD_SIGNATURE");
   let c;
-  try { c = JSON.parse(fromUtf8(unb64url(parts[1]))); } catch { fail("ATTESTATION_MALFORMED", "payload", "bad base64url or JSON"); }
+  try { c = strictParse(fromUtf8(unb64url(parts[1]))); } catch { fail("ATTESTATION_MALFORMED", "payload", "bad base64url or JSON"); }
   if (c === null || typeof c !== "object" || Array.isArray(c)) fail("ATTESTATION_MALFORMED", "payload", "not an object");
   for (const k of Object.keys(c)) if (!CLAIMS.includes(k)) fail("ATTESTATION_MALFORMED", k, "unknown claim");
   for (const k of CLAIMS) if (!(k in c)) fail("ATTESTATION_MALFORMED", k, "missing");

@@ -10,6 +10,7 @@ import { verifyEd25519 } from "./keys.js";
 import { patternError, contains, validAction } from "./pattern.js";
 import { polygonError, polygonContains } from "./geofence.js";
 import { SintError, AttenuationError } from "./errors.js";
+import { strictParse } from "./strictjson.js";
 
 export const TOKEN_HEADER = '{"alg":"EdDSA","typ":"sint-cap+jwt"}';
 export const MAX_TOKEN_BYTES = 8 << 10;
@@ -107,7 +108,8 @@ export function validateClaims(c) {
   if (!isInt(c.issuedAt) || c.issuedAt < 0) throw bad("issuedAt must be an integer ≥ 0 (unix ms)");
   if (!isInt(c.expiresAt) || c.expiresAt <= c.issuedAt) throw bad("expiresAt must be an integer after issuedAt");
   if (c.expiresAt - c.issuedAt > MAX_LIFETIME_MS) throw bad("expiresAt - issuedAt exceeds 30 days");
-  if (c.notBefore !== undefined && (!isInt(c.notBefore) || c.notBefore < 0)) throw bad("notBefore must be an integer ≥ 0");
+  if (c.notBefore != null && (!isInt(c.notBefore) || c.notBefore < 0)) throw bad("notBefore must be an integer ≥ 0 or null");
+  if (c.constraints === null || (c.constraints !== undefined && !plain(c.constraints))) throw bad("constraints must be an object");
   if (!Array.isArray(c.delegationChain) || c.delegationChain.length === 0) throw bad("delegationChain must not be empty");
   c.delegationChain.forEach((k, i) => { if (!isHexKey(k)) throw bad(`delegationChain[${i}] must be 64 lowercase hex`); });
   if (c.parentTokenId !== null && !isUUID(c.parentTokenId, 7)) throw bad("parentTokenId must be a lowercase UUIDv7 or null");
@@ -115,7 +117,7 @@ export function validateClaims(c) {
   if (typeof c.revocable !== "boolean") throw bad("revocable must be a boolean");
   const out = {};
   for (const k of CLAIM_ORDER) {
-    if (k === "notBefore" && c.notBefore === undefined) continue;
+    if (k === "notBefore" && c.notBefore == null) continue;
     out[k] = k === "constraints" ? normalizeConstraints(c.constraints ?? {}) : c[k];
   }
   return out;
@@ -138,9 +140,9 @@ export function parseToken(raw) {
   if (parts.length !== 3) throw bad("not a compact JWS");
   let header, claims;
   try {
-    header = JSON.parse(fromUtf8(unb64url(parts[0])));
-    claims = JSON.parse(fromUtf8(unb64url(parts[1])));
-    unb64url(parts[2]);
+    header = strictParse(fromUtf8(unb64url(parts[0])));
+    claims = strictParse(fromUtf8(unb64url(parts[1])));
+    if (unb64url(parts[2]).length !== 64) throw new Error("signature is not 64 bytes");
   } catch (e) {
     throw bad(`not a compact JWS: ${e.message}`);
   }
