@@ -24,7 +24,9 @@ console.log(`agent ${agent.agentId} → ${url}`);
 // The robot side (here: prints). They receive the attested, frozen params.
 const readScan = guarded(agent, { token, resource: "ros:///scan", action: "subscribe" },
   async (params, { claims }) => `scan read (tier ${claims.tier}, ledger #${claims.ledgerSeq})`);
+/** @typedef {{linear: {x: number, y: number, z: number}, angular: {x: number, y: number, z: number}}} Twist */
 const drive = guarded(agent, { token, resource: "ros:///cmd_vel", action: "publish", approvalTimeoutMs: 120_000 },
+  /** @param {Twist} params */
   async (params, { claims, envelope }) => `driving at ${params.linear.x} m/s (tier ${claims.tier}, envelope ${JSON.stringify(envelope)})`);
 
 console.log("1.", await readScan({}));
