@@ -4,11 +4,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import path from "node:path";
-import { createRequire } from "node:module";
 import { sdkRoot } from "./helpers.mjs";
 
 test("types: a TypeScript agent compiles against index.d.ts", () => {
-  const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
+  const tsc = path.join(sdkRoot, "node_modules/typescript/bin/tsc");
   try {
     execFileSync(process.execPath, [tsc, "-p", path.join(sdkRoot, "test/types/tsconfig.json")], { encoding: "utf8" });
   } catch (e) {
