@@ -79,16 +79,16 @@ test-sdk-js: ## the TypeScript/JavaScript SDK suite (sdk/js, node --test) agains
 		{ echo "sdk/js needs Node >= 20 and npm (apt-get install nodejs npm)"; exit 1; }
 	@node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || \
 		{ echo "sdk/js needs Node >= 20 (WebCrypto Ed25519); found $$(node --version)"; exit 1; }
-	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/sint-gateway ./cmd/sint-gateway
-	$(GO) build -o $(BIN)/sintctl ./cmd/sintctl
+	@mkdir -p $(BIN)/race
+	$(GO) build -race -o $(BIN)/race/sint-gateway ./cmd/sint-gateway
+	$(GO) build -race -o $(BIN)/race/sintctl ./cmd/sintctl
 	@cd $(SDK_JS_DIR); stamp=node_modules/.package-lock.json; \
 	if [ ! -f "$$stamp" ] || [ package-lock.json -nt "$$stamp" ] || [ package.json -nt "$$stamp" ]; then \
 		echo "== npm ci in $(SDK_JS_DIR)"; \
 		npm_config_fund=false npm_config_audit=false npm ci --no-progress --loglevel=error; \
 	fi
 	@t0=$$(date +%s); \
-	(cd $(SDK_JS_DIR) && SINT_GATEWAY_BIN="$(CURDIR)/$(BIN)/sint-gateway" SINTCTL_BIN="$(CURDIR)/$(BIN)/sintctl" npm test --silent); \
+	(cd $(SDK_JS_DIR) && SINT_GATEWAY_BIN="$(CURDIR)/$(BIN)/race/sint-gateway" SINTCTL_BIN="$(CURDIR)/$(BIN)/race/sintctl" npm test --silent); \
 	echo "== sdk/js tests in $$(( $$(date +%s) - t0 )) s"
 
 bench: ## run every benchmark (BENCHTIME=1s), services up for store benchmarks

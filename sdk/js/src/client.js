@@ -165,8 +165,9 @@ export class Agent {
     if (req.token) { fields.token = req.token; if (req.chain?.length) fields.chain = req.chain; }
     fields.resource = req.resource;
     fields.action = req.action;
-    if (req.physicalContext) fields.physicalContext = req.physicalContext;
-    if (req.recentActions) fields.recentActions = req.recentActions;
+    // Validated like params (JSON.stringify would turn NaN into null).
+    if (req.physicalContext) { canonicalize(req.physicalContext); fields.physicalContext = req.physicalContext; }
+    if (req.recentActions) { canonicalize(req.recentActions); fields.recentActions = req.recentActions; }
     const r = await this.withRetries("/v1/intercept", fields, { ...o, paramsJSON });
     const request = freeze({
       requestId: r.requestId, resource: req.resource, action: req.action,
@@ -218,6 +219,8 @@ export class Agent {
    * DeniedError (APPROVAL_DENIED, APPROVAL_TIMEOUT, APPROVAL_CANCELLED, or
    * the re-check's code); running out of timeoutMs throws
    * APPROVAL_WAIT_TIMEOUT (the approval itself may still be granted later).
+   * Transport failures and 5xx answers while waiting are retried, each time
+   * as a new signed request, until the deadline.
    * @param {{approvalId: string, request: {requestId: string, resource: string, action: string, paramsHash: string}}} escalation
    *   the escalate decision intercept returned
    * @param {{timeoutMs?: number}} [o]
@@ -231,7 +234,21 @@ export class Agent {
       const left = deadline - Date.now();
       if (left <= 0) throw new SintError("APPROVAL_WAIT_TIMEOUT", `approval ${approvalId} still pending`, { requestId: request.requestId });
       const start = Date.now();
-      const r = await this.withRetries(path, {}, { timeoutMs: Math.min(WAIT_CALL_TIMEOUT_MS, Math.max(left, 1000)) });
+      let r;
+      try {
+        r = await this.signedPost(path, {}, { timeoutMs: Math.min(WAIT_CALL_TIMEOUT_MS, Math.max(left, 1000)) });
+      } catch (e) {
+        // Waiting for a human outlives a network blip: try again (a new
+        // signed request) until the deadline.
+        if (!(e instanceof SintError) || e.code !== "TRANSPORT") throw e;
+        if (Date.now() >= deadline) throw new SintError("APPROVAL_WAIT_TIMEOUT", `approval ${approvalId}: ${e.message}`, { requestId: request.requestId, cause: e });
+        await sleep(Math.min(1000, Math.max(0, deadline - Date.now())));
+        continue;
+      }
+      if (r.status >= 500 && !isDecision(r.body)) {
+        await sleep(Math.min(1000, Math.max(0, deadline - Date.now())));
+        continue;
+      }
       if (!(isDecision(r.body) && r.body.decision === "escalate" && r.status === 202)) {
         if (r.status === 202) throw new SintError("PROTOCOL_VIOLATION", "202 without a pending decision", { status: 202 });
         return this._decision(r.status, r.body, request);

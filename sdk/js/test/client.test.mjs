@@ -141,6 +141,18 @@ test("waitForApproval: polls with fresh requestIds until resolved, verifies agai
   const pending = async () => json(202, { ...base, requestId: original.requestId, decision: "escalate", approvalId: "ap1" });
   const e2 = await new Agent({ baseUrl: "http://gw", key: alice, jwks, fetch: pending }).waitForApproval(esc, { timeoutMs: 1500 }).catch((x) => x);
   assert.equal(e2.code, "APPROVAL_WAIT_TIMEOUT");
+  // A network blip while waiting is not the end of the wait: it is retried as a new request.
+  let m = 0;
+  const ids = [];
+  const flaky = async (url, init) => {
+    ids.push(JSON.parse(fromUtf8(init.body)).requestId);
+    if (++m === 1) throw new TypeError("fetch failed");
+    if (m === 2) return new Response("upstream down", { status: 503 });
+    return allow({ ...original, agentId: alice.agentId, tokenId: "t" });
+  };
+  const d3 = await new Agent({ baseUrl: "http://gw", key: alice, jwks, fetch: flaky }).waitForApproval(esc, { timeoutMs: 10_000 });
+  assert.equal(d3.decision, "allow");
+  assert.equal(new Set(ids).size, 3);
 });
 
 test("local checks before sending: resource normal form, action, token choice", async () => {

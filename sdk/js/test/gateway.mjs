@@ -1,7 +1,8 @@
 // A real gateway for the integration tests: sint-gateway built from this
-// checkout (or SINT_GATEWAY_BIN / SINTCTL_BIN when the Makefile built them),
-// initialised in a temp data dir (embedded store) and served on a free
-// loopback port. sintctl is the real CLI binary.
+// checkout with the race detector (or SINT_GATEWAY_BIN / SINTCTL_BIN when the
+// Makefile built them), initialised in a temp data dir (embedded store) and
+// served on a free loopback port. sintctl is the real CLI binary. stop()
+// fails when the gateway did not drain cleanly or reported a data race.
 
 import { spawn, execFile, execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -27,8 +28,8 @@ export class Gateway {
     g.dir = fs.mkdtempSync(path.join(os.tmpdir(), "sint-sdk-js-"));
     g.bin = process.env.SINT_GATEWAY_BIN || path.join(g.dir, "sint-gateway");
     g.sintctlBin = process.env.SINTCTL_BIN || path.join(g.dir, "sintctl");
-    if (!process.env.SINT_GATEWAY_BIN) execFileSync("go", ["build", "-o", g.bin, "./cmd/sint-gateway"], { cwd: repoRoot, stdio: "inherit" });
-    if (!process.env.SINTCTL_BIN) execFileSync("go", ["build", "-o", g.sintctlBin, "./cmd/sintctl"], { cwd: repoRoot, stdio: "inherit" });
+    if (!process.env.SINT_GATEWAY_BIN) execFileSync("go", ["build", "-race", "-o", g.bin, "./cmd/sint-gateway"], { cwd: repoRoot, stdio: "inherit" });
+    if (!process.env.SINTCTL_BIN) execFileSync("go", ["build", "-race", "-o", g.sintctlBin, "./cmd/sintctl"], { cwd: repoRoot, stdio: "inherit" });
     const data = path.join(g.dir, "data");
     const init = JSON.parse(execFileSync(g.bin, ["init", "--data-dir", data, "--json"]).toString());
     g.adminKey = init.adminApiKey;
@@ -49,15 +50,24 @@ export class Gateway {
     return g;
   }
 
-  /** stop sends SIGTERM, waits for the drain and removes the data dir. */
+  /**
+   * stop sends SIGTERM, waits for the drain and removes the data dir. It
+   * throws when the gateway did not exit 0 within 10 s or its log holds a
+   * race report (the detector keeps running after one; the exit is then 66).
+   */
   async stop() {
+    let problem = "";
     if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) {
       this.proc.kill("SIGTERM");
       const done = await Promise.race([this.exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 10000))]);
-      if (!done) this.proc.kill("SIGKILL");
+      if (!done) { this.proc.kill("SIGKILL"); problem = "the gateway did not exit within 10 s of SIGTERM"; }
     }
+    if (!problem && this.proc.exitCode !== 0) problem = `gateway exit status ${this.proc.exitCode} (signal ${this.proc.signalCode})`;
     fs.closeSync(this.log);
+    const log = fs.readFileSync(this.logPath, "utf8");
+    if (log.includes("WARNING: DATA RACE")) problem = (problem ? problem + "; " : "") + "the race detector reported a race";
     fs.rmSync(this.dir, { recursive: true, force: true });
+    if (problem) throw new Error(problem + "; gateway log:\n" + log);
   }
 
   /** op calls an operator endpoint with the admin key. */
