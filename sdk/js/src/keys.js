@@ -15,8 +15,10 @@ const subtle = () => globalThis.crypto.subtle;
 export class Key {
   /** @param {CryptoKey} privateKey @param {Uint8Array} seed @param {Uint8Array} publicKey */
   constructor(privateKey, seed, publicKey) {
-    /** @private */ this._priv = privateKey;
-    /** @private */ this._seed = seed;
+    // The private halves are not enumerable: console.log(key) and
+    // JSON.stringify(key) never show them.
+    Object.defineProperty(this, "_priv", { value: privateKey });
+    Object.defineProperty(this, "_seed", { value: seed });
     /** The raw 32-byte public key. */
     this.publicKey = publicKey;
     /** The public key as 64 lowercase hex characters: the agentId. */

@@ -208,8 +208,10 @@ export async function issueToken(rootKey, opts) {
  * checks locally that it only narrows the parent (throws AttenuationError,
  * code CONSTRAINT_VIOLATION, naming the field) and that the chain stays
  * within depth 3 (DELEGATION_DEPTH_EXCEEDED). Omitted fields inherit the
- * parent's; expiresAt is capped at the parent's only when not given (a
- * given one that exceeds it is refused, never clamped).
+ * parent's, and so does every constraint the child does not set (given
+ * constraints are merged over the parent's); expiresAt is the parent's when
+ * neither expiresAt nor ttlMs is given (a given one that exceeds it is
+ * refused, never clamped).
  * @param {import("./keys.js").Key} key the parent's subject
  * @param {string|Token} parent
  * @param {{subject: string, resource?: string, actions?: string[], tier?: number, constraints?: object,
@@ -225,7 +227,7 @@ export async function delegateToken(key, parent, opts) {
   if (opts.expiresAt === undefined && opts.ttlMs === undefined) lt.expiresAt = pc.expiresAt;
   const child = await signToken(key, {
     tokenId: uuidv7(), issuer: key.agentId, subject: opts.subject, resource: opts.resource ?? pc.resource,
-    actions: opts.actions ?? pc.actions, constraints: opts.constraints ?? pc.constraints, tier: opts.tier ?? pc.tier,
+    actions: opts.actions ?? pc.actions, constraints: { ...pc.constraints, ...opts.constraints }, tier: opts.tier ?? pc.tier,
     ...lt, ...(opts.notBefore !== undefined ? { notBefore: opts.notBefore } : {}),
     delegationChain: [...pc.delegationChain, key.agentId], parentTokenId: pc.tokenId, nonce: uuidv4(), revocable: true,
   });

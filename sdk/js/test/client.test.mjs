@@ -173,6 +173,9 @@ test("key files: the format of sintctl keys gen, checked on load", async () => {
   for (const bad of [text.replace(`"publicKey":"${k.agentId}"`, `"publicKey":"${other}"`), text.replace("}", ',"x":1}'), "{}", "[]", "nope"]) {
     await assert.rejects(Key.fromKeyFileJSON(bad), (e) => e.code === "KEY_INVALID", bad);
   }
+  assert.ok(!JSON.stringify(k).includes("d483c42b"), "the seed is not serialised");
+  const shown = (await import("node:util")).inspect(k);
+  assert.ok(!shown.includes("_seed") && !shown.includes("_priv"), "nor shown by console.log");
   const sig = await k.sign(utf8("m"));
   assert.equal(sig.length, 64);
   assert.equal(unb64url(b64url(sig)).length, 64);

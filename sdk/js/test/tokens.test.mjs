@@ -72,6 +72,9 @@ test("issue and delegate: attenuation is checked before anything is signed for t
   // Omitted fields inherit, and the child never outlives the parent.
   const inherit = await delegateToken(a, parent, { subject: b.agentId });
   assert.equal(inherit.claims.expiresAt, parent.claims.expiresAt);
+  // Constraints the child does not set are the parent's.
+  const narrower = await delegateToken(a, parent, { subject: b.agentId, constraints: { maxVelocityMps: 0.1 } });
+  assert.deepEqual(narrower.claims.constraints, { ...parent.claims.constraints, maxVelocityMps: 0.1 });
 
   const widen = {
     resource: [{ resource: "ros:///**" }, "resource"],
