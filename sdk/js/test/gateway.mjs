@@ -14,6 +14,11 @@ import { repoRoot } from "./helpers.mjs";
 
 const run = promisify(execFile);
 
+// The gateway reads SINT_STORE, SINT_REDIS, SINT_POLICY, … from the
+// environment: the test gateway gets none of the caller's, so it is always
+// the embedded store with the default policy.
+const cleanEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("SINT_")));
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
@@ -31,13 +36,13 @@ export class Gateway {
     if (!process.env.SINT_GATEWAY_BIN) execFileSync("go", ["build", "-race", "-o", g.bin, "./cmd/sint-gateway"], { cwd: repoRoot, stdio: "inherit" });
     if (!process.env.SINTCTL_BIN) execFileSync("go", ["build", "-race", "-o", g.sintctlBin, "./cmd/sintctl"], { cwd: repoRoot, stdio: "inherit" });
     const data = path.join(g.dir, "data");
-    const init = JSON.parse(execFileSync(g.bin, ["init", "--data-dir", data, "--json"]).toString());
+    const init = JSON.parse(execFileSync(g.bin, ["init", "--data-dir", data, "--json"], { env: cleanEnv() }).toString());
     g.adminKey = init.adminApiKey;
     const port = await freePort();
     g.url = `http://127.0.0.1:${port}`;
     g.logPath = path.join(g.dir, "gateway.log");
     g.log = fs.openSync(g.logPath, "a");
-    g.proc = spawn(g.bin, ["serve", "--data-dir", data, "--listen", `127.0.0.1:${port}`, "--log-level", "warn"], { stdio: ["ignore", g.log, g.log] });
+    g.proc = spawn(g.bin, ["serve", "--data-dir", data, "--listen", `127.0.0.1:${port}`, "--log-level", "warn"], { stdio: ["ignore", g.log, g.log], env: cleanEnv() });
     g.exited = new Promise((r) => g.proc.on("exit", r));
     for (let i = 0; i < 400; i++) {
       try { if ((await fetch(g.url + "/health/ready")).ok) break; } catch { /* not yet */ }
@@ -82,7 +87,7 @@ export class Gateway {
 
   /** sintctl runs the real CLI against this gateway with the admin key. */
   async sintctl(...args) {
-    const { stdout } = await run(this.sintctlBin, args, { env: { ...process.env, SINT_URL: this.url, SINT_API_KEY: this.adminKey }, cwd: this.dir });
+    const { stdout } = await run(this.sintctlBin, args, { env: { ...cleanEnv(), SINT_URL: this.url, SINT_API_KEY: this.adminKey }, cwd: this.dir });
     return stdout;
   }
 }
