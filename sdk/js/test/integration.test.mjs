@@ -13,7 +13,7 @@ import path from "node:path";
 import * as jose from "jose";
 import {
   Agent, Key, loadKey, saveKey, issueToken, delegateToken, guarded, paramsHash, canonicalize, verifyCheckpoint, verifyInclusion,
-  DeniedError, ApiError, SintError,
+  DeniedError, ApiError, SintError, verifierKey, unb64url,
 } from "../src/index.js";
 import { Gateway } from "./gateway.mjs";
 import { sdkRoot } from "./helpers.mjs";
@@ -232,6 +232,10 @@ describe("against a real gateway", { timeout: 300_000 }, () => {
     await verifyCheckpoint(proof.body.checkpoint, jwks, { gatewayId: gw.gatewayId });
     assert.ok(await verifyInclusion(proof.body.entry.hash, proof.body.leafIndex, proof.body.treeSize, proof.body.inclusionProof, proof.body.checkpoint.rootHash));
     assert.equal(proof.body.entry.hash, d.ledger.hash);
+    // The verifier key the SDK derives from the JWKS is the one sint.json publishes for witnesses.
+    const meta = await fetch(gw.url + "/.well-known/sint.json").then((r) => r.json());
+    const jwk = jwks.keys.find((k) => k.kid === proof.body.checkpoint.kid);
+    assert.equal(await verifierKey("sintgate/" + gw.gatewayId, unb64url(jwk.x)), meta.checkpoint.verifierKey);
   });
 
   it("the example agent of the README runs: allow, deny with its code, escalation approved with sintctl", async () => {
