@@ -3,6 +3,7 @@
 #   make run            build and start a gateway on an embedded store (./.sintgate)
 #   make test           start the real services (installing what is missing), run every test
 #   make test-sdk-python  the Python SDK's suite against a gateway it builds and starts
+#   make test-sdk-js    the TypeScript/JavaScript SDK suite against a real gateway (npm ci when needed)
 #   make lint           gofmt, go vet, staticcheck
 #   make fuzz           every Fuzz target for FUZZTIME (default 10s) each
 #   make bench          every benchmark, BENCHTIME (default 1s) each
@@ -22,11 +23,12 @@ BENCHTIME           ?= 1s
 PKGS                ?= ./...
 SYS_PY              ?= /usr/bin/python3
 E2E_DIR             := dashboard/e2e
+SDK_JS_DIR          := sdk/js
 
 # Every .go file of the repo except vendored/installed trees.
 GO_FILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' -not -path './.services/*' -not -path './$(BIN)/*')
 
-.PHONY: help build run test test-go test-e2e test-sdk-python bench lint fmt-check vet staticcheck shellcheck fuzz \
+.PHONY: help build run test test-go test-e2e test-sdk-python test-sdk-js bench lint fmt-check vet staticcheck shellcheck fuzz \
 	services-up services-down services-purge services-env services-status clean
 
 help: ## list the targets
@@ -52,7 +54,7 @@ run: ## build, init ./.sintgate on first start (prints the admin key), serve
 	@echo
 	exec $(BIN)/sint-gateway serve --data-dir "$(DATA_DIR)" --listen "$(LISTEN)"
 
-test: ## start services, run all Go tests with -race, the Python SDK suite, then browser tests if present
+test: ## start services, run all Go tests with -race, the SDK suites, then browser tests if present
 	@t0=$$(date +%s); \
 	$(SERVICES) up; \
 	eval "$$($(SERVICES) env)"; \
@@ -60,6 +62,7 @@ test: ## start services, run all Go tests with -race, the Python SDK suite, then
 	$(GO) test -race -count=1 $(PKGS); \
 	t2=$$(date +%s); echo "== go test in $$((t2 - t1)) s"; \
 	$(MAKE) --no-print-directory test-sdk-python; \
+	$(MAKE) --no-print-directory test-sdk-js; \
 	t3=$$(date +%s); \
 	if [ -f $(E2E_DIR)/package.json ]; then \
 		(cd $(E2E_DIR) && npm test); \
@@ -84,6 +87,23 @@ test-go: ## Go tests only (services must be up: make services-up)
 
 test-e2e: ## browser tests only (dashboard/e2e)
 	@$(SERVICES) up chromium; eval "$$($(SERVICES) env chromium)"; cd $(E2E_DIR) && npm test
+
+test-sdk-js: ## the TypeScript/JavaScript SDK suite (sdk/js, node --test) against a real gateway and sintctl
+	@command -v node >/dev/null && command -v npm >/dev/null || \
+		{ echo "sdk/js needs Node >= 20 and npm (apt-get install nodejs npm)"; exit 1; }
+	@node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || \
+		{ echo "sdk/js needs Node >= 20 (WebCrypto Ed25519); found $$(node --version)"; exit 1; }
+	@mkdir -p $(BIN)/race
+	$(GO) build -race -o $(BIN)/race/sint-gateway ./cmd/sint-gateway
+	$(GO) build -race -o $(BIN)/race/sintctl ./cmd/sintctl
+	@cd $(SDK_JS_DIR); stamp=node_modules/.package-lock.json; \
+	if [ ! -f "$$stamp" ] || [ package-lock.json -nt "$$stamp" ] || [ package.json -nt "$$stamp" ]; then \
+		echo "== npm ci in $(SDK_JS_DIR)"; \
+		npm_config_fund=false npm_config_audit=false npm ci --no-progress --loglevel=error; \
+	fi
+	@t0=$$(date +%s); \
+	(cd $(SDK_JS_DIR) && SINT_GATEWAY_BIN="$(CURDIR)/$(BIN)/race/sint-gateway" SINTCTL_BIN="$(CURDIR)/$(BIN)/race/sintctl" npm test --silent); \
+	echo "== sdk/js tests in $$(( $$(date +%s) - t0 )) s"
 
 bench: ## run every benchmark (BENCHTIME=1s), services up for store benchmarks
 	@$(SERVICES) up pg redis; \
