@@ -45,3 +45,32 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParsePath: any string either fails or parses to a canonical JSON
+// Pointer that parses to itself, and resolving it in any JSON document
+// never panics.
+func FuzzParsePath(f *testing.F) {
+	for _, s := range []string{"/cmd/speed", "cmd.speed", "wheels[*].rpm", "/a~1b/~0", "m[0][2]", "/", "a..b", "w[01]", "/a~", "[*]"} {
+		f.Add(s, []byte(`{"cmd":{"speed":1},"wheels":[{"rpm":2}],"m":[[1,2,3]]}`))
+	}
+	f.Fuzz(func(t *testing.T, s string, doc []byte) {
+		p, err := ParsePath(s)
+		if err != nil {
+			return
+		}
+		if p.String() == "" || p.String()[0] != '/' {
+			t.Fatalf("ParsePath(%q) = %q: not a pointer", s, p)
+		}
+		again, err := ParsePath(p.String())
+		if err != nil || again.String() != p.String() {
+			t.Fatalf("ParsePath(%q) = %q, which parses to %q, %v", s, p, again, err)
+		}
+		var v any
+		if len(doc) <= 1<<12 && json.Unmarshal(doc, &v) == nil {
+			found, err := p.Resolve(v)
+			if err == nil && !p.Wildcard() && len(found) != 1 {
+				t.Fatalf("%q without wildcard resolved to %d values", p, len(found))
+			}
+		}
+	})
+}

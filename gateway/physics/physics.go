@@ -129,8 +129,8 @@ type target struct {
 
 type checker struct {
 	obs     [nQuantities]observed
-	targets [6]target
-	nt      int
+	tbuf    [6]target // backing store of targets for the table's sources
+	targets []target  // every target, in the order read (never truncated)
 	bad     *Result
 }
 
@@ -147,10 +147,11 @@ func (c *checker) malformed(source, why string) {
 // over limit violations. Among violations, a severe one is reported first,
 // then the one with the largest value/limit ratio, then a geofence violation.
 func Check(params any, pc *Context, lim Limits) Result {
-	var c checker
-	if m, ok := params.(map[string]any); ok {
-		c.readParams(m)
-	}
+	return CheckMapped(params, pc, lim, nil)
+}
+
+// finish adds the context, then judges every observed value and target.
+func (c *checker) finish(pc *Context, lim Limits) Result {
 	if pc != nil {
 		if pc.CurrentVelocityMps != nil {
 			v := *pc.CurrentVelocityMps
@@ -209,7 +210,7 @@ func Check(params any, pc *Context, lim Limits) Result {
 		return best
 	}
 	if lim.Geofence != nil {
-		for _, t := range c.targets[:c.nt] {
+		for _, t := range c.targets {
 			if !InPolygon(t.p, lim.Geofence) {
 				return Result{
 					Code:     codes.PhysicsConstraint,
@@ -223,10 +224,7 @@ func Check(params any, pc *Context, lim Limits) Result {
 }
 
 func (c *checker) addTarget(p Point, source string) {
-	if c.nt < len(c.targets) {
-		c.targets[c.nt] = target{p, source}
-		c.nt++
-	}
+	c.targets = append(c.targets, target{p, source})
 }
 
 // readParams applies the source table.
