@@ -37,12 +37,12 @@ type unit struct{ num, den float64 }
 
 // units are the accepted spellings per quantity (the SI unit first).
 var units = map[quantity]map[string]unit{
-	qLinear: {"m/s": {1, 1}, "mm/s": {1, 1000}, "cm/s": {1, 100}, "m/min": {1, 60}, "mm/min": {1, 60000}, "km/h": {1000, 3600}},
-	qAngular: {"rad/s": {1, 1}, "deg/s": {math.Pi, 180}, "rpm": {2 * math.Pi, 60}},
-	qAccel:   {"m/s^2": {1, 1}, "m/s²": {1, 1}, "mm/s^2": {1, 1000}, "mm/s²": {1, 1000}},
-	qJerk:    {"m/s^3": {1, 1}, "m/s³": {1, 1}, "mm/s^3": {1, 1000}, "mm/s³": {1, 1000}},
-	qForce:   {"N": {1, 1}, "kN": {1000, 1}},
-	qTorque:  {"N·m": {1, 1}, "N.m": {1, 1}, "Nm": {1, 1}, "N*m": {1, 1}, "kN·m": {1000, 1}, "kN.m": {1000, 1}},
+	qLinear:   {"m/s": {1, 1}, "mm/s": {1, 1000}, "cm/s": {1, 100}, "m/min": {1, 60}, "mm/min": {1, 60000}, "km/h": {1000, 3600}},
+	qAngular:  {"rad/s": {1, 1}, "deg/s": {math.Pi, 180}, "rpm": {2 * math.Pi, 60}},
+	qAccel:    {"m/s^2": {1, 1}, "m/s²": {1, 1}, "mm/s^2": {1, 1000}, "mm/s²": {1, 1000}},
+	qJerk:     {"m/s^3": {1, 1}, "m/s³": {1, 1}, "mm/s^3": {1, 1000}, "mm/s³": {1, 1000}},
+	qForce:    {"N": {1, 1}, "kN": {1000, 1}},
+	qTorque:   {"N·m": {1, 1}, "N.m": {1, 1}, "Nm": {1, 1}, "N*m": {1, 1}, "kN·m": {1000, 1}, "kN.m": {1000, 1}},
 	qPosition: {"m": {1, 1}, "mm": {1, 1000}, "cm": {1, 100}},
 }
 
