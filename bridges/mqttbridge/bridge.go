@@ -945,7 +945,7 @@ func (b *Bridge) actuate(ctx context.Context, r *route, req api.InterceptRequest
 	}
 	// The mapped physical values are clamped to the attested envelope; a
 	// payload that cannot be brought inside it is not published.
-	payload, clamped, err := clampPayload(r.Mappings, claims.Envelope, req.Params)
+	payload, clamped, err := bridges.ClampPayload(r.Mappings, claims.Envelope, req.Params)
 	if err != nil {
 		b.drop(r, req.RequestID, codes.Of(err), "envelope: "+err.Error())
 		return
