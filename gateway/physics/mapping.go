@@ -305,7 +305,6 @@ func (c *checker) valueMagnitude(v any, source string) (float64, bool) {
 // is MALFORMED_REQUEST. Such failures win over limit violations.
 func CheckMapped(params any, pc *Context, lim Limits, maps []Mapping) Result {
 	var c checker
-	c.targets = c.tbuf[:0]
 	if m, ok := params.(map[string]any); ok {
 		c.readParams(m)
 	}

@@ -334,3 +334,28 @@ func TestClampJSON(t *testing.T) {
 		})
 	}
 }
+
+func BenchmarkCheckMapped(b *testing.B) {
+	params := decode(b, `{"cmd":{"speed":800,"mode":"run"},"wheels":[{"rpm":10},{"rpm":15}],"goal":{"x":2500,"y":4000}}`)
+	maps := mustMap(b, MappingSpec{Path: "cmd.speed", Quantity: LinearVelocity, Unit: "mm/s"},
+		MappingSpec{Path: "wheels[*].rpm", Quantity: AngularVelocity, Unit: "rpm"},
+		MappingSpec{Quantity: Position, X: "/goal/x", Y: "/goal/y", Unit: "mm"})
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if r := CheckMapped(params, nil, allLimits, maps); !r.OK() {
+			b.Fatal(r)
+		}
+	}
+}
+
+func BenchmarkClampJSON(b *testing.B) {
+	doc := []byte(`{"cmd":{"speed":1800,"mode":"run"},"wheels":[{"rpm":20},{"rpm":25}]}`)
+	maps := mustMap(b, MappingSpec{Path: "cmd.speed", Quantity: LinearVelocity, Unit: "mm/s"},
+		MappingSpec{Path: "wheels[*].rpm", Quantity: AngularVelocity, Unit: "rpm"})
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, changed, err := ClampJSON(doc, maps, allLimits); err != nil || !changed {
+			b.Fatal(err)
+		}
+	}
+}

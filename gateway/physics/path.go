@@ -74,7 +74,7 @@ func ParsePath(s string) (Path, error) {
 			b.WriteByte('*')
 			continue
 		}
-		b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(sg))
+		b.WriteString(escape(sg))
 	}
 	return Path{segs: segs, wild: wild, text: b.String()}, nil
 }
@@ -238,7 +238,15 @@ func orRoot(at string) string {
 	return at
 }
 
-func escape(seg string) string { return strings.NewReplacer("~", "~0", "/", "~1").Replace(seg) }
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
+
+// escape writes a member name as a JSON Pointer segment.
+func escape(seg string) string {
+	if !strings.ContainsAny(seg, "~/") {
+		return seg
+	}
+	return pointerEscaper.Replace(seg)
+}
 
 // matchConcrete reports whether the concrete location segs (unescaped, array
 // indices as decimal strings, isIdx[i] when segs[i] indexes an array) is

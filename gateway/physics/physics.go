@@ -129,8 +129,9 @@ type target struct {
 
 type checker struct {
 	obs     [nQuantities]observed
-	tbuf    [6]target // backing store of targets for the table's sources
-	targets []target  // every target, in the order read (never truncated)
+	targets [6]target // the first targets (the table has at most 5 sources)
+	nt      int
+	extra   []target // the targets after those (mapped positions); never truncated
 	bad     *Result
 }
 
@@ -210,7 +211,7 @@ func (c *checker) finish(pc *Context, lim Limits) Result {
 		return best
 	}
 	if lim.Geofence != nil {
-		for _, t := range c.targets {
+		for _, t := range append(c.targets[:c.nt:c.nt], c.extra...) {
 			if !InPolygon(t.p, lim.Geofence) {
 				return Result{
 					Code:     codes.PhysicsConstraint,
@@ -224,7 +225,12 @@ func (c *checker) finish(pc *Context, lim Limits) Result {
 }
 
 func (c *checker) addTarget(p Point, source string) {
-	c.targets = append(c.targets, target{p, source})
+	if c.nt < len(c.targets) {
+		c.targets[c.nt] = target{p, source}
+		c.nt++
+		return
+	}
+	c.extra = append(c.extra, target{p, source})
 }
 
 // readParams applies the source table.
