@@ -36,8 +36,8 @@ func SetMapping(routes []Route, spec string) error {
 }
 
 // SetNonPhysical declares the route with device topic topic non-physical:
-// its payloads command nothing that moves or pushes (a lamp, a display), so
-// it needs no payload mapping.
+// its payloads carry no speed, force, torque or position (a valve's state, a
+// lamp, a display), so it needs no payload mapping.
 func SetNonPhysical(routes []Route, topic string) error {
 	for i := range routes {
 		if routes[i].Device == topic {

@@ -28,8 +28,8 @@ type Route struct {
 	// has Mappings or is NonPhysical; New refuses one with neither.
 	// Mappings name where the payload carries its physical values and in
 	// which units; the bridge clamps them to the attested envelope before
-	// publishing. NonPhysical declares a route whose payloads move and push
-	// nothing (a lamp, a display).
+	// publishing. NonPhysical declares a route whose payloads carry no
+	// mapped quantity (a valve's state, a lamp, a display).
 	Mappings    []physics.Mapping
 	NonPhysical bool
 }

@@ -110,7 +110,7 @@ func runReady(ctx context.Context, args []string, ready func()) (int, error) {
 	fs.Var(&safeStops, "safe-stop", "DEVICE_TOPIC=JSON safe-stop payload (repeatable; routes without one get nothing on a stop)")
 	var maps, nonPhysical multi
 	fs.Var(&maps, "map", `DEVICE_TOPIC=JSON payload mapping(s), e.g. line1/c={"path":"/cmd/speed","quantity":"linearVelocity","unit":"mm/s"} (repeatable)`)
-	fs.Var(&nonPhysical, "non-physical", "DEVICE_TOPIC of a route whose payloads move and push nothing (repeatable; every route needs --map or this)")
+	fs.Var(&nonPhysical, "non-physical", "DEVICE_TOPIC of a route whose payloads carry no speed, force, torque or position (repeatable; every route needs --map or this)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, nil
