@@ -45,7 +45,7 @@ func SetMapping(routes []Route, spec string) error {
 }
 
 // SetNonPhysical declares the route with actuator topic topic non-physical
-// (its messages move and push nothing).
+// (its messages carry no speed, force, torque or position).
 func SetNonPhysical(routes []Route, topic string) error {
 	topic, err := topicName(topic)
 	if err != nil {

@@ -96,7 +96,7 @@ func run(ctx context.Context, args []string) (int, error) {
 	fs.Var(&safeStops, "safe-stop", "ACTUATOR_TOPIC=JSON safe-stop message (repeatable; default zero Twist on Twist routes)")
 	var maps, nonPhysical multi
 	fs.Var(&maps, "map", "ACTUATOR_TOPIC=JSON payload mapping(s) into the message's JSON form (repeatable; needed on routes of types other than Twist and JointTrajectory)")
-	fs.Var(&nonPhysical, "non-physical", "ACTUATOR_TOPIC of a route whose messages move and push nothing (repeatable)")
+	fs.Var(&nonPhysical, "non-physical", "ACTUATOR_TOPIC of a route whose messages carry no speed, force, torque or position (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, nil
