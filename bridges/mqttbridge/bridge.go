@@ -947,7 +947,7 @@ func (b *Bridge) actuate(ctx context.Context, r *route, req api.InterceptRequest
 	// payload that cannot be brought inside it is not published.
 	payload, clamped, err := bridges.ClampPayload(r.Mappings, claims.Envelope, req.Params)
 	if err != nil {
-		b.drop(r, req.RequestID, codes.Of(err), "envelope: "+err.Error())
+		b.drop(r, req.RequestID, codes.Of(err), "clamp to the attested envelope: "+err.Error())
 		return
 	}
 

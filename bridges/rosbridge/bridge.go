@@ -492,7 +492,7 @@ func (b *Bridge) actuate(ctx context.Context, r *route, m msgs.Message, req api.
 	// are clamped in the message's JSON form.
 	m, mclamped, err := clampMapped(r.Route, m, claims.Envelope)
 	if err != nil {
-		b.drop(r, req.RequestID, codes.Of(err), "envelope: "+err.Error())
+		b.drop(r, req.RequestID, codes.Of(err), "clamp to the attested envelope: "+err.Error())
 		return
 	}
 	clamped = clamped || mclamped

@@ -1,8 +1,11 @@
 // Package physics checks the physical constraints of an intercept
 // (PROTOCOL.md §5.6): it reads velocities, accelerations, jerk, forces,
 // torques and target positions from the request's params by a fixed table of
-// sources, compares them with the token's limits, checks targets against the
-// geofence polygon, and returns the effective envelope for the actuator.
+// sources and by payload mappings (path → quantity and unit, converted to
+// SI; mapping.go), compares them with the token's limits, checks targets
+// against the geofence polygon, and returns the effective envelope for the
+// actuator. ClampJSON scales a payload's mapped values into an envelope for
+// the bridges.
 //
 // The package is pure: no I/O, no clock, no goroutines; Check is safe for
 // concurrent use. Limits are taken as given (the tokens package validates
