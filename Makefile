@@ -1,7 +1,8 @@
 # sintgate developer targets. `make help` lists them.
 #
 #   make run            build and start a gateway on an embedded store (./.sintgate)
-#   make test           start the real services (installing what is missing), run every test
+#   make test           start the real services (installing what is missing), lint the OpenAPI
+#                       document, run every test
 #   make lint           gofmt, go vet, staticcheck
 #   make fuzz           every Fuzz target for FUZZTIME (default 10s) each
 #   make bench          every benchmark, BENCHTIME (default 1s) each
@@ -20,11 +21,12 @@ FUZZTIME            ?= 10s
 BENCHTIME           ?= 1s
 PKGS                ?= ./...
 E2E_DIR             := dashboard/e2e
+OPENAPI_DIR         := tools/openapi
 
 # Every .go file of the repo except vendored/installed trees.
 GO_FILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' -not -path './.services/*' -not -path './$(BIN)/*')
 
-.PHONY: help build run test test-go test-e2e bench lint fmt-check vet staticcheck shellcheck fuzz \
+.PHONY: help build run test test-go test-e2e lint-openapi bench lint fmt-check vet staticcheck shellcheck fuzz \
 	services-up services-down services-purge services-env services-status clean
 
 help: ## list the targets
@@ -50,11 +52,12 @@ run: ## build, init ./.sintgate on first start (prints the admin key), serve
 	@echo
 	exec $(BIN)/sint-gateway serve --data-dir "$(DATA_DIR)" --listen "$(LISTEN)"
 
-test: ## start services, run all Go tests with -race, then browser tests if present
+test: ## start services, lint the OpenAPI document, run all Go tests with -race, then browser tests
 	@t0=$$(date +%s); \
 	$(SERVICES) up; \
 	eval "$$($(SERVICES) env)"; \
 	t1=$$(date +%s); echo "== services ready in $$((t1 - t0)) s"; \
+	(cd $(OPENAPI_DIR) && npm run -s lint); \
 	$(GO) test -race -count=1 $(PKGS); \
 	t2=$$(date +%s); echo "== go test in $$((t2 - t1)) s"; \
 	if [ -f $(E2E_DIR)/package.json ]; then \
@@ -66,6 +69,9 @@ test: ## start services, run all Go tests with -race, then browser tests if pres
 
 test-go: ## Go tests only (services must be up: make services-up)
 	@eval "$$($(SERVICES) env)"; $(GO) test -race -count=1 $(PKGS)
+
+lint-openapi: ## Redocly lint of gateway/server/openapi.json (0 errors, 0 warnings; tools/openapi)
+	@$(SERVICES) up openapi; cd $(OPENAPI_DIR) && npm run -s lint
 
 test-e2e: ## browser tests only (dashboard/e2e)
 	@$(SERVICES) up chromium; eval "$$($(SERVICES) env chromium)"; cd $(E2E_DIR) && npm test

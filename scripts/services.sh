@@ -8,8 +8,9 @@
 #   scripts/services.sh env    [svc...]   print `export NAME=value` lines for tests
 #   scripts/services.sh status [svc...]   print whether each service answers
 #
-# Services: pg redis ros mqtt chromium (default: all). Aliases: postgres,
-# mosquitto, rosmaster, browser. Ports can be moved with SINT_PG_PORT,
+# Services: pg redis ros mqtt chromium openapi (default: all); openapi is the
+# OpenAPI linter (npm, tools/openapi). Aliases: postgres, mosquitto,
+# rosmaster, browser, redocly. Ports can be moved with SINT_PG_PORT,
 # SINT_REDIS_PORT, SINT_ROS_PORT, SINT_MQTT_PORT.
 #
 # Use from a shell:  scripts/services.sh up && eval "$(scripts/services.sh env)"
@@ -27,7 +28,7 @@ PG_DB=sint_test
 PG_BIN="${SINT_PG_BIN:-/usr/lib/postgresql/15/bin}"
 CHROMIUM=/usr/bin/chromium
 SYS_PY=/usr/bin/python3
-ALL_SERVICES=(pg redis ros mqtt chromium)
+ALL_SERVICES=(pg redis ros mqtt chromium openapi)
 
 log() { printf 'services: %s\n' "$*" >&2; }
 die() { printf 'services: error: %s\n' "$*" >&2; exit 1; }
@@ -58,6 +59,7 @@ normalize() {
 	ros | rosmaster) echo ros ;;
 	mqtt | mosquitto) echo mqtt ;;
 	chromium | browser | playwright) echo chromium ;;
+	openapi | redocly) echo openapi ;;
 	*) die "unknown service '$1' (known: ${ALL_SERVICES[*]})" ;;
 	esac
 }
@@ -124,19 +126,19 @@ apt_install() {
 	log "installed in $(($(now_ms) - t0)) ms"
 }
 
-# npm_install_e2e installs dashboard/e2e's node modules (playwright-core among
-# them) when that package exists. Playwright never downloads a browser: tests
-# launch /usr/bin/chromium through executablePath.
-npm_install_e2e() {
-	local dir="$REPO/dashboard/e2e"
+# npm_install DIR MODULE: installs DIR's node modules from its package.json
+# and committed package-lock.json (npm ci) unless node_modules/MODULE is
+# already there and newer than both. node_modules is never committed.
+npm_install() {
+	local dir="$1" module="$2"
 	[ -f "$dir/package.json" ] || return 0
 	local stamp="$dir/node_modules/.package-lock.json"
-	if [ -d "$dir/node_modules/playwright-core" ] && [ "$stamp" -nt "$dir/package.json" ] &&
+	if [ -d "$dir/node_modules/$module" ] && [ "$stamp" -nt "$dir/package.json" ] &&
 		{ [ ! -f "$dir/package-lock.json" ] || [ ! "$dir/package-lock.json" -nt "$stamp" ]; }; then
 		return 0
 	fi
-	command -v npm >/dev/null || die "npm is needed for dashboard/e2e (apt-get install nodejs npm)"
-	log "npm install in dashboard/e2e"
+	command -v npm >/dev/null || die "npm is needed for ${dir#"$REPO"/} (apt-get install nodejs npm)"
+	log "npm install in ${dir#"$REPO"/}"
 	(
 		cd "$dir"
 		export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm_config_fund=false npm_config_audit=false
@@ -145,10 +147,15 @@ npm_install_e2e() {
 		else
 			npm install --no-progress --loglevel=error
 		fi
-		[ -d node_modules/playwright-core ] ||
-			npm install --no-save --no-progress --loglevel=error playwright-core
+		[ -d "node_modules/$module" ] ||
+			npm install --no-save --no-progress --loglevel=error "$module"
 	) >&2
 }
+
+# npm_install_e2e installs dashboard/e2e's node modules (playwright-core among
+# them). Playwright never downloads a browser: tests launch /usr/bin/chromium
+# through executablePath.
+npm_install_e2e() { npm_install "$REPO/dashboard/e2e" playwright-core; }
 
 # ------------------------------------------------------------- postgresql ---
 
@@ -400,6 +407,16 @@ chromium_env() {
 	echo "export SINT_TEST_CHROMIUM=$CHROMIUM"
 	echo "export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1"
 }
+
+# -------------------------------------------------------------- openapi ---
+
+# The OpenAPI linter (Redocly's CLI, pinned in tools/openapi/package-lock.json)
+# that `make test` runs on gateway/server/openapi.json: a tool, not a daemon.
+OPENAPI_DIR="$REPO/tools/openapi"
+openapi_up() { npm_install "$OPENAPI_DIR" @redocly/cli; }
+openapi_down() { :; }
+openapi_status() { [ -x "$OPENAPI_DIR/node_modules/.bin/redocly" ]; }
+openapi_env() { echo "export SINT_OPENAPI_LINT='$OPENAPI_DIR'"; }
 
 # ---------------------------------------------------------------- main ---
 
