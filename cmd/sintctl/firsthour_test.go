@@ -212,7 +212,8 @@ func TestFirstHour(t *testing.T) {
 	})
 }
 
-// approveNextPending approves the first pending approval to appear.
+// approveNextPending approves the first pending approval to appear, as an
+// operator watching the list would.
 func approveNextPending(ctx context.Context, op *client.Operator) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -225,7 +226,14 @@ func approveNextPending(ctx context.Context, op *client.Operator) error {
 			return err
 		}
 		if len(list.Approvals) > 0 {
-			return op.Do(ctx, "POST", "/v1/approvals/"+list.Approvals[0].ApprovalID+"/approve", map[string]any{}, nil)
+			// The store lists an approval as soon as it has it, possibly
+			// before its escalation's ledger batch commits: the gateway
+			// answers 409 "not in the ledger yet; retry" until then.
+			err := op.Do(ctx, "POST", "/v1/approvals/"+list.Approvals[0].ApprovalID+"/approve", map[string]any{}, nil)
+			var ae *client.APIError
+			if !errors.As(err, &ae) || ae.Status != http.StatusConflict {
+				return err
+			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
