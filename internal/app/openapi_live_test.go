@@ -178,6 +178,23 @@ func TestOpenAPILiveResponses(t *testing.T) {
 	must("dashboard alerts", h.admin("GET", "/v1/dashboard/alerts", nil, nil), 200)
 	must("risk snapshot", h.admin("GET", "/v1/risk/snapshot", nil, nil), 200)
 
+	// Discovery registry, agent-to-agent delegation, economy.
+	reg := map[string]any{"publicKey": tokentest.Pub("oas-arm"), "name": "arm-1", "owner": "cell-7", "labels": map[string]string{"robot": "ur5"}}
+	must("register agent", h.admin("POST", "/v1/discovery/agents/register", reg, nil), 201)
+	must("get agent", h.admin("GET", "/v1/discovery/agents/"+tokentest.Pub("oas-arm"), nil, nil), 200)
+	must("delete agent", h.admin("DELETE", "/v1/discovery/agents/"+tokentest.Pub("oas-arm"), nil, nil), 200)
+	must("close closed circuit", h.admin("POST", "/v1/discovery/agents/"+tokentest.Pub("oas-agent")+"/circuit/close", map[string]any{"reason": "check"}, nil), 200, 409)
+	a2aChild := tokentest.Sign("oas-agent", tokentest.Child(tok, "oas-peer", h.n()))
+	must("a2a delegate", h.agentCall("oas-agent", "POST", "/v1/a2a/delegate", map[string]any{"token": a2aChild.Raw}, nil), 201)
+	must("a2a trust chain", h.admin("GET", "/v1/a2a/trust-chain/"+a2aChild.Claims.TokenID, nil, nil), 200)
+	must("a2a revoke", h.agentCall("oas-agent", "POST", "/v1/a2a/revoke", map[string]any{"tokenId": a2aChild.Claims.TokenID}, nil), 200)
+	must("set budget", h.admin("PUT", "/v1/economy/budgets/"+tokentest.Pub("oas-agent"), map[string]any{"balance": 100}, nil), 200)
+	must("budgets", h.admin("GET", "/v1/economy/budgets", nil, nil), 200)
+	must("prices", h.admin("GET", "/v1/economy/prices", nil, nil), 200)
+	must("balance", h.admin("GET", "/v1/economy/balance?agentId="+tokentest.Pub("oas-agent"), nil, nil), 200)
+	must("charge", h.agentCall("oas-agent", "POST", "/v1/economy/charge", map[string]any{"amount": 5, "idempotencyKey": "oas-1"}, nil), 200)
+	must("transactions", h.admin("GET", "/v1/economy/transactions?agentId="+tokentest.Pub("oas-agent"), nil, nil), 200)
+
 	// E-stop last: a trip cancels pending approvals.
 	must("estop status", h.admin("GET", "/v1/estop", nil, nil), 200)
 	must("estop trip", h.admin("POST", "/v1/estop/trip", map[string]string{"reason": "oas check"}, nil), 200)
@@ -198,7 +215,9 @@ func TestOpenAPILiveResponses(t *testing.T) {
 		"intercept", "interceptBatch", "listApprovals", "getApproval", "waitApproval", "approveApproval", "denyApproval",
 		"listStandingApprovals", "revokeStandingApproval", "listLedger", "getLedgerEntry", "getInclusionProof",
 		"getConsistencyProof", "getCheckpoint", "verifyLedger", "exportLedger", "reloadPolicy", "getAgentCircuit",
-		"getEstop", "tripEstop", "resetEstop"} {
+		"getEstop", "tripEstop", "resetEstop", "registerAgent", "getAgent", "deleteAgent", "listAgents",
+		"a2aDelegate", "getTrustChain", "a2aRevoke", "setBudget", "listBudgets", "getPrices", "getBalance", "charge",
+		"listTransactions", "getDashboardStats", "getDashboardAgents", "getDashboardAlerts", "getRiskSnapshot"} {
 		ok := false
 		for k := range tr.seen {
 			var got string
