@@ -302,8 +302,8 @@ func TestOpenAPIDocument(t *testing.T) {
 // beyond validity: a servers list, a unique operationId on every
 // operation, a security requirement on every operation (security: [] on
 // the public ones, so that no root default is ever assumed), and a schema
-// for every body a 2xx answer documents (only 204 and a WebSocket's 101
-// have no body). The Redocly lint (tools/openapi, run by make test) checks
+// for every answer's body, refusals included (only 204 and a WebSocket's
+// 101 have none). The Redocly lint (tools/openapi, run by make test) checks
 // the rest of its recommended rules.
 func TestOpenAPIForGenerators(t *testing.T) {
 	var doc struct {
