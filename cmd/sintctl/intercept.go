@@ -43,6 +43,11 @@ With --wait, an escalation is followed to its end: sintctl long-polls the
 approval (POST /v1/approvals/{id}/wait) until an operator approves or denies
 it (sintctl approvals approve ID), or it expires, and prints the final
 decision: on approval, allow with the attestation signed for this request.
+With -o json only that final decision is printed. Without --wait, the agent
+collects it later with sintctl approvals wait ID --agent-key FILE.
+
+Text output names the ledger entry of the decision (ledger #N eventId …),
+which sintctl ledger proof takes, as it takes #N or the printed requestId.
 
 Exit codes: 0 allow, 3 deny, 4 escalate (still pending), 1 local error,
 2 server or network error.`,
