@@ -78,7 +78,7 @@ func (s *Server) interceptBatch(c *fiber.Ctx) error {
 		body, form := batchItemBytes(it.Body)
 		res := s.Pipeline.Intercept(c.UserContext(), gateway.Input{Body: body, Headers: h, Remote: c.IP()})
 		if res.Status == 401 && res.Body.Reason != nil && *res.Body.Reason == gateway.ReasonBadSignature {
-			why := batchSigCause(body, form, h)
+			why := batchSigCause(body, form, h, s.Pipeline.VerifySig)
 			res.Body.Reason = &why
 		}
 		out[i] = batchItem{Status: res.Status, Decision: res.Body}
@@ -115,15 +115,16 @@ func batchItemBytes(raw json.RawMessage) ([]byte, batchForm) {
 // batchSigCause names why an item's signature failed, for the item's
 // reason. It never changes the decision: it only tells the client what
 // to fix. The one cause it can prove is a re-formatted body (the signature
-// verifies over the same JSON without its whitespace).
-func batchSigCause(body []byte, form batchForm, h gateway.AgentHeaders) string {
+// verifies over the same JSON without its whitespace, checked with the
+// gateway's one verification rule, verify).
+func batchSigCause(body []byte, form batchForm, h gateway.AgentHeaders, verify gateway.SigVerifier) string {
 	reformatted := false
 	var compact bytes.Buffer
-	if json.Compact(&compact, body) == nil && !bytes.Equal(compact.Bytes(), body) {
+	if verify != nil && json.Compact(&compact, body) == nil && !bytes.Equal(compact.Bytes(), body) {
 		pub, e1 := hex.DecodeString(h.AgentID)
 		sig, e2 := base64.RawURLEncoding.DecodeString(h.Sig)
 		reformatted = e1 == nil && e2 == nil && len(pub) == ed25519.PublicKeySize && len(sig) == ed25519.SignatureSize &&
-			ed25519.Verify(pub, compact.Bytes(), sig)
+			verify(pub, compact.Bytes(), sig)
 	}
 	switch {
 	case reformatted && form == formObject:

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sintgate/sintgate/gateway"
+	"github.com/sintgate/sintgate/tokens"
 )
 
 func TestCheckStrictJSON(t *testing.T) {
@@ -72,7 +73,7 @@ func FuzzBatchItemBytes(f *testing.F) {
 				t.Fatalf("object form %q gave %q", raw, b)
 			}
 		}
-		why := batchSigCause(b, form, gateway.AgentHeaders{AgentID: strings.Repeat("ab", 32), Sig: strings.Repeat("A", 86)})
+		why := batchSigCause(b, form, gateway.AgentHeaders{AgentID: strings.Repeat("ab", 32), Sig: strings.Repeat("A", 86)}, tokens.VerifySig)
 		if why == "" {
 			t.Fatal("no cause named")
 		}
