@@ -1,7 +1,8 @@
 # sintgate developer targets. `make help` lists them.
 #
 #   make run            build and start a gateway on an embedded store (./.sintgate)
-#   make test           start the real services (installing what is missing), run every test
+#   make test           start the real services (installing what is missing), lint the OpenAPI
+#                       document, run every test
 #   make test-sdk-python  the Python SDK's suite against a gateway it builds and starts
 #   make test-sdk-js    the TypeScript/JavaScript SDK suite against a real gateway (npm ci when needed)
 #   make lint           gofmt, go vet, staticcheck
@@ -24,11 +25,12 @@ PKGS                ?= ./...
 SYS_PY              ?= /usr/bin/python3
 E2E_DIR             := dashboard/e2e
 SDK_JS_DIR          := sdk/js
+OPENAPI_DIR         := tools/openapi
 
 # Every .go file of the repo except vendored/installed trees.
 GO_FILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' -not -path './.services/*' -not -path './$(BIN)/*')
 
-.PHONY: help build run test test-go test-e2e test-sdk-python test-sdk-js bench lint fmt-check vet staticcheck shellcheck fuzz \
+.PHONY: help build run test test-go test-e2e test-sdk-python test-sdk-js lint-openapi bench lint fmt-check vet staticcheck shellcheck fuzz \
 	services-up services-down services-purge services-env services-status clean
 
 help: ## list the targets
@@ -54,11 +56,12 @@ run: ## build, init ./.sintgate on first start (prints the admin key), serve
 	@echo
 	exec $(BIN)/sint-gateway serve --data-dir "$(DATA_DIR)" --listen "$(LISTEN)"
 
-test: ## start services, run all Go tests with -race, the SDK suites, then browser tests if present
+test: ## start services, lint the OpenAPI document, run all Go tests with -race, the SDK suites, then browser tests
 	@t0=$$(date +%s); \
 	$(SERVICES) up; \
 	eval "$$($(SERVICES) env)"; \
 	t1=$$(date +%s); echo "== services ready in $$((t1 - t0)) s"; \
+	(cd $(OPENAPI_DIR) && npm run -s lint); \
 	$(GO) test -race -count=1 $(PKGS); \
 	t2=$$(date +%s); echo "== go test in $$((t2 - t1)) s"; \
 	$(MAKE) --no-print-directory test-sdk-python; \
@@ -84,6 +87,9 @@ test-sdk-python: ## Python SDK tests (sdk/python): unit tests, then a gateway bu
 
 test-go: ## Go tests only (services must be up: make services-up)
 	@eval "$$($(SERVICES) env)"; $(GO) test -race -count=1 $(PKGS)
+
+lint-openapi: ## Redocly lint of gateway/server/openapi.json (0 errors, 0 warnings; tools/openapi)
+	@$(SERVICES) up openapi; cd $(OPENAPI_DIR) && npm run -s lint
 
 test-e2e: ## browser tests only (dashboard/e2e)
 	@$(SERVICES) up chromium; eval "$$($(SERVICES) env chromium)"; cd $(E2E_DIR) && npm test
