@@ -2,8 +2,9 @@ package injection
 
 import "fmt"
 
-// automaton is an Aho–Corasick DFA over lower-case ASCII literals with byte
-// classes: bytes that occur in no literal share class 0, so the transition
+// automaton is an Aho–Corasick DFA over byte-string literals (no upper-case
+// ASCII; UTF-8 literals of the multilingual lexicon are matched byte-wise)
+// with byte classes: bytes that occur in no literal share class 0, so the transition
 // table is states × classes (a few tens of KB) and one scan costs one table
 // load per input byte.
 type automaton struct {
@@ -27,8 +28,8 @@ func buildAutomaton(lits []string) (*automaton, error) {
 		}
 		for i := 0; i < len(l); i++ {
 			c := l[i]
-			if c >= 0x80 || ('A' <= c && c <= 'Z') {
-				return nil, fmt.Errorf("literal %q is not lower-case ASCII", l)
+			if 'A' <= c && c <= 'Z' {
+				return nil, fmt.Errorf("literal %q is not lower-case", l)
 			}
 			if a.class[c] == 0 {
 				a.class[c] = uint8(a.nclass)

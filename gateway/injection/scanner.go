@@ -30,6 +30,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"unicode"
 	"unicode/utf8"
@@ -62,10 +63,18 @@ var ErrInvalidJSON = errors.New("params are not valid JSON")
 type Scanner struct {
 	ac      *automaton
 	pats    []compiled
-	litPats [][]int32 // literal id → indices of the patterns it triggers
-	litReq  [][]int32 // literal id → indices of the patterns whose requires it satisfies
-	hasReq  uint64    // bit p: pattern p has a requires list
+	litPats [][]int32   // literal id → indices of the patterns it triggers
+	litReq  [][]int32   // literal id → indices of the patterns whose requires it satisfies
+	litConc [][]concLit // literal id → the concepts it is a word of (concepts.go)
+	lits    []string    // literal id → literal
+	hasReq  uint64      // bit p: pattern p has a requires list
 	pool    sync.Pool
+}
+
+// concLit is one concept of a lexicon literal, with its word-boundary flags.
+type concLit struct {
+	c     int32
+	flags uint8
 }
 
 type hit struct {
@@ -82,6 +91,13 @@ type state struct {
 	dec  [MaxDecodeLvl][]byte // decodeRun output, per level
 	path []seg
 	keys []string
+	// Concept words: chits of the text being matched; c0 of the last
+	// top-level string (level 0); carry of the strings before it, in joined
+	// coordinates (offset off), for the cross-string matcher.
+	chits, c0, carry []cHit
+	off, normLen     int32
+	view             []byte // leetspeak / tag-character view of the text
+	embed            int    // depth of embedded JSON documents being scanned
 	// clean caches short strings already found clean in this scan (keys and
 	// values repeat a lot in arrays of objects); a ring of cacheSize entries.
 	clean  [cacheSize][]byte
@@ -168,8 +184,16 @@ func build(sp []spec) (*Scanner, error) {
 			lits = append(lits, t)
 			s.litPats = append(s.litPats, nil)
 			s.litReq = append(s.litReq, nil)
+			s.litConc = append(s.litConc, nil)
 		}
 		return id
+	}
+	clits, cconc, cflags := conceptLiterals()
+	for i, l := range clits {
+		id := lit(l)
+		for _, c := range cconc[i] {
+			s.litConc[id] = append(s.litConc[id], concLit{c: c, flags: cflags[i]})
+		}
 	}
 	for pi, p := range pats {
 		for _, t := range p.triggers {
@@ -184,6 +208,7 @@ func build(sp []spec) (*Scanner, error) {
 			s.litReq[id] = append(s.litReq[id], int32(pi))
 		}
 	}
+	s.lits = lits
 	s.ac, err = buildAutomaton(lits)
 	if err != nil {
 		return nil, err
@@ -192,14 +217,27 @@ func build(sp []spec) (*Scanner, error) {
 	return s, nil
 }
 
-// Patterns returns the ids and categories of the built-in patterns, in
-// evaluation order.
+// Patterns returns the ids and categories of the built-in patterns and then
+// of the concept rules, in evaluation order.
 func (s *Scanner) Patterns() [][2]string {
-	out := make([][2]string, len(s.pats))
-	for i, p := range s.pats {
-		out[i] = [2]string{p.id, p.category}
+	out := make([][2]string, 0, len(s.pats)+len(conceptRules))
+	for _, p := range s.pats {
+		out = append(out, [2]string{p.id, p.category})
+	}
+	for _, r := range conceptRules {
+		out = append(out, [2]string{r.id, r.category})
 	}
 	return out
+}
+
+// rule returns the id and category of rule index i: a pattern, or a concept
+// rule after the patterns.
+func (s *Scanner) rule(i int) (id, category string) {
+	if i < len(s.pats) {
+		return s.pats[i].id, s.pats[i].category
+	}
+	r := &conceptRules[i-len(s.pats)]
+	return r.id, r.category
 }
 
 // ScanJSON scans the params JSON document. It returns the first finding in
@@ -233,6 +271,7 @@ func (s *Scanner) put(st *state) {
 		st.norm = make([]byte, 0, 1024)
 	}
 	st.hits, st.reqs, st.path, st.keys = st.hits[:0], st.reqs[:0], st.path[:0], st.keys[:0]
+	st.chits, st.c0, st.carry, st.off, st.embed = st.chits[:0], st.c0[:0], st.carry[:0], 0, 0
 	st.clean, st.cleanK, st.cleanN = [cacheSize][]byte{}, [cacheSize]uint32{}, 0
 	s.pool.Put(st)
 }
@@ -296,27 +335,119 @@ func (s *Scanner) value(st *state, v any, depth int) *Finding {
 // text scans one string (a value or a key) found at st.path.
 func (s *Scanner) text(st *state, str string) *Finding {
 	b := unsafe.Slice(unsafe.StringData(str), len(str)) // read-only view; str outlives the scan
-	if st.isClean(b) {
-		return nil
-	}
-	pi, ex := scanLevel(s, st, str, 0)
-	if pi < 0 {
-		st.markClean(b)
-		return nil
-	}
-	return &Finding{Category: s.pats[pi].category, PatternID: s.pats[pi].id, Path: renderPath(st.path), Excerpt: ex}
+	return scanText(s, st, str, b)
 }
 
 func (s *Scanner) textBytes(st *state, b []byte) *Finding {
+	return scanText(s, st, b, b)
+}
+
+// scanText scans one string of the params: the string itself (normalised,
+// its leetspeak and tag-character views, its encoded runs), an embedded JSON
+// document it holds, and the seam with the strings scanned before it.
+func scanText[T string | []byte](s *Scanner, st *state, str T, b []byte) *Finding {
 	if st.isClean(b) {
+		st.seamSkip(len(b))
 		return nil
 	}
-	pi, ex := scanLevel(s, st, b, 0)
-	if pi < 0 {
+	pi, ex := scanLevel(s, st, str, 0)
+	if pi >= 0 {
+		return s.finding(st, pi, ex)
+	}
+	if f := s.embedded(st, b); f != nil {
+		return f
+	}
+	if f := s.seam(st); f != nil {
+		return f
+	}
+	if len(st.c0) == 0 {
 		st.markClean(b)
+	}
+	return nil
+}
+
+func (s *Scanner) finding(st *state, pi int, ex string) *Finding {
+	id, cat := s.rule(pi)
+	return &Finding{Category: cat, PatternID: id, Path: renderPath(st.path), Excerpt: ex}
+}
+
+// maxEmbed bounds nested embedded JSON documents (a JSON string holding a
+// JSON document holding …).
+const maxEmbed = 2
+
+// embedded scans a JSON document held in a string ("{…}" or "[…]", e.g. a
+// tool result or a chat transcript): its strings are decoded (escapes such
+// as \u0069 resolved) and scanned like params, under the string's path.
+func (s *Scanner) embedded(st *state, b []byte) *Finding {
+	t := bytes.TrimSpace(b)
+	if st.embed >= maxEmbed || len(t) < 2 || !(t[0] == '{' && t[len(t)-1] == '}' || t[0] == '[' && t[len(t)-1] == ']') || !json.Valid(t) {
 		return nil
 	}
-	return &Finding{Category: s.pats[pi].category, PatternID: s.pats[pi].id, Path: renderPath(st.path), Excerpt: ex}
+	var v any
+	if json.Unmarshal(t, &v) != nil {
+		return nil
+	}
+	// The document's strings form their own seam sequence.
+	c0, carry, off, nl := st.c0, st.carry, st.off, st.normLen
+	st.c0, st.carry, st.off = nil, nil, 0
+	st.embed++
+	f := s.value(st, v, len(st.path))
+	st.embed--
+	st.c0, st.carry, st.off, st.normLen = c0, carry, off, nl
+	return f
+}
+
+// seamSkip records a string that was not scanned again (clean cache): it
+// holds no concept words, so it only moves the joined offset.
+func (st *state) seamSkip(n int) {
+	st.c0 = st.c0[:0]
+	st.off += int32(n) + 1
+}
+
+// seam tries the concept rules on the concept words near the end of the
+// strings scanned before (st.carry) together with those near the start of
+// the current string (st.c0), in joined coordinates: an instruction split
+// over two fields. It then moves the current string's words into carry.
+func (s *Scanner) seam(st *state) *Finding {
+	var f *Finding
+	if len(st.carry) > 0 && len(st.c0) > 0 {
+		mark := len(st.carry)
+		for _, h := range st.c0 {
+			if h.start < seamReach {
+				h.start += st.off
+				h.end += st.off
+				st.carry = append(st.carry, h)
+			}
+		}
+		if ri, _, _, ok := conceptMatch(st.carry); ok {
+			var words []string
+			for _, h := range st.carry {
+				words = append(words, s.lits[h.lit])
+			}
+			f = s.finding(st, len(s.pats)+ri, excerpt([]byte(strings.Join(words, " … "))))
+			f.PatternID += "+joined"
+		}
+		st.carry = st.carry[:mark]
+	}
+	// Advance to the next string, keeping the words within reach of it.
+	next := st.off + st.normLen + 1
+	k := 0
+	for _, h := range st.carry {
+		if h.end+seamReach >= next {
+			st.carry[k] = h
+			k++
+		}
+	}
+	st.carry = st.carry[:k]
+	for _, h := range st.c0 {
+		h.start += st.off
+		h.end += st.off
+		if h.end+seamReach >= next {
+			st.carry = append(st.carry, h)
+		}
+	}
+	st.off = next
+	return f
 }
 
 // scanLevel normalises raw, matches it, and then decodes and scans its
@@ -325,10 +456,34 @@ func (s *Scanner) textBytes(st *state, b []byte) *Finding {
 func scanLevel[T string | []byte](s *Scanner, st *state, raw T, level int) (int, string) {
 	var long bool
 	st.norm, long = appendNormalizedRuns(st.norm[:0], raw)
-	if pi, ex := s.match(st, st.norm); pi >= 0 {
+	pi, ex := s.match(st, st.norm)
+	if level == 0 {
+		st.c0 = append(st.c0[:0], st.chits...)
+		st.normLen = int32(len(st.norm))
+	}
+	if pi >= 0 {
 		return pi, ex
 	}
-	if level >= MaxDecodeLvl || !long {
+	// Leetspeak: digits and @ $ inside words read as letters (matching only).
+	if v, ok := leetView(st.view[:0], st.norm); ok {
+		st.view = v
+		if pi, ex := s.match(st, v); pi >= 0 {
+			return pi, ex
+		}
+	}
+	if !long {
+		return -1, ""
+	}
+	// Unicode tag characters (U+E0020–U+E007E) are invisible ASCII: read
+	// them as the ASCII they encode, in place, and scan that view.
+	if level < MaxDecodeLvl {
+		if v, ok := tagView(raw); ok {
+			if pi, ex := scanLevel(s, st, v, level+1); pi >= 0 {
+				return pi, ex
+			}
+		}
+	}
+	if level >= MaxDecodeLvl {
 		return -1, ""
 	}
 	n := len(raw)
@@ -433,28 +588,37 @@ func printable(b []byte) bool {
 }
 
 // literals is the literal pass: every trigger occurrence (hits, in order of
-// end offset, boundary rule applied) and requires-literal occurrence (reqs),
-// and the set of patterns whose requires literals occurred.
+// end offset, boundary rule applied), requires-literal occurrence (reqs) and
+// concept word (st.chits), and the set of patterns whose requires literals
+// occurred.
 func (s *Scanner) literals(st *state, text []byte) (hits, reqs []hit, satisfied uint64) {
 	a := s.ac
 	K := a.nclass
 	firstOut := a.firstOut
 	hits, reqs = st.hits[:0], st.reqs[:0]
+	st.chits = st.chits[:0]
 	state := 0
 	for i := 0; i < len(text); i++ {
 		state = int(a.delta[state*K+int(a.class[text[i]])])
 		if state >= firstOut {
-			hits, reqs, satisfied = s.outputs(text, state, i, hits, reqs, satisfied)
+			hits, reqs, satisfied = s.outputs(st, text, state, i, hits, reqs, satisfied)
 		}
 	}
 	return hits, reqs, satisfied
 }
 
 // outputs records the literals that end at text[i] (DFA state state).
-func (s *Scanner) outputs(text []byte, state, i int, hits, reqs []hit, satisfied uint64) ([]hit, []hit, uint64) {
+func (s *Scanner) outputs(st *state, text []byte, state, i int, hits, reqs []hit, satisfied uint64) ([]hit, []hit, uint64) {
 	a := s.ac
 	for _, id := range a.outs[a.outStart[state]:a.outStart[state+1]] {
 		start := i + 1 - a.lens[id]
+		for _, cl := range s.litConc[id] {
+			if cl.flags&litWordStart != 0 && start > 0 && isAlnum(text[start-1]) ||
+				cl.flags&litWordEnd != 0 && i+1 < len(text) && isAlnum(text[i+1]) {
+				continue
+			}
+			st.chits = append(st.chits, cHit{c: cl.c, start: int32(start), end: int32(i + 1), lit: id, scale: scriptScale(text[start])})
+		}
 		for _, p := range s.litReq[id] {
 			satisfied |= 1 << p
 			reqs = append(reqs, hit{pat: p, start: int32(start), end: int32(i + 1)})
@@ -473,6 +637,17 @@ func (s *Scanner) outputs(text []byte, state, i int, hits, reqs []hit, satisfied
 // text. It returns the index of the first pattern (in table order) that
 // matches, and the excerpt.
 func (s *Scanner) match(st *state, text []byte) (int, string) {
+	if pi, ex := s.matchPatterns(st, text); pi >= 0 {
+		return pi, ex
+	}
+	if ri, lo, hi, ok := conceptMatch(st.chits); ok {
+		return len(s.pats) + ri, conceptExcerpt(text, lo, hi)
+	}
+	return -1, ""
+}
+
+// matchPatterns runs the literal pass and the triggered patterns.
+func (s *Scanner) matchPatterns(st *state, text []byte) (int, string) {
 	hits, reqs, satisfied := s.literals(st, text)
 	// Drop hits of patterns whose second literal set did not occur.
 	if blocked := s.hasReq &^ satisfied; blocked != 0 {
@@ -499,7 +674,7 @@ func (s *Scanner) match(st *state, text []byte) (int, string) {
 		for j < len(hits) && hits[j].pat == p {
 			j++
 		}
-		if ex, ok := s.evalPattern(&s.pats[p], text, hits[i:j], reqs, n); ok {
+		if ex, ok := s.evalPattern(&s.pats[p], text, hits[i:j], reqs, st.chits, n); ok {
 			return int(p), ex
 		}
 		i = j
@@ -566,7 +741,7 @@ func reqWithin(reqs []hit, p int32, lo, hi int) bool {
 	return false
 }
 
-func (s *Scanner) evalPattern(c *compiled, text []byte, hs []hit, reqs []hit, n int) (string, bool) {
+func (s *Scanner) evalPattern(c *compiled, text []byte, hs []hit, reqs []hit, chits []cHit, n int) (string, bool) {
 	needReq := len(c.requires) > 0
 	reach := maxMatch
 	if c.near > 0 {
@@ -585,6 +760,9 @@ func (s *Scanner) evalPattern(c *compiled, text []byte, hs []hit, reqs []hit, n 
 			win := text[h.start:min(n, int(h.start)+maxMatch)]
 			if c.dfa != nil && !c.dfa.match(win) {
 				continue // exact: the DFA accepts the same language as c.re
+			}
+			if c.negatable && negatedAt(chits, h.start) {
+				continue // "do not disable the safety limits"
 			}
 			if loc := c.re.FindIndex(win); loc != nil {
 				return excerpt(win[loc[0]:loc[1]]), true

@@ -1,0 +1,343 @@
+package injection
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// Concept rules: the multilingual, paraphrase-tolerant half of the scanner.
+//
+// The regular-expression patterns (patterns.go) describe English sentences.
+// A concept rule instead names two or three concepts (lexicon.go: "an
+// override verb", "instructions", "earlier/system"; "switch off", "a safety
+// function"; "send/publish", "a secret") and fires when a word of every
+// concept occurs within a window of the normalised text, in any order (word
+// order differs across languages: "ignore the previous instructions",
+// "vorherige Anweisungen ignorieren", "以前の指示を無視して"). The words come
+// from the same Aho–Corasick pass as the pattern triggers, so a rule costs
+// nothing on text that lacks its concepts.
+//
+// Rules marked negatable skip an occurrence of their first concept that a
+// negation governs: "do not disable the safety limits", "nicht
+// deaktivieren", "不要关闭", "無効にしないで" stay allowed. The negation must
+// end at most negPre bytes before the word or start at most negPost bytes
+// after it (Japanese, Korean, Hindi and German put it after the verb).
+//
+// Because rules work on word positions, they also see across the strings of
+// one params document: the scanner keeps the concept words near the end of
+// the strings already scanned and tries the rules on them together with the
+// words at the start of the next string (an instruction split over two
+// fields).
+type conceptRule struct {
+	id, category string
+	groups       [][]int // every group needs a word of one of its concepts
+	window       int     // bytes between the first group's word and each other group's word
+	negatable    bool
+}
+
+const (
+	negPre  = 8
+	negPost = 10
+	// seamReach bounds how far back concept words of earlier strings are
+	// kept for cross-string matching (≥ every rule window).
+	seamReach = 160
+)
+
+var conceptRules = []conceptRule{
+	{id: "ml.override", category: CategoryInstructionOverride, window: 90,
+		groups: [][]int{{cOverride}, {cInstr}, {cPrior}}},
+	{id: "ml.instructions-void", category: CategoryInstructionOverride, window: 90,
+		groups: [][]int{{cVoid}, {cInstr}, {cPrior}}},
+	{id: "ml.real-goal", category: CategoryInstructionOverride, window: 40,
+		groups: [][]int{{cReal}, {cTask}, {cYou}}},
+	{id: "ml.disable-safety", category: CategorySafetyBypass, window: 60, negatable: true,
+		groups: [][]int{{cDisable}, {cSafety}}},
+	{id: "ml.raise-limit", category: CategorySafetyBypass, window: 50, negatable: true,
+		groups: [][]int{{cRaise}, {cLimit}}},
+	{id: "ml.people-in-path", category: CategorySafetyBypass, window: 90,
+		groups: [][]int{{cEvenIf}, {cPeople}, {cContinue}}},
+	{id: "ml.no-approval", category: CategorySafetyBypass, window: 30,
+		groups: [][]int{{cNoNeed}, {cApproval}}},
+	{id: "ml.disclose-secret", category: CategoryExfiltration, window: 60, negatable: true,
+		groups: [][]int{{cExfilVerb}, {cSecret}}},
+	{id: "ml.chat-role", category: CategoryRoleHijack,
+		groups: [][]int{{cRoleStrong}}},
+	{id: "ml.role-authority", category: CategoryRoleHijack, window: 160,
+		groups: [][]int{{cRoleWeak}, {cAuthority}}},
+	{id: "ml.config-safety-off", category: CategorySafetyBypass, window: 40,
+		groups: [][]int{{cCfgSafety}, {cCfgEnabled}, {cCfgFalse}}},
+}
+
+// cHit is one concept word: concept, byte range in the normalised text (or
+// in the joined coordinates of the seam matcher), and its lexicon literal.
+type cHit struct {
+	c          int32
+	start, end int32
+	lit        int32
+	scale      int32 // bytes per letter of the word's script (windows are stretched by it)
+}
+
+// scriptScale is the UTF-8 length class of the letter that starts a word:
+// 1 for ASCII, 2 for Cyrillic/Greek/Arabic/Hebrew, 3 for the rest
+// (Devanagari, Hangul jamo, CJK, kana).
+func scriptScale(c byte) int32 {
+	switch {
+	case c < 0x80:
+		return 1
+	case c < 0xe0:
+		return 2
+	}
+	return 3
+}
+
+// Literal flags of concept words.
+const (
+	litWordStart = 1 << iota // counts only at the start of a word
+	litWordEnd               // counts only at the end of a word
+)
+
+// conceptLiterals returns the normalised lexicon: literal → concepts and
+// flags.
+func conceptLiterals() (lits []string, conc [][]int32, flags []uint8) {
+	idx := map[string]int{}
+	add := func(c int, entry string) {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			return
+		}
+		var fl uint8
+		stem := strings.HasSuffix(entry, "*")
+		entry = strings.TrimSuffix(entry, "*")
+		n := Normalize(entry)
+		if n == "" {
+			return
+		}
+		if isAlnum(n[0]) {
+			fl |= litWordStart
+			if !stem && isAlnum(n[len(n)-1]) {
+				fl |= litWordEnd
+			}
+		}
+		i, ok := idx[n+string(rune('0'+fl))]
+		if !ok {
+			i = len(lits)
+			idx[n+string(rune('0'+fl))] = i
+			lits = append(lits, n)
+			conc = append(conc, nil)
+			flags = append(flags, fl)
+		}
+		for _, have := range conc[i] {
+			if have == int32(c) {
+				return
+			}
+		}
+		conc[i] = append(conc[i], int32(c))
+	}
+	for c := 0; c < numConcepts; c++ {
+		for _, e := range strings.Split(lexicon[c], "|") {
+			add(c, e)
+		}
+	}
+	for _, e := range roleStrong {
+		add(cRoleStrong, e)
+	}
+	return lits, conc, flags
+}
+
+// conceptMatch tries the concept rules on hits (in any order of start) and
+// returns the index of the first rule that fires and the byte range of its
+// words. Rules are tried in table order.
+func conceptMatch(hits []cHit) (rule int, lo, hi int32, ok bool) {
+	var present uint64
+	for _, h := range hits {
+		present |= 1 << h.c
+	}
+	if present == 0 {
+		return 0, 0, 0, false
+	}
+	for ri := range conceptRules {
+		r := &conceptRules[ri]
+		if !r.allPresent(present) {
+			continue
+		}
+		if lo, hi, ok := r.find(hits); ok {
+			return ri, lo, hi, true
+		}
+	}
+	return 0, 0, 0, false
+}
+
+func (r *conceptRule) allPresent(present uint64) bool {
+	for _, g := range r.groups {
+		var m uint64
+		for _, c := range g {
+			m |= 1 << c
+		}
+		if present&m == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func inGroup(c int32, g []int) bool {
+	for _, x := range g {
+		if int32(x) == c {
+			return true
+		}
+	}
+	return false
+}
+
+// find looks for a word of the first group with, within the window, a word
+// of every other group.
+func (r *conceptRule) find(hits []cHit) (int32, int32, bool) {
+	for _, h0 := range hits {
+		if !inGroup(h0.c, r.groups[0]) {
+			continue
+		}
+		if r.negatable && negated(hits, h0) {
+			continue
+		}
+		lo, hi := h0.start, h0.end
+		all := true
+		for _, g := range r.groups[1:] {
+			found := false
+			for _, h := range hits {
+				if !inGroup(h.c, g) || h.start == h0.start && h.end == h0.end {
+					continue
+				}
+				d := h.start - h0.start
+				if d < 0 {
+					d = -d
+				}
+				if int(d) <= r.window*int(max(h0.scale, h.scale)) {
+					lo, hi = min(lo, h.start), max(hi, h.end)
+					found = true
+					break
+				}
+			}
+			if !found {
+				all = false
+				break
+			}
+		}
+		if all {
+			return lo, hi, true
+		}
+	}
+	return 0, 0, false
+}
+
+// negated reports whether a negation governs the word h.
+func negated(hits []cHit, h cHit) bool {
+	for _, n := range hits {
+		switch n.c {
+		case cNegPre:
+			if n.end <= h.start && h.start-n.end <= negPre {
+				return true
+			}
+		case cNegPost:
+			if n.start >= h.end && n.start-h.end <= negPost {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// negatedAt reports whether a pre-negation ends just before byte start
+// (used by the negatable regular-expression patterns).
+func negatedAt(hits []cHit, start int32) bool {
+	for _, n := range hits {
+		if n.c == cNegPre && n.end <= start && start-n.end <= negPre {
+			return true
+		}
+	}
+	return false
+}
+
+// conceptExcerpt is the matched range of text, cut to MaxExcerpt bytes at a
+// rune boundary.
+func conceptExcerpt(text []byte, lo, hi int32) string {
+	lo = max(lo, 0)
+	hi = min(hi, int32(len(text)))
+	for lo > 0 && !utf8.RuneStart(text[lo]) {
+		lo--
+	}
+	return excerpt(text[lo:hi])
+}
+
+// leetView appends to dst the text with leetspeak read as letters: in every
+// word that holds a letter, the digits 0 1 3 4 5 7 and the signs @ $ become
+// o i e a s t a s ("ign0re prev1ous" → "ignore previous"). It reports false
+// (and dst unchanged) when no such word occurs.
+func leetView(dst, text []byte) ([]byte, bool) {
+	found := false
+	for i := 0; i < len(text); i++ {
+		if leetMap[text[i]] != 0 && (i > 0 && isLower(text[i-1]) || i+1 < len(text) && isLower(text[i+1])) {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return dst, false
+	}
+	dst = append(dst, text...)
+	out := dst[len(dst)-len(text):]
+	for i := 0; i < len(out); {
+		j := i
+		letter := false
+		for j < len(out) && (isAlnum(out[j]) || out[j] == '@' || out[j] == '$') {
+			letter = letter || isLower(out[j])
+			j++
+		}
+		if letter {
+			for k := i; k < j; k++ {
+				if m := leetMap[out[k]]; m != 0 {
+					out[k] = m
+				}
+			}
+		}
+		if j == i {
+			j++
+		}
+		i = j
+	}
+	return dst, true
+}
+
+var leetMap = [256]byte{'0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '@': 'a', '$': 's'}
+
+func isLower(c byte) bool { return 'a' <= c && c <= 'z' }
+
+// tagView returns raw with Unicode tag characters (U+E0020–U+E007E, the
+// invisible "tag" copies of ASCII) replaced by the ASCII they encode and
+// the other tag runes dropped, and whether raw held any.
+func tagView[T string | []byte](raw T) ([]byte, bool) {
+	has := false
+	for i := 0; i+1 < len(raw); i++ {
+		if raw[i] == 0xf3 && raw[i+1] == 0xa0 {
+			has = true
+			break
+		}
+	}
+	if !has {
+		return nil, false
+	}
+	out := make([]byte, 0, len(raw))
+	found := false
+	for i := 0; i < len(raw); {
+		r, n := decodeRune(raw[i:])
+		switch {
+		case r >= 0xe0020 && r <= 0xe007e:
+			out = append(out, byte(r-0xe0000))
+			found = true
+		case r >= 0xe0000 && r <= 0xe007f:
+		default:
+			out = append(out, raw[i:i+n]...)
+		}
+		i += n
+	}
+	return out, found
+}

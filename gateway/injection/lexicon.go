@@ -1,0 +1,310 @@
+package injection
+
+// The multilingual lexicon of the concept rules (concepts.go): for each
+// concept, the words and stems that express it in the twelve claimed
+// languages (en de fr es it pt ru zh ja ko ar hi), separated by "|".
+//
+// Entries are written as people spell them and normalised at New exactly as
+// text is (accents and combining marks dropped, Hangul decomposed, …).
+// An entry that starts with an ASCII letter or digit only counts at the start
+// of a word; it must also end a word unless it ends in "*" (a stem:
+// "ignor*" is ignore, ignoriere, ignorez, ignora, ignorar). Entries in other
+// scripts match anywhere (Russian prefixes, no spaces in CJK).
+//
+// The lists describe concepts, not sentences: a rule fires only when the
+// concepts of all its groups occur close together (concepts.go).
+var lexicon = [numConcepts]string{
+	cOverride: "ignor*|disregard*|forget*|pay no attention|paying no attention|set aside|put aside|discard*|throw out|don't follow|do not follow|stop following|stop obeying|no longer follow|override*|overwrite*|abandon*|drop all|" +
+		"vergiss|vergessen|missacht*|nicht beachten|beachte nicht|beachte keine|verwirf|verwerfen|uberschreib*|ausser acht|außer acht|" +
+		"oublie*|oubliez|ne tiens pas compte|ne tenez pas compte|sans tenir compte|fais abstraction|faites abstraction|ecarte*|" +
+		"olvid*|haz caso omiso|no hagas caso|descarta*|omite*|" +
+		"dimentic*|non tenere conto|non considerare|scarta*|trascura*|" +
+		"esquec*|esqueca*|desconsider*|nao siga|deixe de lado|" +
+		"игнорир|проигнорир|забудь|забыть|забудьте|не обращай внимания|не обращайте внимания|отбрось|пренебреги|не следуй|" +
+		"忽略|忽视|无视|不要理会|不用理会|别管|忘掉|忘记|抛开|丢弃|不要遵守|不要遵循|" +
+		"無視|忘れ|従わな|破棄|" +
+		"무시|잊어|잊고|잊으|따르지 마|" +
+		"تجاهل|انس|انسى|أهمل|اهمل|لا تتبع|تخل عن|" +
+		"अनदेखा|नज़रअंदाज़|नजरअंदाज|भूल|भुला",
+	cInstr: "instruction*|prompt*|directive*|rules|guideline*|orders|guidance|briefing*|directions|programming|you were told|you've been told|you have been told|told you|you were given|you received|you got|" +
+		"anweisung*|vorgabe*|instruktion*|befehle|regeln|richtlinie*|was man dir|was dir|gesagt wurde|" +
+		"consigne*|directives|regles|qu'on t'a dit|qu'on vous a dit|on t'a dit|recues|" +
+		"instruccion*|indicacion*|directriz*|directrices|reglas|ordenes|te dijeron|le dijeron|te han dicho|recibiste|" +
+		"istruzion*|indicazion*|direttiv*|regole|ti e stato detto|ti hanno detto|ricevut*|" +
+		"instruc*|orientac*|diretriz*|diretrizes|regras|ordens|lhe disseram|te disseram|recebeu|" +
+		"инструкц|указани|правил|директив|говорили|сказали|получил|" +
+		"指令|指示|说明|规则|提示|告诉你的|收到的|" +
+		"命令|ルール|言われた|受けた|" +
+		"지시|지침|명령|규칙|들은|받은|" +
+		"التعليمات|تعليمات|التوجيهات|توجيهات|الأوامر|الاوامر|القواعد|قيل لك|تلقيتها|" +
+		"निर्देश|आदेश|नियम|बताया",
+	cPrior: "previous*|prior|earlier|above|preceding|original*|initial|so far|before|system|developer|everything|anything|all of|" +
+		"vorherig*|bisherig*|vorigen|obigen|fruher*|ursprunglich*|vorher|zuvor|alles|" +
+		"precedent*|anterieur*|jusqu'ici|auparavant|avant|initiales|d'origine|tout ce|" +
+		"anterior*|previa*|previo*|antes|hasta ahora|originales|todo lo|" +
+		"precedent*|prima|finora|in precedenza|originali|tutto quello|tutto cio|" +
+		"ate agora|originais|tudo o que|" +
+		"предыдущ|прежн|раньше|ранее|до этого|исходн|всё|все, что|" +
+		"之前|以前|先前|上面|上述|原来|原先|此前|一切|" +
+		"これまで|前に|前の|先ほど|上記|全部|すべて|" +
+		"이전|전에|앞의|위의|기존|모두|모든|" +
+		"السابقة|سابقا|من قبل|الأصلية|كل ما|" +
+		"पिछले|पिछला|पहले|पूर्व|सब कुछ|सभी",
+	cVoid: "void|invalid*|cancel*|obsolete|no longer apply|no longer applies|no longer valid|no longer in effect|no longer in force|superseded|revoked|null and void|do not apply|don't apply|are lifted|" +
+		"ungultig*|nicht mehr gultig|aufgehoben|ausser kraft|außer kraft|widerrufen|hinfallig|gelten nicht mehr|" +
+		"annule*|caduque*|ne sont plus valables|ne s'appliquent plus|plus valides|ne valent plus|" +
+		"anulad*|ya no son validas|ya no son validos|ya no valen|sin efecto|ya no aplican|" +
+		"annullat*|non sono piu valid*|non valgono piu|revocat*|" +
+		"nao valem mais|nao sao mais valid*|revogad*|sem efeito|" +
+		"недействительн|отменен|больше не действуют|не действуют|аннулирован|утратили силу|" +
+		"作废|无效|失效|不再有效|不再适用|" +
+		"無効|取り消|撤回|" +
+		"무효|유효하지 않|취소|폐기|" +
+		"لم تعد صالحة|ملغاة|لاغية|باطلة|غير صالحة|" +
+		"मान्य नहीं|अमान्य|रद्द",
+	cReal: "real|actual|true|secret|hidden|" +
+		"eigentlich*|wahre*|wirklich*|geheim*|" +
+		"veritable|vraie|vrai|reelle|secrete|" +
+		"verdader*|autentic*|" +
+		"vero|vera|reale|segreto|" +
+		"verdadeir*|" +
+		"настоящ|истинн|реальн|тайн|" +
+		"真正|真实|实际|秘密|" +
+		"本当|真の|本来|" +
+		"진짜|실제|진정한|숨겨진|" +
+		"الحقيقية|الحقيقي|الفعلية|" +
+		"असली|वास्तविक|सच्चा",
+	cTask: "objective*|goal*|task*|mission*|purpose|job|assignment|priority|" +
+		"aufgabe*|ziel|auftrag|" +
+		"mission|tache|objectif*|but|" +
+		"objetivo*|tarea*|mision|" +
+		"obiettivo|compito|missione|" +
+		"tarefa*|missao|" +
+		"задач|цель|мисси|" +
+		"任务|目标|使命|" +
+		"任務|目的|目標|タスク|" +
+		"임무|목표|작업|" +
+		"مهمت|مهمة|هدف|" +
+		"काम|लक्ष्य|कार्य|मिशन",
+	cYou: "your|you|dein*|deine|ta|ton|tes|tu|tuo|tua|seu|sua|ваш|твоя|твой|твоё|твое|你|あなた|당신|너의|الخاص بك|مهمتك|तुम्हारा|आपका",
+	cDisable: "disabl*|deactivat*|turn off|turning off|switch off|switching off|shut off|shut down|power off|bypass*|overrid*|defeat*|suspend*|mute|silence|kill|jumper*|tape over|get rid of|" +
+		"deaktivier*|abschalt*|ausschalt*|schalte|schalt|uberbruck*|umgeh*|" +
+		"desactiv*|coupe|couper|eteins|eteindre|contourn*|shunt*|neutralis*|" +
+		"apaga*|anula*|desconecta*|puentea*|" +
+		"disattiv*|spegni|disabilit*|escludi|aggira*|" +
+		"desativ*|deslig*|contorne*|" +
+		"отключ|выключ|деактивир|обойди|обход|сними|снять|" +
+		"关闭|关掉|禁用|停用|绕过|屏蔽|解除|" +
+		"無効|オフ|切って|切る|解除|外して|" +
+		"끄|꺼|비활성화|해제|우회|" +
+		"عطل|تعطيل|أوقف|اوقف|ايقاف تشغيل|ألغ|الغ|تجاوز|" +
+		"बंद|निष्क्रिय|बाईपास",
+	cSafety: "safety sys*|safety func*|safety feat*|safety lim*|safety check*|safety contr*|safety mon*|safety scan*|safety sens*|safety interl*|safety stop*|safety-rated*|safety rated*|safety layer*|safety guard*|safety measure*|safety setting*|safety circuit*|safety relay*|safety plc|safety zone*|safety field*|safety restriction*|safety constraint*|" +
+		"collision avoid*|collision detect*|collision-avoid*|anti-collision|anticollision|light curtain*|e-stop*|estop*|emergency stop*|interlock*|geofenc*|geo-fenc*|speed and separation*|speed-and-separation*|separation monitor*|human detect*|person detect*|people detect*|presence detect*|obstacle detect*|proximity sens*|bumper*|protective stop*|force limit*|torque limit*|speed limit*|velocity limit*|watchdog*|" +
+		"sicherheits*|kollisionsvermeid*|kollisionserkenn*|kollisionsschutz|lichtvorhang*|lichtgitter*|not-halt*|nothalt*|not-aus*|notaus*|geschwindigkeitsbegrenz*|geschwindigkeitsgrenz*|kraftbegrenz*|schutzfeld*|personenerkennung|verriegelung*|" +
+		"systeme de securite|systemes de securite|fonction de securite|fonctions de securite|limites de securite|limite de securite|dispositif de securite|dispositifs de securite|controles de securite|capteur de securite|scanner de securite|restrictions de securite|evitement des collisions|evitement de collision*|anti-collision|detection de collision*|barriere immaterielle|rideau lumineux|arret d'urgence|limite de vitesse|detection de personne*|verrouillage*|" +
+		"sistema de seguridad|sistemas de seguridad|limites de seguridad|funciones de seguridad|dispositivo de seguridad|dispositivos de seguridad|restricciones de seguridad|controles de seguridad|evitacion de colisiones|anticolision*|deteccion de colision*|cortina de luz|cortina optica|parada de emergencia|limite de velocidad|deteccion de personas|enclavamiento*|" +
+		"sistema di sicurezza|sistemi di sicurezza|limiti di sicurezza|funzioni di sicurezza|dispositivi di sicurezza|restrizioni di sicurezza|controlli di sicurezza|anticollisione|rilevamento collision*|barriera fotoelettrica|barriere fotoelettriche|arresto di emergenza|limite di velocita|rilevamento persone|interblocco*|" +
+		"sistema de seguranca|sistemas de seguranca|limites de seguranca|funcoes de seguranca|dispositivos de seguranca|restricoes de seguranca|travas de seguranca|anticolisao|deteccao de colis*|cortina de luz|parada de emergencia|limite de velocidade|intertravamento*|deteccao de pessoas|" +
+		"систем безопасности|систему безопасности|система безопасности|системы безопасности|ограничения безопасности|ограничений безопасности|функции безопасности|функцию безопасности|защит|столкновен|аварийн|световой завес|световую завес|ограничение скорости|ограничения скорости|блокировк|" +
+		"安全功能|安全系统|安全限制|安全装置|安全检查|安全防护|安全机制|防碰撞|防撞|避障|碰撞检测|急停|紧急停止|光幕|限速|速度限制|联锁|人员检测|" +
+		"安全機能|安全制限|安全装置|安全システム|安全チェック|衝突回避|衝突検知|非常停止|ライトカーテン|速度制限|インターロック|人検知|" +
+		"안전 기능|안전 제한|안전 시스템|안전장치|안전 장치|충돌 회피|충돌 방지|충돌 감지|비상정지|비상 정지|라이트 커튼|속도 제한|인터록|" +
+		"السلامة|الأمان|الامان|الاصطدام|الطوارئ|حد السرعة|الستارة الضوئية|" +
+		"सुरक्षा सीम|सुरक्षा प्रणाली|सुरक्षा प्रतिबंध|सुरक्षा सुविधा|सुरक्षा जांच|सुरक्षा तंत्र|टक्कर|आपातकालीन|गति सीमा|लाइट कर्टेन",
+	cRaise: "raise*|raising|increase*|increasing|bump*|double*|lift the|lift all|max out|crank up|" +
+		"erhoh*|hebe*|anheb*|" +
+		"augment*|releve*|relever|" +
+		"sube|subir|aument*|eleva*|" +
+		"alza*|" +
+		"eleve|suba|" +
+		"подними|поднять|увелич|повыс|" +
+		"提高|提升|增加|调高|加大|" +
+		"引き上げ|上げ|増や|" +
+		"올리|올려|높이|증가|" +
+		"ارفع|زد|زيادة|رفع|" +
+		"बढ़ा|बढा",
+	cLimit: "speed limit*|velocity limit*|force limit*|torque limit*|payload limit*|max speed|max_speed|max-speed|maximum speed|max velocity|max_velocity|maximum velocity|speed cap*|velocity cap*|speed ceiling|force threshold*|" +
+		"geschwindigkeitsbegrenz*|geschwindigkeitsgrenz*|tempolimit|kraftgrenz*|kraftbegrenz*|hochstgeschwindigkeit|" +
+		"limite de vitesse|vitesse maximale|limite d'effort|limite de force|" +
+		"limite de velocidad|velocidad maxima|limite de fuerza|" +
+		"limite di velocita|velocita massima|limite di forza|" +
+		"limite de velocidade|velocidade maxima|limite de forca|" +
+		"ограничение скорости|ограничения скорости|лимит скорости|максимальную скорость|предел скорости|" +
+		"速度限制|限速|最大速度|力限制|" +
+		"速度制限|力制限|" +
+		"속도 제한|최대 속도|힘 제한|" +
+		"حد السرعة|السرعة القصوى|" +
+		"गति सीमा|अधिकतम गति",
+	cEvenIf: "even if|even when|even though|even with|regardless of|despite|no matter if|whether or not|" +
+		"auch wenn|selbst wenn|trotz|egal ob|" +
+		"meme si|meme quand|meme avec|malgre|" +
+		"aunque|incluso si|incluso con|a pesar de|" +
+		"anche se|anche con|nonostante|" +
+		"mesmo com|mesmo que|mesmo se|apesar de|" +
+		"даже если|даже когда|несмотря|" +
+		"即使|即便|哪怕|不管|无论|" +
+		"いても|であっても|にかかわらず|" +
+		"있어도|있더라도|상관없이|" +
+		"حتى لو|حتى وإن|حتى وان|بغض النظر|" +
+		"भले ही|चाहे",
+	cPeople: "people|person*|human*|worker*|someone|anyone|operator*|pedestrian*|staff|personnel|bystander*|children|" +
+		"personen|mensch*|mitarbeiter*|arbeiter*|jemand|" +
+		"personne*|operateur*|ouvrier*|quelqu'un|" +
+		"persona*|trabajador*|operario*|alguien|" +
+		"persone|lavorator*|operator*|qualcuno|" +
+		"pessoa*|trabalhador*|operador*|alguem|" +
+		"люди|людей|человек|рабоч|персонал|кто-то|" +
+		"有人|人员|工人|行人|" +
+		"人が|作業者|作業員|" +
+		"사람|작업자|" +
+		"أشخاص|اشخاص|العمال|أحد|" +
+		"लोग|कर्मचारी|कोई",
+	cApproval: "approv*|confirmation*|sign-off|signoff|authori*|review|" +
+		"freigabe*|genehmigung*|bestatigung*|" +
+		"validation*|approbation*|autorisation*|" +
+		"aprobacion*|autorizacion*|confirmacion*|validacion*|" +
+		"approvazion*|autorizzazion*|conferma*|" +
+		"aprovacao*|autorizacao*|confirmacao*|" +
+		"подтвержден|одобрен|согласован|разрешени|" +
+		"审批|批准|确认|授权|" +
+		"承認|確認|許可|" +
+		"승인|확인|허가|" +
+		"موافقة|الموافقة|تأكيد|" +
+		"अनुमोदन|मंजूरी|पुष्टि",
+	cNoNeed: "no|not needed|not required|not necessary|no need|unnecessary|without|skip*|bypass*|pre-approved|preapproved|don't ask|do not ask|don't wait|do not wait|" +
+		"nicht notig|nicht erforderlich|nicht notwendig|ohne|keine|uberspring*|" +
+		"n'est necessaire|n'est pas necessaire|pas besoin|sans|aucune|aucun|" +
+		"no hace falta|no es necesari*|sin|ninguna|" +
+		"non serve|non e necessari*|senza|nessuna|" +
+		"nao e precis*|nao precisa|nao e necessari*|sem|nenhuma|" +
+		"не требуется|не нужн|без|" +
+		"不需要|无需|不用|跳过|" +
+		"不要です|不要|なしで|せずに|" +
+		"필요 없|없이|생략|" +
+		"لا حاجة|دون|بدون|" +
+		"ज़रूरत नहीं|जरूरत नहीं|बिना|आवश्यकता नहीं",
+	cSecret: "system prompt*|system message|system instructions|hidden instructions|hidden rules|initial instructions|api key*|api-key*|api_key*|apikey*|private key*|signing key*|secret key*|secret*|password*|passphrase*|credential*|access token*|bearer token*|auth token*|session token*|capability token*|ssh key*|id_rsa|.env|" +
+		"systemprompt*|system-prompt*|api-schlussel*|api-schluessel*|privaten schlussel*|privater schlussel*|signaturschlussel*|geheimen schlussel*|passwort*|kennwort*|zugangsdaten|" +
+		"prompt systeme|cle api|cles api|cle privee|cles privees|cle de signature|mot de passe|mots de passe|identifiants|jeton*|" +
+		"prompt del sistema|clave api|claves api|clave privada|claves privadas|clave de firma|contrasena*|credenciales|" +
+		"prompt di sistema|chiave api|chiavi api|chiave privata|chiavi private|chiave di firma|credenziali|" +
+		"prompt de sistema|chave de api|chaves de api|chave api|chaves api|chave privada|chave de assinatura|senha*|credenciais|" +
+		"системный промпт|системного промпта|системные инструкции|api-ключ|ключи api|ключ api|закрытый ключ|приватный ключ|секретный ключ|ключ подписи|пароль|пароли|учетные данные|учётные данные|токен|" +
+		"系统提示|api密钥|密钥|私钥|密码|凭据|令牌|" +
+		"システムプロンプト|apiキー|秘密鍵|パスワード|認証情報|トークン|" +
+		"시스템 프롬프트|api 키|비밀 키|개인 키|서명 키|비밀번호|자격 증명|토큰|" +
+		"موجه النظام|مفاتيح api|مفتاح api|مفتاح التوقيع|المفتاح الخاص|كلمة المرور|كلمات المرور|بيانات الاعتماد|" +
+		"सिस्टम प्रॉम्प्ट|api कुंजी|कुंजियाँ|कुंजी|पासवर्ड|क्रेडेंशियल",
+	cExfilVerb: "include*|send*|publish*|post*|upload*|print*|reveal*|share*|output*|leak*|email*|e-mail*|attach*|copy*|paste*|expose*|disclose*|dump*|display*|show*|tell me|echo*|forward*|transmit*|append*|write out|broadcast*|" +
+		"sende*|schick*|veroffentlich*|fuge*|einfug*|zeig*|gib|ausgeb*|teile*|poste*|hochlad*|kopier*|" +
+		"envoi*|envoie*|publie*|ajoute*|inclu*|affiche*|revele*|partage*|copie*|donne-moi|transmet*|imprime*|" +
+		"envia*|manda*|publica*|incluy*|muestra*|revela*|comparte*|imprime*|anade*|" +
+		"invia*|pubblica*|includi*|inserisci*|mostra*|rivela*|condividi*|stampa*|aggiungi*|" +
+		"envie*|publique*|inclua*|mostre*|compartilh*|copie*|imprima*|adicione*|" +
+		"отправ|опубликуй|опубликов|добавь|включи|покажи|раскрой|поделись|скопируй|выведи|напечатай|перешли|" +
+		"发送|发到|发给|发布|公开|写进|写入|包含|附上|打印|输出|显示|泄露|上传|分享|" +
+		"送信|送って|公開|含め|添付|表示|出力|教え|共有|投稿|アップロード|" +
+		"보내|전송|게시|공개|포함|첨부|출력|표시|알려|공유|업로드|" +
+		"أرسل|ارسل|انشر|أضف|اضف|ضمن|اعرض|اكشف|شارك|انسخ|اطبع|" +
+		"भेज|प्रकाशित|शामिल|दिखा|बता|साझा|कॉपी|प्रिंट|अपलोड",
+	cRoleStrong: "", // roleStrong below: its entries contain "|"
+	cRoleWeak: "[system|system message|system notice|system notification|system update|[admin|admin message|administrator message|message from the administrator|message from the admin|developer message|developer note|note from the developer|new system prompt|" +
+		"systemnachricht|systemmeldung|systemhinweis|" +
+		"message systeme|message du systeme|notification systeme|" +
+		"mensaje del sistema|aviso del sistema|" +
+		"messaggio di sistema|avviso di sistema|" +
+		"mensagem do sistema|aviso do sistema|" +
+		"системное сообщение|сообщение системы|системное уведомление|" +
+		"系统消息|系统通知|系统提示|" +
+		"システムメッセージ|システム通知|" +
+		"시스템 메시지|시스템 알림|" +
+		"رسالة النظام|إشعار النظام|" +
+		"सिस्टम संदेश|सिस्टम सूचना",
+	cAuthority: "restriction*|limit*|authori*|permission*|permitted|allowed|lifted|removed|unrestricted|maintenance mode|debug mode|god mode|developer mode|you are now|from now on|new policy|exceed*|" +
+		"beschrankung*|aufgehoben|erlaubt|berechtigt|" +
+		"restriction*|levee*|leve|autorise*|" +
+		"restriccion*|eliminad*|autorizad*|" +
+		"restrizion*|rimoss*|autorizzat*|" +
+		"restricoes|removeu|autorizad*|" +
+		"ограничени|снял|снятие|разрешено|" +
+		"限制|解除|授权|" +
+		"制限|" +
+		"제한|해제|" +
+		"قيود|بإزالة|مصرح|" +
+		"प्रतिबंध|हटा",
+	cCfgSafety: "safety*|collision*|estop*|e_stop*|e-stop*|emergency*|interlock*|geofence*|light_curtain*|notaus*|not_halt*|nothalt*|" +
+		"securite*|seguridad*|sicurezza*|seguranca*|arret_urgence*|parada_emergencia*|arresto_emergenza*|" +
+		"безопасност|аварийн|安全|急停|非常停止|안전|비상정지|السلامة|الطوارئ|सुरक्षा|आपातकालीन",
+	cCfgEnabled: "enabled|enable|active|activated|armed|required|aktiv*|actif|active|habilitad*|activad*|abilitat*|attiv*|ativad*|включен|启用|有效|活性|활성화|مفعل|सक्रिय",
+	cCfgFalse:   "false|off|disabled|none|deaktiviert|desactive*|desactivad*|disattivat*|desativad*|desligad*|отключен|禁用|無効|비활성화|معطل|बंद",
+	cContinue: "keep*|continue*|proceed*|carry on|go on|don't stop|do not stop|without stopping|full speed|drive*|open*|move|release*|drop|" +
+		"weiter*|fortsetzen|fahre*|offne*|" +
+		"poursui*|avance*|ouvre*|" +
+		"sigue|seguir|contin*|avanza*|abre*|" +
+		"prosegui*|vai avanti|apri*|" +
+		"prossiga*|abra*|" +
+		"продолж|не останавлива|едь|открой|" +
+		"继续|不要停|打开|" +
+		"続け|止まらず|開け|" +
+		"계속|멈추지|열어|" +
+		"استمر|واصل|افتح|" +
+		"जारी|चलते|खोल",
+	cNegPre: "do not|don't|dont|never|not|must not|mustn't|should not|shall not|cannot|can't|" +
+		"nicht|niemals|kein*|nie|" +
+		"ne|n'|jamais|" +
+		"no|nunca|jamas|" +
+		"non|mai|" +
+		"nao|" +
+		"не|никогда|нельзя|" +
+		"不要|不得|不能|别|勿|禁止|切勿|" +
+		"決して|" +
+		"절대|" +
+		"لا|لن|" +
+		"न|मत|कभी",
+	cNegPost: "しないで|ないで|しない|してはいけ|禁止|지 마|지 말|지 않|금지|मत|न करें|नहीं|nicht|pas",
+}
+
+// Concepts of the lexicon (at most 64).
+const (
+	cOverride = iota
+	cInstr
+	cPrior
+	cVoid
+	cReal
+	cTask
+	cYou
+	cDisable
+	cSafety
+	cRaise
+	cLimit
+	cEvenIf
+	cPeople
+	cApproval
+	cNoNeed
+	cSecret
+	cExfilVerb
+	cRoleStrong
+	cRoleWeak
+	cAuthority
+	cCfgSafety
+	cCfgEnabled
+	cCfgFalse
+	cContinue
+	cNegPre
+	cNegPost
+	numConcepts
+)
+
+var conceptNames = [numConcepts]string{
+	"override", "instructions", "prior", "void", "real", "task", "you", "disable", "safety-function", "raise", "limit",
+	"even-if", "people", "approval", "no-need", "secret", "disclose", "chat-role", "role-marker", "authority",
+	"config-safety", "config-enabled", "config-false", "continue", "negation", "negation",
+}
+
+// roleStrong are chat-template and chat-role markers (concept cRoleStrong).
+var roleStrong = []string{
+	"<|im_start|>", "<|im_end|>", "<|system|>", "<|start_header_id|>", "<|endoftext|>", "[inst]", "<<sys>>",
+	`"role":"system"`, `"role": "system"`, `"role":"developer"`, `"role": "developer"`, `'role': 'system'`,
+	"### system", "### instruction", "<system>", "</system>", "[system](#",
+}
