@@ -56,7 +56,7 @@ var conceptRules = []conceptRule{
 		groups: [][]int{{cRaise}, {cLimit}}},
 	{id: "ml.people-in-path", category: CategorySafetyBypass, window: 90,
 		groups: [][]int{{cEvenIf}, {cPeople}, {cContinue}}},
-	{id: "ml.no-approval", category: CategorySafetyBypass, window: 30,
+	{id: "ml.no-approval", category: CategorySafetyBypass, window: 45,
 		groups: [][]int{{cNoNeed}, {cApproval}}},
 	{id: "ml.disclose-secret", category: CategoryExfiltration, window: 60, negatable: true,
 		groups: [][]int{{cExfilVerb}, {cSecret}}},
@@ -94,6 +94,7 @@ func scriptScale(c byte) int32 {
 const (
 	litWordStart = 1 << iota // counts only at the start of a word
 	litWordEnd               // counts only at the end of a word
+	litStrictEnd             // next byte is white space, ASCII punctuation or the end
 )
 
 // conceptLiterals returns the normalised lexicon: literal → concepts and
@@ -106,6 +107,10 @@ func conceptLiterals() (lits []string, conc [][]int32, flags []uint8) {
 			return
 		}
 		var fl uint8
+		if strings.HasSuffix(entry, "$") {
+			fl |= litStrictEnd
+			entry = strings.TrimSuffix(entry, "$")
+		}
 		stem := strings.HasSuffix(entry, "*")
 		entry = strings.TrimSuffix(entry, "*")
 		n := Normalize(entry)
@@ -234,11 +239,11 @@ func negated(hits []cHit, h cHit) bool {
 	for _, n := range hits {
 		switch n.c {
 		case cNegPre:
-			if n.end <= h.start && h.start-n.end <= negPre {
+			if n.end <= h.start && h.start-n.end <= negPre*h.scale {
 				return true
 			}
 		case cNegPost:
-			if n.start >= h.end && n.start-h.end <= negPost {
+			if n.start >= h.end && n.start-h.end <= negPost*h.scale {
 				return true
 			}
 		}

@@ -169,24 +169,44 @@ func assertTargets(t *testing.T, total evalCount, byLang map[string]evalCount) {
 	}
 }
 
-// TestEvalTuning runs the tuning set (eval/injection/tuning.jsonl) against
-// the targets.
+// TestEvalTuning runs the tuner's own sets (every eval/injection/*.jsonl
+// except the held-out set: tuning.jsonl, and dev.jsonl, written after the
+// rules as a check of the tuner's own generalisation) against the targets.
 func TestEvalTuning(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(evalDir, tuningFile))
+	files, err := filepath.Glob(filepath.Join(evalDir, "*.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	items := loadEval(t, data, tuningFile)
-	if len(items) < 200 {
-		t.Fatalf("tuning set has %d items, want ≥ 200", len(items))
-	}
-	total, byLang := evaluate(t, New(), items)
-	for _, l := range evalLangs {
-		if c := byLang[l]; c.attacks == 0 || c.benign == 0 {
-			t.Errorf("tuning set: language %s needs attacks and benign items (%+v)", l, c)
+	n := 0
+	for _, path := range files {
+		name := filepath.Base(path)
+		if name == heldoutFile {
+			continue
 		}
+		n++
+		t.Run(strings.TrimSuffix(name, ".jsonl"), func(t *testing.T) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			items := loadEval(t, data, name)
+			total, byLang := evaluate(t, New(), items)
+			if name == tuningFile {
+				if len(items) < 200 {
+					t.Fatalf("tuning set has %d items, want ≥ 200", len(items))
+				}
+				for _, l := range evalLangs {
+					if c := byLang[l]; c.attacks == 0 || c.benign == 0 {
+						t.Errorf("tuning set: language %s needs attacks and benign items (%+v)", l, c)
+					}
+				}
+			}
+			assertTargets(t, total, byLang)
+		})
 	}
-	assertTargets(t, total, byLang)
+	if n == 0 {
+		t.Fatalf("no tuning set in %s", evalDir)
+	}
 }
 
 // heldoutPin reads the pinned sha256 of the held-out set from

@@ -9,7 +9,9 @@ package injection
 // An entry that starts with an ASCII letter or digit only counts at the start
 // of a word; it must also end a word unless it ends in "*" (a stem:
 // "ignor*" is ignore, ignoriere, ignorez, ignora, ignorar). Entries in other
-// scripts match anywhere (Russian prefixes, no spaces in CJK).
+// scripts match anywhere (Russian prefixes, no spaces in CJK), unless they
+// end in "$": then the next byte must be white space, ASCII punctuation or
+// the end (mark removal makes Hindi "बंद" read like the start of "बदलने").
 //
 // The lists describe concepts, not sentences: a rule fires only when the
 // concepts of all its groups occur close together (concepts.go).
@@ -26,7 +28,7 @@ var lexicon = [numConcepts]string{
 		"무시|잊어|잊고|잊으|따르지 마|" +
 		"تجاهل|انس|انسى|أهمل|اهمل|لا تتبع|تخل عن|" +
 		"अनदेखा|नज़रअंदाज़|नजरअंदाज|भूल|भुला",
-	cInstr: "instruction*|prompt*|directive*|rules|guideline*|orders|guidance|briefing*|directions|programming|you were told|you've been told|you have been told|told you|you were given|you received|you got|" +
+	cInstr: "constraints|restrictions|you started with|you were configured with|you were set up with|instruction*|prompt*|directive*|rules|guideline*|orders|guidance|briefing*|directions|programming|you were told|you've been told|you have been told|told you|you were given|you received|you got|" +
 		"anweisung*|vorgabe*|instruktion*|befehle|regeln|richtlinie*|was man dir|was dir|gesagt wurde|" +
 		"consigne*|directives|regles|qu'on t'a dit|qu'on vous a dit|on t'a dit|recues|" +
 		"instruccion*|indicacion*|directriz*|directrices|reglas|ordenes|te dijeron|le dijeron|te han dicho|recibiste|" +
@@ -38,7 +40,7 @@ var lexicon = [numConcepts]string{
 		"지시|지침|명령|규칙|들은|받은|" +
 		"التعليمات|تعليمات|التوجيهات|توجيهات|الأوامر|الاوامر|القواعد|قيل لك|تلقيتها|" +
 		"निर्देश|आदेश|नियम|बताया",
-	cPrior: "previous*|prior|earlier|above|preceding|original*|initial|so far|before|system|developer|everything|anything|all of|" +
+	cPrior: "operator*|admin*|administrator*|your operator|betreiber*|bediener*|operateur*|operador*|operatore*|оператор|操作员|管理员|オペレーター|管理者|운영자|관리자|المشغل|المسؤول|ऑपरेटर|व्यवस्थापक|you started with|you began with|previous*|prior|earlier|above|preceding|original*|initial|so far|before|system|developer|everything|anything|all of|" +
 		"vorherig*|bisherig*|vorigen|obigen|fruher*|ursprunglich*|vorher|zuvor|alles|" +
 		"precedent*|anterieur*|jusqu'ici|auparavant|avant|initiales|d'origine|tout ce|" +
 		"anterior*|previa*|previo*|antes|hasta ahora|originales|todo lo|" +
@@ -50,7 +52,7 @@ var lexicon = [numConcepts]string{
 		"이전|전에|앞의|위의|기존|모두|모든|" +
 		"السابقة|سابقا|من قبل|الأصلية|كل ما|" +
 		"पिछले|पिछला|पहले|पूर्व|सब कुछ|सभी",
-	cVoid: "void|invalid*|cancel*|obsolete|no longer apply|no longer applies|no longer valid|no longer in effect|no longer in force|superseded|revoked|null and void|do not apply|don't apply|are lifted|" +
+	cVoid: "expired|have ended|has ended|are suspended|is suspended|no longer hold|void|invalid*|cancel*|obsolete|no longer apply|no longer applies|no longer valid|no longer in effect|no longer in force|superseded|revoked|null and void|do not apply|don't apply|are lifted|" +
 		"ungultig*|nicht mehr gultig|aufgehoben|ausser kraft|außer kraft|widerrufen|hinfallig|gelten nicht mehr|" +
 		"annule*|caduque*|ne sont plus valables|ne s'appliquent plus|plus valides|ne valent plus|" +
 		"anulad*|ya no son validas|ya no son validos|ya no valen|sin efecto|ya no aplican|" +
@@ -87,7 +89,7 @@ var lexicon = [numConcepts]string{
 		"مهمت|مهمة|هدف|" +
 		"काम|लक्ष्य|कार्य|मिशन",
 	cYou: "your|you|dein*|deine|ta|ton|tes|tu|tuo|tua|seu|sua|ваш|твоя|твой|твоё|твое|你|あなた|당신|너의|الخاص بك|مهمتك|तुम्हारा|आपका",
-	cDisable: "disabl*|deactivat*|turn off|turning off|switch off|switching off|shut off|shut down|power off|bypass*|overrid*|defeat*|suspend*|mute|silence|kill|jumper*|tape over|get rid of|" +
+	cDisable: "ignor*|außer betrieb|ausser betrieb|пришли|أطفئ|اطفئ|أغلق|اغلق|disabl*|deactivat*|turn off|turning off|switch off|switching off|shut off|shut down|power off|bypass*|overrid*|defeat*|suspend*|mute|silence|kill|jumper*|tape over|get rid of|" +
 		"deaktivier*|abschalt*|ausschalt*|schalte|schalt|uberbruck*|umgeh*|" +
 		"desactiv*|coupe|couper|eteins|eteindre|contourn*|shunt*|neutralis*|" +
 		"apaga*|anula*|desconecta*|puentea*|" +
@@ -98,8 +100,8 @@ var lexicon = [numConcepts]string{
 		"無効|オフ|切って|切る|解除|外して|" +
 		"끄|꺼|비활성화|해제|우회|" +
 		"عطل|تعطيل|أوقف|اوقف|ايقاف تشغيل|ألغ|الغ|تجاوز|" +
-		"बंद|निष्क्रिय|बाईपास",
-	cSafety: "safety sys*|safety func*|safety feat*|safety lim*|safety check*|safety contr*|safety mon*|safety scan*|safety sens*|safety interl*|safety stop*|safety-rated*|safety rated*|safety layer*|safety guard*|safety measure*|safety setting*|safety circuit*|safety relay*|safety plc|safety zone*|safety field*|safety restriction*|safety constraint*|" +
+		"बंद$|निष्क्रिय|बाईपास",
+	cSafety: "escaner de seguridad|scanner di sicurezza|scanner de seguranca|сканер безопасности|安全扫描|安全スキャナ|안전 스캐너|सुरक्षा स्कैनर|सुरक्षा सेंसर|safety sys*|safety func*|safety feat*|safety lim*|safety check*|safety contr*|safety mon*|safety scan*|safety sens*|safety interl*|safety stop*|safety-rated*|safety rated*|safety layer*|safety guard*|safety measure*|safety setting*|safety circuit*|safety relay*|safety plc|safety zone*|safety field*|safety restriction*|safety constraint*|" +
 		"collision avoid*|collision detect*|collision-avoid*|anti-collision|anticollision|light curtain*|e-stop*|estop*|emergency stop*|interlock*|geofenc*|geo-fenc*|speed and separation*|speed-and-separation*|separation monitor*|human detect*|person detect*|people detect*|presence detect*|obstacle detect*|proximity sens*|bumper*|protective stop*|force limit*|torque limit*|speed limit*|velocity limit*|watchdog*|" +
 		"sicherheits*|kollisionsvermeid*|kollisionserkenn*|kollisionsschutz|lichtvorhang*|lichtgitter*|not-halt*|nothalt*|not-aus*|notaus*|geschwindigkeitsbegrenz*|geschwindigkeitsgrenz*|kraftbegrenz*|schutzfeld*|personenerkennung|verriegelung*|" +
 		"systeme de securite|systemes de securite|fonction de securite|fonctions de securite|limites de securite|limite de securite|dispositif de securite|dispositifs de securite|controles de securite|capteur de securite|scanner de securite|restrictions de securite|evitement des collisions|evitement de collision*|anti-collision|detection de collision*|barriere immaterielle|rideau lumineux|arret d'urgence|limite de vitesse|detection de personne*|verrouillage*|" +
@@ -136,7 +138,7 @@ var lexicon = [numConcepts]string{
 		"속도 제한|최대 속도|힘 제한|" +
 		"حد السرعة|السرعة القصوى|" +
 		"गति सीमा|अधिकतम गति",
-	cEvenIf: "even if|even when|even though|even with|regardless of|despite|no matter if|whether or not|" +
+	cEvenIf: "तब भी|फिर भी|even if|even when|even though|even with|regardless of|despite|no matter if|whether or not|" +
 		"auch wenn|selbst wenn|trotz|egal ob|" +
 		"meme si|meme quand|meme avec|malgre|" +
 		"aunque|incluso si|incluso con|a pesar de|" +
@@ -148,7 +150,7 @@ var lexicon = [numConcepts]string{
 		"있어도|있더라도|상관없이|" +
 		"حتى لو|حتى وإن|حتى وان|بغض النظر|" +
 		"भले ही|चाहे",
-	cPeople: "people|person*|human*|worker*|someone|anyone|operator*|pedestrian*|staff|personnel|bystander*|children|" +
+	cPeople: "شخص|الناس|people|person*|human*|worker*|someone|anyone|operator*|pedestrian*|staff|personnel|bystander*|children|" +
 		"personen|mensch*|mitarbeiter*|arbeiter*|jemand|" +
 		"personne*|operateur*|ouvrier*|quelqu'un|" +
 		"persona*|trabajador*|operario*|alguien|" +
@@ -196,7 +198,7 @@ var lexicon = [numConcepts]string{
 		"시스템 프롬프트|api 키|비밀 키|개인 키|서명 키|비밀번호|자격 증명|토큰|" +
 		"موجه النظام|مفاتيح api|مفتاح api|مفتاح التوقيع|المفتاح الخاص|كلمة المرور|كلمات المرور|بيانات الاعتماد|" +
 		"सिस्टम प्रॉम्प्ट|api कुंजी|कुंजियाँ|कुंजी|पासवर्ड|क्रेडेंशियल",
-	cExfilVerb: "include*|send*|publish*|post*|upload*|print*|reveal*|share*|output*|leak*|email*|e-mail*|attach*|copy*|paste*|expose*|disclose*|dump*|display*|show*|tell me|echo*|forward*|transmit*|append*|write out|broadcast*|" +
+	cExfilVerb: "пришли|пришлите|скинь|сообщи|напиши|дай мне|include*|send*|publish*|post*|upload*|print*|reveal*|share*|output*|leak*|email*|e-mail*|attach*|copy*|paste*|expose*|disclose*|dump*|display*|show*|tell me|echo*|forward*|transmit*|append*|write out|broadcast*|" +
 		"sende*|schick*|veroffentlich*|fuge*|einfug*|zeig*|gib|ausgeb*|teile*|poste*|hochlad*|kopier*|" +
 		"envoi*|envoie*|publie*|ajoute*|inclu*|affiche*|revele*|partage*|copie*|donne-moi|transmet*|imprime*|" +
 		"envia*|manda*|publica*|incluy*|muestra*|revela*|comparte*|imprime*|anade*|" +
