@@ -12,7 +12,8 @@ import (
 // value, ScanJSON finds in the bytes. (The converse does not hold: with
 // duplicate keys ScanJSON scans every member while the decoded map keeps only
 // the last; the seed testdata/fuzz/FuzzScanJSON/0a675a9396cce9d1 is such a
-// document.)
+// document.) Findings across strings are exempt: they depend on the walk
+// order, document order for ScanJSON and sorted keys for ScanValue.
 func FuzzScanJSON(f *testing.F) {
 	for _, tc := range scanCases {
 		f.Add([]byte(tc.params))
@@ -45,7 +46,9 @@ func FuzzScanJSON(f *testing.F) {
 			return
 		}
 		fv := s.ScanValue(v)
-		if fv != nil && fd == nil {
+		// A finding across two strings ("+joined") depends on the order the
+		// strings are walked in (sorted keys vs document order).
+		if fv != nil && fd == nil && !strings.HasSuffix(fv.PatternID, "+joined") {
 			t.Fatalf("ScanValue %+v vs ScanJSON %+v", fv, fd)
 		}
 	})
