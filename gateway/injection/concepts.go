@@ -151,8 +151,9 @@ func conceptLiterals() (lits []string, conc [][]int32, flags []uint8) {
 
 // conceptMatch tries the concept rules on hits (in any order of start) and
 // returns the index of the first rule that fires and the byte range of its
-// words. Rules are tried in table order.
-func conceptMatch(hits []cHit) (rule int, lo, hi int32, ok bool) {
+// words. Rules are tried in table order. With text (the normalised string
+// the hits come from), the words of a match must lie in one sentence.
+func conceptMatch(hits []cHit, text []byte) (rule int, lo, hi int32, ok bool) {
 	var present uint64
 	for _, h := range hits {
 		present |= 1 << h.c
@@ -165,7 +166,7 @@ func conceptMatch(hits []cHit) (rule int, lo, hi int32, ok bool) {
 		if !r.allPresent(present) {
 			continue
 		}
-		if lo, hi, ok := r.find(hits); ok {
+		if lo, hi, ok := r.find(hits, text); ok {
 			return ri, lo, hi, true
 		}
 	}
@@ -196,7 +197,7 @@ func inGroup(c int32, g []int) bool {
 
 // find looks for a word of the first group with, within the window, a word
 // of every other group.
-func (r *conceptRule) find(hits []cHit) (int32, int32, bool) {
+func (r *conceptRule) find(hits []cHit, text []byte) (int32, int32, bool) {
 	for _, h0 := range hits {
 		if !inGroup(h0.c, r.groups[0]) {
 			continue
@@ -216,7 +217,7 @@ func (r *conceptRule) find(hits []cHit) (int32, int32, bool) {
 				if d < 0 {
 					d = -d
 				}
-				if int(d) <= r.window*int(max(h0.scale, h.scale)) {
+				if int(d) <= r.window*int(max(h0.scale, h.scale)) && (text == nil || !crossesSentence(text, min(h0.start, h.start), max(h0.end, h.end))) {
 					lo, hi = min(lo, h.start), max(hi, h.end)
 					found = true
 					break
@@ -232,6 +233,33 @@ func (r *conceptRule) find(hits []cHit) (int32, int32, bool) {
 		}
 	}
 	return 0, 0, false
+}
+
+// crossesSentence reports whether text[lo:hi] holds the end of a sentence:
+// . ! ? ; followed by a space (or at the end), or a full-width or script
+// sentence mark (。！？；। ؟ ۔). Concept words must co-occur in one sentence.
+func crossesSentence(text []byte, lo, hi int32) bool {
+	for i := lo; i < hi && int(i) < len(text); i++ {
+		switch c := text[i]; c {
+		case '.', '!', '?', ';':
+			if int(i)+1 >= len(text) || text[i+1] == ' ' {
+				return true
+			}
+		case 0xe3: // 。 U+3002 = e3 80 82
+			if int(i)+2 < len(text) && text[i+1] == 0x80 && text[i+2] == 0x82 {
+				return true
+			}
+		case 0xe0: // । U+0964 = e0 a5 a4
+			if int(i)+2 < len(text) && text[i+1] == 0xa5 && text[i+2] == 0xa4 {
+				return true
+			}
+		case 0xd8: // ؟ U+061F = d8 9f
+			if int(i)+1 < len(text) && text[i+1] == 0x9f {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // negated reports whether a negation governs the word h.

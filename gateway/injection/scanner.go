@@ -95,9 +95,11 @@ type state struct {
 	// top-level string (level 0); carry of the strings before it, in joined
 	// coordinates (offset off), for the cross-string matcher.
 	chits, c0, carry []cHit
-	off, normLen     int32
+	normLen          int32
+	endsSentence     bool   // the last top-level string ends with . ! ? ; or a script sentence mark
 	view             []byte // leetspeak / tag-character view of the text
 	embed            int    // depth of embedded JSON documents being scanned
+	inKey            bool   // the string being scanned is an object key (keys take no part in seams)
 	// clean caches short strings already found clean in this scan (keys and
 	// values repeat a lot in arrays of objects); a ring of cacheSize entries.
 	clean  [cacheSize][]byte
@@ -271,7 +273,7 @@ func (s *Scanner) put(st *state) {
 		st.norm = make([]byte, 0, 1024)
 	}
 	st.hits, st.reqs, st.path, st.keys = st.hits[:0], st.reqs[:0], st.path[:0], st.keys[:0]
-	st.chits, st.c0, st.carry, st.off, st.embed = st.chits[:0], st.c0[:0], st.carry[:0], 0, 0
+	st.chits, st.c0, st.carry, st.embed = st.chits[:0], st.c0[:0], st.carry[:0], 0
 	st.clean, st.cleanK, st.cleanN = [cacheSize][]byte{}, [cacheSize]uint32{}, 0
 	s.pool.Put(st)
 }
@@ -293,7 +295,9 @@ func (s *Scanner) value(st *state, v any, depth int) *Finding {
 		for i := range keys {
 			k := st.keys[mark+i]
 			st.path = append(st.path, seg{key: k, isKey: true})
+			st.inKey = true
 			f := s.text(st, k)
+			st.inKey = false
 			if f == nil {
 				f = s.value(st, t[k], depth+1)
 			}
@@ -346,8 +350,11 @@ func (s *Scanner) textBytes(st *state, b []byte) *Finding {
 // its leetspeak and tag-character views, its encoded runs), an embedded JSON
 // document it holds, and the seam with the strings scanned before it.
 func scanText[T string | []byte](s *Scanner, st *state, str T, b []byte) *Finding {
+	key := st.inKey
 	if st.isClean(b) {
-		st.seamSkip(len(b))
+		if !key {
+			st.seamSkip()
+		}
 		return nil
 	}
 	pi, ex := scanLevel(s, st, str, 0)
@@ -357,8 +364,10 @@ func scanText[T string | []byte](s *Scanner, st *state, str T, b []byte) *Findin
 	if f := s.embedded(st, b); f != nil {
 		return f
 	}
-	if f := s.seam(st); f != nil {
-		return f
+	if !key {
+		if f := s.seam(st); f != nil {
+			return f
+		}
 	}
 	if len(st.c0) == 0 {
 		st.markClean(b)
@@ -388,67 +397,68 @@ func (s *Scanner) embedded(st *state, b []byte) *Finding {
 		return nil
 	}
 	// The document's strings form their own seam sequence.
-	c0, carry, off, nl := st.c0, st.carry, st.off, st.normLen
-	st.c0, st.carry, st.off = nil, nil, 0
+	c0, carry, nl, es, ik := st.c0, st.carry, st.normLen, st.endsSentence, st.inKey
+	st.c0, st.carry, st.inKey = nil, nil, false
 	st.embed++
 	f := s.value(st, v, len(st.path))
 	st.embed--
-	st.c0, st.carry, st.off, st.normLen = c0, carry, off, nl
+	st.c0, st.carry, st.normLen, st.endsSentence, st.inKey = c0, carry, nl, es, ik
 	return f
 }
 
 // seamSkip records a string that was not scanned again (clean cache): it
-// holds no concept words, so it only moves the joined offset.
-func (st *state) seamSkip(n int) {
-	st.c0 = st.c0[:0]
-	st.off += int32(n) + 1
+// holds no concept words and ends the seam.
+func (st *state) seamSkip() {
+	st.c0, st.carry = st.c0[:0], st.carry[:0]
 }
 
 // seam tries the concept rules on the concept words near the end of the
-// strings scanned before (st.carry) together with those near the start of
-// the current string (st.c0), in joined coordinates: an instruction split
-// over two fields. It then moves the current string's words into carry.
+// previous string (st.carry) together with those near the start of the
+// current one (st.c0): an instruction split over two fields. Only a
+// previous string that does not end a sentence continues into the next
+// one, and only words within seamReach bytes (× script scale) of the seam
+// take part. The current string's words near its end become the carry.
 func (s *Scanner) seam(st *state) *Finding {
 	var f *Finding
+	n := st.normLen
 	if len(st.carry) > 0 && len(st.c0) > 0 {
 		mark := len(st.carry)
 		for _, h := range st.c0 {
-			if h.start < seamReach {
-				h.start += st.off
-				h.end += st.off
+			if h.start < seamReach*h.scale {
+				h.start += seamGap
+				h.end += seamGap
 				st.carry = append(st.carry, h)
 			}
 		}
-		if ri, _, _, ok := conceptMatch(st.carry); ok {
-			var words []string
-			for _, h := range st.carry {
-				words = append(words, s.lits[h.lit])
+		if len(st.carry) > mark {
+			if ri, _, _, ok := conceptMatch(st.carry, nil); ok {
+				var words []string
+				for _, h := range st.carry {
+					words = append(words, s.lits[h.lit])
+				}
+				f = s.finding(st, len(s.pats)+ri, excerpt([]byte(strings.Join(words, " … "))))
+				f.PatternID += "+joined"
 			}
-			f = s.finding(st, len(s.pats)+ri, excerpt([]byte(strings.Join(words, " … "))))
-			f.PatternID += "+joined"
-		}
-		st.carry = st.carry[:mark]
-	}
-	// Advance to the next string, keeping the words within reach of it.
-	next := st.off + st.normLen + 1
-	k := 0
-	for _, h := range st.carry {
-		if h.end+seamReach >= next {
-			st.carry[k] = h
-			k++
 		}
 	}
-	st.carry = st.carry[:k]
-	for _, h := range st.c0 {
-		h.start += st.off
-		h.end += st.off
-		if h.end+seamReach >= next {
-			st.carry = append(st.carry, h)
+	// The carry for the next string: this string's words near its end, in
+	// coordinates where this string ends at 0 and the next starts at
+	// seamGap; none when the string ends a sentence.
+	st.carry = st.carry[:0]
+	if !st.endsSentence {
+		for _, h := range st.c0 {
+			if n-h.end < seamReach*h.scale {
+				h.start -= n
+				h.end -= n
+				st.carry = append(st.carry, h)
+			}
 		}
 	}
-	st.off = next
 	return f
 }
+
+// seamGap is the distance counted between two joined strings.
+const seamGap = 1
 
 // scanLevel normalises raw, matches it, and then decodes and scans its
 // encoded runs (up to MaxDecodeLvl levels). It returns the pattern index
@@ -460,6 +470,7 @@ func scanLevel[T string | []byte](s *Scanner, st *state, raw T, level int) (int,
 	if level == 0 {
 		st.c0 = append(st.c0[:0], st.chits...)
 		st.normLen = int32(len(st.norm))
+		st.endsSentence = len(st.norm) > 0 && crossesSentence(st.norm, int32(max(0, len(st.norm)-3)), int32(len(st.norm)))
 	}
 	if pi >= 0 {
 		return pi, ex
@@ -641,7 +652,7 @@ func (s *Scanner) match(st *state, text []byte) (int, string) {
 	if pi, ex := s.matchPatterns(st, text); pi >= 0 {
 		return pi, ex
 	}
-	if ri, lo, hi, ok := conceptMatch(st.chits); ok {
+	if ri, lo, hi, ok := conceptMatch(st.chits, text); ok {
 		return len(s.pats) + ri, conceptExcerpt(text, lo, hi)
 	}
 	return -1, ""
@@ -959,7 +970,9 @@ func (w *walker) value() *Finding {
 			} else {
 				w.st.path = append(w.st.path, seg{keyB: raw, isKey: true})
 			}
+			w.st.inKey = true
 			f := w.scanStr(raw, esc)
+			w.st.inKey = false
 			if f == nil {
 				w.ws()
 				w.i++ // ':'
