@@ -75,6 +75,7 @@ func buildAutomaton(lits []string) (*automaton, error) {
 	outs := make([][]int32, nstates)
 	outs[0] = own[0]
 	queue := []int32{}
+	order := []int32{0} // breadth-first order of the states
 	for c := 0; c < K; c++ {
 		if t := trieNext[c]; t > 0 {
 			fail[t] = 0
@@ -85,6 +86,7 @@ func buildAutomaton(lits []string) (*automaton, error) {
 	for len(queue) > 0 {
 		s := queue[0]
 		queue = queue[1:]
+		order = append(order, s)
 		outs[s] = append(append([]int32(nil), own[s]...), outs[fail[s]]...)
 		for c := 0; c < K; c++ {
 			t := trieNext[int(s)*K+c]
@@ -98,17 +100,18 @@ func buildAutomaton(lits []string) (*automaton, error) {
 		}
 	}
 	// Renumber: states without outputs first (the root stays 0), then those
-	// with outputs.
+	// with outputs; within each group in breadth-first order, so that the
+	// shallow states most text bytes visit share few cache lines.
 	newID := make([]int, nstates)
 	next := 0
-	for st := 0; st < nstates; st++ {
+	for _, st := range order {
 		if len(outs[st]) == 0 {
 			newID[st] = next
 			next++
 		}
 	}
 	a.firstOut = next
-	for st := 0; st < nstates; st++ {
+	for _, st := range order {
 		if len(outs[st]) != 0 {
 			newID[st] = next
 			next++

@@ -1,6 +1,7 @@
 package injection
 
 import (
+	"bytes"
 	"strings"
 	"unicode/utf8"
 )
@@ -196,22 +197,23 @@ func inGroup(c int32, g []int) bool {
 }
 
 // find looks for a word of the first group with, within the window, a word
-// of every other group.
+// of every other group. hits are sorted by start.
 func (r *conceptRule) find(hits []cHit, text []byte) (int32, int32, bool) {
-	for _, h0 := range hits {
+	reach := int32(r.window * 3) // the largest script scale
+	for i, h0 := range hits {
 		if !inGroup(h0.c, r.groups[0]) {
 			continue
 		}
-		if r.negatable && negated(hits, h0) {
+		if r.negatable && negated(hits, i) {
 			continue
 		}
 		lo, hi := h0.start, h0.end
 		all := true
 		for _, g := range r.groups[1:] {
 			found := false
-			for _, h := range hits {
+			near := func(h cHit) bool {
 				if !inGroup(h.c, g) || h.start == h0.start && h.end == h0.end {
-					continue
+					return false
 				}
 				d := h.start - h0.start
 				if d < 0 {
@@ -219,9 +221,15 @@ func (r *conceptRule) find(hits []cHit, text []byte) (int32, int32, bool) {
 				}
 				if int(d) <= r.window*int(max(h0.scale, h.scale)) && (text == nil || !crossesSentence(text, min(h0.start, h.start), max(h0.end, h.end))) {
 					lo, hi = min(lo, h.start), max(hi, h.end)
-					found = true
-					break
+					return true
 				}
+				return false
+			}
+			for j := i; j < len(hits) && hits[j].start-h0.start <= reach && !found; j++ {
+				found = near(hits[j])
+			}
+			for j := i - 1; j >= 0 && h0.start-hits[j].start <= reach && !found; j-- {
+				found = near(hits[j])
 			}
 			if !found {
 				all = false
@@ -233,6 +241,16 @@ func (r *conceptRule) find(hits []cHit, text []byte) (int32, int32, bool) {
 		}
 	}
 	return 0, 0, false
+}
+
+// sortByStart insertion-sorts concept words by start (the literal pass
+// delivers them by end, so they are almost sorted).
+func sortByStart(h []cHit) {
+	for i := 1; i < len(h); i++ {
+		for j := i; j > 0 && h[j].start < h[j-1].start; j-- {
+			h[j], h[j-1] = h[j-1], h[j]
+		}
+	}
 }
 
 // crossesSentence reports whether text[lo:hi] holds the end of a sentence:
@@ -262,18 +280,18 @@ func crossesSentence(text []byte, lo, hi int32) bool {
 	return false
 }
 
-// negated reports whether a negation governs the word h.
-func negated(hits []cHit, h cHit) bool {
-	for _, n := range hits {
-		switch n.c {
-		case cNegPre:
-			if n.end <= h.start && h.start-n.end <= negPre*h.scale {
-				return true
-			}
-		case cNegPost:
-			if n.start >= h.end && n.start-h.end <= negPost*h.scale {
-				return true
-			}
+// negated reports whether a negation governs the word hits[i] (hits sorted
+// by start).
+func negated(hits []cHit, i int) bool {
+	h := hits[i]
+	for j := i - 1; j >= 0 && h.start-hits[j].start <= 64; j-- {
+		if n := hits[j]; n.c == cNegPre && n.end <= h.start && h.start-n.end <= negPre*h.scale {
+			return true
+		}
+	}
+	for j := i + 1; j < len(hits) && hits[j].start-h.end <= negPost*h.scale; j++ {
+		if n := hits[j]; n.c == cNegPost && n.start >= h.end {
+			return true
 		}
 	}
 	return false
@@ -302,13 +320,16 @@ func conceptExcerpt(text []byte, lo, hi int32) string {
 }
 
 // leetView appends to dst the text with leetspeak read as letters: in every
-// word that holds a letter, the digits 0 1 3 4 5 7 and the signs @ $ become
-// o i e a s t a s ("ign0re prev1ous" → "ignore previous"). It reports false
-// (and dst unchanged) when no such word occurs.
+// word that looks like a leetspeak word — at least three letters, at least
+// as many letters as digits, at most 24 bytes, not all hex digits —
+// the digits 0 1 3 4 5 7 and the sign $ become o i e a s t s ("ign0re
+// prev1ous" → "ignore previous"; UUIDs, hashes, base64, part numbers such
+// as A3 or R2D2 stay). It reports false (dst unchanged) when no word
+// changes.
 func leetView(dst, text []byte) ([]byte, bool) {
 	found := false
-	for i := 0; i < len(text); i++ {
-		if leetMap[text[i]] != 0 && (i > 0 && isLower(text[i-1]) || i+1 < len(text) && isLower(text[i+1])) {
+	for i := 1; i < len(text); i++ {
+		if leetMap[text[i]] != 0 && isLower(text[i-1]) || isLower(text[i]) && leetMap[text[i-1]] != 0 {
 			found = true
 			break
 		}
@@ -316,19 +337,29 @@ func leetView(dst, text []byte) ([]byte, bool) {
 	if !found {
 		return dst, false
 	}
+	mark := len(dst)
 	dst = append(dst, text...)
-	out := dst[len(dst)-len(text):]
+	out := dst[mark:]
+	changed := false
 	for i := 0; i < len(out); {
 		j := i
-		letter := false
-		for j < len(out) && (isAlnum(out[j]) || out[j] == '@' || out[j] == '$') {
-			letter = letter || isLower(out[j])
+		letters, leet, hexOnly := 0, 0, true
+		for j < len(out) && (isAlnum(out[j]) || out[j] == '$') {
+			switch c := out[j]; {
+			case isLower(c):
+				letters++
+				hexOnly = hexOnly && c <= 'f'
+			case leetMap[c] != 0:
+				leet++
+				hexOnly = hexOnly && c != '$'
+			}
 			j++
 		}
-		if letter {
+		if leet > 0 && letters >= 3 && letters >= leet && j-i <= 24 && !hexOnly {
 			for k := i; k < j; k++ {
 				if m := leetMap[out[k]]; m != 0 {
 					out[k] = m
+					changed = true
 				}
 			}
 		}
@@ -337,10 +368,13 @@ func leetView(dst, text []byte) ([]byte, bool) {
 		}
 		i = j
 	}
+	if !changed {
+		return dst[:mark], false
+	}
 	return dst, true
 }
 
-var leetMap = [256]byte{'0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '@': 'a', '$': 's'}
+var leetMap = [256]byte{'0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '$': 's'}
 
 func isLower(c byte) bool { return 'a' <= c && c <= 'z' }
 
@@ -348,12 +382,12 @@ func isLower(c byte) bool { return 'a' <= c && c <= 'z' }
 // invisible "tag" copies of ASCII) replaced by the ASCII they encode and
 // the other tag runes dropped, and whether raw held any.
 func tagView[T string | []byte](raw T) ([]byte, bool) {
-	has := false
-	for i := 0; i+1 < len(raw); i++ {
-		if raw[i] == 0xf3 && raw[i+1] == 0xa0 {
-			has = true
-			break
-		}
+	var has bool
+	switch v := any(raw).(type) {
+	case string:
+		has = strings.Contains(v, "\xf3\xa0")
+	case []byte:
+		has = bytes.Contains(v, []byte("\xf3\xa0"))
 	}
 	if !has {
 		return nil, false

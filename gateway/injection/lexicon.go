@@ -78,7 +78,7 @@ var lexicon = [numConcepts]string{
 		"असली|वास्तविक|सच्चा",
 	cTask: "objective*|goal*|task*|mission*|purpose|job|assignment|priority|" +
 		"aufgabe*|ziel|auftrag|" +
-		"mission|tache|objectif*|but|" +
+		"mission|tache|objectif*|" +
 		"objetivo*|tarea*|mision|" +
 		"obiettivo|compito|missione|" +
 		"tarefa*|missao|" +

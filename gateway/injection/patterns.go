@@ -228,7 +228,7 @@ var specs = []spec{
 		triggers: []string{"disable", "bypass", "skip", "ignore", "override", "safety", "limit", "approval", "estop", "collision", "speed", "force"},
 		near:     80,
 		requires: []string{"true", "yes", "on", "1"},
-		expr:     `(?:(?:disable|bypass|skip|ignore|override)[_-]?(?:safety|collision|limits?|approvals?|interlocks?|estop|e_stop|geofence|light_curtain|speed_limits?|force_limits?)[a-z_]{0,30}|(?:safety|limits?|approvals?|estop|collision|speed_limit|force_limit)[a-z_]{0,30}[_-](?:override|bypass|disabled?|off))["']?~?[:=]~?["']?(?:true|yes|on|1)(?:[^a-z0-9.]|$)`},
+		expr:     `(?:(?:disable|bypass|skip|ignore|override)[_-]?(?:safety|collision|limits?|approvals?|interlocks?|estop|e_stop|geofence|light_curtain|speed_limits?|force_limits?)[a-z_]*|(?:safety|limits?|approvals?|estop|collision|speed_limit|force_limit)[a-z_]*[_-](?:override|bypass|disabled?|off))["']?~?[:=]~?["']?(?:true|yes|on|1)(?:[^a-z0-9.]|$)`},
 
 	// ---- jailbreak framing ----
 	{id: "jb.dan", category: CategoryJailbreak, anchored: true,
@@ -289,7 +289,7 @@ var specs = []spec{
 	{id: "ci.code-exec", category: CategoryCommandInjection, anchored: true,
 		triggers: []string{"__import__", "eval", "exec", "os.", "subprocess", "pickle", "child_process", "runtime.getruntime", "system("},
 		boundary: true,
-		expr:     `(?:__import__~\(|(?:eval|exec)~\(|os\.(?:system|popen|exec[lv]p?e?|spawn[lv]?)~\(|subprocess\.(?:run|call|popen|check_call|check_output|getoutput|getstatusoutput)~\([^)]{0,200}(?:shell~=~true|["'](?:rm|curl|wget|nc|ncat|netcat|bash|sh|zsh|chmod|chown|dd|mkfs|sudo|kill|pkill|killall|rosnode|reboot|shutdown)["'])|pickle\.loads|child_process|runtime\.getruntime\(\)\.exec|system~\(~["'])`},
+		expr:     `(?:__import__~\(|(?:eval|exec)~\(|os\.(?:system|popen|exec[lv]p?e?|spawn[lv]?)~\(|subprocess\.(?:run|call|popen|check_call|check_output|getoutput|getstatusoutput)~\([^)]*(?:shell~=~true|["'](?:rm|curl|wget|nc|ncat|netcat|bash|sh|zsh|chmod|chown|dd|mkfs|sudo|kill|pkill|killall|rosnode|reboot|shutdown)["'])|pickle\.loads|child_process|runtime\.getruntime\(\)\.exec|system~\(~["'])`},
 	{id: "ci.ros-tamper", category: CategoryCommandInjection, anchored: true,
 		triggers: []string{"rosnode", "rosparam", "rosservice", "rostopic", "roslaunch", "kill -9", "kill-9"},
 		boundary: true,

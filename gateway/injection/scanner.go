@@ -24,6 +24,7 @@ package injection
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -61,7 +62,9 @@ var ErrInvalidJSON = errors.New("params are not valid JSON")
 
 // Scanner scans params. It is safe for concurrent use.
 type Scanner struct {
-	ac      *automaton
+	ac      *automaton // literals of ASCII bytes only (every pattern trigger and requires literal)
+	acU     *automaton // literals holding non-ASCII bytes (the lexicon's other scripts); run only near non-ASCII text
+	maxLitU int        // longest literal of acU
 	pats    []compiled
 	litPats [][]int32   // literal id → indices of the patterns it triggers
 	litReq  [][]int32   // literal id → indices of the patterns whose requires it satisfies
@@ -211,9 +214,26 @@ func build(sp []spec) (*Scanner, error) {
 		}
 	}
 	s.lits = lits
-	s.ac, err = buildAutomaton(lits)
-	if err != nil {
+	// Two automata: the ASCII one keeps the byte classes and the table
+	// small (the hot loop over every byte); the other runs only over text
+	// that holds non-ASCII bytes.
+	var asc, uni []string
+	var ascID, uniID []int32
+	for id, l := range lits {
+		if isASCII(l) {
+			asc, ascID = append(asc, l), append(ascID, int32(id))
+		} else {
+			uni, uniID = append(uni, l), append(uniID, int32(id))
+		}
+	}
+	if s.ac, err = buildGlobal(asc, ascID, lits); err != nil {
 		return nil, err
+	}
+	if s.acU, err = buildGlobal(uni, uniID, lits); err != nil {
+		return nil, err
+	}
+	for _, l := range uni {
+		s.maxLitU = max(s.maxLitU, len(l))
 	}
 	s.pool.New = func() any { return &state{norm: make([]byte, 0, 1024)} }
 	return s, nil
@@ -380,6 +400,10 @@ func (s *Scanner) finding(st *state, pi int, ex string) *Finding {
 	return &Finding{Category: cat, PatternID: id, Path: renderPath(st.path), Excerpt: ex}
 }
 
+// leetReach is the context matched again on each side of a word changed by
+// the leetspeak view (≥ every concept window and maxMatch).
+const leetReach = maxMatch
+
 // maxEmbed bounds nested embedded JSON documents (a JSON string holding a
 // JSON document holding …).
 const maxEmbed = 2
@@ -476,10 +500,25 @@ func scanLevel[T string | []byte](s *Scanner, st *state, raw T, level int) (int,
 		return pi, ex
 	}
 	// Leetspeak: digits and @ $ inside words read as letters (matching only).
+	// Only windows around the changed words are matched again.
 	if v, ok := leetView(st.view[:0], st.norm); ok {
 		st.view = v
-		if pi, ex := s.match(st, v); pi >= 0 {
-			return pi, ex
+		for i := 0; i < len(v); {
+			if v[i] == st.norm[i] {
+				i++
+				continue
+			}
+			lo, hi := max(0, i-leetReach), min(len(v), i+leetReach)
+			for j := i; j < hi; j++ {
+				if v[j] != st.norm[j] {
+					hi = min(len(v), j+leetReach)
+				}
+			}
+			lo, hi = snapStart(v, lo), snapEnd(v, hi)
+			if pi, ex := s.match(st, v[lo:hi]); pi >= 0 {
+				return pi, ex
+			}
+			i = hi
 		}
 	}
 	if !long {
@@ -603,24 +642,107 @@ func printable(b []byte) bool {
 // concept word (st.chits), and the set of patterns whose requires literals
 // occurred.
 func (s *Scanner) literals(st *state, text []byte) (hits, reqs []hit, satisfied uint64) {
-	a := s.ac
-	K := a.nclass
-	firstOut := a.firstOut
 	hits, reqs = st.hits[:0], st.reqs[:0]
 	st.chits = st.chits[:0]
+	hits, reqs, satisfied = s.walk(s.ac, st, text, hits, reqs, satisfied)
+	// The other scripts' literals all hold a non-ASCII byte, so they lie
+	// within maxLitU bytes of one: walk only windows around non-ASCII runs.
+	for i := 0; i < len(text); {
+		k := firstNonASCII(text[i:])
+		if k < 0 {
+			break
+		}
+		lo := max(i, i+k-s.maxLitU)
+		hi := i + k
+		for hi < len(text) {
+			if text[hi] >= utf8.RuneSelf {
+				hi++
+				continue
+			}
+			k := firstNonASCII(text[hi:min(len(text), hi+s.maxLitU+1)])
+			if k < 0 {
+				break
+			}
+			hi += k
+		}
+		hi = min(len(text), hi+s.maxLitU)
+		hits, reqs, satisfied = s.walkFrom(s.acU, st, text, lo, hi, hits, reqs, satisfied)
+		i = hi
+	}
+	sortByStart(st.chits)
+	return hits, reqs, satisfied
+}
+
+// walk runs one literal automaton over text.
+func (s *Scanner) walk(a *automaton, st *state, text []byte, hits, reqs []hit, satisfied uint64) ([]hit, []hit, uint64) {
+	return s.walkFrom(a, st, text, 0, len(text), hits, reqs, satisfied)
+}
+
+// walkFrom runs a literal automaton over text[lo:hi] (positions stay those
+// of text, so word boundaries before lo are seen).
+func (s *Scanner) walkFrom(a *automaton, st *state, text []byte, lo, hi int, hits, reqs []hit, satisfied uint64) ([]hit, []hit, uint64) {
+	K := a.nclass
+	firstOut := a.firstOut
 	state := 0
-	for i := 0; i < len(text); i++ {
+	for i := lo; i < hi; i++ {
 		state = int(a.delta[state*K+int(a.class[text[i]])])
 		if state >= firstOut {
-			hits, reqs, satisfied = s.outputs(st, text, state, i, hits, reqs, satisfied)
+			hits, reqs, satisfied = s.outputs(a, st, text, state, i, hits, reqs, satisfied)
 		}
 	}
 	return hits, reqs, satisfied
 }
 
-// outputs records the literals that end at text[i] (DFA state state).
-func (s *Scanner) outputs(st *state, text []byte, state, i int, hits, reqs []hit, satisfied uint64) ([]hit, []hit, uint64) {
-	a := s.ac
+// firstNonASCII returns the index of the first byte ≥ 0x80 in b, or -1
+// (eight bytes at a time).
+func firstNonASCII(b []byte) int {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		if binary.LittleEndian.Uint64(b[i:])&0x8080808080808080 != 0 {
+			break
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] >= utf8.RuneSelf {
+			return i
+		}
+	}
+	return -1
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// buildGlobal builds the automaton of lits (a subset of all, with global
+// ids ids) and renumbers its outputs and lengths to the global ids.
+func buildGlobal(lits []string, ids []int32, all []string) (*automaton, error) {
+	if len(lits) == 0 {
+		lits, ids = []string{"\x00never"}, []int32{-1}
+	}
+	a, err := buildAutomaton(lits)
+	if err != nil {
+		return nil, err
+	}
+	out := a.outs[:0]
+	for _, id := range a.outs {
+		out = append(out, ids[id])
+	}
+	a.outs = out
+	a.lens = make([]int, len(all))
+	for i, l := range all {
+		a.lens[i] = len(l)
+	}
+	return a, nil
+}
+
+// outputs records the literals that end at text[i] (state state of a).
+func (s *Scanner) outputs(a *automaton, st *state, text []byte, state, i int, hits, reqs []hit, satisfied uint64) ([]hit, []hit, uint64) {
 	for _, id := range a.outs[a.outStart[state]:a.outStart[state+1]] {
 		start := i + 1 - a.lens[id]
 		for _, cl := range s.litConc[id] {
