@@ -319,33 +319,25 @@ func conceptExcerpt(text []byte, lo, hi int32) string {
 	return excerpt(text[lo:hi])
 }
 
-// leetView appends to dst the text with leetspeak read as letters: in every
-// word that looks like a leetspeak word — at least three letters, at least
-// as many letters as digits, at most 24 bytes, not all hex digits —
-// the digits 0 1 3 4 5 7 and the sign $ become o i e a s t s ("ign0re
-// prev1ous" → "ignore previous"; UUIDs, hashes, base64, part numbers such
-// as A3 or R2D2 stay). It reports false (dst unchanged) when no word
-// changes.
-func leetView(dst, text []byte) ([]byte, bool) {
-	found := false
-	for i := 1; i < len(text); i++ {
-		if leetMap[text[i]] != 0 && isLower(text[i-1]) || isLower(text[i]) && leetMap[text[i-1]] != 0 {
-			found = true
-			break
+// leetSpans appends to spans the byte ranges of the words of text that
+// look like leetspeak words — at least three letters, at least as many
+// letters as digits, at most 24 bytes, not all hex digits, holding one of
+// the digits 0 1 3 4 5 7 or the sign $ — ("ign0re", "prev1ous"; UUIDs,
+// hashes, 0x literals, base64, part numbers such as A3 or R2D2 are not).
+func leetSpans(spans [][2]int32, text []byte) [][2]int32 {
+	for k := 0; k < len(text); k++ {
+		// Find a digit or $ next to a letter, then evaluate its word.
+		if leetMap[text[k]] == 0 || !(k > 0 && isLower(text[k-1]) || k+1 < len(text) && isLower(text[k+1])) {
+			continue
 		}
-	}
-	if !found {
-		return dst, false
-	}
-	mark := len(dst)
-	dst = append(dst, text...)
-	out := dst[mark:]
-	changed := false
-	for i := 0; i < len(out); {
+		i := k
+		for i > 0 && (isAlnum(text[i-1]) || text[i-1] == '$') {
+			i--
+		}
 		j := i
 		letters, leet, hexOnly := 0, 0, true
-		for j < len(out) && (isAlnum(out[j]) || out[j] == '$') {
-			switch c := out[j]; {
+		for j < len(text) && (isAlnum(text[j]) || text[j] == '$') {
+			switch c := text[j]; {
 			case isLower(c):
 				letters++
 				hexOnly = hexOnly && c <= 'f'
@@ -355,21 +347,33 @@ func leetView(dst, text []byte) ([]byte, bool) {
 			}
 			j++
 		}
-		if leet > 0 && letters >= 3 && letters >= leet && j-i <= 24 && !hexOnly {
-			for k := i; k < j; k++ {
-				if m := leetMap[out[k]]; m != 0 {
-					out[k] = m
-					changed = true
-				}
+		hexLit := j-i > 2 && text[i] == '0' && text[i+1] == 'x' // 0xdeadbeef
+		if leet > 0 && letters >= 3 && letters >= leet && j-i <= 24 && !hexOnly && !hexLit {
+			spans = append(spans, [2]int32{int32(i), int32(j)})
+		}
+		k = j
+	}
+	return spans
+}
+
+// leetView appends to dst the text with the digits and signs of its
+// leetspeak words (leetSpans) read as the letters o i e a s t s ("ign0re
+// prev1ous" → "ignore previous"). It reports false (dst unchanged) when no
+// word changes.
+func leetView(dst, text []byte) ([]byte, bool) {
+	spans := leetSpans(nil, text)
+	if len(spans) == 0 {
+		return dst, false
+	}
+	mark := len(dst)
+	dst = append(dst, text...)
+	out := dst[mark:]
+	for _, sp := range spans {
+		for k := sp[0]; k < sp[1]; k++ {
+			if m := leetMap[out[k]]; m != 0 {
+				out[k] = m
 			}
 		}
-		if j == i {
-			j++
-		}
-		i = j
-	}
-	if !changed {
-		return dst[:mark], false
 	}
 	return dst, true
 }

@@ -99,10 +99,11 @@ type state struct {
 	// coordinates (offset off), for the cross-string matcher.
 	chits, c0, carry []cHit
 	normLen          int32
-	endsSentence     bool   // the last top-level string ends with . ! ? ; or a script sentence mark
-	view             []byte // leetspeak / tag-character view of the text
-	embed            int    // depth of embedded JSON documents being scanned
-	inKey            bool   // the string being scanned is an object key (keys take no part in seams)
+	endsSentence     bool       // the last top-level string ends with . ! ? ; or a script sentence mark
+	view             []byte     // leetspeak view of a window of the text
+	spans            [][2]int32 // leetspeak words of the text
+	embed            int        // depth of embedded JSON documents being scanned
+	inKey            bool       // the string being scanned is an object key (keys take no part in seams)
 	// clean caches short strings already found clean in this scan (keys and
 	// values repeat a lot in arrays of objects); a ring of cacheSize entries.
 	clean  [cacheSize][]byte
@@ -500,25 +501,28 @@ func scanLevel[T string | []byte](s *Scanner, st *state, raw T, level int) (int,
 		return pi, ex
 	}
 	// Leetspeak: digits and @ $ inside words read as letters (matching only).
-	// Only windows around the changed words are matched again.
-	if v, ok := leetView(st.view[:0], st.norm); ok {
-		st.view = v
-		for i := 0; i < len(v); {
-			if v[i] == st.norm[i] {
-				i++
-				continue
+	// Only windows around the changed words are matched again, in a copy.
+	if st.spans = leetSpans(st.spans[:0], st.norm); len(st.spans) > 0 {
+		for k := 0; k < len(st.spans); {
+			lo, hi := max(0, int(st.spans[k][0])-leetReach), min(len(st.norm), int(st.spans[k][1])+leetReach)
+			j := k
+			for ; j < len(st.spans) && int(st.spans[j][0]) < hi; j++ {
+				hi = min(len(st.norm), int(st.spans[j][1])+leetReach)
 			}
-			lo, hi := max(0, i-leetReach), min(len(v), i+leetReach)
-			for j := i; j < hi; j++ {
-				if v[j] != st.norm[j] {
-					hi = min(len(v), j+leetReach)
+			lo, hi = snapStart(st.norm, lo), snapEnd(st.norm, hi)
+			v := append(st.view[:0], st.norm[lo:hi]...)
+			for _, sp := range st.spans[k:j] {
+				for p := int(sp[0]) - lo; p < int(sp[1])-lo; p++ {
+					if m := leetMap[v[p]]; m != 0 {
+						v[p] = m
+					}
 				}
 			}
-			lo, hi = snapStart(v, lo), snapEnd(v, hi)
-			if pi, ex := s.match(st, v[lo:hi]); pi >= 0 {
+			st.view = v
+			if pi, ex := s.match(st, v); pi >= 0 {
 				return pi, ex
 			}
-			i = hi
+			k = j
 		}
 	}
 	if !long {
