@@ -51,6 +51,8 @@ var conceptRules = []conceptRule{
 		groups: [][]int{{cVoid}, {cInstr}, {cPrior}}},
 	{id: "ml.real-goal", category: CategoryInstructionOverride, window: 40,
 		groups: [][]int{{cReal}, {cTask}, {cYou}}},
+	{id: "ml.plan-change-harm", category: CategoryInstructionOverride, window: 120,
+		groups: [][]int{{cPlanChange}, {cHarm}}},
 	{id: "ml.disable-safety", category: CategorySafetyBypass, window: 60, negatable: true,
 		groups: [][]int{{cDisable}, {cSafety}}},
 	{id: "ml.raise-limit", category: CategorySafetyBypass, window: 50, negatable: true,
@@ -76,6 +78,7 @@ type cHit struct {
 	start, end int32
 	lit        int32
 	scale      int32 // bytes per letter of the word's script (windows are stretched by it)
+	objFirst   bool  // litObjectFirst
 }
 
 // scriptScale is the UTF-8 length class of the letter that starts a word:
@@ -93,9 +96,10 @@ func scriptScale(c byte) int32 {
 
 // Literal flags of concept words.
 const (
-	litWordStart = 1 << iota // counts only at the start of a word
-	litWordEnd               // counts only at the end of a word
-	litStrictEnd             // next byte is white space, ASCII punctuation or the end
+	litWordStart   = 1 << iota // counts only at the start of a word
+	litWordEnd                 // counts only at the end of a word
+	litStrictEnd               // next byte is white space, ASCII punctuation or the end
+	litObjectFirst             // the other words of a rule precede this verb
 )
 
 // conceptLiterals returns the normalised lexicon: literal → concepts and
@@ -108,6 +112,10 @@ func conceptLiterals() (lits []string, conc [][]int32, flags []uint8) {
 			return
 		}
 		var fl uint8
+		if strings.HasPrefix(entry, "<") {
+			fl |= litObjectFirst
+			entry = entry[1:]
+		}
 		if strings.HasSuffix(entry, "$") {
 			fl |= litStrictEnd
 			entry = strings.TrimSuffix(entry, "$")
@@ -211,9 +219,13 @@ func (r *conceptRule) find(hits []cHit, text []byte) (int32, int32, bool) {
 		all := true
 		for _, g := range r.groups[1:] {
 			found := false
-			near := func(h cHit) bool {
-				if !inGroup(h.c, g) || h.start == h0.start && h.end == h0.end {
+			near := func(j int) bool {
+				h := hits[j]
+				if !inGroup(h.c, g) || h.start == h0.start && h.end == h0.end || h0.objFirst && h.start >= h0.start {
 					return false
+				}
+				if r.negatable && negated(hits, j) {
+					return false // "no secrets", "keine Geheimnisse"
 				}
 				d := h.start - h0.start
 				if d < 0 {
@@ -226,10 +238,10 @@ func (r *conceptRule) find(hits []cHit, text []byte) (int32, int32, bool) {
 				return false
 			}
 			for j := i; j < len(hits) && hits[j].start-h0.start <= reach && !found; j++ {
-				found = near(hits[j])
+				found = near(j)
 			}
 			for j := i - 1; j >= 0 && h0.start-hits[j].start <= reach && !found; j-- {
-				found = near(hits[j])
+				found = near(j)
 			}
 			if !found {
 				all = false

@@ -12,6 +12,9 @@ package injection
 // scripts match anywhere (Russian prefixes, no spaces in CJK), unless they
 // end in "$": then the next byte must be white space, ASCII punctuation or
 // the end (mark removal makes Hindi "बंद" read like the start of "बदलने").
+// An entry that starts with "<" is a verb whose object comes before it
+// (Japanese, Korean, Hindi: "指示を無視", "지시를 무시", "निर्देशों को अनदेखा"): the
+// other words of a rule must precede it.
 //
 // The lists describe concepts, not sentences: a rule fires only when the
 // concepts of all its groups occur close together (concepts.go).
@@ -24,10 +27,10 @@ var lexicon = [numConcepts]string{
 		"esquec*|esqueca*|desconsider*|nao siga|deixe de lado|" +
 		"игнорир|проигнорир|забудь|забыть|забудьте|не обращай внимания|не обращайте внимания|отбрось|пренебреги|не следуй|" +
 		"忽略|忽视|无视|不要理会|不用理会|别管|忘掉|忘记|抛开|丢弃|不要遵守|不要遵循|" +
-		"無視|忘れ|従わな|破棄|" +
-		"무시|잊어|잊고|잊으|따르지 마|" +
+		"<無視|<忘れ|従わな|<破棄|" +
+		"<무시|<잊어|<잊고|<잊으|따르지 마|" +
 		"تجاهل|انس|انسى|أهمل|اهمل|لا تتبع|تخل عن|" +
-		"अनदेखा|नज़रअंदाज़|नजरअंदाज|भूल|भुला",
+		"<अनदेखा|<नज़रअंदाज़|<नजरअंदाज|<भूल|<भुला",
 	cInstr: "constraints|restrictions|you started with|you were configured with|you were set up with|instruction*|prompt*|directive*|rules|guideline*|orders|guidance|briefing*|directions|programming|you were told|you've been told|you have been told|told you|you were given|you received|you got|" +
 		"anweisung*|vorgabe*|instruktion*|befehle|regeln|richtlinie*|was man dir|was dir|gesagt wurde|" +
 		"consigne*|directives|regles|qu'on t'a dit|qu'on vous a dit|on t'a dit|recues|" +
@@ -89,19 +92,19 @@ var lexicon = [numConcepts]string{
 		"مهمت|مهمة|هدف|" +
 		"काम|लक्ष्य|कार्य|मिशन",
 	cYou: "your|you|dein*|deine|ta|ton|tes|tu|tuo|tua|seu|sua|ваш|твоя|твой|твоё|твое|你|あなた|당신|너의|الخاص بك|مهمتك|तुम्हारा|आपका",
-	cDisable: "ignor*|außer betrieb|ausser betrieb|пришли|أطفئ|اطفئ|أغلق|اغلق|disabl*|deactivat*|turn off|turning off|switch off|switching off|shut off|shut down|power off|bypass*|overrid*|defeat*|suspend*|mute|silence|kill|jumper*|tape over|get rid of|" +
+	cDisable: "ignor*|außer betrieb|ausser betrieb|أطفئ|اطفئ|أغلق|اغلق|disabl*|deactivat*|turn off|turning off|switch off|switching off|shut off|shut down|power off|bypass*|overrid*|defeat*|suspend*|mute|silence|kill|jumper*|tape over|get rid of|" +
 		"deaktivier*|abschalt*|ausschalt*|schalte|schalt|uberbruck*|umgeh*|" +
 		"desactiv*|coupe|couper|eteins|eteindre|contourn*|shunt*|neutralis*|" +
 		"apaga*|anula*|desconecta*|puentea*|" +
 		"disattiv*|spegni|disabilit*|escludi|aggira*|" +
 		"desativ*|deslig*|contorne*|" +
 		"отключ|выключ|деактивир|обойди|обход|сними|снять|" +
-		"关闭|关掉|禁用|停用|绕过|屏蔽|解除|" +
-		"無効|オフ|切って|切る|解除|外して|" +
-		"끄|꺼|비활성화|해제|우회|" +
+		"关闭|关掉|禁用|停用|绕过|屏蔽|" +
+		"<無効|<オフ|<切って|<切る|<外して|" +
+		"<끄|<꺼|<비활성화|<우회|" +
 		"عطل|تعطيل|أوقف|اوقف|ايقاف تشغيل|ألغ|الغ|تجاوز|" +
-		"बंद$|निष्क्रिय|बाईपास",
-	cSafety: "escaner de seguridad|scanner di sicurezza|scanner de seguranca|сканер безопасности|安全扫描|安全スキャナ|안전 스캐너|सुरक्षा स्कैनर|सुरक्षा सेंसर|safety sys*|safety func*|safety feat*|safety lim*|safety check*|safety contr*|safety mon*|safety scan*|safety sens*|safety interl*|safety stop*|safety-rated*|safety rated*|safety layer*|safety guard*|safety measure*|safety setting*|safety circuit*|safety relay*|safety plc|safety zone*|safety field*|safety restriction*|safety constraint*|" +
+		"<बंद$|<निष्क्रिय|<बाईपास",
+	cSafety: "force sensor*|torque sensor*|kraftsensor*|capteur d'effort|capteur de force|sensor de fuerza|sensore di forza|sensor de forca|датчик усилия|датчик силы|力传感器|力覚センサ|힘 센서|مستشعر القوة|बल सेंसर|escaner de seguridad|scanner di sicurezza|scanner de seguranca|сканер безопасности|安全扫描|安全スキャナ|안전 스캐너|सुरक्षा स्कैनर|सुरक्षा सेंसर|safety sys*|safety func*|safety feat*|safety lim*|safety check*|safety contr*|safety mon*|safety scan*|safety sens*|safety interl*|safety stop*|safety-rated*|safety rated*|safety layer*|safety guard*|safety measure*|safety setting*|safety circuit*|safety relay*|safety plc|safety restriction*|safety constraint*|" +
 		"collision avoid*|collision detect*|collision-avoid*|anti-collision|anticollision|light curtain*|e-stop*|estop*|emergency stop*|interlock*|geofenc*|geo-fenc*|speed and separation*|speed-and-separation*|separation monitor*|human detect*|person detect*|people detect*|presence detect*|obstacle detect*|proximity sens*|bumper*|protective stop*|force limit*|torque limit*|speed limit*|velocity limit*|watchdog*|" +
 		"sicherheits*|kollisionsvermeid*|kollisionserkenn*|kollisionsschutz|lichtvorhang*|lichtgitter*|not-halt*|nothalt*|not-aus*|notaus*|geschwindigkeitsbegrenz*|geschwindigkeitsgrenz*|kraftbegrenz*|schutzfeld*|personenerkennung|verriegelung*|" +
 		"systeme de securite|systemes de securite|fonction de securite|fonctions de securite|limites de securite|limite de securite|dispositif de securite|dispositifs de securite|controles de securite|capteur de securite|scanner de securite|restrictions de securite|evitement des collisions|evitement de collision*|anti-collision|detection de collision*|barriere immaterielle|rideau lumineux|arret d'urgence|limite de vitesse|detection de personne*|verrouillage*|" +
@@ -114,7 +117,7 @@ var lexicon = [numConcepts]string{
 		"안전 기능|안전 제한|안전 시스템|안전장치|안전 장치|충돌 회피|충돌 방지|충돌 감지|비상정지|비상 정지|라이트 커튼|속도 제한|인터록|" +
 		"السلامة|الأمان|الامان|الاصطدام|الطوارئ|حد السرعة|الستارة الضوئية|" +
 		"सुरक्षा सीम|सुरक्षा प्रणाली|सुरक्षा प्रतिबंध|सुरक्षा सुविधा|सुरक्षा जांच|सुरक्षा तंत्र|टक्कर|आपातकालीन|गति सीमा|लाइट कर्टेन",
-	cRaise: "raise*|raising|increase*|increasing|bump*|double*|lift the|lift all|max out|crank up|" +
+	cRaise: "to the maximum|to maximum|to max|auf maximum|auf das maximum|au maximum|al maximo|al massimo|ao maximo|на максимум|调到最大|开到最大|raise*|raising|increase*|increasing|bump*|double*|lift the|lift all|max out|crank up|" +
 		"erhoh*|hebe*|anheb*|" +
 		"augment*|releve*|relever|" +
 		"sube|subir|aument*|eleva*|" +
@@ -122,11 +125,11 @@ var lexicon = [numConcepts]string{
 		"eleve|suba|" +
 		"подними|поднять|увелич|повыс|" +
 		"提高|提升|增加|调高|加大|" +
-		"引き上げ|上げ|増や|" +
-		"올리|올려|높이|증가|" +
+		"<引き上げ|<上げ|<増や|<最大に|" +
+		"<올리|<올려|<높이|<증가|<최대로|" +
 		"ارفع|زد|زيادة|رفع|" +
-		"बढ़ा|बढा",
-	cLimit: "speed limit*|velocity limit*|force limit*|torque limit*|payload limit*|max speed|max_speed|max-speed|maximum speed|max velocity|max_velocity|maximum velocity|speed cap*|velocity cap*|speed ceiling|force threshold*|" +
+		"<बढ़ा|<बढा|<अधिकतम पर",
+	cLimit: "drehmomentlimit*|drehmomentgrenz*|kraftlimit*|limite de couple|limite de par|limite di coppia|limite de torque|ограничение момента|扭矩限制|トルク制限|토크 제한|حد العزم|टॉर्क सीमा|speed limit*|velocity limit*|force limit*|torque limit*|payload limit*|max speed|max_speed|max-speed|maximum speed|max velocity|max_velocity|maximum velocity|speed cap*|velocity cap*|speed ceiling|force threshold*|" +
 		"geschwindigkeitsbegrenz*|geschwindigkeitsgrenz*|tempolimit|kraftgrenz*|kraftbegrenz*|hochstgeschwindigkeit|" +
 		"limite de vitesse|vitesse maximale|limite d'effort|limite de force|" +
 		"limite de velocidad|velocidad maxima|limite de fuerza|" +
@@ -186,7 +189,7 @@ var lexicon = [numConcepts]string{
 		"필요 없|없이|생략|" +
 		"لا حاجة|دون|بدون|" +
 		"ज़रूरत नहीं|जरूरत नहीं|बिना|आवश्यकता नहीं",
-	cSecret: "system prompt*|system message|system instructions|hidden instructions|hidden rules|initial instructions|api key*|api-key*|api_key*|apikey*|private key*|signing key*|secret key*|secret*|password*|passphrase*|credential*|access token*|bearer token*|auth token*|session token*|capability token*|ssh key*|id_rsa|.env|" +
+	cSecret: "environment variable*|env var*|env variable*|umgebungsvariable*|geheimnis*|variables d'environnement|variable d'environnement|variables de entorno|secretos|variabili d'ambiente|segreti|variaveis de ambiente|segredos|переменные окружения|переменных окружения|секрет|环境变量|秘密|環境変数|秘密情報|환경 변수|비밀 정보|متغيرات البيئة|الأسرار|एनवायरनमेंट वेरिएबल|सीक्रेट|system prompt*|system message|system instructions|hidden instructions|hidden rules|initial instructions|api key*|api-key*|api_key*|apikey*|private key*|signing key*|secret key*|secret*|password*|passphrase*|credential*|access token*|bearer token*|auth token*|session token*|capability token*|ssh key*|id_rsa|.env|" +
 		"systemprompt*|system-prompt*|api-schlussel*|api-schluessel*|privaten schlussel*|privater schlussel*|signaturschlussel*|geheimen schlussel*|passwort*|kennwort*|zugangsdaten|" +
 		"prompt systeme|cle api|cles api|cle privee|cles privees|cle de signature|mot de passe|mots de passe|identifiants|jeton*|" +
 		"prompt del sistema|clave api|claves api|clave privada|claves privadas|clave de firma|contrasena*|credenciales|" +
@@ -198,7 +201,7 @@ var lexicon = [numConcepts]string{
 		"시스템 프롬프트|api 키|비밀 키|개인 키|서명 키|비밀번호|자격 증명|토큰|" +
 		"موجه النظام|مفاتيح api|مفتاح api|مفتاح التوقيع|المفتاح الخاص|كلمة المرور|كلمات المرور|بيانات الاعتماد|" +
 		"सिस्टम प्रॉम्प्ट|api कुंजी|कुंजियाँ|कुंजी|पासवर्ड|क्रेडेंशियल",
-	cExfilVerb: "пришли|пришлите|скинь|сообщи|напиши|дай мне|include*|send*|publish*|post*|upload*|print*|reveal*|share*|output*|leak*|email*|e-mail*|attach*|copy*|paste*|expose*|disclose*|dump*|display*|show*|tell me|echo*|forward*|transmit*|append*|write out|broadcast*|" +
+	cExfilVerb: "list*|enumerate*|give me|tell|liste|auflist*|nenne|enumere|enumera|elenca|elenque|перечисли|назови|列出|告诉我|列举|اذكر|عدد|пришли|пришлите|скинь|сообщи|напиши|дай мне|include*|send*|publish*|post*|upload*|print*|reveal*|share*|output*|leak*|email*|e-mail*|attach*|copy*|paste*|expose*|disclose*|dump*|display*|show*|tell me|echo*|forward*|transmit*|append*|write out|broadcast*|" +
 		"sende*|schick*|veroffentlich*|fuge*|einfug*|zeig*|gib|ausgeb*|teile*|poste*|hochlad*|kopier*|" +
 		"envoi*|envoie*|publie*|ajoute*|inclu*|affiche*|revele*|partage*|copie*|donne-moi|transmet*|imprime*|" +
 		"envia*|manda*|publica*|incluy*|muestra*|revela*|comparte*|imprime*|anade*|" +
@@ -206,10 +209,10 @@ var lexicon = [numConcepts]string{
 		"envie*|publique*|inclua*|mostre*|compartilh*|copie*|imprima*|adicione*|" +
 		"отправ|опубликуй|опубликов|добавь|включи|покажи|раскрой|поделись|скопируй|выведи|напечатай|перешли|" +
 		"发送|发到|发给|发布|公开|写进|写入|包含|附上|打印|输出|显示|泄露|上传|分享|" +
-		"送信|送って|公開|含め|添付|表示|出力|教え|共有|投稿|アップロード|" +
-		"보내|전송|게시|공개|포함|첨부|출력|표시|알려|공유|업로드|" +
+		"<送信|<送って|<公開|<含め|<添付|<表示|<出力|<教え|<共有|<投稿|<アップロード|<列挙|" +
+		"<보내|<전송|<게시|<공개|<포함|<첨부|<출력|<표시|<알려|<공유|<업로드|<나열|" +
 		"أرسل|ارسل|انشر|أضف|اضف|ضمن|اعرض|اكشف|شارك|انسخ|اطبع|" +
-		"भेज|प्रकाशित|शामिल|दिखा|बता|साझा|कॉपी|प्रिंट|अपलोड",
+		"<भेज|<प्रकाशित|<शामिल|<दिखा|<बता|<साझा|<कॉपी|<प्रिंट|<अपलोड",
 	cRoleStrong: "", // roleStrong below: its entries contain "|"
 	cRoleWeak: "[system|system message|system notice|system notification|system update|[admin|admin message|administrator message|message from the administrator|message from the admin|developer message|developer note|note from the developer|new system prompt|" +
 		"systemnachricht|systemmeldung|systemhinweis|" +
@@ -252,6 +255,30 @@ var lexicon = [numConcepts]string{
 		"계속|멈추지|열어|" +
 		"استمر|واصل|افتح|" +
 		"जारी|चलते|खोल",
+	cPlanChange: "change of plan*|plan has changed|plans have changed|new plan|instead|" +
+		"planänderung|plananderung|stattdessen|" +
+		"changement de programme|changement de plan|plutot|a la place|" +
+		"cambio de planes|cambio de plan|en su lugar|en vez de eso|" +
+		"cambio di programma|cambio di piano|invece|" +
+		"mudanca de planos|mudanca de plano|em vez disso|ao inves disso|" +
+		"изменение плана|план изменился|вместо этого|" +
+		"计划有变|计划变更|改为|" +
+		"予定変更|計画変更|代わりに|" +
+		"계획 변경|대신|" +
+		"تغيير في الخطة|تغيير الخطة|بدلا من ذلك|" +
+		"योजना में बदलाव|इसके बजाय",
+	cHarm: "unlock*|leave the door* open|leave it open|leave them open|doors open|doors unlocked|door unlocked|gates open|out of the building|off the premises|off-site|" +
+		"entriegel*|turen offen|tur offen|tore offen|" +
+		"deverrouill*|portes ouvertes|porte ouverte|" +
+		"desbloque*|puertas abiertas|puerta abierta|" +
+		"sblocca*|porte aperte|porta aperta|" +
+		"destrav*|portas abertas|porta aberta|" +
+		"разблокир|двери открытыми|дверь открытой|" +
+		"解锁|门保持打开|门打开|" +
+		"ロック解除|開けたまま|" +
+		"잠금 해제|열어 두|열어둬|" +
+		"فتح القفل|الأبواب مفتوحة|الباب مفتوحا|" +
+		"अनलॉक|खुले छोड़|खुला छोड़",
 	cNegPre: "do not|don't|dont|never|not|must not|mustn't|should not|shall not|cannot|can't|" +
 		"nicht|niemals|kein*|nie|" +
 		"ne|n'|jamais|" +
@@ -293,6 +320,8 @@ const (
 	cCfgEnabled
 	cCfgFalse
 	cContinue
+	cPlanChange
+	cHarm
 	cNegPre
 	cNegPost
 	numConcepts
@@ -301,7 +330,7 @@ const (
 var conceptNames = [numConcepts]string{
 	"override", "instructions", "prior", "void", "real", "task", "you", "disable", "safety-function", "raise", "limit",
 	"even-if", "people", "approval", "no-need", "secret", "disclose", "chat-role", "role-marker", "authority",
-	"config-safety", "config-enabled", "config-false", "continue", "negation", "negation",
+	"config-safety", "config-enabled", "config-false", "continue", "plan-change", "harmful-outcome", "negation", "negation",
 }
 
 // roleStrong are chat-template and chat-role markers (concept cRoleStrong).

@@ -755,7 +755,7 @@ func (s *Scanner) outputs(a *automaton, st *state, text []byte, state, i int, hi
 				cl.flags&litStrictEnd != 0 && i+1 < len(text) && (isAlnum(text[i+1]) || text[i+1] >= utf8.RuneSelf) {
 				continue
 			}
-			st.chits = append(st.chits, cHit{c: cl.c, start: int32(start), end: int32(i + 1), lit: id, scale: scriptScale(text[start])})
+			st.chits = append(st.chits, cHit{c: cl.c, start: int32(start), end: int32(i + 1), lit: id, scale: scriptScale(text[start]), objFirst: cl.flags&litObjectFirst != 0})
 		}
 		for _, p := range s.litReq[id] {
 			satisfied |= 1 << p
