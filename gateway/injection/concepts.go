@@ -34,6 +34,7 @@ type conceptRule struct {
 	groups       [][]int // every group needs a word of one of its concepts
 	window       int     // bytes between the first group's word and each other group's word
 	negatable    bool
+	sentences    bool // the words may lie in different sentences (a header, then its claim)
 }
 
 const (
@@ -65,7 +66,7 @@ var conceptRules = []conceptRule{
 		groups: [][]int{{cExfilVerb}, {cSecret}}},
 	{id: "ml.chat-role", category: CategoryRoleHijack,
 		groups: [][]int{{cRoleStrong}}},
-	{id: "ml.role-authority", category: CategoryRoleHijack, window: 160,
+	{id: "ml.role-authority", category: CategoryRoleHijack, window: 160, sentences: true,
 		groups: [][]int{{cRoleWeak}, {cAuthority}}},
 	{id: "ml.config-safety-off", category: CategorySafetyBypass, window: 40,
 		groups: [][]int{{cCfgSafety}, {cCfgEnabled}, {cCfgFalse}}},
@@ -231,7 +232,7 @@ func (r *conceptRule) find(hits []cHit, text []byte) (int32, int32, bool) {
 				if d < 0 {
 					d = -d
 				}
-				if int(d) <= r.window*int(max(h0.scale, h.scale)) && (text == nil || !crossesSentence(text, min(h0.start, h.start), max(h0.end, h.end))) {
+				if int(d) <= r.window*int(max(h0.scale, h.scale)) && (text == nil || r.sentences || !crossesSentence(text, min(h0.start, h.start), max(h0.end, h.end))) {
 					lo, hi = min(lo, h.start), max(hi, h.end)
 					return true
 				}

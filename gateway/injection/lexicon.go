@@ -102,7 +102,7 @@ var lexicon = [numConcepts]string{
 		"关闭|关掉|禁用|停用|绕过|屏蔽|" +
 		"<無効|<オフ|<切って|<切る|<外して|" +
 		"<끄|<꺼|<비활성화|<우회|" +
-		"عطل|تعطيل|أوقف|اوقف|ايقاف تشغيل|ألغ|الغ|تجاوز|" +
+		"عطل|تعطيل|ايقاف تشغيل|تجاوز|" +
 		"<बंद$|<निष्क्रिय|<बाईपास",
 	cSafety: "force sensor*|torque sensor*|kraftsensor*|capteur d'effort|capteur de force|sensor de fuerza|sensore di forza|sensor de forca|датчик усилия|датчик силы|力传感器|力覚センサ|힘 센서|مستشعر القوة|बल सेंसर|escaner de seguridad|scanner di sicurezza|scanner de seguranca|сканер безопасности|安全扫描|安全スキャナ|안전 스캐너|सुरक्षा स्कैनर|सुरक्षा सेंसर|safety sys*|safety func*|safety feat*|safety lim*|safety check*|safety contr*|safety mon*|safety scan*|safety sens*|safety interl*|safety stop*|safety-rated*|safety rated*|safety layer*|safety guard*|safety measure*|safety setting*|safety circuit*|safety relay*|safety plc|safety restriction*|safety constraint*|" +
 		"collision avoid*|collision detect*|collision-avoid*|anti-collision|anticollision|light curtain*|e-stop*|estop*|emergency stop*|interlock*|geofenc*|geo-fenc*|speed and separation*|speed-and-separation*|separation monitor*|human detect*|person detect*|people detect*|presence detect*|obstacle detect*|proximity sens*|bumper*|protective stop*|force limit*|torque limit*|speed limit*|velocity limit*|watchdog*|" +
@@ -115,7 +115,7 @@ var lexicon = [numConcepts]string{
 		"安全功能|安全系统|安全限制|安全装置|安全检查|安全防护|安全机制|防碰撞|防撞|避障|碰撞检测|急停|紧急停止|光幕|限速|速度限制|联锁|人员检测|" +
 		"安全機能|安全制限|安全装置|安全システム|安全チェック|衝突回避|衝突検知|非常停止|ライトカーテン|速度制限|インターロック|人検知|" +
 		"안전 기능|안전 제한|안전 시스템|안전장치|안전 장치|충돌 회피|충돌 방지|충돌 감지|비상정지|비상 정지|라이트 커튼|속도 제한|인터록|" +
-		"السلامة|الأمان|الامان|الاصطدام|الطوارئ|حد السرعة|الستارة الضوئية|" +
+		"نظام السلامة|انظمة السلامة|أنظمة السلامة|قيود السلامة|حدود السلامة|ميزات السلامة|وظائف السلامة|ماسح السلامة|مستشعر السلامة|حساس السلامة|نظام الأمان|انظمة الامان|الاصطدام|ايقاف الطوارئ|إيقاف الطوارئ|حد السرعة|الستارة الضوئية|" +
 		"सुरक्षा सीम|सुरक्षा प्रणाली|सुरक्षा प्रतिबंध|सुरक्षा सुविधा|सुरक्षा जांच|सुरक्षा तंत्र|टक्कर|आपातकालीन|गति सीमा|लाइट कर्टेन",
 	cRaise: "to the maximum|to maximum|to max|auf maximum|auf das maximum|au maximum|al maximo|al massimo|ao maximo|на максимум|调到最大|开到最大|raise*|raising|increase*|increasing|bump*|double*|lift the|lift all|max out|crank up|" +
 		"erhoh*|hebe*|anheb*|" +
@@ -201,7 +201,7 @@ var lexicon = [numConcepts]string{
 		"시스템 프롬프트|api 키|비밀 키|개인 키|서명 키|비밀번호|자격 증명|토큰|" +
 		"موجه النظام|مفاتيح api|مفتاح api|مفتاح التوقيع|المفتاح الخاص|كلمة المرور|كلمات المرور|بيانات الاعتماد|" +
 		"सिस्टम प्रॉम्प्ट|api कुंजी|कुंजियाँ|कुंजी|पासवर्ड|क्रेडेंशियल",
-	cExfilVerb: "list*|enumerate*|give me|tell|liste|auflist*|nenne|enumere|enumera|elenca|elenque|перечисли|назови|列出|告诉我|列举|اذكر|عدد|пришли|пришлите|скинь|сообщи|напиши|дай мне|include*|send*|publish*|post*|upload*|print*|reveal*|share*|output*|leak*|email*|e-mail*|attach*|copy*|paste*|expose*|disclose*|dump*|display*|show*|tell me|echo*|forward*|transmit*|append*|write out|broadcast*|" +
+	cExfilVerb: "list*|enumerate*|give me|tell|liste|auflist*|nenne|enumere|enumera|elenca|elenque|перечисли|назови|列出|告诉我|列举|اذكر|عدد|пришли|пришлите|скинь|сообщи|напиши|дай мне|include*|send*|publish*|post*|upload*|print|printing|print out|reveal*|share|sharing|output|leak*|email|e-mail|attach*|copy|paste|expose|disclose*|dump|display|displaying|show|show me|showing|tell me|echo*|forward*|transmit*|append*|write out|broadcast*|" +
 		"sende*|schick*|veroffentlich*|fuge*|einfug*|zeig*|gib|ausgeb*|teile*|poste*|hochlad*|kopier*|" +
 		"envoi*|envoie*|publie*|ajoute*|inclu*|affiche*|revele*|partage*|copie*|donne-moi|transmet*|imprime*|" +
 		"envia*|manda*|publica*|incluy*|muestra*|revela*|comparte*|imprime*|anade*|" +
@@ -214,7 +214,7 @@ var lexicon = [numConcepts]string{
 		"أرسل|ارسل|انشر|أضف|اضف|ضمن|اعرض|اكشف|شارك|انسخ|اطبع|" +
 		"<भेज|<प्रकाशित|<शामिल|<दिखा|<बता|<साझा|<कॉपी|<प्रिंट|<अपलोड",
 	cRoleStrong: "", // roleStrong below: its entries contain "|"
-	cRoleWeak: "[system|system message|system notice|system notification|system update|[admin|admin message|administrator message|message from the administrator|message from the admin|developer message|developer note|note from the developer|new system prompt|" +
+	cRoleWeak: "avis systeme|avis du systeme|notice systeme|alerte systeme|aviso del sistema|avviso di sistema|aviso do sistema|системное уведомление|系统公告|システム通知|시스템 공지|إشعار النظام|सिस्टम सूचना|[system|system message|system notice|system notification|system update|[admin|admin message|administrator message|message from the administrator|message from the admin|developer message|developer note|note from the developer|new system prompt|" +
 		"systemnachricht|systemmeldung|systemhinweis|" +
 		"message systeme|message du systeme|notification systeme|" +
 		"mensaje del sistema|aviso del sistema|" +
@@ -226,7 +226,7 @@ var lexicon = [numConcepts]string{
 		"시스템 메시지|시스템 알림|" +
 		"رسالة النظام|إشعار النظام|" +
 		"सिस्टम संदेश|सिस्टम सूचना",
-	cAuthority: "restriction*|limit*|authori*|permission*|permitted|allowed|lifted|removed|unrestricted|maintenance mode|debug mode|god mode|developer mode|you are now|from now on|new policy|exceed*|" +
+	cAuthority: "suspended|wartungsmodus|mode maintenance|mode de maintenance|modo mantenimiento|modo de mantenimiento|modalita manutenzione|modalita di manutenzione|modo de manutencao|режим обслуживания|维护模式|メンテナンスモード|유지보수 모드|وضع الصيانة|मेंटेनेंस मोड|suspendu*|suspendid*|sospes*|suspens*|приостановлен|restriction*|limit*|authori*|permission*|permitted|allowed|lifted|removed|unrestricted|maintenance mode|debug mode|god mode|developer mode|you are now|from now on|new policy|exceed*|" +
 		"beschrankung*|aufgehoben|erlaubt|berechtigt|" +
 		"restriction*|levee*|leve|autorise*|" +
 		"restriccion*|eliminad*|autorizad*|" +
