@@ -34,7 +34,20 @@ type conceptRule struct {
 	groups       [][]int // every group needs a word of one of its concepts
 	window       int     // bytes between the first group's word and each other group's word
 	negatable    bool
-	sentences    bool // the words may lie in different sentences (a header, then its claim)
+	sentences    bool     // the words may lie in different sentences (a header, then its claim)
+	masks        []uint64 // per group, the bit set of its concepts (set at init)
+}
+
+func init() {
+	for i := range conceptRules {
+		r := &conceptRules[i]
+		r.masks = make([]uint64, len(r.groups))
+		for g, cs := range r.groups {
+			for _, c := range cs {
+				r.masks[g] |= 1 << c
+			}
+		}
+	}
 }
 
 const (
@@ -184,11 +197,7 @@ func conceptMatch(hits []cHit, text []byte) (rule int, lo, hi int32, ok bool) {
 }
 
 func (r *conceptRule) allPresent(present uint64) bool {
-	for _, g := range r.groups {
-		var m uint64
-		for _, c := range g {
-			m |= 1 << c
-		}
+	for _, m := range r.masks {
 		if present&m == 0 {
 			return false
 		}
