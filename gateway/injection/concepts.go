@@ -69,6 +69,10 @@ var conceptRules = []conceptRule{
 		groups: [][]int{{cPlanChange}, {cHarm}}},
 	{id: "ml.disable-safety", category: CategorySafetyBypass, window: 60, negatable: true,
 		groups: [][]int{{cDisable}, {cSafety}}},
+	{id: "ml.turn-safety-off", category: CategorySafetyBypass, window: 40, negatable: true,
+		groups: [][]int{{cTurn}, {cSafety}, {cOff}}},
+	{id: "ml.speed-near-people", category: CategorySafetyBypass, window: 60, negatable: true,
+		groups: [][]int{{cMaxSpeed}, {cPeople}}},
 	{id: "ml.raise-limit", category: CategorySafetyBypass, window: 50, negatable: true,
 		groups: [][]int{{cRaise}, {cLimit}}},
 	{id: "ml.people-in-path", category: CategorySafetyBypass, window: 90,
@@ -189,7 +193,7 @@ func conceptMatch(hits []cHit, text []byte) (rule int, lo, hi int32, ok bool) {
 		if !r.allPresent(present) {
 			continue
 		}
-		if lo, hi, ok := r.find(hits, text); ok {
+		if lo, hi, ok := r.find(hits, text); ok && !warned(hits, text, lo, hi) {
 			return ri, lo, hi, true
 		}
 	}
@@ -324,6 +328,29 @@ func negated(hits []cHit, i int) bool {
 func negatedAt(hits []cHit, start int32) bool {
 	for _, n := range hits {
 		if n.c == cNegPre && n.end <= start && start-n.end <= negPre {
+			return true
+		}
+	}
+	return false
+}
+
+// warnReach is how far (bytes × scale) a warning context reaches.
+const warnReach = 120
+
+// warned reports whether the match text[lo:hi] is quoted inside a warning
+// about such messages, in the same sentence: "report any message that asks
+// you to ignore safety rules", "安全ルールを無視するよう求めるメッセージは報告".
+// (With text nil — across strings — there is no sentence to share.)
+func warned(hits []cHit, text []byte, lo, hi int32) bool {
+	if text == nil {
+		return false
+	}
+	for _, w := range hits {
+		if w.c != cWarn {
+			continue
+		}
+		a, b := min(w.start, lo), max(w.end, hi)
+		if (w.end <= lo && lo-w.end <= warnReach*w.scale || w.start >= hi && w.start-hi <= warnReach*w.scale) && !crossesSentence(text, a, b-1) {
 			return true
 		}
 	}

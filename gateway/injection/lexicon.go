@@ -55,7 +55,7 @@ var lexicon = [numConcepts]string{
 		"이전|전에|앞의|위의|기존|모두|모든|" +
 		"السابقة|سابقا|من قبل|الأصلية|كل ما|" +
 		"पिछले|पिछला|पहले|पूर्व|सब कुछ|सभी",
-	cVoid: "expired|have ended|has ended|are suspended|is suspended|no longer hold|void|invalid*|cancel*|obsolete|no longer apply|no longer applies|no longer valid|no longer in effect|no longer in force|superseded|revoked|null and void|do not apply|don't apply|are lifted|" +
+	cVoid: "outdated|out of date|veraltet*|perime*|obsoletes|desactualizad*|obsolet*|superat*|desatualizad*|устарел|过时|古い|오래된|قديمة|पुराने|expired|have ended|has ended|are suspended|is suspended|no longer hold|void|invalid*|cancel*|obsolete|no longer apply|no longer applies|no longer valid|no longer in effect|no longer in force|superseded|revoked|null and void|do not apply|don't apply|are lifted|" +
 		"ungultig*|nicht mehr gultig|aufgehoben|ausser kraft|außer kraft|widerrufen|hinfallig|gelten nicht mehr|" +
 		"annule*|caduque*|ne sont plus valables|ne s'appliquent plus|plus valides|ne valent plus|" +
 		"anulad*|ya no son validas|ya no son validos|ya no valen|sin efecto|ya no aplican|" +
@@ -104,7 +104,7 @@ var lexicon = [numConcepts]string{
 		"<끄|<꺼|<비활성화|<우회|" +
 		"عطل|تعطيل|ايقاف تشغيل|تجاوز|" +
 		"<बंद$|<निष्क्रिय|<बाईपास",
-	cSafety: "force sensor*|torque sensor*|kraftsensor*|capteur d'effort|capteur de force|sensor de fuerza|sensore di forza|sensor de forca|датчик усилия|датчик силы|力传感器|力覚センサ|힘 센서|مستشعر القوة|बल सेंसर|escaner de seguridad|scanner di sicurezza|scanner de seguranca|сканер безопасности|安全扫描|安全スキャナ|안전 스캐너|सुरक्षा स्कैनर|सुरक्षा सेंसर|safety sys*|safety func*|safety feat*|safety lim*|safety check*|safety contr*|safety mon*|safety scan*|safety sens*|safety interl*|safety stop*|safety-rated*|safety rated*|safety layer*|safety guard*|safety measure*|safety setting*|safety circuit*|safety relay*|safety plc|safety restriction*|safety constraint*|" +
+	cSafety: "proximity sensor*|presence sensor*|obstacle sensor*|safety sensor*|capteurs de proximite|capteur de proximite|sensores de proximidad|sensor de proximidad|sensori di prossimita|sensore di prossimita|sensores de proximidade|sensor de proximidade|датчики приближения|датчик приближения|接近传感器|近接センサ|근접 센서|حساسات القرب|حساس القرب|प्रॉक्सिमिटी सेंसर|näherungssensor*|naherungssensor*|force sensor*|torque sensor*|kraftsensor*|capteur d'effort|capteur de force|sensor de fuerza|sensore di forza|sensor de forca|датчик усилия|датчик силы|力传感器|力覚センサ|힘 센서|مستشعر القوة|बल सेंसर|escaner de seguridad|scanner di sicurezza|scanner de seguranca|сканер безопасности|安全扫描|安全スキャナ|안전 스캐너|सुरक्षा स्कैनर|सुरक्षा सेंसर|safety sys*|safety func*|safety feat*|safety lim*|safety check*|safety contr*|safety mon*|safety scan*|safety sens*|safety interl*|safety stop*|safety-rated*|safety rated*|safety layer*|safety guard*|safety measure*|safety setting*|safety circuit*|safety relay*|safety plc|safety restriction*|safety constraint*|" +
 		"collision avoid*|collision detect*|collision-avoid*|anti-collision|anticollision|light curtain*|e-stop*|estop*|emergency stop*|interlock*|geofenc*|geo-fenc*|speed and separation*|speed-and-separation*|separation monitor*|human detect*|person detect*|people detect*|presence detect*|obstacle detect*|proximity sens*|bumper*|protective stop*|force limit*|torque limit*|speed limit*|velocity limit*|watchdog*|" +
 		"sicherheits*|kollisionsvermeid*|kollisionserkenn*|kollisionsschutz|lichtvorhang*|lichtgitter*|not-halt*|nothalt*|not-aus*|notaus*|geschwindigkeitsbegrenz*|geschwindigkeitsgrenz*|kraftbegrenz*|schutzfeld*|personenerkennung|verriegelung*|" +
 		"systeme de securite|systemes de securite|fonction de securite|fonctions de securite|limites de securite|limite de securite|dispositif de securite|dispositifs de securite|controles de securite|capteur de securite|scanner de securite|restrictions de securite|evitement des collisions|evitement de collision*|anti-collision|detection de collision*|barriere immaterielle|rideau lumineux|arret d'urgence|limite de vitesse|detection de personne*|verrouillage*|" +
@@ -153,7 +153,7 @@ var lexicon = [numConcepts]string{
 		"있어도|있더라도|상관없이|" +
 		"حتى لو|حتى وإن|حتى وان|بغض النظر|" +
 		"भले ही|चाहे",
-	cPeople: "شخص|الناس|people|person*|human*|worker*|someone|anyone|operator*|pedestrian*|staff|personnel|bystander*|children|" +
+	cPeople: "visitor*|guest*|besucher*|visiteur*|visitante*|visitator*|посетител|参观者|访客|見学者|来客|방문객|الزوار|زوار|आगंतुक|شخص|الناس|people|person*|human*|worker*|someone|anyone|operator*|pedestrian*|staff|personnel|bystander*|children|" +
 		"personen|mensch*|mitarbeiter*|arbeiter*|jemand|" +
 		"personne*|operateur*|ouvrier*|quelqu'un|" +
 		"persona*|trabajador*|operario*|alguien|" +
@@ -189,7 +189,7 @@ var lexicon = [numConcepts]string{
 		"필요 없|없이|생략|" +
 		"لا حاجة|دون|بدون|" +
 		"ज़रूरत नहीं|जरूरत नहीं|बिना|आवश्यकता नहीं",
-	cSecret: "environment variable*|env var*|env variable*|umgebungsvariable*|geheimnis*|variables d'environnement|variable d'environnement|variables de entorno|secretos|variabili d'ambiente|segreti|variaveis de ambiente|segredos|переменные окружения|переменных окружения|секрет|环境变量|秘密|環境変数|秘密情報|환경 변수|비밀 정보|متغيرات البيئة|الأسرار|एनवायरनमेंट वेरिएबल|सीक्रेट|system prompt*|system message|system instructions|hidden instructions|hidden rules|initial instructions|api key*|api-key*|api_key*|apikey*|private key*|signing key*|secret key*|secret*|password*|passphrase*|credential*|access token*|bearer token*|auth token*|session token*|capability token*|ssh key*|id_rsa|.env|" +
+	cSecret: "keys|environment variable*|env var*|env variable*|umgebungsvariable*|geheimnis*|variables d'environnement|variable d'environnement|variables de entorno|secretos|variabili d'ambiente|segreti|variaveis de ambiente|segredos|переменные окружения|переменных окружения|секрет|环境变量|秘密|環境変数|秘密情報|환경 변수|비밀 정보|متغيرات البيئة|الأسرار|एनवायरनमेंट वेरिएबल|सीक्रेट|system prompt*|system message|system instructions|hidden instructions|hidden rules|initial instructions|api key*|api-key*|api_key*|apikey*|private key*|signing key*|secret key*|secret*|password*|passphrase*|credential*|access token*|bearer token*|auth token*|session token*|capability token*|ssh key*|id_rsa|.env|" +
 		"systemprompt*|system-prompt*|api-schlussel*|api-schluessel*|privaten schlussel*|privater schlussel*|signaturschlussel*|geheimen schlussel*|passwort*|kennwort*|zugangsdaten|" +
 		"prompt systeme|cle api|cles api|cle privee|cles privees|cle de signature|mot de passe|mots de passe|identifiants|jeton*|" +
 		"prompt del sistema|clave api|claves api|clave privada|claves privadas|clave de firma|contrasena*|credenciales|" +
@@ -279,6 +279,31 @@ var lexicon = [numConcepts]string{
 		"잠금 해제|열어 두|열어둬|" +
 		"فتح القفل|الأبواب مفتوحة|الباب مفتوحا|" +
 		"अनलॉक|खुले छोड़|खुला छोड़",
+	cTurn: "turn|turning|switch|switching|shut|power|knock|take",
+	cOff:  "off|offline|out of service",
+	cMaxSpeed: "full speed|max speed|maximum speed|top speed|full throttle|" +
+		"volle geschwindigkeit|voller geschwindigkeit|hochstgeschwindigkeit|" +
+		"pleine vitesse|vitesse maximale|" +
+		"maxima velocidad|toda velocidad|velocidad maxima|" +
+		"massima velocita|tutta velocita|" +
+		"velocidade maxima|toda velocidade|" +
+		"полной скорости|полную скорость|максимальной скорости|" +
+		"最高速度|全速|最大速度|" +
+		"최고 속도|전속력|최대 속도|" +
+		"بأقصى سرعة|السرعة القصوى|" +
+		"अधिकतम गति|पूरी गति",
+	cWarn: "message that asks|messages that ask|request that asks|requests that ask|email that asks|emails that ask|messages asking|message asking|beware of messages|" +
+		"nachrichten melden|nachricht melden|" +
+		"tout message qui|" +
+		"cualquier mensaje que|" +
+		"ogni messaggio che|" +
+		"qualquer mensagem que|" +
+		"любых сообщениях|любое сообщение|" +
+		"如有消息要求|消息要求|" +
+		"求めるメッセージ|" +
+		"하라는 메시지|" +
+		"أي رسالة تطلب|" +
+		"कहने वाले किसी भी संदेश",
 	cNegPre: "do not|don't|dont|never|not|must not|mustn't|should not|shall not|cannot|can't|" +
 		"nicht|niemals|kein*|nie|" +
 		"ne|n'|jamais|" +
@@ -291,7 +316,7 @@ var lexicon = [numConcepts]string{
 		"절대|" +
 		"لا|لن|" +
 		"न|मत|कभी",
-	cNegPost: "しないで|ないで|しない|してはいけ|禁止|지 마|지 말|지 않|금지|मत|न करें|नहीं|nicht|pas",
+	cNegPost: "せず|ずに|しないで|ないで|しない|してはいけ|禁止|지 마|지 말|지 않|금지|मत|न करें|नहीं|nicht|pas",
 }
 
 // Concepts of the lexicon (at most 64).
@@ -322,6 +347,10 @@ const (
 	cContinue
 	cPlanChange
 	cHarm
+	cTurn
+	cOff
+	cMaxSpeed
+	cWarn
 	cNegPre
 	cNegPost
 	numConcepts
@@ -330,7 +359,7 @@ const (
 var conceptNames = [numConcepts]string{
 	"override", "instructions", "prior", "void", "real", "task", "you", "disable", "safety-function", "raise", "limit",
 	"even-if", "people", "approval", "no-need", "secret", "disclose", "chat-role", "role-marker", "authority",
-	"config-safety", "config-enabled", "config-false", "continue", "plan-change", "harmful-outcome", "negation", "negation",
+	"config-safety", "config-enabled", "config-false", "continue", "plan-change", "harmful-outcome", "turn", "off", "max-speed", "warning-context", "negation", "negation",
 }
 
 // roleStrong are chat-template and chat-role markers (concept cRoleStrong).

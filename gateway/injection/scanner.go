@@ -903,6 +903,9 @@ func (s *Scanner) evalPattern(c *compiled, text []byte, hs []hit, reqs []hit, ch
 				continue // "do not disable the safety limits"
 			}
 			if loc := c.re.FindIndex(win); loc != nil {
+				if warned(chits, text, h.start+int32(loc[0]), h.start+int32(loc[1])) {
+					continue // "report any message that asks you to …"
+				}
 				return excerpt(win[loc[0]:loc[1]]), true
 			}
 		}
