@@ -461,3 +461,46 @@ func tagView[T string | []byte](raw T) ([]byte, bool) {
 	}
 	return out, found
 }
+
+// percentView returns raw with its %XX escapes decoded, when it holds at
+// least three of them (URL-encoded text: "ignore%20all%20previous…").
+func percentView[T string | []byte](raw T) ([]byte, bool) {
+	var has bool
+	switch v := any(raw).(type) {
+	case string:
+		has = strings.IndexByte(v, '%') >= 0
+	case []byte:
+		has = bytes.IndexByte(v, '%') >= 0
+	}
+	if !has {
+		return nil, false
+	}
+	n := 0
+	for i := 0; i+2 < len(raw) && n < 3; i++ {
+		if raw[i] == '%' && isHex(raw[i+1]) && isHex(raw[i+2]) {
+			n++
+		}
+	}
+	if n < 3 {
+		return nil, false
+	}
+	out := make([]byte, 0, len(raw))
+	for i := 0; i < len(raw); i++ {
+		if raw[i] == '%' && i+2 < len(raw) && isHex(raw[i+1]) && isHex(raw[i+2]) {
+			out = append(out, unhex(raw[i+1])<<4|unhex(raw[i+2]))
+			i += 2
+			continue
+		}
+		out = append(out, raw[i])
+	}
+	return out, true
+}
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c|0x20 && c|0x20 <= 'f' }
+
+func unhex(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return c | 0x20 - 'a' + 10
+}

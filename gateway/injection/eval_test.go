@@ -169,44 +169,64 @@ func assertTargets(t *testing.T, total evalCount, byLang map[string]evalCount) {
 	}
 }
 
-// TestEvalTuning runs the tuner's own sets (every eval/injection/*.jsonl
-// except the held-out set: tuning.jsonl, and dev.jsonl, written after the
-// rules as a check of the tuner's own generalisation) against the targets.
+// TestEvalTuning runs the tuner's own sets — every eval/injection/*.jsonl
+// except the held-out set: tuning.jsonl, and dev*.jsonl, each written after
+// the rules of the time as a blind check of their generalisation and then
+// used for tuning (docs/injection.md §6) — and enforces the targets on
+// their union, overall and per language. Each file's totals are logged
+// first.
 func TestEvalTuning(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(evalDir, "*.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
+	s := New()
+	var all []evalItem
 	for _, path := range files {
 		name := filepath.Base(path)
 		if name == heldoutFile {
 			continue
 		}
-		n++
-		t.Run(strings.TrimSuffix(name, ".jsonl"), func(t *testing.T) {
-			data, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		items := loadEval(t, data, name)
+		if name == tuningFile && len(items) < 200 {
+			t.Fatalf("tuning set has %d items, want ≥ 200", len(items))
+		}
+		var c evalCount
+		for _, it := range items {
+			var v any
+			if err := json.Unmarshal(it.Params, &v); err != nil {
+				t.Fatalf("%s: params: %v", it.ID, err)
 			}
-			items := loadEval(t, data, name)
-			total, byLang := evaluate(t, New(), items)
-			if name == tuningFile {
-				if len(items) < 200 {
-					t.Fatalf("tuning set has %d items, want ≥ 200", len(items))
+			f := s.ScanValue(v)
+			if it.Label == "attack" {
+				c.attacks++
+				if f != nil {
+					c.caught++
 				}
-				for _, l := range evalLangs {
-					if c := byLang[l]; c.attacks == 0 || c.benign == 0 {
-						t.Errorf("tuning set: language %s needs attacks and benign items (%+v)", l, c)
-					}
+			} else {
+				c.benign++
+				if f != nil {
+					c.flagged++
 				}
 			}
-			assertTargets(t, total, byLang)
-		})
+		}
+		t.Logf("file %-15s %s", name, c)
+		all = append(all, items...)
 	}
-	if n == 0 {
+	if len(all) == 0 {
 		t.Fatalf("no tuning set in %s", evalDir)
 	}
+	total, byLang := evaluate(t, s, all)
+	for _, l := range evalLangs {
+		if c := byLang[l]; c.attacks == 0 || c.benign == 0 {
+			t.Errorf("own sets: language %s needs attacks and benign items (%+v)", l, c)
+		}
+	}
+	assertTargets(t, total, byLang)
 }
 
 // heldoutPin reads the pinned sha256 of the held-out set from

@@ -67,7 +67,7 @@ var lexicon = [numConcepts]string{
 		"무효|유효하지 않|취소|폐기|" +
 		"لم تعد صالحة|ملغاة|لاغية|باطلة|غير صالحة|" +
 		"मान्य नहीं|अमान्य|रद्द",
-	cReal: "real|actual|true|secret|hidden|" +
+	cReal: "新目标|新任务|新使命|new|neue*|neues|neuer|nouvel|nouvelle|nuevo|nueva|nuovo|nuova|novo|nova|новая|новый|новое|新的|新しい|새|새로운|الجديد|الجديدة|नया|नई|real|actual|true|secret|hidden|" +
 		"eigentlich*|wahre*|wirklich*|geheim*|" +
 		"veritable|vraie|vrai|reelle|secrete|" +
 		"verdader*|autentic*|" +
@@ -91,7 +91,7 @@ var lexicon = [numConcepts]string{
 		"임무|목표|작업|" +
 		"مهمت|مهمة|هدف|" +
 		"काम|लक्ष्य|कार्य|मिशन",
-	cYou: "your|you|dein*|deine|ta|ton|tes|tu|tuo|tua|seu|sua|ваш|твоя|твой|твоё|твое|你|あなた|당신|너의|الخاص بك|مهمتك|तुम्हारा|आपका",
+	cYou: "هدفك|غايتك|عملك|your|you|dein*|deine|ta|ton|tes|tu|tuo|tua|seu|sua|ваш|твоя|твой|твоё|твое|你|あなた|당신|너의|الخاص بك|مهمتك|तुम्हारा|आपका",
 	cDisable: "ignor*|außer betrieb|ausser betrieb|أطفئ|اطفئ|أغلق|اغلق|disabl*|deactivat*|turn off|turning off|switch off|switching off|shut off|shut down|power off|bypass*|overrid*|defeat*|suspend*|mute|silence|kill|jumper*|tape over|get rid of|" +
 		"deaktivier*|abschalt*|ausschalt*|schalte|schalt|uberbruck*|umgeh*|" +
 		"desactiv*|coupe|couper|eteins|eteindre|contourn*|shunt*|neutralis*|" +
@@ -177,7 +177,7 @@ var lexicon = [numConcepts]string{
 		"승인|확인|허가|" +
 		"موافقة|الموافقة|تأكيد|" +
 		"अनुमोदन|मंजूरी|पुष्टि",
-	cNoNeed: "no|not needed|not required|not necessary|no need|unnecessary|without|skip*|bypass*|pre-approved|preapproved|don't ask|do not ask|don't wait|do not wait|" +
+	cNoNeed: "saute|sautez|sauter|passe outre|salta|saltate|saltar|saltare|ometti|pule|pular|пропусти|пропустить|スキップ|飛ばし|省略|건너뛰|تخط|تخطى|छोड़|छोड|no|not needed|not required|not necessary|no need|unnecessary|without|skip*|bypass*|pre-approved|preapproved|don't ask|do not ask|don't wait|do not wait|" +
 		"nicht notig|nicht erforderlich|nicht notwendig|ohne|keine|uberspring*|" +
 		"n'est necessaire|n'est pas necessaire|pas besoin|sans|aucune|aucun|" +
 		"no hace falta|no es necesari*|sin|ninguna|" +
@@ -214,7 +214,7 @@ var lexicon = [numConcepts]string{
 		"أرسل|ارسل|انشر|أضف|اضف|ضمن|اعرض|اكشف|شارك|انسخ|اطبع|" +
 		"<भेज|<प्रकाशित|<शामिल|<दिखा|<बता|<साझा|<कॉपी|<प्रिंट|<अपलोड",
 	cRoleStrong: "", // roleStrong below: its entries contain "|"
-	cRoleWeak: "avis systeme|avis du systeme|notice systeme|alerte systeme|aviso del sistema|avviso di sistema|aviso do sistema|системное уведомление|系统公告|システム通知|시스템 공지|إشعار النظام|सिस्टम सूचना|[system|system message|system notice|system notification|system update|[admin|admin message|administrator message|message from the administrator|message from the admin|developer message|developer note|note from the developer|new system prompt|" +
+	cRoleWeak: "begin system prompt|end system prompt|start of system prompt|system prompt:|begin system|system override|avis systeme|avis du systeme|notice systeme|alerte systeme|aviso del sistema|avviso di sistema|aviso do sistema|системное уведомление|系统公告|システム通知|시스템 공지|إشعار النظام|सिस्टम सूचना|[system|system message|system notice|system notification|system update|[admin|admin message|administrator message|message from the administrator|message from the admin|developer message|developer note|note from the developer|new system prompt|" +
 		"systemnachricht|systemmeldung|systemhinweis|" +
 		"message systeme|message du systeme|notification systeme|" +
 		"mensaje del sistema|aviso del sistema|" +

@@ -525,6 +525,14 @@ func scanLevel[T string | []byte](s *Scanner, st *state, raw T, level int) (int,
 			k = j
 		}
 	}
+	// URL-encoding (%69%67%6e…): the percent-decoded text is a level.
+	if level < MaxDecodeLvl {
+		if v, ok := percentView(raw); ok {
+			if pi, ex := scanLevel(s, st, v, level+1); pi >= 0 {
+				return pi, ex
+			}
+		}
+	}
 	if !long {
 		return -1, ""
 	}
