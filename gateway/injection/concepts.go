@@ -67,6 +67,14 @@ var conceptRules = []conceptRule{
 		groups: [][]int{{cReal}, {cTask}, {cYou}}},
 	{id: "ml.plan-change-harm", category: CategoryInstructionOverride, window: 120,
 		groups: [][]int{{cPlanChange}, {cHarm}}},
+	{id: "ml.obey-only-me", category: CategoryRoleHijack, window: 60,
+		groups: [][]int{{cObey}, {cOnlyMe}}},
+	{id: "ml.mode-switch", category: CategoryRoleHijack, window: 60,
+		groups: [][]int{{cYouNow}, {cMode}}},
+	{id: "ml.rules-do-not-apply", category: CategoryRoleHijack, window: 80,
+		groups: [][]int{{cNotApply}, {cSafety, cInstr, cAuthority}, {cYou, cYouNow}}},
+	{id: "ml.reveal-instructions", category: CategoryExfiltration, window: 90, negatable: true,
+		groups: [][]int{{cExfilVerb}, {cInstr}, {cVerbatim}}},
 	{id: "ml.disable-safety", category: CategorySafetyBypass, window: 60, negatable: true,
 		groups: [][]int{{cDisable}, {cSafety}}},
 	{id: "ml.turn-safety-off", category: CategorySafetyBypass, window: 40, negatable: true,
@@ -118,6 +126,7 @@ const (
 	litWordEnd                 // counts only at the end of a word
 	litStrictEnd               // next byte is white space, ASCII punctuation or the end
 	litObjectFirst             // the other words of a rule precede this verb
+	litStrictStart             // previous byte is white space, ASCII punctuation or the start
 )
 
 // conceptLiterals returns the normalised lexicon: literal → concepts and
@@ -132,6 +141,10 @@ func conceptLiterals() (lits []string, conc [][]int32, flags []uint8) {
 		var fl uint8
 		if strings.HasPrefix(entry, "<") {
 			fl |= litObjectFirst
+			entry = entry[1:]
+		}
+		if strings.HasPrefix(entry, "^") {
+			fl |= litStrictStart
 			entry = entry[1:]
 		}
 		if strings.HasSuffix(entry, "$") {

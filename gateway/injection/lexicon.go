@@ -11,7 +11,9 @@ package injection
 // "ignor*" is ignore, ignoriere, ignorez, ignora, ignorar). Entries in other
 // scripts match anywhere (Russian prefixes, no spaces in CJK), unless they
 // end in "$": then the next byte must be white space, ASCII punctuation or
-// the end (mark removal makes Hindi "बंद" read like the start of "बदलने").
+// the end (mark removal makes Hindi "बंद" read like the start of "बदलने"),
+// and, if they start with "^", the previous byte must be white space, ASCII
+// punctuation or the start (Hindi "न" is also a letter inside words).
 // An entry that starts with "<" is a verb whose object comes before it
 // (Japanese, Korean, Hindi: "指示を無視", "지시를 무시", "निर्देशों को अनदेखा"): the
 // other words of a rule must precede it.
@@ -141,7 +143,7 @@ var lexicon = [numConcepts]string{
 		"속도 제한|최대 속도|힘 제한|" +
 		"حد السرعة|السرعة القصوى|" +
 		"गति सीमा|अधिकतम गति",
-	cEvenIf: "तब भी|फिर भी|even if|even when|even though|even with|regardless of|despite|no matter if|whether or not|" +
+	cEvenIf: "あっても|होने पर भी|पर भी|तब भी|फिर भी|even if|even when|even though|even with|regardless of|despite|no matter if|whether or not|" +
 		"auch wenn|selbst wenn|trotz|egal ob|" +
 		"meme si|meme quand|meme avec|malgre|" +
 		"aunque|incluso si|incluso con|a pesar de|" +
@@ -153,7 +155,7 @@ var lexicon = [numConcepts]string{
 		"있어도|있더라도|상관없이|" +
 		"حتى لو|حتى وإن|حتى وان|بغض النظر|" +
 		"भले ही|चाहे",
-	cPeople: "visitor*|guest*|besucher*|visiteur*|visitante*|visitator*|посетител|参观者|访客|見学者|来客|방문객|الزوار|زوار|आगंतुक|شخص|الناس|people|person*|human*|worker*|someone|anyone|operator*|pedestrian*|staff|personnel|bystander*|children|" +
+	cPeople: "operai*|العامل|عامل|visitor*|guest*|besucher*|visiteur*|visitante*|visitator*|посетител|参观者|访客|見学者|来客|방문객|الزوار|زوار|आगंतुक|شخص|الناس|people|person*|human*|worker*|someone|anyone|operator*|pedestrian*|staff|personnel|bystander*|children|" +
 		"personen|mensch*|mitarbeiter*|arbeiter*|jemand|" +
 		"personne*|operateur*|ouvrier*|quelqu'un|" +
 		"persona*|trabajador*|operario*|alguien|" +
@@ -243,7 +245,7 @@ var lexicon = [numConcepts]string{
 		"безопасност|аварийн|安全|急停|非常停止|안전|비상정지|السلامة|الطوارئ|सुरक्षा|आपातकालीन",
 	cCfgEnabled: "enabled|enable|active|activated|armed|required|aktiv*|actif|active|habilitad*|activad*|abilitat*|attiv*|ativad*|включен|启用|有效|活性|활성화|مفعل|सक्रिय",
 	cCfgFalse:   "false|off|disabled|none|deaktiviert|desactive*|desactivad*|disattivat*|desativad*|desligad*|отключен|禁用|無効|비활성화|معطل|बंद",
-	cContinue: "keep*|continue*|proceed*|carry on|go on|don't stop|do not stop|without stopping|full speed|drive*|open*|move|release*|drop|" +
+	cContinue: "halte|garde|manten|mantenga|tieni|mantenha|держи|保持|ままに|유지|أبق|ابق|रखो|रखें|keep*|continue*|proceed*|carry on|go on|don't stop|do not stop|without stopping|full speed|drive*|open*|move|release*|drop|" +
 		"weiter*|fortsetzen|fahre*|offne*|" +
 		"poursui*|avance*|ouvre*|" +
 		"sigue|seguir|contin*|avanza*|abre*|" +
@@ -304,6 +306,12 @@ var lexicon = [numConcepts]string{
 		"하라는 메시지|" +
 		"أي رسالة تطلب|" +
 		"कहने वाले किसी भी संदेश",
+	cObey:     "obey*|take orders|take instructions|listen|gehorch*|befehle|obeis|obei|obeir|obedec*|obbedisc*|obedece|подчиняйся|слушай|只听|服从|従って|따르세요|따라|أطع|اطع|मानो|मानना",
+	cOnlyMe:   "von mir an|befehle von mir|a mim|de mim|only me|only from me|only to me|only mine|nur noch von mir|nur von mir|nur mir|qu'a moi|que moi|mes ordres|solo a mi|mis ordenes|solo me|solo a me|so a mim|somente a mim|apenas a mim|только мне|только меня|只听我|我的命令|私の命令|私だけ|내 명령|나만|أوامري|मेरे आदेश",
+	cMode:     "developer mode|dev mode|god mode|jailbreak mode|unrestricted mode|admin mode|root mode|sudo mode|entwicklermodus|mode developpeur|modo desarrollador|modalita sviluppatore|modo desenvolvedor|режиме разработчика|режим разработчика|开发者模式|開発者モード|개발자 모드|وضع المطور|डेवलपर मोड",
+	cYouNow:   "you are now|you're now|from now on you|du bist jetzt|du bist nun|tu es maintenant|tu es desormais|ahora estas|ahora eres|ora sei|adesso sei|agora voce esta|agora voce e|теперь ты|ты теперь|你现在|あなたは今|당신은 이제|أنت الآن|انت الان|तुम अब|आप अब",
+	cVerbatim: "verbatim|word for word|you were given|you received|you got at|at startup|on startup|wortlich|beim start|mot pour mot|au demarrage|palabra por palabra|al arrancar|que recibiste|parola per parola|all'avvio|che hai ricevuto|palavra por palavra|na inicializacao|que voce recebeu|дословно|при запуске|ты получил|逐字|启动时|你收到的|一字一句|起動時|受け取った|글자 그대로|시작할 때|받은 지시|حرفيا|عند بدء التشغيل|تلقيتها|शब्दशः|शुरू होते समय|मिले थे",
+	cNotApply: "do not apply|don't apply|does not apply|no longer apply|not apply to you|gelten nicht|ne s'appliquent pas|ne s'applique pas|no se aplican|no se aplica|non valgono|non si applicano|nao se aplicam|nao se aplica|не распространяются|не применяются|не действуют на|不适用|適用されません|適用されない|적용되지 않|لا تنطبق|لا تسري|लागू नहीं",
 	cNegPre: "do not|don't|dont|never|not|must not|mustn't|should not|shall not|cannot|can't|" +
 		"nicht|niemals|kein*|nie|" +
 		"ne|n'|jamais|" +
@@ -314,9 +322,9 @@ var lexicon = [numConcepts]string{
 		"不要|不得|不能|别|勿|禁止|切勿|" +
 		"決して|" +
 		"절대|" +
-		"لا|لن|" +
-		"न|मत|कभी",
-	cNegPost: "せず|ずに|しないで|ないで|しない|してはいけ|禁止|지 마|지 말|지 않|금지|मत|न करें|नहीं|nicht|pas",
+		"^لا$|^لن$|" +
+		"^न$|^मत$|^कभी$",
+	cNegPost: "せず|ずに|しないで|ないで|しない|してはいけ|禁止|지 마|지 말|지 않|금지|^मत$|^न करें|^नहीं|nicht|pas",
 }
 
 // Concepts of the lexicon (at most 64).
@@ -351,6 +359,12 @@ const (
 	cOff
 	cMaxSpeed
 	cWarn
+	cObey
+	cOnlyMe
+	cMode
+	cYouNow
+	cVerbatim
+	cNotApply
 	cNegPre
 	cNegPost
 	numConcepts
@@ -359,7 +373,7 @@ const (
 var conceptNames = [numConcepts]string{
 	"override", "instructions", "prior", "void", "real", "task", "you", "disable", "safety-function", "raise", "limit",
 	"even-if", "people", "approval", "no-need", "secret", "disclose", "chat-role", "role-marker", "authority",
-	"config-safety", "config-enabled", "config-false", "continue", "plan-change", "harmful-outcome", "turn", "off", "max-speed", "warning-context", "negation", "negation",
+	"config-safety", "config-enabled", "config-false", "continue", "plan-change", "harmful-outcome", "turn", "off", "max-speed", "warning-context", "obey", "only-me", "mode", "you-are-now", "verbatim", "does-not-apply", "negation", "negation",
 }
 
 // roleStrong are chat-template and chat-role markers (concept cRoleStrong).

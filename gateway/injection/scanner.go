@@ -760,7 +760,8 @@ func (s *Scanner) outputs(a *automaton, st *state, text []byte, state, i int, hi
 		for _, cl := range s.litConc[id] {
 			if cl.flags&litWordStart != 0 && start > 0 && isAlnum(text[start-1]) ||
 				cl.flags&litWordEnd != 0 && i+1 < len(text) && isAlnum(text[i+1]) ||
-				cl.flags&litStrictEnd != 0 && i+1 < len(text) && (isAlnum(text[i+1]) || text[i+1] >= utf8.RuneSelf) {
+				cl.flags&litStrictEnd != 0 && i+1 < len(text) && (isAlnum(text[i+1]) || text[i+1] >= utf8.RuneSelf) ||
+				cl.flags&litStrictStart != 0 && start > 0 && (isAlnum(text[start-1]) || text[start-1] >= utf8.RuneSelf) {
 				continue
 			}
 			st.chits = append(st.chits, cHit{c: cl.c, start: int32(start), end: int32(i + 1), lit: id, scale: scriptScale(text[start]), objFirst: cl.flags&litObjectFirst != 0})
