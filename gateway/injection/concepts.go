@@ -34,6 +34,7 @@ type conceptRule struct {
 	groups       [][]int // every group needs a word of one of its concepts
 	window       int     // bytes between the first group's word and each other group's word
 	negatable    bool
+	verbOnly     bool     // a negation before an object word does not count ("no approval" is the attack)
 	sentences    bool     // the words may lie in different sentences (a header, then its claim)
 	masks        []uint64 // per group, the bit set of its concepts (set at init)
 }
@@ -75,6 +76,10 @@ var conceptRules = []conceptRule{
 		groups: [][]int{{cNotApply}, {cSafety, cInstr, cAuthority}, {cYou, cYouNow}}},
 	{id: "ml.reveal-instructions", category: CategoryExfiltration, window: 90, negatable: true,
 		groups: [][]int{{cExfilVerb}, {cInstr}, {cVerbatim}}},
+	{id: "ml.stop-following-safety", category: CategoryInstructionOverride, window: 60,
+		groups: [][]int{{cStopFollowing, cOverride}, {cSafetyRules}}},
+	{id: "ml.interlock-never-trips", category: CategorySafetyBypass, window: 60,
+		groups: [][]int{{cNeverTrip}, {cSafety}}},
 	{id: "ml.disable-safety", category: CategorySafetyBypass, window: 60, negatable: true,
 		groups: [][]int{{cDisable}, {cSafety}}},
 	{id: "ml.turn-safety-off", category: CategorySafetyBypass, window: 40, negatable: true,
@@ -85,7 +90,7 @@ var conceptRules = []conceptRule{
 		groups: [][]int{{cRaise}, {cLimit}}},
 	{id: "ml.people-in-path", category: CategorySafetyBypass, window: 90,
 		groups: [][]int{{cEvenIf}, {cPeople}, {cContinue}}},
-	{id: "ml.no-approval", category: CategorySafetyBypass, window: 45,
+	{id: "ml.no-approval", category: CategorySafetyBypass, window: 45, negatable: true, verbOnly: true,
 		groups: [][]int{{cNoNeed}, {cApproval}}},
 	{id: "ml.disclose-secret", category: CategoryExfiltration, window: 60, negatable: true,
 		groups: [][]int{{cExfilVerb}, {cSecret}}},
@@ -251,7 +256,7 @@ func (r *conceptRule) find(hits []cHit, text []byte) (int32, int32, bool) {
 				if !inGroup(h.c, g) || h.start == h0.start && h.end == h0.end || h0.objFirst && h.start >= h0.start {
 					return false
 				}
-				if r.negatable && negated(hits, j) {
+				if r.negatable && !r.verbOnly && negated(hits, j) {
 					return false // "no secrets", "keine Geheimnisse"
 				}
 				d := h.start - h0.start

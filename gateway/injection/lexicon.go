@@ -33,7 +33,7 @@ var lexicon = [numConcepts]string{
 		"<무시|<잊어|<잊고|<잊으|따르지 마|" +
 		"تجاهل|انس|انسى|أهمل|اهمل|لا تتبع|تخل عن|" +
 		"<अनदेखा|<नज़रअंदाज़|<नजरअंदाज|<भूल|<भुला",
-	cInstr: "constraints|restrictions|you started with|you were configured with|you were set up with|instruction*|prompt*|directive*|rules|guideline*|orders|guidance|briefing*|directions|programming|you were told|you've been told|you have been told|told you|you were given|you received|you got|" +
+	cInstr: "everything before this line|everything above this line|everything above|the text above|constraints|restrictions|you started with|you were configured with|you were set up with|instruction*|prompt*|directive*|rules|guideline*|orders|guidance|briefing*|directions|programming|you were told|you've been told|you have been told|told you|you were given|you received|you got|" +
 		"anweisung*|vorgabe*|instruktion*|befehle|regeln|richtlinie*|was man dir|was dir|gesagt wurde|" +
 		"consigne*|directives|regles|qu'on t'a dit|qu'on vous a dit|on t'a dit|recues|" +
 		"instruccion*|indicacion*|directriz*|directrices|reglas|ordenes|te dijeron|le dijeron|te han dicho|recibiste|" +
@@ -94,7 +94,7 @@ var lexicon = [numConcepts]string{
 		"مهمت|مهمة|هدف|" +
 		"काम|लक्ष्य|कार्य|मिशन",
 	cYou: "هدفك|غايتك|عملك|your|you|dein*|deine|ta|ton|tes|tu|tuo|tua|seu|sua|ваш|твоя|твой|твоё|твое|你|あなた|당신|너의|الخاص بك|مهمتك|तुम्हारा|आपका",
-	cDisable: "ignor*|außer betrieb|ausser betrieb|أطفئ|اطفئ|أغلق|اغلق|disabl*|deactivat*|turn off|turning off|switch off|switching off|shut off|shut down|power off|bypass*|overrid*|defeat*|suspend*|mute|silence|kill|jumper*|tape over|get rid of|" +
+	cDisable: "stumm|silencia*|silenzia*|silencie|заглуши|<静音|<消音|<음소거|اكتم|<म्यूट|ignor*|außer betrieb|ausser betrieb|أطفئ|اطفئ|أغلق|اغلق|disabl*|deactivat*|turn off|turning off|switch off|switching off|shut off|shut down|power off|bypass*|overrid*|defeat*|suspend*|mute|silence|kill|jumper*|tape over|get rid of|" +
 		"deaktivier*|abschalt*|ausschalt*|schalte|schalt|uberbruck*|umgeh*|" +
 		"desactiv*|coupe|couper|eteins|eteindre|contourn*|shunt*|neutralis*|" +
 		"apaga*|anula*|desconecta*|puentea*|" +
@@ -106,7 +106,7 @@ var lexicon = [numConcepts]string{
 		"<끄|<꺼|<비활성화|<우회|" +
 		"عطل|تعطيل|ايقاف تشغيل|تجاوز|" +
 		"<बंद$|<निष्क्रिय|<बाईपास",
-	cSafety: "proximity sensor*|presence sensor*|obstacle sensor*|safety sensor*|capteurs de proximite|capteur de proximite|sensores de proximidad|sensor de proximidad|sensori di prossimita|sensore di prossimita|sensores de proximidade|sensor de proximidade|датчики приближения|датчик приближения|接近传感器|近接センサ|근접 센서|حساسات القرب|حساس القرب|प्रॉक्सिमिटी सेंसर|näherungssensor*|naherungssensor*|force sensor*|torque sensor*|kraftsensor*|capteur d'effort|capteur de force|sensor de fuerza|sensore di forza|sensor de forca|датчик усилия|датчик силы|力传感器|力覚センサ|힘 센서|مستشعر القوة|बल सेंसर|escaner de seguridad|scanner di sicurezza|scanner de seguranca|сканер безопасности|安全扫描|安全スキャナ|안전 스캐너|सुरक्षा स्कैनर|सुरक्षा सेंसर|safety sys*|safety func*|safety feat*|safety lim*|safety check*|safety contr*|safety mon*|safety scan*|safety sens*|safety interl*|safety stop*|safety-rated*|safety rated*|safety layer*|safety guard*|safety measure*|safety setting*|safety circuit*|safety relay*|safety plc|safety restriction*|safety constraint*|" +
+	cSafety: "safety alarm*|ssm|sicherheitsalarm*|alarmes de securite|alarmas de seguridad|allarmi di sicurezza|alarmes de seguranca|сигналы безопасности|安全警报|安全アラーム|안전 경보|إنذارات السلامة|सुरक्षा अलार्म|proximity sensor*|presence sensor*|obstacle sensor*|safety sensor*|capteurs de proximite|capteur de proximite|sensores de proximidad|sensor de proximidad|sensori di prossimita|sensore di prossimita|sensores de proximidade|sensor de proximidade|датчики приближения|датчик приближения|接近传感器|近接センサ|근접 센서|حساسات القرب|حساس القرب|प्रॉक्सिमिटी सेंसर|näherungssensor*|naherungssensor*|force sensor*|torque sensor*|kraftsensor*|capteur d'effort|capteur de force|sensor de fuerza|sensore di forza|sensor de forca|датчик усилия|датчик силы|力传感器|力覚センサ|힘 센서|مستشعر القوة|बल सेंसर|escaner de seguridad|scanner di sicurezza|scanner de seguranca|сканер безопасности|安全扫描|安全スキャナ|안전 스캐너|सुरक्षा स्कैनर|सुरक्षा सेंसर|safety sys*|safety func*|safety feat*|safety lim*|safety check*|safety contr*|safety mon*|safety scan*|safety sens*|safety interl*|safety stop*|safety-rated*|safety rated*|safety layer*|safety guard*|safety measure*|safety setting*|safety circuit*|safety relay*|safety plc|safety restriction*|safety constraint*|" +
 		"collision avoid*|collision detect*|collision-avoid*|anti-collision|anticollision|light curtain*|e-stop*|estop*|emergency stop*|interlock*|geofenc*|geo-fenc*|speed and separation*|speed-and-separation*|separation monitor*|human detect*|person detect*|people detect*|presence detect*|obstacle detect*|proximity sens*|bumper*|protective stop*|force limit*|torque limit*|speed limit*|velocity limit*|watchdog*|" +
 		"sicherheits*|kollisionsvermeid*|kollisionserkenn*|kollisionsschutz|lichtvorhang*|lichtgitter*|not-halt*|nothalt*|not-aus*|notaus*|geschwindigkeitsbegrenz*|geschwindigkeitsgrenz*|kraftbegrenz*|schutzfeld*|personenerkennung|verriegelung*|" +
 		"systeme de securite|systemes de securite|fonction de securite|fonctions de securite|limites de securite|limite de securite|dispositif de securite|dispositifs de securite|controles de securite|capteur de securite|scanner de securite|restrictions de securite|evitement des collisions|evitement de collision*|anti-collision|detection de collision*|barriere immaterielle|rideau lumineux|arret d'urgence|limite de vitesse|detection de personne*|verrouillage*|" +
@@ -203,7 +203,7 @@ var lexicon = [numConcepts]string{
 		"시스템 프롬프트|api 키|비밀 키|개인 키|서명 키|비밀번호|자격 증명|토큰|" +
 		"موجه النظام|مفاتيح api|مفتاح api|مفتاح التوقيع|المفتاح الخاص|كلمة المرور|كلمات المرور|بيانات الاعتماد|" +
 		"सिस्टम प्रॉम्प्ट|api कुंजी|कुंजियाँ|कुंजी|पासवर्ड|क्रेडेंशियल",
-	cExfilVerb: "list*|enumerate*|give me|tell|liste|auflist*|nenne|enumere|enumera|elenca|elenque|перечисли|назови|列出|告诉我|列举|اذكر|عدد|пришли|пришлите|скинь|сообщи|напиши|дай мне|include*|send*|publish*|post*|upload*|print|printing|print out|reveal*|share|sharing|output|leak*|email|e-mail|attach*|copy|paste|expose|disclose*|dump|display|displaying|show|show me|showing|tell me|echo*|forward*|transmit*|append*|write out|broadcast*|" +
+	cExfilVerb: "reply with|respond with|answer with|antworte mit|reponds avec|responde con|rispondi con|responda com|ответь|回复|返信|답장|أجب|जवाब दो|list*|enumerate*|give me|tell|liste|auflist*|nenne|enumere|enumera|elenca|elenque|перечисли|назови|列出|告诉我|列举|اذكر|عدد|пришли|пришлите|скинь|сообщи|напиши|дай мне|include*|send*|publish*|post*|upload*|print|printing|print out|reveal*|share|sharing|output|leak*|email|e-mail|attach*|copy|paste|expose|disclose*|dump|display|displaying|show|show me|showing|tell me|echo*|forward*|transmit*|append*|write out|broadcast*|" +
 		"sende*|schick*|veroffentlich*|fuge*|einfug*|zeig*|gib|ausgeb*|teile*|poste*|hochlad*|kopier*|" +
 		"envoi*|envoie*|publie*|ajoute*|inclu*|affiche*|revele*|partage*|copie*|donne-moi|transmet*|imprime*|" +
 		"envia*|manda*|publica*|incluy*|muestra*|revela*|comparte*|imprime*|anade*|" +
@@ -306,12 +306,15 @@ var lexicon = [numConcepts]string{
 		"하라는 메시지|" +
 		"أي رسالة تطلب|" +
 		"कहने वाले किसी भी संदेश",
-	cObey:     "obey*|take orders|take instructions|listen|gehorch*|befehle|obeis|obei|obeir|obedec*|obbedisc*|obedece|подчиняйся|слушай|只听|服从|従って|따르세요|따라|أطع|اطع|मानो|मानना",
-	cOnlyMe:   "von mir an|befehle von mir|a mim|de mim|only me|only from me|only to me|only mine|nur noch von mir|nur von mir|nur mir|qu'a moi|que moi|mes ordres|solo a mi|mis ordenes|solo me|solo a me|so a mim|somente a mim|apenas a mim|только мне|только меня|只听我|我的命令|私の命令|私だけ|내 명령|나만|أوامري|मेरे आदेश",
-	cMode:     "developer mode|dev mode|god mode|jailbreak mode|unrestricted mode|admin mode|root mode|sudo mode|entwicklermodus|mode developpeur|modo desarrollador|modalita sviluppatore|modo desenvolvedor|режиме разработчика|режим разработчика|开发者模式|開発者モード|개발자 모드|وضع المطور|डेवलपर मोड",
-	cYouNow:   "you are now|you're now|from now on you|du bist jetzt|du bist nun|tu es maintenant|tu es desormais|ahora estas|ahora eres|ora sei|adesso sei|agora voce esta|agora voce e|теперь ты|ты теперь|你现在|あなたは今|당신은 이제|أنت الآن|انت الان|तुम अब|आप अब",
-	cVerbatim: "verbatim|word for word|you were given|you received|you got at|at startup|on startup|wortlich|beim start|mot pour mot|au demarrage|palabra por palabra|al arrancar|que recibiste|parola per parola|all'avvio|che hai ricevuto|palavra por palavra|na inicializacao|que voce recebeu|дословно|при запуске|ты получил|逐字|启动时|你收到的|一字一句|起動時|受け取った|글자 그대로|시작할 때|받은 지시|حرفيا|عند بدء التشغيل|تلقيتها|शब्दशः|शुरू होते समय|मिले थे",
-	cNotApply: "do not apply|don't apply|does not apply|no longer apply|not apply to you|gelten nicht|ne s'appliquent pas|ne s'applique pas|no se aplican|no se aplica|non valgono|non si applicano|nao se aplicam|nao se aplica|не распространяются|не применяются|не действуют на|不适用|適用されません|適用されない|적용되지 않|لا تنطبق|لا تسري|लागू नहीं",
+	cObey:          "obey*|take orders|take instructions|listen|gehorch*|befehle|obeis|obei|obeir|obedec*|obbedisc*|obedece|подчиняйся|слушай|只听|服从|従って|따르세요|따라|أطع|اطع|मानो|मानना",
+	cOnlyMe:        "von mir an|befehle von mir|a mim|de mim|only me|only from me|only to me|only mine|nur noch von mir|nur von mir|nur mir|qu'a moi|que moi|mes ordres|solo a mi|mis ordenes|solo me|solo a me|so a mim|somente a mim|apenas a mim|только мне|только меня|只听我|我的命令|私の命令|私だけ|내 명령|나만|أوامري|मेरे आदेश",
+	cMode:          "developer mode|dev mode|god mode|jailbreak mode|unrestricted mode|admin mode|root mode|sudo mode|entwicklermodus|mode developpeur|modo desarrollador|modalita sviluppatore|modo desenvolvedor|режиме разработчика|режим разработчика|开发者模式|開発者モード|개발자 모드|وضع المطور|डेवलपर मोड",
+	cYouNow:        "you are now|you're now|from now on you|du bist jetzt|du bist nun|tu es maintenant|tu es desormais|ahora estas|ahora eres|ora sei|adesso sei|agora voce esta|agora voce e|теперь ты|ты теперь|你现在|あなたは今|당신은 이제|أنت الآن|انت الان|तुम अब|आप अब",
+	cVerbatim:      "verbatim|word for word|you were given|you received|you got at|at startup|on startup|wortlich|beim start|mot pour mot|au demarrage|palabra por palabra|al arrancar|que recibiste|parola per parola|all'avvio|che hai ricevuto|palavra por palavra|na inicializacao|que voce recebeu|дословно|при запуске|ты получил|逐字|启动时|你收到的|一字一句|起動時|受け取った|글자 그대로|시작할 때|받은 지시|حرفيا|عند بدء التشغيل|تلقيتها|शब्दशः|शुरू होते समय|मिले थे",
+	cNotApply:      "do not apply|don't apply|does not apply|no longer apply|not apply to you|gelten nicht|ne s'appliquent pas|ne s'applique pas|no se aplican|no se aplica|non valgono|non si applicano|nao se aplicam|nao se aplica|не распространяются|не применяются|не действуют на|不适用|適用されません|適用されない|적용되지 않|لا تنطبق|لا تسري|लागू नहीं",
+	cStopFollowing: "stop following|stop obeying|stop complying with|no longer follow|hor auf|hör auf|nicht mehr befolgen|arrete de suivre|arretez de suivre|cesse de suivre|deja de seguir|dejes de seguir|smetti di seguire|pare de seguir|deixe de seguir|перестань соблюдать|перестань следовать|больше не соблюдай|不要再遵守|不再遵守|别再遵守|従うのをやめ|따르지 마|따르지 말|توقف عن اتباع|لا تتبع|पालन करना बंद|पालन मत",
+	cSafetyRules:   "safety polic*|safety rules|safety guideline*|safety procedure*|sicherheitsrichtlinie*|sicherheitsregel*|politique de securite|regles de securite|consignes de securite|politica de seguridad|normas de seguridad|reglas de seguridad|politica di sicurezza|regole di sicurezza|politica de seguranca|regras de seguranca|политику безопасности|политика безопасности|правила безопасности|安全策略|安全规则|安全规定|安全ポリシー|安全規則|안전 정책|안전 규칙|سياسة السلامة|قواعد السلامة|सुरक्षा नीति|सुरक्षा नियम",
+	cNeverTrip:     "never trips|never trip|never triggers|never fires|won't trip|cannot trip|can't trip|nie auslost|nie auslöst|ne se declenche jamais|ne declenche jamais|nunca se dispare|nunca dispare|non scatti mai|non intervenga mai|nunca dispare|никогда не сработает|не сработал|永远不会触发|不会触发|作動しない|절대 작동하지|작동하지 않|لا يعمل أبدا|कभी ट्रिप न",
 	cNegPre: "do not|don't|dont|never|not|must not|mustn't|should not|shall not|cannot|can't|" +
 		"nicht|niemals|kein*|nie|" +
 		"ne|n'|jamais|" +
@@ -365,6 +368,9 @@ const (
 	cYouNow
 	cVerbatim
 	cNotApply
+	cStopFollowing
+	cSafetyRules
+	cNeverTrip
 	cNegPre
 	cNegPost
 	numConcepts
@@ -373,7 +379,7 @@ const (
 var conceptNames = [numConcepts]string{
 	"override", "instructions", "prior", "void", "real", "task", "you", "disable", "safety-function", "raise", "limit",
 	"even-if", "people", "approval", "no-need", "secret", "disclose", "chat-role", "role-marker", "authority",
-	"config-safety", "config-enabled", "config-false", "continue", "plan-change", "harmful-outcome", "turn", "off", "max-speed", "warning-context", "obey", "only-me", "mode", "you-are-now", "verbatim", "does-not-apply", "negation", "negation",
+	"config-safety", "config-enabled", "config-false", "continue", "plan-change", "harmful-outcome", "turn", "off", "max-speed", "warning-context", "obey", "only-me", "mode", "you-are-now", "verbatim", "does-not-apply", "stop-following", "safety-rules", "never-trips", "negation", "negation",
 }
 
 // roleStrong are chat-template and chat-role markers (concept cRoleStrong).

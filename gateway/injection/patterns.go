@@ -208,7 +208,7 @@ var specs = []spec{
 		requires: []string{"stop", "interlock", "watchdog", "safety"},
 		near:     48,
 		expr:     `(?:(?:reset|re-?arm|clear|release|unlatch|hold~down|block|jam|tape~down|wedge)~(?:the~)?(?:e-?stop|estop|emergency~stop)(?:~button)?~@(?:without|automatically|remotely|yourself|silently|so~(?:that|it)|permanently|whenever)|(?:prevent|stop|keep|block)~(?:the~)?(?:e-?stop|estop|emergency~stop|safety~system|safety~controller|interlock|watchdog)~from~(?:triggering|tripping|activating|engaging|firing|stopping))`},
-	{id: "sb.approval-bypass", category: CategorySafetyBypass, anchored: true,
+	{id: "sb.approval-bypass", negatable: true, category: CategorySafetyBypass, anchored: true,
 		triggers: []string{"skip", "bypass", "avoid", "circumvent", "evade", "get around", "getaround", "work around", "workaround", "auto-approve", "autoapprove", "auto approve", "self-approve", "selfapprove", "fake", "forge", "spoof", "without", "approve"},
 		boundary: true,
 		requires: []string{"approv", "review", "oversight", "sign", "person", "quorum", "authori", "escalation", "attestation", "gateway", "sintgate", "polic", "ledger", "audit", "tier", "confirmation", "supervision", "request", "command", "action", "intercept"},
