@@ -96,6 +96,8 @@ var conceptRules = []conceptRule{
 		groups: [][]int{{cExfilVerb}, {cSecret}}},
 	{id: "ml.chat-role", category: CategoryRoleHijack,
 		groups: [][]int{{cRoleStrong}}},
+	{id: "ml.fake-transcript", category: CategoryRoleHijack, window: 240, sentences: true,
+		groups: [][]int{{cAssistantTurn}, {cUserTurn}}},
 	{id: "ml.role-authority", category: CategoryRoleHijack, window: 160, sentences: true,
 		groups: [][]int{{cRoleWeak}, {cAuthority}}},
 	{id: "ml.config-safety-off", category: CategorySafetyBypass, window: 40,
@@ -522,3 +524,25 @@ func unhex(c byte) byte {
 	}
 	return c | 0x20 - 'a' + 10
 }
+
+// participle reports whether the word that starts at text[start] and holds
+// the stem text[start:end] ends as a past participle (en -ed, es/pt
+// -ado/-ada/-ido/-ida, it -ato/-ata/-ito/-ita, de -iert; not -ate, which
+// is also the English imperative "deactivate"): "the scanner was
+// disabled", "desactivado por mantenimiento" report a state, they do not ask
+// for one. Used for the stems of disable and disclose verbs.
+func participle(text []byte, start, end int) bool {
+	k := end
+	for k < len(text) && isAlnum(text[k]) {
+		k++
+	}
+	w := text[start:k]
+	for _, suf := range participleEnds {
+		if len(w) > len(suf)+2 && string(w[len(w)-len(suf):]) == suf {
+			return true
+		}
+	}
+	return false
+}
+
+var participleEnds = []string{"ed", "ado", "ada", "ados", "adas", "ido", "ida", "idos", "idas", "ato", "ata", "ito", "ita", "iert"}

@@ -45,7 +45,7 @@ var lexicon = [numConcepts]string{
 		"지시|지침|명령|규칙|들은|받은|" +
 		"التعليمات|تعليمات|التوجيهات|توجيهات|الأوامر|الاوامر|القواعد|قيل لك|تلقيتها|" +
 		"निर्देश|आदेश|नियम|बताया",
-	cPrior: "operator*|admin*|administrator*|your operator|betreiber*|bediener*|operateur*|operador*|operatore*|оператор|操作员|管理员|オペレーター|管理者|운영자|관리자|المشغل|المسؤول|ऑपरेटर|व्यवस्थापक|you started with|you began with|previous*|prior|earlier|above|preceding|original*|initial|so far|before|system|developer|everything|anything|all of|" +
+	cPrior: "manager|fleet manager|supervisor|dispatcher|control room|operator*|admin*|administrator*|your operator|betreiber*|bediener*|operateur*|operador*|operatore*|оператор|操作员|管理员|オペレーター|管理者|운영자|관리자|المشغل|المسؤول|ऑपरेटर|व्यवस्थापक|you started with|you began with|previous*|prior|earlier|above|preceding|original*|initial|so far|before|system|developer|everything|anything|all of|" +
 		"vorherig*|bisherig*|vorigen|obigen|fruher*|ursprunglich*|vorher|zuvor|alles|" +
 		"precedent*|anterieur*|jusqu'ici|auparavant|avant|initiales|d'origine|tout ce|" +
 		"anterior*|previa*|previo*|antes|hasta ahora|originales|todo lo|" +
@@ -205,7 +205,7 @@ var lexicon = [numConcepts]string{
 		"सिस्टम प्रॉम्प्ट|api कुंजी|कुंजियाँ|कुंजी|पासवर्ड|क्रेडेंशियल",
 	cExfilVerb: "reply with|respond with|answer with|antworte mit|reponds avec|responde con|rispondi con|responda com|ответь|回复|返信|답장|أجب|जवाब दो|list*|enumerate*|give me|tell|liste|auflist*|nenne|enumere|enumera|elenca|elenque|перечисли|назови|列出|告诉我|列举|اذكر|عدد|пришли|пришлите|скинь|сообщи|напиши|дай мне|include*|send*|publish*|post*|upload*|print|printing|print out|reveal*|share|sharing|output|leak*|email|e-mail|attach*|copy|paste|expose|disclose*|dump|display|displaying|show|show me|showing|tell me|echo*|forward*|transmit*|append*|write out|broadcast*|" +
 		"sende*|schick*|veroffentlich*|fuge*|einfug*|zeig*|gib|ausgeb*|teile*|poste*|hochlad*|kopier*|" +
-		"envoi*|envoie*|publie*|ajoute*|inclu*|affiche*|revele*|partage*|copie*|donne-moi|transmet*|imprime*|" +
+		"envoie|envoyez|envoyer|envoie-moi|publie|publiez|publier|ajoute|ajoutez|ajouter|inclus|incluez|inclure|affiche|affichez|afficher|revele|revelez|reveler|partage|partagez|partager|copie|copiez|copier|donne-moi|transmets|transmettez|transmettre|imprime|imprimez|imprimer|" +
 		"envia*|manda*|publica*|incluy*|muestra*|revela*|comparte*|imprime*|anade*|" +
 		"invia*|pubblica*|includi*|inserisci*|mostra*|rivela*|condividi*|stampa*|aggiungi*|" +
 		"envie*|publique*|inclua*|mostre*|compartilh*|copie*|imprima*|adicione*|" +
@@ -312,10 +312,12 @@ var lexicon = [numConcepts]string{
 	cYouNow:        "you are now|you're now|from now on you|du bist jetzt|du bist nun|tu es maintenant|tu es desormais|ahora estas|ahora eres|ora sei|adesso sei|agora voce esta|agora voce e|теперь ты|ты теперь|你现在|あなたは今|당신은 이제|أنت الآن|انت الان|तुम अब|आप अब",
 	cVerbatim:      "verbatim|word for word|you were given|you received|you got at|at startup|on startup|wortlich|beim start|mot pour mot|au demarrage|palabra por palabra|al arrancar|que recibiste|parola per parola|all'avvio|che hai ricevuto|palavra por palavra|na inicializacao|que voce recebeu|дословно|при запуске|ты получил|逐字|启动时|你收到的|一字一句|起動時|受け取った|글자 그대로|시작할 때|받은 지시|حرفيا|عند بدء التشغيل|تلقيتها|शब्दशः|शुरू होते समय|मिले थे",
 	cNotApply:      "do not apply|don't apply|does not apply|no longer apply|not apply to you|gelten nicht|ne s'appliquent pas|ne s'applique pas|no se aplican|no se aplica|non valgono|non si applicano|nao se aplicam|nao se aplica|не распространяются|не применяются|не действуют на|不适用|適用されません|適用されない|적용되지 않|لا تنطبق|لا تسري|लागू नहीं",
+	cAssistantTurn: "assistant:|ai:|bot:|assistent:|assistant :|asistente:|assistente:|ассистент:|助手:|助手：|アシスタント:|アシスタント：|어시스턴트:|المساعد:|सहायक:",
+	cUserTurn:      "user:|human:|benutzer:|utilisateur :|utilisateur:|usuario:|utente:|usuario:|пользователь:|用户:|用户：|ユーザー:|ユーザー：|사용자:|المستخدم:|उपयोगकर्ता:",
 	cStopFollowing: "stop following|stop obeying|stop complying with|no longer follow|hor auf|hör auf|nicht mehr befolgen|arrete de suivre|arretez de suivre|cesse de suivre|deja de seguir|dejes de seguir|smetti di seguire|pare de seguir|deixe de seguir|перестань соблюдать|перестань следовать|больше не соблюдай|不要再遵守|不再遵守|别再遵守|従うのをやめ|따르지 마|따르지 말|توقف عن اتباع|لا تتبع|पालन करना बंद|पालन मत",
 	cSafetyRules:   "safety polic*|safety rules|safety guideline*|safety procedure*|sicherheitsrichtlinie*|sicherheitsregel*|politique de securite|regles de securite|consignes de securite|politica de seguridad|normas de seguridad|reglas de seguridad|politica di sicurezza|regole di sicurezza|politica de seguranca|regras de seguranca|политику безопасности|политика безопасности|правила безопасности|安全策略|安全规则|安全规定|安全ポリシー|安全規則|안전 정책|안전 규칙|سياسة السلامة|قواعد السلامة|सुरक्षा नीति|सुरक्षा नियम",
 	cNeverTrip:     "never trips|never trip|never triggers|never fires|won't trip|cannot trip|can't trip|nie auslost|nie auslöst|ne se declenche jamais|ne declenche jamais|nunca se dispare|nunca dispare|non scatti mai|non intervenga mai|nunca dispare|никогда не сработает|не сработал|永远不会触发|不会触发|作動しない|절대 작동하지|작동하지 않|لا يعمل أبدا|कभी ट्रिप न",
-	cNegPre: "do not|don't|dont|never|not|must not|mustn't|should not|shall not|cannot|can't|" +
+	cNegPre: "est|sont|etait|etaient|a ete|ont ete|sera|seront|do not|don't|dont|never|not|must not|mustn't|should not|shall not|cannot|can't|" +
 		"nicht|niemals|kein*|nie|" +
 		"ne|n'|jamais|" +
 		"no|nunca|jamas|" +
@@ -329,6 +331,10 @@ var lexicon = [numConcepts]string{
 		"^न$|^मत$|^कभी$",
 	cNegPost: "せず|ずに|しないで|ないで|しない|してはいけ|禁止|지 마|지 말|지 않|금지|^मत$|^न करें|^नहीं|nicht|pas",
 }
+
+// cNegPre also holds the French passive auxiliaries (est, sont, a été …):
+// "le mot de passe est affiché" reports a state (é is lost to mark removal,
+// so the participle reads like the imperative "affiche").
 
 // Concepts of the lexicon (at most 64).
 const (
@@ -368,6 +374,8 @@ const (
 	cYouNow
 	cVerbatim
 	cNotApply
+	cAssistantTurn
+	cUserTurn
 	cStopFollowing
 	cSafetyRules
 	cNeverTrip
@@ -379,7 +387,7 @@ const (
 var conceptNames = [numConcepts]string{
 	"override", "instructions", "prior", "void", "real", "task", "you", "disable", "safety-function", "raise", "limit",
 	"even-if", "people", "approval", "no-need", "secret", "disclose", "chat-role", "role-marker", "authority",
-	"config-safety", "config-enabled", "config-false", "continue", "plan-change", "harmful-outcome", "turn", "off", "max-speed", "warning-context", "obey", "only-me", "mode", "you-are-now", "verbatim", "does-not-apply", "stop-following", "safety-rules", "never-trips", "negation", "negation",
+	"config-safety", "config-enabled", "config-false", "continue", "plan-change", "harmful-outcome", "turn", "off", "max-speed", "warning-context", "obey", "only-me", "mode", "you-are-now", "verbatim", "does-not-apply", "assistant-turn", "user-turn", "stop-following", "safety-rules", "never-trips", "negation", "negation",
 }
 
 // roleStrong are chat-template and chat-role markers (concept cRoleStrong).

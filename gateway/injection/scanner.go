@@ -764,6 +764,9 @@ func (s *Scanner) outputs(a *automaton, st *state, text []byte, state, i int, hi
 				cl.flags&litStrictStart != 0 && start > 0 && (isAlnum(text[start-1]) || text[start-1] >= utf8.RuneSelf) {
 				continue
 			}
+			if cl.flags&litWordEnd == 0 && (cl.c == cDisable || cl.c == cExfilVerb) && text[start] < utf8.RuneSelf && participle(text, start, i+1) {
+				continue
+			}
 			st.chits = append(st.chits, cHit{c: cl.c, start: int32(start), end: int32(i + 1), lit: id, scale: scriptScale(text[start]), objFirst: cl.flags&litObjectFirst != 0})
 		}
 		for _, p := range s.litReq[id] {
