@@ -93,7 +93,7 @@ var lexicon = [numConcepts]string{
 		"임무|목표|작업|" +
 		"مهمت|مهمة|هدف|" +
 		"काम|लक्ष्य|कार्य|मिशन",
-	cYou: "هدفك|غايتك|عملك|your|you|dein*|deine|ta|ton|tes|tu|tuo|tua|seu|sua|ваш|твоя|твой|твоё|твое|你|あなた|당신|너의|الخاص بك|مهمتك|तुम्हारा|आपका",
+	cYou: "tus|tuas|tuoi|tue|suas|deine|deinen|deiner|твои|твоих|你的|あなたの|당신의|تعليماتك|तुम्हारे|هدفك|غايتك|عملك|your|you|dein*|deine|ta|ton|tes|tu|tuo|tua|seu|sua|ваш|твоя|твой|твоё|твое|你|あなた|당신|너의|الخاص بك|مهمتك|तुम्हारा|आपका",
 	cDisable: "stumm|silencia*|silenzia*|silencie|заглуши|<静音|<消音|<음소거|اكتم|<म्यूट|ignor*|außer betrieb|ausser betrieb|أطفئ|اطفئ|أغلق|اغلق|disabl*|deactivat*|turn off|turning off|switch off|switching off|shut off|shut down|power off|bypass*|overrid*|defeat*|suspend*|mute|silence|kill|jumper*|tape over|get rid of|" +
 		"deaktivier*|abschalt*|ausschalt*|schalte|schalt|uberbruck*|umgeh*|" +
 		"desactiv*|coupe|couper|eteins|eteindre|contourn*|shunt*|neutralis*|" +
@@ -191,19 +191,19 @@ var lexicon = [numConcepts]string{
 		"필요 없|없이|생략|" +
 		"لا حاجة|دون|بدون|" +
 		"ज़रूरत नहीं|जरूरत नहीं|बिना|आवश्यकता नहीं",
-	cSecret: "keys|environment variable*|env var*|env variable*|umgebungsvariable*|geheimnis*|variables d'environnement|variable d'environnement|variables de entorno|secretos|variabili d'ambiente|segreti|variaveis de ambiente|segredos|переменные окружения|переменных окружения|секрет|环境变量|秘密|環境変数|秘密情報|환경 변수|비밀 정보|متغيرات البيئة|الأسرار|एनवायरनमेंट वेरिएबल|सीक्रेट|system prompt*|system message|system instructions|hidden instructions|hidden rules|initial instructions|api key*|api-key*|api_key*|apikey*|private key*|signing key*|secret key*|secret*|password*|passphrase*|credential*|access token*|bearer token*|auth token*|session token*|capability token*|ssh key*|id_rsa|.env|" +
+	cSecret: "парол|كلمة مرور|keys|environment variable*|env var*|env variable*|umgebungsvariable*|geheimnis*|variables d'environnement|variable d'environnement|variables de entorno|secretos|variabili d'ambiente|segreti|variaveis de ambiente|segredos|переменные окружения|переменных окружения|секрет|环境变量|秘密|環境変数|秘密情報|환경 변수|비밀 정보|متغيرات البيئة|الأسرار|एनवायरनमेंट वेरिएबल|सीक्रेट|system prompt*|system message|system instructions|hidden instructions|hidden rules|initial instructions|api key*|api-key*|api_key*|apikey*|private key*|signing key*|secret key*|secret*|password*|passphrase*|credential*|access token*|bearer token*|auth token*|session token*|capability token*|ssh key*|id_rsa|.env|" +
 		"systemprompt*|system-prompt*|api-schlussel*|api-schluessel*|privaten schlussel*|privater schlussel*|signaturschlussel*|geheimen schlussel*|passwort*|kennwort*|zugangsdaten|" +
 		"prompt systeme|cle api|cles api|cle privee|cles privees|cle de signature|mot de passe|mots de passe|identifiants|jeton*|" +
 		"prompt del sistema|clave api|claves api|clave privada|claves privadas|clave de firma|contrasena*|credenciales|" +
 		"prompt di sistema|chiave api|chiavi api|chiave privata|chiavi private|chiave di firma|credenziali|" +
 		"prompt de sistema|chave de api|chaves de api|chave api|chaves api|chave privada|chave de assinatura|senha*|credenciais|" +
-		"системный промпт|системного промпта|системные инструкции|api-ключ|ключи api|ключ api|закрытый ключ|приватный ключ|секретный ключ|ключ подписи|пароль|пароли|учетные данные|учётные данные|токен|" +
+		"системный промпт|системного промпта|системные инструкции|api-ключ|ключи api|ключ api|закрытый ключ|приватный ключ|секретный ключ|ключ подписи|учетные данные|учётные данные|токен|" +
 		"系统提示|api密钥|密钥|私钥|密码|凭据|令牌|" +
 		"システムプロンプト|apiキー|秘密鍵|パスワード|認証情報|トークン|" +
 		"시스템 프롬프트|api 키|비밀 키|개인 키|서명 키|비밀번호|자격 증명|토큰|" +
 		"موجه النظام|مفاتيح api|مفتاح api|مفتاح التوقيع|المفتاح الخاص|كلمة المرور|كلمات المرور|بيانات الاعتماد|" +
 		"सिस्टम प्रॉम्प्ट|api कुंजी|कुंजियाँ|कुंजी|पासवर्ड|क्रेडेंशियल",
-	cExfilVerb: "reply with|respond with|answer with|antworte mit|reponds avec|responde con|rispondi con|responda com|ответь|回复|返信|답장|أجب|जवाब दो|list*|enumerate*|give me|tell|liste|auflist*|nenne|enumere|enumera|elenca|elenque|перечисли|назови|列出|告诉我|列举|اذكر|عدد|пришли|пришлите|скинь|сообщи|напиши|дай мне|include*|send*|publish*|post*|upload*|print|printing|print out|reveal*|share|sharing|output|leak*|email|e-mail|attach*|copy|paste|expose|disclose*|dump|display|displaying|show|show me|showing|tell me|echo*|forward*|transmit*|append*|write out|broadcast*|" +
+	cExfilVerb: "回答|<回答|<답하|reply with|respond with|answer with|antworte mit|reponds avec|responde con|rispondi con|responda com|ответь|回复|返信|답장|أجب|जवाब दो|list*|enumerate*|give me|liste|auflist*|nenne|enumere|enumera|elenca|elenque|перечисли|назови|列出|告诉我|列举|اذكر|عدد|пришли|пришлите|скинь|сообщи|напиши|дай мне|include*|send*|publish*|post*|upload*|print|printing|print out|reveal*|share|sharing|output|leak*|email|e-mail|attach*|copy|paste|expose|disclose*|dump|display|displaying|show|show me|showing|tell me|echo*|forward*|transmit*|append*|write out|broadcast*|" +
 		"sende*|schick*|veroffentlich*|fuge*|einfug*|zeig*|gib|ausgeb*|teile*|poste*|hochlad*|kopier*|" +
 		"envoie|envoyez|envoyer|envoie-moi|publie|publiez|publier|ajoute|ajoutez|ajouter|inclus|incluez|inclure|affiche|affichez|afficher|revele|revelez|reveler|partage|partagez|partager|copie|copiez|copier|donne-moi|transmets|transmettez|transmettre|imprime|imprimez|imprimer|" +
 		"envia*|manda*|publica*|incluy*|muestra*|revela*|comparte*|imprime*|anade*|" +
@@ -212,11 +212,11 @@ var lexicon = [numConcepts]string{
 		"отправ|опубликуй|опубликов|добавь|включи|покажи|раскрой|поделись|скопируй|выведи|напечатай|перешли|" +
 		"发送|发到|发给|发布|公开|写进|写入|包含|附上|打印|输出|显示|泄露|上传|分享|" +
 		"<送信|<送って|<公開|<含め|<添付|<表示|<出力|<教え|<共有|<投稿|<アップロード|<列挙|" +
-		"<보내|<전송|<게시|<공개|<포함|<첨부|<출력|<표시|<알려|<공유|<업로드|<나열|" +
+		"<보내|<전송|<게시|<공개|<포함|<첨부|<출력|<표시|<공유|<업로드|<나열|" +
 		"أرسل|ارسل|انشر|أضف|اضف|ضمن|اعرض|اكشف|شارك|انسخ|اطبع|" +
 		"<भेज|<प्रकाशित|<शामिल|<दिखा|<बता|<साझा|<कॉपी|<प्रिंट|<अपलोड",
 	cRoleStrong: "", // roleStrong below: its entries contain "|"
-	cRoleWeak: "begin system prompt|end system prompt|start of system prompt|system prompt:|begin system|system override|avis systeme|avis du systeme|notice systeme|alerte systeme|aviso del sistema|avviso di sistema|aviso do sistema|системное уведомление|系统公告|システム通知|시스템 공지|إشعار النظام|सिस्टम सूचना|[system|system message|system notice|system notification|system update|[admin|admin message|administrator message|message from the administrator|message from the admin|developer message|developer note|note from the developer|new system prompt|" +
+	cRoleWeak: "message from the|note from the|safety officer|sicherheitsbeauftragt*|responsable securite|responsable de la securite|responsable de seguridad|responsabile sicurezza|responsabile della sicurezza|responsavel de seguranca|инженера по безопасности|инженер по безопасности|安全主管|安全責任者|안전 책임자|مسؤول السلامة|सुरक्षा अधिकारी|begin system prompt|end system prompt|start of system prompt|system prompt:|begin system|system override|avis systeme|avis du systeme|notice systeme|alerte systeme|aviso del sistema|avviso di sistema|aviso do sistema|системное уведомление|系统公告|システム通知|시스템 공지|إشعار النظام|सिस्टम सूचना|[system|system message|system notice|system notification|system update|[admin|admin message|administrator message|message from the administrator|message from the admin|developer message|developer note|note from the developer|new system prompt|" +
 		"systemnachricht|systemmeldung|systemhinweis|" +
 		"message systeme|message du systeme|notification systeme|" +
 		"mensaje del sistema|aviso del sistema|" +
@@ -228,18 +228,18 @@ var lexicon = [numConcepts]string{
 		"시스템 메시지|시스템 알림|" +
 		"رسالة النظام|إشعار النظام|" +
 		"सिस्टम संदेश|सिस्टम सूचना",
-	cAuthority: "suspended|wartungsmodus|mode maintenance|mode de maintenance|modo mantenimiento|modo de mantenimiento|modalita manutenzione|modalita di manutenzione|modo de manutencao|режим обслуживания|维护模式|メンテナンスモード|유지보수 모드|وضع الصيانة|मेंटेनेंस मोड|suspendu*|suspendid*|sospes*|suspens*|приостановлен|restriction*|limit*|authori*|permission*|permitted|allowed|lifted|removed|unrestricted|maintenance mode|debug mode|god mode|developer mode|you are now|from now on|new policy|exceed*|" +
-		"beschrankung*|aufgehoben|erlaubt|berechtigt|" +
+	cAuthority: "waived|anulados|anuladas|annullati|annullate|отменены|сняты|снято|取消|إلغاء|हटा दी|suspended|wartungsmodus|mode maintenance|mode de maintenance|modo mantenimiento|modo de mantenimiento|modalita manutenzione|modalita di manutenzione|modo de manutencao|режим обслуживания|维护模式|メンテナンスモード|유지보수 모드|وضع الصيانة|मेंटेनेंस मोड|suspendu*|suspendid*|sospes*|suspens*|приостановлен|authori*|permission*|permitted|allowed|lifted|removed|unrestricted|maintenance mode|debug mode|god mode|developer mode|you are now|from now on|new policy|exceed*|" +
+		"aufgehoben|erlaubt|berechtigt|" +
 		"restriction*|levee*|leve|autorise*|" +
-		"restriccion*|eliminad*|autorizad*|" +
-		"restrizion*|rimoss*|autorizzat*|" +
-		"restricoes|removeu|autorizad*|" +
-		"ограничени|снял|снятие|разрешено|" +
-		"限制|解除|授权|" +
-		"制限|" +
-		"제한|해제|" +
-		"قيود|بإزالة|مصرح|" +
-		"प्रतिबंध|हटा",
+		"eliminad*|autorizad*|" +
+		"rimoss*|autorizzat*|" +
+		"removeu|autorizad*|" +
+		"снял|снятие|разрешено|" +
+		"解除|授权|" +
+		"" +
+		"해제|" +
+		"بإزالة|مصرح|" +
+		"हटा",
 	cCfgSafety: "safety*|collision*|estop*|e_stop*|e-stop*|emergency*|interlock*|geofence*|light_curtain*|notaus*|not_halt*|nothalt*|" +
 		"securite*|seguridad*|sicurezza*|seguranca*|arret_urgence*|parada_emergencia*|arresto_emergenza*|" +
 		"безопасност|аварийн|安全|急停|非常停止|안전|비상정지|السلامة|الطوارئ|सुरक्षा|आपातकालीन",
@@ -317,6 +317,11 @@ var lexicon = [numConcepts]string{
 	cStopFollowing: "stop following|stop obeying|stop complying with|no longer follow|hor auf|hör auf|nicht mehr befolgen|arrete de suivre|arretez de suivre|cesse de suivre|deja de seguir|dejes de seguir|smetti di seguire|pare de seguir|deixe de seguir|перестань соблюдать|перестань следовать|больше не соблюдай|不要再遵守|不再遵守|别再遵守|従うのをやめ|따르지 마|따르지 말|توقف عن اتباع|لا تتبع|पालन करना बंद|पालन मत",
 	cSafetyRules:   "safety polic*|safety rules|safety guideline*|safety procedure*|sicherheitsrichtlinie*|sicherheitsregel*|politique de securite|regles de securite|consignes de securite|politica de seguridad|normas de seguridad|reglas de seguridad|politica di sicurezza|regole di sicurezza|politica de seguranca|regras de seguranca|политику безопасности|политика безопасности|правила безопасности|安全策略|安全规则|安全规定|安全ポリシー|安全規則|안전 정책|안전 규칙|سياسة السلامة|قواعد السلامة|सुरक्षा नीति|सुरक्षा नियम",
 	cNeverTrip:     "never trips|never trip|never triggers|never fires|won't trip|cannot trip|can't trip|nie auslost|nie auslöst|ne se declenche jamais|ne declenche jamais|nunca se dispare|nunca dispare|non scatti mai|non intervenga mai|nunca dispare|никогда не сработает|не сработал|永远不会触发|不会触发|作動しない|절대 작동하지|작동하지 않|لا يعمل أبدا|कभी ट्रिप न",
+	cPriority:      "takes priority|take priority|has priority|have priority|takes precedence|overrides|supersedes|hat vorrang|haben vorrang|a la priorite|ont la priorite|tiene prioridad|tienen prioridad|ha la priorita|hanno la priorita|tem prioridade|tem precedencia|важнее|имеет приоритет|优先|優先|우선|لها الأولوية|لها الاولوية|प्राथमिकता",
+	cSafetyMargin:  "safety distance|safety margin|separation distance|protective separation|minimum distance|sicherheitsabstand*|distance de securite|distancia de seguridad|distanza di sicurezza|distancia de seguranca|безопасное расстояние|безопасную дистанцию|安全距离|安全距離|안전 거리|مسافة الأمان|مسافة الامان|सुरक्षा दूरी",
+	cZero:          "to zero|to 0|auf null|a zero|a cero|em zero|на ноль|в ноль|设为零|为零|ゼロに|0으로|صفرا|صفر|शून्य",
+	cHumanZone:     "human-only|humans only|people-only|pedestrian-only|pedestrian zone|walkway|nur fur menschen|fussganger*|reservee aux humains|reservee aux pietons|solo para personas|peatonal|riservata alle persone|pedonale|exclusiva para pessoas|pedestre*|только для людей|пешеход|仅限人员|人行|人専用|歩行者|사람 전용|보행자|المخصصة للبشر|المشاة|केवल-मनुष्य|पैदल",
+	cEnter:         "enter|drive into|go into|move into|fahr*|einfahren|entrer|entre|entrar|entrare|entra|въехать|заехать|пусти|进入|开进|入れ|入ら|들어가|진입|دخول|يدخل|जाने|प्रवेश",
 	cNegPre: "est|sont|etait|etaient|a ete|ont ete|sera|seront|do not|don't|dont|never|not|must not|mustn't|should not|shall not|cannot|can't|" +
 		"nicht|niemals|kein*|nie|" +
 		"ne|n'|jamais|" +
@@ -379,6 +384,11 @@ const (
 	cStopFollowing
 	cSafetyRules
 	cNeverTrip
+	cPriority
+	cSafetyMargin
+	cZero
+	cHumanZone
+	cEnter
 	cNegPre
 	cNegPost
 	numConcepts
@@ -387,7 +397,7 @@ const (
 var conceptNames = [numConcepts]string{
 	"override", "instructions", "prior", "void", "real", "task", "you", "disable", "safety-function", "raise", "limit",
 	"even-if", "people", "approval", "no-need", "secret", "disclose", "chat-role", "role-marker", "authority",
-	"config-safety", "config-enabled", "config-false", "continue", "plan-change", "harmful-outcome", "turn", "off", "max-speed", "warning-context", "obey", "only-me", "mode", "you-are-now", "verbatim", "does-not-apply", "assistant-turn", "user-turn", "stop-following", "safety-rules", "never-trips", "negation", "negation",
+	"config-safety", "config-enabled", "config-false", "continue", "plan-change", "harmful-outcome", "turn", "off", "max-speed", "warning-context", "obey", "only-me", "mode", "you-are-now", "verbatim", "does-not-apply", "assistant-turn", "user-turn", "stop-following", "safety-rules", "never-trips", "priority", "safety-margin", "zero", "human-zone", "enter", "negation", "negation",
 }
 
 // roleStrong are chat-template and chat-role markers (concept cRoleStrong).
