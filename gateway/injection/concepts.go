@@ -395,8 +395,8 @@ func conceptExcerpt(text []byte, lo, hi int32) string {
 }
 
 // leetSpans appends to spans the byte ranges of the words of text that
-// look like leetspeak words — at least three letters, at least as many
-// letters as digits, at most 24 bytes, not all hex digits, holding one of
+// look like leetspeak words — at least two letters, at most two more leet
+// digits than letters, at most 24 bytes, not all hex digits, holding one of
 // the digits 0 1 3 4 5 7 or the sign $ — ("ign0re", "prev1ous"; UUIDs,
 // hashes, 0x literals, base64, part numbers such as A3 or R2D2 are not).
 func leetSpans(spans [][2]int32, text []byte) [][2]int32 {
@@ -423,7 +423,7 @@ func leetSpans(spans [][2]int32, text []byte) [][2]int32 {
 			j++
 		}
 		hexLit := j-i > 2 && text[i] == '0' && text[i+1] == 'x' // 0xdeadbeef
-		if leet > 0 && letters >= 3 && letters >= leet && j-i <= 24 && !hexOnly && !hexLit {
+		if leet > 0 && letters >= 2 && leet <= letters+2 && j-i <= 24 && !hexOnly && !hexLit {
 			spans = append(spans, [2]int32{int32(i), int32(j)})
 		}
 		k = j
