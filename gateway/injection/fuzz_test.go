@@ -75,3 +75,45 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+// FuzzViews: the leetspeak, tag-character and percent-decoding views and
+// the concept matcher never panic; a leetspeak view keeps the text's length
+// and changes bytes only inside the spans reported; a percent view is never
+// longer than its input; ScanString's findings are well-formed.
+func FuzzViews(f *testing.F) {
+	for _, s := range []string{"ign0re prev1ous", "0xdeadbeef", "a%20b%20c%20d", "%zz%2", "\U000E0069\U000E0067", "r2d2 c3po", "$y$tem", "%", "1gn0r13r3 4ll3"} {
+		f.Add(s)
+	}
+	s := New()
+	f.Fuzz(func(t *testing.T, in string) {
+		if len(in) > 1<<12 {
+			return
+		}
+		norm := []byte(Normalize(in))
+		v, ok := leetView(nil, norm)
+		if ok && len(v) != len(norm) {
+			t.Fatalf("leet view length %d, text %d", len(v), len(norm))
+		}
+		if ok {
+			spans := leetSpans(nil, norm)
+			for i := range norm {
+				inside := false
+				for _, sp := range spans {
+					inside = inside || int(sp[0]) <= i && i < int(sp[1])
+				}
+				if !inside && v[i] != norm[i] {
+					t.Fatalf("byte %d changed outside the leet spans", i)
+				}
+			}
+		}
+		if p, ok := percentView(in); ok && len(p) > len(in) {
+			t.Fatalf("percent view longer than input")
+		}
+		_, _ = tagView(in)
+		if fd := s.ScanString(in); fd != nil {
+			if len(fd.Excerpt) > MaxExcerpt || !utf8.ValidString(fd.Excerpt) || fd.PatternID == "" || fd.Category == "" {
+				t.Fatalf("finding %+v", fd)
+			}
+		}
+	})
+}
