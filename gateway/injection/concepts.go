@@ -306,13 +306,15 @@ func sortByStart(h []cHit) {
 }
 
 // crossesSentence reports whether text[lo:hi] holds the end of a sentence:
-// . ! ? ; followed by a space (or at the end), or a full-width or script
-// sentence mark (。！？；। ؟ ۔). Concept words must co-occur in one sentence.
+// . ! ? ; followed by a space, the end or a non-ASCII letter, or a
+// script sentence mark (。 । ؟ ؛; full-width ！？；． become ASCII). Concept words must co-occur in one sentence.
 func crossesSentence(text []byte, lo, hi int32) bool {
 	for i := lo; i < hi && int(i) < len(text); i++ {
 		switch c := text[i]; c {
 		case '.', '!', '?', ';':
-			if int(i)+1 >= len(text) || text[i+1] == ' ' {
+			// followed by a space, the end, or another script (a full-width
+			// "；" or "！" becomes ASCII and CJK text follows without a space)
+			if int(i)+1 >= len(text) || text[i+1] == ' ' || text[i+1] >= utf8.RuneSelf {
 				return true
 			}
 		case 0xe3: // 。 U+3002 = e3 80 82
@@ -323,8 +325,8 @@ func crossesSentence(text []byte, lo, hi int32) bool {
 			if int(i)+2 < len(text) && text[i+1] == 0xa5 && text[i+2] == 0xa4 {
 				return true
 			}
-		case 0xd8: // ؟ U+061F = d8 9f
-			if int(i)+1 < len(text) && text[i+1] == 0x9f {
+		case 0xd8: // ؟ U+061F = d8 9f, ؛ U+061B = d8 9b
+			if int(i)+1 < len(text) && (text[i+1] == 0x9f || text[i+1] == 0x9b) {
 				return true
 			}
 		}
