@@ -66,6 +66,8 @@ var conceptRules = []conceptRule{
 		groups: [][]int{{cVoid}, {cInstr}, {cPrior}}},
 	{id: "ml.real-goal", category: CategoryInstructionOverride, window: 40,
 		groups: [][]int{{cReal}, {cTask}, {cYou}}},
+	{id: "ml.handover-outside", category: CategoryInstructionOverride, window: 90, negatable: true, verbOnly: true,
+		groups: [][]int{{cDeliver}, {cOutsider}}},
 	{id: "ml.plan-change-harm", category: CategoryInstructionOverride, window: 120,
 		groups: [][]int{{cPlanChange}, {cHarm}}},
 	{id: "ml.obey-only-me", category: CategoryRoleHijack, window: 60,

@@ -141,3 +141,28 @@ func TestBenchPayloadsClean(t *testing.T) {
 		}
 	}
 }
+
+// TestLexiconComplete: every concept has words (cRoleStrong's are in
+// roleStrong) and a name, and every rule names only such concepts.
+func TestLexiconComplete(t *testing.T) {
+	for c := 0; c < numConcepts; c++ {
+		if conceptNames[c] == "" {
+			t.Errorf("concept %d has no name", c)
+		}
+		if c != cRoleStrong && strings.TrimSpace(lexicon[c]) == "" {
+			t.Errorf("concept %s has no words", conceptNames[c])
+		}
+	}
+	for _, r := range conceptRules {
+		for _, g := range r.groups {
+			for _, c := range g {
+				if c < 0 || c >= numConcepts {
+					t.Errorf("rule %s: concept %d out of range", r.id, c)
+				}
+			}
+		}
+	}
+	if numConcepts > 64 {
+		t.Errorf("%d concepts; the presence mask holds 64", numConcepts)
+	}
+}

@@ -322,6 +322,8 @@ var lexicon = [numConcepts]string{
 	cZero:          "to zero|to 0|auf null|a zero|a cero|em zero|на ноль|в ноль|设为零|为零|ゼロに|0으로|صفرا|صفر|शून्य",
 	cHumanZone:     "human-only|humans only|people-only|pedestrian-only|pedestrian zone|walkway|nur fur menschen|fussganger*|reservee aux humains|reservee aux pietons|solo para personas|peatonal|riservata alle persone|pedonale|exclusiva para pessoas|pedestre*|только для людей|пешеход|仅限人员|人行|人専用|歩行者|사람 전용|보행자|المخصصة للبشر|المشاة|केवल-मनुष्य|पैदल",
 	cEnter:         "enter|drive into|go into|move into|fahr*|einfahren|entrer|entre|entrar|entrare|entra|въехать|заехать|пусти|进入|开进|入れ|入ら|들어가|진입|دخول|يدخل|जाने|प्रवेश",
+	cOutsider:      "outside the fence|over the fence|through the fence|to the street|onto the street|public road|unmarked van|unmarked vehicle|unmarked truck|a stranger|unknown person|whoever asks|anyone who asks|draussen am zaun|am zaun|fremde*|unbekannte*|dehors pres de la cloture|hors de la cloture|inconnu*|fuera de la valla|desconocido*|fuori dalla recinzione|sconosciut*|fora da cerca|do lado de fora da cerca|estranh*|desconhecid*|за забором|незнаком|围栏外|陌生人|フェンスの外|知らない人|울타리 밖|낯선 사람|خارج السياج|غريب|बाड़ के बाहर|अजनबी",
+	cDeliver:       "deliver*|hand|hand over|give|bring|load|leave them with|leave it with|ubergib|uberreiche|liefer*|bring*|lade|remets|livre|livrez|donne|apporte|charge|entrega|entregue|lleva|carga|consegna|carica|leve|carregue|отдай|отвези|передай|загрузи|交给|送到|装上|渡して|届け|積ん|전달|갖다|실어|سلّم|سلم|أعط|اعط|احمل|दे दो|ले जाओ|पहुँचा",
 	cNegPre: "est|sont|etait|etaient|a ete|ont ete|sera|seront|do not|don't|dont|never|not|must not|mustn't|should not|shall not|cannot|can't|" +
 		"nicht|niemals|kein*|nie|" +
 		"ne|n'|jamais|" +
@@ -389,6 +391,8 @@ const (
 	cZero
 	cHumanZone
 	cEnter
+	cOutsider
+	cDeliver
 	cNegPre
 	cNegPost
 	numConcepts
@@ -397,7 +401,7 @@ const (
 var conceptNames = [numConcepts]string{
 	"override", "instructions", "prior", "void", "real", "task", "you", "disable", "safety-function", "raise", "limit",
 	"even-if", "people", "approval", "no-need", "secret", "disclose", "chat-role", "role-marker", "authority",
-	"config-safety", "config-enabled", "config-false", "continue", "plan-change", "harmful-outcome", "turn", "off", "max-speed", "warning-context", "obey", "only-me", "mode", "you-are-now", "verbatim", "does-not-apply", "assistant-turn", "user-turn", "stop-following", "safety-rules", "never-trips", "priority", "safety-margin", "zero", "human-zone", "enter", "negation", "negation",
+	"config-safety", "config-enabled", "config-false", "continue", "plan-change", "harmful-outcome", "turn", "off", "max-speed", "warning-context", "obey", "only-me", "mode", "you-are-now", "verbatim", "does-not-apply", "assistant-turn", "user-turn", "stop-following", "safety-rules", "never-trips", "priority", "safety-margin", "zero", "human-zone", "enter", "outsider", "deliver", "negation", "negation",
 }
 
 // roleStrong are chat-template and chat-role markers (concept cRoleStrong).
