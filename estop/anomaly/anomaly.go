@@ -28,8 +28,14 @@
 //     tripOnSevereViolation);
 //   - TripOpenCircuits: this many circuits opened within the window trips
 //     (a coordinated or systemic failure, not one bad agent);
-//   - TripInjectionHits: this many injection hits fleet-wide within the
-//     window trips.
+//   - injection flood: TripInjectionHits injection hits fleet-wide within
+//     the window is reported as Verdict.InjectionFlood; it trips only when
+//     the observation says so (Observation.TripOnFlood, the policy's
+//     tripOnInjectionFlood, default false). Otherwise the verdict opens the
+//     circuit of the agent whose hit completed the flood (its delegates are
+//     denied with it, because every token chain through it is) and the
+//     gateway alerts operators: one agent reading a poisoned page must not
+//     stop every robot.
 //
 // After a trip verdict the fleet counters start over, so a reset needs fresh
 // evidence to trip again.
@@ -54,7 +60,7 @@ type Config struct {
 	BumpScore             float64       // tier bump threshold; default 0.5
 	TripOnSevereViolation bool          // default false
 	TripOpenCircuits      int           // default 3; negative disables
-	TripInjectionHits     int           // default 10; negative disables
+	TripInjectionHits     int           // injection flood threshold, fleet-wide; default 10; negative disables
 	MaxAgents             int           // tracked agents before idle ones are dropped; default 100000
 }
 
@@ -89,6 +95,9 @@ type Observation struct {
 	Decision string     // "allow" | "deny" | "escalate"
 	Code     codes.Code // deny code, empty otherwise
 	Severe   bool       // a physical value ≥ 2× its limit
+	// TripOnFlood: an injection flood trips the e-stop (policy
+	// tripOnInjectionFlood); otherwise it opens the agent's circuit.
+	TripOnFlood bool
 }
 
 // Verdict is what the gateway must do after an observation.
@@ -99,6 +108,13 @@ type Verdict struct {
 	CircuitReason string
 	Trip          bool // trip the breaker (source kind "anomaly")
 	TripReason    string
+	// InjectionFlood: fleet-wide injection hits reached TripInjectionHits
+	// with this observation (reported once; the counters start over).
+	// Without TripOnFlood the verdict opens the agent's circuit instead of
+	// tripping (OpenCircuit, unless it is open already) and the gateway
+	// alerts operators.
+	InjectionFlood bool
+	FloodReason    string
 }
 
 const buckets = 12
@@ -210,7 +226,17 @@ func (d *Detector) Observe(now time.Time, o Observation) Verdict {
 	case d.cfg.TripOpenCircuits > 0 && d.opened.sum(now, d.width).decisions >= d.cfg.TripOpenCircuits:
 		v.Trip, v.TripReason = true, "anomaly: too many agent circuits opened within the window"
 	case d.cfg.TripInjectionHits > 0 && f.injections >= d.cfg.TripInjectionHits:
-		v.Trip, v.TripReason = true, "anomaly: fleet-wide injection attempts over threshold"
+		v.InjectionFlood, v.FloodReason = true, "anomaly: fleet-wide injection attempts over threshold (last from agent "+o.AgentID+")"
+		if o.TripOnFlood {
+			v.Trip, v.TripReason = true, v.FloodReason
+			break
+		}
+		if !a.open {
+			a.open = true
+			v.OpenCircuit, v.CircuitReason = true, "injection flood: fleet-wide injection attempts over threshold"
+			d.opened.add(now, d.width, counts{decisions: 1})
+		}
+		d.fleet = window{} // the flood is reported once; a new one needs fresh hits
 	}
 	if v.Trip {
 		d.fleet, d.opened = window{}, window{}

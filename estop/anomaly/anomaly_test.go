@@ -44,9 +44,19 @@ func TestDetector(t *testing.T) {
 		{name: "circuit/deny-rate", obs: repeat(25, 100*time.Millisecond, deny("a", codes.InsufficientPermissions)), wantOpenAt: 19, wantTripAt: -1, wantBumpEnd: true},
 		{name: "allow/estop-denies-not-agents-fault", obs: repeat(300, 10*time.Millisecond, deny("a", codes.EstopEngaged)), wantOpenAt: -1, wantTripAt: -1},
 		{name: "allow/circuit-open-denies-do-not-snowball", obs: repeat(300, 10*time.Millisecond, deny("a", codes.CircuitOpen)), wantOpenAt: -1, wantTripAt: -1},
-		{name: "trip/fleet-injection-hits", cfg: Config{InjectionHits: -1, TripInjectionHits: 4},
+		// Injection flood, default policy: the agent whose hit completes the
+		// flood gets its circuit opened; the fleet is not tripped.
+		{name: "circuit/fleet-injection-flood-default", cfg: Config{InjectionHits: -1, TripInjectionHits: 4},
 			obs:        []obs{{0, deny("a", codes.GoalHijack)}, {1, deny("b", codes.GoalHijack)}, {2, deny("c", codes.GoalHijack)}, {3, deny("d", codes.GoalHijack)}},
+			wantOpenAt: 3, wantTripAt: -1},
+		{name: "circuit/one-agent-injection-flood-default", obs: repeat(12, time.Second, deny("a", codes.GoalHijack)),
+			wantOpenAt: 2, wantTripAt: -1, wantBumpEnd: true},
+		// Policy tripOnInjectionFlood: true.
+		{name: "trip/fleet-injection-flood-when-policy-says", cfg: Config{InjectionHits: -1, TripInjectionHits: 4},
+			obs:        []obs{{0, floodTrip(deny("a", codes.GoalHijack))}, {1, floodTrip(deny("b", codes.GoalHijack))}, {2, floodTrip(deny("c", codes.GoalHijack))}, {3, floodTrip(deny("d", codes.GoalHijack))}},
 			wantOpenAt: -1, wantTripAt: 3},
+		{name: "trip/one-agent-injection-flood-when-policy-says", obs: repeat(12, time.Second, floodTrip(deny("a", codes.GoalHijack))),
+			wantOpenAt: 2, wantTripAt: 9, wantBumpEnd: true},
 		{name: "trip/three-circuits-opened", obs: func() []obs {
 			var out []obs
 			for i, a := range []string{"a", "b", "c"} {
@@ -106,14 +116,38 @@ func TestCircuitReportedOnceAndCloses(t *testing.T) {
 	}
 }
 
+func floodTrip(o Observation) Observation { o.TripOnFlood = true; return o }
+
 func TestTripCountersStartOver(t *testing.T) {
 	d := New(Config{InjectionHits: -1, TripInjectionHits: 2})
-	d.Observe(t0, deny("a", codes.GoalHijack))
-	if !d.Observe(t0, deny("b", codes.GoalHijack)).Trip {
+	d.Observe(t0, floodTrip(deny("a", codes.GoalHijack)))
+	if !d.Observe(t0, floodTrip(deny("b", codes.GoalHijack))).Trip {
 		t.Fatal("no trip at threshold")
 	}
-	if d.Observe(t0, deny("c", codes.GoalHijack)).Trip {
+	if d.Observe(t0, floodTrip(deny("c", codes.GoalHijack))).Trip {
 		t.Fatal("tripped again without fresh evidence")
+	}
+}
+
+// TestInjectionFloodReportedOnce: without tripOnInjectionFlood a flood is
+// reported once (the fleet counter starts over) and never trips.
+func TestInjectionFloodReportedOnce(t *testing.T) {
+	d := New(Config{InjectionHits: -1, TripInjectionHits: 3})
+	floods := 0
+	for i := 0; i < 7; i++ {
+		v := d.Observe(t0.Add(time.Duration(i)*time.Millisecond), deny(fmt.Sprint("agent-", i), codes.GoalHijack))
+		if v.Trip {
+			t.Fatalf("hit %d tripped the fleet without tripOnInjectionFlood: %+v", i, v)
+		}
+		if v.InjectionFlood {
+			floods++
+			if !v.OpenCircuit || v.FloodReason == "" {
+				t.Fatalf("flood at hit %d did not open the agent's circuit: %+v", i, v)
+			}
+		}
+	}
+	if floods != 2 {
+		t.Fatalf("%d floods reported for 7 hits at threshold 3, want 2", floods)
 	}
 }
 

@@ -2,8 +2,9 @@ package injection
 
 import "fmt"
 
-// automaton is an Aho–Corasick DFA over lower-case ASCII literals with byte
-// classes: bytes that occur in no literal share class 0, so the transition
+// automaton is an Aho–Corasick DFA over byte-string literals (no upper-case
+// ASCII; UTF-8 literals of the multilingual lexicon are matched byte-wise)
+// with byte classes: bytes that occur in no literal share class 0, so the transition
 // table is states × classes (a few tens of KB) and one scan costs one table
 // load per input byte.
 type automaton struct {
@@ -27,8 +28,8 @@ func buildAutomaton(lits []string) (*automaton, error) {
 		}
 		for i := 0; i < len(l); i++ {
 			c := l[i]
-			if c >= 0x80 || ('A' <= c && c <= 'Z') {
-				return nil, fmt.Errorf("literal %q is not lower-case ASCII", l)
+			if 'A' <= c && c <= 'Z' {
+				return nil, fmt.Errorf("literal %q is not lower-case", l)
 			}
 			if a.class[c] == 0 {
 				a.class[c] = uint8(a.nclass)
@@ -74,6 +75,7 @@ func buildAutomaton(lits []string) (*automaton, error) {
 	outs := make([][]int32, nstates)
 	outs[0] = own[0]
 	queue := []int32{}
+	order := []int32{0} // breadth-first order of the states
 	for c := 0; c < K; c++ {
 		if t := trieNext[c]; t > 0 {
 			fail[t] = 0
@@ -84,6 +86,7 @@ func buildAutomaton(lits []string) (*automaton, error) {
 	for len(queue) > 0 {
 		s := queue[0]
 		queue = queue[1:]
+		order = append(order, s)
 		outs[s] = append(append([]int32(nil), own[s]...), outs[fail[s]]...)
 		for c := 0; c < K; c++ {
 			t := trieNext[int(s)*K+c]
@@ -97,17 +100,18 @@ func buildAutomaton(lits []string) (*automaton, error) {
 		}
 	}
 	// Renumber: states without outputs first (the root stays 0), then those
-	// with outputs.
+	// with outputs; within each group in breadth-first order, so that the
+	// shallow states most text bytes visit share few cache lines.
 	newID := make([]int, nstates)
 	next := 0
-	for st := 0; st < nstates; st++ {
+	for _, st := range order {
 		if len(outs[st]) == 0 {
 			newID[st] = next
 			next++
 		}
 	}
 	a.firstOut = next
-	for st := 0; st < nstates; st++ {
+	for _, st := range order {
 		if len(outs[st]) != 0 {
 			newID[st] = next
 			next++

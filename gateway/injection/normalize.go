@@ -19,7 +19,10 @@ import (
 //     space/joiners, bidi embeddings/overrides/isolates, soft hyphen, BOM, word
 //     joiner…), Hangul fillers, and C0/C1 controls other than whitespace;
 //  3. confusable folding of Cyrillic, Greek and other Latin look-alikes to
-//     Latin, and typographic quotes to ASCII quotes;
+//     Latin, and typographic quotes to ASCII quotes. Cyrillic and Greek
+//     letters are folded only in mixed-script words (see foldChunk): a
+//     genuinely Russian or Greek word keeps its letters, so that the
+//     multilingual lexicon can match it;
 //  4. lower-casing;
 //  5. whitespace collapsing: every run of Unicode white space becomes one
 //     ASCII space, leading and trailing space is dropped;
@@ -198,7 +201,7 @@ func appendMixed[T string | []byte](dst []byte, start int, s T, i int, pend bool
 		for j < len(s) && s[j] >= utf8.RuneSelf {
 			j++
 		}
-		dst, pend = appendChunk(dst, start, s[i:j], pend)
+		dst, pend = appendChunk(dst, start, s[i:j], pend, foldChunk(s, i, j))
 		i = j
 	}
 	return unspace(dst, start)
@@ -221,23 +224,23 @@ func appendMixed[T string | []byte](dst []byte, start int, s T, i int, pend bool
 // concatenation of the per-rune results in the table. Any other chunk (CJK
 // text, runes outside the table, non-starters that survive, invalid UTF-8)
 // takes the x/text iterator, as the whole string did before.
-func appendChunk[T string | []byte](dst []byte, start int, chunk T, pend bool) ([]byte, bool) {
+func appendChunk[T string | []byte](dst []byte, start int, chunk T, pend, fold bool) ([]byte, bool) {
 	simple := true
 	for k := 0; k < len(chunk); {
 		r, n := decodeRune(chunk[k:])
-		if _, ok := simpleRune(r); !ok || r == utf8.RuneError {
+		if _, ok := simpleRune(r, fold); !ok || r == utf8.RuneError {
 			simple = false
 			break
 		}
 		k += n
 	}
 	if !simple {
-		return appendIter(dst, start, chunk, pend)
+		return appendIter(dst, start, chunk, pend, fold)
 	}
 	for k := 0; k < len(chunk); {
 		r, n := decodeRune(chunk[k:])
 		k += n
-		ev, _ := simpleRune(r)
+		ev, _ := simpleRune(r, fold)
 		for e := 0; e < len(ev); e++ {
 			if ev[e] == ' ' {
 				pend = true
@@ -268,7 +271,7 @@ var iterPool = sync.Pool{New: func() any { return new(norm.Iter) }}
 
 // appendIter normalises a chunk through the x/text NFKD iterator, rune by
 // rune (steps 1–5 without the letter-spacing pass).
-func appendIter[T string | []byte](dst []byte, start int, chunk T, pend bool) ([]byte, bool) {
+func appendIter[T string | []byte](dst []byte, start int, chunk T, pend, fold bool) ([]byte, bool) {
 	it := iterPool.Get().(*norm.Iter)
 	defer iterPool.Put(it)
 	switch v := any(chunk).(type) {
@@ -304,7 +307,7 @@ func appendIter[T string | []byte](dst []byte, start int, chunk T, pend bool) ([
 			if isDropped(r) {
 				continue
 			}
-			r = foldRune(r)
+			r = foldRune(r, fold)
 			if pend && len(dst) > start {
 				dst = append(dst, ' ')
 			}
@@ -320,8 +323,44 @@ func isDropped(r rune) bool {
 	return unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Me, r) || isInvisible(r)
 }
 
-// foldRune is steps 3–4 for one non-ASCII, non-space rune.
-func foldRune(r rune) rune {
+// foldChunk decides step 3 for the non-ASCII chunk s[i:j]: Cyrillic and
+// Greek look-alikes are folded to Latin only when the chunk belongs to a
+// mixed-script word, i.e. an ASCII letter touches it (directly or across
+// one of - _ . ' /) or it holds a Latin letter itself ("іgnоrе", "ѕуѕтеm"). A chunk of genuine Cyrillic or Greek
+// text between spaces or punctuation ("игнорируй") is only lower-cased, so
+// that it reads as the language it is written in.
+func foldChunk[T string | []byte](s T, i, j int) bool {
+	if i > 0 && isASCIILetter(s[i-1]) || j < len(s) && isASCIILetter(s[j]) ||
+		i > 1 && isConnector(s[i-1]) && isASCIILetter(s[i-2]) || j+1 < len(s) && isConnector(s[j]) && isASCIILetter(s[j+1]) {
+		return true
+	}
+	for k := i; k < j; {
+		r, n := decodeRune(s[k:j])
+		k += n
+		if r >= 0xC0 && unicode.Is(unicode.Latin, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// isConnector: punctuation inside a word ("e-stop", "don't", "api_key").
+func isConnector(c byte) bool { return c == '-' || c == '_' || c == '.' || c == '\'' || c == '/' }
+
+func isASCIILetter(c byte) bool { return 'a' <= c|0x20 && c|0x20 <= 'z' }
+
+// isScriptLetter reports whether r is Cyrillic or Greek (folded to Latin
+// only in mixed-script words).
+func isScriptLetter(r rune) bool {
+	return r >= 0x370 && r < 0x530 || r >= 0x1c80 && r < 0x1c90 || r >= 0x1f00 && r < 0x2000 || r >= 0x2de0 && r < 0x2e00 || r >= 0xa640 && r < 0xa6a0
+}
+
+// foldRune is steps 3–4 for one non-ASCII, non-space rune; fold is the
+// chunk's foldChunk.
+func foldRune(r rune, fold bool) rune {
+	if !fold && isScriptLetter(r) {
+		return unicode.ToLower(r)
+	}
 	if f, ok := upperFold[r]; ok {
 		return f
 	}
@@ -340,18 +379,22 @@ var simpleRanges = [...][2]rune{{0x80, 0x800}, {0x2000, 0x2070}, {0xff00, 0xfff0
 // simpleTable[range][r-lo] is the per-rune result of steps 1–5 for a simple
 // rune (see appendChunk) as events: ' ' is white space (pending space), any
 // other byte is output. ok is false for runes that are not simple.
-var simpleTable = func() (t [len(simpleRanges)][]struct {
+// Index [1] holds the entries with step 3 applied (fold), [0] without
+// Cyrillic/Greek folding.
+var simpleTable = func() (t [2][len(simpleRanges)][]struct {
 	ev string
 	ok bool
 }) {
-	for k, rg := range simpleRanges {
-		t[k] = make([]struct {
-			ev string
-			ok bool
-		}, rg[1]-rg[0])
-		for r := rg[0]; r < rg[1]; r++ {
-			ev, ok := simpleEvents(r)
-			t[k][r-rg[0]].ev, t[k][r-rg[0]].ok = ev, ok
+	for f := range 2 {
+		for k, rg := range simpleRanges {
+			t[f][k] = make([]struct {
+				ev string
+				ok bool
+			}, rg[1]-rg[0])
+			for r := rg[0]; r < rg[1]; r++ {
+				ev, ok := simpleEvents(r, f == 1)
+				t[f][k][r-rg[0]].ev, t[f][k][r-rg[0]].ok = ev, ok
+			}
 		}
 	}
 	return t
@@ -359,7 +402,7 @@ var simpleTable = func() (t [len(simpleRanges)][]struct {
 
 // simpleEvents computes a table entry exactly as appendIter would treat the
 // NFKD form of r.
-func simpleEvents(r rune) (string, bool) {
+func simpleEvents(r rune, fold bool) (string, bool) {
 	if !utf8.ValidRune(r) {
 		return "", false
 	}
@@ -379,7 +422,7 @@ func simpleEvents(r rune) (string, bool) {
 			if norm.NFKD.PropertiesString(string(q)).CCC() != 0 {
 				return "", false // a non-starter that survives: reordering matters
 			}
-			f := foldRune(q)
+			f := foldRune(q, fold)
 			if f == ' ' {
 				return "", false // would read back as white space
 			}
@@ -390,10 +433,14 @@ func simpleEvents(r rune) (string, bool) {
 }
 
 // simpleRune returns the table entry of r.
-func simpleRune(r rune) (string, bool) {
+func simpleRune(r rune, fold bool) (string, bool) {
+	f := 0
+	if fold {
+		f = 1
+	}
 	for k, rg := range simpleRanges {
 		if r >= rg[0] && r < rg[1] {
-			e := &simpleTable[k][r-rg[0]]
+			e := &simpleTable[f][k][r-rg[0]]
 			return e.ev, e.ok
 		}
 	}

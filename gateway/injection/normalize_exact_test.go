@@ -11,56 +11,70 @@ import (
 )
 
 // oracleNormalize is the normalisation as it was before the chunked path
-// (commit 8c5599e): one x/text NFKD iterator over the whole string, then
-// the per-rune steps and the letter-spacing pass. It is the reference that
-// Normalize (ASCII table, simple-rune table, per-chunk iterator) must equal
-// byte for byte.
+// (commit 8c5599e): the x/text NFKD iterator, then the per-rune steps and
+// the letter-spacing pass, with one change since: Cyrillic/Greek folding
+// depends on the word (foldChunk), so the oracle runs the iterator over
+// each ASCII run and each non-ASCII chunk in turn (NFKD never relates runes
+// across an ASCII byte, docs/injection.md §1) with the chunk's fold flag.
+// It is the reference that Normalize (ASCII table, simple-rune table,
+// per-chunk iterator) must equal byte for byte.
 func oracleNormalize(s string) string {
 	var dst []byte
 	start := 0
 	pend := false
-	it := norm.Iter{}
-	it.InitString(norm.NFKD, s)
-	for !it.Done() {
-		seg := it.Next()
-		for len(seg) > 0 {
-			if c := seg[0]; c < utf8.RuneSelf {
-				seg = seg[1:]
-				switch m := asciiMap[c]; m {
-				case 0:
-				case ' ':
-					pend = true
-				default:
-					if pend && len(dst) > start {
-						dst = append(dst, ' ')
+	for i := 0; i < len(s); {
+		j := i + 1
+		ascii := s[i] < utf8.RuneSelf
+		for j < len(s) && (s[j] < utf8.RuneSelf) == ascii {
+			j++
+		}
+		fold := ascii || foldChunk(s, i, j)
+		it := norm.Iter{}
+		it.InitString(norm.NFKD, s[i:j])
+		i = j
+		for !it.Done() {
+			seg := it.Next()
+			for len(seg) > 0 {
+				if c := seg[0]; c < utf8.RuneSelf {
+					seg = seg[1:]
+					switch m := asciiMap[c]; m {
+					case 0:
+					case ' ':
+						pend = true
+					default:
+						if pend && len(dst) > start {
+							dst = append(dst, ' ')
+						}
+						pend = false
+						dst = append(dst, m)
 					}
-					pend = false
-					dst = append(dst, m)
+					continue
 				}
-				continue
-			}
-			r, n := utf8.DecodeRune(seg)
-			seg = seg[n:]
-			if unicode.IsSpace(r) {
-				pend = true
-				continue
-			}
-			if unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Me, r) || isInvisible(r) {
-				continue
-			}
-			if f, ok := upperFold[r]; ok {
-				r = f
-			} else {
-				r = unicode.ToLower(r)
-				if f, ok := lowerFold[r]; ok {
+				r, n := utf8.DecodeRune(seg)
+				seg = seg[n:]
+				if unicode.IsSpace(r) {
+					pend = true
+					continue
+				}
+				if unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Me, r) || isInvisible(r) {
+					continue
+				}
+				if !fold && isScriptLetter(r) {
+					r = unicode.ToLower(r)
+				} else if f, ok := upperFold[r]; ok {
 					r = f
+				} else {
+					r = unicode.ToLower(r)
+					if f, ok := lowerFold[r]; ok {
+						r = f
+					}
 				}
+				if pend && len(dst) > start {
+					dst = append(dst, ' ')
+				}
+				pend = false
+				dst = utf8.AppendRune(dst, r)
 			}
-			if pend && len(dst) > start {
-				dst = append(dst, ' ')
-			}
-			pend = false
-			dst = utf8.AppendRune(dst, r)
 		}
 	}
 	if !oracleMayUnspace(dst[start:]) {

@@ -34,14 +34,15 @@ const (
 // Unbounded repetitions are fine: the regexp only ever sees a window of at
 // most maxMatch bytes.
 type spec struct {
-	id       string
-	category string
-	triggers []string
-	requires []string // if set, a match also contains one of these literals
-	near     int      // if set, that literal ends within near bytes of the trigger start (else maxMatch)
-	anchored bool
-	boundary bool
-	expr     string
+	id        string
+	category  string
+	triggers  []string
+	requires  []string // if set, a match also contains one of these literals
+	near      int      // if set, that literal ends within near bytes of the trigger start (else maxMatch)
+	anchored  bool
+	negatable bool // a match right after a negation ("do not", "never", …) is skipped
+	boundary  bool
+	expr      string
 }
 
 const (
@@ -145,11 +146,11 @@ var specs = []spec{
 		expr:     `(?:you~(?:must|will|shall)~(?:now~)?(?:only~)?(?:obey|serve)~(?:me|only~me|my~(?:orders|commands|instructions))|(?:i~am|i'm)~your~(?:new~|real~|true~)?(?:admin|administrator|developer|creator|master|owner|god|programmer))`},
 
 	// ---- exfiltration ----
-	{id: "ex.reveal-prompt", category: CategoryExfiltration, anchored: true,
+	{id: "ex.reveal-prompt", negatable: true, category: CategoryExfiltration, anchored: true,
 		triggers: []string{"reveal", "print", "show", "display", "output", "repeat", "dump", "leak", "tell", "give", "write", "disclose", "expose", "recite", "echo", "what"},
 		requires: []string{"prompt", "message", "instruction", "rules", "configuration", "guideline", "told", "given", "gave", "got", "received", "programmed"},
 		expr:     `(?:(?:reveal|print|show|display|output|repeat|dump|leak|tell~me|give~me|write~out|disclose|expose|recite|echo|what~(?:is|are|was|were))~{D}(?:me~)?(?:your~|the~|full~|entire~|complete~|exact~|verbatim~)*(?:system~prompt|initial~prompt|hidden~prompt|original~prompt|pre-?prompt|system~message|system~instructions|hidden~instructions|secret~instructions|developer~(?:message|instructions)|instructions~you~(?:were|have~been)~given|(?:initial|original|hidden|secret)~(?:instructions|rules|configuration)|prompt~(?:above|verbatim))|what~(?:instructions|rules|prompt|guidelines)~(?:did~)?(?:the~system|your~(?:developers?|creators?|operators?|system)|they|you)~(?:gave|give|were~given|have~been~given|got|received)|what~(?:were|was)~you~(?:told|instructed|given|programmed)~(?:before|earlier|previously|at~the~(?:start|beginning)|initially))`},
-	{id: "ex.credentials", category: CategoryExfiltration, anchored: true,
+	{id: "ex.credentials", negatable: true, category: CategoryExfiltration, anchored: true,
 		triggers: []string{"send", "post", "upload", "exfiltrate", "forward", "email", "transmit", "leak", "copy", "dump", "print", "reveal", "share", "give", "show", "tell", "output", "display", "read", "list", "paste"},
 		boundary: true,
 		requires: []string{"key", "password", "passwd", "credential", "token", "cookie", "env", "id_rsa", "aws_secret", "secret"},
@@ -170,17 +171,17 @@ var specs = []spec{
 		expr:     `(?:!\[[^\]]{0,100}\]\(~https?://[^)\s]{0,200}[?&][a-z0-9_]{1,30}=|<img[^>]{0,100}src~=~["']?https?://[^"'>\s]{0,200}\?)`},
 
 	// ---- safety bypass ----
-	{id: "sb.disable-safety", category: CategorySafetyBypass, anchored: true,
+	{id: "sb.disable-safety", negatable: true, category: CategorySafetyBypass, anchored: true,
 		triggers: []string{"disable", "deactivate", "turn", "switch", "shut", "bypass", "circumvent", "override", "overrule", "defeat", "suppress", "sabotage", "tamper", "neutralize", "neutralise", "jumper", "short"},
 		requires: []string{"safety", "stop", "collision", "geofenc", "geo-fenc", "interlock", "curtain", "limit", "monitoring", "sensing", "detection", "bumper", "watchdog", "guardrail", "filter", "sintgate", "gateway", "attestation", "dead-man", "deadman", "safe"},
 		near:     64,
 		expr:     `(?:disable|deactivate|turn~off|switch~off|shut~off|shut~down|bypass|circumvent|override|overrule|defeat|suppress|sabotage|tamper~with|neutrali[sz]e|jumper|short~out)~{D}(?:safety|e-?stop|emergency~stops?|estop|collision~(?:avoidance|detection)|geo-?fenc(?:e|es|ing)|interlocks?|light~curtains?|speed~(?:limits?|limiter|monitoring)|force~(?:limits?|limiter|sensing|monitoring)|torque~(?:limits?|limiter)|velocity~limits?|human~(?:detection|presence~detection)|person~detection|presence~detection|proximity~(?:sensors?|detection)|bumpers?|watchdog|guardrails?|content~filters?|sintgate|the~gateway|attestation|dead-?man|protective~stop|safe~stop)`},
-	{id: "sb.turn-safety-off", category: CategorySafetyBypass, anchored: true, boundary: true,
+	{id: "sb.turn-safety-off", negatable: true, category: CategorySafetyBypass, anchored: true, boundary: true,
 		triggers: []string{"turn", "switch", "shut", "power", "knock", "take"},
 		requires: []string{"safety", "stop", "collision", "geofenc", "geo-fenc", "interlock", "curtain", "limit", "detection", "bumper", "watchdog", "scanner"},
 		near:     64,
 		expr:     `(?:turn|switch|shut|power|knock|take)~{D}(?:safety~(?:systems?|features?|controller|monitor(?:ing)?|scanners?|sensors?|checks?|functions?)|e-?stop|estop|emergency~stops?|collision~(?:avoidance|detection)|geo-?fenc(?:e|es|ing)|interlocks?|light~curtains?|speed~limit(?:s|er)?|force~limit(?:s|er)?|human~detection|person~detection|presence~detection|bumpers?|watchdog|safety~scanners?)~(?:off|down|offline|out)(?:[^a-z]|$)`},
-	{id: "sb.skip-safety-check", category: CategorySafetyBypass, anchored: true,
+	{id: "sb.skip-safety-check", negatable: true, category: CategorySafetyBypass, anchored: true,
 		triggers: []string{"ignore", "skip", "remove", "kill", "cut", "unplug", "mute", "silence", "drop", "lift", "raise", "exceed"},
 		boundary: true,
 		requires: []string{"safety", "stop", "geofenc", "geo-fenc", "interlock", "curtain", "limit", "collision", "detection", "watchdog"},
@@ -207,7 +208,7 @@ var specs = []spec{
 		requires: []string{"stop", "interlock", "watchdog", "safety"},
 		near:     48,
 		expr:     `(?:(?:reset|re-?arm|clear|release|unlatch|hold~down|block|jam|tape~down|wedge)~(?:the~)?(?:e-?stop|estop|emergency~stop)(?:~button)?~@(?:without|automatically|remotely|yourself|silently|so~(?:that|it)|permanently|whenever)|(?:prevent|stop|keep|block)~(?:the~)?(?:e-?stop|estop|emergency~stop|safety~system|safety~controller|interlock|watchdog)~from~(?:triggering|tripping|activating|engaging|firing|stopping))`},
-	{id: "sb.approval-bypass", category: CategorySafetyBypass, anchored: true,
+	{id: "sb.approval-bypass", negatable: true, category: CategorySafetyBypass, anchored: true,
 		triggers: []string{"skip", "bypass", "avoid", "circumvent", "evade", "get around", "getaround", "work around", "workaround", "auto-approve", "autoapprove", "auto approve", "self-approve", "selfapprove", "fake", "forge", "spoof", "without", "approve"},
 		boundary: true,
 		requires: []string{"approv", "review", "oversight", "sign", "person", "quorum", "authori", "escalation", "attestation", "gateway", "sintgate", "polic", "ledger", "audit", "tier", "confirmation", "supervision", "request", "command", "action", "intercept"},
@@ -217,6 +218,17 @@ var specs = []spec{
 		boundary: true,
 		requires: []string{"admin", "root", "superuser", "tier", "full", "unrestricted", "unlimited", "elevated", "operator", "token"},
 		expr:     `(?:(?:grant|give|assign|elevate|escalate|raise)~(?:yourself|me|the~agent|this~agent|my~(?:agent|token))~(?:to~)?(?:admin|administrator|root|superuser|tier~?5|full|unrestricted|unlimited|elevated|operator)~(?:access|permissions?|privileges?|rights|scopes?|tier|level|role)|(?:set|change|lower)~(?:the~|my~|your~|this~)?(?:approval~|risk~|policy~)?tier~(?:of~this~request~)?to~[0-9]|(?:forge|mint|self-?~?sign)~@(?:capability~)?tokens?)`},
+
+	{id: "cfg.safety-off", category: CategorySafetyBypass, anchored: true, boundary: true,
+		triggers: []string{"require", "approval", "safety", "collision", "light", "geofenc", "interlock", "human", "ssm", "speed", "protective", "estop", "e_stop", "emergency"},
+		near:     64,
+		requires: []string{"false", "off", "disable", "no", "none", "0"},
+		expr:     `(?:require[_-]?(?:approval|confirmation|operator|human)|approval[_-]?required|(?:safety|collision[_-]?(?:avoidance|detection)|light[_-]?curtains?|geofenc(?:e|ing)|interlocks?|human[_-]?detection|ssm|speed[_-]?(?:and[_-]?)?separation|protective[_-]?stop|(?:estop|e_stop|emergency[_-]?stop)[_-]enabled)(?:[_-](?:enabled|active|armed|on|checks?|monitoring|system))?)["']?~?[:=]~?["']?(?:false|off|disabled?|no|none|0)(?:[^a-z0-9.]|$)`},
+	{id: "cfg.safety-bypass-flag", category: CategorySafetyBypass, anchored: true, boundary: true,
+		triggers: []string{"disable", "bypass", "skip", "ignore", "override", "safety", "limit", "approval", "estop", "collision", "speed", "force"},
+		near:     80,
+		requires: []string{"true", "yes", "on", "1"},
+		expr:     `(?:(?:disable|bypass|skip|ignore|override)[_-]?(?:safety|collision|limits?|approvals?|interlocks?|estop|e_stop|geofence|light_curtain|speed_limits?|force_limits?)[a-z_]*|(?:safety|limits?|approvals?|estop|collision|speed_limit|force_limit)[a-z_]*[_-](?:override|bypass|disabled?|off))["']?~?[:=]~?["']?(?:true|yes|on|1)(?:[^a-z0-9.]|$)`},
 
 	// ---- jailbreak framing ----
 	{id: "jb.dan", category: CategoryJailbreak, anchored: true,
@@ -277,7 +289,7 @@ var specs = []spec{
 	{id: "ci.code-exec", category: CategoryCommandInjection, anchored: true,
 		triggers: []string{"__import__", "eval", "exec", "os.", "subprocess", "pickle", "child_process", "runtime.getruntime", "system("},
 		boundary: true,
-		expr:     `(?:__import__~\(|(?:eval|exec)~\(|os\.(?:system|popen|exec[lv]p?e?|spawn[lv]?)~\(|subprocess\.(?:run|call|popen|check_output|getoutput)|pickle\.loads|child_process|runtime\.getruntime\(\)\.exec|system~\(~["'])`},
+		expr:     `(?:__import__~\(|(?:eval|exec)~\(|os\.(?:system|popen|exec[lv]p?e?|spawn[lv]?)~\(|subprocess\.(?:run|call|popen|check_call|check_output|getoutput|getstatusoutput)~\([^)]*(?:shell~=~true|["'](?:rm|curl|wget|nc|ncat|netcat|bash|sh|zsh|chmod|chown|dd|mkfs|sudo|kill|pkill|killall|rosnode|reboot|shutdown)["'])|pickle\.loads|child_process|runtime\.getruntime\(\)\.exec|system~\(~["'])`},
 	{id: "ci.ros-tamper", category: CategoryCommandInjection, anchored: true,
 		triggers: []string{"rosnode", "rosparam", "rosservice", "rostopic", "roslaunch", "kill -9", "kill-9"},
 		boundary: true,

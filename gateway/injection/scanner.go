@@ -24,12 +24,14 @@ package injection
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"unicode"
 	"unicode/utf8"
@@ -60,12 +62,22 @@ var ErrInvalidJSON = errors.New("params are not valid JSON")
 
 // Scanner scans params. It is safe for concurrent use.
 type Scanner struct {
-	ac      *automaton
+	ac      *automaton // literals of ASCII bytes only (every pattern trigger and requires literal)
+	acU     *automaton // literals holding non-ASCII bytes (the lexicon's other scripts); run only near non-ASCII text
+	maxLitU int        // longest literal of acU
 	pats    []compiled
-	litPats [][]int32 // literal id → indices of the patterns it triggers
-	litReq  [][]int32 // literal id → indices of the patterns whose requires it satisfies
-	hasReq  uint64    // bit p: pattern p has a requires list
+	litPats [][]int32   // literal id → indices of the patterns it triggers
+	litReq  [][]int32   // literal id → indices of the patterns whose requires it satisfies
+	litConc [][]concLit // literal id → the concepts it is a word of (concepts.go)
+	lits    []string    // literal id → literal
+	hasReq  uint64      // bit p: pattern p has a requires list
 	pool    sync.Pool
+}
+
+// concLit is one concept of a lexicon literal, with its word-boundary flags.
+type concLit struct {
+	c     int32
+	flags uint8
 }
 
 type hit struct {
@@ -82,6 +94,16 @@ type state struct {
 	dec  [MaxDecodeLvl][]byte // decodeRun output, per level
 	path []seg
 	keys []string
+	// Concept words: chits of the text being matched; c0 of the last
+	// top-level string (level 0); carry of the strings before it, in joined
+	// coordinates (offset off), for the cross-string matcher.
+	chits, c0, carry []cHit
+	normLen          int32
+	endsSentence     bool       // the last top-level string ends with . ! ? ; or a script sentence mark
+	view             []byte     // leetspeak view of a window of the text
+	spans            [][2]int32 // leetspeak words of the text
+	embed            int        // depth of embedded JSON documents being scanned
+	inKey            bool       // the string being scanned is an object key (keys take no part in seams)
 	// clean caches short strings already found clean in this scan (keys and
 	// values repeat a lot in arrays of objects); a ring of cacheSize entries.
 	clean  [cacheSize][]byte
@@ -168,8 +190,16 @@ func build(sp []spec) (*Scanner, error) {
 			lits = append(lits, t)
 			s.litPats = append(s.litPats, nil)
 			s.litReq = append(s.litReq, nil)
+			s.litConc = append(s.litConc, nil)
 		}
 		return id
+	}
+	clits, cconc, cflags := conceptLiterals()
+	for i, l := range clits {
+		id := lit(l)
+		for _, c := range cconc[i] {
+			s.litConc[id] = append(s.litConc[id], concLit{c: c, flags: cflags[i]})
+		}
 	}
 	for pi, p := range pats {
 		for _, t := range p.triggers {
@@ -184,22 +214,53 @@ func build(sp []spec) (*Scanner, error) {
 			s.litReq[id] = append(s.litReq[id], int32(pi))
 		}
 	}
-	s.ac, err = buildAutomaton(lits)
-	if err != nil {
+	s.lits = lits
+	// Two automata: the ASCII one keeps the byte classes and the table
+	// small (the hot loop over every byte); the other runs only over text
+	// that holds non-ASCII bytes.
+	var asc, uni []string
+	var ascID, uniID []int32
+	for id, l := range lits {
+		if isASCII(l) {
+			asc, ascID = append(asc, l), append(ascID, int32(id))
+		} else {
+			uni, uniID = append(uni, l), append(uniID, int32(id))
+		}
+	}
+	if s.ac, err = buildGlobal(asc, ascID, lits); err != nil {
 		return nil, err
+	}
+	if s.acU, err = buildGlobal(uni, uniID, lits); err != nil {
+		return nil, err
+	}
+	for _, l := range uni {
+		s.maxLitU = max(s.maxLitU, len(l))
 	}
 	s.pool.New = func() any { return &state{norm: make([]byte, 0, 1024)} }
 	return s, nil
 }
 
-// Patterns returns the ids and categories of the built-in patterns, in
-// evaluation order.
+// Patterns returns the ids and categories of the built-in patterns and then
+// of the concept rules, in evaluation order.
 func (s *Scanner) Patterns() [][2]string {
-	out := make([][2]string, len(s.pats))
-	for i, p := range s.pats {
-		out[i] = [2]string{p.id, p.category}
+	out := make([][2]string, 0, len(s.pats)+len(conceptRules))
+	for _, p := range s.pats {
+		out = append(out, [2]string{p.id, p.category})
+	}
+	for _, r := range conceptRules {
+		out = append(out, [2]string{r.id, r.category})
 	}
 	return out
+}
+
+// rule returns the id and category of rule index i: a pattern, or a concept
+// rule after the patterns.
+func (s *Scanner) rule(i int) (id, category string) {
+	if i < len(s.pats) {
+		return s.pats[i].id, s.pats[i].category
+	}
+	r := &conceptRules[i-len(s.pats)]
+	return r.id, r.category
 }
 
 // ScanJSON scans the params JSON document. It returns the first finding in
@@ -233,6 +294,7 @@ func (s *Scanner) put(st *state) {
 		st.norm = make([]byte, 0, 1024)
 	}
 	st.hits, st.reqs, st.path, st.keys = st.hits[:0], st.reqs[:0], st.path[:0], st.keys[:0]
+	st.chits, st.c0, st.carry, st.embed = st.chits[:0], st.c0[:0], st.carry[:0], 0
 	st.clean, st.cleanK, st.cleanN = [cacheSize][]byte{}, [cacheSize]uint32{}, 0
 	s.pool.Put(st)
 }
@@ -254,7 +316,9 @@ func (s *Scanner) value(st *state, v any, depth int) *Finding {
 		for i := range keys {
 			k := st.keys[mark+i]
 			st.path = append(st.path, seg{key: k, isKey: true})
+			st.inKey = true
 			f := s.text(st, k)
+			st.inKey = false
 			if f == nil {
 				f = s.value(st, t[k], depth+1)
 			}
@@ -296,28 +360,130 @@ func (s *Scanner) value(st *state, v any, depth int) *Finding {
 // text scans one string (a value or a key) found at st.path.
 func (s *Scanner) text(st *state, str string) *Finding {
 	b := unsafe.Slice(unsafe.StringData(str), len(str)) // read-only view; str outlives the scan
-	if st.isClean(b) {
-		return nil
-	}
-	pi, ex := scanLevel(s, st, str, 0)
-	if pi < 0 {
-		st.markClean(b)
-		return nil
-	}
-	return &Finding{Category: s.pats[pi].category, PatternID: s.pats[pi].id, Path: renderPath(st.path), Excerpt: ex}
+	return scanText(s, st, str, b)
 }
 
 func (s *Scanner) textBytes(st *state, b []byte) *Finding {
-	if st.isClean(b) {
-		return nil
-	}
-	pi, ex := scanLevel(s, st, b, 0)
-	if pi < 0 {
-		st.markClean(b)
-		return nil
-	}
-	return &Finding{Category: s.pats[pi].category, PatternID: s.pats[pi].id, Path: renderPath(st.path), Excerpt: ex}
+	return scanText(s, st, b, b)
 }
+
+// scanText scans one string of the params: the string itself (normalised,
+// its leetspeak and tag-character views, its encoded runs), an embedded JSON
+// document it holds, and the seam with the strings scanned before it.
+func scanText[T string | []byte](s *Scanner, st *state, str T, b []byte) *Finding {
+	key := st.inKey
+	if st.isClean(b) {
+		if !key {
+			st.seamSkip()
+		}
+		return nil
+	}
+	pi, ex := scanLevel(s, st, str, 0)
+	if pi >= 0 {
+		return s.finding(st, pi, ex)
+	}
+	if f := s.embedded(st, b); f != nil {
+		return f
+	}
+	if !key {
+		if f := s.seam(st); f != nil {
+			return f
+		}
+	}
+	if len(st.c0) == 0 {
+		st.markClean(b)
+	}
+	return nil
+}
+
+func (s *Scanner) finding(st *state, pi int, ex string) *Finding {
+	id, cat := s.rule(pi)
+	return &Finding{Category: cat, PatternID: id, Path: renderPath(st.path), Excerpt: ex}
+}
+
+// leetReach is the context matched again on each side of a word changed by
+// the leetspeak view (≥ every concept window and maxMatch).
+const leetReach = maxMatch
+
+// maxEmbed bounds nested embedded JSON documents (a JSON string holding a
+// JSON document holding …).
+const maxEmbed = 2
+
+// embedded scans a JSON document held in a string ("{…}" or "[…]", e.g. a
+// tool result or a chat transcript): its strings are decoded (escapes such
+// as \u0069 resolved) and scanned like params, under the string's path.
+func (s *Scanner) embedded(st *state, b []byte) *Finding {
+	t := bytes.TrimSpace(b)
+	if st.embed >= maxEmbed || len(t) < 2 || !(t[0] == '{' && t[len(t)-1] == '}' || t[0] == '[' && t[len(t)-1] == ']') || !json.Valid(t) {
+		return nil
+	}
+	var v any
+	if json.Unmarshal(t, &v) != nil {
+		return nil
+	}
+	// The document's strings form their own seam sequence.
+	c0, carry, nl, es, ik := st.c0, st.carry, st.normLen, st.endsSentence, st.inKey
+	st.c0, st.carry, st.inKey = nil, nil, false
+	st.embed++
+	f := s.value(st, v, len(st.path))
+	st.embed--
+	st.c0, st.carry, st.normLen, st.endsSentence, st.inKey = c0, carry, nl, es, ik
+	return f
+}
+
+// seamSkip records a string that was not scanned again (clean cache): it
+// holds no concept words and ends the seam.
+func (st *state) seamSkip() {
+	st.c0, st.carry = st.c0[:0], st.carry[:0]
+}
+
+// seam tries the concept rules on the concept words near the end of the
+// previous string (st.carry) together with those near the start of the
+// current one (st.c0): an instruction split over two fields. Only a
+// previous string that does not end a sentence continues into the next
+// one, and only words within seamReach bytes (× script scale) of the seam
+// take part. The current string's words near its end become the carry.
+func (s *Scanner) seam(st *state) *Finding {
+	var f *Finding
+	n := st.normLen
+	if len(st.carry) > 0 && len(st.c0) > 0 {
+		mark := len(st.carry)
+		for _, h := range st.c0 {
+			if h.start < seamReach*h.scale {
+				h.start += seamGap
+				h.end += seamGap
+				st.carry = append(st.carry, h)
+			}
+		}
+		if len(st.carry) > mark {
+			if ri, _, _, ok := conceptMatch(st.carry, nil); ok {
+				var words []string
+				for _, h := range st.carry {
+					words = append(words, s.lits[h.lit])
+				}
+				f = s.finding(st, len(s.pats)+ri, excerpt([]byte(strings.Join(words, " … "))))
+				f.PatternID += "+joined"
+			}
+		}
+	}
+	// The carry for the next string: this string's words near its end, in
+	// coordinates where this string ends at 0 and the next starts at
+	// seamGap; none when the string ends a sentence.
+	st.carry = st.carry[:0]
+	if !st.endsSentence {
+		for _, h := range st.c0 {
+			if n-h.end < seamReach*h.scale {
+				h.start -= n
+				h.end -= n
+				st.carry = append(st.carry, h)
+			}
+		}
+	}
+	return f
+}
+
+// seamGap is the distance counted between two joined strings.
+const seamGap = 1
 
 // scanLevel normalises raw, matches it, and then decodes and scans its
 // encoded runs (up to MaxDecodeLvl levels). It returns the pattern index
@@ -325,10 +491,61 @@ func (s *Scanner) textBytes(st *state, b []byte) *Finding {
 func scanLevel[T string | []byte](s *Scanner, st *state, raw T, level int) (int, string) {
 	var long bool
 	st.norm, long = appendNormalizedRuns(st.norm[:0], raw)
-	if pi, ex := s.match(st, st.norm); pi >= 0 {
+	pi, ex := s.match(st, st.norm)
+	if level == 0 {
+		st.c0 = append(st.c0[:0], st.chits...)
+		st.normLen = int32(len(st.norm))
+		st.endsSentence = len(st.norm) > 0 && crossesSentence(st.norm, int32(max(0, len(st.norm)-3)), int32(len(st.norm)))
+	}
+	if pi >= 0 {
 		return pi, ex
 	}
-	if level >= MaxDecodeLvl || !long {
+	// Leetspeak: digits and @ $ inside words read as letters (matching only).
+	// Only windows around the changed words are matched again, in a copy.
+	if st.spans = leetSpans(st.spans[:0], st.norm); len(st.spans) > 0 {
+		for k := 0; k < len(st.spans); {
+			lo, hi := max(0, int(st.spans[k][0])-leetReach), min(len(st.norm), int(st.spans[k][1])+leetReach)
+			j := k
+			for ; j < len(st.spans) && int(st.spans[j][0]) < hi; j++ {
+				hi = min(len(st.norm), int(st.spans[j][1])+leetReach)
+			}
+			lo, hi = snapStart(st.norm, lo), snapEnd(st.norm, hi)
+			v := append(st.view[:0], st.norm[lo:hi]...)
+			for _, sp := range st.spans[k:j] {
+				for p := int(sp[0]) - lo; p < int(sp[1])-lo; p++ {
+					if m := leetMap[v[p]]; m != 0 {
+						v[p] = m
+					}
+				}
+			}
+			st.view = v
+			if pi, ex := s.match(st, v); pi >= 0 {
+				return pi, ex
+			}
+			k = j
+		}
+	}
+	// URL-encoding (%69%67%6e…): the percent-decoded text is a level.
+	if level < MaxDecodeLvl {
+		if v, ok := percentView(raw); ok {
+			if pi, ex := scanLevel(s, st, v, level+1); pi >= 0 {
+				return pi, ex
+			}
+		}
+	}
+	if !long {
+		return -1, ""
+	}
+	// Unicode tag characters (U+E0020–U+E007E) are invisible ASCII: read
+	// them as the ASCII they encode, in place, and scan that view.
+	if level < MaxDecodeLvl {
+		if v, ok := tagView(raw); ok {
+			if pi, ex := scanLevel(s, st, v, level+1); pi >= 0 {
+				return pi, ex
+			}
+		}
+	}
+	if level >= MaxDecodeLvl {
 		return -1, ""
 	}
 	n := len(raw)
@@ -433,28 +650,125 @@ func printable(b []byte) bool {
 }
 
 // literals is the literal pass: every trigger occurrence (hits, in order of
-// end offset, boundary rule applied) and requires-literal occurrence (reqs),
-// and the set of patterns whose requires literals occurred.
+// end offset, boundary rule applied), requires-literal occurrence (reqs) and
+// concept word (st.chits), and the set of patterns whose requires literals
+// occurred.
 func (s *Scanner) literals(st *state, text []byte) (hits, reqs []hit, satisfied uint64) {
-	a := s.ac
+	hits, reqs = st.hits[:0], st.reqs[:0]
+	st.chits = st.chits[:0]
+	hits, reqs, satisfied = s.walk(s.ac, st, text, hits, reqs, satisfied)
+	// The other scripts' literals all hold a non-ASCII byte, so they lie
+	// within maxLitU bytes of one: walk only windows around non-ASCII runs.
+	for i := 0; i < len(text); {
+		k := firstNonASCII(text[i:])
+		if k < 0 {
+			break
+		}
+		lo := max(i, i+k-s.maxLitU)
+		hi := i + k
+		for hi < len(text) {
+			if text[hi] >= utf8.RuneSelf {
+				hi++
+				continue
+			}
+			k := firstNonASCII(text[hi:min(len(text), hi+s.maxLitU+1)])
+			if k < 0 {
+				break
+			}
+			hi += k
+		}
+		hi = min(len(text), hi+s.maxLitU)
+		hits, reqs, satisfied = s.walkFrom(s.acU, st, text, lo, hi, hits, reqs, satisfied)
+		i = hi
+	}
+	sortByStart(st.chits)
+	return hits, reqs, satisfied
+}
+
+// walk runs one literal automaton over text.
+func (s *Scanner) walk(a *automaton, st *state, text []byte, hits, reqs []hit, satisfied uint64) ([]hit, []hit, uint64) {
+	return s.walkFrom(a, st, text, 0, len(text), hits, reqs, satisfied)
+}
+
+// walkFrom runs a literal automaton over text[lo:hi] (positions stay those
+// of text, so word boundaries before lo are seen).
+func (s *Scanner) walkFrom(a *automaton, st *state, text []byte, lo, hi int, hits, reqs []hit, satisfied uint64) ([]hit, []hit, uint64) {
 	K := a.nclass
 	firstOut := a.firstOut
-	hits, reqs = st.hits[:0], st.reqs[:0]
 	state := 0
-	for i := 0; i < len(text); i++ {
+	for i := lo; i < hi; i++ {
 		state = int(a.delta[state*K+int(a.class[text[i]])])
 		if state >= firstOut {
-			hits, reqs, satisfied = s.outputs(text, state, i, hits, reqs, satisfied)
+			hits, reqs, satisfied = s.outputs(a, st, text, state, i, hits, reqs, satisfied)
 		}
 	}
 	return hits, reqs, satisfied
 }
 
-// outputs records the literals that end at text[i] (DFA state state).
-func (s *Scanner) outputs(text []byte, state, i int, hits, reqs []hit, satisfied uint64) ([]hit, []hit, uint64) {
-	a := s.ac
+// firstNonASCII returns the index of the first byte ≥ 0x80 in b, or -1
+// (eight bytes at a time).
+func firstNonASCII(b []byte) int {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		if binary.LittleEndian.Uint64(b[i:])&0x8080808080808080 != 0 {
+			break
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] >= utf8.RuneSelf {
+			return i
+		}
+	}
+	return -1
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// buildGlobal builds the automaton of lits (a subset of all, with global
+// ids ids) and renumbers its outputs and lengths to the global ids.
+func buildGlobal(lits []string, ids []int32, all []string) (*automaton, error) {
+	if len(lits) == 0 {
+		lits, ids = []string{"\x00never"}, []int32{-1}
+	}
+	a, err := buildAutomaton(lits)
+	if err != nil {
+		return nil, err
+	}
+	out := a.outs[:0]
+	for _, id := range a.outs {
+		out = append(out, ids[id])
+	}
+	a.outs = out
+	a.lens = make([]int, len(all))
+	for i, l := range all {
+		a.lens[i] = len(l)
+	}
+	return a, nil
+}
+
+// outputs records the literals that end at text[i] (state state of a).
+func (s *Scanner) outputs(a *automaton, st *state, text []byte, state, i int, hits, reqs []hit, satisfied uint64) ([]hit, []hit, uint64) {
 	for _, id := range a.outs[a.outStart[state]:a.outStart[state+1]] {
 		start := i + 1 - a.lens[id]
+		for _, cl := range s.litConc[id] {
+			if cl.flags&litWordStart != 0 && start > 0 && isAlnum(text[start-1]) ||
+				cl.flags&litWordEnd != 0 && i+1 < len(text) && isAlnum(text[i+1]) ||
+				cl.flags&litStrictEnd != 0 && i+1 < len(text) && (isAlnum(text[i+1]) || text[i+1] >= utf8.RuneSelf) ||
+				cl.flags&litStrictStart != 0 && start > 0 && (isAlnum(text[start-1]) || text[start-1] >= utf8.RuneSelf) {
+				continue
+			}
+			if cl.flags&litWordEnd == 0 && (cl.c == cDisable || cl.c == cExfilVerb) && text[start] < utf8.RuneSelf && participle(text, start, i+1) {
+				continue
+			}
+			st.chits = append(st.chits, cHit{c: cl.c, start: int32(start), end: int32(i + 1), lit: id, scale: scriptScale(text[start]), objFirst: cl.flags&litObjectFirst != 0})
+		}
 		for _, p := range s.litReq[id] {
 			satisfied |= 1 << p
 			reqs = append(reqs, hit{pat: p, start: int32(start), end: int32(i + 1)})
@@ -473,6 +787,17 @@ func (s *Scanner) outputs(text []byte, state, i int, hits, reqs []hit, satisfied
 // text. It returns the index of the first pattern (in table order) that
 // matches, and the excerpt.
 func (s *Scanner) match(st *state, text []byte) (int, string) {
+	if pi, ex := s.matchPatterns(st, text); pi >= 0 {
+		return pi, ex
+	}
+	if ri, lo, hi, ok := conceptMatch(st.chits, text); ok {
+		return len(s.pats) + ri, conceptExcerpt(text, lo, hi)
+	}
+	return -1, ""
+}
+
+// matchPatterns runs the literal pass and the triggered patterns.
+func (s *Scanner) matchPatterns(st *state, text []byte) (int, string) {
 	hits, reqs, satisfied := s.literals(st, text)
 	// Drop hits of patterns whose second literal set did not occur.
 	if blocked := s.hasReq &^ satisfied; blocked != 0 {
@@ -499,7 +824,7 @@ func (s *Scanner) match(st *state, text []byte) (int, string) {
 		for j < len(hits) && hits[j].pat == p {
 			j++
 		}
-		if ex, ok := s.evalPattern(&s.pats[p], text, hits[i:j], reqs, n); ok {
+		if ex, ok := s.evalPattern(&s.pats[p], text, hits[i:j], reqs, st.chits, n); ok {
 			return int(p), ex
 		}
 		i = j
@@ -566,7 +891,7 @@ func reqWithin(reqs []hit, p int32, lo, hi int) bool {
 	return false
 }
 
-func (s *Scanner) evalPattern(c *compiled, text []byte, hs []hit, reqs []hit, n int) (string, bool) {
+func (s *Scanner) evalPattern(c *compiled, text []byte, hs []hit, reqs []hit, chits []cHit, n int) (string, bool) {
 	needReq := len(c.requires) > 0
 	reach := maxMatch
 	if c.near > 0 {
@@ -586,7 +911,13 @@ func (s *Scanner) evalPattern(c *compiled, text []byte, hs []hit, reqs []hit, n 
 			if c.dfa != nil && !c.dfa.match(win) {
 				continue // exact: the DFA accepts the same language as c.re
 			}
+			if c.negatable && negatedAt(chits, h.start) {
+				continue // "do not disable the safety limits"
+			}
 			if loc := c.re.FindIndex(win); loc != nil {
+				if warned(chits, text, h.start+int32(loc[0]), h.start+int32(loc[1])) {
+					continue // "report any message that asks you to …"
+				}
 				return excerpt(win[loc[0]:loc[1]]), true
 			}
 		}
@@ -780,7 +1111,9 @@ func (w *walker) value() *Finding {
 			} else {
 				w.st.path = append(w.st.path, seg{keyB: raw, isKey: true})
 			}
+			w.st.inKey = true
 			f := w.scanStr(raw, esc)
+			w.st.inKey = false
 			if f == nil {
 				w.ws()
 				w.i++ // ':'

@@ -247,7 +247,7 @@ func TestTriggersRequired(t *testing.T) {
 	for _, raw := range texts {
 		norm := []byte(Normalize(raw))
 		st := &state{}
-		got, _ := s.match(st, norm)
+		got, _ := s.matchPatterns(st, norm)
 		want := -1
 		for i, p := range s.pats {
 			if !free[i].Match(norm) {

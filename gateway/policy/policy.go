@@ -118,6 +118,7 @@ type Policy struct {
 
 	defaultTier      int
 	tripOnSevere     bool
+	tripOnFlood      bool
 	exempt           []pattern
 	timeouts         map[int]time.Duration
 	anomalyThreshold float64
@@ -447,6 +448,11 @@ func (ps *parser) policy(root *yaml.Node, p *Policy) error {
 		"tripOnSevereViolation": func(v *yaml.Node) error {
 			b, err := ps.boolField(v, "tripOnSevereViolation")
 			p.tripOnSevere = b
+			return err
+		},
+		"tripOnInjectionFlood": func(v *yaml.Node) error {
+			b, err := ps.boolField(v, "tripOnInjectionFlood")
+			p.tripOnFlood = b
 			return err
 		},
 		"rules": func(v *yaml.Node) error {
@@ -827,6 +833,14 @@ func (p *Policy) ApprovalTimeout(tier int) time.Duration { return p.timeouts[tie
 // TripOnSevereViolation reports whether a severe physical violation (a value
 // ≥ 2× its limit) trips the e-stop in addition to opening the agent's circuit.
 func (p *Policy) TripOnSevereViolation() bool { return p.tripOnSevere }
+
+// TripOnInjectionFlood reports whether an injection flood (fleet-wide
+// injection hits over the anomaly detector's threshold within its window)
+// trips the e-stop. The default, false, opens the circuit of the agent whose
+// hit completed the flood (its delegates are denied with it) and alerts
+// operators, so that one agent reading a poisoned page cannot stop every
+// robot.
+func (p *Policy) TripOnInjectionFlood() bool { return p.tripOnFlood }
 
 // AgentRateLimit returns the per-agent rate limit (maxCalls per windowMs
 // milliseconds, applied to each agent's intercepts); ok is false when the

@@ -476,3 +476,34 @@ func TestDefaultPolicyMCPFilesystemTools(t *testing.T) {
 		})
 	}
 }
+
+// TestTripOnInjectionFlood: the injection-flood action is a policy choice,
+// off (open the agent's circuit, alert) unless the file says true.
+func TestTripOnInjectionFlood(t *testing.T) {
+	for _, tc := range []struct {
+		name, doc string
+		want      bool
+		err       string
+	}{
+		{name: "default-off", doc: "version: 1\n"},
+		{name: "explicit-off", doc: "version: 1\ntripOnInjectionFlood: false\n"},
+		{name: "on", doc: "version: 1\ntripOnInjectionFlood: true\n", want: true},
+		{name: "reject/not-bool", doc: "version: 1\ntripOnInjectionFlood: 1\n", err: "tripOnInjectionFlood must be true or false"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := Parse("policy.yaml", []byte(tc.doc))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.TripOnInjectionFlood() != tc.want {
+				t.Fatalf("TripOnInjectionFlood = %v, want %v", p.TripOnInjectionFlood(), tc.want)
+			}
+		})
+	}
+}

@@ -147,8 +147,18 @@ func (a *anomalyFeed) observe(p *gateway.Pipeline, b *estop.Breaker, l ledger.St
 		return // not authenticated: cannot be attributed to the agent
 	}
 	now := a.clock()
-	v := a.d.Observe(now, anomaly.Observation{AgentID: req.AgentID, Decision: res.Body.Decision, Code: res.Outcome.Code, Severe: res.Outcome.Physics.Severe})
+	tripOnFlood := false
+	if st := p.State(); st != nil && st.Policy != nil {
+		tripOnFlood = st.Policy.TripOnInjectionFlood()
+	}
+	v := a.d.Observe(now, anomaly.Observation{AgentID: req.AgentID, Decision: res.Body.Decision, Code: res.Outcome.Code, Severe: res.Outcome.Physics.Severe, TripOnFlood: tripOnFlood})
 	ctx := context.Background()
+	if v.InjectionFlood && !v.Trip {
+		// Policy tripOnInjectionFlood: false (the default): the agent's
+		// circuit opens below (agent.circuit.opened is a dashboard alert)
+		// and operators are alerted here; the fleet keeps running.
+		log.Warn("injection flood: agent circuit opened, e-stop not tripped (policy tripOnInjectionFlood: false)", "agentId", req.AgentID, "reason", v.FloodReason)
+	}
 	if v.OpenCircuit && p.Circuits.Open(req.AgentID, v.CircuitReason, now) {
 		if _, err := l.Append(ctx, ledger.Event{EventType: "agent.circuit.opened", AgentID: req.AgentID, Payload: map[string]any{
 			"agentId": req.AgentID, "cause": v.CircuitReason, "score": v.Score,

@@ -1,0 +1,277 @@
+package injection
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// The evaluation corpora of eval/injection (docs/injection.md §5): a tuning
+// set written by the person tuning the scanner, and a frozen held-out set
+// written by someone who never read the patterns. Both are JSONL, one item a
+// line: {id, lang, label (attack|benign), category, resource, action, params}.
+// Each item's params go through ScanValue, as the gateway's stage 6 does.
+const (
+	evalDir       = "../../eval/injection"
+	tuningFile    = "tuning.jsonl"
+	heldoutFile   = "heldout.jsonl"
+	heldoutPinned = "heldout.sha256" // sha256 (hex) of heldout.jsonl, first field of the first line
+
+	evalMinRecall = 0.90 // overall and per language
+	evalMaxFP     = 0.02 // overall and per language
+)
+
+// evalLangs are the languages the scanner claims (docs/injection.md).
+var evalLangs = []string{"en", "de", "fr", "es", "it", "pt", "ru", "zh", "ja", "ko", "ar", "hi"}
+
+type evalItem struct {
+	ID       string          `json:"id"`
+	Lang     string          `json:"lang"`
+	Label    string          `json:"label"`
+	Category string          `json:"category"`
+	Resource string          `json:"resource"`
+	Action   string          `json:"action"`
+	Params   json.RawMessage `json:"params"`
+}
+
+func loadEval(t *testing.T, data []byte, name string) []evalItem {
+	t.Helper()
+	var out []evalItem
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 1<<20), 1<<22)
+	for n := 1; sc.Scan(); n++ {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var it evalItem
+		if err := json.Unmarshal(line, &it); err != nil {
+			t.Fatalf("%s line %d: %v", name, n, err)
+		}
+		if it.ID == "" || (it.Label != "attack" && it.Label != "benign") || len(it.Params) == 0 {
+			t.Fatalf("%s line %d: item needs id, label attack|benign and params: %s", name, n, line)
+		}
+		out = append(out, it)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return out
+}
+
+// evalCount is attacks, detected attacks, benign items, flagged benign items.
+type evalCount struct{ attacks, caught, benign, flagged int }
+
+func (c evalCount) recall() float64 {
+	if c.attacks == 0 {
+		return 1
+	}
+	return float64(c.caught) / float64(c.attacks)
+}
+
+func (c evalCount) fpRate() float64 {
+	if c.benign == 0 {
+		return 0
+	}
+	return float64(c.flagged) / float64(c.benign)
+}
+
+func (c evalCount) String() string {
+	return fmt.Sprintf("attacks %3d caught %3d recall %5.1f%% | benign %3d flagged %2d FP %4.1f%%",
+		c.attacks, c.caught, 100*c.recall(), c.benign, c.flagged, 100*c.fpRate())
+}
+
+// evaluate scans every item, logs the tables, every miss and every false
+// positive, and returns the totals and per-language counts.
+func evaluate(t *testing.T, s *Scanner, items []evalItem) (evalCount, map[string]evalCount) {
+	t.Helper()
+	var total evalCount
+	byLang, byCat := map[string]evalCount{}, map[string]evalCount{}
+	var misses, fps []string
+	for _, it := range items {
+		var v any
+		if err := json.Unmarshal(it.Params, &v); err != nil {
+			t.Fatalf("%s: params: %v", it.ID, err)
+		}
+		f := s.ScanValue(v)
+		l, c := byLang[it.Lang], byCat[it.Category]
+		for _, k := range []*evalCount{&total, &l, &c} {
+			if it.Label == "attack" {
+				k.attacks++
+				if f != nil {
+					k.caught++
+				}
+			} else {
+				k.benign++
+				if f != nil {
+					k.flagged++
+				}
+			}
+		}
+		byLang[it.Lang], byCat[it.Category] = l, c
+		switch {
+		case it.Label == "attack" && f == nil:
+			misses = append(misses, fmt.Sprintf("MISS %s [%s/%s] %s", it.ID, it.Lang, it.Category, it.Params))
+		case it.Label == "benign" && f != nil:
+			fps = append(fps, fmt.Sprintf("FALSE POSITIVE %s [%s/%s] %s/%s %q at %s: %s", it.ID, it.Lang, it.Category, f.Category, f.PatternID, f.Excerpt, f.Path, it.Params))
+		}
+	}
+	t.Logf("%-20s %s", "total", total)
+	for _, k := range sortedKeys(byLang) {
+		t.Logf("lang %-15s %s", k, byLang[k])
+	}
+	for _, k := range sortedKeys(byCat) {
+		t.Logf("category %-11s %s", k, byCat[k])
+	}
+	for _, m := range misses {
+		t.Log(m)
+	}
+	for _, m := range fps {
+		t.Log(m)
+	}
+	return total, byLang
+}
+
+func sortedKeys(m map[string]evalCount) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// assertTargets enforces recall ≥ 90 % and false positives ≤ 2 %, overall
+// and for every claimed language present in the set.
+func assertTargets(t *testing.T, total evalCount, byLang map[string]evalCount) {
+	t.Helper()
+	check := func(name string, c evalCount) {
+		if c.attacks > 0 && c.recall() < evalMinRecall {
+			t.Errorf("%s: recall %.1f%% < %.0f%%", name, 100*c.recall(), 100*evalMinRecall)
+		}
+		if c.benign > 0 && c.fpRate() > evalMaxFP {
+			t.Errorf("%s: false positives %.1f%% > %.0f%%", name, 100*c.fpRate(), 100*evalMaxFP)
+		}
+	}
+	check("overall", total)
+	for _, l := range evalLangs {
+		if c, ok := byLang[l]; ok {
+			check("lang "+l, c)
+		}
+	}
+}
+
+// TestEvalTuning runs the tuner's own sets — every eval/injection/*.jsonl
+// except the held-out set: tuning.jsonl, and dev*.jsonl, each written after
+// the rules of the time as a blind check of their generalisation and then
+// used for tuning (docs/injection.md §6) — and enforces the targets on
+// their union, overall and per language. Each file's totals are logged
+// first.
+func TestEvalTuning(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(evalDir, "*.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New()
+	var all []evalItem
+	for _, path := range files {
+		name := filepath.Base(path)
+		if name == heldoutFile {
+			continue
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		items := loadEval(t, data, name)
+		if name == tuningFile && len(items) < 200 {
+			t.Fatalf("tuning set has %d items, want ≥ 200", len(items))
+		}
+		var c evalCount
+		for _, it := range items {
+			var v any
+			if err := json.Unmarshal(it.Params, &v); err != nil {
+				t.Fatalf("%s: params: %v", it.ID, err)
+			}
+			f := s.ScanValue(v)
+			if it.Label == "attack" {
+				c.attacks++
+				if f != nil {
+					c.caught++
+				}
+			} else {
+				c.benign++
+				if f != nil {
+					c.flagged++
+				}
+			}
+		}
+		t.Logf("file %-15s %s", name, c)
+		all = append(all, items...)
+	}
+	if len(all) == 0 {
+		t.Fatalf("no tuning set in %s", evalDir)
+	}
+	total, byLang := evaluate(t, s, all)
+	for _, l := range evalLangs {
+		if c := byLang[l]; c.attacks == 0 || c.benign == 0 {
+			t.Errorf("own sets: language %s needs attacks and benign items (%+v)", l, c)
+		}
+	}
+	assertTargets(t, total, byLang)
+}
+
+// heldoutPin reads the pinned sha256 of the held-out set from
+// eval/injection/heldout.sha256 ("" if the file is absent or empty).
+func heldoutPin(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(evalDir, heldoutPinned))
+	if err != nil {
+		if os.IsNotExist(err) {
+			return ""
+		}
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return ""
+	}
+	return strings.ToLower(f[0])
+}
+
+// TestEvalHeldout runs the frozen held-out set (eval/injection/heldout.jsonl)
+// against the targets. The file must hash to the pin in heldout.sha256, so
+// that it cannot be edited after the fact without the change showing. A
+// missing held-out file is skipped in development and fails under CI=true.
+func TestEvalHeldout(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(evalDir, heldoutFile))
+	if os.IsNotExist(err) {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is missing: the held-out set is part of the release gate (CI=true)", heldoutFile)
+		}
+		t.Skipf("%s not present (development checkout); under CI=true this fails", heldoutFile)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	got := hex.EncodeToString(sum[:])
+	pin := heldoutPin(t)
+	if pin == "" {
+		t.Fatalf("%s has no pin: write its sha256 (%s) into eval/injection/%s", heldoutFile, got, heldoutPinned)
+	}
+	if got != pin {
+		t.Fatalf("%s sha256 %s does not match the pin %s in %s: the frozen set was changed", heldoutFile, got, pin, heldoutPinned)
+	}
+	items := loadEval(t, data, heldoutFile)
+	total, byLang := evaluate(t, New(), items)
+	assertTargets(t, total, byLang)
+}

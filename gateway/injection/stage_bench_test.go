@@ -1,0 +1,60 @@
+package injection
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// BenchmarkStages splits the 4 KB prose scan into its stages.
+func BenchmarkStages(b *testing.B) {
+	var v map[string]any
+	_ = json.Unmarshal(prosePayload(4096), &v)
+	raw := v["note"].(string)
+	s := New()
+	norm := []byte(Normalize(raw))
+	st := &state{}
+	b.Run("normalize", func(b *testing.B) {
+		buf := make([]byte, 0, 8192)
+		c0 := cpuTime()
+		for i := 0; i < b.N; i++ {
+			buf, _ = appendNormalizedRuns(buf[:0], raw)
+		}
+		reportCPU(b, c0)
+	})
+	b.Run("literals-ascii", func(b *testing.B) {
+		c0 := cpuTime()
+		for i := 0; i < b.N; i++ {
+			st.chits = st.chits[:0]
+			st.hits, st.reqs, _ = s.walk(s.ac, st, norm, st.hits[:0], st.reqs[:0], 0)
+		}
+		reportCPU(b, c0)
+	})
+	b.Run("literals-all", func(b *testing.B) {
+		c0 := cpuTime()
+		for i := 0; i < b.N; i++ {
+			st.hits, st.reqs, _ = s.literals(st, norm)
+		}
+		reportCPU(b, c0)
+	})
+	b.Run("match", func(b *testing.B) {
+		c0 := cpuTime()
+		for i := 0; i < b.N; i++ {
+			s.match(st, norm)
+		}
+		reportCPU(b, c0)
+	})
+	b.Run("leet", func(b *testing.B) {
+		c0 := cpuTime()
+		for i := 0; i < b.N; i++ {
+			st.view, _ = leetView(st.view[:0], norm)
+		}
+		reportCPU(b, c0)
+	})
+	b.Run("scanstring", func(b *testing.B) {
+		c0 := cpuTime()
+		for i := 0; i < b.N; i++ {
+			s.ScanString(raw)
+		}
+		reportCPU(b, c0)
+	})
+}
