@@ -253,7 +253,7 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 	p := &gateway.Pipeline{
 		GatewayID: cfg.GatewayID, Clock: clock, Breaker: g.Breaker, Ledger: lg,
 		Replay: be.Replay, Circuits: gateway.NewCircuits(), Limiter: be.Limiter,
-		Signer: gateway.KeysetSigner{Keys: g.Keys}, Escalator: g.Approvals, VerifySig: tokens.VerifySig,
+		Signer: gateway.KeysetSigner{Keys: g.Keys}, Escalator: g.Approvals, VerifySig: (&tokens.SigBatcher{}).Verify,
 		Rejections: gateway.NewRejections(10 * time.Second), Log: log,
 	}
 	circuits := p.Circuits
