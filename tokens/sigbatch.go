@@ -1,6 +1,7 @@
 package tokens
 
 import (
+	"runtime"
 	"sync"
 
 	voi "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
@@ -9,12 +10,15 @@ import (
 // SigBatcher verifies the signatures of concurrent callers together, under
 // the same rule as VerifySig (docs/tokens.md, "Signature rule"), and gives
 // each caller its own answer. It uses no goroutine of its own: a caller that
-// finds no verification running becomes the combiner and verifies its own
-// signature; the signatures that callers queue meanwhile are then verified
-// by the combiner as one batch (curve25519-voi's batch verifier, about half
-// the CPU of single verifications from 8 signatures on), while their callers
-// wait. So a batch forms only from requests that would otherwise have waited
-// for the CPU anyway; a lone request is verified at once and alone.
+// finds no verification running becomes the combiner. It first yields the
+// processor while other callers keep arriving (the goroutines runnable at
+// that instant, typically requests read together), then verifies its own
+// signature and the queued ones as one batch (curve25519-voi's batch
+// verifier: about half the CPU of single verifications from 8 signatures
+// on), then the batches queued meanwhile, while their callers wait. A batch
+// forms only from requests that were competing for the CPU anyway; a lone
+// request is verified at once and alone (below minSigBatch signatures each
+// is verified singly).
 //
 // A batch that does not verify as a whole is verified again signature by
 // signature (voi's fallback), so a bad signature only ever fails its own
@@ -42,6 +46,7 @@ const (
 	minSigBatch       = 6
 	maxSigBatch       = 64
 	maxCombinerRounds = 4
+	maxGatherYields   = 4
 	// FallbackSingles is how many signatures are verified singly after
 	// a batch failed.
 	FallbackSingles = 64
@@ -93,29 +98,39 @@ func (b *SigBatcher) Verify(pub, msg, sig []byte) bool {
 	return b.combine(&sigJob{key: k, msg: msg, sig: sig})
 }
 
-// combine verifies own singly, then up to maxCombinerRounds batches of
-// queued jobs, then hands the role to the next queued job or clears busy.
+// combine first lets the callers that are runnable right now reach the
+// queue (gather), verifies own together with the queue, then up to
+// maxCombinerRounds more batches of callers that queued meanwhile, then
+// hands the role to the next queued caller or clears busy.
 func (b *SigBatcher) combine(own *sigJob) bool {
-	own.ok = verifyOne(own)
-	for range maxCombinerRounds {
+	b.gather()
+	first := true
+	for range maxCombinerRounds + 1 {
 		b.mu.Lock()
 		n := min(len(b.queue), maxSigBatch)
-		if n == 0 {
+		if first {
+			n = min(n, maxSigBatch-1)
+		}
+		if n == 0 && !first {
 			b.busy = false
 			b.mu.Unlock()
 			return own.ok
 		}
-		batch := append(b.spare[:0], b.queue[:n]...)
+		batch := b.spare[:0]
+		if first {
+			batch = append(batch, own)
+		}
+		batch = append(batch, b.queue[:n]...)
 		rest := copy(b.queue, b.queue[n:])
 		clear(b.queue[rest:])
 		b.queue = b.queue[:rest]
-		singly := b.single > 0 || n < minSigBatch
+		singly := b.single > 0 || len(batch) < minSigBatch
 		if b.single > 0 {
-			b.single = max(b.single-n, 0)
+			b.single = max(b.single-len(batch), 0)
 		}
 		b.spare = nil
 		b.mu.Unlock()
-		failed := b.run(batch, singly)
+		failed := b.run(batch, singly, own)
 		b.mu.Lock()
 		if failed {
 			b.single = FallbackSingles
@@ -123,6 +138,7 @@ func (b *SigBatcher) combine(own *sigJob) bool {
 		clear(batch)
 		b.spare = batch[:0]
 		b.mu.Unlock()
+		first = false
 	}
 	b.mu.Lock()
 	if len(b.queue) == 0 {
@@ -138,18 +154,48 @@ func (b *SigBatcher) combine(own *sigJob) bool {
 	return own.ok
 }
 
+// gather yields the processor while callers keep arriving (at most
+// maxGatherYields times): the goroutines that are runnable now (requests
+// read in the same instant, typically the clients answered by the same
+// group commit) run until they queue here, so that they are verified in one
+// batch. With nothing else runnable a yield returns at once, so a lone
+// request is not delayed.
+func (b *SigBatcher) gather() {
+	b.mu.Lock()
+	n := len(b.queue)
+	b.mu.Unlock()
+	for range maxGatherYields {
+		runtime.Gosched()
+		b.mu.Lock()
+		m := len(b.queue)
+		b.mu.Unlock()
+		if m == n || m >= maxSigBatch-1 {
+			return
+		}
+		n = m
+	}
+}
+
 // run verifies batch (each singly when singly is set), answers every job
-// and reports whether a batch verification failed. A panic (which voi only
-// raises when the system's randomness fails) denies every job of the
-// batch that has not been answered: fail closed, and no caller waits for
-// ever.
-func (b *SigBatcher) run(batch []*sigJob, singly bool) (failed bool) {
+// but own (the combiner's, which nobody waits for) and reports whether a
+// batch verification failed. A panic (which voi only raises when the
+// system's randomness fails) denies every job of the batch that has not
+// been answered: fail closed, and no caller waits for ever.
+func (b *SigBatcher) run(batch []*sigJob, singly bool, own *sigJob) (failed bool) {
 	answered := 0
+	answer := func(j *sigJob) {
+		if j != own {
+			j.done <- struct{}{}
+		}
+		answered++
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			for _, j := range batch[answered:] {
 				j.ok = false
-				j.done <- struct{}{}
+				if j != own {
+					j.done <- struct{}{}
+				}
 			}
 			failed = true
 		}
@@ -157,15 +203,13 @@ func (b *SigBatcher) run(batch []*sigJob, singly bool) (failed bool) {
 	if singly {
 		for _, j := range batch {
 			j.ok = verifyOne(j)
-			j.done <- struct{}{}
-			answered++
+			answer(j)
 		}
 		return false
 	}
 	ok := verifyBatch(batch)
 	for _, j := range batch {
-		j.done <- struct{}{}
-		answered++
+		answer(j)
 	}
 	return !ok
 }
