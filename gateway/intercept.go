@@ -354,12 +354,14 @@ func (p *Pipeline) record(ctx context.Context, req *Request, st *State, o Outcom
 		return p.answer(req, Outcome{Verdict: Deny, Code: codes.EstopEngaged, Reason: "the e-stop was engaged while the decision was in flight", Stage: 11, Tier: o.Tier}, &entry, policyHash, "", 0, "")
 	}
 	var att string
+	var env json.RawMessage
 	if o.Verdict == Allow {
 		leaf := o.Leaf()
+		env = mustJSON(o.Envelope) // signed, and sent beside the attestation
 		att, err = p.Signer.SignAttestation(attest.Claims{
 			Issuer: p.GatewayID, Subject: req.AgentID, Audience: req.Resource, Action: req.Action, JTI: req.RequestID,
 			IssuedAt: now.Unix(), ExpiresAt: now.Unix() + AttestationTTLSeconds, TokenID: leaf.Claims.TokenID,
-			Tier: o.Tier, ParamsHash: paramsHash, Envelope: mustJSON(o.Envelope), PolicyHash: policyHash,
+			Tier: o.Tier, ParamsHash: paramsHash, Envelope: env, PolicyHash: policyHash,
 			LedgerSeq: entry.SequenceNumber,
 		})
 		if err != nil {
@@ -368,7 +370,12 @@ func (p *Pipeline) record(ctx context.Context, req *Request, st *State, o Outcom
 			return p.answer(req, Outcome{Verdict: Deny, Code: codes.InternalError, Reason: "attestation could not be signed", Stage: 11, Tier: o.Tier}, &entry, policyHash, "", 0, "")
 		}
 	}
-	return p.answer(req, o, &entry, policyHash, approvalID, expiresAt, att)
+	res = p.answer(req, o, &entry, policyHash, approvalID, expiresAt, "")
+	if att != "" {
+		res.Body.Attestation = &att
+		res.Body.Envelope = env
+	}
+	return res
 }
 
 // appendWith appends before..., then ev, in one batch when the ledger
