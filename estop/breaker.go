@@ -187,19 +187,22 @@ type Breaker struct {
 type epochCtx struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	// causes, set by trip just before ctx is cancelled: contexts
+	// causes, set by trip right after ctx is cancelled: contexts
 	// cancelled with the same cause, which the views answer
 	// context.Cause from after the trip. context.Cause takes the mutex
 	// of the cancel context it finds; 1,000 requests woken by one trip
-	// all asking the epoch context's one mutex queue on it.
+	// all asking the epoch context's one mutex queue on it. (A view
+	// woken before they are set answers from ctx: the same cause.)
 	causes atomic.Pointer[[causeShards]context.Context]
 }
 
 // causeShards is the number of cause contexts per trip.
 const causeShards = 16
 
-// trip cancels the epoch context with cause.
+// trip cancels the epoch context with cause, then sets the cause contexts
+// (off the path from Trip to the wake-up).
 func (ec *epochCtx) trip(cause error) {
+	ec.cancel(cause)
 	var cs [causeShards]context.Context
 	for i := range cs {
 		c, cancel := context.WithCancelCause(context.Background())
@@ -207,7 +210,6 @@ func (ec *epochCtx) trip(cause error) {
 		cs[i] = c
 	}
 	ec.causes.Store(&cs)
-	ec.cancel(cause)
 }
 
 func newEpochCtx() *epochCtx {

@@ -45,7 +45,7 @@ type SigBatcher struct {
 const (
 	minSigBatch       = 4
 	maxSigBatch       = 64
-	maxCombinerRounds = 4
+	maxCombinerRounds = 2
 	maxGatherYields   = 4
 	// FallbackSingles is how many signatures are verified singly after
 	// a batch failed.

@@ -183,3 +183,24 @@ func TestBatcherConcurrent(t *testing.T) {
 		t.Fatalf("combiner left busy=%v queue=%d", b.busy, len(b.queue))
 	}
 }
+
+// More queued callers than a combiner serves: it hands the role to a
+// queued caller, and every caller is answered.
+func TestCombinerHandsOver(t *testing.T) {
+	n := (maxCombinerRounds+1)*maxSigBatch + 2*maxSigBatch + 5
+	cases := goodSigs(n)
+	cases[n-1].sig = append([]byte{}, cases[n-1].sig...)
+	cases[n-1].sig[9] ^= 4
+	var b SigBatcher
+	got := batchOf(t, &b, cases)
+	for i, ok := range got {
+		if ok != (i != n-1) {
+			t.Errorf("signature %d: verified %v", i, ok)
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.busy || len(b.queue) != 0 {
+		t.Fatalf("combiner left busy=%v queue=%d", b.busy, len(b.queue))
+	}
+}
