@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -182,10 +183,33 @@ type Breaker struct {
 }
 
 // epochCtx is the context shared by all work tracked during one armed
-// period; Trip cancels it with a *TrippedError cause.
+// period; Trip cancels it with a *TrippedError cause (trip).
 type epochCtx struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
+	// causes, set by trip right after ctx is cancelled: contexts
+	// cancelled with the same cause, which the views answer
+	// context.Cause from after the trip. context.Cause takes the mutex
+	// of the cancel context it finds; 1,000 requests woken by one trip
+	// all asking the epoch context's one mutex queue on it. (A view
+	// woken before they are set answers from ctx: the same cause.)
+	causes atomic.Pointer[[causeShards]context.Context]
+}
+
+// causeShards is the number of cause contexts per trip.
+const causeShards = 16
+
+// trip cancels the epoch context with cause, then sets the cause contexts
+// (off the path from Trip to the wake-up).
+func (ec *epochCtx) trip(cause error) {
+	ec.cancel(cause)
+	var cs [causeShards]context.Context
+	for i := range cs {
+		c, cancel := context.WithCancelCause(context.Background())
+		cancel(cause)
+		cs[i] = c
+	}
+	ec.causes.Store(&cs)
 }
 
 func newEpochCtx() *epochCtx {
@@ -207,7 +231,7 @@ func NewBreaker(opts ...Option) *Breaker {
 	}
 	ec := newEpochCtx()
 	if s.Tripped {
-		ec.cancel(&TrippedError{Epoch: s.Epoch, Reason: s.Reason})
+		ec.trip(&TrippedError{Epoch: s.Epoch, Reason: s.Reason})
 	}
 	b.epoch.Store(ec)
 	b.state.Store(&s)
@@ -252,7 +276,7 @@ func (b *Breaker) Guard() error {
 func (b *Breaker) Track(ctx context.Context) (context.Context, func()) {
 	ec := b.epoch.Load()
 	if ctx.Done() == nil {
-		v := &epochView{epoch: ec.ctx, req: ctx}
+		v := &epochView{ec: ec, epoch: ec.ctx, req: ctx, shard: uint8(rand.Uint32N(causeShards))}
 		return v, v.release
 	}
 	c, cancel := context.WithCancelCause(ec.ctx)
@@ -288,8 +312,10 @@ func (t *trackedCtx) Value(key any) any {
 // the trip as cause) with the work's values and deadline; once released it
 // reports context.Canceled, as a cancelled child would.
 type epochView struct {
+	ec       *epochCtx
 	epoch    context.Context
 	req      context.Context
+	shard    uint8 // which of ec.causes answers Value after the trip
 	released atomic.Bool
 }
 
@@ -316,9 +342,18 @@ func (v *epochView) Err() error                  { return v.cur().Err() }
 // Value answers from the epoch context first (it holds no user values, only
 // the context package's own key, which makes context.Cause report the trip
 // and lets derived contexts attach to the epoch context without a
-// goroutine), then from the work's context.
+// goroutine), then from the work's context. Once the epoch is tripped, one
+// of the trip's cause contexts answers instead of the epoch context: the
+// same cause, cancelled as well, so context.Cause and derived contexts
+// behave the same, but the woken requests do not all take one mutex.
 func (v *epochView) Value(key any) any {
-	if val := v.cur().Value(key); val != nil {
+	c := v.cur()
+	if c == v.epoch {
+		if cs := v.ec.causes.Load(); cs != nil {
+			c = cs[v.shard]
+		}
+	}
+	if val := c.Value(key); val != nil {
 		return val
 	}
 	return v.req.Value(key)
@@ -379,7 +414,7 @@ func (b *Breaker) trip(ctx context.Context, src Source, reason string, latch boo
 	b.state.Store(&next)
 	b.tripped.Store(true)
 	if !cur.Tripped {
-		b.epoch.Load().cancel(&TrippedError{Epoch: next.Epoch, Source: src, Reason: reason})
+		b.epoch.Load().trip(&TrippedError{Epoch: next.Epoch, Source: src, Reason: reason})
 	}
 	b.notify(next)
 	var errs []error

@@ -636,3 +636,65 @@ func TestTripLatched(t *testing.T) {
 		t.Fatalf("reset after clear: %v", err)
 	}
 }
+
+// Requests tracked with a context that cannot be cancelled are views of the
+// epoch context; after a trip each answers context.Cause from one of the
+// trip's cause contexts. Every view, whichever it uses, reports the same
+// trip, and a context derived from a view after the trip is cancelled with
+// it; a released view reports context.Canceled; views of the next epoch are
+// not cancelled.
+func TestViewsReportTheTripAfterIt(t *testing.T) {
+	b := NewBreaker(WithClock(func() time.Time { return t0 }))
+	type tracked struct {
+		ctx     context.Context
+		release func()
+	}
+	var views []tracked
+	for range 4 * causeShards {
+		ctx, release := b.Track(context.Background())
+		views = append(views, tracked{ctx, release})
+	}
+	before, cancelBefore := context.WithCancel(views[0].ctx) // attached to the epoch before the trip
+	defer cancelBefore()
+	if _, err := b.Trip(context.Background(), srcAPI, "test"); err != nil {
+		t.Fatal(err)
+	}
+	var first error
+	for i, v := range views {
+		cause := context.Cause(v.ctx)
+		var te *TrippedError
+		if !errors.As(cause, &te) || te.Epoch != 1 || te.Reason != "test" {
+			t.Fatalf("view %d: cause %v", i, cause)
+		}
+		if first == nil {
+			first = cause
+		} else if cause != first {
+			t.Fatalf("view %d: a different cause value %p, want %p", i, cause, first)
+		}
+		derived, cancel := context.WithCancel(v.ctx)
+		select {
+		case <-derived.Done():
+		default:
+			t.Fatalf("view %d: a context derived after the trip is not cancelled", i)
+		}
+		if c := context.Cause(derived); c != first {
+			t.Fatalf("view %d: derived cause %v", i, c)
+		}
+		cancel()
+	}
+	if c := context.Cause(before); c != first {
+		t.Fatalf("a context derived before the trip: cause %v", c)
+	}
+	views[0].release()
+	if c := context.Cause(views[0].ctx); !errors.Is(c, context.Canceled) {
+		t.Fatalf("released view: cause %v", c)
+	}
+	if _, err := b.Reset(context.Background(), "op", "done"); err != nil {
+		t.Fatal(err)
+	}
+	next, release := b.Track(context.Background())
+	defer release()
+	if next.Err() != nil || context.Cause(next) != nil {
+		t.Fatalf("a view of the next epoch: err %v cause %v", next.Err(), context.Cause(next))
+	}
+}

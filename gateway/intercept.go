@@ -115,6 +115,10 @@ type Pipeline struct {
 	later        []laterEvent // queued for the background writer (recordLater)
 	laterRunning bool         // a writeLater goroutine owns the queue
 	pending      sync.WaitGroup
+	// guardedInFlight counts guarded decisions (allows, escalations)
+	// between their ledger append and their answer: after a trip, the
+	// ones still to be answered ESTOP_ENGAGED.
+	guardedInFlight atomic.Int64
 }
 
 // SetState installs a new facts state (policy reload, token registration…).
@@ -306,6 +310,10 @@ func (p *Pipeline) record(ctx context.Context, req *Request, st *State, o Outcom
 	if guarded {
 		ev.Guard = p.Breaker.Guard
 		actx = ctx
+		// Counted until answered: the background writer of preempted
+		// denies waits for these to be answered first (settleLater).
+		p.guardedInFlight.Add(1)
+		defer p.guardedInFlight.Add(-1)
 	}
 	var entry ledger.Entry
 	var err error
@@ -354,12 +362,14 @@ func (p *Pipeline) record(ctx context.Context, req *Request, st *State, o Outcom
 		return p.answer(req, Outcome{Verdict: Deny, Code: codes.EstopEngaged, Reason: "the e-stop was engaged while the decision was in flight", Stage: 11, Tier: o.Tier}, &entry, policyHash, "", 0, "")
 	}
 	var att string
+	var env json.RawMessage
 	if o.Verdict == Allow {
 		leaf := o.Leaf()
+		env = mustJSON(o.Envelope) // signed, and sent beside the attestation
 		att, err = p.Signer.SignAttestation(attest.Claims{
 			Issuer: p.GatewayID, Subject: req.AgentID, Audience: req.Resource, Action: req.Action, JTI: req.RequestID,
 			IssuedAt: now.Unix(), ExpiresAt: now.Unix() + AttestationTTLSeconds, TokenID: leaf.Claims.TokenID,
-			Tier: o.Tier, ParamsHash: paramsHash, Envelope: mustJSON(o.Envelope), PolicyHash: policyHash,
+			Tier: o.Tier, ParamsHash: paramsHash, Envelope: env, PolicyHash: policyHash,
 			LedgerSeq: entry.SequenceNumber,
 		})
 		if err != nil {
@@ -368,7 +378,12 @@ func (p *Pipeline) record(ctx context.Context, req *Request, st *State, o Outcom
 			return p.answer(req, Outcome{Verdict: Deny, Code: codes.InternalError, Reason: "attestation could not be signed", Stage: 11, Tier: o.Tier}, &entry, policyHash, "", 0, "")
 		}
 	}
-	return p.answer(req, o, &entry, policyHash, approvalID, expiresAt, att)
+	res = p.answer(req, o, &entry, policyHash, approvalID, expiresAt, "")
+	if att != "" {
+		res.Body.Attestation = &att
+		res.Body.Envelope = env
+	}
+	return res
 }
 
 // appendWith appends before..., then ev, in one batch when the ledger
@@ -415,9 +430,10 @@ type laterEvent struct {
 	encode   bool
 }
 
-// The background writer starts writing once its queue has not grown for
-// laterQuiet (the burst of requests preempted by a trip has been answered),
-// or laterMaxWait after it started, whichever comes first.
+// The background writer starts writing once every guarded decision in
+// flight has been answered and its queue has not grown for laterQuiet (the
+// burst of requests preempted by a trip has been answered), or laterMaxWait
+// after it started, whichever comes first.
 const (
 	laterQuiet   = 200 * time.Microsecond
 	laterMaxWait = 10 * time.Millisecond
@@ -487,8 +503,10 @@ func (p *Pipeline) writeLater() {
 	}
 }
 
-// settleLater waits until the queue has stopped growing, at most
-// laterMaxWait.
+// settleLater waits until no guarded decision is waiting for its answer
+// and the queue has stopped growing, at most laterMaxWait: the writer must
+// not take the CPU from the answers of a trip's preempted requests (their
+// entries wait, the answers do not).
 func (p *Pipeline) settleLater() {
 	deadline := time.Now().Add(laterMaxWait)
 	n := -1
@@ -496,7 +514,7 @@ func (p *Pipeline) settleLater() {
 		p.laterMu.Lock()
 		m := len(p.later)
 		p.laterMu.Unlock()
-		if m == n {
+		if m == n && p.guardedInFlight.Load() == 0 {
 			return
 		}
 		n = m

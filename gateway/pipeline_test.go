@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sintgate/sintgate/codes"
 	"github.com/sintgate/sintgate/estop"
@@ -363,5 +364,50 @@ func TestChainGuards(t *testing.T) {
 				t.Fatalf("%d entries in the ledger", n)
 			}
 		})
+	}
+}
+
+// observedLedger records, for each append, the guarded decisions still
+// unanswered at that moment and how long after start it happened.
+type observedLedger struct {
+	*memLedger
+	p     *Pipeline
+	start time.Time
+	mu    sync.Mutex
+	seen  []struct {
+		inFlight int64
+		after    time.Duration
+	}
+}
+
+func (l *observedLedger) Append(ctx context.Context, ev ledger.Event) (ledger.Entry, error) {
+	l.mu.Lock()
+	l.seen = append(l.seen, struct {
+		inFlight int64
+		after    time.Duration
+	}{l.p.guardedInFlight.Load(), time.Since(l.start)})
+	l.mu.Unlock()
+	return l.memLedger.Append(ctx, ev)
+}
+
+// The background writer of preempted denies does not take the CPU from the
+// answers still to be given: while a guarded decision waits for its answer
+// it writes nothing (until laterMaxWait), then writes everything.
+func TestLaterWriterWaitsForTheAnswers(t *testing.T) {
+	f := newFixture(t)
+	l := &observedLedger{memLedger: f.l, p: f.p, start: time.Now()}
+	f.p.Ledger = l
+	f.p.guardedInFlight.Add(1) // a preempted allow not answered yet
+	f.p.recordLater(ledger.Event{EventType: "test.later", AgentID: "system", Payload: map[string]any{"i": 1}})
+	time.Sleep(laterMaxWait / 2) // many times laterQuiet
+	f.p.guardedInFlight.Add(-1)
+	f.p.Drain()
+	if len(f.l.all()) != 1 {
+		t.Fatalf("%d entries written, want 1", len(f.l.all()))
+	}
+	for _, s := range l.seen {
+		if s.inFlight > 0 && s.after < laterMaxWait {
+			t.Fatalf("the writer appended %v after the event was queued, with %d answer(s) still to give", s.after, s.inFlight)
+		}
 	}
 }

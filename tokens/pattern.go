@@ -97,7 +97,7 @@ func NormalResource(r string) error {
 			if auth := rest[:slash]; auth == "." || auth == ".." {
 				return errors.New("resource has a dot segment")
 			}
-			for _, seg := range strings.Split(rest[slash+1:], "/") {
+			for seg := range strings.SplitSeq(rest[slash+1:], "/") {
 				if seg == "" {
 					return errors.New("resource has an empty path segment")
 				}
@@ -110,7 +110,7 @@ func NormalResource(r string) error {
 		if rest == "" {
 			return errors.New("resource has nothing after the scheme")
 		}
-		for _, seg := range strings.Split(rest, "/") {
+		for seg := range strings.SplitSeq(rest, "/") {
 			if seg == "." || seg == ".." {
 				return errors.New("resource has a dot segment")
 			}
