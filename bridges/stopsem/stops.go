@@ -143,8 +143,8 @@ func (r *Route) Refused(reason string) (stoppedNow bool) {
 	defer r.mu.Unlock()
 	switch r.policy.OnRefused {
 	case SafeStop:
-		if r.out == nil {
-			return false
+		if r.out == nil || r.stopped {
+			return false // nothing to send, or the stop already holds
 		}
 		r.stopLocked(reason)
 		return true
