@@ -214,6 +214,11 @@ func TestBridgeFakeGateway(t *testing.T) {
 			f := newFakeRig(t, false)
 			f.gw.decide = func(api.InterceptRequest) (string, func(*attest.Claims)) { return "allow", tc.mutate }
 			f.send(t, in)
+			// The command is dropped; on a motion route that means its
+			// safe stop (the default policy), never the command.
+			if got := f.next(5 * time.Second); got == nil || *got != (msgs.Twist{}) {
+				t.Fatalf("got %+v with a bad attestation, want the safe stop", got)
+			}
 			if got := f.next(300 * time.Millisecond); got != nil {
 				t.Fatalf("forwarded %+v with a bad attestation", got)
 			}
@@ -222,6 +227,39 @@ func TestBridgeFakeGateway(t *testing.T) {
 			}
 		})
 	}
+
+	// Three attestation failures in a row are a fault: the bridge latches
+	// and later good allows are refused until a reset.
+	t.Run("fault/attestation-failures-in-a-row-latch", func(t *testing.T) {
+		f := newFakeRig(t, false)
+		f.gw.decide = func(api.InterceptRequest) (string, func(*attest.Claims)) {
+			return "allow", func(c *attest.Claims) { c.Issuer = "evil" }
+		}
+		for i := range 3 {
+			f.send(t, &msgs.Twist{Linear: msgs.Vector3{X: 0.1 * float64(i+1)}})
+			for f.bridge.Stats().Dropped < int64(i+1) {
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		if latched, why := f.bridge.FaultLatched(); !latched || !strings.Contains(why, "attestation") {
+			t.Fatalf("fault latched=%v %q", latched, why)
+		}
+		f.gw.decide = func(api.InterceptRequest) (string, func(*attest.Claims)) { return "allow", nil }
+		f.send(t, in)
+		for f.bridge.Stats().Dropped < 4 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		for got := f.next(300 * time.Millisecond); got != nil; got = f.next(300 * time.Millisecond) {
+			if *got != (msgs.Twist{}) {
+				t.Fatalf("forwarded %+v while the fault is latched", got)
+			}
+		}
+		f.bridge.Reset("test")
+		f.send(t, in)
+		if got := f.next(5 * time.Second); got == nil || *got != *in {
+			t.Fatalf("after the reset got %+v", got)
+		}
+	})
 
 	t.Run("allow/clamped-to-attested-envelope", func(t *testing.T) {
 		f := newFakeRig(t, false)
@@ -302,7 +340,9 @@ func TestBridgeFakeGateway(t *testing.T) {
 		}
 	})
 
-	t.Run("unreachable/poll-error-latches-and-recovers", func(t *testing.T) {
+	// An unreachable gateway is a fault: the bridge stays latched when the
+	// gateway answers armed again, until the bridge-local reset.
+	t.Run("unreachable/poll-error-latches-until-the-local-reset", func(t *testing.T) {
 		f := newFakeRig(t, true)
 		f.estop.set("", 0, errors.New("connection refused"))
 		if got := f.next(5 * time.Second); got == nil || *got != (msgs.Twist{}) {
@@ -315,6 +355,14 @@ func TestBridgeFakeGateway(t *testing.T) {
 		}
 		f.gw.decide = func(api.InterceptRequest) (string, func(*attest.Claims)) { return "allow", nil }
 		f.estop.set("armed", 1, nil)
+		f.estop.polled(t)
+		f.estop.polled(t)
+		if latched, _ := f.bridge.Latched(); !latched {
+			t.Fatal("an armed poll after an unreachable gateway unlatched the bridge without a reset")
+		}
+		if !f.bridge.Reset("test") {
+			t.Fatal("Reset found no fault latched")
+		}
 		for latched, _ := f.bridge.Latched(); latched; latched, _ = f.bridge.Latched() {
 			time.Sleep(5 * time.Millisecond)
 		}

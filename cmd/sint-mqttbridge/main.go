@@ -44,6 +44,7 @@ import (
 
 	"github.com/sintgate/sintgate/bridges"
 	"github.com/sintgate/sintgate/bridges/mqttbridge"
+	"github.com/sintgate/sintgate/bridges/stopsem"
 	"github.com/sintgate/sintgate/client"
 	"github.com/sintgate/sintgate/gateway/attest"
 	"github.com/sintgate/sintgate/internal/keyfile"
@@ -100,6 +101,8 @@ func runReady(ctx context.Context, args []string, ready func()) (int, error) {
 	reconnect := fs.Duration("reconnect-delay", mqttbridge.DefaultReconnectDelay, "delay between broker connection attempts")
 	fs.Var(&routes, "route", "AGENT_TOPIC=DEVICE_TOPIC (repeatable; at least one)")
 	fs.Var(&safeStops, "safe-stop", "DEVICE_TOPIC=JSON safe-stop payload (repeatable; routes without one get nothing on a stop)")
+	var stopFlags stopsem.Flags
+	stopFlags.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, nil
@@ -125,6 +128,15 @@ func runReady(ctx context.Context, args []string, ready func()) (int, error) {
 		if err := mqttbridge.SetSafeStop(rs, s); err != nil {
 			return 2, err
 		}
+	}
+	for _, s := range stopFlags.Policies {
+		if err := mqttbridge.SetStopPolicy(rs, s); err != nil {
+			return 2, err
+		}
+	}
+	resetMode, err := stopFlags.ResetMode()
+	if err != nil {
+		return 2, err
 	}
 	if err := mqttbridge.CheckBrokerName(*brokerName); err != nil {
 		return 2, fmt.Errorf("--broker-name: %w", err)
@@ -176,6 +188,7 @@ func runReady(ctx context.Context, args []string, ready func()) (int, error) {
 		Verifier: attest.NewJWKSCache(&http.Client{Timeout: *timeout}, base+"/.well-known/jwks.json"),
 		Routes:   rs, TokenID: *tokenID, Token: token, Issuer: *issuer,
 		ReportTopic: *reports, PollInterval: *poll, CallTimeout: *timeout, ReconnectDelay: *reconnect, Log: log,
+		Reset: resetMode, StopResend: stopFlags.Resend, ResetSocket: stopFlags.ResetSocket, MaxAttestFailures: stopFlags.MaxAttestFailures,
 	}
 	if apiKey != "" {
 		cfg.Estop = mqttbridge.OperatorEstop{Op: &client.Operator{BaseURL: base, APIKey: apiKey, HTTP: &http.Client{Timeout: *timeout}}}

@@ -39,6 +39,7 @@ import (
 	"github.com/sintgate/sintgate/bridges"
 	"github.com/sintgate/sintgate/bridges/ros"
 	"github.com/sintgate/sintgate/bridges/rosbridge"
+	"github.com/sintgate/sintgate/bridges/stopsem"
 	"github.com/sintgate/sintgate/client"
 	"github.com/sintgate/sintgate/gateway/attest"
 	"github.com/sintgate/sintgate/internal/keyfile"
@@ -88,6 +89,8 @@ func run(ctx context.Context, args []string) (int, error) {
 	timeout := fs.Duration("timeout", rosbridge.DefaultCallTimeout, "timeout of one intercept or poll")
 	fs.Var(&routes, "route", "AGENT_TOPIC=ACTUATOR_TOPIC[:TYPE] (repeatable; default /agent/cmd_vel=/cmd_vel)")
 	fs.Var(&safeStops, "safe-stop", "ACTUATOR_TOPIC=JSON safe-stop message (repeatable; default zero Twist on Twist routes)")
+	var stopFlags stopsem.Flags
+	stopFlags.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, nil
@@ -110,6 +113,15 @@ func run(ctx context.Context, args []string) (int, error) {
 		if err := rosbridge.SetSafeStop(rs, s); err != nil {
 			return 2, err
 		}
+	}
+	for _, s := range stopFlags.Policies {
+		if err := rosbridge.SetStopPolicy(rs, s); err != nil {
+			return 2, err
+		}
+	}
+	resetMode, err := stopFlags.ResetMode()
+	if err != nil {
+		return 2, err
 	}
 	if *agentKey == "" {
 		return 2, errors.New("--agent-key is required")
@@ -141,6 +153,7 @@ func run(ctx context.Context, args []string) (int, error) {
 		Verifier: attest.NewJWKSCache(&http.Client{Timeout: *timeout}, base+"/.well-known/jwks.json"),
 		Routes:   rs, TokenID: *tokenID, Token: token, Issuer: *issuer,
 		DecisionsTopic: *decisions, PollInterval: *poll, CallTimeout: *timeout, Log: log,
+		Reset: resetMode, StopResend: stopFlags.Resend, ResetSocket: stopFlags.ResetSocket, MaxAttestFailures: stopFlags.MaxAttestFailures,
 	}
 	if apiKey != "" {
 		cfg.Estop = rosbridge.OperatorEstop{Op: &client.Operator{BaseURL: base, APIKey: apiKey, HTTP: &http.Client{Timeout: *timeout}}}
