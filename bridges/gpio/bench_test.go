@@ -94,6 +94,7 @@ func BenchmarkEstopToHalt(b *testing.B) {
 			}
 			b.ReportMetric(float64(sum.Microseconds())/float64(len(lat)), "mean-µs")
 			b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+			b.ReportMetric(float64(lat[(len(lat)*99+99)/100-1].Microseconds()), "p99-µs") // nearest rank
 			b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-µs")
 		})
 	}
