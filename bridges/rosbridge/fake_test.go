@@ -123,6 +123,8 @@ type fakeRig struct {
 	out      chan *msgs.Twist
 	cancel   context.CancelFunc
 	done     chan error
+	master   *rosmastertest.Master
+	sub      *ros.Subscriber // the driver: the test node's actuator subscriber
 }
 
 func newFakeRig(t *testing.T, withEstop bool) *fakeRig {
@@ -147,7 +149,7 @@ func newFakeRig(t *testing.T, withEstop bool) *fakeRig {
 	}
 	cfg := rosbridge.Config{Node: nodes[0], Gateway: f.gw, Verifier: staticVerifier{attest.NewVerifier(key)},
 		Routes:  []rosbridge.Route{{Agent: "/agent/cmd_vel", Actuator: "/cmd_vel", Type: msgs.TwistType}},
-		TokenID: "tok", Issuer: "gw", PollInterval: 10 * time.Millisecond, Log: quiet}
+		TokenID: "tok", Issuer: "gw", PollInterval: 10 * time.Millisecond, Log: quiet, LinkCheck: 20 * time.Millisecond}
 	if withEstop {
 		f.estop = &fakeEstop{state: "armed", epoch: 1}
 		cfg.Estop = f.estop
@@ -159,6 +161,7 @@ func newFakeRig(t *testing.T, withEstop bool) *fakeRig {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.master, f.sub = master, sub
 	if f.agentPub, err = nodes[1].Publisher(ctx, "/agent/cmd_vel", msgs.TwistType, false); err != nil {
 		t.Fatal(err)
 	}
@@ -258,6 +261,39 @@ func TestBridgeFakeGateway(t *testing.T) {
 		f.send(t, in)
 		if got := f.next(5 * time.Second); got == nil || *got != *in {
 			t.Fatalf("after the reset got %+v", got)
+		}
+	})
+
+	// The link check (every second): a master that stops answering, and an
+	// actuator topic whose driver left, are faults.
+	t.Run("fault/master-lost", func(t *testing.T) {
+		f := newFakeRig(t, false)
+		f.master.Close()
+		if got := f.next(10 * time.Second); got == nil || *got != (msgs.Twist{}) {
+			t.Fatalf("got %+v, want the safe stop", got)
+		}
+		if latched, why := f.bridge.FaultLatched(); !latched || !strings.Contains(why, "master lost") {
+			t.Fatalf("fault latched=%v %q", latched, why)
+		}
+	})
+	t.Run("fault/controller-link-lost", func(t *testing.T) {
+		f := newFakeRig(t, false)
+		// A driver that was there and left: give the 20 ms link check time
+		// to see it connected first (a precondition, not a measurement).
+		time.Sleep(500 * time.Millisecond)
+		if err := f.sub.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			latched, why := f.bridge.FaultLatched()
+			if latched && strings.Contains(why, "controller link lost") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no controller-link fault: latched=%v %q", latched, why)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 	})
 

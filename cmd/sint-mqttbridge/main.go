@@ -199,7 +199,9 @@ func runReady(ctx context.Context, args []string, ready func()) (int, error) {
 	}
 	for _, r := range rs {
 		if r.SafeStop == nil {
-			log.Warn("route has no safe stop: nothing is published on it when the bridge stops", "device", r.Device)
+			// Only a route declared motion=false gets here (New refuses a
+			// motion route without one).
+			log.Warn("non-motion route has no safe stop: nothing is published on it when the bridge stops", "device", r.Device)
 		}
 		log.Info("route", "agent", r.Agent, "device", r.Device, "resource", r.Resource(*brokerName))
 	}
