@@ -28,6 +28,7 @@ type EstopWatch struct {
 	armedAt    bool   // the poll that recorded lastEpoch answered "armed"
 	armedSince int64  // and the gateway's "since" of that armed state (unix ms)
 	pushes     uint64 // pushed trips so far
+	boot       string // the gateway's boot id at the last poll that named one
 
 	smu       sync.Mutex // guards the stream state (never held while taking mu)
 	streaming bool
@@ -36,10 +37,16 @@ type EstopWatch struct {
 
 // PollAction is what one e-stop poll or pushed event asks of a bridge:
 // latch with Latch as the reason when it is not empty, then clear the latch
-// when Unlatch is set.
+// when Unlatch is set. Fault says the latch is a fault (the gateway
+// unreachable, restarted or in an unknown state), not a trip; Reset says
+// the poll proves an operator reset since the previous poll (the breaker
+// epoch grew: a trip and a reset both happened in between). The stop
+// semantics (package stopsem) latch a fault until a deliberate reset.
 type PollAction struct {
 	Latch   string
 	Unlatch bool
+	Fault   bool
+	Reset   bool
 }
 
 // Read interprets one poll (st and the error of reading it) as the type
@@ -54,7 +61,10 @@ func (w *EstopWatch) Read(st client.EstopState, err error) PollAction {
 func (w *EstopWatch) read(st client.EstopState, err error) PollAction {
 	switch {
 	case err != nil:
-		return PollAction{Latch: "gateway unreachable: " + err.Error()}
+		return PollAction{Latch: "gateway unreachable: " + err.Error(), Fault: true}
+	}
+	restarted := w.noteBoot(st.BootID)
+	switch {
 	case st.State == "tripped":
 		w.noteEpoch(st.Epoch)
 		w.armedAt = false
@@ -62,14 +72,32 @@ func (w *EstopWatch) read(st client.EstopState, err error) PollAction {
 	case st.State != "armed":
 		// A 200 with {} or a state this bridge does not know is not armed.
 		w.armedAt = false
-		return PollAction{Latch: fmt.Sprintf("e-stop state %q is not armed", st.State)}
+		return PollAction{Latch: fmt.Sprintf("e-stop state %q is not armed", st.State), Fault: true}
 	}
 	a := PollAction{Unlatch: true}
+	prev, seen := w.lastEpoch, w.seen
 	if w.noteEpoch(st.Epoch) {
 		a.Latch = "e-stop tripped and reset between polls"
+		a.Reset = seen && st.Epoch > prev
+		a.Fault = !a.Reset // a smaller epoch: a gateway that lost its state
+	}
+	if restarted {
+		a.Latch, a.Fault, a.Reset = "gateway restarted (boot id changed)", true, false
 	}
 	w.armedAt, w.armedSince = true, st.Since
 	return a
+}
+
+// noteBoot records the gateway's boot id and reports whether it differs
+// from the last one recorded (a gateway restart, even one between two
+// polls). A gateway that names none changes nothing.
+func (w *EstopWatch) noteBoot(id string) bool {
+	if id == "" {
+		return false
+	}
+	changed := w.boot != "" && id != w.boot
+	w.boot = id
+	return changed
 }
 
 // noteEpoch records the breaker epoch and reports whether it differs from

@@ -381,6 +381,9 @@ type EstopState struct {
 	Since   int64         `json:"since"` // unix ms
 	Reason  string        `json:"reason"`
 	Sources []EstopSource `json:"sources"`
+	// BootID names the gateway instance that answered (it changes when
+	// the gateway restarts); "" from a gateway that names none.
+	BootID string `json:"bootId,omitempty"`
 }
 
 // EstopSource is one e-stop source.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sintgate/sintgate/api"
 	"github.com/sintgate/sintgate/bridges"
+	"github.com/sintgate/sintgate/bridges/stopsem"
 	"github.com/sintgate/sintgate/codes"
 	"github.com/sintgate/sintgate/gateway/attest"
 )
@@ -32,6 +33,13 @@ type Actuator struct {
 	PWM       bool             // commands are {"duty":…}; else {"value":…}
 	Frequency physic.Frequency // PWM frequency; default DefaultPWMFrequency
 	Inert     pgpio.Level      // level after Halt (default Low)
+
+	// Stop semantics (package stopsem): what a refused command (Set: a
+	// deny, an escalation that ends without an allow) means for this pin.
+	// Every actuator is a motion actuator unless it says motion=false; its
+	// safe stop is its inert level (PWM halted). Zero: the defaults
+	// (safe-stop).
+	Stop stopsem.Policy
 }
 
 // Verifier verifies decision attestations; *attest.JWKSCache implements it.
@@ -53,6 +61,11 @@ type Config struct {
 	Verifier  Verifier
 	Actuators []Actuator
 	Now       func() time.Time // default time.Now
+	// Reset says what clears a fault halt (WatchEstop: the gateway
+	// unreachable or restarted): stopsem.ResetLatched (default) waits for
+	// a deliberate reset (the gateway's e-stop tripped and reset, or
+	// Reset), stopsem.ResetAuto resumes when the gateway answers armed.
+	Reset stopsem.ResetMode
 }
 
 // Bridge drives actuators on attested decisions. It implements
@@ -65,7 +78,26 @@ type Bridge struct {
 	halted   bool
 	haltedAt time.Time
 	seen     map[string]int64 // jti → exp (unix s) of applied attestations
+
+	stops  *stopsem.Stops
+	routes map[string]*stopsem.Route // by resource
+	faults stopsem.Faults
 }
+
+// pinOutput is an actuator's safe stop: PWM halted, the pin at its inert
+// level (the level is the kept state: Clear has nothing to withdraw).
+type pinOutput struct {
+	b *Bridge
+	a *Actuator
+}
+
+func (o pinOutput) Stop(context.Context) error {
+	o.b.mu.Lock()
+	defer o.b.mu.Unlock()
+	return errors.Join(o.a.Pin.Halt(), o.a.Pin.Out(o.a.Inert))
+}
+
+func (o pinOutput) Clear(context.Context) error { return nil }
 
 // New checks cfg and returns a bridge. The pins are not touched.
 func New(cfg Config) (*Bridge, error) {
@@ -75,7 +107,9 @@ func New(cfg Config) (*Bridge, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	b := &Bridge{cfg: cfg, acts: map[string]*Actuator{}, seen: map[string]int64{}}
+	b := &Bridge{cfg: cfg, acts: map[string]*Actuator{}, seen: map[string]int64{},
+		stops: stopsem.New(stopsem.Config{}), routes: map[string]*stopsem.Route{}}
+	b.faults.Mode = cfg.Reset
 	for i := range cfg.Actuators {
 		a := &cfg.Actuators[i]
 		if a.Resource == "" || a.Pin == nil {
@@ -87,7 +121,12 @@ func New(cfg Config) (*Bridge, error) {
 		if a.Frequency == 0 {
 			a.Frequency = DefaultPWMFrequency
 		}
+		pol, err := a.Stop.Resolve(true, true, 0)
+		if err != nil {
+			return nil, fmt.Errorf("gpio: actuator %s: %w", a.Resource, err)
+		}
 		b.acts[a.Resource] = a
+		b.routes[a.Resource] = b.stops.Add(a.Resource, pol, pinOutput{b: b, a: a})
 	}
 	return b, nil
 }
@@ -159,6 +198,13 @@ func (b *Bridge) Apply(ctx context.Context, resource string, params json.RawMess
 	if err != nil {
 		return codes.Wrap(attest.ReasonOf(err).Code(), "gpio: attestation refused", err)
 	}
+	if f, why := b.faults.Latched(); f {
+		return codes.New(codes.EstopEngaged, "gpio: fault halt latched until a reset: "+why)
+	}
+	// The actuator's stop ends with this command (a pending
+	// hold-then-stop is cancelled); done before b.mu, which the stop's
+	// own pin write takes.
+	_ = b.routes[resource].Actuate()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.halted {
@@ -193,14 +239,17 @@ func (b *Bridge) Set(ctx context.Context, gw Decider, tokenID, resource string, 
 	}
 	d, status, err := gw.Intercept(ctx, api.InterceptRequest{RequestID: rid.String(), TokenID: tokenID, Resource: resource, Action: Action, Params: params})
 	if err != nil {
+		b.refused(resource, "gateway error")
 		return err
 	}
 	if status == http.StatusAccepted && d.ApprovalID != nil {
+		b.refused(resource, "escalation pending")
 		if d, _, err = gw.AwaitApproval(ctx, *d.ApprovalID); err != nil {
 			return err
 		}
 	}
 	if d.Decision != "allow" || d.Attestation == nil {
+		b.refused(resource, "not allowed")
 		code := codes.InternalError
 		if d.Code != nil {
 			code = codes.Code(*d.Code)
@@ -229,6 +278,7 @@ func (b *Bridge) WatchEstop(ctx context.Context, r EstopReader, interval time.Du
 	defer cancel()
 	var w bridges.EstopWatch
 	apply := func(a bridges.PollAction) {
+		a = b.faults.Estop(a) // an unlatch that is no deliberate reset after a fault is dropped
 		if a.Latch != "" && (!b.Halted() || a.Unlatch) {
 			_ = b.Halt()
 		}
@@ -251,6 +301,20 @@ func (b *Bridge) WatchEstop(ctx context.Context, r EstopReader, interval time.Du
 		}
 	}
 }
+
+// refused applies the actuator's stop policy to a command Set did not carry
+// out: its pin goes inert now, after the policy's hold, or not at all.
+func (b *Bridge) refused(resource, reason string) {
+	if r := b.routes[resource]; r != nil {
+		r.Refused(reason)
+	}
+}
+
+// Reset is the bridge-local reset input: it clears a fault halt (the
+// gateway unreachable or restarted) and reports whether one was latched.
+// The pins stay inert; WatchEstop resumes the bridge at its next armed
+// poll, and a pin moves only with its next attested command.
+func (b *Bridge) Reset() bool { return b.faults.Reset() }
 
 func deref(p *string) string {
 	if p == nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sintgate/sintgate/api"
 	"github.com/sintgate/sintgate/bridges"
+	"github.com/sintgate/sintgate/bridges/stopsem"
 	"github.com/sintgate/sintgate/client"
 	"github.com/sintgate/sintgate/codes"
 	"github.com/sintgate/sintgate/gateway/attest"
@@ -85,6 +86,15 @@ type Config struct {
 	Implementation *mcp.Implementation
 	Now            func() time.Time
 	Log            *slog.Logger
+
+	// Stop semantics (package stopsem, docs/stop-semantics.md): an MCP
+	// tool has no safe-state message, so a deny, trip or fault only
+	// refuses calls. Reset says what clears a fault (gateway unreachable
+	// or restarted, attestation failures in a row): stopsem.ResetLatched
+	// (default) waits for a deliberate reset (the gateway's e-stop tripped
+	// and reset, or Reset), stopsem.ResetAuto clears when it is gone.
+	Reset             stopsem.ResetMode
+	MaxAttestFailures int // 0: stopsem.DefaultMaxAttestFailures; negative: never
 }
 
 // Stats are the bridge's counters. Calls counts tools/call requests;
@@ -123,6 +133,7 @@ type Bridge struct {
 	genCancel   context.CancelCauseFunc // cancels everything in flight of generation gen
 	latched     bool
 	latchReason string
+	faults      stopsem.Faults     // the fault latch (stopsem)
 	watch       bridges.EstopWatch // reads the e-stop polls
 
 	calls, forwarded, denied, escalated, refusedN, latches atomic.Int64
@@ -167,6 +178,7 @@ func New(ctx context.Context, cfg Config) (*Bridge, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	b := &Bridge{cfg: cfg, tools: map[string]bool{}, refreshReq: make(chan struct{}, 1), inFlight: make(chan struct{}, cfg.MaxInFlight)}
+	b.faults.Mode, b.faults.MaxAttestFailures = cfg.Reset, cfg.MaxAttestFailures
 	b.genCtx, b.genCancel = context.WithCancelCause(context.Background())
 	b.server = mcp.NewServer(cfg.Implementation, &mcp.ServerOptions{Logger: cfg.Log})
 	c := mcp.NewClient(&mcp.Implementation{Name: cfg.Implementation.Name, Version: cfg.Implementation.Version}, &mcp.ClientOptions{
@@ -241,6 +253,21 @@ func (b *Bridge) Close() error {
 func (b *Bridge) Stats() Stats {
 	return Stats{b.calls.Load(), b.forwarded.Load(), b.denied.Load(), b.escalated.Load(), b.refusedN.Load(), b.latches.Load()}
 }
+
+// Reset is the bridge-local reset input: it clears a fault latch and
+// reports whether one was latched. The bridge unlatches at the next e-stop
+// poll that reads armed (or at the next allow without an e-stop watch).
+func (b *Bridge) Reset(reason string) bool {
+	was := b.faults.Reset()
+	if was {
+		b.cfg.Log.Warn("fault latch reset (bridge-local)", "reason", reason)
+	}
+	return was
+}
+
+// FaultLatched reports whether a fault holds the bridge latched until a
+// reset, and the fault.
+func (b *Bridge) FaultLatched() (bool, string) { return b.faults.Latched() }
 
 // Latched reports whether the bridge is latched, and why.
 func (b *Bridge) Latched() (bool, string) {
@@ -399,8 +426,11 @@ func (b *Bridge) poll(ctx context.Context) {
 	b.watch.Poll(ctx, b.cfg.Estop, b.cfg.CallTimeout, b.apply)
 }
 
-// apply carries out what the e-stop watch asks (a poll or a pushed trip).
+// apply carries out what the e-stop watch asks (a poll or a pushed trip),
+// through the fault latch: an unlatch that is no deliberate reset after a
+// fault is dropped.
 func (b *Bridge) apply(a bridges.PollAction) {
+	a = b.faults.Estop(a)
 	if a.Latch != "" {
 		b.latch(a.Latch)
 	}
@@ -510,7 +540,9 @@ func (b *Bridge) gatewayError(p *pending, status int, err error) *mcp.CallToolRe
 	if errors.As(err, &apiErr) && apiErr.Status < 500 && apiErr.Code != "" {
 		return b.refuse(p, codes.Code(apiErr.Code), apiErr.Message)
 	}
-	b.latch(fmt.Sprintf("gateway unreachable (status %d): %v", status, err))
+	reason := fmt.Sprintf("gateway unreachable (status %d): %v", status, err)
+	b.faults.Fault(reason)
+	b.latch(reason)
 	return b.refuse(p, codes.InternalError, "gateway unreachable")
 }
 
@@ -591,6 +623,9 @@ func (b *Bridge) forward(ctx context.Context, p *pending, d *api.Decision) (*mcp
 	cctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
 	claims, err := b.cfg.Verifier.Verify(cctx, *d.Attestation, b.cfg.Now(), want)
 	cancel()
+	if b.faults.Attested(err == nil) {
+		b.latch("attestation failures in a row: " + err.Error())
+	}
 	if err != nil {
 		code := codes.InvalidSignature
 		if r := attest.ReasonOf(err); r != "" {
@@ -607,6 +642,10 @@ func (b *Bridge) forward(ctx context.Context, p *pending, d *api.Decision) (*mcp
 		reason := b.latchReason
 		b.mu.Unlock()
 		return b.refuse(p, codes.EstopEngaged, "the bridge latched after this call's intercept was sent: "+reason), nil
+	}
+	if f, why := b.faults.Latched(); f {
+		b.mu.Unlock()
+		return b.refuse(p, codes.EstopEngaged, "fault stop latched until a reset: "+why), nil
 	}
 	// An allow for an intercept sent while latched means the gateway's
 	// breaker is armed again (it releases no allow while tripped).

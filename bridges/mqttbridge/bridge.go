@@ -20,6 +20,7 @@ import (
 	"github.com/sintgate/sintgate/api"
 	"github.com/sintgate/sintgate/bridges"
 	"github.com/sintgate/sintgate/bridges/rosbridge"
+	"github.com/sintgate/sintgate/bridges/stopsem"
 	"github.com/sintgate/sintgate/client"
 	"github.com/sintgate/sintgate/codes"
 	"github.com/sintgate/sintgate/gateway/attest"
@@ -71,12 +72,32 @@ type Config struct {
 	KeepAlive      uint16        // MQTT keep-alive, seconds; default DefaultKeepAlive
 	Now            func() time.Time
 	Log            *slog.Logger
+
+	// Stop semantics (package stopsem, docs/stop-semantics.md).
+	//
+	// Reset says what clears a fault stop (gateway unreachable or
+	// restarted, broker connection lost, attestation failures in a row):
+	// stopsem.ResetLatched (default) waits for a deliberate reset,
+	// stopsem.ResetAuto clears when the fault is gone.
+	Reset stopsem.ResetMode
+	// StopResend re-sends a stopped route's safe stop this often (routes
+	// whose policy names no period); 0: never.
+	StopResend time.Duration
+	// MaxAttestFailures attestation failures in a row are a fault; 0:
+	// stopsem.DefaultMaxAttestFailures, negative: never.
+	MaxAttestFailures int
+	// ResetSocket, if set, is the Unix socket of the bridge-local reset
+	// input (stopsem.ServeReset; `sintctl bridge-reset`).
+	ResetSocket string
 }
 
 // Stats are the bridge's counters.
 type Stats struct {
 	Forwarded, Denied, Escalated, Dropped, SafeStops, Coalesced int64
 	Clamped                                                     int64 // forwarded with mapped values scaled to the envelope
+	// RouteStops counts safe stops of single routes (refused commands
+	// under a stopping policy); SafeStops counts the bridge's latches.
+	RouteStops int64
 }
 
 // Bridge forwards attested messages from agent topics to device topics.
@@ -104,6 +125,8 @@ type Bridge struct {
 	latched     bool
 	latchReason string
 	watch       bridges.EstopWatch // reads the e-stop polls
+	stops       *stopsem.Stops     // the routes' stop state (stopsem)
+	faults      stopsem.Faults     // the fault latch (stopsem)
 
 	// rmu guards queued: reports made while disconnected, published after
 	// the next connection's safe stops (at most MaxQueuedReports; older
@@ -111,8 +134,8 @@ type Bridge struct {
 	rmu    sync.Mutex
 	queued []Report
 
-	forwarded, denied, escalated, dropped, safeStops, coalesced atomic.Int64
-	clamped                                                     atomic.Int64
+	forwarded, denied, escalated, dropped, safeStops, coalesced, routeStops atomic.Int64
+	clamped                                                                atomic.Int64
 
 	// tasks tracks every goroutine the bridge starts (route workers, held
 	// escalations, connection setup, report flushes, the connection-loss
@@ -159,6 +182,7 @@ const MaxPacketSize = 64 << 10
 type route struct {
 	Route
 	resource string
+	stop     *stopsem.Route
 
 	hmu     sync.Mutex
 	seq     uint64             // bumped by every message handled on the route
@@ -273,6 +297,12 @@ func New(cfg Config) (*Bridge, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	b := &Bridge{cfg: cfg, byName: map[string]*route{}}
+	b.faults.Mode, b.faults.MaxAttestFailures = cfg.Reset, cfg.MaxAttestFailures
+	b.stops = stopsem.New(stopsem.Config{Resend: cfg.StopResend, Timeout: cfg.CallTimeout, Log: cfg.Log,
+		OnStop: func(sr *stopsem.Route, reason string) {
+			b.routeStops.Add(1)
+			b.report(Report{Outcome: OutcomeSafeStop, Topic: sr.Name(), Reason: reason})
+		}})
 	devices := map[string]bool{}
 	for _, r := range cfg.Routes {
 		if err := checkTopic(r.Agent); err != nil {
@@ -297,8 +327,19 @@ func New(cfg Config) (*Bridge, error) {
 		if err := checkPhysical(r); err != nil {
 			return nil, fmt.Errorf("mqttbridge: %w", err)
 		}
+		// An MQTT payload says nothing of what it moves: every route is
+		// a motion route unless it says motion=false (fail closed).
+		pol, err := r.Stop.Resolve(true, r.SafeStop != nil, cfg.StopResend)
+		if err != nil {
+			return nil, fmt.Errorf("mqttbridge: route %s: %w", r.Device, err)
+		}
 		devices[r.Device] = true
 		rt := &route{Route: r, resource: r.Resource(cfg.BrokerName), wake: make(chan struct{}, 1)}
+		var out stopsem.Output
+		if r.SafeStop != nil {
+			out = mqttOutput{b: b, topic: r.Device, payload: r.SafeStop}
+		}
+		rt.stop = b.stops.Add(r.Agent, pol, out)
 		if len(rt.resource) > 512 {
 			return nil, fmt.Errorf("mqttbridge: resource %s over 512 bytes", rt.resource)
 		}
@@ -313,10 +354,57 @@ func New(cfg Config) (*Bridge, error) {
 	return b, nil
 }
 
+// mqttOutput carries a route's safe stop: published retained (QoS 1), so a
+// device that subscribes later receives it, and withdrawn before the next
+// actuated command by an empty retained publish (which the broker also
+// delivers to the device as an empty payload).
+type mqttOutput struct {
+	b       *Bridge
+	topic   string
+	payload []byte
+}
+
+func (o mqttOutput) Stop(context.Context) error  { return o.b.publishRetained(o.topic, o.payload, true) }
+func (o mqttOutput) Clear(context.Context) error { return o.b.publishRetained(o.topic, []byte{}, true) }
+
 // Stats returns the counters.
 func (b *Bridge) Stats() Stats {
 	return Stats{b.forwarded.Load(), b.denied.Load(), b.escalated.Load(), b.dropped.Load(), b.safeStops.Load(), b.coalesced.Load(),
-		b.clamped.Load()}
+		b.clamped.Load(), b.routeStops.Load()}
+}
+
+// Reset is the bridge-local reset input (also served on Config.ResetSocket):
+// it clears a fault latch and reports whether one was latched. It moves
+// nothing: the bridge unlatches at the next e-stop poll that reads armed
+// (or, without an e-stop watch, at the next allow), and a route moves again
+// only with its next allowed command.
+func (b *Bridge) Reset(reason string) bool {
+	was := b.faults.Reset()
+	if was {
+		b.cfg.Log.Warn("fault latch reset (bridge-local)", "reason", reason)
+		b.report(Report{Outcome: OutcomeReset, Reason: reason})
+	}
+	return was
+}
+
+// FaultLatched reports whether a fault holds the bridge stopped until a
+// reset, and the fault.
+func (b *Bridge) FaultLatched() (bool, string) { return b.faults.Latched() }
+
+// latchFault latches a fault (stopsem.Faults) and the bridge.
+func (b *Bridge) latchFault(reason string) {
+	b.faults.Fault(reason)
+	b.latch(reason)
+}
+
+// refused applies the route's stop policy to a command that was not carried
+// out (a deny, an escalation pending or ended without an allow, a drop): a
+// safe stop now, after the policy's hold, or nothing.
+func (b *Bridge) refused(r *route, reason string) {
+	if r.stop.Refused(reason) {
+		b.routeStops.Add(1)
+		b.report(Report{Outcome: OutcomeSafeStop, Topic: r.Agent, Resource: r.resource, Reason: reason})
+	}
 }
 
 // Latched reports whether the bridge is stopped, and why.
@@ -377,12 +465,18 @@ func (b *Bridge) Run(ctx context.Context) error {
 		b.cmu.Unlock()
 	}()
 	u, _ := url.Parse(b.cfg.Broker)
+	if b.cfg.ResetSocket != "" {
+		if err := stopsem.ServeReset(ctx, b.cfg.ResetSocket, b.Reset); err != nil {
+			return fmt.Errorf("mqttbridge: %w", err)
+		}
+	}
 	if b.cfg.Estop != nil {
 		b.poll(ctx)
 	}
 	for _, r := range b.routes {
 		b.spawn(func() { b.work(ctx, r) })
 	}
+	b.spawn(func() { b.stops.Run(ctx) })
 	pcfg := autopaho.ClientConfig{
 		ServerUrls:                    []*url.URL{u},
 		KeepAlive:                     b.cfg.KeepAlive,
@@ -500,7 +594,7 @@ func (b *Bridge) setup(cm *autopaho.ConnectionManager, id uint64) {
 	owed := b.owed
 	b.cmu.Unlock()
 	if owed {
-		if b.publishSafeStops() {
+		if b.publishSafeStops("owed since the broker connection was lost") {
 			b.cmu.Lock()
 			b.owed = false
 			b.cmu.Unlock()
@@ -541,7 +635,7 @@ func (b *Bridge) connectionDown() {
 	b.cmu.Lock()
 	b.up, b.owed = false, true
 	b.cmu.Unlock()
-	b.spawn(func() { b.latch("broker connection lost") })
+	b.spawn(func() { b.latchFault("broker connection lost") })
 }
 
 func (b *Bridge) connected() bool {
@@ -604,6 +698,7 @@ func (b *Bridge) poll(ctx context.Context) {
 
 // apply carries out what the e-stop watch asks (a poll or a pushed trip).
 func (b *Bridge) apply(a bridges.PollAction) {
+	a = b.faults.Estop(a) // an unlatch that is no deliberate reset after a fault is dropped
 	if a.Latch != "" {
 		b.latch(a.Latch)
 	}
@@ -612,17 +707,14 @@ func (b *Bridge) apply(a bridges.PollAction) {
 	}
 }
 
-// publishSafeStops publishes every route's safe stop; b.mu must be held.
-// It reports whether all of them reached the broker.
-func (b *Bridge) publishSafeStops() bool {
+// publishSafeStops publishes every route's safe stop (retained, kept until
+// the route's next actuated command, re-sent as its policy says); b.mu must
+// be held. It reports whether all of them reached the broker.
+func (b *Bridge) publishSafeStops(reason string) bool {
 	ok := true
 	for _, r := range b.routes {
-		if r.SafeStop == nil {
-			continue
-		}
-		if err := b.publish(r.Device, r.SafeStop); err != nil {
+		if !r.stop.Stop(reason) {
 			ok = false
-			b.cfg.Log.Error("safe stop publish failed", "topic", r.Device, "err", err)
 		}
 	}
 	return ok
@@ -631,6 +723,11 @@ func (b *Bridge) publishSafeStops() bool {
 // publish sends payload to topic with QoS 1 and waits for the broker's
 // PUBACK (at most CallTimeout).
 func (b *Bridge) publish(topic string, payload []byte) error {
+	return b.publishRetained(topic, payload, false)
+}
+
+// publishRetained is publish with the retain flag.
+func (b *Bridge) publishRetained(topic string, payload []byte, retain bool) error {
 	b.cmu.Lock()
 	cm := b.cm
 	b.cmu.Unlock()
@@ -639,7 +736,7 @@ func (b *Bridge) publish(topic string, payload []byte) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.CallTimeout)
 	defer cancel()
-	resp, err := cm.Publish(ctx, &paho.Publish{Topic: topic, QoS: 1, Payload: payload})
+	resp, err := cm.Publish(ctx, &paho.Publish{Topic: topic, QoS: 1, Retain: retain, Payload: payload})
 	if err != nil {
 		return err
 	}
@@ -662,7 +759,7 @@ func (b *Bridge) latch(reason string) {
 		return
 	}
 	b.latched, b.latchReason = true, reason
-	sent := b.publishSafeStops()
+	sent := b.publishSafeStops(reason)
 	if !sent {
 		b.cmu.Lock()
 		b.owed = true // the next connection publishes them first
@@ -798,12 +895,12 @@ func (b *Bridge) handle(r *route, m *message) {
 		}
 		// Latch first: the safe stop goes out before anything else, and
 		// a report reader that sees this drop sees the latch's report first.
-		b.latch(fmt.Sprintf("gateway unreachable (status %d): %v", status, err))
+		b.latchFault(fmt.Sprintf("gateway unreachable (status %d): %v", status, err))
 		b.drop(r, req.RequestID, codes.InternalError, "gateway unreachable")
 		return
 	}
 	if d == nil { // a broken Decider: as good as an unreachable gateway
-		b.latch(fmt.Sprintf("gateway returned no decision (status %d)", status))
+		b.latchFault(fmt.Sprintf("gateway returned no decision (status %d)", status))
 		b.drop(r, req.RequestID, codes.InternalError, "gateway returned no decision")
 		return
 	}
@@ -834,6 +931,8 @@ func (b *Bridge) decided(ctx context.Context, r *route, req api.InterceptRequest
 		b.denied.Add(1)
 		if code == string(codes.EstopEngaged) {
 			b.latch("gateway denied ESTOP_ENGAGED") // before the report, as for an unreachable gateway
+		} else {
+			b.refused(r, "denied "+code) // the route's safe stop first, then the report
 		}
 		b.report(Report{Outcome: OutcomeDeny, Topic: r.Agent, Resource: r.resource, RequestID: req.RequestID, Code: code, Reason: reason})
 	}
@@ -876,6 +975,7 @@ func (b *Bridge) hold(ctx context.Context, r *route, req api.InterceptRequest, a
 		return
 	}
 	b.report(Report{Outcome: OutcomeEscalate, Topic: r.Agent, Resource: r.resource, RequestID: req.RequestID, ApprovalID: approvalID})
+	b.refused(r, "escalation pending")
 	started := b.spawn(func() {
 		defer cancel()
 		d, _, err := b.cfg.Gateway.AwaitApproval(wctx, approvalID)
@@ -935,6 +1035,9 @@ func (b *Bridge) actuate(ctx context.Context, r *route, req api.InterceptRequest
 	cctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
 	claims, err := b.cfg.Verifier.Verify(cctx, *d.Attestation, b.cfg.Now(), want)
 	cancel()
+	if b.faults.Attested(err == nil) {
+		b.latch("attestation failures in a row: " + err.Error())
+	}
 	if err != nil {
 		b.drop(r, req.RequestID, attest.ReasonOf(err).Code(), "attestation: "+err.Error())
 		return
@@ -973,6 +1076,21 @@ func (b *Bridge) actuate(ctx context.Context, r *route, req api.InterceptRequest
 		b.report(Report{Outcome: OutcomeSuperseded, Topic: r.Agent, Resource: r.resource, RequestID: req.RequestID, Reason: "a newer message arrived"})
 		return
 	}
+	if f, why := b.faults.Latched(); f {
+		// A fault stop holds until a deliberate reset, whatever the
+		// gateway allows now (a gateway restarted on its data directory
+		// allows again with no one having looked at the machine).
+		b.mu.Unlock()
+		b.drop(r, req.RequestID, codes.EstopEngaged, "fault stop latched until a reset: "+why)
+		return
+	}
+	// The route's retained safe stop is withdrawn first (and a pending
+	// hold-then-stop cancelled): this command ends the stop.
+	if err := r.stop.Actuate(); err != nil {
+		b.mu.Unlock()
+		b.drop(r, req.RequestID, codes.InternalError, "withdrawing the retained safe stop: "+err.Error())
+		return
+	}
 	// An allow for an intercept sent while latched means the gateway's
 	// breaker is armed again (it releases no allow while tripped).
 	was := b.latched
@@ -999,6 +1117,7 @@ func (b *Bridge) actuate(ctx context.Context, r *route, req api.InterceptRequest
 
 func (b *Bridge) drop(r *route, requestID string, code codes.Code, reason string) {
 	b.dropped.Add(1)
+	b.refused(r, "dropped "+string(code))
 	b.report(Report{Outcome: OutcomeDropped, Topic: r.Agent, Resource: r.resource, RequestID: requestID, Code: string(code), Reason: reason})
 }
 

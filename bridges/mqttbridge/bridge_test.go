@@ -206,8 +206,10 @@ func TestBridgeRealGateway(t *testing.T) {
 	})
 
 	t.Run("escalate/held-cancelled-by-trip", func(t *testing.T) {
+		// deny=hold: the pending escalation sends no stop of its own, so
+		// the one after the trip is the latch's.
 		r := newRig(t, rigOpts{poll: true, every: 20 * time.Millisecond, routes: []string{"valve1", "lamp1"},
-			safeStops: map[string]string{"valve1": stop}})
+			safeStops: map[string]string{"valve1": stop}, stop: "deny=hold"})
 		r.send("valve1", valveOp)
 		rep := r.peer.report(mqttbridge.OutcomeEscalate, "")
 		if st := r.gw.admin("POST", "/v1/estop/trip", map[string]string{"reason": "test"}, nil); st != 200 {

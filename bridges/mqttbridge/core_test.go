@@ -274,7 +274,7 @@ func FuzzSetSafeStop(f *testing.F) {
 func TestNewRefusesBadConfig(t *testing.T) {
 	ok := func() Config {
 		return Config{Broker: "mqtt://127.0.0.1:1", BrokerName: "b", Gateway: nopDecider{}, Verifier: nopVerifier{}, TokenID: "t",
-			Routes: []Route{{Agent: "agent/v1", Device: "line1/v1", NonPhysical: true}}}
+			Routes: []Route{{Agent: "agent/v1", Device: "line1/v1", NonPhysical: true, SafeStop: []byte(`{"state":"closed"}`)}}}
 	}
 	if _, err := New(ok()); err != nil {
 		t.Fatalf("valid config refused: %v", err)

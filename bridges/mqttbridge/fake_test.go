@@ -17,6 +17,7 @@ import (
 
 	"github.com/sintgate/sintgate/api"
 	"github.com/sintgate/sintgate/bridges/mqttbridge"
+	"github.com/sintgate/sintgate/bridges/stopsem"
 	"github.com/sintgate/sintgate/client"
 	"github.com/sintgate/sintgate/gateway/attest"
 )
@@ -161,8 +162,13 @@ func newFakeRigEstop(t *testing.T, es *fakeEstop) (*rig, *fakeGateway, *fakeEsto
 	}
 	agent := hex.EncodeToString(ed25519.NewKeyFromSeed(make([]byte, 32)).Public().(ed25519.PublicKey))
 	g := &fakeGateway{t: t, key: key, agent: agent, decide: allow}
+	// These tests cover the latch and connection mechanics: a refused
+	// command holds (deny=hold) and a fault clears when it is gone
+	// (ResetAuto). The stop policies and the fault latch's default are
+	// TestStopSemantics' and TestFaultLatch's.
 	o := rigOpts{fake: g, verifier: staticVerifier{attest.NewVerifier(key)}, issuer: "gw",
-		every: 10 * time.Millisecond, safeStops: map[string]string{"lamp1": lampOff}}
+		every: 10 * time.Millisecond, safeStops: map[string]string{"lamp1": lampOff},
+		stop: "deny=hold", reset: stopsem.ResetAuto}
 	if es != nil {
 		o.estop = es
 	}
@@ -377,8 +383,8 @@ func TestBridgeFakeGateway(t *testing.T) {
 			if m == nil {
 				t.Fatal("the later message never arrived")
 			}
-			if string(m.Payload) == lampOff {
-				continue // a safe stop (the latch's, if it beat the reconnect)
+			if string(m.Payload) == lampOff || len(m.Payload) == 0 {
+				continue // a safe stop (the latch's, if it beat the reconnect), or its retained copy withdrawn
 			}
 			if string(m.Payload) != c {
 				t.Fatalf("device got %q, want %q (A and B arrived before the outage)", m.Payload, c)

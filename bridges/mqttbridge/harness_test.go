@@ -15,6 +15,7 @@ import (
 
 	"github.com/sintgate/sintgate/bridges"
 	"github.com/sintgate/sintgate/bridges/mqttbridge"
+	"github.com/sintgate/sintgate/bridges/stopsem"
 	"github.com/sintgate/sintgate/client"
 	"github.com/sintgate/sintgate/gateway/approvals"
 	"github.com/sintgate/sintgate/gateway/attest"
@@ -185,9 +186,14 @@ func (pe *peer) next(d time.Duration) *paho.Publish {
 }
 
 // expect waits for the next device message and checks topic and payload.
+// An empty payload — a retained safe stop withdrawn before a command — is
+// skipped (TestStopSemantics checks those).
 func (pe *peer) expect(topic string, payload []byte) {
 	pe.t.Helper()
 	m := pe.next(wait)
+	for m != nil && len(m.Payload) == 0 && len(payload) > 0 {
+		m = pe.next(wait)
+	}
 	if m == nil {
 		pe.t.Fatalf("nothing on the device topics, want %q on %s", payload, topic)
 	}
@@ -278,6 +284,15 @@ type rigOpts struct {
 	// testdata/policy.yaml); token edits its token's claims.
 	policy string
 	token  func(*tokens.Claims)
+	// Stop semantics: stop is the stop policy of every route with a safe
+	// stop (stopsem.ParsePolicy; "" the default; a route without one is
+	// declared motion=false), reset the reset mode, resetSocket the local
+	// reset input, proc a gateway process to use instead of an in-process
+	// gateway.
+	stop        string
+	reset       stopsem.ResetMode
+	resetSocket string
+	proc        *apptest.Process
 }
 
 func newRig(t testing.TB, o rigOpts) *rig {
@@ -316,6 +331,16 @@ func newRig(t testing.TB, o rigOpts) *rig {
 		}
 	}
 	for i, n := range o.routes {
+		if rs[i].SafeStop == nil {
+			f := false
+			rs[i].Stop.Motion = &f // a lamp, a valve: nothing to stop
+		} else if o.stop != "" {
+			pol, err := stopsem.ParsePolicy(o.stop)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rs[i].Stop = pol
+		}
 		r.routes[n] = rs[i]
 	}
 	cfg := mqttbridge.Config{
@@ -324,11 +349,16 @@ func newRig(t testing.TB, o rigOpts) *rig {
 		// 5 s, not 1 s: a gateway stall under -race on a loaded CI machine
 		// must not latch "unreachable" and add a safe stop.
 		CallTimeout: 5 * time.Second, ReconnectDelay: 50 * time.Millisecond, Log: quiet, Issuer: o.issuer,
+		Reset: o.reset, ResetSocket: o.resetSocket,
 	}
 	if o.fake != nil {
 		cfg.Gateway, cfg.Verifier, cfg.Estop, cfg.TokenID = o.fake, o.verifier, o.estop, "tok"
 	} else {
-		r.gw = newGatewayPolicy(t, cmpOr(o.policy, "testdata/policy.yaml"))
+		if o.proc != nil {
+			r.gw = &gw{Gateway: &apptest.Gateway{T: t, URL: o.proc.URL, AdminKey: o.proc.AdminKey}, t: t, url: o.proc.URL, adminKey: o.proc.AdminKey}
+		} else {
+			r.gw = newGatewayPolicy(t, cmpOr(o.policy, "testdata/policy.yaml"))
+		}
 		agent, tokenID := r.gw.agentTokenWith(o.token)
 		cfg.Gateway, cfg.TokenID = agent, tokenID
 		cfg.Verifier = attest.NewJWKSCache(nil, r.gw.url+"/.well-known/jwks.json")
@@ -348,6 +378,15 @@ func newRig(t testing.TB, o rigOpts) *rig {
 	if r.bridge, err = mqttbridge.New(cfg); err != nil {
 		t.Fatal(err)
 	}
+	// The broker is shared: the retained safe stops the bridge leaves on
+	// its way out are cleared after it stopped (cleanups run last first).
+	t.Cleanup(func() {
+		for _, rt := range rs {
+			if rt.SafeStop != nil {
+				r.peer.retain(rt.Device, nil)
+			}
+		}
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel, r.done = cancel, make(chan error, 1)
 	go func() { r.done <- r.bridge.Run(ctx) }()

@@ -17,8 +17,9 @@ const (
 	OutcomeEscalate   = rosbridge.OutcomeEscalate   // held until approved, denied or expired
 	OutcomeDropped    = rosbridge.OutcomeDropped    // the bridge refused (Code says why)
 	OutcomeSuperseded = rosbridge.OutcomeSuperseded // a held message replaced by a newer one
-	OutcomeSafeStop   = rosbridge.OutcomeSafeStop   // the bridge latched and published safe stops
+	OutcomeSafeStop   = rosbridge.OutcomeSafeStop   // safe stops published: the bridge latched, or (Topic set) one route stopped
 	OutcomeResumed    = rosbridge.OutcomeResumed    // the latch cleared
+	OutcomeReset      = rosbridge.OutcomeReset      // the bridge-local reset cleared a fault latch
 	// OutcomeCoalesced: a message replaced in the route's one-slot mailbox
 	// by a newer one before it was sent to the gateway; never actuated.
 	OutcomeCoalesced = "coalesced"

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/sintgate/sintgate/bridges/stopsem"
 	"github.com/sintgate/sintgate/codes"
 	"github.com/sintgate/sintgate/gateway/physics"
 )
@@ -19,9 +20,12 @@ const (
 type Route struct {
 	Agent  string // topic the bridge subscribes to, e.g. agent/line1/valve7
 	Device string // topic the bridge publishes on (QoS 1), e.g. line1/valve7
-	// SafeStop is published on Device (QoS 1, not retained) when the bridge
-	// latches. Nil: nothing is published for this route (MQTT has no
-	// universal "stop" payload; configure one for every actuator).
+	// SafeStop is published on Device (QoS 1, retained) when the route
+	// stops (the bridge latched, or a refused command under a stopping
+	// policy); the retained message is cleared (an empty retained
+	// publish) before the route's next actuated command. Nil: nothing is
+	// published for this route (MQTT has no universal "stop" payload), which
+	// only a route declared motion=false may have.
 	SafeStop []byte
 
 	// Physical payload (docs/mqtt.md, "Physical payloads"). Every route
@@ -32,6 +36,12 @@ type Route struct {
 	// mapped quantity (a valve's state, a lamp, a display).
 	Mappings    []physics.Mapping
 	NonPhysical bool
+
+	// Stop semantics (package stopsem, docs/stop-semantics.md): what a
+	// refused command means for the route, whether it is a motion route
+	// (every route is, unless it says motion=false) and how often its
+	// stop is re-sent. Zero: the defaults. Set by SetStopPolicy.
+	Stop stopsem.Policy
 }
 
 // Resource is the intercept resource of the route on the named broker:
@@ -134,4 +144,22 @@ func SetSafeStop(routes []Route, spec string) error {
 		return nil
 	}
 	return bad("no route has device topic "+topic, nil)
+}
+
+// SetStopPolicy parses "DEVICE_TOPIC=POLICY" (stopsem.ParsePolicySpec, e.g.
+// `line1/conveyor=deny=hold-then-stop:500ms,resend=1s`, or
+// `line1/lamp=motion=false`) and sets it as the stop policy of the route
+// with that device topic in routes.
+func SetStopPolicy(routes []Route, spec string) error {
+	topic, p, err := stopsem.ParsePolicySpec(spec)
+	if err != nil {
+		return err
+	}
+	for i := range routes {
+		if routes[i].Device == topic {
+			routes[i].Stop = p
+			return nil
+		}
+	}
+	return codes.New(codes.MalformedRequest, "stop policy: no route has device topic "+topic)
 }

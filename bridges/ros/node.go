@@ -433,7 +433,7 @@ func (n *Node) handshake(c net.Conn) {
 	resp := tcpros.Header{
 		tcpros.KeyCallerID: n.name, tcpros.KeyTopic: p.topic, tcpros.KeyType: p.typ.Name,
 		tcpros.KeyMD5: p.typ.MD5, tcpros.KeyMessageDefinition: p.typ.Definition,
-		tcpros.KeyLatching: boolString(p.latch),
+		tcpros.KeyLatching: boolString(p.latching()),
 	}
 	if err := tcpros.WriteHeader(c, resp); err != nil {
 		c.Close()

@@ -148,11 +148,57 @@ func (p *Publisher) Publish(ctx context.Context, m msgs.Message) error {
 	}
 	if p.latch {
 		p.latched = frame
+	} else {
+		p.latched = nil // a kept message (PublishLatched) no longer holds
 	}
 	for c := range p.conns {
 		p.enqueue(c, frame)
 	}
 	return nil
+}
+
+// PublishLatched publishes m like Publish and keeps it for every subscriber
+// that connects later (whose connection header then says latching=1), on a
+// publisher created with or without latch, until ClearLatched or, on a
+// publisher created without latch, the next Publish. A bridge keeps a safe
+// stop this way while a route is stopped, and never keeps a motion command.
+func (p *Publisher) PublishLatched(ctx context.Context, m msgs.Message) error {
+	if err := ctx.Err(); err != nil {
+		return context.Cause(ctx)
+	}
+	if t := m.Type(); t.Name != p.typ.Name || t.MD5 != p.typ.MD5 {
+		return fmt.Errorf("ros: publish %s on %s, which carries %s", t.Name, p.topic, p.typ.Name)
+	}
+	w := msgs.NewWriter(make([]byte, 4, 64))
+	m.Marshal(w)
+	frame := w.Bytes()
+	putFrameLen(frame)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrClosed
+	}
+	p.latched = frame
+	for c := range p.conns {
+		p.enqueue(c, frame)
+	}
+	return nil
+}
+
+// ClearLatched forgets the kept message: later subscribers receive nothing
+// until the next message.
+func (p *Publisher) ClearLatched() {
+	p.mu.Lock()
+	p.latched = nil
+	p.mu.Unlock()
+}
+
+// latching reports whether a subscriber connecting now receives a kept
+// message (the latching field of its connection header).
+func (p *Publisher) latching() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.latch || p.latched != nil
 }
 
 func putFrameLen(frame []byte) {

@@ -346,6 +346,44 @@ func testGoToGo(t *testing.T, master string) {
 			t.Fatalf("got %q", s.Data)
 		}
 	})
+	// PublishLatched on a publisher made without latch keeps that one
+	// message (a bridge's safe stop) for late subscribers; Publish and
+	// ClearLatched end it.
+	t.Run("kept-message-reaches-late-subscriber-until-cleared", func(t *testing.T) {
+		pn := newNode(t, ctx, master)
+		topic := "/" + unique("kept")
+		pub, err := pn.Publisher(ctx, topic, msgs.StringType, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pub.PublishLatched(ctx, &msgs.String{Data: "stop"}); err != nil {
+			t.Fatal(err)
+		}
+		late := func() chan msgs.Message {
+			got := make(chan msgs.Message, 4)
+			if _, err := newNode(t, ctx, master).Subscribe(ctx, topic, msgs.StringType, func(m msgs.Message) { got <- m }); err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		if s := recv(t, ctx, late()).(*msgs.String); s.Data != "stop" {
+			t.Fatalf("late subscriber got %q, want the kept stop", s.Data)
+		}
+		pub.ClearLatched()
+		n := pub.NumSubscribers()
+		got := late()
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := pub.WaitForSubscribers(wctx, n+1); err != nil {
+			t.Fatal(err)
+		}
+		if err := pub.Publish(ctx, &msgs.String{Data: "next"}); err != nil {
+			t.Fatal(err)
+		}
+		if s := recv(t, ctx, got).(*msgs.String); s.Data != "next" {
+			t.Fatalf("subscriber after clear got %q first, want the next message", s.Data)
+		}
+	})
 	t.Run("deny/md5-mismatch-refused", func(t *testing.T) {
 		pn, sn := newNode(t, ctx, master), newNode(t, ctx, master)
 		topic := "/" + unique("mismatch")

@@ -16,6 +16,7 @@ import (
 	"github.com/sintgate/sintgate/bridges"
 	"github.com/sintgate/sintgate/bridges/ros"
 	"github.com/sintgate/sintgate/bridges/ros/msgs"
+	"github.com/sintgate/sintgate/bridges/stopsem"
 	"github.com/sintgate/sintgate/client"
 	"github.com/sintgate/sintgate/codes"
 	"github.com/sintgate/sintgate/gateway/attest"
@@ -67,11 +68,38 @@ type Config struct {
 	KeepAll bool
 	Now     func() time.Time
 	Log     *slog.Logger
+
+	// Stop semantics (package stopsem, docs/stop-semantics.md).
+	//
+	// Reset says what clears a fault stop (gateway unreachable or
+	// restarted, ROS master or actuator subscriber lost, attestation
+	// failures in a row): stopsem.ResetLatched (default) waits for a
+	// deliberate reset, stopsem.ResetAuto clears when the fault is gone.
+	Reset stopsem.ResetMode
+	// StopResend re-sends a stopped route's safe stop this often (routes
+	// whose policy names no period); 0: never.
+	StopResend time.Duration
+	// MaxAttestFailures attestation failures in a row are a fault; 0:
+	// stopsem.DefaultMaxAttestFailures, negative: never.
+	MaxAttestFailures int
+	// ResetSocket, if set, is the Unix socket of the bridge-local reset
+	// input (stopsem.ServeReset; `sintctl bridge-reset`).
+	ResetSocket string
+	// LinkCheck is the period of the ROS master and actuator subscriber
+	// check (a lost master, or an actuator topic whose last subscriber
+	// left, is a fault); 0: DefaultLinkCheck, negative: no check.
+	LinkCheck time.Duration
 }
+
+// DefaultLinkCheck is the default of Config.LinkCheck.
+const DefaultLinkCheck = time.Second
 
 // Stats are the bridge's counters.
 type Stats struct {
 	Forwarded, Clamped, Denied, Escalated, Dropped, SafeStops, Coalesced int64
+	// RouteStops counts safe stops of single routes (refused commands
+	// under a stopping policy); SafeStops counts the bridge's latches.
+	RouteStops int64
 }
 
 // Bridge forwards attested messages from agent topics to actuator topics.
@@ -90,13 +118,16 @@ type Bridge struct {
 	latched     bool
 	latchReason string
 	watch       bridges.EstopWatch // reads the e-stop polls
+	stops       *stopsem.Stops     // the routes' stop state (stopsem)
+	faults      stopsem.Faults     // the fault latch (stopsem)
 
-	forwarded, clamped, denied, escalated, dropped, safeStops, coalesced atomic.Int64
+	forwarded, clamped, denied, escalated, dropped, safeStops, coalesced, routeStops atomic.Int64
 }
 
 type route struct {
 	Route
-	pub *ros.Publisher
+	pub  *ros.Publisher
+	stop *stopsem.Route
 
 	hmu      sync.Mutex
 	seq      uint64             // bumped by every message on the route
@@ -179,7 +210,16 @@ func New(ctx context.Context, cfg Config) (*Bridge, error) {
 			return nil, fmt.Errorf("rosbridge: %w", err)
 		}
 	}
+	if cfg.LinkCheck == 0 {
+		cfg.LinkCheck = DefaultLinkCheck
+	}
 	b := &Bridge{cfg: cfg}
+	b.faults.Mode, b.faults.MaxAttestFailures = cfg.Reset, cfg.MaxAttestFailures
+	b.stops = stopsem.New(stopsem.Config{Resend: cfg.StopResend, Timeout: cfg.CallTimeout, Log: cfg.Log,
+		OnStop: func(sr *stopsem.Route, reason string) {
+			b.routeStops.Add(1)
+			b.report(Report{Outcome: OutcomeSafeStop, Topic: sr.Name(), Reason: reason})
+		}})
 	var err error
 	if b.decisions, err = cfg.Node.Publisher(ctx, cfg.DecisionsTopic, msgs.StringType, false); err != nil {
 		return nil, fmt.Errorf("rosbridge: advertise %s: %w", cfg.DecisionsTopic, err)
@@ -188,19 +228,58 @@ func New(ctx context.Context, cfg Config) (*Bridge, error) {
 		if s := r.safeStop(); s != nil && s.Type().Name != r.Type.Name {
 			return nil, fmt.Errorf("rosbridge: route %s: safe stop is %s, not %s", r.Agent, s.Type().Name, r.Type.Name)
 		}
+		pol, err := r.Stop.Resolve(true, r.safeStop() != nil, cfg.StopResend)
+		if err != nil {
+			return nil, fmt.Errorf("rosbridge: route %s: %w", r.Actuator, err)
+		}
 		pub, err := cfg.Node.Publisher(ctx, r.Actuator, r.Type, false)
 		if err != nil {
 			return nil, fmt.Errorf("rosbridge: advertise %s: %w", r.Actuator, err)
 		}
-		b.routes = append(b.routes, &route{Route: r, pub: pub, wake: make(chan struct{}, 1)})
+		rt := &route{Route: r, pub: pub, wake: make(chan struct{}, 1)}
+		var out stopsem.Output
+		if m := r.safeStop(); m != nil {
+			out = rosOutput{pub: pub, msg: m}
+		}
+		rt.stop = b.stops.Add(r.Agent, pol, out)
+		b.routes = append(b.routes, rt)
 	}
 	return b, nil
 }
 
+// rosOutput carries a route's safe stop: published latched (kept for late
+// subscribers, whose header says latching=1) and withdrawn before the next
+// actuated command.
+type rosOutput struct {
+	pub *ros.Publisher
+	msg msgs.Message
+}
+
+func (o rosOutput) Stop(ctx context.Context) error { return o.pub.PublishLatched(ctx, o.msg) }
+func (o rosOutput) Clear(context.Context) error    { o.pub.ClearLatched(); return nil }
+
 // Stats returns the counters.
 func (b *Bridge) Stats() Stats {
-	return Stats{b.forwarded.Load(), b.clamped.Load(), b.denied.Load(), b.escalated.Load(), b.dropped.Load(), b.safeStops.Load(), b.coalesced.Load()}
+	return Stats{b.forwarded.Load(), b.clamped.Load(), b.denied.Load(), b.escalated.Load(), b.dropped.Load(), b.safeStops.Load(), b.coalesced.Load(), b.routeStops.Load()}
 }
+
+// Reset is the bridge-local reset input (also served on Config.ResetSocket):
+// it clears a fault latch and reports whether one was latched. It moves
+// nothing: the bridge unlatches at the next e-stop poll that reads armed
+// (or, without an e-stop watch, at the next allow), and a route moves again
+// only with its next allowed command.
+func (b *Bridge) Reset(reason string) bool {
+	was := b.faults.Reset()
+	if was {
+		b.cfg.Log.Warn("fault latch reset (bridge-local)", "reason", reason)
+		b.report(Report{Outcome: OutcomeReset, Reason: reason})
+	}
+	return was
+}
+
+// FaultLatched reports whether a fault holds the bridge stopped until a
+// reset, and the fault.
+func (b *Bridge) FaultLatched() (bool, string) { return b.faults.Latched() }
 
 // Latched reports whether the bridge is stopped, and why.
 func (b *Bridge) Latched() (bool, string) {
@@ -218,6 +297,11 @@ func (b *Bridge) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	b.ctx, b.cancel = ctx, cancel
+	if b.cfg.ResetSocket != "" {
+		if err := stopsem.ServeReset(ctx, b.cfg.ResetSocket, b.Reset); err != nil {
+			return fmt.Errorf("rosbridge: %w", err)
+		}
+	}
 	if b.cfg.Estop != nil {
 		b.poll(ctx)
 	}
@@ -247,7 +331,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 		}
 		subs = append(subs, s)
 	}
-	var tick <-chan time.Time
+	var tick, linkTick <-chan time.Time
 	if b.cfg.Estop != nil {
 		t := time.NewTicker(b.cfg.PollInterval)
 		defer t.Stop()
@@ -257,7 +341,15 @@ func (b *Bridge) Run(ctx context.Context) error {
 			go func() { defer wg.Done(); b.watch.Follow(ctx, s, b.apply, b.cfg.Log) }()
 		}
 	}
+	if b.cfg.LinkCheck > 0 {
+		t := time.NewTicker(b.cfg.LinkCheck)
+		defer t.Stop()
+		linkTick = t.C
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); b.stops.Run(ctx) }()
 	defer b.latch("bridge stopped")
+	subsSeen := make([]bool, len(b.routes)) // the actuator topic had a subscriber
 	for {
 		select {
 		case <-ctx.Done():
@@ -266,8 +358,41 @@ func (b *Bridge) Run(ctx context.Context) error {
 			return errors.New("rosbridge: node shut down")
 		case <-tick:
 			b.poll(ctx)
+		case <-linkTick:
+			b.checkLinks(ctx, subsSeen)
 		}
 	}
+}
+
+// checkLinks latches a fault when the ROS master does not answer, or when
+// an actuator topic that had a subscriber (the driver) has none any more.
+// The safe stop still reaches a driver without the master (TCPROS links
+// are peer to peer), and a driver that reconnects gets the kept stop.
+func (b *Bridge) checkLinks(ctx context.Context, subsSeen []bool) {
+	cctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
+	_, err := b.cfg.Node.Master().GetURI(cctx)
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		b.latchFault("ROS master lost: " + err.Error())
+	}
+	for i, r := range b.routes {
+		n := r.pub.NumSubscribers()
+		if n > 0 {
+			subsSeen[i] = true
+		} else if subsSeen[i] {
+			subsSeen[i] = false
+			b.latchFault("controller link lost: no subscriber on " + r.Actuator)
+		}
+	}
+}
+
+// latchFault latches a fault (stopsem.Faults) and the bridge.
+func (b *Bridge) latchFault(reason string) {
+	b.faults.Fault(reason)
+	b.latch(reason)
 }
 
 // poll reads the e-stop state once and latches or unlatches.
@@ -275,8 +400,11 @@ func (b *Bridge) poll(ctx context.Context) {
 	b.watch.Poll(ctx, b.cfg.Estop, b.cfg.CallTimeout, b.apply)
 }
 
-// apply carries out what the e-stop watch asks (a poll or a pushed trip).
+// apply carries out what the e-stop watch asks (a poll or a pushed trip),
+// through the fault latch: an unlatch that is no deliberate reset after a
+// fault is dropped.
 func (b *Bridge) apply(a bridges.PollAction) {
+	a = b.faults.Estop(a)
 	if a.Latch != "" {
 		b.latch(a.Latch)
 	}
@@ -296,11 +424,7 @@ func (b *Bridge) latch(reason string) {
 	}
 	b.latched, b.latchReason = true, reason
 	for _, r := range b.routes {
-		if s := r.safeStop(); s != nil {
-			if err := r.pub.Publish(context.Background(), s); err != nil {
-				b.cfg.Log.Error("safe stop publish failed", "topic", r.Actuator, "err", err)
-			}
-		}
+		r.stop.Stop(reason) // published, kept for late subscribers, re-sent
 	}
 	b.safeStops.Add(1)
 	b.mu.Unlock()
@@ -392,8 +516,9 @@ func (b *Bridge) handle(r *route, m msgs.Message) {
 			b.drop(r, req.RequestID, codes.Code(apiErr.Code), apiErr.Message)
 			return
 		}
+		// Latch first: the safe stop goes out before anything else.
+		b.latchFault(fmt.Sprintf("gateway unreachable (status %d): %v", status, err))
 		b.drop(r, req.RequestID, codes.InternalError, "gateway unreachable")
-		b.latch(fmt.Sprintf("gateway unreachable (status %d): %v", status, err))
 		return
 	}
 	b.decided(ctx, r, m, req, params, d, gen, seq)
@@ -417,7 +542,9 @@ func (b *Bridge) decided(ctx context.Context, r *route, m msgs.Message, req api.
 		b.report(Report{Outcome: OutcomeDeny, Topic: r.Agent, Resource: r.Resource(), RequestID: req.RequestID, Code: code, Reason: reason})
 		if code == string(codes.EstopEngaged) {
 			b.latch("gateway denied ESTOP_ENGAGED")
+			return
 		}
+		b.refused(r, "denied "+code)
 	}
 }
 
@@ -434,6 +561,7 @@ func (b *Bridge) hold(ctx context.Context, r *route, m msgs.Message, req api.Int
 	r.held, r.heldReq, r.heldAppr = cancel, req.RequestID, approvalID
 	r.hmu.Unlock()
 	b.report(Report{Outcome: OutcomeEscalate, Topic: r.Agent, Resource: r.Resource(), RequestID: req.RequestID, ApprovalID: approvalID})
+	b.refused(r, "escalation pending")
 	go func() {
 		defer cancel()
 		d, _, err := b.cfg.Gateway.AwaitApproval(wctx, approvalID)
@@ -474,6 +602,9 @@ func (b *Bridge) actuate(ctx context.Context, r *route, m msgs.Message, req api.
 	cctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
 	claims, err := b.cfg.Verifier.Verify(cctx, *d.Attestation, b.cfg.Now(), want)
 	cancel()
+	if b.faults.Attested(err == nil) {
+		b.latch("attestation failures in a row: " + err.Error())
+	}
 	if err != nil {
 		b.drop(r, req.RequestID, attest.ReasonOf(err).Code(), "attestation: "+err.Error())
 		return
@@ -511,6 +642,21 @@ func (b *Bridge) actuate(ctx context.Context, r *route, m msgs.Message, req api.
 		b.report(Report{Outcome: OutcomeSuperseded, Topic: r.Agent, Resource: r.Resource(), RequestID: req.RequestID, Reason: "a newer message arrived"})
 		return
 	}
+	if f, why := b.faults.Latched(); f {
+		// A fault stop holds until a deliberate reset, whatever the
+		// gateway allows now (a gateway restarted on its data directory
+		// allows again with no one having looked at the robot).
+		b.mu.Unlock()
+		b.drop(r, req.RequestID, codes.EstopEngaged, "fault stop latched until a reset: "+why)
+		return
+	}
+	// The route's kept safe stop is withdrawn first (and a pending
+	// hold-then-stop cancelled): this command ends the stop.
+	if err := r.stop.Actuate(); err != nil {
+		b.mu.Unlock()
+		b.drop(r, req.RequestID, codes.InternalError, "withdrawing the safe stop: "+err.Error())
+		return
+	}
 	// An allow for an intercept sent while latched means the gateway's
 	// breaker is armed again (it releases no allow while tripped).
 	was := b.latched
@@ -540,6 +686,17 @@ func (b *Bridge) drop(r *route, requestID string, code codes.Code, reason string
 	b.dropped.Add(1)
 	b.cfg.Log.Debug("message dropped", "topic", r.Agent, "requestId", requestID, "code", code, "reason", reason)
 	b.report(Report{Outcome: OutcomeDropped, Topic: r.Agent, Resource: r.Resource(), RequestID: requestID, Code: string(code), Reason: reason})
+	b.refused(r, "dropped "+string(code))
+}
+
+// refused applies the route's stop policy to a command that was not carried
+// out (a deny, an escalation pending or ended without an allow, a drop): a
+// safe stop now, after the policy's hold, or nothing.
+func (b *Bridge) refused(r *route, reason string) {
+	if r.stop.Refused(reason) {
+		b.routeStops.Add(1)
+		b.report(Report{Outcome: OutcomeSafeStop, Topic: r.Agent, Resource: r.Resource(), Reason: reason})
+	}
 }
 
 func deref(p *string) string {

@@ -42,7 +42,11 @@ func TestBridgeRealGateway(t *testing.T) {
 		if rep.Topic != r.route(0).Agent || rep.RequestID == "" {
 			t.Errorf("report %+v", rep)
 		}
-		// The next, valid message is the first thing on the actuator topic.
+		// A motion route's deny means safe-stop (the default): the zero
+		// Twist, never the too-fast one, then the next valid message.
+		if got := r.next(0, wait); !isZero(got) {
+			t.Fatalf("actuator got %+v after the deny, want the zero Twist", got)
+		}
 		ok := &msgs.Twist{Linear: msgs.Vector3{X: 0.5}}
 		r.publish(0, ok)
 		if got := r.next(0, wait); got == nil || *got != *ok {
@@ -176,6 +180,10 @@ func TestBridgeRealGateway(t *testing.T) {
 		in := &msgs.Twist{Angular: msgs.Vector3{Z: 0.3}}
 		r.publish(0, in)
 		rep := r.report(rosbridge.OutcomeEscalate, "", wait)
+		// Pending escalation on a motion route: the safe stop (default).
+		if got := r.next(0, wait); !isZero(got) {
+			t.Fatalf("got %+v while the escalation is pending, want the zero Twist", got)
+		}
 		if got := r.next(0, 200*time.Millisecond); got != nil {
 			t.Fatalf("escalated message forwarded before approval: %+v", got)
 		}
@@ -194,6 +202,9 @@ func TestBridgeRealGateway(t *testing.T) {
 		}
 		r.publish(0, &msgs.Twist{Angular: msgs.Vector3{Z: 0.3}})
 		rep := r.report(rosbridge.OutcomeEscalate, "", wait)
+		if got := r.next(0, wait); !isZero(got) {
+			t.Fatalf("got %+v while the escalation is pending, want the zero Twist", got)
+		}
 		if st := r.gw.admin("POST", "/v1/approvals/"+rep.ApprovalID+"/deny", map[string]string{"reason": "no"}, nil); st != 200 {
 			t.Fatalf("deny: %d", st)
 		}
@@ -207,7 +218,8 @@ func TestBridgeRealGateway(t *testing.T) {
 	})
 
 	t.Run("escalate/newer-motion-supersedes-held", func(t *testing.T) {
-		r := newRig(t, rigOpts{routes: []string{"arm/joint_cmd"}})
+		// deny=hold: this test is about the held message, not the stop.
+		r := newRig(t, rigOpts{routes: []string{"arm/joint_cmd"}, stop: "deny=hold"})
 		if r == nil {
 			return
 		}

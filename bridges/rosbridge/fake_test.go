@@ -123,6 +123,8 @@ type fakeRig struct {
 	out      chan *msgs.Twist
 	cancel   context.CancelFunc
 	done     chan error
+	master   *rosmastertest.Master
+	sub      *ros.Subscriber // the driver: the test node's actuator subscriber
 }
 
 func newFakeRig(t *testing.T, withEstop bool) *fakeRig {
@@ -147,7 +149,7 @@ func newFakeRig(t *testing.T, withEstop bool) *fakeRig {
 	}
 	cfg := rosbridge.Config{Node: nodes[0], Gateway: f.gw, Verifier: staticVerifier{attest.NewVerifier(key)},
 		Routes:  []rosbridge.Route{{Agent: "/agent/cmd_vel", Actuator: "/cmd_vel", Type: msgs.TwistType}},
-		TokenID: "tok", Issuer: "gw", PollInterval: 10 * time.Millisecond, Log: quiet}
+		TokenID: "tok", Issuer: "gw", PollInterval: 10 * time.Millisecond, Log: quiet, LinkCheck: 20 * time.Millisecond}
 	if withEstop {
 		f.estop = &fakeEstop{state: "armed", epoch: 1}
 		cfg.Estop = f.estop
@@ -159,6 +161,7 @@ func newFakeRig(t *testing.T, withEstop bool) *fakeRig {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.master, f.sub = master, sub
 	if f.agentPub, err = nodes[1].Publisher(ctx, "/agent/cmd_vel", msgs.TwistType, false); err != nil {
 		t.Fatal(err)
 	}
@@ -214,6 +217,11 @@ func TestBridgeFakeGateway(t *testing.T) {
 			f := newFakeRig(t, false)
 			f.gw.decide = func(api.InterceptRequest) (string, func(*attest.Claims)) { return "allow", tc.mutate }
 			f.send(t, in)
+			// The command is dropped; on a motion route that means its
+			// safe stop (the default policy), never the command.
+			if got := f.next(5 * time.Second); got == nil || *got != (msgs.Twist{}) {
+				t.Fatalf("got %+v with a bad attestation, want the safe stop", got)
+			}
 			if got := f.next(300 * time.Millisecond); got != nil {
 				t.Fatalf("forwarded %+v with a bad attestation", got)
 			}
@@ -222,6 +230,72 @@ func TestBridgeFakeGateway(t *testing.T) {
 			}
 		})
 	}
+
+	// Three attestation failures in a row are a fault: the bridge latches
+	// and later good allows are refused until a reset.
+	t.Run("fault/attestation-failures-in-a-row-latch", func(t *testing.T) {
+		f := newFakeRig(t, false)
+		f.gw.decide = func(api.InterceptRequest) (string, func(*attest.Claims)) {
+			return "allow", func(c *attest.Claims) { c.Issuer = "evil" }
+		}
+		for i := range 3 {
+			f.send(t, &msgs.Twist{Linear: msgs.Vector3{X: 0.1 * float64(i+1)}})
+			for f.bridge.Stats().Dropped < int64(i+1) {
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		if latched, why := f.bridge.FaultLatched(); !latched || !strings.Contains(why, "attestation") {
+			t.Fatalf("fault latched=%v %q", latched, why)
+		}
+		f.gw.decide = func(api.InterceptRequest) (string, func(*attest.Claims)) { return "allow", nil }
+		f.send(t, in)
+		for f.bridge.Stats().Dropped < 4 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		for got := f.next(300 * time.Millisecond); got != nil; got = f.next(300 * time.Millisecond) {
+			if *got != (msgs.Twist{}) {
+				t.Fatalf("forwarded %+v while the fault is latched", got)
+			}
+		}
+		f.bridge.Reset("test")
+		f.send(t, in)
+		if got := f.next(5 * time.Second); got == nil || *got != *in {
+			t.Fatalf("after the reset got %+v", got)
+		}
+	})
+
+	// The link check (every second): a master that stops answering, and an
+	// actuator topic whose driver left, are faults.
+	t.Run("fault/master-lost", func(t *testing.T) {
+		f := newFakeRig(t, false)
+		f.master.Close()
+		if got := f.next(10 * time.Second); got == nil || *got != (msgs.Twist{}) {
+			t.Fatalf("got %+v, want the safe stop", got)
+		}
+		if latched, why := f.bridge.FaultLatched(); !latched || !strings.Contains(why, "master lost") {
+			t.Fatalf("fault latched=%v %q", latched, why)
+		}
+	})
+	t.Run("fault/controller-link-lost", func(t *testing.T) {
+		f := newFakeRig(t, false)
+		// A driver that was there and left: give the 20 ms link check time
+		// to see it connected first (a precondition, not a measurement).
+		time.Sleep(500 * time.Millisecond)
+		if err := f.sub.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			latched, why := f.bridge.FaultLatched()
+			if latched && strings.Contains(why, "controller link lost") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no controller-link fault: latched=%v %q", latched, why)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
 
 	t.Run("allow/clamped-to-attested-envelope", func(t *testing.T) {
 		f := newFakeRig(t, false)
@@ -302,7 +376,9 @@ func TestBridgeFakeGateway(t *testing.T) {
 		}
 	})
 
-	t.Run("unreachable/poll-error-latches-and-recovers", func(t *testing.T) {
+	// An unreachable gateway is a fault: the bridge stays latched when the
+	// gateway answers armed again, until the bridge-local reset.
+	t.Run("unreachable/poll-error-latches-until-the-local-reset", func(t *testing.T) {
 		f := newFakeRig(t, true)
 		f.estop.set("", 0, errors.New("connection refused"))
 		if got := f.next(5 * time.Second); got == nil || *got != (msgs.Twist{}) {
@@ -315,6 +391,14 @@ func TestBridgeFakeGateway(t *testing.T) {
 		}
 		f.gw.decide = func(api.InterceptRequest) (string, func(*attest.Claims)) { return "allow", nil }
 		f.estop.set("armed", 1, nil)
+		f.estop.polled(t)
+		f.estop.polled(t)
+		if latched, _ := f.bridge.Latched(); !latched {
+			t.Fatal("an armed poll after an unreachable gateway unlatched the bridge without a reset")
+		}
+		if !f.bridge.Reset("test") {
+			t.Fatal("Reset found no fault latched")
+		}
 		for latched, _ := f.bridge.Latched(); latched; latched, _ = f.bridge.Latched() {
 			time.Sleep(5 * time.Millisecond)
 		}

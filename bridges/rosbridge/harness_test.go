@@ -13,6 +13,7 @@ import (
 	"github.com/sintgate/sintgate/bridges/ros"
 	"github.com/sintgate/sintgate/bridges/ros/msgs"
 	"github.com/sintgate/sintgate/bridges/rosbridge"
+	"github.com/sintgate/sintgate/bridges/stopsem"
 	"github.com/sintgate/sintgate/client"
 	"github.com/sintgate/sintgate/gateway/approvals"
 	"github.com/sintgate/sintgate/gateway/attest"
@@ -113,6 +114,14 @@ type rigOpts struct {
 	master string        // master URI; "" = the real test master (testenv)
 	wrap   func(rosbridge.Decider) rosbridge.Decider
 	keep   bool // Config.KeepAll
+	// Stop semantics: stop is the stop policy of every route
+	// (stopsem.ParsePolicy; "" the default), reset the reset mode,
+	// resetSocket the local reset input, proc a gateway process to use
+	// instead of an in-process gateway.
+	stop        string
+	reset       stopsem.ResetMode
+	resetSocket string
+	proc        *apptest.Process
 }
 
 func newRig(t testing.TB, o rigOpts) *rig {
@@ -124,7 +133,12 @@ func newRig(t testing.TB, o rigOpts) *rig {
 		}
 	}
 	ctx := context.Background()
-	g := newGateway(t)
+	var g *gw
+	if o.proc != nil {
+		g = &gw{Gateway: &apptest.Gateway{T: t, URL: o.proc.URL, AdminKey: o.proc.AdminKey}, t: t, url: o.proc.URL, adminKey: o.proc.AdminKey}
+	} else {
+		g = newGateway(t)
+	}
 	agent, tokenID := g.agentToken()
 	p := prefix()
 	r := &rig{t: t, gw: g, master: master, agentPub: map[string]*ros.Publisher{}, actuator: map[string]chan *msgs.Twist{}, decisions: make(chan rosbridge.Report, 1024)}
@@ -147,6 +161,11 @@ func newRig(t testing.TB, o rigOpts) *rig {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if o.stop != "" {
+			if rt.Stop, err = stopsem.ParsePolicy(o.stop); err != nil {
+				t.Fatal(err)
+			}
+		}
 		r.routes = append(r.routes, rt)
 	}
 	var dec rosbridge.Decider = agent
@@ -157,6 +176,7 @@ func newRig(t testing.TB, o rigOpts) *rig {
 		Node: bnode, Gateway: dec, Verifier: attest.NewJWKSCache(nil, g.url+"/.well-known/jwks.json"),
 		Routes: r.routes, TokenID: tokenID, DecisionsTopic: p + "/sint/decisions", PollInterval: o.every,
 		CallTimeout: time.Second, Log: quiet, KeepAll: o.keep,
+		Reset: o.reset, ResetSocket: o.resetSocket,
 	}
 	if o.poll {
 		cfg.Estop = rosbridge.OperatorEstop{Op: &client.Operator{BaseURL: g.url, APIKey: g.readKey(), HTTP: &http.Client{Timeout: time.Second}}}

@@ -15,8 +15,9 @@ const (
 	OutcomeEscalate   = "escalate"   // held until approved or expired
 	OutcomeDropped    = "dropped"    // the bridge refused (Code says why)
 	OutcomeSuperseded = "superseded" // a held message replaced by a newer one
-	OutcomeSafeStop   = "safe_stop"  // the bridge latched and published safe stops
+	OutcomeSafeStop   = "safe_stop"  // safe stops published: the bridge latched, or (Topic set) one route stopped
 	OutcomeResumed    = "resumed"    // the latch cleared
+	OutcomeReset      = "reset"      // the bridge-local reset cleared a fault latch
 )
 
 // Report is one line on the decisions topic. Allowed messages are not

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/sintgate/sintgate/bridges/ros/msgs"
+	"github.com/sintgate/sintgate/bridges/stopsem"
 	"github.com/sintgate/sintgate/codes"
 	"github.com/sintgate/sintgate/gateway/physics"
 )
@@ -18,9 +19,11 @@ type Route struct {
 	Agent    string    // agent-facing topic the bridge subscribes to, e.g. /agent/cmd_vel
 	Actuator string    // actuator topic the bridge publishes on, e.g. /cmd_vel
 	Type     msgs.Type // message type of both topics
-	// SafeStop is published on Actuator when the bridge latches (e-stop,
-	// gateway unreachable). Nil: a zero Twist for Twist routes, nothing
-	// for other types (such a route is not a motion route).
+	// SafeStop is published on Actuator when the route stops (the bridge
+	// latched, or a refused command under a stopping policy) and kept for
+	// late subscribers until the next actuated command. Nil: a zero Twist
+	// for Twist routes, an empty trajectory (which stops a trajectory
+	// controller) for JointTrajectory routes, nothing for other types.
 	SafeStop msgs.Message
 
 	// Physical payload (docs/ros.md, "Physical payloads"). Twist and
@@ -29,6 +32,12 @@ type Route struct {
 	// to the attested envelope) or is NonPhysical, else New refuses it.
 	Mappings    []physics.Mapping
 	NonPhysical bool
+
+	// Stop semantics (package stopsem, docs/stop-semantics.md): what a
+	// refused command means for the route, whether it is a motion route
+	// (every route is, unless it says motion=false) and how often its
+	// stop is re-sent. Zero: the defaults. Set by SetStopPolicy.
+	Stop stopsem.Policy
 }
 
 // Resource is the intercept resource of the route: ros:///<actuator topic
@@ -40,10 +49,33 @@ func (r Route) safeStop() msgs.Message {
 	if r.SafeStop != nil {
 		return r.SafeStop
 	}
-	if r.Type.Name == msgs.TwistType.Name {
+	switch r.Type.Name {
+	case msgs.TwistType.Name:
 		return &msgs.Twist{}
+	case msgs.JointTrajectoryType.Name:
+		return &msgs.JointTrajectory{}
 	}
 	return nil
+}
+
+// SetStopPolicy parses "ACTUATOR_TOPIC=POLICY" (stopsem.ParsePolicySpec,
+// e.g. `/cmd_vel=deny=hold-then-stop:500ms,resend=100ms`) and sets it as
+// the stop policy of the route with that actuator topic in routes.
+func SetStopPolicy(routes []Route, spec string) error {
+	topic, p, err := stopsem.ParsePolicySpec(spec)
+	if err != nil {
+		return err
+	}
+	if topic, err = topicName(topic); err != nil {
+		return codes.Wrap(codes.MalformedRequest, "stop policy: "+err.Error(), err)
+	}
+	for i := range routes {
+		if routes[i].Actuator == topic {
+			routes[i].Stop = p
+			return nil
+		}
+	}
+	return codes.New(codes.MalformedRequest, "stop policy: no route has actuator topic "+topic)
 }
 
 // ParseRoute parses "AGENT_TOPIC=ACTUATOR_TOPIC[:TYPE]" (TYPE default

@@ -52,6 +52,7 @@ import (
 
 	"github.com/sintgate/sintgate/bridges"
 	"github.com/sintgate/sintgate/bridges/mcpbridge"
+	"github.com/sintgate/sintgate/bridges/stopsem"
 	"github.com/sintgate/sintgate/client"
 	"github.com/sintgate/sintgate/gateway/attest"
 	"github.com/sintgate/sintgate/internal/keyfile"
@@ -116,11 +117,17 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 	maxWait := fs.Duration("max-wait", mcpbridge.DefaultMaxWait, "longest wait for an operator's approval of an escalated call")
 	maxInFlight := fs.Int("max-in-flight", mcpbridge.DefaultMaxInFlight, "most tools/call requests handled at once; more are refused with RATE_LIMIT_EXCEEDED")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	resetFlag := fs.String("reset", string(stopsem.ResetLatched), "what clears a fault stop (gateway unreachable or restarted, attestation failures): latched (a deliberate reset: the gateway's e-stop tripped and reset, or --reset-socket) or auto")
+	resetSocket := fs.String("reset-socket", "", "Unix socket (mode 0600) of the bridge-local reset input: `sintctl bridge-reset --socket PATH`")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, nil
 		}
 		return 2, nil
+	}
+	resetMode, err := stopsem.ParseResetMode(*resetFlag)
+	if err != nil {
+		return 2, err
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -186,6 +193,7 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 		Verifier:   attest.NewJWKSCache(&http.Client{Timeout: *timeout}, base+"/.well-known/jwks.json"),
 		TokenID:    *tokenID, Token: token, Issuer: *issuer,
 		PollInterval: *poll, CallTimeout: *timeout, MaxWait: *maxWait, MaxInFlight: *maxInFlight, Log: log,
+		Reset: resetMode,
 	}
 	if apiKey != "" {
 		cfg.Estop = mcpbridge.OperatorEstop{Op: &client.Operator{BaseURL: base, APIKey: apiKey, HTTP: &http.Client{Timeout: *timeout}}}
@@ -201,6 +209,11 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 	}()
 	log.Info("sint-mcpbridge running", "gateway", base, "server", *server, "downstream", down[0],
 		"agent", key.AgentID(), "tools", len(b.Tools()), "estopWatch", cfg.Estop != nil, "downstreamEnv", envNames(downEnv))
+	if *resetSocket != "" {
+		if err := stopsem.ServeReset(ctx, *resetSocket, b.Reset); err != nil {
+			return 1, err
+		}
+	}
 	err = b.Run(ctx, upstream)
 	log.Info("sint-mcpbridge stopped", "stats", b.Stats())
 	if err != nil && !errors.Is(err, io.EOF) {

@@ -52,6 +52,7 @@ import (
 
 	"github.com/sintgate/sintgate/bridges"
 	"github.com/sintgate/sintgate/bridges/mqttbridge"
+	"github.com/sintgate/sintgate/bridges/stopsem"
 	"github.com/sintgate/sintgate/client"
 	"github.com/sintgate/sintgate/gateway/attest"
 	"github.com/sintgate/sintgate/internal/keyfile"
@@ -111,6 +112,8 @@ func runReady(ctx context.Context, args []string, ready func()) (int, error) {
 	var maps, nonPhysical multi
 	fs.Var(&maps, "map", `DEVICE_TOPIC=JSON payload mapping(s), e.g. line1/c={"path":"/cmd/speed","quantity":"linearVelocity","unit":"mm/s"} (repeatable)`)
 	fs.Var(&nonPhysical, "non-physical", "DEVICE_TOPIC of a route whose payloads carry no speed, force, torque or position (repeatable; every route needs --map or this)")
+	var stopFlags stopsem.Flags
+	stopFlags.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, nil
@@ -146,6 +149,15 @@ func runReady(ctx context.Context, args []string, ready func()) (int, error) {
 		if err := mqttbridge.SetNonPhysical(rs, s); err != nil {
 			return 2, err
 		}
+	}
+	for _, s := range stopFlags.Policies {
+		if err := mqttbridge.SetStopPolicy(rs, s); err != nil {
+			return 2, err
+		}
+	}
+	resetMode, err := stopFlags.ResetMode()
+	if err != nil {
+		return 2, err
 	}
 	if err := mqttbridge.CheckBrokerName(*brokerName); err != nil {
 		return 2, fmt.Errorf("--broker-name: %w", err)
@@ -197,6 +209,7 @@ func runReady(ctx context.Context, args []string, ready func()) (int, error) {
 		Verifier: attest.NewJWKSCache(&http.Client{Timeout: *timeout}, base+"/.well-known/jwks.json"),
 		Routes:   rs, TokenID: *tokenID, Token: token, Issuer: *issuer,
 		ReportTopic: *reports, PollInterval: *poll, CallTimeout: *timeout, ReconnectDelay: *reconnect, Log: log,
+		Reset: resetMode, StopResend: stopFlags.Resend, ResetSocket: stopFlags.ResetSocket, MaxAttestFailures: stopFlags.MaxAttestFailures,
 	}
 	if apiKey != "" {
 		cfg.Estop = mqttbridge.OperatorEstop{Op: &client.Operator{BaseURL: base, APIKey: apiKey, HTTP: &http.Client{Timeout: *timeout}}}
@@ -207,7 +220,9 @@ func runReady(ctx context.Context, args []string, ready func()) (int, error) {
 	}
 	for _, r := range rs {
 		if r.SafeStop == nil {
-			log.Warn("route has no safe stop: nothing is published on it when the bridge stops", "device", r.Device)
+			// Only a route declared motion=false gets here (New refuses a
+			// motion route without one).
+			log.Warn("non-motion route has no safe stop: nothing is published on it when the bridge stops", "device", r.Device)
 		}
 		log.Info("route", "agent", r.Agent, "device", r.Device, "resource", r.Resource(*brokerName))
 	}

@@ -26,7 +26,7 @@ import (
 
 // TestCommandEndToEnd runs the command's run() against the real master and
 // an in-process gateway: an allowed Twist is forwarded, a too-fast one is
-// not, and SIGINT (ctx cancel) leaves a zero Twist on the actuator topic.
+// not (its deny publishes the zero Twist), and SIGINT (ctx cancel) leaves a zero Twist on the actuator topic.
 func TestCommandEndToEnd(t *testing.T) {
 	master := testenv.ROSMaster(t)
 	if master == "" {
@@ -130,6 +130,11 @@ func TestCommandEndToEnd(t *testing.T) {
 	_ = pub.Publish(ctx, &msgs.Twist{Linear: msgs.Vector3{X: 1.5}}) // too fast: denied (≥ 2× would open the circuit)
 	ok := &msgs.Twist{Linear: msgs.Vector3{X: 0.5}}
 	time.Sleep(200 * time.Millisecond) // let the deny be decided first (coalescing keeps only the newest)
+	// The deny stops the motion route (default policy safe-stop): the
+	// zero Twist, never the too-fast one.
+	if got := next(5 * time.Second); got == nil || *got != (msgs.Twist{}) {
+		t.Fatalf("got %+v after the deny, want the zero Twist", got)
+	}
 	_ = pub.Publish(ctx, ok)
 	if got := next(5 * time.Second); got == nil || *got != *ok {
 		t.Fatalf("got %+v, want %+v first", got, ok)

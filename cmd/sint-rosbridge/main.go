@@ -45,6 +45,7 @@ import (
 	"github.com/sintgate/sintgate/bridges"
 	"github.com/sintgate/sintgate/bridges/ros"
 	"github.com/sintgate/sintgate/bridges/rosbridge"
+	"github.com/sintgate/sintgate/bridges/stopsem"
 	"github.com/sintgate/sintgate/client"
 	"github.com/sintgate/sintgate/gateway/attest"
 	"github.com/sintgate/sintgate/internal/keyfile"
@@ -97,6 +98,8 @@ func run(ctx context.Context, args []string) (int, error) {
 	var maps, nonPhysical multi
 	fs.Var(&maps, "map", "ACTUATOR_TOPIC=JSON payload mapping(s) into the message's JSON form (repeatable; needed on routes of types other than Twist and JointTrajectory)")
 	fs.Var(&nonPhysical, "non-physical", "ACTUATOR_TOPIC of a route whose messages carry no speed, force, torque or position (repeatable)")
+	var stopFlags stopsem.Flags
+	stopFlags.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, nil
@@ -135,6 +138,15 @@ func run(ctx context.Context, args []string) (int, error) {
 			return 2, err
 		}
 	}
+	for _, s := range stopFlags.Policies {
+		if err := rosbridge.SetStopPolicy(rs, s); err != nil {
+			return 2, err
+		}
+	}
+	resetMode, err := stopFlags.ResetMode()
+	if err != nil {
+		return 2, err
+	}
 	if *agentKey == "" {
 		return 2, errors.New("--agent-key is required")
 	}
@@ -165,6 +177,7 @@ func run(ctx context.Context, args []string) (int, error) {
 		Verifier: attest.NewJWKSCache(&http.Client{Timeout: *timeout}, base+"/.well-known/jwks.json"),
 		Routes:   rs, TokenID: *tokenID, Token: token, Issuer: *issuer,
 		DecisionsTopic: *decisions, PollInterval: *poll, CallTimeout: *timeout, Log: log,
+		Reset: resetMode, StopResend: stopFlags.Resend, ResetSocket: stopFlags.ResetSocket, MaxAttestFailures: stopFlags.MaxAttestFailures,
 	}
 	if apiKey != "" {
 		cfg.Estop = rosbridge.OperatorEstop{Op: &client.Operator{BaseURL: base, APIKey: apiKey, HTTP: &http.Client{Timeout: *timeout}}}

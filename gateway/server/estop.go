@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 
 	"github.com/gofiber/fiber/v2"
@@ -13,8 +15,22 @@ import (
 
 func estopView(st estop.State) store.EstopState { return estop.ToStore(st) }
 
+// estopRead is the body of GET /v1/estop: the breaker state and the
+// server instance's boot id.
+type estopRead struct {
+	store.EstopState
+	BootID string `json:"bootId"`
+}
+
 func (s *Server) getEstop(c *fiber.Ctx) error {
-	return c.JSON(estopView(s.Breaker.Snapshot()))
+	return c.JSON(estopRead{EstopState: estopView(s.Breaker.Snapshot()), BootID: s.bootID})
+}
+
+// newBootID returns a random id for one server instance (16 hex digits).
+func newBootID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // tripEstop is never blocked by the breaker, the pipeline, a rate limit or

@@ -60,11 +60,14 @@ type Server struct {
 
 	keys     keyWatch     // open streams by API key (keywatch.go)
 	tripKeys tripKeyCache // API keys the e-stop trip checks without the store
+	// bootID names this server instance in GET /v1/estop: a bridge that
+	// sees it change knows the gateway restarted (a fault stop).
+	bootID string
 }
 
 // New builds the fiber app with every route.
 func New(d Deps) *Server {
-	s := &Server{Deps: d}
+	s := &Server{Deps: d, bootID: newBootID()}
 	s.App = fiber.New(fiber.Config{
 		BodyLimit:      gateway.MaxBodyBytes,
 		ReadBufferSize: MaxHeaderBytes,
