@@ -126,6 +126,7 @@ func TestMotionRouteWithoutMappingRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rt.SafeStop = []byte(`{"cmd":{"speed":0}}`) // every MQTT route is a motion route (stop semantics)
 	cfg := mqttbridge.Config{Broker: "mqtt://" + addr, BrokerName: broker, Routes: []mqttbridge.Route{rt},
 		Gateway: &fakeGateway{t: t, decide: allow}, Verifier: staticVerifier{}, TokenID: "tok", Log: quiet}
 	_, err = mqttbridge.New(cfg)

@@ -14,6 +14,7 @@ func TestMotionRouteNeedsSafeStop(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		rt.NonPhysical = true // payload mappings are another test's subject
 		rs := []Route{rt}
 		for _, s := range specs {
 			if err := SetStopPolicy(rs, s); err != nil {

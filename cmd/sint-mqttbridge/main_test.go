@@ -82,7 +82,8 @@ func TestRunRefusesRouteWithoutMapping(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // a bridge that starts stops at once
 	base := []string{"--route", "agent/c1=line1/conveyor", "--broker-name", "factory", "--broker", "mqtt://127.0.0.1:1",
-		"--agent-key", keyPath, "--token-id", "x", "--timeout", "200ms", "--api-key", "sk_test"}
+		"--agent-key", keyPath, "--token-id", "x", "--timeout", "200ms", "--api-key", "sk_test",
+		"--safe-stop", `line1/conveyor={"cmd":{"speed":0}}`} // a motion route (stop semantics) needs its safe stop
 	for _, tc := range []struct {
 		name  string
 		extra []string
