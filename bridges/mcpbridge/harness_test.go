@@ -184,6 +184,8 @@ type rigOpts struct {
 	allow   map[string]string      // Config.AllowFlagged
 	results mcpbridge.ResultPolicy // Config.ResultPolicy
 	gw      *gw                    // reuse this gateway (a restarted bridge)
+	// downstream replaces the in-memory test server (r.down is then nil).
+	downstream mcp.Transport
 }
 
 func newRig(t testing.TB, o rigOpts) *rig {
@@ -197,17 +199,21 @@ func newRig(t testing.TB, o rigOpts) *rig {
 	agent, tokenID, jws := g.agent, g.tokenID, g.jws
 	r := &rig{t: t, gw: g, rec: mcpbridgetest.NewRecorder(nil)}
 
-	dct, dst := mcp.NewInMemoryTransports()
-	r.down = mcpbridgetest.NewServer(r.rec)
-	if o.setup != nil {
-		o.setup(r.down)
-	}
+	var dct mcp.Transport = o.downstream
 	var err error
-	r.downSession, err = r.down.Connect(ctx, dst, nil)
-	if err != nil {
-		t.Fatal(err)
+	if dct == nil {
+		var dst mcp.Transport
+		dct, dst = mcp.NewInMemoryTransports()
+		r.down = mcpbridgetest.NewServer(r.rec)
+		if o.setup != nil {
+			o.setup(r.down)
+		}
+		r.downSession, err = r.down.Connect(ctx, dst, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = r.downSession.Close() })
 	}
-	t.Cleanup(func() { _ = r.downSession.Close() })
 
 	if o.server == "" {
 		o.server = "testfs"
