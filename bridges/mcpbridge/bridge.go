@@ -152,7 +152,8 @@ type Bridge struct {
 	gmu     sync.Mutex         // guards changed
 	changed map[string]*change // tool name → unapproved change
 	closing bool               // Close has begun: no new background work; guarded by gmu
-	wctx    context.Context    // background work (repin requests); ends at Close
+	wctx    context.Context    // background work (repin requests, reports); ends at Close
+	reports chan reportReq     // queued reports (reportLoop)
 
 	// refreshReq holds a pending tools/list_changed: one slot, so
 	// notifications arriving during a refresh coalesce into one more.
@@ -223,7 +224,7 @@ func New(ctx context.Context, cfg Config) (*Bridge, error) {
 		return nil, fmt.Errorf("mcpbridge: unknown result policy %q", cfg.ResultPolicy)
 	}
 	b := &Bridge{cfg: cfg, tools: map[string]bool{}, flagged: map[string]FlaggedTool{}, changed: map[string]*change{},
-		scan: cfg.Scanner, pins: cfg.Pins, refreshReq: make(chan struct{}, 1), inFlight: make(chan struct{}, cfg.MaxInFlight)}
+		scan: cfg.Scanner, pins: cfg.Pins, reports: make(chan reportReq, MaxQueuedReports), refreshReq: make(chan struct{}, 1), inFlight: make(chan struct{}, cfg.MaxInFlight)}
 	if b.scan == nil {
 		b.scan = injection.New()
 	}
@@ -232,6 +233,8 @@ func New(ctx context.Context, cfg Config) (*Bridge, error) {
 	}
 	wctx, stop := context.WithCancel(context.Background())
 	b.wctx, b.stop = wctx, stop
+	b.workers.Add(1)
+	go b.reportLoop()
 	b.genCtx, b.genCancel = context.WithCancelCause(context.Background())
 	b.server = mcp.NewServer(cfg.Implementation, &mcp.ServerOptions{Logger: cfg.Log})
 	c := mcp.NewClient(&mcp.Implementation{Name: cfg.Implementation.Name, Version: cfg.Implementation.Version}, &mcp.ClientOptions{
@@ -249,6 +252,7 @@ func New(ctx context.Context, cfg Config) (*Bridge, error) {
 	down, err := c.Connect(ctx, &guardTransport{Transport: cfg.Downstream, b: b}, nil)
 	if err != nil {
 		stop()
+		b.workers.Wait()
 		return nil, fmt.Errorf("mcpbridge: connect downstream: %w", err)
 	}
 	b.down = down
@@ -748,7 +752,7 @@ func (b *Bridge) forward(ctx context.Context, p *pending, d *api.Decision) (*mcp
 			res = &c
 		}
 	}
-	return b.screenResult(ctx, p, res), nil
+	return b.screenResult(p, res), nil
 }
 
 func deref(p *string) string {

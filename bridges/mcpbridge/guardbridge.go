@@ -306,33 +306,75 @@ func (b *Bridge) verifyOwn(ctx context.Context, req api.InterceptRequest, d *api
 	return nil
 }
 
-// report records an event in the gateway's ledger: an intercept on
+// MaxQueuedReports bounds the reports waiting to be sent; one more is
+// dropped (and logged with its fields).
+const MaxQueuedReports = 1024
+
+// reportReq is one queued report.
+type reportReq struct {
+	action, resource string
+	params           map[string]any
+}
+
+// report queues an event for the gateway's ledger (see send). It never
+// blocks: a report the gateway cannot take must not hold up a tool listing
+// or a result, and what the bridge offers or refuses never depends on it.
+func (b *Bridge) report(action, resource string, params map[string]any) {
+	select {
+	case b.reports <- reportReq{action, resource, params}:
+	default:
+		b.cfg.Log.Error("report queue full: report dropped", "action", action, "resource", resource, "params", params)
+	}
+}
+
+// reportLoop sends the queued reports in order until Close; reports still
+// queued then are logged, not sent.
+func (b *Bridge) reportLoop() {
+	defer b.workers.Done()
+	for {
+		select {
+		case <-b.wctx.Done():
+			for {
+				select {
+				case r := <-b.reports:
+					b.cfg.Log.Error("bridge closing: report not sent", "action", r.action, "resource", r.resource, "params", r.params)
+				default:
+					return
+				}
+			}
+		case r := <-b.reports:
+			b.send(r)
+		}
+	}
+}
+
+// send records one event in the gateway's ledger: an intercept on the
 // resource with the report action and params; the gateway's
 // policy.evaluated entry records resource, action and the params' hash.
 // Its decision is only logged. The params never carry a flagged text
 // itself (only its SHA-256): the gateway would scan it again.
-func (b *Bridge) report(action, resource string, params map[string]any) {
-	args, err := canonicalParams(params)
+func (b *Bridge) send(r reportReq) {
+	args, err := canonicalParams(r.params)
 	if err == nil {
 		var rid uuid.UUID
 		if rid, err = uuid.NewV7(); err == nil {
 			ctx, cancel := context.WithTimeout(b.wctx, b.cfg.CallTimeout)
 			var d *api.Decision
-			d, _, err = b.cfg.Gateway.Intercept(ctx, b.ownRequest(rid.String(), resource, action, args))
+			d, _, err = b.cfg.Gateway.Intercept(ctx, b.ownRequest(rid.String(), r.resource, r.action, args))
 			cancel()
 			if err == nil && d != nil {
-				b.cfg.Log.Info("reported to the gateway", "action", action, "resource", resource, "requestId", rid.String(),
+				b.cfg.Log.Info("reported to the gateway", "action", r.action, "resource", r.resource, "requestId", rid.String(),
 					"decision", d.Decision, "code", deref(d.Code), "params", string(args))
 				return
 			}
 		}
 	}
-	b.cfg.Log.Error("report to the gateway failed", "action", action, "resource", resource, "params", params, "err", err)
+	b.cfg.Log.Error("report to the gateway failed", "action", r.action, "resource", r.resource, "params", r.params, "err", err)
 }
 
 // screenResult scans a forwarded call's result; a flagged one is reported
 // and redacted or refused (Config.ResultPolicy).
-func (b *Bridge) screenResult(ctx context.Context, p *pending, res *mcp.CallToolResult) *mcp.CallToolResult {
+func (b *Bridge) screenResult(p *pending, res *mcp.CallToolResult) *mcp.CallToolResult {
 	out, found := ScanResult(b.scan, res)
 	if len(found) == 0 {
 		return res
@@ -347,7 +389,6 @@ func (b *Bridge) screenResult(ctx context.Context, p *pending, res *mcp.CallTool
 				"path": b.inert(f.Path), "excerptSha256": hashHex(f.Excerpt)})
 		}
 	}
-	_ = ctx
 	b.report(ActionResultFlagged, p.resource, map[string]any{
 		"tool": p.tool, "requestId": p.req.RequestID, "policy": string(b.cfg.ResultPolicy), "count": len(found), "findings": list,
 	})

@@ -228,7 +228,9 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 		}
 	}()
 	log.Info("sint-mcpbridge running", "gateway", base, "server", *server, "downstream", down[0],
-		"agent", key.AgentID(), "tools", len(b.Tools()), "estopWatch", cfg.Estop != nil, "downstreamEnv", envNames(downEnv))
+		"agent", key.AgentID(), "tools", len(b.Tools()), "estopWatch", cfg.Estop != nil, "downstreamEnv", envNames(downEnv),
+		"toolsFlagged", flaggedNames(b.Flagged()), "toolsChanged", b.Changed(), "pinFile", *pinFile, "pinsLocked", *pinsLocked,
+		"resultPolicy", cfg.ResultPolicy)
 	err = b.Run(ctx, upstream)
 	log.Info("sint-mcpbridge stopped", "stats", b.Stats())
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -247,6 +249,16 @@ func secretsOf(apiKey string, k *keyfile.Key) []string {
 		if i := strings.LastIndexByte(apiKey, '_'); i >= 0 && len(apiKey)-i > 8 {
 			out = append(out, apiKey[i+1:])
 		}
+	}
+	return out
+}
+
+// flaggedNames returns the names of the flagged tools (for the log; each
+// finding was logged when the tool was listed).
+func flaggedNames(fl []mcpbridge.FlaggedTool) []string {
+	out := make([]string, 0, len(fl))
+	for _, f := range fl {
+		out = append(out, f.Tool)
 	}
 	return out
 }
