@@ -9,9 +9,10 @@
 #   scripts/services.sh status [svc...]   print whether each service answers
 #   scripts/services.sh pydeps            install the Python SDK's test packages (apt) when missing
 #
-# Services: pg redis ros mqtt chromium openapi (default: all); openapi is the
-# OpenAPI linter (npm, tools/openapi). Aliases: postgres, mosquitto,
-# rosmaster, browser, redocly. Default ports 55432, 56379, 51311, 51883; a
+# Services: pg redis ros mqtt chromium openapi mcppeer (default: all); openapi
+# is the OpenAPI linter (npm, tools/openapi); mcppeer the hostile MCP servers
+# of the MCP bridge's tests (npm, bridges/mcpbridge/testdata/peer). Aliases:
+# postgres, mosquitto, rosmaster, browser, redocly, mcp. Default ports 55432, 56379, 51311, 51883; a
 # port another process holds (another clone's services) makes `up` take the
 # next free one and say so, and `env` prints it. SINT_PG_PORT,
 # SINT_REDIS_PORT, SINT_ROS_PORT, SINT_MQTT_PORT ask for a port explicitly.
@@ -45,7 +46,7 @@ PG_DB=sint_test
 PG_BIN="${SINT_PG_BIN:-/usr/lib/postgresql/15/bin}"
 CHROMIUM=/usr/bin/chromium
 SYS_PY=/usr/bin/python3
-ALL_SERVICES=(pg redis ros mqtt chromium openapi)
+ALL_SERVICES=(pg redis ros mqtt chromium openapi mcppeer)
 
 log() { printf 'services: %s\n' "$*" >&2; }
 die() { printf 'services: error: %s\n' "$*" >&2; exit 1; }
@@ -98,6 +99,7 @@ normalize() {
 	mqtt | mosquitto) echo mqtt ;;
 	chromium | browser | playwright) echo chromium ;;
 	openapi | redocly) echo openapi ;;
+	mcppeer | mcp) echo mcppeer ;;
 	*) die "unknown service '$1' (known: ${ALL_SERVICES[*]})" ;;
 	esac
 }
@@ -113,6 +115,7 @@ pkgs_for() {
 		python3-geometry-msgs python3-std-msgs python3-sensor-msgs python3-trajectory-msgs ;;
 	mqtt) echo mosquitto mosquitto-clients ;;
 	chromium) echo chromium ;;
+	mcppeer) command -v npm >/dev/null || echo nodejs npm ;;
 	esac
 }
 
@@ -471,6 +474,17 @@ openapi_up() { npm_install "$OPENAPI_DIR" @redocly/cli; }
 openapi_down() { :; }
 openapi_status() { [ -x "$OPENAPI_DIR/node_modules/.bin/redocly" ]; }
 openapi_env() { echo "export SINT_OPENAPI_LINT='$OPENAPI_DIR'"; }
+
+# -------------------------------------------------------------- mcppeer ---
+
+# The hostile downstream MCP servers of bridges/mcpbridge's tests, written
+# with the official TypeScript SDK (pinned in its package-lock.json): a
+# script run by the tests, not a daemon.
+MCPPEER_DIR="$REPO/bridges/mcpbridge/testdata/peer"
+mcppeer_up() { npm_install "$MCPPEER_DIR" @modelcontextprotocol/sdk; }
+mcppeer_down() { :; }
+mcppeer_status() { [ -d "$MCPPEER_DIR/node_modules/@modelcontextprotocol/sdk" ]; }
+mcppeer_env() { echo "export SINT_TEST_MCP_PEER='$MCPPEER_DIR'"; }
 
 # ---------------------------------------------------------------- main ---
 

@@ -21,6 +21,7 @@ import (
 	"github.com/sintgate/sintgate/client"
 	"github.com/sintgate/sintgate/codes"
 	"github.com/sintgate/sintgate/gateway/attest"
+	"github.com/sintgate/sintgate/gateway/injection"
 )
 
 // The gateway-facing interfaces and the e-stop reader are shared by every
@@ -84,8 +85,23 @@ type Config struct {
 	// Implementation names the bridge to its MCP client; default
 	// {Name: "sint-mcpbridge", Version: "v1"}.
 	Implementation *mcp.Implementation
-	Now            func() time.Time
-	Log            *slog.Logger
+
+	// Scanner scans tool definitions and results; default injection.New().
+	Scanner *injection.Scanner
+	// Pins holds the tools' pinned definitions; nil means pins kept in
+	// memory only (every start pins afresh). See LoadPins.
+	Pins *Pins
+	// AllowFlagged lets an operator offer a tool despite a finding of the
+	// scanner in its definition: tool name → the SHA-256 of the exact
+	// definition allowed (Definition; the bridge logs it with the
+	// finding). Another definition of the same tool is flagged again.
+	AllowFlagged map[string]string
+	// ResultPolicy: what to do with a result the scanner flags; default
+	// ResultRedact.
+	ResultPolicy ResultPolicy
+
+	Now func() time.Time
+	Log *slog.Logger
 
 	// Stop semantics (package stopsem, docs/stop-semantics.md): an MCP
 	// tool has no safe-state message, so a deny, trip or fault only
@@ -103,6 +119,30 @@ type Config struct {
 // bridge refused on its own; Latches the times the latch was set.
 type Stats struct {
 	Calls, Forwarded, Denied, Escalated, Refused, Latches int64
+	// ToolsFlagged counts tool definitions not offered because of a
+	// finding; ResultsFlagged the results redacted or refused.
+	ToolsFlagged, ResultsFlagged int64
+}
+
+// FlaggedTool is a downstream tool the bridge does not offer because the
+// injection scanner flagged its definition.
+type FlaggedTool struct {
+	Tool    string
+	SHA256  string // of its canonical definition: the value Config.AllowFlagged takes
+	Finding injection.Finding
+}
+
+// change is a pinned tool whose listed definition no longer matches its
+// pin; calls to it are refused (CodeToolChanged) until an operator approves
+// the new definition (ActionRepin) and the pin moves.
+type change struct {
+	resource           string
+	tool               *mcp.Tool // the new definition, offered once approved
+	oldCanon, newCanon []byte
+	oldSHA, newSHA     string
+	requesting         bool   // a repin request is in flight
+	approvalID         string // of the pending repin approval, if any
+	last               string // how the last repin request ended
 }
 
 // Bridge is the MCP server in front of one downstream MCP server. Create it
@@ -113,8 +153,17 @@ type Bridge struct {
 	server *mcp.Server
 	down   *mcp.ClientSession
 
-	rmu   sync.Mutex      // serialises Refresh
-	tools map[string]bool // exposed tool names; guarded by rmu
+	rmu     sync.Mutex             // serialises Refresh
+	tools   map[string]bool        // exposed tool names; guarded by rmu
+	flagged map[string]FlaggedTool // guarded by rmu
+
+	scan    *injection.Scanner
+	pins    *Pins
+	gmu     sync.Mutex         // guards changed
+	changed map[string]*change // tool name → unapproved change
+	closing bool               // Close has begun: no new background work; guarded by gmu
+	wctx    context.Context    // background work (repin requests, reports); ends at Close
+	reports chan reportReq     // queued reports (reportLoop)
 
 	// refreshReq holds a pending tools/list_changed: one slot, so
 	// notifications arriving during a refresh coalesce into one more.
@@ -137,6 +186,7 @@ type Bridge struct {
 	watch       bridges.EstopWatch // reads the e-stop polls
 
 	calls, forwarded, denied, escalated, refusedN, latches atomic.Int64
+	toolsFlagged, resultsFlagged                           atomic.Int64
 }
 
 // errLatched is the cancel cause of work in flight when the latch sets.
@@ -177,8 +227,26 @@ func New(ctx context.Context, cfg Config) (*Bridge, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	b := &Bridge{cfg: cfg, tools: map[string]bool{}, refreshReq: make(chan struct{}, 1), inFlight: make(chan struct{}, cfg.MaxInFlight)}
+	switch cfg.ResultPolicy {
+	case "":
+		cfg.ResultPolicy = ResultRedact
+	case ResultRedact, ResultRefuse:
+	default:
+		return nil, fmt.Errorf("mcpbridge: unknown result policy %q", cfg.ResultPolicy)
+	}
+	b := &Bridge{cfg: cfg, tools: map[string]bool{}, flagged: map[string]FlaggedTool{}, changed: map[string]*change{},
+		scan: cfg.Scanner, pins: cfg.Pins, reports: make(chan reportReq, MaxQueuedReports), refreshReq: make(chan struct{}, 1), inFlight: make(chan struct{}, cfg.MaxInFlight)}
 	b.faults.Mode, b.faults.MaxAttestFailures = cfg.Reset, cfg.MaxAttestFailures
+	if b.scan == nil {
+		b.scan = injection.New()
+	}
+	if b.pins == nil {
+		b.pins, _ = LoadPins("", false)
+	}
+	wctx, stop := context.WithCancel(context.Background())
+	b.wctx, b.stop = wctx, stop
+	b.workers.Add(1)
+	go b.reportLoop()
 	b.genCtx, b.genCancel = context.WithCancelCause(context.Background())
 	b.server = mcp.NewServer(cfg.Implementation, &mcp.ServerOptions{Logger: cfg.Log})
 	c := mcp.NewClient(&mcp.Implementation{Name: cfg.Implementation.Name, Version: cfg.Implementation.Version}, &mcp.ClientOptions{
@@ -195,6 +263,8 @@ func New(ctx context.Context, cfg Config) (*Bridge, error) {
 	})
 	down, err := c.Connect(ctx, &guardTransport{Transport: cfg.Downstream, b: b}, nil)
 	if err != nil {
+		stop()
+		b.workers.Wait()
 		return nil, fmt.Errorf("mcpbridge: connect downstream: %w", err)
 	}
 	b.down = down
@@ -202,11 +272,11 @@ func New(ctx context.Context, cfg Config) (*Bridge, error) {
 	err = b.Refresh(rctx)
 	cancel()
 	if err != nil {
+		stop()
+		b.workers.Wait()
 		_ = b.down.Close()
 		return nil, err
 	}
-	wctx, stop := context.WithCancel(context.Background())
-	b.stop = stop
 	b.workers.Add(1)
 	go b.refreshLoop(wctx)
 	return b, nil
@@ -242,6 +312,9 @@ func (b *Bridge) Server() *mcp.Server { return b.server }
 // exit). Later calls return the first call's result.
 func (b *Bridge) Close() error {
 	b.closeOnce.Do(func() {
+		b.gmu.Lock()
+		b.closing = true
+		b.gmu.Unlock()
 		b.stop()
 		b.workers.Wait()
 		b.closeErr = b.down.Close()
@@ -251,7 +324,8 @@ func (b *Bridge) Close() error {
 
 // Stats returns the counters.
 func (b *Bridge) Stats() Stats {
-	return Stats{b.calls.Load(), b.forwarded.Load(), b.denied.Load(), b.escalated.Load(), b.refusedN.Load(), b.latches.Load()}
+	return Stats{b.calls.Load(), b.forwarded.Load(), b.denied.Load(), b.escalated.Load(), b.refusedN.Load(), b.latches.Load(),
+		b.toolsFlagged.Load(), b.resultsFlagged.Load()}
 }
 
 // Reset is the bridge-local reset input: it clears a fault latch and
@@ -316,22 +390,41 @@ func (b *Bridge) Refresh(ctx context.Context) error {
 		params = &mcp.ListToolsParams{Cursor: res.NextCursor}
 	}
 	seen := make(map[string]bool, len(list))
+	listed := make(map[string]bool, len(list))
+	flagged := map[string]FlaggedTool{}
 	for _, t := range list {
-		if seen[t.Name] {
+		if listed[t.Name] {
 			b.cfg.Log.Warn("downstream tool listed twice; first kept", "tool", t.Name)
 			continue
 		}
+		listed[t.Name] = true
 		resource, err := ToolResource(b.cfg.ServerName, t.Name)
 		if err != nil {
 			b.cfg.Log.Warn("downstream tool not exposed", "tool", t.Name, "err", err)
 			continue
 		}
-		if err := b.addTool(t, resource); err != nil {
+		offer, err := b.vet(ctx, t, resource, flagged)
+		if err != nil {
+			b.cfg.Log.Warn("downstream tool not exposed", "tool", t.Name, "err", err)
+			continue
+		}
+		if offer == nil {
+			continue
+		}
+		if err := b.addTool(offer, resource); err != nil {
 			b.cfg.Log.Warn("downstream tool not exposed", "tool", t.Name, "err", err)
 			continue
 		}
 		seen[t.Name] = true
 	}
+	b.flagged = flagged
+	b.gmu.Lock()
+	for n := range b.changed {
+		if !seen[n] {
+			delete(b.changed, n)
+		}
+	}
+	b.gmu.Unlock()
 	var gone []string
 	for n := range b.tools {
 		if !seen[n] {
@@ -345,8 +438,9 @@ func (b *Bridge) Refresh(ctx context.Context) error {
 	return nil
 }
 
-// addTool exposes a copy of downstream tool t. The SDK panics on a schema
-// it cannot accept; that is an error here, not a crash.
+// addTool exposes a copy of downstream tool t (or of the placeholder of a
+// changed tool, whose calls b.call refuses). The SDK panics on a schema it
+// cannot accept; that is an error here, not a crash.
 func (b *Bridge) addTool(t *mcp.Tool, resource string) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -504,6 +598,9 @@ func (b *Bridge) call(ctx context.Context, tool, resource string, raw json.RawMe
 		defer func() { <-b.inFlight }()
 	default:
 		return b.refuse(p, codes.RateLimitExceeded, fmt.Sprintf("too many calls in flight at the bridge (max %d)", b.cfg.MaxInFlight)), nil
+	}
+	if r := b.refuseChanged(p); r != nil {
+		return r, nil
 	}
 	args, err := CanonicalArgs(raw)
 	if err != nil {
@@ -694,7 +791,7 @@ func (b *Bridge) forward(ctx context.Context, p *pending, d *api.Decision) (*mcp
 			res = &c
 		}
 	}
-	return res, nil
+	return b.screenResult(p, res), nil
 }
 
 func deref(p *string) string {

@@ -36,6 +36,11 @@ func (w *wrapDecider) AwaitApproval(ctx context.Context, id string) (*api.Decisi
 }
 
 func (w *wrapDecider) Intercept(ctx context.Context, r api.InterceptRequest) (*api.Decision, int, error) {
+	if r.Action != mcpbridge.Action {
+		// The bridge's own reports and repin requests are left alone:
+		// the hooks are about tools/call.
+		return w.Decider.Intercept(ctx, r)
+	}
 	if w.before != nil {
 		w.before(&r)
 	}

@@ -29,9 +29,18 @@
 //   - Held escalation: an escalated call waits on the agent wait endpoint
 //     until approved (then it is forwarded, once), denied, expired, the
 //     caller gives up, the bridge latches, or Config.MaxWait passes.
+//   - Guard: every listed tool definition is scanned with the gateway's
+//     injection scanner (a flagged one is not offered unless
+//     Config.AllowFlagged names its exact hash) and pinned by the SHA-256 of
+//     its canonical form (Definition, Pins); a pinned tool whose definition
+//     changed is offered as a placeholder whose calls are refused
+//     (CodeToolChanged) until an operator approves an ActionRepin intercept.
+//     Every forwarded result is scanned and redacted or refused
+//     (ScanResult, Config.ResultPolicy). Each event is reported to the
+//     gateway's ledger as an intercept whose action is the event name.
 //
 // The pure parts (CanonicalArgs, ValidServerName, ValidToolName,
-// ToolResource) do no I/O; the Bridge does MCP and HTTP I/O through the
-// small interfaces Decider, AttestationVerifier and EstopReader (the same
+// ToolResource, Definition, ScanTool, ScanResult) do no I/O; the Bridge
+// does MCP and HTTP I/O through the small interfaces Decider, AttestationVerifier and EstopReader (the same
 // shapes as rosbridge's, so *client.Agent and *attest.JWKSCache plug in).
 package mcpbridge

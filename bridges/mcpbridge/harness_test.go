@@ -35,6 +35,10 @@ type gw struct {
 	g        *app.Gateway
 	url      string
 	adminKey string
+
+	agent   *client.Agent // from agentToken, set by newRig
+	tokenID string
+	jws     string
 }
 
 func newGateway(t testing.TB) *gw {
@@ -76,7 +80,7 @@ func (h *gw) agentToken() (*client.Agent, string, string) {
 	}
 	c := tokentest.Root("root", "mcpagent", int(time.Now().UnixNano()%1e9), time.Now().UnixMilli())
 	c.Resource = "mcp://testfs/**"
-	c.Actions = []string{"call"}
+	c.Actions = []string{"call", mcpbridge.ActionToolFlagged, mcpbridge.ActionToolPinned, mcpbridge.ActionResultFlagged, mcpbridge.ActionRepin}
 	tok := tokentest.Sign("root", c)
 	if st := h.admin("POST", "/v1/tokens", map[string]string{"token": tok.Raw}, nil); st != 201 {
 		h.t.Fatalf("register token: %d", st)
@@ -174,23 +178,42 @@ type rigOpts struct {
 	inline  bool   // send the token's JWS instead of its id
 	issuer  string // Config.Issuer
 	max     int    // Config.MaxInFlight
+	// setup adds tools to the downstream server before the bridge lists them.
+	setup   func(s *mcp.Server)
+	pins    *mcpbridge.Pins        // Config.Pins
+	allow   map[string]string      // Config.AllowFlagged
+	results mcpbridge.ResultPolicy // Config.ResultPolicy
+	gw      *gw                    // reuse this gateway (a restarted bridge)
+	// downstream replaces the in-memory test server (r.down is then nil).
+	downstream mcp.Transport
 }
 
 func newRig(t testing.TB, o rigOpts) *rig {
 	t.Helper()
 	ctx := context.Background()
-	g := newGateway(t)
-	agent, tokenID, jws := g.agentToken()
+	g := o.gw
+	if g == nil {
+		g = newGateway(t)
+		g.agent, g.tokenID, g.jws = g.agentToken()
+	}
+	agent, tokenID, jws := g.agent, g.tokenID, g.jws
 	r := &rig{t: t, gw: g, rec: mcpbridgetest.NewRecorder(nil)}
 
-	dct, dst := mcp.NewInMemoryTransports()
-	r.down = mcpbridgetest.NewServer(r.rec)
+	var dct mcp.Transport = o.downstream
 	var err error
-	r.downSession, err = r.down.Connect(ctx, dst, nil)
-	if err != nil {
-		t.Fatal(err)
+	if dct == nil {
+		var dst mcp.Transport
+		dct, dst = mcp.NewInMemoryTransports()
+		r.down = mcpbridgetest.NewServer(r.rec)
+		if o.setup != nil {
+			o.setup(r.down)
+		}
+		r.downSession, err = r.down.Connect(ctx, dst, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = r.downSession.Close() })
 	}
-	t.Cleanup(func() { _ = r.downSession.Close() })
 
 	if o.server == "" {
 		o.server = "testfs"
@@ -204,6 +227,7 @@ func newRig(t testing.TB, o rigOpts) *rig {
 		Verifier: attest.NewJWKSCache(nil, g.url+"/.well-known/jwks.json"),
 		TokenID:  tokenID, Issuer: o.issuer, PollInterval: o.every, CallTimeout: 5 * time.Second, MaxWait: o.maxWait,
 		Now: o.now, Log: quiet, MaxInFlight: o.max,
+		Pins: o.pins, AllowFlagged: o.allow, ResultPolicy: o.results,
 	}
 	if o.inline {
 		cfg.TokenID, cfg.Token = "", jws

@@ -135,7 +135,7 @@ type Bridge struct {
 	queued []Report
 
 	forwarded, denied, escalated, dropped, safeStops, coalesced, routeStops atomic.Int64
-	clamped                                                                atomic.Int64
+	clamped                                                                 atomic.Int64
 
 	// tasks tracks every goroutine the bridge starts (route workers, held
 	// escalations, connection setup, report flushes, the connection-loss

@@ -11,7 +11,14 @@
 //
 //	sint-mcpbridge --url http://127.0.0.1:8080 --agent-key agent.key --token-id ID \
 //	    --server filesystem [--api-key-file read.key] [--env NAME[=VALUE] ...] \
-//	    -- DOWNSTREAM_COMMAND [ARGS...]
+//	    [--pin-file pins.json [--pins-locked]] [--allow-tool NAME=SHA256 ...] \
+//	    [--result-policy redact|refuse] -- DOWNSTREAM_COMMAND [ARGS...]
+//
+// Every downstream tool definition is scanned for injected instructions (a
+// flagged tool is not offered) and pinned by the hash of its canonical
+// definition; a pinned tool whose definition changes is refused until an
+// operator approves the new one. Every result is scanned and, by default,
+// redacted where flagged (docs/mcp.md).
 //
 // --api-key-file names a file (mode 0600) holding an operator key with scope
 // read; with it the bridge follows the pushed e-stop events of the approvals
@@ -116,6 +123,18 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 	timeout := fs.Duration("timeout", mcpbridge.DefaultCallTimeout, "timeout of one intercept, verification or poll")
 	maxWait := fs.Duration("max-wait", mcpbridge.DefaultMaxWait, "longest wait for an operator's approval of an escalated call")
 	maxInFlight := fs.Int("max-in-flight", mcpbridge.DefaultMaxInFlight, "most tools/call requests handled at once; more are refused with RATE_LIMIT_EXCEEDED")
+	pinFile := fs.String("pin-file", "", "file holding the tools' pinned definition hashes (created and updated by the bridge; survives restarts); empty: pins kept in memory only")
+	pinsLocked := fs.Bool("pins-locked", false, "only offer tools pinned in --pin-file as they are: never add or move a pin (a locked-down deployment presets the file)")
+	allowTool := map[string]string{}
+	fs.Func("allow-tool", "NAME=SHA256: offer this exact definition of a tool although the injection scanner flagged it (the hash is logged with the finding; repeatable)", func(v string) error {
+		name, sha, ok := strings.Cut(v, "=")
+		if !ok || mcpbridge.ValidToolName(name) != nil || len(sha) != 64 || strings.Trim(sha, "0123456789abcdef") != "" {
+			return errors.New("want NAME=SHA256 (64 lowercase hex digits)")
+		}
+		allowTool[name] = sha
+		return nil
+	})
+	resultPolicy := fs.String("result-policy", string(mcpbridge.ResultRedact), "what to do with a tool result in which the injection scanner finds an instruction: redact (replace the flagged parts) or refuse (withhold the result, GOAL_HIJACK)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	resetFlag := fs.String("reset", string(stopsem.ResetLatched), "what clears a fault stop (gateway unreachable or restarted, attestation failures): latched (a deliberate reset: the gateway's e-stop tripped and reset, or --reset-socket) or auto")
 	resetSocket := fs.String("reset-socket", "", "Unix socket (mode 0600) of the bridge-local reset input: `sintctl bridge-reset --socket PATH`")
@@ -144,6 +163,10 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 		return 2, errors.New("no downstream command (give it after --)")
 	case *agentKey == "":
 		return 2, errors.New("--agent-key is required")
+	case *resultPolicy != string(mcpbridge.ResultRedact) && *resultPolicy != string(mcpbridge.ResultRefuse):
+		return 2, errors.New("--result-policy: want redact or refuse")
+	case *pinsLocked && *pinFile == "":
+		return 2, errors.New("--pins-locked needs --pin-file")
 	}
 	if *apiKeyFlag != "" {
 		return 2, errors.New("--api-key is refused: the downstream server could read it from the bridge's command line; put the key in a file (mode 0600) and give --api-key-file")
@@ -181,6 +204,10 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 		return 2, errors.New("give exactly one of --token-id and --token-file")
 	}
 
+	pins, err := mcpbridge.LoadPins(*pinFile, *pinsLocked)
+	if err != nil {
+		return 1, err
+	}
 	httpc := &http.Client{Timeout: 40 * time.Second} // > the 30 s approval long-poll
 	base := strings.TrimRight(*url, "/")
 	cmd := exec.Command(down[0], down[1:]...)
@@ -194,6 +221,7 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 		TokenID:    *tokenID, Token: token, Issuer: *issuer,
 		PollInterval: *poll, CallTimeout: *timeout, MaxWait: *maxWait, MaxInFlight: *maxInFlight, Log: log,
 		Reset: resetMode,
+		Pins:  pins, AllowFlagged: allowTool, ResultPolicy: mcpbridge.ResultPolicy(*resultPolicy),
 	}
 	if apiKey != "" {
 		cfg.Estop = mcpbridge.OperatorEstop{Op: &client.Operator{BaseURL: base, APIKey: apiKey, HTTP: &http.Client{Timeout: *timeout}}}
@@ -208,7 +236,9 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 		}
 	}()
 	log.Info("sint-mcpbridge running", "gateway", base, "server", *server, "downstream", down[0],
-		"agent", key.AgentID(), "tools", len(b.Tools()), "estopWatch", cfg.Estop != nil, "downstreamEnv", envNames(downEnv))
+		"agent", key.AgentID(), "tools", len(b.Tools()), "estopWatch", cfg.Estop != nil, "downstreamEnv", envNames(downEnv),
+		"toolsFlagged", flaggedNames(b.Flagged()), "toolsChanged", b.Changed(), "pinFile", *pinFile, "pinsLocked", *pinsLocked,
+		"resultPolicy", cfg.ResultPolicy)
 	if *resetSocket != "" {
 		if err := stopsem.ServeReset(ctx, *resetSocket, b.Reset); err != nil {
 			return 1, err
@@ -232,6 +262,16 @@ func secretsOf(apiKey string, k *keyfile.Key) []string {
 		if i := strings.LastIndexByte(apiKey, '_'); i >= 0 && len(apiKey)-i > 8 {
 			out = append(out, apiKey[i+1:])
 		}
+	}
+	return out
+}
+
+// flaggedNames returns the names of the flagged tools (for the log; each
+// finding was logged when the tool was listed).
+func flaggedNames(fl []mcpbridge.FlaggedTool) []string {
+	out := make([]string, 0, len(fl))
+	for _, f := range fl {
+		out = append(out, f.Tool)
 	}
 	return out
 }

@@ -114,6 +114,10 @@ func TestRunFlags(t *testing.T) {
 		{"usage/env-sint-variable", append(append([]string{"--env", "SINT_URL=x"}, ok...), down...), 2},
 		{"usage/env-carries-the-agent-key", append(append([]string{"--env", "K=" + hex.EncodeToString(k.Private.Seed())}, ok...), down...), 2},
 		{"usage/env-bad-name", append(append([]string{"--env", "A-B=1"}, ok...), down...), 2},
+		{"usage/bad-result-policy", append(append([]string{"--result-policy", "ignore"}, ok...), down...), 2},
+		{"usage/pins-locked-without-file", append(append([]string{"--pins-locked"}, ok...), down...), 2},
+		{"usage/allow-tool-bad-hash", append(append([]string{"--allow-tool", "x=abc"}, ok...), down...), 2},
+		{"error/locked-pin-file-missing", append(append([]string{"--pins-locked", "--pin-file", filepath.Join(dir, "none.json")}, ok...), down...), 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, err := run(context.Background(), tc.args, &mcp.StdioTransport{})

@@ -13,3 +13,26 @@ func TestDefaultPolicyNoGenericGet(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultPolicyMCPBridgeActions: the MCP bridge's reports are recorded
+// without an approval (tier 1), a changed tool definition needs one
+// (tier ≥ 3), and the report rules grant nothing to tools/call.
+func TestDefaultPolicyMCPBridgeActions(t *testing.T) {
+	p := Default()
+	for _, tc := range []struct {
+		name, res, action string
+		want              int
+	}{
+		{"report/flagged", "mcp://filesystem/write_file", "mcp.tool.flagged", 1},
+		{"report/pinned", "mcp://robot/readSensor", "mcp.tool.pinned", 1},
+		{"report/result", "mcp://robot/readNote", "mcp.result.flagged", 1},
+		{"repin", "mcp://filesystem/read_file", "mcp.tool.repin", 3},
+		{"call-unchanged", "mcp://filesystem/write_file", "call", 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := p.Tier(tc.res, tc.action, false, false); got != tc.want {
+				t.Errorf("Tier(%s %s) = %d, want %d", tc.res, tc.action, got, tc.want)
+			}
+		})
+	}
+}
