@@ -78,9 +78,20 @@ func ScanTool(sc *injection.Scanner, canon []byte) (*injection.Finding, error) {
 	return sc.ScanJSON(canon)
 }
 
-// redaction is the text that replaces a flagged string of a result.
+// redaction is the text that replaces a flagged string of a result. It
+// names the finding only by a short reference (the first 4 bytes of the
+// SHA-256 of "category/pattern", as logged and reported by the bridge): a
+// category or pattern id spelled out ("instruction_override/
+// io.ignore-previous…") is itself text the scanner flags, so the notice would
+// carry a finding back to the agent.
 func redaction(f *injection.Finding) string {
-	return fmt.Sprintf("[sintgate: redacted: instruction pattern %s/%s]", f.Category, f.PatternID)
+	return "[sintgate: redacted, ref " + RedactionRef(f.Category, f.PatternID) + "]"
+}
+
+// RedactionRef is the reference a redaction notice carries for a finding.
+func RedactionRef(category, patternID string) string {
+	sum := sha256.Sum256([]byte(category + "/" + patternID))
+	return hex.EncodeToString(sum[:4])
 }
 
 // ResultFinding is one flagged part of a tool result: where (content[i],

@@ -86,6 +86,28 @@ func TestLoadPinsRejects(t *testing.T) {
 	}
 }
 
+// TestRedactionNoticeIsClean: the notice that replaces a flagged string is
+// itself clean for every pattern the scanner has (a notice spelling out
+// "instruction_override/io.ignore-previous…" was flagged by the concept
+// rules, so redaction handed the agent a finding).
+func TestRedactionNoticeIsClean(t *testing.T) {
+	sc := injection.New()
+	for _, p := range sc.Patterns() {
+		notice := "[sintgate: redacted, ref " + mcpbridge.RedactionRef(p[1], p[0]) + "]"
+		if f := sc.ScanString(notice); f != nil {
+			t.Errorf("notice for %s/%s is flagged: %+v", p[1], p[0], f)
+		}
+	}
+	res := &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: steerText}}}
+	out, found := mcpbridge.ScanResult(sc, res)
+	if len(found) == 0 {
+		t.Fatal("steering text not flagged")
+	}
+	if f := sc.ScanString(out.Content[0].(*mcp.TextContent).Text); f != nil {
+		t.Fatalf("redacted result still flagged: %+v", f)
+	}
+}
+
 // FuzzScanResult: whatever a text or structured result holds, no string
 // the scanner flags reaches the agent after redaction.
 func FuzzScanResult(f *testing.F) {

@@ -383,7 +383,8 @@ func (b *Bridge) screenResult(p *pending, res *mcp.CallToolResult) *mcp.CallTool
 	list := make([]map[string]any, 0, min(len(found), maxReportedFindings))
 	for i, f := range found {
 		b.cfg.Log.Warn("tool result flagged by the injection scanner", "tool", p.tool, "requestId", p.req.RequestID, "policy", b.cfg.ResultPolicy,
-			"where", f.Where, "category", f.Category, "patternId", f.PatternID, "path", f.Path, "excerpt", f.Excerpt)
+			"where", f.Where, "category", f.Category, "patternId", f.PatternID, "ref", RedactionRef(f.Category, f.PatternID),
+			"path", f.Path, "excerpt", f.Excerpt)
 		if i < maxReportedFindings {
 			list = append(list, map[string]any{"where": f.Where, "category": f.Category, "patternId": f.PatternID,
 				"path": b.inert(f.Path), "excerptSha256": hashHex(f.Excerpt)})
