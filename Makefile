@@ -1,7 +1,10 @@
 # sintgate developer targets. `make help` lists them.
 #
 #   make run            build and start a gateway on an embedded store (./.sintgate)
-#   make test           start the real services (installing what is missing), run every test
+#   make test           start the real services (installing what is missing), lint the OpenAPI
+#                       document, run every test
+#   make test-sdk-python  the Python SDK's suite against a gateway it builds and starts
+#   make test-sdk-js    the TypeScript/JavaScript SDK suite against a real gateway (npm ci when needed)
 #   make lint           gofmt, go vet, staticcheck
 #   make fuzz           every Fuzz target for FUZZTIME (default 10s) each
 #   make bench          every benchmark, BENCHTIME (default 1s) each
@@ -19,12 +22,15 @@ STATICCHECK_VERSION ?= v0.8.2
 FUZZTIME            ?= 10s
 BENCHTIME           ?= 1s
 PKGS                ?= ./...
+SYS_PY              ?= /usr/bin/python3
 E2E_DIR             := dashboard/e2e
+SDK_JS_DIR          := sdk/js
+OPENAPI_DIR         := tools/openapi
 
 # Every .go file of the repo except vendored/installed trees.
 GO_FILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' -not -path './.services/*' -not -path './$(BIN)/*')
 
-.PHONY: help build run test test-go test-e2e bench lint fmt-check vet staticcheck shellcheck fuzz \
+.PHONY: help build run test test-go test-e2e test-sdk-python test-sdk-js lint-openapi bench lint fmt-check vet staticcheck shellcheck fuzz \
 	services-up services-down services-purge services-env services-status clean
 
 help: ## list the targets
@@ -50,25 +56,60 @@ run: ## build, init ./.sintgate on first start (prints the admin key), serve
 	@echo
 	exec $(BIN)/sint-gateway serve --data-dir "$(DATA_DIR)" --listen "$(LISTEN)"
 
-test: ## start services, run all Go tests with -race, then browser tests if present
+test: ## start services, lint the OpenAPI document, run all Go tests with -race, the SDK suites, then browser tests
 	@t0=$$(date +%s); \
 	$(SERVICES) up; \
 	eval "$$($(SERVICES) env)"; \
 	t1=$$(date +%s); echo "== services ready in $$((t1 - t0)) s"; \
+	(cd $(OPENAPI_DIR) && npm run -s lint); \
 	$(GO) test -race -count=1 $(PKGS); \
 	t2=$$(date +%s); echo "== go test in $$((t2 - t1)) s"; \
+	$(MAKE) --no-print-directory test-sdk-python; \
+	$(MAKE) --no-print-directory test-sdk-js; \
+	t3=$$(date +%s); \
 	if [ -f $(E2E_DIR)/package.json ]; then \
 		(cd $(E2E_DIR) && npm test); \
-		echo "== browser tests in $$(( $$(date +%s) - t2 )) s"; \
+		echo "== browser tests in $$(( $$(date +%s) - t3 )) s"; \
 	else \
 		echo "== no $(E2E_DIR)/package.json: no browser tests"; \
 	fi
 
+test-sdk-python: ## Python SDK tests (sdk/python): unit tests, then a gateway built here on a free port
+	@$(SERVICES) pydeps
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/sint-gateway ./cmd/sint-gateway
+	$(GO) build -o $(BIN)/sintctl ./cmd/sintctl
+	@t0=$$(date +%s); \
+	cd sdk/python && CI=true PYTHONDONTWRITEBYTECODE=1 \
+		SINT_TEST_GATEWAY_BIN="$(CURDIR)/$(BIN)/sint-gateway" SINT_TEST_SINTCTL_BIN="$(CURDIR)/$(BIN)/sintctl" \
+		$(SYS_PY) -m pytest -q -p no:cacheprovider; \
+	echo "== python SDK tests in $$(( $$(date +%s) - t0 )) s"
+
 test-go: ## Go tests only (services must be up: make services-up)
 	@eval "$$($(SERVICES) env)"; $(GO) test -race -count=1 $(PKGS)
 
+lint-openapi: ## Redocly lint of gateway/server/openapi.json (0 errors, 0 warnings; tools/openapi)
+	@$(SERVICES) up openapi; cd $(OPENAPI_DIR) && npm run -s lint
+
 test-e2e: ## browser tests only (dashboard/e2e)
 	@$(SERVICES) up chromium; eval "$$($(SERVICES) env chromium)"; cd $(E2E_DIR) && npm test
+
+test-sdk-js: ## the TypeScript/JavaScript SDK suite (sdk/js, node --test) against a real gateway and sintctl
+	@command -v node >/dev/null && command -v npm >/dev/null || \
+		{ echo "sdk/js needs Node >= 20 and npm (apt-get install nodejs npm)"; exit 1; }
+	@node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || \
+		{ echo "sdk/js needs Node >= 20 (WebCrypto Ed25519); found $$(node --version)"; exit 1; }
+	@mkdir -p $(BIN)/race
+	$(GO) build -race -o $(BIN)/race/sint-gateway ./cmd/sint-gateway
+	$(GO) build -race -o $(BIN)/race/sintctl ./cmd/sintctl
+	@cd $(SDK_JS_DIR); stamp=node_modules/.package-lock.json; \
+	if [ ! -f "$$stamp" ] || [ package-lock.json -nt "$$stamp" ] || [ package.json -nt "$$stamp" ]; then \
+		echo "== npm ci in $(SDK_JS_DIR)"; \
+		npm_config_fund=false npm_config_audit=false npm ci --no-progress --loglevel=error; \
+	fi
+	@t0=$$(date +%s); \
+	(cd $(SDK_JS_DIR) && SINT_GATEWAY_BIN="$(CURDIR)/$(BIN)/race/sint-gateway" SINTCTL_BIN="$(CURDIR)/$(BIN)/race/sintctl" npm test --silent); \
+	echo "== sdk/js tests in $$(( $$(date +%s) - t0 )) s"
 
 bench: ## run every benchmark (BENCHTIME=1s), services up for store benchmarks
 	@$(SERVICES) up pg redis; \

@@ -229,12 +229,12 @@ func parseDecision(status int, body []byte) (*api.Decision, error) {
 }
 
 // BatchItem is one item of POST /v1/intercept/batch: an intercept body
-// signed on its own exact bytes, with its §4 headers. The wire shape follows
-// the gateway's server (gateway/server/intercept.go) where PROTOCOL.md §10
-// says only "≤ 50, per-item results".
+// signed on its own exact bytes, with its §4 headers (docs/protocol.md §11).
+// Body is a string holding those bytes, so that no serialiser of the
+// envelope can reshape them.
 type BatchItem struct {
 	Headers map[string]string `json:"headers"` // X-Agent-Id, X-Agent-Timestamp, X-Agent-Sig
-	Body    json.RawMessage   `json:"body"`    // the exact signed bytes
+	Body    string            `json:"body"`    // the exact signed bytes
 }
 
 // BatchResult is the answer for one item: the HTTP status the same
@@ -245,7 +245,7 @@ type BatchResult struct {
 }
 
 // InterceptBatch asks for up to MaxBatch decisions in one call (POST
-// /v1/intercept/batch with {"items":[{"headers","body"}]}). Every item is a
+// /v1/intercept/batch with {"items":[{"headers","body":"<signed bytes>"}]}). Every item is a
 // complete intercept body stamped like Intercept's and signed on its own, so
 // the gateway authenticates (and replay-checks) each one. It returns the
 // per-item results (same order and length as reqs) and the HTTP status of the
@@ -258,10 +258,11 @@ func (a *Agent) InterceptBatch(ctx context.Context, reqs []api.InterceptRequest)
 		return nil, 0, fmt.Errorf("client: a batch holds 1..%d requests, not %d", MaxBatch, len(reqs))
 	}
 	ts := a.now().UnixMilli()
-	// The envelope is written by hand so that every body travels as the
-	// exact bytes that were signed (encoding/json would re-compact them).
-	var buf bytes.Buffer
-	buf.WriteString(`{"items":[`)
+	// Each body travels as a JSON string holding the exact signed bytes, so
+	// the envelope can be encoded like any other value.
+	env := struct {
+		Items []BatchItem `json:"items"`
+	}{Items: make([]BatchItem, 0, len(reqs))}
 	for i, r := range reqs {
 		if err := a.stampRequest(&r, ts); err != nil {
 			return nil, 0, fmt.Errorf("client: batch item %d: %w", i, err)
@@ -271,25 +272,18 @@ func (a *Agent) InterceptBatch(ctx context.Context, reqs []api.InterceptRequest)
 			return nil, 0, fmt.Errorf("client: encode batch item %d: %w", i, err)
 		}
 		h := a.SignHeaders(body, r.Timestamp)
-		hb, err := json.Marshal(map[string]string{
+		env.Items = append(env.Items, BatchItem{Headers: map[string]string{
 			api.HeaderAgentID:        h.Get(api.HeaderAgentID),
 			api.HeaderAgentTimestamp: h.Get(api.HeaderAgentTimestamp),
 			api.HeaderAgentSig:       h.Get(api.HeaderAgentSig),
-		})
-		if err != nil {
-			return nil, 0, err
-		}
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		buf.WriteString(`{"headers":`)
-		buf.Write(hb)
-		buf.WriteString(`,"body":`)
-		buf.Write(body)
-		buf.WriteByte('}')
+		}, Body: string(body)})
 	}
-	buf.WriteString(`]}`)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, joinURL(a.BaseURL, "/v1/intercept/batch"), &buf)
+	envelope, err := json.Marshal(env)
+	if err != nil {
+		return nil, 0, fmt.Errorf("client: encode batch: %w", err)
+	}
+	buf := bytes.NewReader(envelope)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, joinURL(a.BaseURL, "/v1/intercept/batch"), buf)
 	if err != nil {
 		return nil, 0, fmt.Errorf("client: %w", err)
 	}

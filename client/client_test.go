@@ -223,12 +223,12 @@ func (g *fakeGateway) batch(w http.ResponseWriter, r *http.Request, body []byte)
 		for k, v := range it.Headers {
 			h.Set(k, v)
 		}
-		if _, code := g.auth.verify(h, it.Body); code != "" {
+		if _, code := g.auth.verify(h, []byte(it.Body)); code != "" {
 			out.Results = append(out.Results, BatchResult{Status: http.StatusUnauthorized, Decision: denyBody(nil, code)})
 			continue
 		}
 		var req api.InterceptRequest
-		if err := strictDecode(it.Body, &req); err != nil {
+		if err := strictDecode([]byte(it.Body), &req); err != nil {
 			out.Results = append(out.Results, BatchResult{Status: http.StatusBadRequest, Decision: denyBody(nil, codes.MalformedRequest)})
 			continue
 		}

@@ -21,6 +21,10 @@ type AgentHeaders struct {
 	Sig       string
 }
 
+// ReasonBadSignature is the reason of an UNAUTHENTICATED refusal whose
+// signature does not verify over the body.
+const ReasonBadSignature = "signature does not verify"
+
 // SignedBody is the part of every signed agent body that authentication reads.
 type SignedBody struct {
 	AgentID   string
@@ -55,7 +59,7 @@ func Authenticate(h AgentHeaders, body []byte, sb SignedBody, nowMs int64, verif
 		return codes.New(codes.Unauthenticated, "X-Agent-Sig missing or not base64url of 64 bytes")
 	}
 	if !verify(pub, body, sig) {
-		return codes.New(codes.Unauthenticated, "signature does not verify")
+		return codes.New(codes.Unauthenticated, ReasonBadSignature)
 	}
 	return nil
 }

@@ -149,7 +149,11 @@ func Decide(r *Request, f *Facts) Outcome {
 		return fail(5, codes.InsufficientPermissions, "token does not grant "+r.Action+" on "+r.Resource)
 	}
 	lim := limitsOf(&leaf.Claims.Constraints)
-	o.Envelope = physics.Envelope(lim)
+	// The policy's payload mappings for this resource and action are
+	// checked at stage 7 and listed in the envelope, so that the actuator
+	// side clamps the same values.
+	maps := f.Policy.PayloadMappings(r.Resource, r.Action)
+	o.Envelope = physics.EnvelopeMapped(lim, maps)
 	// The e-stop action is always tier 1 and never blocked by later stages.
 	if r.Action == EstopAction {
 		o.Verdict, o.Tier, o.Stage = Allow, 1, 10
@@ -177,7 +181,7 @@ func Decide(r *Request, f *Facts) Outcome {
 	if r.Params != nil {
 		params = r.Params
 	}
-	res := physics.Check(params, pc, lim)
+	res := physics.CheckMapped(params, pc, lim, maps)
 	o.Physics = res
 	if res.Code != "" {
 		return fail(7, res.Code, res.Reason)

@@ -7,10 +7,14 @@
 #   scripts/services.sh down   [--purge] [svc...]  stop what this script started
 #   scripts/services.sh env    [svc...]   print `export NAME=value` lines for tests
 #   scripts/services.sh status [svc...]   print whether each service answers
+#   scripts/services.sh pydeps            install the Python SDK's test packages (apt) when missing
 #
-# Services: pg redis ros mqtt chromium (default: all). Aliases: postgres,
-# mosquitto, rosmaster, browser. Ports can be moved with SINT_PG_PORT,
-# SINT_REDIS_PORT, SINT_ROS_PORT, SINT_MQTT_PORT.
+# Services: pg redis ros mqtt chromium openapi (default: all); openapi is the
+# OpenAPI linter (npm, tools/openapi). Aliases: postgres, mosquitto,
+# rosmaster, browser, redocly. Default ports 55432, 56379, 51311, 51883; a
+# port another process holds (another clone's services) makes `up` take the
+# next free one and say so, and `env` prints it. SINT_PG_PORT,
+# SINT_REDIS_PORT, SINT_ROS_PORT, SINT_MQTT_PORT ask for a port explicitly.
 #
 # Use from a shell:  scripts/services.sh up && eval "$(scripts/services.sh env)"
 set -euo pipefail
@@ -18,16 +22,30 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SVC_DIR="${SINT_SERVICES_DIR:-$REPO/.services}"
 
-PG_PORT="${SINT_PG_PORT:-55432}"
-REDIS_PORT="${SINT_REDIS_PORT:-56379}"
-ROS_PORT="${SINT_ROS_PORT:-51311}"
-MQTT_PORT="${SINT_MQTT_PORT:-51883}"
+# Each service's port: SINT_<SVC>_PORT when set (it must then be free or this
+# clone's own instance), else the port this clone's instance was started on
+# (recorded in $SVC_DIR/ports/<svc>), else the default. A default or
+# recorded port that another process holds (another clone's services, say)
+# is not an error: `up` takes the next free port, records it and says so,
+# and `env` prints it. Instances are never shared between clones: a second
+# clone's tests must not see the first one's data.
+PORT_DIR="$SVC_DIR/ports"
+port_for() { # SVC ENV_VALUE DEFAULT
+	local r=""
+	[ -n "$2" ] && { echo "$2"; return; }
+	r="$(cat "$PORT_DIR/$1" 2>/dev/null || true)"
+	if [ -n "$r" ]; then echo "$r"; else echo "$3"; fi
+}
+PG_PORT="$(port_for pg "${SINT_PG_PORT:-}" 55432)"
+REDIS_PORT="$(port_for redis "${SINT_REDIS_PORT:-}" 56379)"
+ROS_PORT="$(port_for ros "${SINT_ROS_PORT:-}" 51311)"
+MQTT_PORT="$(port_for mqtt "${SINT_MQTT_PORT:-}" 51883)"
 PG_USER=sint
 PG_DB=sint_test
 PG_BIN="${SINT_PG_BIN:-/usr/lib/postgresql/15/bin}"
 CHROMIUM=/usr/bin/chromium
 SYS_PY=/usr/bin/python3
-ALL_SERVICES=(pg redis ros mqtt chromium)
+ALL_SERVICES=(pg redis ros mqtt chromium openapi)
 
 log() { printf 'services: %s\n' "$*" >&2; }
 die() { printf 'services: error: %s\n' "$*" >&2; exit 1; }
@@ -39,6 +57,27 @@ is_root() { [ "$(id -u)" -eq 0 ]; }
 
 # port_open HOST PORT: true when something accepts TCP connections there.
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# choose_port SVC VAR ENV_NAME: called by <svc>_up when this clone's instance
+# is not running. Keeps the port in VAR if it is free; else, unless ENV_NAME
+# asked for that port explicitly, moves VAR to the next free port and says
+# so. Records the port for `env` and later runs.
+choose_port() {
+	local svc="$1" var="$2" envname="$3" want p
+	want="${!var}"
+	p="$want"
+	if port_open 127.0.0.1 "$p"; then
+		[ -n "${!envname:-}" ] && die "port $p is taken by another process ($envname=$p asks for it; unset it to let $svc take a free port)"
+		while port_open 127.0.0.1 "$p"; do
+			p=$((p + 1))
+			[ "$p" -gt $((want + 200)) ] && die "no free port in $want..$((want + 200)) for $svc"
+		done
+		log "$svc: port $want is taken by another process (another clone's services?); using $p"
+		printf -v "$var" '%s' "$p"
+	fi
+	mkdir -p "$PORT_DIR"
+	echo "$p" >"$PORT_DIR/$svc"
+}
 
 # wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds.
 wait_for() {
@@ -58,6 +97,7 @@ normalize() {
 	ros | rosmaster) echo ros ;;
 	mqtt | mosquitto) echo mqtt ;;
 	chromium | browser | playwright) echo chromium ;;
+	openapi | redocly) echo openapi ;;
 	*) die "unknown service '$1' (known: ${ALL_SERVICES[*]})" ;;
 	esac
 }
@@ -124,19 +164,19 @@ apt_install() {
 	log "installed in $(($(now_ms) - t0)) ms"
 }
 
-# npm_install_e2e installs dashboard/e2e's node modules (playwright-core among
-# them) when that package exists. Playwright never downloads a browser: tests
-# launch /usr/bin/chromium through executablePath.
-npm_install_e2e() {
-	local dir="$REPO/dashboard/e2e"
+# npm_install DIR MODULE: installs DIR's node modules from its package.json
+# and committed package-lock.json (npm ci) unless node_modules/MODULE is
+# already there and newer than both. node_modules is never committed.
+npm_install() {
+	local dir="$1" module="$2"
 	[ -f "$dir/package.json" ] || return 0
 	local stamp="$dir/node_modules/.package-lock.json"
-	if [ -d "$dir/node_modules/playwright-core" ] && [ "$stamp" -nt "$dir/package.json" ] &&
+	if [ -d "$dir/node_modules/$module" ] && [ "$stamp" -nt "$dir/package.json" ] &&
 		{ [ ! -f "$dir/package-lock.json" ] || [ ! "$dir/package-lock.json" -nt "$stamp" ]; }; then
 		return 0
 	fi
-	command -v npm >/dev/null || die "npm is needed for dashboard/e2e (apt-get install nodejs npm)"
-	log "npm install in dashboard/e2e"
+	command -v npm >/dev/null || die "npm is needed for ${dir#"$REPO"/} (apt-get install nodejs npm)"
+	log "npm install in ${dir#"$REPO"/}"
 	(
 		cd "$dir"
 		export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm_config_fund=false npm_config_audit=false
@@ -145,9 +185,30 @@ npm_install_e2e() {
 		else
 			npm install --no-progress --loglevel=error
 		fi
-		[ -d node_modules/playwright-core ] ||
-			npm install --no-save --no-progress --loglevel=error playwright-core
+		[ -d "node_modules/$module" ] ||
+			npm install --no-save --no-progress --loglevel=error "$module"
 	) >&2
+}
+
+# npm_install_e2e installs dashboard/e2e's node modules (playwright-core among
+# them). Playwright never downloads a browser: tests launch /usr/bin/chromium
+# through executablePath.
+npm_install_e2e() { npm_install "$REPO/dashboard/e2e" playwright-core; }
+
+# --------------------------------------------------------------- python SDK ---
+
+# Debian packages of sdk/python's test suite (make test-sdk-python): the SDK
+# uses only the standard library and python3-cryptography; pytest runs it, and
+# python3-jwt (PyJWT) checks attestations and checkpoints independently of it.
+PY_SDK_PKGS=(python3-cryptography python3-pytest python3-jwt)
+
+cmd_pydeps() {
+	local missing
+	missing="$(missing_pkgs "${PY_SDK_PKGS[@]}")"
+	# shellcheck disable=SC2086
+	[ -z "$missing" ] || apt_install $missing
+	"$SYS_PY" -c 'import cryptography, pytest, jwt' ||
+		die "$SYS_PY cannot import cryptography, pytest and jwt (apt-get install ${PY_SDK_PKGS[*]})"
 }
 
 # ------------------------------------------------------------- postgresql ---
@@ -211,7 +272,7 @@ pg_up() {
 	if [ -f "$data/PG_VERSION" ] && pg_running; then
 		return 0
 	fi
-	port_open 127.0.0.1 "$PG_PORT" && die "port $PG_PORT is taken by another process (set SINT_PG_PORT)"
+	choose_port pg PG_PORT SINT_PG_PORT
 	u="$(pg_runuser)"
 	base="$(pg_base)"
 	mkdir -p "$base" "$sock"
@@ -241,7 +302,7 @@ logging_collector = off
 EOF
 	fi
 	as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$base/postgres.log" -w -t 30 \
-		-o "-p $PG_PORT -k $sock" start >/dev/null 9>&- ||
+		-o "-p $PG_PORT -k $sock" start >/dev/null 8>&- 9>&- ||
 		{ tail -n 20 "$base/postgres.log" >&2; die "postgres did not start"; }
 	if ! as_pg psql -h "$sock" -p "$PG_PORT" -U "$PG_USER" -d postgres -tAc \
 		"SELECT 1 FROM pg_database WHERE datname = '$PG_DB'" | grep -q 1; then
@@ -270,12 +331,12 @@ redis_up() {
 	if pid_alive "$(redis_pid)" && redis_ping; then
 		return 0
 	fi
-	port_open 127.0.0.1 "$REDIS_PORT" && die "port $REDIS_PORT is taken by another process (set SINT_REDIS_PORT)"
+	choose_port redis REDIS_PORT SINT_REDIS_PORT
 	mkdir -p "$SVC_DIR/redis"
 	redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --protected-mode yes \
 		--daemonize yes --pidfile "$SVC_DIR/redis/redis.pid" \
 		--dir "$SVC_DIR/redis" --logfile "$SVC_DIR/redis/redis.log" \
-		--save '' --appendonly no --maxclients 2000 >/dev/null 9>&-
+		--save '' --appendonly no --maxclients 2000 >/dev/null 8>&- 9>&-
 	wait_for 10 redis_ping || { tail -n 20 "$SVC_DIR/redis/redis.log" >&2; die "redis did not start"; }
 }
 
@@ -310,7 +371,7 @@ ros_up() {
 	if pid_alive "$(ros_pid)" && port_open 127.0.0.1 "$ROS_PORT"; then
 		return 0
 	fi
-	port_open 127.0.0.1 "$ROS_PORT" && die "port $ROS_PORT is taken by another process (set SINT_ROS_PORT)"
+	choose_port ros ROS_PORT SINT_ROS_PORT
 	mkdir -p "$SVC_DIR/ros/log"
 	# In its own session (a Ctrl-C of `make test` must not stop it); the
 	# shell writes its own pid, then execs (env execs python): same pid.
@@ -320,7 +381,7 @@ ros_up() {
 		env PATH="/usr/bin:/bin:$PATH" ROS_MASTER_URI="$(ros_uri)" ROS_HOSTNAME=127.0.0.1 \
 		ROS_HOME="$SVC_DIR/ros" ROS_LOG_DIR="$SVC_DIR/ros/log" \
 		"$SYS_PY" /usr/bin/rosmaster --core -p "$ROS_PORT" \
-		</dev/null >"$SVC_DIR/ros/rosmaster.log" 2>&1 9>&- &
+		</dev/null >"$SVC_DIR/ros/rosmaster.log" 2>&1 8>&- 9>&- &
 	wait_for 5 test -s "$SVC_DIR/ros/rosmaster.pid" || die "rosmaster did not start (log: $SVC_DIR/ros/rosmaster.log)"
 	wait_for 20 port_open 127.0.0.1 "$ROS_PORT" || { tail -n 20 "$SVC_DIR/ros/rosmaster.log" >&2; die "rosmaster did not start"; }
 	ros_ping >/dev/null 2>&1 || { tail -n 20 "$SVC_DIR/ros/rosmaster.log" >&2; die "rostopic list failed against the master"; }
@@ -354,7 +415,7 @@ mqtt_up() {
 	if pid_alive "$(mqtt_pid)" && port_open 127.0.0.1 "$MQTT_PORT"; then
 		return 0
 	fi
-	port_open 127.0.0.1 "$MQTT_PORT" && die "port $MQTT_PORT is taken by another process (set SINT_MQTT_PORT)"
+	choose_port mqtt MQTT_PORT SINT_MQTT_PORT
 	mkdir -p "$SVC_DIR/mqtt"
 	cat >"$SVC_DIR/mqtt/mosquitto.conf" <<EOF
 # sintgate test broker (scripts/services.sh)
@@ -371,7 +432,7 @@ EOF
 	# Stay the invoking user (root on CI) so the private files stay writable.
 	is_root && echo "user root" >>"$SVC_DIR/mqtt/mosquitto.conf"
 	rm -f "$SVC_DIR/mqtt/mosquitto.pid"
-	mosquitto -c "$SVC_DIR/mqtt/mosquitto.conf" -d 2>>"$SVC_DIR/mqtt/mosquitto.stderr" 9>&-
+	mosquitto -c "$SVC_DIR/mqtt/mosquitto.conf" -d 2>>"$SVC_DIR/mqtt/mosquitto.stderr" 8>&- 9>&-
 	wait_for 10 port_open 127.0.0.1 "$MQTT_PORT" || { tail -n 20 "$SVC_DIR/mqtt/mosquitto.log" >&2; die "mosquitto did not start"; }
 }
 
@@ -401,6 +462,16 @@ chromium_env() {
 	echo "export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1"
 }
 
+# -------------------------------------------------------------- openapi ---
+
+# The OpenAPI linter (Redocly's CLI, pinned in tools/openapi/package-lock.json)
+# that `make test` runs on gateway/server/openapi.json: a tool, not a daemon.
+OPENAPI_DIR="$REPO/tools/openapi"
+openapi_up() { npm_install "$OPENAPI_DIR" @redocly/cli; }
+openapi_down() { :; }
+openapi_status() { [ -x "$OPENAPI_DIR/node_modules/.bin/redocly" ]; }
+openapi_env() { echo "export SINT_OPENAPI_LINT='$OPENAPI_DIR'"; }
+
 # ---------------------------------------------------------------- main ---
 
 select_services() {
@@ -411,6 +482,16 @@ select_services() {
 		return
 	fi
 	for s in "$@"; do SELECTED+=("$(normalize "$s")"); done
+}
+
+# svc_where SVC: " on 127.0.0.1:PORT" for a service with a port.
+svc_where() {
+	case "$1" in
+	pg) echo " on 127.0.0.1:$PG_PORT" ;;
+	redis) echo " on 127.0.0.1:$REDIS_PORT" ;;
+	ros) echo " on 127.0.0.1:$ROS_PORT" ;;
+	mqtt) echo " on 127.0.0.1:$MQTT_PORT" ;;
+	esac
 }
 
 cmd_up() {
@@ -429,7 +510,7 @@ cmd_up() {
 		local t1
 		t1=$(now_ms)
 		"${s}_up"
-		log "$s up ($(($(now_ms) - t1)) ms)"
+		log "$s up$(svc_where "$s") ($(($(now_ms) - t1)) ms)"
 	done
 	log "all up in $(($(now_ms) - t0)) ms"
 }
@@ -486,10 +567,18 @@ lock() {
 	if ! flock -w 300 9; then
 		die "another services.sh holds $SVC_DIR/.lock for more than 300 s"
 	fi
+	# Machine-wide, so that two clones starting at once do not pick the
+	# same free port.
+	local global="${TMPDIR:-/tmp}/sintgate-services-ports.lock"
+	touch "$global" 2>/dev/null && chmod a+rw "$global" 2>/dev/null
+	if [ -w "$global" ]; then
+		exec 8>>"$global"
+		flock -w 300 8 || die "another services.sh holds $global for more than 300 s"
+	fi
 }
 
 usage() {
-	sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	sed -n '2,/^set -euo/{/^#/p}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 main() {
@@ -507,6 +596,10 @@ main() {
 		;;
 	env) cmd_env "$@" ;;
 	status) cmd_status "$@" ;;
+	pydeps)
+		lock
+		cmd_pydeps
+		;;
 	-h | --help | help) usage ;;
 	*) usage >&2; exit 2 ;;
 	esac

@@ -3,6 +3,11 @@ package tokens
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
 )
 
 // schema describes the JSON shape the pre-decode scan enforces: for objects,
@@ -10,73 +15,160 @@ import (
 // member's value; for arrays, the schema of the elements. encoding/json
 // matches names case-insensitively, keeps the last of duplicate names and
 // silently accepts null for non-pointer fields; the scan closes those
-// parser-differential holes before json.Unmarshal runs.
+// parser-differential holes before json.Unmarshal runs. Scalars have a
+// kind, so that a wrong one (2.0 or 1e3 for an integer, a string for a
+// number) is refused by name: every error names the member's path and the
+// form expected ("tier: expected an integer, got 2.0").
 type schema struct {
 	fields   map[string]*schema
 	elem     *schema
+	kind     kind // scalars: what the literal must be
 	nullable bool
 	required bool
 	arrLen   int // arrays: exact number of elements (0 = any)
 }
 
+// kind is the form a scalar must have.
+type kind uint8
+
+const (
+	kindAny kind = iota
+	kindString
+	kindInteger // a JSON number written as an integer: no fraction, no exponent
+	kindNumber
+	kindBool
+)
+
 var (
-	scalar         = &schema{}
-	nullableScalar = &schema{nullable: true}
-	scalarArray    = &schema{elem: scalar}
+	str            = &schema{kind: kindString}
+	integer        = &schema{kind: kindInteger}
+	number         = &schema{kind: kindNumber}
+	boolean        = &schema{kind: kindBool}
+	nullableStr    = &schema{kind: kindString, nullable: true}
+	nullableInt    = &schema{kind: kindInteger, nullable: true}
+	strArray       = &schema{elem: str}
 	req            = func(s *schema) *schema { c := *s; c.required = true; return &c }
+	integerLiteral = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
 
 	headerSchema = &schema{fields: map[string]*schema{
-		"alg": req(scalar),
-		"typ": req(scalar),
-		"kid": scalar,
+		"alg": req(str),
+		"typ": req(str),
+		"kid": str,
 	}}
 
 	constraintsSchema = &schema{fields: map[string]*schema{
-		"maxVelocityMps":        scalar,
-		"maxAngularVelocityRps": scalar,
-		"maxAccelerationMps2":   scalar,
-		"maxJerkMps3":           scalar,
-		"maxForceNewtons":       scalar,
-		"maxTorqueNm":           scalar,
+		"maxVelocityMps":        number,
+		"maxAngularVelocityRps": number,
+		"maxAccelerationMps2":   number,
+		"maxJerkMps3":           number,
+		"maxForceNewtons":       number,
+		"maxTorqueNm":           number,
 		"geofence": {fields: map[string]*schema{
-			"frame":   req(scalar),
-			"polygon": req(&schema{elem: &schema{elem: scalar, arrLen: 2}}),
+			"frame":   req(str),
+			"polygon": req(&schema{elem: &schema{elem: number, arrLen: 2}}),
 		}},
 		"timeWindow": {fields: map[string]*schema{
-			"start": req(scalar),
-			"end":   req(scalar),
+			"start": req(integer),
+			"end":   req(integer),
 		}},
-		"maxRepetitions": scalar,
+		"maxRepetitions": integer,
 		"rateLimit": {fields: map[string]*schema{
-			"maxCalls": req(scalar),
-			"windowMs": req(scalar),
+			"maxCalls": req(integer),
+			"windowMs": req(integer),
 		}},
-		"requiresHumanPresence": scalar,
+		"requiresHumanPresence": boolean,
 		"quorum": {fields: map[string]*schema{
-			"required":   req(scalar),
-			"authorized": req(scalarArray),
+			"required":   req(integer),
+			"authorized": req(strArray),
 		}},
 	}}
 
 	payloadSchema = &schema{fields: map[string]*schema{
-		"tokenId":         req(scalar),
-		"issuer":          req(scalar),
-		"subject":         req(scalar),
-		"resource":        req(scalar),
-		"actions":         req(scalarArray),
+		"tokenId":         req(str),
+		"issuer":          req(str),
+		"subject":         req(str),
+		"resource":        req(str),
+		"actions":         req(strArray),
 		"constraints":     req(constraintsSchema),
-		"tier":            req(scalar),
-		"issuedAt":        req(scalar),
-		"expiresAt":       req(scalar),
-		"notBefore":       nullableScalar,
-		"delegationChain": req(scalarArray),
-		"parentTokenId":   req(nullableScalar),
-		"nonce":           req(scalar),
-		"revocable":       req(scalar),
+		"tier":            req(integer),
+		"issuedAt":        req(integer),
+		"expiresAt":       req(integer),
+		"notBefore":       nullableInt,
+		"delegationChain": req(strArray),
+		"parentTokenId":   req(nullableStr),
+		"nonce":           req(str),
+		"revocable":       req(boolean),
 	}}
 )
 
+// form describes what s accepts, for error messages: "an integer", "an
+// array of 2 numbers", "a string or null".
+func (s *schema) form() string {
+	var f string
+	switch {
+	case s.fields != nil:
+		f = "an object"
+	case s.elem != nil:
+		f = "an array of "
+		if s.arrLen > 0 {
+			f += strconv.Itoa(s.arrLen) + " "
+		}
+		f += plural(s.elem.form())
+	default:
+		f = [...]string{kindAny: "a scalar", kindString: "a string", kindInteger: "an integer", kindNumber: "a number", kindBool: "true or false"}[s.kind]
+	}
+	if s.nullable {
+		f += " or null"
+	}
+	return f
+}
+
+// plural turns "an integer" into "integers", "an array of 2 numbers" into
+// "arrays of 2 numbers".
+func plural(form string) string {
+	form = strings.TrimPrefix(strings.TrimPrefix(form, "a "), "an ")
+	if rest, ok := strings.CutPrefix(form, "array"); ok {
+		return "arrays" + rest
+	}
+	if form == "true or false" {
+		return "booleans"
+	}
+	return form + "s"
+}
+
+// scalarOK reports whether the literal (a number, true, false or null) or
+// string (isString) has the kind s wants.
+func (s *schema) scalarOK(lit []byte, isString bool) bool {
+	switch s.kind {
+	case kindString:
+		return isString
+	case kindInteger:
+		return !isString && integerLiteral.Match(lit)
+	case kindNumber:
+		return !isString && len(lit) > 0 && (lit[0] == '-' || lit[0] >= '0' && lit[0] <= '9')
+	case kindBool:
+		return !isString && (string(lit) == "true" || string(lit) == "false")
+	}
+	return true
+}
+
 var errScan = errors.New("malformed JSON")
+
+// fieldError is a schema violation at a member path.
+func fieldError(path, format string, a ...any) error {
+	if path == "" {
+		path = "(top level)"
+	}
+	return errors.New(path + ": " + fmt.Sprintf(format, a...))
+}
+
+// gotLiteral shows a literal in an error, shortened.
+func gotLiteral(lit []byte) string {
+	if len(lit) > 24 {
+		return string(lit[:24]) + "…"
+	}
+	return string(lit)
+}
 
 type scanFrame struct {
 	s      *schema
@@ -102,6 +194,9 @@ func scanJSON(b []byte, sc *schema) error {
 		}
 		return &stack[len(stack)-1]
 	}
+	// path names the value being read; parent the container being read.
+	path := func() string { return framesPath(stack) }
+	parent := func() string { return framesPath(stack[:len(stack)-1]) }
 	valueDone := func() {
 		if f := top(); f != nil {
 			if f.obj {
@@ -133,7 +228,7 @@ func scanJSON(b []byte, sc *schema) error {
 		}
 		f.n++
 		if f.s.arrLen > 0 && f.n > f.s.arrLen {
-			return nil, errors.New("array too long")
+			return nil, fieldError(parent(), "expected %s, got a longer array", f.s.form())
 		}
 		return f.s.elem, nil
 	}
@@ -155,7 +250,11 @@ func scanJSON(b []byte, sc *schema) error {
 				return errors.New("JSON nested deeper than 32")
 			}
 			if c == '{' && s.fields == nil || c == '[' && s.elem == nil {
-				return errors.New("unexpected object or array")
+				got := "an object"
+				if c == '[' {
+					got = "an array"
+				}
+				return fieldError(path(), "expected %s, got %s", s.form(), got)
 			}
 			stack = append(stack, scanFrame{s: s, obj: c == '{', expKey: c == '{'})
 		case '}', ']':
@@ -164,13 +263,22 @@ func scanJSON(b []byte, sc *schema) error {
 				return errScan
 			}
 			if !f.obj && f.s.arrLen > 0 && f.n != f.s.arrLen {
-				return errors.New("array of the wrong length")
+				return fieldError(parent(), "expected %s, got %d elements", f.s.form(), f.n)
 			}
 			if f.obj {
+				var missing []string
 				for name, fs := range f.s.fields {
 					if fs.required && !contains(f.seen, name) {
-						return errors.New("missing member " + name)
+						missing = append(missing, name)
 					}
+				}
+				if len(missing) > 0 {
+					sort.Strings(missing)
+					p := parent()
+					if p != "" {
+						p += "."
+					}
+					return fieldError(p+missing[0], "missing (expected %s)", f.s.fields[missing[0]].form())
 				}
 			}
 			stack = stack[:len(stack)-1]
@@ -202,10 +310,10 @@ func scanJSON(b []byte, sc *schema) error {
 				}
 				fs, ok := f.s.fields[name]
 				if !ok {
-					return errors.New("unknown member " + quoteName(name))
+					return fieldError(parent(), "unknown member %s", quoteName(name))
 				}
 				if contains(f.seen, name) {
-					return errors.New("duplicate member " + quoteName(name))
+					return fieldError(parent(), "duplicate member %s", quoteName(name))
 				}
 				f.seen = append(f.seen, name)
 				f.expKey = false
@@ -216,8 +324,8 @@ func scanJSON(b []byte, sc *schema) error {
 			if err != nil {
 				return err
 			}
-			if s.fields != nil || s.elem != nil {
-				return errors.New("unexpected string")
+			if s.fields != nil || s.elem != nil || !s.scalarOK(nil, true) {
+				return fieldError(path(), "expected %s, got a string", s.form())
 			}
 			valueDone()
 		default:
@@ -232,11 +340,12 @@ func scanJSON(b []byte, sc *schema) error {
 			if err != nil {
 				return err
 			}
-			if s.fields != nil || s.elem != nil {
-				return errors.New("unexpected scalar")
-			}
-			if string(lit) == "null" && !s.nullable {
-				return errors.New("unexpected null")
+			if string(lit) == "null" {
+				if !s.nullable {
+					return fieldError(path(), "expected %s, got null", s.form())
+				}
+			} else if s.fields != nil || s.elem != nil || !s.scalarOK(lit, false) {
+				return fieldError(path(), "expected %s, got %s", s.form(), gotLiteral(lit))
 			}
 			valueDone()
 		}
@@ -270,4 +379,22 @@ func quoteName(s string) string {
 	}
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// framesPath names the value the innermost of frames is reading:
+// "constraints.quorum.required", "actions[2]"; "" at the top level.
+func framesPath(frames []scanFrame) string {
+	var b strings.Builder
+	for _, f := range frames {
+		switch {
+		case f.obj && len(f.seen) > 0:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(f.seen[len(f.seen)-1])
+		case !f.obj && f.n > 0:
+			fmt.Fprintf(&b, "[%d]", f.n-1)
+		}
+	}
+	return b.String()
 }

@@ -6,6 +6,9 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
 	"strings"
 	"unicode/utf8"
 
@@ -110,6 +113,12 @@ func Parse(raw string) (*Token, error) {
 	}
 	t := &Token{Raw: raw, signingInput: raw[:d2], sig: sig, hash: sha256.Sum256([]byte(raw))}
 	if err := json.Unmarshal(pb, &t.Claims); err != nil {
+		// The scan has checked every member's form; what is left is a value
+		// out of its Go type's range (an integer beyond 64 bits).
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return nil, codes.Wrap(codes.MalformedToken, fmt.Sprintf("payload: %s: expected %s, got %s", te.Field, goForm(te.Type), te.Value), err)
+		}
 		return nil, codes.Wrap(codes.MalformedToken, "payload does not match the token schema", err)
 	}
 	if err := t.Claims.validate(); err != nil {
@@ -160,4 +169,22 @@ func Sign(priv ed25519.PrivateKey, c Claims) (*Token, error) {
 	raw := input + "." + b64.EncodeToString(sig)
 	// Parse what we produced: the output must be acceptable to every verifier.
 	return Parse(raw)
+}
+
+// goForm describes the JSON form a Go type decodes from, for error messages.
+func goForm(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return fmt.Sprintf("an integer within %d bits", t.Bits())
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Pointer:
+		return goForm(t.Elem()) + " or null"
+	}
+	return "a " + t.Kind().String()
 }

@@ -217,3 +217,47 @@ func TestSignRoundTrip(t *testing.T) {
 		}
 	})
 }
+
+// TestParseErrorNamesField: every payload schema error names the member's
+// path and the form expected, with what was found (a client generating
+// tokens with a typed serialiser must learn which field it wrote wrongly).
+func TestParseErrorNamesField(t *testing.T) {
+	good := enc(rootPayload())
+	repl := func(old, new string) string {
+		if !strings.Contains(good, old) {
+			panic(old)
+		}
+		return strings.Replace(good, old, new, 1)
+	}
+	cons := func(c string) string { return repl(`"constraints":{}`, `"constraints":`+c) }
+	cases := []struct {
+		name, payload, want string
+	}{
+		{"tier-float", repl(`"tier":3`, `"tier":2.0`), "payload: tier: expected an integer, got 2.0"},
+		{"tier-exponent", repl(`"tier":3`, `"tier":3e0`), "payload: tier: expected an integer, got 3e0"},
+		{"tier-string", repl(`"tier":3`, `"tier":"3"`), "payload: tier: expected an integer, got a string"},
+		{"tier-null", repl(`"tier":3`, `"tier":null`), "payload: tier: expected an integer, got null"},
+		{"issuedAt-float", repl(`"issuedAt":`, `"issuedAt":1.5,"x":`), "payload: issuedAt: expected an integer, got 1.5"},
+		{"revocable-string", repl(`"revocable":true`, `"revocable":"yes"`), "payload: revocable: expected true or false, got a string"},
+		{"actions-string", repl(`"actions":["publish","subscribe"]`, `"actions":"publish"`), "payload: actions: expected an array of strings, got a string"},
+		{"action-number", repl(`"actions":["publish","subscribe"]`, `"actions":["publish",7]`), "payload: actions[1]: expected a string, got 7"},
+		{"nested-integer", cons(`{"quorum":{"required":1.0,"authorized":["a"]}}`), "payload: constraints.quorum.required: expected an integer, got 1.0"},
+		{"nested-number", cons(`{"maxVelocityMps":"fast"}`), "payload: constraints.maxVelocityMps: expected a number, got a string"},
+		{"vertex-length", cons(`{"geofence":{"frame":"map","polygon":[[0,0],[1,0,2],[1,1]]}}`), "payload: constraints.geofence.polygon[1]: expected an array of 2 numbers, got a longer array"},
+		{"vertex-short", cons(`{"geofence":{"frame":"map","polygon":[[0,0],[1],[1,1]]}}`), "payload: constraints.geofence.polygon[1]: expected an array of 2 numbers, got 1 elements"},
+		{"missing-nested", cons(`{"rateLimit":{"maxCalls":1}}`), "payload: constraints.rateLimit.windowMs: missing (expected an integer)"},
+		{"missing-top", strings.Replace(good, `"nonce":`, `"x":`, 1), "payload: (top level): unknown member \"x\""},
+		{"unknown-nested", cons(`{"maxSpeed":1}`), "payload: constraints: unknown member \"maxSpeed\""},
+		{"object-for-string", repl(`"resource":"ros:///**"`, `"resource":{}`), "payload: resource: expected a string, got an object"},
+		{"integer-overflow", repl(`"tier":3`, `"tier":99999999999999999999`), "payload: tier: expected an integer within 64 bits, got number 99999999999999999999"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := tokens.Parse(signRaw("root", hdr, c.payload))
+			wantCode(t, err, codes.MalformedToken)
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %q\nwant it to contain %q", err, c.want)
+			}
+		})
+	}
+}

@@ -76,6 +76,7 @@ type Config struct {
 // Stats are the bridge's counters.
 type Stats struct {
 	Forwarded, Denied, Escalated, Dropped, SafeStops, Coalesced int64
+	Clamped                                                     int64 // forwarded with mapped values scaled to the envelope
 }
 
 // Bridge forwards attested messages from agent topics to device topics.
@@ -111,6 +112,7 @@ type Bridge struct {
 	queued []Report
 
 	forwarded, denied, escalated, dropped, safeStops, coalesced atomic.Int64
+	clamped                                                     atomic.Int64
 
 	// tasks tracks every goroutine the bridge starts (route workers, held
 	// escalations, connection setup, report flushes, the connection-loss
@@ -292,6 +294,9 @@ func New(cfg Config) (*Bridge, error) {
 				return nil, fmt.Errorf("mqttbridge: route %s safe stop: %w", r.Device, err)
 			}
 		}
+		if err := checkPhysical(r); err != nil {
+			return nil, fmt.Errorf("mqttbridge: %w", err)
+		}
 		devices[r.Device] = true
 		rt := &route{Route: r, resource: r.Resource(cfg.BrokerName), wake: make(chan struct{}, 1)}
 		if len(rt.resource) > 512 {
@@ -310,7 +315,8 @@ func New(cfg Config) (*Bridge, error) {
 
 // Stats returns the counters.
 func (b *Bridge) Stats() Stats {
-	return Stats{b.forwarded.Load(), b.denied.Load(), b.escalated.Load(), b.dropped.Load(), b.safeStops.Load(), b.coalesced.Load()}
+	return Stats{b.forwarded.Load(), b.denied.Load(), b.escalated.Load(), b.dropped.Load(), b.safeStops.Load(), b.coalesced.Load(),
+		b.clamped.Load()}
 }
 
 // Latched reports whether the bridge is stopped, and why.
@@ -937,6 +943,13 @@ func (b *Bridge) actuate(ctx context.Context, r *route, req api.InterceptRequest
 		b.drop(r, req.RequestID, codes.InvalidSignature, "attestation is for request "+claims.JTI)
 		return
 	}
+	// The mapped physical values are clamped to the attested envelope; a
+	// payload that cannot be brought inside it is not published.
+	payload, clamped, err := bridges.ClampPayload(r.Mappings, claims.Envelope, req.Params)
+	if err != nil {
+		b.drop(r, req.RequestID, codes.Of(err), "clamp to the attested envelope: "+err.Error())
+		return
+	}
 
 	b.mu.Lock()
 	if b.gen != st.gen {
@@ -965,9 +978,15 @@ func (b *Bridge) actuate(ctx context.Context, r *route, req api.InterceptRequest
 	was := b.latched
 	b.latched, b.latchReason = false, ""
 	b.forwarded.Add(1) // count first, so a reader that saw the message sees the count
-	err = b.publish(r.Device, req.Params)
+	if clamped {
+		b.clamped.Add(1)
+	}
+	err = b.publish(r.Device, payload)
 	if err != nil {
 		b.forwarded.Add(-1)
+		if clamped {
+			b.clamped.Add(-1)
+		}
 	}
 	b.mu.Unlock()
 	if was {

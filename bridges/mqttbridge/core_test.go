@@ -274,7 +274,7 @@ func FuzzSetSafeStop(f *testing.F) {
 func TestNewRefusesBadConfig(t *testing.T) {
 	ok := func() Config {
 		return Config{Broker: "mqtt://127.0.0.1:1", BrokerName: "b", Gateway: nopDecider{}, Verifier: nopVerifier{}, TokenID: "t",
-			Routes: []Route{{Agent: "agent/v1", Device: "line1/v1"}}}
+			Routes: []Route{{Agent: "agent/v1", Device: "line1/v1", NonPhysical: true}}}
 	}
 	if _, err := New(ok()); err != nil {
 		t.Fatalf("valid config refused: %v", err)
@@ -289,9 +289,21 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		{"bad/no-routes", func(c *Config) { c.Routes = nil }},
 		{"bad/two-tokens", func(c *Config) { c.Token = "x" }},
 		{"bad/no-token", func(c *Config) { c.TokenID = "" }},
-		{"bad/duplicate-agent", func(c *Config) { c.Routes = append(c.Routes, Route{Agent: "agent/v1", Device: "line1/v2"}) }},
-		{"bad/duplicate-device", func(c *Config) { c.Routes = append(c.Routes, Route{Agent: "agent/v2", Device: "line1/v1"}) }},
-		{"bad/loop", func(c *Config) { c.Routes = append(c.Routes, Route{Agent: "line1/v1", Device: "line1/v9"}) }},
+		{"bad/duplicate-agent", func(c *Config) {
+			c.Routes = append(c.Routes, Route{Agent: "agent/v1", Device: "line1/v2", NonPhysical: true})
+		}},
+		{"bad/duplicate-device", func(c *Config) {
+			c.Routes = append(c.Routes, Route{Agent: "agent/v2", Device: "line1/v1", NonPhysical: true})
+		}},
+		{"bad/loop", func(c *Config) {
+			c.Routes = append(c.Routes, Route{Agent: "line1/v1", Device: "line1/v9", NonPhysical: true})
+		}},
+		{"bad/route-without-mapping", func(c *Config) { c.Routes[0].NonPhysical = false }},
+		{"bad/route-mapped-and-non-physical", func(c *Config) {
+			if err := SetMapping(c.Routes, `line1/v1={"path":"/cmd/speed","quantity":"linearVelocity","unit":"m/s"}`); err != nil {
+				panic(err)
+			}
+		}},
 		{"bad/report-topic-is-device", func(c *Config) { c.ReportTopic = "line1/v1" }},
 		{"bad/unparsed-route", func(c *Config) { c.Routes[0].Device = "line1/#" }},
 		{"bad/safe-stop-not-json", func(c *Config) { c.Routes[0].SafeStop = []byte("stop") }},

@@ -21,6 +21,7 @@ import (
 	"github.com/sintgate/sintgate/internal/app"
 	"github.com/sintgate/sintgate/internal/app/apptest"
 	"github.com/sintgate/sintgate/internal/testenv"
+	"github.com/sintgate/sintgate/tokens"
 	"github.com/sintgate/sintgate/tokens/tokentest"
 )
 
@@ -49,9 +50,12 @@ type gw struct {
 	adminKey string
 }
 
-func newGateway(t testing.TB) *gw {
+func newGateway(t testing.TB) *gw { t.Helper(); return newGatewayPolicy(t, "testdata/policy.yaml") }
+
+// newGatewayPolicy is newGateway with the given policy file.
+func newGatewayPolicy(t testing.TB, policyFile string) *gw {
 	t.Helper()
-	a := apptest.Start(t, "testdata/policy.yaml")
+	a := apptest.Start(t, policyFile)
 	// Heartbeats every 100 ms: the gateway's stream writer notices a gone
 	// bridge stream at the next one, so stopping the gateway does not wait
 	// for the 15 s default.
@@ -79,7 +83,11 @@ func (h *gw) readKey() string {
 
 // agentToken trusts root "root" and registers a token for agent "mqttagent"
 // on mqtt://test/** publish, tier 3.
-func (h *gw) agentToken() (*client.Agent, string) {
+func (h *gw) agentToken() (*client.Agent, string) { h.t.Helper(); return h.agentTokenWith(nil) }
+
+// agentTokenWith is agentToken with the claims edited by edit (if non-nil)
+// before signing.
+func (h *gw) agentTokenWith(edit func(*tokens.Claims)) (*client.Agent, string) {
 	h.t.Helper()
 	if st := h.admin("POST", "/v1/roots", map[string]string{"publicKey": tokentest.Pub("root"), "name": "root"}, nil); st != 201 {
 		h.t.Fatalf("add root: %d", st)
@@ -87,6 +95,9 @@ func (h *gw) agentToken() (*client.Agent, string) {
 	c := tokentest.Root("root", "mqttagent", int(time.Now().UnixNano()%1e9), time.Now().UnixMilli())
 	c.Resource = "mqtt://" + broker + "/**"
 	c.Actions = []string{"publish"}
+	if edit != nil {
+		edit(&c)
+	}
 	tok := tokentest.Sign("root", c)
 	if st := h.admin("POST", "/v1/tokens", map[string]string{"token": tok.Raw}, nil); st != 201 {
 		h.t.Fatalf("register token: %d", st)
@@ -260,6 +271,13 @@ type rigOpts struct {
 	// retained payloads are published (retained) on agent topics before
 	// the bridge starts, and cleared at the end of the test.
 	retained map[string]string
+	// maps are --map specs (JSON) by route name; routes without one are
+	// declared non-physical.
+	maps map[string]string
+	// policy is the real gateway's policy file (default
+	// testdata/policy.yaml); token edits its token's claims.
+	policy string
+	token  func(*tokens.Claims)
 }
 
 func newRig(t testing.TB, o rigOpts) *rig {
@@ -286,6 +304,17 @@ func newRig(t testing.TB, o rigOpts) *rig {
 			t.Fatal(err)
 		}
 	}
+	for _, n := range o.routes {
+		var err error
+		if js, ok := o.maps[n]; ok {
+			err = mqttbridge.SetMapping(rs, p+"/dev/"+n+"="+js)
+		} else {
+			err = mqttbridge.SetNonPhysical(rs, p+"/dev/"+n)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	for i, n := range o.routes {
 		r.routes[n] = rs[i]
 	}
@@ -299,8 +328,8 @@ func newRig(t testing.TB, o rigOpts) *rig {
 	if o.fake != nil {
 		cfg.Gateway, cfg.Verifier, cfg.Estop, cfg.TokenID = o.fake, o.verifier, o.estop, "tok"
 	} else {
-		r.gw = newGateway(t)
-		agent, tokenID := r.gw.agentToken()
+		r.gw = newGatewayPolicy(t, cmpOr(o.policy, "testdata/policy.yaml"))
+		agent, tokenID := r.gw.agentTokenWith(o.token)
 		cfg.Gateway, cfg.TokenID = agent, tokenID
 		cfg.Verifier = attest.NewJWKSCache(nil, r.gw.url+"/.well-known/jwks.json")
 		if o.poll {

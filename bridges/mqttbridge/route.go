@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/sintgate/sintgate/codes"
+	"github.com/sintgate/sintgate/gateway/physics"
 )
 
 // Limits on route specs.
@@ -22,6 +23,15 @@ type Route struct {
 	// latches. Nil: nothing is published for this route (MQTT has no
 	// universal "stop" payload; configure one for every actuator).
 	SafeStop []byte
+
+	// Physical payload (docs/mqtt.md, "Physical payloads"). Every route
+	// has Mappings or is NonPhysical; New refuses one with neither.
+	// Mappings name where the payload carries its physical values and in
+	// which units; the bridge clamps them to the attested envelope before
+	// publishing. NonPhysical declares a route whose payloads carry no
+	// mapped quantity (a valve's state, a lamp, a display).
+	Mappings    []physics.Mapping
+	NonPhysical bool
 }
 
 // Resource is the intercept resource of the route on the named broker:

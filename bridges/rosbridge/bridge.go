@@ -174,6 +174,11 @@ func New(ctx context.Context, cfg Config) (*Bridge, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	for _, r := range cfg.Routes { // before any I/O
+		if err := CheckPhysical(r); err != nil {
+			return nil, fmt.Errorf("rosbridge: %w", err)
+		}
+	}
 	b := &Bridge{cfg: cfg}
 	var err error
 	if b.decisions, err = cfg.Node.Publisher(ctx, cfg.DecisionsTopic, msgs.StringType, false); err != nil {
@@ -483,6 +488,14 @@ func (b *Bridge) actuate(ctx context.Context, r *route, m msgs.Message, req api.
 		return
 	}
 	clamped := Clamp(m, env)
+	// Mapped values (the route's, and the policy's listed in the envelope)
+	// are clamped in the message's JSON form.
+	m, mclamped, err := clampMapped(r.Route, m, claims.Envelope)
+	if err != nil {
+		b.drop(r, req.RequestID, codes.Of(err), "clamp to the attested envelope: "+err.Error())
+		return
+	}
+	clamped = clamped || mclamped
 
 	b.mu.Lock()
 	if b.gen != gen {

@@ -1,6 +1,7 @@
 package rosbridge
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -266,4 +267,79 @@ func FuzzSetSafeStop(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestCheckPhysical(t *testing.T) {
+	js := Route{Agent: "/agent/joints", Actuator: "/joint_group/command", Type: msgs.JointStateType}
+	if err := SetMapping([]Route{js}, "/other={}"); err == nil {
+		t.Fatal("mapping for an unknown actuator accepted")
+	}
+	rs := []Route{js}
+	if err := SetMapping(rs, `/joint_group/command={"path":"/velocity/*","quantity":"angularVelocity","unit":"rad/s"}`); err != nil {
+		t.Fatal(err)
+	}
+	mapped := rs[0]
+	both := mapped
+	both.NonPhysical = true
+	twistNonPhys := Route{Agent: "/a", Actuator: "/cmd_vel", Type: msgs.TwistType, NonPhysical: true}
+	for _, tc := range []struct {
+		name string
+		r    Route
+		ok   bool
+	}{
+		{"ok/twist-typed", Route{Agent: "/a", Actuator: "/cmd_vel", Type: msgs.TwistType}, true},
+		{"ok/trajectory-typed", Route{Agent: "/a", Actuator: "/arm/joint_trajectory", Type: msgs.JointTrajectoryType}, true},
+		{"ok/joint-state-mapped", mapped, true},
+		{"ok/bool-non-physical", Route{Agent: "/a", Actuator: "/lamp", Type: msgs.BoolType, NonPhysical: true}, true},
+		{"refused/joint-state-unmapped", js, false},
+		{"refused/bool-unmapped", Route{Agent: "/a", Actuator: "/gripper/close", Type: msgs.BoolType}, false},
+		{"refused/mapped-and-non-physical", both, false},
+		{"refused/twist-non-physical", twistNonPhys, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := CheckPhysical(tc.r); (err == nil) != tc.ok {
+				t.Fatalf("CheckPhysical = %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}
+
+// TestClampMappedGenericMessage: a JointState used as a joint-group
+// velocity command, mapped /velocity/* in rad/s, is clamped joint by joint
+// to the attested envelope; the other fields are kept.
+func TestClampMappedGenericMessage(t *testing.T) {
+	rs := []Route{{Agent: "/agent/joints", Actuator: "/joint_group/command", Type: msgs.JointStateType}}
+	if err := SetMapping(rs, `/joint_group/command={"path":"/velocity/*","quantity":"angularVelocity","unit":"rad/s"}`); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		in      []float64
+		env     string
+		want    []float64 // nil = refused
+		changed bool
+	}{
+		{"clamp/one-joint-over", []float64{0.2, -0.9, 0.4}, `{"maxAngularVelocityRps":0.5}`, []float64{0.2, -0.5, 0.4}, true},
+		{"keep/within", []float64{0.2, 0.3}, `{"maxAngularVelocityRps":0.5}`, []float64{0.2, 0.3}, false},
+		{"keep/no-angular-limit", []float64{7}, `{"maxForceNewtons":5}`, []float64{7}, false},
+		{"refused/bad-envelope", []float64{0.1}, `{"maxAngularVelocityRps":"fast"}`, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := &msgs.JointState{Name: []string{"a", "b", "c"}[:len(tc.in)], Velocity: tc.in, Position: make([]float64, len(tc.in))}
+			out, changed, err := clampMapped(rs[0], in, []byte(tc.env))
+			if tc.want == nil {
+				if err == nil {
+					t.Fatalf("clampMapped = %+v, want refused", out)
+				}
+				return
+			}
+			if err != nil || changed != tc.changed {
+				t.Fatalf("clampMapped = %+v, %v, %v", out, changed, err)
+			}
+			got := out.(*msgs.JointState)
+			if fmt.Sprint(got.Velocity) != fmt.Sprint(tc.want) || fmt.Sprint(got.Name) != fmt.Sprint(in.Name) {
+				t.Fatalf("velocity %v names %v, want %v %v", got.Velocity, got.Name, tc.want, in.Name)
+			}
+		})
+	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sintgate/sintgate/bridges/ros/msgs"
 	"github.com/sintgate/sintgate/codes"
+	"github.com/sintgate/sintgate/gateway/physics"
 )
 
 // MaxTopicLen bounds a topic name in a route.
@@ -21,6 +22,13 @@ type Route struct {
 	// gateway unreachable). Nil: a zero Twist for Twist routes, nothing
 	// for other types (such a route is not a motion route).
 	SafeStop msgs.Message
+
+	// Physical payload (docs/ros.md, "Physical payloads"). Twist and
+	// JointTrajectory routes are clamped by type (Clamp); a route of any
+	// other type has Mappings (paths into the message's JSON form, clamped
+	// to the attested envelope) or is NonPhysical, else New refuses it.
+	Mappings    []physics.Mapping
+	NonPhysical bool
 }
 
 // Resource is the intercept resource of the route: ros:///<actuator topic

@@ -110,7 +110,8 @@ func TestCommandEndToEnd(t *testing.T) {
 		code, err := runReady(rctx, []string{"--url", url, "--api-key", key.Key, "--agent-key", keyPath, "--token-id", c.TokenID,
 			"--broker", "mqtt://" + addr, "--broker-name", "factory",
 			"--route", p + "/agent/lamp1=" + p + "/dev/lamp1", "--route", p + "/agent/safety/lock=" + p + "/dev/safety/lock",
-			"--safe-stop", p + `/dev/lamp1={"state":"off"}`, "--report-topic", p + "/sint/decisions"}, func() { close(ready) })
+			"--safe-stop", p + `/dev/lamp1={"state":"off"}`, "--report-topic", p + "/sint/decisions",
+			"--non-physical", p + "/dev/lamp1", "--non-physical", p + "/dev/safety/lock"}, func() { close(ready) })
 		if err != nil {
 			t.Log(err)
 		}

@@ -11,7 +11,15 @@
 //	sint-mqttbridge --url http://127.0.0.1:8080 --agent-key agent.key --token-id ID \
 //	    --broker mqtt://127.0.0.1:1883 --broker-name factory \
 //	    --route agent/line1/valve7=line1/valve7 --safe-stop 'line1/valve7={"state":"closed"}' \
+//	    --non-physical line1/valve7 \
+//	    --route agent/line1/conveyor=line1/conveyor \
+//	    --map 'line1/conveyor={"path":"/cmd/speed","quantity":"linearVelocity","unit":"mm/s"}' \
 //	    [--api-key-file read.key]
+//
+// Every route either maps where its payload carries physical values
+// (--map DEVICE_TOPIC=JSON, one mapping object or an array; the bridge clamps
+// them to the attested envelope) or is declared --non-physical; the bridge
+// refuses to start with a route that is neither (docs/mqtt.md).
 //
 // --api-key-file names a file (mode 0600) holding an operator key with scope
 // read (--api-key gives it on the command line, where every local user can
@@ -100,6 +108,9 @@ func runReady(ctx context.Context, args []string, ready func()) (int, error) {
 	reconnect := fs.Duration("reconnect-delay", mqttbridge.DefaultReconnectDelay, "delay between broker connection attempts")
 	fs.Var(&routes, "route", "AGENT_TOPIC=DEVICE_TOPIC (repeatable; at least one)")
 	fs.Var(&safeStops, "safe-stop", "DEVICE_TOPIC=JSON safe-stop payload (repeatable; routes without one get nothing on a stop)")
+	var maps, nonPhysical multi
+	fs.Var(&maps, "map", `DEVICE_TOPIC=JSON payload mapping(s), e.g. line1/c={"path":"/cmd/speed","quantity":"linearVelocity","unit":"mm/s"} (repeatable)`)
+	fs.Var(&nonPhysical, "non-physical", "DEVICE_TOPIC of a route whose payloads carry no speed, force, torque or position (repeatable; every route needs --map or this)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, nil
@@ -123,6 +134,16 @@ func runReady(ctx context.Context, args []string, ready func()) (int, error) {
 	}
 	for _, s := range safeStops {
 		if err := mqttbridge.SetSafeStop(rs, s); err != nil {
+			return 2, err
+		}
+	}
+	for _, s := range maps {
+		if err := mqttbridge.SetMapping(rs, s); err != nil {
+			return 2, err
+		}
+	}
+	for _, s := range nonPhysical {
+		if err := mqttbridge.SetNonPhysical(rs, s); err != nil {
 			return 2, err
 		}
 	}

@@ -50,11 +50,57 @@ func TestRunFlags(t *testing.T) {
 		{"usage/extra-args", with("stray"), 2},
 		{"error/missing-key-file", with("--agent-key", filepath.Join(dir, "none"), "--token-id", "x"), 1},
 		{"error/missing-token-file", with("--agent-key", keyPath, "--token-file", filepath.Join(dir, "none")), 1},
+		{"usage/map-unknown-unit", with("--map", `line1/v1={"path":"/s","quantity":"linearVelocity","unit":"furlong/s"}`), 2},
+		{"usage/map-without-route", with("--map", `line1/other={"path":"/s","quantity":"force","unit":"N"}`), 2},
+		{"usage/non-physical-without-route", with("--non-physical", "line1/other"), 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, err := run(context.Background(), tc.args)
 			if code != tc.code {
 				t.Fatalf("run(%q) = %d, %v; want %d", tc.args, code, err, tc.code)
+			}
+		})
+	}
+}
+
+// TestRunRefusesRouteWithoutMapping: a route that neither maps its payload
+// nor is declared non-physical keeps the bridge from starting (exit 2); the
+// same route declared --non-physical or --map'ped starts.
+func TestRunRefusesRouteWithoutMapping(t *testing.T) {
+	var out lockedBuffer
+	stderr = &out
+	t.Cleanup(func() { stderr = io.Discard })
+	dir := t.TempDir()
+	k, err := keyfile.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPath := filepath.Join(dir, "agent.key")
+	if err := keyfile.Save(keyPath, k); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // a bridge that starts stops at once
+	base := []string{"--route", "agent/c1=line1/conveyor", "--broker-name", "factory", "--broker", "mqtt://127.0.0.1:1",
+		"--agent-key", keyPath, "--token-id", "x", "--timeout", "200ms", "--api-key", "sk_test"}
+	for _, tc := range []struct {
+		name  string
+		extra []string
+		code  int
+	}{
+		{"refused/no-mapping", nil, 2},
+		{"starts/non-physical", []string{"--non-physical", "line1/conveyor"}, 0},
+		{"starts/mapped", []string{"--map", `line1/conveyor=[{"path":"cmd.speed","quantity":"linearVelocity","unit":"mm/s"}]`}, 0},
+		{"refused/mapped-and-non-physical", []string{"--non-physical", "line1/conveyor",
+			"--map", `line1/conveyor={"path":"cmd.speed","quantity":"linearVelocity","unit":"mm/s"}`}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, err := run(ctx, append(append([]string{}, base...), tc.extra...))
+			if code != tc.code {
+				t.Fatalf("run = %d, %v; want %d", code, err, tc.code)
+			}
+			if tc.code == 2 && (err == nil || !strings.Contains(err.Error(), "line1/conveyor")) {
+				t.Fatalf("error %v does not name the route", err)
 			}
 		})
 	}
@@ -95,7 +141,7 @@ func TestRunWarnsWithoutEstopPoll(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // start, warn, stop at once
 	// Port 1 refuses at once: no broker is needed.
-	args := []string{"--route", "agent/v1=line1/v1", "--safe-stop", `line1/v1={"state":"closed"}`, "--broker-name", "factory",
+	args := []string{"--route", "agent/v1=line1/v1", "--safe-stop", `line1/v1={"state":"closed"}`, "--non-physical", "line1/v1", "--broker-name", "factory",
 		"--broker", "mqtt://127.0.0.1:1", "--agent-key", keyPath, "--token-id", "x", "--timeout", "200ms"}
 	if code, err := run(ctx, args); code != 0 {
 		t.Fatalf("run = %d, %v", code, err)

@@ -10,6 +10,12 @@
 //	sint-rosbridge --url http://127.0.0.1:8080 --agent-key agent.key --token-id ID \
 //	    --route /agent/cmd_vel=/cmd_vel [--route ...] [--api-key-file read.key]
 //
+// Twist and JointTrajectory routes are clamped by type. A route of any other
+// message type must map where its message carries physical values
+// (--map ACTUATOR_TOPIC=JSON, e.g.
+// '/joint_group/command={"path":"/velocity/*","quantity":"angularVelocity","unit":"rad/s"}')
+// or be declared --non-physical; otherwise the bridge refuses to start.
+//
 // --api-key-file names a file (mode 0600) holding an operator key with scope
 // read (--api-key gives it on the command line, where every local user can
 // see it; SINT_API_KEY, the operator's variable, is never read: set without
@@ -88,6 +94,9 @@ func run(ctx context.Context, args []string) (int, error) {
 	timeout := fs.Duration("timeout", rosbridge.DefaultCallTimeout, "timeout of one intercept or poll")
 	fs.Var(&routes, "route", "AGENT_TOPIC=ACTUATOR_TOPIC[:TYPE] (repeatable; default /agent/cmd_vel=/cmd_vel)")
 	fs.Var(&safeStops, "safe-stop", "ACTUATOR_TOPIC=JSON safe-stop message (repeatable; default zero Twist on Twist routes)")
+	var maps, nonPhysical multi
+	fs.Var(&maps, "map", "ACTUATOR_TOPIC=JSON payload mapping(s) into the message's JSON form (repeatable; needed on routes of types other than Twist and JointTrajectory)")
+	fs.Var(&nonPhysical, "non-physical", "ACTUATOR_TOPIC of a route whose messages carry no speed, force, torque or position (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, nil
@@ -108,6 +117,21 @@ func run(ctx context.Context, args []string) (int, error) {
 	}
 	for _, s := range safeStops {
 		if err := rosbridge.SetSafeStop(rs, s); err != nil {
+			return 2, err
+		}
+	}
+	for _, s := range maps {
+		if err := rosbridge.SetMapping(rs, s); err != nil {
+			return 2, err
+		}
+	}
+	for _, s := range nonPhysical {
+		if err := rosbridge.SetNonPhysical(rs, s); err != nil {
+			return 2, err
+		}
+	}
+	for _, r := range rs {
+		if err := rosbridge.CheckPhysical(r); err != nil {
 			return 2, err
 		}
 	}

@@ -16,6 +16,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/sintgate/sintgate/api"
+	"github.com/sintgate/sintgate/client"
+	"github.com/sintgate/sintgate/internal/keyfile"
 )
 
 // approvalRecord is GET /v1/approvals/{id} (PROTOCOL.md §7).
@@ -223,7 +227,7 @@ func watchOnce(ctx context.Context, w io.Writer, key string, last *uint64) (int,
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return 0, &exitError{exitServer, fmt.Errorf("%d: %s", resp.StatusCode, strings.TrimSpace(string(b)))}
+		return 0, &exitError{exitServer, httpErrorFromBody(resp.StatusCode, b)}
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -281,11 +285,55 @@ func printEvent(w io.Writer, id uint64, event, data string) {
 	}
 }
 
+var approvalsWaitFlags struct {
+	agentKey string
+	timeout  time.Duration
+}
+
+var approvalsWaitCmd = &cobra.Command{
+	Use:   "wait APPROVAL_ID --agent-key FILE",
+	Short: "As the agent, wait for an approval and print the final decision with its attestation",
+	Long: `As the agent whose request escalated, long-poll POST /v1/approvals/{id}/wait
+until the approval is resolved and print the decision for the original
+request: allow with the attestation signed for it, or deny with its code
+(APPROVAL_DENIED, APPROVAL_TIMEOUT, APPROVAL_CANCELLED …). Same exit codes
+as intercept: 0 allow, 3 deny, 4 still pending (--timeout reached).`,
+	Args: cobra.ExactArgs(1),
+	RunE: func(cmd *cobra.Command, args []string) error {
+		if approvalsWaitFlags.agentKey == "" {
+			return &exitError{exitLocal, errors.New("--agent-key is required (the key of the agent whose request escalated)")}
+		}
+		k, err := keyfile.Load(approvalsWaitFlags.agentKey)
+		if err != nil {
+			return &exitError{exitLocal, err}
+		}
+		a := &client.Agent{BaseURL: flagURL, Key: k.Private, HTTP: &http.Client{Timeout: 45 * time.Second}}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+		defer stop()
+		if approvalsWaitFlags.timeout > 0 {
+			var c context.CancelFunc
+			ctx, c = context.WithTimeout(ctx, approvalsWaitFlags.timeout)
+			defer c()
+		}
+		d, status, err := a.AwaitApproval(ctx, args[0])
+		if err != nil && (d == nil || d.Decision == api.Escalate) {
+			if ctx.Err() != nil {
+				return &exitError{exitEscalate, fmt.Errorf("stopped waiting: approval %s is still pending", args[0])}
+			}
+			return &exitError{exitServer, asHTTPError(err)}
+		}
+		_ = printOut(d, func() { printDecision(cmd.OutOrStdout(), d, status) })
+		return decisionExit(d, status)
+	},
+}
+
 func init() {
+	approvalsWaitCmd.Flags().StringVar(&approvalsWaitFlags.agentKey, "agent-key", "", "the agent's key file (made by sintctl keys gen)")
+	approvalsWaitCmd.Flags().DurationVar(&approvalsWaitFlags.timeout, "timeout", 0, "stop waiting after this long (0: until resolved or expired)")
 	approvalsListCmd.Flags().StringVar(&approvalsState, "state", "", "only this state: pending, approved, denied, expired, cancelled")
 	approvalsListCmd.Flags().IntVar(&approvalsLimit, "limit", 100, "at most this many (≤ 1000)")
 	approvalsWatchCmd.Flags().Uint64Var(&approvalsLastID, "last-event-id", 0, "resume after this ledger sequence (0 = live only)")
 	approvalsWatchCmd.Flags().BoolVar(&approvalsOnce, "once", false, "exit when the stream ends instead of resuming")
-	approvalsCmd.AddCommand(approvalsListCmd, approvalsShowCmd, voteCmd("approve"), voteCmd("deny"), approvalsWatchCmd)
+	approvalsCmd.AddCommand(approvalsListCmd, approvalsShowCmd, voteCmd("approve"), voteCmd("deny"), approvalsWatchCmd, approvalsWaitCmd)
 	rootCmd.AddCommand(approvalsCmd)
 }

@@ -189,9 +189,9 @@ func estopHTTPError(status int, raw []byte) error {
 		Sources []json.RawMessage `json:"sources"`
 	}
 	if json.Unmarshal(raw, &body) != nil || body.Error.Code == "" {
-		return fmt.Errorf("gateway answered HTTP %d", status)
+		return httpErrorFromBody(status, raw)
 	}
-	msg := fmt.Sprintf("%s (HTTP %d): %s", body.Error.Code, status, body.Error.Message)
+	msg := body.Error.Message
 	srcs := body.Error.Sources
 	if len(srcs) == 0 {
 		srcs = body.Sources
@@ -211,5 +211,5 @@ func estopHTTPError(status int, raw []byte) error {
 		}
 		msg += "\nstill latched: " + strings.Join(names, ", ")
 	}
-	return fmt.Errorf("%s", msg)
+	return newHTTPError(status, body.Error.Code, msg)
 }

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
 	"time"
 
@@ -19,6 +21,8 @@ import (
 
 var interceptFlags struct {
 	agentKey, tokenID, tokenFile, chainFile, resource, action, params, context string
+	wait                                                                       bool
+	waitTimeout                                                                time.Duration
 }
 
 // readArg returns s, or the contents of the file when s is @file.
@@ -35,9 +39,20 @@ var interceptCmd = &cobra.Command{
 	Short: "Build, sign and send an intercept as an agent; print the decision",
 	Long: `Build, sign and send POST /v1/intercept with an agent key and print the decision.
 
-Exit codes: 0 allow, 3 deny, 4 escalate, 1 local error, 2 server or network error.`,
+With --wait, an escalation is followed to its end: sintctl long-polls the
+approval (POST /v1/approvals/{id}/wait) until an operator approves or denies
+it (sintctl approvals approve ID), or it expires, and prints the final
+decision: on approval, allow with the attestation signed for this request.
+With -o json only that final decision is printed. Without --wait, the agent
+collects it later with sintctl approvals wait ID --agent-key FILE.
+
+Text output names the ledger entry of the decision (ledger #N eventId …),
+which sintctl ledger proof takes, as it takes #N or the printed requestId.
+
+Exit codes: 0 allow, 3 deny, 4 escalate (still pending), 1 local error,
+2 server or network error.`,
 	Args: cobra.NoArgs,
-	RunE: func(_ *cobra.Command, _ []string) error {
+	RunE: func(cmd *cobra.Command, _ []string) error {
 		f := interceptFlags
 		if f.agentKey == "" {
 			return &exitError{exitLocal, errors.New("--agent-key is required")}
@@ -76,40 +91,87 @@ Exit codes: 0 allow, 3 deny, 4 escalate, 1 local error, 2 server or network erro
 			}
 			r.PhysicalContext = &pc
 		}
-		a := &client.Agent{BaseURL: flagURL, Key: k.Private, HTTP: &http.Client{Timeout: 30 * time.Second}}
+		// The HTTP timeout exceeds the gateway's 30 s approval long-poll.
+		a := &client.Agent{BaseURL: flagURL, Key: k.Private, HTTP: &http.Client{Timeout: 45 * time.Second}}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		d, status, err := a.Intercept(ctx, r)
 		if err != nil && d == nil {
-			return &exitError{exitServer, err}
+			return &exitError{exitServer, asHTTPError(err)}
 		}
-		_ = printOut(d, func() {
-			fmt.Printf("%s (HTTP %d) tier %d", d.Decision, status, d.Tier)
-			if d.Code != nil {
-				fmt.Printf(" %s", *d.Code)
-			}
-			if d.Reason != nil {
-				fmt.Printf(": %s", *d.Reason)
-			}
-			fmt.Println()
-			if d.ApprovalID != nil {
-				fmt.Printf("approval %s\n", *d.ApprovalID)
-			}
-			if d.Ledger != nil {
-				fmt.Printf("ledger #%d %s\n", d.Ledger.Sequence, d.Ledger.Hash)
-			}
-			if d.Attestation != nil {
-				fmt.Printf("attestation %s\n", *d.Attestation)
-			}
-		})
-		switch d.Decision {
-		case api.Allow:
-			return nil
-		case api.Escalate:
-			return &exitError{exitEscalate, errors.New("escalated: waiting for approval " + *d.ApprovalID)}
+		if d.Decision != api.Escalate || !f.wait || d.ApprovalID == nil || flagOutput != "json" {
+			_ = printOut(d, func() { printDecision(cmd.OutOrStdout(), d, status) })
 		}
-		return &exitError{exitDeny, errors.New("denied")}
+		if d.Decision == api.Escalate && f.wait && d.ApprovalID != nil {
+			id := *d.ApprovalID
+			fmt.Fprintf(cmd.ErrOrStderr(), "waiting for approval %s (an operator approves it with: sintctl approvals approve %s)\n", id, id)
+			wctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+			defer stop()
+			if f.waitTimeout > 0 {
+				var c context.CancelFunc
+				wctx, c = context.WithTimeout(wctx, f.waitTimeout)
+				defer c()
+			}
+			d, status, err = a.AwaitApproval(wctx, id)
+			if err != nil && (d == nil || d.Decision == api.Escalate) {
+				if wctx.Err() != nil {
+					return &exitError{exitEscalate, fmt.Errorf("stopped waiting: approval %s is still pending (wait again with: sintctl approvals wait %s --agent-key …)", id, id)}
+				}
+				return &exitError{exitServer, asHTTPError(err)}
+			}
+			_ = printOut(d, func() { printDecision(cmd.OutOrStdout(), d, status) })
+		}
+		return decisionExit(d, status)
 	},
+}
+
+// printDecision writes a decision as text: the verdict, then the ledger
+// entry that records it (its eventId is what sintctl ledger proof takes),
+// the approval to wait for, and the attestation.
+func printDecision(w io.Writer, d *api.Decision, status int) {
+	fmt.Fprintf(w, "%s (HTTP %d) tier %d", d.Decision, status, d.Tier)
+	if d.Code != nil {
+		fmt.Fprintf(w, " %s", *d.Code)
+	}
+	if d.Reason != nil {
+		fmt.Fprintf(w, ": %s", *d.Reason)
+	}
+	fmt.Fprintln(w)
+	if d.RequestID != nil {
+		fmt.Fprintf(w, "request %s\n", *d.RequestID)
+	}
+	if d.ApprovalID != nil {
+		fmt.Fprintf(w, "approval %s\n", *d.ApprovalID)
+	}
+	if d.Ledger != nil {
+		fmt.Fprintf(w, "ledger #%d eventId %s hash %s\n", d.Ledger.Sequence, d.Ledger.EventID, d.Ledger.Hash)
+	}
+	if d.Attestation != nil {
+		fmt.Fprintf(w, "attestation %s\n", *d.Attestation)
+	}
+}
+
+// decisionExit maps a decision to the exit code: 0 allow, 3 deny (with the
+// refusal as "CODE (HTTP n): reason"), 4 escalate.
+func decisionExit(d *api.Decision, status int) error {
+	switch d.Decision {
+	case api.Allow:
+		return nil
+	case api.Escalate:
+		id := ""
+		if d.ApprovalID != nil {
+			id = *d.ApprovalID
+		}
+		return &exitError{exitEscalate, fmt.Errorf("escalated: approval %s is pending; an operator approves it with `sintctl approvals approve %s`; wait for it and the attestation with `sintctl approvals wait %s --agent-key …` (or intercept --wait)", id, id, id)}
+	}
+	code, reason := "", ""
+	if d.Code != nil {
+		code = *d.Code
+	}
+	if d.Reason != nil {
+		reason = *d.Reason
+	}
+	return &exitError{exitDeny, newHTTPError(status, code, reason)}
 }
 
 func init() {
@@ -122,5 +184,7 @@ func init() {
 	f.StringVar(&interceptFlags.action, "action", "publish", "action")
 	f.StringVar(&interceptFlags.params, "params", "", "params JSON object (or @file)")
 	f.StringVar(&interceptFlags.context, "context", "", "physicalContext JSON object")
+	f.BoolVar(&interceptFlags.wait, "wait", false, "on escalate, wait for the approval and print the final decision (and attestation)")
+	f.DurationVar(&interceptFlags.waitTimeout, "wait-timeout", 0, "with --wait, stop waiting after this long (0: until the approval is resolved or expires)")
 	rootCmd.AddCommand(interceptCmd)
 }

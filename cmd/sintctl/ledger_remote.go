@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,7 +22,61 @@ func printEntry(e ledger.Entry) {
 	if e.TokenID != "" {
 		tok = " token=" + e.TokenID
 	}
-	fmt.Printf("#%-8d %s %-28s %s%s %s\n", e.SequenceNumber, e.Timestamp, e.EventType, e.AgentID, tok, e.Payload)
+	fmt.Printf("#%-8d %s %s %-28s %s%s %s\n", e.SequenceNumber, e.EventID, e.Timestamp, e.EventType, e.AgentID, tok, e.Payload)
+}
+
+// resolveEntry finds the ledger entry an argument names: a sequence number
+// ("12" or "#12", as intercept and ledger tail print it), an eventId, or a
+// requestId (the entry that recorded the request's final decision: the last
+// entry whose payload carries that requestId). It returns the entry's
+// eventId and, for anything but an eventId, a line saying what was chosen.
+func resolveEntry(arg string) (eventID, note string, err error) {
+	if digits := strings.TrimPrefix(arg, "#"); digits != "" && strings.Trim(digits, "0123456789") == "" {
+		seq, perr := strconv.ParseUint(digits, 10, 64)
+		if perr != nil || seq == 0 {
+			return "", "", &exitError{exitLocal, fmt.Errorf("%q is not a ledger sequence number (1, 2, …)", arg)}
+		}
+		var p ledgerPage
+		if err := call("GET", fmt.Sprintf("/v1/ledger?after=%d&limit=1", seq-1), nil, &p); err != nil {
+			return "", "", err
+		}
+		if len(p.Events) == 0 || p.Events[0].SequenceNumber != seq {
+			return "", "", &exitError{exitServer, newHTTPError(404, "NOT_FOUND", fmt.Sprintf("no ledger entry #%d", seq))}
+		}
+		e := p.Events[0]
+		return e.EventID, fmt.Sprintf("entry #%d is eventId %s (%s)", seq, e.EventID, e.EventType), nil
+	}
+	var e ledger.Entry
+	err = call("GET", "/v1/ledger/"+url.PathEscape(arg), nil, &e)
+	var he *httpError
+	if err == nil || !errors.As(err, &he) || he.Status != 404 {
+		return arg, "", err
+	}
+	// Not an eventId: look for the request's entries.
+	var found *ledger.Entry
+	after := uint64(0)
+	for {
+		var p ledgerPage
+		if err := call("GET", fmt.Sprintf("/v1/ledger?after=%d&limit=1000", after), nil, &p); err != nil {
+			return "", "", err
+		}
+		for i := range p.Events {
+			var pl struct {
+				RequestID string `json:"requestId"`
+			}
+			if json.Unmarshal(p.Events[i].Payload, &pl) == nil && pl.RequestID == arg {
+				found = &p.Events[i]
+			}
+		}
+		if p.Next == nil {
+			break
+		}
+		after = *p.Next
+	}
+	if found == nil {
+		return "", "", &exitError{exitServer, newHTTPError(404, "NOT_FOUND", "no ledger entry has eventId or requestId "+arg)}
+	}
+	return found.EventID, fmt.Sprintf("requestId %s is recorded last by entry #%d, eventId %s (%s)", arg, found.SequenceNumber, found.EventID, found.EventType), nil
 }
 
 type ledgerPage struct {
@@ -88,10 +143,14 @@ func init() {
 	tail.Flags().StringVar(&agentID, "agent", "", "only this agent id")
 
 	get := &cobra.Command{
-		Use: "get EVENT_ID", Short: "Print one entry", Args: cobra.ExactArgs(1),
+		Use: "get EVENT_ID|SEQUENCE|REQUEST_ID", Short: "Print one entry (named as for ledger proof)", Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
+			id, _, err := resolveEntry(args[0])
+			if err != nil {
+				return err
+			}
 			var e ledger.Entry
-			if err := call("GET", "/v1/ledger/"+url.PathEscape(args[0]), nil, &e); err != nil {
+			if err := call("GET", "/v1/ledger/"+url.PathEscape(id), nil, &e); err != nil {
 				return err
 			}
 			return printOut(e, func() { printEntry(e) })
@@ -99,13 +158,22 @@ func init() {
 	}
 
 	proof := &cobra.Command{
-		Use:   "proof EVENT_ID",
+		Use:   "proof EVENT_ID|SEQUENCE|REQUEST_ID",
 		Short: "Fetch an inclusion proof and verify it offline against the signed checkpoint and the JWKS",
 		Long: "Fetches the entry's inclusion proof and the checkpoint it is relative to, then verifies locally: " +
 			"the entry hash, the checkpoint's signature with the key from /.well-known/jwks.json, and the " +
-			"Merkle path to the checkpoint's root. Exit 0 only if all hold.",
+			"Merkle path to the checkpoint's root. Exit 0 only if all hold.\n\n" +
+			"The entry is named by its eventId, its sequence number (12 or #12, as intercept and ledger tail " +
+			"print it) or the requestId of an intercept (the entry recording its final decision).",
 		Args: cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, note, err := resolveEntry(args[0])
+			if err != nil {
+				return err
+			}
+			if note != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), note)
+			}
 			var p struct {
 				Entry          ledger.Entry      `json:"entry"`
 				LeafIndex      uint64            `json:"leafIndex"`
@@ -113,14 +181,14 @@ func init() {
 				InclusionProof []string          `json:"inclusionProof"`
 				Checkpoint     ledger.Checkpoint `json:"checkpoint"`
 			}
-			if err := call("GET", "/v1/ledger/proof/"+url.PathEscape(args[0]), nil, &p); err != nil {
+			if err := call("GET", "/v1/ledger/proof/"+url.PathEscape(id), nil, &p); err != nil {
 				return err
 			}
 			var jwks json.RawMessage
 			if err := call("GET", "/.well-known/jwks.json", nil, &jwks); err != nil {
 				return err
 			}
-			err := verifyProof(p.Entry, p.LeafIndex, p.TreeSize, p.InclusionProof, p.Checkpoint, jwks)
+			err = verifyProof(p.Entry, p.LeafIndex, p.TreeSize, p.InclusionProof, p.Checkpoint, jwks)
 			res := map[string]any{"eventId": p.Entry.EventID, "sequence": p.Entry.SequenceNumber, "treeSize": p.TreeSize, "verified": err == nil}
 			if err != nil {
 				res["error"] = err.Error()
@@ -149,7 +217,7 @@ func init() {
 			}
 			resp, err := op.Open(context.Background(), "GET", "/v1/ledger/export", nil)
 			if err != nil {
-				return &exitError{exitServer, err}
+				return &exitError{exitServer, asHTTPError(err)}
 			}
 			defer resp.Body.Close()
 			total, _ := strconv.ParseUint(resp.Header.Get("X-Ledger-Size"), 10, 64)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/signal"
@@ -34,7 +35,8 @@ func init() {
 			conn, resp, err := d.Dial(u, http.Header{"Authorization": {"Bearer " + k}})
 			if err != nil {
 				if resp != nil {
-					return &exitError{exitServer, fmt.Errorf("risk stream: HTTP %d", resp.StatusCode)}
+					b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+					return &exitError{exitServer, httpErrorFromBody(resp.StatusCode, b)}
 				}
 				return &exitError{exitServer, err}
 			}

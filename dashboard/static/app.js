@@ -260,7 +260,7 @@ async function loadApprovals() {
   for (const a of r.approvals || []) { seen.add(a.approvalId); app.approvals.set(a.approvalId, a); }
   for (const id of [...app.approvals.keys()]) if (!seen.has(id)) app.approvals.delete(id);
   renderApprovals();
-  const s = await api("GET", "/v1/approvals/standing").catch(() => ({ standing: [] }));
+  const s = await api("GET", "/v1/standing-approvals").catch(() => ({ standing: [] }));
   renderStanding(s.standing || []);
 }
 
@@ -368,7 +368,7 @@ function renderStanding(list) {
       h("td", { class: "mono", title: s.agentId }, short(s.agentId)), h("td", { class: "mono" }, s.resource), h("td", {}, s.action),
       h("td", {}, fmtTime(s.until)), h("td", {}, (s.operators || []).join(", ")),
       h("td", {}, h("button", { class: "small-btn", onclick: async () => {
-        try { await api("DELETE", "/v1/approvals/standing/" + encodeURIComponent(s.approvalId)); toast("standing approval revoked"); loadApprovals(); } catch (e) { toast(errText(e), "bad"); }
+        try { await api("DELETE", "/v1/standing-approvals/" + encodeURIComponent(s.approvalId)); toast("standing approval revoked"); loadApprovals(); } catch (e) { toast(errText(e), "bad"); }
       } }, "Revoke"))));
   $("standing-body").replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { colspan: 6, class: "muted" }, "none"))]));
 }

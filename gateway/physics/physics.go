@@ -1,8 +1,11 @@
 // Package physics checks the physical constraints of an intercept
 // (PROTOCOL.md §5.6): it reads velocities, accelerations, jerk, forces,
 // torques and target positions from the request's params by a fixed table of
-// sources, compares them with the token's limits, checks targets against the
-// geofence polygon, and returns the effective envelope for the actuator.
+// sources and by payload mappings (path → quantity and unit, converted to
+// SI; mapping.go), compares them with the token's limits, checks targets
+// against the geofence polygon, and returns the effective envelope for the
+// actuator. ClampJSON scales a payload's mapped values into an envelope for
+// the bridges.
 //
 // The package is pure: no I/O, no clock, no goroutines; Check is safe for
 // concurrent use. Limits are taken as given (the tokens package validates
@@ -129,8 +132,9 @@ type target struct {
 
 type checker struct {
 	obs     [nQuantities]observed
-	targets [6]target
+	targets [6]target // the first targets (the table has at most 5 sources)
 	nt      int
+	extra   []target // the targets after those (mapped positions); never truncated
 	bad     *Result
 }
 
@@ -147,10 +151,11 @@ func (c *checker) malformed(source, why string) {
 // over limit violations. Among violations, a severe one is reported first,
 // then the one with the largest value/limit ratio, then a geofence violation.
 func Check(params any, pc *Context, lim Limits) Result {
-	var c checker
-	if m, ok := params.(map[string]any); ok {
-		c.readParams(m)
-	}
+	return CheckMapped(params, pc, lim, nil)
+}
+
+// finish adds the context, then judges every observed value and target.
+func (c *checker) finish(pc *Context, lim Limits) Result {
 	if pc != nil {
 		if pc.CurrentVelocityMps != nil {
 			v := *pc.CurrentVelocityMps
@@ -209,7 +214,7 @@ func Check(params any, pc *Context, lim Limits) Result {
 		return best
 	}
 	if lim.Geofence != nil {
-		for _, t := range c.targets[:c.nt] {
+		for _, t := range append(c.targets[:c.nt:c.nt], c.extra...) {
 			if !InPolygon(t.p, lim.Geofence) {
 				return Result{
 					Code:     codes.PhysicsConstraint,
@@ -226,7 +231,9 @@ func (c *checker) addTarget(p Point, source string) {
 	if c.nt < len(c.targets) {
 		c.targets[c.nt] = target{p, source}
 		c.nt++
+		return
 	}
+	c.extra = append(c.extra, target{p, source})
 }
 
 // readParams applies the source table.

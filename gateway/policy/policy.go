@@ -28,6 +28,7 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,6 +38,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/sintgate/sintgate/codes"
+	"github.com/sintgate/sintgate/gateway/physics"
 )
 
 // Limits on a policy file.
@@ -50,6 +52,8 @@ const (
 	MinApprovalTimeout = time.Second
 	MaxApprovalTimeout = 7 * 24 * time.Hour
 	MaxRateWindow      = 24 * time.Hour
+	MaxPayloadMappings = 1024 // entries of payloadMappings
+	MaxMapsPerEntry    = 64   // mappings in one entry's map
 )
 
 // Defaults applied when the file leaves a setting out (the hash never
@@ -120,6 +124,20 @@ type Policy struct {
 	rateMax          int64
 	rateWindowMs     int64
 	hasRate          bool
+	mappings         []*MappingEntry // payloadMappings, file order
+}
+
+// MappingEntry is one compiled payloadMappings entry: the payload mappings
+// that apply to requests on resources matching Resource with one of Actions
+// (or any action for ["*"]).
+type MappingEntry struct {
+	Resource string
+	Actions  []string
+	Map      []physics.Mapping
+	Line     int
+
+	pat       pattern
+	anyAction bool
 }
 
 // ParseError is a policy file error: file, line (0 when unknown) and message.
@@ -511,6 +529,23 @@ func (ps *parser) policy(root *yaml.Node, p *Policy) error {
 				},
 			})
 		},
+		"payloadMappings": func(v *yaml.Node) error {
+			items, err := ps.seq(v, "payloadMappings")
+			if err != nil {
+				return err
+			}
+			if len(items) > MaxPayloadMappings {
+				return ps.errf(v, "more than %d payloadMappings entries", MaxPayloadMappings)
+			}
+			for i, item := range items {
+				e, err := ps.mappingEntry(item, i)
+				if err != nil {
+					return err
+				}
+				p.mappings = append(p.mappings, e)
+			}
+			return nil
+		},
 		"agentRateLimit": func(v *yaml.Node) error {
 			var haveMax, haveWin bool
 			err := ps.fields(v, "agentRateLimit", map[string]func(*yaml.Node) error{
@@ -549,6 +584,130 @@ func (ps *parser) policy(root *yaml.Node, p *Policy) error {
 	return nil
 }
 
+// actions parses a rule's or mapping entry's action list.
+func (ps *parser) actions(v *yaml.Node, path string) (acts []string, anyAction bool, err error) {
+	items, err := ps.seq(v, path+".actions")
+	if err != nil {
+		return nil, false, err
+	}
+	if len(items) == 0 {
+		return nil, false, ps.errf(v, "%s.actions must not be empty (use [\"*\"] for any action)", path)
+	}
+	if len(items) > MaxActionsPerRule {
+		return nil, false, ps.errf(v, "%s.actions has more than %d actions", path, MaxActionsPerRule)
+	}
+	seen := make(map[string]bool, len(items))
+	for j, item := range items {
+		f := fmt.Sprintf("%s.actions[%d]", path, j)
+		a, err := ps.stringField(item, f)
+		if err != nil {
+			return nil, false, err
+		}
+		switch {
+		case a == AnyAction:
+			if len(items) != 1 {
+				return nil, false, ps.errf(item, "%s: \"*\" must be the only action", f)
+			}
+			anyAction = true
+		case a == ActionEstop:
+			return nil, false, ps.errf(item, "%s: action \"estop\" is always tier 1; rules cannot apply to it", f)
+		case !actionRE.MatchString(a):
+			return nil, false, ps.errf(item, "%s: invalid action %q (want [a-z0-9._-]{1,64} or \"*\")", f, a)
+		}
+		if seen[a] {
+			return nil, false, ps.errf(item, "%s: duplicate action %q", f, a)
+		}
+		seen[a] = true
+		acts = append(acts, a)
+	}
+	return acts, anyAction, nil
+}
+
+// mappingEntry parses payloadMappings[i]: {resource, actions, map}, all
+// required. A mapping whose quantity, unit or path the physics package
+// cannot use is an error here, so a policy never loads with a mapping the
+// gateway would have to skip.
+func (ps *parser) mappingEntry(n *yaml.Node, i int) (*MappingEntry, error) {
+	path := fmt.Sprintf("payloadMappings[%d]", i)
+	e := &MappingEntry{Line: n.Line}
+	var haveRes, haveActions, haveMap bool
+	err := ps.fields(n, path, map[string]func(*yaml.Node) error{
+		"resource": func(v *yaml.Node) error {
+			s, err := ps.stringField(v, path+".resource")
+			if err != nil {
+				return err
+			}
+			if msg := validPattern(s); msg != "" {
+				return ps.errf(v, "%s.resource: pattern %s", path, msg)
+			}
+			e.Resource, e.pat, haveRes = s, compilePattern(s), true
+			return nil
+		},
+		"actions": func(v *yaml.Node) error {
+			acts, anyAction, err := ps.actions(v, path)
+			e.Actions, e.anyAction, haveActions = acts, anyAction, err == nil
+			return err
+		},
+		"map": func(v *yaml.Node) error {
+			items, err := ps.seq(v, path+".map")
+			if err != nil {
+				return err
+			}
+			if len(items) == 0 {
+				return ps.errf(v, "%s.map must not be empty", path)
+			}
+			if len(items) > MaxMapsPerEntry {
+				return ps.errf(v, "%s.map has more than %d mappings", path, MaxMapsPerEntry)
+			}
+			for j, item := range items {
+				f := fmt.Sprintf("%s.map[%d]", path, j)
+				var spec physics.MappingSpec
+				str := func(dst *string, name string) func(*yaml.Node) error {
+					return func(v *yaml.Node) error {
+						s, err := ps.stringField(v, f+"."+name)
+						*dst = s
+						return err
+					}
+				}
+				if err := ps.fields(item, f, map[string]func(*yaml.Node) error{
+					"path": str(&spec.Path, "path"), "quantity": str(&spec.Quantity, "quantity"),
+					"unit": str(&spec.Unit, "unit"), "x": str(&spec.X, "x"), "y": str(&spec.Y, "y"),
+					"frame": str(&spec.Frame, "frame"),
+				}); err != nil {
+					return err
+				}
+				m, err := physics.NewMapping(spec)
+				if err != nil {
+					return ps.errf(item, "%s: %s", f, reasonText(err))
+				}
+				e.Map = append(e.Map, m)
+			}
+			haveMap = true
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case !haveRes:
+		return nil, ps.errf(n, "missing field \"resource\" in %s", path)
+	case !haveActions:
+		return nil, ps.errf(n, "missing field \"actions\" in %s", path)
+	case !haveMap:
+		return nil, ps.errf(n, "missing field \"map\" in %s", path)
+	}
+	return e, nil
+}
+
+func reasonText(err error) string {
+	var ce *codes.Error
+	if errors.As(err, &ce) {
+		return ce.Message
+	}
+	return err.Error()
+}
+
 func (ps *parser) rule(n *yaml.Node, i int) (*Rule, error) {
 	path := fmt.Sprintf("rules[%d]", i)
 	r := &Rule{Index: i, Line: n.Line}
@@ -566,42 +725,9 @@ func (ps *parser) rule(n *yaml.Node, i int) (*Rule, error) {
 			return nil
 		},
 		"actions": func(v *yaml.Node) error {
-			items, err := ps.seq(v, path+".actions")
-			if err != nil {
-				return err
-			}
-			if len(items) == 0 {
-				return ps.errf(v, "%s.actions must not be empty (use [\"*\"] for any action)", path)
-			}
-			if len(items) > MaxActionsPerRule {
-				return ps.errf(v, "%s.actions has more than %d actions", path, MaxActionsPerRule)
-			}
-			seen := make(map[string]bool, len(items))
-			for j, item := range items {
-				f := fmt.Sprintf("%s.actions[%d]", path, j)
-				a, err := ps.stringField(item, f)
-				if err != nil {
-					return err
-				}
-				switch {
-				case a == AnyAction:
-					if len(items) != 1 {
-						return ps.errf(item, "%s: \"*\" must be the only action", f)
-					}
-					r.anyAction = true
-				case a == ActionEstop:
-					return ps.errf(item, "%s: action \"estop\" is always tier 1; rules cannot apply to it", f)
-				case !actionRE.MatchString(a):
-					return ps.errf(item, "%s: invalid action %q (want [a-z0-9._-]{1,64} or \"*\")", f, a)
-				}
-				if seen[a] {
-					return ps.errf(item, "%s: duplicate action %q", f, a)
-				}
-				seen[a] = true
-				r.Actions = append(r.Actions, a)
-			}
-			haveActions = true
-			return nil
+			acts, anyAction, err := ps.actions(v, path)
+			r.Actions, r.anyAction, haveActions = acts, anyAction, err == nil
+			return err
 		},
 		"tier": func(v *yaml.Node) error {
 			t, err := ps.intField(v, path+".tier", 1, 5)
@@ -707,6 +833,25 @@ func (p *Policy) TripOnSevereViolation() bool { return p.tripOnSevere }
 // policy sets none.
 func (p *Policy) AgentRateLimit() (maxCalls, windowMs int64, ok bool) {
 	return p.rateMax, p.rateWindowMs, p.hasRate
+}
+
+// PayloadMappings returns the payload mappings that apply to a request on
+// resource with action: those of every payloadMappings entry whose pattern
+// matches resource and whose actions contain action (or are ["*"]), in file
+// order. Every matching entry applies — not only the most specific — so a
+// broader entry can never be switched off by a narrower one. Nil when none
+// applies. The result must not be modified.
+func (p *Policy) PayloadMappings(resource, action string) []physics.Mapping {
+	var out []physics.Mapping
+	for _, e := range p.mappings {
+		if !e.anyAction && !slices.Contains(e.Actions, action) {
+			continue
+		}
+		if e.pat.match(resource) {
+			out = append(out, e.Map...)
+		}
+	}
+	return out
 }
 
 // AnomalyThreshold returns the anomaly score (0..1] above which an agent is

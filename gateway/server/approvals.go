@@ -36,6 +36,11 @@ func (s *Server) approvalRoutes() {
 	s.App.Get("/v1/approvals", s.op("read"), s.listApprovals)
 	s.App.Get("/v1/approvals/stream", s.op("read"), s.approvalStream)
 	s.App.Get("/v1/approvals/ws", s.approvalWSAuth, s.approvalWS())
+	s.App.Get("/v1/standing-approvals", s.op("read"), s.listStanding)
+	s.App.Delete("/v1/standing-approvals/:id", s.op("approve"), s.revokeStanding)
+	// The first paths of standing approvals, kept for the clients that use
+	// them; deprecated because /v1/approvals/standing/{id} is ambiguous
+	// with /v1/approvals/{id}/... for a code generator (docs/protocol.md).
 	s.App.Get("/v1/approvals/standing", s.op("read"), s.listStanding)
 	s.App.Delete("/v1/approvals/standing/:id", s.op("approve"), s.revokeStanding)
 	s.App.Get("/v1/approvals/:id", s.op("read"), s.getApproval)

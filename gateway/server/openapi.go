@@ -23,7 +23,7 @@ var endpointList = []string{
 	"POST /v1/ledger/verify", "GET /v1/ledger/export", "GET /v1/ledger/checkpoint",
 	"GET /v1/approvals", "GET /v1/approvals/{id}", "POST /v1/approvals/{id}/approve", "POST /v1/approvals/{id}/deny",
 	"POST /v1/approvals/{id}/wait", "GET /v1/approvals/stream", "GET /v1/approvals/ws",
-	"GET /v1/approvals/standing", "DELETE /v1/approvals/standing/{id}",
+	"GET /v1/standing-approvals", "DELETE /v1/standing-approvals/{id}",
 	"GET /v1/estop", "POST /v1/estop/trip", "POST /v1/estop/reset",
 	"GET /v1/discovery/agents/{id}/circuit", "POST /v1/discovery/agents/{id}/circuit/close",
 	"GET /v1/roots", "POST /v1/roots", "DELETE /v1/roots/{publicKey}",

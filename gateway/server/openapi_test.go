@@ -23,6 +23,11 @@ var nonAPIRoutes = map[string]string{
 	// bare prefix), public, not part of the wire contract; its API calls go
 	// to the documented /v1/dashboard/... and /v1/risk/... endpoints.
 	"USE /dashboard": "static UI assets",
+	// Deprecated aliases of /v1/standing-approvals: still served for the
+	// clients that use them, not documented because the second is
+	// ambiguous with /v1/approvals/{id}/... (docs/protocol.md lists them).
+	"GET /v1/approvals/standing":        "deprecated alias of GET /v1/standing-approvals",
+	"DELETE /v1/approvals/standing/:id": "deprecated alias of DELETE /v1/standing-approvals/{id}",
 }
 
 // docMethods are the OpenAPI path item keys that are operations.
@@ -291,6 +296,73 @@ func TestOpenAPIDocument(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestOpenAPIForGenerators: what a code generator needs from the document
+// beyond validity: a servers list, a unique operationId on every
+// operation, a security requirement on every operation (security: [] on
+// the public ones, so that no root default is ever assumed), and a schema
+// for every answer's body, refusals included (only 204 and a WebSocket's
+// 101 have none). The Redocly lint (tools/openapi, run by make test) checks
+// the rest of its recommended rules.
+func TestOpenAPIForGenerators(t *testing.T) {
+	var doc struct {
+		Servers []struct {
+			URL string `json:"url"`
+		} `json:"servers"`
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(openapiDoc, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Servers) == 0 || doc.Servers[0].URL == "" {
+		t.Error("no servers")
+	}
+	ids := map[string]string{}
+	for p, item := range doc.Paths {
+		for m, raw := range item {
+			if !slices.Contains(docMethods, m) {
+				continue
+			}
+			at := strings.ToUpper(m) + " " + p
+			var op struct {
+				OperationID string           `json:"operationId"`
+				Security    *json.RawMessage `json:"security"`
+				Responses   map[string]struct {
+					Content map[string]struct {
+						Schema json.RawMessage `json:"schema"`
+					} `json:"content"`
+				} `json:"responses"`
+			}
+			if err := json.Unmarshal(raw, &op); err != nil {
+				t.Fatalf("%s: %v", at, err)
+			}
+			switch prev, dup := ids[op.OperationID]; {
+			case op.OperationID == "":
+				t.Errorf("%s has no operationId", at)
+			case dup:
+				t.Errorf("%s and %s share operationId %q", at, prev, op.OperationID)
+			}
+			ids[op.OperationID] = at
+			if op.Security == nil {
+				t.Errorf("%s has no security requirement (public operations say security: [])", at)
+			}
+			for code, r := range op.Responses {
+				if code == "204" || code == "101" {
+					continue
+				}
+				if len(r.Content) == 0 {
+					// Refusals are bodies too ({"error":…} or a decision).
+					t.Errorf("%s: response %s documents no body", at, code)
+				}
+				for mt, c := range r.Content {
+					if len(c.Schema) == 0 {
+						t.Errorf("%s: response %s %s has no schema", at, code, mt)
+					}
+				}
+			}
+		}
+	}
 }
 
 // pathParams returns the names of the in:path parameters of a parameter

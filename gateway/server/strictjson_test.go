@@ -1,8 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
+
+	"github.com/sintgate/sintgate/gateway"
+	"github.com/sintgate/sintgate/tokens"
 )
 
 func TestCheckStrictJSON(t *testing.T) {
@@ -43,6 +48,34 @@ func FuzzCheckStrictJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if checkStrictJSON(b) == nil && !json.Valid(b) {
 			t.Fatalf("accepted invalid JSON %q", b)
+		}
+	})
+}
+
+// FuzzBatchItemBytes: an item body is never re-serialised: a string body
+// yields exactly its decoded content, an object body its own bytes; and
+// naming a signature failure's cause never panics or claims a re-format
+// for a body that compacts to itself.
+func FuzzBatchItemBytes(f *testing.F) {
+	for _, s := range []string{`"{\"a\":1}"`, `{"a": 1}`, `{"a":1}`, `"\u00e9"`, `null`, `12`, `"unterminated`, ` {"x":[1, 2]} `} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		b, form := batchItemBytes(raw)
+		switch form {
+		case formString:
+			var want string
+			if err := json.Unmarshal(bytes.TrimSpace(raw), &want); err != nil || string(b) != want {
+				t.Fatalf("string form %q gave %q", raw, b)
+			}
+		case formObject:
+			if !bytes.Equal(b, bytes.TrimSpace(raw)) {
+				t.Fatalf("object form %q gave %q", raw, b)
+			}
+		}
+		why := batchSigCause(b, form, gateway.AgentHeaders{AgentID: strings.Repeat("ab", 32), Sig: strings.Repeat("A", 86)}, tokens.VerifySig)
+		if why == "" {
+			t.Fatal("no cause named")
 		}
 	})
 }

@@ -1,0 +1,72 @@
+package bridges
+
+import (
+	"testing"
+
+	"github.com/sintgate/sintgate/codes"
+)
+
+func TestParseMappings(t *testing.T) {
+	for _, tc := range []struct {
+		name, doc string
+		n         int // 0 = error
+	}{
+		{"ok/object", `{"path":"/cmd/speed","quantity":"linearVelocity","unit":"mm/s"}`, 1},
+		{"ok/array", `[{"path":"cmd.speed","quantity":"linearVelocity","unit":"m/s"},{"quantity":"position","x":"/x","y":"/y","unit":"mm"}]`, 2},
+		{"bad/unknown-member", `{"path":"/s","quantity":"force","unit":"N","max":3}`, 0},
+		{"bad/unit", `{"path":"/s","quantity":"force","unit":"lbf"}`, 0},
+		{"bad/empty-array", `[]`, 0},
+		{"bad/trailing-data", `{"path":"/s","quantity":"force","unit":"N"} x`, 0},
+		{"bad/not-json", `speed`, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			maps, err := ParseMappings(tc.doc)
+			if tc.n == 0 {
+				if err == nil || codes.Of(err) != codes.MalformedRequest {
+					t.Fatalf("ParseMappings = %v, %v; want MALFORMED_REQUEST", maps, err)
+				}
+				return
+			}
+			if err != nil || len(maps) != tc.n {
+				t.Fatalf("ParseMappings = %v, %v", maps, err)
+			}
+		})
+	}
+}
+
+func TestClampPayload(t *testing.T) {
+	route, err := ParseMappings(`{"path":"/cmd/speed","quantity":"linearVelocity","unit":"mm/s"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, env, in, out string // out "" = refused
+		changed            bool
+		maps               bool
+	}{
+		{"clamp/route-mapping", `{"maxVelocityMps":0.5}`, `{"cmd":{"speed":700}}`, `{"cmd":{"speed":500}}`, true, true},
+		{"clamp/envelope-payload-map", `{"maxForceNewtons":20,"payloadMap":[{"path":"/grip/f","quantity":"force","unit":"N"}]}`,
+			`{"grip":{"f":35}}`, `{"grip":{"f":20}}`, true, false},
+		{"keep/no-mappings-anywhere", `{"maxVelocityMps":0.5}`, `{"speed":9}`, `{"speed":9}`, false, false},
+		{"keep/within", `{"maxVelocityMps":0.5}`, `{"cmd":{"speed":100}}`, `{"cmd":{"speed":100}}`, false, true},
+		{"refuse/bad-envelope", `{"maxVelocityMps":-1}`, `{"cmd":{"speed":100}}`, "", false, true},
+		{"refuse/missing", `{"maxVelocityMps":0.5}`, `{"cmd":{}}`, "", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			maps := route
+			if !tc.maps {
+				maps = nil
+			}
+			out, changed, err := ClampPayload(maps, []byte(tc.env), []byte(tc.in))
+			if tc.out == "" {
+				if err == nil {
+					t.Fatalf("ClampPayload = %s, want refused", out)
+				}
+				return
+			}
+			if err != nil || string(out) != tc.out || changed != tc.changed {
+				t.Fatalf("ClampPayload = %s %v %v; want %s %v", out, changed, err, tc.out, tc.changed)
+			}
+		})
+	}
+}
