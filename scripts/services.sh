@@ -9,8 +9,9 @@
 #   scripts/services.sh status [svc...]   print whether each service answers
 #   scripts/services.sh pydeps            install the Python SDK's test packages (apt) when missing
 #
-# Services: pg redis ros mqtt chromium openapi (default: all); openapi is the
-# OpenAPI linter (npm, tools/openapi). Aliases: postgres, mosquitto,
+# Services: pg redis ros mqtt chromium openapi opcua (default: all); openapi is the
+# OpenAPI linter (npm, tools/openapi); opcua is the node-opcua test PLC of
+# bridges/opcuabridge (npm; its tests start it themselves). Aliases: postgres, mosquitto,
 # rosmaster, browser, redocly. Default ports 55432, 56379, 51311, 51883; a
 # port another process holds (another clone's services) makes `up` take the
 # next free one and say so, and `env` prints it. SINT_PG_PORT,
@@ -45,7 +46,7 @@ PG_DB=sint_test
 PG_BIN="${SINT_PG_BIN:-/usr/lib/postgresql/15/bin}"
 CHROMIUM=/usr/bin/chromium
 SYS_PY=/usr/bin/python3
-ALL_SERVICES=(pg redis ros mqtt chromium openapi)
+ALL_SERVICES=(pg redis ros mqtt chromium openapi opcua)
 
 log() { printf 'services: %s\n' "$*" >&2; }
 die() { printf 'services: error: %s\n' "$*" >&2; exit 1; }
@@ -98,6 +99,7 @@ normalize() {
 	mqtt | mosquitto) echo mqtt ;;
 	chromium | browser | playwright) echo chromium ;;
 	openapi | redocly) echo openapi ;;
+	opcua | node-opcua) echo opcua ;;
 	*) die "unknown service '$1' (known: ${ALL_SERVICES[*]})" ;;
 	esac
 }
@@ -471,6 +473,17 @@ openapi_up() { npm_install "$OPENAPI_DIR" @redocly/cli; }
 openapi_down() { :; }
 openapi_status() { [ -x "$OPENAPI_DIR/node_modules/.bin/redocly" ]; }
 openapi_env() { echo "export SINT_OPENAPI_LINT='$OPENAPI_DIR'"; }
+
+# ---------------------------------------------------------------- opcua ---
+
+# The node-opcua server (pinned in its package-lock.json) that plays the PLC
+# in bridges/opcuabridge's tests: a tool, not a daemon (each test starts its
+# own on a free port).
+OPCUA_PLC_DIR="$REPO/bridges/opcuabridge/testdata/plc"
+opcua_up() { npm_install "$OPCUA_PLC_DIR" node-opcua; }
+opcua_down() { :; }
+opcua_status() { [ -d "$OPCUA_PLC_DIR/node_modules/node-opcua" ]; }
+opcua_env() { echo "export SINT_TEST_OPCUA_PLC='$OPCUA_PLC_DIR'"; }
 
 # ---------------------------------------------------------------- main ---
 

@@ -1,0 +1,186 @@
+package opcuabridge_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sintgate/sintgate/api"
+	"github.com/sintgate/sintgate/bridges"
+	"github.com/sintgate/sintgate/bridges/opcuabridge"
+	"github.com/sintgate/sintgate/tokens"
+)
+
+// tamper sends the gateway other params than the bridge will write: the
+// attestation it gets back is for those params, not the bridge's.
+type tamper struct{ bridges.Decider }
+
+func (t tamper) Intercept(ctx context.Context, r api.InterceptRequest) (*api.Decision, int, error) {
+	r.Params = json.RawMessage(`{"type":"Double","value":0.05}`)
+	return t.Decider.Intercept(ctx, r)
+}
+
+// TestBridgeAgainstNodeOPCUA runs the bridge against a node-opcua server
+// playing the PLC (one server for every subtest: it takes long to start).
+func TestBridgeAgainstNodeOPCUA(t *testing.T) {
+	p := startPLC(t)
+	if p == nil {
+		return
+	}
+	direct := p.direct(t)
+
+	t.Run("allow/written-and-read-back", func(t *testing.T) {
+		r := newRig(t, p, rigOpts{})
+		o := r.write("ns1/Cell/Speed", "Double", "0.4")
+		if o.Outcome != "written" || o.Status != "StatusOK" && o.StatusCode != "0x00000000" {
+			t.Fatalf("outcome %+v", o)
+		}
+		p.expect("write", "Speed", 0.4)
+		if v := readValue(t, direct, "ns=1;s=Speed"); v != 0.4 {
+			t.Fatalf("Speed = %v, want 0.4", v)
+		}
+		o = r.write("ns1/Cell/Mode", "String", `"running"`)
+		if o.Outcome != "written" {
+			t.Fatalf("outcome %+v", o)
+		}
+		p.expect("write", "Mode", "running")
+		if v := readValue(t, direct, "ns=1;s=Mode"); v != "running" {
+			t.Fatalf("Mode = %v", v)
+		}
+		// read is gated at tier 1 and answers the value.
+		o = r.bridge.Do(context.Background(), opcuabridge.ActionRead, "ns1/Cell/Speed", nil, nil)
+		if o.Outcome != "read" || string(o.Value) != "0.4" {
+			t.Fatalf("read %+v", o)
+		}
+	})
+
+	t.Run("deny/physics-over-mapped-limit", func(t *testing.T) {
+		r := newRig(t, p, rigOpts{})
+		o := r.write("ns1/Cell/Speed", "Double", "1.5")
+		if o.Outcome != "deny" || o.Code != "PHYSICS_CONSTRAINT" {
+			t.Fatalf("outcome %+v", o)
+		}
+		o = r.bridge.Do(context.Background(), opcuabridge.ActionCall, "ns1/Cell/Home", nil, []opcuabridge.Typed{{Type: "Double", Value: json.RawMessage("3")}})
+		if o.Outcome != "deny" || o.Code != "PHYSICS_CONSTRAINT" {
+			t.Fatalf("call outcome %+v", o)
+		}
+		p.none(500 * time.Millisecond)
+	})
+
+	t.Run("deny/insufficient-permissions", func(t *testing.T) {
+		r := newRig(t, p, rigOpts{token: func(c *tokens.Claims) { c.Actions = []string{"read"} }})
+		o := r.write("ns1/Cell/Speed", "Double", "0.2")
+		if o.Outcome != "deny" || o.Code == "" {
+			t.Fatalf("outcome %+v", o)
+		}
+		t.Logf("deny code %s: %s", o.Code, o.Reason)
+		p.none(500 * time.Millisecond)
+	})
+
+	t.Run("wrong-type-refused", func(t *testing.T) {
+		r := newRig(t, p, rigOpts{})
+		for _, c := range []struct{ typ, value, want string }{
+			{"String", `"fast"`, "the node takes Double, the request says String"},
+			{"Int32", `1`, "the node takes Double, the request says Int32"},
+			{"Double", `"0.4"`, "want a number, got a string"},
+			{"Banana", `1`, `OPC UA type "Banana"`},
+		} {
+			o := r.write("ns1/Cell/Speed", c.typ, c.value)
+			if o.Outcome != "refused" || o.Code != "MALFORMED_REQUEST" || !strings.Contains(o.Reason, c.want) {
+				t.Errorf("%s %s: %+v; want MALFORMED_REQUEST with %q", c.typ, c.value, o, c.want)
+			}
+		}
+		p.none(300 * time.Millisecond)
+	})
+
+	t.Run("attestation-mismatch-refused", func(t *testing.T) {
+		r := newRig(t, p, rigOpts{gateway: func(d bridges.Decider) bridges.Decider { return tamper{d} }})
+		o := r.write("ns1/Cell/Speed", "Double", "0.4")
+		if o.Outcome != "refused" || !strings.Contains(o.Reason, "attestation") {
+			t.Fatalf("outcome %+v", o)
+		}
+		p.none(500 * time.Millisecond)
+	})
+
+	t.Run("trip/safe-stop-then-refused-until-reset", func(t *testing.T) {
+		r := newRig(t, p, rigOpts{estop: true})
+		if o := r.write("ns1/Cell/Speed", "Double", "0.6"); o.Outcome != "written" {
+			t.Fatalf("outcome %+v", o)
+		}
+		p.expect("write", "Speed", 0.6)
+		if st := r.gw.Admin("POST", "/v1/estop/trip", map[string]string{"reason": "test"}, nil); st != 200 {
+			t.Fatalf("trip: %d", st)
+		}
+		p.expect("write", "Speed", 0)
+		p.expect("write", "Mode", "stopped")
+		r.latched()
+		if o := r.write("ns1/Cell/Speed", "Double", "0.3"); o.Outcome != "refused" || o.Code != "ESTOP_ENGAGED" {
+			t.Fatalf("write while tripped: %+v", o)
+		}
+		if v := readValue(t, direct, "ns=1;s=Speed"); v != 0.0 {
+			t.Fatalf("Speed = %v after trip", v)
+		}
+		if st := r.gw.Admin("POST", "/v1/estop/reset", map[string]string{"reason": "clear"}, nil); st != 200 {
+			t.Fatalf("reset: %d", st)
+		}
+		r.ready()
+		p.drain()
+		if o := r.write("ns1/Cell/Speed", "Double", "0.3"); o.Outcome != "written" {
+			t.Fatalf("after reset: %+v", o)
+		}
+		p.expect("write", "Speed", 0.3)
+	})
+
+	t.Run("gateway-lost/safe-stop", func(t *testing.T) {
+		r := newRig(t, p, rigOpts{estop: true})
+		if o := r.write("ns1/Cell/Speed", "Double", "0.5"); o.Outcome != "written" {
+			t.Fatalf("outcome %+v", o)
+		}
+		p.expect("write", "Speed", 0.5)
+		r.gw.Stop()
+		p.expect("write", "Speed", 0)
+		p.expect("write", "Mode", "stopped")
+		if why := r.latched(); !strings.Contains(why, "unreachable") {
+			t.Fatalf("latched for %q", why)
+		}
+		if o := r.write("ns1/Cell/Speed", "Double", "0.3"); o.Code != "ESTOP_ENGAGED" {
+			t.Fatalf("write after gateway loss: %+v", o)
+		}
+	})
+
+	t.Run("escalate/held-then-approved", func(t *testing.T) {
+		r := newRig(t, p, rigOpts{})
+		res := make(chan opcuabridge.Outcome, 1)
+		go func() {
+			res <- r.bridge.Do(context.Background(), opcuabridge.ActionCall, "ns1/Cell/Home", nil, []opcuabridge.Typed{{Type: "Double", Value: json.RawMessage("0.2")}})
+		}()
+		var pending []struct {
+			ApprovalID string `json:"approvalId"`
+		}
+		deadline := time.Now().Add(wait)
+		for len(pending) == 0 && time.Now().Before(deadline) {
+			var out struct {
+				Approvals []struct {
+					ApprovalID string `json:"approvalId"`
+				} `json:"approvals"`
+			}
+			r.gw.Admin("GET", "/v1/approvals?status=pending", nil, &out)
+			pending = out.Approvals
+			time.Sleep(50 * time.Millisecond)
+		}
+		if len(pending) != 1 {
+			t.Fatalf("pending approvals: %v", pending)
+		}
+		p.none(300 * time.Millisecond)
+		if st := r.gw.Admin("POST", "/v1/approvals/"+pending[0].ApprovalID+"/approve", map[string]string{"reason": "ok"}, nil); st != 200 {
+			t.Fatalf("approve: %d", st)
+		}
+		o := <-res
+		if o.Outcome != "called" || string(o.Outputs) != `["homing"]` {
+			t.Fatalf("outcome %+v", o)
+		}
+		p.expect("call", "Home", nil)
+	})
+}
