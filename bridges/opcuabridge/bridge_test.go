@@ -2,7 +2,16 @@ package opcuabridge_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +19,7 @@ import (
 	"github.com/sintgate/sintgate/api"
 	"github.com/sintgate/sintgate/bridges"
 	"github.com/sintgate/sintgate/bridges/opcuabridge"
+	"github.com/sintgate/sintgate/bridges/stopsem"
 	"github.com/sintgate/sintgate/tokens"
 )
 
@@ -183,4 +193,86 @@ func TestBridgeAgainstNodeOPCUA(t *testing.T) {
 		}
 		p.expect("call", "Home", nil)
 	})
+
+	t.Run("secure-channel/sign-and-encrypt-with-certificates", func(t *testing.T) {
+		cert, key := clientCert(t)
+		r := newRig(t, p, rigOpts{security: opcuabridge.Security{Mode: "SignAndEncrypt", Policy: "Basic256Sha256", CertFile: cert, KeyFile: key}})
+		if o := r.write("ns1/Cell/Speed", "Double", "0.35"); o.Outcome != "written" {
+			t.Fatalf("outcome %+v", o)
+		}
+		p.expect("write", "Speed", 0.35)
+	})
+
+	// Last: it restarts the PLC.
+	t.Run("controller-restart/latch-then-reset", func(t *testing.T) {
+		r := newRig(t, p, rigOpts{estop: true})
+		sock := filepath.Join(t.TempDir(), "reset.sock")
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		if err := stopsem.ServeReset(ctx, sock, r.bridge.Reset); err != nil {
+			t.Fatal(err)
+		}
+		if o := r.write("ns1/Cell/Speed", "Double", "0.7"); o.Outcome != "written" {
+			t.Fatalf("outcome %+v", o)
+		}
+		p.expect("write", "Speed", 0.7)
+		p.kill()
+		if why := r.latched(); !strings.Contains(why, "controller connection lost") {
+			t.Fatalf("latched for %q", why)
+		}
+		p.start()
+		// The safe state is written as soon as the controller is back.
+		p.expect("write", "Speed", 0)
+		p.expect("write", "Mode", "stopped")
+		// The gateway's e-stop is armed all along: that is no reset.
+		time.Sleep(500 * time.Millisecond)
+		if o := r.write("ns1/Cell/Speed", "Double", "0.3"); o.Code != "ESTOP_ENGAGED" || !strings.Contains(o.Reason, "controller connection lost") {
+			t.Fatalf("write before the reset: %+v", o)
+		}
+		ans, err := stopsem.SendReset(context.Background(), sock, "operator checked the cell")
+		if err != nil || ans != "ok reset" {
+			t.Fatalf("reset: %q %v", ans, err)
+		}
+		r.ready()
+		p.drain()
+		if o := r.write("ns1/Cell/Speed", "Double", "0.3"); o.Outcome != "written" {
+			t.Fatalf("after reset: %+v", o)
+		}
+		p.expect("write", "Speed", 0.3)
+	})
+}
+
+// clientCert writes a self-signed RSA certificate and key for the bridge
+// (application URI urn:sintgate:opcuabridge) and returns their paths.
+func clientCert(t testing.TB) (certFile, keyFile string) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri, _ := url.Parse("urn:sintgate:opcuabridge")
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: "sint-opcuabridge", Organization: []string{"sintgate"}},
+		NotBefore:    time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment | x509.KeyUsageDataEncipherment |
+			x509.KeyUsageContentCommitment | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		URIs:                  []*url.URL{uri},
+		DNSNames:              []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "bridge.crt"), filepath.Join(dir, "bridge.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
 }

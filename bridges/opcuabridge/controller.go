@@ -2,8 +2,11 @@ package opcuabridge
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -56,6 +59,10 @@ func (s Security) options(ctx context.Context, endpoint string) ([]opcua.Option,
 	if pol == "None" {
 		return nil, fmt.Errorf("security mode %s needs a policy other than None", s.Mode)
 	}
+	cert, err := loadCert(s.CertFile)
+	if err != nil {
+		return nil, err
+	}
 	mode := ua.MessageSecurityModeFromString(s.Mode)
 	uri := ua.FormatSecurityPolicyURI(pol)
 	eps, err := opcua.GetEndpoints(ctx, endpoint)
@@ -68,13 +75,31 @@ func (s Security) options(ctx context.Context, endpoint string) ([]opcua.Option,
 	}
 	opts := append(base,
 		opcua.SecurityPolicy(uri), opcua.SecurityMode(mode),
-		opcua.CertificateFile(s.CertFile), opcua.PrivateKeyFile(s.KeyFile),
+		opcua.Certificate(cert), opcua.PrivateKeyFile(s.KeyFile),
 		opcua.SecurityFromEndpoint(ep, ua.UserTokenTypeAnonymous), opcua.AuthAnonymous(),
 	)
 	if s.ServerCertFile != "" {
 		opts = append(opts, opcua.RemoteCertificateFile(s.ServerCertFile))
 	}
 	return opts, nil
+}
+
+// loadCert reads a certificate file, PEM or DER, whatever its name.
+func loadCert(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("certificate: %w", err)
+	}
+	if blk, _ := pem.Decode(b); blk != nil {
+		if blk.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("certificate %s: PEM block %s, want CERTIFICATE", path, blk.Type)
+		}
+		b = blk.Bytes
+	}
+	if _, err := x509.ParseCertificate(b); err != nil {
+		return nil, fmt.Errorf("certificate %s: %w", path, err)
+	}
+	return b, nil
 }
 
 // Controller is the bridge's link to the real controller. Calls fail while
