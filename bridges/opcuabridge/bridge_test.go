@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -64,6 +66,39 @@ func TestBridgeAgainstNodeOPCUA(t *testing.T) {
 		if o.Outcome != "read" || string(o.Value) != "0.4" {
 			t.Fatalf("read %+v", o)
 		}
+	})
+
+	t.Run("front/http", func(t *testing.T) {
+		r := newRig(t, p, rigOpts{})
+		srv := httptest.NewServer(r.bridge.Handler("front-key"))
+		defer srv.Close()
+		post := func(key, body string) (int, opcuabridge.Outcome) {
+			t.Helper()
+			req, _ := http.NewRequest("POST", srv.URL+"/v1/opcua", strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+key)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			var o opcuabridge.Outcome
+			_ = json.NewDecoder(res.Body).Decode(&o)
+			return res.StatusCode, o
+		}
+		if st, _ := post("wrong", `{"action":"write","node":"ns1/Cell/Speed","type":"Double","value":0.25}`); st != 401 {
+			t.Fatalf("wrong key: %d", st)
+		}
+		if st, o := post("front-key", `{"action":"write","node":"ns1/Cell/Speed","type":"Boolean","value":true}`); st != 400 || !strings.Contains(o.Reason, "takes Double") {
+			t.Fatalf("wrong type: %d %+v", st, o)
+		}
+		if st, o := post("front-key", `{"action":"write","node":"ns1/Cell/Speed","type":"Double","value":1.5}`); st != 403 || o.Code != "PHYSICS_CONSTRAINT" {
+			t.Fatalf("over the limit: %d %+v", st, o)
+		}
+		p.none(300 * time.Millisecond)
+		if st, o := post("front-key", `{"action":"write","node":"ns1/Cell/Speed","type":"Double","value":0.25}`); st != 200 || o.StatusCode != "0x00000000" {
+			t.Fatalf("write: %d %+v", st, o)
+		}
+		p.expect("write", "Speed", 0.25)
 	})
 
 	t.Run("deny/physics-over-mapped-limit", func(t *testing.T) {
