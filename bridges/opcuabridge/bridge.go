@@ -330,7 +330,38 @@ func (b *Bridge) tryUnlatchLocked(reason string) {
 		return
 	}
 	b.latched, b.latchReason = false, ""
+	// The safe states stay in the nodes, but are no longer re-written: a
+	// kept stop's re-send would overwrite the next allowed write of a node
+	// that another node's safe state names (Clear withdraws nothing).
+	for _, n := range b.list {
+		if err := b.routes[n].Actuate(); err != nil {
+			b.cfg.Log.Warn("withdraw kept safe stop", "node", n.resource, "err", err)
+		}
+	}
 	b.cfg.Log.Info("bridge resumed", "reason", reason)
+}
+
+// withdrawFor ends the kept safe stops an allowed write of n supersedes:
+// n's own and those of every node whose safe state writes n's node. b.mu
+// is held.
+func (b *Bridge) withdrawFor(n *node) error {
+	if err := b.routes[n].Actuate(); err != nil {
+		return err
+	}
+	for _, o := range b.list {
+		if o == n {
+			continue
+		}
+		for _, w := range o.SafeStop {
+			if w.id.String() == n.id.String() {
+				if err := b.routes[o].Actuate(); err != nil {
+					return err
+				}
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // latch stops the bridge: allows in flight are invalidated, held
@@ -539,7 +570,8 @@ func (b *Bridge) actuate(ctx context.Context, n *node, req api.InterceptRequest,
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.gen != gen || b.latched {
+	// A read moves nothing: it is answered while latched too.
+	if req.Action != ActionRead && (b.gen != gen || b.latched) {
 		return fail(codes.EstopEngaged, "the bridge latched after this request was sent: "+b.latchReason)
 	}
 	cctx, cancel = context.WithTimeout(ctx, b.cfg.CallTimeout)
@@ -559,7 +591,7 @@ func (b *Bridge) actuate(ctx context.Context, n *node, req api.InterceptRequest,
 		if v, err = n.decodeWrite(params); err != nil {
 			return fail(codes.Of(err), "clamped value: "+err.Error())
 		}
-		if err = b.routes[n].Actuate(); err != nil {
+		if err = b.withdrawFor(n); err != nil {
 			return fail(codes.InternalError, "withdraw safe stop: "+err.Error())
 		}
 		st, err = b.ctrl.write(cctx, n.id, v)

@@ -58,6 +58,12 @@ func TestBridgeAgainstNodeOPCUA(t *testing.T) {
 			t.Fatalf("outcome %+v", o)
 		}
 		p.expect("write", "Mode", "running")
+		// Nothing else is written: no kept safe stop is re-sent over the
+		// allowed values (the re-send period is 1 s).
+		p.none(1500 * time.Millisecond)
+		if v := readValue(t, direct, "ns=1;s=Speed"); v != 0.4 {
+			t.Fatalf("Speed = %v after 1.5 s, want 0.4", v)
+		}
 		if v := readValue(t, direct, "ns=1;s=Mode"); v != "running" {
 			t.Fatalf("Mode = %v", v)
 		}
@@ -167,6 +173,11 @@ func TestBridgeAgainstNodeOPCUA(t *testing.T) {
 		if v := readValue(t, direct, "ns=1;s=Speed"); v != 0.0 {
 			t.Fatalf("Speed = %v after trip", v)
 		}
+		// A read moves nothing: the bridge asks the gateway, which denies
+		// everything while tripped.
+		if o := r.bridge.Do(context.Background(), opcuabridge.ActionRead, "ns1/Cell/Speed", nil, nil); o.Outcome != "deny" || o.Code != "ESTOP_ENGAGED" {
+			t.Fatalf("read while tripped: %+v", o)
+		}
 		if st := r.gw.Admin("POST", "/v1/estop/reset", map[string]string{"reason": "clear"}, nil); st != 200 {
 			t.Fatalf("reset: %d", st)
 		}
@@ -176,6 +187,7 @@ func TestBridgeAgainstNodeOPCUA(t *testing.T) {
 			t.Fatalf("after reset: %+v", o)
 		}
 		p.expect("write", "Speed", 0.3)
+		p.none(1500 * time.Millisecond) // the safe state is no longer re-written
 	})
 
 	t.Run("gateway-lost/safe-stop", func(t *testing.T) {
