@@ -93,6 +93,30 @@ func loadNodes(path string) ([]opcuabridge.NodeSpec, error) {
 	return f.Nodes, nil
 }
 
+// MinFrontKeyLen is the shortest bearer key the front accepts.
+const MinFrontKeyLen = 16
+
+// loadFrontKey reads the front's bearer key: one line in a file that group
+// and others cannot access, at least MinFrontKeyLen bytes.
+func loadFrontKey(path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return "", fmt.Errorf("%s has mode %#o: group and others must have no access (chmod 600)", path, perm)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	k := strings.TrimRight(string(b), "\r\n")
+	if len(k) < MinFrontKeyLen || strings.ContainsAny(k, "\r\n \t") {
+		return "", fmt.Errorf("%s: want one line of at least %d bytes without blanks", path, MinFrontKeyLen)
+	}
+	return k, nil
+}
+
 // run parses args and runs the bridge until ctx ends; ready, if not nil,
 // gets the front's address once it listens (for tests).
 func run(ctx context.Context, args []string, ready func(addr string)) (int, error) {
@@ -158,7 +182,7 @@ func run(ctx context.Context, args []string, ready func(addr string)) (int, erro
 	if err != nil {
 		return 2, err
 	}
-	frontKey, err := bridges.LoadAPIKeyFile(*frontKeyFile)
+	frontKey, err := loadFrontKey(*frontKeyFile)
 	if err != nil {
 		return 1, fmt.Errorf("--front-key-file: %w", err)
 	}
