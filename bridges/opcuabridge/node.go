@@ -76,9 +76,20 @@ type node struct {
 }
 
 var (
-	segRE  = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
-	nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{0,63}$`)
+	nodeIDRE = regexp.MustCompile(`^(ns=[0-9]{1,5};)?[isgb]=.+$`)
+	segRE    = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+	nameRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{0,63}$`)
 )
+
+// parseNodeID parses a node id in its explicit string form
+// ("ns=1;s=Speed", "i=2259"): gopcua also reads a bare word or an empty
+// string as some node, which a typo in a configuration must not become.
+func parseNodeID(s string) (*ua.NodeID, error) {
+	if !nodeIDRE.MatchString(s) {
+		return nil, fmt.Errorf("%q: want [ns=<index>;]<i|s|g|b>=<identifier>", s)
+	}
+	return ua.ParseNodeID(s)
+}
 
 // CheckEndpointName checks the controller's name in resources:
 // [a-z0-9.-], 1 to 64 characters, starting with a letter or digit.
@@ -117,7 +128,7 @@ func checkNode(endpoint string, spec NodeSpec) (*node, error) {
 		return nil, err
 	}
 	n := &node{NodeSpec: spec}
-	id, err := ua.ParseNodeID(spec.NodeID)
+	id, err := parseNodeID(spec.NodeID)
 	if err != nil {
 		return bad("nodeId: " + err.Error())
 	}
@@ -146,7 +157,7 @@ func checkNode(endpoint string, spec NodeSpec) (*node, error) {
 			}
 			n.args = append(n.args, t)
 		}
-		if n.obj, err = ua.ParseNodeID(spec.ObjectID); err != nil {
+		if n.obj, err = parseNodeID(spec.ObjectID); err != nil {
 			return bad("objectId: " + err.Error())
 		}
 	default:
@@ -165,7 +176,7 @@ func checkNode(endpoint string, spec NodeSpec) (*node, error) {
 	}
 	for i := range n.SafeStop {
 		w := &n.SafeStop[i]
-		if w.id, err = ua.ParseNodeID(w.NodeID); err != nil {
+		if w.id, err = parseNodeID(w.NodeID); err != nil {
 			return bad("safe stop nodeId: " + err.Error())
 		}
 		t, err := ParseType(w.Type)
