@@ -153,12 +153,14 @@ func (p *plc) kill() {
 	_ = cmd.Wait()
 }
 
-// drain forgets the events so far.
+// drain forgets the events so far, and those still on their way: it
+// returns once none arrived for 300 ms (the server prints a write after
+// answering it, so a write the bridge finished may not be printed yet).
 func (p *plc) drain() {
 	for {
 		select {
 		case <-p.events:
-		default:
+		case <-time.After(300 * time.Millisecond):
 			return
 		}
 	}
@@ -327,6 +329,11 @@ func newRig(t testing.TB, p *plc, o rigOpts) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The PLC's checks fail the test using it (a subtest), not the test
+	// that started it.
+	parent := p.t
+	p.t = t
+	t.Cleanup(func() { p.t = parent })
 	r := &rig{t: t, gw: g, plc: p, bridge: b, done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
