@@ -215,29 +215,16 @@ func (b *Bridge) Run(ctx context.Context) error {
 		}
 		b.watch.Poll(ctx, b.cfg.Estop, b.cfg.CallTimeout, b.apply)
 	}
+	// The controller link is dialled and watched in its own goroutine, so
+	// that a slow dial never delays an e-stop poll.
+	linkDone := make(chan struct{})
+	go func() { defer close(linkDone); b.link(ctx) }()
 	poll := time.NewTicker(b.cfg.PollInterval)
 	defer poll.Stop()
-	health := time.NewTicker(b.cfg.HealthInterval)
-	defer health.Stop()
-	first := true
-	var nextDial time.Time
 	for {
-		if !b.ctrl.Up() && !time.Now().Before(nextDial) {
-			cctx, ccancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
-			err := b.ctrl.connect(cctx)
-			ccancel()
-			if err != nil {
-				if ctx.Err() == nil {
-					b.cfg.Log.Warn("controller connect failed", "endpoint", b.cfg.Endpoint, "err", err)
-				}
-				nextDial = time.Now().Add(b.cfg.ReconnectDelay)
-			} else {
-				b.controllerUp(first)
-				first = false
-			}
-		}
 		select {
 		case <-ctx.Done():
+			<-linkDone // no dial completes after this
 			b.latch("bridge stopped", false)
 			b.ctrl.drop(context.Background())
 			return nil
@@ -249,15 +236,49 @@ func (b *Bridge) Run(ctx context.Context) error {
 			if b.cfg.Estop != nil {
 				b.watch.Poll(ctx, b.cfg.Estop, b.cfg.CallTimeout, b.apply)
 			}
-		case <-health.C:
-			if b.ctrl.Up() {
-				hctx, hcancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
-				err := b.ctrl.health(hctx)
-				hcancel()
-				if err != nil && ctx.Err() == nil {
-					b.controllerLost(ctx, err)
+		}
+	}
+}
+
+// link dials the controller (every ReconnectDelay while down) and reads its
+// health every HealthInterval while up, until ctx ends.
+func (b *Bridge) link(ctx context.Context) {
+	health := time.NewTicker(b.cfg.HealthInterval)
+	defer health.Stop()
+	first := true
+	for {
+		if !b.ctrl.Up() {
+			cctx, ccancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
+			err := b.ctrl.connect(cctx)
+			ccancel()
+			switch {
+			case ctx.Err() != nil:
+				return
+			case err != nil:
+				b.cfg.Log.Warn("controller connect failed", "endpoint", b.cfg.Endpoint, "err", err)
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(b.cfg.ReconnectDelay):
 				}
+				continue
 			}
+			b.controllerUp(first)
+			first = false
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-health.C:
+		}
+		hctx, hcancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
+		err := b.ctrl.health(hctx)
+		hcancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			b.controllerLost(ctx, err)
 		}
 	}
 }
