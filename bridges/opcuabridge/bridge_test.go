@@ -210,6 +210,22 @@ func TestBridgeAgainstNodeOPCUA(t *testing.T) {
 		}
 	})
 
+	t.Run("escalate/held-then-denied", func(t *testing.T) {
+		r := newRig(t, p, rigOpts{})
+		res := make(chan opcuabridge.Outcome, 1)
+		go func() {
+			res <- r.bridge.Do(context.Background(), opcuabridge.ActionCall, "ns1/Cell/Home", nil, []opcuabridge.Typed{{Type: "Double", Value: json.RawMessage("0.2")}})
+		}()
+		id := pendingApproval(t, r)
+		if st := r.gw.Admin("POST", "/v1/approvals/"+id+"/deny", map[string]string{"reason": "no"}, nil); st != 200 {
+			t.Fatalf("deny: %d", st)
+		}
+		if o := <-res; o.Outcome != "deny" || o.ApprovalID != id {
+			t.Fatalf("outcome %+v", o)
+		}
+		p.none(500 * time.Millisecond)
+	})
+
 	t.Run("escalate/held-then-approved", func(t *testing.T) {
 		r := newRig(t, p, rigOpts{})
 		res := make(chan opcuabridge.Outcome, 1)
@@ -325,4 +341,25 @@ func clientCert(t testing.TB) (certFile, keyFile string) {
 		t.Fatal(err)
 	}
 	return certFile, keyFile
+}
+
+// pendingApproval waits for the one pending approval of the rig's gateway
+// and returns its id.
+func pendingApproval(t *testing.T, r *rig) string {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) {
+		var out struct {
+			Approvals []struct {
+				ApprovalID string `json:"approvalId"`
+			} `json:"approvals"`
+		}
+		r.gw.Admin("GET", "/v1/approvals?status=pending", nil, &out)
+		if len(out.Approvals) == 1 {
+			return out.Approvals[0].ApprovalID
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("no pending approval")
+	return ""
 }
