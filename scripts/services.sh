@@ -9,10 +9,12 @@
 #   scripts/services.sh status [svc...]   print whether each service answers
 #   scripts/services.sh pydeps            install the Python SDK's test packages (apt) when missing
 #
-# Services: pg redis ros mqtt chromium openapi mcppeer (default: all); openapi
-# is the OpenAPI linter (npm, tools/openapi); mcppeer the hostile MCP servers
-# of the MCP bridge's tests (npm, bridges/mcpbridge/testdata/peer). Aliases:
-# postgres, mosquitto, rosmaster, browser, redocly, mcp. Default ports 55432, 56379, 51311, 51883; a
+# Services: pg redis ros mqtt chromium openapi mcppeer opcua (default: all);
+# openapi is the OpenAPI linter (npm, tools/openapi); mcppeer the hostile MCP
+# servers of the MCP bridge's tests (npm, bridges/mcpbridge/testdata/peer);
+# opcua the node-opcua test PLC of bridges/opcuabridge (npm; its tests start
+# it themselves). Aliases: postgres, mosquitto, rosmaster, browser, redocly,
+# mcp, node-opcua. Default ports 55432, 56379, 51311, 51883; a
 # port another process holds (another clone's services) makes `up` take the
 # next free one and say so, and `env` prints it. SINT_PG_PORT,
 # SINT_REDIS_PORT, SINT_ROS_PORT, SINT_MQTT_PORT ask for a port explicitly.
@@ -46,7 +48,7 @@ PG_DB=sint_test
 PG_BIN="${SINT_PG_BIN:-/usr/lib/postgresql/15/bin}"
 CHROMIUM=/usr/bin/chromium
 SYS_PY=/usr/bin/python3
-ALL_SERVICES=(pg redis ros mqtt chromium openapi mcppeer)
+ALL_SERVICES=(pg redis ros mqtt chromium openapi mcppeer opcua)
 
 log() { printf 'services: %s\n' "$*" >&2; }
 die() { printf 'services: error: %s\n' "$*" >&2; exit 1; }
@@ -100,6 +102,7 @@ normalize() {
 	chromium | browser | playwright) echo chromium ;;
 	openapi | redocly) echo openapi ;;
 	mcppeer | mcp) echo mcppeer ;;
+	opcua | node-opcua) echo opcua ;;
 	*) die "unknown service '$1' (known: ${ALL_SERVICES[*]})" ;;
 	esac
 }
@@ -485,6 +488,17 @@ mcppeer_up() { npm_install "$MCPPEER_DIR" @modelcontextprotocol/sdk; }
 mcppeer_down() { :; }
 mcppeer_status() { [ -d "$MCPPEER_DIR/node_modules/@modelcontextprotocol/sdk" ]; }
 mcppeer_env() { echo "export SINT_TEST_MCP_PEER='$MCPPEER_DIR'"; }
+
+# ---------------------------------------------------------------- opcua ---
+
+# The node-opcua server (pinned in its package-lock.json) that plays the PLC
+# in bridges/opcuabridge's tests: a tool, not a daemon (each test starts its
+# own on a free port).
+OPCUA_PLC_DIR="$REPO/bridges/opcuabridge/testdata/plc"
+opcua_up() { npm_install "$OPCUA_PLC_DIR" node-opcua; }
+opcua_down() { :; }
+opcua_status() { [ -d "$OPCUA_PLC_DIR/node_modules/node-opcua" ]; }
+opcua_env() { echo "export SINT_TEST_OPCUA_PLC='$OPCUA_PLC_DIR'"; }
 
 # ---------------------------------------------------------------- main ---
 

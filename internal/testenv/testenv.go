@@ -100,6 +100,19 @@ func Program(tb testing.TB, name, install string) string {
 	return p
 }
 
+// File reports whether the file or directory at path exists (a tool's
+// installed modules, e.g. a node_modules package). A missing one is a
+// missing dependency: the test is skipped, or fails under CI=true, with a
+// message saying how to install it.
+func File(tb testing.TB, path, install string) bool {
+	tb.Helper()
+	if _, err := os.Stat(path); err != nil {
+		missing(tb, fmt.Sprintf("testenv: %s unavailable: %v; install it with: %s", path, err, install))
+		return false
+	}
+	return true
+}
+
 // lookup returns the variable's value, or reports the service unavailable
 // and returns ok=false.
 func lookup(tb testing.TB, s service) (string, bool) {
