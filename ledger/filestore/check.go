@@ -24,8 +24,8 @@ var ErrDerivedMismatch = errors.New("filestore: derived files do not match the l
 // backgroundCheck compares the derived files that Open trusted (entries
 // 1..checkUpTo) with the whole log, using at most CheckDuty of a core:
 // every frame's CRC (a bad one is kept and reported, as Open did before),
-// the recorded offset of every frame, every stored leaf hash and the tree
-// root they make, and that the event id index answers each entry's id with
+// the recorded offset of every frame, every stored hash (leaves and
+// interior nodes, recomputed) and the tree root they make, and that the event id index answers each entry's id with
 // its sequence. On a mismatch it fails the store (appends refused with
 // LEDGER_UNAVAILABLE) and clears the mark, so that the next Open rebuilds
 // the derived files from the log.
@@ -105,15 +105,27 @@ func (s *Store) checkDerived(ctx context.Context, upTo uint64) error {
 			}
 			s.mu.Unlock()
 		}
-		leaf := ledger.LeafHash(fr.raw)
-		stored, err := win.read(tlog.StoredHashIndex(0, int64(fr.seq-1)))
+		// Every stored hash this entry completes (its leaf and the
+		// interior nodes it closes), recomputed from the frame and the
+		// earlier stored hashes, which are already checked.
+		hs, err := tlog.StoredHashes(int64(fr.seq-1), fr.raw[:], hashReader{s, int64(upTo)})
 		if err != nil {
 			return false, err
 		}
-		if stored != leaf {
-			return false, mismatch(fr.seq, "stored leaf hash differs from the frame")
+		base := tlog.StoredHashIndex(0, int64(fr.seq-1))
+		for k, h := range hs {
+			stored, err := win.read(base + int64(k))
+			if err != nil {
+				return false, err
+			}
+			if stored != h {
+				if k == 0 {
+					return false, mismatch(fr.seq, "stored leaf hash differs from the frame")
+				}
+				return false, mismatch(fr.seq, "a stored tree hash differs from the one recomputed from the leaves")
+			}
 		}
-		tb.Append(leaf)
+		tb.Append(hs[0])
 		found, err := s.idx.candidates(idSegOf(fr.seq), fr.id, upTo, probe, func(seq uint64) (bool, error) { return seq == fr.seq, nil })
 		if err != nil {
 			return false, err

@@ -316,6 +316,9 @@ func (s *Store) recover() error {
 		}
 	}
 	if mark == 0 {
+		if size > 0 && len(s.recovered) == 0 {
+			s.recovered = append(s.recovered, "no mark: derived files rebuilt from the log")
+		}
 		for _, f := range []*os.File{s.hashf, s.offf, s.idf} {
 			if err := f.Truncate(0); err != nil {
 				return err
