@@ -115,6 +115,11 @@ type Store struct {
 	offsets offsetFile
 	idx     *idIndex // the writer's (its probe buffer is not shared)
 
+	// archMu is held shared by every read of a frame and exclusively by
+	// Archive while it switches reads to the archive and releases frames.
+	archMu sync.RWMutex
+	arch   archiveState
+
 	reqs    chan *request
 	sendMu  sync.RWMutex // held shared by senders, exclusively by Close
 	closing chan struct{}
@@ -217,6 +222,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s.offsets = offsetFile{s.offf}
 	s.idx = &idIndex{f: s.idf, buf: make([]byte, probeSlots*slotSize)}
+	if err := s.loadArchive(); err != nil {
+		return nil, err
+	}
 	if err := s.recover(); err != nil {
 		return nil, err
 	}
@@ -335,6 +343,13 @@ func (s *Store) recover() error {
 	s.checkUpTo = mark
 	d := &deriver{s: s, first: mark}
 	seq := mark
+	if mark == 0 && s.arch.UpTo > 0 {
+		// Rebuild: the archived entries come from the archive.
+		if err := s.deriveArchived(d); err != nil {
+			return err
+		}
+		seq, start = s.arch.UpTo, s.arch.LiveOffset
+	}
 	off := start
 	buf := make([]byte, maxBody)
 	r := bufio.NewReaderSize(io.NewSectionReader(s.log, start, size-start), 1<<20)
@@ -406,6 +421,9 @@ func (s *Store) trustMark(mark uint64, size int64) (int64, string) {
 	if mark > ledger.MaxSequence {
 		return 0, "implausible mark"
 	}
+	if mark <= s.arch.UpTo+1 {
+		return 0, "the entries at the mark are archived"
+	}
 	fi, err := s.offf.Stat()
 	if err != nil || fi.Size() < int64(mark)*8 {
 		return 0, "offsets file short"
@@ -469,7 +487,7 @@ func (s *Store) frameAt(seq uint64, off, end int64) (*frame, int64, error) {
 }
 
 // confirmID reports whether the frame of sequence seq carries event id id.
-func (s *Store) confirmID(seq uint64, id [16]byte) (bool, error) {
+func (s *Store) confirmIDLive(seq uint64, id [16]byte) (bool, error) {
 	off, err := s.offsets.at(seq)
 	if err != nil {
 		return false, err

@@ -60,7 +60,7 @@ func (s *Store) span(v view, from, to uint64) (int64, int64, error) {
 
 // frames iterates the committed frames from..to (1-based inclusive) with
 // sequential buffered reads, calling f for each. f must not keep fr.json.
-func (s *Store) frames(ctx context.Context, v view, from, to uint64, f func(fr *frame) (bool, error)) error {
+func (s *Store) framesLive(ctx context.Context, v view, from, to uint64, f func(fr *frame) (bool, error)) error {
 	if from < 1 || to > v.n || from > to {
 		return nil
 	}
@@ -93,7 +93,7 @@ func (s *Store) frames(ctx context.Context, v view, from, to uint64, f func(fr *
 	return nil
 }
 
-func (s *Store) readOne(v view, seq uint64) (*frame, error) {
+func (s *Store) readOneLive(v view, seq uint64) (*frame, error) {
 	off, err := s.offsets.at(seq)
 	if err != nil {
 		return nil, err
