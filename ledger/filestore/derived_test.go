@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"golang.org/x/mod/sumdb/tlog"
@@ -264,5 +265,32 @@ func TestOpenReadsOnlyPastTheMark(t *testing.T) {
 	}
 	if size, _ := s.Size(ctx); size != 70000 {
 		t.Fatalf("size %d", size)
+	}
+}
+
+// TestCheckpointRefusesADivergedTree: a stored hash edited behind the
+// store's back (here an interior node under the latest checkpoint, which
+// no leaf check sees and the new root does not read) stops checkpointing: the
+// next root is signed only if it extends the latest checkpoint's tree.
+func TestCheckpointRefusesADivergedTree(t *testing.T) {
+	ctx := context.Background()
+	signer, _ := ledgertest.Signer(t)
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l := &ledger.Ledger{Store: s, Now: time.Now}
+	appendN(t, s, 20)
+	if _, err := l.Checkpoint(ctx, signer); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, s, 20)
+	// The node of entries 1..16: under the checkpoint at 20, read by neither
+	// the root at 41 (it reads the node of 1..32) nor any leaf check.
+	writeAt(t, dir, hashName, make([]byte, 32), 32*tlog.StoredHashIndex(4, 0))
+	if _, err := l.Checkpoint(ctx, signer); !errors.Is(err, ledger.ErrTreeDiverges) {
+		t.Fatalf("checkpoint over a diverged tree: %v", err)
 	}
 }
