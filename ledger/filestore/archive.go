@@ -353,6 +353,9 @@ func writeImmutable(path string, data []byte) error {
 // writeFileSync writes path atomically (temporary file, fsync, rename,
 // directory fsync).
 func writeFileSync(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {

@@ -205,3 +205,21 @@ func mustTreeHash(t *testing.T, s *Store, n uint64) tlog.Hash {
 	}
 	return h
 }
+
+// TestBundlePathsNest: bundle 1000 and later live in tlog-tiles
+// subdirectories (x001/000), which Archive creates.
+func TestBundlePathsNest(t *testing.T) {
+	dir := t.TempDir()
+	for n, want := range map[uint64]string{0: "tile/entries/000", 999: "tile/entries/999", 1000: "tile/entries/x001/000", 1234567: "tile/entries/x001/x234/567"} {
+		p := bundlePath(dir, n)
+		if p != filepath.Join(dir, filepath.FromSlash(want)) {
+			t.Fatalf("bundle %d at %s, want %s", n, p, want)
+		}
+		if err := writeImmutable(p, []byte("x\n")); err != nil {
+			t.Fatalf("bundle %d: %v", n, err)
+		}
+		if err := writeImmutable(p, []byte("y\n")); err == nil {
+			t.Fatalf("bundle %d rewritten with other bytes", n)
+		}
+	}
+}
