@@ -119,13 +119,37 @@ func (s *Store) readOne(v view, seq uint64) (*frame, error) {
 	return s.readOneLive(v, seq)
 }
 
+// framesChunk is how many frames frames reads under one hold of archMu:
+// a long reader (an export to a slow client, the background check) never
+// keeps Archive waiting for more than one chunk.
+const framesChunk = 4096
+
 func (s *Store) frames(ctx context.Context, v view, from, to uint64, f func(fr *frame) (bool, error)) error {
-	s.archMu.RLock()
-	defer s.archMu.RUnlock()
-	a := s.arch
 	if from < 1 || to > v.n || from > to {
 		return nil
 	}
+	stopped := false
+	g := func(fr *frame) (bool, error) {
+		more, err := f(fr)
+		stopped = !more
+		return more, err
+	}
+	for lo := from; lo <= to; {
+		hi := min(to, (lo-1)/framesChunk*framesChunk+framesChunk)
+		if err := s.framesHeld(ctx, v, lo, hi, g); err != nil || stopped {
+			return err
+		}
+		lo = hi + 1
+	}
+	return nil
+}
+
+// framesHeld reads frames from..to with archMu held (shared): archived ones
+// from the bundles, the others from the log.
+func (s *Store) framesHeld(ctx context.Context, v view, from, to uint64, f func(fr *frame) (bool, error)) error {
+	s.archMu.RLock()
+	defer s.archMu.RUnlock()
+	a := s.arch
 	for seq := from; seq <= min(to, a.UpTo); {
 		if err := ctx.Err(); err != nil {
 			return err

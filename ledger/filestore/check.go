@@ -89,8 +89,7 @@ func (s *Store) checkDerived(ctx context.Context, upTo uint64) error {
 	var tb ledger.TreeBuilder
 	probe := make([]byte, probeSlots*slotSize)
 	var ob [8]byte
-	chunk := time.Now()
-	err := s.frames(ctx, v, 1, upTo, func(fr *frame) (bool, error) {
+	check := func(fr *frame) (bool, error) {
 		if _, err := io.ReadFull(offr, ob[:]); err != nil {
 			return false, mismatch(fr.seq, "offsets file short")
 		}
@@ -141,21 +140,23 @@ func (s *Store) checkDerived(ctx context.Context, upTo uint64) error {
 				return false, mismatch(fr.seq, "event id index does not answer the entry's id")
 			}
 		}
-		if fr.seq%4096 == 0 && duty < 1 {
-			busy := time.Since(chunk)
-			t := time.NewTimer(time.Duration(float64(busy) * (1 - duty) / duty))
+		return true, nil
+	}
+	// In chunks, resting between them (nothing held) to keep to the duty.
+	for lo := uint64(1); lo <= upTo; lo += framesChunk {
+		start := time.Now()
+		if err := s.frames(ctx, v, lo, min(upTo, lo+framesChunk-1), check); err != nil {
+			return err
+		}
+		if duty < 1 {
+			t := time.NewTimer(time.Duration(float64(time.Since(start)) * (1 - duty) / duty))
 			select {
 			case <-t.C:
 			case <-ctx.Done():
 				t.Stop()
-				return false, context.Cause(ctx)
+				return context.Cause(ctx)
 			}
-			chunk = time.Now()
 		}
-		return true, nil
-	})
-	if err != nil {
-		return err
 	}
 	th, err := tlog.TreeHash(int64(upTo), hashReader{s, int64(upTo)})
 	if err != nil {
