@@ -140,6 +140,7 @@ func (l *Ledger) checkpoint(ctx context.Context, s CheckpointSigner, cover uint6
 		return Checkpoint{}, ErrBadRange
 	}
 	last, err := l.LatestCheckpoint(ctx)
+	haveLast := err == nil
 	switch {
 	case err != nil && !errors.Is(err, ErrNotFound):
 		return Checkpoint{}, err
@@ -155,6 +156,11 @@ func (l *Ledger) checkpoint(ctx context.Context, s CheckpointSigner, cover uint6
 	if err != nil {
 		return Checkpoint{}, err
 	}
+	if haveLast && last.TreeSize > 0 {
+		if err := l.extends(ctx, last, size, root); err != nil {
+			return Checkpoint{}, err
+		}
+	}
 	c, err := SignCheckpoint(s, size, root, l.Now())
 	if err != nil {
 		return Checkpoint{}, err
@@ -163,6 +169,39 @@ func (l *Ledger) checkpoint(ctx context.Context, s CheckpointSigner, cover uint6
 		return Checkpoint{}, err
 	}
 	return c, nil
+}
+
+// ErrTreeDiverges is returned (wrapped) when the stored tree is not an
+// extension of the latest recorded checkpoint: nothing is signed.
+var ErrTreeDiverges = codes.New(codes.LedgerUnavailable, "ledger: the stored tree does not extend the latest checkpoint")
+
+// extends checks, before a new root is signed, that the tree of size with
+// root extends the latest checkpoint's tree (a consistency proof from the
+// store's stored hashes, checked against the root the latest checkpoint
+// recorded). Stored hashes that were damaged or edited behind the store's
+// back therefore stop checkpointing instead of being signed.
+func (l *Ledger) extends(ctx context.Context, last Checkpoint, size uint64, root tlog.Hash) error {
+	if last.TreeSize > size {
+		return codes.Wrap(codes.LedgerUnavailable, fmt.Sprintf("ledger: the latest checkpoint covers %d entries, the store has %d", last.TreeSize, size), ErrTreeDiverges)
+	}
+	old, err := ParseHexHash(last.RootHash)
+	if err != nil {
+		return codes.Wrap(codes.LedgerUnavailable, "ledger: the latest checkpoint's root is unreadable", errors.Join(ErrTreeDiverges, err))
+	}
+	if last.TreeSize == size {
+		if old != root {
+			return codes.Wrap(codes.LedgerUnavailable, fmt.Sprintf("ledger: the stored root at %d differs from the latest checkpoint's", size), ErrTreeDiverges)
+		}
+		return nil
+	}
+	p, err := l.Store.ConsistencyProof(ctx, last.TreeSize, size)
+	if err != nil {
+		return err
+	}
+	if err := VerifyConsistency(p, last.TreeSize, size, old, root); err != nil {
+		return codes.Wrap(codes.LedgerUnavailable, fmt.Sprintf("ledger: the stored tree at %d does not extend the checkpoint at %d", size, last.TreeSize), errors.Join(ErrTreeDiverges, err))
+	}
+	return nil
 }
 
 // LatestCheckpoint returns the payload of the last ledger.checkpoint entry;

@@ -1,27 +1,36 @@
 // Package filestore is the embedded, durable ledger store: an append-only
 // segment file of length+CRC32C framed entries synced with fdatasync by a
 // single writer goroutine (group commit), a fixed-width file of RFC 6962
-// stored hashes (golang.org/x/mod/sumdb/tlog layout) and an in-memory
-// eventId index rebuilt at open.
+// stored hashes (golang.org/x/mod/sumdb/tlog layout), a file of frame
+// offsets and an on-disk event id index. Open costs the same at any ledger
+// size and memory at rest does not grow with it: nothing per entry is kept
+// in memory, and the derived files are checked against the log in the
+// background after Open (see the Restart section of docs/ledger.md).
 //
 // # Files in the store directory
 //
 //	ledger.log          frames: u32le len | u32le crc32c(body) | body
 //	                    body = 16-byte eventId | 32-byte entry hash | canonical entry JSON
 //	ledger.hashes       32-byte tlog stored hashes, index = tlog.StoredHashIndex
-//	ledger.hashes.mark  u64le count of entries whose stored hashes are known synced
+//	ledger.offsets      u64le frame offset per entry (index.go)
+//	ledger.ids          event id → sequence hash tables (index.go)
+//	ledger.hashes.mark  u64le count of entries whose derived data (hashes,
+//	                    offsets, event ids) is known synced
 //	LOCK                flock held while the store is open
 //
 // # Durability and recovery
 //
 // Append returns after the frame is written and ledger.log is fdatasync'ed.
-// Stored hashes are derived data: they are written after the log sync and
-// synced lazily (every HashSyncEvery entries and at Close), and the mark
-// records how far they are known durable. Open scans the log: a torn tail
+// Stored hashes, offsets and event ids are derived data: they are written
+// after the log sync and synced lazily (every HashSyncEvery entries and at
+// Close), and the mark records how far they are known durable. Open checks
+// the derived files at the mark against the log and scans the log past the
+// mark only (rebuilding everything from the log if the check fails): a torn tail
 // (a frame cut short or failing its CRC with nothing valid after it) is
 // copied to ledger.log.torn-<offset> and truncated; a frame that fails its
 // CRC in the middle of valid frames is kept (it is evidence of tampering or
-// bit rot, and Verify reports its sequence). Stored hashes past the mark are
+// bit rot, and Verify reports its sequence; frames before the mark are
+// CRC-checked by the background check). Derived data past the mark is
 // recomputed from the log.
 //
 // All methods are safe for concurrent use. One process may open a directory
@@ -76,6 +85,9 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // Options configure a Store. The zero value is usable.
 type Options struct {
+	// CheckDuty is the share of one core the background check of the
+	// derived files may use (default 0.25; ≥ 1 runs it flat out).
+	CheckDuty float64
 	// Clock stamps entries at the serialisation point. Default time.Now.
 	Clock func() time.Time
 	// NewEventID generates ids for events without one. Default UUIDv7.
@@ -97,6 +109,16 @@ type Store struct {
 	hashf *os.File
 	markf *os.File
 	lockf *os.File
+	offf  *os.File
+	idf   *os.File
+
+	offsets offsetFile
+	idx     *idIndex // the writer's (its probe buffer is not shared)
+
+	// archMu is held shared by every read of a frame and exclusively by
+	// Archive while it switches reads to the archive and releases frames.
+	archMu sync.RWMutex
+	arch   archiveState
 
 	reqs    chan *request
 	sendMu  sync.RWMutex // held shared by senders, exclusively by Close
@@ -105,15 +127,26 @@ type Store struct {
 
 	mu       sync.RWMutex // guards the fields below
 	closed   bool
-	offs     []int64 // offs[i] = offset of the frame of sequence i+1
-	end      int64   // committed log size
-	alloc    int64   // file size (end + preallocated zeros); writer only after Open
-	ids      map[[16]byte]uint64
+	n        uint64 // committed entries
+	end      int64  // committed log size
+	alloc    int64  // file size (end + preallocated zeros); writer only after Open
 	headHash string
 	headTS   string
 	failed   error
-	// corrupt lists sequences whose frame failed its CRC at open.
+	// corrupt lists sequences whose frame failed its CRC (at open or in
+	// the background check).
 	corrupt map[uint64]string
+	// recovered lists what Open repaired and what the background check
+	// found.
+	recovered []string
+
+	// The background check of entries 1..checkUpTo (trusted from the
+	// derived files at open); checkDone closes when it ends, checkErr then
+	// says how.
+	checkUpTo   uint64
+	checkDone   chan struct{}
+	checkErr    error
+	checkCancel context.CancelFunc
 
 	// inflight counts appenders inside AppendBatch; wake is signalled when
 	// one leaves. The writer lingers while more appenders are inside Append
@@ -125,7 +158,6 @@ type Store struct {
 
 	// writer-only state
 	sinceMark int
-	recovered []string // what Open repaired, for logs
 }
 
 type request struct {
@@ -158,7 +190,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	s := &Store{dir: dir, opts: opts, ids: map[[16]byte]uint64{}, corrupt: map[uint64]string{},
+	s := &Store{dir: dir, opts: opts, corrupt: map[uint64]string{}, checkDone: make(chan struct{}),
 		reqs: make(chan *request, 4096), wake: make(chan struct{}, 1), closing: make(chan struct{}), done: make(chan struct{})}
 	ok := false
 	defer func() {
@@ -182,11 +214,18 @@ func Open(dir string, opts Options) (*Store, error) {
 	if s.markf, err = os.OpenFile(filepath.Join(dir, markName), os.O_RDWR|os.O_CREATE, 0o600); err != nil {
 		return nil, err
 	}
-	leafRaw, err := s.recoverLog()
-	if err != nil {
+	if s.offf, err = os.OpenFile(filepath.Join(dir, offsName), os.O_RDWR|os.O_CREATE, 0o600); err != nil {
 		return nil, err
 	}
-	if err := s.recoverHashes(leafRaw); err != nil {
+	if s.idf, err = os.OpenFile(filepath.Join(dir, idsName), os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+		return nil, err
+	}
+	s.offsets = offsetFile{s.offf}
+	s.idx = &idIndex{f: s.idf, buf: make([]byte, probeSlots*slotSize)}
+	if err := s.loadArchive(); err != nil {
+		return nil, err
+	}
+	if err := s.recover(); err != nil {
 		return nil, err
 	}
 	if err := syncDir(dir); err != nil {
@@ -194,11 +233,25 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	ok = true
 	go s.writer()
+	ctx, cancel := context.WithCancel(context.Background())
+	s.checkCancel = cancel
+	go s.backgroundCheck(ctx)
 	return s, nil
 }
 
-// Recovered describes what Open repaired (empty when the store was clean).
-func (s *Store) Recovered() []string { return s.recovered }
+// Recovered describes what Open repaired and what the background check
+// found (empty when the store was clean).
+func (s *Store) Recovered() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return append([]string(nil), s.recovered...)
+}
+
+func (s *Store) noteRecovered(msg string) {
+	s.mu.Lock()
+	s.recovered = append(s.recovered, msg)
+	s.mu.Unlock()
+}
 
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
@@ -210,7 +263,7 @@ func syncDir(dir string) error {
 }
 
 func (s *Store) closeFiles() {
-	for _, f := range []*os.File{s.log, s.hashf, s.markf, s.lockf} {
+	for _, f := range []*os.File{s.log, s.hashf, s.markf, s.offf, s.idf, s.lockf} {
 		if f != nil {
 			f.Close()
 		}
@@ -245,17 +298,61 @@ func readFrame(r *bufio.Reader, buf []byte) ([]byte, bool, int64, error) {
 	return body, crc32.Checksum(body, crcTable) == binary.LittleEndian.Uint32(hdr[4:8]), int64(hdrSize) + int64(l), nil
 }
 
-// recoverLog scans the log, rebuilding offsets and the eventId index, and
-// handles a torn tail. It returns the raw entry hashes from frame headers.
-func (s *Store) recoverLog() ([][32]byte, error) {
+// recover makes the store ready: it trusts the derived files up to the
+// mark once the entries at the mark check out against the log (trustMark),
+// then scans the log past the mark only — handling a torn tail and
+// recomputing offsets, event ids and stored hashes for what it finds. If
+// the check at the mark fails, everything is rebuilt from the whole log.
+func (s *Store) recover() error {
 	size, err := s.log.Seek(0, io.SeekEnd)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var raws [][32]byte
-	var off int64
+	var mark uint64
+	var mb [8]byte
+	if _, err := s.markf.ReadAt(mb[:], 0); err == nil {
+		mark = binary.LittleEndian.Uint64(mb[:])
+	}
+	var start int64
+	if mark > 0 {
+		end, why := s.trustMark(mark, size)
+		if why != "" {
+			s.recovered = append(s.recovered, fmt.Sprintf("derived files do not match the log at entry %d (%s): rebuilt from the log", mark, why))
+			mark = 0
+		} else {
+			start = end
+		}
+	}
+	if mark == 0 {
+		if size > 0 && len(s.recovered) == 0 {
+			s.recovered = append(s.recovered, "no mark: derived files rebuilt from the log")
+		}
+		for _, f := range []*os.File{s.hashf, s.offf, s.idf} {
+			if err := f.Truncate(0); err != nil {
+				return err
+			}
+		}
+	} else {
+		if err := s.offf.Truncate(int64(mark) * 8); err != nil {
+			return err
+		}
+		if err := s.hashf.Truncate(tlog.StoredHashCount(int64(mark)) * 32); err != nil {
+			return err
+		}
+	}
+	s.checkUpTo = mark
+	d := &deriver{s: s, first: mark}
+	seq := mark
+	if mark == 0 && s.arch.UpTo > 0 {
+		// Rebuild: the archived entries come from the archive.
+		if err := s.deriveArchived(d); err != nil {
+			return err
+		}
+		seq, start = s.arch.UpTo, s.arch.LiveOffset
+	}
+	off := start
 	buf := make([]byte, maxBody)
-	r := bufio.NewReaderSize(io.NewSectionReader(s.log, 0, size), 1<<20)
+	r := bufio.NewReaderSize(io.NewSectionReader(s.log, start, size-start), 1<<20)
 	for off < size {
 		if hdr, err := r.Peek(4); err == nil && binary.LittleEndian.Uint32(hdr) == 0 && s.zeroFrom(off, size) {
 			break // preallocated space: the clean end of the log
@@ -269,11 +366,11 @@ func (s *Store) recoverLog() ([][32]byte, error) {
 		}
 		if err != nil {
 			if err := s.quarantineTail(off, size); err != nil {
-				return nil, err
+				return err
 			}
 			break
 		}
-		seq := uint64(len(s.offs) + 1)
+		seq++
 		if !crcOK {
 			s.corrupt[seq] = "frame CRC mismatch"
 			s.recovered = append(s.recovered, fmt.Sprintf("sequence %d fails its CRC (kept; Verify reports it)", seq))
@@ -282,25 +379,182 @@ func (s *Store) recoverLog() ([][32]byte, error) {
 		copy(id[:], body[:16])
 		var h [32]byte
 		copy(h[:], body[16:48])
-		if _, dup := s.ids[id]; !dup {
-			s.ids[id] = seq
+		if err := d.add(off, id, h); err != nil {
+			return err
 		}
-		s.offs = append(s.offs, off)
-		raws = append(raws, h)
 		off += n
 	}
-	s.end = off
-	s.alloc = size
-	if len(raws) > 0 {
-		s.headHash = hex.EncodeToString(raws[len(raws)-1][:])
-		v := view{n: uint64(len(s.offs)), offs: s.offs, end: s.end}
-		if fr, err := s.readOne(v, v.n); err == nil {
-			if e, err := ledger.DecodeEntry(fr.json); err == nil {
-				s.headTS = e.Timestamp
-			}
+	if err := d.flush(); err != nil {
+		return err
+	}
+	if seq > mark {
+		s.recovered = append(s.recovered, fmt.Sprintf("stored hashes recomputed for entries %d..%d", mark+1, seq))
+	}
+	s.n, s.end, s.alloc = seq, off, size
+	if seq > 0 {
+		fr, _, err := s.frameAt(seq, mustOff(s.offsets.at(seq)), off)
+		if err != nil {
+			return err
+		}
+		s.headHash = hex.EncodeToString(fr.raw[:])
+		if e, err := ledger.DecodeEntry(fr.json); err == nil {
+			s.headTS = e.Timestamp
 		}
 	}
-	return raws, nil
+	return s.syncMark(int64(seq))
+}
+
+func mustOff(off int64, err error) int64 {
+	if err != nil {
+		return -1 // frameAt refuses it
+	}
+	return off
+}
+
+// trustMark checks the derived files at the mark against the log: the
+// files are long enough, the recorded offsets of the last two entries point
+// at whole frames that pass their CRC and follow each other, the stored
+// leaf hash of the last entry is that of its frame, and the event id index
+// holds its id. It returns where the log past the mark starts, or why the
+// derived files cannot be trusted.
+func (s *Store) trustMark(mark uint64, size int64) (int64, string) {
+	if mark > ledger.MaxSequence {
+		return 0, "implausible mark"
+	}
+	if mark <= s.arch.UpTo+1 {
+		return 0, "the entries at the mark are archived"
+	}
+	fi, err := s.offf.Stat()
+	if err != nil || fi.Size() < int64(mark)*8 {
+		return 0, "offsets file short"
+	}
+	if fi, err := s.hashf.Stat(); err != nil || fi.Size() < tlog.StoredHashCount(int64(mark))*32 {
+		return 0, "stored hash file short"
+	}
+	off, err := s.offsets.at(mark)
+	if err != nil {
+		return 0, "offset unreadable"
+	}
+	fr, flen, err := s.frameAt(mark, off, size)
+	if err != nil || !fr.crcOK {
+		return 0, "no valid frame at the recorded offset"
+	}
+	if mark > 1 {
+		poff, err := s.offsets.at(mark - 1)
+		if err != nil {
+			return 0, "offset unreadable"
+		}
+		pfr, plen, err := s.frameAt(mark-1, poff, size)
+		if err != nil || !pfr.crcOK || poff+plen != off {
+			return 0, "recorded offsets do not follow the frames"
+		}
+	}
+	leaf, err := (hashReader{s, int64(mark)}).ReadHashes([]int64{tlog.StoredHashIndex(0, int64(mark-1))})
+	if err != nil || leaf[0] != ledger.LeafHash(fr.raw) {
+		return 0, "stored leaf hash differs from the frame"
+	}
+	found, err := s.idx.candidates(idSegOf(mark), fr.id, mark, nil, func(seq uint64) (bool, error) { return seq == mark, nil })
+	if err != nil || !found {
+		return 0, "event id index lacks the entry"
+	}
+	return off + flen, ""
+}
+
+// frameAt reads the frame of sequence seq at off, which must end by end.
+func (s *Store) frameAt(seq uint64, off, end int64) (*frame, int64, error) {
+	bad := func(why string) (*frame, int64, error) {
+		return nil, 0, codes.New(codes.LedgerUnavailable, fmt.Sprintf("ledger: sequence %d: %s", seq, why))
+	}
+	if off < 0 || off+hdrSize > end {
+		return bad("offset outside the log")
+	}
+	var hdr [hdrSize]byte
+	if _, err := s.log.ReadAt(hdr[:], off); err != nil {
+		return nil, 0, codes.Wrap(codes.LedgerUnavailable, fmt.Sprintf("ledger: read sequence %d", seq), err)
+	}
+	l := int64(binary.LittleEndian.Uint32(hdr[0:4]))
+	if l < fixedBody+2 || l > maxBody || off+hdrSize+l > end {
+		return bad("no frame at its offset")
+	}
+	body := make([]byte, l)
+	if _, err := s.log.ReadAt(body, off+hdrSize); err != nil {
+		return nil, 0, codes.Wrap(codes.LedgerUnavailable, fmt.Sprintf("ledger: read sequence %d", seq), err)
+	}
+	fr := &frame{seq: seq, off: off, json: body[fixedBody:], crcOK: crc32.Checksum(body, crcTable) == binary.LittleEndian.Uint32(hdr[4:8])}
+	copy(fr.id[:], body[:16])
+	copy(fr.raw[:], body[16:48])
+	return fr, hdrSize + l, nil
+}
+
+// confirmID reports whether the frame of sequence seq carries event id id.
+func (s *Store) confirmIDLive(seq uint64, id [16]byte) (bool, error) {
+	off, err := s.offsets.at(seq)
+	if err != nil {
+		return false, err
+	}
+	var got [16]byte
+	if _, err := s.log.ReadAt(got[:], off+hdrSize); err != nil {
+		return false, codes.Wrap(codes.LedgerUnavailable, fmt.Sprintf("ledger: read sequence %d", seq), err)
+	}
+	return got == id, nil
+}
+
+// deriver writes offsets, event ids and stored hashes for entries found in
+// the log, in chunks (memory does not grow with the log).
+type deriver struct {
+	s     *Store
+	first uint64 // entries before the chunk
+	offs  []int64
+	ids   [][16]byte
+	raws  [][32]byte
+}
+
+func (d *deriver) add(off int64, id [16]byte, raw [32]byte) error {
+	d.offs = append(d.offs, off)
+	d.ids = append(d.ids, id)
+	d.raws = append(d.raws, raw)
+	if len(d.offs) >= 1<<16 {
+		return d.flush()
+	}
+	return nil
+}
+
+func (d *deriver) flush() error {
+	if len(d.offs) == 0 {
+		return nil
+	}
+	s := d.s
+	if err := s.offsets.put(d.first, d.offs); err != nil {
+		return err
+	}
+	if err := s.writeHashes(d.first, d.raws); err != nil {
+		return err
+	}
+	for i, id := range d.ids {
+		if err := s.idx.insert(id, d.first+uint64(i)+1, s.confirmID); err != nil {
+			return err
+		}
+	}
+	d.first += uint64(len(d.offs))
+	d.offs, d.ids, d.raws = d.offs[:0], d.ids[:0], d.raws[:0]
+	return nil
+}
+
+// writeHashes writes the stored hashes of the entries first+1… with raw
+// entry hashes raws.
+func (s *Store) writeHashes(first uint64, raws [][32]byte) error {
+	pend := &pending{f: s.hashf, base: tlog.StoredHashCount(int64(first))}
+	for k := range raws {
+		hs, err := tlog.StoredHashes(int64(first)+int64(k), raws[k][:], pend)
+		if err != nil {
+			return err
+		}
+		pend.hs = append(pend.hs, hs...)
+	}
+	if _, err := s.hashf.WriteAt(hashBytes(pend.hs), pend.base*32); err != nil {
+		return codes.Wrap(codes.LedgerUnavailable, "ledger: write stored hashes", err)
+	}
+	return nil
 }
 
 // zeroFrom reports whether every byte from off to size is zero.
@@ -369,47 +623,11 @@ func (s *Store) quarantineTail(off, size int64) error {
 	return nil
 }
 
-// recoverHashes makes the stored-hash file match the log: it trusts the
-// hashes up to the synced mark and recomputes the rest.
-func (s *Store) recoverHashes(raws [][32]byte) error {
-	n := int64(len(raws))
-	var mb [8]byte
-	mark := int64(0)
-	if _, err := s.markf.ReadAt(mb[:], 0); err == nil {
-		mark = int64(binary.LittleEndian.Uint64(mb[:]))
-	}
-	fi, err := s.hashf.Stat()
-	if err != nil {
-		return err
-	}
-	have := fi.Size() / 32
-	mark = min(mark, n)
-	for mark > 0 && tlog.StoredHashCount(mark) > have {
-		mark--
-	}
-	if err := s.hashf.Truncate(tlog.StoredHashCount(mark) * 32); err != nil {
-		return err
-	}
-	if mark < n {
-		s.recovered = append(s.recovered, fmt.Sprintf("stored hashes recomputed for entries %d..%d", mark+1, n))
-		pend := &pending{f: s.hashf, base: tlog.StoredHashCount(mark)}
-		for i := mark; i < n; i++ {
-			hs, err := tlog.StoredHashes(i, raws[i][:], pend)
-			if err != nil {
-				return err
-			}
-			pend.hs = append(pend.hs, hs...)
-		}
-		if _, err := s.hashf.WriteAt(hashBytes(pend.hs), pend.base*32); err != nil {
+func (s *Store) syncMark(n int64) error {
+	for _, f := range []*os.File{s.hashf, s.offf, s.idf} {
+		if err := syscall.Fdatasync(int(f.Fd())); err != nil {
 			return err
 		}
-	}
-	return s.syncMark(n)
-}
-
-func (s *Store) syncMark(n int64) error {
-	if err := syscall.Fdatasync(int(s.hashf.Fd())); err != nil {
-		return err
 	}
 	var mb [8]byte
 	binary.LittleEndian.PutUint64(mb[:], uint64(n))
@@ -579,7 +797,7 @@ func (s *Store) commit(batch []*request, buf []byte) []byte {
 	}()
 	s.mu.RLock()
 	failed := s.failed
-	seq := uint64(len(s.offs))
+	seq := s.n
 	prev, ts, end := s.headHash, s.headTS, s.end
 	s.mu.RUnlock()
 	if failed != nil {
@@ -606,10 +824,18 @@ func (s *Store) commit(batch []*request, buf []byte) []byte {
 				continue
 			}
 			id := [16]byte(u)
-			s.mu.RLock()
-			_, dup := s.ids[id]
-			s.mu.RUnlock()
-			if dup || seen[id] {
+			dup := seen[id]
+			if !dup && r.preps[i].Event.EventID != "" {
+				// Only ids the caller chose are looked up in the index:
+				// the ones the store generates are fresh UUIDv7s.
+				_, found, err := s.idx.lookup(id, seq, s.idx.buf, s.confirmID)
+				if err != nil {
+					r.errs[i] = err
+					continue
+				}
+				dup = found
+			}
+			if dup {
 				r.errs[i] = ledger.ErrDuplicateEvent
 				continue
 			}
@@ -665,24 +891,26 @@ func (s *Store) commit(batch []*request, buf []byte) []byte {
 		return fail(err)
 	}
 	s.groups.Add(1)
-	// Stored hashes (derived; recomputed at open past the synced mark).
-	first := int64(seq) - int64(len(st))
-	pend := &pending{f: s.hashf, base: tlog.StoredHashCount(first)}
-	for k, x := range st {
-		hs, err := tlog.StoredHashes(first+int64(k), x.raw[:], pend)
-		if err != nil {
-			return fail(err)
-		}
-		pend.hs = append(pend.hs, hs...)
-	}
-	if _, err := s.hashf.WriteAt(hashBytes(pend.hs), pend.base*32); err != nil {
+	// Derived data (recomputed at open past the synced mark): offsets,
+	// stored hashes, event ids.
+	first := seq - uint64(len(st))
+	if err := s.offsets.put(first, offs); err != nil {
 		return fail(err)
 	}
-	s.mu.Lock()
-	s.offs = append(s.offs, offs...)
-	for _, x := range st {
-		s.ids[x.id] = x.r.entries[x.i].SequenceNumber
+	raws := make([][32]byte, len(st))
+	for k, x := range st {
+		raws[k] = x.raw
 	}
+	if err := s.writeHashes(first, raws); err != nil {
+		return fail(err)
+	}
+	for k, x := range st {
+		if err := s.idx.insert(x.id, first+uint64(k)+1, s.confirmID); err != nil {
+			return fail(err)
+		}
+	}
+	s.mu.Lock()
+	s.n = seq
 	s.end = end + int64(len(buf))
 	s.headHash, s.headTS = prev, ts
 	s.mu.Unlock()
@@ -722,8 +950,10 @@ func (s *Store) Close() error {
 	s.sendMu.Unlock()
 	close(s.closing)
 	<-s.done
+	s.checkCancel()
+	<-s.checkDone
 	s.mu.RLock()
-	n, failed := int64(len(s.offs)), s.failed
+	n, failed := int64(s.n), s.failed
 	s.mu.RUnlock()
 	var err error
 	if failed == nil {
