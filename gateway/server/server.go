@@ -172,7 +172,13 @@ func (s *Server) ready(c *fiber.Ctx) error {
 	} else {
 		checks["store"] = "ok"
 	}
-	if size, err := s.Ledger.Size(ctx); err != nil {
+	if f, isF := s.Ledger.(interface{ Failed() error }); isF && f.Failed() != nil {
+		// The store failed itself (its background check found the derived
+		// files disagreeing with the log): every append is refused, so the
+		// gateway denies everything and must not be reported ready.
+		checks["ledger"], ok = "failed", false
+		s.Log.Warn("ready: ledger failed", "err", f.Failed())
+	} else if size, err := s.Ledger.Size(ctx); err != nil {
 		checks["ledger"], ok = "unavailable", false
 		s.Log.Warn("ready: ledger", "err", err)
 	} else if size > 0 {

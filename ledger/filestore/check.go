@@ -57,6 +57,16 @@ func (s *Store) backgroundCheck(ctx context.Context) {
 	}
 }
 
+// Failed returns the error that failed the store (a background check that
+// found the derived files disagreeing with the log, a write error), or nil.
+// A failed store refuses every append (decisions deny LEDGER_UNAVAILABLE)
+// and the gateway reports itself not ready.
+func (s *Store) Failed() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failed
+}
+
 // WaitChecked waits for the background check of the derived files and
 // returns its outcome (nil: everything Open trusted matches the log).
 func (s *Store) WaitChecked(ctx context.Context) error {
