@@ -25,9 +25,16 @@ type wrapDecider struct {
 	// hangWait makes AwaitApproval wait until its context ends (a gateway
 	// that never answers the long-poll).
 	hangWait bool
+	// waiting, when set, is closed when the bridge starts waiting for an
+	// approval (it holds the escalation's answer).
+	waiting     chan struct{}
+	waitingOnce sync.Once
 }
 
 func (w *wrapDecider) AwaitApproval(ctx context.Context, id string) (*api.Decision, int, error) {
+	if w.waiting != nil {
+		w.waitingOnce.Do(func() { close(w.waiting) })
+	}
 	if w.hangWait {
 		<-ctx.Done()
 		return nil, 0, context.Cause(ctx)
@@ -151,7 +158,9 @@ func TestToolsListFollowsDownstreamChanges(t *testing.T) {
 // waitTool waits until the agent sees tool name (after a downstream change).
 func (r *rig) waitTool(name string) {
 	r.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	// Generous: under a loaded -race CI run the list refresh (vet, pin,
+	// scan of every tool) has taken over 10 s.
+	deadline := time.Now().Add(45 * time.Second)
 	for time.Now().Before(deadline) {
 		res, err := r.agent.ListTools(context.Background(), nil)
 		if err != nil {
@@ -575,11 +584,16 @@ func TestEscalation(t *testing.T) {
 		}
 	})
 	t.Run("latch-ends-wait/not-forwarded", func(t *testing.T) {
+		waiting := make(chan struct{})
 		r := newRig(t, rigOpts{poll: true, every: 10 * time.Millisecond, wrap: func(d mcpbridge.Decider) mcpbridge.Decider {
-			return &wrapDecider{Decider: d, hangWait: true}
+			return &wrapDecider{Decider: d, hangWait: true, waiting: waiting}
 		}})
 		ch := r.async("moveArm", args)
 		r.gw.pendingApproval(resource)
+		// Trip only once the bridge holds the escalation's answer and waits:
+		// a trip while the escalation is still in flight at the gateway is
+		// answered by the gateway (deny ESTOP_ENGAGED), not by this latch.
+		recv(t, waiting, "the bridge waiting for the approval")
 		r.gw.trip()
 		o := outcome(t, recv(t, ch, "call result"))
 		if o.Outcome != mcpbridge.OutcomeRefused || o.Code != "ESTOP_ENGAGED" {
