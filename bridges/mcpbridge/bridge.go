@@ -472,9 +472,33 @@ func (b *Bridge) Run(ctx context.Context, upstream mcp.Transport) error {
 	// Latching only once the poll has stopped keeps a poll in flight from
 	// unlatching after the final latch.
 	defer b.latch("bridge stopped")
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	wait := b.watchEstop(ctx)
+	defer wait()
 	defer cancel() // stop the poll before waiting for it
+	ss, err := b.server.Connect(ctx, upstream, nil)
+	if err != nil {
+		return fmt.Errorf("mcpbridge: serve: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- ss.Wait() }()
+	select {
+	case err := <-done: // the client went away
+		return err
+	case <-ctx.Done():
+		// Latch first: it ends the approval waits and cancels the
+		// downstream calls in flight, so the session can close.
+		b.latch("bridge stopped")
+		_ = ss.Close()
+		<-done
+		return nil
+	}
+}
+
+// watchEstop starts the e-stop watch (a first poll at once, then one every
+// PollInterval, and the pushed trips of an EstopSubscriber) until ctx ends;
+// wait waits for it to stop. Without an EstopReader it does nothing.
+func (b *Bridge) watchEstop(ctx context.Context) (wait func()) {
+	var wg sync.WaitGroup
 	if b.cfg.Estop != nil {
 		b.poll(ctx)
 		if s, ok := b.cfg.Estop.(bridges.EstopSubscriber); ok {
@@ -496,23 +520,7 @@ func (b *Bridge) Run(ctx context.Context, upstream mcp.Transport) error {
 			}
 		}()
 	}
-	ss, err := b.server.Connect(ctx, upstream, nil)
-	if err != nil {
-		return fmt.Errorf("mcpbridge: serve: %w", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- ss.Wait() }()
-	select {
-	case err := <-done: // the client went away
-		return err
-	case <-ctx.Done():
-		// Latch first: it ends the approval waits and cancels the
-		// downstream calls in flight, so the session can close.
-		b.latch("bridge stopped")
-		_ = ss.Close()
-		<-done
-		return nil
-	}
+	return wg.Wait
 }
 
 // poll reads the e-stop state once and latches or unlatches.
