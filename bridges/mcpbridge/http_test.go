@@ -1,11 +1,15 @@
 package mcpbridge_test
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -157,5 +161,135 @@ func TestStreamableHTTPDownstream(t *testing.T) {
 	if calls := rec.Calls(); len(calls) != 1 || calls[0].Tool != "readFile" {
 		t.Fatalf("downstream calls %+v", calls)
 	}
-	_ = time.Second
+}
+
+// TestTypeScriptAgentOverHTTP drives the bridge's streamable HTTP endpoint
+// with the official TypeScript SDK client (testdata/peer/client.mjs): it
+// lists the tools, an allowed call gets the downstream result, a denied one
+// the deny; without the token it cannot connect.
+func TestTypeScriptAgentOverHTTP(t *testing.T) {
+	node, dir := peer(t)
+	if node == "" {
+		return
+	}
+	r := newRig(t, rigOpts{http: true})
+	run := func(token string, args ...string) (map[string]json.RawMessage, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, node, append([]string{filepath.Join(dir, "client.mjs"), r.url, token}, args...)...)
+		cmd.Stderr = os.Stderr
+		out, err := cmd.Output()
+		var m map[string]json.RawMessage
+		if jerr := json.Unmarshal(out, &m); jerr != nil {
+			t.Fatalf("client output %q: %v (exit %v)", out, jerr, err)
+		}
+		return m, err
+	}
+	m, err := run(httpToken, "readFile", `{"path":"/a"}`, "deleteFile", `{"path":"/a"}`)
+	if err != nil {
+		t.Fatalf("client: %v %s", err, m["error"])
+	}
+	var tools []string
+	var results []*mcp.CallToolResult
+	if err := json.Unmarshal(m["tools"], &tools); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(m["results"], &results); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(tools, "readFile") || !slices.Contains(tools, "deleteFile") {
+		t.Fatalf("tools %v", tools)
+	}
+	if len(results) != 2 || results[0].IsError || contentText(results[0]) != "contents of /a" {
+		t.Fatalf("results %s", m["results"])
+	}
+	if o := outcome(t, results[1]); o.Outcome != mcpbridge.OutcomeDeny || o.Code != "TIER_EXCEEDED" {
+		t.Fatalf("deny outcome %+v", o)
+	}
+	if calls := r.rec.Calls(); len(calls) != 1 || calls[0].Tool != "readFile" {
+		t.Fatalf("downstream calls %+v", calls)
+	}
+	m, err = run("-", "readFile", `{"path":"/b"}`)
+	if err == nil || !strings.Contains(string(m["error"]), "unauthorized") {
+		t.Fatalf("client without the token: err=%v out=%s", err, m["error"])
+	}
+	if calls := r.rec.Calls(); len(calls) != 1 {
+		t.Fatalf("downstream calls %+v", calls)
+	}
+}
+
+// TestTypeScriptDownstreamOverHTTP puts the bridge in front of a downstream
+// server served over streamable HTTP by the official TypeScript SDK
+// (testdata/peer/hostile.mjs clean http).
+func TestTypeScriptDownstreamOverHTTP(t *testing.T) {
+	node, dir := peer(t)
+	if node == "" {
+		return
+	}
+	cmd := exec.Command(node, filepath.Join(dir, "hostile.mjs"), "clean", "http")
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		if sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	line := recv(t, lines, "listening line")
+	url, ok := strings.CutPrefix(line, "listening ")
+	if !ok {
+		t.Fatalf("peer printed %q", line)
+	}
+	down, err := mcpbridge.DownstreamHTTP(url, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRig(t, rigOpts{downstream: down, http: true})
+	if got := toolNames(t, r.agent); len(got) != 2 {
+		t.Fatalf("tools %v", got)
+	}
+	res := r.call("readFile", map[string]any{"path": "/a"})
+	if res.IsError || contentText(res) != "contents of /a" {
+		t.Fatalf("result: isError=%v %q", res.IsError, contentText(res))
+	}
+	if o := outcome(t, r.call("deleteFile", map[string]any{"path": "/a"})); o.Code != "TIER_EXCEEDED" {
+		t.Fatalf("outcome %+v", o)
+	}
+	if s := r.bridge.Stats(); s.Forwarded != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// TestDownstreamHTTPURL: plain http only to loopback; no credentials in the
+// URL.
+func TestDownstreamHTTPURL(t *testing.T) {
+	for _, tc := range []struct {
+		url string
+		ok  bool
+	}{
+		{"http://127.0.0.1:9/mcp", true},
+		{"http://localhost:9/mcp", true},
+		{"http://[::1]:9/mcp", true},
+		{"https://tools.example:443/mcp", true},
+		{"http://tools.example/mcp", false},
+		{"http://10.0.0.5:9/mcp", false},
+		{"https://u:p@tools.example/mcp", false},
+		{"ftp://127.0.0.1/mcp", false},
+		{"127.0.0.1:9", false},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			if _, err := mcpbridge.DownstreamHTTP(tc.url, "", nil); (err == nil) != tc.ok {
+				t.Fatalf("DownstreamHTTP(%q): %v", tc.url, err)
+			}
+		})
+	}
 }

@@ -12,7 +12,16 @@
 //	sint-mcpbridge --url http://127.0.0.1:8080 --agent-key agent.key --token-id ID \
 //	    --server filesystem [--api-key-file read.key] [--env NAME[=VALUE] ...] \
 //	    [--pin-file pins.json [--pins-locked]] [--allow-tool NAME=SHA256 ...] \
-//	    [--result-policy redact|refuse] -- DOWNSTREAM_COMMAND [ARGS...]
+//	    [--result-policy redact|refuse] \
+//	    [--http-listen 127.0.0.1:8765 --http-token-file agent-http.token] \
+//	    (-- DOWNSTREAM_COMMAND [ARGS...] | --server-url URL [--server-token-file F])
+//
+// By default the agent speaks MCP on stdin/stdout. With --http-listen the
+// bridge serves MCP streamable HTTP instead (any path), loopback only unless
+// --http-allow-remote, and every request must carry Authorization: Bearer
+// <token> with the token of --http-token-file (mode 0600); others are
+// answered 401. With --server-url the downstream server is reached over
+// streamable HTTP (https, or http to loopback) instead of being started.
 //
 // Every downstream tool definition is scanned for injected instructions (a
 // flagged tool is not offered) and pinned by the hash of its canonical
@@ -47,6 +56,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -138,6 +148,11 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	resetFlag := fs.String("reset", string(stopsem.ResetLatched), "what clears a fault stop (gateway unreachable or restarted, attestation failures): latched (a deliberate reset: the gateway's e-stop tripped and reset, or --reset-socket) or auto")
 	resetSocket := fs.String("reset-socket", "", "Unix socket (mode 0600) of the bridge-local reset input: `sintctl bridge-reset --socket PATH`")
+	httpListen := fs.String("http-listen", "", "serve agents over MCP streamable HTTP on this address (host:port, loopback unless --http-allow-remote) instead of stdin/stdout; needs --http-token-file")
+	httpTokenFile := fs.String("http-token-file", "", "file (mode 0600) holding the bearer token agents must send (Authorization: Bearer <token>, at least 32 bytes)")
+	httpRemote := fs.Bool("http-allow-remote", false, "let --http-listen bind a non-loopback address (put TLS in front: the token travels in clear otherwise)")
+	serverURL := fs.String("server-url", "", "connect the downstream MCP server over streamable HTTP at this URL (https, or http to loopback) instead of starting DOWNSTREAM_COMMAND")
+	serverTokenFile := fs.String("server-token-file", "", "file (mode 0600) holding a bearer token to send to the --server-url server")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, nil
@@ -159,8 +174,16 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 		return 2, errors.New("--server is required")
 	case mcpbridge.ValidServerName(*server) != nil:
 		return 2, mcpbridge.ValidServerName(*server)
-	case len(down) == 0:
-		return 2, errors.New("no downstream command (give it after --)")
+	case len(down) == 0 && *serverURL == "":
+		return 2, errors.New("no downstream server (give its command after --, or --server-url)")
+	case len(down) > 0 && *serverURL != "":
+		return 2, errors.New("give either --server-url or a downstream command, not both")
+	case *serverTokenFile != "" && *serverURL == "":
+		return 2, errors.New("--server-token-file needs --server-url")
+	case (*httpListen == "") != (*httpTokenFile == ""):
+		return 2, errors.New("--http-listen and --http-token-file go together")
+	case *httpRemote && *httpListen == "":
+		return 2, errors.New("--http-allow-remote needs --http-listen")
 	case *agentKey == "":
 		return 2, errors.New("--agent-key is required")
 	case *resultPolicy != string(mcpbridge.ResultRedact) && *resultPolicy != string(mcpbridge.ResultRefuse):
@@ -204,18 +227,46 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 		return 2, errors.New("give exactly one of --token-id and --token-file")
 	}
 
+	var httpToken string
+	if *httpListen != "" {
+		host, _, err := net.SplitHostPort(*httpListen)
+		if err != nil {
+			return 2, fmt.Errorf("--http-listen: %w", err)
+		}
+		if !*httpRemote && !mcpbridge.IsLoopbackHost(host) {
+			return 2, fmt.Errorf("--http-listen %s is not a loopback address; give --http-allow-remote to serve beyond this host (behind TLS)", *httpListen)
+		}
+		if httpToken, err = mcpbridge.LoadHTTPToken(*httpTokenFile); err != nil {
+			return 2, err
+		}
+	}
+	var downstream mcp.Transport
+	if *serverURL != "" {
+		var tok string
+		if *serverTokenFile != "" {
+			if tok, err = mcpbridge.LoadHTTPToken(*serverTokenFile); err != nil {
+				return 2, err
+			}
+		}
+		if downstream, err = mcpbridge.DownstreamHTTP(*serverURL, tok, nil); err != nil {
+			return 2, err
+		}
+	} else {
+		cmd := exec.Command(down[0], down[1:]...)
+		cmd.Env = downEnv
+		cmd.Stderr = stderr
+		downstream = &mcp.CommandTransport{Command: cmd}
+	}
+
 	pins, err := mcpbridge.LoadPins(*pinFile, *pinsLocked)
 	if err != nil {
 		return 1, err
 	}
 	httpc := &http.Client{Timeout: 40 * time.Second} // > the 30 s approval long-poll
 	base := strings.TrimRight(*url, "/")
-	cmd := exec.Command(down[0], down[1:]...)
-	cmd.Env = downEnv
-	cmd.Stderr = stderr
 	cfg := mcpbridge.Config{
 		ServerName: *server,
-		Downstream: &mcp.CommandTransport{Command: cmd},
+		Downstream: downstream,
 		Gateway:    &client.Agent{BaseURL: base, HTTP: httpc, Key: key.Private},
 		Verifier:   attest.NewJWKSCache(&http.Client{Timeout: *timeout}, base+"/.well-known/jwks.json"),
 		TokenID:    *tokenID, Token: token, Issuer: *issuer,
@@ -235,7 +286,11 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 			log.Warn("downstream close", "err", err)
 		}
 	}()
-	log.Info("sint-mcpbridge running", "gateway", base, "server", *server, "downstream", down[0],
+	downName := *serverURL
+	if downName == "" {
+		downName = down[0]
+	}
+	log.Info("sint-mcpbridge running", "gateway", base, "server", *server, "downstream", downName,
 		"agent", key.AgentID(), "tools", len(b.Tools()), "estopWatch", cfg.Estop != nil, "downstreamEnv", envNames(downEnv),
 		"toolsFlagged", flaggedNames(b.Flagged()), "toolsChanged", b.Changed(), "pinFile", *pinFile, "pinsLocked", *pinsLocked,
 		"resultPolicy", cfg.ResultPolicy)
@@ -244,7 +299,16 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 			return 1, err
 		}
 	}
-	err = b.Run(ctx, upstream)
+	if *httpListen != "" {
+		ln, lerr := net.Listen("tcp", *httpListen)
+		if lerr != nil {
+			return 1, lerr
+		}
+		log.Info("serving MCP streamable HTTP", "listen", ln.Addr().String(), "endpoint", "http://"+ln.Addr().String()+"/")
+		err = b.ServeHTTP(ctx, ln, mcpbridge.HTTPOptions{Token: httpToken})
+	} else {
+		err = b.Run(ctx, upstream)
+	}
 	log.Info("sint-mcpbridge stopped", "stats", b.Stats())
 	if err != nil && !errors.Is(err, io.EOF) {
 		return 1, err
