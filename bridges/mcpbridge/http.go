@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -91,21 +92,25 @@ func validHTTPToken(tok string) error {
 // them) behind the bearer token of o. Served on its own, there is no
 // e-stop poll and no latch when serving stops: prefer ServeHTTP.
 func (b *Bridge) HTTPHandler(o HTTPOptions) (http.Handler, error) {
+	return httpHandler(b.server, b.cfg.Log, o)
+}
+
+func httpHandler(server *mcp.Server, log *slog.Logger, o HTTPOptions) (http.Handler, error) {
 	if err := validHTTPToken(o.Token); err != nil {
 		return nil, fmt.Errorf("mcpbridge: %w", err)
 	}
 	if o.SessionTimeout <= 0 {
 		o.SessionTimeout = DefaultSessionTimeout
 	}
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return b.server }, &mcp.StreamableHTTPOptions{
-		Logger:         b.cfg.Log,
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, &mcp.StreamableHTTPOptions{
+		Logger:         log,
 		EventStore:     mcp.NewMemoryEventStore(nil),
 		SessionTimeout: o.SessionTimeout,
 	})
 	want := sha256.Sum256([]byte(o.Token))
 	return http.NewCrossOriginProtection().Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !bearerOK(r.Header.Get("Authorization"), want) {
-			b.cfg.Log.Warn("streamable HTTP request refused: no valid bearer token", "remote", r.RemoteAddr, "method", r.Method)
+			log.Warn("streamable HTTP request refused: no valid bearer token", "remote", r.RemoteAddr, "method", r.Method)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="sint-mcpbridge"`)
 			http.Error(w, "unauthorized: this MCP endpoint needs Authorization: Bearer <token>", http.StatusUnauthorized)
 			return
@@ -132,15 +137,21 @@ func bearerOK(header string, want [sha256.Size]byte) bool {
 // sessions come and go. On return the listener is closed and the bridge
 // is latched for good, as after Run.
 func (b *Bridge) ServeHTTP(ctx context.Context, ln net.Listener, o HTTPOptions) error {
-	h, err := b.HTTPHandler(o)
+	return serveHTTP(ctx, b.server, []*Bridge{b}, b.cfg.Log, ln, o)
+}
+
+// serveHTTP serves server over streamable HTTP for bridges (ServeHTTP,
+// Group.ServeHTTP).
+func serveHTTP(ctx context.Context, server *mcp.Server, bridges []*Bridge, log *slog.Logger, ln net.Listener, o HTTPOptions) error {
+	h, err := httpHandler(server, log, o)
 	if err != nil {
 		_ = ln.Close()
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	defer b.latch("bridge stopped")
-	wait := b.watchEstop(ctx)
+	defer latchAll(bridges, "bridge stopped")
+	wait := watchAll(ctx, bridges)
 	defer wait()
 	defer cancel()
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
@@ -148,13 +159,13 @@ func (b *Bridge) ServeHTTP(ctx context.Context, ln net.Listener, o HTTPOptions) 
 	go func() { done <- srv.Serve(ln) }()
 	select {
 	case err := <-done:
-		b.latch("bridge stopped")
+		latchAll(bridges, "bridge stopped")
 		return fmt.Errorf("mcpbridge: serve HTTP: %w", err)
 	case <-ctx.Done():
 		// Latch first: it ends the approval waits and cancels the
 		// downstream calls in flight; then the connections (and their
 		// event streams) are closed.
-		b.latch("bridge stopped")
+		latchAll(bridges, "bridge stopped")
 		_ = srv.Close()
 		<-done
 		return nil
