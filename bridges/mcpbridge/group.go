@@ -101,3 +101,15 @@ func (g *Group) Run(ctx context.Context, upstream mcp.Transport) error {
 func (g *Group) ServeHTTP(ctx context.Context, ln net.Listener, o HTTPOptions) error {
 	return serveHTTP(ctx, g.server, g.bridges, g.log, ln, o)
 }
+
+// Reset is Bridge.Reset on every bridge; it reports whether any was fault
+// latched.
+func (g *Group) Reset(reason string) bool {
+	was := false
+	for _, b := range g.bridges {
+		if b.Reset(reason) {
+			was = true
+		}
+	}
+	return was
+}

@@ -14,7 +14,8 @@
 //	    [--pin-file pins.json [--pins-locked]] [--allow-tool NAME=SHA256 ...] \
 //	    [--result-policy redact|refuse] \
 //	    [--http-listen 127.0.0.1:8765 --http-token-file agent-http.token] \
-//	    (-- DOWNSTREAM_COMMAND [ARGS...] | --server-url URL [--server-token-file F])
+//	    (-- DOWNSTREAM_COMMAND [ARGS...] | --server-url URL [--server-token-file F]) \
+//	    [--add-server NAME=URL ...]
 //
 // By default the agent speaks MCP on stdin/stdout. With --http-listen the
 // bridge serves MCP streamable HTTP instead (any path), loopback only unless
@@ -22,6 +23,9 @@
 // <token> with the token of --http-token-file (mode 0600); others are
 // answered 401. With --server-url the downstream server is reached over
 // streamable HTTP (https, or http to loopback) instead of being started.
+// Each --add-server puts one more downstream server, reached over
+// streamable HTTP, behind the same bridge: then every tool is offered as
+// <server>__<tool> and gated as mcp://<server>/<tool> (package doc: Group).
 //
 // Every downstream tool definition is scanned for injected instructions (a
 // flagged tool is not offered) and pinned by the hash of its canonical
@@ -152,6 +156,15 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 	httpTokenFile := fs.String("http-token-file", "", "file (mode 0600) holding the bearer token agents must send (Authorization: Bearer <token>, at least 32 bytes)")
 	httpRemote := fs.Bool("http-allow-remote", false, "let --http-listen bind a non-loopback address (put TLS in front: the token travels in clear otherwise)")
 	serverURL := fs.String("server-url", "", "connect the downstream MCP server over streamable HTTP at this URL (https, or http to loopback) instead of starting DOWNSTREAM_COMMAND")
+	var addServers [][2]string
+	fs.Func("add-server", "NAME=URL: put another downstream MCP server, reached over streamable HTTP at URL, behind this bridge (repeatable); then every tool is offered as <server>__<tool> and gated as mcp://<server>/<tool>, server names without '_'", func(v string) error {
+		name, u, ok := strings.Cut(v, "=")
+		if !ok || mcpbridge.ValidGroupServerName(name) != nil || u == "" {
+			return errors.New("want NAME=URL with NAME of [A-Za-z0-9.-]")
+		}
+		addServers = append(addServers, [2]string{name, u})
+		return nil
+	})
 	serverTokenFile := fs.String("server-token-file", "", "file (mode 0600) holding a bearer token to send to the --server-url server")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -277,12 +290,44 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 	if apiKey != "" {
 		cfg.Estop = mcpbridge.OperatorEstop{Op: &client.Operator{BaseURL: base, APIKey: apiKey, HTTP: &http.Client{Timeout: *timeout}}}
 	}
-	b, err := mcpbridge.New(ctx, cfg)
-	if err != nil {
-		return 1, err
+	var srv served
+	var b *mcpbridge.Bridge
+	if len(addServers) == 0 {
+		if b, err = mcpbridge.New(ctx, cfg); err != nil {
+			return 1, err
+		}
+		srv = b
+	} else {
+		if err := mcpbridge.ValidGroupServerName(*server); err != nil {
+			return 2, fmt.Errorf("--server with --add-server: %w", err)
+		}
+		cfgs := []mcpbridge.Config{cfg}
+		for _, a := range addServers {
+			c := cfg
+			c.ServerName, c.AllowFlagged = a[0], nil
+			if c.Downstream, err = mcpbridge.DownstreamHTTP(a[1], "", nil); err != nil {
+				return 2, fmt.Errorf("--add-server %s: %w", a[0], err)
+			}
+			pinPath := ""
+			if *pinFile != "" {
+				pinPath = *pinFile + "." + a[0]
+			}
+			if c.Pins, err = mcpbridge.LoadPins(pinPath, *pinsLocked); err != nil {
+				return 1, err
+			}
+			cfgs = append(cfgs, c)
+		}
+		g, err := mcpbridge.NewGroup(ctx, nil, log, cfgs)
+		if err != nil {
+			return 1, err
+		}
+		b, srv = g.Bridges()[0], g
+		for _, gb := range g.Bridges()[1:] {
+			log.Info("downstream server added", "tools", len(gb.Tools()), "toolsFlagged", flaggedNames(gb.Flagged()), "toolsChanged", gb.Changed())
+		}
 	}
 	defer func() {
-		if err := b.Close(); err != nil {
+		if err := srv.Close(); err != nil {
 			log.Warn("downstream close", "err", err)
 		}
 	}()
@@ -295,7 +340,7 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 		"toolsFlagged", flaggedNames(b.Flagged()), "toolsChanged", b.Changed(), "pinFile", *pinFile, "pinsLocked", *pinsLocked,
 		"resultPolicy", cfg.ResultPolicy)
 	if *resetSocket != "" {
-		if err := stopsem.ServeReset(ctx, *resetSocket, b.Reset); err != nil {
+		if err := stopsem.ServeReset(ctx, *resetSocket, srv.Reset); err != nil {
 			return 1, err
 		}
 	}
@@ -305,15 +350,23 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 			return 1, lerr
 		}
 		log.Info("serving MCP streamable HTTP", "listen", ln.Addr().String(), "endpoint", "http://"+ln.Addr().String()+"/")
-		err = b.ServeHTTP(ctx, ln, mcpbridge.HTTPOptions{Token: httpToken})
+		err = srv.ServeHTTP(ctx, ln, mcpbridge.HTTPOptions{Token: httpToken})
 	} else {
-		err = b.Run(ctx, upstream)
+		err = srv.Run(ctx, upstream)
 	}
 	log.Info("sint-mcpbridge stopped", "stats", b.Stats())
 	if err != nil && !errors.Is(err, io.EOF) {
 		return 1, err
 	}
 	return 0, nil
+}
+
+// served is a *mcpbridge.Bridge or a *mcpbridge.Group.
+type served interface {
+	Run(ctx context.Context, upstream mcp.Transport) error
+	ServeHTTP(ctx context.Context, ln net.Listener, o mcpbridge.HTTPOptions) error
+	Reset(reason string) bool
+	Close() error
 }
 
 // secretsOf lists what the downstream environment must never carry: the

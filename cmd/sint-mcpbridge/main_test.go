@@ -133,6 +133,9 @@ func TestRunFlags(t *testing.T) {
 		{"usage/http-token-too-short", append(append([]string{"--http-listen", "127.0.0.1:0", "--http-token-file", tokPath}, ok...), down...), 2},
 		{"usage/server-url-and-command", append(append([]string{"--server-url", "http://127.0.0.1:9/mcp"}, ok...), down...), 2},
 		{"usage/server-url-plain-http-remote", append([]string{"--server-url", "http://tools.example/mcp"}, ok...), 2},
+		{"usage/add-server-bad-name", append(append([]string{"--add-server", "a_b=http://127.0.0.1:9/mcp"}, ok...), down...), 2},
+		{"usage/add-server-primary-name-with-underscore", append([]string{"--server", "my_fs", "--agent-key", keyPath, "--token-id", "x", "--add-server", "b=http://127.0.0.1:9/mcp"}, down...), 2},
+		{"usage/add-server-plain-http-remote", append(append([]string{"--add-server", "b=http://tools.example/mcp"}, ok...), down...), 2},
 		{"usage/server-token-file-without-url", append(append([]string{"--server-token-file", httpTok}, ok...), down...), 2},
 		{"error/locked-pin-file-missing", append(append([]string{"--pins-locked", "--pin-file", filepath.Join(dir, "none.json")}, ok...), down...), 1},
 	} {
@@ -369,9 +372,16 @@ func TestBinaryOverStreamableHTTP(t *testing.T) {
 	srv := mcpbridgetest.NewServer(rec)
 	down := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil))
 	defer down.Close()
+	// A second downstream server behind the same bridge (--add-server);
+	// the agent's token covers mcp://testfs/** only.
+	rec2 := mcpbridgetest.NewRecorder(nil)
+	srv2 := mcpbridgetest.NewServer(rec2)
+	down2 := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv2 }, nil))
+	defer down2.Close()
 
 	cmd := exec.Command(bin, "--url", url, "--agent-key", keyPath, "--token-id", tokenID, "--server", "testfs",
-		"--timeout", "5s", "--http-listen", "127.0.0.1:0", "--http-token-file", tokPath, "--server-url", down.URL+"/mcp")
+		"--timeout", "5s", "--http-listen", "127.0.0.1:0", "--http-token-file", tokPath, "--server-url", down.URL+"/mcp",
+		"--add-server", "second="+down2.URL+"/mcp")
 	logs := &syncBuffer{}
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
@@ -402,16 +412,23 @@ func TestBinaryOverStreamableHTTP(t *testing.T) {
 		t.Fatalf("connect: %v\nlogs:\n%s", err, logs.String())
 	}
 	defer cs.Close()
-	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "readFile", Arguments: map[string]any{"path": "/a"}})
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "testfs__readFile", Arguments: map[string]any{"path": "/a"}})
 	if err != nil || res.IsError || res.Content[0].(*mcp.TextContent).Text != "contents of /a" {
 		t.Fatalf("readFile: %v %+v", err, res)
 	}
-	res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "deleteFile", Arguments: map[string]any{"path": "/a"}})
+	res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "testfs__deleteFile", Arguments: map[string]any{"path": "/a"}})
 	if o, ok := mcpbridge.OutcomeOf(res); err != nil || !ok || o.Code != "TIER_EXCEEDED" {
 		t.Fatalf("deleteFile: %v %+v", err, res)
 	}
+	res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "second__readFile", Arguments: map[string]any{"path": "/a"}})
+	if o, ok := mcpbridge.OutcomeOf(res); err != nil || !ok || o.Code != "INSUFFICIENT_PERMISSIONS" || o.Resource != "mcp://second/readFile" {
+		t.Fatalf("second__readFile (outside the token): %v %+v", err, res)
+	}
 	if calls := rec.Calls(); len(calls) != 1 || calls[0].Tool != "readFile" {
 		t.Fatalf("downstream calls %+v", calls)
+	}
+	if calls := rec2.Calls(); len(calls) != 0 {
+		t.Fatalf("second server's calls %+v", calls)
 	}
 	_ = cmd.Process.Signal(os.Interrupt)
 	if err := cmd.Wait(); err != nil {
