@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -29,6 +31,38 @@ func BenchmarkCall(b *testing.B) {
 			res, err := r.agent.CallTool(ctx, &mcp.CallToolParams{Name: "readFile", Arguments: args})
 			if err != nil || res.IsError {
 				b.Fatalf("call: %v %+v", err, res)
+			}
+		}
+	})
+	b.Run("through-bridge-http", func(b *testing.B) {
+		// The agent reaches the bridge over streamable HTTP (loopback,
+		// bearer token); the downstream server is in memory.
+		r := newRig(b, rigOpts{http: true})
+		ctx := context.Background()
+		b.ResetTimer()
+		for b.Loop() {
+			res, err := r.agent.CallTool(ctx, &mcp.CallToolParams{Name: "readFile", Arguments: args})
+			if err != nil || res.IsError {
+				b.Fatalf("call: %v %+v", err, res)
+			}
+		}
+	})
+	b.Run("direct-http", func(b *testing.B) {
+		// The same call made directly to the downstream server served over
+		// streamable HTTP (loopback).
+		ctx := context.Background()
+		srv := mcpbridgetest.NewServer(mcpbridgetest.NewRecorder(nil))
+		hs := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil))
+		defer hs.Close()
+		cs, err := mcp.NewClient(&mcp.Implementation{Name: "direct"}, nil).Connect(ctx, &mcp.StreamableClientTransport{Endpoint: hs.URL, MaxRetries: -1}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer cs.Close()
+		b.ResetTimer()
+		for b.Loop() {
+			if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "readFile", Arguments: args}); err != nil {
+				b.Fatal(err)
 			}
 		}
 	})

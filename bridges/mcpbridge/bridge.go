@@ -150,7 +150,10 @@ type change struct {
 // for concurrent use.
 type Bridge struct {
 	cfg    Config
-	server *mcp.Server
+	server *mcp.Server // its own, or a Group's (shared)
+	// prefix is put before each downstream tool name to form the name the
+	// agent sees ("" alone; "<server>__" in a Group).
+	prefix string
 	down   *mcp.ClientSession
 
 	rmu     sync.Mutex             // serialises Refresh
@@ -197,6 +200,12 @@ func (e errLatched) Error() string { return "bridge latched: " + e.reason }
 // New checks cfg, connects the downstream server and mirrors its tools.
 // Nothing is served before Run.
 func New(ctx context.Context, cfg Config) (*Bridge, error) {
+	return newBridge(ctx, cfg, nil, "")
+}
+
+// newBridge is New on server (nil: a new one of its own), exposing each
+// downstream tool as prefix + its name.
+func newBridge(ctx context.Context, cfg Config, server *mcp.Server, prefix string) (*Bridge, error) {
 	switch {
 	case cfg.Downstream == nil || cfg.Gateway == nil || cfg.Verifier == nil:
 		return nil, errors.New("mcpbridge: Downstream, Gateway and Verifier are required")
@@ -234,7 +243,7 @@ func New(ctx context.Context, cfg Config) (*Bridge, error) {
 	default:
 		return nil, fmt.Errorf("mcpbridge: unknown result policy %q", cfg.ResultPolicy)
 	}
-	b := &Bridge{cfg: cfg, tools: map[string]bool{}, flagged: map[string]FlaggedTool{}, changed: map[string]*change{},
+	b := &Bridge{cfg: cfg, prefix: prefix, tools: map[string]bool{}, flagged: map[string]FlaggedTool{}, changed: map[string]*change{},
 		scan: cfg.Scanner, pins: cfg.Pins, reports: make(chan reportReq, MaxQueuedReports), refreshReq: make(chan struct{}, 1), inFlight: make(chan struct{}, cfg.MaxInFlight)}
 	b.faults.Mode, b.faults.MaxAttestFailures = cfg.Reset, cfg.MaxAttestFailures
 	if b.scan == nil {
@@ -248,7 +257,10 @@ func New(ctx context.Context, cfg Config) (*Bridge, error) {
 	b.workers.Add(1)
 	go b.reportLoop()
 	b.genCtx, b.genCancel = context.WithCancelCause(context.Background())
-	b.server = mcp.NewServer(cfg.Implementation, &mcp.ServerOptions{Logger: cfg.Log})
+	b.server = server
+	if b.server == nil {
+		b.server = mcp.NewServer(cfg.Implementation, &mcp.ServerOptions{Logger: cfg.Log})
+	}
 	c := mcp.NewClient(&mcp.Implementation{Name: cfg.Implementation.Name, Version: cfg.Implementation.Version}, &mcp.ClientOptions{
 		Logger: cfg.Log,
 		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) {
@@ -432,6 +444,9 @@ func (b *Bridge) Refresh(ctx context.Context) error {
 		}
 	}
 	if len(gone) > 0 {
+		for i, n := range gone {
+			gone[i] = b.prefix + n
+		}
 		b.server.RemoveTools(gone...)
 	}
 	b.tools = seen
@@ -449,6 +464,7 @@ func (b *Bridge) addTool(t *mcp.Tool, resource string) (err error) {
 	}()
 	mirror := *t
 	name := t.Name
+	mirror.Name = b.prefix + name
 	b.server.AddTool(&mirror, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		var raw json.RawMessage
 		if req.Params != nil {
@@ -466,15 +482,64 @@ func (b *Bridge) addTool(t *mcp.Tool, resource string) (err error) {
 // it once Run has returned): calls still in flight are refused and their
 // downstream calls cancelled.
 func (b *Bridge) Run(ctx context.Context, upstream mcp.Transport) error {
+	return runSession(ctx, b.server, []*Bridge{b}, upstream)
+}
+
+// runSession serves server on upstream for bridges (Run, Group.Run).
+func runSession(ctx context.Context, server *mcp.Server, bridges []*Bridge, upstream mcp.Transport) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// Deferred calls run last first: cancel, wait for the poll, then latch.
 	// Latching only once the poll has stopped keeps a poll in flight from
 	// unlatching after the final latch.
-	defer b.latch("bridge stopped")
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer latchAll(bridges, "bridge stopped")
+	wait := watchAll(ctx, bridges)
+	defer wait()
 	defer cancel() // stop the poll before waiting for it
+	ss, err := server.Connect(ctx, upstream, nil)
+	if err != nil {
+		return fmt.Errorf("mcpbridge: serve: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- ss.Wait() }()
+	select {
+	case err := <-done: // the client went away
+		return err
+	case <-ctx.Done():
+		// Latch first: it ends the approval waits and cancels the
+		// downstream calls in flight, so the session can close.
+		latchAll(bridges, "bridge stopped")
+		_ = ss.Close()
+		<-done
+		return nil
+	}
+}
+
+// latchAll latches every bridge.
+func latchAll(bridges []*Bridge, reason string) {
+	for _, b := range bridges {
+		b.latch(reason)
+	}
+}
+
+// watchAll starts every bridge's e-stop watch; wait waits for them all.
+func watchAll(ctx context.Context, bridges []*Bridge) (wait func()) {
+	waits := make([]func(), 0, len(bridges))
+	for _, b := range bridges {
+		waits = append(waits, b.watchEstop(ctx))
+	}
+	return func() {
+		for _, w := range waits {
+			w()
+		}
+	}
+}
+
+// watchEstop starts the e-stop watch (a first poll at once, then one every
+// PollInterval, and the pushed trips of an EstopSubscriber) until ctx ends;
+// wait waits for it to stop. Without an EstopReader it does nothing.
+func (b *Bridge) watchEstop(ctx context.Context) (wait func()) {
+	var wg sync.WaitGroup
 	if b.cfg.Estop != nil {
 		b.poll(ctx)
 		if s, ok := b.cfg.Estop.(bridges.EstopSubscriber); ok {
@@ -496,23 +561,7 @@ func (b *Bridge) Run(ctx context.Context, upstream mcp.Transport) error {
 			}
 		}()
 	}
-	ss, err := b.server.Connect(ctx, upstream, nil)
-	if err != nil {
-		return fmt.Errorf("mcpbridge: serve: %w", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- ss.Wait() }()
-	select {
-	case err := <-done: // the client went away
-		return err
-	case <-ctx.Done():
-		// Latch first: it ends the approval waits and cancels the
-		// downstream calls in flight, so the session can close.
-		b.latch("bridge stopped")
-		_ = ss.Close()
-		<-done
-		return nil
-	}
+	return wg.Wait
 }
 
 // poll reads the e-stop state once and latches or unlatches.

@@ -38,6 +38,13 @@
 //     Every forwarded result is scanned and redacted or refused
 //     (ScanResult, Config.ResultPolicy). Each event is reported to the
 //     gateway's ledger as an intercept whose action is the event name.
+//   - Transports: the agent side is any MCP transport (Run: stdio in the
+//     binary) or streamable HTTP behind a bearer token (ServeHTTP,
+//     HTTPOptions); the downstream side a command or streamable HTTP
+//     (DownstreamHTTP).
+//   - Group: several downstream servers behind one MCP server, one Bridge
+//     each, their tools offered as <server>__<tool> (GroupSeparator) and
+//     gated as mcp://<server>/<tool>.
 //
 // The pure parts (CanonicalArgs, ValidServerName, ValidToolName,
 // ToolResource, Definition, ScanTool, ScanResult) do no I/O; the Bridge

@@ -269,7 +269,7 @@ func (b *Bridge) applyRepin(ch *change, end func(string)) {
 	b.dropChange(ch.tool.Name)
 	if err := b.addTool(ch.tool, ch.resource); err != nil {
 		b.cfg.Log.Warn("approved tool not exposed", "tool", ch.tool.Name, "err", err)
-		b.server.RemoveTools(ch.tool.Name)
+		b.server.RemoveTools(b.prefix + ch.tool.Name)
 		delete(b.tools, ch.tool.Name)
 		return
 	}

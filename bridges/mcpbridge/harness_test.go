@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -160,6 +161,7 @@ type rig struct {
 	agent       *mcp.ClientSession
 	cancel      context.CancelFunc
 	done        chan error
+	url         string // the streamable HTTP endpoint (rigOpts.http)
 
 	callCtx    context.Context // async calls; cancelled first at cleanup
 	callCancel context.CancelFunc
@@ -186,6 +188,33 @@ type rigOpts struct {
 	gw      *gw                    // reuse this gateway (a restarted bridge)
 	// downstream replaces the in-memory test server (r.down is then nil).
 	downstream mcp.Transport
+	// http serves the bridge to the agent over streamable HTTP
+	// (ServeHTTP on a loopback port, bearer token httpToken) instead of
+	// the in-memory transport; r.url is its endpoint.
+	http bool
+}
+
+// httpToken is the bearer token of a rig served over streamable HTTP.
+const httpToken = "test-bearer-token-0123456789abcdef0123456789"
+
+// bearer is an http.RoundTripper that adds Authorization: Bearer token.
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(r)
+}
+
+// httpClient returns an HTTP client that presents token (none if empty).
+func httpClient(token string) *http.Client {
+	if token == "" {
+		return &http.Client{}
+	}
+	return &http.Client{Transport: bearer{token, http.DefaultTransport}}
 }
 
 func newRig(t testing.TB, o rigOpts) *rig {
@@ -247,10 +276,22 @@ func newRig(t testing.TB, o rigOpts) *rig {
 	}
 	t.Cleanup(func() { _ = r.bridge.Close() })
 
-	uct, ust := mcp.NewInMemoryTransports()
+	var uct mcp.Transport
 	rctx, cancel := context.WithCancel(ctx)
 	r.cancel, r.done = cancel, make(chan error, 1)
-	go func() { r.done <- r.bridge.Run(rctx, ust) }()
+	if o.http {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.url = "http://" + ln.Addr().String() + "/mcp"
+		go func() { r.done <- r.bridge.ServeHTTP(rctx, ln, mcpbridge.HTTPOptions{Token: httpToken}) }()
+		uct = &mcp.StreamableClientTransport{Endpoint: r.url, HTTPClient: httpClient(httpToken), MaxRetries: -1}
+	} else {
+		var ust mcp.Transport
+		uct, ust = mcp.NewInMemoryTransports()
+		go func() { r.done <- r.bridge.Run(rctx, ust) }()
+	}
 	t.Cleanup(r.stop)
 	r.agent, err = mcp.NewClient(&mcp.Implementation{Name: "test-agent", Version: "v1"}, nil).Connect(ctx, uct, nil)
 	if err != nil {

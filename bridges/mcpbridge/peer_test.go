@@ -20,17 +20,29 @@ import (
 // test is skipped, except under CI=true, where it fails.
 func hostile(t *testing.T, mode string) mcp.Transport {
 	t.Helper()
-	dir := os.Getenv("SINT_TEST_MCP_PEER")
-	if dir == "" {
-		dir = "testdata/peer"
-	}
-	node := testenv.Program(t, "node", "apt-get install nodejs")
-	if node == "" || !testenv.File(t, filepath.Join(dir, "node_modules", "@modelcontextprotocol", "sdk"), "scripts/services.sh up mcppeer") {
+	node, dir := peer(t)
+	if node == "" {
 		return nil // skipped (fails under CI=true)
 	}
 	cmd := exec.Command(node, filepath.Join(dir, "hostile.mjs"), mode)
 	cmd.Stderr = os.Stderr
 	return &mcp.CommandTransport{Command: cmd}
+}
+
+// peer returns node and the directory of the TypeScript SDK peer scripts
+// (SINT_TEST_MCP_PEER, default testdata/peer); node is "" when the test is
+// skipped (it fails under CI=true).
+func peer(t *testing.T) (node, dir string) {
+	t.Helper()
+	dir = os.Getenv("SINT_TEST_MCP_PEER")
+	if dir == "" {
+		dir = "testdata/peer"
+	}
+	node = testenv.Program(t, "node", "apt-get install nodejs")
+	if node == "" || !testenv.File(t, filepath.Join(dir, "node_modules", "@modelcontextprotocol", "sdk"), "scripts/services.sh up mcppeer") {
+		return "", ""
+	}
+	return node, dir
 }
 
 // TestHostilePeersFromNPM runs the bridge in front of hostile MCP servers

@@ -12,7 +12,20 @@
 //	sint-mcpbridge --url http://127.0.0.1:8080 --agent-key agent.key --token-id ID \
 //	    --server filesystem [--api-key-file read.key] [--env NAME[=VALUE] ...] \
 //	    [--pin-file pins.json [--pins-locked]] [--allow-tool NAME=SHA256 ...] \
-//	    [--result-policy redact|refuse] -- DOWNSTREAM_COMMAND [ARGS...]
+//	    [--result-policy redact|refuse] \
+//	    [--http-listen 127.0.0.1:8765 --http-token-file agent-http.token] \
+//	    (-- DOWNSTREAM_COMMAND [ARGS...] | --server-url URL [--server-token-file F]) \
+//	    [--add-server NAME=URL ...]
+//
+// By default the agent speaks MCP on stdin/stdout. With --http-listen the
+// bridge serves MCP streamable HTTP instead (any path), loopback only unless
+// --http-allow-remote, and every request must carry Authorization: Bearer
+// <token> with the token of --http-token-file (mode 0600); others are
+// answered 401. With --server-url the downstream server is reached over
+// streamable HTTP (https, or http to loopback) instead of being started.
+// Each --add-server puts one more downstream server, reached over
+// streamable HTTP, behind the same bridge: then every tool is offered as
+// <server>__<tool> and gated as mcp://<server>/<tool> (package doc: Group).
 //
 // Every downstream tool definition is scanned for injected instructions (a
 // flagged tool is not offered) and pinned by the hash of its canonical
@@ -47,6 +60,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -138,6 +152,20 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	resetFlag := fs.String("reset", string(stopsem.ResetLatched), "what clears a fault stop (gateway unreachable or restarted, attestation failures): latched (a deliberate reset: the gateway's e-stop tripped and reset, or --reset-socket) or auto")
 	resetSocket := fs.String("reset-socket", "", "Unix socket (mode 0600) of the bridge-local reset input: `sintctl bridge-reset --socket PATH`")
+	httpListen := fs.String("http-listen", "", "serve agents over MCP streamable HTTP on this address (host:port, loopback unless --http-allow-remote) instead of stdin/stdout; needs --http-token-file")
+	httpTokenFile := fs.String("http-token-file", "", "file (mode 0600) holding the bearer token agents must send (Authorization: Bearer <token>, at least 32 bytes)")
+	httpRemote := fs.Bool("http-allow-remote", false, "let --http-listen bind a non-loopback address (put TLS in front: the token travels in clear otherwise)")
+	serverURL := fs.String("server-url", "", "connect the downstream MCP server over streamable HTTP at this URL (https, or http to loopback) instead of starting DOWNSTREAM_COMMAND")
+	var addServers [][2]string
+	fs.Func("add-server", "NAME=URL: put another downstream MCP server, reached over streamable HTTP at URL, behind this bridge (repeatable); then every tool is offered as <server>__<tool> and gated as mcp://<server>/<tool>, server names without '_'", func(v string) error {
+		name, u, ok := strings.Cut(v, "=")
+		if !ok || mcpbridge.ValidGroupServerName(name) != nil || u == "" {
+			return errors.New("want NAME=URL with NAME of [A-Za-z0-9.-]")
+		}
+		addServers = append(addServers, [2]string{name, u})
+		return nil
+	})
+	serverTokenFile := fs.String("server-token-file", "", "file (mode 0600) holding a bearer token to send to the --server-url server")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, nil
@@ -159,8 +187,16 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 		return 2, errors.New("--server is required")
 	case mcpbridge.ValidServerName(*server) != nil:
 		return 2, mcpbridge.ValidServerName(*server)
-	case len(down) == 0:
-		return 2, errors.New("no downstream command (give it after --)")
+	case len(down) == 0 && *serverURL == "":
+		return 2, errors.New("no downstream server (give its command after --, or --server-url)")
+	case len(down) > 0 && *serverURL != "":
+		return 2, errors.New("give either --server-url or a downstream command, not both")
+	case *serverTokenFile != "" && *serverURL == "":
+		return 2, errors.New("--server-token-file needs --server-url")
+	case (*httpListen == "") != (*httpTokenFile == ""):
+		return 2, errors.New("--http-listen and --http-token-file go together")
+	case *httpRemote && *httpListen == "":
+		return 2, errors.New("--http-allow-remote needs --http-listen")
 	case *agentKey == "":
 		return 2, errors.New("--agent-key is required")
 	case *resultPolicy != string(mcpbridge.ResultRedact) && *resultPolicy != string(mcpbridge.ResultRefuse):
@@ -204,18 +240,46 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 		return 2, errors.New("give exactly one of --token-id and --token-file")
 	}
 
+	var httpToken string
+	if *httpListen != "" {
+		host, _, err := net.SplitHostPort(*httpListen)
+		if err != nil {
+			return 2, fmt.Errorf("--http-listen: %w", err)
+		}
+		if !*httpRemote && !mcpbridge.IsLoopbackHost(host) {
+			return 2, fmt.Errorf("--http-listen %s is not a loopback address; give --http-allow-remote to serve beyond this host (behind TLS)", *httpListen)
+		}
+		if httpToken, err = mcpbridge.LoadHTTPToken(*httpTokenFile); err != nil {
+			return 2, err
+		}
+	}
+	var downstream mcp.Transport
+	if *serverURL != "" {
+		var tok string
+		if *serverTokenFile != "" {
+			if tok, err = mcpbridge.LoadHTTPToken(*serverTokenFile); err != nil {
+				return 2, err
+			}
+		}
+		if downstream, err = mcpbridge.DownstreamHTTP(*serverURL, tok, nil); err != nil {
+			return 2, err
+		}
+	} else {
+		cmd := exec.Command(down[0], down[1:]...)
+		cmd.Env = downEnv
+		cmd.Stderr = stderr
+		downstream = &mcp.CommandTransport{Command: cmd}
+	}
+
 	pins, err := mcpbridge.LoadPins(*pinFile, *pinsLocked)
 	if err != nil {
 		return 1, err
 	}
 	httpc := &http.Client{Timeout: 40 * time.Second} // > the 30 s approval long-poll
 	base := strings.TrimRight(*url, "/")
-	cmd := exec.Command(down[0], down[1:]...)
-	cmd.Env = downEnv
-	cmd.Stderr = stderr
 	cfg := mcpbridge.Config{
 		ServerName: *server,
-		Downstream: &mcp.CommandTransport{Command: cmd},
+		Downstream: downstream,
 		Gateway:    &client.Agent{BaseURL: base, HTTP: httpc, Key: key.Private},
 		Verifier:   attest.NewJWKSCache(&http.Client{Timeout: *timeout}, base+"/.well-known/jwks.json"),
 		TokenID:    *tokenID, Token: token, Issuer: *issuer,
@@ -226,30 +290,83 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 	if apiKey != "" {
 		cfg.Estop = mcpbridge.OperatorEstop{Op: &client.Operator{BaseURL: base, APIKey: apiKey, HTTP: &http.Client{Timeout: *timeout}}}
 	}
-	b, err := mcpbridge.New(ctx, cfg)
-	if err != nil {
-		return 1, err
+	var srv served
+	var b *mcpbridge.Bridge
+	if len(addServers) == 0 {
+		if b, err = mcpbridge.New(ctx, cfg); err != nil {
+			return 1, err
+		}
+		srv = b
+	} else {
+		if err := mcpbridge.ValidGroupServerName(*server); err != nil {
+			return 2, fmt.Errorf("--server with --add-server: %w", err)
+		}
+		cfgs := []mcpbridge.Config{cfg}
+		for _, a := range addServers {
+			c := cfg
+			c.ServerName, c.AllowFlagged = a[0], nil
+			if c.Downstream, err = mcpbridge.DownstreamHTTP(a[1], "", nil); err != nil {
+				return 2, fmt.Errorf("--add-server %s: %w", a[0], err)
+			}
+			pinPath := ""
+			if *pinFile != "" {
+				pinPath = *pinFile + "." + a[0]
+			}
+			if c.Pins, err = mcpbridge.LoadPins(pinPath, *pinsLocked); err != nil {
+				return 1, err
+			}
+			cfgs = append(cfgs, c)
+		}
+		g, err := mcpbridge.NewGroup(ctx, nil, log, cfgs)
+		if err != nil {
+			return 1, err
+		}
+		b, srv = g.Bridges()[0], g
+		for _, gb := range g.Bridges()[1:] {
+			log.Info("downstream server added", "tools", len(gb.Tools()), "toolsFlagged", flaggedNames(gb.Flagged()), "toolsChanged", gb.Changed())
+		}
 	}
 	defer func() {
-		if err := b.Close(); err != nil {
+		if err := srv.Close(); err != nil {
 			log.Warn("downstream close", "err", err)
 		}
 	}()
-	log.Info("sint-mcpbridge running", "gateway", base, "server", *server, "downstream", down[0],
+	downName := *serverURL
+	if downName == "" {
+		downName = down[0]
+	}
+	log.Info("sint-mcpbridge running", "gateway", base, "server", *server, "downstream", downName,
 		"agent", key.AgentID(), "tools", len(b.Tools()), "estopWatch", cfg.Estop != nil, "downstreamEnv", envNames(downEnv),
 		"toolsFlagged", flaggedNames(b.Flagged()), "toolsChanged", b.Changed(), "pinFile", *pinFile, "pinsLocked", *pinsLocked,
 		"resultPolicy", cfg.ResultPolicy)
 	if *resetSocket != "" {
-		if err := stopsem.ServeReset(ctx, *resetSocket, b.Reset); err != nil {
+		if err := stopsem.ServeReset(ctx, *resetSocket, srv.Reset); err != nil {
 			return 1, err
 		}
 	}
-	err = b.Run(ctx, upstream)
+	if *httpListen != "" {
+		ln, lerr := net.Listen("tcp", *httpListen)
+		if lerr != nil {
+			return 1, lerr
+		}
+		log.Info("serving MCP streamable HTTP", "listen", ln.Addr().String(), "endpoint", "http://"+ln.Addr().String()+"/")
+		err = srv.ServeHTTP(ctx, ln, mcpbridge.HTTPOptions{Token: httpToken})
+	} else {
+		err = srv.Run(ctx, upstream)
+	}
 	log.Info("sint-mcpbridge stopped", "stats", b.Stats())
 	if err != nil && !errors.Is(err, io.EOF) {
 		return 1, err
 	}
 	return 0, nil
+}
+
+// served is a *mcpbridge.Bridge or a *mcpbridge.Group.
+type served interface {
+	Run(ctx context.Context, upstream mcp.Transport) error
+	ServeHTTP(ctx context.Context, ln net.Listener, o mcpbridge.HTTPOptions) error
+	Reset(reason string) bool
+	Close() error
 }
 
 // secretsOf lists what the downstream environment must never carry: the

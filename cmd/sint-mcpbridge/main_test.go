@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -93,6 +94,14 @@ func TestRunFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	ok := []string{"--server", "fs", "--agent-key", keyPath, "--token-id", "x"}
+	httpTok := filepath.Join(dir, "http.token")
+	if err := os.WriteFile(httpTok, []byte(strings.Repeat("t", 40)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	openHTTPTok := filepath.Join(dir, "open-http.token")
+	if err := os.WriteFile(openHTTPTok, []byte(strings.Repeat("t", 40)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -117,6 +126,17 @@ func TestRunFlags(t *testing.T) {
 		{"usage/bad-result-policy", append(append([]string{"--result-policy", "ignore"}, ok...), down...), 2},
 		{"usage/pins-locked-without-file", append(append([]string{"--pins-locked"}, ok...), down...), 2},
 		{"usage/allow-tool-bad-hash", append(append([]string{"--allow-tool", "x=abc"}, ok...), down...), 2},
+		{"usage/http-listen-without-token-file", append(append([]string{"--http-listen", "127.0.0.1:0"}, ok...), down...), 2},
+		{"usage/http-token-file-without-listen", append(append([]string{"--http-token-file", httpTok}, ok...), down...), 2},
+		{"usage/http-listen-not-loopback", append(append([]string{"--http-listen", "0.0.0.0:0", "--http-token-file", httpTok}, ok...), down...), 2},
+		{"usage/http-token-file-readable-by-others", append(append([]string{"--http-listen", "127.0.0.1:0", "--http-token-file", openHTTPTok}, ok...), down...), 2},
+		{"usage/http-token-too-short", append(append([]string{"--http-listen", "127.0.0.1:0", "--http-token-file", tokPath}, ok...), down...), 2},
+		{"usage/server-url-and-command", append(append([]string{"--server-url", "http://127.0.0.1:9/mcp"}, ok...), down...), 2},
+		{"usage/server-url-plain-http-remote", append([]string{"--server-url", "http://tools.example/mcp"}, ok...), 2},
+		{"usage/add-server-bad-name", append(append([]string{"--add-server", "a_b=http://127.0.0.1:9/mcp"}, ok...), down...), 2},
+		{"usage/add-server-primary-name-with-underscore", append([]string{"--server", "my_fs", "--agent-key", keyPath, "--token-id", "x", "--add-server", "b=http://127.0.0.1:9/mcp"}, down...), 2},
+		{"usage/add-server-plain-http-remote", append(append([]string{"--add-server", "b=http://tools.example/mcp"}, ok...), down...), 2},
+		{"usage/server-token-file-without-url", append(append([]string{"--server-token-file", httpTok}, ok...), down...), 2},
 		{"error/locked-pin-file-missing", append(append([]string{"--pins-locked", "--pin-file", filepath.Join(dir, "none.json")}, ok...), down...), 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -324,6 +344,108 @@ func TestBinaryOverStdio(t *testing.T) {
 	if !strings.Contains(logs.String(), `"msg":"sint-mcpbridge running"`) || !strings.Contains(logs.String(), `"msg":"sint-mcpbridge stopped"`) {
 		t.Errorf("logs lack start/stop lines:\n%s", logs.String())
 	}
+}
+
+// TestBinaryOverStreamableHTTP runs the built binary with streamable HTTP on
+// both sides: it serves the agent (the Go SDK client) on a loopback port
+// behind a bearer token and reaches its downstream server, served by the Go
+// SDK, with --server-url.
+func TestBinaryOverStreamableHTTP(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "sint-mcpbridge")
+	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	url, tokenID, _ := gateway(t)
+	keyPath := filepath.Join(dir, "agent.key")
+	priv := tokentest.Key("mcpagent")
+	if err := keyfile.Save(keyPath, &keyfile.Key{Public: priv.Public().(ed25519.PublicKey), Private: priv}); err != nil {
+		t.Fatal(err)
+	}
+	token := strings.Repeat("s3cr3t-", 8)
+	tokPath := filepath.Join(dir, "http.token")
+	if err := os.WriteFile(tokPath, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rec := mcpbridgetest.NewRecorder(nil)
+	srv := mcpbridgetest.NewServer(rec)
+	down := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil))
+	defer down.Close()
+	// A second downstream server behind the same bridge (--add-server);
+	// the agent's token covers mcp://testfs/** only.
+	rec2 := mcpbridgetest.NewRecorder(nil)
+	srv2 := mcpbridgetest.NewServer(rec2)
+	down2 := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv2 }, nil))
+	defer down2.Close()
+
+	cmd := exec.Command(bin, "--url", url, "--agent-key", keyPath, "--token-id", tokenID, "--server", "testfs",
+		"--timeout", "5s", "--http-listen", "127.0.0.1:0", "--http-token-file", tokPath, "--server-url", down.URL+"/mcp",
+		"--add-server", "second="+down2.URL+"/mcp")
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	var endpoint string
+	for deadline := time.Now().Add(20 * time.Second); endpoint == ""; {
+		for _, line := range strings.Split(logs.String(), "\n") {
+			var l struct{ Msg, Endpoint string }
+			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "serving MCP streamable HTTP" {
+				endpoint = l.Endpoint
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the bridge does not serve HTTP; logs:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ctx := context.Background()
+	if _, err := mcp.NewClient(&mcp.Implementation{Name: "anon", Version: "v1"}, nil).Connect(ctx,
+		&mcp.StreamableClientTransport{Endpoint: endpoint, MaxRetries: -1}, nil); err == nil {
+		t.Fatal("a client without the token connected")
+	}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test-agent", Version: "v1"}, nil).Connect(ctx,
+		&mcp.StreamableClientTransport{Endpoint: endpoint, MaxRetries: -1, HTTPClient: &http.Client{Transport: withBearer{token}}}, nil)
+	if err != nil {
+		t.Fatalf("connect: %v\nlogs:\n%s", err, logs.String())
+	}
+	defer cs.Close()
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "testfs__readFile", Arguments: map[string]any{"path": "/a"}})
+	if err != nil || res.IsError || res.Content[0].(*mcp.TextContent).Text != "contents of /a" {
+		t.Fatalf("readFile: %v %+v", err, res)
+	}
+	res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "testfs__deleteFile", Arguments: map[string]any{"path": "/a"}})
+	if o, ok := mcpbridge.OutcomeOf(res); err != nil || !ok || o.Code != "TIER_EXCEEDED" {
+		t.Fatalf("deleteFile: %v %+v", err, res)
+	}
+	res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "second__readFile", Arguments: map[string]any{"path": "/a"}})
+	if o, ok := mcpbridge.OutcomeOf(res); err != nil || !ok || o.Code != "INSUFFICIENT_PERMISSIONS" || o.Resource != "mcp://second/readFile" {
+		t.Fatalf("second__readFile (outside the token): %v %+v", err, res)
+	}
+	if calls := rec.Calls(); len(calls) != 1 || calls[0].Tool != "readFile" {
+		t.Fatalf("downstream calls %+v", calls)
+	}
+	if calls := rec2.Calls(); len(calls) != 0 {
+		t.Fatalf("second server's calls %+v", calls)
+	}
+	_ = cmd.Process.Signal(os.Interrupt)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("bridge exit: %v\nlogs:\n%s", err, logs.String())
+	}
+	if strings.Contains(logs.String(), token) {
+		t.Error("the bearer token is in the logs")
+	}
+}
+
+// withBearer adds Authorization: Bearer token to every request.
+type withBearer struct{ token string }
+
+func (b withBearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return http.DefaultTransport.RoundTrip(r)
 }
 
 // apiKey creates an API key with scopes for operator "bridge" and returns it.
