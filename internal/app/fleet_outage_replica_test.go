@@ -106,6 +106,24 @@ func fleetToken(t *testing.T, f *fleetT, agent string, n int) *tokens.Token {
 	if st := f.call(f.gws[0], "POST", "/v1/tokens", map[string]string{"token": tok.Raw}, nil); st != 201 {
 		t.Fatalf("register token: %d", st)
 	}
+	// The root and the token reach the other replicas through the bus or
+	// the periodic catch-up from PostgreSQL; wait until every replica
+	// knows them (a loaded machine delayed that past the first intercept:
+	// UNKNOWN_ISSUER on replica 1).
+	for i, g := range f.gws {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			d, _, err := intercept(f.hc, g, agent, moveBody(agent, tok.Claims.TokenID))
+			c := code(d)
+			if err == nil && c != "UNKNOWN_ISSUER" && c != "TOKEN_NOT_FOUND" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("replica %d never learned the root and token: %s %s %v", i, d.Decision, c, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 	return tok
 }
 

@@ -31,6 +31,9 @@ var allowedSkips = map[string]string{
 	"store/storetest/storetest.go:testTokens":                     "capability check; both stores assert the capability at compile time",
 	"tokens/pattern_test.go:genPattern":                           "property-test filter (rapid)",
 	"internal/testenv/pg_test.go:TestPostgresHarness":             "a subtest after a failed one",
+	"ledger/filestore/large_bench_test.go:largeDir":               "opt-in benchmark on a generated large ledger (SINT_BENCH_LEDGER); benchmarks do not run in make test",
+	"ledger/pgledger/large_bench_test.go:largePG":                 "opt-in benchmark on a 10 M-entry database (SINT_BENCH_PG_URL); benchmarks do not run in make test",
+	"ledger/pgledger/large_bench_test.go:BenchmarkLargePGAppend":  "as largePG",
 }
 
 // TestNoSkipHidesAMissingDependency walks the repository's Go files and
