@@ -269,6 +269,8 @@ func TestBridgeAgainstNodeOPCUA(t *testing.T) {
 		p.expect("write", "Speed", 0.35)
 	})
 
+	t.Run("deny-codes", func(t *testing.T) { testDenyCodes(t, p) })
+
 	// Last: it restarts the PLC.
 	t.Run("controller-restart/latch-then-reset", func(t *testing.T) {
 		r := newRig(t, p, rigOpts{estop: true})
