@@ -27,6 +27,9 @@ const (
 	DefaultHealthInterval = 500 * time.Millisecond
 	DefaultCallTimeout    = 5 * time.Second
 	DefaultMaxHold        = 5 * time.Minute
+	// DefaultMaxHeld bounds the escalations held at once: each holds an
+	// agent request (and its connection) for up to MaxHold.
+	DefaultMaxHeld        = 8
 	DefaultReconnectDelay = time.Second
 	// DefaultResend re-writes a stopped node's safe state every second
 	// (a node someone else overwrote is brought back).
@@ -54,6 +57,9 @@ type Config struct {
 	HealthInterval time.Duration // controller health read; default DefaultHealthInterval
 	CallTimeout    time.Duration // one intercept, poll or controller request; default DefaultCallTimeout
 	MaxHold        time.Duration // longest wait for an approval; default DefaultMaxHold
+	// MaxHeld bounds the escalations held at once; one beyond it is
+	// refused RATE_LIMIT_EXCEEDED at once. Default DefaultMaxHeld.
+	MaxHeld        int
 	ReconnectDelay time.Duration // between controller connection attempts
 	ResetMode      stopsem.ResetMode
 	Now            func() time.Time
@@ -86,6 +92,7 @@ type Bridge struct {
 	ctrlUp      bool
 
 	pollNow chan struct{}
+	held    chan struct{} // one element per escalation being held
 
 	written, called, read, denied, escalated, refused, safeStops, clamped atomic.Int64
 }
@@ -119,6 +126,12 @@ func New(cfg Config) (*Bridge, error) {
 	if cfg.MaxHold <= 0 {
 		cfg.MaxHold = DefaultMaxHold
 	}
+	if cfg.MaxHeld < 0 {
+		return nil, errors.New("opcuabridge: MaxHeld must not be negative")
+	}
+	if cfg.MaxHeld == 0 {
+		cfg.MaxHeld = DefaultMaxHeld
+	}
 	if cfg.ReconnectDelay <= 0 {
 		cfg.ReconnectDelay = DefaultReconnectDelay
 	}
@@ -135,7 +148,7 @@ func New(cfg Config) (*Bridge, error) {
 		// Until the first poll says armed, and until the controller is
 		// connected, nothing is written.
 		latched: true, latchReason: "starting", armed: cfg.Estop == nil,
-		pollNow: make(chan struct{}, 1),
+		pollNow: make(chan struct{}, 1), held: make(chan struct{}, cfg.MaxHeld),
 	}
 	b.stops = stopsem.New(stopsem.Config{Resend: DefaultResend, Timeout: cfg.CallTimeout, Log: cfg.Log})
 	for _, spec := range cfg.Nodes {
@@ -509,6 +522,18 @@ func (b *Bridge) Do(ctx context.Context, action, name string, tv *Typed, args []
 	}
 	if d.Decision == "escalate" && d.ApprovalID != nil {
 		b.escalated.Add(1)
+		// Each held escalation ties up a request for up to MaxHold: beyond
+		// MaxHeld at once, the new one is refused now (its approval is left
+		// to expire at the gateway; approving it carries nothing out).
+		select {
+		case b.held <- struct{}{}:
+			defer func() { <-b.held }()
+		default:
+			b.refused.Add(1)
+			b.routes[n].Refused("escalation refused: too many held")
+			return Outcome{Outcome: "refused", RequestID: req.RequestID, Resource: n.resource, Code: string(codes.RateLimitExceeded),
+				Reason: fmt.Sprintf("%d escalations are already held (the bridge's limit); this one is not waited for", cap(b.held)), ApprovalID: *d.ApprovalID}
+		}
 		wctx, wcancel := context.WithTimeout(ctx, b.cfg.MaxHold)
 		d2, _, werr := b.cfg.Gateway.AwaitApproval(wctx, *d.ApprovalID)
 		wcancel()

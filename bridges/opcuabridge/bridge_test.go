@@ -260,6 +260,73 @@ func TestBridgeAgainstNodeOPCUA(t *testing.T) {
 		p.expect("call", "Home", nil)
 	})
 
+	t.Run("escalate/held-beyond-limit-refused", func(t *testing.T) {
+		r := newRig(t, p, rigOpts{edit: func(c *opcuabridge.Config) { c.MaxHeld = 1 }})
+		call := func() opcuabridge.Outcome {
+			return r.bridge.Do(context.Background(), opcuabridge.ActionCall, "ns1/Cell/Home", nil, []opcuabridge.Typed{{Type: "Double", Value: json.RawMessage("0.2")}})
+		}
+		first := make(chan opcuabridge.Outcome, 1)
+		go func() { first <- call() }()
+		id := pendingApproval(t, r)
+		// A second escalation while one is held is refused at once.
+		second := make(chan opcuabridge.Outcome, 1)
+		go func() { second <- call() }()
+		var secondID string
+		select {
+		case o := <-second:
+			secondID = o.ApprovalID
+			if o.Outcome != "refused" || o.Code != "RATE_LIMIT_EXCEEDED" || o.ApprovalID == "" || o.ApprovalID == id {
+				t.Fatalf("second held escalation: %+v", o)
+			}
+		case <-time.After(wait):
+			t.Fatal("second escalation is held beside the first (limit 1)")
+		}
+		p.none(300 * time.Millisecond)
+		if st := r.gw.Admin("POST", "/v1/approvals/"+id+"/approve", map[string]string{"reason": "ok"}, nil); st != 200 {
+			t.Fatalf("approve: %d", st)
+		}
+		if o := <-first; o.Outcome != "called" {
+			t.Fatalf("first: %+v", o)
+		}
+		p.expect("call", "Home", nil)
+		// The slot is free again: the next escalation is held.
+		third := make(chan opcuabridge.Outcome, 1)
+		go func() { third <- call() }()
+		deadline := time.Now().Add(wait)
+		thirdID := ""
+		for thirdID == "" && time.Now().Before(deadline) {
+			var out struct {
+				Approvals []struct {
+					ApprovalID string `json:"approvalId"`
+				} `json:"approvals"`
+			}
+			r.gw.Admin("GET", "/v1/approvals?status=pending", nil, &out)
+			// The refused second approval is still pending: nobody waits
+			// for it.
+			for _, a := range out.Approvals {
+				if a.ApprovalID != id && a.ApprovalID != secondID {
+					thirdID = a.ApprovalID
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if thirdID == "" {
+			t.Fatal("third escalation never pending")
+		}
+		select {
+		case o := <-third:
+			t.Fatalf("third escalation not held: %+v", o)
+		case <-time.After(300 * time.Millisecond):
+		}
+		if st := r.gw.Admin("POST", "/v1/approvals/"+thirdID+"/deny", map[string]string{"reason": "end"}, nil); st != 200 {
+			t.Fatalf("deny: %d", st)
+		}
+		if o := <-third; o.Outcome != "deny" {
+			t.Fatalf("third: %+v", o)
+		}
+		p.none(300 * time.Millisecond)
+	})
+
 	t.Run("secure-channel/sign-and-encrypt-with-certificates", func(t *testing.T) {
 		cert, key := clientCert(t)
 		r := newRig(t, p, rigOpts{security: opcuabridge.Security{Mode: "SignAndEncrypt", Policy: "Basic256Sha256", CertFile: cert, KeyFile: key}})

@@ -144,6 +144,7 @@ func run(ctx context.Context, args []string, ready func(addr string)) (int, erro
 	poll := fs.Duration("poll-interval", opcuabridge.DefaultPollInterval, "e-stop poll interval")
 	health := fs.Duration("health-interval", opcuabridge.DefaultHealthInterval, "controller health read interval")
 	timeout := fs.Duration("timeout", opcuabridge.DefaultCallTimeout, "timeout of one intercept, poll or controller request")
+	maxHeld := fs.Int("max-held", opcuabridge.DefaultMaxHeld, "escalations held at once; one more is refused RATE_LIMIT_EXCEEDED (at least 1)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, nil
@@ -154,6 +155,8 @@ func run(ctx context.Context, args []string, ready func(addr string)) (int, erro
 		return 2, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	switch {
+	case *maxHeld < 1:
+		return 2, errors.New("--max-held must be at least 1 (0 would refuse every escalation)")
 	case *endpoint == "":
 		return 2, errors.New("--endpoint is required")
 	case *nodesFile == "":
@@ -208,7 +211,7 @@ func run(ctx context.Context, args []string, ready func(addr string)) (int, erro
 		Gateway:  &client.Agent{BaseURL: base, HTTP: &http.Client{Timeout: 40 * time.Second}, Key: k.Private},
 		Verifier: attest.NewJWKSCache(&http.Client{Timeout: *timeout}, base+"/.well-known/jwks.json"),
 		TokenID:  *tokenID, Token: token, Issuer: *issuer,
-		PollInterval: *poll, HealthInterval: *health, CallTimeout: *timeout, ResetMode: rm, Log: log,
+		PollInterval: *poll, HealthInterval: *health, CallTimeout: *timeout, MaxHeld: *maxHeld, ResetMode: rm, Log: log,
 	}
 	if apiKey != "" {
 		cfg.Estop = bridges.OperatorEstop{Op: &client.Operator{BaseURL: base, APIKey: apiKey, HTTP: &http.Client{Timeout: *timeout}}}

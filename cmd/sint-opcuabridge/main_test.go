@@ -28,6 +28,7 @@ func TestFlags(t *testing.T) {
 		{"security mode is never implied", append(append([]string{}, base...), "--nodes", nodes), "--security-mode is required"},
 		{"unknown member in the nodes file", append(append([]string{}, base...), "--nodes", bad, "--security-mode", "None"), `unknown field "color"`},
 		{"bad endpoint name", []string{"--endpoint", "opc.tcp://x:1", "--endpoint-name", "Cell_1", "--nodes", nodes, "--security-mode", "None", "--agent-key", "a", "--token-id", "t", "--front-key-file", "f"}, "endpoint name"},
+		{"max-held below 1", append(append([]string{}, base...), "--nodes", nodes, "--security-mode", "None", "--max-held", "0"), "--max-held must be at least 1"},
 		{"no nodes", []string{"--endpoint", "opc.tcp://x:1"}, "--nodes is required"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
