@@ -93,6 +93,7 @@ type Bridge struct {
 
 	pollNow chan struct{}
 	held    chan struct{} // one element per escalation being held
+	subs    chan struct{} // one element per subscription streaming
 
 	written, called, read, denied, escalated, refused, safeStops, clamped atomic.Int64
 }
@@ -149,6 +150,7 @@ func New(cfg Config) (*Bridge, error) {
 		// connected, nothing is written.
 		latched: true, latchReason: "starting", armed: cfg.Estop == nil,
 		pollNow: make(chan struct{}, 1), held: make(chan struct{}, cfg.MaxHeld),
+		subs: make(chan struct{}, MaxSubscriptions),
 	}
 	b.stops = stopsem.New(stopsem.Config{Resend: DefaultResend, Timeout: cfg.CallTimeout, Log: cfg.Log})
 	for _, spec := range cfg.Nodes {
@@ -461,6 +463,11 @@ func refused(res string, code codes.Code, reason string) Outcome {
 // call (params {"args":[…]}) or read (no params) on the node named
 // "<ns>/<path>".
 func (b *Bridge) Do(ctx context.Context, action, name string, tv *Typed, args []Typed) Outcome {
+	return b.do(ctx, action, name, tv, args, nil)
+}
+
+// do is Do, and Subscribe when emit is set.
+func (b *Bridge) do(ctx context.Context, action, name string, tv *Typed, args []Typed, emit func(json.RawMessage) error) Outcome {
 	n := b.nodes[name]
 	if n == nil {
 		b.refused.Add(1)
@@ -482,6 +489,14 @@ func (b *Bridge) Do(ctx context.Context, action, name string, tv *Typed, args []
 			err = codes.New(codes.MalformedRequest, "only a variable is read")
 		}
 		params = json.RawMessage(`{}`)
+	case ActionSubscribe:
+		switch {
+		case emit == nil:
+			err = codes.New(codes.MalformedRequest, "subscribe goes through Subscribe")
+		case n.Kind != "variable":
+			err = codes.New(codes.MalformedRequest, "only a variable is subscribed to")
+		}
+		params = json.RawMessage(`{}`)
 	default:
 		err = codes.New(codes.MalformedRequest, "action is write, call or read")
 	}
@@ -492,7 +507,7 @@ func (b *Bridge) Do(ctx context.Context, action, name string, tv *Typed, args []
 	b.mu.Lock()
 	latched, why, gen := b.latched, b.latchReason, b.gen
 	b.mu.Unlock()
-	if latched && action != ActionRead {
+	if latched && action != ActionRead && action != ActionSubscribe {
 		b.refused.Add(1)
 		return refused(n.resource, codes.EstopEngaged, "bridge latched: "+why+" (writes refused until reset)")
 	}
@@ -549,7 +564,7 @@ func (b *Bridge) Do(ctx context.Context, action, name string, tv *Typed, args []
 	}
 	switch d.Decision {
 	case "allow":
-		return b.actuate(ctx, n, req, d, gen)
+		return b.actuate(ctx, n, req, d, gen, emit)
 	default:
 		code, reason := deref(d.Code), deref(d.Reason)
 		if d.Decision != "deny" {
@@ -558,7 +573,7 @@ func (b *Bridge) Do(ctx context.Context, action, name string, tv *Typed, args []
 		b.denied.Add(1)
 		if code == string(codes.EstopEngaged) {
 			b.latch("gateway denied ESTOP_ENGAGED", false)
-		} else if action != ActionRead {
+		} else if action != ActionRead && action != ActionSubscribe {
 			b.routes[n].Refused("denied: " + code)
 		}
 		o := Outcome{Outcome: "deny", RequestID: req.RequestID, Resource: n.resource, Code: code, Reason: reason}
@@ -573,7 +588,7 @@ func (b *Bridge) Do(ctx context.Context, action, name string, tv *Typed, args []
 // clamps the mapped values to the attested envelope and carries the
 // request out on the controller, unless the bridge latched since the
 // intercept was sent.
-func (b *Bridge) actuate(ctx context.Context, n *node, req api.InterceptRequest, d *api.Decision, gen uint64) Outcome {
+func (b *Bridge) actuate(ctx context.Context, n *node, req api.InterceptRequest, d *api.Decision, gen uint64, emit func(json.RawMessage) error) Outcome {
 	out := Outcome{RequestID: req.RequestID, Resource: n.resource}
 	fail := func(code codes.Code, reason string) Outcome {
 		b.refused.Add(1)
@@ -605,6 +620,9 @@ func (b *Bridge) actuate(ctx context.Context, n *node, req api.InterceptRequest,
 	// The mapped physical values are clamped to the attested envelope; a
 	// value that cannot be brought inside it is not carried out. A read
 	// actuates nothing.
+	if req.Action == ActionSubscribe {
+		return b.stream(ctx, n, out, gen, emit)
+	}
 	params, clamped := req.Params, false
 	if req.Action != ActionRead {
 		params, clamped, err = bridges.ClampPayload(n.maps, claims.Envelope, req.Params)

@@ -1,6 +1,7 @@
 package opcuabridge_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -334,6 +335,75 @@ func TestBridgeAgainstNodeOPCUA(t *testing.T) {
 			t.Fatalf("outcome %+v", o)
 		}
 		p.expect("write", "Speed", 0.35)
+	})
+
+	t.Run("subscribe/gated-streams-until-trip", func(t *testing.T) {
+		r := newRig(t, p, rigOpts{estop: true})
+		if o := r.write("ns1/Cell/Speed", "Double", "0.4"); o.Outcome != "written" {
+			t.Fatalf("outcome %+v", o)
+		}
+		values := make(chan string, 16)
+		res := make(chan opcuabridge.Outcome, 1)
+		go func() {
+			res <- r.bridge.Subscribe(context.Background(), "ns1/Cell/Speed", func(v json.RawMessage) error {
+				values <- string(v)
+				return nil
+			})
+		}()
+		next := func(want string) {
+			t.Helper()
+			deadline := time.After(wait)
+			for {
+				select {
+				case v := <-values:
+					if v == want {
+						return
+					}
+				case o := <-res:
+					t.Fatalf("subscription ended: %+v", o)
+				case <-deadline:
+					t.Fatalf("no data change %s", want)
+				}
+			}
+		}
+		next("0.4") // the current value first
+		if o := r.write("ns1/Cell/Speed", "Double", "0.55"); o.Outcome != "written" {
+			t.Fatalf("outcome %+v", o)
+		}
+		next("0.55")
+
+		// The front streams JSON lines.
+		srv := httptest.NewServer(r.bridge.Handler("front-key"))
+		defer srv.Close()
+		req, _ := http.NewRequest("POST", srv.URL+"/v1/opcua", strings.NewReader(`{"action":"subscribe","node":"ns1/Cell/Speed"}`))
+		req.Header.Set("Authorization", "Bearer front-key")
+		hres, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		line, err := bufio.NewReader(hres.Body).ReadString('\n')
+		if err != nil || hres.StatusCode != 200 || line != `{"value":0.55}`+"\n" {
+			t.Fatalf("front: %d %q %v", hres.StatusCode, line, err)
+		}
+		hres.Body.Close()
+
+		// A trip ends the subscription: the gateway decides nothing while
+		// tripped, so nothing is streamed either.
+		if st := r.gw.Admin("POST", "/v1/estop/trip", map[string]string{"reason": "test"}, nil); st != 200 {
+			t.Fatalf("trip: %d", st)
+		}
+		select {
+		case o := <-res:
+			if o.Outcome != "subscription-ended" || o.Code != "ESTOP_ENGAGED" {
+				t.Fatalf("end: %+v", o)
+			}
+		case <-time.After(wait):
+			t.Fatal("subscription outlived the trip")
+		}
+		// While tripped a new subscription is denied by the gateway.
+		if o := r.bridge.Subscribe(context.Background(), "ns1/Cell/Speed", func(json.RawMessage) error { return nil }); o.Outcome != "deny" || o.Code != "ESTOP_ENGAGED" {
+			t.Fatalf("subscribe while tripped: %+v", o)
+		}
 	})
 
 	t.Run("deny-codes", func(t *testing.T) { testDenyCodes(t, p) })

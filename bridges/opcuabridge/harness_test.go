@@ -253,7 +253,7 @@ func newGateway(t testing.TB) *gw {
 }
 
 // agentToken registers a token for agent "opcuaagent" on opcua://plc/**
-// (write, call, read; tier 3; 1 m/s), edited by edit when set.
+// (write, call, read, subscribe; tier 3; 1 m/s), edited by edit when set.
 func (g *gw) agentToken(t testing.TB, n int, edit func(*tokens.Claims)) (*client.Agent, tokens.Claims) {
 	t.Helper()
 	if st := g.Admin("POST", "/v1/roots", map[string]string{"publicKey": tokentest.Pub("root"), "name": "root"}, nil); st != 201 && st != 409 {
@@ -261,7 +261,7 @@ func (g *gw) agentToken(t testing.TB, n int, edit func(*tokens.Claims)) (*client
 	}
 	c := tokentest.Root("root", "opcuaagent", int(time.Now().UnixNano()%1e9)+n, time.Now().UnixMilli())
 	c.Resource = "opcua://" + endpoint + "/**"
-	c.Actions = []string{"write", "call", "read"}
+	c.Actions = []string{"write", "call", "read", "subscribe"}
 	one := 1.0
 	c.Constraints.MaxVelocityMps = &one
 	if edit != nil {
