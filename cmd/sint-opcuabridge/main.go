@@ -20,8 +20,8 @@
 // an operator key with scope read for the e-stop watch (pushed trips and a
 // poll every --poll-interval); without it a trip is noticed only at the next
 // ESTOP_ENGAGED deny. --reset-socket is the bridge-local reset input (mode
-// 0600; a client writes one line "reset [REASON]", e.g.
-// `echo reset | socat - UNIX-CONNECT:PATH`). Logs are JSON lines on stderr.
+// 0600; a client writes one line "reset [REASON]":
+// `sintctl bridge-reset --socket PATH [reason]`). Logs are JSON lines on stderr.
 // Exit status: 0 on SIGINT/SIGTERM, 1 on error, 2 on bad flags.
 package main
 
@@ -139,7 +139,7 @@ func run(ctx context.Context, args []string, ready func(addr string)) (int, erro
 	serverCert := fs.String("server-cert", "", "the controller's certificate to pin (optional)")
 	listen := fs.String("listen", "127.0.0.1:8091", "address of the agent front")
 	frontKeyFile := fs.String("front-key-file", "", "file (mode 0600) holding the bearer key agents present on the front; required")
-	resetSock := fs.String("reset-socket", "", "Unix socket of the bridge-local reset input (optional)")
+	resetSock := fs.String("reset-socket", "", "Unix socket (mode 0600) of the bridge-local reset input, reached with: sintctl bridge-reset --socket PATH [reason] (optional)")
 	resetMode := fs.String("reset-mode", "latched", "latched (a fault holds until a deliberate reset) or auto")
 	poll := fs.Duration("poll-interval", opcuabridge.DefaultPollInterval, "e-stop poll interval")
 	health := fs.Duration("health-interval", opcuabridge.DefaultHealthInterval, "controller health read interval")

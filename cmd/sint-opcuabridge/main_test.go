@@ -41,3 +41,16 @@ func TestFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestResetSocketHelp: the reset socket's help names its client, sintctl
+// bridge-reset.
+func TestResetSocketHelp(t *testing.T) {
+	var buf bytes.Buffer
+	stderr = &buf
+	if code, err := run(context.Background(), []string{"--help"}, nil); code != 0 || err != nil {
+		t.Fatalf("--help: %d %v", code, err)
+	}
+	if !strings.Contains(buf.String(), "sintctl bridge-reset --socket PATH") {
+		t.Fatalf("--reset-socket help does not name sintctl bridge-reset:\n%s", buf.String())
+	}
+}
