@@ -621,7 +621,7 @@ func (b *Bridge) actuate(ctx context.Context, n *node, req api.InterceptRequest,
 	// value that cannot be brought inside it is not carried out. A read
 	// actuates nothing.
 	if req.Action == ActionSubscribe {
-		return b.stream(ctx, n, out, gen, emit)
+		return b.stream(ctx, n, out, gen, time.Unix(claims.ExpiresAt, 0), emit)
 	}
 	params, clamped := req.Params, false
 	if req.Action != ActionRead {

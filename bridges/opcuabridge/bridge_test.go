@@ -406,6 +406,35 @@ func TestBridgeAgainstNodeOPCUA(t *testing.T) {
 		}
 	})
 
+	t.Run("subscribe/ends-when-attestation-expires", func(t *testing.T) {
+		// The bridge's clock runs 26 s ahead: the attestation (valid 30 s)
+		// still verifies, and expires about 4 s later.
+		r := newRig(t, p, rigOpts{edit: func(c *opcuabridge.Config) { c.Now = func() time.Time { return time.Now().Add(26 * time.Second) } }})
+		values := make(chan string, 16)
+		res := make(chan opcuabridge.Outcome, 1)
+		go func() {
+			res <- r.bridge.Subscribe(context.Background(), "ns1/Cell/Speed", func(v json.RawMessage) error {
+				values <- string(v)
+				return nil
+			})
+		}()
+		select {
+		case <-values:
+		case o := <-res:
+			t.Fatalf("subscription ended at once: %+v", o)
+		case <-time.After(wait):
+			t.Fatal("no value")
+		}
+		select {
+		case o := <-res:
+			if o.Outcome != "subscription-ended" || !strings.Contains(o.Reason, "attestation expired") {
+				t.Fatalf("end: %+v", o)
+			}
+		case <-time.After(3 * wait):
+			t.Fatal("subscription outlived its attestation")
+		}
+	})
+
 	t.Run("deny-codes", func(t *testing.T) { testDenyCodes(t, p) })
 
 	// Last: it restarts the PLC.

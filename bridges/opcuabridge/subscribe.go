@@ -24,8 +24,10 @@ const (
 // "<ns>/<path>") with an intercept, action subscribe and params {}; on an
 // allow whose attestation verifies, it monitors the node's value on the
 // controller and calls emit with each data change, the current value
-// first. It returns when ctx ends, emit fails, the subscription fails, or
-// the bridge latches (a trip, a lost gateway or controller: the gateway
+// first. It returns when ctx ends, emit fails, the subscription fails, the
+// allow's attestation expires (30 s by default, 60 at most: the agent
+// subscribes again and is gated again, so a revoked token or a changed
+// policy applies), or the bridge latches (a trip, a lost gateway or controller: the gateway
 // decides nothing while tripped, so nothing is streamed either). The
 // Outcome says why: "subscription-ended" with the reason, or the deny or
 // refusal of the request (emit was then never called).
@@ -37,7 +39,7 @@ func (b *Bridge) Subscribe(ctx context.Context, name string, emit func(json.RawM
 }
 
 // stream carries out an allowed, attested subscription until it ends.
-func (b *Bridge) stream(ctx context.Context, n *node, out Outcome, gen uint64, emit func(json.RawMessage) error) Outcome {
+func (b *Bridge) stream(ctx context.Context, n *node, out Outcome, gen uint64, exp time.Time, emit func(json.RawMessage) error) Outcome {
 	fail := func(code codes.Code, reason string) Outcome {
 		b.refused.Add(1)
 		out.Outcome, out.Code, out.Reason = "refused", string(code), reason
@@ -69,10 +71,14 @@ func (b *Bridge) stream(ctx context.Context, n *node, out Outcome, gen uint64, e
 	}
 	check := time.NewTicker(50 * time.Millisecond)
 	defer check.Stop()
+	expired := time.NewTimer(exp.Sub(b.cfg.Now()))
+	defer expired.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return end("the subscriber left")
+		case <-expired.C:
+			return end("the attestation expired: subscribe again")
 		case <-check.C:
 			b.mu.Lock()
 			latched, changed, why := b.latched, b.gen != gen, b.latchReason
