@@ -27,6 +27,9 @@ const (
 	DefaultHealthInterval = 500 * time.Millisecond
 	DefaultCallTimeout    = 5 * time.Second
 	DefaultMaxHold        = 5 * time.Minute
+	// DefaultMaxHeld bounds the escalations held at once: each holds an
+	// agent request (and its connection) for up to MaxHold.
+	DefaultMaxHeld        = 8
 	DefaultReconnectDelay = time.Second
 	// DefaultResend re-writes a stopped node's safe state every second
 	// (a node someone else overwrote is brought back).
@@ -54,6 +57,9 @@ type Config struct {
 	HealthInterval time.Duration // controller health read; default DefaultHealthInterval
 	CallTimeout    time.Duration // one intercept, poll or controller request; default DefaultCallTimeout
 	MaxHold        time.Duration // longest wait for an approval; default DefaultMaxHold
+	// MaxHeld bounds the escalations held at once; one beyond it is
+	// refused RATE_LIMIT_EXCEEDED at once. Default DefaultMaxHeld.
+	MaxHeld        int
 	ReconnectDelay time.Duration // between controller connection attempts
 	ResetMode      stopsem.ResetMode
 	Now            func() time.Time
@@ -86,6 +92,8 @@ type Bridge struct {
 	ctrlUp      bool
 
 	pollNow chan struct{}
+	held    chan struct{} // one element per escalation being held
+	subs    chan struct{} // one element per subscription streaming
 
 	written, called, read, denied, escalated, refused, safeStops, clamped atomic.Int64
 }
@@ -119,6 +127,12 @@ func New(cfg Config) (*Bridge, error) {
 	if cfg.MaxHold <= 0 {
 		cfg.MaxHold = DefaultMaxHold
 	}
+	if cfg.MaxHeld < 0 {
+		return nil, errors.New("opcuabridge: MaxHeld must not be negative")
+	}
+	if cfg.MaxHeld == 0 {
+		cfg.MaxHeld = DefaultMaxHeld
+	}
 	if cfg.ReconnectDelay <= 0 {
 		cfg.ReconnectDelay = DefaultReconnectDelay
 	}
@@ -135,7 +149,8 @@ func New(cfg Config) (*Bridge, error) {
 		// Until the first poll says armed, and until the controller is
 		// connected, nothing is written.
 		latched: true, latchReason: "starting", armed: cfg.Estop == nil,
-		pollNow: make(chan struct{}, 1),
+		pollNow: make(chan struct{}, 1), held: make(chan struct{}, cfg.MaxHeld),
+		subs: make(chan struct{}, MaxSubscriptions),
 	}
 	b.stops = stopsem.New(stopsem.Config{Resend: DefaultResend, Timeout: cfg.CallTimeout, Log: cfg.Log})
 	for _, spec := range cfg.Nodes {
@@ -448,6 +463,11 @@ func refused(res string, code codes.Code, reason string) Outcome {
 // call (params {"args":[…]}) or read (no params) on the node named
 // "<ns>/<path>".
 func (b *Bridge) Do(ctx context.Context, action, name string, tv *Typed, args []Typed) Outcome {
+	return b.do(ctx, action, name, tv, args, nil)
+}
+
+// do is Do, and Subscribe when emit is set.
+func (b *Bridge) do(ctx context.Context, action, name string, tv *Typed, args []Typed, emit func(json.RawMessage) error) Outcome {
 	n := b.nodes[name]
 	if n == nil {
 		b.refused.Add(1)
@@ -469,6 +489,14 @@ func (b *Bridge) Do(ctx context.Context, action, name string, tv *Typed, args []
 			err = codes.New(codes.MalformedRequest, "only a variable is read")
 		}
 		params = json.RawMessage(`{}`)
+	case ActionSubscribe:
+		switch {
+		case emit == nil:
+			err = codes.New(codes.MalformedRequest, "subscribe goes through Subscribe")
+		case n.Kind != "variable":
+			err = codes.New(codes.MalformedRequest, "only a variable is subscribed to")
+		}
+		params = json.RawMessage(`{}`)
 	default:
 		err = codes.New(codes.MalformedRequest, "action is write, call or read")
 	}
@@ -479,7 +507,7 @@ func (b *Bridge) Do(ctx context.Context, action, name string, tv *Typed, args []
 	b.mu.Lock()
 	latched, why, gen := b.latched, b.latchReason, b.gen
 	b.mu.Unlock()
-	if latched && action != ActionRead {
+	if latched && action != ActionRead && action != ActionSubscribe {
 		b.refused.Add(1)
 		return refused(n.resource, codes.EstopEngaged, "bridge latched: "+why+" (writes refused until reset)")
 	}
@@ -509,6 +537,18 @@ func (b *Bridge) Do(ctx context.Context, action, name string, tv *Typed, args []
 	}
 	if d.Decision == "escalate" && d.ApprovalID != nil {
 		b.escalated.Add(1)
+		// Each held escalation ties up a request for up to MaxHold: beyond
+		// MaxHeld at once, the new one is refused now (its approval is left
+		// to expire at the gateway; approving it carries nothing out).
+		select {
+		case b.held <- struct{}{}:
+			defer func() { <-b.held }()
+		default:
+			b.refused.Add(1)
+			b.routes[n].Refused("escalation refused: too many held")
+			return Outcome{Outcome: "refused", RequestID: req.RequestID, Resource: n.resource, Code: string(codes.RateLimitExceeded),
+				Reason: fmt.Sprintf("%d escalations are already held (the bridge's limit); this one is not waited for", cap(b.held)), ApprovalID: *d.ApprovalID}
+		}
 		wctx, wcancel := context.WithTimeout(ctx, b.cfg.MaxHold)
 		d2, _, werr := b.cfg.Gateway.AwaitApproval(wctx, *d.ApprovalID)
 		wcancel()
@@ -524,7 +564,7 @@ func (b *Bridge) Do(ctx context.Context, action, name string, tv *Typed, args []
 	}
 	switch d.Decision {
 	case "allow":
-		return b.actuate(ctx, n, req, d, gen)
+		return b.actuate(ctx, n, req, d, gen, emit)
 	default:
 		code, reason := deref(d.Code), deref(d.Reason)
 		if d.Decision != "deny" {
@@ -533,7 +573,7 @@ func (b *Bridge) Do(ctx context.Context, action, name string, tv *Typed, args []
 		b.denied.Add(1)
 		if code == string(codes.EstopEngaged) {
 			b.latch("gateway denied ESTOP_ENGAGED", false)
-		} else if action != ActionRead {
+		} else if action != ActionRead && action != ActionSubscribe {
 			b.routes[n].Refused("denied: " + code)
 		}
 		o := Outcome{Outcome: "deny", RequestID: req.RequestID, Resource: n.resource, Code: code, Reason: reason}
@@ -548,7 +588,7 @@ func (b *Bridge) Do(ctx context.Context, action, name string, tv *Typed, args []
 // clamps the mapped values to the attested envelope and carries the
 // request out on the controller, unless the bridge latched since the
 // intercept was sent.
-func (b *Bridge) actuate(ctx context.Context, n *node, req api.InterceptRequest, d *api.Decision, gen uint64) Outcome {
+func (b *Bridge) actuate(ctx context.Context, n *node, req api.InterceptRequest, d *api.Decision, gen uint64, emit func(json.RawMessage) error) Outcome {
 	out := Outcome{RequestID: req.RequestID, Resource: n.resource}
 	fail := func(code codes.Code, reason string) Outcome {
 		b.refused.Add(1)
@@ -580,6 +620,9 @@ func (b *Bridge) actuate(ctx context.Context, n *node, req api.InterceptRequest,
 	// The mapped physical values are clamped to the attested envelope; a
 	// value that cannot be brought inside it is not carried out. A read
 	// actuates nothing.
+	if req.Action == ActionSubscribe {
+		return b.stream(ctx, n, out, gen, time.Unix(claims.ExpiresAt, 0), emit)
+	}
 	params, clamped := req.Params, false
 	if req.Action != ActionRead {
 		params, clamped, err = bridges.ClampPayload(n.maps, claims.Envelope, req.Params)

@@ -1,6 +1,7 @@
 package opcuabridge_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -260,6 +261,73 @@ func TestBridgeAgainstNodeOPCUA(t *testing.T) {
 		p.expect("call", "Home", nil)
 	})
 
+	t.Run("escalate/held-beyond-limit-refused", func(t *testing.T) {
+		r := newRig(t, p, rigOpts{edit: func(c *opcuabridge.Config) { c.MaxHeld = 1 }})
+		call := func() opcuabridge.Outcome {
+			return r.bridge.Do(context.Background(), opcuabridge.ActionCall, "ns1/Cell/Home", nil, []opcuabridge.Typed{{Type: "Double", Value: json.RawMessage("0.2")}})
+		}
+		first := make(chan opcuabridge.Outcome, 1)
+		go func() { first <- call() }()
+		id := pendingApproval(t, r)
+		// A second escalation while one is held is refused at once.
+		second := make(chan opcuabridge.Outcome, 1)
+		go func() { second <- call() }()
+		var secondID string
+		select {
+		case o := <-second:
+			secondID = o.ApprovalID
+			if o.Outcome != "refused" || o.Code != "RATE_LIMIT_EXCEEDED" || o.ApprovalID == "" || o.ApprovalID == id {
+				t.Fatalf("second held escalation: %+v", o)
+			}
+		case <-time.After(wait):
+			t.Fatal("second escalation is held beside the first (limit 1)")
+		}
+		p.none(300 * time.Millisecond)
+		if st := r.gw.Admin("POST", "/v1/approvals/"+id+"/approve", map[string]string{"reason": "ok"}, nil); st != 200 {
+			t.Fatalf("approve: %d", st)
+		}
+		if o := <-first; o.Outcome != "called" {
+			t.Fatalf("first: %+v", o)
+		}
+		p.expect("call", "Home", nil)
+		// The slot is free again: the next escalation is held.
+		third := make(chan opcuabridge.Outcome, 1)
+		go func() { third <- call() }()
+		deadline := time.Now().Add(wait)
+		thirdID := ""
+		for thirdID == "" && time.Now().Before(deadline) {
+			var out struct {
+				Approvals []struct {
+					ApprovalID string `json:"approvalId"`
+				} `json:"approvals"`
+			}
+			r.gw.Admin("GET", "/v1/approvals?status=pending", nil, &out)
+			// The refused second approval is still pending: nobody waits
+			// for it.
+			for _, a := range out.Approvals {
+				if a.ApprovalID != id && a.ApprovalID != secondID {
+					thirdID = a.ApprovalID
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if thirdID == "" {
+			t.Fatal("third escalation never pending")
+		}
+		select {
+		case o := <-third:
+			t.Fatalf("third escalation not held: %+v", o)
+		case <-time.After(300 * time.Millisecond):
+		}
+		if st := r.gw.Admin("POST", "/v1/approvals/"+thirdID+"/deny", map[string]string{"reason": "end"}, nil); st != 200 {
+			t.Fatalf("deny: %d", st)
+		}
+		if o := <-third; o.Outcome != "deny" {
+			t.Fatalf("third: %+v", o)
+		}
+		p.none(300 * time.Millisecond)
+	})
+
 	t.Run("secure-channel/sign-and-encrypt-with-certificates", func(t *testing.T) {
 		cert, key := clientCert(t)
 		r := newRig(t, p, rigOpts{security: opcuabridge.Security{Mode: "SignAndEncrypt", Policy: "Basic256Sha256", CertFile: cert, KeyFile: key}})
@@ -268,6 +336,106 @@ func TestBridgeAgainstNodeOPCUA(t *testing.T) {
 		}
 		p.expect("write", "Speed", 0.35)
 	})
+
+	t.Run("subscribe/gated-streams-until-trip", func(t *testing.T) {
+		r := newRig(t, p, rigOpts{estop: true})
+		if o := r.write("ns1/Cell/Speed", "Double", "0.4"); o.Outcome != "written" {
+			t.Fatalf("outcome %+v", o)
+		}
+		values := make(chan string, 16)
+		res := make(chan opcuabridge.Outcome, 1)
+		go func() {
+			res <- r.bridge.Subscribe(context.Background(), "ns1/Cell/Speed", func(v json.RawMessage) error {
+				values <- string(v)
+				return nil
+			})
+		}()
+		next := func(want string) {
+			t.Helper()
+			deadline := time.After(wait)
+			for {
+				select {
+				case v := <-values:
+					if v == want {
+						return
+					}
+				case o := <-res:
+					t.Fatalf("subscription ended: %+v", o)
+				case <-deadline:
+					t.Fatalf("no data change %s", want)
+				}
+			}
+		}
+		next("0.4") // the current value first
+		if o := r.write("ns1/Cell/Speed", "Double", "0.55"); o.Outcome != "written" {
+			t.Fatalf("outcome %+v", o)
+		}
+		next("0.55")
+
+		// The front streams JSON lines.
+		srv := httptest.NewServer(r.bridge.Handler("front-key"))
+		defer srv.Close()
+		req, _ := http.NewRequest("POST", srv.URL+"/v1/opcua", strings.NewReader(`{"action":"subscribe","node":"ns1/Cell/Speed"}`))
+		req.Header.Set("Authorization", "Bearer front-key")
+		hres, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		line, err := bufio.NewReader(hres.Body).ReadString('\n')
+		if err != nil || hres.StatusCode != 200 || line != `{"value":0.55}`+"\n" {
+			t.Fatalf("front: %d %q %v", hres.StatusCode, line, err)
+		}
+		hres.Body.Close()
+
+		// A trip ends the subscription: the gateway decides nothing while
+		// tripped, so nothing is streamed either.
+		if st := r.gw.Admin("POST", "/v1/estop/trip", map[string]string{"reason": "test"}, nil); st != 200 {
+			t.Fatalf("trip: %d", st)
+		}
+		select {
+		case o := <-res:
+			if o.Outcome != "subscription-ended" || o.Code != "ESTOP_ENGAGED" {
+				t.Fatalf("end: %+v", o)
+			}
+		case <-time.After(wait):
+			t.Fatal("subscription outlived the trip")
+		}
+		// While tripped a new subscription is denied by the gateway.
+		if o := r.bridge.Subscribe(context.Background(), "ns1/Cell/Speed", func(json.RawMessage) error { return nil }); o.Outcome != "deny" || o.Code != "ESTOP_ENGAGED" {
+			t.Fatalf("subscribe while tripped: %+v", o)
+		}
+	})
+
+	t.Run("subscribe/ends-when-attestation-expires", func(t *testing.T) {
+		// The bridge's clock runs 26 s ahead: the attestation (valid 30 s)
+		// still verifies, and expires about 4 s later.
+		r := newRig(t, p, rigOpts{edit: func(c *opcuabridge.Config) { c.Now = func() time.Time { return time.Now().Add(26 * time.Second) } }})
+		values := make(chan string, 16)
+		res := make(chan opcuabridge.Outcome, 1)
+		go func() {
+			res <- r.bridge.Subscribe(context.Background(), "ns1/Cell/Speed", func(v json.RawMessage) error {
+				values <- string(v)
+				return nil
+			})
+		}()
+		select {
+		case <-values:
+		case o := <-res:
+			t.Fatalf("subscription ended at once: %+v", o)
+		case <-time.After(wait):
+			t.Fatal("no value")
+		}
+		select {
+		case o := <-res:
+			if o.Outcome != "subscription-ended" || !strings.Contains(o.Reason, "attestation expired") {
+				t.Fatalf("end: %+v", o)
+			}
+		case <-time.After(3 * wait):
+			t.Fatal("subscription outlived its attestation")
+		}
+	})
+
+	t.Run("deny-codes", func(t *testing.T) { testDenyCodes(t, p) })
 
 	// Last: it restarts the PLC.
 	t.Run("controller-restart/latch-then-reset", func(t *testing.T) {

@@ -229,3 +229,28 @@ func (c *Controller) health(ctx context.Context) error {
 	}
 	return nil
 }
+
+// monitor creates a subscription with one monitored item on the node's
+// value; data changes (the current value first) arrive on notify. The
+// caller cancels the subscription.
+func (c *Controller) monitor(ctx context.Context, nid *ua.NodeID, interval time.Duration, notify chan<- *opcua.PublishNotificationData) (*opcua.Subscription, error) {
+	cl, err := c.client()
+	if err != nil {
+		return nil, err
+	}
+	sub, err := cl.Subscribe(ctx, &opcua.SubscriptionParameters{Interval: interval}, notify)
+	if err != nil {
+		return nil, err
+	}
+	res, err := sub.Monitor(ctx, ua.TimestampsToReturnSource, opcua.NewMonitoredItemCreateRequestWithDefaults(nid, ua.AttributeIDValue, 1))
+	if err == nil && (len(res.Results) != 1 || res.Results[0].StatusCode != ua.StatusOK) {
+		err = fmt.Errorf("monitored item refused: %v", res.Results)
+	}
+	if err != nil {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = sub.Cancel(cctx)
+		cancel()
+		return nil, err
+	}
+	return sub, nil
+}

@@ -64,6 +64,14 @@ func (b *Bridge) Handler(key string) http.Handler {
 			writeOutcome(w, http.StatusBadRequest, refused("", codes.MalformedRequest, err.Error()))
 			return
 		}
+		if req.Action == ActionSubscribe {
+			if req.Type != "" || len(req.Value) > 0 || len(req.Args) > 0 {
+				writeOutcome(w, http.StatusBadRequest, refused("", codes.MalformedRequest, "subscribe takes a node only"))
+				return
+			}
+			b.serveSubscribe(w, r, req.Node)
+			return
+		}
 		var tv *Typed
 		if req.Action == ActionWrite {
 			tv = &Typed{Type: req.Type, Value: req.Value}
@@ -75,6 +83,34 @@ func (b *Bridge) Handler(key string) http.Handler {
 		writeOutcome(w, statusOf(o), o)
 	})
 	return mux
+}
+
+// serveSubscribe streams a subscription as JSON lines
+// (application/x-ndjson): {"value":…} per data change, the current value
+// first, and last the Outcome saying why it ended. A subscription that is
+// denied or refused before its first value is answered like any request.
+func (b *Bridge) serveSubscribe(w http.ResponseWriter, r *http.Request, node string) {
+	rc := http.NewResponseController(w)
+	started := false
+	enc := json.NewEncoder(w)
+	o := b.Subscribe(r.Context(), node, func(v json.RawMessage) error {
+		if !started {
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			w.WriteHeader(http.StatusOK)
+			started = true
+		}
+		if err := enc.Encode(struct {
+			Value json.RawMessage `json:"value"`
+		}{v}); err != nil {
+			return err
+		}
+		return rc.Flush()
+	})
+	if !started {
+		writeOutcome(w, statusOf(o), o)
+		return
+	}
+	_ = enc.Encode(o)
 }
 
 func statusOf(o Outcome) int {

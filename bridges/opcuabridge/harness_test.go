@@ -253,15 +253,15 @@ func newGateway(t testing.TB) *gw {
 }
 
 // agentToken registers a token for agent "opcuaagent" on opcua://plc/**
-// (write, call, read; tier 3; 1 m/s), edited by edit when set.
-func (g *gw) agentToken(t testing.TB, n int, edit func(*tokens.Claims)) (*client.Agent, string) {
+// (write, call, read, subscribe; tier 3; 1 m/s), edited by edit when set.
+func (g *gw) agentToken(t testing.TB, n int, edit func(*tokens.Claims)) (*client.Agent, tokens.Claims) {
 	t.Helper()
 	if st := g.Admin("POST", "/v1/roots", map[string]string{"publicKey": tokentest.Pub("root"), "name": "root"}, nil); st != 201 && st != 409 {
 		t.Fatalf("add root: %d", st)
 	}
 	c := tokentest.Root("root", "opcuaagent", int(time.Now().UnixNano()%1e9)+n, time.Now().UnixMilli())
 	c.Resource = "opcua://" + endpoint + "/**"
-	c.Actions = []string{"write", "call", "read"}
+	c.Actions = []string{"write", "call", "read", "subscribe"}
 	one := 1.0
 	c.Constraints.MaxVelocityMps = &one
 	if edit != nil {
@@ -271,7 +271,7 @@ func (g *gw) agentToken(t testing.TB, n int, edit func(*tokens.Claims)) (*client
 	if st := g.Admin("POST", "/v1/tokens", map[string]string{"token": tok.Raw}, nil); st != 201 {
 		t.Fatalf("register token: %d", st)
 	}
-	return &client.Agent{BaseURL: g.URL, HTTP: &http.Client{Timeout: 40 * time.Second}, Key: tokentest.Key("opcuaagent")}, c.TokenID
+	return &client.Agent{BaseURL: g.URL, HTTP: &http.Client{Timeout: 40 * time.Second}, Key: tokentest.Key("opcuaagent")}, c
 }
 
 func (g *gw) readKey(t testing.TB) string {
@@ -291,6 +291,9 @@ type rig struct {
 	bridge *opcuabridge.Bridge
 	cancel context.CancelFunc
 	done   chan error
+
+	tokenID   string // the agent's token
+	expiresAt int64  // its expiry, unix ms
 }
 
 type rigOpts struct {
@@ -304,7 +307,8 @@ type rigOpts struct {
 func newRig(t testing.TB, p *plc, o rigOpts) *rig {
 	t.Helper()
 	g := newGateway(t)
-	agent, tokenID := g.agentToken(t, 0, o.token)
+	agent, claims := g.agentToken(t, 0, o.token)
+	tokenID := claims.TokenID
 	var dec bridges.Decider = agent
 	if o.gateway != nil {
 		dec = o.gateway(agent)
@@ -334,7 +338,7 @@ func newRig(t testing.TB, p *plc, o rigOpts) *rig {
 	parent := p.t
 	p.t = t
 	t.Cleanup(func() { p.t = parent })
-	r := &rig{t: t, gw: g, plc: p, bridge: b, done: make(chan error, 1)}
+	r := &rig{t: t, gw: g, plc: p, bridge: b, done: make(chan error, 1), tokenID: tokenID, expiresAt: claims.ExpiresAt}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go func() { r.done <- b.Run(ctx) }()

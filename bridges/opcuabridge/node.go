@@ -19,6 +19,8 @@ const (
 	ActionWrite = "write"
 	ActionCall  = "call"
 	ActionRead  = "read"
+	// ActionSubscribe is a monitored item on a variable (Bridge.Subscribe).
+	ActionSubscribe = "subscribe"
 )
 
 // SafeWrite is one write of a node's safe state: the node id on the

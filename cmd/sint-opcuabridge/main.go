@@ -20,8 +20,8 @@
 // an operator key with scope read for the e-stop watch (pushed trips and a
 // poll every --poll-interval); without it a trip is noticed only at the next
 // ESTOP_ENGAGED deny. --reset-socket is the bridge-local reset input (mode
-// 0600; a client writes one line "reset [REASON]", e.g.
-// `echo reset | socat - UNIX-CONNECT:PATH`). Logs are JSON lines on stderr.
+// 0600; a client writes one line "reset [REASON]":
+// `sintctl bridge-reset --socket PATH [reason]`). Logs are JSON lines on stderr.
 // Exit status: 0 on SIGINT/SIGTERM, 1 on error, 2 on bad flags.
 package main
 
@@ -139,11 +139,12 @@ func run(ctx context.Context, args []string, ready func(addr string)) (int, erro
 	serverCert := fs.String("server-cert", "", "the controller's certificate to pin (optional)")
 	listen := fs.String("listen", "127.0.0.1:8091", "address of the agent front")
 	frontKeyFile := fs.String("front-key-file", "", "file (mode 0600) holding the bearer key agents present on the front; required")
-	resetSock := fs.String("reset-socket", "", "Unix socket of the bridge-local reset input (optional)")
+	resetSock := fs.String("reset-socket", "", "Unix socket (mode 0600) of the bridge-local reset input, reached with: sintctl bridge-reset --socket PATH [reason] (optional)")
 	resetMode := fs.String("reset-mode", "latched", "latched (a fault holds until a deliberate reset) or auto")
 	poll := fs.Duration("poll-interval", opcuabridge.DefaultPollInterval, "e-stop poll interval")
 	health := fs.Duration("health-interval", opcuabridge.DefaultHealthInterval, "controller health read interval")
 	timeout := fs.Duration("timeout", opcuabridge.DefaultCallTimeout, "timeout of one intercept, poll or controller request")
+	maxHeld := fs.Int("max-held", opcuabridge.DefaultMaxHeld, "escalations held at once; one more is refused RATE_LIMIT_EXCEEDED (at least 1)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, nil
@@ -154,6 +155,8 @@ func run(ctx context.Context, args []string, ready func(addr string)) (int, erro
 		return 2, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	switch {
+	case *maxHeld < 1:
+		return 2, errors.New("--max-held must be at least 1 (0 would refuse every escalation)")
 	case *endpoint == "":
 		return 2, errors.New("--endpoint is required")
 	case *nodesFile == "":
@@ -208,7 +211,7 @@ func run(ctx context.Context, args []string, ready func(addr string)) (int, erro
 		Gateway:  &client.Agent{BaseURL: base, HTTP: &http.Client{Timeout: 40 * time.Second}, Key: k.Private},
 		Verifier: attest.NewJWKSCache(&http.Client{Timeout: *timeout}, base+"/.well-known/jwks.json"),
 		TokenID:  *tokenID, Token: token, Issuer: *issuer,
-		PollInterval: *poll, HealthInterval: *health, CallTimeout: *timeout, ResetMode: rm, Log: log,
+		PollInterval: *poll, HealthInterval: *health, CallTimeout: *timeout, MaxHeld: *maxHeld, ResetMode: rm, Log: log,
 	}
 	if apiKey != "" {
 		cfg.Estop = bridges.OperatorEstop{Op: &client.Operator{BaseURL: base, APIKey: apiKey, HTTP: &http.Client{Timeout: *timeout}}}

@@ -28,6 +28,7 @@ func TestFlags(t *testing.T) {
 		{"security mode is never implied", append(append([]string{}, base...), "--nodes", nodes), "--security-mode is required"},
 		{"unknown member in the nodes file", append(append([]string{}, base...), "--nodes", bad, "--security-mode", "None"), `unknown field "color"`},
 		{"bad endpoint name", []string{"--endpoint", "opc.tcp://x:1", "--endpoint-name", "Cell_1", "--nodes", nodes, "--security-mode", "None", "--agent-key", "a", "--token-id", "t", "--front-key-file", "f"}, "endpoint name"},
+		{"max-held below 1", append(append([]string{}, base...), "--nodes", nodes, "--security-mode", "None", "--max-held", "0"), "--max-held must be at least 1"},
 		{"no nodes", []string{"--endpoint", "opc.tcp://x:1"}, "--nodes is required"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -38,5 +39,18 @@ func TestFlags(t *testing.T) {
 				t.Fatalf("code %d err %v; want 2 and %q", code, err, c.want)
 			}
 		})
+	}
+}
+
+// TestResetSocketHelp: the reset socket's help names its client, sintctl
+// bridge-reset.
+func TestResetSocketHelp(t *testing.T) {
+	var buf bytes.Buffer
+	stderr = &buf
+	if code, err := run(context.Background(), []string{"--help"}, nil); code != 0 || err != nil {
+		t.Fatalf("--help: %d %v", code, err)
+	}
+	if !strings.Contains(buf.String(), "sintctl bridge-reset --socket PATH") {
+		t.Fatalf("--reset-socket help does not name sintctl bridge-reset:\n%s", buf.String())
 	}
 }

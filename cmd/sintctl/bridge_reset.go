@@ -19,7 +19,7 @@ var bridgeResetSocket string
 // reset it moves nothing: the next allowed command does.
 var bridgeResetCmd = &cobra.Command{
 	Use:   "bridge-reset --socket PATH [reason...]",
-	Short: "Reset a bridge's fault stop over its local reset socket (--reset-socket of sint-rosbridge/sint-mqttbridge)",
+	Short: "Reset a bridge's fault stop over its local reset socket (--reset-socket of sint-rosbridge/sint-mqttbridge/sint-opcuabridge)",
 	RunE: func(cmd *cobra.Command, args []string) error {
 		if bridgeResetSocket == "" {
 			return &exitError{exitLocal, fmt.Errorf("--socket is required")}
