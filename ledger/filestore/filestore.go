@@ -103,6 +103,10 @@ type Options struct {
 
 // Store is the embedded ledger store.
 type Store struct {
+	// lastOf caches LastOfType's answers (read.go).
+	lastMu sync.Mutex
+	lastOf map[string]lastSeen
+
 	dir   string
 	opts  Options
 	log   *os.File
