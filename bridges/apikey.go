@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 )
 
 // MaxAPIKeyFile bounds the size of an API key file.
@@ -21,7 +22,26 @@ const APIKeyEnv = "SINT_API_KEY"
 // permission bits), holding the key on one line. Anything else is an
 // error: a key others can read is already leaked.
 func LoadAPIKeyFile(path string) (string, error) {
-	f, err := os.Open(path)
+	key, err := ReadSecretFile(path, "API key file", MaxAPIKeyFile)
+	if err != nil {
+		return "", err
+	}
+	if !strings.HasPrefix(key, "sk_") {
+		return "", fmt.Errorf("API key file %s does not hold an API key (sk_<id>_<secret>)", path)
+	}
+	return key, nil
+}
+
+// ReadSecretFile reads one secret (a key, a bearer token) from path: a
+// regular file that only its owner may read or write (no group or other
+// permission bits), at most max bytes, holding the secret on one line
+// without blanks. what names the file in errors ("API key file"). The file
+// is checked through the descriptor it is read from (no race between the
+// check and the read), and a FIFO or device is refused, never read.
+func ReadSecretFile(path, what string, max int64) (string, error) {
+	// O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+	// writer, and the bridge would hang at start instead of refusing it.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return "", err
 	}
@@ -31,28 +51,26 @@ func LoadAPIKeyFile(path string) (string, error) {
 		return "", err
 	}
 	if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("API key file %s is not a regular file", path)
+		return "", fmt.Errorf("%s %s is not a regular file", what, path)
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return "", fmt.Errorf("API key file %s has mode %#o: group and others must have no access (chmod 600)", path, perm)
+		return "", fmt.Errorf("%s %s has mode %#o: group and others must have no access (chmod 600)", what, path, perm)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, MaxAPIKeyFile+1))
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
 		return "", err
 	}
-	if len(b) > MaxAPIKeyFile {
-		return "", fmt.Errorf("API key file %s is larger than %d bytes", path, MaxAPIKeyFile)
+	if int64(len(b)) > max {
+		return "", fmt.Errorf("%s %s is larger than %d bytes", what, path, max)
 	}
-	key := strings.TrimSpace(string(b))
+	secret := strings.TrimSpace(string(b))
 	switch {
-	case key == "":
-		return "", fmt.Errorf("API key file %s is empty", path)
-	case strings.ContainsAny(key, " \t\r\n"):
-		return "", fmt.Errorf("API key file %s must hold one key on one line", path)
-	case !strings.HasPrefix(key, "sk_"):
-		return "", fmt.Errorf("API key file %s does not hold an API key (sk_<id>_<secret>)", path)
+	case secret == "":
+		return "", fmt.Errorf("%s %s is empty", what, path)
+	case strings.ContainsAny(secret, " \t\r\n"):
+		return "", fmt.Errorf("%s %s must hold one secret on one line", what, path)
 	}
-	return key, nil
+	return secret, nil
 }
 
 // ErrInheritedAPIKey is returned by RefuseInheritedAPIKey.

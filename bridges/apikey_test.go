@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -62,5 +63,44 @@ func TestRefuseInheritedAPIKey(t *testing.T) {
 	}
 	if err := RefuseInheritedAPIKey(false); err != nil {
 		t.Fatalf("not set: %v", err)
+	}
+}
+
+// TestReadSecretFile: the one reader of bridge secrets (API keys, bearer
+// tokens, the OPC UA front key) refuses what could leak or hang: other
+// readers, a FIFO (never read), an oversized file, blanks, an empty file.
+func TestReadSecretFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, path, want string
+		ok               bool
+	}{
+		{"ok", write("ok", "secret-value\n", 0o600), "secret-value", true},
+		{"group-readable", write("grp", "secret-value\n", 0o640), "", false},
+		{"fifo", fifo, "", false},
+		{"too-large", write("big", strings.Repeat("x", 100), 0o600), "", false},
+		{"two-words", write("two", "a b\n", 0o600), "", false},
+		{"empty", write("empty", "\n", 0o600), "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ReadSecretFile(tc.path, "test file", 64)
+			if (err == nil) != tc.ok || got != tc.want {
+				t.Fatalf("ReadSecretFile = %q, %v; want %q ok=%v", got, err, tc.want, tc.ok)
+			}
+		})
 	}
 }

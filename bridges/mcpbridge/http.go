@@ -6,16 +6,16 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/sintgate/sintgate/bridges"
 )
 
 // Bounds and defaults of the streamable HTTP side (ServeHTTP).
@@ -47,29 +47,10 @@ type HTTPOptions struct {
 // from path: a regular file that group and others cannot access (chmod
 // 600), holding one token of at least MinHTTPTokenLen bytes on one line.
 func LoadHTTPToken(path string) (string, error) {
-	f, err := os.Open(path)
+	tok, err := bridges.ReadSecretFile(path, "token file", MaxHTTPTokenFile)
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return "", err
-	}
-	if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("token file %s is not a regular file", path)
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return "", fmt.Errorf("token file %s has mode %#o: group and others must have no access (chmod 600)", path, perm)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, MaxHTTPTokenFile+1))
-	if err != nil {
-		return "", err
-	}
-	if len(b) > MaxHTTPTokenFile {
-		return "", fmt.Errorf("token file %s is larger than %d bytes", path, MaxHTTPTokenFile)
-	}
-	tok := strings.TrimSpace(string(b))
 	if err := validHTTPToken(tok); err != nil {
 		return "", fmt.Errorf("token file %s: %w", path, err)
 	}

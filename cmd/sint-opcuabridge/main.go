@@ -99,20 +99,12 @@ const MinFrontKeyLen = 16
 // loadFrontKey reads the front's bearer key: one line in a file that group
 // and others cannot access, at least MinFrontKeyLen bytes.
 func loadFrontKey(path string) (string, error) {
-	fi, err := os.Stat(path)
+	k, err := bridges.ReadSecretFile(path, "front key file", 4<<10)
 	if err != nil {
 		return "", err
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return "", fmt.Errorf("%s has mode %#o: group and others must have no access (chmod 600)", path, perm)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	k := strings.TrimRight(string(b), "\r\n")
-	if len(k) < MinFrontKeyLen || strings.ContainsAny(k, "\r\n \t") {
-		return "", fmt.Errorf("%s: want one line of at least %d bytes without blanks", path, MinFrontKeyLen)
+	if len(k) < MinFrontKeyLen {
+		return "", fmt.Errorf("front key file %s: want one line of at least %d bytes without blanks", path, MinFrontKeyLen)
 	}
 	return k, nil
 }
