@@ -59,6 +59,11 @@ const replyTimeout = 10 * time.Second
 // closed before killing it.
 const stopGrace = 5 * time.Second
 
+// ErrUndecodable is returned by Subscriber.Next for a received payload that
+// is not a valid message of the subscriber's type (the Received carries its
+// bytes).
+var ErrUndecodable = errors.New("fastddspeer: received a payload that does not decode")
+
 // ErrNoPeer is returned by Path when SINT_FASTDDS_PEER names no executable.
 var ErrNoPeer = errors.New("fastddspeer: sint-fastdds-peer unavailable")
 
@@ -79,6 +84,12 @@ type Options struct {
 	BestEffort bool
 	// Depth is the keep-last history depth; 0 means DefaultDepth.
 	Depth int
+	// DDSType, when set, is announced as the DDS type name instead of the
+	// type's own (pkg::msg::dds_::Name_): a node that lies about its type.
+	DDSType string
+	// Raw (publishers only) makes the publisher send payloads given as
+	// bytes with PublishCDR, unchecked: a broken or hostile node.
+	Raw bool
 	// LoopbackOnly restricts the participant to UDP on 127.0.0.1 with
 	// unicast discovery there and no shared memory (what ROS 2 calls
 	// localhost-only); the other side must be configured the same way.
@@ -111,6 +122,15 @@ func (o Options) args(mode string) ([]string, error) {
 	}
 	if o.LoopbackOnly {
 		a = append(a, "--loopback")
+	}
+	if o.DDSType != "" {
+		a = append(a, "--dds-type", o.DDSType)
+	}
+	if o.Raw {
+		if mode != "pub" {
+			return nil, errors.New("fastddspeer: Options.Raw is for publishers")
+		}
+		a = append(a, "--raw")
 	}
 	return a, nil
 }
@@ -173,6 +193,12 @@ type event struct {
 	Message string          `json:"message"`
 }
 
+// taken is one entry of a subscriber's queue.
+type taken struct {
+	r   Received
+	err error
+}
+
 type sendResult struct {
 	at  time.Time
 	err error
@@ -187,7 +213,7 @@ type proc struct {
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every report
 	matched int
-	msgs    []Received
+	msgs    []taken
 	sent    []sendResult
 	tail    []string // last stderr lines, for errors
 	exitErr error
@@ -292,11 +318,21 @@ func (p *proc) handle(tb testing.TB, line []byte) {
 			tb.Logf("%s: bad cdr hex: %v", p.name, err)
 			return
 		}
-		p.msgs = append(p.msgs, Received{
+		p.msgs = append(p.msgs, taken{r: Received{
 			JSON:     append([]byte(nil), ev.Data...),
 			CDR:      cdr,
 			At:       time.Unix(0, ev.TNs),
 			SourceAt: time.Unix(0, ev.SrcTNs),
+		}})
+	case "undecodable":
+		cdr, err := hex.DecodeString(ev.CDR)
+		if err != nil {
+			tb.Logf("%s: bad cdr hex: %v", p.name, err)
+			return
+		}
+		p.msgs = append(p.msgs, taken{
+			r:   Received{CDR: cdr, At: time.Unix(0, ev.TNs)},
+			err: fmt.Errorf("%w: %x", ErrUndecodable, cdr),
 		})
 	default:
 		tb.Logf("%s: unknown event %q", p.name, line)
@@ -397,6 +433,13 @@ func (pb *Publisher) Publish(msg []byte) error {
 	return err
 }
 
+// PublishCDR publishes payload (encapsulation header included) as is; the
+// publisher must have been started with Options.Raw.
+func (pb *Publisher) PublishCDR(ctx context.Context, payload []byte) error {
+	_, err := pb.send(ctx, []byte(hex.EncodeToString(payload)))
+	return err
+}
+
 // PublishAt is Publish, returning the peer's CLOCK_REALTIME just before
 // the write (the start of a latency measurement).
 func (pb *Publisher) PublishAt(ctx context.Context, msg []byte) (time.Time, error) {
@@ -404,6 +447,13 @@ func (pb *Publisher) PublishAt(ctx context.Context, msg []byte) (time.Time, erro
 	if err := json.Compact(&buf, msg); err != nil {
 		return time.Time{}, fmt.Errorf("fastddspeer: message is not JSON: %w", err)
 	}
+	return pb.send(ctx, buf.Bytes())
+}
+
+// send writes one input line and waits for the peer's answer to it.
+func (pb *Publisher) send(ctx context.Context, line []byte) (time.Time, error) {
+	var buf bytes.Buffer
+	buf.Write(line)
 	buf.WriteByte('\n')
 	pb.wmu.Lock()
 	defer pb.wmu.Unlock()
@@ -445,7 +495,9 @@ func (s *Subscriber) WaitMatched(ctx context.Context, n int) error { return s.p.
 // Matched is the current number of matched writers.
 func (s *Subscriber) Matched() int { return s.p.matchedCount() }
 
-// Next returns the next sample received, waiting for one until ctx ends.
+// Next returns the next sample received, waiting for one until ctx ends. A
+// payload that did not decode as the subscriber's type is returned as an
+// error wrapping ErrUndecodable, with its bytes in Received.CDR.
 func (s *Subscriber) Next(ctx context.Context) (Received, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -456,7 +508,7 @@ func (s *Subscriber) Next(ctx context.Context) (Received, error) {
 	s.next++
 	s.p.mu.Lock()
 	defer s.p.mu.Unlock()
-	return s.p.msgs[idx], nil
+	return s.p.msgs[idx].r, s.p.msgs[idx].err
 }
 
 // Count is the number of samples received so far (read or not).

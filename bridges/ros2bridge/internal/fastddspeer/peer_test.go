@@ -367,3 +367,97 @@ func TestPublishRefusal(t *testing.T) {
 		t.Fatalf("received %s", r.JSON)
 	}
 }
+
+// TestRawPublisherAndUndecodable: a raw publisher puts bytes on the wire
+// under Twist's type name; the subscriber takes a valid payload as a
+// message and reports an invalid one (too short for a Twist) as
+// undecodable instead of dropping it silently.
+func TestRawPublisherAndUndecodable(t *testing.T) {
+	ctx := testCtx(t, 90*time.Second)
+	o := fastddspeer.Options{Topic: "/sint_peer_test/raw", Type: "geometry_msgs/msg/Twist", Domain: fastddspeer.RandomDomain(), LoopbackOnly: true}
+	sub, err := fastddspeer.StartSubscriber(ctx, t, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Raw = true
+	pub, err := fastddspeer.StartPublisher(ctx, t, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.WaitMatched(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	short, _ := hex.DecodeString("00010000000000000000f03f")
+	if err := pub.PublishCDR(ctx, short); err != nil {
+		t.Fatal(err)
+	}
+	r, err := sub.Next(ctx)
+	if !errors.Is(err, fastddspeer.ErrUndecodable) || !bytes.Equal(r.CDR, short) {
+		t.Fatalf("short payload: %v, %x", err, r.CDR)
+	}
+	good := wirePadded(t, "00010000000000000000f03f000000000000000000000000000000000000000000000000000000000000000000000000000000")
+	if err := pub.PublishCDR(ctx, good); err != nil {
+		t.Fatal(err)
+	}
+	if r, err = sub.Next(ctx); err != nil || !bytes.Equal(r.CDR, good) {
+		t.Fatalf("valid payload: %v, %x", err, r.CDR)
+	}
+	if !sameJSON(t, r.JSON, []byte(`{"linear":{"x":1,"y":0,"z":0},"angular":{"x":0,"y":0,"z":0}}`)) {
+		t.Fatalf("received %s", r.JSON)
+	}
+	// An empty payload is refused by the peer (not left unanswered).
+	if err := pub.PublishCDR(ctx, nil); err == nil || !strings.Contains(err.Error(), "refused a message") {
+		t.Fatalf("empty payload: err = %v, want the peer's refusal", err)
+	}
+}
+
+// TestWrongTypeNameNeverMatches: a writer announcing another DDS type name
+// on the same topic is not matched (ROS 2 peers only match on the exact
+// pkg::msg::dds_::Name_). Matching is awaited against a control pair on the
+// same participant setup, so the test does not depend on a fixed delay.
+func TestWrongTypeNameNeverMatches(t *testing.T) {
+	ctx := testCtx(t, 90*time.Second)
+	o := fastddspeer.Options{Topic: "/sint_peer_test/typename", Type: "geometry_msgs/msg/Twist", Domain: fastddspeer.RandomDomain(), LoopbackOnly: true}
+	sub, err := fastddspeer.StartSubscriber(ctx, t, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	liar := o
+	liar.DDSType = "geometry_msgs::msg::Twist" // without dds_ and the trailing underscore
+	bad, err := fastddspeer.StartPublisher(ctx, t, liar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := fastddspeer.StartPublisher(ctx, t, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := good.WaitMatched(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := good.Publish([]byte(`{"linear":{"x":2}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := bad.Publish([]byte(`{"linear":{"x":3}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := good.Publish([]byte(`{"linear":{"x":4}}`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []float64{2, 4} {
+		r, err := sub.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m struct {
+			Linear struct{ X float64 } `json:"linear"`
+		}
+		_ = json.Unmarshal(r.JSON, &m)
+		if m.Linear.X != want {
+			t.Fatalf("received linear.x = %v, want %v (the mistyped writer got through)", m.Linear.X, want)
+		}
+	}
+	if n := bad.Matched(); n != 0 {
+		t.Fatalf("mistyped writer matched %d readers", n)
+	}
+}

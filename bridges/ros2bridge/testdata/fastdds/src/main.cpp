@@ -7,11 +7,15 @@
 //       {"event":"sent","t_ns":T}            per message, T = CLOCK_REALTIME just before write
 //       {"event":"error","message":"..."}    per line that is not a valid message
 //       At end of input it waits (≤ 3 s) for reliable readers to acknowledge, then exits.
+//       With --raw each line is a payload in hex (encapsulation header
+//       included), published as is, unchecked: a broken or hostile node.
 //   sint-fastdds-peer sub --topic /cmd_vel --type geometry_msgs/msg/Twist [options]
 //       {"event":"matched","count":N}
 //       {"event":"msg","t_ns":T,"src_t_ns":S,"data":{...},"cdr":"hex"}  per sample,
 //       T = CLOCK_REALTIME at receipt, S = the writer's source timestamp, cdr =
 //       the serialized payload as received, encapsulation header included.
+//       {"event":"undecodable","t_ns":T,"cdr":"hex"}  per payload that is not
+//       a valid message of the type (Fast DDS drops it).
 //       Exits at end of stdin, or on SIGINT/SIGTERM.
 //   sint-fastdds-peer encode --type T    JSON lines in -> hex CDR lines out
 //   sint-fastdds-peer decode --type T    hex CDR lines in -> JSON lines out
@@ -22,7 +26,9 @@
 // (UDP on 127.0.0.1 only with unicast discovery there, no shared memory;
 // also when ROS_LOCALHOST_ONLY=1), --dds-topic NAME (the DDS topic name
 // verbatim, without the ROS 2 "rt/" mapping), --node NAME (participant name,
-// default "/", the enclave name rmw_fastrtps gives its participant).
+// default "/", the enclave name rmw_fastrtps gives its participant),
+// --dds-type NAME (announce this DDS type name instead of the type's own:
+// a node that lies about its type), --raw (pub only, see above).
 //
 // Exit status: 0 done, 1 a runtime failure, 2 a usage error; encode/decode
 // exit 1 at the first input they cannot convert (message on stderr).
@@ -106,7 +112,9 @@ struct Options {
     std::string topic;
     std::string dds_topic;
     std::string type;
+    std::string dds_type;
     std::string node = "/";
+    bool raw = false;
     int domain = -1;
     bool best_effort = false;
     int depth = 10;
@@ -145,6 +153,10 @@ Options parse_args(int argc, char** argv)
             o.dds_topic = value();
         } else if (a == "--type") {
             o.type = value();
+        } else if (a == "--dds-type") {
+            o.dds_type = value();
+        } else if (a == "--raw") {
+            o.raw = true;
         } else if (a == "--node") {
             o.node = value();
         } else if (a == "--domain") {
@@ -256,6 +268,52 @@ void install_signals()
     signal(SIGPIPE, SIG_IGN);
 }
 
+std::string hex(const std::vector<uint8_t>& b)
+{
+    static const char digits[] = "0123456789abcdef";
+    std::string s;
+    s.reserve(b.size() * 2);
+    for (uint8_t c : b) {
+        s.push_back(digits[c >> 4]);
+        s.push_back(digits[c & 15]);
+    }
+    return s;
+}
+
+std::vector<uint8_t> unhex(const std::string& s)
+{
+    auto val = [](char c) -> int {
+        if (c >= '0' && c <= '9') {
+            return c - '0';
+        }
+        if (c >= 'a' && c <= 'f') {
+            return c - 'a' + 10;
+        }
+        if (c >= 'A' && c <= 'F') {
+            return c - 'A' + 10;
+        }
+        return -1;
+    };
+    std::string h;
+    for (char c : s) {
+        if (c != ' ' && c != '\t') {
+            h.push_back(c);
+        }
+    }
+    if (h.size() % 2 != 0) {
+        throw std::runtime_error("odd number of hex digits");
+    }
+    std::vector<uint8_t> out;
+    for (size_t i = 0; i < h.size(); i += 2) {
+        int a = val(h[i]), b = val(h[i + 1]);
+        if (a < 0 || b < 0) {
+            throw std::runtime_error("not hex");
+        }
+        out.push_back(static_cast<uint8_t>(a << 4 | b));
+    }
+    return out;
+}
+
 // ------------------------------------------------------------- DDS setup ---
 
 // Node holds the entities of one publisher or subscriber.
@@ -306,7 +364,13 @@ void make_participant(Node& n, const Options& o)
 
 void make_topic(Node& n, const Options& o, const TypeOps& t)
 {
-    n.type = fdds::TypeSupport(t.make_type());
+    if (o.raw) {
+        std::unique_ptr<sintpeer::TopicDataType> real(t.make_type(""));
+        std::string name = o.dds_type.empty() ? real->getName() : o.dds_type;
+        n.type = fdds::TypeSupport(new sintpeer::RawType(name, real->m_typeSize));
+    } else {
+        n.type = fdds::TypeSupport(t.make_type(o.dds_type));
+    }
     if (n.type.register_type(n.participant) != ReturnCode_t::RETCODE_OK) {
         throw std::runtime_error("cannot register type " + n.type.get_type_name());
     }
@@ -354,18 +418,6 @@ public:
         ts_->deleteData(sample);
     }
 
-    static std::string hex(const std::vector<uint8_t>& b)
-    {
-        static const char digits[] = "0123456789abcdef";
-        std::string s;
-        s.reserve(b.size() * 2);
-        for (uint8_t c : b) {
-            s.push_back(digits[c >> 4]);
-            s.push_back(digits[c & 15]);
-        }
-        return s;
-    }
-
 private:
     const TypeOps& t_;
     fdds::TypeSupport& ts_;
@@ -405,11 +457,17 @@ int run_pub(const Options& o)
     void* sample = n.type->createData();
     std::string line;
     while (read_line(line)) {
-        if (line.find_first_not_of(" \t") == std::string::npos) {
+        // A blank line is no message, but in raw mode it is an empty
+        // payload, which gets its answer (an error) like any other line.
+        if (!o.raw && line.find_first_not_of(" \t") == std::string::npos) {
             continue;
         }
         try {
-            t.from_json(json::parse(line), sample);
+            if (o.raw) {
+                *static_cast<std::vector<uint8_t>*>(sample) = unhex(line);
+            } else {
+                t.from_json(json::parse(line), sample);
+            }
         } catch (const std::exception& e) {
             emit(json{{"event", "error"}, {"message", e.what()}});
             continue;
@@ -432,6 +490,12 @@ int run_pub(const Options& o)
 int run_sub(const Options& o)
 {
     const TypeOps& t = need_type(o);
+    if (o.raw) {
+        usage("--raw is for pub");
+    }
+    sintpeer::undecodable_hook() = [](const std::vector<uint8_t>& raw) {
+        emit(json{{"event", "undecodable"}, {"t_ns", now_ns()}, {"cdr", hex(raw)}});
+    };
     Node n;
     make_participant(n, o);
     make_topic(n, o, t);
@@ -457,44 +521,11 @@ int run_sub(const Options& o)
     return 0;
 }
 
-std::vector<uint8_t> unhex(const std::string& s)
-{
-    auto val = [](char c) -> int {
-        if (c >= '0' && c <= '9') {
-            return c - '0';
-        }
-        if (c >= 'a' && c <= 'f') {
-            return c - 'a' + 10;
-        }
-        if (c >= 'A' && c <= 'F') {
-            return c - 'A' + 10;
-        }
-        return -1;
-    };
-    std::string h;
-    for (char c : s) {
-        if (c != ' ' && c != '\t') {
-            h.push_back(c);
-        }
-    }
-    if (h.size() % 2 != 0) {
-        throw std::runtime_error("odd number of hex digits");
-    }
-    std::vector<uint8_t> out;
-    for (size_t i = 0; i < h.size(); i += 2) {
-        int a = val(h[i]), b = val(h[i + 1]);
-        if (a < 0 || b < 0) {
-            throw std::runtime_error("not hex");
-        }
-        out.push_back(static_cast<uint8_t>(a << 4 | b));
-    }
-    return out;
-}
 
 int run_encode(const Options& o)
 {
     const TypeOps& t = need_type(o);
-    std::unique_ptr<sintpeer::TopicDataType> ts(t.make_type());
+    std::unique_ptr<sintpeer::TopicDataType> ts(t.make_type(""));
     void* sample = ts->createData();
     std::string line;
     int rc = 0;
@@ -510,7 +541,7 @@ int run_encode(const Options& o)
                 throw std::runtime_error("serialization failed");
             }
             std::vector<uint8_t> b(payload.data, payload.data + payload.length);
-            std::string h = ReaderListener::hex(b) + "\n";
+            std::string h = hex(b) + "\n";
             fwrite(h.data(), 1, h.size(), stdout);
             fflush(stdout);
         } catch (const std::exception& e) {
@@ -526,7 +557,7 @@ int run_encode(const Options& o)
 int run_decode(const Options& o)
 {
     const TypeOps& t = need_type(o);
-    std::unique_ptr<sintpeer::TopicDataType> ts(t.make_type());
+    std::unique_ptr<sintpeer::TopicDataType> ts(t.make_type(""));
     void* sample = ts->createData();
     std::string line;
     int rc = 0;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
@@ -29,6 +30,14 @@ struct Sample {
     std::vector<uint8_t> raw;
 };
 
+// undecodable_hook, when set, is told of every received payload the type
+// support could not deserialize (the sample is then dropped by Fast DDS).
+inline std::function<void(const std::vector<uint8_t>&)>& undecodable_hook()
+{
+    static std::function<void(const std::vector<uint8_t>&)> hook;
+    return hook;
+}
+
 // CaptureType is the fastddsgen type support of T (same DDS type name, same
 // serialization), over Sample<T>: deserialize records the payload it was
 // given. A payload the generated code cannot read, for whatever exception,
@@ -36,9 +45,9 @@ struct Sample {
 template <class T, class PS>
 class CaptureType : public TopicDataType {
 public:
-    CaptureType()
+    explicit CaptureType(const std::string& name_override = "")
     {
-        setName(inner_.getName());
+        setName(name_override.empty() ? inner_.getName() : name_override.c_str());
         m_typeSize = inner_.m_typeSize;
         m_isGetKeyDefined = false; // ROS 2 topics are keyless
     }
@@ -56,11 +65,16 @@ public:
     {
         auto* s = static_cast<Sample<T>*>(data);
         s->raw.assign(payload->data, payload->data + payload->length);
+        bool ok = false;
         try {
-            return inner_.deserialize(payload, &s->value);
+            ok = inner_.deserialize(payload, &s->value);
         } catch (...) {
-            return false;
+            ok = false;
         }
+        if (!ok && undecodable_hook()) {
+            undecodable_hook()(s->raw);
+        }
+        return ok;
     }
 
     std::function<uint32_t()> getSerializedSizeProvider(void* data) override
@@ -78,10 +92,56 @@ private:
     PS inner_;
 };
 
+// RawType publishes payloads given as bytes (encapsulation header
+// included) under a message type's DDS name, unchecked: a hostile or broken
+// node, for tests of what a reader does with bytes that are not a valid
+// message. Samples are std::vector<uint8_t>.
+class RawType : public TopicDataType {
+public:
+    RawType(const std::string& name, uint32_t type_size)
+    {
+        setName(name.c_str());
+        m_typeSize = type_size;
+        m_isGetKeyDefined = false;
+    }
+
+    bool serialize(void* data, SerializedPayload_t* payload) override
+    {
+        auto* b = static_cast<std::vector<uint8_t>*>(data);
+        if (b->empty() || b->size() > payload->max_size) {
+            return false;
+        }
+        memcpy(payload->data, b->data(), b->size());
+        payload->length = static_cast<uint32_t>(b->size());
+        payload->encapsulation = static_cast<uint16_t>((*b)[0] << 8 | (*b)[1]);
+        return true;
+    }
+
+    bool deserialize(SerializedPayload_t* payload, void* data) override
+    {
+        static_cast<std::vector<uint8_t>*>(data)->assign(payload->data, payload->data + payload->length);
+        return true;
+    }
+
+    std::function<uint32_t()> getSerializedSizeProvider(void* data) override
+    {
+        auto* b = static_cast<std::vector<uint8_t>*>(data);
+        return [b]() { return static_cast<uint32_t>(b->size()); };
+    }
+
+    void* createData() override { return new std::vector<uint8_t>(); }
+
+    void deleteData(void* data) override { delete static_cast<std::vector<uint8_t>*>(data); }
+
+    bool getKey(void*, InstanceHandle_t*, bool) override { return false; }
+};
+
 // TypeOps is one ROS 2 message type: its DDS type support and its JSON form.
 struct TypeOps {
     std::string ros_name; // geometry_msgs/msg/Twist
-    std::function<TopicDataType*()> make_type;
+    // make_type returns the type support; a non-empty name replaces the
+    // DDS type name (for tests of a peer that lies about its type).
+    std::function<TopicDataType*(const std::string& name)> make_type;
     // from_json fills a sample made by make_type()->createData().
     std::function<void(const json&, void*)> from_json;
     std::function<json(const void*)> to_json;
@@ -93,7 +153,7 @@ TypeOps make_ops(const std::string& ros_name, std::function<void(T&)> defaults =
 {
     TypeOps o;
     o.ros_name = ros_name;
-    o.make_type = [] { return new CaptureType<T, PS>(); };
+    o.make_type = [](const std::string& name) { return new CaptureType<T, PS>(name); };
     o.from_json = [defaults](const json& j, void* d) {
         auto* s = static_cast<Sample<T>*>(d);
         s->value = T();
