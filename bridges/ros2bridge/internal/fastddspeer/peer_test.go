@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"math"
+	"net"
 	"os"
 	"reflect"
 	"strings"
@@ -460,4 +461,56 @@ func TestWrongTypeNameNeverMatches(t *testing.T) {
 	if n := bad.Matched(); n != 0 {
 		t.Fatalf("mistyped writer matched %d readers", n)
 	}
+}
+
+// TestLoopbackAnnouncesOnDiscoveryGroup: a loopback-only peer announces
+// itself (SPDP) on the RTPS discovery multicast group of its domain,
+// 239.255.0.1:7400+250·domain, through the loopback interface, and not only
+// to the unicast initial peers on 127.0.0.1. A DDS whose participant ports
+// are not the well-known ones (Cyclone DDS by default, so the ROS 2 bridge)
+// hears only the group: without the announcement there it finds the peer
+// only when its own periodic announcement reaches the peer (seconds).
+func TestLoopbackAnnouncesOnDiscoveryGroup(t *testing.T) {
+	fastddspeer.Require(t)
+	ctx := testCtx(t, 30*time.Second)
+	lo, err := loopbackInterface()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dom := fastddspeer.RandomDomain()
+	group := &net.UDPAddr{IP: net.IPv4(239, 255, 0, 1), Port: 7400 + 250*dom}
+	conn, err := net.ListenMulticastUDP("udp4", lo, group)
+	if err != nil {
+		t.Fatalf("join %v on %s: %v", group, lo.Name, err)
+	}
+	defer conn.Close()
+	if _, err := fastddspeer.StartSubscriber(ctx, t, fastddspeer.Options{Topic: "/sint_peer_test/spdp", Type: "std_msgs/msg/Bool",
+		Domain: dom, LoopbackOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	deadline, _ := ctx.Deadline()
+	_ = conn.SetReadDeadline(deadline)
+	buf := make([]byte, 65536)
+	for {
+		n, from, err := conn.ReadFromUDP(buf)
+		if err != nil {
+			t.Fatalf("no RTPS announcement on %v: %v", group, err)
+		}
+		if n >= 4 && string(buf[:4]) == "RTPS" && from.IP.IsLoopback() {
+			return
+		}
+	}
+}
+
+func loopbackInterface() (*net.Interface, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, err
+	}
+	for i := range ifs {
+		if ifs[i].Flags&net.FlagLoopback != 0 {
+			return &ifs[i], nil
+		}
+	}
+	return nil, errors.New("no loopback interface")
 }

@@ -338,7 +338,8 @@ struct Node {
 // make_participant creates a participant configured as rmw_fastrtps
 // configures a ROS 2 context's: named after the enclave, USER_DATA
 // "enclave=<name>;", and, for a localhost-only setup, UDPv4 on 127.0.0.1
-// with 127.0.0.1 as the initial discovery peer (no shared memory).
+// with 127.0.0.1 and the discovery multicast group as initial discovery
+// peers (no shared memory).
 void make_participant(Node& n, const Options& o)
 {
     fdds::DomainParticipantQos q = fdds::PARTICIPANT_QOS_DEFAULT;
@@ -355,6 +356,17 @@ void make_participant(Node& n, const Options& o)
         peer.kind = LOCATOR_KIND_UDPv4;
         IPLocator::setIPv4(peer, 127, 0, 0, 1);
         q.wire_protocol().builtin.initialPeersList.push_back(peer);
+        // An initial peers list replaces the default one, which is the
+        // discovery multicast group: keep announcing there too (on the
+        // loopback interface, the only one allowed), or a DDS that listens
+        // on multicast but not on well-known unicast ports (Cyclone DDS,
+        // whose participant ports are ephemeral unless configured) only
+        // finds this participant when its own periodic announcement comes.
+        Locator_t group;
+        group.kind = LOCATOR_KIND_UDPv4;
+        IPLocator::setIPv4(group, 239, 255, 0, 1);
+        group.port = 7400 + 250 * static_cast<uint32_t>(o.domain); // RTPS PB + DG * domain + d0
+        q.wire_protocol().builtin.initialPeersList.push_back(group);
     }
     n.participant = fdds::DomainParticipantFactory::get_instance()->create_participant(o.domain, q);
     if (!n.participant) {
