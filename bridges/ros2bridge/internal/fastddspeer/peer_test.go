@@ -215,6 +215,10 @@ func TestEncodeDecodeRefusals(t *testing.T) {
 		{"only a header", "std_msgs/msg/String", "00010000"},
 		{"string longer than payload", "std_msgs/msg/String", "00010000ff00000041"},
 		{"too short", "std_msgs/msg/Bool", "0001"},
+		// Lengths far beyond the payload are refused, not allocated.
+		{"huge string list", "trajectory_msgs/msg/JointTrajectory", "0001000000000000000000000100000000000000ffffffff"},
+		{"huge float64 sequence", "std_msgs/msg/Float64MultiArray", "000100000000000000000000ffffff0f"},
+		{"huge string", "std_msgs/msg/String", "00010000ffffff7f41"},
 	}
 	for _, c := range dec {
 		t.Run("decode "+c.name, func(t *testing.T) {
