@@ -19,6 +19,16 @@
 // missing peer fails the test; elsewhere it skips it, naming the command
 // that builds the peer.
 //
+// In a test:
+//
+//	o := fastddspeer.Options{Topic: "/cmd_vel", Type: "geometry_msgs/msg/Twist",
+//		Domain: fastddspeer.RandomDomain(), LoopbackOnly: true}
+//	sub, err := fastddspeer.StartSubscriber(ctx, t, o)
+//	pub, err := fastddspeer.StartPublisher(ctx, t, o)
+//	err = pub.WaitMatched(ctx, 1) // a message published before the match is lost
+//	err = pub.Publish([]byte(`{"linear":{"x":0.5}}`))
+//	r, err := sub.Next(ctx)       // r.JSON, r.CDR, r.At
+//
 // This package is pure Go: it only starts processes.
 package fastddspeer
 
