@@ -92,6 +92,10 @@ type Options struct {
 	// BestEffort selects best-effort reliability; the zero value is ROS 2's
 	// default, reliable.
 	BestEffort bool
+	// TransientLocal selects transient-local durability (a late reader gets
+	// the writer's last Depth messages); the zero value is ROS 2's default,
+	// volatile.
+	TransientLocal bool
 	// Depth is the keep-last history depth; 0 means DefaultDepth.
 	Depth int
 	// DDSType, when set, is announced as the DDS type name instead of the
@@ -129,6 +133,9 @@ func (o Options) args(mode string) ([]string, error) {
 	a = append(a, "--depth", strconv.Itoa(depth))
 	if o.BestEffort {
 		a = append(a, "--best-effort")
+	}
+	if o.TransientLocal {
+		a = append(a, "--transient-local")
 	}
 	if o.LoopbackOnly {
 		a = append(a, "--loopback")

@@ -518,3 +518,32 @@ func loopbackInterface() (*net.Interface, error) {
 	}
 	return nil, errors.New("no loopback interface")
 }
+
+// TestTransientLocalLateJoiner: with transient-local durability on both
+// sides, a subscriber that starts after the publisher wrote still gets the
+// messages it kept (and with volatile it would not: ROS 2's default).
+func TestTransientLocalLateJoiner(t *testing.T) {
+	ctx := testCtx(t, 90*time.Second)
+	o := fastddspeer.Options{Topic: "/sint_peer_test/latched", Type: "std_msgs/msg/String", Domain: fastddspeer.RandomDomain(),
+		LoopbackOnly: true, TransientLocal: true, Depth: 1}
+	pub, err := fastddspeer.StartPublisher(ctx, t, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{`{"data":"first"}`, `{"data":"kept"}`} {
+		if err := pub.Publish([]byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sub, err := fastddspeer.StartSubscriber(ctx, t, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := sub.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameJSON(t, r.JSON, []byte(`{"data":"kept"}`)) {
+		t.Fatalf("late joiner got %s, want the last kept message", r.JSON)
+	}
+}

@@ -22,7 +22,7 @@
 //   sint-fastdds-peer types              the known types, one per line
 //
 // Options: --domain N (default $ROS_DOMAIN_ID, else 0), --best-effort
-// (default reliable), --depth N (keep-last depth, default 10), --loopback
+// (default reliable), --transient-local (default volatile), --depth N (keep-last depth, default 10), --loopback
 // (UDP on 127.0.0.1 only with unicast discovery there, no shared memory;
 // also when ROS_LOCALHOST_ONLY=1), --dds-topic NAME (the DDS topic name
 // verbatim, without the ROS 2 "rt/" mapping), --node NAME (participant name,
@@ -101,7 +101,7 @@ int64_t now_ns()
 {
     std::cerr << "sint-fastdds-peer: " << msg << "\n"
               << "usage: sint-fastdds-peer pub|sub --topic /name --type pkg/msg/Name [--domain N]"
-                 " [--best-effort] [--depth N] [--loopback] [--dds-topic NAME] [--node NAME]\n"
+                 " [--best-effort] [--transient-local] [--depth N] [--loopback] [--dds-topic NAME] [--node NAME]\n"
               << "       sint-fastdds-peer encode|decode --type pkg/msg/Name\n"
               << "       sint-fastdds-peer types\n";
     exit(2);
@@ -117,6 +117,7 @@ struct Options {
     bool raw = false;
     int domain = -1;
     bool best_effort = false;
+    bool transient_local = false;
     int depth = 10;
     bool loopback = false;
 };
@@ -165,6 +166,8 @@ Options parse_args(int argc, char** argv)
             o.depth = parse_int(a, value(), 1, 100000);
         } else if (a == "--best-effort") {
             o.best_effort = true;
+        } else if (a == "--transient-local") {
+            o.transient_local = true;
         } else if (a == "--reliable") {
             o.best_effort = false;
         } else if (a == "--loopback") {
@@ -435,13 +438,13 @@ private:
     fdds::TypeSupport& ts_;
 };
 
-// ros_reliability etc.: the ROS 2 default profile (reliable, volatile,
+// set_endpoint_qos: the ROS 2 default profile (reliable, volatile,
 // keep-last 10) unless the options say otherwise.
 template <class Q>
 void set_endpoint_qos(Q& q, const Options& o)
 {
     q.reliability().kind = o.best_effort ? fdds::BEST_EFFORT_RELIABILITY_QOS : fdds::RELIABLE_RELIABILITY_QOS;
-    q.durability().kind = fdds::VOLATILE_DURABILITY_QOS;
+    q.durability().kind = o.transient_local ? fdds::TRANSIENT_LOCAL_DURABILITY_QOS : fdds::VOLATILE_DURABILITY_QOS;
     q.history().kind = fdds::KEEP_LAST_HISTORY_QOS;
     q.history().depth = o.depth;
     q.endpoint().history_memory_policy = eprosima::fastrtps::rtps::PREALLOCATED_WITH_REALLOC_MEMORY_MODE;
