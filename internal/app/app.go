@@ -192,6 +192,9 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 		o.wrapBackend(be)
 	}
 	st, lg := be.Store, be.Ledger
+	if err := reconcileAtStart(ctx, g, o, be); err != nil {
+		return fail(err)
+	}
 	if be.Limiter, err = durableRepetitions(be.Limiter, st); err != nil {
 		return fail(err)
 	}
