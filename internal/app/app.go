@@ -161,6 +161,10 @@ type Options struct {
 	// defaults of ledger.Checkpointer: 1 min, 10,000 entries).
 	CheckpointInterval time.Duration
 	CheckpointEntries  uint64
+	// RedisAssumeNoEviction: the operator asserts that Redis has
+	// maxmemory-policy noeviction where Redis refuses CONFIG GET (managed
+	// services). Without it such a Redis is refused (fail closed).
+	RedisAssumeNoEviction bool
 	// wrapBackend, if set, wraps the opened backend (tests inject faults).
 	wrapBackend func(*Backend)
 }

@@ -79,6 +79,10 @@ func openReplicated(ctx context.Context, o Options) (_ *Backend, err error) {
 	if err := rdb.Ping(pctx).Err(); err != nil {
 		return nil, fmt.Errorf("redis %s: %w", o.RedisAddr, err)
 	}
+	guard := &evictionGuard{rdb: rdb, assume: o.RedisAssumeNoEviction, log: o.Log}
+	if err := guard.check(pctx); err != nil {
+		return nil, fmt.Errorf("redis %s: %w", o.RedisAddr, err)
+	}
 	pg, err := pgstore.Open(ctx, o.StoreURL)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -125,13 +129,20 @@ func openReplicated(ctx context.Context, o Options) (_ *Backend, err error) {
 	if err := replay.Ready(rctx); err != nil {
 		return nil, fmt.Errorf("replay protection: refill the redis replay set from the ledger: %w", err)
 	}
-	be.Replay = replay
+	guard.ReplayCache = replay
+	be.Replay = guard
 	be.Limiter = redisx.NewLimiter(rdb, prefix)
 	be.WrapRecorder = func(next estop.Recorder) estop.Recorder {
 		return f.fanout.Recorder(ackRecorder{next: next, f: f})
 	}
 	be.FleetTrips = f
-	be.Attach = f.attach
+	be.Attach = func(ctx context.Context, g *Gateway) error {
+		if err := f.attach(ctx, g); err != nil {
+			return err
+		}
+		g.background = append(g.background, guard.run)
+		return nil
+	}
 	return be, nil
 }
 
