@@ -35,6 +35,7 @@ type evictionGuard struct {
 	// CONFIG GET (--redis-assume-noeviction). A policy that can be read
 	// is still checked.
 	assume bool
+	every  time.Duration // how often run checks
 	log    *slog.Logger
 	bad    atomic.Pointer[error] // nil: noeviction (or assumed)
 }
@@ -65,7 +66,7 @@ func (g *evictionGuard) check(ctx context.Context) error {
 
 // run re-checks every interval until ctx ends.
 func (g *evictionGuard) run(ctx context.Context) {
-	t := time.NewTicker(evictionCheckEvery)
+	t := time.NewTicker(g.every)
 	defer t.Stop()
 	for {
 		select {

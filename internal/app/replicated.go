@@ -38,6 +38,14 @@ const SyncInterval = 50 * time.Millisecond
 // is the revoking replica's clock, not the commit time.
 const revocationOverlap = 10 * time.Second
 
+// revocationResync is how often a replica reads every revocation in the
+// store (RevokedTokens), whatever its time: the last resort for a
+// revocation whose bus message was lost, whose RevokedAt is older than the
+// poll's overlap (the revoking replica's clock behind, or a slow commit)
+// and whose ledger entry is missing (its append failed after the store's
+// commit). Tests shorten it.
+var revocationResync = time.Minute
+
 // redisOptions accepts "host:port" or a redis:// URL.
 func redisOptions(addr string) (*redis.Options, error) {
 	if strings.Contains(addr, "://") {
@@ -79,7 +87,7 @@ func openReplicated(ctx context.Context, o Options) (_ *Backend, err error) {
 	if err := rdb.Ping(pctx).Err(); err != nil {
 		return nil, fmt.Errorf("redis %s: %w", o.RedisAddr, err)
 	}
-	guard := &evictionGuard{rdb: rdb, assume: o.RedisAssumeNoEviction, log: o.Log}
+	guard := &evictionGuard{rdb: rdb, assume: o.RedisAssumeNoEviction, every: evictionCheckEvery, log: o.Log}
 	if err := guard.check(pctx); err != nil {
 		return nil, fmt.Errorf("redis %s: %w", o.RedisAddr, err)
 	}
@@ -101,7 +109,7 @@ func openReplicated(ctx context.Context, o Options) (_ *Backend, err error) {
 	_, _ = rand.Read(suffix[:])
 	f := &fleet{
 		id: cfg.GatewayID + "/" + hex.EncodeToString(suffix[:]), pg: pg, lg: lg, bus: redisx.NewBus(rdb, prefix),
-		clock: o.Clock, log: o.Log,
+		clock: o.Clock, log: o.Log, resync: revocationResync,
 	}
 	f.fanout = replica.New(replica.RedisBus{Client: rdb, Channel: prefix + "estop"}, f.id, replica.Config{}, f.log)
 	f.roots.Store(&map[string]bool{})
@@ -220,7 +228,9 @@ type fleet struct {
 	roots   atomic.Pointer[map[string]bool]
 	toks    sync.Map // tokenId → raw, registered on other replicas
 	catchMu sync.Mutex
-	lastRev time.Time // guarded by catchMu
+	lastRev time.Time     // guarded by catchMu
+	lastAll time.Time     // last full read of the revocations; guarded by catchMu
+	resync  time.Duration // revocationResync when built
 
 	// Circuits and standing approvals (fleetsync.go).
 	circuits  *gateway.Circuits
@@ -331,6 +341,12 @@ func (f *fleet) catchUp(ctx context.Context) {
 	if err == nil {
 		f.reg.ApplyRevocations(ids)
 		f.lastRev = now.Add(-revocationOverlap)
+	}
+	if time.Since(f.lastAll) >= f.resync {
+		if all, err := f.pg.RevokedTokens(qctx); err == nil {
+			f.reg.ApplyRevocations(all)
+			f.lastAll = time.Now()
+		}
 	}
 	if err := f.reloadRoots(qctx); err != nil {
 		return
