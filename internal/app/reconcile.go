@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -219,25 +220,78 @@ func changeEntries(ctx context.Context, lg ledger.Store, after, size uint64, fn 
 		}
 		return nil
 	}
-	for after < size {
-		es, next, err := lg.List(ctx, ledger.ListQuery{After: after, Limit: ledger.MaxListLimit})
-		if err != nil {
-			return fmt.Errorf("read the ledger's revocations: %w", err)
-		}
-		for _, e := range es {
-			if e.SequenceNumber > size {
-				return nil
-			}
-			if slices.Contains(reconcileTypes, e.EventType) {
-				fn(e)
-			}
-			after = e.SequenceNumber
-		}
-		if next == nil || len(es) == 0 {
+	// Read the stored lines (no decoding) and decode only those that
+	// name a reconciled type: a full decode of every entry cost ≈ 20 µs
+	// per entry, the byte test a fraction of that.
+	if after >= size {
+		return nil
+	}
+	// In an entry's canonical JSON the first `"eventType":"` is its own
+	// member (keys are sorted and come before "payload"; inside a string
+	// the quotes would be escaped).
+	key := []byte(`"eventType":"`)
+	var derr error
+	w := &lineWriter{fn: func(line []byte) error {
+		i := bytes.Index(line, key)
+		if i < 0 {
 			return nil
 		}
+		rest, match := line[i+len(key):], false
+		for _, t := range reconcileTypes {
+			if len(rest) > len(t) && rest[len(t)] == '"' && string(rest[:len(t)]) == t {
+				match = true
+				break
+			}
+		}
+		if !match {
+			return nil
+		}
+		e, err := ledger.DecodeEntry(line)
+		if err != nil {
+			derr = fmt.Errorf("decode a ledger entry: %w", err)
+			return derr
+		}
+		if slices.Contains(reconcileTypes, e.EventType) { // not a payload's look-alike
+			fn(e)
+		}
+		return nil
+	}}
+	if err := lg.Export(ctx, w, after+1, size, nil); err != nil {
+		if derr != nil {
+			return derr
+		}
+		return fmt.Errorf("read the ledger's revocations: %w", err)
 	}
 	return nil
+}
+
+// lineWriter calls fn with each newline-terminated line written to it (an
+// NDJSON export of the ledger).
+type lineWriter struct {
+	buf []byte
+	fn  func(line []byte) error
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			w.buf = append(w.buf, p...)
+			break
+		}
+		line := p[:i]
+		if len(w.buf) > 0 {
+			w.buf = append(w.buf, line...)
+			line = w.buf
+		}
+		if err := w.fn(line); err != nil {
+			return 0, err
+		}
+		w.buf = w.buf[:0]
+		p = p[i+1:]
+	}
+	return n, nil
 }
 
 // readReconciled reads an embedded data dir's reconciliation cursor (0
