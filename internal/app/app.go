@@ -275,24 +275,9 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 			circuits.Restore(a.AgentID, gateway.Circuit{Open: true, Since: time.UnixMilli(a.CircuitSince), Cause: a.CircuitCause})
 		}
 	}
-	circuits.Persist = func(agentID string, c gateway.Circuit) {
-		pctx := context.WithoutCancel(ctx)
-		a, err := st.GetAgent(pctx, agentID)
-		if errors.Is(err, store.ErrNotFound) {
-			a, err = store.Agent{AgentID: agentID, RegisteredAt: clock().UnixMilli()}, nil
-		}
-		if err != nil {
-			log.Error("persist circuit", "agentId", agentID, "err", err)
-			return
-		}
-		a.CircuitOpen, a.CircuitCause, a.CircuitSince = c.Open, c.Cause, 0
-		if c.Open {
-			a.CircuitSince = c.Since.UnixMilli()
-		}
-		if err := st.PutAgent(pctx, a); err != nil {
-			log.Error("persist circuit", "agentId", agentID, "err", err)
-		}
-	}
+	cp := &circuitPersister{st: st, clock: clock, log: log}
+	circuits.Persist = func(agentID string, c gateway.Circuit) { cp.persist(context.WithoutCancel(ctx), agentID, c) }
+	g.background = append(g.background, cp.run)
 	p.OnSevere = func(ctx context.Context, agentID string) {
 		if _, err := g.Breaker.Trip(ctx, estop.Source{ID: "severe-violation", Kind: estop.KindAnomaly}, "severe physics violation by agent "+agentID); err != nil {
 			log.Error("trip on severe violation", "err", err)
