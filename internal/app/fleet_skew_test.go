@@ -7,6 +7,7 @@ import (
 
 	"github.com/sintgate/sintgate/internal/testenv"
 	"github.com/sintgate/sintgate/ledger"
+	"github.com/sintgate/sintgate/store"
 	"github.com/sintgate/sintgate/store/pgstore"
 	"github.com/sintgate/sintgate/tokens/tokentest"
 )
@@ -70,4 +71,46 @@ func TestFleetRevocationFromSkewedReplica(t *testing.T) {
 	}
 	t.Run("ledger-entry", func(t *testing.T) { run(t, time.Hour, "skew-agent-1", true, 1000) })
 	t.Run("store-only", func(t *testing.T) { run(t, 200*time.Millisecond, "skew-agent-2", false, 2000) })
+}
+
+// TestFleetCircuitInStoreOnly: a circuit another replica opened in
+// PostgreSQL whose ledger entry (append failed after the store's write)
+// and bus announcement were both lost reaches this replica through the
+// periodic re-read (revocationResync); the catch-up reads only the
+// ledger, so it never did.
+func TestFleetCircuitInStoreOnly(t *testing.T) {
+	pgURL := testenv.FreshPGDatabase(t)
+	redisAddr := testenv.RedisAddr(t)
+	other, err := pgstore.Open(context.Background(), pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Close() })
+	old := revocationResync
+	revocationResync = 200 * time.Millisecond
+	t.Cleanup(func() { revocationResync = old })
+	dir := t.TempDir()
+	ck := &clock{t: time.Now().Truncate(time.Millisecond)}
+	res, _, err := InitDataDir(context.Background(), dir, ck.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := serveWith(t, dir, ck, res.AdminAPIKey, Options{StoreURL: pgURL, RedisAddr: redisAddr}, nil)
+	h.trustRoot("root")
+	tok := h.tokenFor("cs-agent", nil)
+	move := func() (string, string) {
+		_, d := h.intercept("cs-agent", h.interceptBody("cs-agent", func(m map[string]any) { m["tokenId"] = tok.Claims.TokenID }))
+		return d.Decision, str(d.Code)
+	}
+	if d, c := move(); d != "allow" {
+		t.Fatalf("before: %s %s", d, c)
+	}
+	if err := other.PutAgent(context.Background(), store.Agent{AgentID: tokentest.Pub("cs-agent"), RegisteredAt: time.Now().UnixMilli(),
+		CircuitOpen: true, CircuitCause: "injection flood", CircuitSince: time.Now().UnixMilli()}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the circuit opened in PostgreSQL only to be enforced", func() bool {
+		_, c := move()
+		return c == "CIRCUIT_OPEN"
+	})
 }

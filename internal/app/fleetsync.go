@@ -165,3 +165,26 @@ func (f *fleet) catchUpChanges(ctx context.Context) {
 		}
 	}
 }
+
+// resyncCircuits re-reads, through syncCircuit, every agent whose circuit
+// PostgreSQL holds open and this replica does not: an open whose
+// announcement and ledger entry were both lost (the catch-up reads only
+// the ledger, and a ledger append can fail after the store's write).
+// Only opens are looked for (the fail-closed direction); each is re-read
+// on its own, so a close made meanwhile is not undone by the listing.
+func (f *fleet) resyncCircuits(ctx context.Context) {
+	if f.circuits == nil {
+		return
+	}
+	as, err := f.pg.ListAgents(ctx)
+	if err != nil {
+		return
+	}
+	for _, a := range as {
+		if a.CircuitOpen && !f.circuits.IsOpen(a.AgentID) {
+			if err := f.syncCircuit(ctx, a.AgentID); err != nil {
+				return
+			}
+		}
+	}
+}

@@ -39,11 +39,12 @@ const SyncInterval = 50 * time.Millisecond
 const revocationOverlap = 10 * time.Second
 
 // revocationResync is how often a replica reads every revocation in the
-// store (RevokedTokens), whatever its time: the last resort for a
-// revocation whose bus message was lost, whose RevokedAt is older than the
-// poll's overlap (the revoking replica's clock behind, or a slow commit)
-// and whose ledger entry is missing (its append failed after the store's
-// commit). Tests shorten it.
+// store (RevokedTokens), whatever its time, and every open circuit: the
+// last resort for a revocation whose bus message was lost, whose RevokedAt
+// is older than the poll's overlap (the revoking replica's clock behind,
+// or a slow commit) and whose ledger entry is missing (its append failed
+// after the store's commit), and for a circuit opened in the store whose
+// ledger entry and announcement were both lost. Tests shorten it.
 var revocationResync = time.Minute
 
 // redisOptions accepts "host:port" or a redis:// URL.
@@ -347,6 +348,7 @@ func (f *fleet) catchUp(ctx context.Context) {
 			f.reg.ApplyRevocations(all)
 			f.lastAll = time.Now()
 		}
+		f.resyncCircuits(qctx)
 	}
 	if err := f.reloadRoots(qctx); err != nil {
 		return
