@@ -36,6 +36,15 @@ import (
 // reconcileTypes are the ledger events whose effect the store must hold.
 var reconcileTypes = []string{"token.revoked", "approval.standing.revoked", "agent.circuit.opened", "agent.circuit.closed"}
 
+// indexedReconcileTypes are the ones read through a ledger's type index (a
+// fleet's PostgreSQL ledger, read from its start on every start). A token
+// revocation is committed to the store before its ledger entry is
+// appended, so the store always has it; reading every token.revoked entry
+// of the fleet's history at each start would cost in proportion to all
+// revocations ever made, for nothing. The embedded pass streams every
+// entry anyway and keeps it (a check that costs nothing more there).
+var indexedReconcileTypes = []string{"approval.standing.revoked", "agent.circuit.opened", "agent.circuit.closed"}
+
 // reconcileFile holds, in an embedded gateway's data dir, the ledger size
 // up to which the store is known to hold every revocation-like change
 // (decimal). Missing or unreadable: the whole ledger is read again.
@@ -203,7 +212,7 @@ func reconcileStore(ctx context.Context, st store.Store, lg ledger.Store, after 
 func changeEntries(ctx context.Context, lg ledger.Store, after, size uint64, fn func(ledger.Entry)) error {
 	if te, ok := lg.(typedEntries); ok {
 		for after < size {
-			es, err := te.EntriesOfTypes(ctx, reconcileTypes, after, ledger.MaxListLimit)
+			es, err := te.EntriesOfTypes(ctx, indexedReconcileTypes, after, ledger.MaxListLimit)
 			if err != nil {
 				return fmt.Errorf("read the ledger's revocations: %w", err)
 			}
