@@ -24,10 +24,10 @@ import (
 //
 // A standing approval's revocation is appended to the ledger before the
 // store is updated, and an opened circuit is persisted by a store write
-// whose failure is only logged before its ledger event is appended: in
-// both cases the change is in force in memory and recorded, but a store
-// write that failed (or a crash between the two) leaves the store without
-// it. The in-memory state of a restarted gateway is loaded from the store,
+// whose failure does not stop its ledger event from being appended (the
+// write is retried while the gateway runs, circuitpersist.go): in both
+// cases the change is in force in memory and recorded, but a store write
+// that failed (or a crash before it) leaves the store without it. The in-memory state of a restarted gateway is loaded from the store,
 // so without this step a full restart (every replica of a fleet, or the
 // single node) brought the revoked standing approval back and closed the
 // circuit. Token revocations are written to the store first; they are
