@@ -30,6 +30,7 @@ var serveFlags struct {
 	pprof, memoryLimit, relief, reliefMin           string
 	cpInterval                                      time.Duration
 	cpEntries                                       uint64
+	redisAssumeNoEviction                           bool
 }
 
 var serveCmd = &cobra.Command{
@@ -72,6 +73,7 @@ var serveCmd = &cobra.Command{
 			Hardware: app.Hardware{LinkAddr: serveFlags.estopLink, KeyFile: serveFlags.estopKey,
 				ButtonPin: serveFlags.buttonPin, RelayPin: serveFlags.relayPin},
 			CheckpointInterval: serveFlags.cpInterval, CheckpointEntries: serveFlags.cpEntries,
+			RedisAssumeNoEviction: serveFlags.redisAssumeNoEviction,
 		}, serveFlags.listen, os.Stdout)
 	},
 }
@@ -83,6 +85,8 @@ func init() {
 	f.StringVar(&serveFlags.policy, "policy", envOr("SINT_POLICY", ""), "policy file (env SINT_POLICY; default: the shipped policy)")
 	f.StringVar(&serveFlags.store, "store", envOr("SINT_STORE", ""), "store URL: empty for the embedded store, postgres://… for PostgreSQL (env SINT_STORE)")
 	f.StringVar(&serveFlags.redis, "redis", envOr("SINT_REDIS", ""), "Redis address for replicated deployments (env SINT_REDIS)")
+	f.BoolVar(&serveFlags.redisAssumeNoEviction, "redis-assume-noeviction", os.Getenv("SINT_REDIS_ASSUME_NOEVICTION") == "true",
+		"start even though Redis refuses CONFIG GET maxmemory-policy (managed Redis): you assert its policy is noeviction; a policy Redis does report is still checked (env SINT_REDIS_ASSUME_NOEVICTION=true)")
 	f.StringVar(&serveFlags.logLevel, "log-level", envOr("SINT_LOG_LEVEL", "info"), "debug, info, warn or error")
 	f.StringVar(&serveFlags.estopLink, "estop-link", envOr("SINT_ESTOP_LINK", ""), "listen address for the e-stop controller link (sint-estopd); the gateway then boots tripped")
 	f.StringVar(&serveFlags.estopKey, "estop-key-file", envOr("SINT_ESTOP_KEY_FILE", ""), "file with the controller link's shared key (hex)")

@@ -255,3 +255,37 @@ func (s *Service) SyncStanding(ctx context.Context, id string) (bool, error) {
 	}
 	return true, nil
 }
+
+// RepairStandingRevocation makes the stored approval id show its standing
+// approval revoked at atMs by operatorID, as a recorded
+// approval.standing.revoked ledger event says, when the store does not
+// show it yet (the revocation is appended to the ledger before the store
+// is updated, and that update can fail or never happen). It reports
+// whether it wrote. An approval the store does not hold, or that granted
+// no standing approval, is left alone. The gateway calls it at start,
+// before the standing approvals in force are loaded from the store.
+func RepairStandingRevocation(ctx context.Context, st store.Approvals, id, operatorID string, atMs int64) (bool, error) {
+	for try := 0; ; try++ {
+		a, err := st.GetApproval(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		x := extraOf(a)
+		if a.State != Approved || x.StandingUntil == 0 || x.StandingRevokedAt != 0 {
+			return false, nil
+		}
+		if atMs <= 0 {
+			atMs = 1
+		}
+		x.StandingRevokedAt, x.StandingRevokedBy = atMs, operatorID
+		a.Extra = x.bytes()
+		_, err = st.UpdateApproval(ctx, a)
+		if errors.Is(err, store.ErrConflict) && try < 10 {
+			continue // changed meanwhile: read it again
+		}
+		return err == nil, err
+	}
+}

@@ -195,6 +195,20 @@ func (s *Server) ready(c *fiber.Ctx) error {
 	} else {
 		checks["ledger"] = "ok"
 	}
+	var replay any
+	if s.Pipeline != nil {
+		replay = s.Pipeline.Replay
+	}
+	if h, isH := replay.(interface{ Healthy(context.Context) error }); isH {
+		// A replay cache that refuses every request (a fleet's Redis that
+		// may evict keys) makes the gateway deny everything.
+		if err := h.Healthy(ctx); err != nil {
+			checks["replay"], ok = "unavailable", false
+			s.Log.Warn("ready: replay protection", "err", err)
+		} else {
+			checks["replay"] = "ok"
+		}
+	}
 	checks["estop"] = s.Breaker.Snapshot().String()
 	if !ok {
 		return c.Status(503).JSON(fiber.Map{"status": "unavailable", "checks": checks})

@@ -161,6 +161,10 @@ type Options struct {
 	// defaults of ledger.Checkpointer: 1 min, 10,000 entries).
 	CheckpointInterval time.Duration
 	CheckpointEntries  uint64
+	// RedisAssumeNoEviction: the operator asserts that Redis has
+	// maxmemory-policy noeviction where Redis refuses CONFIG GET (managed
+	// services). Without it such a Redis is refused (fail closed).
+	RedisAssumeNoEviction bool
 	// wrapBackend, if set, wraps the opened backend (tests inject faults).
 	wrapBackend func(*Backend)
 }
@@ -192,6 +196,9 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 		o.wrapBackend(be)
 	}
 	st, lg := be.Store, be.Ledger
+	if err := reconcileAtStart(ctx, g, o, be); err != nil {
+		return fail(err)
+	}
 	if be.Limiter, err = durableRepetitions(be.Limiter, st); err != nil {
 		return fail(err)
 	}
@@ -268,24 +275,9 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 			circuits.Restore(a.AgentID, gateway.Circuit{Open: true, Since: time.UnixMilli(a.CircuitSince), Cause: a.CircuitCause})
 		}
 	}
-	circuits.Persist = func(agentID string, c gateway.Circuit) {
-		pctx := context.WithoutCancel(ctx)
-		a, err := st.GetAgent(pctx, agentID)
-		if errors.Is(err, store.ErrNotFound) {
-			a, err = store.Agent{AgentID: agentID, RegisteredAt: clock().UnixMilli()}, nil
-		}
-		if err != nil {
-			log.Error("persist circuit", "agentId", agentID, "err", err)
-			return
-		}
-		a.CircuitOpen, a.CircuitCause, a.CircuitSince = c.Open, c.Cause, 0
-		if c.Open {
-			a.CircuitSince = c.Since.UnixMilli()
-		}
-		if err := st.PutAgent(pctx, a); err != nil {
-			log.Error("persist circuit", "agentId", agentID, "err", err)
-		}
-	}
+	cp := &circuitPersister{st: st, clock: clock, log: log}
+	circuits.Persist = func(agentID string, c gateway.Circuit) { cp.persist(context.WithoutCancel(ctx), agentID, c) }
+	g.background = append(g.background, cp.run)
 	p.OnSevere = func(ctx context.Context, agentID string) {
 		if _, err := g.Breaker.Trip(ctx, estop.Source{ID: "severe-violation", Kind: estop.KindAnomaly}, "severe physics violation by agent "+agentID); err != nil {
 			log.Error("trip on severe violation", "err", err)

@@ -27,7 +27,12 @@ import (
 //     until the store has the grant (the grant is appended first too).
 
 // changeTypes are the ledger events the catch-up reads.
-var changeTypes = []string{"agent.circuit.opened", "agent.circuit.closed", "approval.granted", "approval.standing.revoked"}
+// token.revoked is read too: the revocation poll of the store
+// (RevokedSince) is keyed by the revoking replica's clock, so a revocation
+// from a replica whose clock is behind, or whose commit took longer than
+// the poll's overlap, was missed by the poll when its bus message was
+// lost; the ledger's sequence numbers do not depend on any clock.
+var changeTypes = []string{"agent.circuit.opened", "agent.circuit.closed", "approval.granted", "approval.standing.revoked", "token.revoked"}
 
 const (
 	// changeLookback is how many entries before the ledger's size at start
@@ -115,6 +120,7 @@ func (f *fleet) catchUpChanges(ctx context.Context) {
 		var p struct {
 			AgentID       string `json:"agentId"`
 			ApprovalID    string `json:"approvalId"`
+			TokenID       string `json:"tokenId"`
 			StandingUntil int64  `json:"standingUntil"`
 			Until         int64  `json:"until"`
 			Cause         string `json:"cause"`
@@ -138,6 +144,13 @@ func (f *fleet) catchUpChanges(ctx context.Context) {
 			}
 		case "approval.standing.revoked":
 			f.approvals.ForgetStanding(p.ApprovalID, p.Until)
+		case "token.revoked":
+			if p.TokenID == "" {
+				p.TokenID = e.TokenID
+			}
+			if p.TokenID != "" {
+				f.reg.ApplyRevocations([]string{p.TokenID})
+			}
 		case "approval.granted":
 			if p.StandingUntil > 0 {
 				f.pending[p.ApprovalID] = now.Add(grantWait)
@@ -149,6 +162,29 @@ func (f *fleet) catchUpChanges(ctx context.Context) {
 		done, err := f.approvals.SyncStanding(ctx, id)
 		if done || (err == nil && now.After(until)) {
 			delete(f.pending, id)
+		}
+	}
+}
+
+// resyncCircuits re-reads, through syncCircuit, every agent whose circuit
+// PostgreSQL holds open and this replica does not: an open whose
+// announcement and ledger entry were both lost (the catch-up reads only
+// the ledger, and a ledger append can fail after the store's write).
+// Only opens are looked for (the fail-closed direction); each is re-read
+// on its own, so a close made meanwhile is not undone by the listing.
+func (f *fleet) resyncCircuits(ctx context.Context) {
+	if f.circuits == nil {
+		return
+	}
+	as, err := f.pg.ListAgents(ctx)
+	if err != nil {
+		return
+	}
+	for _, a := range as {
+		if a.CircuitOpen && !f.circuits.IsOpen(a.AgentID) {
+			if err := f.syncCircuit(ctx, a.AgentID); err != nil {
+				return
+			}
 		}
 	}
 }

@@ -16,13 +16,16 @@ type privateRedis struct {
 	bin  string
 	Addr string
 	cmd  *exec.Cmd
+	// Args are added to the server's command line (set before Start).
+	Args []string
 }
 
-// startPrivateRedis starts a private redis-server; under CI=true a missing
+// startPrivateRedis starts a private redis-server with args added to its
+// command line; under CI=true a missing
 // redis-server fails the test (testenv.Program).
-func startPrivateRedis(t *testing.T) *privateRedis {
+func startPrivateRedis(t *testing.T, args ...string) *privateRedis {
 	t.Helper()
-	r := &privateRedis{t: t, bin: redisServerBin(t), Addr: freeAddr(t)}
+	r := &privateRedis{t: t, bin: redisServerBin(t), Addr: freeAddr(t), Args: args}
 	r.Start()
 	t.Cleanup(r.Stop)
 	return r
@@ -33,7 +36,7 @@ func startPrivateRedis(t *testing.T) *privateRedis {
 func (r *privateRedis) Start() {
 	r.t.Helper()
 	port := r.Addr[strings.LastIndex(r.Addr, ":")+1:]
-	r.cmd = exec.Command(r.bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	r.cmd = exec.Command(r.bin, append([]string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"}, r.Args...)...)
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatal(err)
 	}

@@ -38,6 +38,15 @@ const SyncInterval = 50 * time.Millisecond
 // is the revoking replica's clock, not the commit time.
 const revocationOverlap = 10 * time.Second
 
+// revocationResync is how often a replica reads every revocation in the
+// store (RevokedTokens), whatever its time, and every open circuit: the
+// last resort for a revocation whose bus message was lost, whose RevokedAt
+// is older than the poll's overlap (the revoking replica's clock behind,
+// or a slow commit) and whose ledger entry is missing (its append failed
+// after the store's commit), and for a circuit opened in the store whose
+// ledger entry and announcement were both lost. Tests shorten it.
+var revocationResync = time.Minute
+
 // redisOptions accepts "host:port" or a redis:// URL.
 func redisOptions(addr string) (*redis.Options, error) {
 	if strings.Contains(addr, "://") {
@@ -79,6 +88,10 @@ func openReplicated(ctx context.Context, o Options) (_ *Backend, err error) {
 	if err := rdb.Ping(pctx).Err(); err != nil {
 		return nil, fmt.Errorf("redis %s: %w", o.RedisAddr, err)
 	}
+	guard := &evictionGuard{rdb: rdb, assume: o.RedisAssumeNoEviction, every: evictionCheckEvery, log: o.Log}
+	if err := guard.check(pctx); err != nil {
+		return nil, fmt.Errorf("redis %s: %w", o.RedisAddr, err)
+	}
 	pg, err := pgstore.Open(ctx, o.StoreURL)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -97,7 +110,7 @@ func openReplicated(ctx context.Context, o Options) (_ *Backend, err error) {
 	_, _ = rand.Read(suffix[:])
 	f := &fleet{
 		id: cfg.GatewayID + "/" + hex.EncodeToString(suffix[:]), pg: pg, lg: lg, bus: redisx.NewBus(rdb, prefix),
-		clock: o.Clock, log: o.Log,
+		clock: o.Clock, log: o.Log, resync: revocationResync,
 	}
 	f.fanout = replica.New(replica.RedisBus{Client: rdb, Channel: prefix + "estop"}, f.id, replica.Config{}, f.log)
 	f.roots.Store(&map[string]bool{})
@@ -125,13 +138,20 @@ func openReplicated(ctx context.Context, o Options) (_ *Backend, err error) {
 	if err := replay.Ready(rctx); err != nil {
 		return nil, fmt.Errorf("replay protection: refill the redis replay set from the ledger: %w", err)
 	}
-	be.Replay = replay
+	guard.ReplayCache = replay
+	be.Replay = guard
 	be.Limiter = redisx.NewLimiter(rdb, prefix)
 	be.WrapRecorder = func(next estop.Recorder) estop.Recorder {
 		return f.fanout.Recorder(ackRecorder{next: next, f: f})
 	}
 	be.FleetTrips = f
-	be.Attach = f.attach
+	be.Attach = func(ctx context.Context, g *Gateway) error {
+		if err := f.attach(ctx, g); err != nil {
+			return err
+		}
+		g.background = append(g.background, guard.run)
+		return nil
+	}
 	return be, nil
 }
 
@@ -209,7 +229,9 @@ type fleet struct {
 	roots   atomic.Pointer[map[string]bool]
 	toks    sync.Map // tokenId → raw, registered on other replicas
 	catchMu sync.Mutex
-	lastRev time.Time // guarded by catchMu
+	lastRev time.Time     // guarded by catchMu
+	lastAll time.Time     // last full read of the revocations; guarded by catchMu
+	resync  time.Duration // revocationResync when built
 
 	// Circuits and standing approvals (fleetsync.go).
 	circuits  *gateway.Circuits
@@ -320,6 +342,13 @@ func (f *fleet) catchUp(ctx context.Context) {
 	if err == nil {
 		f.reg.ApplyRevocations(ids)
 		f.lastRev = now.Add(-revocationOverlap)
+	}
+	if time.Since(f.lastAll) >= f.resync {
+		if all, err := f.pg.RevokedTokens(qctx); err == nil {
+			f.reg.ApplyRevocations(all)
+			f.lastAll = time.Now()
+		}
+		f.resyncCircuits(qctx)
 	}
 	if err := f.reloadRoots(qctx); err != nil {
 		return

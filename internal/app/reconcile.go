@@ -1,0 +1,396 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sintgate/sintgate/gateway/approvals"
+	"github.com/sintgate/sintgate/ledger"
+	"github.com/sintgate/sintgate/store"
+)
+
+// Revocation-like changes recorded in the ledger are re-applied to the
+// store before the gateway loads its state from the store (docs/store.md,
+// "The ledger's revocations win at start").
+//
+// A standing approval's revocation is appended to the ledger before the
+// store is updated, and an opened circuit is persisted by a store write
+// whose failure does not stop its ledger event from being appended (the
+// write is retried while the gateway runs, circuitpersist.go): in both
+// cases the change is in force in memory and recorded, but a store write
+// that failed (or a crash before it) leaves the store without it. The in-memory state of a restarted gateway is loaded from the store,
+// so without this step a full restart (every replica of a fleet, or the
+// single node) brought the revoked standing approval back and closed the
+// circuit. Token revocations are written to the store first; they are
+// re-applied all the same (a no-op when the store has them).
+
+// reconcileTypes are the ledger events whose effect the store must hold.
+var reconcileTypes = []string{"token.revoked", "approval.standing.revoked", "agent.circuit.opened", "agent.circuit.closed"}
+
+// indexedReconcileTypes are the ones read through a ledger's type index (a
+// fleet's PostgreSQL ledger, read from its start on every start). A token
+// revocation is committed to the store before its ledger entry is
+// appended, so the store always has it; reading every token.revoked entry
+// of the fleet's history at each start would cost in proportion to all
+// revocations ever made, for nothing. The embedded pass streams every
+// entry anyway and keeps it (a check that costs nothing more there).
+var indexedReconcileTypes = []string{"approval.standing.revoked", "agent.circuit.opened", "agent.circuit.closed"}
+
+// reconcileFile holds, in an embedded gateway's data dir, the ledger size
+// up to which the store is known to hold every revocation-like change
+// (decimal). Missing or unreadable: the whole ledger is read again.
+const reconcileFile = "store.reconciled"
+
+// typedEntries is a ledger that reads entries of given event types past a
+// sequence number through an index (ledger/pgledger).
+type typedEntries interface {
+	EntriesOfTypes(ctx context.Context, types []string, after uint64, limit int) ([]ledger.Entry, error)
+}
+
+// reconcileResult says what a reconciliation read and wrote.
+type reconcileResult struct {
+	Through  uint64 // every change at or below this sequence number is in the store
+	Read     int    // change entries read
+	Repaired int    // store writes made
+}
+
+// lastCircuit is the last circuit event of one agent.
+type lastCircuit struct {
+	open  bool
+	cause string
+	at    time.Time
+}
+
+// standingRev is one recorded standing revocation.
+type standingRev struct {
+	operator  string
+	at, until int64
+}
+
+// reconcileStore re-applies to st every revocation-like change the ledger
+// recorded after sequence number after: token revocations (RevokeToken,
+// only for ids the store does not list as revoked), standing revocations
+// still within their window, and circuits whose last recorded event is an
+// open that the store does not show. A circuit whose last event is a close
+// but that the store holds open is left open (fail closed: the close's own
+// store write failed, or an open's ledger append did). Any store error
+// stops it: the caller refuses to start rather than load a store that may
+// lack a revocation.
+func reconcileStore(ctx context.Context, st store.Store, lg ledger.Store, after uint64, now time.Time) (reconcileResult, error) {
+	if fs, ok := st.(*fleetStore); ok {
+		st = fs.Store // no announcements: nothing is running yet
+	}
+	size, err := lg.Size(ctx)
+	if err != nil {
+		return reconcileResult{}, fmt.Errorf("ledger size: %w", err)
+	}
+	if after > size {
+		after = 0 // a cursor past the ledger's end (another ledger): read it all
+	}
+	res := reconcileResult{Through: size}
+	var revoked []string
+	revokedAt := map[string]time.Time{}
+	standing := map[string]standingRev{}
+	var standingOrder []string
+	circuits := map[string]lastCircuit{}
+	var circuitOrder []string
+	err = changeEntries(ctx, lg, after, size, func(e ledger.Entry) {
+		res.Read++
+		var p struct {
+			TokenID    string `json:"tokenId"`
+			ApprovalID string `json:"approvalId"`
+			OperatorID string `json:"operatorId"`
+			AgentID    string `json:"agentId"`
+			Cause      string `json:"cause"`
+			Until      int64  `json:"until"`
+		}
+		_ = json.Unmarshal(e.Payload, &p)
+		at, terr := ledger.ParseTimestamp(e.Timestamp)
+		if terr != nil {
+			at = now
+		}
+		switch e.EventType {
+		case "token.revoked":
+			id := p.TokenID
+			if id == "" {
+				id = e.TokenID
+			}
+			if _, seen := revokedAt[id]; id != "" && !seen {
+				revokedAt[id] = at
+				revoked = append(revoked, id)
+			}
+		case "approval.standing.revoked":
+			if _, seen := standing[p.ApprovalID]; p.ApprovalID != "" && !seen {
+				standing[p.ApprovalID] = standingRev{operator: p.OperatorID, at: at.UnixMilli(), until: p.Until}
+				standingOrder = append(standingOrder, p.ApprovalID)
+			}
+		case "agent.circuit.opened", "agent.circuit.closed":
+			id := p.AgentID
+			if id == "" {
+				id = e.AgentID
+			}
+			if id == "" {
+				return
+			}
+			if _, seen := circuits[id]; !seen {
+				circuitOrder = append(circuitOrder, id)
+			}
+			circuits[id] = lastCircuit{open: e.EventType == "agent.circuit.opened", cause: p.Cause, at: at}
+		}
+	})
+	if err != nil {
+		return res, err
+	}
+	if len(revoked) > 0 {
+		have, err := st.RevokedTokens(ctx)
+		if err != nil {
+			return res, fmt.Errorf("list revocations: %w", err)
+		}
+		slices.Sort(have)
+		for _, id := range revoked {
+			if _, ok := slices.BinarySearch(have, id); ok {
+				continue
+			}
+			if _, err := st.RevokeToken(ctx, id, revokedAt[id]); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return res, fmt.Errorf("re-apply the revocation of token %s: %w", id, err)
+			}
+			res.Repaired++
+		}
+	}
+	for _, id := range standingOrder {
+		r := standing[id]
+		if r.until > 0 && r.until <= now.UnixMilli() {
+			continue // lapsed: it could not cover anything any more
+		}
+		wrote, err := approvals.RepairStandingRevocation(ctx, st, id, r.operator, r.at)
+		if err != nil {
+			return res, fmt.Errorf("re-apply the revocation of standing approval %s: %w", id, err)
+		}
+		if wrote {
+			res.Repaired++
+		}
+	}
+	for _, id := range circuitOrder {
+		c := circuits[id]
+		if !c.open {
+			continue
+		}
+		a, err := st.GetAgent(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			a, err = store.Agent{AgentID: id, RegisteredAt: c.at.UnixMilli()}, nil
+		}
+		if err != nil {
+			return res, fmt.Errorf("read agent %s: %w", id, err)
+		}
+		if a.CircuitOpen {
+			continue
+		}
+		if c.cause == "" {
+			c.cause = "recorded in the ledger"
+		}
+		a.CircuitOpen, a.CircuitCause, a.CircuitSince = true, c.cause, c.at.UnixMilli()
+		if err := st.PutAgent(ctx, a); err != nil {
+			return res, fmt.Errorf("re-open the circuit of agent %s: %w", id, err)
+		}
+		res.Repaired++
+	}
+	return res, nil
+}
+
+// changeEntries calls fn for every entry of reconcileTypes with a sequence
+// number in (after, size], in order: through the ledger's type index when
+// it has one, else by reading the entries.
+func changeEntries(ctx context.Context, lg ledger.Store, after, size uint64, fn func(ledger.Entry)) error {
+	if te, ok := lg.(typedEntries); ok {
+		for after < size {
+			es, err := te.EntriesOfTypes(ctx, indexedReconcileTypes, after, ledger.MaxListLimit)
+			if err != nil {
+				return fmt.Errorf("read the ledger's revocations: %w", err)
+			}
+			for _, e := range es {
+				if e.SequenceNumber > size {
+					return nil
+				}
+				fn(e)
+				after = e.SequenceNumber
+			}
+			if len(es) < ledger.MaxListLimit {
+				return nil
+			}
+		}
+		return nil
+	}
+	// Read the stored lines (no decoding) and decode only those that
+	// name a reconciled type: a full decode of every entry cost ≈ 20 µs
+	// per entry, the byte test a fraction of that.
+	if after >= size {
+		return nil
+	}
+	// In an entry's canonical JSON the first `"eventType":"` is its own
+	// member (keys are sorted and come before "payload"; inside a string
+	// the quotes would be escaped).
+	key := []byte(`"eventType":"`)
+	var derr error
+	w := &lineWriter{fn: func(line []byte) error {
+		i := bytes.Index(line, key)
+		if i < 0 {
+			return nil
+		}
+		rest, match := line[i+len(key):], false
+		for _, t := range reconcileTypes {
+			if len(rest) > len(t) && rest[len(t)] == '"' && string(rest[:len(t)]) == t {
+				match = true
+				break
+			}
+		}
+		if !match {
+			return nil
+		}
+		e, err := ledger.DecodeEntry(line)
+		if err != nil {
+			derr = fmt.Errorf("decode a ledger entry: %w", err)
+			return derr
+		}
+		if slices.Contains(reconcileTypes, e.EventType) { // not a payload's look-alike
+			fn(e)
+		}
+		return nil
+	}}
+	if err := lg.Export(ctx, w, after+1, size, nil); err != nil {
+		if derr != nil {
+			return derr
+		}
+		return fmt.Errorf("read the ledger's revocations: %w", err)
+	}
+	return nil
+}
+
+// lineWriter calls fn with each newline-terminated line written to it (an
+// NDJSON export of the ledger).
+type lineWriter struct {
+	buf []byte
+	fn  func(line []byte) error
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			w.buf = append(w.buf, p...)
+			break
+		}
+		line := p[:i]
+		if len(w.buf) > 0 {
+			w.buf = append(w.buf, line...)
+			line = w.buf
+		}
+		if err := w.fn(line); err != nil {
+			return 0, err
+		}
+		w.buf = w.buf[:0]
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+// readReconciled reads an embedded data dir's reconciliation cursor (0
+// when there is none or it cannot be read: everything is read again).
+func readReconciled(dir string) uint64 {
+	b, err := os.ReadFile(filepath.Join(dir, reconcileFile))
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// writeReconciled durably replaces the cursor (write, fsync, rename, fsync
+// of the directory): a cursor that claims more than the store holds would
+// skip a revocation at the next start.
+func writeReconciled(dir string, through uint64) error {
+	tmp := filepath.Join(dir, reconcileFile+".tmp")
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(strconv.FormatUint(through, 10) + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, reconcileFile))
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// reconcileAtStart re-applies the ledger's revocation-like changes to the
+// store before anything is loaded from it, and refuses to start when it
+// cannot (fail closed). A shared ledger (PostgreSQL) is read from its
+// start through its type index: other replicas append and write the store
+// too, so no one replica's cursor covers it. An embedded gateway reads
+// from its data dir's cursor, and reconciles again at a clean shutdown so
+// that the next start reads only what was appended after it.
+func reconcileAtStart(ctx context.Context, g *Gateway, o Options, be *Backend) error {
+	var after uint64
+	if !g.sharedLedger {
+		after = readReconciled(o.DataDir)
+	}
+	start := time.Now()
+	res, err := reconcileStore(ctx, be.Store, be.Ledger, after, o.Clock())
+	if err != nil {
+		return fmt.Errorf("re-apply the ledger's revocations to the store: %w", err)
+	}
+	o.Log.Info("ledger revocations re-applied to the store", "from", after, "through", res.Through, "read", res.Read,
+		"repaired", res.Repaired, "took", time.Since(start).String())
+	if res.Repaired > 0 {
+		o.Log.Warn("the store lacked revocation-like changes the ledger holds; re-applied", "repaired", res.Repaired)
+	}
+	if g.sharedLedger {
+		return nil
+	}
+	if err := writeReconciled(o.DataDir, res.Through); err != nil {
+		return fmt.Errorf("record the store's reconciliation: %w", err)
+	}
+	st, lg, dir, clock, log := be.Store, be.Ledger, o.DataDir, o.Clock, o.Log
+	g.closers = append(g.closers, func() error {
+		// Clean shutdown: the server has stopped, nothing changes the
+		// store any more. A failure only costs a longer read at the next
+		// start (the cursor stays where it was).
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		res, err := reconcileStore(sctx, st, lg, readReconciled(dir), clock())
+		if err == nil {
+			err = writeReconciled(dir, res.Through)
+		}
+		if err != nil {
+			log.Warn("shutdown: ledger revocations not re-applied to the store (the next start reads them again)", "err", err)
+		}
+		return nil
+	})
+	return nil
+}
