@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sintgate/sintgate/gateway/approvals"
@@ -377,7 +379,24 @@ func reconcileAtStart(ctx context.Context, g *Gateway, o Options, be *Backend) e
 		return fmt.Errorf("record the store's reconciliation: %w", err)
 	}
 	st, lg, dir, clock, log := be.Store, be.Ledger, o.DataDir, o.Clock, o.Log
+	var mu sync.Mutex // one pass and one cursor write at a time
+	g.background = append(g.background, func(ctx context.Context) {
+		t := time.NewTicker(reconcileEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				mu.Lock()
+				advanceReconciled(ctx, st, lg, dir, clock(), log)
+				mu.Unlock()
+			}
+		}
+	})
 	g.closers = append(g.closers, func() error {
+		mu.Lock()
+		defer mu.Unlock()
 		// Clean shutdown: the server has stopped, nothing changes the
 		// store any more. A failure only costs a longer read at the next
 		// start (the cursor stays where it was).
@@ -394,3 +413,46 @@ func reconcileAtStart(ctx context.Context, g *Gateway, o Options, be *Backend) e
 	})
 	return nil
 }
+
+// reconcileEvery is how often a running embedded gateway moves its
+// reconciliation cursor forward (a variable for tests).
+var reconcileEvery = 10 * time.Second
+
+// advanceReconciled moves a running embedded gateway's cursor to the
+// ledger's end when the store already holds every revocation-like change
+// appended since the cursor. Without it the cursor moved only at a clean
+// shutdown, so a gateway that crashed after a day at 1,000 decisions/s
+// re-read 86 million entries (about a minute and a half) before it was
+// ready. It only reads: a change whose store write failed, or is still
+// under way, leaves the cursor where it is, so the next start re-applies
+// it (nothing is repaired while running, since a pass that reads a
+// circuit's open before its close is appended must not re-open it).
+func advanceReconciled(ctx context.Context, st store.Store, lg ledger.Store, dir string, now time.Time, log *slog.Logger) {
+	after := readReconciled(dir)
+	dry := &dryStore{Store: st}
+	res, err := reconcileStore(ctx, dry, lg, after, now)
+	if err != nil || res.Repaired > 0 || res.Through <= after {
+		if err != nil {
+			log.Warn("reconciliation cursor not moved", "err", err)
+		}
+		return
+	}
+	if err := writeReconciled(dir, res.Through); err != nil {
+		log.Warn("reconciliation cursor not moved", "err", err)
+	}
+}
+
+// dryStore answers the writes a reconciliation would make without making
+// them: reconcileStore then counts, in Repaired, the changes the store
+// lacks.
+type dryStore struct{ store.Store }
+
+func (d *dryStore) RevokeToken(context.Context, string, time.Time) ([]string, error) {
+	return nil, nil
+}
+
+func (d *dryStore) UpdateApproval(_ context.Context, a store.Approval) (store.Approval, error) {
+	return a, nil
+}
+
+func (d *dryStore) PutAgent(context.Context, store.Agent) error { return nil }

@@ -303,3 +303,62 @@ func TestReconcileStore(t *testing.T) {
 		t.Fatalf("an unreadable cursor must read as 0 (read everything)")
 	}
 }
+
+// TestReconcileCursorMovesWhileRunning (a crash after a long run re-read
+// the whole run before the gateway was ready, since the cursor moved only
+// at a clean shutdown): a running embedded gateway moves its cursor to the
+// ledger's end while the store holds every revocation-like change, and
+// keeps it below a standing revocation whose store write failed, so a
+// restart after a crash still re-applies it.
+func TestReconcileCursorMovesWhileRunning(t *testing.T) {
+	old := reconcileEvery
+	reconcileEvery = 20 * time.Millisecond
+	t.Cleanup(func() { reconcileEvery = old })
+	dir := t.TempDir()
+	ck := &clock{t: time.Now().Truncate(time.Millisecond)}
+	res, _, err := InitDataDir(context.Background(), dir, ck.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := &atomic.Bool{}
+	h, _ := serveWith(t, dir, ck, res.AdminAPIKey, Options{}, down)
+	h.trustRoot("root")
+	alice := h.operatorKey("alice", "approve", "read")
+	tok := h.tokenFor("rc-agent", nil)
+	e := h.escalate("rc-agent", tok, 3)
+	if st := h.as(alice, "POST", "/v1/approvals/"+e.approvalID+"/approve", map[string]any{"reason": "shift", "standingForMs": 600_000}, nil); st != 200 {
+		t.Fatalf("approve standing: %d", st)
+	}
+	ctx := context.Background()
+	waitCursor := func(want uint64) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for readReconciled(dir) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("cursor %d, want %d", readReconciled(dir), want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	size, err := h.g.Ledger.Size(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCursor(size) // nothing missing: it follows the ledger while running
+
+	down.Store(true)
+	if st := h.as(alice, "DELETE", "/v1/standing-approvals/"+e.approvalID, nil, nil); st == 200 {
+		t.Fatalf("revoking with the store failing answered 200")
+	}
+	revokedAt, err := h.g.Ledger.Size(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.ledgerTypes(e.approvalID); !slices.Contains(got, "approval.standing.revoked") {
+		t.Fatalf("the revocation is not in the ledger: %v", got)
+	}
+	time.Sleep(20 * reconcileEvery)
+	if c := readReconciled(dir); c >= revokedAt {
+		t.Fatalf("the cursor moved to %d, past the revocation the store lacks (ledger size %d at revocation)", c, revokedAt)
+	}
+}
