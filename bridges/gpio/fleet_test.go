@@ -245,6 +245,36 @@ func TestFleetReplicas(t *testing.T) {
 		bootA = newA
 	})
 
+	// The claim the decision rests on: the fleet's e-stop state is in
+	// PostgreSQL, so a replica restarted during a trip boots tripped.
+	t.Run("restart/replica-restarted-during-a-trip-boots-tripped", func(t *testing.T) {
+		if st := b.Admin("POST", "/v1/estop/trip", map[string]string{"reason": "trip on B"}, nil); st != 200 {
+			t.Fatalf("trip on B: %d", st)
+		}
+		waitFor(t, func() bool { return viaLB.Halted() && onB.Halted() })
+		a.Kill()
+		a.Start()
+		var st client.EstopState
+		if code := a.Admin("GET", "/v1/estop", nil, &st); code != 200 || st.State != "tripped" {
+			t.Fatalf("restarted A: %d %q; want tripped (from the fleet's shared state)", code, st.State)
+		}
+		bootA = st.BootID
+		lb.waitPolls(t, 10, bootA, bootB)
+		if !viaLB.Halted() || !onB.Halted() {
+			t.Fatal("a bridge resumed while the fleet is tripped")
+		}
+		if st := b.Admin("POST", "/v1/estop/reset", map[string]string{"reason": "clear"}, nil); st != 200 {
+			t.Fatalf("reset on B: %d", st)
+		}
+		waitFor(t, func() bool { return !onB.Halted() && !viaLB.Halted() })
+		if viaLB.Reset() || onB.Reset() {
+			t.Fatal("a fault was latched")
+		}
+		time.Sleep(1100 * time.Millisecond) // attestations are in whole seconds; the one after the halt must be newer
+		set(viaLB)
+		set(onB)
+	})
+
 	t.Run("estop/trip-on-A-stops-the-bridge-watching-B", func(t *testing.T) {
 		if st := a.Admin("POST", "/v1/estop/trip", map[string]string{"reason": "fleet test"}, nil); st != 200 {
 			t.Fatalf("trip on A: %d", st)
