@@ -21,6 +21,17 @@ import (
 // poll only records the epoch, whatever it is (0 included: a gateway that
 // never tripped). A pushed trip latches at once; only a poll that started
 // after it can unlatch.
+//
+// Behind a replicated fleet (answers naming a fleetId, PROTOCOL §9) each
+// replica numbers its own epochs and has its own boot id, and a load
+// balancer sends polls to any of them. Then the watch keeps the epoch per
+// boot id: a boot id it has not seen is another replica, or one restarted
+// on the fleet's shared state — no fault, its first poll only records its
+// epoch. A fleet id that changes, appears after single-node answers or
+// disappears is lost state: a fault. And a trip, seen on one replica or
+// pushed, is unlatched only by an "armed" answer from a replica that has
+// shown that trip (tripped, or its epoch changed): a replica that has not
+// applied it yet answers "armed" too.
 type EstopWatch struct {
 	mu         sync.Mutex // guards the fields and orders every apply
 	seen       bool       // a poll recorded lastEpoch
@@ -29,6 +40,13 @@ type EstopWatch struct {
 	armedSince int64  // and the gateway's "since" of that armed state (unix ms)
 	pushes     uint64 // pushed trips so far
 	boot       string // the gateway's boot id at the last poll that named one
+
+	// A replicated fleet (answers naming a fleet id).
+	fleet    string                  // the fleet id of the last poll
+	replicas map[string]*replicaView // by boot id
+	polls    uint64                  // fleet polls so far (replicaView.seen)
+	gen      uint64                  // trips observed: one more each time tripped goes true
+	tripped  bool                    // a trip observed that no replica showing it has unlatched
 
 	smu       sync.Mutex // guards the stream state (never held while taking mu)
 	streaming bool
@@ -49,6 +67,17 @@ type PollAction struct {
 	Reset   bool
 }
 
+// replicaView is what the watch knows of one replica of a fleet.
+type replicaView struct {
+	epoch uint64 // its breaker epoch at its last poll
+	gen   uint64 // the watch's gen when it last showed a trip (tripped, or its epoch changed)
+	seen  uint64 // the watch's polls count at its last poll (to forget the oldest)
+}
+
+// maxReplicas bounds the replicas a watch remembers; the one polled least
+// recently is forgotten first (a replica that restarted has a new boot id).
+const maxReplicas = 64
+
 // Read interprets one poll (st and the error of reading it) as the type
 // doc says. It does not know when the poll was sent: Poll, which does,
 // keeps a poll sent before a pushed trip from unlatching.
@@ -59,10 +88,105 @@ func (w *EstopWatch) Read(st client.EstopState, err error) PollAction {
 }
 
 func (w *EstopWatch) read(st client.EstopState, err error) PollAction {
-	switch {
-	case err != nil:
+	if err != nil {
 		return PollAction{Latch: "gateway unreachable: " + err.Error(), Fault: true}
 	}
+	replaced := w.noteFleet(st.FleetID)
+	var a PollAction
+	if st.FleetID != "" {
+		a = w.readReplica(st)
+	} else {
+		a = w.readSingle(st)
+	}
+	if replaced {
+		a.Latch, a.Fault, a.Reset = "gateway state replaced (fleet id changed)", true, false
+	}
+	return a
+}
+
+// noteFleet records the fleet id of an answer ("" from a single node) and
+// reports whether it replaces one the watch relied on: another fleet id,
+// none after a fleet's, or one after a single node's answers. What the
+// watch knew of the former gateway is forgotten.
+func (w *EstopWatch) noteFleet(id string) bool {
+	if id == w.fleet {
+		return false
+	}
+	replaced := w.fleet != "" || w.seen
+	w.fleet, w.replicas = id, nil
+	w.seen, w.boot = false, ""
+	return replaced
+}
+
+// tripObserved notes a trip (polled, pushed, or an epoch change): a new
+// generation unless one is outstanding already.
+func (w *EstopWatch) tripObserved() {
+	if !w.tripped {
+		w.gen++
+		w.tripped = true
+	}
+}
+
+// readReplica interprets one answer of a fleet replica (type doc).
+func (w *EstopWatch) readReplica(st client.EstopState) PollAction {
+	w.polls++
+	r := w.replicas[st.BootID]
+	known := r != nil
+	if !known {
+		r = &replicaView{epoch: st.Epoch}
+		if !w.tripped {
+			r.gen = w.gen // nothing outstanding that it could have missed
+		}
+		w.addReplica(st.BootID, r)
+	}
+	r.seen = w.polls
+	switch {
+	case st.State == "tripped":
+		w.tripObserved()
+		r.epoch, r.gen = st.Epoch, w.gen
+		w.armedAt = false
+		return PollAction{Latch: "e-stop tripped: " + st.Reason}
+	case st.State != "armed":
+		w.armedAt = false
+		return PollAction{Latch: fmt.Sprintf("e-stop state %q is not armed", st.State), Fault: true}
+	}
+	var a PollAction
+	if known && st.Epoch != r.epoch {
+		// This replica tripped and re-armed between two of its polls.
+		w.tripObserved()
+		r.gen = w.gen
+		a.Latch = "e-stop tripped and reset between polls"
+		a.Reset = st.Epoch > r.epoch
+		a.Fault = !a.Reset // a smaller epoch: a replica that lost its state
+	}
+	r.epoch = st.Epoch
+	if !w.tripped || r.gen == w.gen {
+		a.Unlatch, w.tripped = true, false
+	}
+	w.armedAt, w.armedSince = true, st.Since
+	return a
+}
+
+// addReplica remembers r under boot, forgetting the replica polled least
+// recently beyond maxReplicas.
+func (w *EstopWatch) addReplica(boot string, r *replicaView) {
+	if w.replicas == nil {
+		w.replicas = map[string]*replicaView{}
+	}
+	if len(w.replicas) >= maxReplicas {
+		oldest, at := "", uint64(0)
+		for id, v := range w.replicas {
+			if oldest == "" || v.seen < at {
+				oldest, at = id, v.seen
+			}
+		}
+		delete(w.replicas, oldest)
+	}
+	w.replicas[boot] = r
+}
+
+// readSingle interprets one answer of a single gateway (type doc).
+func (w *EstopWatch) readSingle(st client.EstopState) PollAction {
 	restarted := w.noteBoot(st.BootID)
 	switch {
 	case st.State == "tripped":
@@ -85,6 +209,7 @@ func (w *EstopWatch) read(st client.EstopState, err error) PollAction {
 		a.Latch, a.Fault, a.Reset = "gateway restarted (boot id changed)", true, false
 	}
 	w.armedAt, w.armedSince = true, st.Since
+	w.tripped = false // (kept for a fleet's answers only)
 	return a
 }
 
@@ -160,6 +285,7 @@ func (w *EstopWatch) Pushed(ev EstopEvent, apply func(PollAction)) {
 		return
 	}
 	w.pushes++
+	w.tripObserved()
 	reason := ev.Reason
 	if reason == "" {
 		reason = "(no reason given)"

@@ -384,6 +384,10 @@ type EstopState struct {
 	// BootID names the gateway instance that answered (it changes when
 	// the gateway restarts); "" from a gateway that names none.
 	BootID string `json:"bootId,omitempty"`
+	// FleetID names the shared state of a replicated fleet: the same on
+	// every replica and across replica restarts (then BootID changes with
+	// the replica answering); "" from a single node.
+	FleetID string `json:"fleetId,omitempty"`
 }
 
 // EstopSource is one e-stop source.

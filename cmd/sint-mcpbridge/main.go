@@ -61,33 +61,22 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/sintgate/sintgate/bridges"
+	"github.com/sintgate/sintgate/bridges/bridgecmd"
 	"github.com/sintgate/sintgate/bridges/mcpbridge"
 	"github.com/sintgate/sintgate/bridges/stopsem"
-	"github.com/sintgate/sintgate/client"
-	"github.com/sintgate/sintgate/gateway/attest"
 	"github.com/sintgate/sintgate/internal/keyfile"
 )
 
 // stderr receives flag errors, usage and logs (a variable for tests).
 var stderr io.Writer = os.Stderr
-
-func env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
 
 func main() {
 	// The downstream server runs as the same user: keep it from reading
@@ -120,21 +109,15 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 	fs := flag.NewFlagSet("sint-mcpbridge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = usage(fs)
-	url := fs.String("url", env("SINT_URL", "http://127.0.0.1:8080"), "gateway base URL (SINT_URL)")
-	apiKeyFile := fs.String("api-key-file", "", "file (mode 0600) holding an operator API key with scope read, for the e-stop watch; empty: none")
-	apiKeyFlag := fs.String("api-key", "", "refused: the downstream server can read the bridge's command line; use --api-key-file")
+	gw := bridgecmd.Register(fs, bridgecmd.Spec{Name: "sint-mcpbridge", KeyFileOnly: true,
+		PollInterval: mcpbridge.DefaultPollInterval, CallTimeout: mcpbridge.DefaultCallTimeout, TimeoutUsage: "timeout of one intercept, verification or poll",
+		Stop: bridgecmd.StopReset, ResetUsage: "what clears a fault stop (gateway unreachable or restarted, attestation failures): latched (a deliberate reset: the gateway's e-stop tripped and reset, or --reset-socket) or auto"})
 	var envs []string
 	fs.Func("env", "NAME or NAME=VALUE: pass this variable to the downstream server (repeatable; never SINT_*)", func(v string) error {
 		envs = append(envs, v)
 		return nil
 	})
-	agentKey := fs.String("agent-key", "", "agent key file (internal/keyfile format); required")
-	tokenID := fs.String("token-id", "", "registered capability token id")
-	tokenFile := fs.String("token-file", "", "file holding the capability token's compact JWS (instead of --token-id)")
-	issuer := fs.String("issuer", "", "gateway id the attestations must name (optional)")
 	server := fs.String("server", "", "server name: the <server> of mcp://<server>/<tool>; required")
-	poll := fs.Duration("poll-interval", mcpbridge.DefaultPollInterval, "e-stop poll interval")
-	timeout := fs.Duration("timeout", mcpbridge.DefaultCallTimeout, "timeout of one intercept, verification or poll")
 	maxWait := fs.Duration("max-wait", mcpbridge.DefaultMaxWait, "longest wait for an operator's approval of an escalated call")
 	maxInFlight := fs.Int("max-in-flight", mcpbridge.DefaultMaxInFlight, "most tools/call requests handled at once; more are refused with RATE_LIMIT_EXCEEDED")
 	pinFile := fs.String("pin-file", "", "file holding the tools' pinned definition hashes (created and updated by the bridge; survives restarts); empty: pins kept in memory only")
@@ -150,8 +133,6 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 	})
 	resultPolicy := fs.String("result-policy", string(mcpbridge.ResultRedact), "what to do with a tool result in which the injection scanner finds an instruction: redact (replace the flagged parts) or refuse (withhold the result, GOAL_HIJACK)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	resetFlag := fs.String("reset", string(stopsem.ResetLatched), "what clears a fault stop (gateway unreachable or restarted, attestation failures): latched (a deliberate reset: the gateway's e-stop tripped and reset, or --reset-socket) or auto")
-	resetSocket := fs.String("reset-socket", "", "Unix socket (mode 0600) of the bridge-local reset input: `sintctl bridge-reset --socket PATH`")
 	httpListen := fs.String("http-listen", "", "serve agents over MCP streamable HTTP on this address (host:port, loopback unless --http-allow-remote) instead of stdin/stdout; needs --http-token-file")
 	httpTokenFile := fs.String("http-token-file", "", "file (mode 0600) holding the bearer token agents must send (Authorization: Bearer <token>, at least 32 bytes)")
 	httpRemote := fs.Bool("http-allow-remote", false, "let --http-listen bind a non-loopback address (put TLS in front: the token travels in clear otherwise)")
@@ -172,8 +153,7 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 		}
 		return 2, nil
 	}
-	resetMode, err := stopsem.ParseResetMode(*resetFlag)
-	if err != nil {
+	if _, err := gw.Stop.ResetMode(); err != nil {
 		return 2, err
 	}
 	var level slog.Level
@@ -197,47 +177,18 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 		return 2, errors.New("--http-listen and --http-token-file go together")
 	case *httpRemote && *httpListen == "":
 		return 2, errors.New("--http-allow-remote needs --http-listen")
-	case *agentKey == "":
-		return 2, errors.New("--agent-key is required")
 	case *resultPolicy != string(mcpbridge.ResultRedact) && *resultPolicy != string(mcpbridge.ResultRefuse):
 		return 2, errors.New("--result-policy: want redact or refuse")
 	case *pinsLocked && *pinFile == "":
 		return 2, errors.New("--pins-locked needs --pin-file")
 	}
-	if *apiKeyFlag != "" {
-		return 2, errors.New("--api-key is refused: the downstream server could read it from the bridge's command line; put the key in a file (mode 0600) and give --api-key-file")
-	}
-	if _, set := os.LookupEnv(bridges.APIKeyEnv); set {
-		// Unsetting it would not do: it stays in /proc/<pid>/environ,
-		// which a downstream server running as root can read.
-		return 2, errors.New(bridges.APIKeyEnv + " is set: sint-mcpbridge refuses to start with the operator's key in its environment (its downstream server could read it); unset it and give the bridge its own read-scoped key with --api-key-file")
-	}
-	var apiKey string
-	if *apiKeyFile != "" {
-		k, err := bridges.LoadAPIKeyFile(*apiKeyFile)
-		if err != nil {
-			return 2, err
-		}
-		apiKey = k
-	}
-	key, err := keyfile.Load(*agentKey)
+	g, err := gw.Load()
 	if err != nil {
-		return 1, err
+		return bridgecmd.ExitCode(err), err
 	}
-	downEnv, err := mcpbridge.DownstreamEnv(os.Environ(), envs, secretsOf(apiKey, key))
+	downEnv, err := mcpbridge.DownstreamEnv(os.Environ(), envs, secretsOf(g.APIKey, g.Key))
 	if err != nil {
 		return 2, err
-	}
-	var token string
-	if *tokenFile != "" {
-		b, err := os.ReadFile(*tokenFile)
-		if err != nil {
-			return 1, err
-		}
-		token = strings.TrimSpace(string(b))
-	}
-	if (*tokenID == "") == (token == "") {
-		return 2, errors.New("give exactly one of --token-id and --token-file")
 	}
 
 	var httpToken string
@@ -275,20 +226,14 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 	if err != nil {
 		return 1, err
 	}
-	httpc := &http.Client{Timeout: 40 * time.Second} // > the 30 s approval long-poll
-	base := strings.TrimRight(*url, "/")
 	cfg := mcpbridge.Config{
 		ServerName: *server,
 		Downstream: downstream,
-		Gateway:    &client.Agent{BaseURL: base, HTTP: httpc, Key: key.Private},
-		Verifier:   attest.NewJWKSCache(&http.Client{Timeout: *timeout}, base+"/.well-known/jwks.json"),
-		TokenID:    *tokenID, Token: token, Issuer: *issuer,
-		PollInterval: *poll, CallTimeout: *timeout, MaxWait: *maxWait, MaxInFlight: *maxInFlight, Log: log,
-		Reset: resetMode,
+		Gateway:    g.Agent, Verifier: g.Verifier, Estop: g.Estop,
+		TokenID: g.TokenID, Token: g.Token, Issuer: g.Issuer,
+		PollInterval: g.PollInterval, CallTimeout: g.CallTimeout, MaxWait: *maxWait, MaxInFlight: *maxInFlight, Log: log,
+		Reset: g.Reset,
 		Pins:  pins, AllowFlagged: allowTool, ResultPolicy: mcpbridge.ResultPolicy(*resultPolicy),
-	}
-	if apiKey != "" {
-		cfg.Estop = mcpbridge.OperatorEstop{Op: &client.Operator{BaseURL: base, APIKey: apiKey, HTTP: &http.Client{Timeout: *timeout}}}
 	}
 	var srv served
 	var b *mcpbridge.Bridge
@@ -335,12 +280,12 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 	if downName == "" {
 		downName = down[0]
 	}
-	log.Info("sint-mcpbridge running", "gateway", base, "server", *server, "downstream", downName,
-		"agent", key.AgentID(), "tools", len(b.Tools()), "estopWatch", cfg.Estop != nil, "downstreamEnv", envNames(downEnv),
+	log.Info("sint-mcpbridge running", "gateway", g.Base, "server", *server, "downstream", downName,
+		"agent", g.Key.AgentID(), "tools", len(b.Tools()), "estopWatch", cfg.Estop != nil, "downstreamEnv", envNames(downEnv),
 		"toolsFlagged", flaggedNames(b.Flagged()), "toolsChanged", b.Changed(), "pinFile", *pinFile, "pinsLocked", *pinsLocked,
 		"resultPolicy", cfg.ResultPolicy)
-	if *resetSocket != "" {
-		if err := stopsem.ServeReset(ctx, *resetSocket, srv.Reset); err != nil {
+	if gw.Stop.ResetSocket != "" {
+		if err := stopsem.ServeReset(ctx, gw.Stop.ResetSocket, srv.Reset); err != nil {
 			return 1, err
 		}
 	}

@@ -42,20 +42,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
-	"github.com/sintgate/sintgate/bridges"
+	"github.com/sintgate/sintgate/bridges/bridgecmd"
 	"github.com/sintgate/sintgate/bridges/mqttbridge"
-	"github.com/sintgate/sintgate/bridges/stopsem"
-	"github.com/sintgate/sintgate/client"
-	"github.com/sintgate/sintgate/gateway/attest"
-	"github.com/sintgate/sintgate/internal/keyfile"
 )
 
 // stderr receives flag errors, usage and logs (a variable for tests).
@@ -65,13 +59,6 @@ type multi []string
 
 func (m *multi) String() string     { return strings.Join(*m, ",") }
 func (m *multi) Set(s string) error { *m = append(*m, s); return nil }
-
-func env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -91,29 +78,20 @@ func runReady(ctx context.Context, args []string, ready func()) (int, error) {
 	fs := flag.NewFlagSet("sint-mqttbridge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var routes, safeStops multi
-	gwURL := fs.String("url", env("SINT_URL", "http://127.0.0.1:8080"), "gateway base URL (SINT_URL)")
-	apiKeyFile := fs.String("api-key-file", "", "file (mode 0600) holding an operator API key with scope read, for the e-stop watch (pushed trips and poll)")
-	apiKeyFlag := fs.String("api-key", "", "operator API key with scope read (visible in the process list: prefer --api-key-file); neither: no e-stop watch")
-	agentKey := fs.String("agent-key", "", "agent key file (internal/keyfile format); required")
-	tokenID := fs.String("token-id", "", "registered capability token id")
-	tokenFile := fs.String("token-file", "", "file holding the capability token's compact JWS (instead of --token-id)")
-	issuer := fs.String("issuer", "", "gateway id the attestations must name (optional)")
-	broker := fs.String("broker", env("SINT_MQTT_BROKER", "mqtt://127.0.0.1:1883"), "broker URL: mqtt://host:port or tls://host:port (SINT_MQTT_BROKER)")
-	brokerName := fs.String("broker-name", env("SINT_MQTT_BROKER_NAME", ""), "the broker's name in resources mqtt://NAME/<device topic>, [a-z0-9.-] (SINT_MQTT_BROKER_NAME); required")
+	gw := bridgecmd.Register(fs, bridgecmd.Spec{Name: "sint-mqttbridge",
+		PollInterval: mqttbridge.DefaultPollInterval, CallTimeout: mqttbridge.DefaultCallTimeout, TimeoutUsage: "timeout of one intercept, poll or broker publish"})
+	broker := fs.String("broker", bridgecmd.Env("SINT_MQTT_BROKER", "mqtt://127.0.0.1:1883"), "broker URL: mqtt://host:port or tls://host:port (SINT_MQTT_BROKER)")
+	brokerName := fs.String("broker-name", bridgecmd.Env("SINT_MQTT_BROKER_NAME", ""), "the broker's name in resources mqtt://NAME/<device topic>, [a-z0-9.-] (SINT_MQTT_BROKER_NAME); required")
 	clientID := fs.String("client-id", "", "MQTT client id (default sint-mqttbridge-<random>)")
 	user := fs.String("broker-user", os.Getenv("SINT_MQTT_USER"), "broker user name (SINT_MQTT_USER)")
 	passFile := fs.String("broker-password-file", "", "file holding the broker password (or SINT_MQTT_PASSWORD)")
 	reports := fs.String("report-topic", mqttbridge.ReportTopic, "topic of decision reports (JSON)")
-	poll := fs.Duration("poll-interval", mqttbridge.DefaultPollInterval, "e-stop poll interval")
-	timeout := fs.Duration("timeout", mqttbridge.DefaultCallTimeout, "timeout of one intercept, poll or broker publish")
 	reconnect := fs.Duration("reconnect-delay", mqttbridge.DefaultReconnectDelay, "delay between broker connection attempts")
 	fs.Var(&routes, "route", "AGENT_TOPIC=DEVICE_TOPIC (repeatable; at least one)")
 	fs.Var(&safeStops, "safe-stop", "DEVICE_TOPIC=JSON safe-stop payload (repeatable; routes without one get nothing on a stop)")
 	var maps, nonPhysical multi
 	fs.Var(&maps, "map", `DEVICE_TOPIC=JSON payload mapping(s), e.g. line1/c={"path":"/cmd/speed","quantity":"linearVelocity","unit":"mm/s"} (repeatable)`)
 	fs.Var(&nonPhysical, "non-physical", "DEVICE_TOPIC of a route whose payloads carry no speed, force, torque or position (repeatable; every route needs --map or this)")
-	var stopFlags stopsem.Flags
-	stopFlags.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, nil
@@ -150,13 +128,12 @@ func runReady(ctx context.Context, args []string, ready func()) (int, error) {
 			return 2, err
 		}
 	}
-	for _, s := range stopFlags.Policies {
+	for _, s := range gw.Stop.Policies {
 		if err := mqttbridge.SetStopPolicy(rs, s); err != nil {
 			return 2, err
 		}
 	}
-	resetMode, err := stopFlags.ResetMode()
-	if err != nil {
+	if err := gw.Check(); err != nil {
 		return 2, err
 	}
 	if err := mqttbridge.CheckBrokerName(*brokerName); err != nil {
@@ -165,32 +142,9 @@ func runReady(ctx context.Context, args []string, ready func()) (int, error) {
 	if u, err := url.Parse(*broker); err != nil || u.Host == "" {
 		return 2, fmt.Errorf("--broker %q: want mqtt://host:port", *broker)
 	}
-	if *agentKey == "" {
-		return 2, errors.New("--agent-key is required")
-	}
-	if *tokenID != "" && *tokenFile != "" {
-		return 2, errors.New("give exactly one of --token-id and --token-file")
-	}
-	if *tokenID == "" && *tokenFile == "" {
-		return 2, errors.New("give exactly one of --token-id and --token-file")
-	}
-	apiKey, err := bridges.OperatorKey(*apiKeyFile, *apiKeyFlag)
+	g, err := gw.Load()
 	if err != nil {
-		return 2, err
-	}
-	key, err := keyfile.Load(*agentKey)
-	if err != nil {
-		return 1, err
-	}
-	var token string
-	if *tokenFile != "" {
-		b, err := os.ReadFile(*tokenFile)
-		if err != nil {
-			return 1, err
-		}
-		if token = strings.TrimSpace(string(b)); token == "" {
-			return 1, fmt.Errorf("%s is empty", *tokenFile)
-		}
+		return bridgecmd.ExitCode(err), err
 	}
 	password := []byte(os.Getenv("SINT_MQTT_PASSWORD"))
 	if *passFile != "" {
@@ -201,18 +155,12 @@ func runReady(ctx context.Context, args []string, ready func()) (int, error) {
 		password = []byte(strings.TrimRight(string(b), "\r\n"))
 	}
 
-	httpc := &http.Client{Timeout: 40 * time.Second} // > the 30 s approval long-poll
-	base := strings.TrimRight(*gwURL, "/")
 	cfg := mqttbridge.Config{
 		Broker: *broker, BrokerName: *brokerName, ClientID: *clientID, Username: *user, Password: password,
-		Gateway:  &client.Agent{BaseURL: base, HTTP: httpc, Key: key.Private},
-		Verifier: attest.NewJWKSCache(&http.Client{Timeout: *timeout}, base+"/.well-known/jwks.json"),
-		Routes:   rs, TokenID: *tokenID, Token: token, Issuer: *issuer,
-		ReportTopic: *reports, PollInterval: *poll, CallTimeout: *timeout, ReconnectDelay: *reconnect, Log: log,
-		Reset: resetMode, StopResend: stopFlags.Resend, ResetSocket: stopFlags.ResetSocket, MaxAttestFailures: stopFlags.MaxAttestFailures,
-	}
-	if apiKey != "" {
-		cfg.Estop = mqttbridge.OperatorEstop{Op: &client.Operator{BaseURL: base, APIKey: apiKey, HTTP: &http.Client{Timeout: *timeout}}}
+		Gateway: g.Agent, Verifier: g.Verifier, Estop: g.Estop,
+		Routes: rs, TokenID: g.TokenID, Token: g.Token, Issuer: g.Issuer,
+		ReportTopic: *reports, PollInterval: g.PollInterval, CallTimeout: g.CallTimeout, ReconnectDelay: *reconnect, Log: log,
+		Reset: g.Reset, StopResend: gw.Stop.Resend, ResetSocket: gw.Stop.ResetSocket, MaxAttestFailures: gw.Stop.MaxAttestFailures,
 	}
 	b, err := mqttbridge.New(cfg)
 	if err != nil {
@@ -229,8 +177,8 @@ func runReady(ctx context.Context, args []string, ready func()) (int, error) {
 	if cfg.Estop == nil {
 		log.Warn("no --api-key-file or --api-key: the e-stop is not watched; a trip or a dead gateway is noticed only at the next message's deny or failed intercept, and no safe stop is published before that")
 	}
-	log.Info("sint-mqttbridge running", "gateway", base, "broker", *broker, "brokerName", *brokerName,
-		"agent", key.AgentID(), "estopPoll", cfg.Estop != nil)
+	log.Info("sint-mqttbridge running", "gateway", g.Base, "broker", *broker, "brokerName", *brokerName,
+		"agent", g.Key.AgentID(), "estopPoll", cfg.Estop != nil)
 	if ready != nil {
 		go func() {
 			if b.WaitConnected(ctx) == nil {

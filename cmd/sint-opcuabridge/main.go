@@ -38,27 +38,17 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/sintgate/sintgate/bridges"
+	"github.com/sintgate/sintgate/bridges/bridgecmd"
 	"github.com/sintgate/sintgate/bridges/opcuabridge"
 	"github.com/sintgate/sintgate/bridges/stopsem"
-	"github.com/sintgate/sintgate/client"
-	"github.com/sintgate/sintgate/gateway/attest"
-	"github.com/sintgate/sintgate/internal/keyfile"
 )
 
 // stderr receives flag errors, usage and logs (a variable for tests).
 var stderr io.Writer = os.Stderr
-
-func env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -114,15 +104,11 @@ func loadFrontKey(path string) (string, error) {
 func run(ctx context.Context, args []string, ready func(addr string)) (int, error) {
 	fs := flag.NewFlagSet("sint-opcuabridge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	gwURL := fs.String("url", env("SINT_URL", "http://127.0.0.1:8080"), "gateway base URL (SINT_URL)")
-	apiKeyFile := fs.String("api-key-file", "", "file (mode 0600) holding an operator API key with scope read, for the e-stop watch")
-	apiKeyFlag := fs.String("api-key", "", "operator API key with scope read (visible in the process list: prefer --api-key-file)")
-	agentKey := fs.String("agent-key", "", "agent key file (internal/keyfile format); required")
-	tokenID := fs.String("token-id", "", "registered capability token id")
-	tokenFile := fs.String("token-file", "", "file holding the capability token's compact JWS (instead of --token-id)")
-	issuer := fs.String("issuer", "", "gateway id the attestations must name (optional)")
-	endpoint := fs.String("endpoint", env("SINT_OPCUA_ENDPOINT", ""), "controller endpoint opc.tcp://host:port (SINT_OPCUA_ENDPOINT); required")
-	name := fs.String("endpoint-name", env("SINT_OPCUA_NAME", ""), "the controller's name in resources opcua://NAME/…, [a-z0-9.-]; required")
+	gw := bridgecmd.Register(fs, bridgecmd.Spec{Name: "sint-opcuabridge",
+		PollInterval: opcuabridge.DefaultPollInterval, CallTimeout: opcuabridge.DefaultCallTimeout, TimeoutUsage: "timeout of one intercept, poll or controller request",
+		Stop: bridgecmd.StopResetMode, ResetUsage: "latched (a fault holds until a deliberate reset) or auto"})
+	endpoint := fs.String("endpoint", bridgecmd.Env("SINT_OPCUA_ENDPOINT", ""), "controller endpoint opc.tcp://host:port (SINT_OPCUA_ENDPOINT); required")
+	name := fs.String("endpoint-name", bridgecmd.Env("SINT_OPCUA_NAME", ""), "the controller's name in resources opcua://NAME/…, [a-z0-9.-]; required")
 	nodesFile := fs.String("nodes", "", "JSON file of the exposed nodes ({\"nodes\":[…]}, docs/opcua.md); required")
 	mode := fs.String("security-mode", "", "None, Sign or SignAndEncrypt; required (None only when given explicitly)")
 	policy := fs.String("security-policy", "", "Basic256Sha256 (default with Sign/SignAndEncrypt), Aes128_Sha256_RsaOaep, Aes256_Sha256_RsaPss")
@@ -131,11 +117,7 @@ func run(ctx context.Context, args []string, ready func(addr string)) (int, erro
 	serverCert := fs.String("server-cert", "", "the controller's certificate to pin (optional)")
 	listen := fs.String("listen", "127.0.0.1:8091", "address of the agent front")
 	frontKeyFile := fs.String("front-key-file", "", "file (mode 0600) holding the bearer key agents present on the front; required")
-	resetSock := fs.String("reset-socket", "", "Unix socket (mode 0600) of the bridge-local reset input, reached with: sintctl bridge-reset --socket PATH [reason] (optional)")
-	resetMode := fs.String("reset-mode", "latched", "latched (a fault holds until a deliberate reset) or auto")
-	poll := fs.Duration("poll-interval", opcuabridge.DefaultPollInterval, "e-stop poll interval")
 	health := fs.Duration("health-interval", opcuabridge.DefaultHealthInterval, "controller health read interval")
-	timeout := fs.Duration("timeout", opcuabridge.DefaultCallTimeout, "timeout of one intercept, poll or controller request")
 	maxHeld := fs.Int("max-held", opcuabridge.DefaultMaxHeld, "escalations held at once; one more is refused RATE_LIMIT_EXCEEDED (at least 1)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -155,59 +137,36 @@ func run(ctx context.Context, args []string, ready func(addr string)) (int, erro
 		return 2, errors.New("--nodes is required")
 	case *mode == "":
 		return 2, errors.New("--security-mode is required: SignAndEncrypt with --cert and --key, or None explicitly")
-	case *agentKey == "":
-		return 2, errors.New("--agent-key is required")
-	case (*tokenID == "") == (*tokenFile == ""):
-		return 2, errors.New("give exactly one of --token-id and --token-file")
 	case *frontKeyFile == "":
 		return 2, errors.New("--front-key-file is required")
 	}
 	if err := opcuabridge.CheckEndpointName(*name); err != nil {
 		return 2, fmt.Errorf("--endpoint-name: %w", err)
 	}
-	rm, err := stopsem.ParseResetMode(*resetMode)
-	if err != nil {
+	if err := gw.Check(); err != nil {
 		return 2, err
 	}
 	nodes, err := loadNodes(*nodesFile)
 	if err != nil {
 		return 2, err
 	}
-	apiKey, err := bridges.OperatorKey(*apiKeyFile, *apiKeyFlag)
+	g, err := gw.Load()
 	if err != nil {
-		return 2, err
+		return bridgecmd.ExitCode(err), err
 	}
 	frontKey, err := loadFrontKey(*frontKeyFile)
 	if err != nil {
 		return 1, fmt.Errorf("--front-key-file: %w", err)
 	}
-	k, err := keyfile.Load(*agentKey)
-	if err != nil {
-		return 1, err
-	}
-	var token string
-	if *tokenFile != "" {
-		b, err := os.ReadFile(*tokenFile)
-		if err != nil {
-			return 1, err
-		}
-		if token = strings.TrimSpace(string(b)); token == "" {
-			return 1, fmt.Errorf("%s is empty", *tokenFile)
-		}
-	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	base := strings.TrimRight(*gwURL, "/")
 	cfg := opcuabridge.Config{
 		Endpoint: *endpoint, EndpointName: *name, Nodes: nodes,
 		Security: opcuabridge.Security{Mode: *mode, Policy: *policy, CertFile: *cert, KeyFile: *key, ServerCertFile: *serverCert},
-		Gateway:  &client.Agent{BaseURL: base, HTTP: &http.Client{Timeout: 40 * time.Second}, Key: k.Private},
-		Verifier: attest.NewJWKSCache(&http.Client{Timeout: *timeout}, base+"/.well-known/jwks.json"),
-		TokenID:  *tokenID, Token: token, Issuer: *issuer,
-		PollInterval: *poll, HealthInterval: *health, CallTimeout: *timeout, MaxHeld: *maxHeld, ResetMode: rm, Log: log,
+		Gateway:  g.Agent, Verifier: g.Verifier, Estop: g.Estop,
+		TokenID: g.TokenID, Token: g.Token, Issuer: g.Issuer,
+		PollInterval: g.PollInterval, HealthInterval: *health, CallTimeout: g.CallTimeout, MaxHeld: *maxHeld, ResetMode: g.Reset, Log: log,
 	}
-	if apiKey != "" {
-		cfg.Estop = bridges.OperatorEstop{Op: &client.Operator{BaseURL: base, APIKey: apiKey, HTTP: &http.Client{Timeout: *timeout}}}
-	} else {
+	if cfg.Estop == nil {
 		log.Warn("no --api-key-file or --api-key: the e-stop is not watched; a trip or a dead gateway is noticed only at the next request, and no safe state is written before that")
 	}
 	if *mode == "None" {
@@ -224,13 +183,13 @@ func run(ctx context.Context, args []string, ready func(addr string)) (int, erro
 	srv := &http.Server{Handler: b.Handler(frontKey), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
-	if *resetSock != "" {
-		if err := stopsem.ServeReset(ctx, *resetSock, b.Reset); err != nil {
+	if gw.Stop.ResetSocket != "" {
+		if err := stopsem.ServeReset(ctx, gw.Stop.ResetSocket, b.Reset); err != nil {
 			return 1, err
 		}
 	}
-	log.Info("sint-opcuabridge running", "gateway", base, "endpoint", *endpoint, "endpointName", *name,
-		"front", ln.Addr().String(), "securityMode", *mode, "agent", k.AgentID(), "estopWatch", cfg.Estop != nil)
+	log.Info("sint-opcuabridge running", "gateway", g.Base, "endpoint", *endpoint, "endpointName", *name,
+		"front", ln.Addr().String(), "securityMode", *mode, "agent", g.Key.AgentID(), "estopWatch", cfg.Estop != nil)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}

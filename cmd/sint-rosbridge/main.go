@@ -35,20 +35,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
-	"github.com/sintgate/sintgate/bridges"
+	"github.com/sintgate/sintgate/bridges/bridgecmd"
 	"github.com/sintgate/sintgate/bridges/ros"
 	"github.com/sintgate/sintgate/bridges/rosbridge"
-	"github.com/sintgate/sintgate/bridges/stopsem"
-	"github.com/sintgate/sintgate/client"
-	"github.com/sintgate/sintgate/gateway/attest"
-	"github.com/sintgate/sintgate/internal/keyfile"
 )
 
 // stderr receives flag errors and usage (a variable for tests).
@@ -58,13 +52,6 @@ type multi []string
 
 func (m *multi) String() string     { return strings.Join(*m, ",") }
 func (m *multi) Set(s string) error { *m = append(*m, s); return nil }
-
-func env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -80,26 +67,17 @@ func run(ctx context.Context, args []string) (int, error) {
 	fs := flag.NewFlagSet("sint-rosbridge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var routes, safeStops multi
-	url := fs.String("url", env("SINT_URL", "http://127.0.0.1:8080"), "gateway base URL (SINT_URL)")
-	apiKeyFile := fs.String("api-key-file", "", "file (mode 0600) holding an operator API key with scope read, for the e-stop watch (pushed trips and poll)")
-	apiKeyFlag := fs.String("api-key", "", "operator API key with scope read (visible in the process list: prefer --api-key-file); neither: no e-stop watch")
-	agentKey := fs.String("agent-key", "", "agent key file (internal/keyfile format); required")
-	tokenID := fs.String("token-id", "", "registered capability token id")
-	tokenFile := fs.String("token-file", "", "file holding the capability token's compact JWS (instead of --token-id)")
-	issuer := fs.String("issuer", "", "gateway id the attestations must name (optional)")
-	master := fs.String("master", env("ROS_MASTER_URI", "http://127.0.0.1:11311/"), "ROS master URI (ROS_MASTER_URI)")
-	host := fs.String("host", env("ROS_IP", env("ROS_HOSTNAME", "127.0.0.1")), "address the node listens on and advertises (ROS_IP/ROS_HOSTNAME)")
+	gw := bridgecmd.Register(fs, bridgecmd.Spec{Name: "sint-rosbridge",
+		PollInterval: rosbridge.DefaultPollInterval, CallTimeout: rosbridge.DefaultCallTimeout, TimeoutUsage: "timeout of one intercept or poll"})
+	master := fs.String("master", bridgecmd.Env("ROS_MASTER_URI", "http://127.0.0.1:11311/"), "ROS master URI (ROS_MASTER_URI)")
+	host := fs.String("host", bridgecmd.Env("ROS_IP", bridgecmd.Env("ROS_HOSTNAME", "127.0.0.1")), "address the node listens on and advertises (ROS_IP/ROS_HOSTNAME)")
 	name := fs.String("name", "/sint_rosbridge", "ROS node name")
 	decisions := fs.String("decisions-topic", rosbridge.DecisionsTopic, "topic of decision reports (std_msgs/String JSON)")
-	poll := fs.Duration("poll-interval", rosbridge.DefaultPollInterval, "e-stop poll interval")
-	timeout := fs.Duration("timeout", rosbridge.DefaultCallTimeout, "timeout of one intercept or poll")
 	fs.Var(&routes, "route", "AGENT_TOPIC=ACTUATOR_TOPIC[:TYPE] (repeatable; default /agent/cmd_vel=/cmd_vel)")
 	fs.Var(&safeStops, "safe-stop", "ACTUATOR_TOPIC=JSON safe-stop message (repeatable; default zero Twist on Twist routes)")
 	var maps, nonPhysical multi
 	fs.Var(&maps, "map", "ACTUATOR_TOPIC=JSON payload mapping(s) into the message's JSON form (repeatable; needed on routes of types other than Twist and JointTrajectory)")
 	fs.Var(&nonPhysical, "non-physical", "ACTUATOR_TOPIC of a route whose messages carry no speed, force, torque or position (repeatable)")
-	var stopFlags stopsem.Flags
-	stopFlags.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, nil
@@ -138,49 +116,21 @@ func run(ctx context.Context, args []string) (int, error) {
 			return 2, err
 		}
 	}
-	for _, s := range stopFlags.Policies {
+	for _, s := range gw.Stop.Policies {
 		if err := rosbridge.SetStopPolicy(rs, s); err != nil {
 			return 2, err
 		}
 	}
-	resetMode, err := stopFlags.ResetMode()
+	g, err := gw.Load()
 	if err != nil {
-		return 2, err
+		return bridgecmd.ExitCode(err), err
 	}
-	if *agentKey == "" {
-		return 2, errors.New("--agent-key is required")
-	}
-	apiKey, err := bridges.OperatorKey(*apiKeyFile, *apiKeyFlag)
-	if err != nil {
-		return 2, err
-	}
-	key, err := keyfile.Load(*agentKey)
-	if err != nil {
-		return 1, err
-	}
-	var token string
-	if *tokenFile != "" {
-		b, err := os.ReadFile(*tokenFile)
-		if err != nil {
-			return 1, err
-		}
-		token = strings.TrimSpace(string(b))
-	}
-	if (*tokenID == "") == (token == "") {
-		return 2, errors.New("give exactly one of --token-id and --token-file")
-	}
-
-	httpc := &http.Client{Timeout: 40 * time.Second} // > the 30 s approval long-poll
-	base := strings.TrimRight(*url, "/")
 	cfg := rosbridge.Config{
-		Gateway:  &client.Agent{BaseURL: base, HTTP: httpc, Key: key.Private},
-		Verifier: attest.NewJWKSCache(&http.Client{Timeout: *timeout}, base+"/.well-known/jwks.json"),
-		Routes:   rs, TokenID: *tokenID, Token: token, Issuer: *issuer,
-		DecisionsTopic: *decisions, PollInterval: *poll, CallTimeout: *timeout, Log: log,
-		Reset: resetMode, StopResend: stopFlags.Resend, ResetSocket: stopFlags.ResetSocket, MaxAttestFailures: stopFlags.MaxAttestFailures,
-	}
-	if apiKey != "" {
-		cfg.Estop = rosbridge.OperatorEstop{Op: &client.Operator{BaseURL: base, APIKey: apiKey, HTTP: &http.Client{Timeout: *timeout}}}
+		Gateway: g.Agent, Verifier: g.Verifier,
+		Routes: rs, TokenID: g.TokenID, Token: g.Token, Issuer: g.Issuer,
+		DecisionsTopic: *decisions, PollInterval: g.PollInterval, CallTimeout: g.CallTimeout, Log: log,
+		Reset: g.Reset, StopResend: gw.Stop.Resend, ResetSocket: gw.Stop.ResetSocket, MaxAttestFailures: gw.Stop.MaxAttestFailures,
+		Estop: g.Estop,
 	}
 	node, err := ros.NewNode(ctx, ros.NodeConfig{Name: *name, MasterURI: *master, Host: *host, Logger: log})
 	if err != nil {
@@ -195,7 +145,7 @@ func run(ctx context.Context, args []string) (int, error) {
 	for _, r := range rs {
 		log.Info("route", "agent", r.Agent, "actuator", r.Actuator, "type", r.Type.Name, "resource", r.Resource())
 	}
-	log.Info("sint-rosbridge running", "gateway", base, "master", *master, "agent", key.AgentID(), "estopPoll", cfg.Estop != nil)
+	log.Info("sint-rosbridge running", "gateway", g.Base, "master", *master, "agent", g.Key.AgentID(), "estopPoll", cfg.Estop != nil)
 	if err := b.Run(ctx); err != nil {
 		return 1, err
 	}

@@ -15,15 +15,16 @@ import (
 
 func estopView(st estop.State) store.EstopState { return estop.ToStore(st) }
 
-// estopRead is the body of GET /v1/estop: the breaker state and the
-// server instance's boot id.
+// estopRead is the body of GET /v1/estop: the breaker state, the server
+// instance's boot id and, in a replicated fleet, the fleet's id.
 type estopRead struct {
 	store.EstopState
-	BootID string `json:"bootId"`
+	BootID  string `json:"bootId"`
+	FleetID string `json:"fleetId,omitempty"`
 }
 
 func (s *Server) getEstop(c *fiber.Ctx) error {
-	return c.JSON(estopRead{EstopState: estopView(s.Breaker.Snapshot()), BootID: s.bootID})
+	return c.JSON(estopRead{EstopState: estopView(s.Breaker.Snapshot()), BootID: s.bootID, FleetID: s.FleetID})
 }
 
 // newBootID returns a random id for one server instance (16 hex digits).

@@ -51,6 +51,9 @@ type Deps struct {
 	Clock        func() time.Time
 	Metrics      *Metrics
 	Operator     OperatorDeps // discovery, risk, dashboard, a2a, economy (discovery.go)
+	// FleetID names the shared state of a replicated fleet in GET
+	// /v1/estop ("fleetId"); "" for a single node (PROTOCOL §9).
+	FleetID string
 }
 
 // Server is the HTTP adapter.

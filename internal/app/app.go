@@ -289,6 +289,10 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 	if _, err := lg.Append(ctx, ledger.Event{EventType: "policy.loaded", AgentID: "system", Payload: map[string]any{"policyHash": pol.Hash(), "source": policySource(policyPath)}}); err != nil {
 		return fail(fmt.Errorf("record policy.loaded: %w", err))
 	}
+	fleetID, err := fleetIdentity(ctx, g.sharedLedger, lg)
+	if err != nil {
+		return fail(err)
+	}
 	var reloadMu sync.Mutex
 	reload := func(ctx context.Context) (*policy.Policy, error) {
 		reloadMu.Lock()
@@ -342,7 +346,7 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 	g.Server = server.New(server.Deps{
 		GatewayID: cfg.GatewayID, Pipeline: p, Registry: reg, Store: st, Ledger: lg, Keys: g.Keys,
 		Breaker: g.Breaker, Approvals: g.Approvals, Verifier: verifier, ReloadPolicy: reload,
-		Log: log, Clock: clock, Metrics: metrics, Operator: ops,
+		Log: log, Clock: clock, Metrics: metrics, Operator: ops, FleetID: fleetID,
 	})
 	if err := g.Server.WarmTripKeys(ctx); err != nil {
 		log.Warn("e-stop: API keys not cached for trips while the store is down", "err", err)

@@ -172,3 +172,20 @@ func (a *anomalyFeed) observe(p *gateway.Pipeline, b *estop.Breaker, l ledger.St
 		}
 	}
 }
+
+// fleetIdentity returns the fleet id GET /v1/estop names in a replicated
+// deployment (shared true): the hash of the shared ledger's first entry.
+// Every replica of one fleet reads the same one, a replica's restart keeps
+// it, and only replacing the fleet's PostgreSQL state (where its e-stop
+// state, approvals and ledger live) changes it — which a bridge must take
+// as lost state (PROTOCOL §9). A single node has none ("").
+func fleetIdentity(ctx context.Context, shared bool, lg ledger.Store) (string, error) {
+	if !shared {
+		return "", nil
+	}
+	first, err := lg.Get(ctx, 1)
+	if err != nil {
+		return "", fmt.Errorf("fleet id (the shared ledger's first entry): %w", err)
+	}
+	return first.Hash, nil
+}

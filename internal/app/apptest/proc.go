@@ -55,6 +55,7 @@ type Process struct {
 	URL      string
 	AdminKey string
 	policy   string
+	extra    []string // more serve flags (a fleet's --store and --redis)
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -65,6 +66,49 @@ type Process struct {
 // with a sint-gateway process and the policy at policyPath; the process is
 // killed at cleanup.
 func StartProcess(t testing.TB, policyPath string) *Process {
+	t.Helper()
+	p := newProcess(t, policyPath)
+	p.Start()
+	t.Cleanup(p.Kill)
+	return p
+}
+
+// StartFleet starts a replicated fleet of n sint-gateway processes sharing
+// the PostgreSQL database at pgURL and the Redis at redisAddr: n data
+// directories with one identity (the first one's keys.json and
+// config.json copied into the others, as docs/deploy.md says), each served
+// on its own fixed address so that a replica can be killed and started
+// again. The first replica's admin key works on every replica. The
+// processes are killed at cleanup.
+func StartFleet(t testing.TB, policyPath string, n int, pgURL, redisAddr string) []*Process {
+	t.Helper()
+	ps := make([]*Process, n)
+	for i := range ps {
+		p := newProcess(t, policyPath)
+		p.extra = []string{"--store", pgURL, "--redis", redisAddr}
+		if i > 0 {
+			for _, name := range []string{app.KeysFile, "config.json"} {
+				b, err := os.ReadFile(filepath.Join(ps[0].Dir, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(p.Dir, name), b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p.AdminKey = ps[0].AdminKey
+		}
+		ps[i] = p
+	}
+	for _, p := range ps {
+		p.Start()
+		t.Cleanup(p.Kill)
+	}
+	return ps
+}
+
+// newProcess initialises a data directory and picks an address.
+func newProcess(t testing.TB, policyPath string) *Process {
 	t.Helper()
 	dir := t.TempDir()
 	res, created, err := app.InitDataDir(context.Background(), dir, time.Now())
@@ -81,17 +125,15 @@ func StartProcess(t testing.TB, policyPath string) *Process {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	p := &Process{T: t, Dir: dir, Addr: addr, URL: "http://" + addr, AdminKey: res.AdminAPIKey, policy: policy}
-	p.Start()
-	t.Cleanup(p.Kill)
-	return p
+	return &Process{T: t, Dir: dir, Addr: addr, URL: "http://" + addr, AdminKey: res.AdminAPIKey, policy: policy}
 }
 
 // Start starts the process (again) and waits until it answers /health.
 func (p *Process) Start() {
 	p.T.Helper()
 	bin := GatewayBinary(p.T)
-	cmd := exec.Command(bin, "serve", "--data-dir", p.Dir, "--listen", p.Addr, "--policy", p.policy, "--log-level", "warn")
+	args := append([]string{"serve", "--data-dir", p.Dir, "--listen", p.Addr, "--policy", p.policy, "--log-level", "warn"}, p.extra...)
+	cmd := exec.Command(bin, args...)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -136,4 +178,15 @@ func (p *Process) Admin(method, path string, in, out any) int {
 	p.T.Helper()
 	g := &Gateway{T: p.T, URL: p.URL, AdminKey: p.AdminKey}
 	return g.Admin(method, path, in, out)
+}
+
+// Logs returns what the last process wrote; call it after Kill (the
+// output is copied until the process exits).
+func (p *Process) Logs() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.logs == nil {
+		return ""
+	}
+	return p.logs.String()
 }
