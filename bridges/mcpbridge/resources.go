@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-		"strings"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/gowebpki/jcs"
