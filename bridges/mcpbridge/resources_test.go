@@ -7,12 +7,15 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/sintgate/sintgate/api"
 	"github.com/sintgate/sintgate/bridges/mcpbridge"
+	"github.com/sintgate/sintgate/bridges/mcpbridge/mcpbridgetest"
+	"github.com/sintgate/sintgate/gateway/attest"
 )
 
 // reads records the downstream resources/read and prompts/get requests.
@@ -380,4 +383,81 @@ func TestResourceAliasesDoNotWidenScope(t *testing.T) {
 // interceptReq is a signed intercept of the rig's agent under token id.
 func interceptReq(id, resource, action, params string) api.InterceptRequest {
 	return api.InterceptRequest{RequestID: uuid.Must(uuid.NewV7()).String(), TokenID: id, Resource: resource, Action: action, Params: json.RawMessage(params)}
+}
+
+// TestGroupResourcesAndPrompts: two downstream servers with the same
+// resource URI and prompt name behind one group: the agent sees both
+// resources under their servers' gated URIs and the prompts as
+// <server>__<name>; each read and get reaches only its own server and is
+// gated on its own server's resource.
+func TestGroupResourcesAndPrompts(t *testing.T) {
+	g := newGateway(t)
+	agent, _, _ := g.agentToken()
+	idA, _ := g.tokenFor("mcp://a/**")
+	idB, _ := g.tokenFor("mcp://b/**")
+	recA, recB := &reads{}, &reads{}
+	server := func(rec *reads) mcp.Transport {
+		s := mcpbridgetest.NewServer(mcpbridgetest.NewRecorder(nil))
+		resourceServer(rec)(s)
+		return serveDownstream(t, s)
+	}
+	cfg := func(name string, down mcp.Transport, id string) mcpbridge.Config {
+		return mcpbridge.Config{ServerName: name, Downstream: down, Gateway: agent, TokenID: id,
+			Scope:    &mcpbridge.Scope{Resource: "mcp://" + name + "/**", Actions: agentActions},
+			Verifier: attest.NewJWKSCache(nil, g.url+"/.well-known/jwks.json"), CallTimeout: 5 * time.Second, Log: quiet}
+	}
+	ctx := context.Background()
+	grp, err := mcpbridge.NewGroup(ctx, nil, quiet, []mcpbridge.Config{cfg("a", server(recA), idA), cfg("b", server(recB), idB)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = grp.Close() })
+	ct, st := mcp.NewInMemoryTransports()
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- grp.Run(rctx, st) }()
+	t.Cleanup(func() { stop(); <-done })
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "agent", Version: "v1"}, nil).Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cs.Close() })
+
+	lr, err := cs.ListResources(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uris []string
+	for _, x := range lr.Resources {
+		uris = append(uris, x.URI)
+	}
+	for _, s := range []string{"a", "b"} {
+		u, _ := mcpbridge.ResourceURI(s, "test://pub/note")
+		if !slices.Contains(uris, u) {
+			t.Errorf("%s not listed (%v)", u, uris)
+		}
+	}
+	lp, err := cs.ListPrompts(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range lp.Prompts {
+		names = append(names, p.Name)
+	}
+	if !slices.Contains(names, "a__greet") || !slices.Contains(names, "b__greet") || slices.Contains(names, "greet") {
+		t.Fatalf("prompts %v", names)
+	}
+	ub, _ := mcpbridge.ResourceURI("b", "test://pub/note")
+	if rr, err := cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: ub}); err != nil || rr.Contents[0].Text != "hello" || rr.Contents[0].URI != ub {
+		t.Fatalf("read %s: %v %+v", ub, err, rr)
+	}
+	if _, err := cs.GetPrompt(ctx, &mcp.GetPromptParams{Name: "a__greet", Arguments: map[string]string{"who": "A"}}); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := recA.list(), recB.list(); !slices.Equal(a, []string{"prompt:greet:A"}) || !slices.Equal(b, []string{"test://pub/note"}) {
+		t.Fatalf("server a got %v, server b got %v", a, b)
+	}
+	g.waitDecisions(mcpbridge.ActionRead, ub)
+	g.waitDecisions(mcpbridge.ActionGet, "mcp://a/prompt/greet")
 }
