@@ -103,9 +103,9 @@ const MaxResourceURILen = 400
 //   - every '%' followed by two uppercase hex digits that encode neither an
 //     unreserved character (%2E is '.'), nor '/' or '\', nor a control
 //     character;
-//   - an authority (after "//") without uppercase letters and without
-//     userinfo ('@'); for file: an empty authority (file://localhost/x is
-//     file:///x);
+//   - an authority (after "//") without uppercase letters, without
+//     userinfo ('@'), not "." or ".."; for file: an empty authority
+//     (file://localhost/x is file:///x);
 //   - in the path (before any '?'), no "." or ".." segment and no empty
 //     segment (a path of exactly "/" excepted).
 //
@@ -153,6 +153,8 @@ func ValidResourceURI(u string) error {
 			auth, path = auth[:s], auth[s:]
 		}
 		switch {
+		case auth == "." || auth == "..":
+			return errors.New("resource URI has a dot segment as its authority")
 		case strings.ContainsAny(auth, "@"):
 			return errors.New("resource URI authority has userinfo")
 		case strings.ToLower(auth) != auth:

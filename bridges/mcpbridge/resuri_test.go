@@ -42,6 +42,8 @@ func TestValidResourceURI(t *testing.T) {
 		{"non-ascii", "file:///ä", false},
 		{"backslash", `file:///a\..\b`, false},
 		{"nothing-after-slashes", "test://", false},
+		{"dot-authority", "test://./x", false},
+		{"dot-dot-authority", "test://..", false},
 		{"too-long", "file:///" + strings.Repeat("a", mcpbridge.MaxResourceURILen), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
