@@ -107,6 +107,9 @@ func TestStreamableHTTPResumption(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = agent.Close() })
+	// First (cleanups run last first): the call and the slow tool end, so
+	// that closing the session and the proxy, which wait for them, end.
+	t.Cleanup(func() { r.callCancel(); r.release() })
 
 	type answer struct {
 		res *mcp.CallToolResult
@@ -125,7 +128,7 @@ func TestStreamableHTTPResumption(t *testing.T) {
 	select {
 	case <-c.cut:
 	case <-time.After(20 * time.Second):
-		t.Fatal("the stream was not cut")
+		t.Fatal("the stream was not cut (no event with an id before the result: the endpoint offers no resumption)")
 	}
 	r.release() // the tool answers while the agent's stream is down
 	var a answer
