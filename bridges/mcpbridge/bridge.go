@@ -175,6 +175,7 @@ type Bridge struct {
 	rmu         sync.Mutex             // serialises Refresh
 	tools       map[string]bool        // exposed tool names; guarded by rmu
 	flagged     map[string]FlaggedTool // guarded by rmu
+	clean       map[string]string      // tool name → SHA-256 of its definition last scanned clean; guarded by rmu
 	offered     map[string]string      // exposed tool name → SHA-256 of the definition offered; guarded by rmu
 	listStarted time.Time              // when the last successful tool listing started; guarded by rmu
 	others      mirrored               // resources, templates, prompts offered; guarded by rmu

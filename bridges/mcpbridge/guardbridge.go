@@ -15,6 +15,7 @@ import (
 	"github.com/sintgate/sintgate/api"
 	"github.com/sintgate/sintgate/codes"
 	"github.com/sintgate/sintgate/gateway/attest"
+	"github.com/sintgate/sintgate/gateway/injection"
 )
 
 // maxReportedFindings bounds the findings one mcp.result.flagged report
@@ -65,9 +66,19 @@ func (b *Bridge) vet(ctx context.Context, t *mcp.Tool, resource string, flagged 
 	if err != nil {
 		return nil, err
 	}
-	f, err := ScanTool(b.scan, canon)
-	if err != nil {
-		return nil, err
+	// A definition scanned clean before is not scanned again (the listing
+	// before each call would otherwise scan every tool every time).
+	var f *injection.Finding
+	if b.clean[t.Name] != sha {
+		if f, err = ScanTool(b.scan, canon); err != nil {
+			return nil, err
+		}
+		if f == nil {
+			if b.clean == nil {
+				b.clean = map[string]string{}
+			}
+			b.clean[t.Name] = sha
+		}
 	}
 	if f != nil {
 		if b.cfg.AllowFlagged[t.Name] == sha {
@@ -266,14 +277,17 @@ func (b *Bridge) applyRepin(ch *change, end func(string)) {
 		end("pin: " + err.Error())
 		return
 	}
-	b.dropChange(ch.tool.Name)
+	// Offered before the change is dropped: once Changed() no longer names
+	// the tool, the agent's list has its approved definition.
 	if err := b.addTool(ch.tool, ch.resource); err != nil {
+		b.dropChange(ch.tool.Name)
 		b.cfg.Log.Warn("approved tool not exposed", "tool", ch.tool.Name, "err", err)
 		b.server.RemoveTools(b.prefix + ch.tool.Name)
 		delete(b.tools, ch.tool.Name)
 		delete(b.offered, ch.tool.Name)
 		return
 	}
+	b.dropChange(ch.tool.Name)
 	if _, sha, err := Definition(ch.tool); err == nil && b.offered != nil {
 		b.offered[ch.tool.Name] = sha
 	}
