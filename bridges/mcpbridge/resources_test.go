@@ -461,3 +461,26 @@ func TestGroupResourcesAndPrompts(t *testing.T) {
 	g.waitDecisions(mcpbridge.ActionRead, ub)
 	g.waitDecisions(mcpbridge.ActionGet, "mcp://a/prompt/greet")
 }
+
+// TestReadLatchedBetweenCheckAndWrite: a latch after forward's checks and
+// before the downstream resources/read or prompts/get is written stops the
+// write (the latch guard covers reads and gets as it covers tools/call).
+func TestReadLatchedBetweenCheckAndWrite(t *testing.T) {
+	rec := &reads{}
+	r := newRig(t, rigOpts{setup: resourceServer(rec), scope: &mcpbridge.Scope{Resource: "mcp://testfs/**", Actions: agentActions}})
+	mcpbridge.SetBeforeForward(r.bridge, func() { mcpbridge.Latch(r.bridge, "test latch before the write") })
+	o := refusedRead(t, r.agent, res("test://pub/note"))
+	if o.Code != "ESTOP_ENGAGED" || !strings.Contains(o.Reason, "nothing reached the downstream server") {
+		t.Errorf("read outcome %+v, want ESTOP_ENGAGED, not sent", o)
+	}
+	_, err := r.agent.GetPrompt(context.Background(), &mcp.GetPromptParams{Name: "greet"})
+	if o, ok := mcpbridge.OutcomeOfError(err); !ok || o.Code != "ESTOP_ENGAGED" || !strings.Contains(o.Reason, "nothing reached the downstream server") {
+		t.Errorf("get: %v", err)
+	}
+	if got := rec.list(); len(got) != 0 {
+		t.Errorf("downstream reached after the latch: %v", got)
+	}
+	if st := r.bridge.Stats(); st.Forwarded != 0 {
+		t.Errorf("stats %+v, want nothing forwarded", st)
+	}
+}
