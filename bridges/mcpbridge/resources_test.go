@@ -3,6 +3,9 @@ package mcpbridge_test
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -482,5 +485,62 @@ func TestReadLatchedBetweenCheckAndWrite(t *testing.T) {
 	}
 	if st := r.bridge.Stats(); st.Forwarded != 0 {
 		t.Errorf("stats %+v, want nothing forwarded", st)
+	}
+}
+
+// TestTypeScriptAgentResources: the official TypeScript SDK client over
+// streamable HTTP lists the mirrored resources and prompts, reads an
+// allowed resource and gets a prompt through the gateway, and gets the
+// bridge's refusal (code CodeNotForwarded, the Outcome in data) for a
+// denied read, which never reaches the server.
+func TestTypeScriptAgentResources(t *testing.T) {
+	node, dir := peer(t)
+	if node == "" {
+		return
+	}
+	rec := &reads{}
+	r := newRig(t, rigOpts{http: true, setup: resourceServer(rec), scope: &mcpbridge.Scope{Resource: "mcp://testfs/**", Actions: agentActions}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, filepath.Join(dir, "client.mjs"), r.url, httpToken,
+		"read:"+res("test://pub/note"), "{}", "get:greet", `{"who":"Ada"}`, "read:"+res("test://secret/key"), "{}")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("client: %v %s", err, out)
+	}
+	var m struct {
+		Resources, Prompts []string
+		Results            []json.RawMessage
+	}
+	if err := json.Unmarshal(out, &m); err != nil {
+		t.Fatalf("output %q: %v", out, err)
+	}
+	if !slices.Contains(m.Resources, res("test://pub/note")) || slices.Contains(m.Resources, res("test://pub/poisoned")) ||
+		!slices.Contains(m.Prompts, "greet") || slices.Contains(m.Prompts, "poisonedPrompt") {
+		t.Fatalf("lists %v %v", m.Resources, m.Prompts)
+	}
+	if len(m.Results) != 3 {
+		t.Fatalf("results %s", out)
+	}
+	var read mcp.ReadResourceResult
+	if err := json.Unmarshal(m.Results[0], &read); err != nil || len(read.Contents) != 1 || read.Contents[0].Text != "hello" {
+		t.Fatalf("read: %s", m.Results[0])
+	}
+	var got mcp.GetPromptResult
+	if err := json.Unmarshal(m.Results[1], &got); err != nil || len(got.Messages) != 1 {
+		t.Fatalf("get: %s", m.Results[1])
+	}
+	var refused struct {
+		Error struct {
+			Code int
+			Data mcpbridge.Outcome
+		}
+	}
+	if err := json.Unmarshal(m.Results[2], &refused); err != nil || refused.Error.Code != mcpbridge.CodeNotForwarded || refused.Error.Data.Code != "TIER_EXCEEDED" {
+		t.Fatalf("denied read: %s", m.Results[2])
+	}
+	if got := rec.list(); !slices.Equal(got, []string{"test://pub/note", "prompt:greet:Ada"}) {
+		t.Fatalf("downstream reads %v", got)
 	}
 }
