@@ -132,8 +132,10 @@ type Config struct {
 // bridge refused on its own; Latches the times the latch was set.
 type Stats struct {
 	Calls, Forwarded, Denied, Escalated, Refused, Latches int64
-	// ToolsFlagged counts tool definitions not offered because of a
-	// finding; ResultsFlagged the results redacted or refused.
+	// ToolsFlagged counts tool (and resource, resource template and
+	// prompt) definitions not offered because of a finding; ResultsFlagged
+	// the results (and read contents and prompt answers) redacted or
+	// refused.
 	ToolsFlagged, ResultsFlagged int64
 	// Relists counts the tool listings a tools/call made first
 	// (Config.RelistAge).

@@ -16,6 +16,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/sintgate/sintgate/codes"
+	"github.com/sintgate/sintgate/tokens"
 )
 
 // CodeNotForwarded is the JSON-RPC error code of a resources/read or
@@ -263,7 +264,14 @@ func (b *Bridge) mirrorTemplate(t *mcp.ResourceTemplate, into map[string]string)
 	if _, dup := into[agentTmpl]; dup {
 		return
 	}
-	sha, ok := b.vetOther("resource template", ActionResourceFlagged, pattern, t.URITemplate, t)
+	// Reported (and allowed by an operator) under the template string
+	// itself encoded as a URI is: a pattern is no resource.
+	tres := "mcp://" + b.cfg.ServerName + "/resource/" + encodeURI(t.URITemplate)
+	if err := tokens.NormalResource(tres); err != nil {
+		b.cfg.Log.Warn("downstream resource template not offered", "uriTemplate", t.URITemplate, "err", err)
+		return
+	}
+	sha, ok := b.vetOther("resource template", ActionResourceFlagged, tres, t.URITemplate, t)
 	if !ok {
 		return
 	}

@@ -68,6 +68,7 @@ func resourceServer(rec *reads) func(s *mcp.Server) {
 			return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: req.Params.URI, MIMEType: "text/plain", Blob: []byte(steering)}}}, nil
 		})
 		s.AddResourceTemplate(&mcp.ResourceTemplate{URITemplate: "test://pub/items/{id}", Name: "item", Description: "An item."}, text("item"))
+		s.AddResourceTemplate(&mcp.ResourceTemplate{URITemplate: "test://pub/bad/{id}", Name: "bad", Description: poisoned}, text("x"))
 		s.AddPrompt(&mcp.Prompt{Name: "greet", Description: "Greets someone.", Arguments: []*mcp.PromptArgument{{Name: "who"}}}, prompt("Hello"))
 		s.AddPrompt(&mcp.Prompt{Name: "steerPrompt", Description: "Plans the day."}, prompt(steering))
 		s.AddPrompt(&mcp.Prompt{Name: "poisonedPrompt", Description: poisoned}, prompt("x"))
@@ -155,6 +156,7 @@ func TestResourcesAndPrompts(t *testing.T) {
 		}
 		r.gw.waitDecisions(mcpbridge.ActionResourceFlagged, res("test://pub/poisoned"))
 		r.gw.waitDecisions(mcpbridge.ActionPromptFlagged, "mcp://testfs/prompt/poisonedPrompt")
+		r.gw.waitDecisions(mcpbridge.ActionResourceFlagged, "mcp://testfs/resource/test%3A%2F%2Fpub%2Fbad%2F%7Bid%7D")
 	})
 
 	t.Run("read/allowed", func(t *testing.T) {
