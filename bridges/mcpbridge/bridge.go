@@ -428,7 +428,12 @@ func (b *Bridge) Refresh(ctx context.Context) error {
 	if err := b.refreshTools(ctx); err != nil {
 		return err
 	}
-	return b.refreshOthers(ctx)
+	// A server whose resource or prompt listing fails still serves its
+	// tools: the previous resources and prompts (none at start) are kept.
+	if err := b.refreshOthers(ctx); err != nil {
+		b.cfg.Log.Warn("downstream resource or prompt listing failed; previous ones kept", "err", err)
+	}
+	return nil
 }
 
 // relistIfStale lists the downstream tools again before a tools/call when

@@ -115,10 +115,15 @@ func (b *Bridge) refreshOthers(ctx context.Context) error {
 	if ir := b.down.InitializeResult(); ir != nil && ir.Capabilities != nil {
 		caps = ir.Capabilities
 	}
-	b.flaggedNow = map[string]string{}
-	next := mirrored{resources: map[string]string{}, templates: map[string]string{}, prompts: map[string]string{}}
+	// Everything is listed first: a failing listing changes nothing.
+	var (
+		rs  []*mcp.Resource
+		ts  []*mcp.ResourceTemplate
+		ps  []*mcp.Prompt
+		err error
+	)
 	if caps.Resources != nil {
-		rs, err := listAll(ctx, "resources", func(cursor string) ([]*mcp.Resource, string, error) {
+		rs, err = listAll(ctx, "resources", func(cursor string) ([]*mcp.Resource, string, error) {
 			r, err := b.down.ListResources(ctx, &mcp.ListResourcesParams{Cursor: cursor})
 			if err != nil {
 				return nil, "", err
@@ -128,10 +133,7 @@ func (b *Bridge) refreshOthers(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for _, r := range rs {
-			b.mirrorResource(r, next.resources)
-		}
-		ts, err := listAll(ctx, "resource templates", func(cursor string) ([]*mcp.ResourceTemplate, string, error) {
+		ts, err = listAll(ctx, "resource templates", func(cursor string) ([]*mcp.ResourceTemplate, string, error) {
 			r, err := b.down.ListResourceTemplates(ctx, &mcp.ListResourceTemplatesParams{Cursor: cursor})
 			if err != nil {
 				return nil, "", err
@@ -141,12 +143,9 @@ func (b *Bridge) refreshOthers(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for _, t := range ts {
-			b.mirrorTemplate(t, next.templates)
-		}
 	}
 	if caps.Prompts != nil {
-		ps, err := listAll(ctx, "prompts", func(cursor string) ([]*mcp.Prompt, string, error) {
+		ps, err = listAll(ctx, "prompts", func(cursor string) ([]*mcp.Prompt, string, error) {
 			r, err := b.down.ListPrompts(ctx, &mcp.ListPromptsParams{Cursor: cursor})
 			if err != nil {
 				return nil, "", err
@@ -156,9 +155,17 @@ func (b *Bridge) refreshOthers(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for _, p := range ps {
-			b.mirrorPrompt(p, next.prompts)
-		}
+	}
+	b.flaggedNow = map[string]string{}
+	next := mirrored{resources: map[string]string{}, templates: map[string]string{}, prompts: map[string]string{}}
+	for _, r := range rs {
+		b.mirrorResource(r, next.resources)
+	}
+	for _, t := range ts {
+		b.mirrorTemplate(t, next.templates)
+	}
+	for _, p := range ps {
+		b.mirrorPrompt(p, next.prompts)
 	}
 	var gone []string
 	for u := range b.others.resources {

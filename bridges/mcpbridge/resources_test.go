@@ -3,6 +3,7 @@ package mcpbridge_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -544,5 +545,33 @@ func TestTypeScriptAgentResources(t *testing.T) {
 	}
 	if got := rec.list(); !slices.Equal(got, []string{"test://pub/note", "prompt:greet:Ada"}) {
 		t.Fatalf("downstream reads %v", got)
+	}
+}
+
+// TestResourceListingFailureKeepsTools: a downstream server whose
+// resources/list fails still has its tools bridged; no resource is
+// offered (and none half-mirrored).
+func TestResourceListingFailureKeepsTools(t *testing.T) {
+	rec := &reads{}
+	r := newRig(t, rigOpts{scope: &mcpbridge.Scope{Resource: "mcp://testfs/**", Actions: agentActions}, setup: func(s *mcp.Server) {
+		resourceServer(rec)(s)
+		s.AddReceivingMiddleware(func(next mcp.MethodHandler) mcp.MethodHandler {
+			return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+				if method == "resources/templates/list" {
+					return nil, errors.New("broken listing")
+				}
+				return next(ctx, method, req)
+			}
+		})
+	}})
+	if res := r.call("readFile", map[string]any{"path": "/a"}); res.IsError {
+		t.Fatalf("tool call: %s", contentText(res))
+	}
+	lr, err := r.agent.ListResources(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lr.Resources) != 0 {
+		t.Fatalf("resources offered after a failed listing: %d", len(lr.Resources))
 	}
 }
