@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -195,5 +198,56 @@ func TestStreamableHTTPResumption(t *testing.T) {
 	}
 	if st := r.bridge.Stats(); st.Calls != 1 || st.Forwarded != 1 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestTypeScriptAgentResumption: the same break with the official
+// TypeScript SDK client (testdata/peer/client.mjs, protocol 2025-11-25):
+// it resumes from the priming event's id and gets the result once; the
+// call is intercepted and run once.
+func TestTypeScriptAgentResumption(t *testing.T) {
+	node, dir := peer(t)
+	if node == "" {
+		return
+	}
+	r := newRig(t, rigOpts{http: true})
+	c := &cutter{target: r.url, cut: make(chan struct{})}
+	proxy := httptest.NewServer(c)
+	t.Cleanup(proxy.Close)
+	t.Cleanup(r.release) // first: the tool ends, and so does the proxied stream
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, filepath.Join(dir, "client.mjs"), proxy.URL, httpToken, "slow", "{}")
+	cmd.Stderr = io.Discard // the SDK reports the broken stream on stderr
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.cut:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the stream was not cut (no event with an id before the result)")
+	}
+	r.release()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("client: %v %s", err, out.String())
+	}
+	var m struct{ Results []*mcp.CallToolResult }
+	if err := json.Unmarshal(out.Bytes(), &m); err != nil || len(m.Results) != 1 || contentText(m.Results[0]) != "slow done" {
+		t.Fatalf("client output %q: %v", out.String(), err)
+	}
+	resumed := false
+	for _, id := range c.lastEventIDs() {
+		resumed = resumed || id != ""
+	}
+	if !resumed {
+		t.Fatal("the client did not resume with a Last-Event-ID")
+	}
+	if n := len(r.rec.Calls()); n != 1 {
+		t.Fatalf("downstream calls: %d, want 1", n)
+	}
+	if n := len(r.gw.decisions("call", "mcp://testfs/slow")); n != 1 {
+		t.Fatalf("intercepts in the ledger: %d, want 1", n)
 	}
 }
