@@ -498,7 +498,7 @@ openapi_env() { echo "export SINT_OPENAPI_LINT='$OPENAPI_DIR'"; }
 MCPPEER_DIR="$REPO/bridges/mcpbridge/testdata/peer"
 mcppeer_up() { npm_install "$MCPPEER_DIR" @modelcontextprotocol/sdk; }
 mcppeer_down() { :; }
-mcppeer_status() { [ -d "$MCPPEER_DIR/node_modules/@modelcontextprotocol/sdk" ]; }
+mcppeer_status() { [ -d "$MCPPEER_DIR/node_modules/@modelcontextprotocol/sdk" ] && [ -d "$MCPPEER_DIR/node_modules/@modelcontextprotocol/server-everything" ] && [ ! "$MCPPEER_DIR/package-lock.json" -nt "$MCPPEER_DIR/node_modules/.package-lock.json" ]; }
 mcppeer_env() { echo "export SINT_TEST_MCP_PEER='$MCPPEER_DIR'"; }
 
 # ---------------------------------------------------------------- opcua ---

@@ -13,6 +13,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/sintgate/sintgate/api"
+	"github.com/sintgate/sintgate/bridges/mcpbridge"
 	"github.com/sintgate/sintgate/bridges/mcpbridge/mcpbridgetest"
 )
 
@@ -25,6 +26,18 @@ func BenchmarkCall(b *testing.B) {
 	args := map[string]any{"path": "/etc/robot.yaml"}
 	b.Run("through-bridge", func(b *testing.B) {
 		r := newRig(b, rigOpts{})
+		ctx := context.Background()
+		b.ResetTimer()
+		for b.Loop() {
+			res, err := r.agent.CallTool(ctx, &mcp.CallToolParams{Name: "readFile", Arguments: args})
+			if err != nil || res.IsError {
+				b.Fatalf("call: %v %+v", err, res)
+			}
+		}
+	})
+	b.Run("through-bridge-no-relist", func(b *testing.B) {
+		// RelistAge negative: no tool listing before each call.
+		r := newRig(b, rigOpts{relistAge: -1})
 		ctx := context.Background()
 		b.ResetTimer()
 		for b.Loop() {
@@ -158,4 +171,46 @@ func BenchmarkEstopToSafeStop(b *testing.B) {
 			b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-µs")
 		})
 	}
+}
+
+// BenchmarkRead measures one allowed resources/read through the bridge
+// (agent → bridge in memory → intercept `read` on
+// mcp://testfs/resource/<encoded uri> → attestation verification →
+// downstream read → contents scan) against the same read made directly to
+// the downstream server (in memory).
+func BenchmarkRead(b *testing.B) {
+	uri := "test://pub/note"
+	b.Run("through-bridge", func(b *testing.B) {
+		r := newRig(b, rigOpts{setup: resourceServer(&reads{}), scope: &mcpbridge.Scope{Resource: "mcp://testfs/**", Actions: agentActions}})
+		ctx := context.Background()
+		agentURI := res(uri)
+		b.ResetTimer()
+		for b.Loop() {
+			if _, err := r.agent.ReadResource(ctx, &mcp.ReadResourceParams{URI: agentURI}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("direct", func(b *testing.B) {
+		ctx := context.Background()
+		srv := mcpbridgetest.NewServer(mcpbridgetest.NewRecorder(nil))
+		resourceServer(&reads{})(srv)
+		ct, st := mcp.NewInMemoryTransports()
+		ss, err := srv.Connect(ctx, st, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer ss.Close()
+		cs, err := mcp.NewClient(&mcp.Implementation{Name: "direct"}, nil).Connect(ctx, ct, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer cs.Close()
+		b.ResetTimer()
+		for b.Loop() {
+			if _, err := cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: uri}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

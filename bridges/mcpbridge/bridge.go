@@ -99,6 +99,18 @@ type Config struct {
 	// ResultPolicy: what to do with a result the scanner flags; default
 	// ResultRedact.
 	ResultPolicy ResultPolicy
+	// RelistAge: a tools/call lists the downstream tools again first when
+	// the last listing started more than RelistAge before the call arrived
+	// (a server that changes a definition without tools/list_changed is
+	// caught before the call is sent). 0 (the default): before every call;
+	// negative: never (only at tools/list_changed). Locked pins always
+	// re-list before every call.
+	RelistAge time.Duration
+	// Scope is what the token covers, to list only the downstream
+	// resources, templates and prompts it could ever allow; nil: taken
+	// from Token (ScopeOfToken), and with TokenID alone none are listed
+	// (they can still be read or got, gated as always).
+	Scope *Scope
 
 	Now func() time.Time
 	Log *slog.Logger
@@ -113,15 +125,21 @@ type Config struct {
 	MaxAttestFailures int // 0: stopsem.DefaultMaxAttestFailures; negative: never
 }
 
-// Stats are the bridge's counters. Calls counts tools/call requests;
+// Stats are the bridge's counters. Calls counts gated requests (tools/call,
+// resources/read, prompts/get);
 // Forwarded those sent to the downstream server; Denied those the gateway
 // denied; Escalated those that waited for an approval; Refused those the
 // bridge refused on its own; Latches the times the latch was set.
 type Stats struct {
 	Calls, Forwarded, Denied, Escalated, Refused, Latches int64
-	// ToolsFlagged counts tool definitions not offered because of a
-	// finding; ResultsFlagged the results redacted or refused.
+	// ToolsFlagged counts tool (and resource, resource template and
+	// prompt) definitions not offered because of a finding; ResultsFlagged
+	// the results (and read contents and prompt answers) redacted or
+	// refused.
 	ToolsFlagged, ResultsFlagged int64
+	// Relists counts the tool listings a tools/call made first
+	// (Config.RelistAge).
+	Relists int64
 }
 
 // FlaggedTool is a downstream tool the bridge does not offer because the
@@ -156,9 +174,17 @@ type Bridge struct {
 	prefix string
 	down   *mcp.ClientSession
 
-	rmu     sync.Mutex             // serialises Refresh
-	tools   map[string]bool        // exposed tool names; guarded by rmu
-	flagged map[string]FlaggedTool // guarded by rmu
+	rmu         sync.Mutex             // serialises Refresh
+	tools       map[string]bool        // exposed tool names; guarded by rmu
+	flagged     map[string]FlaggedTool // guarded by rmu
+	clean       map[string]string      // tool name → SHA-256 of its definition last scanned clean; guarded by rmu
+	offered     map[string]string      // exposed tool name → SHA-256 of the definition offered; guarded by rmu
+	listStarted time.Time              // when the last successful tool listing started; guarded by rmu
+	others      mirrored               // resources, templates, prompts offered; guarded by rmu
+	scope       *Scope                 // what the token covers (list filter); nil: nothing listed
+	// flaggedOther: gated resource of each resource, template or prompt
+	// flagged at the last listing → its hash (flaggedNow: this listing's).
+	flaggedOther, flaggedNow map[string]string
 
 	scan    *injection.Scanner
 	pins    *Pins
@@ -189,7 +215,7 @@ type Bridge struct {
 	watch       bridges.EstopWatch // reads the e-stop polls
 
 	calls, forwarded, denied, escalated, refusedN, latches atomic.Int64
-	toolsFlagged, resultsFlagged                           atomic.Int64
+	toolsFlagged, resultsFlagged, relists                  atomic.Int64
 }
 
 // errLatched is the cancel cause of work in flight when the latch sets.
@@ -261,17 +287,34 @@ func newBridge(ctx context.Context, cfg Config, server *mcp.Server, prefix strin
 	if b.server == nil {
 		b.server = mcp.NewServer(cfg.Implementation, &mcp.ServerOptions{Logger: cfg.Log})
 	}
+	b.scope = cfg.Scope
+	if b.scope == nil && cfg.Token != "" {
+		sc, err := ScopeOfToken(cfg.Token)
+		if err != nil {
+			stop()
+			b.workers.Wait()
+			return nil, fmt.Errorf("mcpbridge: token: %w", err)
+		}
+		b.scope = sc
+	}
+	if b.scope == nil {
+		cfg.Log.Warn("the token's scope is unknown (TokenID without Config.Scope): no downstream resource or prompt is listed")
+	}
+	b.server.AddReceivingMiddleware(b.readMiddleware)
+	// A list change is only noted: the refresh worker, started once New is
+	// done with b.down, lists again (not on the connection's goroutine:
+	// Refresh calls back).
+	changed := func() {
+		select {
+		case b.refreshReq <- struct{}{}:
+		default: // a refresh is already pending
+		}
+	}
 	c := mcp.NewClient(&mcp.Implementation{Name: cfg.Implementation.Name, Version: cfg.Implementation.Version}, &mcp.ClientOptions{
-		Logger: cfg.Log,
-		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) {
-			// Only note it: the refresh worker, started once New is done
-			// with b.down, lists the tools (not on the connection's
-			// goroutine: Refresh calls back).
-			select {
-			case b.refreshReq <- struct{}{}:
-			default: // a refresh is already pending
-			}
-		},
+		Logger:                     cfg.Log,
+		ToolListChangedHandler:     func(context.Context, *mcp.ToolListChangedRequest) { changed() },
+		ResourceListChangedHandler: func(context.Context, *mcp.ResourceListChangedRequest) { changed() },
+		PromptListChangedHandler:   func(context.Context, *mcp.PromptListChangedRequest) { changed() },
 	})
 	down, err := c.Connect(ctx, &guardTransport{Transport: cfg.Downstream, b: b}, nil)
 	if err != nil {
@@ -337,7 +380,7 @@ func (b *Bridge) Close() error {
 // Stats returns the counters.
 func (b *Bridge) Stats() Stats {
 	return Stats{b.calls.Load(), b.forwarded.Load(), b.denied.Load(), b.escalated.Load(), b.refusedN.Load(), b.latches.Load(),
-		b.toolsFlagged.Load(), b.resultsFlagged.Load()}
+		b.toolsFlagged.Load(), b.resultsFlagged.Load(), b.relists.Load()}
 }
 
 // Reset is the bridge-local reset input: it clears a fault latch and
@@ -382,6 +425,53 @@ func (b *Bridge) Tools() []string {
 func (b *Bridge) Refresh(ctx context.Context) error {
 	b.rmu.Lock()
 	defer b.rmu.Unlock()
+	if err := b.refreshTools(ctx); err != nil {
+		return err
+	}
+	// A server whose resource or prompt listing fails still serves its
+	// tools: the previous resources and prompts (none at start) are kept.
+	if err := b.refreshOthers(ctx); err != nil {
+		b.cfg.Log.Warn("downstream resource or prompt listing failed; previous ones kept", "err", err)
+	}
+	return nil
+}
+
+// relistIfStale lists the downstream tools again before a tools/call when
+// the last listing started more than Config.RelistAge before the call
+// arrived (always with locked pins; never with a negative RelistAge), so
+// that a definition changed without tools/list_changed is caught before the
+// call is sent: the call is then refused (TOOL_DEFINITION_CHANGED, or the
+// tool is no longer offered). A listing that fails refuses the call
+// (INTERNAL_ERROR): what cannot be checked is not called.
+func (b *Bridge) relistIfStale(ctx context.Context, p *pending) *Outcome {
+	if b.cfg.RelistAge < 0 && !b.pins.Locked() {
+		return nil
+	}
+	arrived := time.Now()
+	b.rmu.Lock()
+	defer b.rmu.Unlock()
+	age := b.cfg.RelistAge
+	if b.pins.Locked() || age < 0 {
+		age = 0
+	}
+	if !b.listStarted.After(arrived.Add(-age)) {
+		lctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
+		err := b.refreshTools(lctx)
+		cancel()
+		if err != nil {
+			return b.refuse(p, codes.InternalError, "the downstream tools could not be listed again before the call: "+err.Error())
+		}
+		b.relists.Add(1)
+	}
+	if !b.tools[p.tool] {
+		return b.refuse(p, CodeToolChanged, "tool "+p.tool+" is no longer offered (gone from the downstream listing, or flagged)")
+	}
+	return nil
+}
+
+// refreshTools is the tools part of Refresh. Caller holds rmu.
+func (b *Bridge) refreshTools(ctx context.Context) error {
+	started := time.Now()
 	var list []*mcp.Tool
 	params := &mcp.ListToolsParams{}
 	for page := 0; ; page++ {
@@ -402,6 +492,7 @@ func (b *Bridge) Refresh(ctx context.Context) error {
 		params = &mcp.ListToolsParams{Cursor: res.NextCursor}
 	}
 	seen := make(map[string]bool, len(list))
+	offered := make(map[string]string, len(list))
 	listed := make(map[string]bool, len(list))
 	flagged := map[string]FlaggedTool{}
 	for _, t := range list {
@@ -423,10 +514,17 @@ func (b *Bridge) Refresh(ctx context.Context) error {
 		if offer == nil {
 			continue
 		}
-		if err := b.addTool(offer, resource); err != nil {
-			b.cfg.Log.Warn("downstream tool not exposed", "tool", t.Name, "err", err)
-			continue
+		// Re-added only when what is offered changed: adding notifies the
+		// agent (tools/list_changed), and a re-listing before each call
+		// (RelistAge) must not make every call a change.
+		_, osha, err := Definition(offer)
+		if err != nil || !b.tools[t.Name] || b.offered[t.Name] != osha {
+			if err := b.addTool(offer, resource); err != nil {
+				b.cfg.Log.Warn("downstream tool not exposed", "tool", t.Name, "err", err)
+				continue
+			}
 		}
+		offered[t.Name] = osha
 		seen[t.Name] = true
 	}
 	b.flagged = flagged
@@ -449,7 +547,8 @@ func (b *Bridge) Refresh(ctx context.Context) error {
 		}
 		b.server.RemoveTools(gone...)
 	}
-	b.tools = seen
+	b.tools, b.offered = seen, offered
+	b.listStarted = started
 	return nil
 }
 
@@ -619,60 +718,118 @@ func (b *Bridge) generation() (uint64, context.Context) {
 	return b.gen, b.genCtx
 }
 
-// pending is one tools/call on its way through the bridge.
+// pending is one gated request (tools/call, resources/read, prompts/get)
+// on its way through the bridge.
 type pending struct {
-	tool     string
+	tool     string // what the logs name: the tool, the resource URI or the prompt
 	resource string
-	req      api.InterceptRequest // Params = the canonical arguments
+	action   string               // Action, ActionRead or ActionGet
+	req      api.InterceptRequest // Params = the canonical params
 	gen      uint64               // latch generation when the intercept was sent
 	genCtx   context.Context      // cancelled by the next latch
 	approval string
+	// do sends the request to the downstream server (under ctx, which
+	// carries the latch guard); screen scans its answer before it reaches
+	// the agent (nil Outcome: pass the answer returned).
+	do     func(ctx context.Context) (any, error)
+	screen func(p *pending, res any) (any, *Outcome)
 }
 
-func (b *Bridge) refuse(p *pending, code codes.Code, reason string) *mcp.CallToolResult {
+func (b *Bridge) refuse(p *pending, code codes.Code, reason string) *Outcome {
 	b.refusedN.Add(1)
-	b.cfg.Log.Info("call refused", "tool", p.tool, "requestId", p.req.RequestID, "code", code, "reason", reason)
-	o := Outcome{Outcome: OutcomeRefused, Code: string(code), Reason: reason, Resource: p.resource, RequestID: p.req.RequestID, ApprovalID: p.approval}
-	return o.Result()
+	b.cfg.Log.Info("call refused", "tool", p.tool, "action", p.action, "requestId", p.req.RequestID, "code", code, "reason", reason)
+	return &Outcome{Outcome: OutcomeRefused, Code: string(code), Reason: reason, Resource: p.resource, RequestID: p.req.RequestID, ApprovalID: p.approval}
 }
 
 // call handles one tools/call: it never returns a Go error for a refusal
 // (the agent sees a tool error it can read), only for a downstream protocol
 // error, which is passed through.
 func (b *Bridge) call(ctx context.Context, tool, resource string, raw json.RawMessage) (*mcp.CallToolResult, error) {
+	p := &pending{tool: tool, resource: resource, action: Action}
+	p.do = func(ctx context.Context) (any, error) {
+		res, err := b.down.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: json.RawMessage(p.req.Params)})
+		if err != nil {
+			return nil, err
+		}
+		return stripMeta(res), nil
+	}
+	p.screen = func(p *pending, res any) (any, *Outcome) { return b.screenResult(p, res.(*mcp.CallToolResult)) }
+	res, o, err := b.gate(ctx, p, func(ctx context.Context) ([]byte, *Outcome) {
+		if o := b.relistIfStale(ctx, p); o != nil {
+			return nil, o
+		}
+		if o := b.refuseChanged(p); o != nil {
+			return nil, o
+		}
+		args, err := CanonicalArgs(raw)
+		if err != nil {
+			return nil, b.refuse(p, codes.MalformedRequest, err.Error())
+		}
+		return args, nil
+	})
+	switch {
+	case o != nil:
+		return o.Result(), nil
+	case err != nil:
+		return nil, err
+	}
+	r, _ := res.(*mcp.CallToolResult)
+	return r, nil
+}
+
+// stripMeta removes MetaKey from a downstream tool result: only the bridge
+// speaks for the gateway, so a downstream result must not pass for a
+// refusal (OutcomeOf).
+func stripMeta(res *mcp.CallToolResult) *mcp.CallToolResult {
+	if res == nil || res.Meta == nil {
+		return res
+	}
+	if _, ok := res.Meta[MetaKey]; !ok {
+		return res
+	}
+	meta := maps.Clone(res.Meta)
+	delete(meta, MetaKey)
+	c := *res
+	c.Meta = meta
+	return &c
+}
+
+// gate runs one request through the gateway: a slot of MaxInFlight, prep
+// (the request's own checks; it returns the canonical params or a
+// refusal), the intercept, an approval wait, the attestation check and the
+// latch checks, and only then p.do and p.screen. It returns the screened
+// downstream answer, or the Outcome of a request not forwarded (or whose
+// answer was withheld), or a downstream protocol error.
+func (b *Bridge) gate(ctx context.Context, p *pending, prep func(context.Context) ([]byte, *Outcome)) (any, *Outcome, error) {
 	b.calls.Add(1)
-	p := &pending{tool: tool, resource: resource}
 	select {
 	case b.inFlight <- struct{}{}:
 		defer func() { <-b.inFlight }()
 	default:
-		return b.refuse(p, codes.RateLimitExceeded, fmt.Sprintf("too many calls in flight at the bridge (max %d)", b.cfg.MaxInFlight)), nil
+		return nil, b.refuse(p, codes.RateLimitExceeded, fmt.Sprintf("too many calls in flight at the bridge (max %d)", b.cfg.MaxInFlight)), nil
 	}
-	if r := b.refuseChanged(p); r != nil {
-		return r, nil
-	}
-	args, err := CanonicalArgs(raw)
-	if err != nil {
-		return b.refuse(p, codes.MalformedRequest, err.Error()), nil
+	args, o := prep(ctx)
+	if o != nil {
+		return nil, o, nil
 	}
 	rid, err := uuid.NewV7()
 	if err != nil {
-		return b.refuse(p, codes.InternalError, "request id: "+err.Error()), nil
+		return nil, b.refuse(p, codes.InternalError, "request id: "+err.Error()), nil
 	}
 	p.req = api.InterceptRequest{
 		RequestID: rid.String(), TokenID: b.cfg.TokenID, Token: b.cfg.Token, Chain: b.cfg.Chain,
-		Resource: resource, Action: Action, Params: args,
+		Resource: p.resource, Action: p.action, Params: args,
 	}
 	p.gen, p.genCtx = b.generation()
 	cctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
 	d, status, err := b.cfg.Gateway.Intercept(cctx, p.req)
 	cancel()
 	if ctx.Err() != nil {
-		return b.refuse(p, codes.InternalError, "the caller cancelled the call"), nil
+		return nil, b.refuse(p, codes.InternalError, "the caller cancelled the call"), nil
 	}
 	if err != nil {
-		if r := b.gatewayError(p, status, err); r != nil {
-			return r, nil
+		if o := b.gatewayError(p, status, err); o != nil {
+			return nil, o, nil
 		}
 	}
 	return b.decided(ctx, p, d, true)
@@ -681,7 +838,7 @@ func (b *Bridge) call(ctx context.Context, tool, resource string, raw json.RawMe
 // gatewayError turns a failed gateway call into a refusal: an answer the
 // gateway gave (an APIError below 500) keeps its code; anything else means
 // the gateway is unreachable, which latches the bridge.
-func (b *Bridge) gatewayError(p *pending, status int, err error) *mcp.CallToolResult {
+func (b *Bridge) gatewayError(p *pending, status int, err error) *Outcome {
 	var apiErr *client.APIError
 	if errors.As(err, &apiErr) && apiErr.Status < 500 && apiErr.Code != "" {
 		return b.refuse(p, codes.Code(apiErr.Code), apiErr.Message)
@@ -694,16 +851,16 @@ func (b *Bridge) gatewayError(p *pending, status int, err error) *mcp.CallToolRe
 
 // decided acts on a decision for p, directly or (mayWait false) after an
 // approval wait.
-func (b *Bridge) decided(ctx context.Context, p *pending, d *api.Decision, mayWait bool) (*mcp.CallToolResult, error) {
+func (b *Bridge) decided(ctx context.Context, p *pending, d *api.Decision, mayWait bool) (any, *Outcome, error) {
 	if d == nil {
-		return b.refuse(p, codes.InternalError, "no decision"), nil
+		return nil, b.refuse(p, codes.InternalError, "no decision"), nil
 	}
 	switch d.Decision {
 	case "allow":
 		return b.forward(ctx, p, d)
 	case "escalate":
 		if !mayWait || d.ApprovalID == nil {
-			return b.refuse(p, codes.InternalError, "unexpected escalate"), nil
+			return nil, b.refuse(p, codes.InternalError, "unexpected escalate"), nil
 		}
 		p.approval = *d.ApprovalID
 		b.escalated.Add(1)
@@ -714,14 +871,13 @@ func (b *Bridge) decided(ctx context.Context, p *pending, d *api.Decision, mayWa
 			code = string(codes.InternalError)
 		}
 		b.denied.Add(1)
-		b.cfg.Log.Info("call denied", "tool", p.tool, "requestId", p.req.RequestID, "code", code, "reason", reason)
+		b.cfg.Log.Info("call denied", "tool", p.tool, "action", p.action, "requestId", p.req.RequestID, "code", code, "reason", reason)
 		if code == string(codes.EstopEngaged) {
 			b.latch("gateway denied ESTOP_ENGAGED")
 		}
-		o := Outcome{Outcome: OutcomeDeny, Code: code, Reason: reason, Resource: p.resource, RequestID: p.req.RequestID, ApprovalID: p.approval}
-		return o.Result(), nil
+		return nil, &Outcome{Outcome: OutcomeDeny, Code: code, Reason: reason, Resource: p.resource, RequestID: p.req.RequestID, ApprovalID: p.approval}, nil
 	default:
-		return b.refuse(p, codes.InternalError, fmt.Sprintf("unknown decision %q", d.Decision)), nil
+		return nil, b.refuse(p, codes.InternalError, fmt.Sprintf("unknown decision %q", d.Decision)), nil
 	}
 }
 
@@ -732,8 +888,8 @@ var errMaxWait = errors.New("mcpbridge: max wait reached")
 // giving up, the latch and MaxWait end the wait without forwarding; an
 // approval granted after that is never acted on (the bridge forwards a call
 // at most once, and only while someone waits for its result).
-func (b *Bridge) wait(ctx context.Context, p *pending) (*mcp.CallToolResult, error) {
-	b.cfg.Log.Info("call escalated: waiting for approval", "tool", p.tool, "requestId", p.req.RequestID, "approvalId", p.approval)
+func (b *Bridge) wait(ctx context.Context, p *pending) (any, *Outcome, error) {
+	b.cfg.Log.Info("call escalated: waiting for approval", "tool", p.tool, "action", p.action, "requestId", p.req.RequestID, "approvalId", p.approval)
 	wctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stop := context.AfterFunc(p.genCtx, func() { cancel(context.Cause(p.genCtx)) })
@@ -743,29 +899,30 @@ func (b *Bridge) wait(ctx context.Context, p *pending) (*mcp.CallToolResult, err
 	d, status, err := b.cfg.Gateway.AwaitApproval(tctx, p.approval)
 	switch {
 	case ctx.Err() != nil:
-		return b.refuse(p, codes.ApprovalCancelled, "the caller cancelled the call while approval "+p.approval+" was pending"), nil
+		return nil, b.refuse(p, codes.ApprovalCancelled, "the caller cancelled the call while approval "+p.approval+" was pending"), nil
 	case p.genCtx.Err() != nil:
-		return b.refuse(p, codes.EstopEngaged, "approval wait ended: "+context.Cause(p.genCtx).Error()), nil
+		return nil, b.refuse(p, codes.EstopEngaged, "approval wait ended: "+context.Cause(p.genCtx).Error()), nil
 	case errors.Is(context.Cause(tctx), errMaxWait):
-		return b.refuse(p, codes.ApprovalTimeout, fmt.Sprintf("no decision on approval %s within the bridge's max wait (%v)", p.approval, b.cfg.MaxWait)), nil
+		return nil, b.refuse(p, codes.ApprovalTimeout, fmt.Sprintf("no decision on approval %s within the bridge's max wait (%v)", p.approval, b.cfg.MaxWait)), nil
 	case err != nil:
-		return b.gatewayError(p, status, err), nil
+		return nil, b.gatewayError(p, status, err), nil
 	}
 	return b.decided(ctx, p, d, false)
 }
 
 // forward verifies the attestation of an allow and, unless the bridge
-// latched since the intercept was sent, calls the downstream tool with the
-// exact canonical arguments the attestation covers.
-func (b *Bridge) forward(ctx context.Context, p *pending, d *api.Decision) (*mcp.CallToolResult, error) {
+// latched since the intercept was sent, sends the request downstream
+// (p.do) with the exact params the attestation covers, and screens the
+// answer (p.screen).
+func (b *Bridge) forward(ctx context.Context, p *pending, d *api.Decision) (any, *Outcome, error) {
 	if d.Attestation == nil {
-		return b.refuse(p, codes.InvalidSignature, "allow without attestation"), nil
+		return nil, b.refuse(p, codes.InvalidSignature, "allow without attestation"), nil
 	}
 	ph, err := attest.ParamsHash(p.req.Params)
 	if err != nil {
-		return b.refuse(p, codes.MalformedRequest, err.Error()), nil
+		return nil, b.refuse(p, codes.MalformedRequest, err.Error()), nil
 	}
-	want := attest.Expect{Issuer: b.cfg.Issuer, AgentID: b.cfg.Gateway.AgentID(), Resource: p.resource, Action: Action, ParamsHash: ph}
+	want := attest.Expect{Issuer: b.cfg.Issuer, AgentID: b.cfg.Gateway.AgentID(), Resource: p.resource, Action: p.action, ParamsHash: ph}
 	cctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
 	claims, err := b.cfg.Verifier.Verify(cctx, *d.Attestation, b.cfg.Now(), want)
 	cancel()
@@ -777,21 +934,21 @@ func (b *Bridge) forward(ctx context.Context, p *pending, d *api.Decision) (*mcp
 		if r := attest.ReasonOf(err); r != "" {
 			code = r.Code()
 		}
-		return b.refuse(p, code, "attestation: "+err.Error()), nil
+		return nil, b.refuse(p, code, "attestation: "+err.Error()), nil
 	}
 	if claims.JTI != p.req.RequestID {
-		return b.refuse(p, codes.InvalidSignature, "attestation is for request "+claims.JTI), nil
+		return nil, b.refuse(p, codes.InvalidSignature, "attestation is for request "+claims.JTI), nil
 	}
 
 	b.mu.Lock()
 	if b.gen != p.gen {
 		reason := b.latchReason
 		b.mu.Unlock()
-		return b.refuse(p, codes.EstopEngaged, "the bridge latched after this call's intercept was sent: "+reason), nil
+		return nil, b.refuse(p, codes.EstopEngaged, "the bridge latched after this call's intercept was sent: "+reason), nil
 	}
 	if f, why := b.faults.Latched(); f {
 		b.mu.Unlock()
-		return b.refuse(p, codes.EstopEngaged, "fault stop latched until a reset: "+why), nil
+		return nil, b.refuse(p, codes.EstopEngaged, "fault stop latched until a reset: "+why), nil
 	}
 	// An allow for an intercept sent while latched means the gateway's
 	// breaker is armed again (it releases no allow while tripped).
@@ -803,7 +960,7 @@ func (b *Bridge) forward(ctx context.Context, p *pending, d *api.Decision) (*mcp
 		b.cfg.Log.Info("bridge resumed", "reason", "gateway allowed a call sent after the latch")
 	}
 
-	b.cfg.Log.Debug("forwarding call", "tool", p.tool, "requestId", p.req.RequestID, "ledgerSeq", claims.LedgerSeq)
+	b.cfg.Log.Debug("forwarding call", "tool", p.tool, "action", p.action, "requestId", p.req.RequestID, "ledgerSeq", claims.LedgerSeq)
 	if b.beforeForward != nil {
 		b.beforeForward()
 	}
@@ -815,32 +972,22 @@ func (b *Bridge) forward(ctx context.Context, p *pending, d *api.Decision) (*mcp
 	g := &callGuard{gen: p.gen, cancel: dcancel}
 	stop := context.AfterFunc(fctx, func() { dcancel(context.Cause(fctx)) })
 	defer stop()
-	res, err := b.down.CallTool(context.WithValue(dctx, callGuardKey{}, g), &mcp.CallToolParams{Name: p.tool, Arguments: json.RawMessage(p.req.Params)})
+	res, err := p.do(context.WithValue(dctx, callGuardKey{}, g))
 	if err != nil {
 		if g.refused.Load() {
-			return b.refuse(p, codes.EstopEngaged, "the bridge latched before the call was sent; nothing reached the downstream server: "+context.Cause(dctx).Error()), nil
+			return nil, b.refuse(p, codes.EstopEngaged, "the bridge latched before the call was sent; nothing reached the downstream server: "+context.Cause(dctx).Error()), nil
 		}
 		if fctx.Err() != nil {
-			return b.refuse(p, codes.EstopEngaged, "the bridge latched while the tool ran; the downstream server was asked to cancel the call and may have carried out part of it: "+context.Cause(fctx).Error()), nil
+			return nil, b.refuse(p, codes.EstopEngaged, "the bridge latched while the tool ran; the downstream server was asked to cancel the call and may have carried out part of it: "+context.Cause(fctx).Error()), nil
 		}
 		var rpcErr *jsonrpc.Error
 		if errors.As(err, &rpcErr) {
-			return nil, rpcErr // the downstream server's own protocol error
+			return nil, nil, rpcErr // the downstream server's own protocol error
 		}
-		return b.refuse(p, codes.InternalError, "downstream call failed: "+err.Error()), nil
+		return nil, b.refuse(p, codes.InternalError, "downstream call failed: "+err.Error()), nil
 	}
-	if res != nil && res.Meta != nil {
-		if _, ok := res.Meta[MetaKey]; ok {
-			// Only the bridge speaks for the gateway: a downstream result
-			// must not pass for a refusal (OutcomeOf).
-			meta := maps.Clone(res.Meta)
-			delete(meta, MetaKey)
-			c := *res
-			c.Meta = meta
-			res = &c
-		}
-	}
-	return b.screenResult(p, res), nil
+	out, o := p.screen(p, res)
+	return out, o, nil
 }
 
 func deref(p *string) string {
@@ -861,6 +1008,11 @@ type callGuard struct {
 	cancel  context.CancelCauseFunc // cancels the call's context
 	refused atomic.Bool             // the request was not written
 }
+
+// gatedMethods are the downstream requests written only under the latch
+// guard of a request the gateway allowed: everything that acts or reads
+// on the agent's behalf. Listings pass.
+var gatedMethods = map[string]bool{"tools/call": true, "resources/read": true, "prompts/get": true}
 
 // guardTransport wraps Config.Downstream: see guardConn.
 type guardTransport struct {
@@ -889,12 +1041,12 @@ type guardConn struct {
 
 func (c *guardConn) Write(ctx context.Context, msg jsonrpc.Message) error {
 	req, ok := msg.(*jsonrpc.Request)
-	if !ok || req.Method != "tools/call" {
+	if !ok || !gatedMethods[req.Method] {
 		return c.Connection.Write(ctx, msg)
 	}
 	g, _ := ctx.Value(callGuardKey{}).(*callGuard)
 	if g == nil {
-		return errors.New("mcpbridge: tools/call without the bridge's latch guard not sent")
+		return errors.New("mcpbridge: " + req.Method + " without the bridge's latch guard not sent")
 	}
 	c.b.mu.Lock()
 	defer c.b.mu.Unlock()

@@ -1,7 +1,8 @@
 // Package mcpbridge is sintgate's MCP bridge: an MCP server (for the agent)
 // in front of one downstream MCP server (the tools that act on the robot
 // host). It lists the downstream tools under the same names, descriptions
-// and schemas, and forwards a tools/call only after the gateway allowed an
+// and schemas (and the resources and prompts, see below), and forwards a
+// tools/call only after the gateway allowed an
 // intercept with resource mcp://<server>/<tool>, action call and params =
 // the call's arguments, and the decision's attestation verified offline
 // against the gateway's JWKS (audience = resource, action, agent, unexpired,
@@ -38,6 +39,18 @@
 //     Every forwarded result is scanned and redacted or refused
 //     (ScanResult, Config.ResultPolicy). Each event is reported to the
 //     gateway's ledger as an intercept whose action is the event name.
+//   - Listing before each call: a tools/call lists the downstream tools
+//     again first (Config.RelistAge; by default before every call), so a
+//     definition changed without tools/list_changed is refused before the
+//     call is sent.
+//   - Resources and prompts: the downstream resources, resource templates
+//     and prompts are mirrored (those the token's Scope could allow,
+//     unflagged) and every resources/read (action read on ResourceURI:
+//     mcp://<server>/resource/<percent-encoded URI>, the URI in the one
+//     spelling ValidResourceURI accepts) and prompts/get (action get on
+//     PromptResource) goes through the same gate as a tools/call; their
+//     answers are screened as tool results are, and a refusal is a
+//     JSON-RPC error with code CodeNotForwarded (OutcomeOfError).
 //   - Transports: the agent side is any MCP transport (Run: stdio in the
 //     binary) or streamable HTTP behind a bearer token (ServeHTTP,
 //     HTTPOptions); the downstream side a command or streamable HTTP
@@ -47,7 +60,9 @@
 //     gated as mcp://<server>/<tool>.
 //
 // The pure parts (CanonicalArgs, ValidServerName, ValidToolName,
-// ToolResource, Definition, ScanTool, ScanResult) do no I/O; the Bridge
+// ToolResource, ValidResourceURI, ResourceURI, ParseResourceURI,
+// PromptResource, TemplatePattern, PatternsIntersect, Definition, ScanTool,
+// ScanResult) do no I/O; the Bridge
 // does MCP and HTTP I/O through the small interfaces Decider, AttestationVerifier and EstopReader (the same
 // shapes as rosbridge's, so *client.Agent and *attest.JWKSCache plug in).
 package mcpbridge

@@ -15,6 +15,7 @@ import (
 	"github.com/sintgate/sintgate/api"
 	"github.com/sintgate/sintgate/codes"
 	"github.com/sintgate/sintgate/gateway/attest"
+	"github.com/sintgate/sintgate/gateway/injection"
 )
 
 // maxReportedFindings bounds the findings one mcp.result.flagged report
@@ -65,9 +66,19 @@ func (b *Bridge) vet(ctx context.Context, t *mcp.Tool, resource string, flagged 
 	if err != nil {
 		return nil, err
 	}
-	f, err := ScanTool(b.scan, canon)
-	if err != nil {
-		return nil, err
+	// A definition scanned clean before is not scanned again (the listing
+	// before each call would otherwise scan every tool every time).
+	var f *injection.Finding
+	if b.clean[t.Name] != sha {
+		if f, err = ScanTool(b.scan, canon); err != nil {
+			return nil, err
+		}
+		if f == nil {
+			if b.clean == nil {
+				b.clean = map[string]string{}
+			}
+			b.clean[t.Name] = sha
+		}
 	}
 	if f != nil {
 		if b.cfg.AllowFlagged[t.Name] == sha {
@@ -154,7 +165,7 @@ func (b *Bridge) startRepinLocked(ch *change) bool {
 
 // refuseChanged refuses a call to a changed tool (and asks for an
 // approval again if the last request ended without one), or returns nil.
-func (b *Bridge) refuseChanged(p *pending) *mcp.CallToolResult {
+func (b *Bridge) refuseChanged(p *pending) *Outcome {
 	b.gmu.Lock()
 	ch := b.changed[p.tool]
 	if ch == nil {
@@ -266,12 +277,19 @@ func (b *Bridge) applyRepin(ch *change, end func(string)) {
 		end("pin: " + err.Error())
 		return
 	}
-	b.dropChange(ch.tool.Name)
+	// Offered before the change is dropped: once Changed() no longer names
+	// the tool, the agent's list has its approved definition.
 	if err := b.addTool(ch.tool, ch.resource); err != nil {
+		b.dropChange(ch.tool.Name)
 		b.cfg.Log.Warn("approved tool not exposed", "tool", ch.tool.Name, "err", err)
 		b.server.RemoveTools(b.prefix + ch.tool.Name)
 		delete(b.tools, ch.tool.Name)
+		delete(b.offered, ch.tool.Name)
 		return
+	}
+	b.dropChange(ch.tool.Name)
+	if _, sha, err := Definition(ch.tool); err == nil && b.offered != nil {
+		b.offered[ch.tool.Name] = sha
 	}
 	b.cfg.Log.Info("tool definition approved: pin moved", "tool", ch.tool.Name, "sha256", ch.newSHA)
 }
@@ -374,15 +392,25 @@ func (b *Bridge) send(r reportReq) {
 
 // screenResult scans a forwarded call's result; a flagged one is reported
 // and redacted or refused (Config.ResultPolicy).
-func (b *Bridge) screenResult(p *pending, res *mcp.CallToolResult) *mcp.CallToolResult {
+func (b *Bridge) screenResult(p *pending, res *mcp.CallToolResult) (*mcp.CallToolResult, *Outcome) {
 	out, found := ScanResult(b.scan, res)
+	if o := b.flagResult(p, found); o != nil {
+		return nil, o
+	}
+	return out, nil
+}
+
+// flagResult logs and reports the findings of a forwarded request's answer
+// (mcp.result.flagged) and, under ResultRefuse, returns the refusal that
+// withholds it; nil when nothing was found or the answer is redacted.
+func (b *Bridge) flagResult(p *pending, found []ResultFinding) *Outcome {
 	if len(found) == 0 {
-		return res
+		return nil
 	}
 	b.resultsFlagged.Add(1)
 	list := make([]map[string]any, 0, min(len(found), maxReportedFindings))
 	for i, f := range found {
-		b.cfg.Log.Warn("tool result flagged by the injection scanner", "tool", p.tool, "requestId", p.req.RequestID, "policy", b.cfg.ResultPolicy,
+		b.cfg.Log.Warn("result flagged by the injection scanner", "tool", p.tool, "action", p.action, "requestId", p.req.RequestID, "policy", b.cfg.ResultPolicy,
 			"where", f.Where, "category", f.Category, "patternId", f.PatternID, "ref", RedactionRef(f.Category, f.PatternID),
 			"path", f.Path, "excerpt", f.Excerpt)
 		if i < maxReportedFindings {
@@ -391,13 +419,13 @@ func (b *Bridge) screenResult(p *pending, res *mcp.CallToolResult) *mcp.CallTool
 		}
 	}
 	b.report(ActionResultFlagged, p.resource, map[string]any{
-		"tool": p.tool, "requestId": p.req.RequestID, "policy": string(b.cfg.ResultPolicy), "count": len(found), "findings": list,
+		"tool": b.inert(p.tool), "requestId": p.req.RequestID, "policy": string(b.cfg.ResultPolicy), "count": len(found), "findings": list,
 	})
 	if b.cfg.ResultPolicy == ResultRefuse {
 		f := found[0]
-		return b.refuse(p, codes.GoalHijack, fmt.Sprintf("the tool's result carries an instruction pattern (%s/%s at %s); the result was withheld", f.Category, f.PatternID, f.Where))
+		return b.refuse(p, codes.GoalHijack, fmt.Sprintf("the result carries an instruction pattern (%s/%s at %s); the result was withheld", f.Category, f.PatternID, f.Where))
 	}
-	return out
+	return nil
 }
 
 // inert returns s, or a placeholder if s itself is flagged (a JSON path

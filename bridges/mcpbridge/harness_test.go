@@ -81,12 +81,32 @@ func (h *gw) agentToken() (*client.Agent, string, string) {
 	}
 	c := tokentest.Root("root", "mcpagent", int(time.Now().UnixNano()%1e9), time.Now().UnixMilli())
 	c.Resource = "mcp://testfs/**"
-	c.Actions = []string{"call", mcpbridge.ActionToolFlagged, mcpbridge.ActionToolPinned, mcpbridge.ActionResultFlagged, mcpbridge.ActionRepin}
+	c.Actions = agentActions
 	tok := tokentest.Sign("root", c)
 	if st := h.admin("POST", "/v1/tokens", map[string]string{"token": tok.Raw}, nil); st != 201 {
 		h.t.Fatalf("register token: %d", st)
 	}
 	return &client.Agent{BaseURL: h.url, HTTP: &http.Client{Timeout: 40 * time.Second}, Key: tokentest.Key("mcpagent")}, c.TokenID, tok.Raw
+}
+
+// agentActions are the actions of the rig's tokens: tool calls, resource
+// reads, prompt gets and the bridge's own reports and repin requests.
+var agentActions = []string{"call", mcpbridge.ActionRead, mcpbridge.ActionGet, mcpbridge.ActionToolFlagged, mcpbridge.ActionToolPinned,
+	mcpbridge.ActionResultFlagged, mcpbridge.ActionRepin, mcpbridge.ActionResourceFlagged, mcpbridge.ActionPromptFlagged}
+
+// tokenFor registers another token of agent "mcpagent" (its root already
+// trusted by agentToken) on resource with agentActions, tier 3, and
+// returns its id and JWS.
+func (h *gw) tokenFor(resource string) (string, string) {
+	h.t.Helper()
+	c := tokentest.Root("root", "mcpagent", int(time.Now().UnixNano()%1e9), time.Now().UnixMilli())
+	c.Resource = resource
+	c.Actions = agentActions
+	tok := tokentest.Sign("root", c)
+	if st := h.admin("POST", "/v1/tokens", map[string]string{"token": tok.Raw}, nil); st != 201 {
+		h.t.Fatalf("register token: %d", st)
+	}
+	return c.TokenID, tok.Raw
 }
 
 func (h *gw) trip() {
@@ -188,6 +208,12 @@ type rigOpts struct {
 	gw      *gw                    // reuse this gateway (a restarted bridge)
 	// downstream replaces the in-memory test server (r.down is then nil).
 	downstream mcp.Transport
+	// token replaces the gateway's agent token: its id and JWS (tokenFor).
+	tokenID, jws string
+	// scope is Config.Scope (nil: the token's, when inline).
+	scope *mcpbridge.Scope
+	// relistAge is Config.RelistAge.
+	relistAge time.Duration
 	// http serves the bridge to the agent over streamable HTTP
 	// (ServeHTTP on a loopback port, bearer token httpToken) instead of
 	// the in-memory transport; r.url is its endpoint.
@@ -226,6 +252,9 @@ func newRig(t testing.TB, o rigOpts) *rig {
 		g.agent, g.tokenID, g.jws = g.agentToken()
 	}
 	agent, tokenID, jws := g.agent, g.tokenID, g.jws
+	if o.tokenID != "" {
+		tokenID, jws = o.tokenID, o.jws
+	}
 	r := &rig{t: t, gw: g, rec: mcpbridgetest.NewRecorder(nil)}
 
 	var dct mcp.Transport = o.downstream
@@ -257,6 +286,7 @@ func newRig(t testing.TB, o rigOpts) *rig {
 		TokenID:  tokenID, Issuer: o.issuer, PollInterval: o.every, CallTimeout: 5 * time.Second, MaxWait: o.maxWait,
 		Now: o.now, Log: quiet, MaxInFlight: o.max,
 		Pins: o.pins, AllowFlagged: o.allow, ResultPolicy: o.results,
+		Scope: o.scope, RelistAge: o.relistAge,
 	}
 	if o.inline {
 		cfg.TokenID, cfg.Token = "", jws

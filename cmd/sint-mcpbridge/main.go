@@ -12,7 +12,7 @@
 //	sint-mcpbridge --url http://127.0.0.1:8080 --agent-key agent.key --token-id ID \
 //	    --server filesystem [--api-key-file read.key] [--env NAME[=VALUE] ...] \
 //	    [--pin-file pins.json [--pins-locked]] [--allow-tool NAME=SHA256 ...] \
-//	    [--result-policy redact|refuse] \
+//	    [--result-policy redact|refuse] [--relist-age 0] \
 //	    [--http-listen 127.0.0.1:8765 --http-token-file agent-http.token] \
 //	    (-- DOWNSTREAM_COMMAND [ARGS...] | --server-url URL [--server-token-file F]) \
 //	    [--add-server NAME=URL ...]
@@ -30,8 +30,14 @@
 // Every downstream tool definition is scanned for injected instructions (a
 // flagged tool is not offered) and pinned by the hash of its canonical
 // definition; a pinned tool whose definition changes is refused until an
-// operator approves the new one. Every result is scanned and, by default,
-// redacted where flagged (docs/mcp.md).
+// operator approves the new one; the tools are listed again before each
+// call (--relist-age), so a change the server does not announce is caught
+// before the call runs. Every result is scanned and, by default, redacted
+// where flagged (docs/mcp.md). The downstream resources, resource templates
+// and prompts are mirrored too (with --token-file: those the token could
+// allow; with --token-id none are listed), each resources/read gated as
+// mcp://<server>/resource/<encoded URI> read and each prompts/get as
+// mcp://<server>/prompt/<name> get.
 //
 // --api-key-file names a file (mode 0600) holding an operator key with scope
 // read; with it the bridge follows the pushed e-stop events of the approvals
@@ -73,6 +79,7 @@ import (
 	"github.com/sintgate/sintgate/bridges/mcpbridge"
 	"github.com/sintgate/sintgate/bridges/stopsem"
 	"github.com/sintgate/sintgate/internal/keyfile"
+	"github.com/sintgate/sintgate/tokens"
 )
 
 // stderr receives flag errors, usage and logs (a variable for tests).
@@ -123,14 +130,16 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 	pinFile := fs.String("pin-file", "", "file holding the tools' pinned definition hashes (created and updated by the bridge; survives restarts); empty: pins kept in memory only")
 	pinsLocked := fs.Bool("pins-locked", false, "only offer tools pinned in --pin-file as they are: never add or move a pin (a locked-down deployment presets the file)")
 	allowTool := map[string]string{}
-	fs.Func("allow-tool", "NAME=SHA256: offer this exact definition of a tool although the injection scanner flagged it (the hash is logged with the finding; repeatable)", func(v string) error {
+	fs.Func("allow-tool", "NAME=SHA256: offer this exact definition of a tool although the injection scanner flagged it (the hash is logged with the finding; repeatable); NAME may also be the gated resource of a flagged resource, template or prompt (mcp://<server>/resource/…, mcp://<server>/prompt/<name>)", func(v string) error {
 		name, sha, ok := strings.Cut(v, "=")
-		if !ok || mcpbridge.ValidToolName(name) != nil || len(sha) != 64 || strings.Trim(sha, "0123456789abcdef") != "" {
+		validName := mcpbridge.ValidToolName(name) == nil || strings.HasPrefix(name, "mcp://") && tokens.ValidPattern(name) == nil
+		if !ok || !validName || len(sha) != 64 || strings.Trim(sha, "0123456789abcdef") != "" {
 			return errors.New("want NAME=SHA256 (64 lowercase hex digits)")
 		}
 		allowTool[name] = sha
 		return nil
 	})
+	relistAge := fs.Duration("relist-age", 0, "list the downstream tools again before a tools/call when the last listing is older than this (0: before every call; negative: only at tools/list_changed; --pins-locked always lists before every call), so a tool changed without tools/list_changed is refused before it runs")
 	resultPolicy := fs.String("result-policy", string(mcpbridge.ResultRedact), "what to do with a tool result in which the injection scanner finds an instruction: redact (replace the flagged parts) or refuse (withhold the result, GOAL_HIJACK)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	httpListen := fs.String("http-listen", "", "serve agents over MCP streamable HTTP on this address (host:port, loopback unless --http-allow-remote) instead of stdin/stdout; needs --http-token-file")
@@ -234,6 +243,7 @@ func run(ctx context.Context, args []string, upstream mcp.Transport) (int, error
 		PollInterval: g.PollInterval, CallTimeout: g.CallTimeout, MaxWait: *maxWait, MaxInFlight: *maxInFlight, Log: log,
 		Reset: g.Reset,
 		Pins:  pins, AllowFlagged: allowTool, ResultPolicy: mcpbridge.ResultPolicy(*resultPolicy),
+		RelistAge: *relistAge,
 	}
 	var srv served
 	var b *mcpbridge.Bridge

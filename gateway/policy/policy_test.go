@@ -455,10 +455,17 @@ func TestDefaultPolicyMCPFilesystemTools(t *testing.T) {
 		{"camel/writeFile", "writeFile", 4},
 		{"camel/editFile", "editFile", 4},
 		{"camel/moveFile", "moveFile", 4},
+		{"snake/create_directory", "create_directory", 4},
 		{"snake/read_file", "read_file", 2},
 		{"snake/read_text_file", "read_text_file", 2},
+		{"snake/read_media_file", "read_media_file", 2},
+		{"snake/read_multiple_files", "read_multiple_files", 2},
 		{"snake/list_directory", "list_directory", 2},
+		{"snake/list_directory_with_sizes", "list_directory_with_sizes", 2},
+		{"snake/directory_tree", "directory_tree", 2},
 		{"snake/search_files", "search_files", 2},
+		{"snake/get_file_info", "get_file_info", 2},
+		{"snake/list_allowed_directories", "list_allowed_directories", 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -469,6 +476,9 @@ func TestDefaultPolicyMCPFilesystemTools(t *testing.T) {
 			}
 			if r.Tier != tc.want {
 				t.Fatalf("%s: rule %q tier %d, want %d", res, r.Resource, r.Tier, tc.want)
+			}
+			if r.Resource != res {
+				t.Fatalf("%s: decided by the generic rule %q, not by a rule naming the tool", res, r.Resource)
 			}
 			if got := lowered.Tier(res, "call", false, false); got != tc.want {
 				t.Fatalf("%s with defaultTier 2: tier %d, want %d", res, got, tc.want)
