@@ -659,4 +659,3 @@ func waitCount(ctx context.Context, get func() (int, error), n int, topic string
 		}
 	}
 }
-
