@@ -275,4 +275,3 @@ func (b *Bridge) WaitActuators(ctx context.Context, n int) error {
 	}
 	return nil
 }
-
