@@ -458,7 +458,7 @@ func (c *Core) handle(r *route, m Message) {
 	}
 	params, err := r.Codec.Params(m)
 	if err != nil {
-		c.drop(r, "", codes.MalformedRequest, "message is not representable as JSON: "+err.Error())
+		c.drop(r, "", codes.MalformedRequest, "message refused before the intercept: "+err.Error())
 		return
 	}
 	rid, err := uuid.NewV7()
