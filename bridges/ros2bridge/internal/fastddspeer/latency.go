@@ -1,0 +1,65 @@
+package fastddspeer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// LatencyStats summarises one-way latencies (publisher's write to the
+// subscriber's take, both read from CLOCK_REALTIME on this machine).
+type LatencyStats struct {
+	N             int
+	P50, P99, Max time.Duration
+}
+
+func (s LatencyStats) String() string {
+	return fmt.Sprintf("n=%d p50=%s p99=%s max=%s", s.N, s.P50, s.P99, s.Max)
+}
+
+// Summarise computes the percentiles of d (nearest rank); d is sorted in place.
+func Summarise(d []time.Duration) LatencyStats {
+	if len(d) == 0 {
+		return LatencyStats{}
+	}
+	slices.Sort(d)
+	rank := func(p float64) time.Duration {
+		i := int(p*float64(len(d))+0.999999) - 1
+		return d[min(max(i, 0), len(d)-1)]
+	}
+	return LatencyStats{N: len(d), P50: rank(0.50), P99: rank(0.99), Max: d[len(d)-1]}
+}
+
+// MeasureLatency publishes msg n times at the given period on pub and
+// takes each copy from sub, which must receive every message in order
+// (directly, or through a bridge that lets each one through). It returns
+// the write → take latencies' summary. Both must already be matched.
+func MeasureLatency(ctx context.Context, pub *Publisher, sub *Subscriber, msg []byte, n int, period time.Duration) (LatencyStats, error) {
+	if n <= 0 {
+		return LatencyStats{}, errors.New("fastddspeer: n must be positive")
+	}
+	lat := make([]time.Duration, 0, n)
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for i := range n {
+		if i > 0 {
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+				return LatencyStats{}, ctx.Err()
+			}
+		}
+		sent, err := pub.PublishAt(ctx, msg)
+		if err != nil {
+			return LatencyStats{}, err
+		}
+		r, err := sub.Next(ctx)
+		if err != nil {
+			return LatencyStats{}, fmt.Errorf("message %d of %d: %w", i+1, n, err)
+		}
+		lat = append(lat, r.At.Sub(sent))
+	}
+	return Summarise(lat), nil
+}
