@@ -61,6 +61,9 @@ type Bridge struct {
 	decisions *dds.Writer
 	dmu       sync.Mutex // one decisions write at a time
 	seen      []bool     // the actuator writer had a matched reader (link check)
+
+	rmu     sync.Mutex
+	readers []*dds.Reader // per route, on the agent topic, while Run subscribes
 }
 
 // New checks cfg, creates the actuator and decisions writers and returns
@@ -170,6 +173,9 @@ func (b *Bridge) subscribe(ctx context.Context, handlers []func(topicbridge.Mess
 	var readers []*dds.Reader
 	var wg sync.WaitGroup
 	closeAll := func() {
+		b.rmu.Lock()
+		b.readers = nil
+		b.rmu.Unlock()
 		for _, r := range readers {
 			_ = r.Close()
 		}
@@ -182,6 +188,9 @@ func (b *Bridge) subscribe(ctx context.Context, handlers []func(topicbridge.Mess
 			return nil, fmt.Errorf("agent topic %s: %w", r.Agent, err)
 		}
 		readers = append(readers, rd)
+		b.rmu.Lock()
+		b.readers = append(b.readers, rd)
+		b.rmu.Unlock()
 		h, typ := handlers[i], r.Type
 		wg.Add(1)
 		go func() {
@@ -247,6 +256,35 @@ func (b *Bridge) WaitActuators(ctx context.Context, n int) error {
 		}
 	}
 	return nil
+}
+
+// WaitAgents waits until Run reads every agent topic and each reader has
+// at least n matched writers (the agents), or ctx ends.
+func (b *Bridge) WaitAgents(ctx context.Context, n int) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		b.rmu.Lock()
+		readers := append([]*dds.Reader(nil), b.readers...)
+		b.rmu.Unlock()
+		if len(readers) == len(b.cfg.Routes) {
+			ok := true
+			for _, r := range readers {
+				if m, err := r.Matched(); err != nil || m < n {
+					ok = false
+					break
+				}
+			}
+			if ok {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("ros2bridge: agent topics not matched: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
 }
 
 // Close deletes the bridge's writers (call after Run returned).

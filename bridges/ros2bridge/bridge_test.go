@@ -12,6 +12,7 @@ import (
 
 	"github.com/sintgate/sintgate/api"
 	"github.com/sintgate/sintgate/bridges/ros2bridge"
+	"github.com/sintgate/sintgate/bridges/ros2bridge/internal/fastddspeer"
 	"github.com/sintgate/sintgate/bridges/ros2bridge/msgs"
 	"github.com/sintgate/sintgate/bridges/topicbridge"
 )
@@ -39,10 +40,29 @@ func sameJSON(t *testing.T, a, b msgs.Message) bool {
 	return string(ja) == string(jb)
 }
 
-// TestBridgeRealGateway runs the bridge Cyclone to Cyclone against a real
-// gateway: the agent's writer and the actuator's reader are DDS endpoints
-// on another participant of the test domain.
+// TestBridgeRealGateway runs the bridge against a real gateway, with the
+// agent's writer and the actuator's reader on the test domain: Cyclone DDS
+// endpoints of another participant ("cyclone"), then Fast DDS peers, C++
+// processes set up like ROS 2 nodes ("fastdds").
 func TestBridgeRealGateway(t *testing.T) {
+	t.Run("cyclone", func(t *testing.T) { bridgeSuite(t, newRig) })
+	t.Run("fastdds", func(t *testing.T) {
+		fastddspeer.Require(t)
+		bridgeSuite(t, func(tb testing.TB, o rigOpts) *rig { o.fastdds = true; return newRig(tb, o) })
+	})
+}
+
+// TestAttestationMismatch: an allow whose attestation does not verify for
+// exactly this message, resource and time moves nothing.
+func TestAttestationMismatch(t *testing.T) {
+	t.Run("cyclone", func(t *testing.T) { attestationSuite(t, newRig) })
+	t.Run("fastdds", func(t *testing.T) {
+		fastddspeer.Require(t)
+		attestationSuite(t, func(tb testing.TB, o rigOpts) *rig { o.fastdds = true; return newRig(tb, o) })
+	})
+}
+
+func bridgeSuite(t *testing.T, newRig func(testing.TB, rigOpts) *rig) {
 	t.Run("allow/every-type-arrives-unchanged", func(t *testing.T) {
 		r := newRig(t, rigOpts{routes: []string{
 			"cmd_vel", "cmd_vel_stamped:geometry_msgs/msg/TwistStamped", "wrench:geometry_msgs/msg/Wrench",
@@ -79,6 +99,7 @@ func TestBridgeRealGateway(t *testing.T) {
 		for i, m := range in {
 			r.publish(i, m)
 			if got := r.next(i, wait); !sameJSON(t, got, m) {
+				r.logReports()
 				t.Fatalf("%s: actuator got %+v, want %+v", m.Type().Name, got, m)
 			}
 		}
@@ -389,9 +410,7 @@ func (d forge) Intercept(ctx context.Context, r api.InterceptRequest) (*api.Deci
 	return dec, st, err
 }
 
-// TestAttestationMismatch: an allow whose attestation does not verify for
-// exactly this message, resource and time moves nothing.
-func TestAttestationMismatch(t *testing.T) {
+func attestationSuite(t *testing.T, newRig func(testing.TB, rigOpts) *rig) {
 	for _, tc := range []struct {
 		name, code string
 		opts       rigOpts

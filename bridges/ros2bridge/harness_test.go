@@ -16,6 +16,7 @@ import (
 	"github.com/sintgate/sintgate/bridges"
 	"github.com/sintgate/sintgate/bridges/ros2bridge"
 	"github.com/sintgate/sintgate/bridges/ros2bridge/dds"
+	"github.com/sintgate/sintgate/bridges/ros2bridge/internal/fastddspeer"
 	"github.com/sintgate/sintgate/bridges/ros2bridge/msgs"
 	"github.com/sintgate/sintgate/bridges/stopsem"
 	"github.com/sintgate/sintgate/bridges/topicbridge"
@@ -97,7 +98,7 @@ type rig struct {
 	tokenID   string
 	bridge    *ros2bridge.Bridge
 	routes    []ros2bridge.Route
-	agent     []*dds.Writer
+	agent     []func(msgs.Message) error
 	actuator  []chan msgs.Message
 	decisions chan topicbridge.Report
 	cancel    context.CancelFunc
@@ -115,6 +116,9 @@ type rigOpts struct {
 	setup  func(routes []ros2bridge.Route)
 	reset  stopsem.ResetMode
 	resend time.Duration // Core.StopResend; 0: none (tests count messages)
+	// fastdds puts Fast DDS peers (separate C++ processes set up like ROS 2
+	// nodes) on the agent and actuator topics instead of Cyclone endpoints.
+	fastdds bool
 }
 
 func newRig(t testing.TB, o rigOpts) *rig {
@@ -183,19 +187,65 @@ func newRig(t testing.TB, o rigOpts) *rig {
 		}
 		wg.Wait()
 	})
+	var waits []func(context.Context) error // the agent writers matched the bridge
 	for _, rt := range r.routes {
+		ch := make(chan msgs.Message, 1024)
+		r.actuator = append(r.actuator, ch)
+		if o.fastdds {
+			po := fastddspeer.Options{Topic: rt.Agent, Type: rt.Type.Name, Domain: testDomain, LoopbackOnly: true,
+				BestEffort: rt.QoS.BestEffort, TransientLocal: rt.QoS.Durability == dds.TransientLocal, Depth: rt.QoS.Depth}
+			pub, err := fastddspeer.StartPublisher(ctx, t, po)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.agent = append(r.agent, func(m msgs.Message) error {
+				js, err := msgs.MarshalJSON(m)
+				if err != nil {
+					return err
+				}
+				return pub.Publish(js)
+			})
+			waits = append(waits, func(ctx context.Context) error { return pub.WaitMatched(ctx, 1) })
+			po.Topic = rt.Actuator
+			sub, err := fastddspeer.StartSubscriber(ctx, t, po)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Both ends of each link must have matched: a sample written
+			// before the reader knows the writer is lost (volatile).
+			waits = append(waits, func(ctx context.Context) error { return sub.WaitMatched(ctx, 1) })
+			wg.Add(1)
+			go func(typ msgs.Type) {
+				defer wg.Done()
+				for {
+					rc, err := sub.Next(rctx)
+					if err != nil {
+						if rctx.Err() == nil {
+							t.Errorf("Fast DDS actuator: %v", err)
+						}
+						return
+					}
+					m, err := msgs.Decode(typ, rc.CDR)
+					if err != nil {
+						t.Errorf("Fast DDS actuator sample does not decode: %v", err)
+						continue
+					}
+					ch <- m
+				}
+			}(rt.Type)
+			continue
+		}
 		w, err := tp.Writer(dds.ROSTopic(rt.Agent), rt.Type.DDSName(), rt.QoS)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.agent = append(r.agent, w)
+		r.agent = append(r.agent, func(m msgs.Message) error { return w.Write(msgs.Encode(m)) })
+		waits = append(waits, func(ctx context.Context) error { return w.WaitMatched(ctx, 1) })
 		rd, err := tp.Reader(dds.ROSTopic(rt.Actuator), rt.Type.DDSName(), rt.QoS)
 		if err != nil {
 			t.Fatal(err)
 		}
 		readers = append(readers, rd)
-		ch := make(chan msgs.Message, 1024)
-		r.actuator = append(r.actuator, ch)
 		wg.Add(1)
 		go func(typ msgs.Type) {
 			defer wg.Done()
@@ -239,6 +289,7 @@ func newRig(t testing.TB, o rigOpts) *rig {
 			r.decisions <- rep
 		}
 	}()
+	t.Cleanup(cancel) // before the peers stop: their end is no test failure
 	wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
 	defer wcancel()
 	if err := r.bridge.WaitActuators(wctx, 1); err != nil {
@@ -248,10 +299,13 @@ func newRig(t testing.TB, o rigOpts) *rig {
 	r.cancel, r.done = bcancel, make(chan error, 1)
 	go func() { r.done <- r.bridge.Run(bctx) }()
 	t.Cleanup(r.stop)
-	for _, w := range r.agent {
-		if err := w.WaitMatched(wctx, 1); err != nil {
-			t.Fatalf("bridge never read the agent topic: %v", err)
+	for _, w := range waits {
+		if err := w(wctx); err != nil {
+			t.Fatalf("no match: %v", err)
 		}
+	}
+	if err := r.bridge.WaitAgents(wctx, 1); err != nil {
+		t.Fatal(err)
 	}
 	if err := drd.WaitMatched(wctx, 1); err != nil {
 		t.Fatal(err)
@@ -279,7 +333,7 @@ func (r *rig) stop() {
 // publish writes m on route i's agent topic.
 func (r *rig) publish(i int, m msgs.Message) {
 	r.t.Helper()
-	if err := r.agent[i].Write(msgs.Encode(m)); err != nil {
+	if err := r.agent[i](m); err != nil {
 		r.t.Fatal(err)
 	}
 }
@@ -323,5 +377,17 @@ func (h *gw) waitStreams(t testing.TB, n int) {
 			t.Fatalf("fewer than %d stream subscribers after 10 s", n)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// logReports logs the reports received so far (for a failing test).
+func (r *rig) logReports() {
+	for {
+		select {
+		case rep := <-r.decisions:
+			r.t.Logf("report %+v", rep)
+		default:
+			return
+		}
 	}
 }
