@@ -96,6 +96,7 @@ type rig struct {
 	t         testing.TB
 	gw        *gw
 	tokenID   string
+	client    *client.Agent
 	bridge    *ros2bridge.Bridge
 	routes    []ros2bridge.Route
 	agent     []func(msgs.Message) error
@@ -103,6 +104,8 @@ type rig struct {
 	decisions chan topicbridge.Report
 	cancel    context.CancelFunc
 	done      chan error
+	pubs      []*fastddspeer.Publisher  // with keepPeers
+	subs      []*fastddspeer.Subscriber // with keepPeers
 }
 
 type rigOpts struct {
@@ -119,6 +122,10 @@ type rigOpts struct {
 	// fastdds puts Fast DDS peers (separate C++ processes set up like ROS 2
 	// nodes) on the agent and actuator topics instead of Cyclone endpoints.
 	fastdds bool
+	// keepPeers (with fastdds) keeps the Fast DDS peers in rig.pubs and
+	// rig.subs for the caller to drive (benchmarks); the actuator channels
+	// stay empty.
+	keepPeers bool
 }
 
 func newRig(t testing.TB, o rigOpts) *rig {
@@ -133,7 +140,7 @@ func newRig(t testing.TB, o rigOpts) *rig {
 	if len(o.routes) == 0 {
 		o.routes = []string{"cmd_vel"}
 	}
-	r := &rig{t: t, gw: g, tokenID: tokenID, decisions: make(chan topicbridge.Report, 1024)}
+	r := &rig{t: t, gw: g, tokenID: tokenID, client: agent, decisions: make(chan topicbridge.Report, 1024)}
 	for _, s := range o.routes {
 		suffix, typ, hasType := cut(s, ":")
 		spec := p + "/agent/" + suffix + "=" + p + "/" + suffix
@@ -214,6 +221,10 @@ func newRig(t testing.TB, o rigOpts) *rig {
 			// Both ends of each link must have matched: a sample written
 			// before the reader knows the writer is lost (volatile).
 			waits = append(waits, func(ctx context.Context) error { return sub.WaitMatched(ctx, 1) })
+			if o.keepPeers {
+				r.pubs, r.subs = append(r.pubs, pub), append(r.subs, sub)
+				continue
+			}
 			wg.Add(1)
 			go func(typ msgs.Type) {
 				defer wg.Done()
