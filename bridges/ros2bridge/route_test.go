@@ -96,8 +96,6 @@ func TestRouteSettings(t *testing.T) {
 	})
 }
 
-func f(v float64) *float64 { return &v }
-
 // TestCodecClampTyped: an allowed motion message above the attested
 // envelope is clamped by type (the gateway normally denies it first; the
 // clamp holds if the envelope is narrower than what was checked).
