@@ -15,6 +15,7 @@ import (
 	"github.com/sintgate/sintgate/bridges/ros2bridge/internal/fastddspeer"
 	"github.com/sintgate/sintgate/bridges/ros2bridge/msgs"
 	"github.com/sintgate/sintgate/bridges/topicbridge"
+	"github.com/sintgate/sintgate/tokens"
 )
 
 const wait = 5 * time.Second
@@ -174,6 +175,13 @@ func bridgeSuite(t *testing.T, newRig func(testing.TB, rigOpts) *rig) {
 					r.t.Fatalf("revoke: %d", st)
 				}
 			}},
+			{name: "rate-limit", code: "RATE_LIMIT_EXCEEDED", opts: rigOpts{constraints: func(c *tokens.Constraints) {
+				c.RateLimit = &tokens.RateLimit{MaxCalls: 1, WindowMs: 60_000}
+			}}, before: allowOnce},
+			{name: "repetitions-exhausted", code: "REPETITIONS_EXHAUSTED", opts: rigOpts{constraints: func(c *tokens.Constraints) {
+				n := int64(1)
+				c.MaxRepetitions = &n
+			}}, before: allowOnce},
 			{name: "circuit-open-after-a-severe-violation", code: "CIRCUIT_OPEN", before: func(r *rig) {
 				r.publish(0, &msgs.Twist{Linear: msgs.Vector3{X: 5}}) // ≥ 2× the limit opens the circuit
 				r.report(topicbridge.OutcomeDeny, "PHYSICS_CONSTRAINT", wait)
@@ -372,6 +380,15 @@ func bridgeSuite(t *testing.T, newRig func(testing.TB, rigOpts) *rig) {
 			}
 		}
 	})
+}
+
+// allowOnce sends one allowed Twist and waits for it at the actuator.
+func allowOnce(r *rig) {
+	in := &msgs.Twist{Linear: msgs.Vector3{X: 0.2}}
+	r.publish(0, in)
+	if got := r.next(0, wait); got == nil || *got.(*msgs.Twist) != *in {
+		r.t.Fatalf("first message: got %+v", got)
+	}
 }
 
 // tamperParams sends the gateway other params than the bridge will write:

@@ -74,7 +74,7 @@ func (h *gw) readKey() string {
 // agentToken trusts root "root" and registers a token for agent "ros2agent"
 // on ros2:///<res>, publish, tier 3, with limits 1 m/s, 2 rad/s, 50 N,
 // 5 N·m and a 10 m square geofence around the origin.
-func (h *gw) agentToken(res string) (*client.Agent, string) {
+func (h *gw) agentToken(res string, more func(*tokens.Constraints)) (*client.Agent, string) {
 	h.t.Helper()
 	h.Admin("POST", "/v1/roots", map[string]string{"publicKey": tokentest.Pub("root"), "name": "root"}, nil)
 	c := tokentest.Root("root", "ros2agent", int(time.Now().UnixNano()%1e9), time.Now().UnixMilli())
@@ -83,6 +83,9 @@ func (h *gw) agentToken(res string) (*client.Agent, string) {
 	v, w, f, tq := 1.0, 2.0, 50.0, 5.0
 	c.Constraints = tokens.Constraints{MaxVelocityMps: &v, MaxAngularVelocityRps: &w, MaxForceNewtons: &f, MaxTorqueNm: &tq,
 		Geofence: &tokens.Geofence{Frame: "map", Polygon: [][2]float64{{-5, -5}, {5, -5}, {5, 5}, {-5, 5}}}}
+	if more != nil {
+		more(&c.Constraints)
+	}
 	tok := tokentest.Sign("root", c)
 	if st := h.Admin("POST", "/v1/tokens", map[string]string{"token": tok.Raw}, nil); st != 201 {
 		h.t.Fatalf("register token: %d", st)
@@ -111,6 +114,8 @@ type rig struct {
 type rigOpts struct {
 	routes []string // "SUFFIX[:TYPE]", topics p/agent/SUFFIX → p/SUFFIX
 	tokRes string   // token resource; default ros2:///<prefix>/**
+	// constraints adds constraints to the agent's token.
+	constraints func(*tokens.Constraints)
 	poll   bool     // give the bridge a read key (pushed trips + polls)
 	every  time.Duration
 	wrap   func(ros2bridge.Decider) ros2bridge.Decider
@@ -136,7 +141,7 @@ func newRig(t testing.TB, o rigOpts) *rig {
 	if o.tokRes == "" {
 		o.tokRes = "ros2://" + p + "/**"
 	}
-	agent, tokenID := g.agentToken(o.tokRes)
+	agent, tokenID := g.agentToken(o.tokRes, o.constraints)
 	if len(o.routes) == 0 {
 		o.routes = []string{"cmd_vel"}
 	}
