@@ -116,14 +116,14 @@ type rigOpts struct {
 	tokRes string   // token resource; default ros2:///<prefix>/**
 	// constraints adds constraints to the agent's token.
 	constraints func(*tokens.Constraints)
-	poll   bool     // give the bridge a read key (pushed trips + polls)
-	every  time.Duration
-	wrap   func(ros2bridge.Decider) ros2bridge.Decider
-	now    func() time.Time
-	stop   string // stop policy of every route ("" default)
-	setup  func(routes []ros2bridge.Route)
-	reset  stopsem.ResetMode
-	resend time.Duration // Core.StopResend; 0: none (tests count messages)
+	poll        bool // give the bridge a read key (pushed trips + polls)
+	every       time.Duration
+	wrap        func(ros2bridge.Decider) ros2bridge.Decider
+	now         func() time.Time
+	stop        string // stop policy of every route ("" default)
+	setup       func(routes []ros2bridge.Route)
+	reset       stopsem.ResetMode
+	resend      time.Duration // Core.StopResend; 0: none (tests count messages)
 	// fastdds puts Fast DDS peers (separate C++ processes set up like ROS 2
 	// nodes) on the agent and actuator topics instead of Cyclone endpoints.
 	fastdds bool
