@@ -3,6 +3,8 @@
 #   make run            build and start a gateway on an embedded store (./.sintgate)
 #   make test           start the real services (installing what is missing), lint the OpenAPI
 #                       document, run every test
+#   make ros2bridge     build bin/sint-ros2bridge (cgo + Cyclone DDS; every other binary is CGO_ENABLED=0)
+#   make test-ros2      the ROS 2 bridge's tests under -race (make test runs them)
 #   make test-sdk-python  the Python SDK's suite against a gateway it builds and starts
 #   make test-sdk-js    the TypeScript/JavaScript SDK suite against a real gateway (npm ci when needed)
 #   make lint           gofmt, go vet, staticcheck
@@ -27,18 +29,32 @@ E2E_DIR             := dashboard/e2e
 SDK_JS_DIR          := sdk/js
 OPENAPI_DIR         := tools/openapi
 
+# The ROS 2 bridge is the only cgo code (Cyclone DDS, libddsc): its packages
+# are built and tested apart, with CGO_ENABLED=1; every other binary is
+# built with CGO_ENABLED=0.
+ROS2_PKGS           := ./bridges/ros2bridge/... ./cmd/sint-ros2bridge
+ROS2_EXCLUDE        := -e '/bridges/ros2bridge' -e '/cmd/sint-ros2bridge$$'
+
 # Every .go file of the repo except vendored/installed trees.
 GO_FILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' -not -path './.services/*' -not -path './$(BIN)/*')
 
-.PHONY: help build run test test-go test-e2e test-sdk-python test-sdk-js lint-openapi bench lint fmt-check vet staticcheck shellcheck fuzz \
+.PHONY: help build ros2bridge test-ros2 run test test-go test-e2e test-sdk-python test-sdk-js lint-openapi bench lint fmt-check vet staticcheck shellcheck fuzz \
 	services-up services-down services-purge services-env services-status clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-build: ## build every binary of cmd/ into ./bin
+build: ## build every binary of cmd/ into ./bin (CGO_ENABLED=0; sint-ros2bridge with cgo: make ros2bridge)
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/ $$($(GO) list ./cmd/... | grep -v $(ROS2_EXCLUDE))
+	@$(MAKE) --no-print-directory ros2bridge
+
+ros2bridge: ## build bin/sint-ros2bridge with cgo against Cyclone DDS (libddsc; scripts/services.sh installs it)
+	@mkdir -p $(BIN)
+	CGO_ENABLED=1 $(GO) build -o $(BIN)/sint-ros2bridge ./cmd/sint-ros2bridge
+
+test-ros2: ## the ROS 2 bridge's tests (cgo, Cyclone DDS and the Fast DDS peers) under -race
+	@eval "$$($(SERVICES) env)"; CGO_ENABLED=1 $(GO) test -race -count=1 $(ROS2_PKGS)
 
 run: ## build, init ./.sintgate on first start (prints the admin key), serve
 	@mkdir -p $(BIN)
@@ -62,7 +78,10 @@ test: ## start services, lint the OpenAPI document, run all Go tests with -race,
 	eval "$$($(SERVICES) env)"; \
 	t1=$$(date +%s); echo "== services ready in $$((t1 - t0)) s"; \
 	(cd $(OPENAPI_DIR) && npm run -s lint); \
-	$(GO) test -race -count=1 $(PKGS); \
+	pkgs="$$($(GO) list $(PKGS) | grep -v $(ROS2_EXCLUDE) || true)"; \
+	ros2="$$($(GO) list $(PKGS) | grep $(ROS2_EXCLUDE) || true)"; \
+	if [ -n "$$pkgs" ]; then $(GO) test -race -count=1 $$pkgs; fi; \
+	if [ -n "$$ros2" ]; then CGO_ENABLED=1 $(GO) test -race -count=1 $$ros2; fi; \
 	t2=$$(date +%s); echo "== go test in $$((t2 - t1)) s"; \
 	$(MAKE) --no-print-directory test-sdk-python; \
 	$(MAKE) --no-print-directory test-sdk-js; \

@@ -11,11 +11,11 @@ const Protocol = "sintgate/v1"
 
 // bridgeKinds are the bridge kinds the product ships (packages under
 // bridges/), in the order /.well-known/sint.json lists them.
-var bridgeKinds = [...]string{"ros1", "gpio", "mqtt", "mcp"}
+var bridgeKinds = [...]string{"ros1", "ros2", "gpio", "mqtt", "mcp"}
 
 // Bridges returns the bridge kinds the product ships, as advertised in the
 // bridges field of /.well-known/sint.json: "ros1" (bridges/rosbridge),
-// "gpio" (bridges/gpio), "mqtt" (bridges/mqttbridge) and "mcp"
+// "ros2" (bridges/ros2bridge), "gpio" (bridges/gpio), "mqtt" (bridges/mqttbridge) and "mcp"
 // (bridges/mcpbridge). The slice is a fresh copy.
 func Bridges() []string { return append([]string(nil), bridgeKinds[:]...) }
 

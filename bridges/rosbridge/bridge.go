@@ -6,20 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/sintgate/sintgate/api"
 	"github.com/sintgate/sintgate/bridges"
 	"github.com/sintgate/sintgate/bridges/ros"
 	"github.com/sintgate/sintgate/bridges/ros/msgs"
 	"github.com/sintgate/sintgate/bridges/stopsem"
-	"github.com/sintgate/sintgate/client"
-	"github.com/sintgate/sintgate/codes"
-	"github.com/sintgate/sintgate/gateway/attest"
+	"github.com/sintgate/sintgate/bridges/topicbridge"
 )
 
 // The gateway-facing interfaces and the e-stop reader are shared by every
@@ -32,13 +25,13 @@ type (
 	OperatorEstop       = bridges.OperatorEstop
 )
 
-// Defaults of Config.
+// Defaults of Config (those of the shared core, package topicbridge).
 const (
-	DefaultPollInterval = 50 * time.Millisecond
-	DefaultCallTimeout  = 2 * time.Second
-	// MaxHoldTime bounds how long an escalated message is held (the
+	DefaultPollInterval = topicbridge.DefaultPollInterval
+	DefaultCallTimeout  = topicbridge.DefaultCallTimeout
+	// DefaultMaxHold bounds how long an escalated message is held (the
 	// gateway's tier-3 timeout is 60 s by default; tier 5 is 15 min).
-	DefaultMaxHold = 15 * time.Minute
+	DefaultMaxHold = topicbridge.DefaultMaxHold
 )
 
 // Config configures a Bridge. Node, Gateway, Verifier, Routes and one of
@@ -92,88 +85,21 @@ type Config struct {
 }
 
 // DefaultLinkCheck is the default of Config.LinkCheck.
-const DefaultLinkCheck = time.Second
+const DefaultLinkCheck = topicbridge.DefaultLinkCheck
 
 // Stats are the bridge's counters.
-type Stats struct {
-	Forwarded, Clamped, Denied, Escalated, Dropped, SafeStops, Coalesced int64
-	// RouteStops counts safe stops of single routes (refused commands
-	// under a stopping policy); SafeStops counts the bridge's latches.
-	RouteStops int64
-}
+type Stats = topicbridge.Stats
 
 // Bridge forwards attested messages from agent topics to actuator topics.
 // Create it with New, run it with Run. Its methods are safe for concurrent
-// use.
+// use. The decision flow is the shared topic-bridge core (package
+// topicbridge); this type adds ROS 1 I/O.
 type Bridge struct {
+	*topicbridge.Core
 	cfg       Config
-	routes    []*route
+	pubs      []*ros.Publisher // per route, the actuator publisher
 	decisions *ros.Publisher
-
-	ctx    context.Context // Run's context; handlers use it
-	cancel context.CancelCauseFunc
-
-	mu          sync.Mutex // orders actuator publishes against latching
-	gen         uint64     // bumped by every latch
-	latched     bool
-	latchReason string
-	watch       bridges.EstopWatch // reads the e-stop polls
-	stops       *stopsem.Stops     // the routes' stop state (stopsem)
-	faults      stopsem.Faults     // the fault latch (stopsem)
-
-	forwarded, clamped, denied, escalated, dropped, safeStops, coalesced, routeStops atomic.Int64
-}
-
-type route struct {
-	Route
-	pub  *ros.Publisher
-	stop *stopsem.Route
-
-	hmu      sync.Mutex
-	seq      uint64             // bumped by every message on the route
-	held     context.CancelFunc // the held escalation's wait, if any
-	heldReq  string
-	heldAppr string
-
-	mmu     sync.Mutex // guards pending
-	pending msgs.Message
-	wake    chan struct{} // capacity 1: pending was set
-}
-
-// offer puts m in the route's one-slot mailbox and reports whether it
-// replaced a message not yet handled.
-func (r *route) offer(m msgs.Message) (replaced bool) {
-	r.mmu.Lock()
-	replaced = r.pending != nil
-	r.pending = m
-	r.mmu.Unlock()
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
-	return replaced
-}
-
-func (r *route) take() msgs.Message {
-	r.mmu.Lock()
-	defer r.mmu.Unlock()
-	m := r.pending
-	r.pending = nil
-	return m
-}
-
-// work handles the newest message of the route's mailbox until ctx ends.
-func (b *Bridge) work(ctx context.Context, r *route) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-r.wake:
-		}
-		if m := r.take(); m != nil {
-			b.handle(r, m)
-		}
-	}
+	subsSeen  []bool // the actuator topic had a subscriber (link check)
 }
 
 // New checks cfg, advertises the actuator and decisions topics and returns
@@ -190,61 +116,80 @@ func New(ctx context.Context, cfg Config) (*Bridge, error) {
 	if cfg.DecisionsTopic == "" {
 		cfg.DecisionsTopic = DecisionsTopic
 	}
-	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = DefaultPollInterval
-	}
 	if cfg.CallTimeout <= 0 {
 		cfg.CallTimeout = DefaultCallTimeout
-	}
-	if cfg.MaxHold <= 0 {
-		cfg.MaxHold = DefaultMaxHold
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Log == nil {
-		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	for _, r := range cfg.Routes { // before any I/O
 		if err := CheckPhysical(r); err != nil {
 			return nil, fmt.Errorf("rosbridge: %w", err)
 		}
+		if s := r.safeStop(); s != nil && s.Type().Name != r.Type.Name {
+			return nil, fmt.Errorf("rosbridge: route %s: safe stop is %s, not %s", r.Agent, s.Type().Name, r.Type.Name)
+		}
 	}
-	if cfg.LinkCheck == 0 {
-		cfg.LinkCheck = DefaultLinkCheck
-	}
-	b := &Bridge{cfg: cfg}
-	b.faults.Mode, b.faults.MaxAttestFailures = cfg.Reset, cfg.MaxAttestFailures
-	b.stops = stopsem.New(stopsem.Config{Resend: cfg.StopResend, Timeout: cfg.CallTimeout, Log: cfg.Log,
-		OnStop: func(sr *stopsem.Route, reason string) {
-			b.routeStops.Add(1)
-			b.report(Report{Outcome: OutcomeSafeStop, Topic: sr.Name(), Reason: reason})
-		}})
+	b := &Bridge{cfg: cfg, subsSeen: make([]bool, len(cfg.Routes))}
 	var err error
 	if b.decisions, err = cfg.Node.Publisher(ctx, cfg.DecisionsTopic, msgs.StringType, false); err != nil {
 		return nil, fmt.Errorf("rosbridge: advertise %s: %w", cfg.DecisionsTopic, err)
 	}
+	var routes []topicbridge.Route
 	for _, r := range cfg.Routes {
-		if s := r.safeStop(); s != nil && s.Type().Name != r.Type.Name {
-			return nil, fmt.Errorf("rosbridge: route %s: safe stop is %s, not %s", r.Agent, s.Type().Name, r.Type.Name)
-		}
-		pol, err := r.Stop.Resolve(true, r.safeStop() != nil, cfg.StopResend)
-		if err != nil {
+		if _, err := r.Stop.Resolve(true, r.safeStop() != nil, cfg.StopResend); err != nil {
 			return nil, fmt.Errorf("rosbridge: route %s: %w", r.Actuator, err)
 		}
 		pub, err := cfg.Node.Publisher(ctx, r.Actuator, r.Type, false)
 		if err != nil {
 			return nil, fmt.Errorf("rosbridge: advertise %s: %w", r.Actuator, err)
 		}
-		rt := &route{Route: r, pub: pub, wake: make(chan struct{}, 1)}
-		var out stopsem.Output
+		b.pubs = append(b.pubs, pub)
+		tr := topicbridge.Route{Agent: r.Agent, Resource: r.Resource(), Codec: codec{r}, Out: rosPublisher{pub}, Stop: r.Stop}
 		if m := r.safeStop(); m != nil {
-			out = rosOutput{pub: pub, msg: m}
+			tr.SafeStop = rosOutput{pub: pub, msg: m}
 		}
-		rt.stop = b.stops.Add(r.Agent, pol, out)
-		b.routes = append(b.routes, rt)
+		routes = append(routes, tr)
+	}
+	b.Core, err = topicbridge.New(topicbridge.Config{
+		Name: "rosbridge", Gateway: cfg.Gateway, Verifier: cfg.Verifier, Estop: cfg.Estop,
+		TokenID: cfg.TokenID, Token: cfg.Token, Chain: cfg.Chain, Issuer: cfg.Issuer,
+		PollInterval: cfg.PollInterval, CallTimeout: cfg.CallTimeout, MaxHold: cfg.MaxHold, KeepAll: cfg.KeepAll,
+		Now: cfg.Now, Log: cfg.Log, Reset: cfg.Reset, StopResend: cfg.StopResend,
+		MaxAttestFailures: cfg.MaxAttestFailures, ResetSocket: cfg.ResetSocket,
+		LinkCheck: cfg.LinkCheck, Links: b.checkLinks, Report: b.report,
+	}, routes)
+	if err != nil {
+		return nil, err
 	}
 	return b, nil
+}
+
+// codec is a ROS 1 route's message view for the core: params are the
+// message's JSON form; the clamp is Clamp (Twist, JointTrajectory by type)
+// then the mapped values (the route's and the envelope's payloadMap).
+type codec struct{ r Route }
+
+func (c codec) Params(m topicbridge.Message) ([]byte, error) {
+	return json.Marshal(msgs.ToJSON(m.(msgs.Message)))
+}
+
+func (c codec) Clamp(m topicbridge.Message, envelope []byte) (topicbridge.Message, bool, error) {
+	env, err := ParseEnvelope(envelope)
+	if err != nil {
+		return nil, false, err
+	}
+	rm := m.(msgs.Message)
+	clamped := Clamp(rm, env)
+	rm, mclamped, err := clampMapped(c.r, rm, envelope)
+	if err != nil {
+		return nil, false, err
+	}
+	return rm, clamped || mclamped, nil
+}
+
+// rosPublisher publishes a route's allowed messages.
+type rosPublisher struct{ pub *ros.Publisher }
+
+func (p rosPublisher) Publish(ctx context.Context, m topicbridge.Message) error {
+	return p.pub.Publish(ctx, m.(msgs.Message))
 }
 
 // rosOutput carries a route's safe stop: published latched (kept for late
@@ -258,220 +203,59 @@ type rosOutput struct {
 func (o rosOutput) Stop(ctx context.Context) error { return o.pub.PublishLatched(ctx, o.msg) }
 func (o rosOutput) Clear(context.Context) error    { o.pub.ClearLatched(); return nil }
 
-// Stats returns the counters.
-func (b *Bridge) Stats() Stats {
-	return Stats{b.forwarded.Load(), b.clamped.Load(), b.denied.Load(), b.escalated.Load(), b.dropped.Load(), b.safeStops.Load(), b.coalesced.Load(), b.routeStops.Load()}
-}
-
-// Reset is the bridge-local reset input (also served on Config.ResetSocket):
-// it clears a fault latch and reports whether one was latched. It moves
-// nothing: the bridge unlatches at the next e-stop poll that reads armed
-// (or, without an e-stop watch, at the next allow), and a route moves again
-// only with its next allowed command.
-func (b *Bridge) Reset(reason string) bool {
-	was := b.faults.Reset()
-	if was {
-		b.cfg.Log.Warn("fault latch reset (bridge-local)", "reason", reason)
-		b.report(Report{Outcome: OutcomeReset, Reason: reason})
-	}
-	return was
-}
-
-// FaultLatched reports whether a fault holds the bridge stopped until a
-// reset, and the fault.
-func (b *Bridge) FaultLatched() (bool, string) { return b.faults.Latched() }
-
-// Latched reports whether the bridge is stopped, and why.
-func (b *Bridge) Latched() (bool, string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.latched, b.latchReason
-}
-
 // Run subscribes to the agent topics and forwards until ctx ends or the
 // node shuts down. It first polls the e-stop once (if configured) so that a
 // tripped or unreachable gateway latches the bridge before any message.
 // On return the bridge publishes the safe stops (a bridge that stops
 // forwarding leaves the actuators stopped).
 func (b *Bridge) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	b.ctx, b.cancel = ctx, cancel
-	if b.cfg.ResetSocket != "" {
-		if err := stopsem.ServeReset(ctx, b.cfg.ResetSocket, b.Reset); err != nil {
-			return fmt.Errorf("rosbridge: %w", err)
-		}
-	}
-	if b.cfg.Estop != nil {
-		b.poll(ctx)
-	}
-	var subs []*ros.Subscriber
-	defer func() {
-		for _, s := range subs {
-			_ = s.Close(context.WithoutCancel(ctx))
-		}
-	}()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel(nil) // stop the workers before waiting for them
-	for _, r := range b.routes {
-		handler := func(m msgs.Message) { b.handle(r, m) }
-		if !b.cfg.KeepAll {
-			wg.Add(1)
-			go func() { defer wg.Done(); b.work(ctx, r) }()
-			handler = func(m msgs.Message) {
-				if r.offer(m) {
-					b.coalesced.Add(1)
-				}
+	return b.Core.Run(ctx, func(ctx context.Context, handlers []func(topicbridge.Message)) (func(), error) {
+		var subs []*ros.Subscriber
+		closeAll := func() {
+			for _, s := range subs {
+				_ = s.Close(context.WithoutCancel(ctx))
 			}
 		}
-		s, err := b.cfg.Node.Subscribe(ctx, r.Agent, r.Type, handler)
-		if err != nil {
-			return fmt.Errorf("rosbridge: subscribe %s: %w", r.Agent, err)
+		for i, r := range b.cfg.Routes {
+			h := handlers[i]
+			s, err := b.cfg.Node.Subscribe(ctx, r.Agent, r.Type, func(m msgs.Message) { h(m) })
+			if err != nil {
+				closeAll()
+				return nil, fmt.Errorf("subscribe %s: %w", r.Agent, err)
+			}
+			subs = append(subs, s)
 		}
-		subs = append(subs, s)
-	}
-	var tick, linkTick <-chan time.Time
-	if b.cfg.Estop != nil {
-		t := time.NewTicker(b.cfg.PollInterval)
-		defer t.Stop()
-		tick = t.C
-		if s, ok := b.cfg.Estop.(bridges.EstopSubscriber); ok {
-			wg.Add(1)
-			go func() { defer wg.Done(); b.watch.Follow(ctx, s, b.apply, b.cfg.Log) }()
-		}
-	}
-	if b.cfg.LinkCheck > 0 {
-		t := time.NewTicker(b.cfg.LinkCheck)
-		defer t.Stop()
-		linkTick = t.C
-	}
-	wg.Add(1)
-	go func() { defer wg.Done(); b.stops.Run(ctx) }()
-	defer b.latch("bridge stopped")
-	subsSeen := make([]bool, len(b.routes)) // the actuator topic had a subscriber
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-b.cfg.Node.Done():
-			return errors.New("rosbridge: node shut down")
-		case <-tick:
-			b.poll(ctx)
-		case <-linkTick:
-			b.checkLinks(ctx, subsSeen)
-		}
-	}
+		return closeAll, nil
+	}, b.cfg.Node.Done())
 }
 
-// checkLinks latches a fault when the ROS master does not answer, or when
+// checkLinks reports a fault when the ROS master does not answer, or when
 // an actuator topic that had a subscriber (the driver) has none any more.
 // The safe stop still reaches a driver without the master (TCPROS links
 // are peer to peer), and a driver that reconnects gets the kept stop.
-func (b *Bridge) checkLinks(ctx context.Context, subsSeen []bool) {
+func (b *Bridge) checkLinks(ctx context.Context) string {
 	cctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
 	_, err := b.cfg.Node.Master().GetURI(cctx)
 	cancel()
 	if ctx.Err() != nil {
-		return
+		return ""
 	}
 	if err != nil {
-		b.latchFault("ROS master lost: " + err.Error())
+		b.LatchFault("ROS master lost: " + err.Error())
 	}
-	for i, r := range b.routes {
-		n := r.pub.NumSubscribers()
+	for i, pub := range b.pubs {
+		n := pub.NumSubscribers()
 		if n > 0 {
-			subsSeen[i] = true
-		} else if subsSeen[i] {
-			subsSeen[i] = false
-			b.latchFault("controller link lost: no subscriber on " + r.Actuator)
+			b.subsSeen[i] = true
+		} else if b.subsSeen[i] {
+			b.subsSeen[i] = false
+			b.LatchFault("controller link lost: no subscriber on " + b.cfg.Routes[i].Actuator)
 		}
 	}
-}
-
-// latchFault latches a fault (stopsem.Faults) and the bridge.
-func (b *Bridge) latchFault(reason string) {
-	b.faults.Fault(reason)
-	b.latch(reason)
-}
-
-// poll reads the e-stop state once and latches or unlatches.
-func (b *Bridge) poll(ctx context.Context) {
-	b.watch.Poll(ctx, b.cfg.Estop, b.cfg.CallTimeout, b.apply)
-}
-
-// apply carries out what the e-stop watch asks (a poll or a pushed trip),
-// through the fault latch: an unlatch that is no deliberate reset after a
-// fault is dropped.
-func (b *Bridge) apply(a bridges.PollAction) {
-	a = b.faults.Estop(a)
-	if a.Latch != "" {
-		b.latch(a.Latch)
-	}
-	if a.Unlatch {
-		b.unlatch("e-stop armed")
-	}
-}
-
-// latch stops the bridge: it invalidates every allow in flight, cancels held
-// escalations and publishes every route's safe stop (once per latch).
-func (b *Bridge) latch(reason string) {
-	b.mu.Lock()
-	b.gen++
-	if b.latched {
-		b.mu.Unlock()
-		return
-	}
-	b.latched, b.latchReason = true, reason
-	for _, r := range b.routes {
-		r.stop.Stop(reason) // published, kept for late subscribers, re-sent
-	}
-	b.safeStops.Add(1)
-	b.mu.Unlock()
-	for _, r := range b.routes {
-		r.supersede(0)
-	}
-	b.cfg.Log.Warn("bridge latched: safe stop published", "reason", reason)
-	b.report(Report{Outcome: OutcomeSafeStop, Reason: reason})
-}
-
-// unlatch clears the latch.
-func (b *Bridge) unlatch(reason string) {
-	b.mu.Lock()
-	was := b.latched
-	b.latched, b.latchReason = false, ""
-	b.mu.Unlock()
-	if was {
-		b.cfg.Log.Info("bridge resumed", "reason", reason)
-		b.report(Report{Outcome: OutcomeResumed, Reason: reason})
-	}
-}
-
-// generation returns the current latch generation.
-func (b *Bridge) generation() uint64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.gen
-}
-
-// supersede cancels the route's held escalation (reporting it) and, if
-// next is non-zero, records next as the route's newest message sequence.
-func (r *route) supersede(next uint64) (cancelled string) {
-	r.hmu.Lock()
-	defer r.hmu.Unlock()
-	if next != 0 {
-		r.seq = next
-	}
-	if r.held != nil {
-		r.held()
-		r.held = nil
-		cancelled = r.heldReq
-	}
-	return cancelled
+	return ""
 }
 
 func (b *Bridge) report(r Report) {
-	r.AtMs = b.cfg.Now().UnixMilli()
 	data, err := json.Marshal(r)
 	if err != nil {
 		return
@@ -479,241 +263,14 @@ func (b *Bridge) report(r Report) {
 	_ = b.decisions.Publish(context.Background(), &msgs.String{Data: string(data)})
 }
 
-// handle turns one agent message into an intercept. It runs on the route's
-// subscriber goroutine, so messages of one route are handled in order.
-func (b *Bridge) handle(r *route, m msgs.Message) {
-	ctx := b.ctx
-	r.hmu.Lock()
-	seq := r.seq + 1
-	r.hmu.Unlock()
-	if old := r.supersede(seq); old != "" {
-		b.report(Report{Outcome: OutcomeSuperseded, Topic: r.Agent, Resource: r.Resource(), RequestID: old, Reason: "a newer message arrived"})
-	}
-	params, err := json.Marshal(msgs.ToJSON(m))
-	if err != nil {
-		b.drop(r, "", codes.MalformedRequest, "message is not representable as JSON: "+err.Error())
-		return
-	}
-	rid, err := uuid.NewV7()
-	if err != nil {
-		b.drop(r, "", codes.InternalError, err.Error())
-		return
-	}
-	gen := b.generation()
-	req := api.InterceptRequest{
-		RequestID: rid.String(), TokenID: b.cfg.TokenID, Token: b.cfg.Token, Chain: b.cfg.Chain,
-		Resource: r.Resource(), Action: "publish", Params: params,
-	}
-	cctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
-	d, status, err := b.cfg.Gateway.Intercept(cctx, req)
-	cancel()
-	if ctx.Err() != nil {
-		return
-	}
-	if err != nil {
-		var apiErr *client.APIError
-		if errors.As(err, &apiErr) && apiErr.Status < 500 {
-			b.drop(r, req.RequestID, codes.Code(apiErr.Code), apiErr.Message)
-			return
-		}
-		// Latch first: the safe stop goes out before anything else.
-		b.latchFault(fmt.Sprintf("gateway unreachable (status %d): %v", status, err))
-		b.drop(r, req.RequestID, codes.InternalError, "gateway unreachable")
-		return
-	}
-	b.decided(ctx, r, m, req, params, d, gen, seq)
-}
-
-// decided acts on a decision for req (directly or after an approval wait).
-func (b *Bridge) decided(ctx context.Context, r *route, m msgs.Message, req api.InterceptRequest, params []byte, d *api.Decision, gen, seq uint64) {
-	switch d.Decision {
-	case "allow":
-		b.actuate(ctx, r, m, req, params, d, gen, seq)
-	case "escalate":
-		if d.ApprovalID == nil {
-			b.drop(r, req.RequestID, codes.InternalError, "escalate without approvalId")
-			return
-		}
-		b.escalated.Add(1)
-		b.hold(ctx, r, m, req, params, *d.ApprovalID, gen, seq)
-	default:
-		code, reason := deref(d.Code), deref(d.Reason)
-		b.denied.Add(1)
-		b.report(Report{Outcome: OutcomeDeny, Topic: r.Agent, Resource: r.Resource(), RequestID: req.RequestID, Code: code, Reason: reason})
-		if code == string(codes.EstopEngaged) {
-			b.latch("gateway denied ESTOP_ENGAGED")
-			return
-		}
-		b.refused(r, "denied "+code)
-	}
-}
-
-// hold waits for the approval of an escalated message in its own goroutine;
-// a newer message on the route, a latch or Run's end cancel the wait.
-func (b *Bridge) hold(ctx context.Context, r *route, m msgs.Message, req api.InterceptRequest, params []byte, approvalID string, gen, seq uint64) {
-	wctx, cancel := context.WithTimeout(ctx, b.cfg.MaxHold)
-	r.hmu.Lock()
-	if r.seq != seq { // superseded already
-		r.hmu.Unlock()
-		cancel()
-		return
-	}
-	r.held, r.heldReq, r.heldAppr = cancel, req.RequestID, approvalID
-	r.hmu.Unlock()
-	b.report(Report{Outcome: OutcomeEscalate, Topic: r.Agent, Resource: r.Resource(), RequestID: req.RequestID, ApprovalID: approvalID})
-	b.refused(r, "escalation pending")
-	go func() {
-		defer cancel()
-		d, _, err := b.cfg.Gateway.AwaitApproval(wctx, approvalID)
-		if wctx.Err() != nil {
-			return // superseded, latched or stopped: already reported
-		}
-		r.hmu.Lock()
-		current := r.seq == seq
-		if current {
-			r.held = nil
-		}
-		r.hmu.Unlock()
-		if !current {
-			return
-		}
-		if err != nil {
-			b.drop(r, req.RequestID, codes.InternalError, "approval wait failed: "+err.Error())
-			return
-		}
-		b.decided(ctx, r, m, req, params, d, gen, seq)
-	}()
-}
-
-// actuate verifies the attestation of an allow, clamps the message to the
-// attested envelope and publishes it, unless the bridge latched since the
-// intercept was sent or a newer message superseded it.
-func (b *Bridge) actuate(ctx context.Context, r *route, m msgs.Message, req api.InterceptRequest, params []byte, d *api.Decision, gen, seq uint64) {
-	if d.Attestation == nil {
-		b.drop(r, req.RequestID, codes.InvalidSignature, "allow without attestation")
-		return
-	}
-	ph, err := attest.ParamsHash(params)
-	if err != nil {
-		b.drop(r, req.RequestID, codes.MalformedRequest, err.Error())
-		return
-	}
-	want := attest.Expect{Issuer: b.cfg.Issuer, AgentID: b.cfg.Gateway.AgentID(), Resource: req.Resource, Action: req.Action, ParamsHash: ph}
-	cctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
-	claims, err := b.cfg.Verifier.Verify(cctx, *d.Attestation, b.cfg.Now(), want)
-	cancel()
-	if b.faults.Attested(err == nil) {
-		b.latch("attestation failures in a row: " + err.Error())
-	}
-	if err != nil {
-		b.drop(r, req.RequestID, attest.ReasonOf(err).Code(), "attestation: "+err.Error())
-		return
-	}
-	if claims.JTI != req.RequestID {
-		b.drop(r, req.RequestID, codes.InvalidSignature, "attestation is for request "+claims.JTI)
-		return
-	}
-	env, err := ParseEnvelope(claims.Envelope)
-	if err != nil {
-		b.drop(r, req.RequestID, codes.MalformedRequest, err.Error())
-		return
-	}
-	clamped := Clamp(m, env)
-	// Mapped values (the route's, and the policy's listed in the envelope)
-	// are clamped in the message's JSON form.
-	m, mclamped, err := clampMapped(r.Route, m, claims.Envelope)
-	if err != nil {
-		b.drop(r, req.RequestID, codes.Of(err), "clamp to the attested envelope: "+err.Error())
-		return
-	}
-	clamped = clamped || mclamped
-
-	b.mu.Lock()
-	if b.gen != gen {
-		b.mu.Unlock()
-		b.drop(r, req.RequestID, codes.EstopEngaged, "the bridge latched after this message was sent")
-		return
-	}
-	r.hmu.Lock()
-	stale := r.seq != seq
-	r.hmu.Unlock()
-	if stale {
-		b.mu.Unlock()
-		b.report(Report{Outcome: OutcomeSuperseded, Topic: r.Agent, Resource: r.Resource(), RequestID: req.RequestID, Reason: "a newer message arrived"})
-		return
-	}
-	if f, why := b.faults.Latched(); f {
-		// A fault stop holds until a deliberate reset, whatever the
-		// gateway allows now (a gateway restarted on its data directory
-		// allows again with no one having looked at the robot).
-		b.mu.Unlock()
-		b.drop(r, req.RequestID, codes.EstopEngaged, "fault stop latched until a reset: "+why)
-		return
-	}
-	// The route's kept safe stop is withdrawn first (and a pending
-	// hold-then-stop cancelled): this command ends the stop.
-	if err := r.stop.Actuate(); err != nil {
-		b.mu.Unlock()
-		b.drop(r, req.RequestID, codes.InternalError, "withdrawing the safe stop: "+err.Error())
-		return
-	}
-	// An allow for an intercept sent while latched means the gateway's
-	// breaker is armed again (it releases no allow while tripped).
-	was := b.latched
-	b.latched, b.latchReason = false, ""
-	// Count first, so a reader that saw the message also sees the count.
-	b.forwarded.Add(1)
-	if clamped {
-		b.clamped.Add(1)
-	}
-	err = r.pub.Publish(ctx, m)
-	if err != nil {
-		b.forwarded.Add(-1)
-		if clamped {
-			b.clamped.Add(-1)
-		}
-	}
-	b.mu.Unlock()
-	if was {
-		b.report(Report{Outcome: OutcomeResumed, Reason: "gateway allowed a message sent after the latch"})
-	}
-	if err != nil {
-		b.drop(r, req.RequestID, codes.InternalError, "publish: "+err.Error())
-	}
-}
-
-func (b *Bridge) drop(r *route, requestID string, code codes.Code, reason string) {
-	b.dropped.Add(1)
-	b.cfg.Log.Debug("message dropped", "topic", r.Agent, "requestId", requestID, "code", code, "reason", reason)
-	b.report(Report{Outcome: OutcomeDropped, Topic: r.Agent, Resource: r.Resource(), RequestID: requestID, Code: string(code), Reason: reason})
-	b.refused(r, "dropped "+string(code))
-}
-
-// refused applies the route's stop policy to a command that was not carried
-// out (a deny, an escalation pending or ended without an allow, a drop): a
-// safe stop now, after the policy's hold, or nothing.
-func (b *Bridge) refused(r *route, reason string) {
-	if r.stop.Refused(reason) {
-		b.routeStops.Add(1)
-		b.report(Report{Outcome: OutcomeSafeStop, Topic: r.Agent, Resource: r.Resource(), Reason: reason})
-	}
-}
-
-func deref(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
-
 // WaitActuators waits until every actuator topic has at least n connected
 // subscribers (the actuator drivers), or ctx ends. A safe stop published
 // before a driver connected reaches nobody, so callers that must know the
 // drivers hear it wait here first.
 func (b *Bridge) WaitActuators(ctx context.Context, n int) error {
-	for _, r := range b.routes {
-		if err := r.pub.WaitForSubscribers(ctx, n); err != nil {
-			return fmt.Errorf("rosbridge: %s: %w", r.Actuator, err)
+	for i, pub := range b.pubs {
+		if err := pub.WaitForSubscribers(ctx, n); err != nil {
+			return fmt.Errorf("rosbridge: %s: %w", b.cfg.Routes[i].Actuator, err)
 		}
 	}
 	return nil

@@ -7,12 +7,13 @@ import (
 
 	"github.com/sintgate/sintgate/bridges/ros/msgs"
 	"github.com/sintgate/sintgate/bridges/stopsem"
+	"github.com/sintgate/sintgate/bridges/topicbridge"
 	"github.com/sintgate/sintgate/codes"
 	"github.com/sintgate/sintgate/gateway/physics"
 )
 
 // MaxTopicLen bounds a topic name in a route.
-const MaxTopicLen = 256
+const MaxTopicLen = topicbridge.MaxTopicLen
 
 // Route maps an agent-facing topic to an actuator topic.
 type Route struct {
@@ -112,28 +113,8 @@ func ParseRoute(s string) (Route, error) {
 	return Route{Agent: a, Actuator: b, Type: t}, nil
 }
 
-func topicName(s string) (string, error) {
-	if s == "" || len(s) > MaxTopicLen {
-		return "", fmt.Errorf("topic must be 1..%d bytes", MaxTopicLen)
-	}
-	if s[0] != '/' {
-		s = "/" + s
-	}
-	for _, seg := range strings.Split(s[1:], "/") {
-		if seg == "" {
-			return "", fmt.Errorf("empty segment in %q", s)
-		}
-		if c := seg[0]; c >= '0' && c <= '9' {
-			return "", fmt.Errorf("segment %q starts with a digit", seg)
-		}
-		for _, c := range seg {
-			if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-				return "", fmt.Errorf("bad character %q in topic %q", c, s)
-			}
-		}
-	}
-	return s, nil
-}
+// topicName checks a global topic name (topicbridge.TopicName).
+func topicName(s string) (string, error) { return topicbridge.TopicName(s) }
 
 // MaxSafeStopBytes bounds a safe-stop spec.
 const MaxSafeStopBytes = 64 << 10

@@ -293,6 +293,20 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 	}
 }
 
+// TestClampJSONArrayVectorPassesTheTable: an array clamped as a vector (a
+// trajectory point's velocities) comes out inside the limit as the table
+// source reads it too (√Σx², points[].velocities), not just by the
+// clamp's own scaled norm: the two may differ by an ulp at the limit.
+func TestClampJSONArrayVectorPassesTheTable(t *testing.T) {
+	m := mustMap(t, MappingSpec{Path: "/points/*/velocities", Quantity: AngularVelocity, Unit: "rad/s"})
+	for _, in := range []string{`{"points":[{"velocities":[3,0.5]}]}`, `{"points":[{"velocities":[0.3,0.4,5,7]},{"velocities":[9]}]}`} {
+		out, changed, err := ClampJSON([]byte(in), m, Limits{MaxAngularVelocityRps: f(2)})
+		if err != nil || !changed {
+			t.Fatalf("ClampJSON(%s) = %s, %v, %v", in, out, changed, err)
+		}
+	}
+}
+
 func TestClampJSON(t *testing.T) {
 	speed := MappingSpec{Path: "/cmd/speed", Quantity: LinearVelocity, Unit: "m/s"}
 	speedMM := MappingSpec{Path: "cmd.speed", Quantity: LinearVelocity, Unit: "mm/s"}

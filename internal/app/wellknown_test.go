@@ -59,12 +59,12 @@ func TestDiscoveryBridgesAndCheckpointVerifier(t *testing.T) {
 	d := getSintJSON(t, h.url)
 
 	t.Run("bridges/shipped", func(t *testing.T) {
-		for _, b := range []string{"ros1", "gpio", "mqtt", "mcp"} {
+		for _, b := range []string{"ros1", "ros2", "gpio", "mqtt", "mcp"} {
 			if !slices.Contains(d.Bridges, b) {
 				t.Errorf("bridges %v lack %q", d.Bridges, b)
 			}
 		}
-		for _, b := range []string{"ros2", "opcua"} {
+		for _, b := range []string{"opcua"} {
 			if slices.Contains(d.Bridges, b) {
 				t.Errorf("bridges %v list %q, which the product does not ship", d.Bridges, b)
 			}

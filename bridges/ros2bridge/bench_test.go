@@ -1,0 +1,125 @@
+//go:build cgo
+
+package ros2bridge_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/sintgate/sintgate/api"
+	"github.com/sintgate/sintgate/bridges/ros2bridge/internal/fastddspeer"
+	"github.com/sintgate/sintgate/bridges/ros2bridge/msgs"
+)
+
+// BenchmarkFastDDSThroughBridge100Hz is the figure of docs/ros2.md: a
+// Fast DDS publisher on the agent topic and a Fast DDS subscriber on the
+// actuator topic, a Twist at 100 Hz (ROS 2's default QoS, loopback), from
+// the publisher's write to the subscriber's take (both peers stamp
+// CLOCK_REALTIME), through the bridge and an in-process gateway (tier 2:
+// allowed, attested, verified, clamped), beside the direct Fast DDS →
+// Fast DDS path in the same run; then trips of the gateway's e-stop
+// (pushed to the bridge) until the zero Twist reaches the subscriber.
+// b.N messages per path; run with -benchtime=500x.
+//
+//	go test -run '^$' -bench FastDDSThroughBridge -benchtime=500x ./bridges/ros2bridge/
+func BenchmarkFastDDSThroughBridge100Hz(b *testing.B) {
+	fastddspeer.Require(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	r := newRig(b, rigOpts{fastdds: true, keepPeers: true, poll: true, every: 50 * time.Millisecond})
+	r.gw.waitStreams(b, 1)
+	msg := []byte(`{"linear":{"x":0.5,"y":0,"z":0},"angular":{"x":0,"y":0,"z":0.25}}`)
+
+	o := fastddspeer.Options{Topic: prefix() + "/direct/cmd_vel", Type: msgs.TwistType.Name, Domain: testDomain, LoopbackOnly: true}
+	dsub, err := fastddspeer.StartSubscriber(ctx, b, o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dpub, err := fastddspeer.StartPublisher(ctx, b, o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := dpub.WaitMatched(ctx, 1); err != nil {
+		b.Fatal(err)
+	}
+	if err := dsub.WaitMatched(ctx, 1); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	direct, err := fastddspeer.MeasureLatency(ctx, dpub, dsub, msg, b.N, 10*time.Millisecond)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bridged, err := fastddspeer.MeasureLatency(ctx, r.pubs[0], r.subs[0], msg, b.N, 10*time.Millisecond)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The gateway round trip alone (the same intercept the bridge sends).
+	var rtts []time.Duration
+	tick := time.NewTicker(10 * time.Millisecond)
+	for range b.N {
+		<-tick.C
+		req := api.InterceptRequest{RequestID: uuid.Must(uuid.NewV7()).String(), TokenID: r.tokenID,
+			Resource: r.routes[0].Resource(), Action: "publish", Params: msg}
+		t0 := time.Now()
+		d, _, err := r.client.Intercept(ctx, req)
+		if err != nil || d.Decision != "allow" {
+			b.Fatalf("intercept: %v %+v", err, d)
+		}
+		rtts = append(rtts, time.Since(t0))
+	}
+	tick.Stop()
+	rtt := fastddspeer.Summarise(rtts)
+	b.StopTimer()
+	b.ReportMetric(float64(rtt.P50.Microseconds())/1000, "gateway-rtt-p50-ms")
+	b.ReportMetric(float64(rtt.P99.Microseconds())/1000, "gateway-rtt-p99-ms")
+	b.Logf("gateway intercept round trip alone at 100 Hz: %s", rtt)
+	b.ReportMetric(float64(bridged.P50.Microseconds())/1000, "bridge-p50-ms")
+	b.ReportMetric(float64(bridged.P99.Microseconds())/1000, "bridge-p99-ms")
+	b.ReportMetric(float64(direct.P50.Microseconds())/1000, "direct-p50-ms")
+	b.ReportMetric(float64(direct.P99.Microseconds())/1000, "direct-p99-ms")
+	b.Logf("direct Fast DDS → Fast DDS at 100 Hz: %s", direct)
+	b.Logf("Fast DDS → bridge (gateway round trip, attestation check) → Fast DDS at 100 Hz: %s", bridged)
+
+	// Trip → zero Twist at the actuator.
+	var trips []time.Duration
+	for range 10 {
+		t0 := time.Now()
+		if st := r.gw.Admin("POST", "/v1/estop/trip", map[string]string{"reason": "bench"}, nil); st != 200 {
+			b.Fatalf("trip: %d", st)
+		}
+		got, err := r.subs[0].Next(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if m, err := msgs.Decode(msgs.TwistType, got.CDR); err != nil || !isZeroTwist(m) {
+			b.Fatalf("after the trip got %s", got.JSON)
+		}
+		trips = append(trips, got.At.Sub(t0))
+		if st := r.gw.Admin("POST", "/v1/estop/reset", map[string]string{"reason": "bench"}, nil); st != 200 {
+			b.Fatalf("reset: %d", st)
+		}
+		// The watch unlatches at its next read of the armed breaker; an
+		// allowed message then moves the actuator again.
+		for {
+			time.Sleep(60 * time.Millisecond)
+			if latched, _ := r.bridge.Latched(); !latched {
+				break
+			}
+		}
+		if err := r.pubs[0].Publish(msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := r.subs[0].Next(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	slices.Sort(trips)
+	b.ReportMetric(float64(trips[len(trips)/2].Microseconds())/1000, "trip-stop-p50-ms")
+	b.ReportMetric(float64(trips[len(trips)-1].Microseconds())/1000, "trip-stop-max-ms")
+	b.Logf("trip (POST /v1/estop/trip sent) → zero Twist at the Fast DDS actuator, %d trips: p50 %v max %v", len(trips), trips[len(trips)/2], trips[len(trips)-1])
+}
