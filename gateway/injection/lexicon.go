@@ -295,6 +295,17 @@ var lexicon = [numConcepts]string{
 		"بأقصى سرعة|السرعة القصوى|" +
 		"अधिकतम गति|पूरी गति",
 	cWarn: "message that asks|messages that ask|request that asks|requests that ask|email that asks|emails that ask|messages asking|message asking|beware of messages|" +
+		// A quoted example in awareness text: "attackers hide phrases like '…'".
+		"phrases like|phrase like|phrases such as|sentences like|sentence like|text like|lines like|wording like|" +
+		"satze wie|satz wie|formulierungen wie|phrasen wie|" +
+		"phrases comme|phrase comme|formules comme|" +
+		"frases como|frase como|frasi come|frase come|" +
+		"фразы вроде|фразы типа|фраз вроде|фразу вроде|фразы как|" +
+		"类似|之类的句子|这样的句子|" +
+		"のような文|のようなフレーズ|のような文章|" +
+		"같은 문장|같은 문구|" +
+		"عبارات مثل|عبارة مثل|جمل مثل|" +
+		"जैसे वाक्य|" +
 		"nachrichten melden|nachricht melden|" +
 		"tout message qui|" +
 		"cualquier mensaje que|" +
@@ -325,12 +336,12 @@ var lexicon = [numConcepts]string{
 	cOutsider:      "outside the fence|over the fence|through the fence|to the street|onto the street|public road|unmarked van|unmarked vehicle|unmarked truck|a stranger|unknown person|whoever asks|anyone who asks|draussen am zaun|am zaun|fremde*|unbekannte*|dehors pres de la cloture|hors de la cloture|inconnu*|fuera de la valla|desconocido*|fuori dalla recinzione|sconosciut*|fora da cerca|do lado de fora da cerca|estranh*|desconhecid*|за забором|незнаком|围栏外|陌生人|フェンスの外|知らない人|울타리 밖|낯선 사람|خارج السياج|غريب|बाड़ के बाहर|अजनबी",
 	cDeliver:       "deliver*|hand|hand over|give|bring|load|leave them with|leave it with|ubergib|uberreiche|liefer*|bring*|lade|remets|livre|livrez|donne|apporte|charge|entrega|entregue|lleva|carga|consegna|carica|leve|carregue|отдай|отвези|передай|загрузи|交给|送到|装上|渡して|届け|積ん|전달|갖다|실어|سلّم|سلم|أعط|اعط|احمل|दे दो|ले जाओ|पहुँचा",
 	cNegPre: "est|sont|etait|etaient|a ete|ont ete|sera|seront|do not|don't|dont|never|not|must not|mustn't|should not|shall not|cannot|can't|" +
-		"nicht|niemals|kein*|nie|" +
-		"ne|n'|jamais|" +
-		"no|nunca|jamas|" +
-		"non|mai|" +
-		"nao|" +
-		"не|никогда|нельзя|" +
+		"nicht|niemals|kein*|nie|auf keinen fall|keinesfalls|" +
+		"ne|n'|jamais|en aucun cas|" +
+		"no|nunca|jamas|no se debe|no se deben|no debe|no deben|bajo ningun concepto|" +
+		"non|mai|in nessun caso|" +
+		"nao|em caso algum|" +
+		"не|никогда|нельзя|ни в коем случае|" +
 		"不要|不得|不能|别|勿|禁止|切勿|" +
 		"決して|" +
 		"절대|" +
