@@ -336,13 +336,16 @@ func Unmarshal(b []byte) (*Model, error) {
 	if math.IsNaN(float64(m.Threshold)) || math.IsNaN(float64(m.Veto)) || math.IsNaN(float64(m.Bias)) {
 		return nil, ErrFormat
 	}
+	nc := len(Classes)
+	if want := 22 + 4 + 2<<m.Cfg.Bits + 4*nc + 4 + 2*(nc<<m.Cfg.CatBits); len(b) != want {
+		return nil, ErrFormat // checked before allocating the tables
+	}
 	b = b[22:]
 	m.W = make([]float32, 1<<m.Cfg.Bits)
 	var err error
 	if b, err = dequant(b, m.W); err != nil {
 		return nil, err
 	}
-	nc := len(Classes)
 	if len(b) < 4*nc {
 		return nil, ErrFormat
 	}
