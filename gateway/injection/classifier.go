@@ -135,14 +135,27 @@ const (
 )
 
 func conceptExtras(dst []clf.Extra, hits []cHit, text []byte) []clf.Extra {
+	// Sentence numbers of the words (hits are sorted by start): one pass
+	// over the text between consecutive words instead of one per pair.
+	var sid [64]int32
+	for i := 1; i < len(hits) && i < len(sid); i++ {
+		sid[i] = sid[i-1]
+		if crossesSentence(text, hits[i-1].start, hits[i].start) {
+			sid[i]++
+		}
+	}
 	for i, h := range hits {
 		dst = append(dst, clf.Extra{H: 0x51ED27F1 ^ uint32(h.c)*0x9E3779B1, Start: h.start, End: h.end})
+		if i >= len(sid) {
+			continue // pairs only among the first 64 words of a string
+		}
 		n := 0
-		for _, g := range hits[i+1:] {
-			if g.start-h.start > pairReach*h.scale || n == maxPairs {
+		for j := i + 1; j < len(hits) && j < len(sid); j++ {
+			g := hits[j]
+			if g.start-h.start > pairReach*h.scale || n == maxPairs || sid[j] != sid[i] {
 				break
 			}
-			if g.c == h.c || crossesSentence(text, h.start, g.end-1) {
+			if g.c == h.c {
 				continue
 			}
 			a, b := min(h.c, g.c), max(h.c, g.c)
