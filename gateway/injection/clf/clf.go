@@ -78,9 +78,14 @@ func mix(h uint32) uint32 {
 
 // isWordByte: ASCII letters and digits and every non-ASCII byte (other
 // scripts) form words; everything else separates them.
-func isWordByte(c byte) bool {
-	return c >= 0x80 || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c >= 'A' && c <= 'Z'
-}
+func isWordByte(c byte) bool { return wordByte[c] }
+
+var wordByte = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = c >= 0x80 || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c >= 'A' && c <= 'Z'
+	}
+	return t
+}()
 
 // Extra is a feature supplied by the caller (the scanner's concept words
 // and their co-occurrences): its hash and the span of text it covers.
@@ -163,12 +168,46 @@ func (m *Model) Score(sc *Scratch, text []byte, extra []Extra) (score float32, l
 	clear(sum)
 	clear(cnt)
 	w, bits := m.W, m.Cfg.Bits
-	Features(m.Cfg, text, extra, func(h uint32, start, _ int) {
-		b := start / BinBytes
-		sum[b] += w[Index(h, bits)]
-		cnt[b]++
-	})
+	if c := m.Cfg; c.Words && !c.Bigrams && c.MaxN == 0 {
+		scoreWords(w, bits, text, extra, sum, cnt)
+	} else {
+		Features(m.Cfg, text, extra, func(h uint32, start, _ int) {
+			b := start / BinBytes
+			sum[b] += w[Index(h, bits)]
+			cnt[b]++
+		})
+	}
 	return bestWindow(m.Bias, sum, cnt, len(text))
+}
+
+// scoreWords is Features for the word-unigram configuration, inlined (no
+// call per feature): the same hashes, bins and counts
+// (TestScoreWordsExact).
+func scoreWords(w []float32, bits uint8, text []byte, extra []Extra, sum []float32, cnt []int32) {
+	n := len(text)
+	for _, e := range extra {
+		if int(e.Start) < n {
+			b := e.Start / BinBytes
+			sum[b] += w[Index(e.H, bits)]
+			cnt[b]++
+		}
+	}
+	for i := 0; i < n; {
+		if !wordByte[text[i]] {
+			i++
+			continue
+		}
+		j := i
+		h := uint32(wordSalt)
+		for j < n && wordByte[text[j]] {
+			h = (h ^ uint32(text[j])) * 16777619
+			j++
+		}
+		b := i / BinBytes
+		sum[b] += w[Index(h^wordSalt, bits)]
+		cnt[b]++
+		i = j
+	}
 }
 
 func bestWindow(bias float32, sum []float32, cnt []int32, n int) (float32, int, int) {
