@@ -139,12 +139,8 @@ func TestModelFile(t *testing.T) {
 // what the documented command makes from the documented data, and nothing
 // else (in particular no held-out set that is not spent).
 func TestModelReproducible(t *testing.T) {
-	items, err := clf.LoadTraining(evalDir, ClassifierInput, "testdata/corpus.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := clf.CrossValidate(clf.DefaultConfig, clf.DefaultParams, items, 5, MinClassifiedLen)
-	m := clf.Train(clf.DefaultConfig, clf.DefaultParams, clf.Examples(items))
+	r, _ := cvSetup(t)
+	m := clf.Train(clf.DefaultConfig, clf.DefaultParams, clf.Examples(r.Items))
 	m.Threshold, m.Veto = r.Threshold(clf.DefaultMaxFP), clf.DefaultVeto
 	if !bytes.Equal(m.Marshal(), modelBin) {
 		t.Fatal("model.bin is not what the training sets give: run go run ./gateway/injection/train and commit it")

@@ -6,27 +6,44 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/sintgate/sintgate/gateway/injection/clf"
 )
 
+// The cross-validation is computed once per test binary (TestClassifierCV
+// and TestModelReproducible share it).
+var cvOnce struct {
+	sync.Once
+	r    clf.CV
+	vals []any
+	err  error
+}
+
 // cvSetup trains the five fold models of the cross-validation and parses
 // every training item's params.
 func cvSetup(t *testing.T) (clf.CV, []any) {
 	t.Helper()
-	items, err := clf.LoadTraining(evalDir, ClassifierInput, "testdata/corpus.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := clf.CrossValidate(clf.DefaultConfig, clf.DefaultParams, items, 5, MinClassifiedLen)
-	vals := make([]any, len(items))
-	for i, it := range items {
-		if err := json.Unmarshal(it.Params, &vals[i]); err != nil {
-			t.Fatalf("%s: %v", it.ID, err)
+	cvOnce.Do(func() {
+		items, err := clf.LoadTraining(evalDir, ClassifierInput, "testdata/corpus.jsonl")
+		if err != nil {
+			cvOnce.err = err
+			return
 		}
+		cvOnce.r = clf.CrossValidate(clf.DefaultConfig, clf.DefaultParams, items, 5, MinClassifiedLen)
+		cvOnce.vals = make([]any, len(items))
+		for i, it := range items {
+			if err := json.Unmarshal(it.Params, &cvOnce.vals[i]); err != nil {
+				cvOnce.err = fmt.Errorf("%s: %w", it.ID, err)
+				return
+			}
+		}
+	})
+	if cvOnce.err != nil {
+		t.Fatal(cvOnce.err)
 	}
-	return r, vals
+	return cvOnce.r, cvOnce.vals
 }
 
 // cvScan scans every item with the whole scanner (rules, veto and
@@ -148,5 +165,4 @@ func TestClassifierCV(t *testing.T) {
 	if total.recall() < cvFloor.recall || total.fpRate() > cvFloor.fp {
 		t.Errorf("cross-validated %s: below the floor (recall ≥ %.0f%%, FP ≤ %.1f%%)", total, 100*cvFloor.recall, 100*cvFloor.fp)
 	}
-	_ = fmt.Sprint
 }
