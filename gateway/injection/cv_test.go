@@ -143,7 +143,7 @@ func TestClassifierCV(t *testing.T) {
 	}
 	th := r.Threshold(clf.DefaultMaxFP)
 	for _, fp := range []float64{0.005, 0.01, 0.02} {
-		for _, veto := range []float32{noVeto, -1, clf.DefaultVeto, 0} {
+		for _, veto := range []float32{noVeto, -1, -0.5, 0, 0.5} {
 			fs := cvScan(s, r, vals, r.Threshold(fp), veto)
 			t.Logf("classifier threshold %.3f (clf-alone CV FP %.1f%%), veto %5.2f: %s", r.Threshold(fp), 100*fp, veto, cvCount(r, fs, all))
 			for _, g := range []string{"own", "heldout-v1", "train"} {

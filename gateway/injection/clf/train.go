@@ -27,7 +27,7 @@ type TrainParams struct {
 // false-positive rate the threshold is set for, both chosen from the grid
 // of TestClassifierCV (docs/injection.md §8).
 const (
-	DefaultVeto  = -0.5
+	DefaultVeto  = float32(0)
 	DefaultMaxFP = 0.01
 )
 

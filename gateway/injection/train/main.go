@@ -39,7 +39,7 @@ func main() {
 	rate := flag.Float64("rate", clf.DefaultParams.Rate, "AdaGrad rate")
 	l2 := flag.Float64("l2", clf.DefaultParams.L2, "L2")
 	bw := flag.Float64("bw", clf.DefaultParams.BenignWeigh, "benign loss weight")
-	veto := flag.Float64("veto", clf.DefaultVeto, "rule veto: a natural-language rule finding in a string scoring below this is not reported")
+	veto := flag.Float64("veto", float64(clf.DefaultVeto), "rule veto: a natural-language rule finding in a string scoring below this is not reported")
 	flag.Parse()
 	cfg := clf.DefaultConfig
 	cfg.Bits, cfg.MinN, cfg.MaxN, cfg.Words, cfg.Bigrams, cfg.NGramsOther = uint8(*bits), uint8(*minN), uint8(*maxN), *words, *bigrams, *other
