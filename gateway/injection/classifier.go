@@ -2,6 +2,8 @@ package injection
 
 import (
 	_ "embed"
+	"fmt"
+	"hash/fnv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -23,6 +25,25 @@ var modelBin []byte
 // shorter strings (ids, enum values, keys) carry too few features for a
 // reliable score and are left to the rules.
 const MinClassifiedLen = 16
+
+// Classifiable reports whether the classifier scores a normalised string:
+// at least MinClassifiedLen bytes and written like text — a space, or
+// letters of another script (CJK has no spaces). Identifiers such as
+// "instruction_override" or "safety_bypass" (a finding's category echoed in
+// a report) are left to the rules.
+func Classifiable(norm string) bool { return classifiable(norm) }
+
+func classifiable[T string | []byte](norm T) bool {
+	if len(norm) < MinClassifiedLen {
+		return false
+	}
+	for i := 0; i < len(norm); i++ {
+		if c := norm[i]; c == ' ' || c >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return false
+}
 
 // loadModel decodes the embedded model; a corrupt file is a build error.
 func loadModel() *clf.Model {
@@ -58,7 +79,7 @@ func vetoable(id string) bool {
 // string, long enough to be classified, scores below the model's veto.
 func (s *Scanner) vetoed(st *state, pi int) bool {
 	m := s.model
-	if m == nil || !s.vetoOK[pi] || len(st.norm) < MinClassifiedLen || st.inKey {
+	if m == nil || !s.vetoOK[pi] || st.inKey || !classifiable(st.norm) {
 		return false
 	}
 	st.extra = conceptExtras(st.extra[:0], st.chits, st.norm)
@@ -71,7 +92,7 @@ func (s *Scanner) vetoed(st *state, pi int) bool {
 // class (see Scanner.rule) and the excerpt.
 func (s *Scanner) classify(st *state, norm []byte) (int, string) {
 	m := s.model
-	if m == nil || len(norm) < MinClassifiedLen || st.inKey {
+	if m == nil || st.inKey || !classifiable(norm) {
 		return -1, ""
 	}
 	st.extra = conceptExtras(st.extra[:0], st.chits, norm)
@@ -80,20 +101,31 @@ func (s *Scanner) classify(st *state, norm []byte) (int, string) {
 		return -1, ""
 	}
 	class, top := m.Explain(norm, st.extra, lo, hi, 3)
-	st.clfPattern = clfPattern(norm, top)
-	ex := ""
+	feats := clfFeatures(norm, top)
+	st.clfPattern = "clf." + clfCode[class] + "#" + featureHash(feats)
+	ex := "[" + excerptN([]byte(feats), MaxExcerpt/2) + "]"
 	if len(top) > 0 {
-		a := snapStart(norm, max(lo, top[0].Start-MaxExcerpt/2+(top[0].End-top[0].Start)/2))
-		ex = excerpt(norm[a:hi])
+		a, b := snapStart(norm, max(lo, top[0].Start-8)), hi
+		for b < len(norm) && !utf8.RuneStart(norm[b]) {
+			b++ // the window ends on a bin boundary, maybe inside a rune
+		}
+		ex = excerpt([]byte(ex + " " + string(norm[a:b])))
 	}
 	return len(s.pats) + len(conceptRules) + class, ex
 }
 
-// clfPattern names a classifier finding by its top features: "clf:" and
-// the n-grams or words, each cut to whole runes, joined by "|".
-func clfPattern(norm []byte, top []clf.Contribution) string {
+// clfFeatures renders the top features of a classifier finding — words, or
+// the text span of a concept word or pair — each cut to whole runes and 24
+// bytes, joined by "|".
+//
+// They go into the finding's excerpt, not its pattern id: a pattern id is
+// echoed in plain text (the MCP bridge reports its findings to the gateway,
+// which scans that report), and feature text such as "ignore … previous
+// instructions" would be found again there. The pattern id names the class
+// and a hash of the features ("clf.sb#1f3a9c02"), so findings with the same
+// explanation group together.
+func clfFeatures(norm []byte, top []clf.Contribution) string {
 	var b strings.Builder
-	b.WriteString("clf:")
 	for i, c := range top {
 		if i > 0 {
 			b.WriteByte('|')
@@ -105,12 +137,22 @@ func clfPattern(norm []byte, top []clf.Contribution) string {
 		for len(f) > 0 && !utf8.Valid(f) {
 			f = f[:len(f)-1]
 		}
-		if len(f) > 24 {
-			f = []byte(excerptN(f, 24))
-		}
-		b.Write(f)
+		b.WriteString(excerptN(f, 24))
 	}
 	return b.String()
+}
+
+// clfCode is the short code of each class in pattern ids (the prefixes of
+// the rule ids of the same category). Category names themselves are not
+// used: "exfiltration" in a pattern id echoed in a report would match the
+// rule ex.exfiltrate-word.
+var clfCode = [...]string{"io", "sb", "ex", "rh"}
+
+// featureHash is 8 hex digits of the FNV-1a hash of the features.
+func featureHash(f string) string {
+	h := fnv.New32a()
+	h.Write([]byte(f))
+	return fmt.Sprintf("%08x", h.Sum32())
 }
 
 func excerptN(m []byte, n int) string {

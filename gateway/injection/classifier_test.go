@@ -78,8 +78,13 @@ func TestClassifierAddsRecall(t *testing.T) {
 			if f == nil {
 				t.Fatal("not detected")
 			}
-			if !strings.HasPrefix(f.PatternID, "clf:") || f.Excerpt == "" || f.Path != "$" {
-				t.Fatalf("finding %+v: want a clf: pattern with its features, an excerpt and the path", f)
+			if !strings.HasPrefix(f.PatternID, "clf.io#") || !strings.HasPrefix(f.Excerpt, "[") || f.Path != "$" {
+				t.Fatalf("finding %+v: want a clf.io#<hash> pattern, the features in the excerpt and the path", f)
+			}
+			// The pattern id carries no text of the payload: echoed in a
+			// report (as the MCP bridge does), it is not flagged again.
+			if g := s.ScanValue(map[string]any{"category": f.Category, "patternId": f.PatternID}); g != nil {
+				t.Fatalf("the finding's own category and pattern id are flagged: %+v", g)
 			}
 			if f.Category != CategoryInstructionOverride {
 				t.Errorf("category %s, want %s", f.Category, CategoryInstructionOverride)
@@ -118,6 +123,9 @@ func TestClassifierVeto(t *testing.T) {
 // configuration is the default one; corrupt files are refused.
 func TestModelFile(t *testing.T) {
 	m := loadModel()
+	if len(clfCode) != len(clf.Classes) {
+		t.Fatalf("%d class codes for %d classes", len(clfCode), len(clf.Classes))
+	}
 	if m.Cfg != clf.DefaultConfig {
 		t.Errorf("embedded model config %+v, want the default %+v (retrain: go run ./gateway/injection/train)", m.Cfg, clf.DefaultConfig)
 	}
@@ -193,8 +201,14 @@ func FuzzClassifier(f *testing.F) {
 		if (f1 == nil) != (f2 == nil) || f1 != nil && *f1 != *f2 {
 			t.Fatalf("scan not deterministic: %+v vs %+v", f1, f2)
 		}
-		if f1 != nil && (!utf8.ValidString(f1.PatternID) || len(f1.Excerpt) > MaxExcerpt) {
+		if f1 != nil && (!utf8.ValidString(f1.PatternID) || !utf8.ValidString(f1.Excerpt) || len(f1.Excerpt) > MaxExcerpt) {
 			t.Fatalf("finding %+v", f1)
+		}
+		if f1 != nil && strings.HasPrefix(f1.PatternID, "clf.") {
+			// A classifier finding echoed in a report is not flagged again.
+			if g := s.ScanValue(map[string]any{"patternId": f1.PatternID}); g != nil {
+				t.Fatalf("report of %+v flagged: %+v", f1, g)
+			}
 		}
 	})
 }

@@ -31,7 +31,7 @@ func cvSetup(t *testing.T) (clf.CV, []any) {
 			cvOnce.err = err
 			return
 		}
-		cvOnce.r = clf.CrossValidate(clf.DefaultConfig, clf.DefaultParams, items, 5, MinClassifiedLen)
+		cvOnce.r = clf.CrossValidate(clf.DefaultConfig, clf.DefaultParams, items, 5, Classifiable)
 		cvOnce.vals = make([]any, len(items))
 		for i, it := range items {
 			if err := json.Unmarshal(it.Params, &cvOnce.vals[i]); err != nil {

@@ -69,11 +69,11 @@ func Fold(id string, k int) int {
 }
 
 // ItemScore scores an item as the scanner does: the highest score of its
-// strings of at least MinClassifiedLen bytes.
-func ItemScore(m *Model, sc *Scratch, it Item, minLen int) float32 {
+// strings that the scanner classifies (classifiable).
+func ItemScore(m *Model, sc *Scratch, it Item, classifiable func(string) bool) float32 {
 	best := float32(math.Inf(-1))
 	for i, s := range it.Strings {
-		if len(s) < minLen {
+		if !classifiable(s) {
 			continue
 		}
 		v, _, _ := m.Score(sc, []byte(s), it.Extras[i])
@@ -92,7 +92,7 @@ type CV struct {
 
 // CrossValidate trains k models, each without one fold, and scores each
 // item with the model that did not see it.
-func CrossValidate(cfg Config, p TrainParams, items []Item, k, minLen int) CV {
+func CrossValidate(cfg Config, p TrainParams, items []Item, k int, classifiable func(string) bool) CV {
 	r := CV{Items: items, Scores: make([]float32, len(items)), K: k}
 	var sc Scratch
 	for f := 0; f < k; f++ {
@@ -106,7 +106,7 @@ func CrossValidate(cfg Config, p TrainParams, items []Item, k, minLen int) CV {
 		r.Models = append(r.Models, m)
 		for i, it := range items {
 			if Fold(it.ID, k) == f {
-				r.Scores[i] = ItemScore(m, &sc, it, minLen)
+				r.Scores[i] = ItemScore(m, &sc, it, classifiable)
 			}
 		}
 	}

@@ -51,7 +51,7 @@ func main() {
 		log.Fatal(err)
 	}
 	if *cv {
-		r := clf.CrossValidate(cfg, p, items, *k, injection.MinClassifiedLen)
+		r := clf.CrossValidate(cfg, p, items, *k, injection.Classifiable)
 		th := r.Threshold(*maxFP)
 		fmt.Printf("%d items, %d folds, config %+v, params %+v\n", len(items), *k, cfg, p)
 		r.Report(os.Stdout, th)
@@ -59,7 +59,7 @@ func main() {
 	}
 	// The threshold is the cross-validated one (scores of models that did
 	// not see the item), then the model is fitted on everything.
-	r := clf.CrossValidate(cfg, p, items, *k, injection.MinClassifiedLen)
+	r := clf.CrossValidate(cfg, p, items, *k, injection.Classifiable)
 	m := clf.Train(cfg, p, clf.Examples(items))
 	m.Threshold = r.Threshold(*maxFP)
 	m.Veto = float32(*veto)
