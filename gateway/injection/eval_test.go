@@ -327,10 +327,10 @@ func TestEvalHeldout(t *testing.T) {
 // flagged; per language ar 11, de 20, en 36/5, es 16, fr 19, hi 13, it 10,
 // ja 11/1, ko 10/1, pt 11, ru 20, zh 17/4). v1 is now classifier training
 // data, so the scanner's figures on it are training figures (332 caught, 4
-// flagged when this floor was set, docs/injection.md §8); the floor is
-// those figures less a margin of two caught attacks per language (eight
-// overall) for the jitter of retraining on more data, and the flagged
-// counts exactly. Raise a floor only from a run on the unchanged, pinned
+// flagged when this floor was set; 328 and 4 with the committed model,
+// docs/injection.md §6, §8); the floor is those figures less a margin of
+// about two caught attacks per language (ten overall) for the jitter of
+// retraining on more data, and the flagged counts exactly. Raise a floor only from a run on the unchanged, pinned
 // file; never lower one.
 var heldoutFloor = map[string]struct{ caught, flagged int }{
 	"total": {322, 4},
