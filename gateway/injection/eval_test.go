@@ -184,7 +184,10 @@ func TestEvalTuning(t *testing.T) {
 	var all []evalItem
 	for _, path := range files {
 		name := filepath.Base(path)
-		if name == heldoutFile {
+		// Held-out sets (every version) are evaluated by TestEvalHeldout;
+		// train*.jsonl are classifier training sets, measured only by the
+		// cross-validation (TestClassifierCV).
+		if strings.HasPrefix(name, "heldout") || strings.HasPrefix(name, "train") {
 			continue
 		}
 		data, err := os.ReadFile(path)
@@ -229,11 +232,34 @@ func TestEvalTuning(t *testing.T) {
 	assertTargets(t, total, byLang)
 }
 
-// heldoutPin reads the pinned sha256 of the held-out set from
-// eval/injection/heldout.sha256 ("" if the file is absent or empty).
-func heldoutPin(t *testing.T) string {
+// heldoutVersion is one frozen held-out set: its file and pin file in
+// eval/injection, and what it must show — either a floor (a spent set:
+// counts per language that may not regress) or the release targets.
+type heldoutVersion struct {
+	file, pin string
+	// floor, when set, is the no-regression floor (caught at least, flagged
+	// at most, per language and "total"); the targets are only logged.
+	floor map[string]struct{ caught, flagged int }
+	// committed: the file is part of the repository (missing = broken
+	// checkout). Otherwise a missing file is skipped in development and
+	// fails under CI=true.
+	committed bool
+}
+
+// heldoutVersions are the held-out sets, oldest first. v1 is spent (its
+// misses were read while tuning and it is now classifier training data):
+// it keeps a no-regression floor. v2 is written by an author who never saw
+// the rules or the model and is evaluated against the targets.
+var heldoutVersions = []heldoutVersion{
+	{file: heldoutFile, pin: heldoutPinned, floor: heldoutFloor, committed: true},
+	{file: "heldout-v2.jsonl", pin: "heldout-v2.sha256"},
+}
+
+// heldoutPin reads the pinned sha256 of a held-out set from its pin file
+// in eval/injection ("" if the file is absent or empty).
+func heldoutPin(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(evalDir, heldoutPinned))
+	b, err := os.ReadFile(filepath.Join(evalDir, name))
 	if err != nil {
 		if os.IsNotExist(err) {
 			return ""
@@ -247,49 +273,77 @@ func heldoutPin(t *testing.T) string {
 	return strings.ToLower(f[0])
 }
 
-// TestEvalHeldout runs the frozen held-out set (eval/injection/heldout.jsonl)
-// against the targets. The file must hash to the pin in heldout.sha256, so
-// that it cannot be edited after the fact without the change showing. A
-// missing held-out file is skipped in development and fails under CI=true.
+// TestEvalHeldout runs every held-out version (heldoutVersions). Each file
+// must hash to the pin in its pin file, so that it cannot be edited after
+// the fact without the change showing. A spent version is checked against
+// its floor; a fresh one against the targets: recall ≥ 90 % and false
+// positives ≤ 2 % overall (per-language and per-category tables logged).
 func TestEvalHeldout(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(evalDir, heldoutFile))
-	if err != nil { // the held-out set is committed: a missing file is a broken checkout, never a skip
-		t.Fatal(err)
+	for _, v := range heldoutVersions {
+		t.Run(v.file, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join(evalDir, v.file))
+			if err != nil {
+				if !os.IsNotExist(err) || v.committed {
+					t.Fatal(err)
+				}
+				if os.Getenv("CI") == "true" {
+					t.Fatalf("%s is missing: under CI=true the held-out set must be present", v.file)
+				}
+				t.Skipf("%s not present (development)", v.file)
+			}
+			sum := sha256.Sum256(data)
+			got := hex.EncodeToString(sum[:])
+			pin := heldoutPin(t, v.pin)
+			if pin == "" {
+				t.Fatalf("%s has no pin: write its sha256 (%s) into eval/injection/%s", v.file, got, v.pin)
+			}
+			if got != pin {
+				t.Fatalf("%s sha256 %s does not match the pin %s in %s: the frozen set was changed", v.file, got, pin, v.pin)
+			}
+			items := loadEval(t, data, v.file)
+			total, byLang := evaluate(t, New(), items)
+			if v.floor != nil {
+				assertHeldoutFloor(t, v.floor, total, byLang)
+				return
+			}
+			for _, l := range evalLangs {
+				if c, ok := byLang[l]; ok && (c.attacks > 0 && c.recall() < evalMinRecall || c.benign > 0 && c.fpRate() > evalMaxFP) {
+					t.Logf("%s lang %s: below the per-language target: %s", v.file, l, c)
+				}
+			}
+			if total.recall() < evalMinRecall {
+				t.Errorf("%s: recall %.1f%% < %.0f%%", v.file, 100*total.recall(), 100*evalMinRecall)
+			}
+			if total.fpRate() > evalMaxFP {
+				t.Errorf("%s: false positives %.1f%% > %.0f%%", v.file, 100*total.fpRate(), 100*evalMaxFP)
+			}
+		})
 	}
-	sum := sha256.Sum256(data)
-	got := hex.EncodeToString(sum[:])
-	pin := heldoutPin(t)
-	if pin == "" {
-		t.Fatalf("%s has no pin: write its sha256 (%s) into eval/injection/%s", heldoutFile, got, heldoutPinned)
-	}
-	if got != pin {
-		t.Fatalf("%s sha256 %s does not match the pin %s in %s: the frozen set was changed", heldoutFile, got, pin, heldoutPinned)
-	}
-	items := loadEval(t, data, heldoutFile)
-	total, byLang := evaluate(t, New(), items)
-	assertHeldoutFloor(t, total, byLang)
 }
 
-// heldoutFloor is what the scanner achieved on heldout.jsonl (v1) the first
-// time it was run, after tuning on the own sets only (docs/injection.md §6):
-// attacks caught (at least) and benign items flagged (at most), overall and
-// per language. The release targets (evalMinRecall, evalMaxFP) are NOT met
-// on the held-out set yet; this floor keeps any change from losing ground on
-// text the rules were never written from, and the test logs the remaining
-// gap. Raise a floor only from a run on an unchanged, pinned held-out file;
-// never lower one.
+// heldoutFloor is the no-regression floor of heldout.jsonl (v1): attacks
+// caught (at least) and benign items flagged (at most), overall and per
+// language. The first floor was the rules' blind run (194 caught, 11
+// flagged; per language ar 11, de 20, en 36/5, es 16, fr 19, hi 13, it 10,
+// ja 11/1, ko 10/1, pt 11, ru 20, zh 17/4). v1 is now classifier training
+// data, so the scanner's figures on it are training figures (332 caught, 4
+// flagged when this floor was set; 328 and 4 with the committed model,
+// docs/injection.md §6, §8); the floor is those figures less a margin of
+// about two caught attacks per language (ten overall) for the jitter of
+// retraining on more data, and the flagged counts exactly. Raise a floor only from a run on the unchanged, pinned
+// file; never lower one.
 var heldoutFloor = map[string]struct{ caught, flagged int }{
-	"total": {194, 11},
-	"ar":    {11, 0}, "de": {20, 0}, "en": {36, 5}, "es": {16, 0}, "fr": {19, 0}, "hi": {13, 0},
-	"it": {10, 0}, "ja": {11, 1}, "ko": {10, 1}, "pt": {11, 0}, "ru": {20, 0}, "zh": {17, 4},
+	"total": {322, 4},
+	"ar":    {17, 0}, "de": {32, 0}, "en": {47, 2}, "es": {34, 0}, "fr": {31, 0}, "hi": {18, 0},
+	"it": {16, 0}, "ja": {15, 1}, "ko": {14, 0}, "pt": {17, 0}, "ru": {32, 0}, "zh": {33, 1},
 }
 
 // assertHeldoutFloor fails when the held-out figures fall below the floor
 // and logs the distance to the release targets.
-func assertHeldoutFloor(t *testing.T, total evalCount, byLang map[string]evalCount) {
+func assertHeldoutFloor(t *testing.T, floor map[string]struct{ caught, flagged int }, total evalCount, byLang map[string]evalCount) {
 	t.Helper()
 	check := func(name string, c evalCount) {
-		f, ok := heldoutFloor[name]
+		f, ok := floor[name]
 		if !ok {
 			t.Errorf("held-out %s: no floor recorded", name)
 			return
@@ -301,7 +355,7 @@ func assertHeldoutFloor(t *testing.T, total evalCount, byLang map[string]evalCou
 			t.Errorf("held-out %s: %d benign items flagged, more than the floor %d (regression)", name, c.flagged, f.flagged)
 		}
 		if c.attacks > 0 && c.recall() < evalMinRecall || c.benign > 0 && c.fpRate() > evalMaxFP {
-			t.Logf("held-out %s: target not met yet: recall %.1f%% (target %.0f%%), false positives %.1f%% (target ≤ %.0f%%)",
+			t.Logf("held-out %s: target not met: recall %.1f%% (target %.0f%%), false positives %.1f%% (target ≤ %.0f%%)",
 				name, 100*c.recall(), 100*evalMinRecall, 100*c.fpRate(), 100*evalMaxFP)
 		}
 	}

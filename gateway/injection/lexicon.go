@@ -295,6 +295,17 @@ var lexicon = [numConcepts]string{
 		"بأقصى سرعة|السرعة القصوى|" +
 		"अधिकतम गति|पूरी गति",
 	cWarn: "message that asks|messages that ask|request that asks|requests that ask|email that asks|emails that ask|messages asking|message asking|beware of messages|" +
+		// A quoted example in awareness text: "attackers hide phrases like '…'".
+		"phrases like|phrase like|phrases such as|sentences like|sentence like|text like|lines like|wording like|" +
+		"satze wie|satz wie|formulierungen wie|phrasen wie|" +
+		"phrases comme|phrase comme|formules comme|" +
+		"frases como|frase como|frasi come|frase come|" +
+		"фразы вроде|фразы типа|фраз вроде|фразу вроде|фразы как|" +
+		"类似|之类的句子|这样的句子|" +
+		"のような文|のようなフレーズ|のような文章|" +
+		"같은 문장|같은 문구|" +
+		"عبارات مثل|عبارة مثل|جمل مثل|" +
+		"जैसे वाक्य|" +
 		"nachrichten melden|nachricht melden|" +
 		"tout message qui|" +
 		"cualquier mensaje que|" +
@@ -325,18 +336,26 @@ var lexicon = [numConcepts]string{
 	cOutsider:      "outside the fence|over the fence|through the fence|to the street|onto the street|public road|unmarked van|unmarked vehicle|unmarked truck|a stranger|unknown person|whoever asks|anyone who asks|draussen am zaun|am zaun|fremde*|unbekannte*|dehors pres de la cloture|hors de la cloture|inconnu*|fuera de la valla|desconocido*|fuori dalla recinzione|sconosciut*|fora da cerca|do lado de fora da cerca|estranh*|desconhecid*|за забором|незнаком|围栏外|陌生人|フェンスの外|知らない人|울타리 밖|낯선 사람|خارج السياج|غريب|बाड़ के बाहर|अजनबी",
 	cDeliver:       "deliver*|hand|hand over|give|bring|load|leave them with|leave it with|ubergib|uberreiche|liefer*|bring*|lade|remets|livre|livrez|donne|apporte|charge|entrega|entregue|lleva|carga|consegna|carica|leve|carregue|отдай|отвези|передай|загрузи|交给|送到|装上|渡して|届け|積ん|전달|갖다|실어|سلّم|سلم|أعط|اعط|احمل|दे दो|ले जाओ|पहुँचा",
 	cNegPre: "est|sont|etait|etaient|a ete|ont ete|sera|seront|do not|don't|dont|never|not|must not|mustn't|should not|shall not|cannot|can't|" +
-		"nicht|niemals|kein*|nie|" +
-		"ne|n'|jamais|" +
-		"no|nunca|jamas|" +
-		"non|mai|" +
-		"nao|" +
-		"не|никогда|нельзя|" +
+		"nicht|niemals|kein*|nie|auf keinen fall|keinesfalls|" +
+		"ne|n'|jamais|en aucun cas|" +
+		"no|nunca|jamas|no se debe|no se deben|no debe|no deben|bajo ningun concepto|" +
+		"non|mai|in nessun caso|" +
+		"nao|em caso algum|" +
+		"не|никогда|нельзя|ни в коем случае|" +
 		"不要|不得|不能|别|勿|禁止|切勿|" +
 		"決して|" +
 		"절대|" +
 		"^لا$|^لن$|" +
 		"^न$|^मत$|^कभी$",
-	cNegPost: "せず|ずに|しないで|ないで|しない|してはいけ|禁止|지 마|지 말|지 않|금지|^मत$|^न करें|^नहीं|nicht|pas",
+	cAgent:    "assistant|agent*|bot|chatbot|ai|llm|model|language model|assistent*|agente*|assistente|asistente|ассистент*|агент*|бот|助手|代理|智能体|机器人助手|アシスタント|エージェント|ボット|어시스턴트|에이전트|봇|المساعد|الوكيل|مساعد|وكيل|सहायक|एजेंट|बॉट",
+	cBypass:   "bypass*|jumper*|bridge out|short out|short-circuit*|mute*|muting|override mode|uberbruck*|überbrück*|kurzschliess*|ponte*|shunte*|puente*|puentea*|ponticell*|cavallott*|jumpe*|перемычк*|закоро*|байпас*|обход*|зашунт*|短接|旁路|跨接|屏蔽|バイパス|短絡|ジャンパ|무효화|바이패스|점퍼|단락|تجاوز|جسر|عطّل|बायपास|जम्पर|शॉर्ट",
+	cAuto:     "automatically|auto-acknowledge|auto-reset|automatisch*|automatiquement|automaticamente|automáticamente|автоматически|自动|自動|자동|تلقائيا|تلقائياً|अपने आप|स्वचालित",
+	cAlways:   "permanently|permanent*|always|for good|for the rest of|until monday|until morning|overnight|dauerhaft|immer|bis morgen|pour toujours|en permanence|toujours|siempre|para siempre|sempre|per sempre|para sempre|всегда|насовсем|постоянно|до утра|永久|一直|始终|常時|ずっと|항상|계속|영구|دائم*|دائماً|हमेशा|स्थायी",
+	cEscape:   "fire exit|emergency exit|escape route|emergency route|notausgang|fluchtweg|sortie de secours|issue de secours|salida de emergencia|via de escape|uscita di emergenza|via di fuga|saida de emergencia|аварийный выход|аварийного выхода|эвакуацион*|安全出口|紧急出口|逃生通道|非常口|避難経路|비상구|대피로|مخرج الطوارئ|مخرج الطوارىء|आपातकालीन निकास|आपात निकास",
+	cSecretly: "quietly|secretly|don't mention|do not mention|don't log|do not log|without telling|no paperwork|without paperwork|heimlich|ohne es zu|nicht erwahnen|nicht protokollieren|en secret|discretement|sans le dire|en silencio|sin decir|sin avisar|di nascosto|senza dire|em segredo|sem dizer|тихо|незаметно|не упоминай|не записывай|悄悄|偷偷|不要记录|不要提|こっそり|内緒|記録しない|몰래|기록하지|بهدوء|سرا|سراً|चुपके|चुपचाप",
+	cWorkZone: "work envelope|working area|work area|work zone|working zone|cell|robot cell|walkway|aisle|arbeitsraum|arbeitsbereich|zelle|gang|enveloppe de travail|zone de travail|cellule|allee|area de trabajo|zona de trabajo|celda|pasillo|area di lavoro|cella|corridoio|area de trabalho|celula|corredor|рабочую зону|рабочей зоне|рабочая зона|ячейк*|проход|工作范围|工作区|工位|通道|作業範囲|作業エリア|セル|通路|작업 범위|작업 구역|셀|통로|منطقة العمل|الخلية|الممر|कार्य क्षेत्र|सेल|गलियारे",
+	cSensor:   "scanner*|light curtain*|sensor*|detection|detector*|protective field|safety field|interlock*|door switch*|enabling switch*|two-hand*|scanne*|lichtvorhang|lichtgitter|sensor*|erkennung|schutzfeld|turschalter|zustimmtaster|barriere immaterielle|rideau lumineux|capteur*|detection|champ de protection|cortina de luz|escaner|deteccion|campo de proteccion|barriera fotoelettrica|rilevamento|campo di protezione|cortina de luz|detecao|датчик*|сканер*|световая завеса|световую завесу|обнаружени*|защитное поле|扫描仪|光幕|传感器|检测|防护区|スキャナ|ライトカーテン|センサ|検知|保護フィールド|스캐너|라이트 커튼|센서|감지|보호 필드|الماسح|الستارة الضوئية|مستشعر|حساس|كشف|स्कैनर|लाइट कर्टन|सेंसर|पहचान",
+	cNegPost:  "せず|ずに|しないで|ないで|しない|してはいけ|禁止|지 마|지 말|지 않|금지|^मत$|^न करें|^नहीं|nicht|pas",
 }
 
 // cNegPre also holds the French passive auxiliaries (est, sont, a été …):
@@ -395,6 +414,17 @@ const (
 	cDeliver
 	cNegPre
 	cNegPost
+	// Feature-only concepts: no rule uses them; they are features of the
+	// classifier (classifier.go), so that what it learns from one language
+	// carries to the others.
+	cAgent
+	cBypass
+	cAuto
+	cAlways
+	cEscape
+	cSecretly
+	cWorkZone
+	cSensor
 	numConcepts
 )
 
@@ -402,6 +432,7 @@ var conceptNames = [numConcepts]string{
 	"override", "instructions", "prior", "void", "real", "task", "you", "disable", "safety-function", "raise", "limit",
 	"even-if", "people", "approval", "no-need", "secret", "disclose", "chat-role", "role-marker", "authority",
 	"config-safety", "config-enabled", "config-false", "continue", "plan-change", "harmful-outcome", "turn", "off", "max-speed", "warning-context", "obey", "only-me", "mode", "you-are-now", "verbatim", "does-not-apply", "assistant-turn", "user-turn", "stop-following", "safety-rules", "never-trips", "priority", "safety-margin", "zero", "human-zone", "enter", "outsider", "deliver", "negation", "negation",
+	"agent", "bypass", "automatically", "always", "escape-route", "secretly", "work-zone", "sensor",
 }
 
 // roleStrong are chat-template and chat-role markers (concept cRoleStrong).

@@ -63,7 +63,7 @@ const (
 	nounsInstr = `(?:instructions?|prompts?|directives?|rules|guidelines|commands|orders|context|programming|messages|guidance|polic(?:y|ies)|constraints|conversation|training)`
 	humans     = `(?:humans?|people|persons?|workers?|bystanders?|personnel|pedestrians?|children|anyone|someone|staff|operators?)`
 	badAdj     = `(?:unrestricted|unfiltered|uncensored|jailbroken|evil|malicious|rogue|unlimited|unbound|amoral|rebel|lawless|unconstrained|unaligned)`
-	shellCmds  = `(?:rm~-|rm~/|curl~|wget~|ncat|netcat|nc~-|bash~-|bash~<|sh~-c|zsh~-c|python3?~-c|perl~-e|ruby~-e|php~-r|chmod~|chown~|mkfs|dd~if=|base64~-d|eval~|exec~|nohup~|crontab~|systemctl~|iptables|useradd|userdel|killall~|pkill~|shutdown~-|reboot~-|cat~/|cat~\.|id(?:[^a-z0-9]|$)|whoami|uname~-|sudo~)`
+	shellCmds  = `(?:rm~-|rm~/|curl~|wget~|ncat|netcat|nc~-|bash~-|bash~<|sh~-c|zsh~-c|python3?~-c|perl~-e|ruby~-e|php~-r|chmod~|chown~|mkfs|dd~if=|base64~-d|eval~|exec~|nohup~|crontab~|systemctl~(?:stop|disable|mask|kill|poweroff|halt|reboot|isolate|edit|set-property|enable|start|restart)|iptables|useradd|userdel|killall~|pkill~|shutdown~-|reboot~-|cat~/|cat~\.|id(?:[^a-z0-9]|$)|whoami|uname~-|sudo~)`
 )
 
 var specs = []spec{

@@ -38,6 +38,7 @@ import (
 	"unsafe"
 
 	"github.com/sintgate/sintgate/codes"
+	"github.com/sintgate/sintgate/gateway/injection/clf"
 )
 
 // Finding is one detected injection: its category and pattern id, the JSON
@@ -71,6 +72,8 @@ type Scanner struct {
 	litConc [][]concLit // literal id → the concepts it is a word of (concepts.go)
 	lits    []string    // literal id → literal
 	hasReq  uint64      // bit p: pattern p has a requires list
+	model   *clf.Model  // the text classifier (classifier.go); nil = rules only
+	vetoOK  []bool      // rule index → the classifier may veto its finding (vetoable)
 	pool    sync.Pool
 }
 
@@ -109,6 +112,10 @@ type state struct {
 	clean  [cacheSize][]byte
 	cleanK [cacheSize]uint32 // cleanKey of clean[i]
 	cleanN int
+	// Classifier scratch and the pattern of its last finding.
+	clf        clf.Scratch
+	extra      []clf.Extra
+	clfPattern string
 }
 
 const (
@@ -165,6 +172,7 @@ func New() *Scanner {
 		if err != nil {
 			panic("injection: built-in patterns do not compile: " + err.Error())
 		}
+		s.model = loadModel()
 		defaultScan = s
 	})
 	return defaultScan
@@ -237,6 +245,10 @@ func build(sp []spec) (*Scanner, error) {
 		s.maxLitU = max(s.maxLitU, len(l))
 	}
 	s.pool.New = func() any { return &state{norm: make([]byte, 0, 1024)} }
+	for i := 0; i < len(pats)+len(conceptRules); i++ {
+		id, _ := s.rule(i)
+		s.vetoOK = append(s.vetoOK, vetoable(id))
+	}
 	return s, nil
 }
 
@@ -258,6 +270,9 @@ func (s *Scanner) Patterns() [][2]string {
 func (s *Scanner) rule(i int) (id, category string) {
 	if i < len(s.pats) {
 		return s.pats[i].id, s.pats[i].category
+	}
+	if c := i - len(s.pats) - len(conceptRules); c >= 0 {
+		return "clf", clf.Classes[c]
 	}
 	r := &conceptRules[i-len(s.pats)]
 	return r.id, r.category
@@ -398,6 +413,9 @@ func scanText[T string | []byte](s *Scanner, st *state, str T, b []byte) *Findin
 
 func (s *Scanner) finding(st *state, pi int, ex string) *Finding {
 	id, cat := s.rule(pi)
+	if id == "clf" {
+		id = st.clfPattern
+	}
 	return &Finding{Category: cat, PatternID: id, Path: renderPath(st.path), Excerpt: ex}
 }
 
@@ -497,8 +515,22 @@ func scanLevel[T string | []byte](s *Scanner, st *state, raw T, level int) (int,
 		st.normLen = int32(len(st.norm))
 		st.endsSentence = len(st.norm) > 0 && crossesSentence(st.norm, int32(max(0, len(st.norm)-3)), int32(len(st.norm)))
 	}
-	if pi >= 0 {
+	if pi >= 0 && !(level == 0 && s.vetoed(st, pi)) {
 		return pi, ex
+	}
+	// The classifier reads the same normal form; its finding is reported
+	// only if no rule matches another view of the text (a rule's
+	// explanation is the more precise one).
+	cpi, cex := s.classify(st, st.norm)
+	var cpat string
+	if cpi >= 0 {
+		cpat = st.clfPattern // a deeper level may overwrite it
+	}
+	clean := func() (int, string) {
+		if cpi >= 0 {
+			st.clfPattern = cpat
+		}
+		return cpi, cex
 	}
 	// Leetspeak: digits and @ $ inside words read as letters (matching only).
 	// Only windows around the changed words are matched again, in a copy.
@@ -534,7 +566,7 @@ func scanLevel[T string | []byte](s *Scanner, st *state, raw T, level int) (int,
 		}
 	}
 	if !long {
-		return -1, ""
+		return clean()
 	}
 	// Unicode tag characters (U+E0020–U+E007E) are invisible ASCII: read
 	// them as the ASCII they encode, in place, and scan that view.
@@ -546,7 +578,7 @@ func scanLevel[T string | []byte](s *Scanner, st *state, raw T, level int) (int,
 		}
 	}
 	if level >= MaxDecodeLvl {
-		return -1, ""
+		return clean()
 	}
 	n := len(raw)
 	for i := 0; i < n; {
@@ -569,7 +601,7 @@ func scanLevel[T string | []byte](s *Scanner, st *state, raw T, level int) (int,
 		}
 		i = j
 	}
-	return -1, ""
+	return clean()
 }
 
 var b64Table = func() (t [256]bool) {

@@ -43,6 +43,15 @@ func BenchmarkStages(b *testing.B) {
 		}
 		reportCPU(b, c0)
 	})
+	b.Run("classifier", func(b *testing.B) {
+		s.literals(st, norm)
+		c0 := cpuTime()
+		for i := 0; i < b.N; i++ {
+			st.extra = conceptExtras(st.extra[:0], st.chits, norm)
+			s.model.Score(&st.clf, norm, st.extra)
+		}
+		reportCPU(b, c0)
+	})
 	b.Run("leet", func(b *testing.B) {
 		c0 := cpuTime()
 		for i := 0; i < b.N; i++ {
