@@ -90,8 +90,11 @@ func (c evalCount) String() string {
 }
 
 // evaluate scans every item, logs the tables, every miss and every false
-// positive, and returns the totals and per-language counts.
-func evaluate(t *testing.T, s *Scanner, items []evalItem) (evalCount, map[string]evalCount) {
+// positive, and returns the totals and per-language counts. blind logs
+// misses and false positives by id and category only, never their text or
+// the finding's excerpt: a held-out set whose texts are read in test logs
+// is spent for tuning (docs/injection.md §6).
+func evaluate(t *testing.T, s *Scanner, items []evalItem, blind bool) (evalCount, map[string]evalCount) {
 	t.Helper()
 	var total evalCount
 	byLang, byCat := map[string]evalCount{}, map[string]evalCount{}
@@ -118,6 +121,10 @@ func evaluate(t *testing.T, s *Scanner, items []evalItem) (evalCount, map[string
 		}
 		byLang[it.Lang], byCat[it.Category] = l, c
 		switch {
+		case blind && it.Label == "attack" && f == nil:
+			misses = append(misses, fmt.Sprintf("MISS %s [%s/%s]", it.ID, it.Lang, it.Category))
+		case blind && it.Label == "benign" && f != nil:
+			fps = append(fps, fmt.Sprintf("FALSE POSITIVE %s [%s/%s] %s/%s", it.ID, it.Lang, it.Category, f.Category, f.PatternID))
 		case it.Label == "attack" && f == nil:
 			misses = append(misses, fmt.Sprintf("MISS %s [%s/%s] %s", it.ID, it.Lang, it.Category, it.Params))
 		case it.Label == "benign" && f != nil:
@@ -223,7 +230,7 @@ func TestEvalTuning(t *testing.T) {
 	if len(all) == 0 {
 		t.Fatalf("no tuning set in %s", evalDir)
 	}
-	total, byLang := evaluate(t, s, all)
+	total, byLang := evaluate(t, s, all, false)
 	for _, l := range evalLangs {
 		if c := byLang[l]; c.attacks == 0 || c.benign == 0 {
 			t.Errorf("own sets: language %s needs attacks and benign items (%+v)", l, c)
@@ -244,15 +251,34 @@ type heldoutVersion struct {
 	// checkout). Otherwise a missing file is skipped in development and
 	// fails under CI=true.
 	committed bool
+	// blind: misses and false positives are logged by id only (a set
+	// that is still held out).
+	blind bool
 }
 
 // heldoutVersions are the held-out sets, oldest first. v1 is spent (its
 // misses were read while tuning and it is now classifier training data):
-// it keeps a no-regression floor. v2 is written by an author who never saw
-// the rules or the model and is evaluated against the targets.
+// it keeps a no-regression floor. v2 was written by an author who never saw
+// the rules or the model, after v1 was spent and before the classifier was
+// trained; it is still held out (never trained on, its texts never logged),
+// and its first run did not meet the targets, so it asserts a floor from
+// that run and logs the distance to the targets (docs/injection.md §6).
 var heldoutVersions = []heldoutVersion{
 	{file: heldoutFile, pin: heldoutPinned, floor: heldoutFloor, committed: true},
-	{file: "heldout-v2.jsonl", pin: "heldout-v2.sha256"},
+	{file: "heldout-v2.jsonl", pin: "heldout-v2.sha256", floor: heldoutV2Floor, committed: true, blind: true},
+}
+
+// heldoutV2Floor is the no-regression floor of heldout-v2.jsonl, from its
+// first run, with the rules and the classifier of the merge that brought
+// both (285 of 442 attacks caught, 29 of 321 benign items flagged;
+// docs/injection.md §6): caught less a margin of two per language (six
+// overall) for the jitter of retraining on other data, flagged exactly
+// overall and one more per language. Never lowered; raised only from a
+// run on the unchanged, pinned file.
+var heldoutV2Floor = map[string]struct{ caught, flagged int }{
+	"total": {279, 29},
+	"ar":    {20, 3}, "de": {20, 4}, "en": {31, 4}, "es": {23, 4}, "fr": {20, 5}, "hi": {24, 3},
+	"it": {14, 1}, "ja": {20, 3}, "ko": {25, 3}, "pt": {21, 5}, "ru": {21, 3}, "zh": {22, 3},
 }
 
 // heldoutPin reads the pinned sha256 of a held-out set from its pin file
@@ -301,7 +327,7 @@ func TestEvalHeldout(t *testing.T) {
 				t.Fatalf("%s sha256 %s does not match the pin %s in %s: the frozen set was changed", v.file, got, pin, v.pin)
 			}
 			items := loadEval(t, data, v.file)
-			total, byLang := evaluate(t, New(), items)
+			total, byLang := evaluate(t, New(), items, v.blind)
 			if v.floor != nil {
 				assertHeldoutFloor(t, v.floor, total, byLang)
 				return
