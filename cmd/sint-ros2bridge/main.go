@@ -29,22 +29,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
-	"github.com/sintgate/sintgate/bridges"
+	"github.com/sintgate/sintgate/bridges/bridgecmd"
 	"github.com/sintgate/sintgate/bridges/ros2bridge"
 	"github.com/sintgate/sintgate/bridges/ros2bridge/dds"
-	"github.com/sintgate/sintgate/bridges/stopsem"
 	"github.com/sintgate/sintgate/bridges/topicbridge"
-	"github.com/sintgate/sintgate/client"
-	"github.com/sintgate/sintgate/gateway/attest"
-	"github.com/sintgate/sintgate/internal/keyfile"
 )
 
 // stderr receives flag errors and usage (a variable for tests).
@@ -54,13 +48,6 @@ type multi []string
 
 func (m *multi) String() string     { return strings.Join(*m, ",") }
 func (m *multi) Set(s string) error { *m = append(*m, s); return nil }
-
-func env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -89,25 +76,16 @@ func run(ctx context.Context, args []string) (int, error) {
 	fs := flag.NewFlagSet("sint-ros2bridge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var routes, safeStops, qos, maps, nonPhysical multi
-	url := fs.String("url", env("SINT_URL", "http://127.0.0.1:8080"), "gateway base URL (SINT_URL)")
-	apiKeyFile := fs.String("api-key-file", "", "file (mode 0600) holding an operator API key with scope read, for the e-stop watch (pushed trips and poll)")
-	apiKeyFlag := fs.String("api-key", "", "operator API key with scope read (visible in the process list: prefer --api-key-file); neither: no e-stop watch")
-	agentKey := fs.String("agent-key", "", "agent key file (internal/keyfile format); required")
-	tokenID := fs.String("token-id", "", "registered capability token id")
-	tokenFile := fs.String("token-file", "", "file holding the capability token's compact JWS (instead of --token-id)")
-	issuer := fs.String("issuer", "", "gateway id the attestations must name (optional)")
+	gw := bridgecmd.Register(fs, bridgecmd.Spec{Name: "sint-ros2bridge",
+		PollInterval: topicbridge.DefaultPollInterval, CallTimeout: topicbridge.DefaultCallTimeout, TimeoutUsage: "timeout of one intercept or poll"})
 	domain := fs.Int("domain", -1, "DDS domain id (default: ROS_DOMAIN_ID, else 0)")
 	localhost := fs.Bool("localhost-only", os.Getenv("ROS_LOCALHOST_ONLY") == "1", "discovery and data on 127.0.0.1 only (ROS_LOCALHOST_ONLY=1)")
 	decisions := fs.String("decisions-topic", ros2bridge.DecisionsTopic, "topic of decision reports (std_msgs/msg/String JSON)")
-	poll := fs.Duration("poll-interval", topicbridge.DefaultPollInterval, "e-stop poll interval")
-	timeout := fs.Duration("timeout", topicbridge.DefaultCallTimeout, "timeout of one intercept or poll")
 	fs.Var(&routes, "route", "AGENT_TOPIC=ACTUATOR_TOPIC[:TYPE] (repeatable; default /agent/cmd_vel=/cmd_vel, TYPE default geometry_msgs/msg/Twist)")
 	fs.Var(&safeStops, "safe-stop", "ACTUATOR_TOPIC=JSON safe-stop message (repeatable; default zero Twist/TwistStamped/Wrench, empty JointTrajectory)")
 	fs.Var(&qos, "qos", "ACTUATOR_TOPIC=QOS of the route's reader and writer: reliable|best_effort, volatile|transient_local, depth=N (repeatable; default reliable,volatile,depth=10)")
 	fs.Var(&maps, "map", "ACTUATOR_TOPIC=JSON payload mapping(s) into the message's JSON form (repeatable; needed on routes of types not clamped by type)")
 	fs.Var(&nonPhysical, "non-physical", "ACTUATOR_TOPIC of a route whose messages carry no speed, force, torque or position (repeatable)")
-	var stopFlags stopsem.Flags
-	stopFlags.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, nil
@@ -143,7 +121,7 @@ func run(ctx context.Context, args []string) (int, error) {
 		fn    func([]ros2bridge.Route, string) error
 	}{
 		{safeStops, ros2bridge.SetSafeStop}, {qos, ros2bridge.SetQoS}, {maps, ros2bridge.SetMapping},
-		{nonPhysical, ros2bridge.SetNonPhysical}, {stopFlags.Policies, ros2bridge.SetStopPolicy},
+		{nonPhysical, ros2bridge.SetNonPhysical}, {gw.Stop.Policies, ros2bridge.SetStopPolicy},
 	} {
 		for _, s := range set.specs {
 			if err := set.fn(rs, s); err != nil {
@@ -156,44 +134,16 @@ func run(ctx context.Context, args []string) (int, error) {
 			return 2, err
 		}
 	}
-	resetMode, err := stopFlags.ResetMode()
+	g, err := gw.Load()
 	if err != nil {
-		return 2, err
+		return bridgecmd.ExitCode(err), err
 	}
-	if *agentKey == "" {
-		return 2, errors.New("--agent-key is required")
-	}
-	apiKey, err := bridges.OperatorKey(*apiKeyFile, *apiKeyFlag)
-	if err != nil {
-		return 2, err
-	}
-	key, err := keyfile.Load(*agentKey)
-	if err != nil {
-		return 1, err
-	}
-	var token string
-	if *tokenFile != "" {
-		b, err := os.ReadFile(*tokenFile)
-		if err != nil {
-			return 1, err
-		}
-		token = strings.TrimSpace(string(b))
-	}
-	if (*tokenID == "") == (token == "") {
-		return 2, errors.New("give exactly one of --token-id and --token-file")
-	}
-
-	httpc := &http.Client{Timeout: 40 * time.Second} // > the 30 s approval long-poll
-	base := strings.TrimRight(*url, "/")
 	core := topicbridge.Config{
-		Gateway:  &client.Agent{BaseURL: base, HTTP: httpc, Key: key.Private},
-		Verifier: attest.NewJWKSCache(&http.Client{Timeout: *timeout}, base+"/.well-known/jwks.json"),
-		TokenID:  *tokenID, Token: token, Issuer: *issuer,
-		PollInterval: *poll, CallTimeout: *timeout, Log: log,
-		Reset: resetMode, StopResend: stopFlags.Resend, ResetSocket: stopFlags.ResetSocket, MaxAttestFailures: stopFlags.MaxAttestFailures,
-	}
-	if apiKey != "" {
-		core.Estop = bridges.OperatorEstop{Op: &client.Operator{BaseURL: base, APIKey: apiKey, HTTP: &http.Client{Timeout: *timeout}}}
+		Gateway: g.Agent, Verifier: g.Verifier,
+		TokenID: g.TokenID, Token: g.Token, Issuer: g.Issuer,
+		PollInterval: g.PollInterval, CallTimeout: g.CallTimeout, Log: log,
+		Reset: g.Reset, StopResend: gw.Stop.Resend, ResetSocket: gw.Stop.ResetSocket, MaxAttestFailures: gw.Stop.MaxAttestFailures,
+		Estop: g.Estop,
 	}
 	pp, err := dds.NewParticipant(dds.Config{Domain: *domain, LoopbackOnly: *localhost})
 	if err != nil {
@@ -208,7 +158,7 @@ func run(ctx context.Context, args []string) (int, error) {
 	for _, r := range rs {
 		log.Info("route", "agent", r.Agent, "actuator", r.Actuator, "type", r.Type.Name, "resource", r.Resource(), "qos", r.QoS.String())
 	}
-	log.Info("sint-ros2bridge running", "gateway", base, "domain", *domain, "localhostOnly", *localhost, "agent", key.AgentID(), "estopWatch", core.Estop != nil)
+	log.Info("sint-ros2bridge running", "gateway", g.Base, "domain", *domain, "localhostOnly", *localhost, "agent", g.Key.AgentID(), "estopWatch", core.Estop != nil)
 	if err := b.Run(ctx); err != nil {
 		return 1, err
 	}
