@@ -70,6 +70,7 @@ type PollAction struct {
 // replicaView is what the watch knows of one replica of a fleet.
 type replicaView struct {
 	epoch uint64 // its breaker epoch at its last poll
+	max   uint64 // the highest epoch it has shown (only a higher one shows a new trip)
 	gen   uint64 // the watch's gen when it last showed a trip (tripped, or its epoch changed)
 	seen  uint64 // the watch's polls count at its last poll (to forget the oldest)
 }
@@ -91,6 +92,7 @@ func (w *EstopWatch) read(st client.EstopState, err error) PollAction {
 	if err != nil {
 		return PollAction{Latch: "gateway unreachable: " + err.Error(), Fault: true}
 	}
+	outstanding := w.tripped
 	replaced := w.noteFleet(st.FleetID)
 	var a PollAction
 	if st.FleetID != "" {
@@ -100,6 +102,13 @@ func (w *EstopWatch) read(st client.EstopState, err error) PollAction {
 	}
 	if replaced {
 		a.Latch, a.Fault, a.Reset = "gateway state replaced (fleet id changed)", true, false
+		if outstanding {
+			// Lost state is no proof that the trip was reset: this answer
+			// does not unlatch it, and it stays outstanding until the new
+			// state shows a trip (a single node: until its next armed
+			// answer).
+			a.Unlatch, w.tripped = false, true
+		}
 	}
 	return a
 }
@@ -133,7 +142,7 @@ func (w *EstopWatch) readReplica(st client.EstopState) PollAction {
 	r := w.replicas[st.BootID]
 	known := r != nil
 	if !known {
-		r = &replicaView{epoch: st.Epoch}
+		r = &replicaView{epoch: st.Epoch, max: st.Epoch}
 		if !w.tripped {
 			r.gen = w.gen // nothing outstanding that it could have missed
 		}
@@ -144,6 +153,7 @@ func (w *EstopWatch) readReplica(st client.EstopState) PollAction {
 	case st.State == "tripped":
 		w.tripObserved()
 		r.epoch, r.gen = st.Epoch, w.gen
+		r.max = max(r.max, st.Epoch)
 		w.armedAt = false
 		return PollAction{Latch: "e-stop tripped: " + st.Reason}
 	case st.State != "armed":
@@ -152,14 +162,20 @@ func (w *EstopWatch) readReplica(st client.EstopState) PollAction {
 	}
 	var a PollAction
 	if known && st.Epoch != r.epoch {
-		// This replica tripped and re-armed between two of its polls.
 		w.tripObserved()
-		r.gen = w.gen
-		a.Latch = "e-stop tripped and reset between polls"
-		a.Reset = st.Epoch > r.epoch
-		a.Fault = !a.Reset // a smaller epoch: a replica that lost its state
+		if st.Epoch > r.max {
+			// This replica tripped and re-armed between two of its polls.
+			r.gen = w.gen
+			a.Latch, a.Reset = "e-stop tripped and reset between polls", true
+		} else {
+			// An epoch this replica already showed, or a smaller one: a
+			// replica that lost its state (or a hostile answer). It shows
+			// no trip, so it unlatches none.
+			a.Latch, a.Fault = "e-stop epoch went back on a replica", true
+		}
 	}
 	r.epoch = st.Epoch
+	r.max = max(r.max, st.Epoch)
 	if !w.tripped || r.gen == w.gen {
 		a.Unlatch, w.tripped = true, false
 	}
@@ -191,6 +207,7 @@ func (w *EstopWatch) readSingle(st client.EstopState) PollAction {
 	switch {
 	case st.State == "tripped":
 		w.noteEpoch(st.Epoch)
+		w.tripObserved() // outstanding should a fleet's answer come next
 		w.armedAt = false
 		return PollAction{Latch: "e-stop tripped: " + st.Reason}
 	case st.State != "armed":
@@ -209,7 +226,7 @@ func (w *EstopWatch) readSingle(st client.EstopState) PollAction {
 		a.Latch, a.Fault, a.Reset = "gateway restarted (boot id changed)", true, false
 	}
 	w.armedAt, w.armedSince = true, st.Since
-	w.tripped = false // (kept for a fleet's answers only)
+	w.tripped = false // (an armed single node has no trip outstanding)
 	return a
 }
 
