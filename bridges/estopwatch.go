@@ -73,6 +73,7 @@ type replicaView struct {
 	max   uint64 // the highest epoch it has shown (only a higher one shows a new trip)
 	gen   uint64 // the watch's gen when it last showed a trip (tripped, or its epoch changed)
 	seen  uint64 // the watch's polls count at its last poll (to forget the oldest)
+	since int64  // its last answer's armed "since" (its own clock, unix ms); 0: that answer was not armed
 }
 
 // maxReplicas bounds the replicas a watch remembers; the one polled least
@@ -154,10 +155,10 @@ func (w *EstopWatch) readReplica(st client.EstopState) PollAction {
 		w.tripObserved()
 		r.epoch, r.gen = st.Epoch, w.gen
 		r.max = max(r.max, st.Epoch)
-		w.armedAt = false
+		r.since, w.armedAt = 0, false
 		return PollAction{Latch: "e-stop tripped: " + st.Reason}
 	case st.State != "armed":
-		w.armedAt = false
+		r.since, w.armedAt = 0, false
 		return PollAction{Latch: fmt.Sprintf("e-stop state %q is not armed", st.State), Fault: true}
 	}
 	var a PollAction
@@ -179,8 +180,28 @@ func (w *EstopWatch) readReplica(st client.EstopState) PollAction {
 	if !w.tripped || r.gen == w.gen {
 		a.Unlatch, w.tripped = true, false
 	}
-	w.armedAt, w.armedSince = true, st.Since
+	r.since = st.Since
+	w.armedAt, w.armedSince = w.fleetArmedSince()
 	return a
+}
+
+// fleetArmedSince is what a pushed trip is judged against behind a fleet:
+// the earliest armed "since" among the replicas remembered, each on its
+// own clock, and whether every one of them answered armed last. One
+// replica whose clock is ahead (or jumped forward) would otherwise make
+// every trip of the others look older than the reset, and the pushes
+// would be dropped until the next poll.
+func (w *EstopWatch) fleetArmedSince() (bool, int64) {
+	var earliest int64
+	for _, r := range w.replicas {
+		if r.since == 0 {
+			return false, 0
+		}
+		if earliest == 0 || r.since < earliest {
+			earliest = r.since
+		}
+	}
+	return earliest != 0, earliest
 }
 
 // addReplica remembers r under boot, forgetting the replica polled least
@@ -297,8 +318,9 @@ func (w *EstopWatch) Pushed(ev EstopEvent, apply func(PollAction)) {
 		// outage). Latching on it would stop the robot again after the
 		// operator's reset with nothing tripped. Judged by time, not epoch:
 		// the stream carries every replica's trips and each replica numbers
-		// its own epochs. A trip after that reset, or one naming no time,
-		// latches.
+		// its own epochs (behind a fleet: by the earliest reset among the
+		// replicas, all armed, fleetArmedSince). A trip after that reset,
+		// or one naming no time, latches.
 		return
 	}
 	w.pushes++

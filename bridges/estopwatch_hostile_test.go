@@ -55,3 +55,44 @@ func TestEstopWatchFleetHostileAnswers(t *testing.T) {
 		})
 	}
 }
+
+// TestEstopWatchFleetPushJudgedByEarliestReset: behind a fleet the last
+// armed answer's "since" is on the answering replica's clock. Replica B's
+// clock is an hour ahead (or jumped forward): a trip pushed from A after
+// A's reset used to be taken for a late delivery of an older trip and
+// dropped, and the bridge kept moving until its next poll. A push is
+// judged against the earliest reset among the replicas, all armed.
+func TestEstopWatchFleetPushJudgedByEarliestReset(t *testing.T) {
+	const hour = 3_600_000
+	for _, tc := range []struct {
+		name      string
+		answers   []client.EstopState
+		trippedAt int64
+		latch     bool
+	}{
+		{"B's clock an hour ahead, trip after A's reset", []client.EstopState{
+			{State: "armed", Epoch: 2, Since: 1000, BootID: "a", FleetID: "F"},
+			{State: "armed", Epoch: 2, Since: 1000 + hour, BootID: "b", FleetID: "F"},
+		}, 2000, true},
+		{"late delivery: before every replica's reset", []client.EstopState{
+			{State: "armed", Epoch: 2, Since: 1000, BootID: "a", FleetID: "F"},
+			{State: "armed", Epoch: 2, Since: 1000 + hour, BootID: "b", FleetID: "F"},
+		}, 900, false},
+		{"a replica not armed at its last answer", []client.EstopState{
+			{State: "tripped", Epoch: 2, Since: 500, BootID: "a", FleetID: "F", Reason: "x"},
+			{State: "armed", Epoch: 2, Since: 1000 + hour, BootID: "b", FleetID: "F"},
+		}, 900, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var w EstopWatch
+			for _, st := range tc.answers {
+				w.Read(st, nil)
+			}
+			var got PollAction
+			w.Pushed(EstopEvent{Tripped: true, Reason: "x", TrippedAt: tc.trippedAt}, func(a PollAction) { got = a })
+			if (got.Latch != "") != tc.latch {
+				t.Fatalf("push at %d: %+v, want latch %v", tc.trippedAt, got, tc.latch)
+			}
+		})
+	}
+}
