@@ -36,6 +36,7 @@ type EstopWatch struct {
 	mu         sync.Mutex // guards the fields and orders every apply
 	seen       bool       // a poll recorded lastEpoch
 	lastEpoch  uint64
+	maxEpoch   uint64 // the highest epoch this boot id showed (a single gateway)
 	armedAt    bool   // the poll that recorded lastEpoch answered "armed"
 	armedSince int64  // and the gateway's "since" of that armed state (unix ms)
 	pushes     uint64 // pushed trips so far
@@ -225,6 +226,11 @@ func (w *EstopWatch) addReplica(boot string, r *replicaView) {
 // readSingle interprets one answer of a single gateway (type doc).
 func (w *EstopWatch) readSingle(st client.EstopState) PollAction {
 	restarted := w.noteBoot(st.BootID)
+	if restarted {
+		w.maxEpoch = 0
+	}
+	top := w.maxEpoch
+	w.maxEpoch = max(w.maxEpoch, st.Epoch)
 	switch {
 	case st.State == "tripped":
 		w.noteEpoch(st.Epoch)
@@ -237,11 +243,14 @@ func (w *EstopWatch) readSingle(st client.EstopState) PollAction {
 		return PollAction{Latch: fmt.Sprintf("e-stop state %q is not armed", st.State), Fault: true}
 	}
 	a := PollAction{Unlatch: true}
-	prev, seen := w.lastEpoch, w.seen
+	seen := w.seen
 	if w.noteEpoch(st.Epoch) {
 		a.Latch = "e-stop tripped and reset between polls"
-		a.Reset = seen && st.Epoch > prev
-		a.Fault = !a.Reset // a smaller epoch: a gateway that lost its state
+		// Only an epoch above every one shown before proves a reset: a
+		// smaller one is a gateway that lost its state, and one that comes
+		// back up to an epoch it showed before proves nothing either.
+		a.Reset = seen && st.Epoch > top
+		a.Fault = !a.Reset
 	}
 	if restarted {
 		a.Latch, a.Fault, a.Reset = "gateway restarted (boot id changed)", true, false

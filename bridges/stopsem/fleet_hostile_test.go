@@ -72,3 +72,24 @@ func TestSingleTripHeldAcrossFleetAppearing(t *testing.T) {
 		})
 	}
 }
+
+// TestSingleEpochBackAndForthIsNoReset: a single gateway (one boot id)
+// whose epoch goes back (a fault) and up again to one it showed before
+// has shown no operator reset: the fault holds under --reset latched.
+func TestSingleEpochBackAndForthIsNoReset(t *testing.T) {
+	var w bridges.EstopWatch
+	f := Faults{Mode: ResetLatched}
+	apply := func(st client.EstopState) bridges.PollAction { return f.Estop(w.Read(st, nil)) }
+	apply(client.EstopState{State: "armed", Epoch: 5, BootID: "s"})
+	if a := apply(client.EstopState{State: "armed", Epoch: 3, BootID: "s"}); !a.Fault || a.Unlatch {
+		t.Fatalf("epoch went back: %+v, want a fault latch", a)
+	}
+	for _, e := range []uint64{4, 5} {
+		if a := apply(client.EstopState{State: "armed", Epoch: e, BootID: "s"}); a.Unlatch || a.Reset {
+			t.Fatalf("epoch back up to %d: %+v released the fault", e, a)
+		}
+	}
+	if a := apply(client.EstopState{State: "armed", Epoch: 6, BootID: "s"}); !a.Unlatch || !a.Reset {
+		t.Fatalf("a new epoch (a trip and a reset): %+v, want the fault cleared", a)
+	}
+}
