@@ -36,6 +36,7 @@ type EstopWatch struct {
 	mu         sync.Mutex // guards the fields and orders every apply
 	seen       bool       // a poll recorded lastEpoch
 	lastEpoch  uint64
+	maxEpoch   uint64 // the highest epoch this boot id showed (a single gateway)
 	armedAt    bool   // the poll that recorded lastEpoch answered "armed"
 	armedSince int64  // and the gateway's "since" of that armed state (unix ms)
 	pushes     uint64 // pushed trips so far
@@ -70,8 +71,10 @@ type PollAction struct {
 // replicaView is what the watch knows of one replica of a fleet.
 type replicaView struct {
 	epoch uint64 // its breaker epoch at its last poll
+	max   uint64 // the highest epoch it has shown (only a higher one shows a new trip)
 	gen   uint64 // the watch's gen when it last showed a trip (tripped, or its epoch changed)
 	seen  uint64 // the watch's polls count at its last poll (to forget the oldest)
+	since int64  // its last answer's armed "since" (its own clock, unix ms); 0: that answer was not armed
 }
 
 // maxReplicas bounds the replicas a watch remembers; the one polled least
@@ -91,6 +94,7 @@ func (w *EstopWatch) read(st client.EstopState, err error) PollAction {
 	if err != nil {
 		return PollAction{Latch: "gateway unreachable: " + err.Error(), Fault: true}
 	}
+	outstanding := w.tripped
 	replaced := w.noteFleet(st.FleetID)
 	var a PollAction
 	if st.FleetID != "" {
@@ -100,6 +104,13 @@ func (w *EstopWatch) read(st client.EstopState, err error) PollAction {
 	}
 	if replaced {
 		a.Latch, a.Fault, a.Reset = "gateway state replaced (fleet id changed)", true, false
+		if outstanding {
+			// Lost state is no proof that the trip was reset: this answer
+			// does not unlatch it, and it stays outstanding until the new
+			// state shows a trip (a single node: until its next armed
+			// answer).
+			a.Unlatch, w.tripped = false, true
+		}
 	}
 	return a
 }
@@ -133,7 +144,7 @@ func (w *EstopWatch) readReplica(st client.EstopState) PollAction {
 	r := w.replicas[st.BootID]
 	known := r != nil
 	if !known {
-		r = &replicaView{epoch: st.Epoch}
+		r = &replicaView{epoch: st.Epoch, max: st.Epoch}
 		if !w.tripped {
 			r.gen = w.gen // nothing outstanding that it could have missed
 		}
@@ -144,27 +155,54 @@ func (w *EstopWatch) readReplica(st client.EstopState) PollAction {
 	case st.State == "tripped":
 		w.tripObserved()
 		r.epoch, r.gen = st.Epoch, w.gen
-		w.armedAt = false
+		r.max = max(r.max, st.Epoch)
+		r.since, w.armedAt = 0, false
 		return PollAction{Latch: "e-stop tripped: " + st.Reason}
 	case st.State != "armed":
-		w.armedAt = false
+		r.since, w.armedAt = 0, false
 		return PollAction{Latch: fmt.Sprintf("e-stop state %q is not armed", st.State), Fault: true}
 	}
 	var a PollAction
 	if known && st.Epoch != r.epoch {
-		// This replica tripped and re-armed between two of its polls.
 		w.tripObserved()
-		r.gen = w.gen
-		a.Latch = "e-stop tripped and reset between polls"
-		a.Reset = st.Epoch > r.epoch
-		a.Fault = !a.Reset // a smaller epoch: a replica that lost its state
+		if st.Epoch > r.max {
+			// This replica tripped and re-armed between two of its polls.
+			r.gen = w.gen
+			a.Latch, a.Reset = "e-stop tripped and reset between polls", true
+		} else {
+			// An epoch this replica already showed, or a smaller one: a
+			// replica that lost its state (or a hostile answer). It shows
+			// no trip, so it unlatches none.
+			a.Latch, a.Fault = "e-stop epoch went back on a replica", true
+		}
 	}
 	r.epoch = st.Epoch
+	r.max = max(r.max, st.Epoch)
 	if !w.tripped || r.gen == w.gen {
 		a.Unlatch, w.tripped = true, false
 	}
-	w.armedAt, w.armedSince = true, st.Since
+	r.since = st.Since
+	w.armedAt, w.armedSince = w.fleetArmedSince()
 	return a
+}
+
+// fleetArmedSince is what a pushed trip is judged against behind a fleet:
+// the earliest armed "since" among the replicas remembered, each on its
+// own clock, and whether every one of them answered armed last. One
+// replica whose clock is ahead (or jumped forward) would otherwise make
+// every trip of the others look older than the reset, and the pushes
+// would be dropped until the next poll.
+func (w *EstopWatch) fleetArmedSince() (bool, int64) {
+	var earliest int64
+	for _, r := range w.replicas {
+		if r.since == 0 {
+			return false, 0
+		}
+		if earliest == 0 || r.since < earliest {
+			earliest = r.since
+		}
+	}
+	return earliest != 0, earliest
 }
 
 // addReplica remembers r under boot, forgetting the replica polled least
@@ -188,9 +226,15 @@ func (w *EstopWatch) addReplica(boot string, r *replicaView) {
 // readSingle interprets one answer of a single gateway (type doc).
 func (w *EstopWatch) readSingle(st client.EstopState) PollAction {
 	restarted := w.noteBoot(st.BootID)
+	if restarted {
+		w.maxEpoch = 0
+	}
+	top := w.maxEpoch
+	w.maxEpoch = max(w.maxEpoch, st.Epoch)
 	switch {
 	case st.State == "tripped":
 		w.noteEpoch(st.Epoch)
+		w.tripObserved() // outstanding should a fleet's answer come next
 		w.armedAt = false
 		return PollAction{Latch: "e-stop tripped: " + st.Reason}
 	case st.State != "armed":
@@ -199,17 +243,20 @@ func (w *EstopWatch) readSingle(st client.EstopState) PollAction {
 		return PollAction{Latch: fmt.Sprintf("e-stop state %q is not armed", st.State), Fault: true}
 	}
 	a := PollAction{Unlatch: true}
-	prev, seen := w.lastEpoch, w.seen
+	seen := w.seen
 	if w.noteEpoch(st.Epoch) {
 		a.Latch = "e-stop tripped and reset between polls"
-		a.Reset = seen && st.Epoch > prev
-		a.Fault = !a.Reset // a smaller epoch: a gateway that lost its state
+		// Only an epoch above every one shown before proves a reset: a
+		// smaller one is a gateway that lost its state, and one that comes
+		// back up to an epoch it showed before proves nothing either.
+		a.Reset = seen && st.Epoch > top
+		a.Fault = !a.Reset
 	}
 	if restarted {
 		a.Latch, a.Fault, a.Reset = "gateway restarted (boot id changed)", true, false
 	}
 	w.armedAt, w.armedSince = true, st.Since
-	w.tripped = false // (kept for a fleet's answers only)
+	w.tripped = false // (an armed single node has no trip outstanding)
 	return a
 }
 
@@ -280,8 +327,9 @@ func (w *EstopWatch) Pushed(ev EstopEvent, apply func(PollAction)) {
 		// outage). Latching on it would stop the robot again after the
 		// operator's reset with nothing tripped. Judged by time, not epoch:
 		// the stream carries every replica's trips and each replica numbers
-		// its own epochs. A trip after that reset, or one naming no time,
-		// latches.
+		// its own epochs (behind a fleet: by the earliest reset among the
+		// replicas, all armed, fleetArmedSince). A trip after that reset,
+		// or one naming no time, latches.
 		return
 	}
 	w.pushes++

@@ -275,7 +275,7 @@ func Build(ctx context.Context, o Options) (*Gateway, error) {
 			circuits.Restore(a.AgentID, gateway.Circuit{Open: true, Since: time.UnixMilli(a.CircuitSince), Cause: a.CircuitCause})
 		}
 	}
-	cp := &circuitPersister{st: st, clock: clock, log: log}
+	cp := &circuitPersister{st: st, clock: clock, log: log, isOpen: circuits.IsOpen}
 	circuits.Persist = func(agentID string, c gateway.Circuit) { cp.persist(context.WithoutCancel(ctx), agentID, c) }
 	g.background = append(g.background, cp.run)
 	p.OnSevere = func(ctx context.Context, agentID string) {

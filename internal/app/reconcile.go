@@ -105,6 +105,7 @@ func reconcileStore(ctx context.Context, st store.Store, lg ledger.Store, after 
 	var standingOrder []string
 	circuits := map[string]lastCircuit{}
 	var circuitOrder []string
+	var recorded time.Time // the newest timestamp among the entries read
 	err = changeEntries(ctx, lg, after, size, func(e ledger.Entry) {
 		res.Read++
 		var p struct {
@@ -119,6 +120,8 @@ func reconcileStore(ctx context.Context, st store.Store, lg ledger.Store, after 
 		at, terr := ledger.ParseTimestamp(e.Timestamp)
 		if terr != nil {
 			at = now
+		} else if at.After(recorded) {
+			recorded = at
 		}
 		switch e.EventType {
 		case "token.revoked":
@@ -168,9 +171,18 @@ func reconcileStore(ctx context.Context, st store.Store, lg ledger.Store, after 
 			res.Repaired++
 		}
 	}
+	// A standing approval is taken as lapsed by the earlier of the clock
+	// and the newest time the ledger recorded, never by the clock alone: a
+	// clock far ahead at start (a wrong RTC, an NTP step) would skip a
+	// revocation, the cursor would move past it, and once the clock was
+	// corrected the revoked approval would cover again.
+	lapsedBy := now
+	if recorded.Before(lapsedBy) {
+		lapsedBy = recorded
+	}
 	for _, id := range standingOrder {
 		r := standing[id]
-		if r.until > 0 && r.until <= now.UnixMilli() {
+		if r.until > 0 && r.until <= lapsedBy.UnixMilli() {
 			continue // lapsed: it could not cover anything any more
 		}
 		wrote, err := approvals.RepairStandingRevocation(ctx, st, id, r.operator, r.at)
