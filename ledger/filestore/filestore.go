@@ -858,6 +858,9 @@ func (s *Store) commit(batch []*request, buf []byte) []byte {
 			buf = appendFrame(buf, id, raw, enc)
 			r.entries[i] = e
 			seen[id] = true
+			// Position and content are fixed from here; the hook may start
+			// work that needs the sequence while the fdatasync runs.
+			ledger.RunSequenced(r.preps[i].Event.Sequenced, seq)
 			st = append(st, staged{r: r, i: i, id: id, raw: raw})
 			prev, ts = e.Hash, e.Timestamp
 		}
