@@ -106,6 +106,8 @@ type Store struct {
 	// lastOf caches LastOfType's answers (read.go).
 	lastMu sync.Mutex
 	lastOf map[string]lastSeen
+	// lastScanned counts the entries LastOfType's scans read.
+	lastScanned atomic.Uint64
 
 	dir   string
 	opts  Options
@@ -921,6 +923,7 @@ func (s *Store) commit(batch []*request, buf []byte) []byte {
 	s.end = end + int64(len(buf))
 	s.headHash, s.headTS = prev, ts
 	s.mu.Unlock()
+	s.advanceLast(first, st)
 	s.sinceMark += len(st)
 	if s.sinceMark >= HashSyncEvery {
 		if err := s.syncMark(int64(seq)); err == nil {
