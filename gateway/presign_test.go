@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -231,5 +232,64 @@ func TestAttestationSequenceIsTheEntrys(t *testing.T) {
 				t.Fatalf("%d signatures for 3 allows, want %d", len(got), 3*tt.wantSigns)
 			}
 		})
+	}
+}
+
+// blockingSigner signs only once released.
+type blockingSigner struct{ release chan struct{} }
+
+func (s blockingSigner) SignAttestation(attest.Claims) (string, error) {
+	<-s.release
+	return "", errBoom
+}
+
+// With every presigner busy and the queue full, the hook starts nothing and
+// the allow is signed after its commit: still answered, with the entry's
+// sequence, never waiting for the queue.
+func TestPresignQueueFull(t *testing.T) {
+	presigners.once.Do(startPresigners)
+	bs := blockingSigner{release: make(chan struct{})}
+	var stuck []*presign
+	// One per presigner to occupy it, then fill the queue.
+	for i := range runtime.GOMAXPROCS(0) + presignQueue + 8 {
+		ps := newPresign(bs, attest.Claims{})
+		ps.sequenced(uint64(i + 1))
+		if ps.started.Load() {
+			stuck = append(stuck, ps)
+		}
+	}
+	defer func() {
+		close(bs.release)
+		for _, ps := range stuck {
+			select {
+			case <-ps.done:
+			case <-time.After(10 * time.Second):
+				t.Error("a queued presign never ran")
+				return
+			}
+		}
+	}()
+	if len(presigners.q) != presignQueue {
+		t.Fatalf("queue holds %d, want it full (%d)", len(presigners.q), presignQueue)
+	}
+	f := newFixture(t)
+	cs := &countingSigner{next: f.p.Signer}
+	f.p.Signer = cs
+	done := make(chan Result, 1)
+	go func() { done <- f.p.Intercept(context.Background(), f.input(nil)) }()
+	var r Result
+	select {
+	case r = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the allow waited for the full presign queue")
+	}
+	if r.Status != 200 || r.Body.Attestation == nil || r.Entry == nil {
+		t.Fatalf("answer %d %s", r.Status, r.Outcome.Code)
+	}
+	if got := ledgerSeqOf(t, *r.Body.Attestation); got != r.Entry.SequenceNumber {
+		t.Fatalf("attestation for sequence %d, entry %d", got, r.Entry.SequenceNumber)
+	}
+	if got := cs.signatures(); len(got) != 1 {
+		t.Fatalf("signatures %v, want one", got)
 	}
 }
