@@ -11,8 +11,8 @@ import (
 // presign signs an allow's attestation while its ledger entry is being made
 // durable: the ledger calls sequenced (ledger.Event.Sequenced) at its
 // serialisation point, once the entry has its sequence and its content is
-// fixed, and the signature runs on its own goroutine during the group
-// commit's write and fdatasync instead of after them.
+// fixed, and a presigner goroutine signs during the group commit's write and
+// fdatasync instead of after them.
 //
 // Nothing is relaxed by it: the attestation is only taken (result) after
 // the append has returned durable and the request has made every check it
@@ -22,14 +22,22 @@ import (
 // carries the sequence of the entry the append returned (result re-signs if
 // the two ever differed).
 type presign struct {
-	signer  AttestSigner
-	claims  attest.Claims // LedgerSeq set by the goroutine
-	started atomic.Bool
-	done    chan struct{}
-	seq     uint64
-	att     string
-	err     error
+	signer AttestSigner
+	claims attest.Claims // LedgerSeq set when signing
+	state  atomic.Int32  // presignIdle, presignQueued, presignRunning, presignTaken
+	done   chan struct{} // closed by the presigner once it signed (state presignRunning)
+	seq    uint64
+	att    string
+	err    error
 }
+
+// States of a presign.
+const (
+	presignIdle    = iota // not announced (or the queue was full): result signs
+	presignQueued         // waiting for a presigner
+	presignRunning        // a presigner took it: result waits for done
+	presignTaken          // result took it back from the queue and signed itself
+)
 
 func newPresign(s AttestSigner, c attest.Claims) *presign {
 	return &presign{signer: s, claims: c, done: make(chan struct{})}
@@ -52,26 +60,29 @@ func startPresigners() {
 	for range runtime.GOMAXPROCS(0) {
 		go func() {
 			for ps := range presigners.q {
-				ps.sign()
+				if ps.state.CompareAndSwap(presignQueued, presignRunning) {
+					ps.sign()
+				}
 			}
 		}()
 	}
 }
 
-// sequenced is the ledger hook: it queues the signature once (a store calls
-// it at most once per event; a second call is ignored) and returns at once.
-// With the queue full nothing is started, and result signs after the commit.
+// sequenced is the ledger hook: it queues the signature once and returns at
+// once. A store calls it at most once per event, before Append returns; a
+// second call is ignored. With the queue full nothing is started, and result
+// signs after the commit.
 func (ps *presign) sequenced(seq uint64) {
 	presigners.once.Do(startPresigners)
-	if !ps.started.CompareAndSwap(false, true) {
+	if ps.state.Load() != presignIdle {
 		return
 	}
 	ps.seq = seq
+	ps.state.Store(presignQueued)
 	select {
 	case presigners.q <- ps:
 	default:
-		ps.seq = 0
-		ps.started.Store(false)
+		ps.state.Store(presignIdle)
 	}
 }
 
@@ -83,11 +94,12 @@ func (ps *presign) sign() {
 }
 
 // result returns the attestation for the entry at seq, which the append has
-// returned durable: the one signed during the commit when the ledger
-// announced that sequence, otherwise (a ledger without the hook, or a
-// different sequence) one signed now.
+// returned durable: the one a presigner signed during the commit when the
+// ledger announced that sequence; otherwise (a ledger without the hook, a
+// different sequence, or a signature still waiting in the queue, which the
+// request takes back rather than wait behind others) one signed now.
 func (ps *presign) result(seq uint64) (string, error) {
-	if ps.started.Load() {
+	if !ps.state.CompareAndSwap(presignQueued, presignTaken) && ps.state.Load() == presignRunning {
 		<-ps.done
 		if ps.err == nil && ps.seq == seq {
 			return ps.att, nil

@@ -204,11 +204,14 @@ func TestAttestationSequenceIsTheEntrys(t *testing.T) {
 		name      string
 		announce  func(hook func(uint64), seq uint64)
 		wantSigns int
+		maxSigns  int // 0: wantSigns
 	}{
 		{name: "announced", announce: nil, wantSigns: 1},
 		{name: "not announced", announce: func(func(uint64), uint64) {}, wantSigns: 1},
 		{name: "announced twice", announce: func(h func(uint64), seq uint64) { h(seq); h(seq) }, wantSigns: 1},
-		{name: "wrong sequence announced", announce: func(h func(uint64), seq uint64) { h(seq + 7) }, wantSigns: 2},
+		// Signed twice if the presigner signed for the wrong sequence before
+		// the commit returned, once if the request took it back first.
+		{name: "wrong sequence announced", announce: func(h func(uint64), seq uint64) { h(seq + 7) }, wantSigns: 1, maxSigns: 2},
 		{name: "hook panics in the store", announce: func(h func(uint64), seq uint64) {
 			ledger.RunSequenced(func(uint64) { panic("bad hook") }, seq)
 		}, wantSigns: 1},
@@ -228,8 +231,9 @@ func TestAttestationSequenceIsTheEntrys(t *testing.T) {
 					t.Fatalf("request %d: attestation for sequence %d, entry %d", i, got, r.Entry.SequenceNumber)
 				}
 			}
-			if got := cs.signatures(); len(got) != 3*tt.wantSigns {
-				t.Fatalf("%d signatures for 3 allows, want %d", len(got), 3*tt.wantSigns)
+			hi := max(tt.maxSigns, tt.wantSigns)
+			if got := cs.signatures(); len(got) < 3*tt.wantSigns || len(got) > 3*hi {
+				t.Fatalf("%d signatures for 3 allows, want %d to %d", len(got), 3*tt.wantSigns, 3*hi)
 			}
 		})
 	}
@@ -254,7 +258,7 @@ func TestPresignQueueFull(t *testing.T) {
 	for i := range runtime.GOMAXPROCS(0) + presignQueue + 8 {
 		ps := newPresign(bs, attest.Claims{})
 		ps.sequenced(uint64(i + 1))
-		if ps.started.Load() {
+		if ps.state.Load() != presignIdle {
 			stuck = append(stuck, ps)
 		}
 	}
@@ -282,6 +286,55 @@ func TestPresignQueueFull(t *testing.T) {
 	case r = <-done:
 	case <-time.After(20 * time.Second):
 		t.Fatal("the allow waited for the full presign queue")
+	}
+	if r.Status != 200 || r.Body.Attestation == nil || r.Entry == nil {
+		t.Fatalf("answer %d %s", r.Status, r.Outcome.Code)
+	}
+	if got := ledgerSeqOf(t, *r.Body.Attestation); got != r.Entry.SequenceNumber {
+		t.Fatalf("attestation for sequence %d, entry %d", got, r.Entry.SequenceNumber)
+	}
+	if got := cs.signatures(); len(got) != 1 {
+		t.Fatalf("signatures %v, want one", got)
+	}
+}
+
+// With every presigner busy, an allow whose signature still waits in the
+// queue when its commit returns takes it back and signs itself rather than
+// wait behind other signatures; the presigner later skips it.
+func TestPresignTakenBackFromTheQueue(t *testing.T) {
+	presigners.once.Do(startPresigners)
+	bs := blockingSigner{release: make(chan struct{})}
+	var busy []*presign
+	for i := range runtime.GOMAXPROCS(0) {
+		ps := newPresign(bs, attest.Claims{})
+		ps.sequenced(uint64(i + 1))
+		busy = append(busy, ps)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for _, ps := range busy {
+		for ps.state.Load() != presignRunning {
+			if time.Now().After(deadline) {
+				t.Fatal("the presigners did not take the blocking signatures")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	defer func() {
+		close(bs.release)
+		for _, ps := range busy {
+			<-ps.done
+		}
+	}()
+	f := newFixture(t)
+	cs := &countingSigner{next: f.p.Signer}
+	f.p.Signer = cs
+	done := make(chan Result, 1)
+	go func() { done <- f.p.Intercept(context.Background(), f.input(nil)) }()
+	var r Result
+	select {
+	case r = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the allow waited behind busy presigners")
 	}
 	if r.Status != 200 || r.Body.Attestation == nil || r.Entry == nil {
 		t.Fatalf("answer %d %s", r.Status, r.Outcome.Code)
