@@ -35,6 +35,13 @@ type memLedger struct {
 	fail    error
 	hold    chan struct{}
 	waiting sync.WaitGroup
+	// announce, when set, replaces the store's call of ev.Sequenced(seq)
+	// at the serialisation point (nil: call it, as the embedded store does).
+	announce func(hook func(uint64), seq uint64)
+	// committing, when set, runs after an entry is sequenced and before
+	// Append returns it, outside the lock: the group commit's write and
+	// fdatasync, during which other appends (a trip's) proceed.
+	committing func(e ledger.Entry)
 }
 
 func (l *memLedger) Append(ctx context.Context, ev ledger.Event) (ledger.Entry, error) {
@@ -54,7 +61,13 @@ func (l *memLedger) Append(ctx context.Context, ev ledger.Event) (ledger.Entry, 
 	if err := ctx.Err(); err != nil {
 		return ledger.Entry{}, codes.Wrap(codes.LedgerUnavailable, "append cancelled", context.Cause(ctx))
 	}
-	return l.appendLocked(ev)
+	e, err := l.appendLocked(ev)
+	if err == nil && l.committing != nil {
+		l.mu.Unlock()
+		l.committing(e)
+		l.mu.Lock()
+	}
+	return e, err
 }
 
 // appendLocked appends one event (caller holds mu): a caller-chosen
@@ -82,6 +95,13 @@ func (l *memLedger) appendLocked(ev ledger.Event) (ledger.Entry, error) {
 	e := ledger.Entry{EventID: id, SequenceNumber: uint64(len(l.entries) + 1),
 		EventType: ev.EventType, AgentID: ev.AgentID, TokenID: ev.TokenID, Payload: payload, Hash: fmt.Sprintf("%064x", len(l.entries)+1)}
 	l.entries = append(l.entries, e)
+	if ev.Sequenced != nil {
+		if l.announce != nil {
+			l.announce(ev.Sequenced, e.SequenceNumber)
+		} else {
+			ledger.RunSequenced(ev.Sequenced, e.SequenceNumber)
+		}
+	}
 	return e, nil
 }
 

@@ -315,6 +315,22 @@ func (p *Pipeline) record(ctx context.Context, req *Request, st *State, o Outcom
 		p.guardedInFlight.Add(1)
 		defer p.guardedInFlight.Add(-1)
 	}
+	// An allow's attestation is signed while its entry is being made
+	// durable (presign): the ledger announces the entry's sequence at its
+	// serialisation point. It is taken only below, after the append has
+	// returned and the trip check has passed.
+	var ps *presign
+	var env json.RawMessage
+	if o.Verdict == Allow {
+		leaf := o.Leaf()
+		env = mustJSON(o.Envelope) // signed, and sent beside the attestation
+		ps = newPresign(p.Signer, attest.Claims{
+			Issuer: p.GatewayID, Subject: req.AgentID, Audience: req.Resource, Action: req.Action, JTI: req.RequestID,
+			IssuedAt: now.Unix(), ExpiresAt: now.Unix() + AttestationTTLSeconds, TokenID: leaf.Claims.TokenID,
+			Tier: o.Tier, ParamsHash: paramsHash, Envelope: env, PolicyHash: policyHash,
+		})
+		ev.Sequenced = ps.sequenced
+	}
 	var entry ledger.Entry
 	var err error
 	if len(esc.Events) > 0 {
@@ -362,19 +378,11 @@ func (p *Pipeline) record(ctx context.Context, req *Request, st *State, o Outcom
 		return p.answer(req, Outcome{Verdict: Deny, Code: codes.EstopEngaged, Reason: "the e-stop was engaged while the decision was in flight", Stage: 11, Tier: o.Tier}, &entry, policyHash, "", 0, "")
 	}
 	var att string
-	var env json.RawMessage
-	if o.Verdict == Allow {
-		leaf := o.Leaf()
-		env = mustJSON(o.Envelope) // signed, and sent beside the attestation
-		att, err = p.Signer.SignAttestation(attest.Claims{
-			Issuer: p.GatewayID, Subject: req.AgentID, Audience: req.Resource, Action: req.Action, JTI: req.RequestID,
-			IssuedAt: now.Unix(), ExpiresAt: now.Unix() + AttestationTTLSeconds, TokenID: leaf.Claims.TokenID,
-			Tier: o.Tier, ParamsHash: paramsHash, Envelope: env, PolicyHash: policyHash,
-			LedgerSeq: entry.SequenceNumber,
-		})
+	if ps != nil {
+		att, err = ps.result(entry.SequenceNumber)
 		if err != nil {
 			p.Log.Error("attestation", "err", err)
-			p.recordEvent(ctx, "policy.superseded", req.AgentID, leaf.Claims.TokenID, map[string]any{"requestId": req.RequestID, "sequence": entry.SequenceNumber, "code": string(codes.InternalError)})
+			p.recordEvent(ctx, "policy.superseded", req.AgentID, ps.claims.TokenID, map[string]any{"requestId": req.RequestID, "sequence": entry.SequenceNumber, "code": string(codes.InternalError)})
 			return p.answer(req, Outcome{Verdict: Deny, Code: codes.InternalError, Reason: "attestation could not be signed", Stage: 11, Tier: o.Tier}, &entry, policyHash, "", 0, "")
 		}
 	}

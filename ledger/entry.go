@@ -59,6 +59,17 @@ type Event struct {
 	// error, nothing is written, no sequence consumed). It must be fast and
 	// must not call the store.
 	Guard func() error
+	// Sequenced, if non-nil, is called at the serialisation point once this
+	// event has passed its Guard and got its sequence number, before the
+	// store makes it durable: seq is the entry's sequence if, and only if,
+	// Append then returns it without error. It lets a caller start work
+	// that needs the sequence (an attestation's signature) while the group
+	// commit is in flight; nothing it produces may leave before Append has
+	// returned. It must be fast, must not block and must not call the
+	// store. A store may not call it at all (the PostgreSQL store learns
+	// the sequence only with the commit): callers fall back on the entry
+	// Append returns.
+	Sequenced func(seq uint64)
 }
 
 // Entry is one ledger record (PROTOCOL.md §9). Payload holds canonical (JCS)

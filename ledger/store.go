@@ -276,6 +276,17 @@ func RunGuard(g func() error) (err error) {
 	return g()
 }
 
+// RunSequenced calls f(seq) if f is set, ignoring a panic so that one bad
+// hook cannot take the store's writer down (its caller then never learns the
+// sequence early and uses the entry Append returns).
+func RunSequenced(f func(seq uint64), seq uint64) {
+	if f == nil {
+		return
+	}
+	defer func() { _ = recover() }()
+	f(seq)
+}
+
 // BatchAppender is the batch side of a Store.
 type BatchAppender interface {
 	AppendBatch(ctx context.Context, evs []Event) ([]Entry, []error, error)

@@ -12,24 +12,28 @@
 #   ROUNDS=3 scripts/bench-floor.sh …   floor and gateway alternated 3 times per client count
 #   PPROF=/some/dir scripts/bench-floor.sh …   also saves a 4 s CPU profile of the gateway per run
 #   SERVE_FLAGS="--memory-relief off" scripts/bench-floor.sh …   extra flags for the gateway
+#   GATEWAY_BIN=/tmp/old-sint-gateway scripts/bench-floor.sh …   another gateway build (A/B beside the floor)
+#   PORT_BASE=28089 scripts/bench-floor.sh …   floor on PORT_BASE, gateway on +1, pprof on +2 (default 18089)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 clients_list=${1:-16,64}; dur=${2:-10s}; rounds=${ROUNDS:-1}
 make -s build >/dev/null
+gwbin=${GATEWAY_BIN:-bin/sint-gateway}
+fport=${PORT_BASE:-18089}; gport=$((fport + 1)); pport=$((fport + 2))
 work=$(mktemp -d /tmp/sint-bench-floor.XXXXXX)
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-key=$(bin/sint-gateway init --data-dir "$work/gw" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["adminApiKey"])')
-bin/sint-bench floor --listen 127.0.0.1:18089 2>"$work/floor.log" &
+key=$("$gwbin" init --data-dir "$work/gw" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["adminApiKey"])')
+bin/sint-bench floor --listen 127.0.0.1:$fport 2>"$work/floor.log" &
 pids+=($!); floor_pid=$!
 # cmd_vel is tier 2 in the test policy: the allow path. SERVE_FLAGS is split
 # into words on purpose.
 # shellcheck disable=SC2086
-bin/sint-gateway serve --data-dir "$work/gw" --listen 127.0.0.1:18090 --policy internal/app/testdata/policy.yaml \
-  --log-level warn ${PPROF:+--pprof 127.0.0.1:16070} ${SERVE_FLAGS:-} >"$work/gw.log" 2>&1 &
+"$gwbin" serve --data-dir "$work/gw" --listen 127.0.0.1:$gport --policy internal/app/testdata/policy.yaml \
+  --log-level warn ${PPROF:+--pprof 127.0.0.1:$pport} ${SERVE_FLAGS:-} >"$work/gw.log" 2>&1 &
 pids+=($!); gw_pid=$!
-for port in 18089 18090; do
+for port in $fport $gport; do
   for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
 done
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -52,12 +56,12 @@ IFS=',' read -ra clients_arr <<<"$clients_list"
 echo "duration=$dur rounds=$rounds load=$(cut -d' ' -f1-3 /proc/loadavg) $(nproc) cores"
 for clients in "${clients_arr[@]}"; do
   for r in $(seq "$rounds"); do
-    floor=$(run floor "$floor_pid" --url http://127.0.0.1:18089 --floor --clients "$clients" --duration "$dur")
+    floor=$(run floor "$floor_pid" --url http://127.0.0.1:$fport --floor --clients "$clients" --duration "$dur")
     if [ -n "${PPROF:-}" ]; then
-      (sleep 3; curl -fs "http://127.0.0.1:16070/debug/pprof/profile?seconds=4" -o "$PPROF/gateway-c$clients-r$r.prof" || true) &
+      (sleep 3; curl -fs "http://127.0.0.1:$pport/debug/pprof/profile?seconds=4" -o "$PPROF/gateway-c$clients-r$r.prof" || true) &
       prof=$!
     fi
-    gw=$(run gateway "$gw_pid" --url http://127.0.0.1:18090 --api-key "$key" --clients "$clients" --duration "$dur" --depth 3)
+    gw=$(run gateway "$gw_pid" --url http://127.0.0.1:$gport --api-key "$key" --clients "$clients" --duration "$dur" --depth 3)
     [ -z "${prof:-}" ] || wait "$prof"
     python3 - "$floor" "$gw" <<'PY'
 import json, sys
