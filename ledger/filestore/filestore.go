@@ -139,10 +139,6 @@ type Store struct {
 	headHash string
 	headTS   string
 	failed   error
-	// unindexed is the first sequence of the group answered but whose
-	// event ids the writer is still adding to the index (0: none):
-	// GetByEventID looks those entries up in the log.
-	unindexed uint64
 	// corrupt lists sequences whose frame failed its CRC (at open or in
 	// the background check).
 	corrupt map[uint64]string
@@ -168,9 +164,6 @@ type Store struct {
 
 	// writer-only state
 	sinceMark int
-	// beforeIndex, if set (tests), runs after a group has been answered and
-	// before its event ids are indexed, with the group's first sequence.
-	beforeIndex func(first uint64)
 }
 
 type request struct {
@@ -803,17 +796,11 @@ type staged struct {
 
 // commit serialises, writes and syncs one group, then answers it.
 func (s *Store) commit(batch []*request, buf []byte) []byte {
-	answered := false
-	answer := func() {
-		if answered {
-			return
-		}
-		answered = true
+	defer func() {
 		for _, r := range batch {
 			close(r.done)
 		}
-	}
-	defer answer()
+	}()
 	s.mu.RLock()
 	failed := s.failed
 	seq := s.n
@@ -926,36 +913,17 @@ func (s *Store) commit(batch []*request, buf []byte) []byte {
 	if err := s.writeHashes(first, raws); err != nil {
 		return fail(err)
 	}
-	// Durable (fdatasync) and readable by sequence (offsets, hashes): the
-	// group is answered now, and its event ids are indexed after the
-	// answers have left (GetByEventID reads the unindexed entries from the
-	// log meanwhile); the next group waits for the index as before.
+	for k, x := range st {
+		if err := s.idx.insert(x.id, first+uint64(k)+1, s.confirmID); err != nil {
+			return fail(err)
+		}
+	}
 	s.mu.Lock()
 	s.n = seq
 	s.end = end + int64(len(buf))
 	s.headHash, s.headTS = prev, ts
-	s.unindexed = first + 1
 	s.mu.Unlock()
 	s.advanceLast(first, st)
-	answer()
-	if s.beforeIndex != nil {
-		s.beforeIndex(first + 1)
-	}
-	for k, x := range st {
-		if err := s.idx.insert(x.id, first+uint64(k)+1, s.confirmID); err != nil {
-			// The entries are durable and answered: keep them (no
-			// truncation) and fail the store, so that nothing more is
-			// appended until a reopen rebuilds the index from the log.
-			ferr := codes.Wrap(codes.LedgerUnavailable, "ledger: store failed", errors.Join(ledger.ErrFailed, err))
-			s.mu.Lock()
-			s.failed = ferr
-			s.mu.Unlock()
-			return buf
-		}
-	}
-	s.mu.Lock()
-	s.unindexed = 0
-	s.mu.Unlock()
 	s.sinceMark += len(st)
 	if s.sinceMark >= HashSyncEvery {
 		if err := s.syncMark(int64(seq)); err == nil {

@@ -162,32 +162,18 @@ func (s *Store) GetByEventID(ctx context.Context, eventID string) (ledger.Entry,
 	if err != nil || u.String() != eventID {
 		return ledger.Entry{}, ledger.ErrNotFound
 	}
-	s.mu.RLock()
-	closed, v, unindexed := s.closed, view{n: s.n, end: s.end}, s.unindexed
-	s.mu.RUnlock()
-	if closed {
-		return ledger.Entry{}, ledger.ErrClosed
-	}
-	id := [16]byte(u)
-	seq, ok, err := s.idx.lookup(id, v.n, nil, s.confirmID)
+	v, err := s.view()
 	if err != nil {
 		return ledger.Entry{}, err
 	}
-	if ok {
-		return s.get(v, seq)
+	seq, ok, err := s.idx.lookup([16]byte(u), v.n, nil, s.confirmID)
+	if err != nil {
+		return ledger.Entry{}, err
 	}
-	// The group the writer has answered but not yet indexed (at most
-	// MaxGroup entries) is looked up in the log.
-	for q := unindexed; q > 0 && q <= v.n; q++ {
-		fr, err := s.readOne(v, q)
-		if err != nil {
-			return ledger.Entry{}, err
-		}
-		if fr.id == id {
-			return s.get(v, q)
-		}
+	if !ok {
+		return ledger.Entry{}, ledger.ErrNotFound
 	}
-	return ledger.Entry{}, ledger.ErrNotFound
+	return s.get(v, seq)
 }
 
 // LastOfType implements ledger.Store by scanning back from the head.
