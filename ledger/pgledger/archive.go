@@ -91,24 +91,42 @@ func archivedLine(st *archState, seq uint64) ([]byte, error) {
 // archivedEntry reads archived entry seq and checks it against its stored
 // leaf hash: an altered archive is an error, not an answer.
 func (s *Store) archivedEntry(ctx context.Context, st *archState, seq uint64) (ledger.Entry, error) {
-	line, err := archivedLine(st, seq)
+	es, err := s.archivedEntries(ctx, st, seq, seq)
 	if err != nil {
 		return ledger.Entry{}, err
 	}
-	e, err := decodeRow(int64(seq), line)
+	return es[0], nil
+}
+
+// archivedEntries reads archived entries from..to, each checked against
+// its hash and its stored leaf hash.
+func (s *Store) archivedEntries(ctx context.Context, st *archState, from, to uint64) ([]ledger.Entry, error) {
+	rows, err := archivedRows(st, from, to)
 	if err != nil {
-		return ledger.Entry{}, err
+		return nil, err
 	}
-	leaf, err := s.readStored(ctx, s.pool, []int64{tlog.StoredHashIndex(0, int64(seq-1))})
+	idx := make([]int64, len(rows))
+	for i, r := range rows {
+		idx[i] = tlog.StoredHashIndex(0, r.seq-1)
+	}
+	leaves, err := s.readStored(ctx, s.pool, idx)
 	if err != nil {
-		return ledger.Entry{}, err
+		return nil, err
 	}
-	raw, rerr := ledger.RawHash(e.Hash)
-	h, herr := ledger.HashEntry(&e)
-	if e.SequenceNumber != seq || rerr != nil || herr != nil || h != e.Hash || leaf[0] != ledger.LeafHash(raw) {
-		return ledger.Entry{}, codes.New(codes.LedgerUnavailable, fmt.Sprintf("ledger: archived entry %d does not match the stored tree", seq))
+	out := make([]ledger.Entry, len(rows))
+	for i, r := range rows {
+		e, err := decodeRow(r.seq, r.entry)
+		if err != nil {
+			return nil, err
+		}
+		raw, rerr := ledger.RawHash(e.Hash)
+		h, herr := ledger.HashEntry(&e)
+		if e.SequenceNumber != uint64(r.seq) || rerr != nil || herr != nil || h != e.Hash || leaves[i] != ledger.LeafHash(raw) {
+			return nil, codes.New(codes.LedgerUnavailable, fmt.Sprintf("ledger: archived entry %d does not match the stored tree", r.seq))
+		}
+		out[i] = e
 	}
-	return e, nil
+	return out, nil
 }
 
 // getArchived answers a read of seq that found no row: from the archive
@@ -126,14 +144,24 @@ func (s *Store) getArchived(ctx context.Context, seq uint64) (ledger.Entry, erro
 }
 
 // archivedRows returns the rows from..to (all ≤ st.upTo) from the archive,
-// unchecked: Verify checks them, Export's reader does.
+// unchecked: Verify checks them, Export's reader does. Each bundle is read
+// once.
 func archivedRows(st *archState, from, to uint64) ([]row, error) {
+	if st.dir == "" {
+		return nil, codes.New(codes.LedgerUnavailable, fmt.Sprintf("ledger: entry %d is archived and no archive directory is configured", from))
+	}
 	out := make([]row, 0, to-from+1)
+	var lines [][]byte
+	bundle := ^uint64(0)
 	for seq := from; seq <= to; seq++ {
-		line, err := archivedLine(st, seq)
-		if err != nil {
-			return nil, err
+		if n := (seq - 1) / tlogarchive.BundleSize; n != bundle {
+			var err error
+			if lines, err = tlogarchive.ReadBundle(st.dir, n); err != nil {
+				return nil, err
+			}
+			bundle = n
 		}
+		line := lines[(seq-1)%tlogarchive.BundleSize]
 		var h struct {
 			Hash string `json:"hash"`
 		}

@@ -162,14 +162,9 @@ func (s *Store) List(ctx context.Context, q ledger.ListQuery) ([]ledger.Entry, *
 // listArchived is an unfiltered List page that starts below the boundary:
 // archived entries (checked) up to purgedTo, then live rows.
 func (s *Store) listArchived(ctx context.Context, st *archState, q ledger.ListQuery, limit int) ([]ledger.Entry, error) {
-	var out []ledger.Entry
-	seq := q.After + 1
-	for ; seq <= st.purgedTo && len(out) <= limit; seq++ {
-		e, err := s.archivedEntry(ctx, st, seq)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
+	out, err := s.archivedEntries(ctx, st, q.After+1, min(st.purgedTo, q.After+uint64(limit)+1))
+	if err != nil {
+		return nil, err
 	}
 	if len(out) <= limit {
 		rest, err := s.listLive(ctx, ledger.ListQuery{After: st.purgedTo}, limit+1-len(out))
