@@ -160,20 +160,27 @@ func (s *Store) List(ctx context.Context, q ledger.ListQuery) ([]ledger.Entry, *
 }
 
 // listArchived is an unfiltered List page that starts below the boundary:
-// archived entries (checked) up to purgedTo, then live rows.
+// archived entries (checked) up to purgedTo, then live rows. If the
+// boundary moved while the live rows were read, the page is read again.
 func (s *Store) listArchived(ctx context.Context, st *archState, q ledger.ListQuery, limit int) ([]ledger.Entry, error) {
-	out, err := s.archivedEntries(ctx, st, q.After+1, min(st.purgedTo, q.After+uint64(limit)+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(out) <= limit {
-		rest, err := s.listLive(ctx, ledger.ListQuery{After: st.purgedTo}, limit+1-len(out))
+	for {
+		out, err := s.archivedEntries(ctx, st, q.After+1, min(st.purgedTo, q.After+uint64(limit)+1))
+		if err != nil || len(out) > limit {
+			return out, err
+		}
+		rest, err := s.listLive(ctx, ledger.ListQuery{After: st.purgedTo}, limit-len(out))
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, rest...)
+		now, err := s.archiveState(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if now.purgedTo == st.purgedTo {
+			return append(out, rest...), nil
+		}
+		st = now
 	}
-	return out, nil
 }
 
 // listLive reads up to limit+1 rows past q.After matching q.
