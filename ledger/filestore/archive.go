@@ -1,7 +1,6 @@
 package filestore
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/hex"
@@ -10,28 +9,20 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/google/uuid"
 	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/sintgate/sintgate/codes"
 	"github.com/sintgate/sintgate/ledger"
+	"github.com/sintgate/sintgate/ledger/tlogarchive"
 )
 
 // Archive (retention). Sealed entries — whole bundles of 256 entries
 // covered by a signed checkpoint — can be moved to an archive directory
-// laid out like C2SP tlog-tiles, immutable files that can be served
-// statically:
-//
-//	checkpoint                the latest signed checkpoint note
-//	tile/8/<L>/<N>[.p/<W>]    hash tiles of the archived tree (tlog.ReadTileData; H = 8)
-//	tile/entries/<N>          entry bundle N: entries 256·N+1 … 256·N+256,
-//	                          one canonical entry JSON per line (the NDJSON
-//	                          export form; entries may exceed the 64 KiB of
-//	                          a C2SP uint16-prefixed bundle)
+// laid out like C2SP tlog-tiles (package tlogarchive, shared with the
+// PostgreSQL store), immutable files that can be served statically.
 //
 // The live store keeps its derived files (stored hashes, offsets, event ids:
 // ≈ 132 bytes per entry) and releases the archived frames' disk blocks
@@ -42,8 +33,8 @@ import (
 // archived and where.
 const (
 	archivedName = "ledger.archived"
-	bundleSize   = 256
-	tileHeight   = 8
+	bundleSize   = tlogarchive.BundleSize
+	tileHeight   = tlogarchive.TileHeight
 )
 
 // archiveState is the content of ledger.archived.
@@ -53,10 +44,7 @@ type archiveState struct {
 	Dir        string `json:"dir"`        // the archive directory (absolute)
 }
 
-func bundlePath(dir string, n uint64) string {
-	p := tlog.Tile{H: tileHeight, L: 0, N: int64(n), W: 1 << tileHeight}.Path()
-	return filepath.Join(dir, "tile", "entries", strings.TrimPrefix(p, "tile/8/0/"))
-}
+func bundlePath(dir string, n uint64) string { return tlogarchive.BundlePath(dir, n) }
 
 func (s *Store) loadArchive() error {
 	b, err := os.ReadFile(filepath.Join(s.dir, archivedName))
@@ -76,15 +64,7 @@ func (s *Store) loadArchive() error {
 
 // readBundle reads the canonical lines of entry bundle n.
 func (s *Store) readBundle(a archiveState, n uint64) ([][]byte, error) {
-	b, err := os.ReadFile(bundlePath(a.Dir, n))
-	if err != nil {
-		return nil, codes.Wrap(codes.LedgerUnavailable, fmt.Sprintf("ledger: archived bundle %d", n), err)
-	}
-	lines := bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n"))
-	if len(lines) != bundleSize {
-		return nil, codes.New(codes.LedgerUnavailable, fmt.Sprintf("ledger: archived bundle %d has %d entries", n, len(lines)))
-	}
-	return lines, nil
+	return tlogarchive.ReadBundle(a.Dir, n)
 }
 
 // archivedFrame turns the archived line of seq into a frame. Its id and
@@ -311,24 +291,12 @@ func (s *Store) Archive(ctx context.Context, dir string, upTo uint64) (ArchiveRe
 	// Hash tiles of the archived tree, and the checkpoint.
 	// Partial tiles have their width in their path, so they are immutable
 	// too (C2SP tlog-tiles).
-	for _, t := range tlog.NewTiles(tileHeight, 0, int64(upTo)) {
-		p := filepath.Join(dir, filepath.FromSlash(t.Path()))
-		if _, err := os.Stat(p); err == nil {
-			continue
-		}
-		data, err := tlog.ReadTileData(t, hashReader{s, int64(v.n)})
-		if err != nil {
-			return rep, err
-		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-			return rep, err
-		}
-		if err := writeImmutable(p, data); err != nil {
-			return rep, err
-		}
-		rep.Tiles++
+	tiles, err := tlogarchive.WriteTiles(dir, int64(upTo), hashReader{s, int64(v.n)})
+	rep.Tiles += tiles
+	if err != nil {
+		return rep, err
 	}
-	if err := writeFileSync(filepath.Join(dir, "checkpoint"), []byte(cp.Note)); err != nil {
+	if err := tlogarchive.WriteCheckpoint(dir, cp.Note); err != nil {
 		return rep, err
 	}
 	// The derived files must be durable past the archived range before the
@@ -362,44 +330,6 @@ func (s *Store) Archive(ctx context.Context, dir string, upTo uint64) (ArchiveRe
 	return rep, nil
 }
 
-// writeImmutable writes an archive file that never changes: an existing
-// one must have the same bytes.
-func writeImmutable(path string, data []byte) error {
-	if old, err := os.ReadFile(path); err == nil {
-		if !bytes.Equal(old, data) {
-			return fmt.Errorf("filestore: archive file %s exists with other content", path)
-		}
-		return nil
-	}
-	return writeFileSync(path, data)
-}
+func writeImmutable(path string, data []byte) error { return tlogarchive.WriteImmutable(path, data) }
 
-// writeFileSync writes path atomically (temporary file, fsync, rename,
-// directory fsync).
-func writeFileSync(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriter(f)
-	if _, err := w.Write(data); err == nil {
-		err = w.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(path))
-	}
-	return err
-}
+func writeFileSync(path string, data []byte) error { return tlogarchive.WriteFileSync(path, data) }

@@ -54,6 +54,14 @@ func largePG(b *testing.B) string {
 	if src == "" {
 		b.Skip("empty database and no SINT_BENCH_LEDGER to load it from")
 	}
+	loadFromFilestore(b, pool, src)
+	return url
+}
+
+// loadFromFilestore copies the entries and stored hashes of the embedded
+// store at src into the (empty, migrated) ledger tables of pool.
+func loadFromFilestore(b testing.TB, pool *pgxpool.Pool, src string) {
+	ctx := context.Background()
 	start := time.Now()
 	fs, err := filestore.Open(src, filestore.Options{})
 	if err != nil {
@@ -112,7 +120,6 @@ func largePG(b *testing.B) string {
 		b.Fatal(err)
 	}
 	b.Logf("loaded %d entries, %d tree rows in %v", rows, tree, time.Since(start))
-	return url
 }
 
 // BenchmarkLargePGOpen measures restart to ready (pool, migrations check,

@@ -69,6 +69,9 @@ type Options struct {
 	// 003). active lists the active trip ids. Default: an ESTOP_ENGAGED
 	// *codes.Error.
 	Tripped func(active []string) error
+	// ArchiveDir is where this process reads archived entries (Archive);
+	// default: the location recorded by the archiver.
+	ArchiveDir string
 }
 
 // Store is the PostgreSQL ledger store.
@@ -94,6 +97,9 @@ type Store struct {
 	beforeCommit func(*pgx.Batch)
 	afterCommit  func() error
 	rescued      atomic.Int64 // groups answered by committedAnyway (tests)
+	// archiveHook is called after each step of Archive; an error stops it
+	// there (an interrupted run, tests).
+	archiveHook func(step string) error
 
 	cacheMu sync.Mutex
 	cache   map[int64]tlog.Hash // stored hashes are immutable: always valid

@@ -74,7 +74,11 @@ func (s *Store) Get(ctx context.Context, seq uint64) (ledger.Entry, error) {
 	if seq < 1 || seq > ledger.MaxSequence {
 		return ledger.Entry{}, ledger.ErrNotFound
 	}
-	return s.one(ctx, `SELECT seq, entry FROM sint_ledger_entries WHERE seq = $1`, int64(seq))
+	e, err := s.one(ctx, `SELECT seq, entry FROM sint_ledger_entries WHERE seq = $1`, int64(seq))
+	if errors.Is(err, ledger.ErrNotFound) {
+		return s.getArchived(ctx, seq)
+	}
+	return e, err
 }
 
 // GetByEventID implements ledger.Store.
@@ -83,15 +87,42 @@ func (s *Store) GetByEventID(ctx context.Context, eventID string) (ledger.Entry,
 	if err != nil || u.String() != eventID {
 		return ledger.Entry{}, ledger.ErrNotFound
 	}
-	return s.one(ctx, `SELECT seq, entry FROM sint_ledger_entries WHERE event_id = $1`, u)
+	e, err := s.one(ctx, `SELECT seq, entry FROM sint_ledger_entries WHERE event_id = $1`, u)
+	if !errors.Is(err, ledger.ErrNotFound) {
+		return e, err
+	}
+	seq, err := s.archivedSeq(ctx, u)
+	if err != nil {
+		return ledger.Entry{}, err
+	}
+	e, err = s.getArchived(ctx, seq)
+	if err == nil && e.EventID != eventID {
+		return ledger.Entry{}, codes.New(codes.LedgerUnavailable, fmt.Sprintf("ledger: archived entry %d is not event %s", seq, eventID))
+	}
+	return e, err
 }
 
 // LastOfType implements ledger.Store.
 func (s *Store) LastOfType(ctx context.Context, eventType string) (ledger.Entry, error) {
-	return s.one(ctx, `SELECT seq, entry FROM sint_ledger_entries WHERE event_type = $1 ORDER BY seq DESC LIMIT 1`, eventType)
+	e, err := s.one(ctx, `SELECT seq, entry FROM sint_ledger_entries WHERE event_type = $1 ORDER BY seq DESC LIMIT 1`, eventType)
+	if !errors.Is(err, ledger.ErrNotFound) {
+		return e, err
+	}
+	// Rows removed by Archive sit below every live row of their type:
+	// none live means none at all only for a retained type.
+	st, serr := s.archiveState(ctx)
+	if serr != nil {
+		return ledger.Entry{}, serr
+	}
+	if st.purgedTo > 0 && !st.retained[eventType] {
+		return ledger.Entry{}, belowBoundary("the last "+eventType+" entry", st)
+	}
+	return e, err
 }
 
-// List implements ledger.Store.
+// List implements ledger.Store. Below the archive boundary an unfiltered
+// page comes from the archive, and a filtered one only when its type is
+// retained (else LEDGER_UNAVAILABLE).
 func (s *Store) List(ctx context.Context, q ledger.ListQuery) ([]ledger.Entry, *uint64, error) {
 	if err := s.open(); err != nil {
 		return nil, nil, err
@@ -100,28 +131,25 @@ func (s *Store) List(ctx context.Context, q ledger.ListQuery) ([]ledger.Entry, *
 	if q.After > ledger.MaxSequence {
 		return nil, nil, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT seq, entry FROM sint_ledger_entries
-		WHERE seq > $1 AND ($2 = '' OR event_type = $2) AND ($3 = '' OR agent_id = $3)
-		ORDER BY seq LIMIT $4`, int64(q.After), q.EventType, q.AgentID, limit+1)
+	out, err := s.listLive(ctx, q, limit)
 	if err != nil {
-		return nil, nil, unavailable("list", err)
+		return nil, nil, err
 	}
-	defer rows.Close()
-	var out []ledger.Entry
-	for rows.Next() {
-		var seq int64
-		var entry []byte
-		if err := rows.Scan(&seq, &entry); err != nil {
-			return nil, nil, unavailable("list", err)
-		}
-		e, err := decodeRow(seq, entry)
-		if err != nil {
-			return nil, nil, err
-		}
-		out = append(out, e)
+	// The boundary is read after the rows: a removal that committed
+	// before the query is seen.
+	st, err := s.archiveState(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, unavailable("list", err)
+	if q.After < st.purgedTo {
+		switch {
+		case q.EventType == "" && q.AgentID == "":
+			if out, err = s.listArchived(ctx, st, q, limit); err != nil {
+				return nil, nil, err
+			}
+		case q.AgentID != "" || !st.retained[q.EventType]:
+			return nil, nil, belowBoundary("a filtered listing", st)
+		}
 	}
 	if len(out) > limit {
 		out = out[:limit]
@@ -129,6 +157,58 @@ func (s *Store) List(ctx context.Context, q ledger.ListQuery) ([]ledger.Entry, *
 		return out, &next, nil
 	}
 	return out, nil, nil
+}
+
+// listArchived is an unfiltered List page that starts below the boundary:
+// archived entries (checked) up to purgedTo, then live rows. If the
+// boundary moved while the live rows were read, the page is read again.
+func (s *Store) listArchived(ctx context.Context, st *archState, q ledger.ListQuery, limit int) ([]ledger.Entry, error) {
+	for {
+		out, err := s.archivedEntries(ctx, st, q.After+1, min(st.purgedTo, q.After+uint64(limit)+1))
+		if err != nil || len(out) > limit {
+			return out, err
+		}
+		rest, err := s.listLive(ctx, ledger.ListQuery{After: st.purgedTo}, limit-len(out))
+		if err != nil {
+			return nil, err
+		}
+		now, err := s.archiveState(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if now.purgedTo == st.purgedTo {
+			return append(out, rest...), nil
+		}
+		st = now
+	}
+}
+
+// listLive reads up to limit+1 rows past q.After matching q.
+func (s *Store) listLive(ctx context.Context, q ledger.ListQuery, limit int) ([]ledger.Entry, error) {
+	rows, err := s.pool.Query(ctx, `SELECT seq, entry FROM sint_ledger_entries
+		WHERE seq > $1 AND ($2 = '' OR event_type = $2) AND ($3 = '' OR agent_id = $3)
+		ORDER BY seq LIMIT $4`, int64(q.After), q.EventType, q.AgentID, limit+1)
+	if err != nil {
+		return nil, unavailable("list", err)
+	}
+	defer rows.Close()
+	var out []ledger.Entry
+	for rows.Next() {
+		var seq int64
+		var entry []byte
+		if err := rows.Scan(&seq, &entry); err != nil {
+			return nil, unavailable("list", err)
+		}
+		e, err := decodeRow(seq, entry)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("list", err)
+	}
+	return out, nil
 }
 
 // reader reads committed stored hashes of a tree of n entries.
@@ -199,11 +279,28 @@ type row struct {
 }
 
 // pages calls f for every row with from ≤ seq ≤ to, in order, pageSize rows
-// per query (constant memory).
+// per query (constant memory). Rows removed by Archive come from the
+// archive (unchecked: the callers check them).
 func (s *Store) pages(ctx context.Context, from, to uint64, f func(rows []row) (bool, error)) error {
 	next := int64(from)
 	buf := make([]row, 0, pageSize)
+	st, err := s.archiveState(ctx)
+	if err != nil {
+		return err
+	}
 	for next <= int64(to) {
+		if uint64(next) <= st.purgedTo {
+			rows, err := archivedRows(st, uint64(next), min(to, st.purgedTo, uint64(next)+pageSize-1))
+			if err != nil {
+				return err
+			}
+			more, err := f(rows)
+			if err != nil || !more {
+				return err
+			}
+			next = rows[len(rows)-1].seq + 1
+			continue
+		}
 		rows, err := s.pool.Query(ctx, `SELECT seq, hash, entry FROM sint_ledger_entries
 			WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT $3`, next, int64(to), pageSize)
 		if err != nil {
@@ -221,6 +318,16 @@ func (s *Store) pages(ctx context.Context, from, to uint64, f func(rows []row) (
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return unavailable("read", err)
+		}
+		if len(buf) == 0 || buf[len(buf)-1].seq-buf[0].seq != int64(len(buf)-1) || buf[0].seq != next {
+			// Removed meanwhile (only a retained row left at next)? The
+			// boundary read after the query says.
+			if st, err = s.archiveState(ctx); err != nil {
+				return err
+			}
+			if uint64(next) <= st.purgedTo {
+				continue
+			}
 		}
 		if len(buf) == 0 {
 			return nil
@@ -259,16 +366,16 @@ func (s *Store) Verify(ctx context.Context, from, to uint64) (ledger.VerifyResul
 	}
 	prev := ledger.ZeroHash
 	if from > 1 {
-		var h []byte
-		if err := s.pool.QueryRow(ctx, `SELECT hash FROM sint_ledger_entries WHERE seq = $1`, int64(from-1)).Scan(&h); err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
+		e, err := s.Get(ctx, from-1)
+		if err != nil {
+			if errors.Is(err, ledger.ErrNotFound) {
 				seq := from - 1
 				res.Valid, res.FirstBadSequence, res.Reason = false, &seq, "entry missing"
 				return res, nil
 			}
-			return res, unavailable("verify", err)
+			return res, err
 		}
-		prev = hex.EncodeToString(h)
+		prev = e.Hash
 	}
 	cv := ledger.NewChainVerifier(from, prev)
 	hr := reader{s, ctx, int64(n)}
@@ -411,6 +518,17 @@ func (s *Store) EntriesOfTypes(ctx context.Context, types []string, after uint64
 	}
 	if err := rows.Err(); err != nil {
 		return nil, unavailable("read entries by type", err)
+	}
+	st, err := s.archiveState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if after < st.purgedTo {
+		for _, t := range types {
+			if !st.retained[t] {
+				return nil, belowBoundary("a read of "+t+" entries", st)
+			}
+		}
 	}
 	return out, nil
 }
