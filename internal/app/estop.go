@@ -174,7 +174,8 @@ func (a *anomalyFeed) observe(p *gateway.Pipeline, b *estop.Breaker, l ledger.St
 }
 
 // fleetIdentity returns the fleet id GET /v1/estop names in a replicated
-// deployment (shared true): the hash of the shared ledger's first entry.
+// deployment (shared true): the Merkle leaf hash of the shared ledger's first
+// entry (hex).
 // Every replica of one fleet reads the same one, a replica's restart keeps
 // it, and only replacing the fleet's PostgreSQL state (where its e-stop
 // state, approvals and ledger live) changes it — which a bridge must take
@@ -183,9 +184,13 @@ func fleetIdentity(ctx context.Context, shared bool, lg ledger.Store) (string, e
 	if !shared {
 		return "", nil
 	}
-	first, err := lg.Get(ctx, 1)
+	// The tree hash at size 1 (the first entry's leaf hash), not the entry:
+	// archiving deletes sealed entry rows from PostgreSQL but keeps the
+	// tree, so a replica whose host cannot read the archive still starts
+	// and names the same fleet.
+	h, err := lg.TreeHash(ctx, 1)
 	if err != nil {
-		return "", fmt.Errorf("fleet id (the shared ledger's first entry): %w", err)
+		return "", fmt.Errorf("fleet id (the shared ledger's first leaf): %w", err)
 	}
-	return first.Hash, nil
+	return hex.EncodeToString(h[:]), nil
 }
