@@ -211,10 +211,24 @@ func TestReferenceEverythingServer(t *testing.T) {
 		t.Fatalf("prompts %v", prompts)
 	}
 	gp, err := r.agent.GetPrompt(ctx, &mcp.GetPromptParams{Name: "simple-prompt"})
-	if err != nil || len(gp.Messages) != 1 || gp.Messages[0].Content.(*mcp.TextContent).Text != "This is a simple prompt without arguments." {
+	if err != nil || len(gp.Messages) != 1 {
 		t.Fatalf("get simple-prompt: %v %+v", err, gp)
 	}
 	r.gw.waitDecisions(mcpbridge.ActionGet, "mcp://everything/prompt/simple-prompt")
+	// The answer reaches the agent unchanged, or — when the injection
+	// scanner flags it — redacted AND reported to the operators, never
+	// altered silently. "This is a simple prompt without arguments." is a
+	// known false positive of the scanner's classifier (docs/injection.md
+	// §6, "Known false positives outside the sets"); either outcome is
+	// the bridge working, the scanner's accuracy is measured by its own
+	// held-out sets.
+	switch txt := gp.Messages[0].Content.(*mcp.TextContent).Text; {
+	case txt == "This is a simple prompt without arguments.":
+	case strings.HasPrefix(txt, "[sintgate: redacted"):
+		r.gw.waitDecisions(mcpbridge.ActionResultFlagged, "mcp://everything/prompt/simple-prompt")
+	default:
+		t.Fatalf("get simple-prompt: message %q is neither the server's text nor a redaction", txt)
+	}
 }
 
 // TestReferenceFilesystemToolsInDefaultPolicy: every tool the reference
