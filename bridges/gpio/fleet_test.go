@@ -266,7 +266,7 @@ func TestFleetReplicas(t *testing.T) {
 		if st := b.Admin("POST", "/v1/estop/reset", map[string]string{"reason": "clear"}, nil); st != 200 {
 			t.Fatalf("reset on B: %d", st)
 		}
-		waitFor(t, func() bool { return !onB.Halted() && !viaLB.Halted() })
+		waitResumed(t, lb, onB, viaLB)
 		if viaLB.Reset() || onB.Reset() {
 			t.Fatal("a fault was latched")
 		}
@@ -284,7 +284,7 @@ func TestFleetReplicas(t *testing.T) {
 		if st := a.Admin("POST", "/v1/estop/reset", map[string]string{"reason": "clear"}, nil); st != 200 {
 			t.Fatalf("reset on A: %d", st)
 		}
-		waitFor(t, func() bool { return !onB.Halted() && !viaLB.Halted() })
+		waitResumed(t, lb, onB, viaLB)
 		if pinB.Read() != pgpio.Low || pinLB.Read() != pgpio.Low {
 			t.Fatal("the reset moved a pin")
 		}
@@ -309,6 +309,21 @@ func TestFleetReplicas(t *testing.T) {
 		if !viaLB.Reset() || !onB.Reset() {
 			t.Fatal("no fault latched")
 		}
-		waitFor(t, func() bool { return !onB.Halted() && !viaLB.Halted() })
+		waitResumed(t, lb, onB, viaLB)
 	})
+}
+
+// waitResumed waits, up to 30 s (a loaded CI machine once needed more than
+// the 5 s of waitFor here), for both bridges to resume after a reset, and
+// says which did not and how the balancer's polls went if they do not.
+func waitResumed(t *testing.T, lb *roundRobin, onB, viaLB *gpio.Bridge) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for onB.Halted() || viaLB.Halted() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the reset, in 30 s: bridge on B halted=%v, bridge behind the balancer halted=%v; polls by boot id %v",
+				onB.Halted(), viaLB.Halted(), lb.polls())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
