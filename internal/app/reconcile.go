@@ -431,18 +431,22 @@ func reconcileAtStart(ctx context.Context, g *Gateway, o Options, be *Backend) e
 var reconcileEvery = 10 * time.Second
 
 // advanceReconciled moves a running embedded gateway's cursor to the
-// ledger's end when the store already holds every revocation-like change
-// appended since the cursor. Without it the cursor moved only at a clean
-// shutdown, so a gateway that crashed after a day at 1,000 decisions/s
-// re-read 86 million entries (about a minute and a half) before it was
-// ready. It only reads: a change whose store write failed, or is still
-// under way, leaves the cursor where it is, so the next start re-applies
-// it (nothing is repaired while running, since a pass that reads a
-// circuit's open before its close is appended must not re-open it).
+// ledger's end when the store holds every revocation-like change appended
+// since the cursor. Without it the cursor moved only at a clean shutdown,
+// so a gateway that crashed after a day at 1,000 decisions/s re-read 86
+// million entries (about a minute and a half) before it was ready.
+//
+// A standing revocation the store lacks is written (its store write
+// failed; it is already in force in memory and in the ledger, and the
+// write only records it), so one failed write cannot pin the cursor and
+// make every later pass read more. Token revocations are written to the
+// store first and circuits are retried by circuitPersister, so those are
+// only checked: a pass that saw a circuit's open before its close was
+// appended must not re-open it. A change still missing leaves the cursor
+// where it is, and the next start re-applies it.
 func advanceReconciled(ctx context.Context, st store.Store, lg ledger.Store, dir string, now time.Time, log *slog.Logger) {
 	after := readReconciled(dir)
-	dry := &dryStore{Store: st}
-	res, err := reconcileStore(ctx, dry, lg, after, now)
+	res, err := reconcileStore(ctx, &runningStore{Store: st}, lg, after, now)
 	if err != nil || res.Repaired > 0 || res.Through <= after {
 		if err != nil {
 			log.Warn("reconciliation cursor not moved", "err", err)
@@ -454,17 +458,14 @@ func advanceReconciled(ctx context.Context, st store.Store, lg ledger.Store, dir
 	}
 }
 
-// dryStore answers the writes a reconciliation would make without making
-// them: reconcileStore then counts, in Repaired, the changes the store
-// lacks.
-type dryStore struct{ store.Store }
+// runningStore is the store as a running gateway's reconciliation sees it:
+// standing revocations are written through, the other writes are answered
+// without being made, so reconcileStore counts them in Repaired (the store
+// lacks them) and the cursor stays.
+type runningStore struct{ store.Store }
 
-func (d *dryStore) RevokeToken(context.Context, string, time.Time) ([]string, error) {
+func (d *runningStore) RevokeToken(context.Context, string, time.Time) ([]string, error) {
 	return nil, nil
 }
 
-func (d *dryStore) UpdateApproval(_ context.Context, a store.Approval) (store.Approval, error) {
-	return a, nil
-}
-
-func (d *dryStore) PutAgent(context.Context, store.Agent) error { return nil }
+func (d *runningStore) PutAgent(context.Context, store.Agent) error { return nil }

@@ -361,4 +361,20 @@ func TestReconcileCursorMovesWhileRunning(t *testing.T) {
 	if c := readReconciled(dir); c >= revokedAt {
 		t.Fatalf("the cursor moved to %d, past the revocation the store lacks (ledger size %d at revocation)", c, revokedAt)
 	}
+
+	// The store takes writes again: the running pass records the standing
+	// revocation itself, so one failed write does not pin the cursor (each
+	// later pass would read further back).
+	down.Store(false)
+	deadline := time.Now().Add(20 * time.Second)
+	for readReconciled(dir) < revokedAt {
+		if time.Now().After(deadline) {
+			t.Fatalf("cursor %d still below the revocation at %d after the store came back", readReconciled(dir), revokedAt)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	a, err := h.g.Store.GetApproval(ctx, e.approvalID)
+	if err != nil || !strings.Contains(string(a.Extra), "standingRevokedAt") {
+		t.Fatalf("the store does not hold the revocation: %v %s", err, a.Extra)
+	}
 }
