@@ -127,10 +127,16 @@ func ScanResult(sc *injection.Scanner, res *mcp.CallToolResult) (*mcp.CallToolRe
 			}
 		case *mcp.EmbeddedResource:
 			if c.Resource != nil {
-				if f := sc.ScanString(c.Resource.Text); f != nil {
+				rc := *c.Resource
+				if f := sc.ScanString(rc.Text); f != nil {
 					found = append(found, ResultFinding{where + ".resource.text", *f})
-					rc := *c.Resource
 					rc.Text = redaction(f)
+				}
+				if f := scanBlob(sc, rc.Blob); f != nil {
+					found = append(found, ResultFinding{where + ".resource.blob", *f})
+					rc.Blob, rc.Text = nil, redaction(f)
+				}
+				if rc.Text != c.Resource.Text || rc.Blob == nil && c.Resource.Blob != nil {
 					cc := *c
 					cc.Resource = &rc
 					repl = &cc

@@ -39,6 +39,12 @@ func TestScanResult(t *testing.T) {
 				t.Errorf("content %T", out.Content[0])
 			}
 		}},
+		{"embedded-resource-blob/redacted", &mcp.CallToolResult{Content: []mcp.Content{&mcp.EmbeddedResource{Resource: &mcp.ResourceContents{URI: "file:///b", MIMEType: "image/png", Blob: []byte(steerText)}}}}, 1, func(t *testing.T, out *mcp.CallToolResult) {
+			if r := out.Content[0].(*mcp.EmbeddedResource).Resource; len(r.Blob) != 0 || !strings.HasPrefix(r.Text, "[sintgate: redacted") {
+				t.Errorf("resource %+v", r)
+			}
+		}},
+		{"embedded-resource-binary-blob/unchanged", &mcp.CallToolResult{Content: []mcp.Content{&mcp.EmbeddedResource{Resource: &mcp.ResourceContents{URI: "file:///c", Blob: []byte{0x89, 'P', 'N', 'G', 0xff}}}}}, 0, nil},
 		{"image/not-scanned", &mcp.CallToolResult{Content: []mcp.Content{&mcp.ImageContent{MIMEType: "image/png", Data: []byte(steerText)}}}, 0, nil},
 		{"structured/string-and-key", &mcp.CallToolResult{StructuredContent: map[string]any{"a": []any{"fine", steerText}, steerText: 1, "n": 2}}, 2, func(t *testing.T, out *mcp.CallToolResult) {
 			m := out.StructuredContent.(map[string]any)
@@ -134,4 +140,17 @@ func FuzzScanResult(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestScanBlobIgnoresTheLabel (a resources/read blob labelled image/png
+// reached the agent unscanned: the label is the downstream server's word):
+// a UTF-8 blob is scanned whatever its MIME type, binary media is not.
+func TestScanBlobIgnoresTheLabel(t *testing.T) {
+	sc := injection.New()
+	if f := mcpbridge.ScanBlob(sc, []byte(steerText)); f == nil {
+		t.Error("a UTF-8 blob carrying an injection was not flagged")
+	}
+	if f := mcpbridge.ScanBlob(sc, []byte{0x89, 'P', 'N', 'G', 0xff, 0xfe}); f != nil {
+		t.Errorf("binary blob flagged: %+v", f)
+	}
 }

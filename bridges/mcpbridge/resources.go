@@ -16,6 +16,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/sintgate/sintgate/codes"
+	"github.com/sintgate/sintgate/gateway/injection"
 	"github.com/sintgate/sintgate/tokens"
 )
 
@@ -440,8 +441,8 @@ func (b *Bridge) scanContents(r *mcp.ReadResourceResult, agentURI string) (*mcp.
 			found = append(found, ResultFinding{where + ".text", *f})
 			cc.Text = redaction(f)
 		}
-		if len(cc.Blob) > 0 && scannableBlob(cc.MIMEType, cc.Blob) {
-			if f := b.scan.ScanString(string(cc.Blob)); f != nil {
+		if len(cc.Blob) > 0 {
+			if f := scanBlob(b.scan, cc.Blob); f != nil {
 				found = append(found, ResultFinding{where + ".blob", *f})
 				cc.Blob, cc.Text = nil, redaction(f)
 			}
@@ -451,15 +452,15 @@ func (b *Bridge) scanContents(r *mcp.ReadResourceResult, agentURI string) (*mcp.
 	return &out, found
 }
 
-// scannableBlob: a blob is scanned as text unless its MIME type is image,
-// audio or video, or it is not UTF-8.
-func scannableBlob(mime string, blob []byte) bool {
-	for _, p := range []string{"image/", "audio/", "video/"} {
-		if strings.HasPrefix(strings.ToLower(mime), p) {
-			return false
-		}
+// scanBlob scans a blob as text when it is UTF-8, whatever MIME type the
+// downstream server labels it with: the label is the server's word, and a
+// text blob called image/png reaches an agent as readable text all the
+// same. Binary media is not valid UTF-8 and is left alone.
+func scanBlob(sc *injection.Scanner, blob []byte) *injection.Finding {
+	if !utf8.Valid(blob) {
+		return nil
 	}
-	return utf8.Valid(blob)
+	return sc.ScanString(string(blob))
 }
 
 // getPrompt handles one prompts/get of downstream prompt name: gated as
