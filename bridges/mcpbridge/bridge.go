@@ -982,6 +982,11 @@ func (b *Bridge) forward(ctx context.Context, p *pending, d *api.Decision) (any,
 		}
 		var rpcErr *jsonrpc.Error
 		if errors.As(err, &rpcErr) {
+			if rpcErr.Code == CodeNotForwarded {
+				// The bridge's own refusal code: from downstream it would
+				// pass for the gateway's decision, its text unscanned.
+				return nil, b.refuse(p, codes.InternalError, "the downstream server answered with the bridge's reserved error code"), nil
+			}
 			return nil, nil, rpcErr // the downstream server's own protocol error
 		}
 		return nil, b.refuse(p, codes.InternalError, "downstream call failed: "+err.Error()), nil

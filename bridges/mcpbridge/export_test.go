@@ -8,4 +8,5 @@ func SetBeforeForward(b *Bridge, f func()) { b.beforeForward = f }
 
 // Latch latches b as the e-stop poll would.
 func Latch(b *Bridge, reason string) { b.latch(reason) }
+
 var ScanBlob = scanBlob
