@@ -44,10 +44,19 @@ type pendingCircuit struct {
 	at time.Time
 }
 
-// persist writes agentID's circuit c (called under the circuits' lock).
+// circuitWriteTimeout bounds one store write of a circuit: persist runs
+// under the circuits' lock, which every intercept's circuit check takes, so
+// a store that does not answer must not hold it longer (a write that times
+// out is retried like any refused one).
+const circuitWriteTimeout = 2 * time.Second
+
+// persist writes agentID's circuit c (called under the circuits' lock),
+// bounded by circuitWriteTimeout.
 func (p *circuitPersister) persist(ctx context.Context, agentID string, c gateway.Circuit) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, circuitWriteTimeout)
+	defer cancel()
 	if err := p.write(ctx, agentID, c); err != nil {
 		p.log.Error("persist circuit (retried until the store takes it)", "agentId", agentID, "open", c.Open, "err", err)
 		if p.pending == nil {
@@ -122,7 +131,7 @@ func (p *circuitPersister) retry(ctx context.Context) {
 			p.log.Info("circuit close not persisted: the circuit was opened again since", "agentId", agentID)
 			continue
 		}
-		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		wctx, cancel := context.WithTimeout(ctx, circuitWriteTimeout)
 		wrote, err := p.writeUnless(wctx, agentID, pc.c, pc.at)
 		cancel()
 		if err != nil {

@@ -113,3 +113,40 @@ func TestCircuitCloseRetryDoesNotUndoNewerOpen(t *testing.T) {
 		})
 	}
 }
+
+// hungAgents is a store whose agent reads and writes never answer until
+// their context ends (a PostgreSQL connection that hangs).
+type hungAgents struct{ agentsDownable }
+
+func (h *hungAgents) GetAgent(ctx context.Context, _ string) (store.Agent, error) {
+	<-ctx.Done()
+	return store.Agent{}, ctx.Err()
+}
+
+func (h *hungAgents) PutAgent(ctx context.Context, _ store.Agent) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestCircuitPersistBoundedByTimeout (persist runs under the circuits' lock,
+// which every intercept's circuit check takes, and wrote with a context
+// that never ended: a hung store stalled every intercept): the write gives
+// up after circuitWriteTimeout and the circuit is kept for the retry.
+func TestCircuitPersistBoundedByTimeout(t *testing.T) {
+	p := &circuitPersister{st: &hungAgents{}, clock: time.Now, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	done := make(chan struct{})
+	go func() {
+		p.persist(context.Background(), "bot", gateway.Circuit{Open: true})
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("persist still blocked on a store that does not answer")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pc, ok := p.pending["bot"]; !ok || !pc.c.Open {
+		t.Fatalf("the refused open is not kept for the retry: %+v", p.pending)
+	}
+}
