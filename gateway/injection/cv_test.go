@@ -55,8 +55,8 @@ func cvScan(s *Scanner, r clf.CV, vals []any, th, veto float32) []*Finding {
 		m := *r.Models[f]
 		m.Threshold, m.Veto = th, veto
 		s.model = &m
-		for i, it := range r.Items {
-			if clf.Fold(it.ID, r.K) == f {
+		for i := range r.Items {
+			if r.FoldOf[i] == f {
 				out[i] = s.ScanValue(vals[i])
 			}
 		}

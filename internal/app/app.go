@@ -56,6 +56,9 @@ type Gateway struct {
 	cpInterval time.Duration
 	// sharedLedger: other replicas append to the ledger too (PostgreSQL).
 	sharedLedger bool
+	// marks: the store's marks (embedded store), where the
+	// reconciliation cursor lives; nil otherwise.
+	marks storeMarks
 	cpEntries    uint64
 	// forgetAnomaly resets the anomaly detector's history of an agent whose
 	// circuit was closed on another replica (as a local close does).

@@ -30,6 +30,9 @@ type Backend struct {
 	// (the replicated backend: the ledger refuses allows while a trip id is
 	// not acknowledged).
 	FleetTrips FleetTripIDs
+	// Marks, if set, keeps records that travel with the store's content
+	// (the embedded store): the reconciliation cursor lives there.
+	Marks storeMarks
 	// Attach, if set, is called at the end of Build with the built gateway;
 	// it may add work to g.background, started by Background.
 	Attach func(ctx context.Context, g *Gateway) error
@@ -75,7 +78,7 @@ func openBackend(ctx context.Context, o Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	be.Store = st
+	be.Store, be.Marks = st, st
 	be.Closers = append(be.Closers, st.Close)
 	lg, err := openEmbeddedLedger(filepath.Join(o.DataDir, ledgerDir), o.Clock)
 	if err != nil {

@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,14 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/sintgate/sintgate/gateway/approvals"
 	"github.com/sintgate/sintgate/ledger"
 	"github.com/sintgate/sintgate/store"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // Revocation-like changes recorded in the ledger are re-applied to the
@@ -47,10 +47,29 @@ var reconcileTypes = []string{"token.revoked", "approval.standing.revoked", "age
 // entry anyway and keeps it (a check that costs nothing more there).
 var indexedReconcileTypes = []string{"approval.standing.revoked", "agent.circuit.opened", "agent.circuit.closed"}
 
-// reconcileFile holds, in an embedded gateway's data dir, the ledger size
-// up to which the store is known to hold every revocation-like change
-// (decimal). Missing or unreadable: the whole ledger is read again.
-const reconcileFile = "store.reconciled"
+// reconcileMark names the store mark that holds the embedded gateway's
+// reconciliation cursor: the ledger size up to which the store is known to
+// hold every revocation-like change (8 bytes, big endian), followed by the
+// ledger's tree hash at that size (32 bytes).
+//
+// The cursor lives in the store, not beside it: a store file restored from
+// a backup brings back the cursor of its own moment, so the revocations
+// recorded since are read and re-applied. (A cursor kept in a separate file
+// stayed at the newer position, so a restored store's missing revocations
+// were skipped and a revoked token was accepted again.) The tree hash binds
+// the cursor to one ledger: a cursor that does not match the ledger beside
+// it (another ledger, a restored or rewritten one) reads as 0, everything.
+const reconcileMark = "reconciled"
+
+// legacyReconcileFile is where earlier versions kept the cursor; it is no
+// longer trusted and is removed at start.
+const legacyReconcileFile = "store.reconciled"
+
+// storeMarks keeps small records inside the store (embedded.Store).
+type storeMarks interface {
+	Mark(ctx context.Context, name string) ([]byte, error)
+	PutMark(ctx context.Context, name string, v []byte) error
+}
 
 // typedEntries is a ledger that reads entries of given event types past a
 // sequence number through an index (ledger/pgledger).
@@ -317,49 +336,45 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// readReconciled reads an embedded data dir's reconciliation cursor (0
-// when there is none or it cannot be read: everything is read again).
-func readReconciled(dir string) uint64 {
-	b, err := os.ReadFile(filepath.Join(dir, reconcileFile))
-	if err != nil {
+// readReconciled reads the store's reconciliation cursor: 0 (read
+// everything) when there is none, it cannot be read, it lies past the
+// ledger's end or the ledger's tree hash at its position differs from the
+// one recorded with it.
+func readReconciled(ctx context.Context, m storeMarks, lg ledger.Store) uint64 {
+	if m == nil {
 		return 0
 	}
-	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil {
+	v, err := m.Mark(ctx, reconcileMark)
+	if err != nil || len(v) != 8+len(tlog.Hash{}) {
 		return 0
 	}
-	return n
+	through := binary.BigEndian.Uint64(v)
+	size, err := lg.Size(ctx)
+	if err != nil || through > size {
+		return 0
+	}
+	h, err := lg.TreeHash(ctx, through)
+	if err != nil || !bytes.Equal(h[:], v[8:]) {
+		return 0
+	}
+	return through
 }
 
-// writeReconciled durably replaces the cursor (write, fsync, rename, fsync
-// of the directory): a cursor that claims more than the store holds would
-// skip a revocation at the next start.
-func writeReconciled(dir string, through uint64) error {
-	tmp := filepath.Join(dir, reconcileFile+".tmp")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+// writeReconciled durably records in the store that it holds every
+// revocation-like change up to ledger size through (with the ledger's tree
+// hash at that size). A cursor that claims more than the store holds would
+// skip a revocation at the next start, so it is written only after the
+// changes it covers are.
+func writeReconciled(ctx context.Context, m storeMarks, lg ledger.Store, through uint64) error {
+	if m == nil {
+		return nil
+	}
+	h, err := lg.TreeHash(ctx, through)
 	if err != nil {
-		return err
+		return fmt.Errorf("tree hash at %d: %w", through, err)
 	}
-	_, err = f.WriteString(strconv.FormatUint(through, 10) + "\n")
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, reconcileFile))
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	v := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(h)), through)
+	return m.PutMark(ctx, reconcileMark, append(v, h[:]...))
 }
 
 // reconcileAtStart re-applies the ledger's revocation-like changes to the
@@ -371,8 +386,10 @@ func writeReconciled(dir string, through uint64) error {
 // that the next start reads only what was appended after it.
 func reconcileAtStart(ctx context.Context, g *Gateway, o Options, be *Backend) error {
 	var after uint64
+	g.marks = be.Marks
 	if !g.sharedLedger {
-		after = readReconciled(o.DataDir)
+		after = readReconciled(ctx, be.Marks, be.Ledger)
+		_ = os.Remove(filepath.Join(o.DataDir, legacyReconcileFile))
 	}
 	start := time.Now()
 	res, err := reconcileStore(ctx, be.Store, be.Ledger, after, o.Clock())
@@ -387,10 +404,10 @@ func reconcileAtStart(ctx context.Context, g *Gateway, o Options, be *Backend) e
 	if g.sharedLedger {
 		return nil
 	}
-	if err := writeReconciled(o.DataDir, res.Through); err != nil {
+	if err := writeReconciled(ctx, be.Marks, be.Ledger, res.Through); err != nil {
 		return fmt.Errorf("record the store's reconciliation: %w", err)
 	}
-	st, lg, dir, clock, log := be.Store, be.Ledger, o.DataDir, o.Clock, o.Log
+	st, lg, marks, clock, log := be.Store, be.Ledger, be.Marks, o.Clock, o.Log
 	var mu sync.Mutex // one pass and one cursor write at a time
 	g.background = append(g.background, func(ctx context.Context) {
 		t := time.NewTicker(reconcileEvery)
@@ -401,7 +418,7 @@ func reconcileAtStart(ctx context.Context, g *Gateway, o Options, be *Backend) e
 				return
 			case <-t.C:
 				mu.Lock()
-				advanceReconciled(ctx, st, lg, dir, clock(), log)
+				advanceReconciled(ctx, st, lg, marks, clock(), log)
 				mu.Unlock()
 			}
 		}
@@ -414,9 +431,9 @@ func reconcileAtStart(ctx context.Context, g *Gateway, o Options, be *Backend) e
 		// start (the cursor stays where it was).
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		res, err := reconcileStore(sctx, st, lg, readReconciled(dir), clock())
+		res, err := reconcileStore(sctx, st, lg, readReconciled(sctx, marks, lg), clock())
 		if err == nil {
-			err = writeReconciled(dir, res.Through)
+			err = writeReconciled(sctx, marks, lg, res.Through)
 		}
 		if err != nil {
 			log.Warn("shutdown: ledger revocations not re-applied to the store (the next start reads them again)", "err", err)
@@ -444,8 +461,8 @@ var reconcileEvery = 10 * time.Second
 // only checked: a pass that saw a circuit's open before its close was
 // appended must not re-open it. A change still missing leaves the cursor
 // where it is, and the next start re-applies it.
-func advanceReconciled(ctx context.Context, st store.Store, lg ledger.Store, dir string, now time.Time, log *slog.Logger) {
-	after := readReconciled(dir)
+func advanceReconciled(ctx context.Context, st store.Store, lg ledger.Store, marks storeMarks, now time.Time, log *slog.Logger) {
+	after := readReconciled(ctx, marks, lg)
 	res, err := reconcileStore(ctx, &runningStore{Store: st}, lg, after, now)
 	if err != nil || res.Repaired > 0 || res.Through <= after {
 		if err != nil {
@@ -453,7 +470,7 @@ func advanceReconciled(ctx context.Context, st store.Store, lg ledger.Store, dir
 		}
 		return
 	}
-	if err := writeReconciled(dir, res.Through); err != nil {
+	if err := writeReconciled(ctx, marks, lg, res.Through); err != nil {
 		log.Warn("reconciliation cursor not moved", "err", err)
 	}
 }

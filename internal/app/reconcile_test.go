@@ -296,11 +296,111 @@ func TestReconcileStore(t *testing.T) {
 	if res, err := reconcileStore(ctx, st, lg, 1<<40, time.Now()); err != nil || res.Read != 5 || res.Repaired != 0 {
 		t.Fatalf("cursor past the end (another ledger): %+v %v, want everything read again, nothing to repair", res, err)
 	}
-	if err := writeReconciled(dir, 6); err != nil || readReconciled(dir) != 6 {
-		t.Fatalf("cursor round trip: %v %d", err, readReconciled(dir))
+	if err := writeReconciled(ctx, st, lg, 6); err != nil || readReconciled(ctx, st, lg) != 6 {
+		t.Fatalf("cursor round trip: %v %d", err, readReconciled(ctx, st, lg))
 	}
-	if err := os.WriteFile(filepath.Join(dir, reconcileFile), []byte("garbage"), 0o600); err != nil || readReconciled(dir) != 0 {
+	if err := st.PutMark(ctx, reconcileMark, []byte("garbage")); err != nil || readReconciled(ctx, st, lg) != 0 {
 		t.Fatalf("an unreadable cursor must read as 0 (read everything)")
+	}
+	if readReconciled(ctx, nil, lg) != 0 {
+		t.Fatal("no marks: the cursor must read as 0")
+	}
+}
+
+// TestReconcileCursorBoundToTheLedger: a cursor recorded against one
+// ledger reads as 0 beside another ledger of the same or a greater size (a
+// ledger directory replaced or restored), so its revocations are all read.
+func TestReconcileCursorBoundToTheLedger(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	open := func(name string) *filestore.Store {
+		lg, err := filestore.Open(filepath.Join(dir, name), filestore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = lg.Close() })
+		return lg
+	}
+	a, b := open("a"), open("b")
+	for i := range 4 {
+		for _, lg := range []*filestore.Store{a, b} {
+			if _, err := lg.Append(ctx, ledger.Event{EventType: "policy.loaded", AgentID: "system", Payload: map[string]any{"n": i, "ledger": lg == a}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := b.Append(ctx, ledger.Event{EventType: "token.revoked", AgentID: "operator:x", TokenID: "tok-b", Payload: map[string]any{"tokenId": "tok-b"}}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := embedded.Open(filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := writeReconciled(ctx, st, a, 4); err != nil {
+		t.Fatal(err)
+	}
+	if got := readReconciled(ctx, st, a); got != 4 {
+		t.Fatalf("cursor beside its own ledger: %d, want 4", got)
+	}
+	if got := readReconciled(ctx, st, b); got != 0 {
+		t.Fatalf("cursor of ledger a beside ledger b: %d, want 0 (read everything)", got)
+	}
+	res, err := reconcileStore(ctx, st, b, readReconciled(ctx, st, b), time.Now())
+	if err != nil || res.Repaired != 1 {
+		t.Fatalf("reconcile against ledger b: %+v %v, want its revocation re-applied", res, err)
+	}
+}
+
+// TestReconcileCursorTravelsWithTheStore (a store file restored from a
+// backup accepted a token revoked after the backup): the cursor lives in
+// the store, so a restored store brings back its own older cursor and the
+// revocation recorded in the ledger since is re-applied at start.
+func TestReconcileCursorTravelsWithTheStore(t *testing.T) {
+	dir := t.TempDir()
+	ck := &clock{t: time.Now().Truncate(time.Millisecond)}
+	res, _, err := InitDataDir(context.Background(), dir, ck.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, stop := serveWith(t, dir, ck, res.AdminAPIKey, Options{}, nil)
+	h.trustRoot("root")
+	tok, mutate := h.allowToken("restore-agent")
+	move := func(h *harness) (string, string) {
+		_, d := h.intercept("restore-agent", h.interceptBody("restore-agent", func(m map[string]any) {
+			mutate(m)
+			m["params"] = map[string]any{"n": h.n()}
+		}))
+		return d.Decision, str(d.Code)
+	}
+	if d, c := move(h); d != "allow" {
+		t.Fatalf("before the revocation: %s %s", d, c)
+	}
+	stop() // clean shutdown: the cursor reaches the ledger's end
+	backup, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	h2, stop2 := serveWith(t, dir, ck, res.AdminAPIKey, Options{}, nil)
+	h2.nextN = 5000
+	if st := h2.admin("DELETE", "/v1/tokens/"+tok.Claims.TokenID, nil, nil); st != 200 {
+		t.Fatalf("revoke: %d", st)
+	}
+	if d, c := move(h2); c != "TOKEN_REVOKED" {
+		t.Fatalf("after the revocation: %s %s, want TOKEN_REVOKED", d, c)
+	}
+	stop2() // the cursor moves past the revocation
+
+	// The operator restores the store file from the backup taken before
+	// the revocation; the ledger keeps it.
+	if err := os.WriteFile(filepath.Join(dir, stateFile), backup, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h3, _ := serveWith(t, dir, ck, res.AdminAPIKey, Options{}, nil)
+	h3.nextN = 9000
+	if d, c := move(h3); c != "TOKEN_REVOKED" {
+		t.Errorf("after restoring the store from a backup the revoked token answers %s %s, want TOKEN_REVOKED", d, c)
 	}
 }
 
@@ -330,12 +430,13 @@ func TestReconcileCursorMovesWhileRunning(t *testing.T) {
 		t.Fatalf("approve standing: %d", st)
 	}
 	ctx := context.Background()
+	cursor := func() uint64 { return readReconciled(ctx, h.g.marks, h.g.Ledger) }
 	waitCursor := func(want uint64) {
 		t.Helper()
 		deadline := time.Now().Add(20 * time.Second)
-		for readReconciled(dir) != want {
+		for cursor() != want {
 			if time.Now().After(deadline) {
-				t.Fatalf("cursor %d, want %d", readReconciled(dir), want)
+				t.Fatalf("cursor %d, want %d", cursor(), want)
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -358,7 +459,7 @@ func TestReconcileCursorMovesWhileRunning(t *testing.T) {
 		t.Fatalf("the revocation is not in the ledger: %v", got)
 	}
 	time.Sleep(20 * reconcileEvery)
-	if c := readReconciled(dir); c >= revokedAt {
+	if c := cursor(); c >= revokedAt {
 		t.Fatalf("the cursor moved to %d, past the revocation the store lacks (ledger size %d at revocation)", c, revokedAt)
 	}
 
@@ -367,9 +468,9 @@ func TestReconcileCursorMovesWhileRunning(t *testing.T) {
 	// later pass would read further back).
 	down.Store(false)
 	deadline := time.Now().Add(20 * time.Second)
-	for readReconciled(dir) < revokedAt {
+	for cursor() < revokedAt {
 		if time.Now().After(deadline) {
-			t.Fatalf("cursor %d still below the revocation at %d after the store came back", readReconciled(dir), revokedAt)
+			t.Fatalf("cursor %d still below the revocation at %d after the store came back", cursor(), revokedAt)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

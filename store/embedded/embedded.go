@@ -534,3 +534,30 @@ func (s *Store) ListAgents(ctx context.Context) ([]store.Agent, error) {
 	}
 	return out, nil
 }
+
+// markPrefix keeps marks apart from the meta bucket's other keys.
+const markPrefix = "mark/"
+
+// Mark returns the value last stored under name by PutMark (nil when there
+// is none). Marks are small records that must travel with the store's own
+// content: a copy of the file restored from a backup brings back the marks
+// of that moment, never newer ones (the gateway keeps there the ledger
+// position the store is known to reflect).
+func (s *Store) Mark(ctx context.Context, name string) ([]byte, error) {
+	var out []byte
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bMeta).Get([]byte(markPrefix + name)); v != nil {
+			out = bytes.Clone(v)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// PutMark durably stores v under name (one group commit).
+func (s *Store) PutMark(ctx context.Context, name string, v []byte) error {
+	v = bytes.Clone(v)
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bMeta).Put([]byte(markPrefix+name), v)
+	})
+}

@@ -88,24 +88,58 @@ type CV struct {
 	Scores []float32
 	Models []*Model // Models[f] was trained without fold f
 	K      int
+	FoldOf []int // FoldOf[i] is the fold of Items[i]
 }
 
 // CrossValidate trains k models, each without one fold, and scores each
 // item with the model that did not see it.
 func CrossValidate(cfg Config, p TrainParams, items []Item, k int, classifiable func(string) bool) CV {
-	r := CV{Items: items, Scores: make([]float32, len(items)), K: k}
+	folds := make([]int, len(items))
+	for i, it := range items {
+		folds[i] = Fold(it.ID, k)
+	}
+	return crossValidate(cfg, p, items, folds, k, classifiable)
+}
+
+// CrossValidateSets holds out one set at a time (the items whose ids share
+// a prefix, SetOf): every set is scored by a model that saw no item of it.
+// Sets are written by different authors at different times, so this is the
+// closer estimate of text nobody tuning has seen than folds by id, whose
+// training folds hold near neighbours of each test item.
+func CrossValidateSets(cfg Config, p TrainParams, items []Item, classifiable func(string) bool) CV {
+	index := map[string]int{}
+	var names []string
+	for _, it := range items {
+		if _, ok := index[SetOf(it.ID)]; !ok {
+			index[SetOf(it.ID)] = 0
+			names = append(names, SetOf(it.ID))
+		}
+	}
+	sort.Strings(names)
+	for i, n := range names {
+		index[n] = i
+	}
+	folds := make([]int, len(items))
+	for i, it := range items {
+		folds[i] = index[SetOf(it.ID)]
+	}
+	return crossValidate(cfg, p, items, folds, len(names), classifiable)
+}
+
+func crossValidate(cfg Config, p TrainParams, items []Item, folds []int, k int, classifiable func(string) bool) CV {
+	r := CV{Items: items, Scores: make([]float32, len(items)), K: k, FoldOf: folds}
 	var sc Scratch
 	for f := 0; f < k; f++ {
 		var tr []Example
-		for _, it := range items {
-			if Fold(it.ID, k) != f {
+		for i, it := range items {
+			if folds[i] != f {
 				tr = append(tr, ExampleOf(it))
 			}
 		}
 		m := Train(cfg, p, tr)
 		r.Models = append(r.Models, m)
 		for i, it := range items {
-			if Fold(it.ID, k) == f {
+			if folds[i] == f {
 				r.Scores[i] = ItemScore(m, &sc, it, classifiable)
 			}
 		}
@@ -189,14 +223,15 @@ func (r CV) Report(w io.Writer, th float32) {
 	}
 	group("lang", func(it Item) string { return it.Lang })
 	group("category", func(it Item) string { return it.Category })
-	group("set", func(it Item) string { return setOf(it.ID) })
+	group("set", func(it Item) string { return SetOf(it.ID) })
 	for _, fp := range []float64{0.005, 0.01, 0.015, 0.02, 0.03} {
 		t := r.Threshold(fp)
 		fmt.Fprintf(w, "sweep maxFP %.3f threshold %.4f %s\n", fp, t, r.Total(t))
 	}
 }
 
-func setOf(id string) string {
+// SetOf is the set an item id belongs to: the id up to its first '-'.
+func SetOf(id string) string {
 	if i := strings.IndexByte(id, '-'); i > 0 {
 		return id[:i]
 	}

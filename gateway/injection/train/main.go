@@ -27,6 +27,7 @@ func main() {
 	out := flag.String("out", "gateway/injection/model.bin", "model file to write")
 	corpus := flag.String("corpus", "gateway/injection/testdata/corpus.jsonl", "the scanner's own corpus (trained on too)")
 	cv := flag.Bool("cv", false, "report a k-fold cross-validation instead of writing the model")
+	bySet := flag.Bool("sets", false, "with -cv: hold out one set (id prefix) at a time instead of k folds by id")
 	k := flag.Int("k", 5, "folds")
 	maxFP := flag.Float64("maxfp", clf.DefaultMaxFP, "false-positive rate the threshold is chosen for (cross-validated)")
 	bits := flag.Int("bits", int(clf.DefaultConfig.Bits), "log2 hash space")
@@ -51,7 +52,12 @@ func main() {
 		log.Fatal(err)
 	}
 	if *cv {
-		r := clf.CrossValidate(cfg, p, items, *k, injection.Classifiable)
+		var r clf.CV
+		if *bySet {
+			r = clf.CrossValidateSets(cfg, p, items, injection.Classifiable)
+		} else {
+			r = clf.CrossValidate(cfg, p, items, *k, injection.Classifiable)
+		}
 		th := r.Threshold(*maxFP)
 		fmt.Printf("%d items, %d folds, config %+v, params %+v\n", len(items), *k, cfg, p)
 		r.Report(os.Stdout, th)
