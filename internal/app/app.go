@@ -58,8 +58,8 @@ type Gateway struct {
 	sharedLedger bool
 	// marks: the store's marks (embedded store), where the
 	// reconciliation cursor lives; nil otherwise.
-	marks storeMarks
-	cpEntries    uint64
+	marks     storeMarks
+	cpEntries uint64
 	// forgetAnomaly resets the anomaly detector's history of an agent whose
 	// circuit was closed on another replica (as a local close does).
 	forgetAnomaly func(agentID string)
