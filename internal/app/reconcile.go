@@ -36,7 +36,8 @@ import (
 // re-applied all the same (a no-op when the store has them).
 
 // reconcileTypes are the ledger events whose effect the store must hold.
-var reconcileTypes = []string{"token.revoked", "approval.standing.revoked", "agent.circuit.opened", "agent.circuit.closed"}
+var reconcileTypes = []string{"token.revoked", "approval.standing.revoked", "agent.circuit.opened", "agent.circuit.closed",
+	"root.removed", "root.added", "apikey.deleted", "apikey.created"}
 
 // indexedReconcileTypes are the ones read through a ledger's type index (a
 // fleet's PostgreSQL ledger, read from its start on every start). A token
@@ -45,7 +46,8 @@ var reconcileTypes = []string{"token.revoked", "approval.standing.revoked", "age
 // of the fleet's history at each start would cost in proportion to all
 // revocations ever made, for nothing. The embedded pass streams every
 // entry anyway and keeps it (a check that costs nothing more there).
-var indexedReconcileTypes = []string{"approval.standing.revoked", "agent.circuit.opened", "agent.circuit.closed"}
+var indexedReconcileTypes = []string{"approval.standing.revoked", "agent.circuit.opened", "agent.circuit.closed",
+	"root.removed", "root.added", "apikey.deleted", "apikey.created"}
 
 // reconcileMark names the store mark that holds the embedded gateway's
 // reconciliation cursor: the ledger size up to which the store is known to
@@ -124,6 +126,13 @@ func reconcileStore(ctx context.Context, st store.Store, lg ledger.Store, after 
 	var standingOrder []string
 	circuits := map[string]lastCircuit{}
 	var circuitOrder []string
+	// Trust roots and operator API keys: whether the last recorded event
+	// of each removed it. A root or key removed and not added again since
+	// must not be in the store (a store restored from a backup brought
+	// back a compromised root or a dismissed operator's key); one added
+	// again is left as the store has it (adding is no revocation).
+	rootRemoved, keyDeleted := map[string]bool{}, map[string]bool{}
+	var rootOrder, keyOrder []string
 	var recorded time.Time // the newest timestamp among the entries read
 	err = changeEntries(ctx, lg, after, size, func(e ledger.Entry) {
 		res.Read++
@@ -135,7 +144,12 @@ func reconcileStore(ctx context.Context, st store.Store, lg ledger.Store, after 
 			Cause      string `json:"cause"`
 			Until      int64  `json:"until"`
 		}
+		var rk struct {
+			PublicKey string `json:"publicKey"`
+			ID        string `json:"id"`
+		}
 		_ = json.Unmarshal(e.Payload, &p)
+		_ = json.Unmarshal(e.Payload, &rk)
 		at, terr := ledger.ParseTimestamp(e.Timestamp)
 		if terr != nil {
 			at = now
@@ -157,6 +171,22 @@ func reconcileStore(ctx context.Context, st store.Store, lg ledger.Store, after 
 				standing[p.ApprovalID] = standingRev{operator: p.OperatorID, at: at.UnixMilli(), until: p.Until}
 				standingOrder = append(standingOrder, p.ApprovalID)
 			}
+		case "root.removed", "root.added":
+			if rk.PublicKey == "" {
+				return
+			}
+			if _, seen := rootRemoved[rk.PublicKey]; !seen {
+				rootOrder = append(rootOrder, rk.PublicKey)
+			}
+			rootRemoved[rk.PublicKey] = e.EventType == "root.removed"
+		case "apikey.deleted", "apikey.created":
+			if rk.ID == "" {
+				return
+			}
+			if _, seen := keyDeleted[rk.ID]; !seen {
+				keyOrder = append(keyOrder, rk.ID)
+			}
+			keyDeleted[rk.ID] = e.EventType == "apikey.deleted"
 		case "agent.circuit.opened", "agent.circuit.closed":
 			id := p.AgentID
 			if id == "" {
@@ -189,6 +219,35 @@ func reconcileStore(ctx context.Context, st store.Store, lg ledger.Store, after 
 			}
 			res.Repaired++
 		}
+	}
+	if len(rootOrder) > 0 {
+		have, err := st.ListRoots(ctx)
+		if err != nil {
+			return res, fmt.Errorf("list trust roots: %w", err)
+		}
+		for _, pub := range rootOrder {
+			if !rootRemoved[pub] || !slices.ContainsFunc(have, func(r store.Root) bool { return r.PublicKey == pub }) {
+				continue
+			}
+			if err := st.DeleteRoot(ctx, pub); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return res, fmt.Errorf("re-apply the removal of trust root %s: %w", pub, err)
+			}
+			res.Repaired++
+		}
+	}
+	for _, id := range keyOrder {
+		if !keyDeleted[id] {
+			continue
+		}
+		if _, err := st.GetAPIKey(ctx, id); errors.Is(err, store.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return res, fmt.Errorf("read API key %s: %w", id, err)
+		}
+		if err := st.DeleteAPIKey(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return res, fmt.Errorf("re-apply the deletion of API key %s: %w", id, err)
+		}
+		res.Repaired++
 	}
 	// A standing approval is taken as lapsed by the earlier of the clock
 	// and the newest time the ledger recorded, never by the clock alone: a
@@ -486,3 +545,7 @@ func (d *runningStore) RevokeToken(context.Context, string, time.Time) ([]string
 }
 
 func (d *runningStore) PutAgent(context.Context, store.Agent) error { return nil }
+
+func (d *runningStore) DeleteRoot(context.Context, string) error { return nil }
+
+func (d *runningStore) DeleteAPIKey(context.Context, string) error { return nil }

@@ -17,9 +17,11 @@ import (
 	"github.com/sintgate/sintgate/ledger"
 	"github.com/sintgate/sintgate/ledger/filestore"
 	"github.com/sintgate/sintgate/ledger/ledgertest"
+	"github.com/sintgate/sintgate/ledger/pgledger"
 	"github.com/sintgate/sintgate/store"
 	"github.com/sintgate/sintgate/store/embedded"
 	"github.com/sintgate/sintgate/tokens"
+	"github.com/sintgate/sintgate/tokens/tokentest"
 )
 
 // writeFaultStore fails, while down, the store writes that follow a
@@ -355,7 +357,10 @@ func TestReconcileCursorBoundToTheLedger(t *testing.T) {
 // TestReconcileCursorTravelsWithTheStore (a store file restored from a
 // backup accepted a token revoked after the backup): the cursor lives in
 // the store, so a restored store brings back its own older cursor and the
-// revocation recorded in the ledger since is re-applied at start.
+// revocation recorded in the ledger since is re-applied at start; so are a
+// trust root removed and an operator API key deleted after the backup
+// (a restore brought back a compromised root and a dismissed operator's
+// key).
 func TestReconcileCursorTravelsWithTheStore(t *testing.T) {
 	dir := t.TempDir()
 	ck := &clock{t: time.Now().Truncate(time.Millisecond)}
@@ -365,7 +370,17 @@ func TestReconcileCursorTravelsWithTheStore(t *testing.T) {
 	}
 	h, stop := serveWith(t, dir, ck, res.AdminAPIKey, Options{}, nil)
 	h.trustRoot("root")
+	h.trustRoot("root-b")
 	tok, mutate := h.allowToken("restore-agent")
+	tokB := tokentest.Sign("root-b", tokentest.Root("root-b", "restore-agent-b", h.n(), ck.Now().UnixMilli()))
+	h.register(tokB)
+	var key struct {
+		ID  string `json:"id"`
+		Key string `json:"key"`
+	}
+	if st := h.admin("POST", "/v1/apikeys", map[string]any{"operatorId": "dismissed", "scopes": []string{"read"}}, &key); st != 201 {
+		t.Fatalf("create api key: %d", st)
+	}
 	move := func(h *harness) (string, string) {
 		_, d := h.intercept("restore-agent", h.interceptBody("restore-agent", func(m map[string]any) {
 			mutate(m)
@@ -373,8 +388,21 @@ func TestReconcileCursorTravelsWithTheStore(t *testing.T) {
 		}))
 		return d.Decision, str(d.Code)
 	}
+	moveB := func(h *harness) (string, string) {
+		_, d := h.intercept("restore-agent-b", h.interceptBody("restore-agent-b", func(m map[string]any) {
+			m["tokenId"] = tokB.Claims.TokenID
+			m["params"] = map[string]any{"n": h.n()}
+		}))
+		return d.Decision, str(d.Code)
+	}
 	if d, c := move(h); d != "allow" {
 		t.Fatalf("before the revocation: %s %s", d, c)
+	}
+	if d, c := moveB(h); d != "allow" {
+		t.Fatalf("root-b's token before the root's removal: %s %s", d, c)
+	}
+	if st := h.withKey(key.Key, "GET", "/v1/ledger?limit=1", nil, nil); st != 200 {
+		t.Fatalf("the operator key before its deletion: %d", st)
 	}
 	stop() // clean shutdown: the cursor reaches the ledger's end
 	backup, err := os.ReadFile(filepath.Join(dir, stateFile))
@@ -387,8 +415,18 @@ func TestReconcileCursorTravelsWithTheStore(t *testing.T) {
 	if st := h2.admin("DELETE", "/v1/tokens/"+tok.Claims.TokenID, nil, nil); st != 200 {
 		t.Fatalf("revoke: %d", st)
 	}
+	if st := h2.admin("DELETE", "/v1/roots/"+tokentest.Pub("root-b"), nil, nil); st != 204 {
+		t.Fatalf("remove root-b: %d", st)
+	}
+	if st := h2.admin("DELETE", "/v1/apikeys/"+key.ID, nil, nil); st != 204 {
+		t.Fatalf("delete the api key: %d", st)
+	}
 	if d, c := move(h2); c != "TOKEN_REVOKED" {
 		t.Fatalf("after the revocation: %s %s, want TOKEN_REVOKED", d, c)
+	}
+	dB, cB := moveB(h2)
+	if dB != "deny" {
+		t.Fatalf("root-b's token after the root's removal: %s %s, want deny", dB, cB)
 	}
 	stop2() // the cursor moves past the revocation
 
@@ -401,6 +439,23 @@ func TestReconcileCursorTravelsWithTheStore(t *testing.T) {
 	h3.nextN = 9000
 	if d, c := move(h3); c != "TOKEN_REVOKED" {
 		t.Errorf("after restoring the store from a backup the revoked token answers %s %s, want TOKEN_REVOKED", d, c)
+	}
+	if d, c := moveB(h3); d != "deny" || c != cB {
+		t.Errorf("after restoring the store from a backup the removed root's token answers %s %s, want deny %s", d, c, cB)
+	}
+	if st := h3.withKey(key.Key, "GET", "/v1/ledger?limit=1", nil, nil); st != 401 {
+		t.Errorf("after restoring the store from a backup the deleted operator key answers %d, want 401", st)
+	}
+}
+
+// TestReconciledTypesSurviveArchiving: every event type the start-up
+// reconciliation reads through a fleet ledger's type index is one the
+// PostgreSQL archive keeps, so archiving never hides a revocation from it.
+func TestReconciledTypesSurviveArchiving(t *testing.T) {
+	for _, typ := range indexedReconcileTypes {
+		if !slices.Contains(pgledger.RetainedTypes, typ) {
+			t.Errorf("%s is re-applied at start but the archive removes it", typ)
+		}
 	}
 }
 

@@ -38,8 +38,9 @@ import (
 // chain (the revocations and circuits it re-applies at start, the changes
 // replicas catch up on, the fleet e-stop, checkpoints).
 var RetainedTypes = []string{
-	"agent.circuit.closed", "agent.circuit.opened", "approval.granted", "approval.standing.revoked",
-	ledger.EventTypeCheckpoint, "safety.estop.reset", "safety.estop.tripped", "token.revoked",
+	"agent.circuit.closed", "agent.circuit.opened", "apikey.created", "apikey.deleted", "approval.granted",
+	"approval.standing.revoked", ledger.EventTypeCheckpoint, "root.added", "root.removed", "safety.estop.reset",
+	"safety.estop.tripped", "token.revoked",
 }
 
 // purgeBatch is how many sequence numbers one removal transaction covers.
