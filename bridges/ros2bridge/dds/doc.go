@@ -10,7 +10,9 @@
 // decoding are done in Go (package msgs); C only copies bytes. Internally a
 // small custom sertype stands in for an IDL-generated type, as ROS 2's
 // rmw_cyclonedds does; it sends no XTypes type information, so endpoints
-// match on topic name, type name and QoS alone.
+// match on topic name, type name and QoS alone. An endpoint may carry a
+// ROS 2 type hash (QoS.TypeHash): it is announced in USER_DATA as ROS 2
+// Iron and later do, and CheckPeers compares it with the matched peers'.
 //
 // Built without cgo (CGO_ENABLED=0) every constructor returns ErrNoCgo, so
 // the rest of the project still builds and vets; the ROS 2 bridge binary is
