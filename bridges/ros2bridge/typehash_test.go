@@ -10,6 +10,7 @@ import (
 
 	"github.com/sintgate/sintgate/bridges/ros2bridge"
 	"github.com/sintgate/sintgate/bridges/ros2bridge/dds"
+	"github.com/sintgate/sintgate/bridges/ros2bridge/internal/fastddspeer"
 	"github.com/sintgate/sintgate/bridges/ros2bridge/msgs"
 	"github.com/sintgate/sintgate/bridges/topicbridge"
 )
@@ -153,6 +154,77 @@ func TestTypeHashMismatch(t *testing.T) {
 		r.publish(0, ok)
 		if m := r.next(0, wait); m == nil || *m.(*msgs.Twist) != *ok {
 			t.Fatalf("got %+v, want %+v", m, ok)
+		}
+	})
+}
+
+// TestTypeHashFastDDS: against Fast DDS peers set up like Iron-or-later
+// rmw_fastrtps nodes (typehash in USER_DATA): the peer receives our
+// "typehash=…;" through discovery; a controller announcing our hash gets
+// motion, one announcing another hash gets none and latches the fault.
+func TestTypeHashFastDDS(t *testing.T) {
+	fastddspeer.Require(t)
+	twist := &msgs.Twist{Linear: msgs.Vector3{X: 0.2}}
+	start := func(t *testing.T, r *rig, hash string) *fastddspeer.Subscriber {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		sub, err := fastddspeer.StartSubscriber(ctx, t, fastddspeer.Options{Topic: r.routes[0].Actuator, Type: msgs.TwistType.Name,
+			Domain: testDomain, LoopbackOnly: true, TypeHash: hash})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "typehash=" + msgs.TwistType.Hash() + ";"
+		if _, err := sub.WaitDiscovered(ctx, func(d fastddspeer.Discovered) bool {
+			return d.Kind == "writer" && string(d.UserData) == want
+		}); err != nil {
+			t.Fatalf("Fast DDS never saw the bridge's writer announce %q: %v", want, err)
+		}
+		if err := sub.WaitMatched(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		return sub
+	}
+
+	t.Run("same-hash", func(t *testing.T) {
+		r := newRig(t, rigOpts{})
+		sub := start(t, r, msgs.TwistType.Hash())
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := r.bridge.WaitActuators(ctx, 2); err != nil {
+			t.Fatal(err)
+		}
+		r.publish(0, twist)
+		got, err := sub.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m, err := msgs.Decode(msgs.TwistType, got.CDR); err != nil || *m.(*msgs.Twist) != *twist {
+			t.Fatalf("Fast DDS controller got %+v, %v", m, err)
+		}
+	})
+
+	t.Run("another-hash", func(t *testing.T) {
+		r := newRig(t, rigOpts{})
+		sub := start(t, r, otherHash)
+		rep := r.report(topicbridge.OutcomeSafeStop, "", wait)
+		if !strings.Contains(rep.Reason, string(ros2bridge.CodeTypeHashMismatch)) || !strings.Contains(rep.Reason, otherHash) {
+			t.Fatalf("latch report %+v", rep)
+		}
+		r.publish(0, twist)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		for {
+			got, err := sub.Next(ctx)
+			if err != nil {
+				break // nothing more within the second
+			}
+			if m, err := msgs.Decode(msgs.TwistType, got.CDR); err != nil || !isZeroTwist(m) {
+				t.Fatalf("the Fast DDS reader with another hash got %+v, %v", m, err)
+			}
+		}
+		if s := r.bridge.Stats(); s.Forwarded != 0 {
+			t.Fatalf("stats %+v", s)
 		}
 	})
 }
