@@ -97,19 +97,21 @@ func New(cfg Config) (*Bridge, error) {
 		seen[r.Actuator], seen[r.Agent] = true, true
 	}
 	b := &Bridge{cfg: cfg, seen: make([]bool, len(cfg.Routes))}
-	if b.decisions, err = cfg.Participant.Writer(dds.ROSTopic(dt), msgs.StringType.DDSName(), dds.QoS{}); err != nil {
+	if b.decisions, err = cfg.Participant.Writer(dds.ROSTopic(dt), msgs.StringType.DDSName(), dds.QoS{TypeHash: msgs.StringType.Hash()}); err != nil {
 		return nil, fmt.Errorf("ros2bridge: decisions topic %s: %w", dt, err)
 	}
 	var routes []topicbridge.Route
 	for _, r := range cfg.Routes {
-		w, err := cfg.Participant.Writer(dds.ROSTopic(r.Actuator), r.Type.DDSName(), r.QoS)
+		w, err := cfg.Participant.Writer(dds.ROSTopic(r.Actuator), r.Type.DDSName(), r.qos())
 		if err != nil {
 			return nil, fmt.Errorf("ros2bridge: actuator topic %s: %w", r.Actuator, err)
 		}
 		b.writers = append(b.writers, w)
-		tr := topicbridge.Route{Agent: r.Agent, Resource: r.Resource(), Codec: newCodec(r), Out: ddsOutput{w: w}, Stop: r.Stop}
+		out := ddsOutput{w: w, topic: r.Actuator, hash: r.Type.Hash()}
+		tr := topicbridge.Route{Agent: r.Agent, Resource: r.Resource(), Codec: newCodec(r), Out: out, Stop: r.Stop}
 		if m := r.safeStop(); m != nil {
-			tr.SafeStop = ddsOutput{w: w, stop: msgs.Encode(m)}
+			out.stop = msgs.Encode(m)
+			tr.SafeStop = out
 		}
 		routes = append(routes, tr)
 	}
@@ -127,20 +129,28 @@ func New(cfg Config) (*Bridge, error) {
 // ddsOutput writes a route's messages on its actuator writer; with stop set
 // it is the route's safe stop (stopsem.Output).
 type ddsOutput struct {
-	w    *dds.Writer
-	stop []byte // the safe stop, serialized
+	w     *dds.Writer
+	topic string // actuator topic
+	hash  string // the route type's hash
+	stop  []byte // the safe stop, serialized
 }
 
 // errNoReader is a write with no matched reader: DDS would drop it
 // silently, so the bridge reports the command as not carried out.
 var errNoReader = codes.New(codes.InternalError, "no reader matched on the actuator topic")
 
-func (o ddsOutput) write(b []byte) error {
-	n, err := o.w.Matched()
+// write writes b when a reader of our type matched. Motion is refused while
+// any matched reader announces another type hash (it would read the bytes
+// under another definition); a safe stop is still written.
+func (o ddsOutput) write(b []byte, motion bool) error {
+	c, err := o.w.CheckPeers()
 	if err != nil {
 		return err
 	}
-	if n == 0 {
+	if motion && len(c.Mismatched) > 0 {
+		return mismatchError("actuator topic", o.topic, o.hash, c)
+	}
+	if c.Accepted == 0 {
 		return errNoReader
 	}
 	return o.w.Write(b)
@@ -151,11 +161,11 @@ func (o ddsOutput) Publish(_ context.Context, m topicbridge.Message) error {
 	if !ok {
 		return errors.New("not a ROS 2 message")
 	}
-	return o.write(msgs.Encode(mm))
+	return o.write(msgs.Encode(mm), true)
 }
 
 // Stop writes the safe stop (re-sent by the stop core while the stop lasts).
-func (o ddsOutput) Stop(context.Context) error { return o.write(o.stop) }
+func (o ddsOutput) Stop(context.Context) error { return o.write(o.stop, false) }
 
 // Clear does nothing: a written DDS sample cannot be withdrawn, and the
 // actuator writer keeps none for late joiners unless its QoS says
@@ -182,7 +192,7 @@ func (b *Bridge) subscribe(ctx context.Context, handlers []func(topicbridge.Mess
 		wg.Wait()
 	}
 	for i, r := range b.cfg.Routes {
-		rd, err := b.cfg.Participant.Reader(dds.ROSTopic(r.Agent), r.Type.DDSName(), r.QoS)
+		rd, err := b.cfg.Participant.Reader(dds.ROSTopic(r.Agent), r.Type.DDSName(), r.qos())
 		if err != nil {
 			closeAll()
 			return nil, fmt.Errorf("agent topic %s: %w", r.Agent, err)
@@ -191,7 +201,7 @@ func (b *Bridge) subscribe(ctx context.Context, handlers []func(topicbridge.Mess
 		b.rmu.Lock()
 		b.readers = append(b.readers, rd)
 		b.rmu.Unlock()
-		h, typ := handlers[i], r.Type
+		h, typ, agent := handlers[i], r.Type, r.Agent
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -203,6 +213,13 @@ func (b *Bridge) subscribe(ctx context.Context, handlers []func(topicbridge.Mess
 					}
 					h(badMessage{err})
 					time.Sleep(10 * time.Millisecond) // a failing take does not spin
+					continue
+				}
+				if c, err := rd.CheckPeers(); err != nil || fromMismatched(c, s.Writer) {
+					if err == nil {
+						err = mismatchError("agent topic", agent, typ.Hash(), c)
+					}
+					h(badMessage{err})
 					continue
 				}
 				m, err := msgs.Decode(typ, s.Data)
@@ -218,14 +235,19 @@ func (b *Bridge) subscribe(ctx context.Context, handlers []func(topicbridge.Mess
 }
 
 // checkLinks reports a fault when an actuator topic that had a matched
-// reader (the controller) has none any more.
+// reader (the controller) has none any more, or when a matched reader of an
+// actuator topic announces another type hash than ours.
 func (b *Bridge) checkLinks(context.Context) string {
 	for i, w := range b.writers {
-		n, err := w.Matched()
+		r := b.cfg.Routes[i]
+		c, err := w.CheckPeers()
 		if err != nil {
-			return "actuator writer " + b.cfg.Routes[i].Actuator + ": " + err.Error()
+			return "actuator writer " + r.Actuator + ": " + err.Error()
 		}
-		if n > 0 {
+		if len(c.Mismatched) > 0 {
+			return mismatchError("actuator topic", r.Actuator, r.Type.Hash(), c).Error()
+		}
+		if n := c.Accepted; n > 0 {
 			b.seen[i] = true
 		} else if b.seen[i] {
 			b.seen[i] = false
@@ -246,12 +268,12 @@ func (b *Bridge) report(r Report) {
 }
 
 // WaitActuators waits until every actuator topic has at least n matched
-// readers (the controllers), or ctx ends. DDS matching takes a moment
-// (about a second across processes); a command written before it reaches
-// nobody.
+// readers (the controllers; a reader with another type hash does not
+// count), or ctx ends. DDS matching takes a moment (about a second across
+// processes); a command written before it reaches nobody.
 func (b *Bridge) WaitActuators(ctx context.Context, n int) error {
 	for i, w := range b.writers {
-		if err := w.WaitMatched(ctx, n); err != nil {
+		if err := waitAccepted(ctx, w, n); err != nil {
 			return fmt.Errorf("ros2bridge: %s: %w", b.cfg.Routes[i].Actuator, err)
 		}
 	}

@@ -229,28 +229,64 @@ static dds_entity_t sint_topic(dds_entity_t pp, const char *name, const char *ty
   return tp;
 }
 
-static dds_qos_t *sint_qos(int best_effort, int transient_local, int depth) {
+static dds_qos_t *sint_qos(int best_effort, int transient_local, int depth, const unsigned char *ud, size_t udlen) {
   dds_qos_t *q = dds_create_qos();
   dds_qset_reliability(q, best_effort ? DDS_RELIABILITY_BEST_EFFORT : DDS_RELIABILITY_RELIABLE, DDS_MSECS(100));
   dds_qset_durability(q, transient_local ? DDS_DURABILITY_TRANSIENT_LOCAL : DDS_DURABILITY_VOLATILE);
   dds_qset_history(q, DDS_HISTORY_KEEP_LAST, depth);
   dds_data_representation_id_t rep = DDS_DATA_REPRESENTATION_XCDR1;
   dds_qset_data_representation(q, 1, &rep);
+  if (udlen > 0) dds_qset_userdata(q, ud, udlen); // copied
   return q;
 }
 
-static dds_entity_t sint_writer(dds_entity_t pp, dds_entity_t tp, int best_effort, int transient_local, int depth) {
-  dds_qos_t *q = sint_qos(best_effort, transient_local, depth);
+// sint_writer and sint_reader create an endpoint; ud (udlen bytes, the
+// caller's, not kept) is its USER_DATA.
+static dds_entity_t sint_writer(dds_entity_t pp, dds_entity_t tp, int best_effort, int transient_local, int depth, const unsigned char *ud, size_t udlen) {
+  dds_qos_t *q = sint_qos(best_effort, transient_local, depth, ud, udlen);
   dds_entity_t w = dds_create_writer(pp, tp, q, NULL);
   dds_delete_qos(q);
   return w;
 }
 
-static dds_entity_t sint_reader(dds_entity_t pp, dds_entity_t tp, int best_effort, int transient_local, int depth) {
-  dds_qos_t *q = sint_qos(best_effort, transient_local, depth);
+static dds_entity_t sint_reader(dds_entity_t pp, dds_entity_t tp, int best_effort, int transient_local, int depth, const unsigned char *ud, size_t udlen) {
+  dds_qos_t *q = sint_qos(best_effort, transient_local, depth, ud, udlen);
   dds_entity_t r = dds_create_reader(pp, tp, q, NULL);
   dds_delete_qos(q);
   return r;
+}
+
+// sint_matched fills hs (cap entries) with the handles of the endpoint's
+// matched peers (readers of a writer, writers of a reader) and returns how
+// many there are (possibly more than cap), < 0 on error.
+static dds_return_t sint_matched(dds_entity_t e, int writer, dds_instance_handle_t *hs, size_t cap) {
+  return writer ? dds_get_matched_subscriptions(e, hs, cap) : dds_get_matched_publications(e, hs, cap);
+}
+
+// sint_peer_userdata copies the USER_DATA of the matched peer ih into a
+// buffer the caller frees with dds_free (*out NULL, *sz 0 when it has none);
+// < 0 when the peer is gone or on error.
+static dds_return_t sint_peer_userdata(dds_entity_t e, int writer, dds_instance_handle_t ih, void **out, size_t *sz) {
+  *out = NULL; *sz = 0;
+  dds_builtintopic_endpoint_t *ep = writer ? dds_get_matched_subscription_data(e, ih) : dds_get_matched_publication_data(e, ih);
+  if (ep == NULL) return DDS_RETCODE_PRECONDITION_NOT_MET;
+  if (ep->qos != NULL && !dds_qget_userdata(ep->qos, out, sz)) { *out = NULL; *sz = 0; }
+  dds_builtintopic_free_endpoint(ep);
+  return 0;
+}
+
+static dds_return_t sint_pub_counts(dds_entity_t w, int32_t *total, int32_t *current) {
+  dds_publication_matched_status_t st;
+  dds_return_t rc = dds_get_publication_matched_status(w, &st);
+  *total = (int32_t)st.total_count; *current = (int32_t)st.current_count;
+  return rc;
+}
+
+static dds_return_t sint_sub_counts(dds_entity_t r, int32_t *total, int32_t *current) {
+  dds_subscription_matched_status_t st;
+  dds_return_t rc = dds_get_subscription_matched_status(r, &st);
+  *total = (int32_t)st.total_count; *current = (int32_t)st.current_count;
+  return rc;
 }
 
 // sint_write copies n bytes from buf (the caller's, not kept) into a serdata
@@ -264,9 +300,9 @@ static dds_return_t sint_write(dds_entity_t w, const struct ddsi_sertype *st, co
 }
 
 // sint_take takes one sample: 1 and *out (a serdata reference the caller
-// releases with sint_release) when there was a valid one, 0 when none,
-// < 0 on error.
-static dds_return_t sint_take(dds_entity_t r, struct ddsi_serdata **out, unsigned char **data, uint32_t *size) {
+// releases with sint_release) and *writer (the handle of the writer that
+// sent it) when there was a valid one, 0 when none, < 0 on error.
+static dds_return_t sint_take(dds_entity_t r, struct ddsi_serdata **out, unsigned char **data, uint32_t *size, dds_instance_handle_t *writer) {
   for (;;) {
     struct ddsi_serdata *sd = NULL;
     dds_sample_info_t info;
@@ -274,7 +310,7 @@ static dds_return_t sint_take(dds_entity_t r, struct ddsi_serdata **out, unsigne
     if (n <= 0) return n;
     if (!info.valid_data || sd->kind != SDK_DATA) { ddsi_serdata_unref(sd); continue; }
     struct sint_rawsd *d = (struct sint_rawsd *)sd;
-    *out = sd; *data = d->data; *size = d->size;
+    *out = sd; *data = d->data; *size = d->size; *writer = info.publication_handle;
     return 1;
   }
 }
@@ -479,6 +515,7 @@ type Writer struct {
 	ent   C.dds_entity_t
 	st    *C.struct_ddsi_sertype
 	Topic string
+	peers peerCache
 }
 
 // Writer creates a writer on the DDS topic name (e.g. "rt/cmd_vel") of the
@@ -491,11 +528,12 @@ func (p *Participant) Writer(name, typeName string, q QoS) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := C.sint_writer(p.ent, t.ent, b2i(q.BestEffort), b2i(q.Durability == TransientLocal), C.int(q.depth()))
+	ud, udn := userData(q.TypeHash)
+	w := C.sint_writer(p.ent, t.ent, b2i(q.BestEffort), b2i(q.Durability == TransientLocal), C.int(q.depth()), ud, udn)
 	if err := check("create writer "+name, C.dds_return_t(w)); err != nil {
 		return nil, err
 	}
-	return &Writer{p: p, ent: w, st: t.st, Topic: name}, nil
+	return &Writer{p: p, ent: w, st: t.st, Topic: name, peers: peerCache{hash: q.TypeHash}}, nil
 }
 
 // Write publishes one sample: data is the full serialized payload (4-byte
@@ -536,6 +574,7 @@ type Reader struct {
 	mu     sync.Mutex // one Take at a time
 	closed chan struct{}
 	once   sync.Once
+	peers  peerCache
 }
 
 // Reader creates a reader on the DDS topic name of the DDS type typeName
@@ -548,7 +587,8 @@ func (p *Participant) Reader(name, typeName string, q QoS) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := C.sint_reader(p.ent, t.ent, b2i(q.BestEffort), b2i(q.Durability == TransientLocal), C.int(q.depth()))
+	ud, udn := userData(q.TypeHash)
+	r := C.sint_reader(p.ent, t.ent, b2i(q.BestEffort), b2i(q.Durability == TransientLocal), C.int(q.depth()), ud, udn)
 	if err := check("create reader "+name, C.dds_return_t(r)); err != nil {
 		return nil, err
 	}
@@ -563,7 +603,7 @@ func (p *Participant) Reader(name, typeName string, q QoS) (*Reader, error) {
 		C.dds_delete(r)
 		return nil, err
 	}
-	return &Reader{p: p, ent: r, guard: g, ws: ws, Topic: name, closed: make(chan struct{})}, nil
+	return &Reader{p: p, ent: r, guard: g, ws: ws, Topic: name, closed: make(chan struct{}), peers: peerCache{hash: q.TypeHash}}, nil
 }
 
 // takeSlice bounds one wait so that a cancelled ctx is seen soon.
@@ -586,12 +626,13 @@ func (r *Reader) Take(ctx context.Context) (Sample, error) {
 		var sd *C.struct_ddsi_serdata
 		var data *C.uchar
 		var size C.uint32_t
-		n := C.sint_take(r.ent, &sd, &data, &size)
+		var writer C.dds_instance_handle_t
+		n := C.sint_take(r.ent, &sd, &data, &size, &writer)
 		if err := check("take "+r.Topic, n); err != nil {
 			return Sample{}, err
 		}
 		if n > 0 {
-			s := Sample{At: time.Now()}
+			s := Sample{At: time.Now(), Writer: uint64(writer)}
 			if size > MaxSampleBytes {
 				C.sint_release(sd)
 				return Sample{}, fmt.Errorf("dds: take %s: sample of %d bytes over %d", r.Topic, size, MaxSampleBytes)
@@ -639,6 +680,108 @@ func (r *Reader) Close() error {
 		err = check("delete reader", C.dds_delete(r.ent))
 	})
 	return err
+}
+
+// userData returns the USER_DATA of an endpoint of type hash h as C
+// arguments: a pointer to Go bytes (no Go pointers in them; C copies them
+// before returning) and the length; nil, 0 for no hash.
+func userData(h string) (*C.uchar, C.size_t) {
+	if h == "" {
+		return nil, 0
+	}
+	b := TypeHashUserData(h)
+	return (*C.uchar)(unsafe.Pointer(&b[0])), C.size_t(len(b))
+}
+
+// CheckPeers compares the type hashes the matched readers announce with
+// the writer's own (QoS.TypeHash), see the package function CheckPeers.
+// The answer is kept until a reader matches or unmatches.
+func (w *Writer) CheckPeers() (PeerCheck, error) {
+	return w.peers.check(w.ent, true, w.Topic)
+}
+
+// CheckPeers compares the type hashes the matched writers announce with
+// the reader's own (QoS.TypeHash), see the package function CheckPeers.
+// The answer is kept until a writer matches or unmatches.
+func (r *Reader) CheckPeers() (PeerCheck, error) {
+	return r.peers.check(r.ent, false, r.Topic)
+}
+
+// peerCache keeps the last PeerCheck of an endpoint, keyed by its matched
+// status counts: total_count grows with every new match and current_count
+// changes with every unmatch, so equal counts mean the same peers.
+type peerCache struct {
+	hash string
+	mu   sync.Mutex
+	ok   bool
+	key  [2]int32
+	last PeerCheck
+}
+
+func (c *peerCache) check(ent C.dds_entity_t, writer bool, topic string) (PeerCheck, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var total, current C.int32_t
+	var rc C.dds_return_t
+	if writer {
+		rc = C.sint_pub_counts(ent, &total, &current)
+	} else {
+		rc = C.sint_sub_counts(ent, &total, &current)
+	}
+	if err := check("matched "+topic, rc); err != nil {
+		return PeerCheck{}, err
+	}
+	key := [2]int32{int32(total), int32(current)}
+	if c.ok && key == c.key {
+		return c.last, nil
+	}
+	peers, err := matchedPeers(ent, writer, topic)
+	if err != nil {
+		return PeerCheck{}, err
+	}
+	c.ok, c.key, c.last = true, key, CheckPeers(c.hash, peers)
+	return c.last, nil
+}
+
+// maxPeers bounds the matched peers read at once.
+const maxPeers = 4096
+
+// matchedPeers returns the endpoint's matched peers with their USER_DATA.
+// A peer that unmatches while it is read is left out.
+func matchedPeers(ent C.dds_entity_t, writer bool, topic string) ([]Peer, error) {
+	hs := make([]C.dds_instance_handle_t, 16)
+	for {
+		n := C.sint_matched(ent, b2i(writer), &hs[0], C.size_t(len(hs)))
+		if err := check("matched peers "+topic, n); err != nil {
+			return nil, err
+		}
+		if int(n) <= len(hs) {
+			hs = hs[:n]
+			break
+		}
+		if int(n) > maxPeers {
+			return nil, fmt.Errorf("dds: %s: %d matched peers, over %d", topic, n, maxPeers)
+		}
+		hs = make([]C.dds_instance_handle_t, n)
+	}
+	peers := make([]Peer, 0, len(hs))
+	for _, h := range hs {
+		var out unsafe.Pointer
+		var sz C.size_t
+		if C.sint_peer_userdata(ent, b2i(writer), h, &out, &sz) < 0 {
+			continue // gone meanwhile
+		}
+		p := Peer{Handle: uint64(h)}
+		if out != nil {
+			if sz > MaxUserDataBytes {
+				sz = MaxUserDataBytes + 1 // ParseTypeHash refuses it
+			}
+			p.UserData = C.GoBytes(out, C.int(sz))
+			C.dds_free(out)
+		}
+		peers = append(peers, p)
+	}
+	return peers, nil
 }
 
 func waitCount(ctx context.Context, get func() (int, error), n int, topic string) error {

@@ -54,3 +54,9 @@ func (r *Reader) WaitMatched(context.Context, int) error { return ErrNoCgo }
 
 // Close does nothing.
 func (r *Reader) Close() error { return nil }
+
+// CheckPeers returns ErrNoCgo.
+func (w *Writer) CheckPeers() (PeerCheck, error) { return PeerCheck{}, ErrNoCgo }
+
+// CheckPeers returns ErrNoCgo.
+func (r *Reader) CheckPeers() (PeerCheck, error) { return PeerCheck{}, ErrNoCgo }

@@ -10,7 +10,9 @@
 // decoding are done in Go (package msgs); C only copies bytes. Internally a
 // small custom sertype stands in for an IDL-generated type, as ROS 2's
 // rmw_cyclonedds does; it sends no XTypes type information, so endpoints
-// match on topic name, type name and QoS alone.
+// match on topic name, type name and QoS alone. An endpoint may carry a
+// ROS 2 type hash (QoS.TypeHash): it is announced in USER_DATA as ROS 2
+// Iron and later do, and CheckPeers compares it with the matched peers'.
 //
 // Built without cgo (CGO_ENABLED=0) every constructor returns ErrNoCgo, so
 // the rest of the project still builds and vets; the ROS 2 bridge binary is
@@ -49,6 +51,12 @@ type QoS struct {
 	BestEffort bool       // default reliable
 	Durability Durability // default volatile
 	Depth      int        // keep-last depth; 0: DefaultDepth
+	// TypeHash is the endpoint's ROS 2 type hash ("RIHS01_…", REP 2011):
+	// announced in its USER_DATA as "typehash=…;" (as ROS 2 Iron and later
+	// do) and compared with the matched peers' (CheckPeers). Empty: no
+	// USER_DATA, no check (ROS 2 Humble's behaviour). Not part of String
+	// or ParseQoS: it follows from the message type.
+	TypeHash string
 }
 
 // DefaultDepth is the keep-last depth of the zero QoS.
@@ -70,6 +78,9 @@ func (q QoS) check() error {
 	}
 	if q.Durability != Volatile && q.Durability != TransientLocal {
 		return fmt.Errorf("dds: unknown durability %d", q.Durability)
+	}
+	if q.TypeHash != "" && !ValidTypeHash(q.TypeHash) {
+		return fmt.Errorf("dds: type hash %q is no RIHS01 hash", q.TypeHash)
 	}
 	return nil
 }
@@ -133,8 +144,9 @@ const MaxDomain = 232
 
 // Sample is one received sample.
 type Sample struct {
-	Data []byte    // serialized payload, encapsulation header included
-	At   time.Time // reception time (local clock)
+	Data   []byte    // serialized payload, encapsulation header included
+	At     time.Time // reception time (local clock)
+	Writer uint64    // instance handle of the writer that sent it (Peer.Handle)
 }
 
 // ROSTopic returns the DDS topic name of the ROS 2 topic name ("/cmd_vel"

@@ -104,6 +104,10 @@ type Options struct {
 	// Raw (publishers only) makes the publisher send payloads given as
 	// bytes with PublishCDR, unchecked: a broken or hostile node.
 	Raw bool
+	// TypeHash, when set, is announced in the endpoint's USER_DATA as
+	// "typehash=<TypeHash>;", as ROS 2 Iron and later nodes do; the zero
+	// value announces none, as Humble.
+	TypeHash string
 	// LoopbackOnly restricts the participant to UDP on 127.0.0.1 with
 	// unicast discovery there and no shared memory (what ROS 2 calls
 	// localhost-only); the other side must be configured the same way.
@@ -142,6 +146,9 @@ func (o Options) args(mode string) ([]string, error) {
 	}
 	if o.DDSType != "" {
 		a = append(a, "--dds-type", o.DDSType)
+	}
+	if o.TypeHash != "" {
+		a = append(a, "--type-hash", o.TypeHash)
 	}
 	if o.Raw {
 		if mode != "pub" {
@@ -201,13 +208,22 @@ type Received struct {
 
 // event is one line of the peer's stdout.
 type event struct {
-	Event   string          `json:"event"`
-	Count   int             `json:"count"`
-	TNs     int64           `json:"t_ns"`
-	SrcTNs  int64           `json:"src_t_ns"`
-	Data    json.RawMessage `json:"data"`
-	CDR     string          `json:"cdr"`
-	Message string          `json:"message"`
+	Event    string          `json:"event"`
+	Count    int             `json:"count"`
+	TNs      int64           `json:"t_ns"`
+	SrcTNs   int64           `json:"src_t_ns"`
+	Data     json.RawMessage `json:"data"`
+	CDR      string          `json:"cdr"`
+	Message  string          `json:"message"`
+	Kind     string          `json:"kind"`
+	UserData *string         `json:"user_data"`
+}
+
+// Discovered is a remote endpoint of the peer's topic as discovery
+// announced it to the peer.
+type Discovered struct {
+	Kind     string // "reader" or "writer"
+	UserData []byte // its USER_DATA as it arrived
 }
 
 // taken is one entry of a subscriber's queue.
@@ -232,6 +248,7 @@ type proc struct {
 	matched int
 	msgs    []taken
 	sent    []sendResult
+	found   []Discovered
 	tail    []string // last stderr lines, for errors
 	exitErr error
 
@@ -341,6 +358,16 @@ func (p *proc) handle(tb testing.TB, line []byte) {
 			At:       time.Unix(0, ev.TNs),
 			SourceAt: time.Unix(0, ev.SrcTNs),
 		}})
+	case "discovered":
+		var ud []byte
+		if ev.UserData != nil {
+			var err error
+			if ud, err = hex.DecodeString(*ev.UserData); err != nil {
+				tb.Logf("%s: bad user_data hex: %v", p.name, err)
+				return
+			}
+		}
+		p.found = append(p.found, Discovered{Kind: ev.Kind, UserData: ud})
 	case "undecodable":
 		cdr, err := hex.DecodeString(ev.CDR)
 		if err != nil {
@@ -397,6 +424,22 @@ func (p *proc) waitMatched(ctx context.Context, n int) error {
 	return p.await(ctx, fmt.Sprintf("%d matched endpoint(s)", n), func() bool { return p.matched >= n })
 }
 
+// waitDiscovered waits until discovery announced a remote endpoint of the
+// topic for which match holds, and returns it.
+func (p *proc) waitDiscovered(ctx context.Context, match func(Discovered) bool) (Discovered, error) {
+	var d Discovered
+	err := p.await(ctx, "a discovered endpoint", func() bool {
+		for _, f := range p.found {
+			if match(f) {
+				d = f
+				return true
+			}
+		}
+		return false
+	})
+	return d, err
+}
+
 func (p *proc) matchedCount() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -440,6 +483,13 @@ func (pb *Publisher) WaitMatched(ctx context.Context, n int) error { return pb.p
 
 // Matched is the current number of matched readers.
 func (pb *Publisher) Matched() int { return pb.p.matchedCount() }
+
+// WaitDiscovered waits until discovery announced to the publisher a remote
+// endpoint of its topic for which match holds (e.g. a reader and its
+// USER_DATA), and returns it.
+func (pb *Publisher) WaitDiscovered(ctx context.Context, match func(Discovered) bool) (Discovered, error) {
+	return pb.p.waitDiscovered(ctx, match)
+}
 
 // Publish publishes one message (JSON with ROS 2 field names) and returns
 // once the peer wrote it, or with the peer's reason for refusing it.
@@ -511,6 +561,13 @@ func (s *Subscriber) WaitMatched(ctx context.Context, n int) error { return s.p.
 
 // Matched is the current number of matched writers.
 func (s *Subscriber) Matched() int { return s.p.matchedCount() }
+
+// WaitDiscovered waits until discovery announced to the subscriber a remote
+// endpoint of its topic for which match holds (e.g. a writer and its
+// USER_DATA), and returns it.
+func (s *Subscriber) WaitDiscovered(ctx context.Context, match func(Discovered) bool) (Discovered, error) {
+	return s.p.waitDiscovered(ctx, match)
+}
 
 // Next returns the next sample received, waiting for one until ctx ends. A
 // payload that did not decode as the subscriber's type is returned as an

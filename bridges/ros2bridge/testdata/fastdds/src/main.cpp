@@ -17,6 +17,9 @@
 //       {"event":"undecodable","t_ns":T,"cdr":"hex"}  per payload that is not
 //       a valid message of the type (Fast DDS drops it).
 //       Exits at end of stdin, or on SIGINT/SIGTERM.
+//   pub and sub also print, for every remote endpoint of their DDS topic
+//   that discovery announces:
+//       {"event":"discovered","kind":"reader"|"writer","user_data":"hex"}
 //   sint-fastdds-peer encode --type T    JSON lines in -> hex CDR lines out
 //   sint-fastdds-peer decode --type T    hex CDR lines in -> JSON lines out
 //   sint-fastdds-peer types              the known types, one per line
@@ -27,6 +30,8 @@
 // also when ROS_LOCALHOST_ONLY=1), --dds-topic NAME (the DDS topic name
 // verbatim, without the ROS 2 "rt/" mapping), --node NAME (participant name,
 // default "/", the enclave name rmw_fastrtps gives its participant),
+// --type-hash H (announce "typehash=H;" in the endpoint's USER_DATA, as
+// rmw_fastrtps does from Iron on; default none, as Humble),
 // --dds-type NAME (announce this DDS type name instead of the type's own:
 // a node that lies about its type), --raw (pub only, see above).
 //
@@ -48,6 +53,7 @@
 
 #include <fastdds/dds/domain/DomainParticipant.hpp>
 #include <fastdds/dds/domain/DomainParticipantFactory.hpp>
+#include <fastdds/dds/domain/DomainParticipantListener.hpp>
 #include <fastdds/dds/domain/qos/DomainParticipantQos.hpp>
 #include <fastdds/dds/publisher/DataWriter.hpp>
 #include <fastdds/dds/publisher/DataWriterListener.hpp>
@@ -101,7 +107,7 @@ int64_t now_ns()
 {
     std::cerr << "sint-fastdds-peer: " << msg << "\n"
               << "usage: sint-fastdds-peer pub|sub --topic /name --type pkg/msg/Name [--domain N]"
-                 " [--best-effort] [--transient-local] [--depth N] [--loopback] [--dds-topic NAME] [--node NAME]\n"
+                 " [--best-effort] [--transient-local] [--depth N] [--loopback] [--dds-topic NAME] [--node NAME] [--type-hash H]\n"
               << "       sint-fastdds-peer encode|decode --type pkg/msg/Name\n"
               << "       sint-fastdds-peer types\n";
     exit(2);
@@ -114,6 +120,7 @@ struct Options {
     std::string type;
     std::string dds_type;
     std::string node = "/";
+    std::string type_hash;
     bool raw = false;
     int domain = -1;
     bool best_effort = false;
@@ -156,6 +163,8 @@ Options parse_args(int argc, char** argv)
             o.type = value();
         } else if (a == "--dds-type") {
             o.dds_type = value();
+        } else if (a == "--type-hash") {
+            o.type_hash = value();
         } else if (a == "--raw") {
             o.raw = true;
         } else if (a == "--node") {
@@ -338,6 +347,33 @@ struct Node {
     }
 };
 
+// DiscoveryListener reports the USER_DATA of every remote endpoint of the
+// node's DDS topic that discovery announces (a ROS 2 Iron node's
+// "typehash=…;"): what the other side put on the wire.
+class DiscoveryListener : public fdds::DomainParticipantListener {
+public:
+    std::string topic;
+
+    void on_subscriber_discovery(fdds::DomainParticipant*, eprosima::fastrtps::rtps::ReaderDiscoveryInfo&& info) override
+    {
+        if (info.status == eprosima::fastrtps::rtps::ReaderDiscoveryInfo::DISCOVERED_READER &&
+                info.info.topicName().to_string() == topic) {
+            emit(json{{"event", "discovered"}, {"kind", "reader"}, {"user_data", hex(info.info.m_qos.m_userData.data_vec())}});
+        }
+    }
+
+    void on_publisher_discovery(fdds::DomainParticipant*, eprosima::fastrtps::rtps::WriterDiscoveryInfo&& info) override
+    {
+        if (info.status == eprosima::fastrtps::rtps::WriterDiscoveryInfo::DISCOVERED_WRITER &&
+                info.info.topicName().to_string() == topic) {
+            emit(json{{"event", "discovered"}, {"kind", "writer"}, {"user_data", hex(info.info.m_qos.m_userData.data_vec())}});
+        }
+    }
+};
+
+// discovery outlives every participant (it is its listener).
+DiscoveryListener discovery;
+
 // make_participant creates a participant configured as rmw_fastrtps
 // configures a ROS 2 context's: named after the enclave, USER_DATA
 // "enclave=<name>;", and, for a localhost-only setup, UDPv4 on 127.0.0.1
@@ -371,7 +407,11 @@ void make_participant(Node& n, const Options& o)
         group.port = 7400 + 250 * static_cast<uint32_t>(o.domain); // RTPS PB + DG * domain + d0
         q.wire_protocol().builtin.initialPeersList.push_back(group);
     }
-    n.participant = fdds::DomainParticipantFactory::get_instance()->create_participant(o.domain, q);
+    discovery.topic = dds_topic_name(o);
+    // No status through the participant listener (the endpoints' own
+    // listeners keep theirs); discovery callbacks are not statuses.
+    n.participant = fdds::DomainParticipantFactory::get_instance()->create_participant(o.domain, q, &discovery,
+            fdds::StatusMask::none());
     if (!n.participant) {
         throw std::runtime_error("cannot create a DDS participant on domain " + std::to_string(o.domain));
     }
@@ -449,6 +489,10 @@ void set_endpoint_qos(Q& q, const Options& o)
     q.history().depth = o.depth;
     q.endpoint().history_memory_policy = eprosima::fastrtps::rtps::PREALLOCATED_WITH_REALLOC_MEMORY_MODE;
     q.data_sharing().off();
+    if (!o.type_hash.empty()) {
+        std::string ud = "typehash=" + o.type_hash + ";";
+        q.user_data().setValue(std::vector<eprosima::fastrtps::rtps::octet>(ud.begin(), ud.end()));
+    }
 }
 
 int run_pub(const Options& o)
