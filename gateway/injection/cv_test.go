@@ -31,7 +31,7 @@ func cvSetup(t *testing.T) (clf.CV, []any) {
 			cvOnce.err = err
 			return
 		}
-		cvOnce.r = clf.CrossValidate(clf.DefaultConfig, clf.DefaultParams, items, 5, Classifiable)
+		cvOnce.r = clf.CrossValidateSets(clf.DefaultConfig, clf.DefaultParams, items, Classifiable)
 		cvOnce.vals = make([]any, len(items))
 		for i, it := range items {
 			if err := json.Unmarshal(it.Params, &cvOnce.vals[i]); err != nil {
@@ -69,7 +69,7 @@ func cvGroup(id string) string {
 	switch {
 	case strings.HasPrefix(id, "ho-"):
 		return "heldout-v1"
-	case strings.HasPrefix(id, "tr"):
+	case strings.HasPrefix(id, "tr"), len(id) > 2 && id[0] == 't' && id[1] >= '0' && id[1] <= '9':
 		return "train"
 	}
 	return "own"
@@ -116,13 +116,17 @@ func cvTable(t *testing.T, r clf.CV, fs []*Finding, key func(clf.Item) string, n
 // (rules + veto + classifier at the CV threshold) when it was chosen
 // (docs/injection.md §8): overall recall at least, false positives at most.
 // Raise it when a change measures better; never lower it.
-var cvFloor = struct{ recall, fp float64 }{0.78, 0.02}
+//
+// Third round: the cross-validation holds out one whole set at a time (its
+// author's wording unseen; folds by id had near neighbours of each item in
+// training and gave 80.8 % / 1.3 %); measured 51.8 % / 3.5 % on 7,207 items.
+var cvFloor = struct{ recall, fp float64 }{0.50, 0.036}
 
 // TestClassifierCV is the cross-validation report of the scanner with the
 // classifier (docs/injection.md §8): the items of tuning.jsonl, dev*.jsonl,
-// train*.jsonl and heldout.jsonl (v1, spent) are split into five folds by a
-// hash of their id; each fold is scanned by the whole scanner whose model
-// was trained on the other four. It logs the grid of thresholds and vetoes
+// train*.jsonl and heldout.jsonl (v1, spent) are grouped by set (id
+// prefix); each set is scanned by the whole scanner whose model was trained
+// on all the other sets. It logs the grid of thresholds and vetoes
 // that chose the shipped settings, and the per-group, per-language and
 // per-category tables of the shipped settings, and asserts cvFloor.
 //
@@ -143,7 +147,7 @@ func TestClassifierCV(t *testing.T) {
 	}
 	th := r.Threshold(clf.DefaultMaxFP)
 	for _, fp := range []float64{0.005, 0.01, 0.02} {
-		for _, veto := range []float32{noVeto, -1, -0.5, 0, 0.5} {
+		for _, veto := range []float32{noVeto, -1, -0.5, 0, 0.5, 1, 1.5, 2} {
 			fs := cvScan(s, r, vals, r.Threshold(fp), veto)
 			t.Logf("classifier threshold %.3f (clf-alone CV FP %.1f%%), veto %5.2f: %s", r.Threshold(fp), 100*fp, veto, cvCount(r, fs, all))
 			for _, g := range []string{"own", "heldout-v1", "train"} {

@@ -4,7 +4,7 @@
 // §8).
 //
 //	go run ./gateway/injection/train            # writes the model
-//	go run ./gateway/injection/train -cv        # cross-validation report
+//	go run ./gateway/injection/train -cv        # cross-validation report (one set held out at a time)
 //
 // Training sets: tuning.jsonl, dev*.jsonl, train*.jsonl, the scanner's
 // corpus (testdata/corpus.jsonl) and the spent
@@ -27,7 +27,7 @@ func main() {
 	out := flag.String("out", "gateway/injection/model.bin", "model file to write")
 	corpus := flag.String("corpus", "gateway/injection/testdata/corpus.jsonl", "the scanner's own corpus (trained on too)")
 	cv := flag.Bool("cv", false, "report a k-fold cross-validation instead of writing the model")
-	bySet := flag.Bool("sets", false, "with -cv: hold out one set (id prefix) at a time instead of k folds by id")
+	byID := flag.Bool("idfolds", false, "k folds by a hash of the item id instead of one set (id prefix) held out at a time")
 	k := flag.Int("k", 5, "folds")
 	maxFP := flag.Float64("maxfp", clf.DefaultMaxFP, "false-positive rate the threshold is chosen for (cross-validated)")
 	bits := flag.Int("bits", int(clf.DefaultConfig.Bits), "log2 hash space")
@@ -52,20 +52,15 @@ func main() {
 		log.Fatal(err)
 	}
 	if *cv {
-		var r clf.CV
-		if *bySet {
-			r = clf.CrossValidateSets(cfg, p, items, injection.Classifiable)
-		} else {
-			r = clf.CrossValidate(cfg, p, items, *k, injection.Classifiable)
-		}
+		r := crossValidate(cfg, p, items, *byID, *k)
 		th := r.Threshold(*maxFP)
 		fmt.Printf("%d items, %d folds, config %+v, params %+v\n", len(items), *k, cfg, p)
 		r.Report(os.Stdout, th)
 		return
 	}
 	// The threshold is the cross-validated one (scores of models that did
-	// not see the item), then the model is fitted on everything.
-	r := clf.CrossValidate(cfg, p, items, *k, injection.Classifiable)
+	// not see the item's set), then the model is fitted on everything.
+	r := crossValidate(cfg, p, items, *byID, *k)
 	m := clf.Train(cfg, p, clf.Examples(items))
 	m.Threshold = r.Threshold(*maxFP)
 	m.Veto = float32(*veto)
@@ -73,4 +68,13 @@ func main() {
 		log.Fatal(err)
 	}
 	fmt.Printf("wrote %s: %d items, threshold %.4f (CV: %s)\n", *out, len(items), m.Threshold, r.Total(m.Threshold))
+}
+
+// crossValidate holds out one set at a time (clf.CrossValidateSets), or
+// with byID k folds by id.
+func crossValidate(cfg clf.Config, p clf.TrainParams, items []clf.Item, byID bool, k int) clf.CV {
+	if byID {
+		return clf.CrossValidate(cfg, p, items, k, injection.Classifiable)
+	}
+	return clf.CrossValidateSets(cfg, p, items, injection.Classifiable)
 }
