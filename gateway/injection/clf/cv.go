@@ -7,9 +7,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // TrainingFile reports whether a set in eval/injection may be trained on.
@@ -126,24 +128,51 @@ func CrossValidateSets(cfg Config, p TrainParams, items []Item, classifiable fun
 	return crossValidate(cfg, p, items, folds, len(names), classifiable)
 }
 
+// crossValidate trains the fold models' detection weights only (the
+// scores do not depend on the category model, which stays at zero: a fold
+// model's findings all name the first class) on examples vectorised once.
 func crossValidate(cfg Config, p TrainParams, items []Item, folds []int, k int, classifiable func(string) bool) CV {
 	r := CV{Items: items, Scores: make([]float32, len(items)), K: k, FoldOf: folds}
-	var sc Scratch
-	for f := 0; f < k; f++ {
-		var tr []Example
-		for i, it := range items {
-			if folds[i] != f {
-				tr = append(tr, ExampleOf(it))
-			}
-		}
-		m := Train(cfg, p, tr)
-		r.Models = append(r.Models, m)
-		for i, it := range items {
-			if folds[i] == f {
-				r.Scores[i] = ItemScore(m, &sc, it, classifiable)
-			}
-		}
+	vs := make([]sparse, len(items))
+	attack := make([]bool, len(items))
+	for i, it := range items {
+		e := ExampleOf(it)
+		vs[i], attack[i] = vectorize(cfg, e.Text, e.Extra, cfg.Bits), e.Attack
 	}
+	// The folds are independent: they are trained concurrently, one
+	// goroutine per CPU, each writing only its own model and its own
+	// items' scores, so the result does not depend on the schedule.
+	r.Models = make([]*Model, k)
+	next := make(chan int, k)
+	for f := range k {
+		next <- f
+	}
+	close(next)
+	var wg sync.WaitGroup
+	for range min(k, runtime.GOMAXPROCS(0)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var sc Scratch
+			for f := range next {
+				var tv []sparse
+				var ta []bool
+				for i := range items {
+					if folds[i] != f {
+						tv, ta = append(tv, vs[i]), append(ta, attack[i])
+					}
+				}
+				m, _ := trainDetection(cfg, p, tv, ta)
+				r.Models[f] = m
+				for i, it := range items {
+					if folds[i] == f {
+						r.Scores[i] = ItemScore(m, &sc, it, classifiable)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
 	return r
 }
 

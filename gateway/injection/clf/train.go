@@ -64,13 +64,24 @@ func vectorize(cfg Config, text []byte, extra []Extra, bits uint8) sparse {
 // Train fits the detection and category models. It is deterministic: the
 // same examples, config and params give the same model, bit for bit.
 func Train(cfg Config, p TrainParams, ex []Example) *Model {
-	m := &Model{Cfg: cfg, W: make([]float32, 1<<cfg.Bits), CatBias: make([]float32, len(Classes)), CatW: make([]float32, len(Classes)<<cfg.CatBits)}
 	vs := make([]sparse, len(ex))
+	attack := make([]bool, len(ex))
 	for i, e := range ex {
 		vs[i] = vectorize(cfg, e.Text, e.Extra, cfg.Bits)
+		attack[i] = e.Attack
 	}
+	m, rng := trainDetection(cfg, p, vs, attack)
+	trainCategories(m, p, ex, rng)
+	return m
+}
+
+// trainDetection fits the detection model on vectorised examples; the
+// category model is left at zero. It returns the generator in the state
+// Train continues from, so Train is unchanged bit for bit.
+func trainDetection(cfg Config, p TrainParams, vs []sparse, attack []bool) (*Model, *rand.Rand) {
+	m := &Model{Cfg: cfg, W: make([]float32, 1<<cfg.Bits), CatBias: make([]float32, len(Classes)), CatW: make([]float32, len(Classes)<<cfg.CatBits)}
 	rng := rand.New(rand.NewPCG(p.Seed, p.Seed^0x5eed))
-	order := make([]int, len(ex))
+	order := make([]int, len(vs))
 	for i := range order {
 		order[i] = i
 	}
@@ -86,7 +97,7 @@ func Train(cfg Config, p TrainParams, ex []Example) *Model {
 				z += w[i] * float64(v.val[j])
 			}
 			y, cw := 0.0, p.BenignWeigh
-			if ex[k].Attack {
+			if attack[k] {
 				y, cw = 1, 1
 			}
 			g := cw * (sigmoid(z) - y)
@@ -103,8 +114,7 @@ func Train(cfg Config, p TrainParams, ex []Example) *Model {
 		m.W[i] = float32(w[i])
 	}
 	m.Bias = float32(bias)
-	trainCategories(m, p, ex, rng)
-	return m
+	return m, rng
 }
 
 func sigmoid(z float64) float64 { return 1 / (1 + math.Exp(-z)) }
