@@ -37,8 +37,18 @@ func Summarise(d []time.Duration) LatencyStats {
 // (directly, or through a bridge that lets each one through). It returns
 // the write → take latencies' summary. Both must already be matched.
 func MeasureLatency(ctx context.Context, pub *Publisher, sub *Subscriber, msg []byte, n int, period time.Duration) (LatencyStats, error) {
+	lat, err := MeasureLatencies(ctx, pub, sub, msg, n, period)
+	if err != nil {
+		return LatencyStats{}, err
+	}
+	return Summarise(lat), nil
+}
+
+// MeasureLatencies is MeasureLatency's measurement: the n write → take
+// latencies, in publishing order.
+func MeasureLatencies(ctx context.Context, pub *Publisher, sub *Subscriber, msg []byte, n int, period time.Duration) ([]time.Duration, error) {
 	if n <= 0 {
-		return LatencyStats{}, errors.New("fastddspeer: n must be positive")
+		return nil, errors.New("fastddspeer: n must be positive")
 	}
 	lat := make([]time.Duration, 0, n)
 	tick := time.NewTicker(period)
@@ -48,18 +58,18 @@ func MeasureLatency(ctx context.Context, pub *Publisher, sub *Subscriber, msg []
 			select {
 			case <-tick.C:
 			case <-ctx.Done():
-				return LatencyStats{}, ctx.Err()
+				return nil, ctx.Err()
 			}
 		}
 		sent, err := pub.PublishAt(ctx, msg)
 		if err != nil {
-			return LatencyStats{}, err
+			return nil, err
 		}
 		r, err := sub.Next(ctx)
 		if err != nil {
-			return LatencyStats{}, fmt.Errorf("message %d of %d: %w", i+1, n, err)
+			return nil, fmt.Errorf("message %d of %d: %w", i+1, n, err)
 		}
 		lat = append(lat, r.At.Sub(sent))
 	}
-	return Summarise(lat), nil
+	return lat, nil
 }
