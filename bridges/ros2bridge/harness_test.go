@@ -175,7 +175,7 @@ func newRig(t testing.TB, o rigOpts) *rig {
 	core := topicbridge.Config{
 		Gateway: dec, Verifier: attest.NewJWKSCache(nil, g.URL+"/.well-known/jwks.json"),
 		TokenID: tokenID, PollInterval: o.every, CallTimeout: time.Second, Log: quiet, Now: o.now, Reset: o.reset,
-		StopResend: o.resend, Observe: o.observe, KeepAll: os.Getenv("R2PERF_KEEPALL") != "",
+		StopResend: o.resend, Observe: o.observe,
 	}
 	if o.resend == 0 {
 		core.StopResend = -1
