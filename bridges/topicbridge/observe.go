@@ -22,6 +22,10 @@ type Timing struct {
 	// Call is the whole Decider.Intercept call: the request's encoding and
 	// signature, the HTTP exchange, the answer's decoding.
 	Call time.Duration
+	// BeforeHTTP is the part of Call before the exchange (Call start →
+	// connection asked for); Call − BeforeHTTP − Gateway is the part after
+	// it. Zero when the Decider made no HTTP request the core could trace.
+	BeforeHTTP time.Duration
 	// Published is when the actuator publish returned.
 	Published time.Time
 }
@@ -53,5 +57,6 @@ func (m *msgTiming) called(t0 time.Time) {
 	m.t.Gateway = m.t.Call
 	if !m.connAt.IsZero() && m.firstByte.After(m.connAt) {
 		m.t.Gateway = m.firstByte.Sub(m.connAt)
+		m.t.BeforeHTTP = m.connAt.Sub(t0)
 	}
 }

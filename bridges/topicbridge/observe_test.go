@@ -114,6 +114,8 @@ func TestObserveTimings(t *testing.T) {
 					t.Errorf("timing %d: HTTP exchange %v, call %v; want ≥ %v and ≤ the call", i, tm.Gateway, tm.Call, tc.minHTTP)
 				case tc.url != "" && tm.Call-tm.Gateway < outside:
 					t.Errorf("timing %d: HTTP exchange %v within a call of %v counts the %v spent after it", i, tm.Gateway, tm.Call, outside)
+				case tm.BeforeHTTP < 0 || tm.BeforeHTTP+tm.Gateway > tm.Call || (tc.url == "") != (tm.BeforeHTTP == 0):
+					t.Errorf("timing %d: before the exchange %v, exchange %v, call %v", i, tm.BeforeHTTP, tm.Gateway, tm.Call)
 				case tc.url == "" && tm.Gateway != tm.Call:
 					t.Errorf("timing %d: no HTTP made, yet HTTP %v ≠ call %v", i, tm.Gateway, tm.Call)
 				case tm.Start.IsZero() || tm.Published.Sub(tm.Start) < tm.Call:
