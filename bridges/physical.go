@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync/atomic"
 
 	"github.com/sintgate/sintgate/codes"
 	"github.com/sintgate/sintgate/gateway/physics"
@@ -81,6 +82,40 @@ func ClampPayload(routeMaps []physics.Mapping, envelope, payload []byte) ([]byte
 	if err != nil {
 		return nil, false, err
 	}
+	return clampParsed(routeMaps, lim, envMaps, payload)
+}
+
+// EnvelopeCache is ClampPayload for a route whose allows carry the same
+// envelope message after message (the same token and policy): it keeps the
+// last envelope it parsed (its exact bytes, the limits and mappings read
+// from them, never modified after) and parses again only when the bytes
+// differ. An envelope that does not parse is not kept. The zero value is
+// ready; it is safe for concurrent use.
+type EnvelopeCache struct {
+	last atomic.Pointer[parsedEnvelope]
+}
+
+type parsedEnvelope struct {
+	raw  string
+	lim  physics.Limits
+	maps []physics.Mapping
+}
+
+// ClampPayload is the package's ClampPayload with the envelope parsed once.
+func (c *EnvelopeCache) ClampPayload(routeMaps []physics.Mapping, envelope, payload []byte) ([]byte, bool, error) {
+	p := c.last.Load()
+	if p == nil || p.raw != string(envelope) {
+		lim, maps, err := physics.ParseEnvelope(envelope)
+		if err != nil {
+			return nil, false, err
+		}
+		p = &parsedEnvelope{raw: string(envelope), lim: lim, maps: maps}
+		c.last.Store(p)
+	}
+	return clampParsed(routeMaps, p.lim, p.maps, payload)
+}
+
+func clampParsed(routeMaps []physics.Mapping, lim physics.Limits, envMaps []physics.Mapping, payload []byte) ([]byte, bool, error) {
 	maps := routeMaps
 	if len(envMaps) > 0 {
 		maps = append(append([]physics.Mapping(nil), routeMaps...), envMaps...)

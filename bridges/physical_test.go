@@ -1,6 +1,8 @@
 package bridges
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/sintgate/sintgate/codes"
@@ -68,5 +70,57 @@ func TestClampPayload(t *testing.T) {
 				t.Fatalf("ClampPayload = %s %v %v; want %s %v", out, changed, err, tc.out, tc.changed)
 			}
 		})
+	}
+}
+
+// TestEnvelopeCacheSameAsClampPayload: the cached parse answers exactly as
+// ClampPayload through envelope changes, repeats and a bad envelope (never
+// kept), also from goroutines sharing one cache.
+func TestEnvelopeCacheSameAsClampPayload(t *testing.T) {
+	route, err := ParseMappings(`{"path":"/cmd/speed","quantity":"linearVelocity","unit":"mm/s"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	envA := `{"maxVelocityMps":0.5}`
+	envB := `{"maxVelocityMps":0.2,"maxForceNewtons":20,"payloadMap":[{"path":"/grip/f","quantity":"force","unit":"N"}]}`
+	bad := `{"maxVelocityMps":-1}`
+	steps := [][2]string{
+		{envA, `{"cmd":{"speed":700}}`}, {envA, `{"cmd":{"speed":100}}`}, {envB, `{"cmd":{"speed":700},"grip":{"f":35}}`},
+		{envA, `{"cmd":{"speed":700}}`}, {bad, `{"cmd":{"speed":100}}`}, {bad, `{"cmd":{"speed":100}}`},
+		{envA, `{"cmd":{"speed":499}}`}, {envB, `{"cmd":{}}`}, {"", `{"cmd":{"speed":9}}`}, {envA, `{"cmd":{"speed":501}}`},
+	}
+	same := func(c *EnvelopeCache, env, in string) error {
+		out, changed, err := c.ClampPayload(route, []byte(env), []byte(in))
+		wout, wchanged, werr := ClampPayload(route, []byte(env), []byte(in))
+		if string(out) != string(wout) || changed != wchanged || (err == nil) != (werr == nil) {
+			return fmt.Errorf("env %s in %s: cache %s %v %v, ClampPayload %s %v %v", env, in, out, changed, err, wout, wchanged, werr)
+		}
+		return nil
+	}
+	var c EnvelopeCache
+	for _, s := range steps {
+		if err := same(&c, s[0], s[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				s := steps[(i+g)%len(steps)]
+				if err := same(&c, s[0], s[1]); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
 	}
 }

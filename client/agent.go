@@ -214,19 +214,34 @@ func (a *Agent) decide(ctx context.Context, path string, body []byte, ts int64) 
 
 // parseDecision returns the decision of a response body, or an *APIError if
 // the body is not a decision.
+//
+// The body is decoded once (every intercept's answer goes through here): the
+// outer Decision pointer shadows api.Decision's own "decision" member, so a
+// missing or null one is seen. A body that is not JSON, or whose decision is
+// no string, is no decision (encoding/json decodes nothing from invalid JSON
+// and leaves a mistyped field nil); a decision body with another mistyped
+// member is an error.
 func parseDecision(status int, body []byte) (*api.Decision, error) {
-	var probe struct {
+	var w struct {
 		Decision *string `json:"decision"`
+		decisionBody
 	}
-	if json.Unmarshal(body, &probe) == nil && probe.Decision != nil {
-		var d api.Decision
-		if err := json.Unmarshal(body, &d); err != nil {
-			return nil, fmt.Errorf("client: decision body: %w", err)
-		}
-		return &d, nil
+	err := json.Unmarshal(body, &w)
+	var te *json.UnmarshalTypeError
+	if w.Decision == nil || errors.As(err, &te) && te.Field == "decision" {
+		return nil, apiError(status, body)
 	}
-	return nil, apiError(status, body)
+	if err != nil {
+		return nil, fmt.Errorf("client: decision body: %w", err)
+	}
+	d := api.Decision(w.decisionBody)
+	d.Decision = *w.Decision
+	return &d, nil
 }
+
+// decisionBody is api.Decision under an unexported name, embedded by
+// parseDecision (its members are promoted, its "decision" shadowed).
+type decisionBody = api.Decision
 
 // BatchItem is one item of POST /v1/intercept/batch: an intercept body
 // signed on its own exact bytes, with its §4 headers (docs/protocol.md §11).

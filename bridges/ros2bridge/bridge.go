@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -228,6 +229,12 @@ func (b *Bridge) subscribe(ctx context.Context, handlers []func(topicbridge.Mess
 					continue
 				}
 				h(m)
+				// h handed m to the route's worker (its mailbox), which is
+				// now runnable on this goroutine's P. The next Take blocks in
+				// C, and a P blocked in C passes its runnable goroutines on
+				// only when the runtime's monitor retakes it (tens of µs to
+				// 10 ms later): yield first, so the worker runs now.
+				runtime.Gosched()
 			}
 		}()
 	}

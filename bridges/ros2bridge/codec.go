@@ -17,10 +17,11 @@ import (
 type codec struct {
 	typ  msgs.Type
 	maps []physics.Mapping // TypeMappings(typ) and the route's Mappings
+	env  *bridges.EnvelopeCache
 }
 
 func newCodec(r Route) codec {
-	return codec{typ: r.Type, maps: append(TypeMappings(r.Type), r.Mappings...)}
+	return codec{typ: r.Type, maps: append(TypeMappings(r.Type), r.Mappings...), env: new(bridges.EnvelopeCache)}
 }
 
 // badMessage is an agent sample that did not decode: the core refuses it
@@ -45,7 +46,7 @@ func (c codec) Clamp(m topicbridge.Message, envelope []byte) (topicbridge.Messag
 	if err != nil {
 		return nil, false, codes.Wrap(codes.MalformedRequest, "message has no JSON form", err)
 	}
-	out, changed, err := bridges.ClampPayload(c.maps, envelope, js)
+	out, changed, err := c.env.ClampPayload(c.maps, envelope, js)
 	if err != nil || !changed {
 		return m, false, err
 	}

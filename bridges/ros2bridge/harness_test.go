@@ -127,6 +127,8 @@ type rigOpts struct {
 	// fastdds puts Fast DDS peers (separate C++ processes set up like ROS 2
 	// nodes) on the agent and actuator topics instead of Cyclone endpoints.
 	fastdds bool
+	// observe is the core's Observe hook (benchmarks).
+	observe func(topicbridge.Timing)
 	// keepPeers (with fastdds) keeps the Fast DDS peers in rig.pubs and
 	// rig.subs for the caller to drive (benchmarks); the actuator channels
 	// stay empty.
@@ -173,7 +175,7 @@ func newRig(t testing.TB, o rigOpts) *rig {
 	core := topicbridge.Config{
 		Gateway: dec, Verifier: attest.NewJWKSCache(nil, g.URL+"/.well-known/jwks.json"),
 		TokenID: tokenID, PollInterval: o.every, CallTimeout: time.Second, Log: quiet, Now: o.now, Reset: o.reset,
-		StopResend: o.resend,
+		StopResend: o.resend, Observe: o.observe,
 	}
 	if o.resend == 0 {
 		core.StopResend = -1

@@ -116,6 +116,12 @@ type Config struct {
 	// Report publishes one report (the transport's decisions topic). It
 	// must not block for long.
 	Report func(Report)
+
+	// Observe, if set, is called with the Timing of every message published
+	// on an actuator topic on the allow of its own intercept (not after an
+	// approval), after the publish returned (benchmarks: the bridge's own
+	// share of the latency). It must not block. Nil: nothing is measured.
+	Observe func(Timing)
 }
 
 // Stats are the bridge's counters.
@@ -450,6 +456,10 @@ func (c *Core) report(r Report) {
 // are handled in order (one worker or one subscriber goroutine per route).
 func (c *Core) handle(r *route, m Message) {
 	ctx := c.ctx
+	var tm *msgTiming
+	if c.cfg.Observe != nil {
+		tm = &msgTiming{t: Timing{Topic: r.Agent, Start: time.Now()}}
+	}
 	r.hmu.Lock()
 	seq := r.seq + 1
 	r.hmu.Unlock()
@@ -472,8 +482,16 @@ func (c *Core) handle(r *route, m Message) {
 		Resource: r.Resource, Action: "publish", Params: params,
 	}
 	cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
+	var t0 time.Time
+	if tm != nil {
+		cctx, t0 = tm.trace(cctx), time.Now()
+	}
 	d, status, err := c.cfg.Gateway.Intercept(cctx, req)
 	cancel()
+	if tm != nil {
+		tm.called(t0)
+		tm.t.RequestID = req.RequestID
+	}
 	if ctx.Err() != nil {
 		return
 	}
@@ -488,14 +506,14 @@ func (c *Core) handle(r *route, m Message) {
 		c.drop(r, req.RequestID, codes.InternalError, "gateway unreachable")
 		return
 	}
-	c.decided(ctx, r, m, req, params, d, gen, seq)
+	c.decided(ctx, r, m, req, params, d, gen, seq, tm)
 }
 
 // decided acts on a decision for req (directly or after an approval wait).
-func (c *Core) decided(ctx context.Context, r *route, m Message, req api.InterceptRequest, params []byte, d *api.Decision, gen, seq uint64) {
+func (c *Core) decided(ctx context.Context, r *route, m Message, req api.InterceptRequest, params []byte, d *api.Decision, gen, seq uint64, tm *msgTiming) {
 	switch d.Decision {
 	case "allow":
-		c.actuate(ctx, r, m, req, params, d, gen, seq)
+		c.actuate(ctx, r, m, req, params, d, gen, seq, tm)
 	case "escalate":
 		if d.ApprovalID == nil {
 			c.drop(r, req.RequestID, codes.InternalError, "escalate without approvalId")
@@ -548,14 +566,14 @@ func (c *Core) hold(ctx context.Context, r *route, m Message, req api.InterceptR
 			c.drop(r, req.RequestID, codes.InternalError, "approval wait failed: "+err.Error())
 			return
 		}
-		c.decided(ctx, r, m, req, params, d, gen, seq)
+		c.decided(ctx, r, m, req, params, d, gen, seq, nil)
 	}()
 }
 
 // actuate verifies the attestation of an allow, clamps the message to the
 // attested envelope and publishes it, unless the bridge latched since the
 // intercept was sent or a newer message superseded it.
-func (c *Core) actuate(ctx context.Context, r *route, m Message, req api.InterceptRequest, params []byte, d *api.Decision, gen, seq uint64) {
+func (c *Core) actuate(ctx context.Context, r *route, m Message, req api.InterceptRequest, params []byte, d *api.Decision, gen, seq uint64, tm *msgTiming) {
 	if d.Attestation == nil {
 		c.drop(r, req.RequestID, codes.InvalidSignature, "allow without attestation")
 		return
@@ -625,6 +643,9 @@ func (c *Core) actuate(ctx context.Context, r *route, m Message, req api.Interce
 		c.clamped.Add(1)
 	}
 	err = r.Out.Publish(ctx, m)
+	if tm != nil {
+		tm.t.Published = time.Now()
+	}
 	if err != nil {
 		c.forwarded.Add(-1)
 		if clamped {
@@ -637,6 +658,10 @@ func (c *Core) actuate(ctx context.Context, r *route, m Message, req api.Interce
 	}
 	if err != nil {
 		c.drop(r, req.RequestID, codes.InternalError, "publish: "+err.Error())
+		return
+	}
+	if tm != nil {
+		c.cfg.Observe(tm.t)
 	}
 }
 

@@ -107,8 +107,18 @@ type numberAt struct {
 }
 
 // scanNumbers lists every number literal of the JSON document doc with its
-// location and byte span.
+// location and byte span. A valid single JSON value (every payload a bridge
+// builds) is scanned in one pass (scanNumbersValid); anything else goes
+// through the token stream, which also says what is wrong with it.
 func scanNumbers(doc []byte) ([]numberAt, error) {
+	if json.Valid(doc) {
+		return scanNumbersValid(doc)
+	}
+	return scanNumbersTokens(doc)
+}
+
+// scanNumbersTokens is scanNumbers over encoding/json's token stream.
+func scanNumbersTokens(doc []byte) ([]numberAt, error) {
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	type frame struct {

@@ -14,6 +14,7 @@ type Message interface {
 	Type() Type
 	marshal(w *writer)
 	unmarshal(r *reader)
+	appendJSON(w *jsonWriter)
 }
 
 // Type describes a ROS 2 message type.
@@ -64,8 +65,14 @@ func Lookup(name string) (Type, bool) {
 
 // MarshalJSON returns the JSON form of m (ROS 2 field names; empty
 // sequences as []). A NaN or infinite value is an error (JSON has none):
-// such a message is refused.
-func MarshalJSON(m Message) ([]byte, error) { return json.Marshal(m) }
+// such a message is refused. It is AppendJSON on a new buffer.
+func MarshalJSON(m Message) ([]byte, error) {
+	b, err := AppendJSON(make([]byte, 0, 160), m)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
 
 // MaxJSONBytes bounds a JSON document UnmarshalJSON reads.
 const MaxJSONBytes = 1 << 20

@@ -37,10 +37,31 @@ func Summarise(d []time.Duration) LatencyStats {
 // (directly, or through a bridge that lets each one through). It returns
 // the write → take latencies' summary. Both must already be matched.
 func MeasureLatency(ctx context.Context, pub *Publisher, sub *Subscriber, msg []byte, n int, period time.Duration) (LatencyStats, error) {
-	if n <= 0 {
-		return LatencyStats{}, errors.New("fastddspeer: n must be positive")
+	trips, err := MeasureTrips(ctx, pub, sub, msg, n, period)
+	if err != nil {
+		return LatencyStats{}, err
 	}
-	lat := make([]time.Duration, 0, n)
+	lat := make([]time.Duration, len(trips))
+	for i, t := range trips {
+		lat[i] = t.Latency()
+	}
+	return Summarise(lat), nil
+}
+
+// Trip is one message's write (the publisher's stamp) and take (the
+// subscriber's), both CLOCK_REALTIME.
+type Trip struct{ Sent, Received time.Time }
+
+// Latency is the trip's write → take latency.
+func (t Trip) Latency() time.Duration { return t.Received.Sub(t.Sent) }
+
+// MeasureTrips is MeasureLatency's measurement: the n trips, in publishing
+// order.
+func MeasureTrips(ctx context.Context, pub *Publisher, sub *Subscriber, msg []byte, n int, period time.Duration) ([]Trip, error) {
+	if n <= 0 {
+		return nil, errors.New("fastddspeer: n must be positive")
+	}
+	lat := make([]Trip, 0, n)
 	tick := time.NewTicker(period)
 	defer tick.Stop()
 	for i := range n {
@@ -48,18 +69,18 @@ func MeasureLatency(ctx context.Context, pub *Publisher, sub *Subscriber, msg []
 			select {
 			case <-tick.C:
 			case <-ctx.Done():
-				return LatencyStats{}, ctx.Err()
+				return nil, ctx.Err()
 			}
 		}
 		sent, err := pub.PublishAt(ctx, msg)
 		if err != nil {
-			return LatencyStats{}, err
+			return nil, err
 		}
 		r, err := sub.Next(ctx)
 		if err != nil {
-			return LatencyStats{}, fmt.Errorf("message %d of %d: %w", i+1, n, err)
+			return nil, fmt.Errorf("message %d of %d: %w", i+1, n, err)
 		}
-		lat = append(lat, r.At.Sub(sent))
+		lat = append(lat, Trip{Sent: sent, Received: r.At})
 	}
-	return Summarise(lat), nil
+	return lat, nil
 }
