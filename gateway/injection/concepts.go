@@ -45,6 +45,9 @@ func init() {
 		r.masks = make([]uint64, len(r.groups))
 		for g, cs := range r.groups {
 			for _, c := range cs {
+				if c < 0 || c >= 64 {
+					panic("injection: concept ids must fit a 64-bit set")
+				}
 				r.masks[g] |= 1 << c
 			}
 		}
@@ -249,9 +252,13 @@ func inGroup(c int32, g []int) bool {
 // find looks for a word of the first group with, within the window, a word
 // of every other group. hits are sorted by start.
 func (r *conceptRule) find(hits []cHit, text []byte) (int32, int32, bool) {
+	if reference.Load() {
+		return r.findRef(hits, text)
+	}
 	reach := int32(r.window * 3) // the largest script scale
+	m0 := r.masks[0]
 	for i, h0 := range hits {
-		if !inGroup(h0.c, r.groups[0]) {
+		if !inMask(h0.c, m0) {
 			continue
 		}
 		if r.negatable && negated(hits, i) {
@@ -259,11 +266,11 @@ func (r *conceptRule) find(hits []cHit, text []byte) (int32, int32, bool) {
 		}
 		lo, hi := h0.start, h0.end
 		all := true
-		for _, g := range r.groups[1:] {
+		for _, g := range r.masks[1:] {
 			found := false
 			near := func(j int) bool {
 				h := hits[j]
-				if !inGroup(h.c, g) || h.start == h0.start && h.end == h0.end || h0.objFirst && h.start >= h0.start {
+				if !inMask(h.c, g) || h.start == h0.start && h.end == h0.end || h0.objFirst && h.start >= h0.start {
 					return false
 				}
 				if r.negatable && !r.verbOnly && negated(hits, j) {
@@ -296,6 +303,9 @@ func (r *conceptRule) find(hits []cHit, text []byte) (int32, int32, bool) {
 	}
 	return 0, 0, false
 }
+
+// inMask is inGroup on the group's bit set (conceptRule.masks).
+func inMask(c int32, m uint64) bool { return uint32(c) < 64 && m>>uint(c)&1 != 0 }
 
 // sortByStart insertion-sorts concept words by start (the literal pass
 // delivers them by end, so they are almost sorted).

@@ -66,4 +66,15 @@ func BenchmarkStages(b *testing.B) {
 		}
 		reportCPU(b, c0)
 	})
+	// The same scan with the reference implementations of the stages
+	// rewritten for speed (reference.go): before and after in one run.
+	b.Run("scanstring-reference", func(b *testing.B) {
+		reference.Store(true)
+		defer reference.Store(false)
+		c0 := cpuTime()
+		for i := 0; i < b.N; i++ {
+			s.ScanString(raw)
+		}
+		reportCPU(b, c0)
+	})
 }

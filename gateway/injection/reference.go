@@ -1,0 +1,94 @@
+package injection
+
+import (
+	"sync/atomic"
+	"unicode/utf8"
+)
+
+// reference selects the reference implementation of the stages that were
+// rewritten for speed (the literal pass's walk and outputs, the concept
+// rules' search, the requires check), kept as they were so that the
+// differential tests (reference_test.go) can prove the fast versions give
+// the same findings on every input. Production code never sets it.
+var reference atomic.Bool
+
+// outputsRef is the reference of outputs (the differential tests).
+func (s *Scanner) outputsRef(a *automaton, st *state, text []byte, state, i int, hits, reqs []hit, satisfied uint64) ([]hit, []hit, uint64) {
+	for _, id := range a.outs[a.outStart[state]:a.outStart[state+1]] {
+		start := i + 1 - a.lens[id]
+		for _, cl := range s.litConc[id] {
+			if cl.flags&litWordStart != 0 && start > 0 && isAlnum(text[start-1]) ||
+				cl.flags&litWordEnd != 0 && i+1 < len(text) && isAlnum(text[i+1]) ||
+				cl.flags&litStrictEnd != 0 && i+1 < len(text) && (isAlnum(text[i+1]) || text[i+1] >= utf8.RuneSelf) ||
+				cl.flags&litStrictStart != 0 && start > 0 && (isAlnum(text[start-1]) || text[start-1] >= utf8.RuneSelf) {
+				continue
+			}
+			if cl.flags&litWordEnd == 0 && (cl.c == cDisable || cl.c == cExfilVerb) && text[start] < utf8.RuneSelf && participle(text, start, i+1) {
+				continue
+			}
+			st.chits = append(st.chits, cHit{c: cl.c, start: int32(start), end: int32(i + 1), lit: id, scale: scriptScale(text[start]), objFirst: cl.flags&litObjectFirst != 0})
+		}
+		for _, p := range s.litReq[id] {
+			satisfied |= 1 << p
+			reqs = append(reqs, hit{pat: p, start: int32(start), end: int32(i + 1)})
+		}
+		for _, p := range s.litPats[id] {
+			if s.pats[p].boundary && start > 0 && isAlnum(text[start-1]) {
+				continue
+			}
+			hits = append(hits, hit{pat: p, start: int32(start), end: int32(i + 1)})
+		}
+	}
+	return hits, reqs, satisfied
+}
+
+// findRef is the reference of find: it looks for a word of the first group with, within the window, a word
+// of every other group. hits are sorted by start.
+func (r *conceptRule) findRef(hits []cHit, text []byte) (int32, int32, bool) {
+	reach := int32(r.window * 3) // the largest script scale
+	for i, h0 := range hits {
+		if !inGroup(h0.c, r.groups[0]) {
+			continue
+		}
+		if r.negatable && negated(hits, i) {
+			continue
+		}
+		lo, hi := h0.start, h0.end
+		all := true
+		for _, g := range r.groups[1:] {
+			found := false
+			near := func(j int) bool {
+				h := hits[j]
+				if !inGroup(h.c, g) || h.start == h0.start && h.end == h0.end || h0.objFirst && h.start >= h0.start {
+					return false
+				}
+				if r.negatable && !r.verbOnly && negated(hits, j) {
+					return false // "no secrets", "keine Geheimnisse"
+				}
+				d := h.start - h0.start
+				if d < 0 {
+					d = -d
+				}
+				if int(d) <= r.window*int(max(h0.scale, h.scale)) && (text == nil || r.sentences || !crossesSentence(text, min(h0.start, h.start), max(h0.end, h.end))) {
+					lo, hi = min(lo, h.start), max(hi, h.end)
+					return true
+				}
+				return false
+			}
+			for j := i; j < len(hits) && hits[j].start-h0.start <= reach && !found; j++ {
+				found = near(j)
+			}
+			for j := i - 1; j >= 0 && h0.start-hits[j].start <= reach && !found; j-- {
+				found = near(j)
+			}
+			if !found {
+				all = false
+				break
+			}
+		}
+		if all {
+			return lo, hi, true
+		}
+	}
+	return 0, 0, false
+}
