@@ -288,3 +288,30 @@ func FuzzScanEquivalent(f *testing.F) {
 		}
 	})
 }
+
+// TestMayLeetExact: mayLeet is true exactly when one of the eight bytes is
+// '0'–'7' or '$', for every byte value at every position among bytes that
+// are not.
+func TestMayLeetExact(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	in := func(c byte) bool { return c >= '0' && c <= '7' || c == '$' }
+	for b := 0; b < 256; b++ {
+		for pos := 0; pos < 8; pos++ {
+			for rep := 0; rep < 20; rep++ {
+				var w [8]byte
+				for k := range w {
+					for w[k] = byte(rng.Intn(256)); in(w[k]); w[k] = byte(rng.Intn(256)) {
+					}
+				}
+				w[pos] = byte(b)
+				x := uint64(0)
+				for k := 7; k >= 0; k-- {
+					x = x<<8 | uint64(w[k])
+				}
+				if mayLeet(x) != in(byte(b)) {
+					t.Fatalf("mayLeet(% x) = %v", w, mayLeet(x))
+				}
+			}
+		}
+	}
+}

@@ -1348,3 +1348,14 @@ func (w *walker) value() *Finding {
 		return nil
 	}
 }
+
+// viewBytes is raw as bytes, without a copy for a string (read-only).
+func viewBytes[T string | []byte](raw T) []byte {
+	switch v := any(raw).(type) {
+	case string:
+		return unsafe.Slice(unsafe.StringData(v), len(v))
+	case []byte:
+		return v
+	}
+	panic("unreachable")
+}
