@@ -92,3 +92,32 @@ func (r *conceptRule) findRef(hits []cHit, text []byte) (int32, int32, bool) {
 	}
 	return 0, 0, false
 }
+
+// mayUnspaceRef is the reference of mayUnspace.
+func mayUnspaceRef(b []byte) bool {
+	run, ts := 0, 0
+	for i := 0; i <= len(b); i++ {
+		if i < len(b) && b[i] != ' ' {
+			continue
+		}
+		tl := i - ts
+		if tl == 1 {
+			run++
+			if run >= 4 {
+				return true
+			}
+		} else {
+			run = 0
+			if tl >= 7 && isSpacer(b[ts+1]) && b[ts+3] == b[ts+1] && b[ts+5] == b[ts+1] {
+				return true
+			}
+			for k := ts; tl >= 7 && k+5 < i; k++ {
+				if isSpacer(b[k+1]) && b[k+3] == b[k+1] && b[k+5] == b[k+1] && isAlnum(b[k]) && isAlnum(b[k+2]) {
+					return true
+				}
+			}
+		}
+		ts = i + 1
+	}
+	return false
+}

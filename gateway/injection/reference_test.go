@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math/rand"
@@ -43,6 +44,17 @@ func scanBoth(s *Scanner, scan func() (*Finding, error)) (fast, ref string) {
 	defer reference.Store(false)
 	ref = render()
 	return fast, ref
+}
+
+// normBoth is the normal form of str by the fast and by the reference
+// implementation.
+func normBoth(str string) (fast, ref string) {
+	refMu.Lock()
+	defer refMu.Unlock()
+	fast = Normalize(str)
+	reference.Store(true)
+	defer reference.Store(false)
+	return fast, Normalize(str)
 }
 
 // diffInputs are the inputs one labelled item contributes: its params as
@@ -113,7 +125,8 @@ func loadDiffItems(t *testing.T, path string) []diffItem {
 // same finding (category, pattern id, path, excerpt) for the item's params
 // (ScanJSON and ScanValue), for each of its strings alone, for its text
 // base64-encoded, and for long texts joined from consecutive items (the
-// interleaved literal walk starts at 512 bytes). Items of the frozen
+// interleaved literal walk starts at 512 bytes); and the same normal form
+// for each of those strings. Items of the frozen
 // held-out sets are compared too, but only counts are ever printed for
 // them.
 func TestScanEquivalentOnCorpora(t *testing.T) {
@@ -168,6 +181,9 @@ func TestScanEquivalentOnCorpora(t *testing.T) {
 				if fast != ref {
 					fail(fmt.Sprintf("item %d string %d", i, k), fast, ref)
 				}
+				if fast, ref := normBoth(str); fast != ref {
+					fail(fmt.Sprintf("item %d string %d normal form", i, k), fast, ref)
+				}
 			}
 			if len(strs) > 0 {
 				joined = append(joined, strs[0])
@@ -188,6 +204,9 @@ func TestScanEquivalentOnCorpora(t *testing.T) {
 				checked++
 				if fast != ref {
 					fail(fmt.Sprintf("joined from item %d", i), fast, ref)
+				}
+				if fast, ref := normBoth(str); fast != ref {
+					fail(fmt.Sprintf("joined from item %d normal form", i), fast, ref)
 				}
 			}
 		}
@@ -253,7 +272,8 @@ func TestWalkStreamsExact(t *testing.T) {
 
 // FuzzScanEquivalent: for any input, the fast and the reference
 // implementation give the same finding, for the input as a string, as a
-// JSON document, and repeated into a long text (the interleaved walk).
+// JSON document, and repeated into a long text (the interleaved walk), and
+// the same normal form.
 func FuzzScanEquivalent(f *testing.F) {
 	for _, tc := range scanCases {
 		f.Add(tc.params)
@@ -279,6 +299,9 @@ func FuzzScanEquivalent(f *testing.F) {
 			if fast != ref {
 				t.Fatalf("ScanString(%q): fast %s, reference %s", str, fast, ref)
 			}
+		}
+		if fast, ref := normBoth(in); fast != ref {
+			t.Fatalf("Normalize(%q): fast %q, reference %q", in, fast, ref)
 		}
 		if json.Valid([]byte(in)) {
 			fast, ref := scanBoth(s, func() (*Finding, error) { return s.ScanJSON([]byte(in)) })
@@ -312,6 +335,101 @@ func TestMayLeetExact(t *testing.T) {
 					t.Fatalf("mayLeet(% x) = %v", w, mayLeet(x))
 				}
 			}
+		}
+	}
+}
+
+// TestPlain8Exact: when plain8 accepts eight bytes, appendMixed's byte loop
+// (after some output) writes exactly its result and ends without a pending
+// space; words of visible bytes and single spaces are accepted.
+func TestPlain8Exact(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	alphabet := []byte("  aZ09.-AzMm\t\x00\x1f\x7f\x80\xc3~@[`{")
+	accepted := 0
+	for n := 0; n < 200000; n++ {
+		var w [8]byte
+		for k := range w {
+			if n%2 == 0 {
+				w[k] = alphabet[rng.Intn(len(alphabet))]
+			} else {
+				w[k] = byte(rng.Intn(256))
+			}
+		}
+		x := binary.LittleEndian.Uint64(w[:])
+		for _, pend := range []bool{false, true} {
+			out, ok := plain8(x, pend)
+			// The byte loop of appendMixed, with output before (w > start).
+			var want []byte
+			p := pend
+			plain := true
+			for _, c := range w {
+				m := asciiMap[c]
+				switch {
+				case m == 0xff || m == 0:
+					plain = false
+				case m == ' ':
+					p = true
+				default:
+					if p {
+						want = append(want, ' ')
+					}
+					p = false
+					want = append(want, m)
+				}
+			}
+			if !ok {
+				continue
+			}
+			accepted++
+			var got []byte
+			if pend {
+				got = append(got, ' ')
+			}
+			got = binary.LittleEndian.AppendUint64(got, out)
+			if !plain || p || string(got) != string(want) {
+				t.Fatalf("plain8(%q, %v) = %q, the byte loop writes %q (pending %v)", w, pend, got, want, p)
+			}
+		}
+	}
+	for _, s := range []string{"ignore a", "Hello Wo", "e-stop x", "x.y.z:1;"} {
+		if _, ok := plain8(binary.LittleEndian.Uint64([]byte(s)), false); !ok {
+			t.Errorf("plain8(%q) refused", s)
+		}
+	}
+	if accepted < 1000 {
+		t.Fatalf("only %d words accepted", accepted)
+	}
+}
+
+// TestMayUnspaceEquivalent: mayUnspace (token ends found eight bytes at a
+// time) answers as mayUnspaceRef on random texts of letters, spacers,
+// spaces and non-ASCII bytes of every length up to 80; spaceMask marks
+// exactly the spaces, for every byte value at every position.
+func TestMayUnspaceEquivalent(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 8; pos++ {
+			w := []byte("\xa0!\x20a\xff.\x00 ")
+			w[pos] = byte(c)
+			var want uint64
+			for k, b := range w {
+				if b == ' ' {
+					want |= 0x80 << (8 * k)
+				}
+			}
+			if got := spaceMask(binary.LittleEndian.Uint64(w)); got != want {
+				t.Fatalf("spaceMask(% x) = %x, want %x", w, got, want)
+			}
+		}
+	}
+	rng := rand.New(rand.NewSource(3))
+	alphabet := []byte("  aab1.-_*|+\xc3")
+	for n := 0; n < 100000; n++ {
+		b := make([]byte, rng.Intn(81))
+		for k := range b {
+			b[k] = alphabet[rng.Intn(len(alphabet))]
+		}
+		if got, want := mayUnspace(b), mayUnspaceRef(b); got != want {
+			t.Fatalf("mayUnspace(%q) = %v, reference %v", b, got, want)
 		}
 	}
 }
