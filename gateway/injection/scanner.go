@@ -584,7 +584,23 @@ func scanLevel[T string | []byte](s *Scanner, st *state, raw T, level int) (int,
 		return clean()
 	}
 	n := len(raw)
+	fast := !reference.Load()
 	for i := 0; i < n; {
+		// No run that holds byte i starts before i. Runs shorter than
+		// MinEncodedRun are passed over: if raw[i+15] is not in the
+		// alphabet no long run starts in i…i+15, else the run that holds
+		// it is found from there.
+		if fast && i+MinEncodedRun <= n {
+			k := i + MinEncodedRun - 1
+			if !isB64(raw[k]) {
+				i = k + 1
+				continue
+			}
+			for k > i && isB64(raw[k-1]) {
+				k--
+			}
+			i = k
+		}
 		if !isB64(raw[i]) {
 			i++
 			continue
