@@ -222,11 +222,10 @@ func conceptMatch(hits []cHit, text []byte) (rule int, lo, hi int32, ok bool) {
 		return 0, 0, 0, false
 	}
 	// byConcept[c] is the set of indices of the words of concept c, so
-	// that a rule visits only the words of its first group (up to
-	// conceptIndexMax words; more are filtered word by word).
+	// that a rule visits only the words of its first group.
 	var byConcept *[64][conceptIndexMax / 64]uint64
 	var idx [64][conceptIndexMax / 64]uint64
-	if len(hits) <= conceptIndexMax && !reference.Load() {
+	if len(hits) >= conceptIndexMin && len(hits) <= conceptIndexMax && !reference.Load() {
 		for i, h := range hits {
 			if uint32(h.c) < 64 {
 				idx[h.c][i>>6] |= 1 << (i & 63)
@@ -264,8 +263,13 @@ func inGroup(c int32, g []int) bool {
 	return false
 }
 
-// conceptIndexMax is the most words conceptMatch indexes by concept.
-const conceptIndexMax = 256
+// conceptMatch indexes the words by concept when there are at least
+// conceptIndexMin (fewer are filtered faster than the index is cleared)
+// and at most conceptIndexMax.
+const (
+	conceptIndexMin = 32
+	conceptIndexMax = 256
+)
 
 // findIn looks for a word of the first group with, within the window, a word
 // of every other group. hits are sorted by start. byConcept, if not nil,
