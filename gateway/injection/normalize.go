@@ -592,7 +592,9 @@ func mayUnspace(b []byte) bool {
 				return true
 			}
 			for k := ts; tl >= 7 && k+5 < e; k++ {
-				if isSpacer(b[k+1]) && b[k+3] == b[k+1] && b[k+5] == b[k+1] && isAlnum(b[k]) && isAlnum(b[k+2]) {
+				// The same test as mayUnspaceRef's, the comparisons that fail
+				// most often in words first.
+				if b[k+3] == b[k+1] && b[k+5] == b[k+1] && isSpacer(b[k+1]) && isAlnum(b[k]) && isAlnum(b[k+2]) {
 					return true
 				}
 			}

@@ -774,7 +774,8 @@ func (s *Scanner) walkFrom(a *automaton, st *state, text []byte, lo, hi int, hit
 	q0, q1, q2, q3 := 0, warm(b1), warm(b2), warm(b3)
 	r0, r1, r2, r3 := st.outAt[0][:0], st.outAt[1][:0], st.outAt[2][:0], st.outAt[3][:0]
 	t0, t1, t2, t3 := text[lo:b1], text[b1:b2], text[b2:b3], text[b3:b3+seg]
-	for j := 0; j < seg; j++ {
+	t1, t2, t3 = t1[:len(t0)], t2[:len(t0)], t3[:len(t0)] // one bounds check for the four
+	for j := range t0 {
 		q0 = int(delta[q0*K+int(class[t0[j]])])
 		q1 = int(delta[q1*K+int(class[t1[j]])])
 		q2 = int(delta[q2*K+int(class[t2[j]])])
