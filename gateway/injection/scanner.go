@@ -755,8 +755,22 @@ func (s *Scanner) walk(a *automaton, st *state, text []byte, hits, reqs []hit, s
 // in an output state are recorded, and the outputs are then taken in
 // position order, as the sequential walk takes them (TestWalkStreamsExact).
 func (s *Scanner) walkFrom(a *automaton, st *state, text []byte, lo, hi int, hits, reqs []hit, satisfied uint64) ([]hit, []hit, uint64) {
-	if reference.Load() || hi-lo < walkStreams*max(walkMinSegment, 2*a.depth) {
+	if reference.Load() {
 		return s.walkSeq(a, st, text, lo, hi, hits, reqs, satisfied)
+	}
+	if hi-lo < walkStreams*max(walkMinSegment, 2*a.depth) {
+		K := a.nclass
+		firstOut := a.firstOut
+		r := st.outAt[0][:0]
+		q := 0
+		for i := lo; i < hi; i++ {
+			q = int(a.delta[q*K+int(a.class[text[i]])])
+			if q >= firstOut {
+				r = append(r, outAt(i, q))
+			}
+		}
+		st.outAt[0] = r
+		return s.outputs(a, st, text, r, hits, reqs, satisfied)
 	}
 	K := a.nclass
 	firstOut := a.firstOut
@@ -803,9 +817,7 @@ func (s *Scanner) walkFrom(a *automaton, st *state, text []byte, lo, hi int, hit
 	}
 	st.outAt = [walkStreams][]uint64{r0, r1, r2, r3}
 	for _, r := range st.outAt {
-		for _, x := range r {
-			hits, reqs, satisfied = s.outputs(a, st, text, int(x>>32), int(uint32(x)), hits, reqs, satisfied)
-		}
+		hits, reqs, satisfied = s.outputs(a, st, text, r, hits, reqs, satisfied)
 	}
 	return hits, reqs, satisfied
 }
@@ -820,8 +832,9 @@ const (
 // outAt packs a position and an output state for walkFrom.
 func outAt(i, state int) uint64 { return uint64(state)<<32 | uint64(uint32(i)) }
 
-// walkSeq is walkFrom as one sequential walk: short texts, and the
-// reference of the differential tests.
+// walkSeq is walkFrom as it was: one sequential walk taking the outputs of
+// each position as it goes (outputsRef); the reference of the differential
+// tests.
 func (s *Scanner) walkSeq(a *automaton, st *state, text []byte, lo, hi int, hits, reqs []hit, satisfied uint64) ([]hit, []hit, uint64) {
 	K := a.nclass
 	firstOut := a.firstOut
@@ -829,7 +842,7 @@ func (s *Scanner) walkSeq(a *automaton, st *state, text []byte, lo, hi int, hits
 	for i := lo; i < hi; i++ {
 		state = int(a.delta[state*K+int(a.class[text[i]])])
 		if state >= firstOut {
-			hits, reqs, satisfied = s.outputs(a, st, text, state, i, hits, reqs, satisfied)
+			hits, reqs, satisfied = s.outputsRef(a, st, text, state, i, hits, reqs, satisfied)
 		}
 	}
 	return hits, reqs, satisfied
@@ -932,39 +945,42 @@ func (s *Scanner) flattenOutputs(a *automaton) {
 	a.actStart[n] = int32(len(a.acts))
 }
 
-// outputs records the literals that end at text[i] (state state of a),
-// exactly as outputsRef does, from the flattened table.
-func (s *Scanner) outputs(a *automaton, st *state, text []byte, state, i int, hits, reqs []hit, satisfied uint64) ([]hit, []hit, uint64) {
-	if reference.Load() {
-		return s.outputsRef(a, st, text, state, i, hits, reqs, satisfied)
-	}
-	end := i + 1
-	for k := a.actStart[state]; k < a.actStart[state+1]; k++ {
-		act := &a.acts[k]
-		start := end - int(act.len)
-		switch act.kind {
-		case actConcept:
-			fl := act.flags
-			if fl&litWordStart != 0 && start > 0 && isAlnum(text[start-1]) ||
-				fl&litWordEnd != 0 && end < len(text) && isAlnum(text[end]) ||
-				fl&litStrictEnd != 0 && end < len(text) && (isAlnum(text[end]) || text[end] >= utf8.RuneSelf) ||
-				fl&litStrictStart != 0 && start > 0 && (isAlnum(text[start-1]) || text[start-1] >= utf8.RuneSelf) {
-				continue
+// outputs records the literals that end at the positions of rec, each
+// with the state of a there (outAt), in order, exactly as outputsRef does
+// position by position, from the flattened table.
+func (s *Scanner) outputs(a *automaton, st *state, text []byte, rec []uint64, hits, reqs []hit, satisfied uint64) ([]hit, []hit, uint64) {
+	chits := st.chits
+	acts, actStart := a.acts, a.actStart
+	for _, x := range rec {
+		state, end := int(x>>32), int(uint32(x))+1
+		for k := actStart[state]; k < actStart[state+1]; k++ {
+			act := &acts[k]
+			start := end - int(act.len)
+			switch act.kind {
+			case actConcept:
+				fl := act.flags
+				if fl&litWordStart != 0 && start > 0 && isAlnum(text[start-1]) ||
+					fl&litWordEnd != 0 && end < len(text) && isAlnum(text[end]) ||
+					fl&litStrictEnd != 0 && end < len(text) && (isAlnum(text[end]) || text[end] >= utf8.RuneSelf) ||
+					fl&litStrictStart != 0 && start > 0 && (isAlnum(text[start-1]) || text[start-1] >= utf8.RuneSelf) {
+					continue
+				}
+				if fl&litWordEnd == 0 && (act.v == cDisable || act.v == cExfilVerb) && text[start] < utf8.RuneSelf && participle(text, start, end) {
+					continue
+				}
+				chits = append(chits, cHit{c: act.v, start: int32(start), end: int32(end), lit: act.lit, scale: scriptScale(text[start]), objFirst: fl&litObjectFirst != 0})
+			case actRequires:
+				satisfied |= 1 << act.v
+				reqs = append(reqs, hit{pat: act.v, start: int32(start), end: int32(end)})
+			default:
+				if act.flags != 0 && start > 0 && isAlnum(text[start-1]) {
+					continue
+				}
+				hits = append(hits, hit{pat: act.v, start: int32(start), end: int32(end)})
 			}
-			if fl&litWordEnd == 0 && (act.v == cDisable || act.v == cExfilVerb) && text[start] < utf8.RuneSelf && participle(text, start, end) {
-				continue
-			}
-			st.chits = append(st.chits, cHit{c: act.v, start: int32(start), end: int32(end), lit: act.lit, scale: scriptScale(text[start]), objFirst: fl&litObjectFirst != 0})
-		case actRequires:
-			satisfied |= 1 << act.v
-			reqs = append(reqs, hit{pat: act.v, start: int32(start), end: int32(end)})
-		default:
-			if act.flags != 0 && start > 0 && isAlnum(text[start-1]) {
-				continue
-			}
-			hits = append(hits, hit{pat: act.v, start: int32(start), end: int32(end)})
 		}
 	}
+	st.chits = chits
 	return hits, reqs, satisfied
 }
 
