@@ -56,14 +56,15 @@ func featuresRef(cfg Config, text []byte, extra []Extra, emit func(h uint32, sta
 	}
 }
 
-// generic scores text through featuresRef (the reference path).
+// generic scores text by summing the weights of Features per bin (the
+// definition Score must agree with).
 func generic(m *Model, text []byte, extra []Extra) (float32, int, int) {
 	nb := (len(text) + BinBytes - 1) / BinBytes
 	if nb == 0 {
 		return m.Bias, 0, 0
 	}
 	sum, cnt := make([]float32, nb), make([]int32, nb)
-	featuresRef(m.Cfg, text, extra, func(h uint32, start, _ int) {
+	Features(m.Cfg, text, extra, func(h uint32, start, _ int) {
 		sum[start/BinBytes] += m.W[Index(h, m.Cfg.Bits)]
 		cnt[start/BinBytes]++
 	})
@@ -79,9 +80,10 @@ func testModel(seed uint64) *Model {
 	return m
 }
 
-// TestScoreWordsExact: Score gives the result of summing Features' weights
-// per bin, for every feature configuration (words, bigrams, n-grams), with
-// one Scratch reused across texts.
+// TestScoreWordsExact: Score (scoreWords for word-only configurations)
+// gives the result of summing Features' weights per bin, for every feature
+// configuration (words, bigrams, n-grams), with one Scratch reused across
+// texts.
 func TestScoreWordsExact(t *testing.T) {
 	for _, cfg := range []Config{
 		{Bits: 12, CatBits: 8, Words: true},
