@@ -355,6 +355,10 @@ func (r *conceptRule) findAt(hits []cHit, text []byte, i int) (int32, int32, boo
 	return 0, 0, false
 }
 
+// sentenceByte marks the bytes crossesSentence looks at: . ! ? ; and the
+// lead bytes of 。 । ؟ ؛.
+var sentenceByte = [256]bool{'.': true, '!': true, '?': true, ';': true, 0xe3: true, 0xe0: true, 0xd8: true}
+
 // inMask is inGroup on the group's bit set (conceptRule.masks).
 func inMask(c int32, m uint64) bool { return uint32(c) < 64 && m>>uint(c)&1 != 0 }
 
@@ -372,8 +376,16 @@ func sortByStart(h []cHit) {
 // . ! ? ; followed by a space, the end or a non-ASCII letter, or a
 // script sentence mark (。 । ؟ ؛; full-width ！？；． become ASCII). Concept words must co-occur in one sentence.
 func crossesSentence(text []byte, lo, hi int32) bool {
-	for i := lo; i < hi && int(i) < len(text); i++ {
-		switch c := text[i]; c {
+	if reference.Load() {
+		return crossesSentenceRef(text, lo, hi)
+	}
+	hi = min(hi, int32(len(text)))
+	for i := lo; i < hi; i++ {
+		c := text[i]
+		if !sentenceByte[c] {
+			continue // one table load for the bytes no case below takes
+		}
+		switch c {
 		case '.', '!', '?', ';':
 			// followed by a space, the end, or another script (a full-width
 			// "；" or "！" becomes ASCII and CJK text follows without a space)

@@ -121,3 +121,30 @@ func mayUnspaceRef(b []byte) bool {
 	}
 	return false
 }
+
+// crossesSentenceRef is the reference of crossesSentence.
+func crossesSentenceRef(text []byte, lo, hi int32) bool {
+	for i := lo; i < hi && int(i) < len(text); i++ {
+		switch c := text[i]; c {
+		case '.', '!', '?', ';':
+			// followed by a space, the end, or another script (a full-width
+			// "；" or "！" becomes ASCII and CJK text follows without a space)
+			if int(i)+1 >= len(text) || text[i+1] == ' ' || text[i+1] >= utf8.RuneSelf {
+				return true
+			}
+		case 0xe3: // 。 U+3002 = e3 80 82
+			if int(i)+2 < len(text) && text[i+1] == 0x80 && text[i+2] == 0x82 {
+				return true
+			}
+		case 0xe0: // । U+0964 = e0 a5 a4
+			if int(i)+2 < len(text) && text[i+1] == 0xa5 && text[i+2] == 0xa4 {
+				return true
+			}
+		case 0xd8: // ؟ U+061F = d8 9f, ؛ U+061B = d8 9b
+			if int(i)+1 < len(text) && (text[i+1] == 0x9f || text[i+1] == 0x9b) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -433,3 +433,22 @@ func TestMayUnspaceEquivalent(t *testing.T) {
 		}
 	}
 }
+
+// TestCrossesSentenceEquivalent: crossesSentence answers as
+// crossesSentenceRef for random texts of sentence marks, their lead bytes,
+// letters and spaces, and random ranges (also past the end).
+func TestCrossesSentenceEquivalent(t *testing.T) {
+	rng := rand.New(rand.NewSource(4))
+	parts := []string{"a", " ", ".", "!", "?", ";", "。", "।", "؟", "؛", "\xe3", "\xe0", "\xd8", "\x80\x82", "é", "x.y"}
+	for n := 0; n < 100000; n++ {
+		var b []byte
+		for k := rng.Intn(12); k > 0; k-- {
+			b = append(b, parts[rng.Intn(len(parts))]...)
+		}
+		lo := int32(rng.Intn(len(b) + 1))
+		hi := lo + int32(rng.Intn(len(b)+3))
+		if got, want := crossesSentence(b, lo, hi), crossesSentenceRef(b, lo, hi); got != want {
+			t.Fatalf("crossesSentence(%q, %d, %d) = %v, reference %v", b, lo, hi, got, want)
+		}
+	}
+}
