@@ -272,14 +272,22 @@ func plain8(x uint64, pend bool) (out uint64, ok bool) {
 // text, runes outside the table, non-starters that survive, invalid UTF-8)
 // takes the x/text iterator, as the whole string did before.
 func appendChunk[T string | []byte](dst []byte, start int, chunk T, pend, fold bool) ([]byte, bool) {
+	fast := !reference.Load()
 	simple := true
 	for k := 0; k < len(chunk); {
 		r, n := decodeRune(chunk[k:])
+		k += n
+		if fast && identityRune(r) {
+			continue
+		}
+		if !fast && r >= 0x3000 && r < 0x3100 { // not in the reference's simple table
+			simple = false
+			break
+		}
 		if _, ok := simpleRune(r, fold); !ok || r == utf8.RuneError {
 			simple = false
 			break
 		}
-		k += n
 	}
 	if !simple {
 		return appendIter(dst, start, chunk, pend, fold)
@@ -287,6 +295,15 @@ func appendChunk[T string | []byte](dst []byte, start int, chunk T, pend, fold b
 	for k := 0; k < len(chunk); {
 		r, n := decodeRune(chunk[k:])
 		k += n
+		if fast && identityRune(r) {
+			// Its own UTF-8 bytes, after the pending space.
+			if pend && len(dst) > start {
+				dst = append(dst, ' ')
+			}
+			pend = false
+			dst = append(dst, chunk[k-n:k]...)
+			continue
+		}
 		ev, _ := simpleRune(r, fold)
 		for e := 0; e < len(ev); e++ {
 			if ev[e] == ' ' {
@@ -420,8 +437,17 @@ func foldRune(r rune, fold bool) rune {
 
 // Ranges of the simple-rune table: Latin-1 to Arabic (two-byte UTF-8: accented
 // Latin, Greek, Cyrillic, Hebrew, Arabic), general punctuation (typographic
-// quotes and dashes, zero-width and bidi controls) and half/full-width forms.
-var simpleRanges = [...][2]rune{{0x80, 0x800}, {0x2000, 0x2070}, {0xff00, 0xfff0}}
+// quotes and dashes, zero-width and bidi controls), CJK punctuation and kana,
+// and half/full-width forms.
+var simpleRanges = [...][2]rune{{0x80, 0x800}, {0x2000, 0x2070}, {0x3000, 0x3100}, {0xff00, 0xfff0}}
+
+// identityRune reports whether steps 1–5 leave r as it is in any chunk: the
+// CJK ideographs of U+3400–U+9FFF (extension A, the Yijing hexagrams, the
+// unified block) have no decomposition, are starters, are not white space
+// or invisible, and have no case or look-alike folding — simple runes whose
+// events are their own bytes (TestIdentityRunes checks every one against
+// simpleEvents). They are too many for the simple table.
+func identityRune(r rune) bool { return r >= 0x3400 && r < 0xa000 }
 
 // simpleTable[range][r-lo] is the per-rune result of steps 1–5 for a simple
 // rune (see appendChunk) as events: ' ' is white space (pending space), any
@@ -605,7 +631,12 @@ func mayUnspace(b []byte) bool {
 	i := 0
 	for ; i+8 <= len(b); i += 8 {
 		for m := spaceMask(binary.LittleEndian.Uint64(b[i:])); m != 0; m &= m - 1 {
-			if token(i + bits.TrailingZeros64(m)/8) {
+			e := i + bits.TrailingZeros64(m)/8
+			if tl := e - ts; tl > 1 && tl < 7 { // what token does for such a token
+				run, ts = 0, e+1
+				continue
+			}
+			if token(e) {
 				return true
 			}
 		}

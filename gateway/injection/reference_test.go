@@ -452,3 +452,31 @@ func TestCrossesSentenceEquivalent(t *testing.T) {
 		}
 	}
 }
+
+// TestIdentityRunes: every rune identityRune accepts is a simple rune whose
+// events are its own UTF-8 bytes, with and without look-alike folding.
+func TestIdentityRunes(t *testing.T) {
+	n := 0
+	for r := rune(0); r <= 0x10ffff; r++ {
+		if !identityRune(r) {
+			continue
+		}
+		n++
+		for _, fold := range []bool{false, true} {
+			if ev, ok := simpleEvents(r, fold); !ok || ev != string(r) {
+				t.Fatalf("U+%04X (fold %v): events %q, %v", r, fold, ev, ok)
+			}
+		}
+	}
+	if n < 20000 {
+		t.Fatalf("only %d identity runes", n)
+	}
+	// And against the whole-string oracle, in the contexts of
+	// TestSimpleTableExhaustive, for every 13th of them.
+	for r := rune(0x3400); r < 0xa000; r += 13 {
+		c := string(r)
+		for _, s := range []string{c, "a" + c + "b", c + "\u0301x", "e\u0301" + c, c + c + " " + c, c + "が", "Ａ" + c + "\u0316\u0301"} {
+			checkNormalizeExact(t, s)
+		}
+	}
+}
