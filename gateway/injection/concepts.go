@@ -311,46 +311,44 @@ func (r *conceptRule) findIn(hits []cHit, text []byte, byConcept *[64][conceptIn
 func (r *conceptRule) findAt(hits []cHit, text []byte, i int) (int32, int32, bool) {
 	reach := int32(r.window * 3) // the largest script scale
 	h0 := hits[i]
-	{
-		if r.negatable && negated(hits, i) {
-			return 0, 0, false
-		}
-		lo, hi := h0.start, h0.end
-		all := true
-		for _, g := range r.masks[1:] {
-			found := false
-			near := func(j int) bool {
-				h := hits[j]
-				if !inMask(h.c, g) || h.start == h0.start && h.end == h0.end || h0.objFirst && h.start >= h0.start {
-					return false
-				}
-				if r.negatable && !r.verbOnly && negated(hits, j) {
-					return false // "no secrets", "keine Geheimnisse"
-				}
-				d := h.start - h0.start
-				if d < 0 {
-					d = -d
-				}
-				if int(d) <= r.window*int(max(h0.scale, h.scale)) && (text == nil || r.sentences || !crossesSentence(text, min(h0.start, h.start), max(h0.end, h.end))) {
-					lo, hi = min(lo, h.start), max(hi, h.end)
-					return true
-				}
+	if r.negatable && negated(hits, i) {
+		return 0, 0, false
+	}
+	lo, hi := h0.start, h0.end
+	all := true
+	for _, g := range r.masks[1:] {
+		found := false
+		near := func(j int) bool {
+			h := hits[j]
+			if !inMask(h.c, g) || h.start == h0.start && h.end == h0.end || h0.objFirst && h.start >= h0.start {
 				return false
 			}
-			for j := i; j < len(hits) && hits[j].start-h0.start <= reach && !found; j++ {
-				found = near(j)
+			if r.negatable && !r.verbOnly && negated(hits, j) {
+				return false // "no secrets", "keine Geheimnisse"
 			}
-			for j := i - 1; j >= 0 && h0.start-hits[j].start <= reach && !found; j-- {
-				found = near(j)
+			d := h.start - h0.start
+			if d < 0 {
+				d = -d
 			}
-			if !found {
-				all = false
-				break
+			if int(d) <= r.window*int(max(h0.scale, h.scale)) && (text == nil || r.sentences || !crossesSentence(text, min(h0.start, h.start), max(h0.end, h.end))) {
+				lo, hi = min(lo, h.start), max(hi, h.end)
+				return true
 			}
+			return false
 		}
-		if all {
-			return lo, hi, true
+		for j := i; j < len(hits) && hits[j].start-h0.start <= reach && !found; j++ {
+			found = near(j)
 		}
+		for j := i - 1; j >= 0 && h0.start-hits[j].start <= reach && !found; j-- {
+			found = near(j)
+		}
+		if !found {
+			all = false
+			break
+		}
+	}
+	if all {
+		return lo, hi, true
 	}
 	return 0, 0, false
 }
