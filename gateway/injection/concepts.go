@@ -223,15 +223,14 @@ func conceptMatch(hits []cHit, text []byte) (rule int, lo, hi int32, ok bool) {
 	}
 	// byConcept[c] is the set of indices of the words of concept c, so
 	// that a rule visits only the words of its first group.
-	var byConcept *[64][conceptIndexMax / 64]uint64
-	var idx [64][conceptIndexMax / 64]uint64
+	var byConcept *[64][conceptIndexMax / 64]uint64 // cleared only when used
 	if len(hits) >= conceptIndexMin && len(hits) <= conceptIndexMax && !reference.Load() {
+		byConcept = new([64][conceptIndexMax / 64]uint64)
 		for i, h := range hits {
 			if uint32(h.c) < 64 {
-				idx[h.c][i>>6] |= 1 << (i & 63)
+				byConcept[h.c][i>>6] |= 1 << (i & 63)
 			}
 		}
-		byConcept = &idx
 	}
 	for ri := range conceptRules {
 		r := &conceptRules[ri]

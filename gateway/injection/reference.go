@@ -6,10 +6,17 @@ import (
 )
 
 // reference selects the reference implementation of the stages that were
-// rewritten for speed (the literal pass's walk and outputs, the concept
-// rules' search, the requires check), kept as they were so that the
-// differential tests (reference_test.go) can prove the fast versions give
-// the same findings on every input. Production code never sets it.
+// rewritten for speed, kept as they were so that the differential tests
+// (reference_test.go, FuzzScanEquivalent) can prove the fast versions give
+// the same findings and normal forms on every input: the literal pass's
+// sequential walk with per-position outputs (walkSeq, outputsRef), the
+// concept rules' search (findRef), the requires binary search (reqWithin),
+// the letter-spacing pre-check (mayUnspaceRef), the sentence-end check
+// (crossesSentenceRef); and, switched where they are, the byte-by-byte
+// paths that the eight-byte ones of normalisation (plain8), the leetspeak,
+// percent-escape and encoded-run searches replace, and the NFKD iterator
+// for the CJK and kana runes now taken through tables. Production code never
+// sets it; reading it is one load.
 var reference atomic.Bool
 
 // outputsRef is the reference of outputs (the differential tests).
@@ -42,8 +49,9 @@ func (s *Scanner) outputsRef(a *automaton, st *state, text []byte, state, i int,
 	return hits, reqs, satisfied
 }
 
-// findRef is the reference of find: it looks for a word of the first group with, within the window, a word
-// of every other group. hits are sorted by start.
+// findRef is the reference of findIn: it looks for a word of the first
+// group with, within the window, a word of every other group. hits are
+// sorted by start.
 func (r *conceptRule) findRef(hits []cHit, text []byte) (int32, int32, bool) {
 	reach := int32(r.window * 3) // the largest script scale
 	for i, h0 := range hits {
