@@ -17,6 +17,13 @@ type automaton struct {
 	// States are numbered so that every state with outputs is ≥ firstOut: the
 	// scan loop tests one integer per byte instead of loading outStart.
 	firstOut int
+	// depth is the longest literal: the state after any depth bytes does
+	// not depend on the state before them (see walkFrom).
+	depth int
+	// The state's outputs flattened with the scanner's literal tables
+	// (Scanner.flattenOutputs): acts[actStart[q]:actStart[q+1]].
+	acts     []outAction
+	actStart []int32
 }
 
 func buildAutomaton(lits []string) (*automaton, error) {
@@ -40,6 +47,7 @@ func buildAutomaton(lits []string) (*automaton, error) {
 			}
 		}
 		a.lens = append(a.lens, len(l))
+		a.depth = max(a.depth, len(l))
 	}
 	// Trie.
 	K := a.nclass

@@ -2,6 +2,8 @@ package injection
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"strings"
 	"unicode/utf8"
 )
@@ -45,6 +47,9 @@ func init() {
 		r.masks = make([]uint64, len(r.groups))
 		for g, cs := range r.groups {
 			for _, c := range cs {
+				if c < 0 || c >= 64 {
+					panic("injection: concept ids must fit a 64-bit set")
+				}
 				r.masks[g] |= 1 << c
 			}
 		}
@@ -216,12 +221,23 @@ func conceptMatch(hits []cHit, text []byte) (rule int, lo, hi int32, ok bool) {
 	if present == 0 {
 		return 0, 0, 0, false
 	}
+	// byConcept[c] is the set of indices of the words of concept c, so
+	// that a rule visits only the words of its first group.
+	var byConcept *[64][conceptIndexMax / 64]uint64 // cleared only when used
+	if len(hits) >= conceptIndexMin && len(hits) <= conceptIndexMax && !reference.Load() {
+		byConcept = new([64][conceptIndexMax / 64]uint64)
+		for i, h := range hits {
+			if uint32(h.c) < 64 {
+				byConcept[h.c][i>>6] |= 1 << (i & 63)
+			}
+		}
+	}
 	for ri := range conceptRules {
 		r := &conceptRules[ri]
 		if !r.allPresent(present) {
 			continue
 		}
-		if lo, hi, ok := r.find(hits, text); ok && !warned(hits, text, lo, hi) {
+		if lo, hi, ok := r.findIn(hits, text, byConcept); ok && !warned(hits, text, lo, hi) {
 			return ri, lo, hi, true
 		}
 	}
@@ -246,56 +262,102 @@ func inGroup(c int32, g []int) bool {
 	return false
 }
 
-// find looks for a word of the first group with, within the window, a word
-// of every other group. hits are sorted by start.
-func (r *conceptRule) find(hits []cHit, text []byte) (int32, int32, bool) {
-	reach := int32(r.window * 3) // the largest script scale
-	for i, h0 := range hits {
-		if !inGroup(h0.c, r.groups[0]) {
-			continue
-		}
-		if r.negatable && negated(hits, i) {
-			continue
-		}
-		lo, hi := h0.start, h0.end
-		all := true
-		for _, g := range r.groups[1:] {
-			found := false
-			near := func(j int) bool {
-				h := hits[j]
-				if !inGroup(h.c, g) || h.start == h0.start && h.end == h0.end || h0.objFirst && h.start >= h0.start {
-					return false
+// conceptMatch indexes the words by concept when there are at least
+// conceptIndexMin (fewer are filtered faster than the index is cleared)
+// and at most conceptIndexMax.
+const (
+	conceptIndexMin = 32
+	conceptIndexMax = 256
+)
+
+// findIn looks for a word of the first group with, within the window, a word
+// of every other group. hits are sorted by start. byConcept, if not nil,
+// holds the indices of the words of each concept (conceptMatch): the words
+// of the first group are then visited from it, in the same order.
+func (r *conceptRule) findIn(hits []cHit, text []byte, byConcept *[64][conceptIndexMax / 64]uint64) (int32, int32, bool) {
+	if reference.Load() {
+		return r.findRef(hits, text)
+	}
+	m0 := r.masks[0]
+	if byConcept == nil {
+		for i := range hits {
+			if inMask(hits[i].c, m0) {
+				if lo, hi, ok := r.findAt(hits, text, i); ok {
+					return lo, hi, true
 				}
-				if r.negatable && !r.verbOnly && negated(hits, j) {
-					return false // "no secrets", "keine Geheimnisse"
-				}
-				d := h.start - h0.start
-				if d < 0 {
-					d = -d
-				}
-				if int(d) <= r.window*int(max(h0.scale, h.scale)) && (text == nil || r.sentences || !crossesSentence(text, min(h0.start, h.start), max(h0.end, h.end))) {
-					lo, hi = min(lo, h.start), max(hi, h.end)
-					return true
-				}
-				return false
-			}
-			for j := i; j < len(hits) && hits[j].start-h0.start <= reach && !found; j++ {
-				found = near(j)
-			}
-			for j := i - 1; j >= 0 && h0.start-hits[j].start <= reach && !found; j-- {
-				found = near(j)
-			}
-			if !found {
-				all = false
-				break
 			}
 		}
-		if all {
-			return lo, hi, true
+		return 0, 0, false
+	}
+	var first [conceptIndexMax / 64]uint64
+	for m := m0; m != 0; m &= m - 1 {
+		c := bits.TrailingZeros64(m)
+		for w := range first {
+			first[w] |= byConcept[c][w]
+		}
+	}
+	for w, x := range first {
+		for ; x != 0; x &= x - 1 {
+			if lo, hi, ok := r.findAt(hits, text, w*64+bits.TrailingZeros64(x)); ok {
+				return lo, hi, true
+			}
 		}
 	}
 	return 0, 0, false
 }
+
+// findAt is findIn for the word hits[i] of the first group.
+func (r *conceptRule) findAt(hits []cHit, text []byte, i int) (int32, int32, bool) {
+	reach := int32(r.window * 3) // the largest script scale
+	h0 := hits[i]
+	if r.negatable && negated(hits, i) {
+		return 0, 0, false
+	}
+	lo, hi := h0.start, h0.end
+	all := true
+	for _, g := range r.masks[1:] {
+		found := false
+		near := func(j int) bool {
+			h := hits[j]
+			if !inMask(h.c, g) || h.start == h0.start && h.end == h0.end || h0.objFirst && h.start >= h0.start {
+				return false
+			}
+			if r.negatable && !r.verbOnly && negated(hits, j) {
+				return false // "no secrets", "keine Geheimnisse"
+			}
+			d := h.start - h0.start
+			if d < 0 {
+				d = -d
+			}
+			if int(d) <= r.window*int(max(h0.scale, h.scale)) && (text == nil || r.sentences || !crossesSentence(text, min(h0.start, h.start), max(h0.end, h.end))) {
+				lo, hi = min(lo, h.start), max(hi, h.end)
+				return true
+			}
+			return false
+		}
+		for j := i; j < len(hits) && hits[j].start-h0.start <= reach && !found; j++ {
+			found = near(j)
+		}
+		for j := i - 1; j >= 0 && h0.start-hits[j].start <= reach && !found; j-- {
+			found = near(j)
+		}
+		if !found {
+			all = false
+			break
+		}
+	}
+	if all {
+		return lo, hi, true
+	}
+	return 0, 0, false
+}
+
+// sentenceByte marks the bytes crossesSentence looks at: . ! ? ; and the
+// lead bytes of 。 । ؟ ؛.
+var sentenceByte = [256]bool{'.': true, '!': true, '?': true, ';': true, 0xe3: true, 0xe0: true, 0xd8: true}
+
+// inMask is inGroup on the group's bit set (conceptRule.masks).
+func inMask(c int32, m uint64) bool { return uint32(c) < 64 && m>>uint(c)&1 != 0 }
 
 // sortByStart insertion-sorts concept words by start (the literal pass
 // delivers them by end, so they are almost sorted).
@@ -311,8 +373,16 @@ func sortByStart(h []cHit) {
 // . ! ? ; followed by a space, the end or a non-ASCII letter, or a
 // script sentence mark (。 । ؟ ؛; full-width ！？；． become ASCII). Concept words must co-occur in one sentence.
 func crossesSentence(text []byte, lo, hi int32) bool {
-	for i := lo; i < hi && int(i) < len(text); i++ {
-		switch c := text[i]; c {
+	if reference.Load() {
+		return crossesSentenceRef(text, lo, hi)
+	}
+	hi = min(hi, int32(len(text)))
+	for i := lo; i < hi; i++ {
+		c := text[i]
+		if !sentenceByte[c] {
+			continue // one table load for the bytes no case below takes
+		}
+		switch c {
 		case '.', '!', '?', ';':
 			// followed by a space, the end, or another script (a full-width
 			// "；" or "！" becomes ASCII and CJK text follows without a space)
@@ -404,7 +474,16 @@ func conceptExcerpt(text []byte, lo, hi int32) string {
 // the digits 0 1 3 4 5 7 or the sign $ — ("ign0re", "prev1ous"; UUIDs,
 // hashes, 0x literals, base64, part numbers such as A3 or R2D2 are not).
 func leetSpans(spans [][2]int32, text []byte) [][2]int32 {
+	fast := !reference.Load()
 	for k := 0; k < len(text); k++ {
+		// Skip eight bytes at a time that hold no byte '0'–'7' or '$' (a
+		// superset of the leet signs).
+		for fast && k+8 <= len(text) && !mayLeet(binary.LittleEndian.Uint64(text[k:])) {
+			k += 8
+		}
+		if k >= len(text) {
+			break
+		}
 		// Find a digit or $ next to a letter, then evaluate its word.
 		if leetMap[text[k]] == 0 || !(k > 0 && isLower(text[k-1]) || k+1 < len(text) && isLower(text[k+1])) {
 			continue
@@ -457,6 +536,15 @@ func leetView(dst, text []byte) ([]byte, bool) {
 	return dst, true
 }
 
+// mayLeet reports whether the eight bytes of x hold a byte '0'–'7' or '$'
+// (zero-byte test of x with its bytes masked to 0x30–0x37, and of x^'$').
+func mayLeet(x uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	d := (x & 0xf8f8f8f8f8f8f8f8) ^ 0x3030303030303030
+	s := x ^ 0x2424242424242424
+	return (d-lo)&^d&hi != 0 || (s-lo)&^s&hi != 0
+}
+
 var leetMap = [256]byte{'0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '$': 's'}
 
 func isLower(c byte) bool { return 'a' <= c && c <= 'z' }
@@ -506,9 +594,24 @@ func percentView[T string | []byte](raw T) ([]byte, bool) {
 		return nil, false
 	}
 	n := 0
-	for i := 0; i+2 < len(raw) && n < 3; i++ {
-		if raw[i] == '%' && isHex(raw[i+1]) && isHex(raw[i+2]) {
-			n++
+	if reference.Load() {
+		for i := 0; i+2 < len(raw) && n < 3; i++ {
+			if raw[i] == '%' && isHex(raw[i+1]) && isHex(raw[i+2]) {
+				n++
+			}
+		}
+	} else {
+		// The same count, jumping from '%' to '%'.
+		b := viewBytes(raw)
+		for i := 0; i+2 < len(b) && n < 3; i++ {
+			k := bytes.IndexByte(b[i:len(b)-2], '%')
+			if k < 0 {
+				break
+			}
+			i += k
+			if isHex(b[i+1]) && isHex(b[i+2]) {
+				n++
+			}
 		}
 	}
 	if n < 3 {

@@ -1,6 +1,8 @@
 package injection
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"slices"
 	"sync"
 	"unicode"
@@ -167,6 +169,8 @@ func appendNormalizedRuns[T string | []byte](dst []byte, s T) ([]byte, bool) {
 // why splitting at ASCII bytes gives exactly the normal form of the whole
 // string.
 func appendMixed[T string | []byte](dst []byte, start int, s T, i int, pend bool) []byte {
+	sb := viewBytes(s)
+	fast := !reference.Load()
 	for i < len(s) {
 		if s[i] < utf8.RuneSelf {
 			// An ASCII run writes at most one byte per input byte plus the
@@ -174,7 +178,28 @@ func appendMixed[T string | []byte](dst []byte, start int, s T, i int, pend bool
 			dst = slices.Grow(dst, len(s)-i+1)
 			buf := dst[:cap(dst)]
 			w := len(dst)
+			next := i // where plain8 is tried next
 			for ; i < len(s); i++ {
+				if fast && i >= next && w > start {
+					for i+8 <= len(sb) {
+						out, ok := plain8(binary.LittleEndian.Uint64(sb[i:]), pend)
+						if !ok {
+							break
+						}
+						if pend {
+							buf[w] = ' '
+							w++
+							pend = false
+						}
+						binary.LittleEndian.PutUint64(buf[w:], out)
+						w += 8
+						i += 8
+					}
+					if i >= len(s) {
+						break
+					}
+					next = i + 8
+				}
 				m := asciiMap[s[i]]
 				if m == 0xff {
 					break
@@ -207,6 +232,28 @@ func appendMixed[T string | []byte](dst []byte, start int, s T, i int, pend bool
 	return unspace(dst, start)
 }
 
+// plain8 is the ASCII loop of appendMixed for eight bytes at once, after
+// some output (w > start) and with pend the pending space: when the bytes
+// are visible ASCII or single spaces (none last, none first after a pending
+// space), the loop would write them with upper case lowered, after a space
+// if pend — out, true. Otherwise false, and the loop takes them byte by byte
+// (TestPlain8Exact).
+func plain8(x uint64, pend bool) (out uint64, ok bool) {
+	const ones, high = 0x0101010101010101, 0x8080808080808080
+	if x&high != 0 || (x+0x60*ones)&high != high { // non-ASCII, or a control below ' '
+		return 0, false
+	}
+	if d := x ^ 0x7f*ones; (d-ones)&^d&high != 0 { // DEL
+		return 0, false
+	}
+	sp := ^((x ^ 0x20*ones) + 0x7f*ones) & high // the high bit of each ' '
+	if sp&(sp<<8) != 0 || sp>>63 != 0 || pend && sp&0x80 != 0 {
+		return 0, false
+	}
+	up := (x + 0x3f*ones) &^ (x + 0x25*ones) & high // 'A'–'Z'
+	return x | up>>2, true
+}
+
 // appendChunk normalises a run of non-ASCII bytes (steps 1–5).
 //
 // Why per-chunk and per-rune processing is exact. Steps 2–5 act on each rune
@@ -225,14 +272,22 @@ func appendMixed[T string | []byte](dst []byte, start int, s T, i int, pend bool
 // text, runes outside the table, non-starters that survive, invalid UTF-8)
 // takes the x/text iterator, as the whole string did before.
 func appendChunk[T string | []byte](dst []byte, start int, chunk T, pend, fold bool) ([]byte, bool) {
+	fast := !reference.Load()
 	simple := true
 	for k := 0; k < len(chunk); {
 		r, n := decodeRune(chunk[k:])
+		k += n
+		if fast && identityRune(r) {
+			continue
+		}
+		if !fast && r >= 0x3000 && r < 0x3100 { // not in the reference's simple table
+			simple = false
+			break
+		}
 		if _, ok := simpleRune(r, fold); !ok || r == utf8.RuneError {
 			simple = false
 			break
 		}
-		k += n
 	}
 	if !simple {
 		return appendIter(dst, start, chunk, pend, fold)
@@ -240,6 +295,15 @@ func appendChunk[T string | []byte](dst []byte, start int, chunk T, pend, fold b
 	for k := 0; k < len(chunk); {
 		r, n := decodeRune(chunk[k:])
 		k += n
+		if fast && identityRune(r) {
+			// Its own UTF-8 bytes, after the pending space.
+			if pend && len(dst) > start {
+				dst = append(dst, ' ')
+			}
+			pend = false
+			dst = append(dst, chunk[k-n:k]...)
+			continue
+		}
 		ev, _ := simpleRune(r, fold)
 		for e := 0; e < len(ev); e++ {
 			if ev[e] == ' ' {
@@ -373,8 +437,17 @@ func foldRune(r rune, fold bool) rune {
 
 // Ranges of the simple-rune table: Latin-1 to Arabic (two-byte UTF-8: accented
 // Latin, Greek, Cyrillic, Hebrew, Arabic), general punctuation (typographic
-// quotes and dashes, zero-width and bidi controls) and half/full-width forms.
-var simpleRanges = [...][2]rune{{0x80, 0x800}, {0x2000, 0x2070}, {0xff00, 0xfff0}}
+// quotes and dashes, zero-width and bidi controls), CJK punctuation and kana,
+// and half/full-width forms.
+var simpleRanges = [...][2]rune{{0x80, 0x800}, {0x2000, 0x2070}, {0x3000, 0x3100}, {0xff00, 0xfff0}}
+
+// identityRune reports whether steps 1–5 leave r as it is in any chunk: the
+// CJK ideographs of U+3400–U+9FFF (extension A, the Yijing hexagrams, the
+// unified block) have no decomposition, are starters, are not white space
+// or invisible, and have no case or look-alike folding — simple runes whose
+// events are their own bytes (TestIdentityRunes checks every one against
+// simpleEvents). They are too many for the simple table.
+func identityRune(r rune) bool { return r >= 0x3400 && r < 0xa000 }
 
 // simpleTable[range][r-lo] is the per-rune result of steps 1–5 for a simple
 // rune (see appendChunk) as events: ' ' is white space (pending space), any
@@ -526,12 +599,14 @@ func unspaceAll(b []byte, start int) []byte {
 // (TestMayUnspaceSound). (Branch-free and per-token-flag variants were
 // measured slower on prose: 10–20 µs against 8 µs per 4 KB.)
 func mayUnspace(b []byte) bool {
+	if reference.Load() {
+		return mayUnspaceRef(b)
+	}
+	// The token ends (spaces) found eight bytes at a time, in order; then
+	// the end of b. token reports a hit for the token ending at e.
 	run, ts := 0, 0
-	for i := 0; i <= len(b); i++ {
-		if i < len(b) && b[i] != ' ' {
-			continue
-		}
-		tl := i - ts
+	token := func(e int) bool {
+		tl := e - ts
 		if tl == 1 {
 			run++
 			if run >= 4 {
@@ -542,15 +617,44 @@ func mayUnspace(b []byte) bool {
 			if tl >= 7 && isSpacer(b[ts+1]) && b[ts+3] == b[ts+1] && b[ts+5] == b[ts+1] {
 				return true
 			}
-			for k := ts; tl >= 7 && k+5 < i; k++ {
-				if isSpacer(b[k+1]) && b[k+3] == b[k+1] && b[k+5] == b[k+1] && isAlnum(b[k]) && isAlnum(b[k+2]) {
+			for k := ts; tl >= 7 && k+5 < e; k++ {
+				// The same test as mayUnspaceRef's, the comparisons that fail
+				// most often in words first.
+				if b[k+3] == b[k+1] && b[k+5] == b[k+1] && isSpacer(b[k+1]) && isAlnum(b[k]) && isAlnum(b[k+2]) {
 					return true
 				}
 			}
 		}
-		ts = i + 1
+		ts = e + 1
+		return false
 	}
-	return false
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		for m := spaceMask(binary.LittleEndian.Uint64(b[i:])); m != 0; m &= m - 1 {
+			e := i + bits.TrailingZeros64(m)/8
+			if tl := e - ts; tl > 1 && tl < 7 { // what token does for such a token
+				run, ts = 0, e+1
+				continue
+			}
+			if token(e) {
+				return true
+			}
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] == ' ' && token(i) {
+			return true
+		}
+	}
+	return token(len(b))
+}
+
+// spaceMask has the high bit of each byte of x that is ' ' set, and no
+// other bit (exact for every byte value: no carry crosses a byte).
+func spaceMask(x uint64) uint64 {
+	const low7, high = 0x7f7f7f7f7f7f7f7f, 0x8080808080808080
+	t := x ^ 0x2020202020202020
+	return ^((t&low7 + low7) | t) & high
 }
 
 // Normalize returns the normal form of s that the scanner matches against

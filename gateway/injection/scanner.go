@@ -114,6 +114,7 @@ type state struct {
 	cleanN int
 	// Classifier scratch and the pattern of its last finding.
 	clf        clf.Scratch
+	outAt      [walkStreams][]uint64 // walkFrom: output positions per stream
 	extra      []clf.Extra
 	clfPattern string
 }
@@ -244,6 +245,8 @@ func build(sp []spec) (*Scanner, error) {
 	for _, l := range uni {
 		s.maxLitU = max(s.maxLitU, len(l))
 	}
+	s.flattenOutputs(s.ac)
+	s.flattenOutputs(s.acU)
 	s.pool.New = func() any { return &state{norm: make([]byte, 0, 1024)} }
 	for i := 0; i < len(pats)+len(conceptRules); i++ {
 		id, _ := s.rule(i)
@@ -581,7 +584,23 @@ func scanLevel[T string | []byte](s *Scanner, st *state, raw T, level int) (int,
 		return clean()
 	}
 	n := len(raw)
+	fast := !reference.Load()
 	for i := 0; i < n; {
+		// No run that holds byte i starts before i. Runs shorter than
+		// MinEncodedRun are passed over: if raw[i+15] is not in the
+		// alphabet no long run starts in i…i+15, else the run that holds
+		// it is found from there.
+		if fast && i+MinEncodedRun <= n {
+			k := i + MinEncodedRun - 1
+			if !isB64(raw[k]) {
+				i = k + 1
+				continue
+			}
+			for k > i && isB64(raw[k-1]) {
+				k--
+			}
+			i = k
+		}
 		if !isB64(raw[i]) {
 			i++
 			continue
@@ -722,16 +741,108 @@ func (s *Scanner) walk(a *automaton, st *state, text []byte, hits, reqs []hit, s
 	return s.walkFrom(a, st, text, 0, len(text), hits, reqs, satisfied)
 }
 
-// walkFrom runs a literal automaton over text[lo:hi] (positions stay those
-// of text, so word boundaries before lo are seen).
+// walkFrom runs a literal automaton over text[lo:hi] from its root state
+// (positions stay those of text, so word boundaries before lo are seen).
+//
+// A long text is walked as walkStreams interleaved streams, one per
+// segment: one table load per byte depends on the previous one, so a single
+// walk waits on memory at every byte, while independent walks overlap their
+// waits. The streams give exactly the states of one sequential walk: the
+// state after reading text[:i] is the trie node of the longest suffix of
+// text[:i] that is a literal prefix, at most a.depth bytes long, so a walk
+// started at the root a.depth bytes before a segment is in the sequential
+// walk's state when it reaches the segment. The positions where a stream is
+// in an output state are recorded, and the outputs are then taken in
+// position order, as the sequential walk takes them (TestWalkStreamsExact).
 func (s *Scanner) walkFrom(a *automaton, st *state, text []byte, lo, hi int, hits, reqs []hit, satisfied uint64) ([]hit, []hit, uint64) {
+	if reference.Load() {
+		return s.walkSeq(a, st, text, lo, hi, hits, reqs, satisfied)
+	}
+	if hi-lo < walkStreams*max(walkMinSegment, 2*a.depth) {
+		K := a.nclass
+		firstOut := a.firstOut
+		r := st.outAt[0][:0]
+		q := 0
+		for i := lo; i < hi; i++ {
+			q = int(a.delta[q*K+int(a.class[text[i]])])
+			if q >= firstOut {
+				r = append(r, outAt(i, q))
+			}
+		}
+		st.outAt[0] = r
+		return s.outputs(a, st, text, r, hits, reqs, satisfied)
+	}
+	K := a.nclass
+	firstOut := a.firstOut
+	delta := a.delta
+	class := &a.class
+	seg := (hi - lo) / walkStreams
+	b1, b2, b3 := lo+seg, lo+2*seg, lo+3*seg
+	warm := func(b int) int {
+		q := 0
+		for i := max(lo, b-a.depth); i < b; i++ {
+			q = int(delta[q*K+int(class[text[i]])])
+		}
+		return q
+	}
+	q0, q1, q2, q3 := 0, warm(b1), warm(b2), warm(b3)
+	r0, r1, r2, r3 := st.outAt[0][:0], st.outAt[1][:0], st.outAt[2][:0], st.outAt[3][:0]
+	t0, t1, t2, t3 := text[lo:b1], text[b1:b2], text[b2:b3], text[b3:b3+seg]
+	t1, t2, t3 = t1[:len(t0)], t2[:len(t0)], t3[:len(t0)] // one bounds check for the four
+	for j := range t0 {
+		q0 = int(delta[q0*K+int(class[t0[j]])])
+		q1 = int(delta[q1*K+int(class[t1[j]])])
+		q2 = int(delta[q2*K+int(class[t2[j]])])
+		q3 = int(delta[q3*K+int(class[t3[j]])])
+		if max(q0, q1, q2, q3) >= firstOut {
+			if q0 >= firstOut {
+				r0 = append(r0, outAt(lo+j, q0))
+			}
+			if q1 >= firstOut {
+				r1 = append(r1, outAt(b1+j, q1))
+			}
+			if q2 >= firstOut {
+				r2 = append(r2, outAt(b2+j, q2))
+			}
+			if q3 >= firstOut {
+				r3 = append(r3, outAt(b3+j, q3))
+			}
+		}
+	}
+	for i := b3 + seg; i < hi; i++ { // the last segment's remainder
+		q3 = int(delta[q3*K+int(class[text[i]])])
+		if q3 >= firstOut {
+			r3 = append(r3, outAt(i, q3))
+		}
+	}
+	st.outAt = [walkStreams][]uint64{r0, r1, r2, r3}
+	for _, r := range st.outAt {
+		hits, reqs, satisfied = s.outputs(a, st, text, r, hits, reqs, satisfied)
+	}
+	return hits, reqs, satisfied
+}
+
+// Interleaved walks (walkFrom): the number of streams, and the shortest
+// segment worth a stream of its own.
+const (
+	walkStreams    = 4
+	walkMinSegment = 128
+)
+
+// outAt packs a position and an output state for walkFrom.
+func outAt(i, state int) uint64 { return uint64(state)<<32 | uint64(uint32(i)) }
+
+// walkSeq is walkFrom as it was: one sequential walk taking the outputs of
+// each position as it goes (outputsRef); the reference of the differential
+// tests.
+func (s *Scanner) walkSeq(a *automaton, st *state, text []byte, lo, hi int, hits, reqs []hit, satisfied uint64) ([]hit, []hit, uint64) {
 	K := a.nclass
 	firstOut := a.firstOut
 	state := 0
 	for i := lo; i < hi; i++ {
 		state = int(a.delta[state*K+int(a.class[text[i]])])
 		if state >= firstOut {
-			hits, reqs, satisfied = s.outputs(a, st, text, state, i, hits, reqs, satisfied)
+			hits, reqs, satisfied = s.outputsRef(a, st, text, state, i, hits, reqs, satisfied)
 		}
 	}
 	return hits, reqs, satisfied
@@ -785,33 +896,91 @@ func buildGlobal(lits []string, ids []int32, all []string) (*automaton, error) {
 	return a, nil
 }
 
-// outputs records the literals that end at text[i] (state state of a).
-func (s *Scanner) outputs(a *automaton, st *state, text []byte, state, i int, hits, reqs []hit, satisfied uint64) ([]hit, []hit, uint64) {
-	for _, id := range a.outs[a.outStart[state]:a.outStart[state+1]] {
-		start := i + 1 - a.lens[id]
-		for _, cl := range s.litConc[id] {
-			if cl.flags&litWordStart != 0 && start > 0 && isAlnum(text[start-1]) ||
-				cl.flags&litWordEnd != 0 && i+1 < len(text) && isAlnum(text[i+1]) ||
-				cl.flags&litStrictEnd != 0 && i+1 < len(text) && (isAlnum(text[i+1]) || text[i+1] >= utf8.RuneSelf) ||
-				cl.flags&litStrictStart != 0 && start > 0 && (isAlnum(text[start-1]) || text[start-1] >= utf8.RuneSelf) {
-				continue
+// outAction is one entry of an automaton state's flattened outputs
+// (flattenOutputs): for every literal ending in the state, in the state's
+// output order, its concept words, then the patterns whose requires list it
+// serves, then the patterns it triggers — what outputsRef reads through
+// four tables, in one contiguous array.
+type outAction struct {
+	kind  uint8 // actConcept, actRequires, actTrigger
+	flags uint8 // concept word flags (concLit.flags); for a trigger, 1 = boundary
+	v     int32 // the concept, or the pattern
+	lit   int32 // literal id
+	len   int32 // literal length
+}
+
+const (
+	actConcept = iota
+	actRequires
+	actTrigger
+)
+
+// flattenOutputs builds a.acts and a.actStart from the literal tables.
+func (s *Scanner) flattenOutputs(a *automaton) {
+	n := len(a.outStart) - 1
+	a.actStart = make([]int32, n+1)
+	a.acts = nil
+	for q := 0; q < n; q++ {
+		a.actStart[q] = int32(len(a.acts))
+		for _, id := range a.outs[a.outStart[q]:a.outStart[q+1]] {
+			if id < 0 {
+				continue // the placeholder literal of an empty automaton
 			}
-			if cl.flags&litWordEnd == 0 && (cl.c == cDisable || cl.c == cExfilVerb) && text[start] < utf8.RuneSelf && participle(text, start, i+1) {
-				continue
+			l := int32(a.lens[id])
+			for _, cl := range s.litConc[id] {
+				a.acts = append(a.acts, outAction{kind: actConcept, flags: cl.flags, v: cl.c, lit: id, len: l})
 			}
-			st.chits = append(st.chits, cHit{c: cl.c, start: int32(start), end: int32(i + 1), lit: id, scale: scriptScale(text[start]), objFirst: cl.flags&litObjectFirst != 0})
-		}
-		for _, p := range s.litReq[id] {
-			satisfied |= 1 << p
-			reqs = append(reqs, hit{pat: p, start: int32(start), end: int32(i + 1)})
-		}
-		for _, p := range s.litPats[id] {
-			if s.pats[p].boundary && start > 0 && isAlnum(text[start-1]) {
-				continue
+			for _, p := range s.litReq[id] {
+				a.acts = append(a.acts, outAction{kind: actRequires, v: p, lit: id, len: l})
 			}
-			hits = append(hits, hit{pat: p, start: int32(start), end: int32(i + 1)})
+			for _, p := range s.litPats[id] {
+				var b uint8
+				if s.pats[p].boundary {
+					b = 1
+				}
+				a.acts = append(a.acts, outAction{kind: actTrigger, flags: b, v: p, lit: id, len: l})
+			}
 		}
 	}
+	a.actStart[n] = int32(len(a.acts))
+}
+
+// outputs records the literals that end at the positions of rec, each
+// with the state of a there (outAt), in order, exactly as outputsRef does
+// position by position, from the flattened table.
+func (s *Scanner) outputs(a *automaton, st *state, text []byte, rec []uint64, hits, reqs []hit, satisfied uint64) ([]hit, []hit, uint64) {
+	chits := st.chits
+	acts, actStart := a.acts, a.actStart
+	for _, x := range rec {
+		state, end := int(x>>32), int(uint32(x))+1
+		for k := actStart[state]; k < actStart[state+1]; k++ {
+			act := &acts[k]
+			start := end - int(act.len)
+			switch act.kind {
+			case actConcept:
+				fl := act.flags
+				if fl&litWordStart != 0 && start > 0 && isAlnum(text[start-1]) ||
+					fl&litWordEnd != 0 && end < len(text) && isAlnum(text[end]) ||
+					fl&litStrictEnd != 0 && end < len(text) && (isAlnum(text[end]) || text[end] >= utf8.RuneSelf) ||
+					fl&litStrictStart != 0 && start > 0 && (isAlnum(text[start-1]) || text[start-1] >= utf8.RuneSelf) {
+					continue
+				}
+				if fl&litWordEnd == 0 && (act.v == cDisable || act.v == cExfilVerb) && text[start] < utf8.RuneSelf && participle(text, start, end) {
+					continue
+				}
+				chits = append(chits, cHit{c: act.v, start: int32(start), end: int32(end), lit: act.lit, scale: scriptScale(text[start]), objFirst: fl&litObjectFirst != 0})
+			case actRequires:
+				satisfied |= 1 << act.v
+				reqs = append(reqs, hit{pat: act.v, start: int32(start), end: int32(end)})
+			default:
+				if act.flags != 0 && start > 0 && isAlnum(text[start-1]) {
+					continue
+				}
+				hits = append(hits, hit{pat: act.v, start: int32(start), end: int32(end)})
+			}
+		}
+	}
+	st.chits = chits
 	return hits, reqs, satisfied
 }
 
@@ -915,6 +1084,12 @@ func cmpHit(x, y hit) int {
 // [lo, hi). reqs is sorted by (pat, start).
 func reqWithin(reqs []hit, p int32, lo, hi int) bool {
 	k, _ := slices.BinarySearchFunc(reqs, hit{pat: p, start: int32(lo)}, cmpHit)
+	return reqFrom(reqs, k, p, hi)
+}
+
+// reqFrom is reqWithin from index k, the first requires occurrence of p
+// starting at or after lo.
+func reqFrom(reqs []hit, k int, p int32, hi int) bool {
 	for ; k < len(reqs) && reqs[k].pat == p && int(reqs[k].start) < hi; k++ {
 		if int(reqs[k].end) <= hi {
 			return true
@@ -931,13 +1106,31 @@ func (s *Scanner) evalPattern(c *compiled, text []byte, hs []hit, reqs []hit, ch
 	}
 	if c.anchored {
 		last := int32(-1)
+		// rk is reqWithin's binary search done incrementally: hs is sorted
+		// by start, so the first requires occurrence of the pattern at or
+		// after h.start only moves forward.
+		rk := -1
 		for _, h := range hs {
 			if h.start == last {
 				continue
 			}
 			last = h.start
-			if needReq && !reqWithin(reqs, h.pat, int(h.start), min(n, int(h.start)+reach)) {
-				continue
+			if needReq {
+				var ok bool
+				if reference.Load() {
+					ok = reqWithin(reqs, h.pat, int(h.start), min(n, int(h.start)+reach))
+				} else {
+					if rk < 0 {
+						rk, _ = slices.BinarySearchFunc(reqs, hit{pat: h.pat, start: h.start}, cmpHit)
+					}
+					for rk < len(reqs) && reqs[rk].pat == h.pat && reqs[rk].start < h.start {
+						rk++
+					}
+					ok = reqFrom(reqs, rk, h.pat, min(n, int(h.start)+reach))
+				}
+				if !ok {
+					continue
+				}
 			}
 			win := text[h.start:min(n, int(h.start)+maxMatch)]
 			if c.dfa != nil && !c.dfa.match(win) {
@@ -1187,4 +1380,15 @@ func (w *walker) value() *Finding {
 		}
 		return nil
 	}
+}
+
+// viewBytes is raw as bytes, without a copy for a string (read-only).
+func viewBytes[T string | []byte](raw T) []byte {
+	switch v := any(raw).(type) {
+	case string:
+		return unsafe.Slice(unsafe.StringData(v), len(v))
+	case []byte:
+		return v
+	}
+	panic("unreachable")
 }

@@ -66,4 +66,54 @@ func BenchmarkStages(b *testing.B) {
 		}
 		reportCPU(b, c0)
 	})
+	// The same scan with the reference implementations of the stages
+	// rewritten for speed (reference.go): before and after in one run.
+	b.Run("scanstring-reference", func(b *testing.B) {
+		reference.Store(true)
+		defer reference.Store(false)
+		c0 := cpuTime()
+		for i := 0; i < b.N; i++ {
+			s.ScanString(raw)
+		}
+		reportCPU(b, c0)
+	})
+}
+
+// BenchmarkScanValueReference compares, in one process, ScanValue with the
+// stages rewritten for speed against their reference implementations
+// (reference.go) on each payload shape: before and after under the same
+// load.
+func BenchmarkScanValueReference(b *testing.B) {
+	s := New()
+	for _, tc := range []struct {
+		name string
+		p    []byte
+	}{
+		{"benign-200B", benignPayload(200)},
+		{"benign-4KB", benignPayload(4096)},
+		{"benign-4KB-trajectory", trajectoryPayload(4096)},
+		{"benign-4KB-prose", prosePayload(4096)},
+	} {
+		var v any
+		if err := json.Unmarshal(tc.p, &v); err != nil {
+			b.Fatal(err)
+		}
+		for _, ref := range []bool{false, true} {
+			name := tc.name + "/fast"
+			if ref {
+				name = tc.name + "/reference"
+			}
+			b.Run(name, func(b *testing.B) {
+				reference.Store(ref)
+				defer reference.Store(false)
+				c0 := cpuTime()
+				for i := 0; i < b.N; i++ {
+					if s.ScanValue(v) != nil {
+						b.Fatal("finding on a benign payload")
+					}
+				}
+				reportCPU(b, c0)
+			})
+		}
+	}
 }
