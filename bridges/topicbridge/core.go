@@ -657,7 +657,14 @@ func (c *Core) actuate(ctx context.Context, r *route, m Message, req api.Interce
 		c.report(Report{Outcome: OutcomeResumed, Reason: "gateway allowed a message sent after the latch"})
 	}
 	if err != nil {
-		c.drop(r, req.RequestID, codes.InternalError, "publish: "+err.Error())
+		// An output's refusal with a stable code (a ROS 2 type-hash
+		// mismatch) keeps it; any other failure is the bridge's own.
+		code := codes.InternalError
+		var ce *codes.Error
+		if errors.As(err, &ce) {
+			code = ce.Code
+		}
+		c.drop(r, req.RequestID, code, "publish: "+err.Error())
 		return
 	}
 	if tm != nil {

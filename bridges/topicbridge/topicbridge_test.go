@@ -2,6 +2,8 @@ package topicbridge
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/sintgate/sintgate/api"
 	"github.com/sintgate/sintgate/bridges/stopsem"
+	"github.com/sintgate/sintgate/codes"
 	"github.com/sintgate/sintgate/gateway/attest"
 )
 
@@ -114,4 +117,57 @@ func motionOff() (p stopsem.Policy) {
 	f := false
 	p.Motion = &f
 	return p
+}
+
+// failOut refuses every publish with err.
+type failOut struct{ err error }
+
+func (o failOut) Publish(context.Context, Message) error { return o.err }
+
+// TestPublishRefusalKeepsItsCode: an output that refuses a publish with a
+// stable code (the ROS 2 bridge's ROS2_TYPE_HASH_MISMATCH) is reported with
+// that code, not as INTERNAL_ERROR with the code buried in the reason; an
+// uncoded failure stays INTERNAL_ERROR.
+func TestPublishRefusalKeepsItsCode(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"coded", codes.New("ROS2_TYPE_HASH_MISMATCH", "a matched reader announces another type hash"), "ROS2_TYPE_HASH_MISMATCH"},
+		{"wrapped", fmt.Errorf("writer: %w", codes.New("ROS2_TYPE_HASH_MISMATCH", "x")), "ROS2_TYPE_HASH_MISMATCH"},
+		{"uncoded", errors.New("no reader matched"), string(codes.InternalError)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dec := &httpDecider{}
+			var mu sync.Mutex
+			var reports []Report
+			c, err := New(Config{Gateway: dec, Verifier: lastIDVerifier{dec}, TokenID: "t", KeepAll: true,
+				Report: func(r Report) { mu.Lock(); reports = append(reports, r); mu.Unlock() }},
+				[]Route{{Agent: "/a", Resource: "ros2:///a", Codec: jsonCodec{}, Out: failOut{tc.err}, Stop: motionOff()}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			handlers := make(chan []func(Message), 1)
+			done := make(chan error, 1)
+			go func() {
+				done <- c.Run(ctx, func(_ context.Context, h []func(Message)) (func(), error) { handlers <- h; return func() {}, nil }, nil)
+			}()
+			(<-handlers)[0](`{"x":1}`)
+			cancel()
+			<-done
+			mu.Lock()
+			defer mu.Unlock()
+			for _, r := range reports {
+				if r.Outcome == OutcomeDropped {
+					if r.Code != tc.want {
+						t.Fatalf("dropped with code %q (%s), want %q", r.Code, r.Reason, tc.want)
+					}
+					return
+				}
+			}
+			t.Fatalf("no drop report: %+v", reports)
+		})
+	}
 }
