@@ -81,6 +81,12 @@ type replicaView struct {
 // recently is forgotten first (a replica that restarted has a new boot id).
 const maxReplicas = 64
 
+// replicaStalePolls is how many fleet polls a replica may go unanswered
+// before the judgement of pushed trips leaves it out (fleetArmedSince):
+// behind a balancer spreading polls over up to 16 replicas, each live one
+// answers well within it.
+const replicaStalePolls = 64
+
 // Read interprets one poll (st and the error of reading it) as the type
 // doc says. It does not know when the poll was sent: Poll, which does,
 // keeps a poll sent before a pushed trip from unlatching.
@@ -187,14 +193,28 @@ func (w *EstopWatch) readReplica(st client.EstopState) PollAction {
 }
 
 // fleetArmedSince is what a pushed trip is judged against behind a fleet:
-// the earliest armed "since" among the replicas remembered, each on its
-// own clock, and whether every one of them answered armed last. One
-// replica whose clock is ahead (or jumped forward) would otherwise make
-// every trip of the others look older than the reset, and the pushes
-// would be dropped until the next poll.
+// the earliest armed "since" among the replicas answering (polled within
+// the last replicaStalePolls polls), each on its own clock, and whether
+// every one of them answered armed last. One replica whose clock is ahead
+// (or jumped forward) would otherwise make every trip of the others look
+// older than the reset, and the pushes would be dropped until the next
+// poll.
+//
+// A replica that stopped answering (killed, restarted under a new boot id,
+// taken out of the balancer) is left out: its last answer, tripped during
+// a trip, would otherwise keep the fleet "not armed" for good, so a trip
+// delivered late after the operator's reset (a stream reopened on another
+// replica) latched again, and no replica could ever show that trip to
+// unlatch it — the bridge stayed halted on an armed fleet. Leaving it out
+// loses nothing the poll does not give: a replica that is alive but not
+// polled (a sticky balancer) shows a fleet trip on the next poll of the
+// one that is.
 func (w *EstopWatch) fleetArmedSince() (bool, int64) {
 	var earliest int64
 	for _, r := range w.replicas {
+		if w.polls-r.seen > replicaStalePolls {
+			continue
+		}
 		if r.since == 0 {
 			return false, 0
 		}

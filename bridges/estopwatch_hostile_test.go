@@ -96,3 +96,59 @@ func TestEstopWatchFleetPushJudgedByEarliestReset(t *testing.T) {
 		})
 	}
 }
+
+// TestEstopWatchFleetDeadReplicaDoesNotHoldTrips (a bridge behind a
+// balancer stayed halted on an armed fleet after the operator's reset,
+// gpio.TestFleetReplicas): a replica killed while it answered "tripped" and
+// restarted under a new boot id kept the fleet "not armed" in the judgement
+// of pushed trips, so the trip delivered again after the reset (the stream
+// reopened on another replica) latched, and no live replica could show it
+// to unlatch. A replica that stopped answering is left out of that
+// judgement; a trip after the reset still latches, and while the dead
+// replica is recent a late push still does (nothing is assumed early).
+func TestEstopWatchFleetDeadReplicaDoesNotHoldTrips(t *testing.T) {
+	st := func(state, boot string, epoch uint64, since int64) client.EstopState {
+		return client.EstopState{State: state, Epoch: epoch, Since: since, BootID: boot, FleetID: "F", Reason: "trip on B"}
+	}
+	setup := func(t *testing.T, pollsAfterReset int) *EstopWatch {
+		var w EstopWatch
+		w.Read(st("armed", "a2", 1, 100), nil)
+		w.Read(st("armed", "b", 1, 100), nil)
+		// The trip on B (at 1000, B's clock): both show it.
+		w.Read(st("tripped", "b", 2, 0), nil)
+		w.Read(st("tripped", "a2", 2, 0), nil)
+		// A2 is killed; A3 boots tripped from the fleet's shared state.
+		w.Read(st("tripped", "a3", 1, 0), nil)
+		w.Read(st("tripped", "b", 2, 0), nil)
+		// The operator resets on B at 2000; A3 converges.
+		w.Read(st("armed", "b", 2, 2000), nil)
+		a := w.Read(st("armed", "a3", 1, 2001), nil)
+		if !a.Unlatch {
+			t.Fatalf("the reset did not unlatch: %+v", a)
+		}
+		for i := range pollsAfterReset {
+			boot := []string{"b", "a3"}[i%2]
+			w.Read(st("armed", boot, map[string]uint64{"b": 2, "a3": 1}[boot], 2000+int64(boot[0]-'a')), nil)
+		}
+		return &w
+	}
+	for _, tc := range []struct {
+		name      string
+		polls     int
+		trippedAt int64
+		latch     bool
+	}{
+		{"late push after the dead replica went stale", replicaStalePolls + 2, 1000, false},
+		{"new trip after the reset", replicaStalePolls + 2, 3000, true},
+		{"late push while the dead replica is recent", 2, 1000, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := setup(t, tc.polls)
+			var got PollAction
+			w.Pushed(EstopEvent{Tripped: true, Reason: "trip on B", TrippedAt: tc.trippedAt}, func(a PollAction) { got = a })
+			if (got.Latch != "") != tc.latch {
+				t.Fatalf("push at %d after %d polls: %+v, want latch %v", tc.trippedAt, tc.polls, got, tc.latch)
+			}
+		})
+	}
+}
