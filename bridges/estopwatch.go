@@ -48,6 +48,8 @@ type EstopWatch struct {
 	polls    uint64                  // fleet polls so far (replicaView.seen)
 	gen      uint64                  // trips observed: one more each time tripped goes true
 	tripped  bool                    // a trip observed that no replica showing it has unlatched
+	pushGen  uint64                  // the gen a pushed trip opened (0: none)
+	pushAt   int64                   // and that push's trippedAt (unix ms; 0: not named)
 
 	smu       sync.Mutex // guards the stream state (never held while taking mu)
 	streaming bool
@@ -189,6 +191,14 @@ func (w *EstopWatch) readReplica(st client.EstopState) PollAction {
 	}
 	r.since = st.Since
 	w.armedAt, w.armedSince = w.fleetArmedSince()
+	if w.tripped && w.gen == w.pushGen && w.pushAt != 0 && w.armedAt && w.armedSince >= w.pushAt {
+		// The trip outstanding is one only a push showed, and every
+		// replica answering has been armed since before it: the push was
+		// a late delivery, judged now as Pushed judges one when it knows
+		// as much (it did not yet when a replica that died during the
+		// trip still counted as answering).
+		a.Unlatch, w.tripped = true, false
+	}
 	return a
 }
 
@@ -353,7 +363,10 @@ func (w *EstopWatch) Pushed(ev EstopEvent, apply func(PollAction)) {
 		return
 	}
 	w.pushes++
-	w.tripObserved()
+	if !w.tripped {
+		w.tripObserved()
+		w.pushGen, w.pushAt = w.gen, ev.TrippedAt
+	}
 	reason := ev.Reason
 	if reason == "" {
 		reason = "(no reason given)"

@@ -149,6 +149,22 @@ func TestEstopWatchFleetDeadReplicaDoesNotHoldTrips(t *testing.T) {
 			if (got.Latch != "") != tc.latch {
 				t.Fatalf("push at %d after %d polls: %+v, want latch %v", tc.trippedAt, tc.polls, got, tc.latch)
 			}
+			if !tc.latch {
+				return
+			}
+			// Polls go on: a late push is released once the dead replica
+			// has gone stale; a trip after the reset is not released by
+			// replicas that never showed it.
+			unlatched := false
+			for i := range replicaStalePolls + 2 {
+				boot := []string{"b", "a3"}[i%2]
+				if w.Read(st("armed", boot, map[string]uint64{"b": 2, "a3": 1}[boot], 2000+int64(boot[0]-'a')), nil).Unlatch {
+					unlatched = true
+				}
+			}
+			if want := tc.trippedAt < 2000; unlatched != want || w.tripped == want {
+				t.Fatalf("push at %d: unlatched %v (outstanding %v), want unlatched %v", tc.trippedAt, unlatched, w.tripped, want)
+			}
 		})
 	}
 }
