@@ -65,7 +65,10 @@ func BenchmarkFastDDSThroughBridge100Hz(b *testing.B) {
 		timings = append(timings, t)
 		omu.Unlock()
 	}
-	r := newRig(b, rigOpts{fastdds: true, keepPeers: true, poll: true, every: 50 * time.Millisecond, observe: observe})
+	// SINT_ROS2_BENCH_GATEWAY=process serves the gateway as its own
+	// sint-gateway process, as deployed (default: in-process).
+	r := newRig(b, rigOpts{fastdds: true, keepPeers: true, poll: true, every: 50 * time.Millisecond, observe: observe,
+		processGateway: os.Getenv("SINT_ROS2_BENCH_GATEWAY") == "process"})
 	r.gw.waitStreams(b, 1)
 	msg := []byte(`{"linear":{"x":0.5,"y":0,"z":0},"angular":{"x":0,"y":0,"z":0.25}}`)
 

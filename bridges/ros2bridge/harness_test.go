@@ -50,17 +50,36 @@ func participant(t testing.TB) *dds.Participant {
 	return p
 }
 
-// gw is a gateway served in-process on a loopback port.
+// gw is a gateway served in-process on a loopback port, or (benchmarks,
+// processGateway) a sint-gateway process.
 type gw struct {
-	*apptest.Gateway
-	t testing.TB
+	*apptest.Gateway // nil for a process
+	proc             *apptest.Process
+	URL              string
+	t                testing.TB
 }
 
 func newGateway(t testing.TB) *gw {
 	t.Helper()
 	a := apptest.Start(t, "testdata/policy.yaml")
 	a.G.Approvals.Events().SetLimits(approvals.Limits{Heartbeat: 100 * time.Millisecond})
-	return &gw{Gateway: a, t: t}
+	return &gw{Gateway: a, URL: a.URL, t: t}
+}
+
+// newProcessGateway serves the gateway as its own sint-gateway process, as
+// deployed: its collector and goroutines are not the bridge's.
+func newProcessGateway(t testing.TB) *gw {
+	t.Helper()
+	p := apptest.StartProcess(t, "testdata/policy.yaml")
+	return &gw{proc: p, URL: p.URL, t: t}
+}
+
+// Admin calls the gateway with its admin key.
+func (h *gw) Admin(method, path string, in, out any) int {
+	if h.proc != nil {
+		return h.proc.Admin(method, path, in, out)
+	}
+	return h.Gateway.Admin(method, path, in, out)
 }
 
 func (h *gw) readKey() string {
@@ -129,6 +148,8 @@ type rigOpts struct {
 	fastdds bool
 	// observe is the core's Observe hook (benchmarks).
 	observe func(topicbridge.Timing)
+	// processGateway serves the gateway as its own process (benchmarks).
+	processGateway bool
 	// keepPeers (with fastdds) keeps the Fast DDS peers in rig.pubs and
 	// rig.subs for the caller to drive (benchmarks); the actuator channels
 	// stay empty.
@@ -138,7 +159,11 @@ type rigOpts struct {
 func newRig(t testing.TB, o rigOpts) *rig {
 	t.Helper()
 	ctx := context.Background()
-	g := newGateway(t)
+	start := newGateway
+	if o.processGateway {
+		start = newProcessGateway
+	}
+	g := start(t)
 	p := prefix()
 	if o.tokRes == "" {
 		o.tokRes = "ros2://" + p + "/**"
@@ -383,9 +408,15 @@ func (r *rig) report(outcome, code string, d time.Duration) topicbridge.Report {
 	}
 }
 
-// waitStreams waits until the gateway has n approval-stream subscribers.
+// waitStreams waits until the gateway has n approval-stream subscribers
+// (a process gateway does not say: it waits two seconds, far longer than a
+// stream takes to open on loopback).
 func (h *gw) waitStreams(t testing.TB, n int) {
 	t.Helper()
+	if h.proc != nil {
+		time.Sleep(2 * time.Second)
+		return
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if subs, _ := h.G.Approvals.Events().Stats(); subs >= n {
