@@ -143,13 +143,10 @@ func reconcileStore(ctx context.Context, st store.Store, lg ledger.Store, after 
 			AgentID    string `json:"agentId"`
 			Cause      string `json:"cause"`
 			Until      int64  `json:"until"`
-		}
-		var rk struct {
-			PublicKey string `json:"publicKey"`
-			ID        string `json:"id"`
+			PublicKey  string `json:"publicKey"` // root.*
+			ID         string `json:"id"`        // apikey.*
 		}
 		_ = json.Unmarshal(e.Payload, &p)
-		_ = json.Unmarshal(e.Payload, &rk)
 		at, terr := ledger.ParseTimestamp(e.Timestamp)
 		if terr != nil {
 			at = now
@@ -172,21 +169,21 @@ func reconcileStore(ctx context.Context, st store.Store, lg ledger.Store, after 
 				standingOrder = append(standingOrder, p.ApprovalID)
 			}
 		case "root.removed", "root.added":
-			if rk.PublicKey == "" {
+			if p.PublicKey == "" {
 				return
 			}
-			if _, seen := rootRemoved[rk.PublicKey]; !seen {
-				rootOrder = append(rootOrder, rk.PublicKey)
+			if _, seen := rootRemoved[p.PublicKey]; !seen {
+				rootOrder = append(rootOrder, p.PublicKey)
 			}
-			rootRemoved[rk.PublicKey] = e.EventType == "root.removed"
+			rootRemoved[p.PublicKey] = e.EventType == "root.removed"
 		case "apikey.deleted", "apikey.created":
-			if rk.ID == "" {
+			if p.ID == "" {
 				return
 			}
-			if _, seen := keyDeleted[rk.ID]; !seen {
-				keyOrder = append(keyOrder, rk.ID)
+			if _, seen := keyDeleted[p.ID]; !seen {
+				keyOrder = append(keyOrder, p.ID)
 			}
-			keyDeleted[rk.ID] = e.EventType == "apikey.deleted"
+			keyDeleted[p.ID] = e.EventType == "apikey.deleted"
 		case "agent.circuit.opened", "agent.circuit.closed":
 			id := p.AgentID
 			if id == "" {
